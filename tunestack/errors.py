@@ -1,0 +1,61 @@
+"""Errors a user can act on. The CLI prints them and exits 2; nothing else has run by then."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Problem:
+    file: str
+    key_path: str      # e.g. config → tunestack:postgres → workload
+    value: object
+    allowed: str
+    fix: str = ""
+
+    def render(self) -> str:
+        value = self.value if isinstance(self.value, str) else repr(self.value)
+        if self.value is _MISSING:
+            value = "(missing)"
+        lines = [f"{self.file}: {self.key_path}", f"  value:   {value}", f"  allowed: {self.allowed}"]
+        if self.fix:
+            lines.append(f"  fix:     {self.fix}")
+        return "\n".join(lines)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING = _Missing()
+MISSING = _MISSING
+
+
+@dataclass
+class StackError(Exception):
+    """One or more problems in a stack file, found before anything is planned or touched."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        head = "invalid stack file" if len(self.problems) == 1 else f"{len(self.problems)} problems in stack file"
+        return head + ":\n" + "\n".join(p.render() for p in self.problems)
+
+
+@dataclass
+class BudgetError(Exception):
+    """A plan whose budgets do not hold: the arithmetic and a fix, per broken budget."""
+
+    stack: str
+    violations: list  # list[budgets.Budget]
+
+    def __str__(self) -> str:
+        lines = [f"stack {self.stack}: {len(self.violations)} budget(s) broken"]
+        for b in self.violations:
+            lines.append(f"- {b.name}: {b.arithmetic}")
+            lines.append(f"  fix: {b.fix}")
+        return "\n".join(lines)
+
+
+class UsageError(Exception):
+    """Bad command-line input (unknown stack, bad flag value)."""

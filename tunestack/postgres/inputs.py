@@ -1,0 +1,37 @@
+"""What every PostgreSQL recommender reads. No I/O here and in the recommender modules."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WORKLOADS = ("web", "oltp", "dw", "mixed", "desktop")
+STORAGES = ("ssd", "hdd", "san", "nvme")
+DB_SIZES = ("less_ram", "mid_ram", "greater_ram")
+
+# pgtune's per-workload connection default, used only when no connection count is given.
+DEFAULT_CONNECTIONS = {"web": 200, "oltp": 300, "dw": 40, "desktop": 20, "mixed": 100}
+
+
+@dataclass(frozen=True)
+class PgInputs:
+    memory_kb: int          # memory PostgreSQL may plan with, in kB (1024 bytes)
+    cpus: int
+    storage: str            # ssd | hdd | san | nvme
+    workload: str           # web | oltp | dw | mixed | desktop
+    version: int            # major version
+    max_connections: int
+    db_size: str = "mid_ram"  # pgtune's data-size bucket; mid_ram is pgtune's default
+    memory_note: str = ""   # how memory_kb was arrived at, for reasons ("25% of <memory_note>")
+
+
+@dataclass(frozen=True)
+class Rec:
+    """One recommended setting: the text written to postgresql.conf, its number, and why."""
+
+    value: str
+    reason: str
+    number: float | None = None  # kB for memory settings, the plain number otherwise
+
+
+def fmt_number(x: float) -> str:
+    """Numbers as pgtune (JavaScript) prints them: 0.9, 1.1, 4 — never 4.0."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))

@@ -1,0 +1,218 @@
+"""JSON Schema of a stack file (stacks/Pulumi.<stack>.yaml).
+
+It catches shape errors (unknown keys, wrong types, values out of an enum) for editors and for the
+loader. Rules that need arithmetic or lookups (instance types, PostgreSQL ranges, host roles) are
+checked by `stackfile.py` after the schema passes. `python -m tunestack schema` prints it;
+`stacks/stack.schema.json` is that output, kept equal by a test.
+"""
+from __future__ import annotations
+
+NS = "tunestack"
+
+SIZE = {
+    "description": "a size such as 512MiB, 16GB or 1TB (kB/MB/GB/TB are powers of 1024, as in PostgreSQL)",
+    "oneOf": [
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]|[bB])\s*$"},
+        {"type": "integer", "minimum": 1},
+    ],
+}
+DURATION = {
+    "description": "a duration such as 250ms, 15s, 10m or 1h",
+    "oneOf": [
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|min|m|h|d)\s*$"},
+        {"type": "integer", "minimum": 0},
+    ],
+}
+PORT = {"type": "integer", "minimum": 1, "maximum": 65535, "description": "a TCP port, 1–65535"}
+SECRET = {
+    "description": "a Pulumi secret: set it with `pulumi config set --secret`",
+    "type": "object",
+    "properties": {"secure": {"type": "string"}},
+    "required": ["secure"],
+    "additionalProperties": False,
+}
+
+
+def _obj(properties: dict, required: tuple[str, ...] = (), description: str = "") -> dict:
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+HOST = _obj(
+    {
+        "name": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,30}$",
+                 "description": "lower-case letters, digits and dashes, starting with a letter"},
+        "roles": {"type": "array", "minItems": 1, "uniqueItems": True,
+                  "items": {"enum": ["db", "cache", "app"]},
+                  "description": "any of db, cache, app; local and dev stacks may put several on one host"},
+        "count": {"type": "integer", "minimum": 1, "maximum": 1000,
+                  "description": "how many identical hosts (app hosts only)"},
+        "cpus": {"type": "integer", "minimum": 1, "maximum": 1024, "description": "vCPUs, 1–1024"},
+        "memory": SIZE,
+        "storage": {"enum": ["ssd", "hdd", "san", "nvme"]},
+        "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",
+                          "description": "an AWS instance type such as m6i.xlarge"},
+        "addresses": {"type": "array", "items": {"type": "string", "minLength": 1},
+                      "description": "one address per host; without it the host is this machine"},
+        "ssh_user": {"type": "string", "minLength": 1},
+    },
+    required=("name", "roles"),
+)
+
+POSTGRES = _obj(
+    {
+        "version": {"enum": [13, 14, 15, 16, 17], "description": "PostgreSQL major version, 13–17"},
+        "workload": {"enum": ["web", "oltp", "dw", "mixed", "desktop"]},
+        "db_size": {"enum": ["less_ram", "mid_ram", "greater_ram"],
+                    "description": "data size against memory, as pgtune asks it"},
+        "port": PORT,
+        "admin_connections": {"type": "integer", "minimum": 0, "maximum": 1000,
+                              "description": "direct connections kept free for migrations, admin and monitoring"},
+        "statement_timeout": DURATION,
+        "lock_timeout": DURATION,
+        "idle_in_transaction_timeout": DURATION,
+        "slow_query": DURATION,
+        "overrides": {"type": "object",
+                      "description": "postgresql.conf settings to force, checked against PostgreSQL's ranges",
+                      "additionalProperties": {"type": ["string", "number", "boolean"]}},
+    },
+    required=("version", "workload"),
+)
+
+PGBOUNCER = _obj(
+    {
+        "pool_mode": {"enum": ["session", "transaction", "statement"]},
+        "version": {"type": "string", "pattern": r"^1\.\d+$",
+                    "description": "PgBouncer version such as 1.18 (Debian 12) or 1.24"},
+        "port": PORT,
+        "default_pool_size": {"type": "integer", "minimum": 1, "maximum": 10000},
+        "max_client_conn": {"type": "integer", "minimum": 1, "maximum": 1000000},
+    },
+    required=("pool_mode",),
+)
+
+EVICTION_POLICIES = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+                     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"]
+REDIS_INSTANCE = _obj(
+    {
+        "memory": SIZE,
+        "policy": {"enum": EVICTION_POLICIES},
+        "port": PORT,
+    },
+    required=("memory",),
+)
+REDIS = _obj({"cache": REDIS_INSTANCE, "queue": REDIS_INSTANCE}, required=("cache", "queue"))
+
+JOBS = _obj(
+    {
+        "concurrency": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "processes": {"type": "integer", "minimum": 0, "maximum": 256},
+        "memory_per_process": SIZE,
+        "redis": {"enum": ["queue", "cache"], "description": "the Redis instance the job queue uses"},
+    },
+    required=("concurrency", "processes"),
+)
+APP = _obj(
+    {
+        "framework": {"enum": ["rails", "python"],
+                      "description": "rails = Puma + Sidekiq; python = Gunicorn (gthread)"},
+        "threads": {"type": "integer", "minimum": 1, "maximum": 64},
+        "memory_per_worker": SIZE,
+        "max_workers": {"type": "integer", "minimum": 1, "maximum": 256},
+        "port": PORT,
+        "request_timeout": DURATION,
+        "db_pool_headroom": {"type": "integer", "minimum": 0, "maximum": 100},
+        "jemalloc": {"type": "boolean"},
+        "jobs": JOBS,
+    },
+    required=("framework", "memory_per_worker"),
+)
+
+TRAFFIC = _obj(
+    {
+        "peak_rps": {"type": "number", "exclusiveMinimum": 0},
+        "tracing_budget": _obj(
+            {
+                "per_month": {"type": "integer", "minimum": 0},
+                "unit": {"enum": ["transactions", "spans"]},
+                "spans_per_transaction": {"type": "number", "exclusiveMinimum": 0},
+            },
+            required=("per_month",),
+        ),
+        "profiles_per_month": {"type": "integer", "minimum": 0},
+        "health_paths": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+        "sampling_rules": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "path": {"type": "string", "pattern": "^/"},
+                    "rate": {"type": "number", "minimum": 0, "maximum": 1},
+                    "share": {"type": "number", "minimum": 0, "maximum": 1,
+                              "description": "the share of all requests that hit this path"},
+                },
+                required=("path", "rate"),
+            ),
+        },
+    },
+    required=("peak_rps", "tracing_budget"),
+)
+
+ROLLOUT = _obj(
+    {
+        "steps": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 100}},
+        "bake": DURATION,
+        "max_surge": {"type": "integer", "minimum": 0, "maximum": 100,
+                      "description": "extra app capacity, in % of app hosts, while old and new run side by side"},
+        "gates": _obj(
+            {
+                "max_error_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                "max_p95_ms": {"type": "number", "exclusiveMinimum": 0},
+                "min_requests": {"type": "integer", "minimum": 1},
+            }
+        ),
+    }
+)
+
+IMAGES = _obj({name: {"type": "string", "minLength": 1}
+               for name in ("postgres", "pgbouncer", "redis", "app", "canary_app", "haproxy")})
+
+CONFIG = {
+    "type": "object",
+    "properties": {
+        f"{NS}:hosts": {"type": "array", "minItems": 1, "items": HOST},
+        f"{NS}:postgres": POSTGRES,
+        f"{NS}:pgbouncer": PGBOUNCER,
+        f"{NS}:redis": REDIS,
+        f"{NS}:app": APP,
+        f"{NS}:traffic": TRAFFIC,
+        f"{NS}:rollout": ROLLOUT,
+        f"{NS}:images": IMAGES,
+        f"{NS}:dbPassword": SECRET,
+        f"{NS}:redisPassword": SECRET,
+    },
+    "required": [f"{NS}:hosts", f"{NS}:postgres", f"{NS}:pgbouncer", f"{NS}:redis", f"{NS}:app",
+                 f"{NS}:traffic"],
+    # Keys of other namespaces (docker:host, aws:region …) belong to providers and pass through.
+    "patternProperties": {r"^(?!tunestack:)[A-Za-z0-9_-]+:.+$": {}},
+    "additionalProperties": False,
+}
+
+STACK_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://tunestack.dev/stack.schema.json",
+    "title": "tunestack stack file (stacks/Pulumi.<stack>.yaml)",
+    "type": "object",
+    "properties": {
+        "config": CONFIG,
+        "secretsprovider": {"type": "string"},
+        "encryptedkey": {"type": "string"},
+        "encryptionsalt": {"type": "string"},
+        "environment": {},
+    },
+    "required": ["config"],
+    "additionalProperties": False,
+}

@@ -1,0 +1,121 @@
+"""Sizes and durations: parsing stack-file text and formatting server-file text.
+
+Memory is kept as whole kB (1 kB = 1024 bytes) inside the planner, as pgtune does, so that every
+value round-trips exactly. Durations are kept as whole milliseconds.
+"""
+from __future__ import annotations
+
+import re
+
+KB = 1024
+MB_IN_KB = 1024
+GB_IN_KB = 1024 * 1024
+TB_IN_KB = 1024 * 1024 * 1024
+
+# PostgreSQL, pgtune and the stack files treat kB/MB/GB/TB as powers of 1024 (PostgreSQL docs,
+# "Parameter Names and Values"). The IEC spellings are accepted too, so nobody has to guess.
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": KB, "kb": KB, "kib": KB,
+    "m": KB**2, "mb": KB**2, "mib": KB**2,
+    "g": KB**3, "gb": KB**3, "gib": KB**3,
+    "t": KB**4, "tb": KB**4, "tib": KB**4,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+_DURATION_UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)?\s*$")
+
+
+class UnitError(ValueError):
+    """A size or duration that cannot be read. The message says what is accepted."""
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from `512MiB`, `16GB`, `1TB` or a bare integer number of bytes."""
+    if isinstance(value, bool):
+        raise UnitError("a size such as 512MiB or 16GB")
+    if isinstance(value, int):
+        if value < 0:
+            raise UnitError("a size must not be negative")
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise UnitError("a size such as 512MiB, 16GB or 1TB (units B, kB, MB, GB, TB or KiB, MiB, GiB, TiB)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def parse_duration_ms(value: int | str) -> int:
+    """Milliseconds from `250ms`, `15s`, `10m`, `10min`, `1h`; a bare number means seconds."""
+    if isinstance(value, bool):
+        raise UnitError("a duration such as 250ms, 15s, 10m or 1h")
+    if isinstance(value, (int, float)):
+        return int(value * 1000)
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise UnitError("a duration such as 250ms, 15s, 10m or 1h")
+    unit = match.group(2) or "s"
+    return int(float(match.group(1)) * _DURATION_UNITS_MS[unit])
+
+
+def format_kb(kb: int) -> str:
+    """pgtune's `formatValue`: promote to MB/GB only when the value is an exact multiple."""
+    if kb % GB_IN_KB == 0:
+        return f"{kb // GB_IN_KB}GB"
+    if kb % MB_IN_KB == 0:
+        return f"{kb // MB_IN_KB}MB"
+    return f"{kb}kB"
+
+
+def format_bytes_human(n: int) -> str:
+    """For reasons and tables: `32 GiB`, `1.5 GiB`, `768 MiB`."""
+    for unit, size in (("TiB", KB**4), ("GiB", KB**3), ("MiB", KB**2), ("KiB", KB)):
+        if n >= size:
+            value = n / size
+            text = f"{value:.1f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+    return f"{n} B"
+
+
+def format_ms(ms: int) -> str:
+    """PostgreSQL's own display rule for times: the largest unit that divides exactly."""
+    if ms == 0:
+        return "0"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def format_seconds(ms: int) -> str:
+    """Seconds as a plain number, for servers (PgBouncer, Redis) that take bare seconds."""
+    return str(ms // 1000) if ms % 1000 == 0 else f"{ms / 1000:g}"
+
+
+# --- PostgreSQL setting values -------------------------------------------------------------------
+# pg_settings reports a unit per integer/real setting: kB, 8kB, MB for memory, ms, s, min for time.
+_PG_MEMORY_UNIT_KB = {"kB": 1, "8kB": 8, "MB": 1024, "16MB": 16 * 1024}
+_PG_TIME_UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000}
+_PG_MEM_SUFFIX_KB = {"B": 1 / 1024, "kB": 1, "MB": 1024, "GB": 1024**2, "TB": 1024**3}
+_PG_TIME_SUFFIX_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_PG_NUMBER_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def pg_value_in_base_units(text: str, unit: str | None) -> float:
+    """A PostgreSQL integer/real value, as written or as SHOW prints it, in the setting's base unit.
+
+    `unit` is pg_settings.unit. `SHOW shared_buffers` says `2GB` while pg_settings counts 8kB
+    blocks; both sides are brought to the base unit so that they can be compared.
+    """
+    match = _PG_NUMBER_RE.match(str(text))
+    if not match:
+        raise UnitError(f"a number, optionally with a unit, not {text!r}")
+    number, suffix = float(match.group(1)), match.group(2)
+    if not suffix:
+        return number
+    if unit in _PG_MEMORY_UNIT_KB and suffix in _PG_MEM_SUFFIX_KB:
+        return number * _PG_MEM_SUFFIX_KB[suffix] / _PG_MEMORY_UNIT_KB[unit]
+    if unit in _PG_TIME_UNIT_MS and suffix in _PG_TIME_SUFFIX_MS:
+        return number * _PG_TIME_SUFFIX_MS[suffix] / _PG_TIME_UNIT_MS[unit]
+    raise UnitError(f"unit {suffix!r} does not fit a setting measured in {unit or 'plain numbers'}")
