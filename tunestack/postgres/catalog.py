@@ -94,8 +94,10 @@ class Guc:
             number = pg_value_in_base_units(str(text), self.unit)
         except UnitError as exc:
             return f"{allowed} ({exc})"
-        if self.vartype == "integer" and number != int(number):
-            return f"a whole number of {self.unit or 'units'}, {allowed}"
+        if self.vartype == "integer":
+            # PostgreSQL rounds a value given in another unit to the nearest base unit
+            # (docs, "Parameter Names and Values"), e.g. wal_buffers = 13271kB → 1659 × 8kB.
+            number = round(number)
         if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
             return allowed
         return None

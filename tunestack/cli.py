@@ -1,0 +1,195 @@
+"""Command line: `python -m tunestack <command> --help` explains each command."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import BudgetError, StackError, UsageError
+
+EXIT_BAD_INPUT = 2
+
+
+def _plan_from_args(args, strict=True):
+    from .planner import plan_stack
+    from . import stackfile
+
+    if getattr(args, "stack_file", None):
+        return plan_stack(args.stack_file, is_path=True, strict=strict)
+    if args.stack not in stackfile.stack_names():
+        raise UsageError(f"unknown stack {args.stack!r}; stacks in {stackfile.STACKS_DIR}: "
+                         + ", ".join(stackfile.stack_names()))
+    return plan_stack(args.stack, strict=strict, pg_version=getattr(args, "pg_version", None))
+
+
+def cmd_plan(args) -> int:
+    plan = _plan_from_args(args, strict=False)
+    if args.format == "json":
+        print(json.dumps(plan.to_json(), indent=2, default=str))
+    else:
+        print(format_table(plan))
+    if plan.violations:
+        print(str(BudgetError(plan.stack, plan.violations)), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def format_table(plan) -> str:
+    from .units import format_bytes_human
+
+    lines = [f"stack {plan.stack}  ({plan.spec.path})", ""]
+    lines.append("hosts")
+    for h in plan.hosts:
+        lines.append(f"  {h.name} ×{h.count}: {','.join(h.roles)}, {h.cpus} cpus, "
+                     f"{format_bytes_human(h.memory_bytes)}  [{h.shape_source}]")
+    for section, settings in plan.sections().items():
+        lines.append("")
+        lines.append(section)
+        width = max((len(k) for k in settings), default=0)
+        for name, s in settings.items():
+            mark = " [override]" if s.source == "override" else ""
+            lines.append(f"  {name:<{width}}  {str(s.value):<22} {s.reason}{mark}")
+    lines.append("")
+    lines.append("budgets")
+    for b in plan.budgets:
+        lines.append(f"  [{'ok' if b.ok else 'BROKEN'}] {b.name}: {b.arithmetic}")
+    if plan.warnings:
+        lines.append("")
+        lines.append("warnings")
+        lines.extend(f"  - {w}" for w in plan.warnings)
+    return "\n".join(lines)
+
+
+def cmd_render(args) -> int:
+    from . import stackfile
+    from .planner import plan_stack
+    from .render import RENDERED, render_plan, write
+
+    if args.all or args.check:
+        names = stackfile.stack_names()
+        # Plan everything first: a bad stack stops the run before any file is written.
+        plans = {n: plan_stack(n) for n in names}
+        out_root = Path(args.out) if args.out else RENDERED
+        stale = []
+        for name, plan in plans.items():
+            files = render_plan(plan)
+            target = out_root / name
+            if args.check:
+                present = {p.name: p.read_text() for p in target.glob("*")} if target.exists() else {}
+                if present != files:
+                    stale.append(name)
+            else:
+                write(files, target)
+                print(f"{name}: {len(files)} files in {target}")
+        if args.check:
+            if stale:
+                print("out of date: " + ", ".join(stale) + ". Run: python -m tunestack render --all",
+                      file=sys.stderr)
+                return 1
+            print(f"rendered/ matches a fresh render of {len(names)} stacks")
+        return 0
+    if not args.stack or not args.out:
+        raise UsageError("render needs --stack NAME --out DIR, or --all (refresh rendered/), or --check")
+    plan = _plan_from_args(args)
+    for path in write(render_plan(plan), Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_postgres(args) -> int:
+    from .postgres.inputs import DEFAULT_CONNECTIONS, PgInputs
+    from .postgres.pgtune import recommend
+    from .units import UnitError, parse_size
+
+    try:
+        memory = parse_size(args.memory)
+    except UnitError as exc:
+        raise UsageError(f"--memory {args.memory!r}: {exc}") from None
+    if memory < 512 * 1024**2:
+        raise UsageError(f"--memory {args.memory}: at least 512MB (pgtune's minimum)")
+    if args.cpus < 1:
+        raise UsageError(f"--cpus {args.cpus}: at least 1")
+    if args.connections is not None and args.connections < 20:
+        raise UsageError(f"--connections {args.connections}: at least 20 (pgtune's minimum)")
+    conns = args.connections or DEFAULT_CONNECTIONS[args.workload]
+    recs = recommend(PgInputs(memory // 1024, args.cpus, args.storage, args.workload, args.pg_version, conns,
+                              args.db_size))
+    if args.format == "json":
+        print(json.dumps({"settings": {k: r.value for k, r in recs.items()}}, indent=2))
+    else:
+        for k, r in recs.items():
+            print(f"{k} = {r.value}\t# {r.reason}")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from .schema import STACK_SCHEMA
+
+    print(json.dumps(STACK_SCHEMA, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tunestack",
+        description="Plan, render and verify a tuned PostgreSQL + PgBouncer + Redis + app stack "
+                    "from one stack file (stacks/Pulumi.<stack>.yaml).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("plan", help="validate a stack file and print every setting with its reason",
+                       description="Validate a stack file, compute every setting with its reason and check "
+                                   "the budgets. Exits 2 on a bad stack file or a broken budget.")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="stack name: stacks/Pulumi.<NAME>.yaml")
+    where.add_argument("--stack-file", help="a stack file anywhere, to validate it")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--pg-version", type=int, choices=(13, 14, 15, 16, 17),
+                   help="plan for another PostgreSQL major than the stack file names")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("render", help="write the config files a stack's hosts receive",
+                       description="Render postgresql.conf, roles.sql, pgbouncer.ini, its systemd limits, one "
+                                   "Redis conf per instance, web/jobs env files, puma.rb or gunicorn.conf.py "
+                                   "and Prometheus alerts. --all refreshes the committed rendered/ folder; "
+                                   "--check fails when rendered/ is stale.")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--stack", help="stack name")
+    where.add_argument("--stack-file", help="a stack file anywhere")
+    p.add_argument("--out", help="output folder (with --all: default rendered/)")
+    p.add_argument("--all", action="store_true", help="render every stack into rendered/<stack>/")
+    p.add_argument("--check", action="store_true", help="exit 1 when rendered/ differs from a fresh render")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("postgres", help="standalone pgtune-compatible PostgreSQL tuning",
+                       description="pgtune-compatible recommendations for one PostgreSQL host (Linux). "
+                                   "Memory uses pgtune's units: kB/MB/GB, GB meaning GiB.")
+    p.add_argument("--memory", required=True, help="host memory, e.g. 16GB")
+    p.add_argument("--cpus", type=int, required=True)
+    p.add_argument("--storage", choices=("ssd", "hdd", "san", "nvme"), default="ssd")
+    p.add_argument("--workload", choices=("web", "oltp", "dw", "mixed", "desktop"), default="web")
+    p.add_argument("--pg-version", type=int, choices=(13, 14, 15, 16, 17), default=17)
+    p.add_argument("--connections", type=int, help="max_connections (default: pgtune's per workload)")
+    p.add_argument("--db-size", choices=("less_ram", "mid_ram", "greater_ram"), default="mid_ram")
+    p.add_argument("--format", choices=("conf", "json"), default="conf")
+    p.set_defaults(func=cmd_postgres)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StackError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BudgetError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

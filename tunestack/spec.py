@@ -1,0 +1,134 @@
+"""The validated content of a stack file, as typed values. Built only by `stackfile.load`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    roles: tuple[str, ...]
+    count: int
+    cpus: int
+    memory_bytes: int
+    storage: str
+    shape_source: str          # "stack file", "aws describe_instance_types", "offline table (…)"
+    instance_type: str | None = None
+    addresses: tuple[str, ...] = ()
+    ssh_user: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return not self.addresses or all(a in ("127.0.0.1", "localhost", "::1") for a in self.addresses)
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0] if self.addresses else "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class PostgresSpec:
+    version: int
+    workload: str
+    db_size: str = "mid_ram"
+    port: int = 5432
+    admin_connections: int = 10
+    statement_timeout_ms: int | None = None
+    lock_timeout_ms: int | None = None
+    idle_in_transaction_timeout_ms: int = 60_000
+    slow_query_ms: int = 500
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PgBouncerSpec:
+    pool_mode: str
+    version: tuple[int, int] = (1, 18)
+    port: int = 6432
+    default_pool_size: int | None = None
+    max_client_conn: int | None = None
+
+
+@dataclass(frozen=True)
+class RedisInstanceSpec:
+    role: str            # cache | queue
+    memory_bytes: int    # memory set aside for the instance; maxmemory is a share of it
+    policy: str
+    port: int
+
+
+@dataclass(frozen=True)
+class JobsSpec:
+    concurrency: int
+    processes: int
+    memory_per_process_bytes: int
+    redis: str = "queue"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    framework: str       # rails | python
+    threads: int
+    memory_per_worker_bytes: int
+    jobs: JobsSpec
+    max_workers: int | None = None
+    port: int = 8000
+    request_timeout_ms: int = 30_000
+    db_pool_headroom: int = 2
+    jemalloc: bool = True
+
+
+@dataclass(frozen=True)
+class SamplingRule:
+    path: str
+    rate: float
+    share: float | None = None
+
+
+@dataclass(frozen=True)
+class TrafficSpec:
+    peak_rps: float
+    tracing_per_month: int
+    tracing_unit: str = "transactions"
+    spans_per_transaction: float = 1.0
+    profiles_per_month: int = 0
+    health_paths: tuple[str, ...] = ("/health", "/healthz", "/up")
+    sampling_rules: tuple[SamplingRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class GatesSpec:
+    max_error_rate: float = 0.01
+    max_p95_ms: float = 200.0
+    min_requests: int = 50
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    steps: tuple[int, ...] = (10, 25, 50, 100)
+    bake_ms: int = 300_000
+    max_surge_percent: int = 25
+    gates: GatesSpec = GatesSpec()
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    name: str
+    path: str
+    hosts: tuple[HostSpec, ...]
+    postgres: PostgresSpec
+    pgbouncer: PgBouncerSpec
+    redis_cache: RedisInstanceSpec
+    redis_queue: RedisInstanceSpec
+    app: AppSpec
+    traffic: TrafficSpec
+    rollout: RolloutSpec
+    images: dict[str, str] = field(default_factory=dict)
+    secret_keys: tuple[str, ...] = ()   # which password keys the file sets as Pulumi secrets
+    provider_config: dict[str, object] = field(default_factory=dict)
+
+    def host_with(self, role: str) -> HostSpec:
+        return next(h for h in self.hosts if role in h.roles)
+
+    def app_hosts(self) -> list[HostSpec]:
+        return [h for h in self.hosts if "app" in h.roles]

@@ -1,0 +1,370 @@
+"""Read and validate a stack file. Every problem becomes a `Problem` naming the file, the key path,
+the value, what is allowed and the fix; nothing is planned or touched until the file is clean."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from .errors import MISSING, Problem, StackError
+from .hosts import InstanceTypeResolver, UnknownInstanceType, known_types
+from .postgres.catalog import catalog
+from .schema import NS, STACK_SCHEMA
+from .spec import (AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, PostgresSpec,
+                   RedisInstanceSpec, RolloutSpec, SamplingRule, StackSpec, TrafficSpec)
+from .units import UnitError, parse_duration_ms, parse_size
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS_DIR = ROOT / "stacks"
+MIN_DB_MEMORY = 512 * 1024**2   # pgtune refuses less than 512MB of memory
+CACHE_POLICIES = ("allkeys-lru", "allkeys-lfu")
+_VALIDATOR = Draft202012Validator(STACK_SCHEMA)
+
+
+def stack_path(name: str) -> Path:
+    return STACKS_DIR / f"Pulumi.{name}.yaml"
+
+
+def stack_names() -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+
+
+def _path_text(parts) -> str:
+    parts = list(parts)
+    if not parts:
+        return "(top level)"
+    out = []
+    for p in parts:
+        out.append(f"[{p}]" if isinstance(p, int) else str(p))
+    text = out[0]
+    for p in out[1:]:
+        text += p if p.startswith("[") else f" → {p}"
+    return text
+
+
+def _schema_problem(file: str, err) -> Problem:
+    path = list(err.absolute_path)
+    schema = err.schema
+    if err.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = [k for k in err.instance if k not in schema.get("properties", {})
+                   and not any(__import__("re").match(p, k) for p in schema.get("patternProperties", {}))]
+        key = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(key, allowed, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else "remove the key"
+        return Problem(file, _path_text(path + [key]), err.instance.get(key), "known keys: " + ", ".join(allowed),
+                       f"unknown key; {fix}")
+    if err.validator == "required":
+        missing = err.message.split("'")[1]
+        return Problem(file, _path_text(path + [missing]), MISSING, "this key is required",
+                       f"add '{missing}'")
+    if err.validator == "enum":
+        close = difflib.get_close_matches(str(err.instance), [str(v) for v in err.validator_value], n=1)
+        fix = f"did you mean '{close[0]}'?" if close else "use one of the allowed values"
+        return Problem(file, _path_text(path), err.instance,
+                       "one of " + ", ".join(str(v) for v in err.validator_value), fix)
+    described = _description_at(path)
+    if err.validator == "oneOf" and described:
+        return Problem(file, _path_text(path), err.instance, described, "write it as in the examples")
+    if err.validator == "type":
+        expected = err.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return Problem(file, _path_text(path), err.instance,
+                       f"a value of type {expected}" + (f": {described}" if described else ""),
+                       f"write a {expected}, not a {type(err.instance).__name__}")
+    if err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems",
+                         "maxItems", "minLength", "pattern", "uniqueItems"):
+        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+                 "exclusiveMaximum": "less than", "minItems": "at least this many items:",
+                 "maxItems": "at most this many items:", "minLength": "at least this many characters:",
+                 "pattern": "matching", "uniqueItems": "no repeated items"}
+        rule = words[err.validator] + ("" if err.validator == "uniqueItems" else f" {err.validator_value}")
+        return Problem(file, _path_text(path), err.instance, described or rule, f"use a value {rule}")
+    return Problem(file, _path_text(path), err.instance, described or err.message, "see stacks/stack.schema.json")
+
+
+def _description_at(path) -> str:
+    node = STACK_SCHEMA
+    for part in path:
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:
+            props = node.get("properties", {})
+            node = props.get(part) or node.get("additionalProperties") or {}
+            if not isinstance(node, dict):
+                return ""
+    return node.get("description", "")
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StackError([Problem(str(path), "(file)", MISSING, "an existing stack file",
+                                  f"create it, or pick one of: {', '.join(stack_names())}")]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise StackError([Problem(str(path), where, getattr(exc, "problem", str(exc)), "valid YAML",
+                                  "fix the YAML syntax at that place")]) from None
+
+
+def load(path: str | Path, resolver: InstanceTypeResolver | None = None, name: str | None = None) -> StackSpec:
+    """Validate a stack file and return its typed content, or raise StackError with every problem."""
+    path = Path(path)
+    try:
+        display = str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        display = str(path)
+    doc = _read_yaml(path)
+    if not isinstance(doc, dict):
+        raise StackError([Problem(display, "(top level)", doc, "a mapping with a 'config' key",
+                                  "start the file with `config:`")])
+    errors = sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise StackError([_schema_problem(display, e) for e in errors])
+    if name is None:
+        name = path.name[len("Pulumi."):-len(".yaml")] if path.name.startswith("Pulumi.") else path.stem
+    return _Builder(display, doc["config"], resolver or InstanceTypeResolver()).build(name, display)
+
+
+class _Builder:
+    """Semantic checks after the schema: arithmetic, lookups and cross-key rules."""
+
+    def __init__(self, file: str, config: dict, resolver: InstanceTypeResolver):
+        self.file = file
+        self.c = config
+        self.resolver = resolver
+        self.problems: list[Problem] = []
+
+    def problem(self, path: list, value, allowed: str, fix: str) -> None:
+        self.problems.append(Problem(self.file, _path_text(["config"] + path), value, allowed, fix))
+
+    def size(self, path: list, value, default=None) -> int:
+        if value is None:
+            return default
+        try:
+            n = parse_size(value)
+        except UnitError as exc:
+            self.problem(path, value, str(exc), "write a size such as 512MiB")
+            return default or 0
+        if n <= 0:
+            self.problem(path, value, "a size above zero", "write a size such as 512MiB")
+        return n
+
+    def duration(self, path: list, value, default=None) -> int | None:
+        if value is None:
+            return default
+        try:
+            return parse_duration_ms(value)
+        except UnitError as exc:
+            self.problem(path, value, str(exc), "write a duration such as 15s")
+            return default
+
+    def build(self, name: str, display: str) -> StackSpec:
+        hosts = self.hosts()
+        pg = self.postgres(hosts)
+        bouncer = self.pgbouncer()
+        cache, queue = self.redis()
+        app = self.app(cache, queue)
+        traffic = self.traffic()
+        rollout = self.rollout()
+        self.ports(pg, bouncer, cache, queue, app)
+        if self.problems:
+            raise StackError(self.problems)
+        secrets = tuple(k.split(":", 1)[1] for k, v in self.c.items()
+                        if k.startswith(f"{NS}:") and isinstance(v, dict) and "secure" in v)
+        provider = {k: v for k, v in self.c.items() if not k.startswith(f"{NS}:")}
+        return StackSpec(name=name, path=display, hosts=hosts, postgres=pg, pgbouncer=bouncer,
+                         redis_cache=cache, redis_queue=queue, app=app, traffic=traffic, rollout=rollout,
+                         images=dict(self.c.get(f"{NS}:images", {})), secret_keys=secrets,
+                         provider_config=provider)
+
+    # --- hosts ------------------------------------------------------------------------------
+    def hosts(self) -> tuple[HostSpec, ...]:
+        key = f"{NS}:hosts"
+        out = []
+        names = set()
+        for idx, h in enumerate(self.c[key]):
+            p = [key, idx]
+            if h["name"] in names:
+                self.problem(p + ["name"], h["name"], "a name used once", "rename one of the hosts")
+            names.add(h["name"])
+            count = h.get("count", 1)
+            if count > 1 and set(h["roles"]) != {"app"}:
+                self.problem(p + ["count"], count, "1 for hosts with the db or cache role",
+                             "put db and cache on a host of their own with count 1")
+            addresses = tuple(h.get("addresses", ()))
+            if addresses and len(addresses) != count:
+                self.problem(p + ["addresses"], list(addresses), f"exactly {count} address(es), one per host",
+                             "list one address per host or set count to match")
+            if "instance_type" in h and ("cpus" in h or "memory" in h):
+                self.problem(p + ["instance_type"], h["instance_type"], "either instance_type or cpus + memory",
+                             "remove cpus and memory, or remove instance_type")
+                continue
+            storage = h.get("storage")
+            if "instance_type" in h:
+                try:
+                    shape = self.resolver.resolve(h["instance_type"])
+                except UnknownInstanceType:
+                    close = difflib.get_close_matches(h["instance_type"], known_types(), n=1)
+                    self.problem(p + ["instance_type"], h["instance_type"], "a known AWS instance type",
+                                 f"did you mean '{close[0]}'?" if close else "use cpus and memory instead")
+                    continue
+                cpus, mem, source = shape.vcpus, shape.memory_mib * 1024**2, shape.source
+                storage = storage or shape.instance_storage or "ssd"
+            else:
+                missing = [k for k in ("cpus", "memory") if k not in h]
+                if missing:
+                    self.problem(p + [missing[0]], MISSING, "cpus and memory, or an instance_type",
+                                 f"add {' and '.join(missing)}, or an instance_type")
+                    continue
+                cpus, mem, source = h["cpus"], self.size(p + ["memory"], h["memory"], 0), "stack file"
+                storage = storage or "ssd"
+            if "db" in h["roles"] and 0 < mem < MIN_DB_MEMORY:
+                self.problem(p + ["memory"], h.get("memory", h.get("instance_type")),
+                             "at least 512MiB on a db host (pgtune's minimum for PostgreSQL)",
+                             "give the db host more memory")
+            out.append(HostSpec(name=h["name"], roles=tuple(h["roles"]), count=count, cpus=cpus,
+                                memory_bytes=mem, storage=storage, shape_source=source,
+                                instance_type=h.get("instance_type"), addresses=addresses,
+                                ssh_user=h.get("ssh_user")))
+        for role in ("db", "cache"):
+            holders = [h for h in self.c[key] if role in h["roles"]]
+            if len(holders) != 1:
+                self.problem([key], [h["name"] for h in holders], f"exactly one host with role {role}",
+                             f"give the {role} role to one host")
+        if not any("app" in h["roles"] for h in self.c[key]):
+            self.problem([key], [h["name"] for h in self.c[key]], "at least one host with role app",
+                         "add a host with roles: [app]")
+        return tuple(out)
+
+    # --- services ---------------------------------------------------------------------------
+    def postgres(self, hosts) -> PostgresSpec:
+        key = f"{NS}:postgres"
+        c = self.c[key]
+        version = c["version"]
+        gucs = catalog(version)
+        overrides = {}
+        for setting, value in (c.get("overrides") or {}).items():
+            text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+            guc = gucs.get(setting)
+            if guc is None:
+                close = difflib.get_close_matches(setting, list(gucs), n=1)
+                self.problem([key, "overrides", setting], value, f"a PostgreSQL {version} setting",
+                             f"did you mean '{close[0]}'?" if close else "remove it")
+                continue
+            complaint = guc.check(text)
+            if complaint:
+                self.problem([key, "overrides", setting], value, f"PostgreSQL {version}: {complaint}",
+                             "pick a value inside PostgreSQL's range")
+                continue
+            overrides[setting] = text
+        statement = self.duration([key, "statement_timeout"], c.get("statement_timeout"))
+        lock = self.duration([key, "lock_timeout"], c.get("lock_timeout"))
+        if statement is not None and lock is not None and statement and lock >= statement:
+            self.problem([key, "lock_timeout"], c.get("lock_timeout"),
+                         "less than statement_timeout (PostgreSQL docs: otherwise it is pointless)",
+                         "lower lock_timeout below statement_timeout")
+        return PostgresSpec(
+            version=version, workload=c["workload"], db_size=c.get("db_size", "mid_ram"),
+            port=c.get("port", 5432), admin_connections=c.get("admin_connections", 10),
+            statement_timeout_ms=statement, lock_timeout_ms=lock,
+            idle_in_transaction_timeout_ms=self.duration([key, "idle_in_transaction_timeout"],
+                                                         c.get("idle_in_transaction_timeout"), 60_000),
+            slow_query_ms=self.duration([key, "slow_query"], c.get("slow_query"), 500),
+            overrides=overrides)
+
+    def pgbouncer(self) -> PgBouncerSpec:
+        c = self.c[f"{NS}:pgbouncer"]
+        major, minor = (int(x) for x in c.get("version", "1.18").split("."))
+        return PgBouncerSpec(pool_mode=c["pool_mode"], version=(major, minor), port=c.get("port", 6432),
+                             default_pool_size=c.get("default_pool_size"),
+                             max_client_conn=c.get("max_client_conn"))
+
+    def redis(self):
+        key = f"{NS}:redis"
+        c = self.c[key]
+        cache_policy = c["cache"].get("policy", "allkeys-lru")
+        if cache_policy not in CACHE_POLICIES:
+            self.problem([key, "cache", "policy"], cache_policy, "allkeys-lru or allkeys-lfu",
+                         "a cache evicts any key under memory pressure: use allkeys-lru")
+        queue_policy = c["queue"].get("policy", "noeviction")
+        if queue_policy != "noeviction":
+            self.problem([key, "queue", "policy"], queue_policy,
+                         "noeviction (Sidekiq: an evicting queue loses jobs silently)",
+                         "set policy: noeviction or remove the key")
+        cache = RedisInstanceSpec("cache", self.size([key, "cache", "memory"], c["cache"]["memory"], 0),
+                                  cache_policy, c["cache"].get("port", 6379))
+        queue = RedisInstanceSpec("queue", self.size([key, "queue", "memory"], c["queue"]["memory"], 0),
+                                  queue_policy, c["queue"].get("port", 6380))
+        return cache, queue
+
+    def app(self, cache, queue) -> AppSpec:
+        key = f"{NS}:app"
+        c = self.c[key]
+        j = c.get("jobs", {"concurrency": 5, "processes": 1})
+        if j.get("redis", "queue") == "cache":
+            self.problem([key, "jobs", "redis"], "cache",
+                         f"queue: the cache instance evicts keys ({cache.policy}) and would drop jobs",
+                         "point jobs at the queue instance: redis: queue")
+        default_threads = 3 if c["framework"] == "rails" else 4
+        jobs = JobsSpec(concurrency=j["concurrency"], processes=j["processes"],
+                        memory_per_process_bytes=self.size([key, "jobs", "memory_per_process"],
+                                                           j.get("memory_per_process"), 512 * 1024**2),
+                        redis=j.get("redis", "queue"))
+        return AppSpec(framework=c["framework"], threads=c.get("threads", default_threads),
+                       memory_per_worker_bytes=self.size([key, "memory_per_worker"], c["memory_per_worker"], 0),
+                       jobs=jobs, max_workers=c.get("max_workers"), port=c.get("port", 8000),
+                       request_timeout_ms=self.duration([key, "request_timeout"], c.get("request_timeout"), 30_000),
+                       db_pool_headroom=c.get("db_pool_headroom", 2), jemalloc=c.get("jemalloc", True))
+
+    def traffic(self) -> TrafficSpec:
+        key = f"{NS}:traffic"
+        c = self.c[key]
+        budget = c["tracing_budget"]
+        rules = tuple(SamplingRule(r["path"], float(r["rate"]), r.get("share")) for r in c.get("sampling_rules", ()))
+        shares = sum(r.share or 0 for r in rules)
+        if shares > 1:
+            self.problem([key, "sampling_rules"], [r.share for r in rules], "shares that add up to at most 1",
+                         "the shares are fractions of all requests; lower them")
+        health = tuple(c.get("health_paths", ("/health", "/healthz", "/up")))
+        for i, rule in enumerate(rules):
+            if rule.path in health:
+                self.problem([key, "sampling_rules", i, "path"], rule.path, "a path that is not a health check",
+                             "health checks are always sampled at 0; remove the rule")
+        unit = budget.get("unit", "transactions")
+        return TrafficSpec(peak_rps=float(c["peak_rps"]), tracing_per_month=budget["per_month"],
+                           tracing_unit=unit,
+                           spans_per_transaction=float(budget.get("spans_per_transaction", 1.0)),
+                           profiles_per_month=c.get("profiles_per_month", 0), health_paths=health,
+                           sampling_rules=rules)
+
+    def rollout(self) -> RolloutSpec:
+        key = f"{NS}:rollout"
+        c = self.c.get(key, {})
+        steps = tuple(c.get("steps", (10, 25, 50, 100)))
+        if any(b <= a for a, b in zip(steps, steps[1:])):
+            self.problem([key, "steps"], list(steps), "weights that rise step by step", "sort them, e.g. [10, 25, 50, 100]")
+        elif steps[-1] != 100:
+            self.problem([key, "steps"], list(steps), "a last step of 100", "end the steps with 100")
+        g = c.get("gates", {})
+        gates = GatesSpec(max_error_rate=g.get("max_error_rate", 0.01), max_p95_ms=g.get("max_p95_ms", 200.0),
+                          min_requests=g.get("min_requests", 50))
+        return RolloutSpec(steps=steps, bake_ms=self.duration([key, "bake"], c.get("bake"), 300_000),
+                           max_surge_percent=c.get("max_surge", 25), gates=gates)
+
+    def ports(self, pg, bouncer, cache, queue, app) -> None:
+        used = {}
+        for label, path, port in (("postgres", [f"{NS}:postgres", "port"], pg.port),
+                                  ("pgbouncer", [f"{NS}:pgbouncer", "port"], bouncer.port),
+                                  ("redis cache", [f"{NS}:redis", "cache", "port"], cache.port),
+                                  ("redis queue", [f"{NS}:redis", "queue", "port"], queue.port),
+                                  ("app", [f"{NS}:app", "port"], app.port)):
+            if port in used:
+                self.problem(path, port, f"a port not already taken by {used[port]}", "pick another port")
+            used[port] = label
