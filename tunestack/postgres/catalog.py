@@ -102,6 +102,21 @@ class Guc:
             return allowed
         return None
 
+    def same(self, planned: str, reported: str) -> bool:
+        """Whether the server's report (SHOW, postgres -C) is the planned value, units aside."""
+        a, b = str(planned).strip().strip("'"), str(reported).strip().strip("'")
+        if self.vartype == "bool":
+            truthy = {"on", "true", "yes", "1"}
+            return (a.lower() in truthy) == (b.lower() in truthy)
+        if self.vartype in ("integer", "real"):
+            x, y = pg_value_in_base_units(a, self.unit), pg_value_in_base_units(b, self.unit)
+            if self.vartype == "integer":
+                return round(x) == round(y)
+            return abs(x - y) <= 1e-9 * max(1.0, abs(x))
+        if self.vartype == "enum":
+            return a.lower() == b.lower()
+        return a == b
+
     def describe_range(self) -> str:
         unit = f" × {self.unit}" if self.unit else ""
         lo = _plain(self.min)
