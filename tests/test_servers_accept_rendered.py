@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 import redis as redis_py
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.realservers import (installed_pg_major, postgres_check_config, psql, start_pgbouncer,
                                start_postgres, start_redis)
@@ -100,6 +102,6 @@ def test_redis_reports_planned_values(stack, role, server_dir):
             assert client.config_get("appendfsync")["appendfsync"] == "everysec"
         # requirepass is in force: no password, no access.
         with pytest.raises(redis_py.AuthenticationError):
-            redis_py.Redis(host="127.0.0.1", port=server.port).ping()
+            redis_py.Redis(host="127.0.0.1", port=server.port, retry=Retry(NoBackoff(), 0)).ping()
     finally:
         server.stop()
