@@ -240,6 +240,19 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     }
     for name, rec in pgtune.recommend(inputs).items():
         postgres[name] = Setting(rec.value, max_conn_why if name == "max_connections" else rec.reason)
+    # Deliberate difference from pgtune: its 4MB work_mem floor can overcommit a small host with
+    # many connections (session pooling). In a stack plan the memory budget wins, down to
+    # PostgreSQL's own 64kB minimum.
+    worst, _ = postgres_worst_case(postgres, pg.version)
+    if worst > pg_mem:
+        wm_kb = int(float(pg_value_in_base_units(str(postgres["work_mem"].value), "kB")))
+        others_kb = (worst // 1024) - derived_max * wm_kb * WORK_MEM_WORST_CASE
+        fit_kb = max(64, int((pg_mem // 1024 - others_kb) / (derived_max * WORK_MEM_WORST_CASE)))
+        if fit_kb < wm_kb:
+            postgres["work_mem"] = Setting(
+                format_kb(fit_kb),
+                f"lowered from pgtune's {format_kb(wm_kb)} so that {derived_max} connections × work_mem × 1.5 "
+                f"fit in {format_bytes_human(pg_mem)} (pgtune's floor would overcommit this host)")
     postgres["superuser_reserved_connections"] = fixed(SUPERUSER_RESERVED, "PostgreSQL's default, made explicit for the budget")
     postgres["shared_preload_libraries"] = fixed("pg_stat_statements", "query statistics; needs a restart to load")
     postgres["log_min_duration_statement"] = Setting(format_ms(pg.slow_query_ms), "log slow queries (stack: slow_query)")

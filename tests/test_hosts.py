@@ -1,0 +1,44 @@
+"""AWS instance types: boto3 describe_instance_types (stubbed with botocore Stubber), else the table."""
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tunestack.hosts import InstanceTypeResolver, UnknownInstanceType
+
+
+def ec2():
+    return boto3.client("ec2", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def test_aws_answer_is_used_and_named():
+    client = ec2()
+    with Stubber(client) as stub:
+        stub.add_response("describe_instance_types",
+                          {"InstanceTypes": [{"InstanceType": "m6i.xlarge", "VCpuInfo": {"DefaultVCpus": 4},
+                                              "MemoryInfo": {"SizeInMiB": 16384}}]},
+                          {"InstanceTypes": ["m6i.xlarge"]})
+        shape = InstanceTypeResolver(client=client).resolve("m6i.xlarge")
+    assert (shape.vcpus, shape.memory_mib, shape.source) == (4, 16384, "aws describe_instance_types")
+
+
+def test_unknown_type_from_aws_is_an_error():
+    client = ec2()
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_instance_types", service_error_code="InvalidInstanceType")
+        with pytest.raises(UnknownInstanceType):
+            InstanceTypeResolver(client=client).resolve("m6i.mega")
+
+
+def test_aws_failure_falls_back_to_table_and_says_why():
+    client = ec2()
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_instance_types", service_error_code="UnauthorizedOperation")
+        shape = InstanceTypeResolver(client=client).resolve("r6i.large")
+    assert (shape.vcpus, shape.memory_mib) == (2, 16384)
+    assert shape.source == "offline table (AWS said UnauthorizedOperation)"
+
+
+def test_no_credentials_means_no_request():
+    shape = InstanceTypeResolver().resolve("c6i.2xlarge")  # conftest removes all credentials
+    assert shape.source == "offline table (no AWS credentials)"
+    assert (shape.vcpus, shape.memory_mib) == (8, 16384)
