@@ -1,0 +1,68 @@
+"""Benchmark: time to plan and render every stack. Not a test: it prints, it asserts nothing.
+
+    .venv/bin/python bench/plan_render.py [--rounds N] [--format json]
+
+Cold = first plan of a fresh process (imports, catalog and instance-table loading included);
+warm = the median of N further rounds. Both are measured in the same run, side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    from tunestack import stackfile
+    from tunestack.planner import plan_stack
+    from tunestack.render import render_plan
+
+    def once() -> tuple[float, float]:
+        plan_s = render_s = 0.0
+        for name in stackfile.stack_names():
+            a = time.perf_counter()
+            plan = plan_stack(name)
+            b = time.perf_counter()
+            render_plan(plan)
+            c = time.perf_counter()
+            plan_s += b - a
+            render_s += c - b
+        return plan_s, render_s
+
+    cold_plan, cold_render = once()
+    cold_total = time.perf_counter() - t0
+    warm = [once() for _ in range(args.rounds)]
+    warm_plan = statistics.median(p for p, _ in warm)
+    warm_render = statistics.median(r for _, r in warm)
+    result = {
+        "stacks": stackfile.stack_names(),
+        "cold_seconds_incl_imports": round(cold_total, 4),
+        "cold_plan_seconds": round(cold_plan, 4), "cold_render_seconds": round(cold_render, 4),
+        "warm_plan_seconds": round(warm_plan, 4), "warm_render_seconds": round(warm_render, 4),
+        "warm_total_seconds": round(warm_plan + warm_render, 4),
+        "cold_to_warm_ratio": round(cold_total / (warm_plan + warm_render), 1),
+    }
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+        return
+    print(f"plan + render of {len(result['stacks'])} stacks ({', '.join(result['stacks'])})")
+    print(f"{'':24}{'cold (first run)':>18}{'warm (median of ' + str(args.rounds) + ')':>22}")
+    print(f"{'plan':24}{cold_plan:>17.4f}s{warm_plan:>21.4f}s")
+    print(f"{'render':24}{cold_render:>17.4f}s{warm_render:>21.4f}s")
+    print(f"{'total (cold incl. imports)':24}{cold_total:>17.4f}s{warm_plan + warm_render:>21.4f}s")
+    print(f"cold / warm: {result['cold_to_warm_ratio']}×")
+
+
+if __name__ == "__main__":
+    main()
