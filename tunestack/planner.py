@@ -17,6 +17,7 @@ from .postgres.catalog import catalog
 from .postgres.inputs import PgInputs
 from .sampling import Sampling, plan_sampling
 from .setting import Setting, fixed
+from .rollout_split import Split, split
 from .spec import HostSpec, StackSpec
 from .units import (GB_IN_KB, MB_IN_KB, format_bytes_human, format_kb, format_ms, format_seconds,
                     pg_value_in_base_units)
@@ -29,6 +30,8 @@ GUNICORN_SOFT_CAP = 12          # Gunicorn docs: 4–12 workers serve thousands 
 CACHE_MAXMEMORY_SHARE = 0.75    # no persistence: leave room for fragmentation only
 QUEUE_MAXMEMORY_SHARE = 0.5     # AOF rewrite forks copy-on-write: up to 2× in write-heavy cases
 WORK_MEM_WORST_CASE = 1.5       # postgresqltuner's default --wmp: work_mem × 150% per connection
+PGBOUNCER_MEMORY = 128 * MIB     # one event loop, ~4 kB of buffers per connection: a small fixed slice
+HAPROXY_MEMORY = 128 * MIB      # the load balancer runs on the cache host
 
 
 def os_reserve_bytes(memory: int) -> int:
@@ -54,6 +57,18 @@ class HostPlan:
                 "memory_items": [{"item": k, "bytes": v} for k, v in self.memory_items]}
 
 
+@dataclass(frozen=True)
+class ContainerLimit:
+    service: str          # postgres | pgbouncer | redis-cache | redis-queue | haproxy | web | jobs
+    memory_bytes: int
+    cpus: float
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"service": self.service, "memory_bytes": self.memory_bytes, "cpus": self.cpus,
+                "reason": self.reason}
+
+
 @dataclass
 class Plan:
     stack: str
@@ -72,6 +87,8 @@ class Plan:
     budgets: list[Budget]
     alerts: list[dict]
     warnings: list[str]
+    containers: dict[str, list[ContainerLimit]] = field(default_factory=dict)  # per host name
+    splits: dict[int, Split] = field(default_factory=dict)  # weight → replicas and LB weights
 
     @property
     def violations(self) -> list[Budget]:
@@ -100,6 +117,8 @@ class Plan:
                          for name, section in self.sections().items()},
             "sampling_rules": list(self.sampling.rules),
             "budgets": [b.to_json() for b in self.budgets],
+            "containers": {h: [c.to_json() for c in cs] for h, cs in self.containers.items()},
+            "rollout_splits": {str(w): vars(sp) for w, sp in self.splits.items()},
             "alerts": self.alerts,
             "warnings": self.warnings,
         }
@@ -168,7 +187,9 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         shares: dict[str, int] = {}
         if "cache" in h.roles:
             shares["redis"] = spec.redis_cache.memory_bytes + spec.redis_queue.memory_bytes
-            free -= shares["redis"]
+            free -= shares["redis"] + HAPROXY_MEMORY
+        if "db" in h.roles:
+            free -= PGBOUNCER_MEMORY
         if "db" in h.roles and "app" in h.roles:
             shares["postgres"] = free // 2
             shares["app"] = free - shares["postgres"]
@@ -450,9 +471,11 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         if "db" in h.roles:
             worst, how = postgres_worst_case(postgres, pg.version)
             hp.memory_items.append((f"PostgreSQL worst case ({how})", worst))
+            hp.memory_items.append(("PgBouncer", PGBOUNCER_MEMORY))
         if "cache" in h.roles:
             hp.memory_items.append(("Redis cache (maxmemory + headroom)", spec.redis_cache.memory_bytes))
             hp.memory_items.append(("Redis queue (maxmemory + fork headroom)", spec.redis_queue.memory_bytes))
+            hp.memory_items.append(("HAProxy", HAPROXY_MEMORY))
         if "app" in h.roles:
             s = sizings[h.name]
             hp.memory_items.append((f"app: {s.workers} web workers × {format_bytes_human(a.memory_per_worker_bytes)}"
@@ -474,10 +497,25 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         hosts.append(hp)
 
     alerts = _alerts(spec, server_conns, int(max_client.value), redis, fleet_with_surge)
+    containers = {h.name: _container_limits(spec, h, allot[h.name], sizings.get(h.name)) for h in spec.hosts}
+    weights = sorted({0, *spec.rollout.steps, spec.rollout.canary_weight})
+    splits = {w: split(total_app_hosts, w) for w in weights}
+    for w in spec.rollout.steps:
+        sp = splits[w]
+        rollout[f"split_{w}"] = Setting(
+            f"{sp.stable} stable / {sp.canary} canary, HAProxy weights {sp.stable_server_weight}:{sp.canary_server_weight}",
+            f"{w}% of {total_app_hosts} replicas: nearest whole count {sp.canary} ({sp.replica_weight:.0f}% by replicas),"
+            f" load-balancer weights bring it to {sp.lb_weight:.0f}%")
+    rollout["canary_weight"] = Setting(spec.rollout.canary_weight, "the rollout state in the stack config")
+    if total_app_hosts < 10 and any(0 < w < 100 for w in spec.rollout.steps):
+        warnings.append(f"{total_app_hosts} app replica(s): replica counts alone reach only "
+                        + ", ".join(f"{x:g}%" for x in sorted(set(round(100 * k / total_app_hosts) for k in range(total_app_hosts + 1))))
+                        + "; load-balancer weights make the other steps exact" if total_app_hosts > 1 else
+                        f"1 app replica: a canary takes all of its traffic; steps below 100% need more replicas")
     plan = Plan(stack=spec.name, spec=spec, hosts=hosts, postgres=postgres, postgres_roles=roles,
                 pgbouncer=bouncer, pgbouncer_service=service, redis=redis, app=app, web_env=web_env,
                 jobs_env=jobs_env, sampling=sampling, rollout=rollout, budgets=budgets, alerts=alerts,
-                warnings=warnings)
+                warnings=warnings, containers=containers, splits=splits)
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations)
     return plan
@@ -506,6 +544,40 @@ def postgres_worst_case(settings: dict[str, Setting], version: int) -> tuple[int
     how = (f"{format_kb(sb)} shared_buffers + {conns} × {format_kb(wm)} work_mem × 1.5 + "
            f"{av_workers} × {format_kb(av_mem)} autovacuum")
     return int(total_kb * 1024), how
+
+
+def _container_limits(spec: StackSpec, host: HostSpec, shares: dict[str, int],
+                      sizing: AppSizing | None) -> list[ContainerLimit]:
+    """Memory and CPU caps of every container on a host. They add up to at most the host."""
+    small = min(1.0, host.cpus / 8)  # single-threaded helpers: an eighth of the host, at most a core
+    limits: list[ContainerLimit] = []
+    if "db" in host.roles:
+        limits.append(ContainerLimit("pgbouncer", PGBOUNCER_MEMORY, small, "single-threaded: one core at most"))
+    if "cache" in host.roles:
+        for inst in (spec.redis_cache, spec.redis_queue):
+            limits.append(ContainerLimit(f"redis-{inst.role}", inst.memory_bytes, small,
+                                         "memory set aside for the instance; Redis runs one main thread"))
+        limits.append(ContainerLimit("haproxy", HAPROXY_MEMORY, small, "one event loop"))
+    rest = host.cpus - sum(c.cpus for c in limits)
+    big = [r for r in ("db", "app") if r in host.roles]
+    each = rest / len(big) if big else 0
+    if "db" in host.roles:
+        limits.append(ContainerLimit("postgres", shares["postgres"], _cpus(each),
+                                     "the memory set aside for PostgreSQL" + (", half the remaining cores" if len(big) > 1 else "")))
+    if "app" in host.roles and sizing is not None:
+        jobs_mem = spec.app.jobs.processes * spec.app.jobs.memory_per_process_bytes
+        web_mem = sizing.memory_bytes - jobs_mem
+        procs = sizing.workers + spec.app.jobs.processes
+        web_cpus = each * (sizing.workers / procs) if procs else each
+        limits.append(ContainerLimit("web", web_mem, _cpus(web_cpus), "workers × memory per worker (+ master)"))
+        if spec.app.jobs.processes:
+            limits.append(ContainerLimit("jobs", jobs_mem, _cpus(each - web_cpus),
+                                         "job processes × memory per process"))
+    return limits
+
+
+def _cpus(x: float) -> float:
+    return max(0.01, math.floor(x * 100) / 100)  # round down: limits never add up past the host
 
 
 def _alerts(spec: StackSpec, server_conns: int, max_client: int, redis: dict, fleet: int) -> list[dict]:

@@ -191,6 +191,8 @@ CONFIG = {
         f"{NS}:traffic": TRAFFIC,
         f"{NS}:rollout": ROLLOUT,
         f"{NS}:images": IMAGES,
+        f"{NS}:canaryWeight": {"type": "integer", "minimum": 0, "maximum": 100,
+                               "description": "the rollout state: % of traffic on images.canary_app"},
         f"{NS}:dbPassword": SECRET,
         f"{NS}:redisPassword": SECRET,
     },

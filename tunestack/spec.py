@@ -109,6 +109,7 @@ class RolloutSpec:
     bake_ms: int = 300_000
     max_surge_percent: int = 25
     gates: GatesSpec = GatesSpec()
+    canary_weight: int = 0   # the rollout state: % of traffic on the canary image
 
 
 @dataclass(frozen=True)

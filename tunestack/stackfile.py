@@ -355,8 +355,12 @@ class _Builder:
         g = c.get("gates", {})
         gates = GatesSpec(max_error_rate=g.get("max_error_rate", 0.01), max_p95_ms=g.get("max_p95_ms", 200.0),
                           min_requests=g.get("min_requests", 50))
+        weight = self.c.get(f"{NS}:canaryWeight", 0)
+        if weight and not self.c.get(f"{NS}:images", {}).get("canary_app"):
+            self.problem([f"{NS}:canaryWeight"], weight, "0 while no canary image is set",
+                         "set tunestack:images.canary_app, or canaryWeight: 0")
         return RolloutSpec(steps=steps, bake_ms=self.duration([key, "bake"], c.get("bake"), 300_000),
-                           max_surge_percent=c.get("max_surge", 25), gates=gates)
+                           max_surge_percent=c.get("max_surge", 25), gates=gates, canary_weight=weight)
 
     def ports(self, pg, bouncer, cache, queue, app) -> None:
         used = {}
