@@ -82,3 +82,14 @@ def test_secrets_never_rendered(tmp_path):
     assert "c2VjcmV0LWNpcGhlcnRleHQ" not in blob
     # No password assignment anywhere: they live in the secret files the deploy writes.
     assert not re.search(r"(?im)^\s*(requirepass|masterauth)\s|:[^@/\s]+@", blob)
+
+
+def test_alert_thresholds_come_from_the_plan():
+    for name in stackfile.stack_names():
+        plan = build_plan(stackfile.load(stackfile.stack_path(name), name=name))
+        doc = yaml.safe_load(render_plan(plan)["alerts.yml"])
+        rules = {r["alert"]: r for r in doc["groups"][0]["rules"]}
+        server = plan.pgbouncer["max_db_connections"].value
+        assert rules["PgBouncerServerPoolSaturated"]["expr"].endswith(f"> {int(server * 0.8)}")
+        assert f"> {plan.spec.rollout.gates.max_p95_ms / 1000:g}" in rules["AppLatencyP95High"]["expr"]
+        assert f"> {int(plan.redis['queue']['maxmemory'].value * 0.8)}" in rules["RedisQueueMemoryHigh"]["expr"]
