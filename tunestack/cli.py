@@ -123,6 +123,20 @@ def cmd_postgres(args) -> int:
     return 0
 
 
+def cmd_preview(args) -> int:
+    from . import stackfile
+
+    if args.stack not in stackfile.stack_names():
+        raise UsageError(f"unknown stack {args.stack!r}; stacks: " + ", ".join(stackfile.stack_names()))
+    # Validate first, so a bad file gives the usual error and the program never starts.
+    from .planner import plan_stack
+    plan_stack(args.stack, target="docker")
+    from components.preview import preview
+
+    print(preview(args.stack, canary_weight=args.canary_weight))
+    return 0
+
+
 def cmd_schema(args) -> int:
     from .schema import STACK_SCHEMA
 
@@ -173,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db-size", choices=("less_ram", "mid_ram", "greater_ram"), default="mid_ram")
     p.add_argument("--format", choices=("conf", "json"), default="conf")
     p.set_defaults(func=cmd_postgres)
+
+    p = sub.add_parser("preview", help="the resources `pulumi up` would create, offline (Pulumi mocks)",
+                       description="Run the real Pulumi program under Pulumi's mock runtime and print the "
+                                   "resource tree with key inputs. Needs no Pulumi CLI, backend, credentials "
+                                   "or Docker. Secrets show as [secret].")
+    p.add_argument("--stack", required=True, help="stack name")
+    p.add_argument("--canary-weight", type=int, choices=range(0, 101), metavar="0-100",
+                   help="preview another rollout state than the stack's canaryWeight")
+    p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)

@@ -73,6 +73,7 @@ class ContainerLimit:
 class Plan:
     stack: str
     spec: StackSpec
+    target: str
     hosts: list[HostPlan]
     postgres: dict[str, Setting]
     postgres_roles: dict[str, dict[str, Setting]]
@@ -89,6 +90,8 @@ class Plan:
     warnings: list[str]
     containers: dict[str, list[ContainerLimit]] = field(default_factory=dict)  # per host name
     splits: dict[int, Split] = field(default_factory=dict)  # weight → replicas and LB weights
+    loadbalancer: dict[str, Setting] = field(default_factory=dict)
+    replicas: list[dict] = field(default_factory=list)  # app replicas: name, host, address, track, weight
 
     @property
     def violations(self) -> list[Budget]:
@@ -107,6 +110,7 @@ class Plan:
         out["web env"] = self.web_env
         out["jobs env"] = self.jobs_env
         out["rollout"] = self.rollout
+        out["loadbalancer"] = self.loadbalancer
         return out
 
     def to_json(self) -> dict:
@@ -119,6 +123,7 @@ class Plan:
             "budgets": [b.to_json() for b in self.budgets],
             "containers": {h: [c.to_json() for c in cs] for h, cs in self.containers.items()},
             "rollout_splits": {str(w): vars(sp) for w, sp in self.splits.items()},
+            "replicas": self.replicas,
             "alerts": self.alerts,
             "warnings": self.warnings,
         }
@@ -168,17 +173,42 @@ def size_app(spec: StackSpec, host: HostSpec, memory_for_app: int) -> AppSizing:
 
 
 # --- the plan ------------------------------------------------------------------------------------
-def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True) -> Plan:
+TARGETS = ("hosts", "docker")
+
+
+def container_name(stack: str, service: str) -> str:
+    return f"{stack}-{service}"
+
+
+def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True,
+               target: str = "hosts") -> Plan:
     """Plan a validated stack. `pg_version` re-plans for another major (e.g. the installed one).
 
+    `target` says where the services run: "hosts" (packages on the hosts; servers listen on the
+    host's private address) or "docker" (containers; servers listen inside the container, the host
+    publishes ports on its private address only for clients on other hosts, and clients on the
+    same host reach a service by its container name on the private network).
     With `strict`, a broken budget raises BudgetError; otherwise it is returned in `violations`.
     """
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r}: one of {TARGETS}")
     if pg_version is not None and pg_version != spec.postgres.version:
         spec = replace(spec, postgres=replace(spec.postgres, version=pg_version))
     warnings: list[str] = []
     db_host = spec.host_with("db")
     cache_host = spec.host_with("cache")
     app_hosts = spec.app_hosts()
+    docker = target == "docker"
+    listen_db = "*" if docker else db_host.address
+    listen_cache = "0.0.0.0" if docker else cache_host.address
+    listen_why = ("every interface inside the container; the host publishes the port on its private address "
+                  "only for clients on other hosts" if docker else "the host's private address only")
+
+    def reach(service: str, host: HostSpec) -> str:
+        """The address app processes use for a service on `host`."""
+        if docker and all(h.name == host.name for h in app_hosts):
+            return container_name(spec.name, service)
+        return host.address
 
     # 1. Share out each host's memory between the services it runs.
     allot: dict[str, dict[str, int]] = {}
@@ -256,7 +286,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                       workload=pg.workload, version=pg.version, max_connections=derived_max,
                       db_size=pg.db_size, memory_note=note)
     postgres: dict[str, Setting] = {
-        "listen_addresses": fixed(db_host.address, "the db host's private address only"),
+        "listen_addresses": fixed(listen_db, listen_why),
         "port": fixed(pg.port, "stack file"),
     }
     for name, rec in pgtune.recommend(inputs).items():
@@ -308,7 +338,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
 
     # 6. PgBouncer settings.
     bouncer: dict[str, Setting] = {
-        "listen_addr": fixed(db_host.address, "the db host's private address only"),
+        "listen_addr": fixed(listen_db, listen_why),
         "listen_port": fixed(b.port, "stack file"),
         "auth_type": fixed("scram-sha-256", "passwords never cross the wire"),
         "pool_mode": Setting(b.pool_mode, "stack file"),
@@ -335,7 +365,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     for inst, share in ((spec.redis_cache, CACHE_MAXMEMORY_SHARE), (spec.redis_queue, QUEUE_MAXMEMORY_SHARE)):
         maxmemory = int(inst.memory_bytes * share)
         common = {
-            "bind": fixed(cache_host.address, "the cache host's private address only"),
+            "bind": fixed(listen_cache, listen_why),
             "port": fixed(inst.port, "stack file"),
             "maxmemory": Setting(maxmemory, f"{int(share * 100)}% of the {format_bytes_human(inst.memory_bytes)} set aside: "
                                  + ("room for fragmentation" if inst.role == "cache" else "AOF rewrite forks copy-on-write, up to 2×")),
@@ -370,7 +400,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         "request_timeout_s": Setting(a.request_timeout_ms // 1000, "stack file (default 30 s)"),
         "port": fixed(a.port, "stack file"),
     }
-    db_url = f"postgres://app@{db_host.address}:{b.port}/app"
+    db_url = f"postgres://app@{reach('pgbouncer', db_host)}:{b.port}/app"
     transaction_pooling = b.pool_mode != "session"
     prepared = not transaction_pooling or b.version >= (1, 21)
     common_env: dict[str, Setting] = {
@@ -384,8 +414,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         "DB_ADVISORY_LOCKS": Setting(str(not transaction_pooling).lower(),
                                      "session advisory locks break under transaction pooling"
                                      if transaction_pooling else "session mode keeps them"),
-        "REDIS_URL": Setting(f"redis://{cache_host.address}:{spec.redis_queue.port}/0", "the queue instance (noeviction)"),
-        "REDIS_CACHE_URL": Setting(f"redis://{cache_host.address}:{spec.redis_cache.port}/0", "the cache instance"),
+        "REDIS_URL": Setting(f"redis://{reach('redis-queue', cache_host)}:{spec.redis_queue.port}/0", "the queue instance (noeviction)"),
+        "REDIS_CACHE_URL": Setting(f"redis://{reach('redis-cache', cache_host)}:{spec.redis_cache.port}/0", "the cache instance"),
         "REDIS_CONNECT_TIMEOUT": fixed(5, "seconds"),
         "REDIS_READ_TIMEOUT": fixed(1, "seconds: a cache read slower than this is a miss"),
         "REDIS_WRITE_TIMEOUT": fixed(1, "seconds"),
@@ -507,15 +537,41 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
             f"{w}% of {total_app_hosts} replicas: nearest whole count {sp.canary} ({sp.replica_weight:.0f}% by replicas),"
             f" load-balancer weights bring it to {sp.lb_weight:.0f}%")
     rollout["canary_weight"] = Setting(spec.rollout.canary_weight, "the rollout state in the stack config")
+    current = splits[spec.rollout.canary_weight]
+    replicas = []
+    index = 0
+    for h in app_hosts:
+        for k in range(h.count):
+            track = "canary" if index < current.canary else "stable"
+            name = container_name(spec.name, f"web-{index + 1}")
+            address = (h.addresses[k] if h.addresses else "127.0.0.1")
+            replicas.append({"name": name, "host": h.name, "index": index, "track": track,
+                             "address": name if docker and len(app_hosts) == 1 and h.count == 1 and "cache" in h.roles
+                             else address,
+                             "port": a.port,
+                             "weight": current.canary_server_weight if track == "canary" else current.stable_server_weight})
+            index += 1
+    fleet_threads = sum(sizings[h.name].workers * h.count for h in app_hosts) * a.threads
+    loadbalancer = {
+        "bind": fixed("0.0.0.0" if docker else cache_host.address,
+                      "inside the container; published on the cache host's address" if docker
+                      else "the cache host's private address"),
+        "port": fixed(8080, "the entry point"),
+        "maxconn": Setting(max(256, 4 * fleet_threads), f"4 × the fleet's {fleet_threads} web threads: requests queue "
+                           "at the load balancer, not in kernel backlogs"),
+        "timeout_server_s": Setting(a.request_timeout_ms // 1000, "the request timeout"),
+        "health_path": fixed(spec.traffic.health_paths[0], "the first health path of the stack"),
+    }
     if total_app_hosts < 10 and any(0 < w < 100 for w in spec.rollout.steps):
         warnings.append(f"{total_app_hosts} app replica(s): replica counts alone reach only "
                         + ", ".join(f"{x:g}%" for x in sorted(set(round(100 * k / total_app_hosts) for k in range(total_app_hosts + 1))))
                         + "; load-balancer weights make the other steps exact" if total_app_hosts > 1 else
                         f"1 app replica: a canary takes all of its traffic; steps below 100% need more replicas")
-    plan = Plan(stack=spec.name, spec=spec, hosts=hosts, postgres=postgres, postgres_roles=roles,
+    plan = Plan(stack=spec.name, spec=spec, target=target, hosts=hosts, postgres=postgres, postgres_roles=roles,
                 pgbouncer=bouncer, pgbouncer_service=service, redis=redis, app=app, web_env=web_env,
                 jobs_env=jobs_env, sampling=sampling, rollout=rollout, budgets=budgets, alerts=alerts,
-                warnings=warnings, containers=containers, splits=splits)
+                warnings=warnings, containers=containers, splits=splits,
+                loadbalancer=loadbalancer, replicas=replicas)
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations)
     return plan
@@ -617,12 +673,12 @@ def _alerts(spec: StackSpec, server_conns: int, max_client: int, redis: dict, fl
 
 
 def plan_stack(name_or_path: str, *, is_path: bool = False, pg_version: int | None = None,
-               strict: bool = True, resolver=None) -> Plan:
+               strict: bool = True, resolver=None, target: str = "hosts") -> Plan:
     from . import stackfile
 
     path = name_or_path if is_path else stackfile.stack_path(name_or_path)
     spec = stackfile.load(path, resolver=resolver, name=None if is_path else name_or_path)
-    return build_plan(spec, pg_version=pg_version, strict=strict)
+    return build_plan(spec, pg_version=pg_version, strict=strict, target=target)
 
 
 __all__ = ["Plan", "HostPlan", "build_plan", "plan_stack", "postgres_worst_case", "os_reserve_bytes",

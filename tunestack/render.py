@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from .planner import Plan
+from .planner import Plan, container_name
 from .postgres.catalog import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,7 @@ class Layout:
 
     secrets_dir: str = "/etc/tunestack/secrets"
     data_dir: str = "/var/lib/tunestack"
+    run_dir: str = "/run/tunestack"
 
 
 def _environment(version: int) -> Environment:
@@ -55,7 +56,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         "roles.sql": env.get_template("roles.sql.j2").render(stack=plan.stack, roles=plan.postgres_roles),
         "pgbouncer.ini": env.get_template("pgbouncer.ini.j2").render(
             stack=plan.stack, bouncer_version=".".join(map(str, spec.pgbouncer.version)),
-            db_host=db_host.address, db_port=spec.postgres.port, settings=plan.pgbouncer,
+            db_host=container_name(plan.stack, "postgres") if plan.target == "docker" else db_host.address,
+            db_port=spec.postgres.port, settings=plan.pgbouncer,
             secrets_dir=layout.secrets_dir),
         "pgbouncer-limits.conf": env.get_template("pgbouncer-limits.conf.j2").render(
             stack=plan.stack, settings=plan.pgbouncer_service),
@@ -71,7 +73,10 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         files["puma.rb"] = env.get_template("puma.rb.j2").render(stack=plan.stack, app=plan.app)
     else:
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
-            stack=plan.stack, app=plan.app, bind="127.0.0.1" if app_host.is_local else "0.0.0.0")
+            stack=plan.stack, app=plan.app,
+            bind="127.0.0.1" if app_host.is_local and plan.target == "hosts" else "0.0.0.0")
+    files["haproxy.cfg"] = env.get_template("haproxy.cfg.j2").render(
+        stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout)
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
     return files
 

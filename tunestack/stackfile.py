@@ -120,15 +120,21 @@ def load(path: str | Path, resolver: InstanceTypeResolver | None = None, name: s
         display = str(path.resolve().relative_to(ROOT))
     except ValueError:
         display = str(path)
-    doc = _read_yaml(path)
+    return load_document(_read_yaml(path), display, name or _name_of(path), resolver)
+
+
+def _name_of(path: Path) -> str:
+    return path.name[len("Pulumi."):-len(".yaml")] if path.name.startswith("Pulumi.") else path.stem
+
+
+def load_document(doc: object, display: str, name: str, resolver: InstanceTypeResolver | None = None) -> StackSpec:
+    """Validate an already-parsed stack document (a file, or Pulumi's runtime config)."""
     if not isinstance(doc, dict):
         raise StackError([Problem(display, "(top level)", doc, "a mapping with a 'config' key",
                                   "start the file with `config:`")])
     errors = sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise StackError([_schema_problem(display, e) for e in errors])
-    if name is None:
-        name = path.name[len("Pulumi."):-len(".yaml")] if path.name.startswith("Pulumi.") else path.stem
     return _Builder(display, doc["config"], resolver or InstanceTypeResolver()).build(name, display)
 
 

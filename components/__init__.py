@@ -1,0 +1,16 @@
+"""Pulumi ComponentResources, one per service. They take typed Args built from the plan and
+compute nothing themselves."""
+from .app import AppServerGroup, AppServerGroupArgs
+from .hosts import DockerHosts, DockerHostsArgs
+from .loadbalancer import LoadBalancer, LoadBalancerArgs
+from .network import PrivateNetwork, PrivateNetworkArgs
+from .pgbouncer import PgBouncer, PgBouncerArgs
+from .postgres import PostgresServer, PostgresServerArgs
+from .redis import Redis, RedisArgs
+from .secrets import StackSecrets, StackSecretsArgs
+
+__all__ = [
+    "AppServerGroup", "AppServerGroupArgs", "DockerHosts", "DockerHostsArgs", "LoadBalancer",
+    "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresServer", "PostgresServerArgs",
+    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "StackSecrets", "StackSecretsArgs",
+]

@@ -1,0 +1,74 @@
+"""What every service container shares: pinned image, limits from the plan, uploads, healthcheck,
+restart policy, the private network, and host ports only where a client lives on another host."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from tunestack.planner import ContainerLimit
+
+MB = 1024**2
+
+
+@dataclass
+class Publish:
+    """Publish `port` on `address` of the host (the host's private address)."""
+    port: int
+    address: str
+
+
+@dataclass
+class ContainerSpec:
+    name: str
+    image: str
+    limit: ContainerLimit
+    files: dict[str, pulumi.Input[str]]           # path in the container → content
+    healthcheck: list[str]
+    command: list[str] | None = None
+    envs: list[pulumi.Input[str]] = field(default_factory=list)
+    volumes: list[tuple[docker.Volume, str]] = field(default_factory=list)  # (volume, mount path)
+    publish: list[Publish] = field(default_factory=list)
+    secret_files: set[str] = field(default_factory=set)   # paths whose content is secret
+    ulimits: list[docker.ContainerUlimitArgs] = field(default_factory=list)
+
+
+def service_container(parent: pulumi.ComponentResource, provider: docker.Provider,
+                      network: pulumi.Input[str], spec: ContainerSpec) -> docker.Container:
+    opts = pulumi.ResourceOptions(parent=parent, provider=provider)
+    image = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=opts)
+    uploads = [
+        docker.ContainerUploadArgs(file=path, content=pulumi.Output.secret(content) if path in spec.secret_files
+                                   else content)
+        for path, content in sorted(spec.files.items())
+    ]
+    return docker.Container(
+        spec.name,
+        name=spec.name,
+        image=image.image_id,
+        command=spec.command,
+        envs=spec.envs or None,
+        uploads=uploads,
+        memory=spec.limit.memory_bytes // MB,
+        memory_swap=spec.limit.memory_bytes // MB,  # no swap: the budget is real memory
+        cpus=f"{spec.limit.cpus:g}",
+        restart="unless-stopped",
+        ulimits=spec.ulimits or None,
+        healthcheck=docker.ContainerHealthcheckArgs(tests=spec.healthcheck, interval="10s", timeout="5s",
+                                                    retries=5, start_period="30s"),
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=[spec.name])],
+        ports=[docker.ContainerPortArgs(internal=p.port, external=p.port, ip=p.address) for p in spec.publish] or None,
+        volumes=[docker.ContainerVolumeArgs(volume_name=v.name, container_path=path) for v, path in spec.volumes]
+        or None,
+        # A fixed name and fixed host ports: the old container must go before the new one starts.
+        # Data lives in volumes, which are never replaced.
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, delete_before_replace=True),
+    )
+
+
+def data_volume(parent: pulumi.ComponentResource, provider: docker.Provider, name: str,
+                protect: bool = True) -> docker.Volume:
+    """A named volume that outlives its containers; protected volumes refuse `pulumi destroy`."""
+    return docker.Volume(name, name=name, opts=pulumi.ResourceOptions(
+        parent=parent, provider=provider, protect=protect, retain_on_delete=protect))

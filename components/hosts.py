@@ -1,0 +1,41 @@
+"""One Docker provider per host: the local socket, or ssh://user@address for listed hosts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from tunestack.spec import HostSpec
+
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
+
+
+@dataclass
+class DockerHostsArgs:
+    hosts: tuple[HostSpec, ...]
+
+
+def docker_host_url(host: HostSpec, index: int = 0) -> str:
+    if not host.addresses:
+        return LOCAL_SOCKET
+    user = f"{host.ssh_user}@" if host.ssh_user else ""
+    return f"ssh://{user}{host.addresses[index]}"
+
+
+class DockerHosts(pulumi.ComponentResource):
+    """`providers[(host name, index)]` is the Docker provider of one machine."""
+
+    def __init__(self, name: str, args: DockerHostsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("tunestack:index:DockerHosts", name, None, opts)
+        self.providers: dict[tuple[str, int], docker.Provider] = {}
+        self.names: dict[tuple[str, int], str] = {}  # machine key → name suffix, e.g. app-2
+        for host in args.hosts:
+            for i in range(host.count):
+                suffix = host.name if host.count == 1 else f"{host.name}-{i + 1}"
+                self.names[(host.name, i)] = suffix
+                self.providers[(host.name, i)] = docker.Provider(
+                    f"{name}-{suffix}", host=docker_host_url(host, i),
+                    ssh_opts=["-o", "StrictHostKeyChecking=accept-new"] if host.addresses else None,
+                    opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"hosts": [f"{h}#{i}" for h, i in self.providers]})

@@ -1,0 +1,110 @@
+"""Run the real Pulumi program under Pulumi's mock runtime: no CLI, backend, plugin or Docker.
+
+Used by `python -m tunestack preview` and by the tests. Every resource registration is recorded
+with its type, name, parent, options and inputs as sent (secrets still wrapped), so callers can
+inspect exactly what `pulumi up` would be asked to create.
+"""
+from __future__ import annotations
+
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime.mocks import MockMonitor
+
+from tunestack.pulumi_config import runtime_config
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+PROJECT = "tunestack"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value on the wire
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    protect: bool
+    delete_before_replace: bool
+    retain_on_delete: bool
+    provider: str
+    inputs: dict            # as sent, secrets wrapped
+    plain_inputs: dict      # as the mock sees them (secrets unwrapped)
+    urn: str = ""
+
+    @property
+    def provider_name(self) -> str:
+        """The provider's resource name (e.g. prod-hosts-app-3): which machine this lands on."""
+        return self.provider.split("::")[-2] if self.provider else ""
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def by_name(self, name: str) -> Registration:
+        return next(r for r in self.registrations if r.name == name)
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            outputs["imageId"] = f"sha256:mock-{args.name}"
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"mock-generated-{args.name}"
+        return [f"{args.name}-id", outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class _RecordingMonitor(MockMonitor):
+    def __init__(self, mocks, run: ProgramRun):
+        super().__init__(mocks)
+        self.run = run
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = json_format.MessageToDict(request.object)
+            plain = self.resources[response.urn].state if response.urn in self.resources else {}
+            self.run.registrations.append(Registration(
+                type=request.type, name=request.name, parent=request.parent, custom=request.custom,
+                protect=request.protect, delete_before_replace=request.deleteBeforeReplace,
+                retain_on_delete=request.retainOnDelete, provider=request.provider, inputs=inputs,
+                plain_inputs=dict(plain), urn=response.urn))
+        return response
+
+
+def run_program(stack: str, stack_file: Path | None = None, extra_config: dict[str, str] | None = None) -> ProgramRun:
+    """Run __main__.py once for `stack` with its stack file as config; a fresh run every call."""
+    path = stack_file or ROOT / "stacks" / f"Pulumi.{stack}.yaml"
+    values, secret_keys = runtime_config(yaml.safe_load(path.read_text()) or {})
+    values.update(extra_config or {})
+    run = ProgramRun(stack)
+    mocks = _Mocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False,
+                             monitor=_RecordingMonitor(mocks, run))
+    pulumi.runtime.set_all_config(values, secret_keys=secret_keys)
+
+    @pulumi.runtime.test
+    def execute():
+        # run_path, not import: a cached module would replay the first stack's config.
+        runpy.run_path(str(PROGRAM), run_name="__pulumi_program__")
+        # Under mocks the root stack never registers its outputs; resolve the exports ourselves.
+        exports = pulumi.runtime.get_root_resource().outputs
+        return pulumi.Output.from_input(dict(exports)).apply(run.outputs.update)
+
+    execute()
+    return run

@@ -1,0 +1,45 @@
+"""Redis for one role: cache (evicts, no persistence) or queue (noeviction, AOF on a protected volume)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from tunestack.planner import ContainerLimit
+
+from ._container import ContainerSpec, Publish, data_volume, service_container
+
+
+@dataclass
+class RedisArgs:
+    provider: docker.Provider
+    network: pulumi.Input[str]
+    image: str
+    role: str                      # cache | queue
+    files: dict[str, str]
+    limit: ContainerLimit
+    port: int
+    publish_address: str | None
+    password: pulumi.Output[str]
+
+
+class Redis(pulumi.ComponentResource):
+    def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("tunestack:index:Redis", name, None, opts)
+        secret_path = f"/etc/tunestack/secrets/redis-{args.role}.conf"
+        # Only the queue's data must survive; the cache volume just gives Redis its working dir.
+        self.volume = data_volume(self, args.provider, f"{name}-data", protect=args.role == "queue")
+        self.container = service_container(self, args.provider, args.network, ContainerSpec(
+            name=name,
+            image=args.image,
+            limit=args.limit,
+            command=["redis-server", f"/etc/tunestack/redis-{args.role}.conf"],
+            files={f"/etc/tunestack/redis-{args.role}.conf": args.files[f"redis-{args.role}.conf"],
+                   secret_path: pulumi.Output.concat("requirepass ", args.password, "\n")},
+            secret_files={secret_path},
+            volumes=[(self.volume, f"/var/lib/tunestack/redis-{args.role}")],
+            healthcheck=["CMD-SHELL", f"redis-cli -p {args.port} ping | grep -q -e PONG -e NOAUTH"],
+            publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
+        ))
+        self.register_outputs({"container": self.container.name, "role": args.role})

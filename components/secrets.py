@@ -1,0 +1,30 @@
+"""Passwords: from Pulumi secret config when set, else generated once as Pulumi secrets."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+
+
+@dataclass
+class StackSecretsArgs:
+    db_password: pulumi.Output[str] | None = None     # tunestack:dbPassword (secret)
+    redis_password: pulumi.Output[str] | None = None  # tunestack:redisPassword (secret)
+
+
+class StackSecrets(pulumi.ComponentResource):
+    def __init__(self, name: str, args: StackSecretsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("tunestack:index:StackSecrets", name, None, opts)
+
+        def password(key: str, given):
+            if given is not None:
+                return pulumi.Output.secret(given)
+            generated = random.RandomPassword(f"{name}-{key}", length=32, special=False,
+                                              opts=pulumi.ResourceOptions(parent=self))
+            return generated.result  # RandomPassword.result is a secret output
+
+        self.db_password = password("db", args.db_password)
+        self.redis_password = password("redis", args.redis_password)
+        self.admin_password = password("admin", None)
+        self.register_outputs({})
