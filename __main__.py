@@ -6,7 +6,7 @@ from components import (AppServerGroup, AppServerGroupArgs, DockerHosts, DockerH
                         LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
                         PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, StackSecrets, StackSecretsArgs)
 from components.app import Replica
-from tunestack.errors import BudgetError, StackError
+from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.planner import build_plan, container_name
 from tunestack.pulumi_config import stack_document
 from tunestack.render import Layout, render_plan
@@ -17,6 +17,9 @@ config = pulumi.Config("tunestack")
 try:  # a bad stack file stops the program before any resource is registered
     spec = load_document(stack_document(config), f"stacks/Pulumi.{stack}.yaml", stack)
     plan = build_plan(spec, target="docker")
+    if spec.missing_images():
+        raise StackError([Problem(spec.path, "config → tunestack:images", spec.images,
+                                  "an image for " + ", ".join(spec.missing_images()), "pin each image in the stack file")])
 except (StackError, BudgetError) as exc:
     raise pulumi.RunError(str(exc)) from None
 files = render_plan(plan, Layout(run_dir="/tmp"))

@@ -22,7 +22,8 @@ class StackSecrets(pulumi.ComponentResource):
                 return pulumi.Output.secret(given)
             generated = random.RandomPassword(f"{name}-{key}", length=32, special=False,
                                               opts=pulumi.ResourceOptions(parent=self))
-            return generated.result  # RandomPassword.result is a secret output
+            # Secret by schema already; wrapped again so it stays secret under any engine or mock.
+            return pulumi.Output.secret(generated.result)
 
         self.db_password = password("db", args.db_password)
         self.redis_password = password("redis", args.redis_password)

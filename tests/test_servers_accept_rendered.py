@@ -105,3 +105,20 @@ def test_redis_reports_planned_values(stack, role, server_dir):
             redis_py.Redis(host="127.0.0.1", port=server.port, retry=Retry(NoBackoff(), 0)).ping()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_haproxy_accepts_rendered_config(stack, server_dir):
+    import shutil
+    import subprocess
+
+    plan = _plan_for_installed(stack)
+    files = render_plan(plan, Layout(run_dir=str(server_dir)))
+    cfg = server_dir / "haproxy.cfg"
+    cfg.write_text(files["haproxy.cfg"])
+    res = subprocess.run([shutil.which("haproxy") or "/usr/sbin/haproxy", "-c", "-f", str(cfg)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    weights = [int(line.split("weight")[1].split()[0]) for line in files["haproxy.cfg"].splitlines()
+               if line.strip().startswith("server ")]
+    assert len(weights) == len(plan.replicas)

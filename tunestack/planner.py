@@ -543,7 +543,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     for h in app_hosts:
         for k in range(h.count):
             track = "canary" if index < current.canary else "stable"
-            name = container_name(spec.name, f"web-{index + 1}")
+            name = container_name(spec.name, f"app-web-{index + 1}")
             address = (h.addresses[k] if h.addresses else "127.0.0.1")
             replicas.append({"name": name, "host": h.name, "index": index, "track": track,
                              "address": name if docker and len(app_hosts) == 1 and h.count == 1 and "cache" in h.roles

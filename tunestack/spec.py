@@ -128,6 +128,13 @@ class StackSpec:
     secret_keys: tuple[str, ...] = ()   # which password keys the file sets as Pulumi secrets
     provider_config: dict[str, object] = field(default_factory=dict)
 
+    def missing_images(self) -> list[str]:
+        """Images the Pulumi program needs that the stack file does not pin."""
+        needed = ["postgres", "pgbouncer", "redis", "haproxy", "app"]
+        if self.rollout.canary_weight:
+            needed.append("canary_app")
+        return [k for k in needed if not self.images.get(k)]
+
     def host_with(self, role: str) -> HostSpec:
         return next(h for h in self.hosts if role in h.roles)
 

@@ -1,0 +1,242 @@
+"""The Pulumi program under Pulumi's mocks (set_mocks, preview=False, a fresh run per test).
+
+Every stack file is run through the real __main__.py; the recording monitor sees each resource
+registration with its parent, options and inputs as sent to the engine."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.mockrun import SECRET_SIG, run_program
+from tunestack import stackfile
+from tunestack.planner import build_plan
+from tunestack.render import Layout, render_plan
+
+pytestmark = pytest.mark.pulumi
+STACKS = stackfile.stack_names()
+CONTAINER = "docker:index/container:Container"
+COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tunestack:index:Redis",
+              "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
+              "tunestack:index:DockerHosts", "tunestack:index:StackSecrets"}
+
+
+def docker_plan(stack):
+    spec = stackfile.load(stackfile.stack_path(stack), name=stack)
+    return build_plan(spec, target="docker")
+
+
+def unwrap(value):
+    if isinstance(value, dict) and SECRET_SIG in value:
+        return value["value"]
+    return value
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_resource_graph(stack):
+    run = run_program(stack)
+    by_urn = {r.urn: r for r in run.registrations}
+    types = {r.type for r in run.registrations}
+    assert COMPONENTS <= types
+    for r in run.registrations:
+        parent = by_urn.get(r.parent)
+        if r.type in COMPONENTS:
+            assert parent is None, f"{r.name}: components hang off the stack"
+        else:
+            assert parent is not None and parent.type in COMPONENTS, f"{r.name} has no component parent"
+            assert r.name.startswith(parent.name), f"{r.name} is not named after {parent.name}"
+    containers = {r.name for r in run.of_type(CONTAINER)}
+    plan = docker_plan(stack)
+    expected = {f"{stack}-postgres", f"{stack}-pgbouncer", f"{stack}-redis-cache", f"{stack}-redis-queue",
+                f"{stack}-lb"} | {r["name"] for r in plan.replicas} | {r["name"].replace("-web-", "-jobs-") for r in plan.replicas}
+    assert containers == expected
+    # One Docker provider per machine: the socket locally, ssh://user@address for listed hosts.
+    providers = {r.name: r.inputs.get("host") for r in run.of_type("pulumi:providers:docker")}
+    assert len(providers) == sum(h.count for h in plan.spec.hosts)
+    for h in plan.spec.hosts:
+        for i in range(h.count):
+            expected_host = f"ssh://{h.ssh_user}@{h.addresses[i]}" if h.addresses else "unix:///var/run/docker.sock"
+            assert expected_host in providers.values()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_containers_carry_the_rendered_plan(stack):
+    run = run_program(stack)
+    plan = docker_plan(stack)
+    files = render_plan(plan, Layout(run_dir="/tmp"))
+    containers = {r.name: r for r in run.of_type(CONTAINER)}
+    uploads = {name: {u["file"]: unwrap(u["content"]) for u in c.inputs.get("uploads", [])}
+               for name, c in containers.items()}
+    assert uploads[f"{stack}-postgres"]["/etc/tunestack/postgresql.conf"] == files["postgresql.conf"]
+    assert uploads[f"{stack}-postgres"]["/docker-entrypoint-initdb.d/20-roles.sql"] == files["roles.sql"]
+    assert uploads[f"{stack}-pgbouncer"]["/etc/tunestack/pgbouncer.ini"] == files["pgbouncer.ini"]
+    for role in ("cache", "queue"):
+        assert uploads[f"{stack}-redis-{role}"][f"/etc/tunestack/redis-{role}.conf"] == files[f"redis-{role}.conf"]
+    assert uploads[f"{stack}-lb"]["/usr/local/etc/haproxy/haproxy.cfg"] == files["haproxy.cfg"]
+    server_file = "puma.rb" if plan.spec.app.framework == "rails" else "gunicorn.conf.py"
+    for r in plan.replicas:
+        web = containers[r["name"]]
+        assert uploads[r["name"]][f"/etc/tunestack/{server_file}"] == files[server_file]
+        assert uploads[r["name"]]["/etc/tunestack/web.env"] == files["web.env"]
+        envs = [e for e in web.inputs["envs"] if isinstance(e, str)]
+        for key, setting in plan.web_env.items():
+            assert f"{key}={setting.value}" in envs
+    # The fd limit of PgBouncer is the plan's LimitNOFILE.
+    ulimit = containers[f"{stack}-pgbouncer"].inputs["ulimits"][0]
+    assert ulimit["name"] == "nofile" and ulimit["soft"] == plan.pgbouncer_service["LimitNOFILE"].value
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_limits_on_each_host_fit_the_host(stack):
+    run = run_program(stack)
+    plan = docker_plan(stack)
+    machines = {}
+    for h in plan.spec.hosts:
+        for i in range(h.count):
+            machines[f"{stack}-hosts-{h.name if h.count == 1 else f'{h.name}-{i + 1}'}"] = h
+    memory, cpus = defaultdict(int), defaultdict(float)
+    for c in run.of_type(CONTAINER):
+        assert c.inputs["memory"] > 0 and float(c.inputs["cpus"]) > 0
+        assert c.inputs["memorySwap"] == c.inputs["memory"], "no swap beyond the memory limit"
+        memory[c.provider_name] += c.inputs["memory"] * 1024**2
+        cpus[c.provider_name] += float(c.inputs["cpus"])
+    assert set(memory) == set(machines)
+    for machine, host in machines.items():
+        assert memory[machine] <= host.memory_bytes, machine
+        assert cpus[machine] <= host.cpus + 1e-9, machine
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_data_volumes_are_protected_and_containers_replace_safely(stack):
+    run = run_program(stack)
+    volumes = {r.name: r for r in run.of_type("docker:index/volume:Volume")}
+    for name in (f"{stack}-postgres-data", f"{stack}-redis-queue-data"):
+        assert volumes[name].protect and volumes[name].retain_on_delete
+    containers = {r.name: r for r in run.of_type(CONTAINER)}
+    mounts = {v["volumeName"]: v["containerPath"] for v in containers[f"{stack}-postgres"].inputs["volumes"]}
+    assert mounts[f"{stack}-postgres-data"] == "/var/lib/tunestack/postgres"
+    env = [e for e in containers[f"{stack}-postgres"].inputs["envs"] if isinstance(e, str)]
+    assert "PGDATA=/var/lib/tunestack/postgres/pgdata" in env  # data inside the volume
+    mounts = {v["volumeName"]: v["containerPath"] for v in containers[f"{stack}-redis-queue"].inputs["volumes"]}
+    assert mounts[f"{stack}-redis-queue-data"] == "/var/lib/tunestack/redis-queue"
+    # A changed setting replaces only the container: fixed names need delete-before-replace.
+    assert all(c.delete_before_replace for c in containers.values())
+
+
+def _walk_plain(value, secrets, path="", inside_secret=False):
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return
+        for k, v in value.items():
+            _walk_plain(v, secrets, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _walk_plain(v, secrets, f"{path}[{i}]")
+    elif isinstance(value, str):
+        for s in secrets:
+            assert s not in value, f"secret in plain text at {path}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_in_plain_text(stack, tmp_path):
+    # A stack with a password set as Pulumi secret config, plus the generated ones.
+    text = stackfile.stack_path(stack).read_text() + "  tunestack:dbPassword:\n    secure: v1:AAAAciphertext\n"
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(text)
+    run = run_program(stack, stack_file=path)
+    secrets = ["mock-secret-dbPassword", f"mock-generated-{stack}-secrets-redis", f"mock-generated-{stack}-secrets-admin"]
+    seen = json.dumps([r.inputs for r in run.registrations])
+    for s in secrets:
+        assert s in seen, f"{s} is used (wrapped as a secret)"
+    for r in run.registrations:
+        _walk_plain(r.inputs, secrets, r.name)
+    assert not any(s in json.dumps(run.outputs) for s in secrets)
+
+
+@pytest.mark.parametrize("stack,weight", [("prod", w) for w in (10, 25, 50, 100)] + [("staging", w) for w in (10, 25, 50, 100)])
+def test_rollout_weight_splits_replicas_as_planned(stack, weight):
+    run = run_program(stack, extra_config={"tunestack:canaryWeight": str(weight)})
+    spec = stackfile.load(stackfile.stack_path(stack), name=stack)
+    plan = build_plan(spec, target="docker")
+    split = plan.splits[weight]
+    web = [c for c in run.of_type(CONTAINER) if "-web-" in c.name]
+    images = {r.name: r for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+    canary = [c for c in web if images[f"{c.name}-image"].inputs["name"] == spec.images["canary_app"]]
+    assert len(canary) == split.canary and len(web) - len(canary) == split.stable
+    for c in canary:
+        assert "TUNESTACK_TRACK=canary" in c.inputs["envs"]
+    assert run.outputs["rollout"]["canary_replicas"] == split.canary
+    # HAProxy weights make the canary's share of traffic the requested weight.
+    cfg = [u for u in next(c for c in run.of_type(CONTAINER) if c.name == f"{stack}-lb").inputs["uploads"]][0]["content"]
+    servers = [line.split() for line in cfg.splitlines() if line.strip().startswith("server ")]
+    total = sum(int(s[s.index("weight") + 1]) for s in servers)
+    canary_total = sum(int(s[s.index("weight") + 1]) for s in servers if s[-1] == "canary")
+    assert canary_total / total * 100 == pytest.approx(weight, abs=2)
+
+
+def test_bad_stack_file_fails_before_any_resource(tmp_path):
+    doc = yaml.safe_load(stackfile.stack_path("dev").read_text())
+    doc["config"]["tunestack:postgres"]["workload"] = "webb"
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(Exception) as err:
+        run_program("dev", stack_file=path)
+    assert "workload" in str(err.value) and "webb" in str(err.value)
+    # No resource at all: the plan failed before the first component.
+
+
+def test_bad_stack_registers_nothing(tmp_path):
+    import components.mockrun as mockrun
+
+    doc = yaml.safe_load(stackfile.stack_path("dev").read_text())
+    doc["config"]["tunestack:redis"]["queue"]["policy"] = "allkeys-lru"
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    seen = []
+    original = mockrun._RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        seen.append(request.type)
+        return original(self, request)
+
+    mockrun._RecordingMonitor.RegisterResource = spy
+    try:
+        with pytest.raises(Exception):
+            run_program("dev", stack_file=path)
+    finally:
+        mockrun._RecordingMonitor.RegisterResource = original
+    assert [t for t in seen if t != "pulumi:pulumi:Stack"] == []
+
+
+def test_instance_types_resolved_through_aws_inside_the_program(monkeypatch):
+    # moto serves describe_instance_types from AWS's published data, offline.
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        run = run_program("staging")
+    hosts = run.outputs["plan"]["hosts"]
+    assert hosts["db"]["source"] == "aws describe_instance_types"
+    assert (hosts["db"]["cpus"], hosts["db"]["memory_bytes"]) == (8, 32 * 1024**3)  # m6i.2xlarge
+
+
+def test_preview_lists_the_full_graph_of_prod():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-m", "tunestack", "preview", "--stack", "prod"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert out.startswith("stack prod: 89 resources")
+    for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
+                 "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
+        assert f"  {name}" in out
+    assert "host: ssh://deploy@10.30.2.20" in out
+    assert "[secret]" in out and "mock-generated" not in out
