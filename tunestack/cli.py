@@ -137,6 +137,38 @@ def cmd_preview(args) -> int:
     return 0
 
 
+def _local(args):
+    from . import stackfile
+    from .local import LocalStack
+
+    if args.stack not in stackfile.stack_names():
+        raise UsageError(f"unknown stack {args.stack!r}; stacks: " + ", ".join(stackfile.stack_names()))
+    return LocalStack(args.stack, say=lambda m: print(m, flush=True))
+
+
+def cmd_up(args) -> int:
+    from .local import LocalStackError
+
+    stack = _local(args)
+    try:
+        stack.up()
+    except LocalStackError as exc:
+        print(f"up failed: {exc}", file=sys.stderr)
+        return 1
+    print(stack.status())
+    return 0
+
+
+def cmd_down(args) -> int:
+    _local(args).down()
+    return 0
+
+
+def cmd_status(args) -> int:
+    print(_local(args).status())
+    return 0
+
+
 def cmd_schema(args) -> int:
     from .schema import STACK_SCHEMA
 
@@ -196,6 +228,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--canary-weight", type=int, choices=range(0, 101), metavar="0-100",
                    help="preview another rollout state than the stack's canaryWeight")
     p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("up", help="bring a local stack up on this machine (idempotent)",
+                       description="Plan the stack, check the new configs with the real servers, install "
+                                   "missing Debian packages (as root), then start or update PostgreSQL, PgBouncer, "
+                                   "both Redis instances, the reference app (Gunicorn) and HAProxy under "
+                                   "supervisord. A second `up` reloads where the server can and restarts where "
+                                   "it must; data is kept. State: .tunestack/<stack>/.")
+    p.add_argument("--stack", default="local", help="stack name (default: local)")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop everything of a local stack; data is kept")
+    p.add_argument("--stack", default="local")
+    p.set_defaults(func=cmd_down)
+    p = sub.add_parser("status", help="what runs, where, and with which plan")
+    p.add_argument("--stack", default="local")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)

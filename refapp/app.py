@@ -1,0 +1,80 @@
+"""WSGI app served by Gunicorn (gthread). Endpoints:
+
+- /health        liveness: no backing service touched (sampled at 0 by the plan's rules)
+- /              one query through PgBouncer, a cache read/write, one job enqueued
+- /version       the version and rollout track of this process
+
+APP_FAULT_RATE (0–1) answers that share of requests with 500; APP_EXTRA_LATENCY_MS adds latency.
+Both exist to exercise rollout gates.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from urllib.parse import urlparse
+
+import psycopg_pool
+import redis
+
+_lock = threading.Lock()
+_state: dict = {}
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _resources() -> dict:
+    """Pools are created per worker process after fork, sized by the plan's env."""
+    with _lock:
+        if _state.get("pid") != os.getpid():
+            url = urlparse(os.environ["DATABASE_URL"])
+            conninfo = (f"host={url.hostname} port={url.port} dbname={url.path.lstrip('/')} user={url.username} "
+                        f"password={os.environ['DATABASE_PASSWORD']} connect_timeout={_env_int('DB_CONNECT_TIMEOUT', 5)}")
+            # PgBouncer < 1.21 in transaction mode: no server-side prepared statements.
+            prepare = None if os.environ.get("DB_PREPARED_STATEMENTS") == "false" else 5
+            pool = psycopg_pool.ConnectionPool(conninfo, min_size=1, max_size=_env_int("DB_POOL", 5),
+                                               kwargs={"prepare_threshold": prepare, "autocommit": True},
+                                               open=True, timeout=10)
+            common = dict(password=os.environ.get("REDIS_PASSWORD"), socket_connect_timeout=_env_int("REDIS_CONNECT_TIMEOUT", 5),
+                          socket_timeout=float(os.environ.get("REDIS_READ_TIMEOUT", 1)),
+                          max_connections=_env_int("REDIS_POOL_SIZE", 4))
+            _state.update(pid=os.getpid(), db=pool,
+                          cache=redis.Redis.from_url(os.environ["REDIS_CACHE_URL"], **common),
+                          queue=redis.Redis.from_url(os.environ["REDIS_URL"], **common))
+        return _state
+
+
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "/")
+    if path == "/health":
+        return _reply(start_response, 200, {"ok": True})
+    if path == "/version":
+        return _reply(start_response, 200, {"version": os.environ.get("APP_VERSION", "dev"),
+                                            "track": os.environ.get("TUNESTACK_TRACK", "stable")})
+    extra = float(os.environ.get("APP_EXTRA_LATENCY_MS", 0))
+    if extra:
+        time.sleep(extra / 1000)
+    if random.random() < float(os.environ.get("APP_FAULT_RATE", 0)):
+        return _reply(start_response, 500, {"error": "injected fault (APP_FAULT_RATE)"})
+    r = _resources()
+    with r["db"].connection() as conn:
+        (n,) = conn.execute("SELECT count(*) FROM hits").fetchone()
+    key = f"page:{random.randint(0, 99)}"
+    cached = r["cache"].get(key)
+    if cached is None:
+        r["cache"].set(key, str(n), ex=60)
+    r["queue"].lpush("jobs", json.dumps({"at": time.time()}))
+    return _reply(start_response, 200, {"hits": n, "cached": cached is not None})
+
+
+def _reply(start_response, status: int, body: dict):
+    data = json.dumps(body).encode()
+    start_response(f"{status} {'OK' if status == 200 else 'Internal Server Error'}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                    ("X-App-Version", os.environ.get("APP_VERSION", "dev")),
+                    ("X-Track", os.environ.get("TUNESTACK_TRACK", "stable"))])
+    return [data]

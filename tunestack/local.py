@@ -1,0 +1,439 @@
+"""The local stack: the plan brought up for real on this machine, under supervisord.
+
+`up` plans, renders, checks the new configs against the real servers before touching anything,
+then installs the files and applies them: reload where the server supports it, restart where it
+must. Data (PostgreSQL's cluster, the Redis queue's AOF) stays in the state folder across runs.
+State lives in `.tunestack/<stack>/` (ignored by git): etc/ (rendered files), secrets/ (mode 600,
+generated once), data/, run/ (sockets), log/.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import pwd
+import secrets as pysecrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from .errors import UsageError
+from .planner import Plan, plan_stack
+from .postgres.catalog import catalog
+from .render import ROOT, TEMPLATES, Layout, render_plan
+
+STATE_ROOT = ROOT / ".tunestack"
+PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
+            "haproxy": "haproxy", "supervisord": "supervisor"}
+SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
+
+
+class LocalStackError(Exception):
+    """`up` failed; the message is the server's own where there is one. Exit code 1."""
+
+
+def pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else ""
+
+
+def installed_pg_major() -> int | None:
+    binary = pg_bin("postgres")
+    if not binary:
+        return None
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    return int(out.split()[-1].split(".")[0])
+
+
+def _which(name: str) -> str | None:
+    return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None)
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # not ready yet
+            last = exc
+        time.sleep(interval)
+    raise LocalStackError(f"{what}: not ready after {timeout:.0f}s ({last})")
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+class LocalStack:
+    def __init__(self, stack: str, state_root: Path | None = None, say=print):
+        self.stack = stack
+        self.dir = (state_root or STATE_ROOT) / stack
+        self.etc, self.secrets_dir = self.dir / "etc", self.dir / "secrets"
+        self.data, self.run, self.log = self.dir / "data", self.dir / "run", self.dir / "log"
+        self.say = say
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    # --- plan and files ---------------------------------------------------------------------
+    def plan(self) -> Plan:
+        major = installed_pg_major()
+        plan = plan_stack(self.stack, target="hosts", pg_version=major)
+        remote = [h.name for h in plan.spec.hosts if not h.is_local]
+        if remote:
+            raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
+                             "on this machine only. Use `pulumi up` (see README) for it.")
+        return plan
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(secrets_dir=str(self.secrets_dir), data_dir=str(self.data), run_dir=str(self.run))
+
+    def _chown(self, path: Path) -> None:
+        if self.user:
+            pw = pwd.getpwnam(self.user)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def _mkdirs(self) -> None:
+        for d in (self.dir, self.etc, self.data, self.run, self.log, self.secrets_dir,
+                  self.data / "redis-cache", self.data / "redis-queue"):
+            d.mkdir(parents=True, exist_ok=True)
+            d.chmod(0o700 if d == self.secrets_dir else 0o755)
+            self._chown(d)
+        for parent in list(self.dir.parents)[:2]:  # the service user must reach the state folder
+            if parent.exists():
+                parent.chmod(parent.stat().st_mode | 0o055)
+
+    def passwords(self) -> dict[str, str]:
+        """Generated once; kept in secrets/passwords.json (mode 600), never in the repository."""
+        path = self.secrets_dir / "passwords.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        values = {k: pysecrets.token_urlsafe(24) for k in ("db", "redis", "admin")}
+        path.write_text(json.dumps(values))
+        path.chmod(0o600)
+        self._chown(path)
+        return values
+
+    def files(self, plan: Plan) -> dict[str, str]:
+        pw = self.passwords()
+        files = render_plan(plan, self.layout)
+        files["pg_hba.conf"] = ("# local stack: the service user over the private socket; passwords over TCP\n"
+                                "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+        files["supervisord.conf"] = self._supervisord(plan, files, pw)
+        return files
+
+    def secret_files(self, pw: dict[str, str]) -> dict[str, str]:
+        return {"pgbouncer-userlist.txt": f'"app" "{pw["db"]}"\n"tunestack_admin" "{pw["admin"]}"\n',
+                "redis-cache.conf": f"requirepass {pw['redis']}\n",
+                "redis-queue.conf": f"requirepass {pw['redis']}\n"}
+
+    def _supervisord(self, plan: Plan, files: dict[str, str], pw: dict[str, str]) -> str:
+        def env_of(name: str, extra: dict[str, str]) -> str:
+            pairs = {}
+            for line in files[name].splitlines():
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    pairs[k] = v
+            pairs.update(extra)
+            pairs.pop("LD_PRELOAD", None)
+            return ",".join(f'{k}="{v}"' for k, v in pairs.items())
+
+        secrets_env = {"DATABASE_PASSWORD": pw["db"], "REDIS_PASSWORD": pw["redis"], "PYTHONPATH": str(ROOT)}
+        venv_bin = Path(sys.executable).parent
+        progs = [
+            dict(name="postgres", user=self.user, startsecs=3, stopsignal="INT",
+                 command=f"{pg_bin('postgres')} -D {self.data}/postgres -c config_file={self.etc}/postgresql.conf "
+                         f"-c hba_file={self.etc}/pg_hba.conf -c unix_socket_directories={self.run}"),
+            dict(name="pgbouncer", user=self.user, startsecs=1, stopsignal="INT",
+                 command=f"{_which('pgbouncer')} {self.etc}/pgbouncer.ini"),
+            dict(name="redis-cache", user=self.user, startsecs=1, stopsignal="TERM",
+                 command=f"{_which('redis-server')} {self.etc}/redis-cache.conf --daemonize no"),
+            dict(name="redis-queue", user=self.user, startsecs=1, stopsignal="TERM",
+                 command=f"{_which('redis-server')} {self.etc}/redis-queue.conf --daemonize no"),
+            # The app runs as the invoking user: the venv's interpreter may live in a private home.
+            dict(name="web", user=None, startsecs=2, stopsignal="TERM",
+                 command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
+                 environment=env_of("web.env", {**secrets_env, "TUNESTACK_TRACK": "stable"})),
+            dict(name="jobs", user=None, startsecs=2, stopsignal="TERM",
+                 command=f"{venv_bin}/python -m refapp.worker", environment=env_of("jobs.env", secrets_env)),
+            dict(name="haproxy", user=self.user, startsecs=1, stopsignal="USR1",
+                 command=f"{_which('haproxy')} -W -db -f {self.etc}/haproxy.cfg"),
+        ]
+        for p in progs:
+            p.setdefault("environment", "")
+            p["directory"] = str(ROOT)
+        env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                          trim_blocks=True, lstrip_blocks=True)
+        return env.get_template("supervisord.conf.j2").render(stack=self.stack, run=self.run, log=self.log,
+                                                              programs=progs)
+
+    # --- supervisord ------------------------------------------------------------------------
+    def ctl(self, *args: str, check: bool = True) -> str:
+        res = subprocess.run([_which("supervisorctl") or "supervisorctl", "-c", str(self.etc / "supervisord.conf"),
+                              *args], capture_output=True, text=True)
+        if check and res.returncode not in (0, 3):  # 3: some program not running (status)
+            raise LocalStackError(f"supervisorctl {' '.join(args)}: {res.stdout}{res.stderr}".strip())
+        return res.stdout
+
+    def running_services(self) -> set[str]:
+        out = self.ctl("status", check=False)
+        return {line.split()[0] for line in out.splitlines() if len(line.split()) > 1 and line.split()[1] == "RUNNING"}
+
+    def supervisor_running(self) -> bool:
+        return (self.run / "supervisor.sock").exists() and subprocess.run(
+            [_which("supervisorctl") or "supervisorctl", "-c", str(self.etc / "supervisord.conf"), "pid"],
+            capture_output=True, text=True).stdout.strip().isdigit()
+
+    # --- packages -----------------------------------------------------------------------------
+    def ensure_packages(self) -> None:
+        missing = [pkg for binary, pkg in PACKAGES.items()
+                   if not (pg_bin("postgres") if binary == "postgres" else _which(binary))]
+        if not missing:
+            return
+        command = ["apt-get", "install", "-y", *missing]
+        if os.geteuid() != 0:
+            raise LocalStackError("missing Debian packages: " + " ".join(missing)
+                                  + "\ninstall them with: sudo apt-get update && sudo " + " ".join(command))
+        self.say(f"installing {' '.join(missing)} (apt-get)…")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        res = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if res.returncode:
+            raise LocalStackError(f"apt-get install failed:\n{res.stderr[-2000:]}")
+
+    # --- preflight ----------------------------------------------------------------------------
+    def preflight(self, files: dict[str, str]) -> None:
+        """Load the new configs into throwaway servers; a rejection stops `up` before any change."""
+        with tempfile.TemporaryDirectory(prefix="tunestack-preflight-") as tmp:
+            tmp_path = Path(tmp)
+            tmp_path.chmod(0o755)
+            self._chown(tmp_path)
+            cfg = tmp_path / "haproxy.cfg"
+            cfg.write_text(files["haproxy.cfg"].replace(str(self.run), tmp))
+            res = subprocess.run([_which("haproxy"), "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
+            if res.returncode:
+                raise LocalStackError(f"haproxy rejected haproxy.cfg:\n{res.stdout}{res.stderr}".strip())
+            self._preflight_postgres(tmp_path, files["postgresql.conf"])
+
+    def _preflight_postgres(self, tmp: Path, conf: str) -> None:
+        data = tmp / "pg"
+        init = subprocess.run([pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+                              user=self.user, capture_output=True, text=True)
+        if init.returncode:
+            raise LocalStackError(f"initdb for the preflight failed: {init.stderr}")
+        (data / "postgresql.conf").write_text(conf)
+        self._chown(data / "postgresql.conf")
+        log = tmp / "preflight.log"
+        res = subprocess.run([pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "30",
+                              "-o", f"-c listen_addresses='' -c unix_socket_directories={tmp}", "start"],
+                             user=self.user, capture_output=True, text=True)
+        started = res.returncode == 0
+        if started:
+            subprocess.run([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                           user=self.user, capture_output=True)
+        else:
+            text = log.read_text() if log.exists() else res.stderr
+            lines = [ln for ln in text.splitlines() if any(w in ln for w in ("FATAL", "ERROR", "LOG:  invalid", "DETAIL", "HINT"))]
+            raise LocalStackError("PostgreSQL rejected the new postgresql.conf; nothing was changed:\n"
+                                  + "\n".join(lines or text.splitlines()[-5:]))
+
+    # --- up -----------------------------------------------------------------------------------
+    def up(self) -> dict:
+        t0 = time.monotonic()
+        plan = self.plan()  # StackError / BudgetError: exit 2, nothing touched
+        self.say(f"[{self.stack}] plan ok: {len(plan.postgres)} PostgreSQL settings, budgets hold")
+        self.ensure_packages()
+        self._mkdirs()
+        files = self.files(plan)
+        self.say(f"[{self.stack}] checking the new configs with the real servers…")
+        self.preflight(files)
+        old = {name: (self.etc / name).read_text() for name in files if (self.etc / name).exists()}
+        changed = {name for name in files if old.get(name) != files[name]}
+        pw = self.passwords()
+        for name, content in self.secret_files(pw).items():
+            path = self.secrets_dir / name
+            path.write_text(content)
+            path.chmod(0o600)
+            self._chown(path)
+        for name, content in files.items():
+            path = self.etc / name
+            path.write_text(content)
+            path.chmod(0o600 if name == "supervisord.conf" else 0o644)
+            self._chown(path)
+        first = not (self.data / "postgres" / "PG_VERSION").exists()
+        if first:
+            self.say(f"[{self.stack}] initdb {self.data / 'postgres'}")
+            init = subprocess.run([pg_bin("initdb"), "-D", str(self.data / "postgres"), "-A", "trust", "-U", "postgres",
+                                   "-E", "UTF8", "--no-sync"], user=self.user, capture_output=True, text=True)
+            if init.returncode:
+                raise LocalStackError(init.stderr)
+        if not self.supervisor_running():
+            self.say(f"[{self.stack}] starting supervisord")
+            subprocess.run([_which("supervisord"), "-c", str(self.etc / "supervisord.conf")], check=True)
+            wait_until(self.supervisor_running, 15, "supervisord")
+            actions = {s: "start" for s in SERVICES_IN_ORDER}
+        else:
+            self.ctl("reread")
+            self.ctl("update")  # programs whose command or environment changed are restarted here
+            actions = self._actions(plan, changed, old, files)
+            running = self.running_services()
+            for service in SERVICES_IN_ORDER:  # anything stopped or crashed is started again
+                if service not in running:
+                    actions[service] = "start"
+        for service in SERVICES_IN_ORDER:
+            action = actions.get(service)
+            if action:
+                self._apply(service, action, plan)
+                self.say(f"[{self.stack}] {service}: {action}")
+            if service == "postgres":
+                self._bootstrap_db(plan, pw)
+        self._wait_healthy(plan)
+        state = {"stack": self.stack, "plan_digest": hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True,
+                                                                                default=str).encode()).hexdigest()[:12],
+                 "applied_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "actions": actions, "pg_version": plan.spec.postgres.version}
+        (self.dir / "state.json").write_text(json.dumps(state, indent=2))
+        self.say(f"[{self.stack}] up in {time.monotonic() - t0:.1f}s")
+        return state
+
+    def _actions(self, plan: Plan, changed: set[str], old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+        actions: dict[str, str] = {}
+        if "postgresql.conf" in changed or "pg_hba.conf" in changed:
+            gucs = catalog(plan.spec.postgres.version)
+            before = _conf_values(old.get("postgresql.conf", ""))
+            after = _conf_values(new["postgresql.conf"])
+            keys = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+            restart = [k for k in keys if k in gucs and gucs[k].context == "postmaster"]
+            actions["postgres"] = f"restart ({', '.join(sorted(restart))} need a restart)" if restart else "reload"
+        if "pgbouncer.ini" in changed:
+            actions["pgbouncer"] = "reload"
+        for role in ("cache", "queue"):
+            if f"redis-{role}.conf" in changed:
+                actions[f"redis-{role}"] = "config set"
+        if "gunicorn.conf.py" in changed:
+            actions["web"] = "reload"
+        if "haproxy.cfg" in changed:
+            actions["haproxy"] = "reload"
+        return actions
+
+    def _apply(self, service: str, action: str, plan: Plan) -> None:
+        if action == "start":
+            self.ctl("start", service)
+        elif action.startswith("restart"):
+            self.ctl("restart", service)
+        elif action == "reload":
+            self.ctl("signal", "HUP" if service != "haproxy" else "USR2", service)
+        elif action == "config set":
+            self._redis_config_set(service.split("-")[1], plan)
+        self._wait_service(service, plan)
+
+    def _redis_config_set(self, role: str, plan: Plan) -> None:
+        """Live changes through CONFIG SET: restarting with a changed appendonly loses data (redis.conf)."""
+        import redis as redis_py
+
+        settings = plan.redis[role]
+        client = redis_py.Redis(host="127.0.0.1", port=int(settings["port"].value), password=self.passwords()["redis"])
+        for key in ("maxmemory", "maxmemory-policy", "appendonly", "timeout", "tcp-keepalive", "save", "appendfsync"):
+            if key in settings:
+                client.config_set(key, str(settings[key].value))
+
+    def _wait_service(self, service: str, plan: Plan) -> None:
+        ports = {"postgres": int(plan.postgres["port"].value), "pgbouncer": int(plan.pgbouncer["listen_port"].value),
+                 "redis-cache": int(plan.redis["cache"]["port"].value), "redis-queue": int(plan.redis["queue"]["port"].value),
+                 "web": int(plan.app["port"].value), "haproxy": int(plan.loadbalancer["port"].value)}
+        if service in ports:
+            wait_until(lambda: _port_open(ports[service]), 60, f"{service} on port {ports[service]}")
+        if service == "postgres":
+            wait_until(lambda: self.psql("SELECT 1").strip() == "1", 60, "postgres accepting queries")
+
+    def psql(self, sql: str, db: str = "postgres", stdin: str | None = None) -> str:
+        res = subprocess.run([pg_bin("psql") or "psql", "-h", str(self.run), "-U", "postgres", "-d", db,
+                              "-AtX", "-v", "ON_ERROR_STOP=1", *([] if stdin else ["-c", sql])],
+                             input=stdin, user=self.user, capture_output=True, text=True,
+                             env={**os.environ, "PGPORT": self._pg_port()})
+        if res.returncode:
+            raise LocalStackError(f"psql: {res.stderr.strip()}")
+        return res.stdout
+
+    def _pg_port(self) -> str:
+        conf = self.etc / "postgresql.conf"
+        return _conf_values(conf.read_text()).get("port", "5432") if conf.exists() else "5432"
+
+    def _bootstrap_db(self, plan: Plan, pw: dict[str, str]) -> None:
+        """Roles, database, extension and the app's table; idempotent. Passwords go over stdin."""
+        sql = f"""
+SELECT 'CREATE ROLE app LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') \\gexec
+SELECT 'CREATE ROLE migrator LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'migrator') \\gexec
+ALTER ROLE app PASSWORD '{pw["db"]}';
+ALTER ROLE migrator PASSWORD '{pw["db"]}';
+SELECT 'CREATE DATABASE app OWNER migrator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \\gexec
+"""
+        self.psql("", stdin=sql)
+        self.psql("", db="app", stdin="""
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE TABLE IF NOT EXISTS hits (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
+GRANT SELECT, INSERT ON hits TO app;
+GRANT USAGE ON SEQUENCE hits_id_seq TO app;
+""")
+        roles_sql = (self.etc / "roles.sql").read_text()
+        self.psql("", stdin=roles_sql)
+
+    def _wait_healthy(self, plan: Plan) -> None:
+        url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}{plan.loadbalancer['health_path'].value}"
+
+        def ok():
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.status == 200
+
+        wait_until(ok, 60, f"app health through the load balancer ({url})")
+
+    # --- status / down --------------------------------------------------------------------------
+    def status(self) -> str:
+        lines = [f"stack {self.stack}: state in {self.dir}"]
+        state = self.dir / "state.json"
+        if state.exists():
+            s = json.loads(state.read_text())
+            lines.append(f"plan {s['plan_digest']} applied {s['applied_at']} (PostgreSQL {s['pg_version']})")
+        if not self.supervisor_running():
+            lines.append("not running")
+            return "\n".join(lines)
+        lines.append(self.ctl("status", check=False).rstrip())
+        try:
+            plan = self.plan()
+            lines.append(f"web:        http://127.0.0.1:{plan.loadbalancer['port'].value}/ (HAProxy)")
+            lines.append(f"postgres:   127.0.0.1:{plan.postgres['port'].value}  pgbouncer: 127.0.0.1:{plan.pgbouncer['listen_port'].value}")
+            lines.append(f"redis:      cache 127.0.0.1:{plan.redis['cache']['port'].value}, queue 127.0.0.1:{plan.redis['queue']['port'].value}")
+            lines.append(f"logs:       {self.log}   passwords: {self.secrets_dir / 'passwords.json'}")
+        except Exception as exc:  # status must work even when the stack file is broken
+            lines.append(f"(plan unavailable: {exc})")
+        return "\n".join(lines)
+
+    def down(self) -> None:
+        if not self.supervisor_running():
+            self.say(f"[{self.stack}] not running")
+            return
+        self.ctl("stop", "all")
+        self.ctl("shutdown")
+        wait_until(lambda: not self.supervisor_running(), 60, "supervisord to exit")
+        self.say(f"[{self.stack}] stopped; data kept in {self.data}")
+
+
+def _conf_values(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" in line:
+            k, v = line.split("=", 1)
+            values[k.strip()] = v.strip().strip("'")
+    return values
