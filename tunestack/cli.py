@@ -169,6 +169,46 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    import subprocess
+    import tempfile
+
+    from . import stackfile
+    from .render import ROOT
+
+    if args.stack not in stackfile.stack_names():
+        raise UsageError(f"unknown stack {args.stack!r}; stacks: " + ", ".join(stackfile.stack_names()))
+    spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
+    if args.hosts:
+        hosts = args.hosts
+    elif all(h.is_local for h in spec.hosts):
+        hosts = "local://"
+    else:
+        hosts = ",".join(f"ssh://{h.ssh_user + '@' if h.ssh_user else ''}{a}" for h in spec.hosts for a in h.addresses)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [sys.executable, "-m", "pytest", str(ROOT / "verify"), "-p", "no:cacheprovider", "-q",
+               "--no-header", "-rN", "--tb=no", f"--hosts={hosts}", "--stack", args.stack, "--report", str(report)]
+        if args.secrets_dir:
+            cmd += ["--secrets-dir", args.secrets_dir]
+        print(f"verifying stack {args.stack} on {hosts} …", flush=True)
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        rows = json.loads(report.read_text()) if report.exists() else []
+    if not rows:
+        print(res.stdout[-3000:] + res.stderr[-3000:], file=sys.stderr)
+        return res.returncode or 1
+    for host in sorted({r["host"] for r in rows}):
+        mine = [r for r in rows if r["host"] == host]
+        print(f"\nhost {host}: {sum(r['ok'] for r in mine)}/{len(mine)} passed")
+        width = max(len(r["check"]) for r in mine)
+        for r in mine:
+            mark = "PASS" if r["ok"] else "FAIL"
+            print(f"  {mark}  {r['check']:<{width}}  expected {r['expected']:<24} actual {r['actual']}")
+    failed = [r for r in rows if not r["ok"]]
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed or res.returncode else 0
+
+
 def cmd_schema(args) -> int:
     from .schema import STACK_SCHEMA
 
@@ -243,6 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what runs, where, and with which plan")
     p.add_argument("--stack", default="local")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("verify", help="check a stack's hosts against the plan (pytest-testinfra)",
+                       description="Run the testinfra suite in verify/ against a stack's hosts: PostgreSQL SHOW, "
+                                   "PgBouncer SHOW CONFIG and its open-file limit, Redis CONFIG GET per role, the "
+                                   "app's processes and environment, listening sockets. Prints expected vs actual "
+                                   "per host; exits 1 on any mismatch.")
+    p.add_argument("--stack", default="local")
+    p.add_argument("--hosts", help="testinfra host specs, e.g. local://, ssh://deploy@10.0.0.5, docker://name "
+                                   "(default: local:// for a local stack, else ssh:// to the stack's addresses)")
+    p.add_argument("--secrets-dir", help="where pgpass and redis-password are on the hosts")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)

@@ -30,7 +30,7 @@ from .planner import Plan, plan_stack
 from .postgres.catalog import catalog
 from .render import ROOT, TEMPLATES, Layout, render_plan
 
-STATE_ROOT = ROOT / ".tunestack"
+STATE_ROOT = Path(os.environ.get("TUNESTACK_STATE_DIR", ROOT / ".tunestack"))
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
             "haproxy": "haproxy", "supervisord": "supervisor"}
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
@@ -135,7 +135,9 @@ class LocalStack:
         return files
 
     def secret_files(self, pw: dict[str, str]) -> dict[str, str]:
-        return {"pgbouncer-userlist.txt": f'"app" "{pw["db"]}"\n"tunestack_admin" "{pw["admin"]}"\n',
+        return {"pgpass": f"*:*:*:migrator:{pw['db']}\n*:*:*:app:{pw['db']}\n*:*:pgbouncer:tunestack_admin:{pw['admin']}\n",
+                "redis-password": pw["redis"],
+                "pgbouncer-userlist.txt": f'"app" "{pw["db"]}"\n"tunestack_admin" "{pw["admin"]}"\n',
                 "redis-cache.conf": f"requirepass {pw['redis']}\n",
                 "redis-queue.conf": f"requirepass {pw['redis']}\n"}
 
@@ -176,8 +178,9 @@ class LocalStack:
             p["directory"] = str(ROOT)
         env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
-        return env.get_template("supervisord.conf.j2").render(stack=self.stack, run=self.run, log=self.log,
-                                                              programs=progs)
+        return env.get_template("supervisord.conf.j2").render(
+            stack=self.stack, run=self.run, log=self.log, programs=progs,
+            minfds=plan.pgbouncer_service["LimitNOFILE"].value)
 
     # --- supervisord ------------------------------------------------------------------------
     def ctl(self, *args: str, check: bool = True) -> str:

@@ -556,7 +556,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         "bind": fixed("0.0.0.0" if docker else cache_host.address,
                       "inside the container; published on the cache host's address" if docker
                       else "the cache host's private address"),
-        "port": fixed(8080, "the entry point"),
+        "port": fixed(a.lb_port, "the entry point (stack: app.lb_port)"),
         "maxconn": Setting(max(256, 4 * fleet_threads), f"4 × the fleet's {fleet_threads} web threads: requests queue "
                            "at the load balancer, not in kernel backlogs"),
         "timeout_server_s": Setting(a.request_timeout_ms // 1000, "the request timeout"),

@@ -124,6 +124,7 @@ APP = _obj(
         "memory_per_worker": SIZE,
         "max_workers": {"type": "integer", "minimum": 1, "maximum": 256},
         "port": PORT,
+        "lb_port": {**PORT, "description": "the load balancer's port (default 8080)"},
         "request_timeout": DURATION,
         "db_pool_headroom": {"type": "integer", "minimum": 0, "maximum": 100},
         "jemalloc": {"type": "boolean"},

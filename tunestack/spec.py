@@ -73,6 +73,7 @@ class AppSpec:
     jobs: JobsSpec
     max_workers: int | None = None
     port: int = 8000
+    lb_port: int = 8080
     request_timeout_ms: int = 30_000
     db_pool_headroom: int = 2
     jemalloc: bool = True

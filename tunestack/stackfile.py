@@ -3,6 +3,7 @@ the value, what is allowed and the fix; nothing is planned or touched until the 
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 import yaml
@@ -17,7 +18,8 @@ from .spec import (AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, Postgr
 from .units import UnitError, parse_duration_ms, parse_size
 
 ROOT = Path(__file__).resolve().parent.parent
-STACKS_DIR = ROOT / "stacks"
+# Tests and scratch setups point these elsewhere; everyone else uses the repository's stacks/.
+STACKS_DIR = Path(os.environ.get("TUNESTACK_STACKS_DIR", ROOT / "stacks"))
 MIN_DB_MEMORY = 512 * 1024**2   # pgtune refuses less than 512MB of memory
 CACHE_POLICIES = ("allkeys-lru", "allkeys-lfu")
 _VALIDATOR = Draft202012Validator(STACK_SCHEMA)
@@ -326,6 +328,7 @@ class _Builder:
         return AppSpec(framework=c["framework"], threads=c.get("threads", default_threads),
                        memory_per_worker_bytes=self.size([key, "memory_per_worker"], c["memory_per_worker"], 0),
                        jobs=jobs, max_workers=c.get("max_workers"), port=c.get("port", 8000),
+                       lb_port=c.get("lb_port", 8080),
                        request_timeout_ms=self.duration([key, "request_timeout"], c.get("request_timeout"), 30_000),
                        db_pool_headroom=c.get("db_pool_headroom", 2), jemalloc=c.get("jemalloc", True))
 
@@ -374,7 +377,8 @@ class _Builder:
                                   ("pgbouncer", [f"{NS}:pgbouncer", "port"], bouncer.port),
                                   ("redis cache", [f"{NS}:redis", "cache", "port"], cache.port),
                                   ("redis queue", [f"{NS}:redis", "queue", "port"], queue.port),
-                                  ("app", [f"{NS}:app", "port"], app.port)):
+                                  ("app", [f"{NS}:app", "port"], app.port),
+                                  ("load balancer", [f"{NS}:app", "lb_port"], app.lb_port)):
             if port in used:
                 self.problem(path, port, f"a port not already taken by {used[port]}", "pick another port")
             used[port] = label

@@ -1,0 +1,32 @@
+"""Commands the checks run on a host. Passwords are read from files on the host, never written
+into a command line or a log."""
+from __future__ import annotations
+
+import time
+
+
+def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator") -> str:
+    cmd = (f"PGPASSFILE={secrets_dir}/pgpass PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p {port} -U {user} "
+           f"-d {db} -AtX -c {quote(sql)}")
+    return host.check_output(cmd)
+
+
+def redis_get(host, secrets_dir: str, port: int, key: str) -> str:
+    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-password)" redis-cli -h 127.0.0.1 '
+                            f"-p {port} --no-auth-warning CONFIG GET {quote(key)}")
+    lines = out.splitlines()
+    return lines[1] if len(lines) > 1 else ""
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def poll(check, timeout: float = 20, interval: float = 0.5):
+    """Bounded polling for values that converge after a reload: never a bare sleep."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = check()
+    return value

@@ -1,0 +1,37 @@
+"""The app: Gunicorn's process count and the environment each process runs with."""
+import pytest
+
+from verify.helpers import poll
+
+
+def _master(host):
+    masters = [p for p in host.process.filter(comm="gunicorn") if
+               p.ppid not in {q.pid for q in host.process.filter(comm="gunicorn")}]
+    assert len(masters) == 1, f"one Gunicorn master expected, found {len(masters)}"
+    return masters[0]
+
+
+def _environ(host, pid):
+    raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
+    return dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
+
+
+def test_worker_processes(host, plan, record):
+    master = _master(host)
+    expected = plan.app["workers"].value
+    workers = poll(lambda: len(host.process.filter(ppid=master.pid)) == expected and expected, timeout=30)
+    record(expected, len(host.process.filter(ppid=master.pid)), bool(workers))
+
+
+@pytest.mark.parametrize("key", ["WEB_CONCURRENCY", "GUNICORN_THREADS", "DB_POOL", "DATABASE_URL", "REDIS_URL",
+                                 "REDIS_CACHE_URL", "SENTRY_TRACES_SAMPLE_RATE", "DB_STATEMENT_TIMEOUT"])
+def test_web_environment(host, plan, record, key):
+    env = _environ(host, _master(host).pid)
+    record(plan.web_env[key].value, env.get(key))
+
+
+def test_threads_per_worker(host, plan, record):
+    master = _master(host)
+    worker = host.process.filter(ppid=master.pid)[0]
+    env = _environ(host, worker.pid)
+    record(plan.app["threads"].value, env.get("GUNICORN_THREADS"))

@@ -1,0 +1,17 @@
+"""Redis: CONFIG GET maxmemory, policy and persistence, per role."""
+import pytest
+
+from verify.helpers import redis_get
+
+KEYS = ["maxmemory", "maxmemory-policy", "appendonly", "save", "timeout"]
+
+
+@pytest.mark.parametrize("role", ["cache", "queue"])
+@pytest.mark.parametrize("key", KEYS)
+def test_config(host, plan, secrets_dir, record, role, key):
+    settings = plan.redis[role]
+    record(settings[key].value, redis_get(host, secrets_dir, int(settings["port"].value), key))
+
+
+def test_queue_fsync(host, plan, secrets_dir, record):
+    record("everysec", redis_get(host, secrets_dir, int(plan.redis["queue"]["port"].value), "appendfsync"))

@@ -1,0 +1,24 @@
+"""Listening sockets: every planned port listens on the planned address, none on a public one."""
+import pytest
+
+
+def _ports(plan):
+    return {"postgres": int(plan.postgres["port"].value), "pgbouncer": int(plan.pgbouncer["listen_port"].value),
+            "redis-cache": int(plan.redis["cache"]["port"].value), "redis-queue": int(plan.redis["queue"]["port"].value),
+            "web": int(plan.app["port"].value), "haproxy": int(plan.loadbalancer["port"].value)}
+
+
+@pytest.mark.parametrize("service", ["postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "haproxy"])
+def test_listening(host, plan, record, service):
+    port = _ports(plan)[service]
+    address = plan.spec.host_with("db").address
+    record(f"{address}:{port}", "listening" if host.socket(f"tcp://{address}:{port}").is_listening else "not listening",
+           host.socket(f"tcp://{address}:{port}").is_listening)
+
+
+def test_nothing_on_public_addresses(host, plan, record):
+    ports = set(_ports(plan).values())
+    public = [s for s in host.socket.get_listening_sockets()
+              if s.startswith("tcp://") and int(s.rsplit(":", 1)[1]) in ports
+              and any(a in s for a in ("0.0.0.0", "tcp://:::", "tcp://*"))]
+    record("[]", public, not public)
