@@ -188,7 +188,7 @@ def cmd_verify(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "pytest", str(ROOT / "verify"), "-p", "no:cacheprovider", "-q",
-               "--no-header", "-rN", "--tb=no", f"--hosts={hosts}", "--stack", args.stack, "--report", str(report)]
+               "--no-header", "-rfE", "--tb=line", f"--hosts={hosts}", "--stack", args.stack, "--report", str(report)]
         if args.secrets_dir:
             cmd += ["--secrets-dir", args.secrets_dir]
         print(f"verifying stack {args.stack} on {hosts} …", flush=True)
@@ -205,6 +205,9 @@ def cmd_verify(args) -> int:
             mark = "PASS" if r["ok"] else "FAIL"
             print(f"  {mark}  {r['check']:<{width}}  expected {r['expected']:<24} actual {r['actual']}")
     failed = [r for r in rows if not r["ok"]]
+    if res.returncode and not failed:  # a check that could not run at all
+        print("\nchecks that could not run:\n" + "\n".join(
+            line for line in res.stdout.splitlines() if line.startswith(("ERROR", "FAILED"))), file=sys.stderr)
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed or res.returncode else 0
 

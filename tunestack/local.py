@@ -322,8 +322,8 @@ class LocalStack:
         if "pgbouncer.ini" in changed:
             actions["pgbouncer"] = "reload"
         for role in ("cache", "queue"):
-            if f"redis-{role}.conf" in changed:
-                actions[f"redis-{role}"] = "config set"
+            # CONFIG SET is idempotent: applying the plan every time also repairs values changed by hand.
+            actions[f"redis-{role}"] = "config set"
         if "gunicorn.conf.py" in changed:
             actions["web"] = "reload"
         if "haproxy.cfg" in changed:
@@ -380,6 +380,7 @@ SELECT 'CREATE ROLE app LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE roln
 SELECT 'CREATE ROLE migrator LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'migrator') \\gexec
 ALTER ROLE app PASSWORD '{pw["db"]}';
 ALTER ROLE migrator PASSWORD '{pw["db"]}';
+GRANT pg_read_all_settings, pg_read_all_stats TO migrator;  -- verify reads every setting as migrator
 SELECT 'CREATE DATABASE app OWNER migrator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \\gexec
 """
         self.psql("", stdin=sql)

@@ -30,3 +30,11 @@ def poll(check, timeout: float = 20, interval: float = 0.5):
         time.sleep(interval)
         value = check()
     return value
+
+
+def listener_pids(host, port: int) -> set[int]:
+    """Pids of the processes that hold the listening socket of `port` (ss -p)."""
+    import re
+
+    out = host.check_output(f"ss -Hltnp 'sport = :{port}'")
+    return {int(p) for p in re.findall(r"pid=(\d+)", out)}

@@ -1,13 +1,15 @@
 """The app: Gunicorn's process count and the environment each process runs with."""
 import pytest
 
-from verify.helpers import poll
+from verify.helpers import listener_pids, poll
 
 
-def _master(host):
-    masters = [p for p in host.process.filter(comm="gunicorn") if
-               p.ppid not in {q.pid for q in host.process.filter(comm="gunicorn")}]
-    assert len(masters) == 1, f"one Gunicorn master expected, found {len(masters)}"
+def _master(host, plan):
+    """The Gunicorn master of this stack: the holder of the app port whose parent does not hold it."""
+    pids = listener_pids(host, int(plan.app["port"].value))
+    procs = [host.process.get(pid=p) for p in pids]
+    masters = [p for p in procs if p.ppid not in pids]
+    assert len(masters) == 1, f"one Gunicorn master expected on the app port, found {len(masters)}"
     return masters[0]
 
 
@@ -17,7 +19,7 @@ def _environ(host, pid):
 
 
 def test_worker_processes(host, plan, record):
-    master = _master(host)
+    master = _master(host, plan)
     expected = plan.app["workers"].value
     workers = poll(lambda: len(host.process.filter(ppid=master.pid)) == expected and expected, timeout=30)
     record(expected, len(host.process.filter(ppid=master.pid)), bool(workers))
@@ -26,12 +28,12 @@ def test_worker_processes(host, plan, record):
 @pytest.mark.parametrize("key", ["WEB_CONCURRENCY", "GUNICORN_THREADS", "DB_POOL", "DATABASE_URL", "REDIS_URL",
                                  "REDIS_CACHE_URL", "SENTRY_TRACES_SAMPLE_RATE", "DB_STATEMENT_TIMEOUT"])
 def test_web_environment(host, plan, record, key):
-    env = _environ(host, _master(host).pid)
+    env = _environ(host, _master(host, plan).pid)
     record(plan.web_env[key].value, env.get(key))
 
 
 def test_threads_per_worker(host, plan, record):
-    master = _master(host)
+    master = _master(host, plan)
     worker = host.process.filter(ppid=master.pid)[0]
     env = _environ(host, worker.pid)
     record(plan.app["threads"].value, env.get("GUNICORN_THREADS"))

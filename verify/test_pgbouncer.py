@@ -1,5 +1,5 @@
 """PgBouncer: SHOW CONFIG for every planned setting and the open-file limit of the process."""
-from verify.helpers import psql
+from verify.helpers import listener_pids, psql
 
 
 def pytest_generate_tests(metafunc):
@@ -19,7 +19,7 @@ def test_config(host, plan, secrets_dir, record, key):
 
 
 def test_open_file_limit(host, plan, record):
-    pid = host.check_output("pgrep -o -x pgbouncer")
+    pid = min(listener_pids(host, int(plan.pgbouncer["listen_port"].value)))
     limits = host.file(f"/proc/{pid}/limits").content_string
     soft = next(int(line.split()[3]) for line in limits.splitlines() if line.startswith("Max open files"))
     need = plan.pgbouncer_service["LimitNOFILE"].value

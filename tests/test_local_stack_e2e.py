@@ -1,0 +1,137 @@
+"""End to end on the real services (issue 4): up, verify, change settings, up again, verify again,
+the data is still there, down. Plus: a config PostgreSQL rejects leaves the running stack as it
+was, and a value changed by hand on a running server is caught by verify.
+
+Runs a copy of the local stack on its own ports and state folder, through the real CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.servers
+STACK = "e2e"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    import tempfile
+
+    stacks = tmp_path_factory.mktemp("stacks")
+    state = Path(tempfile.mkdtemp(prefix="tunestack-e2e-"))  # the service user must reach it
+    state.chmod(0o755)
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
+    c = doc["config"]
+    c["tunestack:postgres"]["port"] = 25432
+    c["tunestack:pgbouncer"]["port"] = 26432
+    c["tunestack:redis"]["cache"]["port"] = 26379
+    c["tunestack:redis"]["queue"]["port"] = 26380
+    c["tunestack:app"]["port"] = 28000
+    c["tunestack:app"]["lb_port"] = 28080
+    (stacks / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(doc))
+    environment = {**os.environ, "TUNESTACK_STACKS_DIR": str(stacks), "TUNESTACK_STATE_DIR": str(state)}
+    yield {"env": environment, "stacks": stacks, "state": state, "doc": doc}
+    subprocess.run([sys.executable, "-m", "tunestack", "down", "--stack", STACK], cwd=ROOT, env=environment,
+                   capture_output=True, timeout=120)
+    subprocess.run(["rm", "-rf", str(state)])
+
+
+def cli(env, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "tunestack", *args, "--stack", STACK], cwd=ROOT, env=env["env"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def edit(env, change):
+    doc = yaml.safe_load(yaml.safe_dump(env["doc"]))
+    change(doc["config"])
+    (env["stacks"] / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(doc))
+    return doc
+
+
+def sql(env, query):
+    run_dir = env["state"] / STACK / "run"
+    res = subprocess.run(["psql", "-h", str(run_dir), "-p", "25432", "-U", "postgres", "-d", "app", "-AtX", "-c", query],
+                         user="postgres" if os.geteuid() == 0 else None, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def get(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:28080{path}", timeout=5) as r:
+        return r.status, json.loads(r.read())
+
+
+def test_lifecycle(env):
+    up = cli(env, "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "web:" in up.stdout and "28080" in up.stdout
+    status, body = get("/")
+    assert status == 200
+    verify = cli(env, "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert " 0 failed" in verify.stdout
+
+    sql(env, "CREATE TABLE IF NOT EXISTS marker (v text); INSERT INTO marker VALUES ('kept')")
+
+    # Change settings of every kind: a reloadable one (slow query log), a restart-only one
+    # (max_wal_senders), Redis memory (CONFIG SET) and app threads (environment → restart).
+    def change(c):
+        c["tunestack:postgres"]["slow_query"] = "1s"
+        c["tunestack:postgres"]["overrides"] = {"max_wal_senders": 5}
+        c["tunestack:redis"]["cache"]["memory"] = "320MiB"
+        c["tunestack:app"]["threads"] = 2
+    edit(env, change)
+    up = cli(env, "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    # Less memory left for PostgreSQL on the shared host also moves shared_buffers: a restart.
+    restart = next(line for line in up.stdout.splitlines() if "postgres: " in line)
+    assert "restart (" in restart and "max_wal_senders" in restart and "shared_buffers" in restart
+    verify = cli(env, "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "expected 1s" in verify.stdout and "expected 5 " in verify.stdout
+    assert sql(env, "SELECT v FROM marker") == "kept"
+    assert get("/")[0] == 200
+
+    # A hand-made change on a running server is caught.
+    pw = json.loads((env["state"] / STACK / "secrets" / "passwords.json").read_text())["redis"]
+    import redis as redis_py
+    redis_py.Redis(port=26379, password=pw).config_set("maxmemory-policy", "allkeys-random")
+    verify = cli(env, "verify")
+    assert verify.returncode == 1
+    assert any("FAIL" in line and "maxmemory-policy-cache" in line and "allkeys-random" in line
+               for line in verify.stdout.splitlines())
+
+    # `up` repairs the drift without losing data.
+    up = cli(env, "up")
+    assert up.returncode == 0, up.stderr
+    assert cli(env, "verify").returncode == 0
+
+
+def test_broken_config_leaves_running_stack_as_it_was(env):
+    if not (env["state"] / STACK / "state.json").exists():
+        assert cli(env, "up").returncode == 0
+    pid_file = env["state"] / STACK / "data" / "postgres" / "postmaster.pid"
+    pid_before = pid_file.read_text().splitlines()[0]
+    conf_before = (env["state"] / STACK / "etc" / "postgresql.conf").read_text()
+
+    def broken(c):
+        c["tunestack:postgres"]["overrides"] = {"shared_preload_libraries": "pg_stat_statements,no_such_library"}
+    edit(env, broken)
+    up = cli(env, "up")
+    assert up.returncode == 1
+    assert 'could not access file "no_such_library"' in up.stderr  # PostgreSQL's own message
+    assert "nothing was changed" in up.stderr
+    assert pid_file.read_text().splitlines()[0] == pid_before
+    assert (env["state"] / STACK / "etc" / "postgresql.conf").read_text() == conf_before
+    assert get("/")[0] == 200
+
+    down = cli(env, "down")
+    assert down.returncode == 0 and "data kept" in down.stdout
+    assert "not running" in cli(env, "status").stdout
