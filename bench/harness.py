@@ -49,7 +49,9 @@ class BenchStack:
         self.say(f"  bringing up bench stack {self.name} …")
         res = self.cli("up")
         if res.returncode:
+            logs = "\n".join(f"--- {p.name}\n" + p.read_text()[-1500:] for p in sorted((self.dir / "log").glob("*.log")))
             self.__exit__(None, None, None)
+            res.stderr += "\n" + logs
             raise RuntimeError(f"bench stack did not come up:\n{res.stdout}\n{res.stderr}")
         return self
 

@@ -17,12 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    args = parser.parse_args()
-
+def measure(rounds: int = 20) -> dict:
     t0 = time.perf_counter()
     from tunestack import stackfile
     from tunestack.planner import plan_stack
@@ -42,7 +37,7 @@ def main() -> None:
 
     cold_plan, cold_render = once()
     cold_total = time.perf_counter() - t0
-    warm = [once() for _ in range(args.rounds)]
+    warm = [once() for _ in range(rounds)]
     warm_plan = statistics.median(p for p, _ in warm)
     warm_render = statistics.median(r for _, r in warm)
     result = {
@@ -52,7 +47,20 @@ def main() -> None:
         "warm_plan_seconds": round(warm_plan, 4), "warm_render_seconds": round(warm_render, 4),
         "warm_total_seconds": round(warm_plan + warm_render, 4),
         "cold_to_warm_ratio": round(cold_total / (warm_plan + warm_render), 1),
+        "rounds": rounds,
     }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    args = parser.parse_args()
+    result = measure(args.rounds)
+    cold_plan, cold_render, cold_total = (result["cold_plan_seconds"], result["cold_render_seconds"],
+                                          result["cold_seconds_incl_imports"])
+    warm_plan, warm_render = result["warm_plan_seconds"], result["warm_render_seconds"]
     if args.format == "json":
         print(json.dumps(result, indent=2))
         return

@@ -212,6 +212,15 @@ def cmd_verify(args) -> int:
     return 1 if failed or res.returncode else 0
 
 
+def cmd_bench(args) -> int:
+    from .render import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from bench.run import run
+
+    return run(args.only, args.format)
+
+
 def cmd_schema(args) -> int:
     from .schema import STACK_SCHEMA
 
@@ -297,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default: local:// for a local stack, else ssh:// to the stack's addresses)")
     p.add_argument("--secrets-dir", help="where pgpass and redis-password are on the hosts")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("bench", help="benchmarks, side by side in one run (not tests)",
+                       description="storm: 1,000 pgbench clients through the tuned PgBouncer vs a stock PostgreSQL "
+                                   "(TPS, failed connections); web: wrk on the reference app with the planned "
+                                   "workers/threads/pools vs a stock single-worker app connecting directly "
+                                   "(requests/s, p50/p95/p99); plan: plan + render time of every stack. Storm and "
+                                   "web bring up their own throwaway copies of the local stack (about a minute each).")
+    p.add_argument("--only", choices=("storm", "web", "plan"))
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)

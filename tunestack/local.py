@@ -332,7 +332,12 @@ class LocalStack:
 
     def _apply(self, service: str, action: str, plan: Plan) -> None:
         if action == "start":
-            self.ctl("start", service)
+            try:
+                self.ctl("start", service)
+            except LocalStackError as exc:  # show the program's own last words
+                log = self.log / f"{service}.log"
+                tail = "\n".join(log.read_text().splitlines()[-10:]) if log.exists() else ""
+                raise LocalStackError(f"{exc}\n{service} log ({log}):\n{tail}") from None
         elif action.startswith("restart"):
             self.ctl("restart", service)
         elif action == "reload":

@@ -1,0 +1,50 @@
+"""`python -m tunestack bench`: every benchmark in one run, the two setups side by side with ratios.
+Benchmarks measure; they assert nothing."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def run(only: str | None, fmt: str) -> int:
+    results = {}
+    say = (lambda m: print(m, file=sys.stderr, flush=True))
+    if only in (None, "plan"):
+        from bench import plan_render
+        say("plan: planning and rendering every stack …")
+        results["plan"] = plan_render.measure()
+    if only in (None, "storm"):
+        from bench import storm
+        say("storm: 1,000 database clients …")
+        results["storm"] = storm.measure(say=say)
+    if only in (None, "web"):
+        from bench import web
+        say("web: HTTP load on the reference app …")
+        results["web"] = web.measure(say=say)
+    if fmt == "json":
+        print(json.dumps(results, indent=2))
+        return 0
+    if "plan" in results:
+        p = results["plan"]
+        print(f"\nplan + render, {len(p['stacks'])} stacks      cold (first)   warm (median of {p['rounds']})   cold/warm")
+        print(f"  total                         {p['cold_seconds_incl_imports']:>9.4f}s   {p['warm_total_seconds']:>13.4f}s   "
+              f"{p['cold_to_warm_ratio']:>8}×")
+    if "storm" in results:
+        s = results["storm"]
+        t, b = s["tuned_pgbouncer"], s["stock_postgres"]
+        ratio = f"{s['tps_ratio']}×" if s["tps_ratio"] else "stock did not run (pgbench aborted)"
+        print(f"\nconnection storm, {s['clients']} clients, {s['seconds']}s   tuned (PgBouncer)   stock PostgreSQL   ratio")
+        print(f"  TPS (pgbench -S)                 {t['tps']:>12.0f}   {b['tps']:>16.0f}   {ratio}")
+        print(f"  failed connections               {t['failed_connections']:>12}   {b['failed_connections']:>16}"
+              f"   {', '.join(b['failure_kinds'])}")
+    if "web" in results:
+        w = results["web"]
+        t, b = w["tuned"], w["stock"]
+        print(f"\nweb, wrk {w['connections']} connections, {w['seconds']}s   tuned (planned)   stock (1×1, direct)   ratio")
+        print(f"  requests/s                       {t['requests_per_s']:>12.1f}   {b['requests_per_s']:>16.1f}   {w['throughput_ratio']}×")
+        for key in ("p50_ms", "p95_ms", "p99_ms"):
+            r = round(t[key] / b[key], 2) if b[key] else "-"
+            print(f"  {key.replace('_ms', ''):<32} {t[key]:>10.1f}ms   {b[key]:>14.1f}ms   {r}×")
+        print(f"  errors (socket / non-2xx)        {t['socket_errors']:>5} / {t['non_2xx']:<5}   "
+              f"{b['socket_errors']:>9} / {b['non_2xx']:<5}")
+    return 0

@@ -1,0 +1,75 @@
+"""Web throughput: wrk against the reference app with the planned workers, threads and pools
+(behind HAProxy, through PgBouncer), and against a stock single-worker, single-thread Gunicorn
+that connects straight to PostgreSQL. Same machine, same database, one run."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.harness import ROOT, BenchStack, raise_nofile
+
+LUA = Path(__file__).with_name("percentiles.lua")
+
+
+def wrk(url: str, seconds: int, connections: int) -> dict:
+    binary = shutil.which("wrk")
+    if not binary:
+        raise RuntimeError("wrk not found: apt-get install wrk (scripts/setup installs it)")
+    res = subprocess.run([binary, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), url],
+                         capture_output=True, text=True, preexec_fn=raise_nofile, timeout=seconds + 60)
+    m = re.search(r"TUNESTACK requests=(\d+) errors=(\d+) non2xx=(\d+) duration_us=(\d+) p50_us=(\d+) "
+                  r"p95_us=(\d+) p99_us=(\d+)", res.stdout)
+    if not m:
+        raise RuntimeError(f"wrk said: {res.stdout}{res.stderr}")
+    req, err, non2xx, dur, p50, p95, p99 = map(int, m.groups())
+    return {"requests_per_s": round(req / (dur / 1e6), 1), "requests": req, "socket_errors": err,
+            "non_2xx": non2xx, "p50_ms": p50 / 1000, "p95_ms": p95 / 1000, "p99_ms": p99 / 1000}
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
+    with BenchStack("benchweb", 37432, say=say) as stack:
+        tuned_url = f"http://127.0.0.1:{stack.base + 5}/"
+        say(f"  tuned: wrk {connections} connections × {seconds}s → {tuned_url} …")
+        tuned = wrk(tuned_url, seconds, connections)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app", "DATABASE_PASSWORD": stack.password("db"),
+               "DB_POOL": "1", "REDIS_URL": f"redis://127.0.0.1:{stack.base + 3}/0",
+               "REDIS_CACHE_URL": f"redis://127.0.0.1:{stack.base + 2}/0", "REDIS_PASSWORD": stack.password("redis")}
+        for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
+            env.pop(key, None)
+        stock = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "1", "--threads", "1",
+                                  "-b", f"127.0.0.1:{port}", "refapp.app:application"], cwd=ROOT, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            stock_url = f"http://127.0.0.1:{port}/"
+            _wait_http(stock_url + "health")
+            say(f"  stock: wrk {connections} connections × {seconds}s → {stock_url} (1 worker, 1 thread, direct) …")
+            baseline = wrk(stock_url, seconds, connections)
+        finally:
+            stock.terminate()
+            stock.wait(10)
+    return {"connections": connections, "seconds": seconds, "tuned": tuned, "stock": baseline,
+            "throughput_ratio": round(tuned["requests_per_s"] / baseline["requests_per_s"], 2)
+            if baseline["requests_per_s"] else None,
+            "p99_ratio": round(tuned["p99_ms"] / baseline["p99_ms"], 2) if baseline["p99_ms"] else None}
