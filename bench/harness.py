@@ -24,6 +24,8 @@ def raise_nofile() -> None:
 
 class BenchStack:
     def __init__(self, name: str, base_port: int, edit=None, say=print):
+        # Ports stay below Linux's ephemeral range (32768+), where a client socket may hold them.
+        assert base_port + 5 < 32768
         self.name, self.base, self.say = name, base_port, say
         self.stacks = Path(tempfile.mkdtemp(prefix="tunestack-bench-stacks-"))
         self.state = Path(tempfile.mkdtemp(prefix="tunestack-bench-state-"))

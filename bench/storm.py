@@ -111,7 +111,7 @@ def measure(seconds: int = 15, say=print) -> dict:
         # The storm is bigger than the fleet the plan sizes for: let PgBouncer queue all of it.
         c["tunestack:pgbouncer"]["max_client_conn"] = CLIENTS + 100
 
-    with BenchStack("benchstorm", 35432, absorb_storm, say) as stack:
+    with BenchStack("benchstorm", 21432, absorb_storm, say) as stack:
         stack.psql_socket("SELECT 1")
         subprocess.run([_bin("pgbench"), "-i", "-q", "-h", str(stack.dir / "run"), "-p", str(stack.base),
                         "-U", "postgres", "app"], user=service_user(), check=True, capture_output=True)

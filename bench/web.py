@@ -45,7 +45,7 @@ def _wait_http(url: str, timeout: float = 30) -> None:
 
 
 def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
-    with BenchStack("benchweb", 37432, say=say) as stack:
+    with BenchStack("benchweb", 23432, say=say) as stack:
         tuned_url = f"http://127.0.0.1:{stack.base + 5}/"
         say(f"  tuned: wrk {connections} connections × {seconds}s → {tuned_url} …")
         tuned = wrk(tuned_url, seconds, connections)
