@@ -221,6 +221,19 @@ def cmd_bench(args) -> int:
     return run(args.only, args.format)
 
 
+def cmd_review(args) -> int:
+    from .review import ReviewError, find_repo, review, to_json, to_markdown
+
+    try:
+        repo = find_repo(Path.cwd())
+        print(f"reviewing {args.base} → {args.head or 'working tree'} …", file=sys.stderr, flush=True)
+        meta, reviews = review(repo, args.base, args.head)
+    except ReviewError as exc:
+        raise UsageError(str(exc)) from None
+    print(to_json(meta, reviews) if args.format == "json" else to_markdown(meta, reviews), end="")
+    return 1 if any(r.failing for r in reviews) else 0
+
+
 def cmd_schema(args) -> int:
     from .schema import STACK_SCHEMA
 
@@ -316,6 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", choices=("storm", "web", "plan"))
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("review", help="what each environment's hosts receive at base vs head, and why",
+                       description="Plan every stack at --base (its own stack files and tuning code, exported "
+                                   "with git archive; the working tree is not touched) and at --head (default: the "
+                                   "working tree). Reports changed settings old → new with both reasons, added and "
+                                   "removed settings, budget headroom before and after, new warnings and errors, "
+                                   "and the unified diff of the rendered files. Secrets are masked. Exits 1 when a "
+                                   "stack fails validation or breaks a budget at head, so it can gate a merge.")
+    p.add_argument("--base", required=True, help="git revision to compare against, e.g. origin/main")
+    p.add_argument("--head", help="git revision (default: the working tree)")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)

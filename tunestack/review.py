@@ -1,0 +1,299 @@
+"""Config review for pull requests: what every stack's hosts receive at base and at head, and why.
+
+The base is exported with `git archive` into a temporary folder and planned with its own code and
+stack files, through its own CLI, so the working tree is never checked out over. The head is the
+working tree unless --head names a revision.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .units import UnitError, pg_value_in_base_units
+
+SECRET_MASK = "••••••"
+
+
+class ReviewError(Exception):
+    """Git could not give a revision (unknown ref, not a repository). Exit code 2."""
+
+
+@dataclass
+class StackSnapshot:
+    plan: dict | None = None      # `plan --format json`
+    error: str | None = None      # validation error text when the stack file is rejected
+    files: dict[str, str] = field(default_factory=dict)  # rendered files
+    secrets: dict[str, str] = field(default_factory=dict)  # secret key → ciphertext (compared, never shown)
+
+
+def _git(repo: Path, *args: str) -> str:
+    res = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if res.returncode:
+        raise ReviewError(f"git {' '.join(args)}: {res.stderr.strip()}")
+    return res.stdout
+
+
+def export_revision(repo: Path, ref: str, into: Path) -> str:
+    """The tree of `ref` in `into`, via git archive. Returns the short commit id."""
+    commit = _git(repo, "rev-parse", "--short", f"{ref}^{{commit}}").strip()
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True)
+    if archive.returncode:
+        raise ReviewError(f"git archive {ref}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return commit
+
+
+def snapshot_tree(tree: Path, python: str = sys.executable) -> dict[str, StackSnapshot]:
+    stacks_dir = tree / "stacks"
+    names = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml")) \
+        if stacks_dir.exists() else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNESTACK_")}
+    env.update(PYTHONPATH=str(tree), TUNESTACK_STACKS_DIR=str(stacks_dir))
+    out: dict[str, StackSnapshot] = {}
+    for name in names:
+        snap = StackSnapshot()
+        doc = yaml.safe_load((stacks_dir / f"Pulumi.{name}.yaml").read_text()) or {}
+        for key, value in (doc.get("config") or {}).items():
+            if isinstance(value, dict) and "secure" in value:
+                snap.secrets[key] = str(value["secure"])
+        res = subprocess.run([python, "-m", "tunestack", "plan", "--stack", name, "--format", "json"], cwd=tree,
+                             env=env, capture_output=True, text=True)
+        if res.stdout.strip().startswith("{"):
+            snap.plan = json.loads(res.stdout)
+        if res.returncode and snap.plan is None:
+            snap.error = res.stderr.strip() or f"plan exited {res.returncode}"
+        if snap.plan is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                r = subprocess.run([python, "-m", "tunestack", "render", "--stack", name, "--out", tmp], cwd=tree,
+                                   env=env, capture_output=True, text=True)
+                if r.returncode == 0:
+                    snap.files = {p.name: p.read_text() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+        out[name] = snap
+    return out
+
+
+# --- comparison ------------------------------------------------------------------------------------
+def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    for unit in ("kB", "ms"):
+        try:
+            return pg_value_in_base_units(text, unit)
+        except UnitError:
+            continue
+    return None
+
+
+def change_amount(old, new) -> str:
+    a, b = _number(old), _number(new)
+    if a is None or b is None:
+        return ""
+    if a == 0:
+        return "from 0" if b else ""
+    pct = (b - a) / abs(a) * 100
+    return f"{pct:+.0f}%"
+
+
+@dataclass
+class SettingChange:
+    section: str
+    name: str
+    kind: str   # changed | added | removed | renamed
+    old: object = None
+    new: object = None
+    old_reason: str = ""
+    new_reason: str = ""
+    renamed_from: str = ""
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v not in ("", None) or k in ("old", "new")}
+
+
+@dataclass
+class StackReview:
+    stack: str
+    status: str                   # new | removed | changed | unchanged | broken
+    changes: list[SettingChange] = field(default_factory=list)
+    budgets: list[dict] = field(default_factory=list)   # name, before, after (headroom), ok
+    new_warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)     # head validation errors and broken budgets
+    secrets: list[str] = field(default_factory=list)    # "tunestack:dbPassword changed"
+    diff: str = ""
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.errors)
+
+
+def _settings(plan: dict | None) -> dict[str, dict[str, dict]]:
+    return (plan or {}).get("settings", {})
+
+
+def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | None) -> StackReview:
+    if head is None:
+        return StackReview(name, "removed")
+    review = StackReview(name, "new" if base is None else "unchanged")
+    if head.error:
+        review.status = "broken"
+        review.errors.append(head.error)
+    base_settings = _settings(base.plan if base else None)
+    head_settings = _settings(head.plan)
+    for section in list(dict.fromkeys([*base_settings, *head_settings])):
+        old, new = base_settings.get(section, {}), head_settings.get(section, {})
+        removed = [k for k in old if k not in new]
+        added = [k for k in new if k not in old]
+        for key in new:
+            if key in old and old[key]["value"] != new[key]["value"]:
+                review.changes.append(SettingChange(section, key, "changed", old[key]["value"], new[key]["value"],
+                                                    old[key]["reason"], new[key]["reason"]))
+        for key in list(added):  # a removed key with the same value: a rename
+            twin = next((r for r in removed if old[r]["value"] == new[key]["value"]), None)
+            if twin is not None and base is not None:
+                removed.remove(twin)
+                added.remove(key)
+                review.changes.append(SettingChange(section, key, "renamed", old[twin]["value"], new[key]["value"],
+                                                    old[twin]["reason"], new[key]["reason"], renamed_from=twin))
+        for key in added:
+            review.changes.append(SettingChange(section, key, "added", None, new[key]["value"], "", new[key]["reason"]))
+        for key in removed:
+            review.changes.append(SettingChange(section, key, "removed", old[key]["value"], None, old[key]["reason"], ""))
+    before = {b["name"]: b for b in (base.plan or {}).get("budgets", [])} if base else {}
+    for b in (head.plan or {}).get("budgets", []):
+        prev = before.get(b["name"])
+        review.budgets.append({"name": b["name"], "unit": b.get("unit", ""),
+                               "before": prev["headroom"] if prev else None, "after": b["headroom"], "ok": b["ok"]})
+        if not b["ok"]:
+            review.errors.append(f"budget broken: {b['name']}: {b['arithmetic']}; fix: {b['fix']}")
+    old_warnings = set((base.plan or {}).get("warnings", [])) if base else set()
+    review.new_warnings = [w for w in (head.plan or {}).get("warnings", []) if w not in old_warnings]
+    base_secrets = base.secrets if base else {}
+    for key in sorted(set(base_secrets) | set(head.secrets)):
+        if key not in base_secrets:
+            review.secrets.append(f"{key} added (value {SECRET_MASK})")
+        elif key not in head.secrets:
+            review.secrets.append(f"{key} removed")
+        elif base_secrets[key] != head.secrets[key]:
+            review.secrets.append(f"{key} changed (value {SECRET_MASK})")
+    diffs = []
+    old_files = base.files if base else {}
+    for fname in sorted(set(old_files) | set(head.files)):
+        a, b = old_files.get(fname, ""), head.files.get(fname, "")
+        if a != b:
+            diffs.extend(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
+                                              f"base/{name}/{fname}", f"head/{name}/{fname}"))
+    review.diff = mask_secrets("".join(diffs))
+    if review.status == "unchanged" and (review.changes or review.secrets or review.diff or review.new_warnings):
+        review.status = "changed"
+    return review
+
+
+_SECRET_LINE = re.compile(r"(?i)(password|requirepass|secure)(\s*[:=]\s*|\s+)(\S+)")
+
+
+def mask_secrets(text: str) -> str:
+    """Belt and braces: rendered files hold no secrets, but a diff line that looks like one is masked."""
+    return _SECRET_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}", text)
+
+
+def review(repo: Path, base_ref: str, head_ref: str | None = None) -> tuple[dict, list[StackReview]]:
+    with tempfile.TemporaryDirectory(prefix="tunestack-review-") as tmp:
+        base_dir = Path(tmp) / "base"
+        base_dir.mkdir()
+        base_commit = export_revision(repo, base_ref, base_dir)
+        if head_ref:
+            head_dir = Path(tmp) / "head"
+            head_dir.mkdir()
+            head_label = export_revision(repo, head_ref, head_dir)
+        else:
+            head_dir, head_label = repo, "working tree"
+        base = snapshot_tree(base_dir)
+        head = snapshot_tree(head_dir)
+    reviews = [compare_stack(n, base.get(n), head.get(n)) for n in sorted(set(base) | set(head))]
+    meta = {"base": f"{base_ref} ({base_commit})", "head": head_label if not head_ref else f"{head_ref} ({head_label})"}
+    return meta, reviews
+
+
+# --- output ------------------------------------------------------------------------------------------
+def _cell(value) -> str:
+    text = "—" if value is None else (f"`{value}`" if str(value) != "" else '`""`')
+    return text.replace("|", "\\|")
+
+
+def to_markdown(meta: dict, reviews: list[StackReview]) -> str:
+    lines = ["<!-- tunestack-review -->", f"## tunestack config review: {meta['base']} → {meta['head']}", ""]
+    failing = [r.stack for r in reviews if r.failing]
+    if failing:
+        lines.append(f"**✗ Blocking:** {', '.join(failing)} — see below.")
+    else:
+        lines.append("**✓ Every stack validates and every budget holds at head.**")
+    for r in reviews:
+        lines += ["", f"### {r.stack}: {r.status}"]
+        if r.status == "removed":
+            lines.append("The stack file was removed.")
+            continue
+        for e in r.errors:
+            lines.append("```\n" + e + "\n```")
+        if r.status == "unchanged":
+            lines.append("No setting changes.")
+            continue
+        if r.changes:
+            lines += ["", "| where | setting | base | head | change | why (head) | why (base) |",
+                      "| --- | --- | --- | --- | --- | --- | --- |"]
+            for c in r.changes:
+                name = f"{c.renamed_from} → {c.name}" if c.kind == "renamed" else c.name
+                amount = change_amount(c.old, c.new) if c.kind == "changed" else c.kind
+                lines.append(f"| {c.section} | {name} | {_cell(c.old)} | {_cell(c.new)} | {amount} | "
+                             f"{c.new_reason.replace('|', '/')} | {c.old_reason.replace('|', '/')} |")
+        elif r.status != "broken":
+            lines.append("No setting changes.")
+        if r.secrets:
+            lines += ["", "Secrets: " + "; ".join(r.secrets)]
+        if r.budgets:
+            lines += ["", "| budget | headroom before | headroom after | |", "| --- | --- | --- | --- |"]
+            for b in r.budgets:
+                lines.append(f"| {b['name']} | {_fmt_headroom(b['before'], b['unit'])} | "
+                             f"{_fmt_headroom(b['after'], b['unit'])} | {'ok' if b['ok'] else '**broken**'} |")
+        if r.new_warnings:
+            lines += ["", "New warnings:"] + [f"- {w}" for w in r.new_warnings]
+        if r.diff:
+            lines += ["", "<details><summary>rendered files diff</summary>", "", "```diff", r.diff.rstrip(), "```",
+                      "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt_headroom(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "bytes":
+        from .units import format_bytes_human
+        return ("-" if value < 0 else "") + format_bytes_human(abs(int(value)))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def to_json(meta: dict, reviews: list[StackReview]) -> str:
+    return json.dumps({**meta, "stacks": [
+        {"stack": r.stack, "status": r.status, "failing": r.failing, "errors": r.errors,
+         "changes": [c.to_json() for c in r.changes], "budgets": r.budgets, "new_warnings": r.new_warnings,
+         "secrets": r.secrets, "diff": r.diff} for r in reviews]}, indent=2, default=str)
+
+
+def find_repo(start: Path) -> Path:
+    try:
+        return Path(_git(start, "rev-parse", "--show-toplevel").strip())
+    except ReviewError:
+        raise ReviewError(f"{start} is not inside a git repository") from None
+
+
+__all__ = ["review", "to_markdown", "to_json", "find_repo", "ReviewError"]
