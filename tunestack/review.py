@@ -173,7 +173,8 @@ def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | N
     for b in (head.plan or {}).get("budgets", []):
         prev = before.get(b["name"])
         review.budgets.append({"name": b["name"], "unit": b.get("unit", ""),
-                               "before": prev["headroom"] if prev else None, "after": b["headroom"], "ok": b["ok"]})
+                               "before": prev["headroom"] if prev else None, "after": b["headroom"], "ok": b["ok"],
+                               "used_before": prev["used"] if prev else None, "used_after": b["used"]})
         if not b["ok"]:
             review.errors.append(f"budget broken: {b['name']}: {b['arithmetic']}; fix: {b['fix']}")
     old_warnings = set((base.plan or {}).get("warnings", [])) if base else set()
