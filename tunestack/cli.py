@@ -234,6 +234,46 @@ def cmd_review(args) -> int:
     return 1 if any(r.failing for r in reviews) else 0
 
 
+def cmd_rollout(args) -> int:
+    from .local import LocalStackError
+    from .rollout import LocalEngine, Rollout, StateStore, describe, parse_bake, parse_steps
+
+    local = _local(args)
+    plan = local.plan()  # bad stack file: exit 2 before anything moves
+    store = StateStore(local.dir / "rollout.json")
+    if args.action == "status":
+        print(describe(store.load()))
+        return 0
+    steps = parse_steps(args.steps) if args.steps else [int(x) for x in plan.rollout["steps"].value.split(",")]
+    bake = parse_bake(args.bake) if args.bake else float(plan.rollout["bake_s"].value)
+    env = {}
+    for item in args.env or []:
+        if "=" not in item or not item.split("=", 1)[0]:
+            raise UsageError(f"--env {item!r}: write KEY=VALUE")
+        key, value = item.split("=", 1)
+        env[key] = value
+    if args.action == "start" and not args.version:
+        raise UsageError("rollout needs --version V (the version to roll out)")
+    if not local.supervisor_running():
+        raise UsageError(f"stack {args.stack} is not running; start it with: python -m tunestack up --stack {args.stack}")
+    gates = (float(plan.rollout["gate_max_error_rate"].value), float(plan.rollout["gate_max_p95_ms"].value),
+             int(plan.rollout["gate_min_requests"].value))
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    try:
+        controller = Rollout(LocalEngine(local, say=say), store, gates, say=say)
+        if args.action == "promote":
+            return controller.promote(args.version)
+        if args.action == "abort":
+            return controller.abort()
+        return controller.run(args.version, env, steps, bake)
+    except LocalStackError as exc:
+        print(f"rollout failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: state is saved; run the same command again to resume at this step", file=sys.stderr)
+        return 130
+
+
 def cmd_schema(args) -> int:
     from .schema import STACK_SCHEMA
 
@@ -341,6 +381,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", help="git revision (default: the working tree)")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")
     p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("rollout", help="staged rollout 10% → 25% → 50% → 100% with health gates",
+                       description="Move the app to --version through the stack's steps. Each step sets the "
+                                   "canary's traffic weight (HAProxy weights on the local stack), bakes, then checks "
+                                   "the gates: the canary's error rate and p95 latency from HAProxy's request log, a "
+                                   "minimum request count (no data fails) and testinfra on the canary's host. A failed "
+                                   "gate rolls back to stable and exits 1. State is saved after every transition: run "
+                                   "the same command again to resume. Actions: start (default), status, promote "
+                                   "(skip remaining steps), abort.")
+    p.add_argument("action", nargs="?", default="start", choices=("start", "status", "promote", "abort"))
+    p.add_argument("--stack", default="local")
+    p.add_argument("--version", help="the version to roll out (start) or to promote")
+    p.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the new version only")
+    p.add_argument("--steps", help="weights in %%, rising, ending at 100 (default: the stack's rollout.steps)")
+    p.add_argument("--bake", help="time per step, e.g. 30s or 5m (default: the stack's rollout.bake)")
+    p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)

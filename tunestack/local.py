@@ -154,6 +154,9 @@ class LocalStack:
 
         secrets_env = {"DATABASE_PASSWORD": pw["db"], "REDIS_PASSWORD": pw["redis"], "PYTHONPATH": str(ROOT)}
         venv_bin = Path(sys.executable).parent
+        rollout = self.rollout_programs()
+        stable = rollout.get("stable") or {"version": "stable", "env": {}}
+        stable_env = {"APP_VERSION": stable["version"], **stable["env"]}
         progs = [
             dict(name="postgres", user=self.user, startsecs=3, stopsignal="INT",
                  command=f"{pg_bin('postgres')} -D {self.data}/postgres -c config_file={self.etc}/postgresql.conf "
@@ -167,12 +170,20 @@ class LocalStack:
             # The app runs as the invoking user: the venv's interpreter may live in a private home.
             dict(name="web", user=None, startsecs=2, stopsignal="TERM",
                  command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
-                 environment=env_of("web.env", {**secrets_env, "TUNESTACK_TRACK": "stable"})),
+                 environment=env_of("web.env", {**secrets_env, **stable_env, "TUNESTACK_TRACK": "stable"})),
             dict(name="jobs", user=None, startsecs=2, stopsignal="TERM",
                  command=f"{venv_bin}/python -m refapp.worker", environment=env_of("jobs.env", secrets_env)),
             dict(name="haproxy", user=self.user, startsecs=1, stopsignal="USR1",
                  command=f"{_which('haproxy')} -W -db -f {self.etc}/haproxy.cfg"),
         ]
+        canary = rollout.get("canary")
+        if canary and "canary_port" in plan.rollout:
+            progs.append(dict(
+                name="web-canary", user=None, startsecs=2, stopsignal="TERM",
+                command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
+                environment=env_of("web.env", {**secrets_env, "APP_VERSION": canary["version"], **canary["env"],
+                                               "TUNESTACK_TRACK": "canary",
+                                               "BIND": f"127.0.0.1:{plan.rollout['canary_port'].value}"})))
         for p in progs:
             p.setdefault("environment", "")
             p["directory"] = str(ROOT)
@@ -181,6 +192,28 @@ class LocalStack:
         return env.get_template("supervisord.conf.j2").render(
             stack=self.stack, run=self.run, log=self.log, programs=progs,
             minfds=plan.pgbouncer_service["LimitNOFILE"].value)
+
+    # --- rollout programs ---------------------------------------------------------------------
+    _KEEP = object()
+
+    def rollout_programs(self) -> dict:
+        path = self.dir / "rollout-programs.json"
+        return json.loads(path.read_text()) if path.exists() else {"stable": None, "canary": None}
+
+    def write_rollout_programs(self, stable=_KEEP, canary=_KEEP) -> None:
+        """Record the stable and canary app versions, then rewrite supervisord.conf to match."""
+        programs = self.rollout_programs()
+        if stable is not LocalStack._KEEP:
+            programs["stable"] = stable
+        if canary is not LocalStack._KEEP:
+            programs["canary"] = canary
+        path = self.dir / "rollout-programs.json"
+        path.write_text(json.dumps(programs))
+        plan = self.plan()
+        files = self.files(plan)
+        conf = self.etc / "supervisord.conf"
+        conf.write_text(files["supervisord.conf"])
+        conf.chmod(0o600)
 
     # --- supervisord ------------------------------------------------------------------------
     def ctl(self, *args: str, check: bool = True) -> str:

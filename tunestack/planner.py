@@ -551,6 +551,11 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                              "port": a.port,
                              "weight": current.canary_server_weight if track == "canary" else current.stable_server_weight})
             index += 1
+    if not docker and all(h.is_local for h in spec.hosts):
+        # The local stack rolls out beside the stable app: one canary slot, weight 0 until a rollout.
+        replicas.append({"name": container_name(spec.name, "app-canary"), "host": app_hosts[0].name, "index": index,
+                         "track": "canary", "address": "127.0.0.1", "port": a.port + 100, "weight": 0})
+        rollout["canary_port"] = Setting(a.port + 100, "the app port + 100: the local canary slot")
     fleet_threads = sum(sizings[h.name].workers * h.count for h in app_hosts) * a.threads
     loadbalancer = {
         "bind": fixed("0.0.0.0" if docker else cache_host.address,

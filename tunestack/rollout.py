@@ -1,0 +1,429 @@
+"""Staged rollouts with health gates and automatic rollback.
+
+Semantics follow Argo Rollouts and Flagger: each step is setWeight, then pause (bake), then
+analysis. A failed analysis aborts and rolls traffic back to stable. `promote` skips the remaining
+steps; `abort` stops by hand. State is written after every transition, so a rollout interrupted
+by Ctrl-C, a killed process or a restart resumes at the same step; a different version starts
+again at step 0.
+
+Engines sit behind `Engine`: the local stack (real processes, HAProxy's runtime API, HAProxy's
+request log for measurements) and Pulumi (Automation API: set config, `up`, read outputs).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from .errors import UsageError
+from .units import UnitError, parse_duration_ms
+
+PHASES = ("setWeight", "pause", "analysis")
+
+
+# --- state -----------------------------------------------------------------------------------------
+@dataclass
+class RolloutState:
+    version: str
+    env: dict[str, str]
+    steps: list[int]
+    bake_s: float
+    step: int = 0                 # index into steps
+    phase: str = "setWeight"      # setWeight | pause | analysis | promoted | aborted
+    stable_version: str = "stable"
+    stable_env: dict[str, str] = field(default_factory=dict)
+    bake_started: float | None = None
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.phase in PHASES
+
+    @property
+    def weight(self) -> int:
+        return self.steps[self.step]
+
+
+class StateStore:
+    """One JSON file; written atomically (temp file + rename) after every transition."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def load(self) -> RolloutState | None:
+        if not self.path.exists():
+            return None
+        return RolloutState(**json.loads(self.path.read_text()))
+
+    def save(self, state: RolloutState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=2))
+        os.replace(tmp, self.path)
+
+
+# --- gates -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Metrics:
+    requests: int
+    errors: int
+    p95_ms: float | None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    ok: bool
+    measured: str
+    threshold: str
+
+
+def p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]  # nearest-rank
+
+
+def evaluate(metrics: Metrics, max_error_rate: float, max_p95_ms: float, min_requests: int) -> list[GateResult]:
+    """No data fails: a canary nobody called has proven nothing (Flagger #1035)."""
+    enough = metrics.requests >= min_requests
+    out = [GateResult("min requests", enough, str(metrics.requests), f">= {min_requests}")]
+    rate = metrics.error_rate
+    out.append(GateResult("error rate", rate is not None and rate < max_error_rate,
+                          "no data" if rate is None else f"{rate:.2%}", f"< {max_error_rate:.2%}"))
+    out.append(GateResult("p95 latency", metrics.p95_ms is not None and metrics.p95_ms < max_p95_ms,
+                          "no data" if metrics.p95_ms is None else f"{metrics.p95_ms:.0f} ms", f"< {max_p95_ms:g} ms"))
+    return out
+
+
+# --- engines ---------------------------------------------------------------------------------------
+class Engine(Protocol):
+    def start_canary(self, version: str, env: dict[str, str]) -> None: ...
+    def set_weight(self, weight: int) -> str: ...          # returns what was set, for the log
+    def mark(self) -> object: ...                          # a point in the measurement stream
+    def measure(self, since: object) -> Metrics: ...       # the canary's traffic since `mark`
+    def verify_canary(self, version: str) -> tuple[bool, str]: ...
+    def promote(self, version: str, env: dict[str, str]) -> None: ...
+    def rollback(self) -> None: ...
+
+
+# HAProxy httplog: `... web app/SERVER TR/Tw/Tc/Tr/Ta STATUS ...`
+_LOG_LINE = re.compile(r" \S+ [^/\s]+/(?P<server>\S+) -?\d+/-?\d+/-?\d+/-?\d+/(?P<ta>-?\d+) (?P<status>\d{3}) ")
+
+
+def parse_haproxy_log(text: str, server: str) -> tuple[int, int, list[float]]:
+    requests = errors = 0
+    latencies: list[float] = []
+    for line in text.splitlines():
+        m = _LOG_LINE.search(line)
+        if not m or m.group("server") != server:
+            continue
+        requests += 1
+        errors += m.group("status").startswith("5")
+        if int(m.group("ta")) >= 0:
+            latencies.append(float(m.group("ta")))
+    return requests, errors, latencies
+
+
+class LocalEngine:
+    """The local stack: a canary Gunicorn beside the stable one, HAProxy weights over its admin
+    socket, and HAProxy's own request log for the canary's error rate and latency."""
+
+    def __init__(self, local, say=print):
+        from .local import LocalStack  # noqa: F401 - type only
+
+        self.local = local
+        self.say = say
+        plan = local.plan()
+        self.stable_server = next(r["name"] for r in plan.replicas if r["track"] == "stable")
+        self.canary_server = next(r["name"] for r in plan.replicas if r["track"] == "canary")
+        self.canary_port = int(plan.rollout["canary_port"].value)
+        self.socket_path = local.run / "haproxy.sock"
+        self.log_path = local.log / "haproxy.log"
+
+    def _admin(self, command: str) -> str:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(str(self.socket_path))
+            s.sendall(command.encode() + b"\n")
+            chunks = []
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+        return b"".join(chunks).decode()
+
+    def start_canary(self, version: str, env: dict[str, str]) -> None:
+        self.local.write_rollout_programs(canary={"version": version, "env": env})
+        self.local.ctl("reread")
+        self.local.ctl("update")  # a changed canary program is stopped and re-added here
+        if "web-canary" not in self.local.running_services():
+            self.local.ctl("start", "web-canary")
+        from .local import _port_open, wait_until
+        wait_until(lambda: _port_open(self.canary_port), 60, f"canary on port {self.canary_port}")
+        # HAProxy must see the canary healthy before it gets traffic.
+        wait_until(lambda: "UP" in self._server_state(self.canary_server), 30, "HAProxy health check of the canary")
+
+    def _server_state(self, server: str) -> str:
+        out = self._admin("show servers state app")
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) > 5 and parts[3] == server:
+                return "UP" if parts[5] == "2" else "DOWN"
+        return "unknown"
+
+    def set_weight(self, weight: int) -> str:
+        # HAProxy weights are relative: stable 100 − w, canary w (0 takes a server out of rotation).
+        self._admin(f"set weight app/{self.stable_server} {100 - weight}")
+        self._admin(f"set weight app/{self.canary_server} {weight}")
+        return f"HAProxy weights {self.stable_server}={100 - weight} {self.canary_server}={weight}"
+
+    def mark(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def measure(self, since: int) -> Metrics:
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            text = f.read().decode(errors="replace")
+        requests, errors, latencies = parse_haproxy_log(text, self.canary_server)
+        return Metrics(requests, errors, p95(latencies))
+
+    def verify_canary(self, version: str) -> tuple[bool, str]:
+        """testinfra on the canary's host: the process runs the new version and listens."""
+        import testinfra
+
+        host = testinfra.get_host("local://")
+        if not host.socket(f"tcp://127.0.0.1:{self.canary_port}").is_listening:
+            return False, f"nothing listens on 127.0.0.1:{self.canary_port}"
+        pid = self.local.ctl("pid", "web-canary").strip()
+        environ = host.file(f"/proc/{pid}/environ").content_string if pid.isdigit() else ""
+        if f"APP_VERSION={version}" not in environ.split("\0"):
+            return False, f"canary process {pid} does not run APP_VERSION={version}"
+        return True, f"canary pid {pid} runs {version} on :{self.canary_port}"
+
+    def promote(self, version: str, env: dict[str, str]) -> None:
+        self.set_weight(100)
+        self.local.write_rollout_programs(stable={"version": version, "env": env}, canary=None)
+        self.local.ctl("reread")
+        self.local.ctl("update")  # restarts the stable web program with the new version
+        from .local import _port_open, wait_until
+        wait_until(lambda: _port_open(int(self.local.plan().app["port"].value)), 60, "stable app")
+        wait_until(lambda: "UP" in self._server_state(self.stable_server), 30, "HAProxy health check of stable")
+        self.set_weight(0)
+
+    def rollback(self) -> None:
+        self.set_weight(0)
+        self.local.write_rollout_programs(canary=None)
+        self.local.ctl("reread")
+        self.local.ctl("update")
+
+
+class PulumiStack(Protocol):
+    """The part of `pulumi.automation.Stack` the Pulumi engine uses."""
+
+    def set_config(self, key: str, value, *, path: bool = False) -> None: ...
+    def up(self, **kwargs): ...
+    def outputs(self) -> dict: ...
+
+
+class PulumiEngine:
+    """`pulumi up` per step through the Automation API. The LoadBalancer component carries the
+    weights (tunestack:canaryWeight); metrics come from `measure_fn` (e.g. the LB's stats)."""
+
+    def __init__(self, stack: PulumiStack, measure_fn: Callable[[object], Metrics], verify_fn=None, say=print):
+        self.stack, self.measure_fn, self.verify_fn, self.say = stack, measure_fn, verify_fn, say
+
+    @classmethod
+    def select(cls, stack_name: str, work_dir: Path, measure_fn, verify_fn=None, say=print) -> "PulumiEngine":
+        from pulumi import automation as auto
+
+        try:
+            stack = auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
+        except FileNotFoundError:
+            raise UsageError("the Pulumi engine needs the Pulumi CLI on PATH (see README); "
+                             "use the local stack on machines without it") from None
+        return cls(stack, measure_fn, verify_fn, say)
+
+    def _value(self, value: str):
+        from pulumi import automation as auto
+        return auto.ConfigValue(value=value)
+
+    def _up(self, message: str) -> dict:
+        result = self.stack.up(on_output=self.say, message=message)
+        return {k: getattr(v, "value", v) for k, v in result.outputs.items()}
+
+    def start_canary(self, version: str, env: dict[str, str]) -> None:
+        self.stack.set_config("tunestack:images.canary_app", self._value(version), path=True)
+
+    def set_weight(self, weight: int) -> str:
+        self.stack.set_config("tunestack:canaryWeight", self._value(str(weight)))
+        outputs = self._up(f"rollout: canary weight {weight}%")
+        rollout = outputs.get("rollout", {})
+        return f"pulumi up: {rollout.get('canary_replicas')} canary / {rollout.get('stable_replicas')} stable"
+
+    def mark(self) -> object:
+        return time.time()
+
+    def measure(self, since: object) -> Metrics:
+        return self.measure_fn(since)
+
+    def verify_canary(self, version: str) -> tuple[bool, str]:
+        return self.verify_fn(version) if self.verify_fn else (True, "no host check configured")
+
+    def promote(self, version: str, env: dict[str, str]) -> None:
+        self.stack.set_config("tunestack:images.app", self._value(version), path=True)
+        self.stack.set_config("tunestack:canaryWeight", self._value("0"))
+        self._up(f"rollout: promote {version}")
+
+    def rollback(self) -> None:
+        self.stack.set_config("tunestack:canaryWeight", self._value("0"))
+        self._up("rollout: roll back to stable")
+
+
+# --- the controller --------------------------------------------------------------------------------
+def parse_steps(text: str) -> list[int]:
+    try:
+        steps = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--steps {text!r}: whole percentages separated by commas, e.g. 10,25,50,100") from None
+    if not steps:
+        raise UsageError("--steps: at least one step")
+    bad = [s for s in steps if not 1 <= s <= 100]
+    if bad:
+        raise UsageError(f"--steps {text!r}: {bad[0]} is not a weight between 1 and 100")
+    if any(b <= a for a, b in zip(steps, steps[1:])):
+        raise UsageError(f"--steps {text!r}: weights must rise step by step, e.g. 10,25,50,100")
+    if steps[-1] != 100:
+        raise UsageError(f"--steps {text!r}: the last step must be 100")
+    return steps
+
+
+def parse_bake(text: str) -> float:
+    try:
+        return parse_duration_ms(text) / 1000
+    except UnitError as exc:
+        raise UsageError(f"--bake {text!r}: {exc}") from None
+
+
+class Rollout:
+    def __init__(self, engine: Engine, store: StateStore, gates, say=print, clock=time.monotonic,
+                 sleep=time.sleep, progress_every: float = 5.0):
+        self.engine, self.store, self.gates, self.say = engine, store, gates, say
+        self.clock, self.sleep, self.progress_every = clock, sleep, progress_every
+
+    def _save(self, state: RolloutState, event: str) -> None:
+        state.history.append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": state.step,
+                              "phase": state.phase, "event": event})
+        self.store.save(state)
+
+    def run(self, version: str, env: dict[str, str], steps: list[int], bake_s: float) -> int:
+        state = self.store.load()
+        if state and state.active and state.version == version:
+            self.say(f"resuming {version} at step {state.step + 1}/{len(state.steps)} ({state.weight}%), "
+                     f"phase {state.phase}")
+            state.env = env or state.env
+            self.engine.start_canary(version, state.env)  # after a restart the canary may be gone
+        else:
+            stable_version = state.stable_version if state else "stable"
+            stable_env = state.stable_env if state else {}
+            if state and state.phase == "promoted":
+                stable_version, stable_env = state.version, state.env
+            if state and state.active:
+                self.say(f"a new version arrived during the rollout of {state.version}: "
+                         f"rolling back and starting {version} at step 0")
+                self.engine.rollback()
+            state = RolloutState(version, env, steps, bake_s, stable_version=stable_version, stable_env=stable_env)
+            self._save(state, f"start {version}")
+            self.engine.start_canary(version, env)
+        while True:
+            weight = state.weight
+            if state.phase == "setWeight":
+                what = self.engine.set_weight(weight)
+                self.say(f"step {state.step + 1}/{len(state.steps)}: {weight}% → {what}")
+                state.phase = "pause"
+                self._save(state, f"setWeight {weight}")
+            # pause, then analysis. A resumed step bakes afresh: its measurements must be its own.
+            self.engine.set_weight(weight)
+            mark = self.engine.mark()
+            self._bake(state, weight)
+            state.phase = "analysis"
+            self._save(state, f"baked {state.bake_s:g}s")
+            metrics = self.engine.measure(mark)
+            results = evaluate(metrics, *self.gates)
+            ok_host, host_detail = self.engine.verify_canary(state.version)
+            results.append(GateResult("testinfra on canary host", ok_host, host_detail, "passes"))
+            for r in results:
+                self.say(f"  gate {r.name:<26} {'pass' if r.ok else 'FAIL'}  measured {r.measured}, needs {r.threshold}")
+            failed = [r for r in results if not r.ok]
+            if failed:
+                self.say(f"rolling back: {', '.join(r.name for r in failed)} failed at {weight}%")
+                self.engine.rollback()
+                state.phase = "aborted"
+                self._save(state, "analysis failed: " + "; ".join(f"{r.name} {r.measured}" for r in failed))
+                return 1
+            if state.step + 1 >= len(state.steps):
+                return self._promote(state)
+            state.step += 1
+            state.phase = "setWeight"
+            self._save(state, f"analysis passed at {weight}%")
+
+    def _bake(self, state: RolloutState, weight: int) -> None:
+        start = self.clock()
+        next_report = start
+        while True:
+            elapsed = self.clock() - start
+            if elapsed >= state.bake_s:
+                break
+            if self.clock() >= next_report:
+                self.say(f"  baking {weight}%: {elapsed:4.0f}s / {state.bake_s:g}s")
+                next_report += self.progress_every
+            self.sleep(min(1.0, state.bake_s - elapsed))
+
+    def _promote(self, state: RolloutState) -> int:
+        self.engine.promote(state.version, state.env)
+        state.phase = "promoted"
+        state.stable_version, state.stable_env = state.version, state.env
+        self._save(state, f"promoted {state.version} to stable")
+        self.say(f"{state.version} is stable")
+        return 0
+
+    def promote(self, version: str | None) -> int:
+        state = self.store.load()
+        if not state or not state.active:
+            raise UsageError("no rollout in progress to promote")
+        if version and version != state.version:
+            raise UsageError(f"version {version!r} is not being rolled out; the rollout in progress is {state.version!r}")
+        self.say(f"promoting {state.version}: skipping steps {state.steps[state.step:]}")
+        return self._promote(state)
+
+    def abort(self) -> int:
+        state = self.store.load()
+        if not state or not state.active:
+            raise UsageError("no rollout in progress to abort")
+        self.engine.rollback()
+        state.phase = "aborted"
+        self._save(state, "aborted by hand")
+        self.say(f"aborted {state.version}; traffic is on {state.stable_version}")
+        return 0
+
+
+def describe(state: RolloutState | None) -> str:
+    if state is None:
+        return "no rollout yet"
+    lines = [f"version {state.version}: {state.phase}"
+             + (f" at step {state.step + 1}/{len(state.steps)} ({state.weight}%)" if state.active else ""),
+             f"stable: {state.stable_version}", "history:"]
+    lines += [f"  {h['at']}  step {h['step'] + 1} {h['phase']:<10} {h['event']}" for h in state.history[-10:]]
+    return "\n".join(lines)
