@@ -354,8 +354,9 @@ class Rollout:
                 self.say(f"step {state.step + 1}/{len(state.steps)}: {weight}% → {what}")
                 state.phase = "pause"
                 self._save(state, f"setWeight {weight}")
+            else:  # resumed in pause or analysis: make sure the weight is in force again
+                self.engine.set_weight(weight)
             # pause, then analysis. A resumed step bakes afresh: its measurements must be its own.
-            self.engine.set_weight(weight)
             mark = self.engine.mark()
             self._bake(state, weight)
             state.phase = "analysis"

@@ -1,0 +1,169 @@
+"""The rollout state machine with a recording engine, and the Pulumi engine through its narrow
+interface (a fake Automation API stack). Semantics: Argo Rollouts / Flagger — setWeight, pause,
+analysis; a failed analysis aborts and rolls back; no data fails a gate."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from tunestack.errors import UsageError
+from tunestack.rollout import (Metrics, PulumiEngine, Rollout, StateStore, evaluate, p95, parse_haproxy_log,
+                               parse_steps)
+
+GATES = (0.01, 200.0, 10)
+
+
+class RecordingEngine:
+    def __init__(self, metrics_per_step):
+        self.metrics = list(metrics_per_step)
+        self.calls = []
+
+    def start_canary(self, version, env):
+        self.calls.append(("start", version))
+
+    def set_weight(self, weight):
+        self.calls.append(("weight", weight))
+        return f"w={weight}"
+
+    def mark(self):
+        return len(self.calls)
+
+    def measure(self, since):
+        return self.metrics.pop(0)
+
+    def verify_canary(self, version):
+        return True, "ok"
+
+    def promote(self, version, env):
+        self.calls.append(("promote", version))
+
+    def rollback(self):
+        self.calls.append(("rollback",))
+
+
+def controller(engine, tmp_path):
+    return Rollout(engine, StateStore(tmp_path / "rollout.json"), GATES, say=lambda m: None,
+                   clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None)
+
+
+GOOD = Metrics(100, 0, 50.0)
+
+
+def test_healthy_version_goes_to_100_and_becomes_stable(tmp_path):
+    engine = RecordingEngine([GOOD] * 4)
+    assert controller(engine, tmp_path).run("v2", {}, [10, 25, 50, 100], 3) == 0
+    weights = [c[1] for c in engine.calls if c[0] == "weight"]
+    assert sorted(set(weights)) == [10, 25, 50, 100] and weights == sorted(weights)
+    assert engine.calls[-1] == ("promote", "v2")
+    state = StateStore(tmp_path / "rollout.json").load()
+    assert state.phase == "promoted" and state.stable_version == "v2"
+
+
+@pytest.mark.parametrize("bad,gate", [(Metrics(100, 5, 50.0), "error rate"), (Metrics(100, 0, 450.0), "p95 latency"),
+                                      (Metrics(0, 0, None), "min requests")])
+def test_failed_gate_rolls_back(tmp_path, bad, gate):
+    engine = RecordingEngine([GOOD, bad])
+    assert controller(engine, tmp_path).run("v2", {}, [10, 25, 50, 100], 3) == 1
+    assert engine.calls[-1] == ("rollback",)
+    state = StateStore(tmp_path / "rollout.json").load()
+    assert state.phase == "aborted" and state.step == 1 and gate in state.history[-1]["event"]
+
+
+def test_no_data_fails_never_passes():
+    results = {r.name: r.ok for r in evaluate(Metrics(0, 0, None), *GATES)}
+    assert results == {"min requests": False, "error rate": False, "p95 latency": False}
+
+
+def test_resume_at_the_same_step(tmp_path):
+    store = StateStore(tmp_path / "rollout.json")
+    engine = RecordingEngine([GOOD])
+
+    class Killed(Exception):
+        pass
+
+    def measure_then_die(since):
+        if engine.metrics:
+            return engine.metrics.pop(0)
+        raise Killed  # the process dies while analysing step 2
+    engine.measure = measure_then_die
+    with pytest.raises(Killed):
+        controller(engine, tmp_path).run("v2", {}, [10, 25, 50, 100], 3)
+    assert store.load().step == 1
+    engine2 = RecordingEngine([GOOD] * 3)
+    assert controller(engine2, tmp_path).run("v2", {}, [10, 25, 50, 100], 3) == 0
+    assert [c[1] for c in engine2.calls if c[0] == "weight"][0] == 25  # not back at 10
+
+
+def test_new_version_during_rollout_starts_at_step_zero(tmp_path):
+    engine = RecordingEngine([GOOD])
+    engine.measure = lambda since: (_ for _ in ()).throw(KeyboardInterrupt) if not engine.metrics else engine.metrics.pop(0)
+    with pytest.raises(KeyboardInterrupt):
+        controller(engine, tmp_path).run("v2", {}, [10, 25, 50, 100], 3)
+    engine3 = RecordingEngine([GOOD] * 4)
+    assert controller(engine3, tmp_path).run("v3", {}, [10, 25, 50, 100], 3) == 0
+    assert engine3.calls[0] == ("rollback",) and ("weight", 10) in engine3.calls
+
+
+def test_promote_and_abort(tmp_path):
+    store = StateStore(tmp_path / "rollout.json")
+    engine = RecordingEngine([GOOD])
+    engine.measure = lambda since: (_ for _ in ()).throw(KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        controller(engine, tmp_path).run("v2", {}, [10, 25, 50, 100], 3)
+    with pytest.raises(UsageError, match="'v9' is not being rolled out"):
+        controller(engine, tmp_path).promote("v9")
+    assert controller(engine, tmp_path).promote("v2") == 0 and store.load().phase == "promoted"
+    with pytest.raises(UsageError, match="no rollout in progress"):
+        controller(engine, tmp_path).abort()
+
+
+@pytest.mark.parametrize("text,message", [("25,10,100", "rise"), ("10,150", "between 1 and 100"),
+                                          ("10,50", "last step must be 100"), ("ten", "whole percentages")])
+def test_bad_steps(text, message):
+    with pytest.raises(UsageError, match=message):
+        parse_steps(text)
+
+
+def test_haproxy_log_parsing_and_p95():
+    log = ('127.0.0.1:1 [24/Nov/2026:18:56:32.873] web app/c1 0/0/0/26/26 200 182 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"\n'
+           '127.0.0.1:2 [24/Nov/2026:18:56:32.910] web app/s1 0/0/0/2/2 200 182 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"\n'
+           '127.0.0.1:3 [24/Nov/2026:18:56:32.923] web app/c1 0/0/0/90/91 500 182 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"\n')
+    assert parse_haproxy_log(log, "c1") == (2, 1, [26.0, 91.0])
+    assert p95([float(x) for x in range(1, 101)]) == 95.0  # nearest rank
+
+
+class FakeAutomationStack:
+    """Records what the engine asks of pulumi.automation.Stack."""
+
+    def __init__(self):
+        self.config, self.ups = {}, []
+
+    def set_config(self, key, value, *, path=False):
+        self.config[key] = value.value
+
+    def up(self, **kwargs):
+        self.ups.append((kwargs.get("message"), dict(self.config)))
+        weight = int(self.config.get("tunestack:canaryWeight", 0))
+        return SimpleNamespace(outputs={"rollout": SimpleNamespace(value={"canary_replicas": weight // 10,
+                                                                          "stable_replicas": 10 - weight // 10})})
+
+    def outputs(self):
+        return {}
+
+
+def test_pulumi_engine_sets_config_runs_up_and_reads_outputs(tmp_path):
+    stack = FakeAutomationStack()
+    engine = PulumiEngine(stack, measure_fn=lambda since: GOOD, say=lambda m: None)
+    assert controller(engine, tmp_path).run("ghcr.io/example/shop:2.0", {}, [10, 50, 100], 3) == 0
+    assert stack.config["tunestack:images.canary_app"] == "ghcr.io/example/shop:2.0"
+    assert [u[1]["tunestack:canaryWeight"] for u in stack.ups] == ["10", "50", "100", "0"]
+    assert stack.config["tunestack:images.app"] == "ghcr.io/example/shop:2.0"  # promoted
+    assert stack.ups[-1][0] == "rollout: promote ghcr.io/example/shop:2.0"
+
+
+def test_pulumi_engine_rolls_back_by_config(tmp_path):
+    stack = FakeAutomationStack()
+    engine = PulumiEngine(stack, measure_fn=lambda since: Metrics(100, 50, 40.0), say=lambda m: None)
+    assert controller(engine, tmp_path).run("v2", {}, [10, 100], 3) == 1
+    assert stack.ups[-1] == ("rollout: roll back to stable", stack.config) and stack.config["tunestack:canaryWeight"] == "0"
