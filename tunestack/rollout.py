@@ -214,14 +214,22 @@ class LocalEngine:
         return True, f"canary pid {pid} runs {version} on :{self.canary_port}"
 
     def promote(self, version: str, env: dict[str, str]) -> None:
-        self.set_weight(100)
-        self.local.write_rollout_programs(stable={"version": version, "env": env}, canary=None)
-        self.local.ctl("reread")
-        self.local.ctl("update")  # restarts the stable web program with the new version
+        """The canary serves everything while stable restarts on the new version; then traffic
+        returns to stable and the canary slot is emptied. No moment without a healthy server."""
         from .local import _port_open, wait_until
+
+        self.set_weight(100)
+        self.local.write_rollout_programs(stable={"version": version, "env": env})
+        self.local.ctl("reread")
+        self.local.ctl("update")  # the changed stable program is stopped and re-added
+        if "web" not in self.local.running_services():
+            self.local.ctl("start", "web")
         wait_until(lambda: _port_open(int(self.local.plan().app["port"].value)), 60, "stable app")
         wait_until(lambda: "UP" in self._server_state(self.stable_server), 30, "HAProxy health check of stable")
         self.set_weight(0)
+        self.local.write_rollout_programs(canary=None)
+        self.local.ctl("reread")
+        self.local.ctl("update")
 
     def rollback(self) -> None:
         self.set_weight(0)

@@ -1,0 +1,157 @@
+"""Rollouts on the local stack with real processes and a real HAProxy (issue 6)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.servers
+STACK = "rollouts"
+BASE = 29432  # below the ephemeral port range
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    import tempfile
+
+    stacks = tmp_path_factory.mktemp("stacks")
+    state = Path(tempfile.mkdtemp(prefix="tunestack-rollout-"))
+    state.chmod(0o755)
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
+    c = doc["config"]
+    c["tunestack:postgres"]["port"] = BASE
+    c["tunestack:pgbouncer"]["port"] = BASE + 1
+    c["tunestack:redis"]["cache"]["port"] = BASE + 2
+    c["tunestack:redis"]["queue"]["port"] = BASE + 3
+    c["tunestack:app"]["port"] = BASE + 4
+    c["tunestack:app"]["lb_port"] = BASE + 5
+    c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 200, "min_requests": 15}
+    (stacks / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(doc))
+    environment = {**os.environ, "TUNESTACK_STACKS_DIR": str(stacks), "TUNESTACK_STATE_DIR": str(state)}
+    up = subprocess.run([sys.executable, "-m", "tunestack", "up", "--stack", STACK], cwd=ROOT, env=environment,
+                        capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield environment
+    subprocess.run([sys.executable, "-m", "tunestack", "down", "--stack", STACK], cwd=ROOT, env=environment,
+                   capture_output=True, timeout=120)
+    subprocess.run(["rm", "-rf", str(state)])
+
+
+class Load:
+    """Bounded load on the load balancer: records status and the X-Track header of each answer."""
+
+    def __init__(self, threads: int = 3, limit_s: float = 120):
+        self.results: list[tuple[int, str]] = []
+        self.stop = threading.Event()
+        self.limit = time.monotonic() + limit_s
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
+
+    def run(self):
+        while not self.stop.is_set() and time.monotonic() < self.limit:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{BASE + 5}/", timeout=5) as r:
+                    self.results.append((r.status, r.headers.get("X-Track", "")))
+            except urllib.error.HTTPError as e:
+                self.results.append((e.code, e.headers.get("X-Track", "")))
+            except OSError:
+                self.results.append((0, ""))
+            time.sleep(0.01)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+
+
+def rollout(env, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "tunestack", "rollout", *args, "--stack", STACK], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def version(env):
+    with urllib.request.urlopen(f"http://127.0.0.1:{BASE + 5}/version", timeout=5) as r:
+        import json
+        return json.loads(r.read())["version"]
+
+
+def test_healthy_version_reaches_100_and_becomes_stable(env):
+    with Load():
+        res = rollout(env, "--version", "v2", "--steps", "10,50,100", "--bake", "5s")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "step 1/3: 10%" in res.stdout and "step 3/3: 100%" in res.stdout and "v2 is stable" in res.stdout
+    assert "baking 10%" in res.stdout  # progress while baking
+    assert version(env) == "v2"
+    assert "v2: promoted" in rollout(env, "status").stdout
+
+
+def test_faulty_version_stopped_at_10_percent_and_only_its_share_failed(env):
+    with Load() as load:
+        res = rollout(env, "--version", "v3-bad", "--env", "APP_FAULT_RATE=0.5", "--steps", "10,25,50,100",
+                      "--bake", "6s")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "gate error rate" in res.stdout and "FAIL" in res.stdout
+    assert "rolling back" in res.stdout and "at 10%" in res.stdout
+    failed = [r for r in load.results if r[0] >= 500]
+    assert failed and all(track == "canary" for _, track in failed), "only the canary answered 500"
+    share = len(failed) / len(load.results)
+    assert 0 < share < 0.15, f"{share:.1%} of all requests failed; ~5% expected (10% × 50%)"
+    assert version(env) == "v2"  # traffic back on stable
+
+
+def test_slow_version_fails_the_p95_gate(env):
+    with Load():
+        res = rollout(env, "--version", "v4-slow", "--env", "APP_EXTRA_LATENCY_MS=400", "--steps", "25,100",
+                      "--bake", "5s")
+    assert res.returncode == 1
+    gate = next(line for line in res.stdout.splitlines() if "gate p95 latency" in line)
+    assert "FAIL" in gate and "needs < 200 ms" in gate
+
+
+def test_killed_rollout_resumes_at_the_same_step(env):
+    with Load():
+        proc = subprocess.Popen([sys.executable, "-m", "tunestack", "rollout", "--version", "v5", "--steps",
+                                 "10,50,100", "--bake", "5s", "--stack", STACK], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, text=True)
+        seen = []
+        for line in proc.stdout:  # bounded: the rollout itself ends within a minute
+            seen.append(line)
+            if line.startswith("step 2/3"):
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        res = rollout(env, "--version", "v5", "--steps", "10,50,100", "--bake", "5s")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.startswith("resuming v5 at step 2/3 (50%)")
+    assert "step 1/3" not in res.stdout
+    assert version(env) == "v5"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--version", "v9", "--steps", "50,25,100"], "rise"),
+    (["--version", "v9", "--steps", "10,150"], "between 1 and 100"),
+    (["promote", "--version", "nope"], "no rollout in progress"),
+])
+def test_bad_input(env, args, message):
+    res = rollout(env, *args)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unknown_stack(env):
+    res = subprocess.run([sys.executable, "-m", "tunestack", "rollout", "--version", "v1", "--stack", "nope"],
+                         cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.returncode == 2 and "unknown stack 'nope'" in res.stderr
