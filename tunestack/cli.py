@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")
     p.set_defaults(func=cmd_review)
 
-    p = sub.add_parser("rollout", help="staged rollout 10% → 25% → 50% → 100% with health gates",
+    p = sub.add_parser("rollout", help="staged rollout 10%% → 25%% → 50%% → 100%% with health gates",
                        description="Move the app to --version through the stack's steps. Each step sets the "
                                    "canary's traffic weight (HAProxy weights on the local stack), bakes, then checks "
                                    "the gates: the canary's error rate and p95 latency from HAProxy's request log, a "
