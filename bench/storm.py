@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.harness import BenchStack, raise_nofile, service_user
+from tunestack.scratch import ScratchStack, raise_nofile, service_user
 
 CLIENTS = 1000
 
@@ -111,7 +111,7 @@ def measure(seconds: int = 15, say=print) -> dict:
         # The storm is bigger than the fleet the plan sizes for: let PgBouncer queue all of it.
         c["tunestack:pgbouncer"]["max_client_conn"] = CLIENTS + 100
 
-    with BenchStack("benchstorm", 21432, absorb_storm, say) as stack:
+    with ScratchStack("benchstorm", 21432, absorb_storm, say) as stack:
         stack.psql_socket("SELECT 1")
         subprocess.run([_bin("pgbench"), "-i", "-q", "-h", str(stack.dir / "run"), "-p", str(stack.base),
                         "-U", "postgres", "app"], user=service_user(), check=True, capture_output=True)

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.harness import ROOT, BenchStack, raise_nofile
+from tunestack.scratch import ROOT, ScratchStack, raise_nofile
 
 LUA = Path(__file__).with_name("percentiles.lua")
 
@@ -45,7 +45,7 @@ def _wait_http(url: str, timeout: float = 30) -> None:
 
 
 def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
-    with BenchStack("benchweb", 23432, say=say) as stack:
+    with ScratchStack("benchweb", 23432, say=say) as stack:
         tuned_url = f"http://127.0.0.1:{stack.base + 5}/"
         say(f"  tuned: wrk {connections} connections × {seconds}s → {tuned_url} …")
         tuned = wrk(tuned_url, seconds, connections)

@@ -11,9 +11,10 @@ import pwd
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tunestack.local import wait_until  # one bounded poller for the project
 
 
 def pg_bin(name: str) -> str:
@@ -47,21 +48,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(check, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
-    """Poll `check` until it returns a truthy value, at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as exc:  # not ready yet
-            last_exc = exc
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not reached within {timeout}s (last error: {last_exc})")
 
 
 def run_as_service_user(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -111,8 +97,8 @@ def start_postgres(workdir: Path, conf_text: str) -> Server:
         return run_as_service_user([pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)]).returncode == 0
 
     try:
-        wait_until(ready, timeout=30, what="postgres accepting connections")
-    except RuntimeError:
+        wait_until(ready, 30, "postgres accepting connections")
+    except Exception:
         server.stop()
         raise
     return server
@@ -171,7 +157,7 @@ def start_pgbouncer(workdir: Path, ini_text: str, userlist: str) -> Server:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    wait_until(ready, what="pgbouncer listening")
+    wait_until(ready, 20, "pgbouncer listening")
     return server
 
 
@@ -192,5 +178,5 @@ def start_redis(workdir: Path, conf_path: Path) -> Server:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    wait_until(ready, what="redis listening")
+    wait_until(ready, 20, "redis listening")
     return server

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tunestack.scratch import ScratchStack
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.servers
@@ -21,42 +21,22 @@ STACK = "e2e"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    import tempfile
-
-    stacks = tmp_path_factory.mktemp("stacks")
-    state = Path(tempfile.mkdtemp(prefix="tunestack-e2e-"))  # the service user must reach it
-    state.chmod(0o755)
-    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
-    c = doc["config"]
-    c["tunestack:postgres"]["port"] = 25432
-    c["tunestack:pgbouncer"]["port"] = 26432
-    c["tunestack:redis"]["cache"]["port"] = 26379
-    c["tunestack:redis"]["queue"]["port"] = 26380
-    c["tunestack:app"]["port"] = 28000
-    c["tunestack:app"]["lb_port"] = 28080
-    (stacks / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(doc))
-    environment = {**os.environ, "TUNESTACK_STACKS_DIR": str(stacks), "TUNESTACK_STATE_DIR": str(state)}
-    yield {"env": environment, "stacks": stacks, "state": state, "doc": doc}
-    subprocess.run([sys.executable, "-m", "tunestack", "down", "--stack", STACK], cwd=ROOT, env=environment,
-                   capture_output=True, timeout=120)
-    subprocess.run(["rm", "-rf", str(state)])
+def env():
+    stack = ScratchStack(STACK, 25432, say=lambda m: None)  # own ports and state; up is part of the test
+    yield stack
+    stack.__exit__(None, None, None)
 
 
-def cli(env, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "tunestack", *args, "--stack", STACK], cwd=ROOT, env=env["env"],
-                          capture_output=True, text=True, timeout=timeout)
+def cli(env, *args):
+    return env.cli(*args)
 
 
 def edit(env, change):
-    doc = yaml.safe_load(yaml.safe_dump(env["doc"]))
-    change(doc["config"])
-    (env["stacks"] / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(doc))
-    return doc
+    env.edit(change)
 
 
 def sql(env, query):
-    run_dir = env["state"] / STACK / "run"
+    run_dir = env.state / STACK / "run"
     res = subprocess.run(["psql", "-h", str(run_dir), "-p", "25432", "-U", "postgres", "-d", "app", "-AtX", "-c", query],
                          user="postgres" if os.geteuid() == 0 else None, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
@@ -64,14 +44,14 @@ def sql(env, query):
 
 
 def get(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:28080{path}", timeout=5) as r:
+    with urllib.request.urlopen(f"http://127.0.0.1:25437{path}", timeout=5) as r:
         return r.status, json.loads(r.read())
 
 
 def test_lifecycle(env):
     up = cli(env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
-    assert "web:" in up.stdout and "28080" in up.stdout
+    assert "web:" in up.stdout and "25437" in up.stdout
     status, body = get("/")
     assert status == 200
     verify = cli(env, "verify")
@@ -100,9 +80,9 @@ def test_lifecycle(env):
     assert get("/")[0] == 200
 
     # A hand-made change on a running server is caught.
-    pw = json.loads((env["state"] / STACK / "secrets" / "passwords.json").read_text())["redis"]
+    pw = json.loads((env.state / STACK / "secrets" / "passwords.json").read_text())["redis"]
     import redis as redis_py
-    redis_py.Redis(port=26379, password=pw).config_set("maxmemory-policy", "allkeys-random")
+    redis_py.Redis(port=25434, password=pw).config_set("maxmemory-policy", "allkeys-random")
     verify = cli(env, "verify")
     assert verify.returncode == 1
     assert any("FAIL" in line and "maxmemory-policy-cache" in line and "allkeys-random" in line
@@ -115,11 +95,11 @@ def test_lifecycle(env):
 
 
 def test_broken_config_leaves_running_stack_as_it_was(env):
-    if not (env["state"] / STACK / "state.json").exists():
+    if not (env.state / STACK / "state.json").exists():
         assert cli(env, "up").returncode == 0
-    pid_file = env["state"] / STACK / "data" / "postgres" / "postmaster.pid"
+    pid_file = env.state / STACK / "data" / "postgres" / "postmaster.pid"
     pid_before = pid_file.read_text().splitlines()[0]
-    conf_before = (env["state"] / STACK / "etc" / "postgresql.conf").read_text()
+    conf_before = (env.state / STACK / "etc" / "postgresql.conf").read_text()
 
     def broken(c):
         c["tunestack:postgres"]["overrides"] = {"shared_preload_libraries": "pg_stat_statements,no_such_library"}
@@ -129,7 +109,7 @@ def test_broken_config_leaves_running_stack_as_it_was(env):
     assert 'could not access file "no_such_library"' in up.stderr  # PostgreSQL's own message
     assert "nothing was changed" in up.stderr
     assert pid_file.read_text().splitlines()[0] == pid_before
-    assert (env["state"] / STACK / "etc" / "postgresql.conf").read_text() == conf_before
+    assert (env.state / STACK / "etc" / "postgresql.conf").read_text() == conf_before
     assert get("/")[0] == 200
 
     down = cli(env, "down")

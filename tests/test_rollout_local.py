@@ -12,7 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tunestack.scratch import ScratchStack
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.servers
@@ -21,30 +22,11 @@ BASE = 29432  # below the ephemeral port range
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    import tempfile
-
-    stacks = tmp_path_factory.mktemp("stacks")
-    state = Path(tempfile.mkdtemp(prefix="tunestack-rollout-"))
-    state.chmod(0o755)
-    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
-    c = doc["config"]
-    c["tunestack:postgres"]["port"] = BASE
-    c["tunestack:pgbouncer"]["port"] = BASE + 1
-    c["tunestack:redis"]["cache"]["port"] = BASE + 2
-    c["tunestack:redis"]["queue"]["port"] = BASE + 3
-    c["tunestack:app"]["port"] = BASE + 4
-    c["tunestack:app"]["lb_port"] = BASE + 5
-    c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 200, "min_requests": 15}
-    (stacks / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(doc))
-    environment = {**os.environ, "TUNESTACK_STACKS_DIR": str(stacks), "TUNESTACK_STATE_DIR": str(state)}
-    up = subprocess.run([sys.executable, "-m", "tunestack", "up", "--stack", STACK], cwd=ROOT, env=environment,
-                        capture_output=True, text=True, timeout=300)
-    assert up.returncode == 0, up.stdout + up.stderr
-    yield environment
-    subprocess.run([sys.executable, "-m", "tunestack", "down", "--stack", STACK], cwd=ROOT, env=environment,
-                   capture_output=True, timeout=120)
-    subprocess.run(["rm", "-rf", str(state)])
+def env():
+    def gates(c):
+        c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 200, "min_requests": 15}
+    with ScratchStack(STACK, BASE, gates, say=lambda m: None) as stack:
+        yield stack.env
 
 
 class Load:

@@ -17,7 +17,7 @@ from .postgres.catalog import catalog
 from .postgres.inputs import PgInputs
 from .sampling import Sampling, plan_sampling
 from .setting import Setting, fixed
-from .rollout_split import Split, split
+from .rollout_split import Split, reachable_weights, split
 from .spec import HostSpec, StackSpec
 from .units import (GB_IN_KB, MB_IN_KB, format_bytes_human, format_kb, format_ms, format_seconds,
                     pg_value_in_base_units)
@@ -567,11 +567,11 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         "timeout_server_s": Setting(a.request_timeout_ms // 1000, "the request timeout"),
         "health_path": fixed(spec.traffic.health_paths[0], "the first health path of the stack"),
     }
-    if total_app_hosts < 10 and any(0 < w < 100 for w in spec.rollout.steps):
-        warnings.append(f"{total_app_hosts} app replica(s): replica counts alone reach only "
-                        + ", ".join(f"{x:g}%" for x in sorted(set(round(100 * k / total_app_hosts) for k in range(total_app_hosts + 1))))
-                        + "; load-balancer weights make the other steps exact" if total_app_hosts > 1 else
-                        f"1 app replica: a canary takes all of its traffic; steps below 100% need more replicas")
+    if total_app_hosts < 10 and any(0 < w < 100 for w in spec.rollout.steps) and "canary_port" not in rollout:
+        reachable = ", ".join(f"{x:g}%" for x in reachable_weights(total_app_hosts))
+        warnings.append(f"{total_app_hosts} app replica(s): replica counts alone reach only {reachable}; "
+                        + ("load-balancer weights make the other steps exact" if total_app_hosts > 1
+                           else "a canary replaces the only replica, so steps below 100% need more replicas"))
     plan = Plan(stack=spec.name, spec=spec, target=target, hosts=hosts, postgres=postgres, postgres_roles=roles,
                 pgbouncer=bouncer, pgbouncer_service=service, redis=redis, app=app, web_env=web_env,
                 jobs_env=jobs_env, sampling=sampling, rollout=rollout, budgets=budgets, alerts=alerts,

@@ -141,8 +141,6 @@ class LocalEngine:
     socket, and HAProxy's own request log for the canary's error rate and latency."""
 
     def __init__(self, local, say=print):
-        from .local import LocalStack  # noqa: F401 - type only
-
         self.local = local
         self.say = say
         plan = local.plan()

@@ -1,5 +1,5 @@
-"""A throwaway copy of the local stack for benchmarks: own ports, own state folder, own overrides.
-Brought up and torn down through the real CLI, like a user would."""
+"""A throwaway copy of the local stack: own ports, own state folder, own overrides. Brought up and
+torn down through the real CLI, as a user would. Benchmarks and end-to-end tests use it."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+PORTS = 6  # postgres, pgbouncer, redis cache, redis queue, app, load balancer (app + 100: canary)
 
 
 def raise_nofile() -> None:
@@ -22,13 +23,13 @@ def raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-class BenchStack:
-    def __init__(self, name: str, base_port: int, edit=None, say=print):
+class ScratchStack:
+    def __init__(self, name: str, base_port: int, edit=None, say=print, keep_up: bool = False):
         # Ports stay below Linux's ephemeral range (32768+), where a client socket may hold them.
         assert base_port + 5 < 32768
         self.name, self.base, self.say = name, base_port, say
-        self.stacks = Path(tempfile.mkdtemp(prefix="tunestack-bench-stacks-"))
-        self.state = Path(tempfile.mkdtemp(prefix="tunestack-bench-state-"))
+        self.stacks = Path(tempfile.mkdtemp(prefix="tunestack-scratch-stacks-"))
+        self.state = Path(tempfile.mkdtemp(prefix="tunestack-scratch-state-"))  # reachable by the service user
         self.state.chmod(0o755)
         doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
         c = doc["config"]
@@ -40,21 +41,29 @@ class BenchStack:
         c["tunestack:app"]["lb_port"] = base_port + 5
         if edit:
             edit(c)
+        self.doc = doc
         (self.stacks / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc))
         self.env = {**os.environ, "TUNESTACK_STACKS_DIR": str(self.stacks), "TUNESTACK_STATE_DIR": str(self.state)}
+
+    def edit(self, change) -> None:
+        """Rewrite the scratch stack file through `change(config)`, starting from the original."""
+        doc = yaml.safe_load(yaml.safe_dump(self.doc))
+        change(doc["config"])
+        (self.stacks / f"Pulumi.{self.name}.yaml").write_text(yaml.safe_dump(doc))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "tunestack", *args, "--stack", self.name], cwd=ROOT,
                               env=self.env, capture_output=True, text=True, timeout=600)
 
-    def __enter__(self) -> "BenchStack":
-        self.say(f"  bringing up bench stack {self.name} …")
+    def __enter__(self) -> "ScratchStack":
+        self.say(f"  bringing up scratch stack {self.name} …")
         res = self.cli("up")
+        self.last_up = res
         if res.returncode:
             logs = "\n".join(f"--- {p.name}\n" + p.read_text()[-1500:] for p in sorted((self.dir / "log").glob("*.log")))
             self.__exit__(None, None, None)
             res.stderr += "\n" + logs
-            raise RuntimeError(f"bench stack did not come up:\n{res.stdout}\n{res.stderr}")
+            raise RuntimeError(f"scratch stack did not come up:\n{res.stdout}\n{res.stderr}")
         return self
 
     def __exit__(self, *exc) -> None:
