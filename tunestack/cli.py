@@ -11,15 +11,20 @@ from .errors import BudgetError, StackError, UsageError
 EXIT_BAD_INPUT = 2
 
 
+def _require_stack(name: str) -> None:
+    from . import stackfile
+
+    if name not in stackfile.stack_names():
+        raise UsageError(f"unknown stack {name!r}; stacks in {stackfile.STACKS_DIR}: "
+                         + ", ".join(stackfile.stack_names()))
+
+
 def _plan_from_args(args, strict=True):
     from .planner import plan_stack
-    from . import stackfile
 
     if getattr(args, "stack_file", None):
         return plan_stack(args.stack_file, is_path=True, strict=strict)
-    if args.stack not in stackfile.stack_names():
-        raise UsageError(f"unknown stack {args.stack!r}; stacks in {stackfile.STACKS_DIR}: "
-                         + ", ".join(stackfile.stack_names()))
+    _require_stack(args.stack)
     return plan_stack(args.stack, strict=strict, pg_version=getattr(args, "pg_version", None))
 
 
@@ -124,10 +129,8 @@ def cmd_postgres(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from . import stackfile
 
-    if args.stack not in stackfile.stack_names():
-        raise UsageError(f"unknown stack {args.stack!r}; stacks: " + ", ".join(stackfile.stack_names()))
+    _require_stack(args.stack)
     # Validate first, so a bad file gives the usual error and the program never starts.
     from .planner import plan_stack
     plan_stack(args.stack, target="docker")
@@ -138,11 +141,9 @@ def cmd_preview(args) -> int:
 
 
 def _local(args):
-    from . import stackfile
     from .local import LocalStack
 
-    if args.stack not in stackfile.stack_names():
-        raise UsageError(f"unknown stack {args.stack!r}; stacks: " + ", ".join(stackfile.stack_names()))
+    _require_stack(args.stack)
     return LocalStack(args.stack, say=lambda m: print(m, flush=True))
 
 
@@ -176,8 +177,7 @@ def cmd_verify(args) -> int:
     from . import stackfile
     from .render import ROOT
 
-    if args.stack not in stackfile.stack_names():
-        raise UsageError(f"unknown stack {args.stack!r}; stacks: " + ", ".join(stackfile.stack_names()))
+    _require_stack(args.stack)
     spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
     if args.hosts:
         hosts = args.hosts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -52,7 +53,7 @@ def _schema_problem(file: str, err) -> Problem:
     if err.validator == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
         unknown = [k for k in err.instance if k not in schema.get("properties", {})
-                   and not any(__import__("re").match(p, k) for p in schema.get("patternProperties", {}))]
+                   and not any(re.match(p, k) for p in schema.get("patternProperties", {}))]
         key = unknown[0] if unknown else "?"
         close = difflib.get_close_matches(key, allowed, n=1)
         fix = f"did you mean '{close[0]}'?" if close else "remove the key"
