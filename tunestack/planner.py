@@ -17,7 +17,7 @@ from .postgres.catalog import catalog
 from .postgres.inputs import PgInputs
 from .sampling import Sampling, plan_sampling
 from .setting import Setting, fixed
-from .rollout_split import Split, reachable_weights, split
+from .rollout_split import Split, beside, reachable_weights, split
 from .spec import HostSpec, StackSpec
 from .units import (GB_IN_KB, MB_IN_KB, format_bytes_human, format_kb, format_ms, format_seconds,
                     pg_value_in_base_units)
@@ -529,20 +529,27 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     alerts = _alerts(spec, server_conns, int(max_client.value), redis, fleet_with_surge)
     containers = {h.name: _container_limits(spec, h, allot[h.name], sizings.get(h.name)) for h in spec.hosts}
     weights = sorted({0, *spec.rollout.steps, spec.rollout.canary_weight})
-    splits = {w: split(total_app_hosts, w) for w in weights}
+    # The local stack rolls out beside the stable app (one canary slot); elsewhere replicas are split.
+    canary_slot = not docker and all(h.is_local for h in spec.hosts)
+    splits = {w: beside(w) if canary_slot else split(total_app_hosts, w) for w in weights}
     for w in spec.rollout.steps:
         sp = splits[w]
-        rollout[f"split_{w}"] = Setting(
-            f"{sp.stable} stable / {sp.canary} canary, HAProxy weights {sp.stable_server_weight}:{sp.canary_server_weight}",
-            f"{w}% of {total_app_hosts} replicas: nearest whole count {sp.canary} ({sp.replica_weight:.0f}% by replicas),"
-            f" load-balancer weights bring it to {sp.lb_weight:.0f}%")
+        weights_text = f"HAProxy weights {sp.stable_server_weight}:{sp.canary_server_weight}"
+        if canary_slot:
+            rollout[f"split_{w}"] = Setting(f"stable + canary beside it, {weights_text}",
+                                            f"{w}% by load-balancer weights alone: the canary runs beside stable")
+        else:
+            rollout[f"split_{w}"] = Setting(
+                f"{sp.stable} stable / {sp.canary} canary, {weights_text}",
+                f"{w}% of {total_app_hosts} replicas: nearest whole count {sp.canary} ({sp.replica_weight:.0f}% by "
+                f"replicas), load-balancer weights bring it to {sp.lb_weight:.0f}%")
     rollout["canary_weight"] = Setting(spec.rollout.canary_weight, "the rollout state in the stack config")
     current = splits[spec.rollout.canary_weight]
     replicas = []
     index = 0
     for h in app_hosts:
         for k in range(h.count):
-            track = "canary" if index < current.canary else "stable"
+            track = "canary" if not canary_slot and index < current.canary else "stable"
             name = container_name(spec.name, f"app-web-{index + 1}")
             address = (h.addresses[k] if h.addresses else "127.0.0.1")
             replicas.append({"name": name, "host": h.name, "index": index, "track": track,
@@ -551,10 +558,10 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                              "port": a.port,
                              "weight": current.canary_server_weight if track == "canary" else current.stable_server_weight})
             index += 1
-    if not docker and all(h.is_local for h in spec.hosts):
-        # The local stack rolls out beside the stable app: one canary slot, weight 0 until a rollout.
+    if canary_slot:
         replicas.append({"name": container_name(spec.name, "app-canary"), "host": app_hosts[0].name, "index": index,
-                         "track": "canary", "address": "127.0.0.1", "port": a.port + 100, "weight": 0})
+                         "track": "canary", "address": "127.0.0.1", "port": a.port + 100,
+                         "weight": current.canary_server_weight})
         rollout["canary_port"] = Setting(a.port + 100, "the app port + 100: the local canary slot")
     fleet_threads = sum(sizings[h.name].workers * h.count for h in app_hosts) * a.threads
     loadbalancer = {
@@ -567,7 +574,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         "timeout_server_s": Setting(a.request_timeout_ms // 1000, "the request timeout"),
         "health_path": fixed(spec.traffic.health_paths[0], "the first health path of the stack"),
     }
-    if total_app_hosts < 10 and any(0 < w < 100 for w in spec.rollout.steps) and "canary_port" not in rollout:
+    if total_app_hosts < 10 and any(0 < w < 100 for w in spec.rollout.steps) and not canary_slot:
         reachable = ", ".join(f"{x:g}%" for x in reachable_weights(total_app_hosts))
         warnings.append(f"{total_app_hosts} app replica(s): replica counts alone reach only {reachable}; "
                         + ("load-balancer weights make the other steps exact" if total_app_hosts > 1

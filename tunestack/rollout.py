@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from .errors import UsageError
+from .rollout_split import beside
 from .units import UnitError, parse_duration_ms
 
 PHASES = ("setWeight", "pause", "analysis")
@@ -183,10 +184,10 @@ class LocalEngine:
         return "unknown"
 
     def set_weight(self, weight: int) -> str:
-        # HAProxy weights are relative: stable 100 − w, canary w (0 takes a server out of rotation).
-        self._admin(f"set weight app/{self.stable_server} {100 - weight}")
-        self._admin(f"set weight app/{self.canary_server} {weight}")
-        return f"HAProxy weights {self.stable_server}={100 - weight} {self.canary_server}={weight}"
+        sp = beside(weight)  # the same weights the plan renders into haproxy.cfg
+        self._admin(f"set weight app/{self.stable_server} {sp.stable_server_weight}")
+        self._admin(f"set weight app/{self.canary_server} {sp.canary_server_weight}")
+        return f"HAProxy weights {self.stable_server}={sp.stable_server_weight} {self.canary_server}={sp.canary_server_weight}"
 
     def mark(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0

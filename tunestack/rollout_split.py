@@ -53,6 +53,14 @@ def split(total: int, weight: int) -> Split:
     return Split(weight, stable, canary, 100.0 * canary / total, s_each, c_each)
 
 
+def beside(weight: int) -> Split:
+    """The local stack's canary runs beside the one stable replica: the load balancer alone splits,
+    stable at 100 − weight and canary at weight (HAProxy weights are relative)."""
+    if not 0 <= weight <= 100:
+        raise ValueError(f"weight {weight} is not between 0 and 100")
+    return Split(weight, 1, 1 if weight else 0, float(weight), 100 - weight, weight)
+
+
 def reachable_weights(total: int) -> list[float]:
     """Canary shares that replica counts alone can give (10% needs at least 10 replicas)."""
     return [round(100.0 * k / total, 1) for k in range(total + 1)]
