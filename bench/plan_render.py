@@ -1,14 +1,13 @@
 """Benchmark: time to plan and render every stack. Not a test: it prints, it asserts nothing.
 
-    .venv/bin/python bench/plan_render.py [--rounds N] [--format json]
+    .venv/bin/python bench/plan_render.py [--format json]   (or: python -m tunestack bench --only plan)
 
 Cold = first plan of a fresh process (imports, catalog and instance-table loading included);
-warm = the median of N further rounds. Both are measured in the same run, side by side.
+warm = the median of 20 further rounds. Both are measured in the same run, side by side.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -52,25 +51,9 @@ def measure(rounds: int = 20) -> dict:
     return result
 
 
-def main() -> None:
+if __name__ == "__main__":  # the same table as `python -m tunestack bench --only plan`
+    from bench.run import run
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    args = parser.parse_args()
-    result = measure(args.rounds)
-    cold_plan, cold_render, cold_total = (result["cold_plan_seconds"], result["cold_render_seconds"],
-                                          result["cold_seconds_incl_imports"])
-    warm_plan, warm_render = result["warm_plan_seconds"], result["warm_render_seconds"]
-    if args.format == "json":
-        print(json.dumps(result, indent=2))
-        return
-    print(f"plan + render of {len(result['stacks'])} stacks ({', '.join(result['stacks'])})")
-    print(f"{'':24}{'cold (first run)':>18}{'warm (median of ' + str(args.rounds) + ')':>22}")
-    print(f"{'plan':24}{cold_plan:>17.4f}s{warm_plan:>21.4f}s")
-    print(f"{'render':24}{cold_render:>17.4f}s{warm_render:>21.4f}s")
-    print(f"{'total (cold incl. imports)':24}{cold_total:>17.4f}s{warm_plan + warm_render:>21.4f}s")
-    print(f"cold / warm: {result['cold_to_warm_ratio']}×")
-
-
-if __name__ == "__main__":
-    main()
+    sys.exit(run("plan", parser.parse_args().format))

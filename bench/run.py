@@ -26,9 +26,12 @@ def run(only: str | None, fmt: str) -> int:
         return 0
     if "plan" in results:
         p = results["plan"]
-        print(f"\nplan + render, {len(p['stacks'])} stacks      cold (first)   warm (median of {p['rounds']})   cold/warm")
-        print(f"  total                         {p['cold_seconds_incl_imports']:>9.4f}s   {p['warm_total_seconds']:>13.4f}s   "
-              f"{p['cold_to_warm_ratio']:>8}×")
+        print(f"\nplan + render, {len(p['stacks'])} stacks ({', '.join(p['stacks'])})")
+        print(f"{'':28}{'cold (first run)':>18}{'warm (median of ' + str(p['rounds']) + ')':>22}")
+        print(f"{'  plan':28}{p['cold_plan_seconds']:>17.4f}s{p['warm_plan_seconds']:>21.4f}s")
+        print(f"{'  render':28}{p['cold_render_seconds']:>17.4f}s{p['warm_render_seconds']:>21.4f}s")
+        print(f"{'  total (cold incl. imports)':28}{p['cold_seconds_incl_imports']:>17.4f}s"
+              f"{p['warm_total_seconds']:>21.4f}s   cold/warm {p['cold_to_warm_ratio']}×")
     if "storm" in results:
         s = results["storm"]
         t, b = s["tuned_pgbouncer"], s["stock_postgres"]
