@@ -7,7 +7,7 @@ from components import (AppServerGroup, AppServerGroupArgs, DockerHosts, DockerH
                         PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, StackSecrets, StackSecretsArgs)
 from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
-from tunestack.planner import build_plan, container_name
+from tunestack.plan import build_plan, container_name
 from tunestack.pulumi_config import stack_document
 from tunestack.render import Layout, render_plan
 from tunestack.stackfile import load_document
@@ -23,20 +23,10 @@ try:  # a bad stack file stops the program before any resource is registered
 except (StackError, BudgetError) as exc:
     raise pulumi.RunError(str(exc)) from None
 files = render_plan(plan, Layout(run_dir="/tmp"))
-
+where = plan.placement
 db, cache = spec.host_with("db"), spec.host_with("cache")
 app_hosts = spec.app_hosts()
 images = spec.images
-
-
-def limit(host, service):
-    return next(c for c in plan.containers[host.name] if c.service == service)
-
-
-def published(host):
-    """A service is published on its host's address only when a client lives on another host."""
-    return host.address if any(h.name != host.name for h in app_hosts) or not host.is_local else None
-
 
 hosts = DockerHosts(f"{stack}-hosts", DockerHostsArgs(spec.hosts))
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
@@ -45,38 +35,38 @@ secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("d
 
 postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["postgres"], files,
-    limit(db, "postgres"), spec.postgres.port, published(db), secrets.admin_password, secrets.db_password))
+    plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
+    secrets.db_password))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["pgbouncer"], files,
-    limit(db, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value, published(db),
-    secrets.db_password, secrets.admin_password), opts=pulumi.ResourceOptions(depends_on=[postgres]))
+    plan.container(db.name, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value,
+    where["pgbouncer"].publish, secrets.db_password, secrets.admin_password),
+    opts=pulumi.ResourceOptions(depends_on=[postgres]))
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["redis"], inst.role, files,
-    limit(cache, f"redis-{inst.role}"), inst.port, published(cache), secrets.redis_password))
+    plan.container(cache.name, f"redis-{inst.role}"), inst.port, where[f"redis-{inst.role}"].publish,
+    secrets.redis_password))
     for inst in (spec.redis_cache, spec.redis_queue)}
 
-replicas = []
-for r in plan.replicas:
-    host = next(h for h in app_hosts if h.name == r["host"])
-    index = r["index"] - sum(h.count for h in app_hosts[:app_hosts.index(host)])
-    replicas.append(Replica(r["name"], hosts.providers[(host.name, index)], network.networks[(host.name, index)].name,
-                            r["track"], r["address"] if host.name != cache.name else None))
+replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
+                    r.track, r.publish) for r in plan.replicas]
 app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.framework, images["app"], images.get("canary_app"), replicas, files,
-    {k: str(s.value) for k, s in plan.web_env.items()}, {k: str(s.value) for k, s in plan.jobs_env.items()},
-    limit(app_hosts[0], "web"), next((c for c in plan.containers[app_hosts[0].name] if c.service == "jobs"), None),
-    spec.app.port, plan.loadbalancer["health_path"].value, secrets.db_password, secrets.redis_password),
+    {k: s.text for k, s in plan.web_env.items()}, {k: s.text for k, s in plan.jobs_env.items()},
+    plan.container(app_hosts[0].name, "web"), plan.container(app_hosts[0].name, "jobs"),
+    spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.redis_password),
     opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["haproxy"], files,
-    limit(cache, "haproxy"), plan.loadbalancer["port"].value, cache.address), opts=pulumi.ResourceOptions(depends_on=[app]))
+    plan.container(cache.name, "haproxy"), plan.loadbalancer["port"].value, where["haproxy"].publish),
+    opts=pulumi.ResourceOptions(depends_on=[app]))
 
 pulumi.export("endpoints", {
     "web": lb.endpoint,
-    "pgbouncer": f"{db.address}:{spec.pgbouncer.port}",
-    "postgres": f"{db.address}:{spec.postgres.port}",
-    "redis_cache": f"{cache.address}:{spec.redis_cache.port}",
-    "redis_queue": f"{cache.address}:{spec.redis_queue.port}",
+    "pgbouncer": f"{where['pgbouncer'].host.address}:{spec.pgbouncer.port}",
+    "postgres": f"{where['postgres'].host.address}:{spec.postgres.port}",
+    "redis_cache": f"{where['redis-cache'].host.address}:{spec.redis_cache.port}",
+    "redis_queue": f"{where['redis-queue'].host.address}:{spec.redis_queue.port}",
 })
 pulumi.export("plan", {
     "hosts": {h.name: {"count": h.count, "cpus": h.cpus, "memory_bytes": h.memory_bytes, "source": h.shape_source}

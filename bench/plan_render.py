@@ -8,18 +8,15 @@ warm = the median of 20 further rounds. Both are measured in the same run, side 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
+import statistics
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def measure(rounds: int = 20) -> dict:
     t0 = time.perf_counter()
     from tunestack import stackfile
-    from tunestack.planner import plan_stack
+    from tunestack.plan import plan_stack
     from tunestack.render import render_plan
 
     def once() -> tuple[float, float]:

@@ -11,7 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tunestack.scratch import ScratchStack, raise_nofile, service_user
+from tunestack.scratch import ScratchStack, raise_nofile
+from tunestack.servers import service_user
 
 CLIENTS = 1000
 

@@ -13,7 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tunestack.scratch import ROOT, ScratchStack, raise_nofile
+from tunestack.paths import ROOT
+from tunestack.scratch import ScratchStack, raise_nofile
 
 LUA = Path(__file__).with_name("percentiles.lua")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from tunestack.planner import ContainerLimit
+from tunestack.plan.memory import ContainerLimit
 
 MB = 1024**2
 

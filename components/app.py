@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from tunestack.planner import ContainerLimit
+from tunestack.plan.memory import ContainerLimit
 
 from ._container import ContainerSpec, Publish, service_container
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from tunestack.spec import HostSpec
+from tunestack.stackfile.spec import HostSpec
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
 

@@ -15,10 +15,9 @@ import yaml
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
+from tunestack.paths import PROGRAM, stacks_dir
 from tunestack.pulumi_config import runtime_config
 
-ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = ROOT / "__main__.py"
 PROJECT = "tunestack"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value on the wire
 
@@ -89,7 +88,7 @@ class _RecordingMonitor(MockMonitor):
 
 def run_program(stack: str, stack_file: Path | None = None, extra_config: dict[str, str] | None = None) -> ProgramRun:
     """Run __main__.py once for `stack` with its stack file as config; a fresh run every call."""
-    path = stack_file or ROOT / "stacks" / f"Pulumi.{stack}.yaml"
+    path = stack_file or stacks_dir() / f"Pulumi.{stack}.yaml"
     values, secret_keys = runtime_config(yaml.safe_load(path.read_text()) or {})
     values.update(extra_config or {})
     run = ProgramRun(stack)

@@ -1,9 +1,6 @@
 import os
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 # Never let boto3 reach the instance-metadata address or AWS from a test.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
@@ -15,6 +12,11 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import settings
+
+# No example database in the checkout: the suite must leave `git status` clean.
+settings.register_profile("tunestack", database=None)
+settings.load_profile("tunestack")
 
 
 @pytest.fixture

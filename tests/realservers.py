@@ -5,7 +5,6 @@ PostgreSQL refuses to run as root, so when the tests run as root the servers run
 """
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -14,24 +13,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunestack.local import wait_until  # one bounded poller for the project
+from tunestack.poll import wait_until
+from tunestack.servers import service_user
+from tunestack.servers import pg_bin as _pg_bin
 
 
 def pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    """A PostgreSQL binary; the tests cannot run without the Debian package."""
+    found = _pg_bin(name)
     if not found:
         raise RuntimeError(f"{name} not found: install the postgresql package (see .ci/run)")
-    return found[-1]
-
-
-def installed_pg_major() -> int:
-    out = subprocess.run([pg_bin("postgres"), "--version"], capture_output=True, text=True, check=True).stdout
-    return int(out.split()[-1].split(".")[0])
-
-
-def service_user() -> str | None:
-    """The user servers run as: `postgres` when we are root, else ourselves (None)."""
-    return "postgres" if os.geteuid() == 0 else None
+    return found
 
 
 def own(path: Path) -> None:

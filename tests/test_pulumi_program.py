@@ -13,7 +13,7 @@ import yaml
 
 from components.mockrun import SECRET_SIG, run_program
 from tunestack import stackfile
-from tunestack.planner import build_plan
+from tunestack.plan import build_plan
 from tunestack.render import Layout, render_plan
 
 pytestmark = pytest.mark.pulumi
@@ -51,7 +51,7 @@ def test_resource_graph(stack):
     containers = {r.name for r in run.of_type(CONTAINER)}
     plan = docker_plan(stack)
     expected = {f"{stack}-postgres", f"{stack}-pgbouncer", f"{stack}-redis-cache", f"{stack}-redis-queue",
-                f"{stack}-lb"} | {r["name"] for r in plan.replicas} | {r["name"].replace("-web-", "-jobs-") for r in plan.replicas}
+                f"{stack}-lb"} | {r.name for r in plan.replicas} | {r.name.replace("-web-", "-jobs-") for r in plan.replicas}
     assert containers == expected
     # One Docker provider per machine: the socket locally, ssh://user@address for listed hosts.
     providers = {r.name: r.inputs.get("host") for r in run.of_type("pulumi:providers:docker")}
@@ -78,12 +78,12 @@ def test_containers_carry_the_rendered_plan(stack):
     assert uploads[f"{stack}-lb"]["/usr/local/etc/haproxy/haproxy.cfg"] == files["haproxy.cfg"]
     server_file = "puma.rb" if plan.spec.app.framework == "rails" else "gunicorn.conf.py"
     for r in plan.replicas:
-        web = containers[r["name"]]
-        assert uploads[r["name"]][f"/etc/tunestack/{server_file}"] == files[server_file]
-        assert uploads[r["name"]]["/etc/tunestack/web.env"] == files["web.env"]
+        web = containers[r.name]
+        assert uploads[r.name][f"/etc/tunestack/{server_file}"] == files[server_file]
+        assert uploads[r.name]["/etc/tunestack/web.env"] == files["web.env"]
         envs = [e for e in web.inputs["envs"] if isinstance(e, str)]
         for key, setting in plan.web_env.items():
-            assert f"{key}={setting.value}" in envs
+            assert f"{key}={setting.text}" in envs
     # The fd limit of PgBouncer is the plan's LimitNOFILE.
     ulimit = containers[f"{stack}-pgbouncer"].inputs["ulimits"][0]
     assert ulimit["name"] == "nofile" and ulimit["soft"] == plan.pgbouncer_service["LimitNOFILE"].value
@@ -229,8 +229,9 @@ def test_preview_lists_the_full_graph_of_prod():
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parent.parent
-    res = subprocess.run([sys.executable, "-m", "tunestack", "preview", "--stack", "prod"], cwd=root,
+    from tunestack.paths import ROOT
+
+    res = subprocess.run([sys.executable, "-m", "tunestack", "preview", "--stack", "prod"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     out = res.stdout

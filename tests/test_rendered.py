@@ -9,11 +9,11 @@ import jsonschema
 import yaml
 
 from tunestack import stackfile
-from tunestack.planner import build_plan
+from tunestack.plan import build_plan
 from tunestack.render import render_plan
-from tunestack.schema import STACK_SCHEMA
+from tunestack.stackfile.schema import STACK_SCHEMA
+from tunestack.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tunestack.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 KEEP = ["tunestack", "configs"]
 
 
@@ -84,8 +84,8 @@ def test_stack_edit_shows_old_new_and_both_reasons(repo):
 
 
 def test_tuning_rule_change_uses_each_revisions_code(repo):
-    planner = repo / "tunestack" / "planner.py"
-    planner.write_text(planner.read_text().replace("CACHE_MAXMEMORY_SHARE = 0.75", "CACHE_MAXMEMORY_SHARE = 0.5"))
+    rule = repo / "tunestack" / "plan" / "redis.py"
+    rule.write_text(rule.read_text().replace("CACHE_MAXMEMORY_SHARE = 0.75", "CACHE_MAXMEMORY_SHARE = 0.5"))
     commit(repo, "cache keeps more headroom")
     res, doc = review(repo)
     assert res.returncode == 0, res.stderr
@@ -130,8 +130,11 @@ def test_changed_secret_is_reported_masked(repo):
 
 
 def test_renamed_key(repo):
-    planner = repo / "tunestack" / "planner.py"
-    planner.write_text(planner.read_text().replace('web_env["REDIS_POOL_SIZE"]', 'web_env["REDIS_MAX_CONNECTIONS"]'))
+    app = repo / "tunestack" / "plan" / "app.py"
+    text = app.read_text()
+    web_pool = 'env["REDIS_POOL_SIZE"] = Setting(app.threads'
+    assert text.count(web_pool) == 1
+    app.write_text(text.replace(web_pool, 'env["REDIS_MAX_CONNECTIONS"] = Setting(app.threads'))
     commit(repo, "rename")
     res, doc = review(repo)
     assert res.returncode == 0, res.stderr

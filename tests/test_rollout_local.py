@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tunestack.scratch import ScratchStack
+from tunestack.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.servers
 STACK = "rollouts"
 BASE = 29432  # below the ephemeral port range

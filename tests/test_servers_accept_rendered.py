@@ -11,10 +11,11 @@ import redis as redis_py
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.realservers import (installed_pg_major, postgres_check_config, psql, start_pgbouncer,
+from tunestack.servers import installed_pg_major
+from tests.realservers import (postgres_check_config, psql, start_pgbouncer,
                                start_postgres, start_redis)
 from tunestack import stackfile
-from tunestack.planner import build_plan
+from tunestack.plan import build_plan
 from tunestack.postgres.catalog import catalog
 from tunestack.render import Layout, render_plan
 from tunestack.units import pg_value_in_base_units

@@ -1,4 +1,4 @@
-"""Command line: `python -m tunestack <command> --help` explains each command."""
+"""Command line: `tunestack <command> --help` explains each command (`python -m tunestack` works too)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from . import __version__
+from .choices import DB_SIZES, PG_VERSIONS, STORAGES, TARGETS, WORKLOADS
 from .errors import BudgetError, StackError, UsageError
 
 EXIT_BAD_INPUT = 2
@@ -13,14 +15,15 @@ EXIT_BAD_INPUT = 2
 
 def _require_stack(name: str) -> None:
     from . import stackfile
+    from .paths import stacks_dir
 
     if name not in stackfile.stack_names():
-        raise UsageError(f"unknown stack {name!r}; stacks in {stackfile.STACKS_DIR}: "
+        raise UsageError(f"unknown stack {name!r}; stacks in {stacks_dir()}: "
                          + ", ".join(stackfile.stack_names()))
 
 
 def _plan_from_args(args, strict=True):
-    from .planner import plan_stack
+    from .plan import plan_stack
 
     if getattr(args, "stack_file", None):
         return plan_stack(args.stack_file, is_path=True, strict=strict)
@@ -54,7 +57,7 @@ def format_table(plan) -> str:
         width = max((len(k) for k in settings), default=0)
         for name, s in settings.items():
             mark = " [override]" if s.source == "override" else ""
-            lines.append(f"  {name:<{width}}  {str(s.value):<22} {s.reason}{mark}")
+            lines.append(f"  {name:<{width}}  {s.text:<22} {s.reason}{mark}")
     lines.append("")
     lines.append("budgets")
     for b in plan.budgets:
@@ -68,8 +71,9 @@ def format_table(plan) -> str:
 
 def cmd_render(args) -> int:
     from . import stackfile
-    from .planner import plan_stack
-    from .render import RENDERED, render_plan, write
+    from .paths import RENDERED
+    from .plan import plan_stack
+    from .render import render_plan, write
 
     if args.all or args.check:
         names = stackfile.stack_names()
@@ -94,8 +98,9 @@ def cmd_render(args) -> int:
                 return 1
             print(f"rendered/ matches a fresh render of {len(names)} stacks")
         return 0
-    if not args.stack or not args.out:
-        raise UsageError("render needs --stack NAME --out DIR, or --all (refresh rendered/), or --check")
+    if not (args.stack or args.stack_file) or not args.out:
+        raise UsageError("render needs --stack NAME (or --stack-file PATH) and --out DIR, or --all (refresh "
+                         "rendered/), or --check")
     plan = _plan_from_args(args)
     for path in write(render_plan(plan), Path(args.out)):
         print(path)
@@ -132,7 +137,7 @@ def cmd_preview(args) -> int:
 
     _require_stack(args.stack)
     # Validate first, so a bad file gives the usual error and the program never starts.
-    from .planner import plan_stack
+    from .plan import plan_stack
     plan_stack(args.stack, target="docker")
     from components.preview import preview
 
@@ -170,27 +175,54 @@ def cmd_status(args) -> int:
     return 0
 
 
+def verify_command(args, report: Path) -> tuple[list[str], str]:
+    """The pytest command that runs verify/ for a stack, and the hosts it targets.
+
+    Every expectation comes from the plan: the stack, its PostgreSQL major and where services run.
+    A stack whose hosts are all this machine is the local stack: planned for the installed
+    PostgreSQL, with its secrets in the local state folder."""
+    from . import stackfile
+    from .local import LocalStack
+    from .paths import VERIFY
+    from .render import Layout
+    from .servers import installed_pg_major
+
+    spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
+    local = all(h.is_local for h in spec.hosts)
+    if args.hosts:
+        hosts = args.hosts
+    elif local:
+        hosts = "local://"
+    else:
+        hosts = ",".join(f"ssh://{h.ssh_user + '@' if h.ssh_user else ''}{a}" for h in spec.hosts for a in h.addresses)
+    pg_version = args.pg_version or (installed_pg_major() if local and args.target == "hosts" else None)
+    secrets = args.secrets_dir or (str(LocalStack(args.stack).secrets_dir) if local else Layout().secrets_dir)
+    cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-p", "no:cacheprovider", "-q", "--no-header", "-rfE",
+           "--tb=line", f"--hosts={hosts}", "--stack", args.stack, "--target", args.target,
+           "--secrets-dir", secrets, "--report", str(report)]
+    if pg_version:
+        cmd += ["--pg-version", str(pg_version)]
+    if args.collect_only:
+        cmd += ["--collect-only"]
+    return cmd, hosts
+
+
 def cmd_verify(args) -> int:
     import subprocess
     import tempfile
 
-    from . import stackfile
-    from .render import ROOT
+    from .paths import ROOT
 
     _require_stack(args.stack)
-    spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
-    if args.hosts:
-        hosts = args.hosts
-    elif all(h.is_local for h in spec.hosts):
-        hosts = "local://"
-    else:
-        hosts = ",".join(f"ssh://{h.ssh_user + '@' if h.ssh_user else ''}{a}" for h in spec.hosts for a in h.addresses)
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "pytest", str(ROOT / "verify"), "-p", "no:cacheprovider", "-q",
-               "--no-header", "-rfE", "--tb=line", f"--hosts={hosts}", "--stack", args.stack, "--report", str(report)]
-        if args.secrets_dir:
-            cmd += ["--secrets-dir", args.secrets_dir]
+        cmd, hosts = verify_command(args, report)
+        if args.collect_only:  # list the checks without touching a host
+            res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            print(res.stdout.rstrip())
+            if res.returncode:
+                print(res.stderr[-3000:], file=sys.stderr)
+            return res.returncode
         print(f"verifying stack {args.stack} on {hosts} …", flush=True)
         res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         rows = json.loads(report.read_text()) if report.exists() else []
@@ -213,9 +245,6 @@ def cmd_verify(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .render import ROOT
-
-    sys.path.insert(0, str(ROOT))
     from bench.run import run
 
     return run(args.only, args.format)
@@ -244,8 +273,8 @@ def cmd_rollout(args) -> int:
     if args.action == "status":
         print(describe(store.load()))
         return 0
-    steps = parse_steps(args.steps) if args.steps else [int(x) for x in plan.rollout["steps"].value.split(",")]
-    bake = parse_bake(args.bake) if args.bake else float(plan.rollout["bake_s"].value)
+    steps = parse_steps(args.steps) if args.steps else list(plan.rollout["steps"].value)
+    bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
     env = {}
     for item in args.env or []:
         if "=" not in item or not item.split("=", 1)[0]:
@@ -256,8 +285,8 @@ def cmd_rollout(args) -> int:
         raise UsageError("rollout needs --version V (the version to roll out)")
     if not local.supervisor_running():
         raise UsageError(f"stack {args.stack} is not running; start it with: python -m tunestack up --stack {args.stack}")
-    gates = (float(plan.rollout["gate_max_error_rate"].value), float(plan.rollout["gate_max_p95_ms"].value),
-             int(plan.rollout["gate_min_requests"].value))
+    gates = (plan.rollout["gate_max_error_rate"].value, plan.rollout["gate_max_p95_ms"].value,
+             plan.rollout["gate_min_requests"].value)
     say = lambda m: print(m, flush=True)  # noqa: E731
     try:
         controller = Rollout(LocalEngine(local, say=say), store, gates, say=say)
@@ -283,9 +312,10 @@ def cmd_schema(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tunestack",
+        prog="tunestack",
         description="Plan, render and verify a tuned PostgreSQL + PgBouncer + Redis + app stack "
                     "from one stack file (stacks/Pulumi.<stack>.yaml).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     p = sub.add_parser("plan", help="validate a stack file and print every setting with its reason",
@@ -295,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--stack", help="stack name: stacks/Pulumi.<NAME>.yaml")
     where.add_argument("--stack-file", help="a stack file anywhere, to validate it")
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--pg-version", type=int, choices=(13, 14, 15, 16, 17),
+    p.add_argument("--pg-version", type=int, choices=PG_VERSIONS,
                    help="plan for another PostgreSQL major than the stack file names")
     p.set_defaults(func=cmd_plan)
 
@@ -317,11 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Memory uses pgtune's units: kB/MB/GB, GB meaning GiB.")
     p.add_argument("--memory", required=True, help="host memory, e.g. 16GB")
     p.add_argument("--cpus", type=int, required=True)
-    p.add_argument("--storage", choices=("ssd", "hdd", "san", "nvme"), default="ssd")
-    p.add_argument("--workload", choices=("web", "oltp", "dw", "mixed", "desktop"), default="web")
-    p.add_argument("--pg-version", type=int, choices=(13, 14, 15, 16, 17), default=17)
+    p.add_argument("--storage", choices=STORAGES, default="ssd")
+    p.add_argument("--workload", choices=WORKLOADS, default="web")
+    p.add_argument("--pg-version", type=int, choices=PG_VERSIONS, default=PG_VERSIONS[-1])
     p.add_argument("--connections", type=int, help="max_connections (default: pgtune's per workload)")
-    p.add_argument("--db-size", choices=("less_ram", "mid_ram", "greater_ram"), default="mid_ram")
+    p.add_argument("--db-size", choices=DB_SIZES, default="mid_ram")
     p.add_argument("--format", choices=("conf", "json"), default="conf")
     p.set_defaults(func=cmd_postgres)
 
@@ -357,7 +387,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", default="local")
     p.add_argument("--hosts", help="testinfra host specs, e.g. local://, ssh://deploy@10.0.0.5, docker://name "
                                    "(default: local:// for a local stack, else ssh:// to the stack's addresses)")
-    p.add_argument("--secrets-dir", help="where pgpass and redis-password are on the hosts")
+    p.add_argument("--secrets-dir", help="where pgpass and redis-password are on the hosts (default: the local "
+                                         "stack's state folder, else /etc/tunestack/secrets)")
+    p.add_argument("--pg-version", type=int, choices=PG_VERSIONS,
+                   help="the PostgreSQL major the hosts run (default: the installed one for a local stack, "
+                        "else the stack file's)")
+    p.add_argument("--target", choices=TARGETS, default="hosts",
+                   help="hosts: services installed as packages (default); docker: services in containers")
+    p.add_argument("--collect-only", action="store_true",
+                   help="list the checks the plan implies, without connecting to any host")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("bench", help="benchmarks, side by side in one run (not tests)",

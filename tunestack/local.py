@@ -3,19 +3,16 @@
 `up` plans, renders, checks the new configs against the real servers before touching anything,
 then installs the files and applies them: reload where the server supports it, restart where it
 must. Data (PostgreSQL's cluster, the Redis queue's AOF) stays in the state folder across runs.
-State lives in `.tunestack/<stack>/` (ignored by git): etc/ (rendered files), secrets/ (mode 600,
-generated once), data/, run/ (sockets), log/.
+State lives outside the checkout, in `paths.state_root()/<stack>/`: etc/ (rendered files and the
+applied plan), secrets/ (mode 600, generated once), data/, run/ (sockets), log/.
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
 import pwd
 import secrets as pysecrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,14 +20,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from .errors import UsageError
-from .planner import Plan, plan_stack
+from .paths import ROOT, state_root
+from .plan import Plan, plan_stack
+from .poll import wait_until as _wait_until
 from .postgres.catalog import catalog
-from .render import ROOT, TEMPLATES, Layout, render_plan
+from .render import Layout, environment, render_plan
+from .servers import installed_pg_major, pg_bin, port_open, psql_socket, which
 
-STATE_ROOT = Path(os.environ.get("TUNESTACK_STATE_DIR", ROOT / ".tunestack"))
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
             "haproxy": "haproxy", "supervisord": "supervisor"}
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
@@ -40,47 +37,15 @@ class LocalStackError(Exception):
     """`up` failed; the message is the server's own where there is one. Exit code 1."""
 
 
-def pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else ""
-
-
-def installed_pg_major() -> int | None:
-    binary = pg_bin("postgres")
-    if not binary:
-        return None
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
-    return int(out.split()[-1].split(".")[0])
-
-
-def _which(name: str) -> str | None:
-    return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None)
-
-
 def wait_until(check, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # not ready yet
-            last = exc
-        time.sleep(interval)
-    raise LocalStackError(f"{what}: not ready after {timeout:.0f}s ({last})")
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+    """The project's poller; a timeout is an `up` failure (exit 1)."""
+    return _wait_until(check, timeout, what, interval, error=LocalStackError)
 
 
 class LocalStack:
-    def __init__(self, stack: str, state_root: Path | None = None, say=print):
+    def __init__(self, stack: str, root: Path | None = None, say=print):
         self.stack = stack
-        self.dir = (state_root or STATE_ROOT) / stack
+        self.dir = (root or state_root()) / stack
         self.etc, self.secrets_dir = self.dir / "etc", self.dir / "secrets"
         self.data, self.run, self.log = self.dir / "data", self.dir / "run", self.dir / "log"
         self.say = say
@@ -88,12 +53,13 @@ class LocalStack:
 
     # --- plan and files ---------------------------------------------------------------------
     def plan(self) -> Plan:
-        major = installed_pg_major()
-        plan = plan_stack(self.stack, target="hosts", pg_version=major)
+        """The stack's plan for this machine: planned for the installed PostgreSQL major."""
+        plan = plan_stack(self.stack, target="hosts", pg_version=installed_pg_major())
         remote = [h.name for h in plan.spec.hosts if not h.is_local]
         if remote:
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
                              "on this machine only. Use `pulumi up` (see README) for it.")
+        self._port = plan.postgres["port"].value
         return plan
 
     @property
@@ -111,9 +77,8 @@ class LocalStack:
             d.mkdir(parents=True, exist_ok=True)
             d.chmod(0o700 if d == self.secrets_dir else 0o755)
             self._chown(d)
-        for parent in list(self.dir.parents)[:2]:  # the service user must reach the state folder
-            if parent.exists():
-                parent.chmod(parent.stat().st_mode | 0o055)
+        if self.user:  # the service user must pass through the state root to its stack folder
+            self.dir.parent.chmod(self.dir.parent.stat().st_mode | 0o011)
 
     def passwords(self) -> dict[str, str]:
         """Generated once; kept in secrets/passwords.json (mode 600), never in the repository."""
@@ -142,12 +107,8 @@ class LocalStack:
                 "redis-queue.conf": f"requirepass {pw['redis']}\n"}
 
     def _supervisord(self, plan: Plan, files: dict[str, str], pw: dict[str, str]) -> str:
-        def env_of(name: str, extra: dict[str, str]) -> str:
-            pairs = {}
-            for line in files[name].splitlines():
-                if line and not line.startswith("#") and "=" in line:
-                    k, v = line.split("=", 1)
-                    pairs[k] = v
+        def env_of(settings: dict, extra: dict[str, str]) -> str:
+            pairs = {k: s.text for k, s in settings.items()}
             pairs.update(extra)
             pairs.pop("LD_PRELOAD", None)
             return ",".join(f'{k}="{v}"' for k, v in pairs.items())
@@ -162,36 +123,34 @@ class LocalStack:
                  command=f"{pg_bin('postgres')} -D {self.data}/postgres -c config_file={self.etc}/postgresql.conf "
                          f"-c hba_file={self.etc}/pg_hba.conf -c unix_socket_directories={self.run}"),
             dict(name="pgbouncer", user=self.user, startsecs=1, stopsignal="INT",
-                 command=f"{_which('pgbouncer')} {self.etc}/pgbouncer.ini"),
+                 command=f"{which('pgbouncer')} {self.etc}/pgbouncer.ini"),
             dict(name="redis-cache", user=self.user, startsecs=1, stopsignal="TERM",
-                 command=f"{_which('redis-server')} {self.etc}/redis-cache.conf --daemonize no"),
+                 command=f"{which('redis-server')} {self.etc}/redis-cache.conf --daemonize no"),
             dict(name="redis-queue", user=self.user, startsecs=1, stopsignal="TERM",
-                 command=f"{_which('redis-server')} {self.etc}/redis-queue.conf --daemonize no"),
+                 command=f"{which('redis-server')} {self.etc}/redis-queue.conf --daemonize no"),
             # The app runs as the invoking user: the venv's interpreter may live in a private home.
             dict(name="web", user=None, startsecs=2, stopsignal="TERM",
                  command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
-                 environment=env_of("web.env", {**secrets_env, **stable_env, "TUNESTACK_TRACK": "stable"})),
+                 environment=env_of(plan.web_env, {**secrets_env, **stable_env, "TUNESTACK_TRACK": "stable"})),
             dict(name="jobs", user=None, startsecs=2, stopsignal="TERM",
-                 command=f"{venv_bin}/python -m refapp.worker", environment=env_of("jobs.env", secrets_env)),
+                 command=f"{venv_bin}/python -m refapp.worker", environment=env_of(plan.jobs_env, secrets_env)),
             dict(name="haproxy", user=self.user, startsecs=1, stopsignal="USR1",
-                 command=f"{_which('haproxy')} -W -db -f {self.etc}/haproxy.cfg"),
+                 command=f"{which('haproxy')} -W -db -f {self.etc}/haproxy.cfg"),
         ]
         canary = rollout.get("canary")
         if canary and "canary_port" in plan.rollout:
             progs.append(dict(
                 name="web-canary", user=None, startsecs=2, stopsignal="TERM",
                 command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
-                environment=env_of("web.env", {**secrets_env, "APP_VERSION": canary["version"], **canary["env"],
+                environment=env_of(plan.web_env, {**secrets_env, "APP_VERSION": canary["version"], **canary["env"],
                                                "TUNESTACK_TRACK": "canary",
                                                "BIND": f"127.0.0.1:{plan.rollout['canary_port'].value}"})))
         for p in progs:
             p.setdefault("environment", "")
             p["directory"] = str(ROOT)
-        env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
-                          trim_blocks=True, lstrip_blocks=True)
-        return env.get_template("supervisord.conf.j2").render(
+        return environment().get_template("supervisord.conf.j2").render(
             stack=self.stack, run=self.run, log=self.log, programs=progs,
-            minfds=plan.pgbouncer_service["LimitNOFILE"].value)
+            minfds=plan.pgbouncer_service["LimitNOFILE"].text)
 
     # --- rollout programs ---------------------------------------------------------------------
     _KEEP = object()
@@ -217,7 +176,7 @@ class LocalStack:
 
     # --- supervisord ------------------------------------------------------------------------
     def ctl(self, *args: str, check: bool = True) -> str:
-        res = subprocess.run([_which("supervisorctl") or "supervisorctl", "-c", str(self.etc / "supervisord.conf"),
+        res = subprocess.run([which("supervisorctl") or "supervisorctl", "-c", str(self.etc / "supervisord.conf"),
                               *args], capture_output=True, text=True)
         if check and res.returncode not in (0, 3):  # 3: some program not running (status)
             raise LocalStackError(f"supervisorctl {' '.join(args)}: {res.stdout}{res.stderr}".strip())
@@ -229,13 +188,13 @@ class LocalStack:
 
     def supervisor_running(self) -> bool:
         return (self.run / "supervisor.sock").exists() and subprocess.run(
-            [_which("supervisorctl") or "supervisorctl", "-c", str(self.etc / "supervisord.conf"), "pid"],
+            [which("supervisorctl") or "supervisorctl", "-c", str(self.etc / "supervisord.conf"), "pid"],
             capture_output=True, text=True).stdout.strip().isdigit()
 
     # --- packages -----------------------------------------------------------------------------
     def ensure_packages(self) -> None:
         missing = [pkg for binary, pkg in PACKAGES.items()
-                   if not (pg_bin("postgres") if binary == "postgres" else _which(binary))]
+                   if not (pg_bin("postgres") if binary == "postgres" else which(binary))]
         if not missing:
             return
         command = ["apt-get", "install", "-y", *missing]
@@ -257,7 +216,7 @@ class LocalStack:
             self._chown(tmp_path)
             cfg = tmp_path / "haproxy.cfg"
             cfg.write_text(files["haproxy.cfg"].replace(str(self.run), tmp))
-            res = subprocess.run([_which("haproxy"), "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
+            res = subprocess.run([which("haproxy"), "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
             if res.returncode:
                 raise LocalStackError(f"haproxy rejected haproxy.cfg:\n{res.stdout}{res.stderr}".strip())
             self._preflight_postgres(tmp_path, files["postgresql.conf"])
@@ -316,7 +275,7 @@ class LocalStack:
                 raise LocalStackError(init.stderr)
         if not self.supervisor_running():
             self.say(f"[{self.stack}] starting supervisord")
-            subprocess.run([_which("supervisord"), "-c", str(self.etc / "supervisord.conf")], check=True)
+            subprocess.run([which("supervisord"), "-c", str(self.etc / "supervisord.conf")], check=True)
             wait_until(self.supervisor_running, 15, "supervisord")
             actions = {s: "start" for s in SERVICES_IN_ORDER}
         else:
@@ -335,8 +294,9 @@ class LocalStack:
             if service == "postgres":
                 self._bootstrap_db(plan, pw)
         self._wait_healthy(plan)
-        state = {"stack": self.stack, "plan_digest": hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True,
-                                                                                default=str).encode()).hexdigest()[:12],
+        applied = json.dumps(plan.to_json(), sort_keys=True, default=str)
+        (self.dir / "applied-plan.json").write_text(applied)
+        state = {"stack": self.stack, "plan_digest": hashlib.sha256(applied.encode()).hexdigest()[:12],
                  "applied_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "actions": actions, "pg_version": plan.spec.postgres.version}
         (self.dir / "state.json").write_text(json.dumps(state, indent=2))
@@ -347,8 +307,9 @@ class LocalStack:
         actions: dict[str, str] = {}
         if "postgresql.conf" in changed or "pg_hba.conf" in changed:
             gucs = catalog(plan.spec.postgres.version)
-            before = _conf_values(old.get("postgresql.conf", ""))
-            after = _conf_values(new["postgresql.conf"])
+            applied = self.applied_plan()
+            before = {k: s["text"] for k, s in applied["settings"]["postgresql.conf"].items()} if applied else {}
+            after = {k: s.text for k, s in plan.postgres.items()}
             keys = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
             restart = [k for k in keys if k in gucs and gucs[k].context == "postmaster"]
             actions["postgres"] = f"restart ({', '.join(sorted(restart))} need a restart)" if restart else "reload"
@@ -384,32 +345,30 @@ class LocalStack:
         import redis as redis_py
 
         settings = plan.redis[role]
-        client = redis_py.Redis(host="127.0.0.1", port=int(settings["port"].value), password=self.passwords()["redis"])
+        client = redis_py.Redis(host="127.0.0.1", port=settings["port"].value, password=self.passwords()["redis"])
         for key in ("maxmemory", "maxmemory-policy", "appendonly", "timeout", "tcp-keepalive", "save", "appendfsync"):
             if key in settings:
-                client.config_set(key, str(settings[key].value))
+                client.config_set(key, settings[key].text)
 
     def _wait_service(self, service: str, plan: Plan) -> None:
-        ports = {"postgres": int(plan.postgres["port"].value), "pgbouncer": int(plan.pgbouncer["listen_port"].value),
-                 "redis-cache": int(plan.redis["cache"]["port"].value), "redis-queue": int(plan.redis["queue"]["port"].value),
-                 "web": int(plan.app["port"].value), "haproxy": int(plan.loadbalancer["port"].value)}
+        ports = plan.ports()
         if service in ports:
-            wait_until(lambda: _port_open(ports[service]), 60, f"{service} on port {ports[service]}")
+            wait_until(lambda: port_open(ports[service]), 60, f"{service} on port {ports[service]}")
         if service == "postgres":
             wait_until(lambda: self.psql("SELECT 1").strip() == "1", 60, "postgres accepting queries")
 
     def psql(self, sql: str, db: str = "postgres", stdin: str | None = None) -> str:
-        res = subprocess.run([pg_bin("psql") or "psql", "-h", str(self.run), "-U", "postgres", "-d", db,
-                              "-AtX", "-v", "ON_ERROR_STOP=1", *([] if stdin else ["-c", sql])],
-                             input=stdin, user=self.user, capture_output=True, text=True,
-                             env={**os.environ, "PGPORT": self._pg_port()})
+        if not hasattr(self, "_port"):
+            self.plan()
+        res = psql_socket(str(self.run), self._port, sql, db=db, stdin=stdin)
         if res.returncode:
             raise LocalStackError(f"psql: {res.stderr.strip()}")
         return res.stdout
 
-    def _pg_port(self) -> str:
-        conf = self.etc / "postgresql.conf"
-        return _conf_values(conf.read_text()).get("port", "5432") if conf.exists() else "5432"
+    def applied_plan(self) -> dict | None:
+        """The plan the running stack was last brought up with (its JSON), or None."""
+        path = self.dir / "applied-plan.json"
+        return json.loads(path.read_text()) if path.exists() else None
 
     def _bootstrap_db(self, plan: Plan, pw: dict[str, str]) -> None:
         """Roles, database, extension and the app's table; idempotent. Passwords go over stdin."""
@@ -432,7 +391,7 @@ GRANT USAGE ON SEQUENCE hits_id_seq TO app;
         self.psql("", stdin=roles_sql)
 
     def _wait_healthy(self, plan: Plan) -> None:
-        url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}{plan.loadbalancer['health_path'].value}"
+        url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}{plan.loadbalancer['health_path'].text}"
 
         def ok():
             with urllib.request.urlopen(url, timeout=2) as r:
@@ -470,12 +429,3 @@ GRANT USAGE ON SEQUENCE hits_id_seq TO app;
         wait_until(lambda: not self.supervisor_running(), 60, "supervisord to exit")
         self.say(f"[{self.stack}] stopped; data kept in {self.data}")
 
-
-def _conf_values(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "=" in line:
-            k, v = line.split("=", 1)
-            values[k.strip()] = v.strip().strip("'")
-    return values

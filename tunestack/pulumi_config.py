@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from .schema import CONFIG, NS
+from .stackfile.schema import CONFIG, NS
 
 KEYS = [k.split(":", 1)[1] for k in CONFIG["properties"]]
 SECRET_KEYS = ("dbPassword", "redisPassword")

@@ -1,18 +1,17 @@
-"""Plan → config files, through the Jinja2 templates in configs/. Renders; never computes."""
+"""Stage 3: plan → config files, through the Jinja2 templates in configs/. Renders; never computes."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from .planner import Plan, container_name
+from .paths import TEMPLATES
+from .plan import Plan
 from .postgres.catalog import catalog
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "configs"
-RENDERED = ROOT / "rendered"
 _BARE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -25,14 +24,15 @@ class Layout:
     run_dir: str = "/run/tunestack"
 
 
-def _environment(version: int) -> Environment:
+@lru_cache(maxsize=None)
+def environment(pg_version: int | None = None) -> Environment:
+    """The one Jinja environment: strict undefined, and a quoting filter per file format."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    gucs = catalog(version)
 
     def pg_quote(value, name):
         text = str(value)
-        if gucs[name].vartype == "string" or not _BARE.match(text):
+        if catalog(pg_version)[name].vartype == "string" or not _BARE.match(text):
             return "'" + text.replace("'", "''") + "'"
         return text
 
@@ -48,16 +48,14 @@ def _environment(version: int) -> Environment:
 def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     """File name → content, for every file a host of this stack receives."""
     spec = plan.spec
-    env = _environment(spec.postgres.version)
-    db_host = spec.host_with("db")
+    env = environment(spec.postgres.version)
     files = {
         "postgresql.conf": env.get_template("postgresql.conf.j2").render(
             stack=plan.stack, version=spec.postgres.version, settings=plan.postgres),
         "roles.sql": env.get_template("roles.sql.j2").render(stack=plan.stack, roles=plan.postgres_roles),
         "pgbouncer.ini": env.get_template("pgbouncer.ini.j2").render(
             stack=plan.stack, bouncer_version=".".join(map(str, spec.pgbouncer.version)),
-            db_host=container_name(plan.stack, "postgres") if plan.target == "docker" else db_host.address,
-            db_port=spec.postgres.port, settings=plan.pgbouncer,
+            db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, settings=plan.pgbouncer,
             secrets_dir=layout.secrets_dir),
         "pgbouncer-limits.conf": env.get_template("pgbouncer-limits.conf.j2").render(
             stack=plan.stack, settings=plan.pgbouncer_service),
@@ -68,13 +66,11 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
             data_dir=layout.data_dir)
     files["web.env"] = env.get_template("app.env.j2").render(stack=plan.stack, process="web", env=plan.web_env)
     files["jobs.env"] = env.get_template("app.env.j2").render(stack=plan.stack, process="jobs", env=plan.jobs_env)
-    app_host = spec.app_hosts()[0]
     if spec.app.framework == "rails":
         files["puma.rb"] = env.get_template("puma.rb.j2").render(stack=plan.stack, app=plan.app)
     else:
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
-            stack=plan.stack, app=plan.app,
-            bind="127.0.0.1" if app_host.is_local and plan.target == "hosts" else "0.0.0.0")
+            stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
     files["haproxy.cfg"] = env.get_template("haproxy.cfg.j2").render(
         stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout)
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)

@@ -82,22 +82,34 @@ def snapshot_tree(tree: Path, python: str = sys.executable) -> dict[str, StackSn
 
 
 # --- comparison ------------------------------------------------------------------------------------
-def _number(value) -> float | None:
+def _text(setting: dict) -> str:
+    """What the hosts receive. Plans written before settings carried `text` had only `value`."""
+    return setting["text"] if "text" in setting else str(setting["value"])
+
+
+def _typed(setting: dict):
+    """The typed value (bytes, ms, a count) where the plan has one; else the plain value."""
+    return setting["value"]
+
+
+def _number(value, typed: bool) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    text = str(value)
+    if typed:
+        return None
+    # A base revision from before typed settings: its values are PostgreSQL-style text.
     for unit in ("kB", "ms"):
         try:
-            return pg_value_in_base_units(text, unit)
+            return pg_value_in_base_units(str(value), unit)
         except UnitError:
             continue
     return None
 
 
-def change_amount(old, new) -> str:
-    a, b = _number(old), _number(new)
+def change_amount(old, new, old_typed: bool = True, new_typed: bool = True) -> str:
+    a, b = _number(old, old_typed), _number(new, new_typed)
     if a is None or b is None:
         return ""
     if a == 0:
@@ -111,14 +123,30 @@ class SettingChange:
     section: str
     name: str
     kind: str   # changed | added | removed | renamed
-    old: object = None
+    old: object = None            # typed values, as the plans compute with them
     new: object = None
     old_reason: str = ""
     new_reason: str = ""
     renamed_from: str = ""
+    old_text: str | None = None   # what the hosts receive, as shown to reviewers
+    new_text: str | None = None
+    old_typed: bool = True        # False for a base plan from before settings were typed
+
+    @classmethod
+    def of(cls, section: str, name: str, kind: str, old: dict | None, new: dict | None,
+           renamed_from: str = "") -> "SettingChange":
+        return cls(section, name, kind, old and _typed(old), new and _typed(new),
+                   old["reason"] if old else "", new["reason"] if new else "", renamed_from,
+                   _text(old) if old else None, _text(new) if new else None,
+                   old is None or "text" in old)
+
+    @property
+    def amount(self) -> str:
+        return change_amount(self.old, self.new, self.old_typed) if self.kind == "changed" else self.kind
 
     def to_json(self) -> dict:
-        return {k: v for k, v in vars(self).items() if v not in ("", None) or k in ("old", "new")}
+        return {k: v for k, v in vars(self).items()
+                if k != "old_typed" and (v not in ("", None) or k in ("old", "new"))}
 
 
 @dataclass
@@ -155,20 +183,18 @@ def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | N
         removed = [k for k in old if k not in new]
         added = [k for k in new if k not in old]
         for key in new:
-            if key in old and old[key]["value"] != new[key]["value"]:
-                review.changes.append(SettingChange(section, key, "changed", old[key]["value"], new[key]["value"],
-                                                    old[key]["reason"], new[key]["reason"]))
+            if key in old and _text(old[key]) != _text(new[key]):
+                review.changes.append(SettingChange.of(section, key, "changed", old[key], new[key]))
         for key in list(added):  # a removed key with the same value: a rename
-            twin = next((r for r in removed if old[r]["value"] == new[key]["value"]), None)
+            twin = next((r for r in removed if _text(old[r]) == _text(new[key])), None)
             if twin is not None and base is not None:
                 removed.remove(twin)
                 added.remove(key)
-                review.changes.append(SettingChange(section, key, "renamed", old[twin]["value"], new[key]["value"],
-                                                    old[twin]["reason"], new[key]["reason"], renamed_from=twin))
+                review.changes.append(SettingChange.of(section, key, "renamed", old[twin], new[key], twin))
         for key in added:
-            review.changes.append(SettingChange(section, key, "added", None, new[key]["value"], "", new[key]["reason"]))
+            review.changes.append(SettingChange.of(section, key, "added", None, new[key]))
         for key in removed:
-            review.changes.append(SettingChange(section, key, "removed", old[key]["value"], None, old[key]["reason"], ""))
+            review.changes.append(SettingChange.of(section, key, "removed", old[key], None))
     before = {b["name"]: b for b in (base.plan or {}).get("budgets", [])} if base else {}
     for b in (head.plan or {}).get("budgets", []):
         prev = before.get(b["name"])
@@ -254,8 +280,7 @@ def to_markdown(meta: dict, reviews: list[StackReview]) -> str:
                       "| --- | --- | --- | --- | --- | --- | --- |"]
             for c in r.changes:
                 name = f"{c.renamed_from} → {c.name}" if c.kind == "renamed" else c.name
-                amount = change_amount(c.old, c.new) if c.kind == "changed" else c.kind
-                lines.append(f"| {c.section} | {name} | {_cell(c.old)} | {_cell(c.new)} | {amount} | "
+                lines.append(f"| {c.section} | {name} | {_cell(c.old_text)} | {_cell(c.new_text)} | {c.amount} | "
                              f"{c.new_reason.replace('|', '/')} | {c.old_reason.replace('|', '/')} |")
         elif r.status != "broken":
             lines.append("No setting changes.")

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from .errors import UsageError
-from .rollout_split import beside
+from .plan.rollout import beside
+from .servers import port_open
 from .units import UnitError, parse_duration_ms
 
 PHASES = ("setWeight", "pause", "analysis")
@@ -145,9 +146,10 @@ class LocalEngine:
         self.local = local
         self.say = say
         plan = local.plan()
-        self.stable_server = next(r["name"] for r in plan.replicas if r["track"] == "stable")
-        self.canary_server = next(r["name"] for r in plan.replicas if r["track"] == "canary")
-        self.canary_port = int(plan.rollout["canary_port"].value)
+        self.stable_server = next(r.name for r in plan.replicas if r.track == "stable")
+        self.canary_server = next(r.name for r in plan.replicas if r.track == "canary")
+        self.canary_port = plan.rollout["canary_port"].value
+        self.app_port = plan.app["port"].value
         self.socket_path = local.run / "haproxy.sock"
         self.log_path = local.log / "haproxy.log"
 
@@ -170,8 +172,8 @@ class LocalEngine:
         self.local.ctl("update")  # a changed canary program is stopped and re-added here
         if "web-canary" not in self.local.running_services():
             self.local.ctl("start", "web-canary")
-        from .local import _port_open, wait_until
-        wait_until(lambda: _port_open(self.canary_port), 60, f"canary on port {self.canary_port}")
+        from .local import wait_until
+        wait_until(lambda: port_open(self.canary_port), 60, f"canary on port {self.canary_port}")
         # HAProxy must see the canary healthy before it gets traffic.
         wait_until(lambda: "UP" in self._server_state(self.canary_server), 30, "HAProxy health check of the canary")
 
@@ -215,7 +217,7 @@ class LocalEngine:
     def promote(self, version: str, env: dict[str, str]) -> None:
         """The canary serves everything while stable restarts on the new version; then traffic
         returns to stable and the canary slot is emptied. No moment without a healthy server."""
-        from .local import _port_open, wait_until
+        from .local import wait_until
 
         self.set_weight(100)
         self.local.write_rollout_programs(stable={"version": version, "env": env})
@@ -223,7 +225,7 @@ class LocalEngine:
         self.local.ctl("update")  # the changed stable program is stopped and re-added
         if "web" not in self.local.running_services():
             self.local.ctl("start", "web")
-        wait_until(lambda: _port_open(int(self.local.plan().app["port"].value)), 60, "stable app")
+        wait_until(lambda: port_open(self.app_port), 60, "stable app")
         wait_until(lambda: "UP" in self._server_state(self.stable_server), 30, "HAProxy health check of stable")
         self.set_weight(0)
         self.local.write_rollout_programs(canary=None)
@@ -251,17 +253,6 @@ class PulumiEngine:
 
     def __init__(self, stack: PulumiStack, measure_fn: Callable[[object], Metrics], verify_fn=None, say=print):
         self.stack, self.measure_fn, self.verify_fn, self.say = stack, measure_fn, verify_fn, say
-
-    @classmethod
-    def select(cls, stack_name: str, work_dir: Path, measure_fn, verify_fn=None, say=print) -> "PulumiEngine":
-        from pulumi import automation as auto
-
-        try:
-            stack = auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
-        except FileNotFoundError:
-            raise UsageError("the Pulumi engine needs the Pulumi CLI on PATH (see README); "
-                             "use the local stack on machines without it") from None
-        return cls(stack, measure_fn, verify_fn, say)
 
     def _value(self, value: str):
         from pulumi import automation as auto

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from .paths import ROOT
+from .servers import psql_socket
 PORTS = 6  # postgres, pgbouncer, redis cache, redis queue, app, load balancer (app + 100: canary)
 
 
@@ -79,13 +80,8 @@ class ScratchStack:
         return json.loads((self.dir / "secrets" / "passwords.json").read_text())[key]
 
     def psql_socket(self, sql: str, db: str = "app") -> str:
-        res = subprocess.run(["psql", "-h", str(self.dir / "run"), "-p", str(self.base), "-U", "postgres", "-d", db,
-                              "-AtX", "-v", "ON_ERROR_STOP=1", "-c", sql], user=service_user(),
-                             capture_output=True, text=True)
+        res = psql_socket(str(self.dir / "run"), self.base, sql, db=db)
         if res.returncode:
             raise RuntimeError(res.stderr)
         return res.stdout
 
-
-def service_user() -> str | None:
-    return "postgres" if os.geteuid() == 0 else None

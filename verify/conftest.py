@@ -1,47 +1,51 @@
 """pytest-testinfra suite: runtime values on a stack's hosts, checked against the same plan that
-rendered them. Run it through `python -m tunestack verify --stack NAME [--hosts ...]`."""
+rendered them. Run it through `tunestack verify --stack NAME [--hosts ...]`.
+
+Expectations come from the plan alone (`--stack`, `--pg-version`, `--target`): the suite collects
+for any stack, local or remote, without touching a host."""
 from __future__ import annotations
 
 import json
-import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tunestack.local import LocalStack, installed_pg_major  # noqa: E402
-from tunestack.planner import plan_stack  # noqa: E402
+from tunestack.choices import PG_VERSIONS, TARGETS
+from tunestack.plan import Plan, plan_stack
+from tunestack.render import Layout
 
 RESULTS: list[dict] = []
 
 
 def pytest_addoption(parser):
     parser.addoption("--stack", default="local", help="stack name")
-    parser.addoption("--secrets-dir", default=None,
-                     help="folder with pgpass and redis-password on the hosts (default: the local stack's)")
+    parser.addoption("--pg-version", type=int, choices=PG_VERSIONS, default=None,
+                     help="plan for this PostgreSQL major (default: the stack file's)")
+    parser.addoption("--target", choices=TARGETS, default="hosts", help="services as packages or containers")
+    parser.addoption("--secrets-dir", default=Layout().secrets_dir,
+                     help="folder with pgpass and redis-password on the hosts")
     parser.addoption("--report", default=None, help="write expected-vs-actual rows here as JSON")
 
 
-@pytest.fixture(scope="session")
-def stack_name(pytestconfig) -> str:
-    return pytestconfig.getoption("--stack")
+@lru_cache(maxsize=None)
+def _plan(stack: str, pg_version: int | None, target: str) -> Plan:
+    return plan_stack(stack, pg_version=pg_version, target=target)
+
+
+def plan_of(config) -> Plan:
+    """The plan every check compares against, from the command line's stack options."""
+    return _plan(config.getoption("--stack"), config.getoption("--pg-version"), config.getoption("--target"))
 
 
 @pytest.fixture(scope="session")
-def plan(stack_name):
-    local = LocalStack(stack_name)
-    try:
-        plan = local.plan()  # local hosts: planned for the installed PostgreSQL major
-    except Exception:
-        plan = plan_stack(stack_name, target="hosts", pg_version=installed_pg_major())
-    return plan
+def plan(pytestconfig) -> Plan:
+    return plan_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def secrets_dir(pytestconfig, stack_name) -> str:
-    return pytestconfig.getoption("--secrets-dir") or str(LocalStack(stack_name).secrets_dir)
+def secrets_dir(pytestconfig) -> str:
+    return pytestconfig.getoption("--secrets-dir")
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 into a command line or a log."""
 from __future__ import annotations
 
-import time
-
 
 def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator") -> str:
     cmd = (f"PGPASSFILE={secrets_dir}/pgpass PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p {port} -U {user} "
@@ -20,16 +18,6 @@ def redis_get(host, secrets_dir: str, port: int, key: str) -> str:
 
 def quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
-
-
-def poll(check, timeout: float = 20, interval: float = 0.5):
-    """Bounded polling for values that converge after a reload: never a bare sleep."""
-    deadline = time.monotonic() + timeout
-    value = check()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = check()
-    return value
 
 
 def listener_pids(host, port: int) -> set[int]:

@@ -1,12 +1,13 @@
 """The app: Gunicorn's process count and the environment each process runs with."""
 import pytest
 
-from verify.helpers import listener_pids, poll
+from tunestack.poll import poll
+from verify.helpers import listener_pids
 
 
 def _master(host, plan):
     """The Gunicorn master of this stack: the holder of the app port whose parent does not hold it."""
-    pids = listener_pids(host, int(plan.app["port"].value))
+    pids = listener_pids(host, plan.app["port"].value)
     procs = [host.process.get(pid=p) for p in pids]
     masters = [p for p in procs if p.ppid not in pids]
     assert len(masters) == 1, f"one Gunicorn master expected on the app port, found {len(masters)}"
@@ -29,11 +30,11 @@ def test_worker_processes(host, plan, record):
                                  "REDIS_CACHE_URL", "SENTRY_TRACES_SAMPLE_RATE", "DB_STATEMENT_TIMEOUT"])
 def test_web_environment(host, plan, record, key):
     env = _environ(host, _master(host, plan).pid)
-    record(plan.web_env[key].value, env.get(key))
+    record(plan.web_env[key].text, env.get(key))
 
 
 def test_threads_per_worker(host, plan, record):
     master = _master(host, plan)
     worker = host.process.filter(ppid=master.pid)[0]
     env = _environ(host, worker.pid)
-    record(plan.app["threads"].value, env.get("GUNICORN_THREADS"))
+    record(plan.app["threads"].text, env.get("GUNICORN_THREADS"))

@@ -1,25 +1,25 @@
 """PgBouncer: SHOW CONFIG for every planned setting and the open-file limit of the process."""
+from verify.conftest import plan_of
 from verify.helpers import listener_pids, psql
 
 
 def pytest_generate_tests(metafunc):
     if "key" in metafunc.fixturenames:
-        from tunestack.local import LocalStack
-        metafunc.parametrize("key", list(LocalStack(metafunc.config.getoption("--stack")).plan().pgbouncer))
+        metafunc.parametrize("key", list(plan_of(metafunc.config).pgbouncer))
 
 
 def _show_config(host, plan, secrets_dir):
-    port = int(plan.pgbouncer["listen_port"].value)
+    port = plan.pgbouncer["listen_port"].value
     out = psql(host, secrets_dir, port, "SHOW CONFIG", db="pgbouncer", user="tunestack_admin")
     return {line.split("|")[0]: line.split("|")[1] for line in out.splitlines() if "|" in line}
 
 
 def test_config(host, plan, secrets_dir, record, key):
-    record(plan.pgbouncer[key].value, _show_config(host, plan, secrets_dir).get(key))
+    record(plan.pgbouncer[key].text, _show_config(host, plan, secrets_dir).get(key))
 
 
 def test_open_file_limit(host, plan, record):
-    pid = min(listener_pids(host, int(plan.pgbouncer["listen_port"].value)))
+    pid = min(listener_pids(host, plan.pgbouncer["listen_port"].value))
     limits = host.file(f"/proc/{pid}/limits").content_string
     soft = next(int(line.split()[3]) for line in limits.splitlines() if line.startswith("Max open files"))
     need = plan.pgbouncer_service["LimitNOFILE"].value

@@ -2,31 +2,31 @@
 import pytest
 
 from tunestack.postgres.catalog import catalog
+from verify.conftest import plan_of
 from verify.helpers import psql
+
 
 def pytest_generate_tests(metafunc):
     if "setting" in metafunc.fixturenames:
-        from tunestack.local import LocalStack
-        stack = metafunc.config.getoption("--stack")
-        metafunc.parametrize("setting", list(LocalStack(stack).plan().postgres))
+        metafunc.parametrize("setting", list(plan_of(metafunc.config).postgres))
 
 
 def test_setting(host, plan, secrets_dir, record, setting):
-    planned = str(plan.postgres[setting].value)
-    port = int(plan.postgres["port"].value)
+    planned = plan.postgres[setting].text
+    port = plan.postgres["port"].value
     actual = psql(host, secrets_dir, port, f"SHOW {setting}").strip()
     record(planned, actual, catalog(plan.spec.postgres.version)[setting].same(planned, actual))
 
 
 def test_pg_stat_statements_loaded(host, plan, secrets_dir, record):
-    port = int(plan.postgres["port"].value)
+    port = plan.postgres["port"].value
     rows = psql(host, secrets_dir, port, "SELECT count(*) >= 0 FROM pg_stat_statements").strip()
     record("t", rows)
 
 
 @pytest.mark.parametrize("name", ["statement_timeout", "lock_timeout"])
 def test_app_role_timeout(host, plan, secrets_dir, record, name):
-    port = int(plan.postgres["port"].value)
+    port = plan.postgres["port"].value
     config = psql(host, secrets_dir, port, "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
-    record(f"{name}={plan.postgres_roles['app'][name].value}", config.strip(),
-           f"{name}={plan.postgres_roles['app'][name].value}" in config)
+    record(f"{name}={plan.postgres_roles['app'][name].text}", config.strip(),
+           f"{name}={plan.postgres_roles['app'][name].text}" in config)

@@ -2,22 +2,16 @@
 import pytest
 
 
-def _ports(plan):
-    return {"postgres": int(plan.postgres["port"].value), "pgbouncer": int(plan.pgbouncer["listen_port"].value),
-            "redis-cache": int(plan.redis["cache"]["port"].value), "redis-queue": int(plan.redis["queue"]["port"].value),
-            "web": int(plan.app["port"].value), "haproxy": int(plan.loadbalancer["port"].value)}
-
-
 @pytest.mark.parametrize("service", ["postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "haproxy"])
 def test_listening(host, plan, record, service):
-    port = _ports(plan)[service]
-    address = plan.spec.host_with("db").address
+    port = plan.ports()[service]
+    address = plan.placement.app_bind if service == "web" else plan.placement[service].listen
     record(f"{address}:{port}", "listening" if host.socket(f"tcp://{address}:{port}").is_listening else "not listening",
            host.socket(f"tcp://{address}:{port}").is_listening)
 
 
 def test_nothing_on_public_addresses(host, plan, record):
-    ports = set(_ports(plan).values())
+    ports = set(plan.ports().values())
     public = [s for s in host.socket.get_listening_sockets()
               if s.startswith("tcp://") and int(s.rsplit(":", 1)[1]) in ports
               and any(a in s for a in ("0.0.0.0", "tcp://:::", "tcp://*"))]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from ..choices import PG_VERSIONS as SUPPORTED_VERSIONS
 from ..units import UnitError, pg_value_in_base_units
 
-SUPPORTED_VERSIONS = (13, 14, 15, 16, 17)
 
 # name -> first major version that has it (absent before). Release notes of 14, 15, 16 and 17.
 _ADDED_IN = {
@@ -67,6 +67,10 @@ _LATER_ROWS = {
 _WAL_COMPRESSION_BOOL = ["bool", None, None, None, None, "superuser"]
 
 
+_MEMORY_UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1024**2, "16MB": 16 * 1024**2}
+_TIME_UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000}
+
+
 @dataclass(frozen=True)
 class Guc:
     name: str
@@ -116,6 +120,18 @@ class Guc:
         if self.vartype == "enum":
             return a.lower() == b.lower()
         return a == b
+
+    def typed(self, text: str) -> tuple[object, str]:
+        """A valid value as (number in base unit, unit): bytes for memory, ms for time, else the
+        plain number or the text. Used once, when a stack-file override enters the plan."""
+        if self.vartype not in ("integer", "real"):
+            return text, ""
+        number = pg_value_in_base_units(str(text), self.unit)
+        if self.unit in _MEMORY_UNIT_BYTES:
+            return (int(number * _MEMORY_UNIT_BYTES[self.unit]) if number >= 0 else int(number)), "bytes"
+        if self.unit in _TIME_UNIT_MS:
+            return (int(number * _TIME_UNIT_MS[self.unit]) if number >= 0 else int(number)), "ms"
+        return (round(number) if self.vartype == "integer" else number), ""
 
     def describe_range(self) -> str:
         unit = f" × {self.unit}" if self.unit else ""

@@ -7,6 +7,9 @@ checked by `stackfile.py` after the schema passes. `python -m tunestack schema` 
 """
 from __future__ import annotations
 
+from ..choices import (DB_SIZES, EVICTION_POLICIES, FRAMEWORKS, IMAGE_KEYS, JOB_REDIS, PG_VERSIONS, POOL_MODES,
+                      ROLES, STORAGES, TRACING_UNITS, WORKLOADS)
+
 NS = "tunestack"
 
 SIZE = {
@@ -47,13 +50,13 @@ HOST = _obj(
         "name": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,30}$",
                  "description": "lower-case letters, digits and dashes, starting with a letter"},
         "roles": {"type": "array", "minItems": 1, "uniqueItems": True,
-                  "items": {"enum": ["db", "cache", "app"]},
+                  "items": {"enum": list(ROLES)},
                   "description": "any of db, cache, app; local and dev stacks may put several on one host"},
         "count": {"type": "integer", "minimum": 1, "maximum": 1000,
                   "description": "how many identical hosts (app hosts only)"},
         "cpus": {"type": "integer", "minimum": 1, "maximum": 1024, "description": "vCPUs, 1–1024"},
         "memory": SIZE,
-        "storage": {"enum": ["ssd", "hdd", "san", "nvme"]},
+        "storage": {"enum": list(STORAGES)},
         "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",
                           "description": "an AWS instance type such as m6i.xlarge"},
         "addresses": {"type": "array", "items": {"type": "string", "minLength": 1},
@@ -65,9 +68,10 @@ HOST = _obj(
 
 POSTGRES = _obj(
     {
-        "version": {"enum": [13, 14, 15, 16, 17], "description": "PostgreSQL major version, 13–17"},
-        "workload": {"enum": ["web", "oltp", "dw", "mixed", "desktop"]},
-        "db_size": {"enum": ["less_ram", "mid_ram", "greater_ram"],
+        "version": {"enum": list(PG_VERSIONS),
+                    "description": f"PostgreSQL major version, {PG_VERSIONS[0]}–{PG_VERSIONS[-1]}"},
+        "workload": {"enum": list(WORKLOADS)},
+        "db_size": {"enum": list(DB_SIZES),
                     "description": "data size against memory, as pgtune asks it"},
         "port": PORT,
         "admin_connections": {"type": "integer", "minimum": 0, "maximum": 1000,
@@ -85,7 +89,7 @@ POSTGRES = _obj(
 
 PGBOUNCER = _obj(
     {
-        "pool_mode": {"enum": ["session", "transaction", "statement"]},
+        "pool_mode": {"enum": list(POOL_MODES)},
         "version": {"type": "string", "pattern": r"^1\.\d+$",
                     "description": "PgBouncer version such as 1.18 (Debian 12) or 1.24"},
         "port": PORT,
@@ -95,12 +99,10 @@ PGBOUNCER = _obj(
     required=("pool_mode",),
 )
 
-EVICTION_POLICIES = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
-                     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"]
 REDIS_INSTANCE = _obj(
     {
         "memory": SIZE,
-        "policy": {"enum": EVICTION_POLICIES},
+        "policy": {"enum": list(EVICTION_POLICIES)},
         "port": PORT,
     },
     required=("memory",),
@@ -112,13 +114,13 @@ JOBS = _obj(
         "concurrency": {"type": "integer", "minimum": 1, "maximum": 1000},
         "processes": {"type": "integer", "minimum": 0, "maximum": 256},
         "memory_per_process": SIZE,
-        "redis": {"enum": ["queue", "cache"], "description": "the Redis instance the job queue uses"},
+        "redis": {"enum": list(JOB_REDIS), "description": "the Redis instance the job queue uses"},
     },
     required=("concurrency", "processes"),
 )
 APP = _obj(
     {
-        "framework": {"enum": ["rails", "python"],
+        "framework": {"enum": list(FRAMEWORKS),
                       "description": "rails = Puma + Sidekiq; python = Gunicorn (gthread)"},
         "threads": {"type": "integer", "minimum": 1, "maximum": 64},
         "memory_per_worker": SIZE,
@@ -139,7 +141,7 @@ TRAFFIC = _obj(
         "tracing_budget": _obj(
             {
                 "per_month": {"type": "integer", "minimum": 0},
-                "unit": {"enum": ["transactions", "spans"]},
+                "unit": {"enum": list(TRACING_UNITS)},
                 "spans_per_transaction": {"type": "number", "exclusiveMinimum": 0},
             },
             required=("per_month",),
@@ -179,7 +181,7 @@ ROLLOUT = _obj(
 )
 
 IMAGES = _obj({name: {"type": "string", "minLength": 1}
-               for name in ("postgres", "pgbouncer", "redis", "app", "canary_app", "haproxy")})
+               for name in IMAGE_KEYS})
 
 CONFIG = {
     "type": "object",

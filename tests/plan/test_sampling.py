@@ -1,8 +1,8 @@
 """Sentry sample rates (runtime-rules §5.2: rate = min(1, B / (R × 2,592,000 × S)))."""
 import pytest
 
-from tunestack.sampling import floor_sig, plan_sampling
-from tunestack.spec import SamplingRule, TrafficSpec
+from tunestack.plan.sampling import floor_sig, plan_sampling
+from tunestack.stackfile.spec import SamplingRule, TrafficSpec
 
 
 def test_reference_example():

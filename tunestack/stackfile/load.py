@@ -3,35 +3,43 @@ the value, what is allowed and the fix; nothing is planned or touched until the 
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator
 
-from .errors import MISSING, Problem, StackError
-from .hosts import InstanceTypeResolver, UnknownInstanceType, known_types
-from .postgres.catalog import catalog
+from ..errors import MISSING, Problem, StackError
+from ..paths import ROOT, stacks_dir
+from ..postgres.catalog import catalog
+from ..units import UnitError, parse_duration_ms, parse_size
+from .aws import InstanceTypeResolver, UnknownInstanceType, known_types
+from ..choices import CACHE_POLICIES, QUEUE_POLICY
 from .schema import NS, STACK_SCHEMA
-from .spec import (AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, PostgresSpec,
+from .spec import (DEFAULT_REDIS_PORTS, DEFAULT_STORAGE, DEFAULT_THREADS, AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, PostgresSpec,
                    RedisInstanceSpec, RolloutSpec, SamplingRule, StackSpec, TrafficSpec)
-from .units import UnitError, parse_duration_ms, parse_size
 
-ROOT = Path(__file__).resolve().parent.parent
-# Tests and scratch setups point these elsewhere; everyone else uses the repository's stacks/.
-STACKS_DIR = Path(os.environ.get("TUNESTACK_STACKS_DIR", ROOT / "stacks"))
 MIN_DB_MEMORY = 512 * 1024**2   # pgtune refuses less than 512MB of memory
-CACHE_POLICIES = ("allkeys-lru", "allkeys-lfu")
 _VALIDATOR = Draft202012Validator(STACK_SCHEMA)
 
 
 def stack_path(name: str) -> Path:
-    return STACKS_DIR / f"Pulumi.{name}.yaml"
+    return stacks_dir() / f"Pulumi.{name}.yaml"
 
 
 def stack_names() -> list[str]:
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir().glob("Pulumi.*.yaml"))
+
+
+def _given(section: dict, **names: str) -> dict:
+    """Spec keyword → value for the stack-file keys `section` sets: the spec's own defaults fill
+    the rest. `names` maps each spec field to its stack-file key."""
+    return {field: section[key] for field, key in names.items() if key in section}
+
+
+def _present(**values) -> dict:
+    """The keyword arguments whose value was read (not None): parsed sizes and durations."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _path_text(parts) -> str:
@@ -149,30 +157,37 @@ class _Builder:
         self.c = config
         self.resolver = resolver
         self.problems: list[Problem] = []
+        self.given: set[str] = set()
+
+    def note_given(self, section: str, mapping: dict, prefix: str = "") -> None:
+        for key in mapping:
+            self.given.add(f"{section}.{prefix}{key}")
 
     def problem(self, path: list, value, allowed: str, fix: str) -> None:
         self.problems.append(Problem(self.file, _path_text(["config"] + path), value, allowed, fix))
 
-    def size(self, path: list, value, default=None) -> int:
+    def size(self, path: list, value) -> int | None:
+        """Bytes, or None when the key is absent (the spec's default applies)."""
         if value is None:
-            return default
+            return None
         try:
             n = parse_size(value)
         except UnitError as exc:
             self.problem(path, value, str(exc), "write a size such as 512MiB")
-            return default or 0
+            return 0
         if n <= 0:
             self.problem(path, value, "a size above zero", "write a size such as 512MiB")
         return n
 
-    def duration(self, path: list, value, default=None) -> int | None:
+    def duration(self, path: list, value) -> int | None:
+        """Milliseconds, or None when the key is absent (the spec's default applies)."""
         if value is None:
-            return default
+            return None
         try:
             return parse_duration_ms(value)
         except UnitError as exc:
             self.problem(path, value, str(exc), "write a duration such as 15s")
-            return default
+            return None
 
     def build(self, name: str, display: str) -> StackSpec:
         hosts = self.hosts()
@@ -187,11 +202,15 @@ class _Builder:
             raise StackError(self.problems)
         secrets = tuple(k.split(":", 1)[1] for k, v in self.c.items()
                         if k.startswith(f"{NS}:") and isinstance(v, dict) and "secure" in v)
-        provider = {k: v for k, v in self.c.items() if not k.startswith(f"{NS}:")}
+        for key, section in self.c.items():
+            if key.startswith(f"{NS}:"):
+                self.given.add(key.split(":", 1)[1])
+                if isinstance(section, dict):
+                    self.note_given(key.split(":", 1)[1], section)
         return StackSpec(name=name, path=display, hosts=hosts, postgres=pg, pgbouncer=bouncer,
                          redis_cache=cache, redis_queue=queue, app=app, traffic=traffic, rollout=rollout,
                          images=dict(self.c.get(f"{NS}:images", {})), secret_keys=secrets,
-                         provider_config=provider)
+                         given=frozenset(self.given))
 
     # --- hosts ------------------------------------------------------------------------------
     def hosts(self) -> tuple[HostSpec, ...]:
@@ -225,15 +244,15 @@ class _Builder:
                                  f"did you mean '{close[0]}'?" if close else "use cpus and memory instead")
                     continue
                 cpus, mem, source = shape.vcpus, shape.memory_mib * 1024**2, shape.source
-                storage = storage or shape.instance_storage or "ssd"
+                storage = storage or shape.instance_storage or DEFAULT_STORAGE
             else:
                 missing = [k for k in ("cpus", "memory") if k not in h]
                 if missing:
                     self.problem(p + [missing[0]], MISSING, "cpus and memory, or an instance_type",
                                  f"add {' and '.join(missing)}, or an instance_type")
                     continue
-                cpus, mem, source = h["cpus"], self.size(p + ["memory"], h["memory"], 0), "stack file"
-                storage = storage or "ssd"
+                cpus, mem, source = h["cpus"], self.size(p + ["memory"], h["memory"]), "stack file"
+                storage = storage or DEFAULT_STORAGE
             if "db" in h["roles"] and 0 < mem < MIN_DB_MEMORY:
                 self.problem(p + ["memory"], h.get("memory", h.get("instance_type")),
                              "at least 512MiB on a db host (pgtune's minimum for PostgreSQL)",
@@ -280,20 +299,21 @@ class _Builder:
                          "less than statement_timeout (PostgreSQL docs: otherwise it is pointless)",
                          "lower lock_timeout below statement_timeout")
         return PostgresSpec(
-            version=version, workload=c["workload"], db_size=c.get("db_size", "mid_ram"),
-            port=c.get("port", 5432), admin_connections=c.get("admin_connections", 10),
+            version=version, workload=c["workload"], overrides=overrides,
             statement_timeout_ms=statement, lock_timeout_ms=lock,
-            idle_in_transaction_timeout_ms=self.duration([key, "idle_in_transaction_timeout"],
-                                                         c.get("idle_in_transaction_timeout"), 60_000),
-            slow_query_ms=self.duration([key, "slow_query"], c.get("slow_query"), 500),
-            overrides=overrides)
+            **_given(c, db_size="db_size", port="port", admin_connections="admin_connections"),
+            **_present(idle_in_transaction_timeout_ms=self.duration([key, "idle_in_transaction_timeout"],
+                                                                    c.get("idle_in_transaction_timeout")),
+                       slow_query_ms=self.duration([key, "slow_query"], c.get("slow_query"))))
 
     def pgbouncer(self) -> PgBouncerSpec:
         c = self.c[f"{NS}:pgbouncer"]
-        major, minor = (int(x) for x in c.get("version", "1.18").split("."))
-        return PgBouncerSpec(pool_mode=c["pool_mode"], version=(major, minor), port=c.get("port", 6432),
-                             default_pool_size=c.get("default_pool_size"),
-                             max_client_conn=c.get("max_client_conn"))
+        version = {}
+        if "version" in c:
+            version["version"] = tuple(int(x) for x in c["version"].split("."))
+        return PgBouncerSpec(pool_mode=c["pool_mode"], **version,
+                             **_given(c, port="port", default_pool_size="default_pool_size",
+                                      max_client_conn="max_client_conn"))
 
     def redis(self):
         key = f"{NS}:redis"
@@ -302,36 +322,38 @@ class _Builder:
         if cache_policy not in CACHE_POLICIES:
             self.problem([key, "cache", "policy"], cache_policy, "allkeys-lru or allkeys-lfu",
                          "a cache evicts any key under memory pressure: use allkeys-lru")
-        queue_policy = c["queue"].get("policy", "noeviction")
-        if queue_policy != "noeviction":
+        queue_policy = c["queue"].get("policy", QUEUE_POLICY)
+        if queue_policy != QUEUE_POLICY:
             self.problem([key, "queue", "policy"], queue_policy,
                          "noeviction (Sidekiq: an evicting queue loses jobs silently)",
                          "set policy: noeviction or remove the key")
-        cache = RedisInstanceSpec("cache", self.size([key, "cache", "memory"], c["cache"]["memory"], 0),
-                                  cache_policy, c["cache"].get("port", 6379))
-        queue = RedisInstanceSpec("queue", self.size([key, "queue", "memory"], c["queue"]["memory"], 0),
-                                  queue_policy, c["queue"].get("port", 6380))
+        self.note_given("redis", c["cache"], "cache.")
+        self.note_given("redis", c["queue"], "queue.")
+        cache = RedisInstanceSpec("cache", self.size([key, "cache", "memory"], c["cache"]["memory"]),
+                                  cache_policy, c["cache"].get("port", DEFAULT_REDIS_PORTS["cache"]))
+        queue = RedisInstanceSpec("queue", self.size([key, "queue", "memory"], c["queue"]["memory"]),
+                                  queue_policy, c["queue"].get("port", DEFAULT_REDIS_PORTS["queue"]))
         return cache, queue
 
     def app(self, cache, queue) -> AppSpec:
         key = f"{NS}:app"
         c = self.c[key]
-        j = c.get("jobs", {"concurrency": 5, "processes": 1})
-        if j.get("redis", "queue") == "cache":
+        j = c.get("jobs", {})
+        self.note_given("app", j, "jobs.")
+        if j.get("redis") == "cache":
             self.problem([key, "jobs", "redis"], "cache",
                          f"queue: the cache instance evicts keys ({cache.policy}) and would drop jobs",
                          "point jobs at the queue instance: redis: queue")
-        default_threads = 3 if c["framework"] == "rails" else 4
-        jobs = JobsSpec(concurrency=j["concurrency"], processes=j["processes"],
-                        memory_per_process_bytes=self.size([key, "jobs", "memory_per_process"],
-                                                           j.get("memory_per_process"), 512 * 1024**2),
-                        redis=j.get("redis", "queue"))
-        return AppSpec(framework=c["framework"], threads=c.get("threads", default_threads),
-                       memory_per_worker_bytes=self.size([key, "memory_per_worker"], c["memory_per_worker"], 0),
-                       jobs=jobs, max_workers=c.get("max_workers"), port=c.get("port", 8000),
-                       lb_port=c.get("lb_port", 8080),
-                       request_timeout_ms=self.duration([key, "request_timeout"], c.get("request_timeout"), 30_000),
-                       db_pool_headroom=c.get("db_pool_headroom", 2), jemalloc=c.get("jemalloc", True))
+        jobs = JobsSpec(**_given(j, concurrency="concurrency", processes="processes", redis="redis"),
+                        **_present(memory_per_process_bytes=self.size([key, "jobs", "memory_per_process"],
+                                                                      j.get("memory_per_process"))))
+        return AppSpec(framework=c["framework"], threads=c.get("threads", DEFAULT_THREADS[c["framework"]]),
+                       memory_per_worker_bytes=self.size([key, "memory_per_worker"], c["memory_per_worker"]),
+                       jobs=jobs,
+                       **_given(c, max_workers="max_workers", port="port", lb_port="lb_port",
+                                db_pool_headroom="db_pool_headroom", jemalloc="jemalloc"),
+                       **_present(request_timeout_ms=self.duration([key, "request_timeout"],
+                                                                   c.get("request_timeout"))))
 
     def traffic(self) -> TrafficSpec:
         key = f"{NS}:traffic"
@@ -342,35 +364,38 @@ class _Builder:
         if shares > 1:
             self.problem([key, "sampling_rules"], [r.share for r in rules], "shares that add up to at most 1",
                          "the shares are fractions of all requests; lower them")
-        health = tuple(c.get("health_paths", ("/health", "/healthz", "/up")))
+        health = tuple(c.get("health_paths", TrafficSpec.health_paths))
         for i, rule in enumerate(rules):
             if rule.path in health:
                 self.problem([key, "sampling_rules", i, "path"], rule.path, "a path that is not a health check",
                              "health checks are always sampled at 0; remove the rule")
-        unit = budget.get("unit", "transactions")
+        self.note_given("traffic", budget, "tracing_budget.")
+        spans = {"spans_per_transaction": float(budget["spans_per_transaction"])} \
+            if "spans_per_transaction" in budget else {}
         return TrafficSpec(peak_rps=float(c["peak_rps"]), tracing_per_month=budget["per_month"],
-                           tracing_unit=unit,
-                           spans_per_transaction=float(budget.get("spans_per_transaction", 1.0)),
-                           profiles_per_month=c.get("profiles_per_month", 0), health_paths=health,
-                           sampling_rules=rules)
+                           health_paths=health, sampling_rules=rules, **spans,
+                           **_given(budget, tracing_unit="unit"),
+                           **_given(c, profiles_per_month="profiles_per_month"))
 
     def rollout(self) -> RolloutSpec:
         key = f"{NS}:rollout"
         c = self.c.get(key, {})
-        steps = tuple(c.get("steps", (10, 25, 50, 100)))
+        steps = tuple(c.get("steps", RolloutSpec.steps))
         if any(b <= a for a, b in zip(steps, steps[1:])):
             self.problem([key, "steps"], list(steps), "weights that rise step by step", "sort them, e.g. [10, 25, 50, 100]")
         elif steps[-1] != 100:
             self.problem([key, "steps"], list(steps), "a last step of 100", "end the steps with 100")
         g = c.get("gates", {})
-        gates = GatesSpec(max_error_rate=g.get("max_error_rate", 0.01), max_p95_ms=g.get("max_p95_ms", 200.0),
-                          min_requests=g.get("min_requests", 50))
-        weight = self.c.get(f"{NS}:canaryWeight", 0)
+        self.note_given("rollout", g, "gates.")
+        gates = GatesSpec(**_given(g, max_error_rate="max_error_rate", max_p95_ms="max_p95_ms",
+                                   min_requests="min_requests"))
+        weight = self.c.get(f"{NS}:canaryWeight", RolloutSpec.canary_weight)
         if weight and not self.c.get(f"{NS}:images", {}).get("canary_app"):
             self.problem([f"{NS}:canaryWeight"], weight, "0 while no canary image is set",
                          "set tunestack:images.canary_app, or canaryWeight: 0")
-        return RolloutSpec(steps=steps, bake_ms=self.duration([key, "bake"], c.get("bake"), 300_000),
-                           max_surge_percent=c.get("max_surge", 25), gates=gates, canary_weight=weight)
+        return RolloutSpec(steps=steps, gates=gates, canary_weight=weight,
+                           **_present(bake_ms=self.duration([key, "bake"], c.get("bake"))),
+                           **_given(c, max_surge_percent="max_surge"))
 
     def ports(self, pg, bouncer, cache, queue, app) -> None:
         used = {}

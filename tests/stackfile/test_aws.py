@@ -3,7 +3,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tunestack.hosts import InstanceTypeResolver, UnknownInstanceType
+from tunestack.stackfile.aws import InstanceTypeResolver, UnknownInstanceType
 
 
 def ec2():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tunestack.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
 
 

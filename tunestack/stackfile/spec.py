@@ -1,7 +1,14 @@
-"""The validated content of a stack file, as typed values. Built only by `stackfile.load`."""
+"""The validated content of a stack file, as typed values. Built only by `stackfile.load`.
+
+The defaults of every optional stack-file key are the field defaults here, and nowhere else: the
+loader passes only the keys a file sets. `StackSpec.given` remembers which those were, so the plan
+can say whether a value came from the stack file or from a default.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+MIB = 1024**2
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,10 @@ class PgBouncerSpec:
     max_client_conn: int | None = None
 
 
+DEFAULT_REDIS_PORTS = {"cache": 6379, "queue": 6380}
+DEFAULT_STORAGE = "ssd"
+
+
 @dataclass(frozen=True)
 class RedisInstanceSpec:
     role: str            # cache | queue
@@ -59,10 +70,14 @@ class RedisInstanceSpec:
 
 @dataclass(frozen=True)
 class JobsSpec:
-    concurrency: int
-    processes: int
-    memory_per_process_bytes: int
+    concurrency: int = 5
+    processes: int = 1
+    memory_per_process_bytes: int = 512 * MIB
     redis: str = "queue"
+
+
+# Puma's default is 5 threads, Rails' generated puma.rb 3 (GVL contention); Gunicorn gthread 4.
+DEFAULT_THREADS = {"rails": 3, "python": 4}
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,7 @@ class AppSpec:
     framework: str       # rails | python
     threads: int
     memory_per_worker_bytes: int
-    jobs: JobsSpec
+    jobs: JobsSpec = JobsSpec()
     max_workers: int | None = None
     port: int = 8000
     lb_port: int = 8080
@@ -127,7 +142,11 @@ class StackSpec:
     rollout: RolloutSpec
     images: dict[str, str] = field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()   # which password keys the file sets as Pulumi secrets
-    provider_config: dict[str, object] = field(default_factory=dict)
+    given: frozenset[str] = frozenset()  # dotted key paths the file sets, e.g. "postgres.port"
+
+    def source_of(self, key_path: str) -> str:
+        """'stack file' when the file sets `key_path` (e.g. "app.threads"), else 'default'."""
+        return "stack file" if key_path in self.given else "default"
 
     def missing_images(self) -> list[str]:
         """Images the Pulumi program needs that the stack file does not pin."""

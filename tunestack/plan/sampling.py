@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .spec import TrafficSpec
+from ..stackfile.spec import TrafficSpec
 
 SECONDS_PER_MONTH = 2_592_000  # 30 days
 
@@ -26,7 +26,6 @@ class Sampling:
     profiles_reason: str
     rules: tuple[dict, ...]       # [{"path": .., "rate": ..}], health checks at 0 first
     monthly_units: float          # expected spans/transactions a month at these rates
-    budget: int
     warnings: tuple[str, ...]
 
 
@@ -59,4 +58,4 @@ def plan_sampling(t: TrafficSpec) -> Sampling:
         profiles, preason = 0.0, "no profiling budget in the stack file"
     rules = tuple([{"path": p, "rate": 0.0} for p in t.health_paths]
                   + [{"path": r.path, "rate": r.rate} for r in t.sampling_rules])
-    return Sampling(rate, reason, profiles, preason, rules, expected, t.tracing_per_month, tuple(warnings))
+    return Sampling(rate, reason, profiles, preason, rules, expected, tuple(warnings))

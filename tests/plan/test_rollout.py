@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tunestack.rollout_split import reachable_weights, split
+from tunestack.plan.rollout import reachable_weights, split
 
 
 @pytest.mark.parametrize("total,weight,stable,canary", [

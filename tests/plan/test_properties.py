@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tunestack import stackfile
 from tunestack.errors import BudgetError
-from tunestack.planner import build_plan, postgres_worst_case
+from tunestack.plan import build_plan, worst_case
 from tunestack.postgres.catalog import catalog
 
 MIB = 1024**2
@@ -41,9 +41,9 @@ def assert_sound(plan):
     assert not plan.violations
     gucs = catalog(plan.spec.postgres.version)
     for name, s in plan.postgres.items():
-        assert gucs[name].check(str(s.value)) is None, (name, s.value)
+        assert gucs[name].check(s.text) is None, (name, s.text)
     db = plan.spec.host_with("db")
-    worst, _ = postgres_worst_case(plan.postgres, plan.spec.postgres.version)
+    worst, _ = worst_case(plan.postgres)
     assert worst <= db.memory_bytes
 
 

@@ -1,0 +1,115 @@
+"""App stage: workers, pools per process type, and the environment the frameworks read."""
+from dataclasses import replace
+
+import pytest
+
+from tunestack.plan import build_plan
+from tunestack.plan.app import cpu_rule, master_bytes, size_app
+from tunestack.plan.memory import os_reserve_bytes
+from tunestack.stackfile.spec import AppSpec, JobsSpec
+
+from .helpers import GIB, MIB, host, spec, with_app
+
+
+@pytest.mark.parametrize("framework,cpus,max_workers,expected", [
+    ("rails", 4, None, 4),      # Puma deployment docs: one worker per core
+    ("rails", 16, 8, 8),        # max_workers caps it
+    ("python", 1, None, 3),     # Gunicorn docs "How many workers": (2 × cores) + 1
+    ("python", 4, None, 9),
+    ("python", 8, None, 12),    # Gunicorn docs: 4–12 workers serve thousands of req/s — soft cap 12
+    ("python", 8, 6, 6),
+])
+def test_cpu_rule(framework, cpus, max_workers, expected):
+    app = AppSpec(framework, 4, 256 * MIB, max_workers=max_workers)
+    assert cpu_rule(app, cpus)[0] == expected
+
+
+@pytest.mark.parametrize("framework,per_worker,expected", [
+    ("rails", 512 * MIB, 512 * MIB),   # Puma docs: the master costs about as much as a worker …
+    ("rails", 4 * GIB, GIB),           # … up to ~1 GB
+    ("python", 512 * MIB, 0),          # Gunicorn's arbiter forks workers and holds little
+])
+def test_master_memory(framework, per_worker, expected):
+    assert master_bytes(AppSpec(framework, 3, per_worker)) == expected
+
+
+@pytest.mark.parametrize("cpus,mem_gib,expected", [
+    (2, 64, 5),    # Gunicorn docs "How many workers": (2 × cores) + 1
+    (4, 64, 9),
+    (8, 64, 12),   # Gunicorn docs: 4–12 workers serve thousands of req/s — soft cap 12
+    (8, 1, 3),     # Heroku-style memory cap: (1 GiB − 128 MiB reserve − jobs) / 256 MiB
+])
+def test_gunicorn_workers_from_cores_and_memory(cpus, mem_gib, expected):
+    s = with_app(spec("local"), memory_per_worker_bytes=256 * 1024**2,
+                 jobs=replace(spec("local").app.jobs, processes=0))
+    free = int(mem_gib * GIB) - max(128 * 1024**2, min(2 * GIB, int(mem_gib * GIB) // 16))
+    assert size_app(s.app, host(cpus, mem_gib), free).workers == expected
+
+
+@pytest.mark.parametrize("cpus,mem_gib,expected", [
+    (4, 64, 4),   # Puma deployment docs: one worker per core
+    (16, 64, 16),
+    (16, 8, 7),   # memory: (8192 − 512 reserve − 1024 job − 768 master) MiB / 768 MiB = 7.67
+])
+def test_puma_workers_from_cores_and_memory(cpus, mem_gib, expected):
+    s = spec("staging")
+    free = int(mem_gib * GIB) - max(128 * 1024**2, min(2 * GIB, int(mem_gib * GIB) // 16))
+    assert size_app(s.app, host(cpus, mem_gib), free).workers == expected
+
+
+@pytest.mark.parametrize("threads,concurrency,headroom,processes,workers,clients", [
+    # Rails puma.rb / GitLab DB_POOL_HEADROOM: web pool = threads + headroom; Sidekiq: concurrency + headroom.
+    (3, 10, 2, 1, 4, 4 * 5 + 1 * 12),
+    (5, 5, 0, 2, 2, 2 * 5 + 2 * 5),
+    (4, 4, 2, 0, 3, 3 * 6),
+])
+def test_clients_per_host(threads, concurrency, headroom, processes, workers, clients):
+    app = AppSpec("rails", threads, 256 * MIB, JobsSpec(concurrency, processes, 256 * MIB), max_workers=workers,
+                  db_pool_headroom=headroom)
+    sizing = size_app(app, host(workers, 64), 60 * GIB)
+    assert (sizing.workers, sizing.web_pool, sizing.job_pool) == (workers, threads + headroom, concurrency + headroom)
+    assert sizing.per_host_clients == clients
+
+
+def test_memory_for_the_host_share_is_what_is_left():
+    app = AppSpec("python", 4, 256 * MIB, JobsSpec(4, 1, 512 * MIB))
+    free = 2 * GIB - os_reserve_bytes(2 * GIB)
+    sizing = size_app(app, host(8, 2), free)
+    assert sizing.workers == (free - 512 * MIB) // (256 * MIB)
+    assert "memory:" in sizing.workers_reason and "CPU rule allows 12" in sizing.workers_reason
+
+
+def test_db_pools_per_process_type():
+    # Rails puma.rb template / GitLab DB_POOL_HEADROOM: pool = threads + headroom;
+    # Sidekiq: pool = concurrency + headroom, set per process type.
+    plan = build_plan(spec("staging"))
+    assert plan.web_env["DB_POOL"].value == 3 + 2
+    assert plan.jobs_env["DB_POOL"].value == 10 + 2
+    assert plan.web_env["RAILS_MAX_THREADS"].value == plan.web_env["PUMA_MAX_THREADS"].value == 3
+    assert plan.jobs_env["SIDEKIQ_CONCURRENCY"].value == 10
+
+
+def test_pgbouncer_118_transaction_mode_disables_prepared_statements_and_advisory_locks():
+    # runtime-rules §3.5: PgBouncer < 1.21 cannot track prepared statements; advisory locks are
+    # session-level and break under transaction pooling.
+    plan = build_plan(spec("staging"))
+    assert plan.web_env["DB_PREPARED_STATEMENTS"].value is False
+    assert plan.web_env["DB_PREPARED_STATEMENTS"].text == "false"
+    assert plan.web_env["DB_ADVISORY_LOCKS"].text == "false"
+    assert "max_prepared_statements" not in plan.pgbouncer
+    s = spec("staging")
+    plan = build_plan(replace(s, pgbouncer=replace(s.pgbouncer, version=(1, 24))))
+    assert plan.pgbouncer["max_prepared_statements"].value == 200
+
+
+def test_env_mirrors_role_timeouts_in_seconds():
+    plan = build_plan(spec("staging"))  # request timeout 20 s: statement 10 s, lock 3333 ms
+    assert plan.web_env["DB_STATEMENT_TIMEOUT"].text == "10"
+    assert plan.web_env["DB_LOCK_TIMEOUT"].text == "3"
+    assert plan.web_env["DB_STATEMENT_TIMEOUT"].value == plan.postgres_roles["app"]["statement_timeout"].value
+
+
+def test_puma_worker_timeout_is_twice_the_request_timeout():
+    # Puma docs: worker_timeout is not a request timeout; twice it only reaps hung workers.
+    plan = build_plan(spec("staging"))
+    assert plan.app["worker_timeout"].value == 2 * plan.app["request_timeout"].value

@@ -1,0 +1,96 @@
+"""Connections stage: fleet with rollout surge → PgBouncer server pool → max_connections."""
+from dataclasses import replace
+
+import pytest
+
+from tunestack.plan import build_plan
+from tunestack.plan.connections import fleet, plan_connections, server_pool
+from tunestack.stackfile.spec import PgBouncerSpec
+
+from .helpers import host, spec
+
+
+@pytest.mark.parametrize("per_host,counts,surge,clients,surge_hosts,with_surge", [
+    ({"a": 32}, {"a": 3}, 34, 96, 2, 160),      # ceil(3 × 34%) = 2 hosts at the widest host's 32
+    ({"a": 10, "b": 20}, {"a": 1, "b": 2}, 25, 50, 1, 70),
+    ({"a": 10}, {"a": 4}, 0, 40, 0, 40),        # no surge: old and new never run side by side
+    ({"a": 7}, {"a": 1}, 100, 7, 1, 14),
+])
+def test_fleet_counts_every_machine_and_the_surge(per_host, counts, surge, clients, surge_hosts, with_surge):
+    f = fleet(per_host, counts, surge)
+    assert (f.clients, f.surge_hosts, f.with_surge) == (clients, surge_hosts, with_surge)
+
+
+@pytest.mark.parametrize("mode,cpus,storage,clients,expected", [
+    # PostgreSQL wiki "Number Of Database Connections": active ≈ 2 × cores + effective spindles.
+    ("transaction", 8, "ssd", 500, 16),
+    ("transaction", 8, "hdd", 500, 17),
+    ("statement", 4, "nvme", 500, 8),
+    ("transaction", 8, "ssd", 10, 10),     # never more server connections than clients exist
+    ("session", 8, "ssd", 300, 300),       # PgBouncer manual: session mode pins a server per client
+])
+def test_server_pool(mode, cpus, storage, clients, expected):
+    pool = server_pool(PgBouncerSpec(mode), host(cpus, 32, ("db",), storage), clients)
+    assert pool.value == expected
+
+
+def test_pool_override_wins_and_says_so():
+    pool = server_pool(PgBouncerSpec("transaction", default_pool_size=40), host(8, 32, ("db",)), 500)
+    assert (pool.value, pool.source) == (40, "override")
+
+
+@pytest.mark.parametrize("pool_cpus,clients,admin,reserve,max_client,max_connections", [
+    (8, 160, 10, 3, 176, 16 + 3 + 10 + 3),   # reserve = pool / 5; +10% clients; + superuser_reserved 3
+    (1, 5, 0, 1, 15, 20),                    # at least 10 spare client slots; pgtune's minimum of 20
+    (32, 1000, 5, 12, 1100, 64 + 12 + 5 + 3),
+])
+def test_connection_plan(pool_cpus, clients, admin, reserve, max_client, max_connections):
+    c = plan_connections(PgBouncerSpec("transaction"), host(pool_cpus, 64, ("db",)), clients, admin)
+    assert (c.reserve, c.max_client_conn.value, c.max_connections.value) == (reserve, max_client, max_connections)
+    assert c.server == c.pool.value + c.reserve
+
+
+@pytest.mark.parametrize("pool,max_client,nofile", [
+    (15, 176, 1024),     # 176 + 18 server + 64 spare = 258 → one 1024 block
+    (60, 1100, 2048),    # 1100 + 72 + 64 = 1236 → 2048
+    (80, 2000, 3072),    # 2000 + 96 + 64 = 2160 → 3072
+])
+def test_file_descriptors_cover_clients_servers_and_spares(pool, max_client, nofile):
+    # PgBouncer manual (max_client_conn): fds needed ≥ max_client_conn + server connections.
+    c = plan_connections(PgBouncerSpec("transaction", default_pool_size=pool, max_client_conn=max_client),
+                         host(8, 32, ("db",)), 10, 0)
+    assert c.nofile.value == nofile and c.nofile.value >= max_client + c.server
+
+
+def test_server_pool_follows_postgres_wiki_and_max_connections_follows_pools():
+    # PostgreSQL wiki "Number Of Database Connections": active ≈ 2 × cores + spindles.
+    plan = build_plan(spec("staging"))  # m6i.2xlarge: 8 vCPU, ssd
+    pool = plan.pgbouncer["default_pool_size"].value
+    reserve = plan.pgbouncer["reserve_pool_size"].value
+    assert pool == 16
+    assert int(plan.postgres["max_connections"].value) == pool + reserve + 10 + 3
+    assert plan.pgbouncer["max_db_connections"].value == pool + reserve
+
+
+def test_hdd_adds_a_spindle():
+    s = spec("staging")
+    db = s.host_with("db")
+    s = replace(s, hosts=tuple(replace(h, storage="hdd") if h is db else h for h in s.hosts))
+    assert build_plan(s).pgbouncer["default_pool_size"].value == 17
+
+
+def test_fleet_connections_include_rollout_surge():
+    plan = build_plan(spec("staging"))  # 3 app hosts × (4 workers × 5 + 1 × 12), surge 34% → 2 hosts
+    budget = next(b for b in plan.budgets if b.name.startswith("fleet client connections"))
+    per_host = 4 * 5 + 1 * 12
+    assert budget.used == (3 + 2) * per_host
+    assert plan.pgbouncer["max_client_conn"].value >= budget.used
+
+
+def test_session_mode_gives_every_client_a_server_connection():
+    s = spec("staging")
+    s = replace(s, pgbouncer=replace(s.pgbouncer, pool_mode="session"))
+    plan = build_plan(s)
+    fleet_used = next(b for b in plan.budgets if b.name.startswith("fleet")).used
+    assert plan.pgbouncer["default_pool_size"].value == fleet_used
+    assert plan.web_env["DB_PREPARED_STATEMENTS"].text == "true"

@@ -1,0 +1,48 @@
+"""PgBouncer stage: the connection plan as pgbouncer.ini settings (PgBouncer manual)."""
+import pytest
+
+from tunestack.plan import build_plan
+from tunestack.plan.connections import plan_connections
+from tunestack.plan.pgbouncer import pgbouncer_service, pgbouncer_settings
+from tunestack.plan.placement import Spot
+from tunestack.stackfile.spec import PgBouncerSpec
+
+from .helpers import host, spec
+
+
+def plan_for(version=(1, 18), request_ms=30_000, idle_ms=60_000):
+    db = host(8, 32, ("db",))
+    bouncer = PgBouncerSpec("transaction", version=version)
+    conns = plan_connections(bouncer, db, 200, 10)
+    spot = Spot("pgbouncer", db, "127.0.0.1", "127.0.0.1", None)
+    return pgbouncer_settings(bouncer, conns, spot, "", request_ms, idle_ms, lambda k: "default"), conns
+
+
+@pytest.mark.parametrize("version,tracks", [((1, 18), False), ((1, 20), False), ((1, 21), True), ((1, 24), True)])
+def test_prepared_statements_tracked_from_1_21(version, tracks):
+    # PgBouncer 1.21 changelog: max_prepared_statements makes protocol-level prepared statements work
+    # in transaction mode.
+    settings, _ = plan_for(version)
+    assert ("max_prepared_statements" in settings) == tracks
+
+
+@pytest.mark.parametrize("request_ms,idle_ms,wait,idle", [(30_000, 60_000, "30", "60"), (20_000, 15_000, "20", "15")])
+def test_timeouts_in_whole_seconds(request_ms, idle_ms, wait, idle):
+    # PgBouncer manual: query_wait_timeout and idle_transaction_timeout are seconds.
+    settings, _ = plan_for(request_ms=request_ms, idle_ms=idle_ms)
+    assert (settings["query_wait_timeout"].text, settings["idle_transaction_timeout"].text) == (wait, idle)
+
+
+def test_pools_come_from_the_connection_plan():
+    settings, conns = plan_for()
+    assert settings["default_pool_size"].value == conns.pool.value
+    assert settings["max_db_connections"].value == conns.pool.value + conns.reserve
+    assert settings["auth_type"].value == "scram-sha-256"
+    assert pgbouncer_service(conns)["LimitNOFILE"].value == conns.nofile.value
+
+
+def test_file_descriptor_limit_covers_clients_and_servers():
+    # PgBouncer manual (max_client_conn): fds used exceed max_client_conn by the server connections.
+    plan = build_plan(spec("prod"))
+    need = plan.pgbouncer["max_client_conn"].value + plan.pgbouncer["max_db_connections"].value
+    assert plan.pgbouncer_service["LimitNOFILE"].value >= need

@@ -1,0 +1,19 @@
+"""The closed sets a stack file chooses from. The schema, the loader, the CLI and the planner all
+read them from here."""
+from __future__ import annotations
+
+ROLES = ("db", "cache", "app")
+STORAGES = ("ssd", "hdd", "san", "nvme")
+PG_VERSIONS = (13, 14, 15, 16, 17)
+WORKLOADS = ("web", "oltp", "dw", "mixed", "desktop")
+DB_SIZES = ("less_ram", "mid_ram", "greater_ram")       # pgtune's data size against memory
+POOL_MODES = ("session", "transaction", "statement")
+EVICTION_POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+                     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
+CACHE_POLICIES = ("allkeys-lru", "allkeys-lfu")         # a cache evicts any key under pressure
+QUEUE_POLICY = "noeviction"                             # a queue never drops a job
+JOB_REDIS = ("queue", "cache")
+FRAMEWORKS = ("rails", "python")
+TRACING_UNITS = ("transactions", "spans")
+IMAGE_KEYS = ("postgres", "pgbouncer", "redis", "app", "canary_app", "haproxy")
+TARGETS = ("hosts", "docker")   # services as packages on hosts, or as containers

@@ -1,0 +1,135 @@
+"""Stage 2: a validated stack → one plan. The only place a setting is computed.
+
+Each area is a small pure stage in its own module; `build_plan` runs them in dependency order:
+placement, memory per host, app workers and pools, connections (fleet → PgBouncer →
+max_connections), PostgreSQL through the pgtune recommenders, PgBouncer, Redis, sampling, the app's
+environment, rollout splits, the load balancer, then budgets and alerts from the final values.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import BudgetError
+from ..stackfile.spec import StackSpec
+from .alerts import alert_rules
+from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, size_app, web_env
+from .budgets import fleet_budget, memory_budget, one_worker_budget, server_budget, tracing_budget
+from .connections import fleet, plan_connections
+from .loadbalancer import loadbalancer_settings
+from .memory import (AppProcesses, container_limits, memory_items, overcommit_warning, postgres_memory_note,
+                     share_host)
+from .model import HostPlan, Plan
+from .pgbouncer import pgbouncer_service, pgbouncer_settings
+from .placement import Placement, container_name, place
+from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
+from .redis import redis_settings
+from .rollout import place_replicas, plan_splits, replica_warning, rollout_settings
+from .sampling import plan_sampling
+
+
+def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True, target: str = "hosts") -> Plan:
+    """Plan a validated stack. `pg_version` re-plans for another major (e.g. the installed one);
+    `target` is "hosts" (packages on hosts) or "docker" (containers); see placement.py. With
+    `strict`, a broken budget raises BudgetError; otherwise it is returned in `violations`."""
+    if pg_version is not None and pg_version != spec.postgres.version:
+        spec = replace(spec, postgres=replace(spec.postgres, version=pg_version))
+    src, pg, app = spec.source_of, spec.postgres, spec.app
+    where = place(spec, target)
+    db, app_hosts = spec.host_with("db"), spec.app_hosts()
+    redis_specs = (spec.redis_cache, spec.redis_queue)
+    shares = {h.name: share_host(h, sum(r.memory_bytes for r in redis_specs)) for h in spec.hosts}
+    sizings = {h.name: size_app(app, h, shares[h.name]["app"]) for h in app_hosts}
+    first = sizings[app_hosts[0].name]
+    fl = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts},
+               spec.rollout.max_surge_percent)
+    conns = plan_connections(spec.pgbouncer, db, fl.with_surge, pg.admin_connections)
+    pg_mem = shares[db.name]["postgres"]
+    inputs = pg_inputs(pg, db.cpus, db.storage, pg_mem, conns.max_connections.value,
+                       postgres_memory_note(db, shares[db.name]))
+    postgres = postgres_settings(inputs, pg, where["postgres"], where.listen_why, conns.max_connections, pg_mem,
+                                 spec.path, src)
+    roles = role_settings(pg, app.request_timeout_ms)
+    bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why,
+                                 app.request_timeout_ms, pg.idle_in_transaction_timeout_ms, src)
+    redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, src) for i in redis_specs}
+    sampling = plan_sampling(spec.traffic)
+    app_plan = app_settings(app, first, src)
+    common = common_env(spec.pgbouncer, endpoints(spec, where), roles["app"]["statement_timeout"].value,
+                        roles["app"]["lock_timeout"].value, sampling)
+    splits = plan_splits(spec.rollout, fl.app_hosts, where.canary is not None)
+    fleet_threads = sum(sizings[h.name].workers * h.count for h in app_hosts) * app.threads
+
+    warnings = [w for w in map(overcommit_warning, spec.hosts) if w] + list(sampling.warnings)
+    if len({(s.workers, s.web_pool) for s in sizings.values()}) > 1:
+        warnings.append("app hosts differ in shape; the env file uses the first host's workers")
+    warnings += [w for w in [replica_warning(fl.app_hosts, spec.rollout.steps, where.canary is not None)] if w]
+
+    max_connections = int(postgres["max_connections"].value)
+    reserved = int(postgres["reserved_connections"].value) if "reserved_connections" in postgres else 0
+    budgets = [fleet_budget(fl, conns, first_host_text(first, app)),
+               server_budget(conns, pg.admin_connections, max_connections, reserved)]
+    budgets += [b for b in [tracing_budget(sampling.monthly_units, spec.traffic.tracing_per_month,
+                                           spec.traffic.tracing_unit)] if b]
+    hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres))
+    plan = Plan(
+        stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
+        pgbouncer=bouncer, pgbouncer_service=pgbouncer_service(conns), redis=redis, app=app_plan,
+        web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src),
+        sampling=sampling,
+        rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
+        loadbalancer=loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], src),
+        budgets=budgets + host_budgets,
+        alerts=alert_rules(spec, conns.server, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
+                           redis["cache"]["maxmemory"].value, fl.with_surge),
+        warnings=warnings,
+        containers={h.name: container_limits(h, shares[h.name], redis_specs, processes(spec, sizings.get(h.name)))
+                    for h in spec.hosts},
+        splits=splits, replicas=place_replicas(where, splits[spec.rollout.canary_weight]))
+    if strict and plan.violations:
+        raise BudgetError(spec.name, plan.violations)
+    return plan
+
+
+def endpoints(spec: StackSpec, where: Placement) -> Endpoints:
+    return Endpoints(where["pgbouncer"].reach, spec.pgbouncer.port, where["redis-queue"].reach,
+                     spec.redis_queue.port, where["redis-cache"].reach, spec.redis_cache.port)
+
+
+def first_host_text(first: AppSizing, app) -> str:
+    return (f"{first.per_host_clients} ({first.workers} workers × {first.web_pool} pool + "
+            f"{app.jobs.processes} job processes × {first.job_pool} pool)")
+
+
+def processes(spec: StackSpec, sizing: AppSizing | None) -> AppProcesses | None:
+    if sizing is None:
+        return None
+    jobs_bytes = spec.app.jobs.processes * spec.app.jobs.memory_per_process_bytes
+    return AppProcesses(sizing.workers, sizing.memory_bytes - jobs_bytes, spec.app.jobs.processes, jobs_bytes)
+
+
+def host_plans(spec: StackSpec, shares: dict, sizings: dict[str, AppSizing], pg_worst: tuple[int, str]):
+    """Each host's worst-case memory, item by item, and its budgets."""
+    hosts, budgets = [], []
+    for h in spec.hosts:
+        sizing = sizings.get(h.name)
+        app_item = (sizing.memory_text(spec.app), sizing.memory_bytes) if sizing else None
+        items = memory_items(h, pg_worst, (spec.redis_cache, spec.redis_queue), app_item)
+        if sizing and sizing.workers < 1:
+            budgets.append(one_worker_budget(h.name, shares[h.name]["app"], spec.app.memory_per_worker_bytes))
+        budgets.append(memory_budget(h.name, items, h.memory_bytes))
+        hosts.append(HostPlan(h.name, h.roles, h.count, h.cpus, h.memory_bytes, h.shape_source, h.addresses, items))
+    return hosts, budgets
+
+
+def plan_stack(name_or_path: str | Path, *, is_path: bool = False, pg_version: int | None = None,
+               strict: bool = True, resolver=None, target: str = "hosts") -> Plan:
+    """Load a stack by name (stacks/Pulumi.<name>.yaml) or path, and plan it."""
+    from .. import stackfile
+
+    path = name_or_path if is_path else stackfile.stack_path(name_or_path)
+    spec = stackfile.load(path, resolver=resolver, name=None if is_path else name_or_path)
+    return build_plan(spec, pg_version=pg_version, strict=strict, target=target)
+
+
+__all__ = ["Plan", "HostPlan", "build_plan", "plan_stack", "container_name", "worst_case"]

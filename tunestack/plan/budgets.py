@@ -1,0 +1,78 @@
+"""Budgets tie the layers together. Each is `used ≤ limit`, with the arithmetic spelled out.
+The builders here read typed values from the other stages; they compute nothing new."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..units import format_bytes_human
+from .connections import SUPERUSER_RESERVED, Connections, Fleet
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    used: float
+    limit: float
+    arithmetic: str   # how `used` and `limit` were reached, in words and numbers
+    fix: str          # what to change when it does not hold
+    unit: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.used <= self.limit
+
+    @property
+    def headroom(self) -> float:
+        return self.limit - self.used
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "used": self.used, "limit": self.limit, "headroom": self.headroom,
+                "unit": self.unit, "ok": self.ok, "arithmetic": self.arithmetic, "fix": self.fix}
+
+
+def fleet_budget(fleet: Fleet, conns: Connections, per_host_text: str) -> Budget:
+    limit = conns.max_client_conn.value
+    return Budget("fleet client connections ≤ PgBouncer max_client_conn", fleet.with_surge, limit,
+                  f"{fleet.app_hosts} app hosts × {per_host_text}"
+                  f" + surge {fleet.surge_hosts} host(s) × {fleet.surge_per_host} = {fleet.with_surge} "
+                  f"≤ max_client_conn {limit}",
+                  "raise pgbouncer.max_client_conn, or lower app threads, job concurrency or rollout.max_surge",
+                  "connections")
+
+
+def server_budget(conns: Connections, admin: int, max_connections: int, reserved: int) -> Budget:
+    """PgBouncer's server connections plus direct admin ones fit under max_connections, less the
+    superuser_reserved and reserved_connections slots ordinary roles never get."""
+    used = conns.server + admin
+    limit = max_connections - SUPERUSER_RESERVED - reserved
+    return Budget("server pools ≤ max_connections − reserved", used, limit,
+                  f"pool {conns.pool.value} + reserve {conns.reserve} + admin {admin} = {used} "
+                  f"≤ max_connections {max_connections} − {SUPERUSER_RESERVED} superuser_reserved − {reserved} "
+                  f"reserved = {limit}",
+                  "remove the max_connections override or raise it, or lower pgbouncer.default_pool_size",
+                  "connections")
+
+
+def tracing_budget(expected: float, budget: int, unit: str) -> Budget | None:
+    """Only per-path rules can overspend (the base rate is cut to fit): flag them when they do."""
+    if expected <= budget * 1.0001:
+        return None
+    return Budget("traced volume ≤ tracing budget", expected, budget,
+                  f"per-path rules alone expect {expected:,.0f} {unit}/month",
+                  "lower the rates or shares of traffic.sampling_rules, or raise the budget", unit)
+
+
+def memory_budget(host: str, items: list[tuple[str, int]], memory: int) -> Budget:
+    used = sum(v for _, v in items)
+    return Budget(f"memory on {host}", used, memory,
+                  " + ".join(f"{k} {format_bytes_human(v)}" for k, v in items)
+                  + f" = {format_bytes_human(used)} ≤ {format_bytes_human(memory)}",
+                  "give the host more memory, or lower Redis memory, app workers or PostgreSQL overrides",
+                  "bytes")
+
+
+def one_worker_budget(host: str, app_memory: int, per_worker: int) -> Budget:
+    return Budget(f"memory on {host}: at least one web worker", 1, 0,
+                  f"{format_bytes_human(app_memory)} for the app − jobs − master leaves "
+                  f"no room for one {format_bytes_human(per_worker)} worker",
+                  "give the host more memory, or lower memory_per_worker or job processes", "workers")

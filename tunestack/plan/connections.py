@@ -1,0 +1,80 @@
+"""Connections end to end: the fleet's clients (with the rollout surge), PgBouncer's server pool and
+reserve, max_client_conn, PostgreSQL's max_connections and PgBouncer's file descriptors.
+
+Pure: per-host client counts and the db host's shape in, counts out."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..stackfile.spec import HostSpec, PgBouncerSpec
+from .setting import Setting
+
+SUPERUSER_RESERVED = 3          # PostgreSQL's default superuser_reserved_connections
+PGTUNE_MIN_CONNECTIONS = 20     # pgtune refuses fewer (max_wal_senders must stay below it)
+NOFILE_SPARE = 64               # PgBouncer manual: listening sockets, logs, DNS on top of connections
+
+
+@dataclass(frozen=True)
+class Fleet:
+    app_hosts: int          # machines, counts included
+    clients: int            # DB connections the whole fleet may open
+    surge_hosts: int        # extra machines while old and new run side by side
+    surge_per_host: int     # clients of the widest host
+    with_surge: int
+
+
+def fleet(per_host_clients: dict[str, int], counts: dict[str, int], max_surge_percent: int) -> Fleet:
+    """`per_host_clients`: host name → DB connections one machine opens; `counts`: machines per host."""
+    machines = sum(counts.values())
+    clients = sum(per_host_clients[h] * counts[h] for h in counts)
+    widest = max(per_host_clients.values())
+    surge = math.ceil(machines * max_surge_percent / 100) if max_surge_percent else 0
+    return Fleet(machines, clients, surge, widest, clients + surge * widest)
+
+
+@dataclass(frozen=True)
+class Connections:
+    pool: Setting            # default_pool_size
+    reserve: int
+    server: int              # pool + reserve: max_db_connections
+    max_client_conn: Setting
+    max_connections: Setting
+    nofile: Setting          # PgBouncer's LimitNOFILE
+
+
+def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int) -> Setting:
+    """PostgreSQL wiki, "Number Of Database Connections": active connections ≈ 2 × cores + spindles.
+    Session mode gives every client its own server connection."""
+    if bouncer.default_pool_size:
+        return Setting(bouncer.default_pool_size, "set in the stack file", "override")
+    if bouncer.pool_mode == "session":
+        return Setting(clients, "session mode: every client holds a server connection")
+    spindles = 1 if db.storage == "hdd" else 0
+    pool = 2 * db.cpus + spindles
+    why = f"PostgreSQL wiki: 2 × {db.cpus} db cores" + (" + 1 spindle" if spindles else "")
+    if pool > clients:
+        pool, why = clients, why + f", cut to the {clients} clients that exist"
+    return Setting(pool, why)
+
+
+def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_connections: int) -> Connections:
+    pool = server_pool(bouncer, db, clients)
+    reserve = max(1, pool.value // 5)
+    server = pool.value + reserve
+    if bouncer.max_client_conn:
+        max_client = Setting(bouncer.max_client_conn, "set in the stack file", "override")
+    else:
+        max_client = Setting(clients + max(10, math.ceil(clients * 0.1)),
+                             f"{clients} fleet connections incl. rollout surge + 10% (at least 10) for admin "
+                             "and stats clients")
+    derived = server + admin_connections + SUPERUSER_RESERVED
+    why = (f"{pool.value} pool + {reserve} reserve (PgBouncer) + {admin_connections} direct admin/"
+           f"migration + {SUPERUSER_RESERVED} superuser_reserved_connections")
+    if derived < PGTUNE_MIN_CONNECTIONS:
+        derived, why = PGTUNE_MIN_CONNECTIONS, why + f" = {derived}, raised to pgtune's minimum of 20"
+    nofile = max_client.value + server + NOFILE_SPARE
+    nofile_setting = Setting(math.ceil(nofile / 1024) * 1024,
+                             f"max_client_conn {max_client.value} + {server} server connections + 64 (PgBouncer "
+                             "manual: fds exceed max_client_conn), rounded up to 1024")
+    return Connections(pool, reserve, server, max_client, Setting(derived, why), nofile_setting)

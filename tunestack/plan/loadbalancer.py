@@ -1,0 +1,22 @@
+"""The load balancer in front of the app replicas. Pure."""
+from __future__ import annotations
+
+from ..stackfile.spec import AppSpec
+from .placement import LB_BIND_WHY, Placement
+from .setting import Setting, policy, seconds
+
+MIN_MAXCONN = 256
+MAXCONN_PER_THREAD = 4   # requests queue at the load balancer, not in kernel backlogs
+
+
+def loadbalancer_settings(app: AppSpec, placement: Placement, fleet_threads: int, health_path: str,
+                          source_of) -> dict[str, Setting]:
+    return {
+        "bind": policy(placement["haproxy"].listen, LB_BIND_WHY[placement.target]),
+        "port": Setting(app.lb_port, "the entry point (stack: app.lb_port)", source_of("app.lb_port")),
+        "maxconn": Setting(max(MIN_MAXCONN, MAXCONN_PER_THREAD * fleet_threads),
+                           f"4 × the fleet's {fleet_threads} web threads: requests queue "
+                           "at the load balancer, not in kernel backlogs"),
+        "timeout_server": seconds(app.request_timeout_ms, "the request timeout"),
+        "health_path": policy(health_path, "the first health path of the stack"),
+    }

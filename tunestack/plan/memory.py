@@ -1,0 +1,128 @@
+"""Memory and CPU per host: the OS reserve, each service's share, and container limits.
+
+Pure: host shapes and sizes in, bytes and cores out."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..stackfile.spec import HostSpec, RedisInstanceSpec
+from ..units import format_bytes_human
+
+MIB = 1024**2
+GIB = 1024**3
+PGBOUNCER_MEMORY = 128 * MIB    # one event loop, ~4 kB of buffers per connection: a small fixed slice
+HAPROXY_MEMORY = 128 * MIB      # the load balancer runs on the cache host
+
+
+def os_reserve_bytes(memory: int) -> int:
+    """Memory left to the kernel, page tables and sshd: 1/16 of the host, 128 MiB to 2 GiB."""
+    return max(128 * MIB, min(2 * GIB, memory // 16))
+
+
+def share_host(host: HostSpec, redis_bytes: int) -> dict[str, int]:
+    """The memory each big service on `host` may plan with, by service: redis, postgres, app.
+
+    Redis gets what the stack sets aside for both instances; PgBouncer and HAProxy a fixed slice.
+    PostgreSQL and the app split the rest evenly when they share a host."""
+    free = host.memory_bytes - os_reserve_bytes(host.memory_bytes)
+    shares: dict[str, int] = {}
+    if "cache" in host.roles:
+        shares["redis"] = redis_bytes
+        free -= redis_bytes + HAPROXY_MEMORY
+    if "db" in host.roles:
+        free -= PGBOUNCER_MEMORY
+    if "db" in host.roles and "app" in host.roles:
+        shares["postgres"] = free // 2
+        shares["app"] = free - shares["postgres"]
+    elif "db" in host.roles:
+        shares["postgres"] = free
+    elif "app" in host.roles:
+        shares["app"] = free
+    return shares
+
+
+def overcommit_warning(host: HostSpec) -> str | None:
+    if "db" in host.roles and "cache" in host.roles:
+        return (f"host {host.name} runs PostgreSQL and the persisted Redis queue: PostgreSQL wants "
+                "vm.overcommit_memory=2, Redis needs 1 (runtime-rules §8.2); protect the postmaster "
+                "with oom_score_adj=-1000 instead")
+    return None
+
+
+@dataclass(frozen=True)
+class ContainerLimit:
+    service: str          # postgres | pgbouncer | redis-cache | redis-queue | haproxy | web | jobs
+    memory_bytes: int
+    cpus: float
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"service": self.service, "memory_bytes": self.memory_bytes, "cpus": self.cpus,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class AppProcesses:
+    """What the app stage decided for one app host, as the limits need it."""
+    web_workers: int
+    web_bytes: int        # workers × memory per worker (+ master)
+    job_processes: int
+    jobs_bytes: int
+
+
+def container_limits(host: HostSpec, shares: dict[str, int], redis: tuple[RedisInstanceSpec, ...],
+                     app: AppProcesses | None) -> list[ContainerLimit]:
+    """Memory and CPU caps of every container on a host. They add up to at most the host."""
+    small = min(1.0, host.cpus / 8)  # single-threaded helpers: an eighth of the host, at most a core
+    limits: list[ContainerLimit] = []
+    if "db" in host.roles:
+        limits.append(ContainerLimit("pgbouncer", PGBOUNCER_MEMORY, small, "single-threaded: one core at most"))
+    if "cache" in host.roles:
+        for inst in redis:
+            limits.append(ContainerLimit(f"redis-{inst.role}", inst.memory_bytes, small,
+                                         "memory set aside for the instance; Redis runs one main thread"))
+        limits.append(ContainerLimit("haproxy", HAPROXY_MEMORY, small, "one event loop"))
+    rest = host.cpus - sum(c.cpus for c in limits)
+    big = [r for r in ("db", "app") if r in host.roles]
+    each = rest / len(big) if big else 0
+    if "db" in host.roles:
+        limits.append(ContainerLimit("postgres", shares["postgres"], _cpus(each),
+                                     "the memory set aside for PostgreSQL"
+                                     + (", half the remaining cores" if len(big) > 1 else "")))
+    if "app" in host.roles and app is not None:
+        procs = app.web_workers + app.job_processes
+        web_cpus = each * (app.web_workers / procs) if procs else each
+        limits.append(ContainerLimit("web", app.web_bytes, _cpus(web_cpus), "workers × memory per worker (+ master)"))
+        if app.job_processes:
+            limits.append(ContainerLimit("jobs", app.jobs_bytes, _cpus(each - web_cpus),
+                                         "job processes × memory per process"))
+    return limits
+
+
+def _cpus(x: float) -> float:
+    return max(0.01, math.floor(x * 100) / 100)  # round down: limits never add up past the host
+
+
+def postgres_memory_note(host: HostSpec, shares: dict[str, int]) -> str:
+    """How PostgreSQL's memory was arrived at, for the reasons of the memory settings."""
+    others = "".join(f" − {k}" for k in shares if k != "postgres")
+    return (f"the {format_bytes_human(shares['postgres'])} set aside for PostgreSQL on {host.name} "
+            f"({format_bytes_human(host.memory_bytes)} host − {format_bytes_human(os_reserve_bytes(host.memory_bytes))} "
+            f"OS reserve{others})")
+
+
+def memory_items(host: HostSpec, postgres_worst: tuple[int, str] | None, redis: tuple[RedisInstanceSpec, ...],
+                 app: tuple[str, int] | None) -> list[tuple[str, int]]:
+    """Worst-case memory of everything on `host`, item by item, for the host's memory budget."""
+    items = [("OS reserve", os_reserve_bytes(host.memory_bytes))]
+    if "db" in host.roles and postgres_worst:
+        worst, how = postgres_worst
+        items += [(f"PostgreSQL worst case ({how})", worst), ("PgBouncer", PGBOUNCER_MEMORY)]
+    if "cache" in host.roles:
+        labels = {"cache": "Redis cache (maxmemory + headroom)", "queue": "Redis queue (maxmemory + fork headroom)"}
+        items += [(labels[inst.role], inst.memory_bytes) for inst in redis]
+        items.append(("HAProxy", HAPROXY_MEMORY))
+    if "app" in host.roles and app:
+        items.append(app)
+    return items

@@ -1,0 +1,104 @@
+"""What a plan is: every setting by service, the hosts, budgets, rollout splits and replicas."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..stackfile.spec import StackSpec
+from .budgets import Budget
+from .memory import ContainerLimit
+from .placement import Placement
+from .rollout import Replica, Split
+from .sampling import Sampling
+from .setting import Setting
+
+
+@dataclass
+class HostPlan:
+    name: str
+    roles: tuple[str, ...]
+    count: int
+    cpus: int
+    memory_bytes: int
+    shape_source: str
+    addresses: tuple[str, ...]
+    memory_items: list[tuple[str, int]] = field(default_factory=list)  # worst case per service
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "roles": list(self.roles), "count": self.count, "cpus": self.cpus,
+                "memory_bytes": self.memory_bytes, "shape_source": self.shape_source,
+                "addresses": list(self.addresses),
+                "memory_items": [{"item": k, "bytes": v} for k, v in self.memory_items]}
+
+
+@dataclass
+class Plan:
+    stack: str
+    spec: StackSpec
+    placement: Placement
+    hosts: list[HostPlan]
+    postgres: dict[str, Setting]
+    postgres_roles: dict[str, dict[str, Setting]]
+    pgbouncer: dict[str, Setting]
+    pgbouncer_service: dict[str, Setting]
+    redis: dict[str, dict[str, Setting]]
+    app: dict[str, Setting]
+    web_env: dict[str, Setting]
+    jobs_env: dict[str, Setting]
+    sampling: Sampling
+    rollout: dict[str, Setting]
+    loadbalancer: dict[str, Setting]
+    budgets: list[Budget]
+    alerts: list[dict]
+    warnings: list[str]
+    containers: dict[str, list[ContainerLimit]]   # per host name
+    splits: dict[int, Split]                      # weight → replicas and LB weights
+    replicas: list[Replica]
+
+    @property
+    def target(self) -> str:
+        return self.placement.target
+
+    @property
+    def violations(self) -> list[Budget]:
+        return [b for b in self.budgets if not b.ok]
+
+    def ports(self) -> dict[str, int]:
+        """Every listening port of the stack by service."""
+        return {"postgres": self.postgres["port"].value, "pgbouncer": self.pgbouncer["listen_port"].value,
+                "redis-cache": self.redis["cache"]["port"].value, "redis-queue": self.redis["queue"]["port"].value,
+                "web": self.app["port"].value, "haproxy": self.loadbalancer["port"].value}
+
+    def container(self, host: str, service: str) -> ContainerLimit | None:
+        return next((c for c in self.containers[host] if c.service == service), None)
+
+    def sections(self) -> dict[str, dict[str, Setting]]:
+        """Every setting by service, in the order they are shown and diffed."""
+        out = {"postgresql.conf": self.postgres}
+        for role, settings in self.postgres_roles.items():
+            out[f"postgres role {role}"] = settings
+        out["pgbouncer.ini"] = self.pgbouncer
+        out["pgbouncer service"] = self.pgbouncer_service
+        for role, settings in self.redis.items():
+            out[f"redis {role}"] = settings
+        out["app"] = self.app
+        out["web env"] = self.web_env
+        out["jobs env"] = self.jobs_env
+        out["rollout"] = self.rollout
+        out["loadbalancer"] = self.loadbalancer
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "stack": self.stack,
+            "target": self.target,
+            "hosts": [h.to_json() for h in self.hosts],
+            "settings": {name: {k: s.to_json() for k, s in section.items()}
+                         for name, section in self.sections().items()},
+            "sampling_rules": list(self.sampling.rules),
+            "budgets": [b.to_json() for b in self.budgets],
+            "containers": {h: [c.to_json() for c in cs] for h, cs in self.containers.items()},
+            "rollout_splits": {str(w): vars(sp) for w, sp in self.splits.items()},
+            "replicas": [r.to_json() for r in self.replicas],
+            "alerts": self.alerts,
+            "warnings": self.warnings,
+        }

@@ -1,0 +1,40 @@
+"""PgBouncer's settings from the connection plan. Pure."""
+from __future__ import annotations
+
+from ..stackfile.spec import PgBouncerSpec
+from .connections import Connections
+from .placement import Spot
+from .setting import Setting, policy, seconds
+
+PREPARED_STATEMENTS_FROM = (1, 21)   # PgBouncer 1.21 tracks protocol-level prepared statements
+
+
+def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, listen_why: str,
+                       request_timeout_ms: int, idle_in_transaction_ms: int, source_of) -> dict[str, Setting]:
+    settings = {
+        "listen_addr": policy(spot.listen, listen_why),
+        "listen_port": Setting(bouncer.port, "stack file", source_of("pgbouncer.port")),
+        "auth_type": policy("scram-sha-256", "passwords never cross the wire"),
+        "pool_mode": Setting(bouncer.pool_mode, "stack file", "stack file"),
+        "default_pool_size": conns.pool,
+        "reserve_pool_size": Setting(conns.reserve, "a fifth of the pool for bursts (at least 1)"),
+        "reserve_pool_timeout": seconds(5000, "seconds a client waits before the reserve opens (PgBouncer default)",
+                                        "policy"),
+        "max_db_connections": Setting(conns.server, "pool + reserve: the hard cap on server connections"),
+        "max_client_conn": conns.max_client_conn,
+        "server_idle_timeout": seconds(600_000, "PgBouncer default: close server connections idle 10 min", "policy"),
+        "server_lifetime": seconds(3_600_000, "PgBouncer default: recycle server connections hourly", "policy"),
+        "query_wait_timeout": seconds(request_timeout_ms,
+                                      "a client queued longer than the request timeout has given up"),
+        "idle_transaction_timeout": seconds(idle_in_transaction_ms,
+                                            "aligned with idle_in_transaction_session_timeout"),
+        "ignore_startup_parameters": policy("extra_float_digits", "sent by common drivers; harmless"),
+    }
+    if bouncer.version >= PREPARED_STATEMENTS_FROM:
+        settings["max_prepared_statements"] = policy(200, "PgBouncer ≥ 1.21 tracks protocol-level prepared statements")
+    return settings
+
+
+def pgbouncer_service(conns: Connections) -> dict[str, Setting]:
+    """The systemd drop-in (or container ulimit) PgBouncer runs with."""
+    return {"LimitNOFILE": conns.nofile}

@@ -1,0 +1,125 @@
+"""PostgreSQL: pgtune's recommenders with the memory and connections the stack leaves it, then the
+stack's own policies, overrides, and per-role timeouts. Pure."""
+from __future__ import annotations
+
+from ..postgres import pgtune
+from ..postgres.catalog import catalog
+from ..postgres.inputs import PgInputs, Rec
+from ..stackfile.spec import PostgresSpec
+from ..units import format_bytes_human, format_kb, format_ms
+from .connections import SUPERUSER_RESERVED
+from .placement import Spot
+from .setting import Setting, duration_ms, policy, size_kb
+
+WORK_MEM_WORST_CASE = 1.5       # postgresqltuner's default --wmp: work_mem × 150% per connection
+MIN_WORK_MEM_KB = 64            # PostgreSQL's own minimum for work_mem
+MIN_LOCK_TIMEOUT_MS = 1000
+
+
+def from_rec(name: str, rec: Rec, version: int) -> Setting:
+    """A recommender's value as a typed setting: memory in bytes, counts as numbers."""
+    unit = catalog(version)[name].unit
+    if rec.number is not None and unit in ("kB", "8kB", "MB"):   # recommenders count memory in kB
+        return Setting(int(rec.number) * 1024, rec.reason, text=rec.value, unit="bytes")
+    return Setting(rec.number if rec.number is not None else rec.value, rec.reason, text=rec.value)
+
+
+def worst_case(settings: dict[str, Setting]) -> tuple[int, str]:
+    """postgresqltuner's worst case: shared_buffers + max_connections × work_mem × 150%
+    + autovacuum_max_workers × (autovacuum_work_mem or maintenance_work_mem). Bytes."""
+    def kb(name: str, default_kb: int) -> int:
+        return settings[name].value // 1024 if name in settings else default_kb
+
+    sb, wm, maint = kb("shared_buffers", 128 * 1024), kb("work_mem", 4 * 1024), kb("maintenance_work_mem", 64 * 1024)
+    avw = settings.get("autovacuum_work_mem")
+    av_mem = avw.value // 1024 if avw is not None and avw.value > 0 else maint   # -1: maintenance_work_mem
+    conns = int(settings["max_connections"].value)
+    av_workers = int(settings["autovacuum_max_workers"].value) if "autovacuum_max_workers" in settings else 3
+    total_kb = sb + conns * wm * WORK_MEM_WORST_CASE + av_workers * av_mem
+    how = (f"{format_kb(sb)} shared_buffers + {conns} × {format_kb(wm)} work_mem × 1.5 + "
+           f"{av_workers} × {format_kb(av_mem)} autovacuum")
+    return int(total_kb * 1024), how
+
+
+def fit_work_mem(settings: dict[str, Setting], memory_bytes: int) -> Setting | None:
+    """Deliberate difference from pgtune: its 4MB work_mem floor can overcommit a small host with
+    many connections (session pooling). In a stack plan the memory budget wins, down to
+    PostgreSQL's own 64kB minimum. None when pgtune's value fits."""
+    worst, _ = worst_case(settings)
+    if worst <= memory_bytes:
+        return None
+    conns = int(settings["max_connections"].value)
+    wm_kb = settings["work_mem"].value // 1024
+    others_kb = (worst // 1024) - conns * wm_kb * WORK_MEM_WORST_CASE
+    fit_kb = max(MIN_WORK_MEM_KB, int((memory_bytes // 1024 - others_kb) / (conns * WORK_MEM_WORST_CASE)))
+    if fit_kb >= wm_kb:
+        return None
+    return size_kb(fit_kb, f"lowered from pgtune's {format_kb(wm_kb)} so that {conns} connections × work_mem × 1.5 "
+                           f"fit in {format_bytes_human(memory_bytes)} (pgtune's floor would overcommit this host)")
+
+
+def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why: str,
+                      max_connections: Setting, memory_bytes: int, stack_path: str, source_of) -> dict[str, Setting]:
+    settings: dict[str, Setting] = {
+        "listen_addresses": policy(spot.listen, listen_why),
+        "port": Setting(pg.port, "stack file", source_of("postgres.port")),
+    }
+    for name, rec in pgtune.recommend(inputs).items():
+        settings[name] = Setting(max_connections.value, max_connections.reason) if name == "max_connections" \
+            else from_rec(name, rec, pg.version)
+    fitted = fit_work_mem(settings, memory_bytes)
+    if fitted:
+        settings["work_mem"] = fitted
+    settings["superuser_reserved_connections"] = policy(SUPERUSER_RESERVED,
+                                                        "PostgreSQL's default, made explicit for the budget")
+    settings["shared_preload_libraries"] = policy("pg_stat_statements", "query statistics; needs a restart to load")
+    settings["log_min_duration_statement"] = duration_ms(pg.slow_query_ms, "log slow queries (stack: slow_query)",
+                                                         source_of("postgres.slow_query"))
+    settings["log_lock_waits"] = policy("on", "log waits longer than deadlock_timeout")
+    settings["idle_in_transaction_session_timeout"] = duration_ms(
+        pg.idle_in_transaction_timeout_ms,
+        "end sessions idle in a transaction: they block vacuum and hold locks; safe cluster-wide")
+    settings["password_encryption"] = policy("scram-sha-256", "PgBouncer 1.18 authenticates with SCRAM")
+    return apply_overrides(settings, pg, stack_path)
+
+
+def apply_overrides(settings: dict[str, Setting], pg: PostgresSpec, stack_path: str) -> dict[str, Setting]:
+    """Stack-file overrides replace computed values; every value is checked against PostgreSQL's
+    range for the target version (the loader already refused bad overrides)."""
+    gucs = catalog(pg.version)
+    out = dict(settings)
+    for name, text in pg.overrides.items():
+        was = settings.get(name)
+        why = f"override in {stack_path}" + (f"; tunestack would set {was.text} ({was.reason})" if was else "")
+        value, unit = gucs[name].typed(text)
+        out[name] = Setting(value, why, "override", text=text, unit=unit)
+    for name, setting in out.items():
+        complaint = gucs[name].check(setting.text)
+        if complaint:  # a planner bug, not a user error: never write a value PostgreSQL rejects
+            raise AssertionError(f"planned {name}={setting.text} outside PostgreSQL {pg.version}: {complaint}")
+    return out
+
+
+def role_settings(pg: PostgresSpec, request_timeout_ms: int) -> dict[str, dict[str, Setting]]:
+    """Per-role timeouts: never cluster-wide (PostgreSQL docs, runtime-config-client)."""
+    if pg.statement_timeout_ms is not None:
+        statement = duration_ms(pg.statement_timeout_ms, "stack file", "stack file")
+    else:
+        statement = duration_ms(request_timeout_ms // 2, f"half the {format_ms(request_timeout_ms)} request timeout")
+    if pg.lock_timeout_ms is not None:
+        lock = duration_ms(pg.lock_timeout_ms, "stack file", "stack file")
+    else:
+        lock = duration_ms(max(MIN_LOCK_TIMEOUT_MS, statement.value // 3),
+                           "a third of statement_timeout: lock waits give up first")
+    return {
+        "app": {"statement_timeout": statement, "lock_timeout": lock},
+        "migrator": {"statement_timeout": duration_ms(0, "migrations may run long; they connect directly", "policy"),
+                     "lock_timeout": duration_ms(lock.value, "DDL must not queue behind long locks")},
+    }
+
+
+def pg_inputs(pg: PostgresSpec, cpus: int, storage: str, memory_bytes: int, max_connections: int,
+              memory_note: str) -> PgInputs:
+    return PgInputs(memory_kb=memory_bytes // 1024, cpus=cpus, storage=storage, workload=pg.workload,
+                    version=pg.version, max_connections=max_connections, db_size=pg.db_size,
+                    memory_note=memory_note)

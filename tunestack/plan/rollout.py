@@ -1,0 +1,150 @@
+"""Rollouts: how a weight becomes replicas and load-balancer weights, and the rollout settings.
+Pure.
+
+Replicas follow Argo Rollouts' basic canary: the whole number of canary replicas nearest to the
+weight, ties rounded up, at least one canary above 0% and every replica at 100%. The load
+balancer then weighs each server so that the canary's share of traffic is the requested weight,
+not just canary/total replicas.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from ..stackfile.spec import RolloutSpec
+from .placement import Placement, ReplicaSpot
+from .setting import Setting, seconds
+
+HAPROXY_MAX_WEIGHT = 256  # HAProxy server weights run 0–256
+
+
+@dataclass(frozen=True)
+class Split:
+    weight: int            # requested canary share, %
+    stable: int            # stable replicas
+    canary: int            # canary replicas
+    replica_weight: float  # canary share by replica count alone, %
+    stable_server_weight: int  # HAProxy weight of each stable server
+    canary_server_weight: int  # HAProxy weight of each canary server
+
+    @property
+    def lb_weight(self) -> float:
+        """Canary share of traffic with the load-balancer weights, %."""
+        total = self.stable * self.stable_server_weight + self.canary * self.canary_server_weight
+        return 100.0 * self.canary * self.canary_server_weight / total if total else 0.0
+
+
+def split(total: int, weight: int) -> Split:
+    if not 0 <= weight <= 100:
+        raise ValueError(f"weight {weight} is not between 0 and 100")
+    if total < 1:
+        raise ValueError("at least one replica")
+    if weight == 0:
+        return Split(0, total, 0, 0.0, 1, 0)
+    if weight == 100:
+        return Split(100, 0, total, 100.0, 0, 1)
+    canary = math.floor(total * weight / 100 + 0.5)  # nearest, ties up
+    canary = min(total, max(1, canary))
+    stable = total - canary
+    if stable == 0:
+        return Split(weight, 0, canary, 100.0, 0, 1)
+    # canary_each × canary : stable_each × stable = weight : (100 − weight)
+    c_each, s_each = weight * stable, (100 - weight) * canary
+    g = math.gcd(c_each, s_each)
+    c_each, s_each = c_each // g, s_each // g
+    scale = max(c_each, s_each) / HAPROXY_MAX_WEIGHT
+    if scale > 1:
+        c_each, s_each = max(1, round(c_each / scale)), max(1, round(s_each / scale))
+    return Split(weight, stable, canary, 100.0 * canary / total, s_each, c_each)
+
+
+def beside(weight: int) -> Split:
+    """The local stack's canary runs beside the one stable replica: the load balancer alone splits,
+    stable at 100 − weight and canary at weight (HAProxy weights are relative)."""
+    if not 0 <= weight <= 100:
+        raise ValueError(f"weight {weight} is not between 0 and 100")
+    return Split(weight, 1, 1 if weight else 0, float(weight), 100 - weight, weight)
+
+
+def reachable_weights(total: int) -> list[float]:
+    """Canary shares that replica counts alone can give (10% needs at least 10 replicas)."""
+    return [round(100.0 * k / total, 1) for k in range(total + 1)]
+
+
+@dataclass(frozen=True)
+class Replica:
+    """An app replica behind the load balancer, in the current rollout state."""
+    name: str
+    host: str
+    index: int
+    machine: int
+    track: str        # stable | canary
+    address: str      # how the load balancer reaches it
+    port: int
+    weight: int       # its HAProxy server weight
+    publish: str | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def plan_splits(rollout: RolloutSpec, total: int, canary_beside: bool) -> dict[int, Split]:
+    """Every weight the rollout can be at: 0, each step, and the stack's current canaryWeight."""
+    weights = sorted({0, *rollout.steps, rollout.canary_weight})
+    return {w: beside(w) if canary_beside else split(total, w) for w in weights}
+
+
+def place_replicas(placement: Placement, current: Split) -> list[Replica]:
+    """Replicas in fleet order; the first `current.canary` run the canary unless it runs beside."""
+    beside_slot = placement.canary is not None
+
+    def replica(spot: ReplicaSpot, track: str) -> Replica:
+        weight = current.canary_server_weight if track == "canary" else current.stable_server_weight
+        return Replica(spot.name, spot.host.name, spot.index, spot.machine, track, spot.address, spot.port,
+                       weight, spot.publish)
+
+    out = [replica(s, "canary" if not beside_slot and s.index < current.canary else "stable")
+           for s in placement.replicas]
+    if beside_slot:
+        out.append(replica(placement.canary, "canary"))
+    return out
+
+
+def rollout_settings(rollout: RolloutSpec, total: int, surge_hosts: int, splits: dict[int, Split],
+                     placement: Placement, source_of) -> dict[str, Setting]:
+    settings = {
+        "steps": Setting(rollout.steps, "stack file", source_of("rollout.steps")),
+        "bake": seconds(rollout.bake_ms, "stack file", source_of("rollout.bake")),
+        "max_surge_hosts": Setting(surge_hosts, f"{rollout.max_surge_percent}% of {total} app hosts, rounded up"),
+        "gate_max_error_rate": Setting(rollout.gates.max_error_rate, "stack file (default 1%)",
+                                       source_of("rollout.gates.max_error_rate")),
+        "gate_max_p95_ms": Setting(rollout.gates.max_p95_ms, "stack file (default 200 ms)",
+                                   source_of("rollout.gates.max_p95_ms")),
+        "gate_min_requests": Setting(rollout.gates.min_requests, "no data fails the gate",
+                                     source_of("rollout.gates.min_requests")),
+    }
+    for w in rollout.steps:
+        sp = splits[w]
+        weights_text = f"HAProxy weights {sp.stable_server_weight}:{sp.canary_server_weight}"
+        if placement.canary is not None:
+            settings[f"split_{w}"] = Setting(f"stable + canary beside it, {weights_text}",
+                                             f"{w}% by load-balancer weights alone: the canary runs beside stable")
+        else:
+            settings[f"split_{w}"] = Setting(
+                f"{sp.stable} stable / {sp.canary} canary, {weights_text}",
+                f"{w}% of {total} replicas: nearest whole count {sp.canary} ({sp.replica_weight:.0f}% by "
+                f"replicas), load-balancer weights bring it to {sp.lb_weight:.0f}%")
+    settings["canary_weight"] = Setting(rollout.canary_weight, "the rollout state in the stack config",
+                                        source_of("canaryWeight"))
+    if placement.canary is not None:
+        settings["canary_port"] = Setting(placement.canary.port, "the app port + 100: the local canary slot")
+    return settings
+
+
+def replica_warning(total: int, steps: tuple[int, ...], canary_beside: bool) -> str | None:
+    if total >= 10 or canary_beside or not any(0 < w < 100 for w in steps):
+        return None
+    reachable = ", ".join(f"{x:g}%" for x in reachable_weights(total))
+    return (f"{total} app replica(s): replica counts alone reach only {reachable}; "
+            + ("load-balancer weights make the other steps exact" if total > 1
+               else "a canary replaces the only replica, so steps below 100% need more replicas"))
