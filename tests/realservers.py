@@ -80,7 +80,7 @@ def start_postgres(workdir: Path, conf_text: str) -> Server:
     proc = subprocess.Popen(
         [pg_bin("postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
          "-c", f"unix_socket_directories={sock}"],
-        user=service_user(), stdout=logf, stderr=subprocess.STDOUT)
+        user=service_user(), stdout=logf, stderr=subprocess.STDOUT, cwd=workdir)
     server = Server(proc, port, log)
 
     def ready():
@@ -140,7 +140,7 @@ def start_pgbouncer(workdir: Path, ini_text: str, userlist: str) -> Server:
     own(workdir)
     log = workdir / "pgbouncer.log"
     proc = subprocess.Popen([shutil.which("pgbouncer") or "/usr/sbin/pgbouncer", str(path)],
-                            user=service_user(), stdout=open(log, "w"), stderr=subprocess.STDOUT)
+                            user=service_user(), stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=workdir)
     server = Server(proc, port, log)
 
     def ready():
@@ -160,7 +160,8 @@ def start_redis(workdir: Path, conf_path: Path) -> Server:
     proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", str(conf_path),
                              "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "no",
                              "--logfile", str(log)],
-                            stdout=subprocess.DEVNULL, stderr=open(workdir / f"{conf_path.stem}.err", "w"))
+                            stdout=subprocess.DEVNULL, stderr=open(workdir / f"{conf_path.stem}.err", "w"),
+                            cwd=workdir)  # a Redis without `dir` would write dump.rdb into the cwd
     server = Server(proc, port, log)
 
     def ready():

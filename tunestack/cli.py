@@ -304,20 +304,14 @@ def cmd_rollout(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .schema import STACK_SCHEMA
+    from .stackfile.schema import STACK_SCHEMA
 
     print(json.dumps(STACK_SCHEMA, indent=2))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tunestack",
-        description="Plan, render and verify a tuned PostgreSQL + PgBouncer + Redis + app stack "
-                    "from one stack file (stacks/Pulumi.<stack>.yaml).")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-
+def _add_plan_commands(sub) -> None:
+    """Commands that only read stack files: plan, render, postgres, preview."""
     p = sub.add_parser("plan", help="validate a stack file and print every setting with its reason",
                        description="Validate a stack file, compute every setting with its reason and check "
                                    "the budgets. Exits 2 on a bad stack file or a broken budget.")
@@ -364,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="preview another rollout state than the stack's canaryWeight")
     p.set_defaults(func=cmd_preview)
 
+
+
+def _add_local_commands(sub) -> None:
+    """Commands that run or check a stack: up, down, status, verify."""
     p = sub.add_parser("up", help="bring a local stack up on this machine (idempotent)",
                        description="Plan the stack, check the new configs with the real servers, install "
                                    "missing Debian packages (as root), then start or update PostgreSQL, PgBouncer, "
@@ -398,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list the checks the plan implies, without connecting to any host")
     p.set_defaults(func=cmd_verify)
 
+
+
+def _add_change_commands(sub) -> None:
+    """Benchmarks, review and rollouts; the schema for editors."""
     p = sub.add_parser("bench", help="benchmarks, side by side in one run (not tests)",
                        description="storm: 1,000 pgbench clients through the tuned PgBouncer vs a stock PostgreSQL "
                                    "(TPS, failed connections); web: wrk on the reference app with the planned "
@@ -438,6 +440,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tunestack",
+        description="Plan, render and verify a tuned PostgreSQL + PgBouncer + Redis + app stack "
+                    "from one stack file (stacks/Pulumi.<stack>.yaml).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    _add_plan_commands(sub)
+    _add_local_commands(sub)
+    _add_change_commands(sub)
     return parser
 
 

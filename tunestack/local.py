@@ -147,7 +147,7 @@ class LocalStack:
                                                "BIND": f"127.0.0.1:{plan.rollout['canary_port'].value}"})))
         for p in progs:
             p.setdefault("environment", "")
-            p["directory"] = str(ROOT)
+            p["directory"] = str(self.dir)  # never the checkout: nothing a server writes lands in the repo
         return environment().get_template("supervisord.conf.j2").render(
             stack=self.stack, run=self.run, log=self.log, programs=progs,
             minfds=plan.pgbouncer_service["LimitNOFILE"].text)

@@ -88,11 +88,6 @@ def format_ms(ms: int) -> str:
     return f"{ms}ms"
 
 
-def format_seconds(ms: int) -> str:
-    """Seconds as a plain number, for servers (PgBouncer, Redis) that take bare seconds."""
-    return str(ms // 1000) if ms % 1000 == 0 else f"{ms / 1000:g}"
-
-
 # --- PostgreSQL setting values -------------------------------------------------------------------
 # pg_settings reports a unit per integer/real setting: kB, 8kB, MB for memory, ms, s, min for time.
 _PG_MEMORY_UNIT_KB = {"kB": 1, "8kB": 8, "MB": 1024, "16MB": 16 * 1024}

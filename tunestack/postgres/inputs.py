@@ -3,10 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WORKLOADS = ("web", "oltp", "dw", "mixed", "desktop")
-STORAGES = ("ssd", "hdd", "san", "nvme")
-DB_SIZES = ("less_ram", "mid_ram", "greater_ram")
-
 # pgtune's per-workload connection default, used only when no connection count is given.
 DEFAULT_CONNECTIONS = {"web": 200, "oltp": 300, "dw": 40, "desktop": 20, "mixed": 100}
 
@@ -31,7 +27,3 @@ class Rec:
     reason: str
     number: float | None = None  # kB for memory settings, the plain number otherwise
 
-
-def fmt_number(x: float) -> str:
-    """Numbers as pgtune (JavaScript) prints them: 0.9, 1.1, 4 — never 4.0."""
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
