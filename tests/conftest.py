@@ -26,3 +26,29 @@ def server_dir():
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the suite leaves the checkout as it found it ----------------------------------------------------
+def _tree_status() -> set[str]:
+    import subprocess
+
+    from tunestack.paths import ROOT
+
+    res = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                         capture_output=True, text=True)
+    return set(res.stdout.splitlines()) if res.returncode == 0 else set()
+
+
+def pytest_sessionstart(session):
+    session.config._tree_before = _tree_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A test, a server or a command that writes into the checkout fails the run (issue #9)."""
+    before = getattr(session.config, "_tree_before", None)
+    if before is None:
+        return
+    new = sorted(_tree_status() - before)
+    if new:
+        print("\nthe test run changed the checkout:\n  " + "\n  ".join(new))
+        session.exitstatus = 1

@@ -37,8 +37,8 @@ def test_postgres_reports_planned_values(stack, server_dir):
     plan = _plan_for_installed(stack)
     files = render_plan(plan, Layout(secrets_dir=str(server_dir / "secrets"), data_dir=str(server_dir)))
     gucs = catalog(plan.spec.postgres.version)
-    planned = {k: s.value for k, s in plan.postgres.items() if k not in MOVED}
-    sb_kb = pg_value_in_base_units(str(plan.postgres["shared_buffers"].value), "kB")
+    planned = {k: s.text for k, s in plan.postgres.items() if k not in MOVED}
+    sb_kb = pg_value_in_base_units(plan.postgres["shared_buffers"].text, "kB")
     if sb_kb > START_LIMIT_KB:
         reported = postgres_check_config(server_dir, files["postgresql.conf"], list(planned))
     else:
@@ -56,7 +56,7 @@ def test_postgres_reports_planned_values(stack, server_dir):
                     psql(server.port, stmt.split("--")[0])
             rolconfig = psql(server.port, "SELECT rolconfig FROM pg_roles WHERE rolname = 'app'")
             for name, s in plan.postgres_roles["app"].items():
-                assert f"{name}={s.value}" in rolconfig
+                assert f"{name}={s.text}" in rolconfig
             assert psql(server.port, "SHOW statement_timeout").strip() == "0", "must not be cluster-wide"
         finally:
             server.stop()
@@ -76,7 +76,7 @@ def test_pgbouncer_reports_planned_values(stack, server_dir):
         server.stop()
     config = {line.split("|")[0]: line.split("|")[1] for line in rows.splitlines() if "|" in line}
     moved = {"listen_addr", "listen_port"}
-    expected = {k: str(s.value) for k, s in plan.pgbouncer.items() if k not in moved}
+    expected = {k: s.text for k, s in plan.pgbouncer.items() if k not in moved}
     actual = {k: config.get(k) for k in expected}
     assert actual == expected
 
@@ -98,7 +98,7 @@ def test_redis_reports_planned_values(stack, role, server_dir):
                                 decode_responses=True)
         settings = plan.redis[role]
         for key in ("maxmemory", "maxmemory-policy", "appendonly", "timeout", "tcp-keepalive", "save"):
-            assert client.config_get(key)[key] == str(settings[key].value), key
+            assert client.config_get(key)[key] == settings[key].text, key
         if role == "queue":
             assert client.config_get("appendfsync")["appendfsync"] == "everysec"
         # requirepass is in force: no password, no access.
