@@ -38,7 +38,7 @@ def cmd_plan(args) -> int:
     else:
         print(format_table(plan))
     if plan.violations:
-        print(str(BudgetError(plan.stack, plan.violations)), file=sys.stderr)
+        print(str(BudgetError(plan.stack, plan.violations, plan.spec.path)), file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
 

@@ -48,9 +48,11 @@ class BudgetError(Exception):
 
     stack: str
     violations: list  # list[budgets.Budget]
+    path: str = ""    # the stack file
 
     def __str__(self) -> str:
-        lines = [f"stack {self.stack}: {len(self.violations)} budget(s) broken"]
+        where = f" ({self.path})" if self.path else ""
+        lines = [f"stack {self.stack}{where}: {len(self.violations)} budget(s) broken"]
         for b in self.violations:
             lines.append(f"- {b.name}: {b.arithmetic}")
             lines.append(f"  fix: {b.fix}")

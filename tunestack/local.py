@@ -25,7 +25,7 @@ from .paths import ROOT, state_root
 from .plan import Plan, plan_stack
 from .poll import wait_until as _wait_until
 from .postgres.catalog import catalog
-from .render import Layout, environment, render_plan
+from .render import Layout, environment, render_plan, supervisor_env_value
 from .servers import installed_pg_major, pg_bin, port_open, psql_socket, which
 
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
@@ -111,7 +111,7 @@ class LocalStack:
             pairs = {k: s.text for k, s in settings.items()}
             pairs.update(extra)
             pairs.pop("LD_PRELOAD", None)
-            return ",".join(f'{k}="{v}"' for k, v in pairs.items())
+            return ",".join(f"{k}={supervisor_env_value(v)}" for k, v in pairs.items())
 
         secrets_env = {"DATABASE_PASSWORD": pw["db"], "REDIS_PASSWORD": pw["redis"], "PYTHONPATH": str(ROOT)}
         venv_bin = Path(sys.executable).parent

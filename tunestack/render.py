@@ -24,24 +24,86 @@ class Layout:
     run_dir: str = "/run/tunestack"
 
 
+class UnsafeValue(ValueError):
+    """A value that would change the structure of the file it lands in. The loader refuses such
+    values first; this is the last line, so that even an unchecked value cannot add a line."""
+
+
+def _one_line(text: str, where: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise UnsafeValue(f"{where}: control character in {text[:40]!r}")
+    return text
+
+
+def pg_conf_value(value: str, vartype: str) -> str:
+    """postgresql.conf: bare when it is a plain word or number, else single-quoted with quotes
+    doubled and backslashes escaped (the GUC file parser reads backslash escapes inside quotes;
+    an unescaped trailing backslash would swallow the closing quote). Line breaks and other control
+    characters are written as escapes, never raw."""
+    text = str(value)
+    if vartype != "string" and _BARE.match(text):
+        return text
+    escaped = text.replace("\\", "\\\\").replace("'", "''")
+    for raw, esc in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f")):
+        escaped = escaped.replace(raw, esc)
+    return "'" + _one_line(escaped, "postgresql.conf") + "'"
+
+
+_REDIS_BARE = re.compile(r"^[A-Za-z0-9._-]+( [A-Za-z0-9._-]+)*$")
+
+
+def redis_value(value: str) -> str:
+    """redis.conf: plain words stay bare (save's pairs too); anything else in double quotes with
+    Redis' escapes (sdssplitargs: \\\\, \\", \\xHH). `save ""` turns snapshots off."""
+    text = str(value)
+    if text == "" or _REDIS_BARE.match(text):
+        return text or '""'
+    escaped = "".join("\\" + ch if ch in '\\"' else f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127
+                      else ch for ch in text)
+    return '"' + escaped + '"'
+
+
+def line_value(value, where: str = "a config file") -> str:
+    """Formats without a quoting rule that covers line breaks (env files, pgbouncer.ini, haproxy.cfg,
+    Prometheus YAML via tojson aside): one line, or refused."""
+    return _one_line(str(value), where)
+
+
+def haproxy_word(value) -> str:
+    """haproxy.cfg splits on spaces: a word without spaces, quotes, backslashes or '#'."""
+    text = _one_line(str(value), "haproxy.cfg")
+    if re.search(r"[\s'\"\\#]", text):
+        raise UnsafeValue(f"haproxy.cfg: {text[:40]!r} is not one word")
+    return text
+
+
+def sql_literal(value) -> str:
+    """A SQL string literal: quotes doubled (standard_conforming_strings is on by default)."""
+    return "'" + _one_line(str(value), "SQL").replace("'", "''") + "'"
+
+
+def supervisor_env_value(value) -> str:
+    """supervisord's environment=KEY="value",… is read with a non-POSIX shlex (no escapes) and the
+    quotes stripped from both ends: a value is double-quoted as is, % doubled (supervisord expands
+    %(name)s), and a double quote, or a single quote at either end, is refused: it cannot be carried."""
+    text = _one_line(str(value), "supervisord.conf")
+    if '"' in text or text[:1] == "'" or text[-1:] == "'":
+        raise UnsafeValue("supervisord.conf: environment values cannot hold a double quote, "
+                          "nor start or end with a single quote")
+    return '"' + text.replace("%", "%%") + '"'
+
+
 @lru_cache(maxsize=None)
 def environment(pg_version: int | None = None) -> Environment:
-    """The one Jinja environment: strict undefined, and a quoting filter per file format."""
+    """The one Jinja environment: strict undefined, and an escaping filter per file format."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-
-    def pg_quote(value, name):
-        text = str(value)
-        if catalog(pg_version)[name].vartype == "string" or not _BARE.match(text):
-            return "'" + text.replace("'", "''") + "'"
-        return text
-
-    def redis_quote(value):
-        text = str(value)
-        return text if text else '""'  # `save ""` turns snapshots off
-
-    env.filters["pg_quote"] = pg_quote
-    env.filters["redis_quote"] = redis_quote
+    env.filters["pg_quote"] = lambda value, name: pg_conf_value(value, catalog(pg_version)[name].vartype)
+    env.filters["redis_quote"] = redis_value
+    env.filters["line"] = line_value
+    env.filters["haproxy_word"] = haproxy_word
+    env.filters["supervisor_env"] = supervisor_env_value
+    env.filters["sql_literal"] = sql_literal
     return env
 
 

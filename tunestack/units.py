@@ -13,50 +13,40 @@ GB_IN_KB = 1024 * 1024
 TB_IN_KB = 1024 * 1024 * 1024
 
 # PostgreSQL, pgtune and the stack files treat kB/MB/GB/TB as powers of 1024 (PostgreSQL docs,
-# "Parameter Names and Values"). The IEC spellings are accepted too, so nobody has to guess.
+# "Parameter Names and Values"), and like PostgreSQL the units are case-sensitive: `Gb` (gigabits?)
+# or a bare `16` (bytes? GB?) is refused, never guessed. The IEC spellings mean the same.
 _SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": KB, "kb": KB, "kib": KB,
-    "m": KB**2, "mb": KB**2, "mib": KB**2,
-    "g": KB**3, "gb": KB**3, "gib": KB**3,
-    "t": KB**4, "tb": KB**4, "tib": KB**4,
+    "B": 1,
+    "kB": KB, "KiB": KB,
+    "MB": KB**2, "MiB": KB**2,
+    "GB": KB**3, "GiB": KB**3,
+    "TB": KB**4, "TiB": KB**4,
 }
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)$", re.ASCII)
 
 _DURATION_UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)?\s*$")
+_DURATION_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|min|m|h|d)$", re.ASCII)
 
 
 class UnitError(ValueError):
     """A size or duration that cannot be read. The message says what is accepted."""
 
 
-def parse_size(value: int | str) -> int:
-    """Bytes from `512MiB`, `16GB`, `1TB` or a bare integer number of bytes."""
-    if isinstance(value, bool):
-        raise UnitError("a size such as 512MiB or 16GB")
-    if isinstance(value, int):
-        if value < 0:
-            raise UnitError("a size must not be negative")
-        return value
-    match = _SIZE_RE.match(str(value))
-    if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise UnitError("a size such as 512MiB, 16GB or 1TB (units B, kB, MB, GB, TB or KiB, MiB, GiB, TiB)")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+def parse_size(value: str) -> int:
+    """Bytes from `512MiB`, `16GB`, `1TB`: a number and one of B, kB, MB, GB, TB, KiB, MiB, GiB, TiB."""
+    match = _SIZE_RE.match(value.strip()) if isinstance(value, str) else None
+    if not match or match.group(2) not in _SIZE_UNITS:
+        raise UnitError("a size with its unit, such as 512MiB, 16GB or 1TB (units B, kB, MB, GB, TB or KiB, "
+                        "MiB, GiB, TiB, case as written)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
-def parse_duration_ms(value: int | str) -> int:
-    """Milliseconds from `250ms`, `15s`, `10m`, `10min`, `1h`; a bare number means seconds."""
-    if isinstance(value, bool):
-        raise UnitError("a duration such as 250ms, 15s, 10m or 1h")
-    if isinstance(value, (int, float)):
-        return int(value * 1000)
-    match = _DURATION_RE.match(str(value))
+def parse_duration_ms(value: str) -> int:
+    """Milliseconds from `250ms`, `15s`, `10m`, `10min`, `1h`, `1d`: the unit is required."""
+    match = _DURATION_RE.match(value.strip()) if isinstance(value, str) else None
     if not match:
-        raise UnitError("a duration such as 250ms, 15s, 10m or 1h")
-    unit = match.group(2) or "s"
-    return int(float(match.group(1)) * _DURATION_UNITS_MS[unit])
+        raise UnitError("a duration with its unit, such as 250ms, 15s, 10m or 1h")
+    return int(float(match.group(1)) * _DURATION_UNITS_MS[match.group(2)])
 
 
 def format_kb(kb: int) -> str:

@@ -14,11 +14,12 @@ from ..errors import BudgetError
 from ..stackfile.spec import StackSpec
 from .alerts import alert_rules
 from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, size_app, web_env
-from .budgets import fleet_budget, memory_budget, one_worker_budget, server_budget, tracing_budget
+from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
+                      tracing_budget)
 from .connections import fleet, plan_connections
 from .loadbalancer import loadbalancer_settings
 from .memory import (AppProcesses, container_limits, memory_items, overcommit_warning, postgres_memory_note,
-                     share_host)
+                     share_host, share_shortfalls)
 from .model import HostPlan, Plan
 from .pgbouncer import pgbouncer_service, pgbouncer_settings
 from .placement import Placement, container_name, place
@@ -38,7 +39,12 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     where = place(spec, target)
     db, app_hosts = spec.host_with("db"), spec.app_hosts()
     redis_specs = (spec.redis_cache, spec.redis_queue)
-    shares = {h.name: share_host(h, sum(r.memory_bytes for r in redis_specs)) for h in spec.hosts}
+    redis_bytes = sum(r.memory_bytes for r in redis_specs)
+    shares = {h.name: share_host(h, redis_bytes) for h in spec.hosts}
+    short = [share_budget(h.name, h.memory_bytes, *gap, redis_bytes) for h in spec.hosts
+             for gap in share_shortfalls(h, shares[h.name])]
+    if short:  # nothing can be planned on a host whose memory is spoken for
+        raise BudgetError(spec.name, short, spec.path)
     sizings = {h.name: size_app(app, h, shares[h.name]["app"]) for h in app_hosts}
     first = sizings[app_hosts[0].name]
     fl = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts},
@@ -87,7 +93,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                     for h in spec.hosts},
         splits=splits, replicas=place_replicas(where, splits[spec.rollout.canary_weight]))
     if strict and plan.violations:
-        raise BudgetError(spec.name, plan.violations)
+        raise BudgetError(spec.name, plan.violations, spec.path)
     return plan
 
 

@@ -76,3 +76,11 @@ def one_worker_budget(host: str, app_memory: int, per_worker: int) -> Budget:
                   f"{format_bytes_human(app_memory)} for the app − jobs − master leaves "
                   f"no room for one {format_bytes_human(per_worker)} worker",
                   "give the host more memory, or lower memory_per_worker or job processes", "workers")
+
+
+def share_budget(host: str, memory: int, service: str, share: int, minimum: int, redis: int) -> Budget:
+    return Budget(f"memory on {host}: room for {service}", minimum, share,
+                  f"{format_bytes_human(memory)} host − OS reserve − Redis {format_bytes_human(redis)} − "
+                  f"PgBouncer/HAProxy leaves {format_bytes_human(share) if share > 0 else 'nothing'} for {service}, "
+                  f"which needs at least {format_bytes_human(minimum)}",
+                  "give the host more memory, or lower tunestack:redis memory", "bytes")

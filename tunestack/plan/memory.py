@@ -42,6 +42,16 @@ def share_host(host: HostSpec, redis_bytes: int) -> dict[str, int]:
     return shares
 
 
+MIN_POSTGRES_MEMORY = 128 * MIB   # PostgreSQL's own default shared_buffers: less is no plan at all
+
+
+def share_shortfalls(host: HostSpec, shares: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(service, share, minimum) for every share too small to plan with: Redis set aside more than
+    the host can give. The planner stops on these before any recommender runs."""
+    minimum = {"postgres": MIN_POSTGRES_MEMORY, "app": 1}
+    return [(k, v, minimum[k]) for k, v in shares.items() if k in minimum and v < minimum[k]]
+
+
 def overcommit_warning(host: HostSpec) -> str | None:
     if "db" in host.roles and "cache" in host.roles:
         return (f"host {host.name} runs PostgreSQL and the persisted Redis queue: PostgreSQL wants "

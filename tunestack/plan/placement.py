@@ -21,7 +21,6 @@ LB_BIND_WHY = {"hosts": "the cache host's private address",
 # Which host role runs each service, and who its clients are.
 SERVICE_ROLE = {"postgres": "db", "pgbouncer": "db", "redis-cache": "cache", "redis-queue": "cache",
                 "haproxy": "cache"}
-CANARY_PORT_OFFSET = 100   # the local stack's canary listens on the app port + 100
 
 
 def container_name(stack: str, service: str) -> str:
@@ -107,6 +106,6 @@ def place(spec: StackSpec, target: str) -> Placement:
     canary = None
     if not docker and all(h.is_local for h in spec.hosts):
         canary = ReplicaSpot(container_name(spec.name, "app-canary"), app_hosts[0], len(replicas), 0,
-                             app_hosts[0].address, spec.app.port + CANARY_PORT_OFFSET, None)
+                             app_hosts[0].address, spec.app.canary_port, None)
     app_bind = "127.0.0.1" if app_hosts[0].is_local and not docker else "0.0.0.0"
     return Placement(spec.name, target, spots, tuple(replicas), canary, app_bind)

@@ -3,11 +3,13 @@ the value, what is allowed and the fix; nothing is planned or touched until the 
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import math
 import re
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 
 from ..errors import MISSING, Problem, StackError
 from ..paths import ROOT, stacks_dir
@@ -18,9 +20,37 @@ from ..choices import CACHE_POLICIES, QUEUE_POLICY
 from .schema import NS, STACK_SCHEMA
 from .spec import (DEFAULT_REDIS_PORTS, DEFAULT_STORAGE, DEFAULT_THREADS, AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, PostgresSpec,
                    RedisInstanceSpec, RolloutSpec, SamplingRule, StackSpec, TrafficSpec)
+from .yamlread import YamlRefused, read_yaml_text
 
 MIN_DB_MEMORY = 512 * 1024**2   # pgtune refuses less than 512MB of memory
-_VALIDATOR = Draft202012Validator(STACK_SCHEMA)
+MAX_HOST_MEMORY = 16 * 1024**4  # 25% of it stays inside PostgreSQL's shared_buffers range
+MIN_REDIS_MEMORY = 16 * 1024**2  # Redis itself needs a few MB; maxmemory is a share of this
+STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+# postgresql.conf settings the stack sets through its own keys (or the deploy sets): an override
+# would break ports, sockets, files or the budgets.
+OWNED_SETTINGS = {"port": "postgres.port", "listen_addresses": "the hosts' addresses",
+                  "data_directory": "the deploy", "config_file": "the deploy", "hba_file": "the deploy",
+                  "ident_file": "the deploy", "unix_socket_directories": "the deploy",
+                  "unix_socket_permissions": "the deploy", "unix_socket_group": "the deploy",
+                  "shared_preload_libraries": "tunestack (pg_stat_statements)",
+                  "password_encryption": "tunestack (scram-sha-256)"}
+
+
+def _is_integer(_checker, value) -> bool:
+    """JSON Schema counts 4.0 as an integer; a stack file must not (a port of 16432.0, 4.0 threads)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(_checker, value) -> bool:
+    """Finite numbers only: YAML's .nan and .inf would switch gates off or make them unpassable."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_StrictValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number}))
+_VALIDATOR = _StrictValidator(STACK_SCHEMA)
 
 
 def stack_path(name: str) -> Path:
@@ -29,6 +59,15 @@ def stack_path(name: str) -> Path:
 
 def stack_names() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir().glob("Pulumi.*.yaml"))
+
+
+def _is_address(text: str) -> bool:
+    """An IP address or an RFC 1123 host name: nothing that a config file or ssh reads as more."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return bool(HOSTNAME.match(text))
 
 
 def _given(section: dict, **names: str) -> dict:
@@ -115,12 +154,19 @@ def _read_yaml(path: Path) -> object:
     except FileNotFoundError:
         raise StackError([Problem(str(path), "(file)", MISSING, "an existing stack file",
                                   f"create it, or pick one of: {', '.join(stack_names())}")]) from None
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+        raise StackError([Problem(str(path), "(file)", type(exc).__name__, "a readable UTF-8 text file",
+                                  "point at the stack file itself")]) from None
     try:
-        return yaml.safe_load(text)
+        return read_yaml_text(text)
+    except YamlRefused as exc:
+        where = f"line {exc.line}" if exc.line else "(file)"
+        raise StackError([Problem(str(path), where, exc.what, exc.allowed, exc.fix)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise StackError([Problem(str(path), where, getattr(exc, "problem", str(exc)), "valid YAML",
+        problem = str(getattr(exc, "problem", None) or exc)[:200]   # never echo a whole hostile file
+        raise StackError([Problem(str(path), where, problem, "valid YAML",
                                   "fix the YAML syntax at that place")]) from None
 
 
@@ -179,17 +225,31 @@ class _Builder:
             self.problem(path, value, "a size above zero", "write a size such as 512MiB")
         return n
 
-    def duration(self, path: list, value) -> int | None:
-        """Milliseconds, or None when the key is absent (the spec's default applies)."""
+    def duration(self, path: list, value, whole_seconds: bool = False, minimum_ms: int = 0) -> int | None:
+        """Milliseconds, or None when the key is absent (the spec's default applies).
+
+        `whole_seconds`: the value reaches servers that count in seconds (PgBouncer, HAProxy,
+        Gunicorn), so 1500ms would silently become 1 s there and 500ms would turn the timeout off."""
         if value is None:
             return None
         try:
-            return parse_duration_ms(value)
+            ms = parse_duration_ms(value)
         except UnitError as exc:
             self.problem(path, value, str(exc), "write a duration such as 15s")
             return None
+        if ms < minimum_ms:
+            self.problem(path, value, f"at least {minimum_ms // 1000 or minimum_ms}"
+                         + (" s" if minimum_ms >= 1000 else " ms"), "write a longer duration, e.g. 30s")
+        elif whole_seconds and ms % 1000:
+            self.problem(path, value, "whole seconds: PgBouncer, HAProxy and the app servers count in seconds",
+                         f"write {max(1, round(ms / 1000))}s")
+        return ms
 
     def build(self, name: str, display: str) -> StackSpec:
+        if not STACK_NAME.match(name):
+            self.problems.append(Problem(self.file, "(the stack's name, from the file name)", name,
+                                         "lower-case letters, digits and dashes, starting with a letter, "
+                                         "at most 41 characters", "rename the file, e.g. Pulumi.staging-eu.yaml"))
         hosts = self.hosts()
         pg = self.postgres(hosts)
         bouncer = self.pgbouncer()
@@ -197,7 +257,7 @@ class _Builder:
         app = self.app(cache, queue)
         traffic = self.traffic()
         rollout = self.rollout()
-        self.ports(pg, bouncer, cache, queue, app)
+        self.ports(hosts, pg, bouncer, cache, queue, app)
         if self.problems:
             raise StackError(self.problems)
         secrets = tuple(k.split(":", 1)[1] for k, v in self.c.items()
@@ -227,6 +287,10 @@ class _Builder:
                 self.problem(p + ["count"], count, "1 for hosts with the db or cache role",
                              "put db and cache on a host of their own with count 1")
             addresses = tuple(h.get("addresses", ()))
+            for i, address in enumerate(addresses):
+                if not _is_address(address):
+                    self.problem(p + ["addresses", i], address, "an IP address or a host name (RFC 1123)",
+                                 "write the host's private address, e.g. 10.0.1.10")
             if addresses and len(addresses) != count:
                 self.problem(p + ["addresses"], list(addresses), f"exactly {count} address(es), one per host",
                              "list one address per host or set count to match")
@@ -253,6 +317,9 @@ class _Builder:
                     continue
                 cpus, mem, source = h["cpus"], self.size(p + ["memory"], h["memory"]), "stack file"
                 storage = storage or DEFAULT_STORAGE
+            if mem > MAX_HOST_MEMORY:
+                self.problem(p + ["memory"], h.get("memory", h.get("instance_type")), "at most 16TiB",
+                             "check the unit: sizes use kB/MB/GB/TB or KiB/MiB/GiB/TiB")
             if "db" in h["roles"] and 0 < mem < MIN_DB_MEMORY:
                 self.problem(p + ["memory"], h.get("memory", h.get("instance_type")),
                              "at least 512MiB on a db host (pgtune's minimum for PostgreSQL)",
@@ -281,6 +348,16 @@ class _Builder:
         for setting, value in (c.get("overrides") or {}).items():
             text = ("on" if value else "off") if isinstance(value, bool) else str(value)
             guc = gucs.get(setting)
+            if setting in OWNED_SETTINGS:
+                self.problem([key, "overrides", setting], value, f"a setting not set by {OWNED_SETTINGS[setting]}",
+                             "remove the override" + (f"; set {OWNED_SETTINGS[setting]} instead"
+                                                      if "." in OWNED_SETTINGS[setting] else ""))
+                continue
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or len(text) > 1024:
+                self.problem([key, "overrides", setting], value,
+                             "a value on one line, without control characters, at most 1024 characters",
+                             "write the value as PostgreSQL shows it, e.g. '64MB'")
+                continue
             if guc is None:
                 close = difflib.get_close_matches(setting, list(gucs), n=1)
                 self.problem([key, "overrides", setting], value, f"a PostgreSQL {version} setting",
@@ -303,7 +380,8 @@ class _Builder:
             statement_timeout_ms=statement, lock_timeout_ms=lock,
             **_given(c, db_size="db_size", port="port", admin_connections="admin_connections"),
             **_present(idle_in_transaction_timeout_ms=self.duration([key, "idle_in_transaction_timeout"],
-                                                                    c.get("idle_in_transaction_timeout")),
+                                                                    c.get("idle_in_transaction_timeout"),
+                                                                    whole_seconds=True),
                        slow_query_ms=self.duration([key, "slow_query"], c.get("slow_query"))))
 
     def pgbouncer(self) -> PgBouncerSpec:
@@ -327,11 +405,17 @@ class _Builder:
             self.problem([key, "queue", "policy"], queue_policy,
                          "noeviction (Sidekiq: an evicting queue loses jobs silently)",
                          "set policy: noeviction or remove the key")
+        memories = {}
+        for role in ("cache", "queue"):
+            memory = memories[role] = self.size([key, role, "memory"], c[role]["memory"])
+            if memory and memory < MIN_REDIS_MEMORY:
+                self.problem([key, role, "memory"], c[role]["memory"], "at least 16MiB per Redis instance",
+                             "give the instance more memory, e.g. 128MiB")
         self.note_given("redis", c["cache"], "cache.")
         self.note_given("redis", c["queue"], "queue.")
-        cache = RedisInstanceSpec("cache", self.size([key, "cache", "memory"], c["cache"]["memory"]),
+        cache = RedisInstanceSpec("cache", memories["cache"],
                                   cache_policy, c["cache"].get("port", DEFAULT_REDIS_PORTS["cache"]))
-        queue = RedisInstanceSpec("queue", self.size([key, "queue", "memory"], c["queue"]["memory"]),
+        queue = RedisInstanceSpec("queue", memories["queue"],
                                   queue_policy, c["queue"].get("port", DEFAULT_REDIS_PORTS["queue"]))
         return cache, queue
 
@@ -352,8 +436,8 @@ class _Builder:
                        jobs=jobs,
                        **_given(c, max_workers="max_workers", port="port", lb_port="lb_port",
                                 db_pool_headroom="db_pool_headroom", jemalloc="jemalloc"),
-                       **_present(request_timeout_ms=self.duration([key, "request_timeout"],
-                                                                   c.get("request_timeout"))))
+                       **_present(request_timeout_ms=self.duration([key, "request_timeout"], c.get("request_timeout"),
+                                                                   whole_seconds=True, minimum_ms=1000)))
 
     def traffic(self) -> TrafficSpec:
         key = f"{NS}:traffic"
@@ -394,17 +478,27 @@ class _Builder:
             self.problem([f"{NS}:canaryWeight"], weight, "0 while no canary image is set",
                          "set tunestack:images.canary_app, or canaryWeight: 0")
         return RolloutSpec(steps=steps, gates=gates, canary_weight=weight,
-                           **_present(bake_ms=self.duration([key, "bake"], c.get("bake"))),
+                           **_present(bake_ms=self.duration([key, "bake"], c.get("bake"), minimum_ms=1000)),
                            **_given(c, max_surge_percent="max_surge"))
 
-    def ports(self, pg, bouncer, cache, queue, app) -> None:
-        used = {}
-        for label, path, port in (("postgres", [f"{NS}:postgres", "port"], pg.port),
-                                  ("pgbouncer", [f"{NS}:pgbouncer", "port"], bouncer.port),
-                                  ("redis cache", [f"{NS}:redis", "cache", "port"], cache.port),
-                                  ("redis queue", [f"{NS}:redis", "queue", "port"], queue.port),
-                                  ("app", [f"{NS}:app", "port"], app.port),
-                                  ("load balancer", [f"{NS}:app", "lb_port"], app.lb_port)):
-            if port in used:
-                self.problem(path, port, f"a port not already taken by {used[port]}", "pick another port")
-            used[port] = label
+    def ports(self, hosts, pg, bouncer, cache, queue, app) -> None:
+        """Every port the stack listens on, once: the local canary slot (app port + 100) included."""
+        ports = [("postgres", [f"{NS}:postgres", "port"], pg.port),
+                 ("pgbouncer", [f"{NS}:pgbouncer", "port"], bouncer.port),
+                 ("redis cache", [f"{NS}:redis", "cache", "port"], cache.port),
+                 ("redis queue", [f"{NS}:redis", "queue", "port"], queue.port),
+                 ("app", [f"{NS}:app", "port"], app.port),
+                 ("load balancer", [f"{NS}:app", "lb_port"], app.lb_port)]
+        if hosts and all(h.is_local for h in hosts):
+            ports.append(("the local canary (app port + 100)", [f"{NS}:app", "port"], app.canary_port))
+        used: dict[int, tuple[str, list]] = {}
+        for label, path, port in ports:
+            if port > 65535:
+                self.problem(path, app.port, "an app port up to 65435: the canary listens 100 above it",
+                             "pick a lower app port")
+            elif port in used and "canary" in label:   # blame the key that sits on the canary's port
+                self.problem(used[port][1], port, f"a port other than {port}: the local canary listens on the "
+                             "app port + 100", "pick another port")
+            elif port in used:
+                self.problem(path, port, f"a port not already taken by {used[port][0]}", "pick another port")
+            used.setdefault(port, (label, path))

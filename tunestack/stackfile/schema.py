@@ -12,20 +12,22 @@ from ..choices import (DB_SIZES, EVICTION_POLICIES, FRAMEWORKS, IMAGE_KEYS, JOB_
 
 NS = "tunestack"
 
+# Units are written out and case-sensitive, as PostgreSQL writes them: a bare number, `Gb` or `1g`
+# is refused rather than guessed. Digits are ASCII only.
 SIZE = {
-    "description": "a size such as 512MiB, 16GB or 1TB (kB/MB/GB/TB are powers of 1024, as in PostgreSQL)",
-    "oneOf": [
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]|[bB])\s*$"},
-        {"type": "integer", "minimum": 1},
-    ],
+    "description": "a size with its unit, such as 512MiB, 16GB or 1TB (kB/MB/GB/TB are powers of 1024, as in "
+                   "PostgreSQL; KiB/MiB/GiB/TiB mean the same)",
+    "type": "string",
+    "pattern": r"^[0-9]+(\.[0-9]+)?(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
 }
 DURATION = {
-    "description": "a duration such as 250ms, 15s, 10m or 1h",
-    "oneOf": [
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|min|m|h|d)\s*$"},
-        {"type": "integer", "minimum": 0},
-    ],
+    "description": "a duration with its unit, such as 250ms, 15s, 10m, 10min or 1h",
+    "type": "string",
+    "pattern": r"^[0-9]+(\.[0-9]+)?(ms|s|min|m|h|d)$",
 }
+# RFC 3986 path characters: no spaces, quotes, control characters or line breaks.
+URL_PATH = {"type": "string", "pattern": r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$", "maxLength": 200,
+            "description": "a URL path such as /health: letters, digits and ._~!$&'()*+,;=:@%/- only"}
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535, "description": "a TCP port, 1–65535"}
 SECRET = {
     "description": "a Pulumi secret: set it with `pulumi config set --secret`",
@@ -59,9 +61,10 @@ HOST = _obj(
         "storage": {"enum": list(STORAGES)},
         "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",
                           "description": "an AWS instance type such as m6i.xlarge"},
-        "addresses": {"type": "array", "items": {"type": "string", "minLength": 1},
-                      "description": "one address per host; without it the host is this machine"},
-        "ssh_user": {"type": "string", "minLength": 1},
+        "addresses": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 253},
+                      "description": "one IP address or host name per host; without it the host is this machine"},
+        "ssh_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$",
+                     "description": "a Unix user name: lower-case letters, digits, _ and -"},
     },
     required=("name", "roles"),
 )
@@ -147,12 +150,12 @@ TRAFFIC = _obj(
             required=("per_month",),
         ),
         "profiles_per_month": {"type": "integer", "minimum": 0},
-        "health_paths": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+        "health_paths": {"type": "array", "minItems": 1, "maxItems": 20, "items": URL_PATH},
         "sampling_rules": {
             "type": "array",
             "items": _obj(
                 {
-                    "path": {"type": "string", "pattern": "^/"},
+                    "path": URL_PATH,
                     "rate": {"type": "number", "minimum": 0, "maximum": 1},
                     "share": {"type": "number", "minimum": 0, "maximum": 1,
                               "description": "the share of all requests that hit this path"},
@@ -180,8 +183,12 @@ ROLLOUT = _obj(
     }
 )
 
-IMAGES = _obj({name: {"type": "string", "minLength": 1}
-               for name in IMAGE_KEYS})
+# Docker's reference grammar (distribution/reference): [registry[:port]/]path[:tag][@digest].
+IMAGE_REF = {"type": "string", "maxLength": 255,
+             "pattern": r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+                        r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$",
+             "description": "an image reference such as postgres:16.4-bookworm or registry.example:5000/team/app:1.2"}
+IMAGES = _obj({name: IMAGE_REF for name in IMAGE_KEYS})
 
 CONFIG = {
     "type": "object",

@@ -93,6 +93,11 @@ class AppSpec:
     db_pool_headroom: int = 2
     jemalloc: bool = True
 
+    @property
+    def canary_port(self) -> int:
+        """The local stack runs its canary beside the stable app, on the app port + 100."""
+        return self.port + 100
+
 
 @dataclass(frozen=True)
 class SamplingRule:

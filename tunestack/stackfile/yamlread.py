@@ -1,0 +1,76 @@
+"""Reading a stack file's YAML safely: bounded size, nesting and alias expansion, and duplicate
+keys refused with their line. A hostile file gets an error, never a hang, a MemoryError or a
+RecursionError."""
+from __future__ import annotations
+
+import yaml
+
+MAX_BYTES = 1024 * 1024          # a stack file is a few kB
+MAX_DEPTH = 16                   # the deepest real key path is 5 levels
+MAX_NODES = 20_000               # every node counted as often as aliases repeat it
+
+
+class YamlRefused(ValueError):
+    """The document is not read. `line` is 1-based, or None; `allowed` and `fix` explain."""
+
+    def __init__(self, what: str, line: int | None, allowed: str, fix: str):
+        super().__init__(what)
+        self.what, self.line, self.allowed, self.fix = what, line, allowed, fix
+
+
+def check_shape(text: str) -> None:
+    """Walk the event stream (iteratively: no recursion) and refuse deep nesting and alias bombs
+    before anything is built. An alias costs as many nodes as the anchored node it repeats."""
+    if len(text.encode()) > MAX_BYTES:
+        raise YamlRefused(f"{len(text.encode())} bytes", None, f"at most {MAX_BYTES} bytes",
+                          "a stack file holds one stack's settings; remove what does not belong")
+    stack: list[list] = [[None, 0]]       # [anchor, nodes so far] per open collection
+    sizes: dict[str, int] = {}
+    total = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([event.anchor, 1])
+            if len(stack) - 1 > MAX_DEPTH:
+                raise YamlRefused(f"nesting deeper than {MAX_DEPTH} levels", line, f"at most {MAX_DEPTH} levels",
+                                  "flatten the document: stack files nest 5 levels at most")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, count = stack.pop()
+            if anchor:
+                sizes[anchor] = count
+            stack[-1][1] += count
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                sizes[event.anchor] = 1
+            stack[-1][1] += 1
+            total += 1
+        elif isinstance(event, yaml.AliasEvent):
+            stack[-1][1] += sizes.get(event.anchor, 1)
+            total += sizes.get(event.anchor, 1)
+        if total > MAX_NODES or stack[-1][1] > MAX_NODES:
+            raise YamlRefused(f"more than {MAX_NODES} values once aliases are expanded", line,
+                              f"at most {MAX_NODES} values", "write the values out; do not nest aliases")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML 1.2 says keys are unique)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise YamlRefused(f"a {type(key).__name__} as a key", key_node.start_mark.line + 1,
+                                  "keys that are plain words", "write the key as a word")
+            if key in seen:
+                raise YamlRefused(f"duplicate key {key!r}", key_node.start_mark.line + 1,
+                                  f"each key once per mapping (first at line {seen[key]})",
+                                  "remove one of the two; YAML would silently keep the last")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_text(text: str) -> object:
+    """The document, or YamlRefused / yaml.YAMLError."""
+    check_shape(text)
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
