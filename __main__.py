@@ -45,7 +45,7 @@ pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["redis"], inst.role, files,
     plan.container(cache.name, f"redis-{inst.role}"), inst.port, where[f"redis-{inst.role}"].publish,
-    secrets.redis_password))
+    secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password))
     for inst in (spec.redis_cache, spec.redis_queue)}
 
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
@@ -54,7 +54,8 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.framework, images["app"], images.get("canary_app"), replicas, files,
     {k: s.text for k, s in plan.web_env.items()}, {k: s.text for k, s in plan.jobs_env.items()},
     plan.container(app_hosts[0].name, "web"), plan.container(app_hosts[0].name, "jobs"),
-    spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.redis_password),
+    spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.redis_password,
+    secrets.redis_cache_password),
     opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["haproxy"], files,

@@ -118,8 +118,8 @@ def measure(seconds: int = 15, say=print) -> dict:
                         "-U", "postgres", "app"], user=service_user(), check=True, capture_output=True)
         stack.psql_socket("GRANT SELECT ON ALL TABLES IN SCHEMA public TO app")
         say(f"  tuned stack through PgBouncer: {CLIENTS} clients for {seconds}s …")
-        tuned = run_pgbench("127.0.0.1", stack.base + 1, "app", "app", seconds, stack.password("db"))
-        tuned.update(connection_storm("127.0.0.1", stack.base + 1, "app", "app", stack.password("db")))
+        tuned = run_pgbench("127.0.0.1", stack.base + 1, "app", "app", seconds, stack.password("app"))
+        tuned.update(connection_storm("127.0.0.1", stack.base + 1, "app", "app", stack.password("app")))
     stock = stock_postgres(seconds, say)
     return {"clients": CLIENTS, "seconds": seconds, "tuned_pgbouncer": tuned, "stock_postgres": stock,
             "tps_ratio": round(tuned["tps"] / stock["tps"], 2) if stock["tps"] else None}

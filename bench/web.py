@@ -54,9 +54,10 @@ def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {**os.environ, "PYTHONPATH": str(ROOT),
-               "DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app", "DATABASE_PASSWORD": stack.password("db"),
+               "DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app", "DATABASE_PASSWORD": stack.password("app"),
                "DB_POOL": "1", "REDIS_URL": f"redis://127.0.0.1:{stack.base + 3}/0",
-               "REDIS_CACHE_URL": f"redis://127.0.0.1:{stack.base + 2}/0", "REDIS_PASSWORD": stack.password("redis")}
+               "REDIS_CACHE_URL": f"redis://127.0.0.1:{stack.base + 2}/0", "REDIS_PASSWORD": stack.password("redis-queue"),
+               "REDIS_CACHE_PASSWORD": stack.password("redis-cache")}
         for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
             env.pop(key, None)
         stock = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "1", "--threads", "1",

@@ -41,7 +41,8 @@ class AppServerGroupArgs:
     port: int
     health_path: str
     db_password: pulumi.Output[str]
-    redis_password: pulumi.Output[str]
+    redis_password: pulumi.Output[str]          # the queue's (REDIS_URL)
+    redis_cache_password: pulumi.Output[str]    # the cache's (REDIS_CACHE_URL)
 
 
 class AppServerGroup(pulumi.ComponentResource):
@@ -49,7 +50,8 @@ class AppServerGroup(pulumi.ComponentResource):
         super().__init__("tunestack:index:AppServerGroup", name, None, opts)
         server_file = "puma.rb" if args.framework == "rails" else "gunicorn.conf.py"
         secrets = [pulumi.Output.concat("DATABASE_PASSWORD=", args.db_password),
-                   pulumi.Output.concat("REDIS_PASSWORD=", args.redis_password)]
+                   pulumi.Output.concat("REDIS_PASSWORD=", args.redis_password),
+                   pulumi.Output.concat("REDIS_CACHE_PASSWORD=", args.redis_cache_password)]
         self.web: list[docker.Container] = []
         self.jobs: list[docker.Container] = []
         for r in args.replicas:

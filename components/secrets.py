@@ -26,6 +26,7 @@ class StackSecrets(pulumi.ComponentResource):
             return pulumi.Output.secret(generated.result)
 
         self.db_password = password("db", args.db_password)
-        self.redis_password = password("redis", args.redis_password)
+        self.redis_password = password("redis", args.redis_password)            # the queue (REDIS_URL)
+        self.redis_cache_password = password("redis-cache", None)                 # its own: no shared key
         self.admin_password = password("admin", None)
         self.register_outputs({})

@@ -39,12 +39,15 @@ def _resources() -> dict:
             pool = psycopg_pool.ConnectionPool(conninfo, min_size=1, max_size=_env_int("DB_POOL", 5),
                                                kwargs={"prepare_threshold": prepare, "autocommit": True},
                                                open=True, timeout=10)
-            common = dict(password=os.environ.get("REDIS_PASSWORD"), socket_connect_timeout=_env_int("REDIS_CONNECT_TIMEOUT", 5),
+            common = dict(socket_connect_timeout=_env_int("REDIS_CONNECT_TIMEOUT", 5),
                           socket_timeout=float(os.environ.get("REDIS_READ_TIMEOUT", 1)),
                           max_connections=_env_int("REDIS_POOL_SIZE", 4))
+            # One password per instance: REDIS_PASSWORD for the queue (REDIS_URL), REDIS_CACHE_PASSWORD for the cache.
             _state.update(pid=os.getpid(), db=pool,
-                          cache=redis.Redis.from_url(os.environ["REDIS_CACHE_URL"], **common),
-                          queue=redis.Redis.from_url(os.environ["REDIS_URL"], **common))
+                          cache=redis.Redis.from_url(os.environ["REDIS_CACHE_URL"],
+                                                     password=os.environ.get("REDIS_CACHE_PASSWORD"), **common),
+                          queue=redis.Redis.from_url(os.environ["REDIS_URL"], password=os.environ.get("REDIS_PASSWORD"),
+                                                     **common))
         return _state
 
 

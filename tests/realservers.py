@@ -133,8 +133,7 @@ def start_pgbouncer(workdir: Path, ini_text: str, userlist: str) -> Server:
     port = free_port()
     (workdir / "userlist.txt").write_text(userlist)
     # Later keys in [pgbouncer] win, and [pgbouncer] is the rendered file's last section.
-    ini = ini_text + (f"\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_file = {workdir}/userlist.txt\n"
-                      f"unix_socket_dir = {workdir}\n")
+    ini = ini_text + f"\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_file = {workdir}/userlist.txt\n"
     path = workdir / "pgbouncer.ini"
     path.write_text(ini)
     own(workdir)

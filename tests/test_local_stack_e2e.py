@@ -36,7 +36,7 @@ def edit(env, change):
 
 
 def sql(env, query):
-    run_dir = env.state / STACK / "run"
+    run_dir = env.state / STACK / "run" / "postgres"
     res = subprocess.run(["psql", "-h", str(run_dir), "-p", "25432", "-U", "postgres", "-d", "app", "-AtX", "-c", query],
                          user="postgres" if os.geteuid() == 0 else None, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

@@ -235,7 +235,7 @@ def test_preview_lists_the_full_graph_of_prod():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert out.startswith("stack prod: 89 resources")
+    assert out.startswith("stack prod: 90 resources")  # + one RandomPassword per Redis instance
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out

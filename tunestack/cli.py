@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from . import __version__
 from .choices import DB_SIZES, PG_VERSIONS, STORAGES, TARGETS, WORKLOADS
 from .errors import BudgetError, StackError, UsageError
+from .lock import LockHeld
+from .render import UnsafeValue, supervisor_env_value
 
 EXIT_BAD_INPUT = 2
+EXIT_ENVIRONMENT = 3   # a missing package, an unreachable host, a held lock
 
 
 def _require_stack(name: str) -> None:
@@ -152,21 +156,32 @@ def _local(args):
     return LocalStack(args.stack, say=lambda m: print(m, flush=True))
 
 
+def _locked(stack, command: str, args):
+    """The stack's lock for a command that changes it (see tunestack/lock.py)."""
+    from .lock import stack_lock
+
+    return stack_lock(stack.dir / "lock", command, wait_s=args.lock_wait, say=lambda m: print(m, flush=True))
+
+
 def cmd_up(args) -> int:
     from .local import LocalStackError
 
     stack = _local(args)
+    stack.plan()   # a bad stack file is exit 2 before the lock is even taken
     try:
-        stack.up()
+        with _locked(stack, f"up --stack {args.stack}", args):
+            stack.up()
     except LocalStackError as exc:
-        print(f"up failed: {exc}", file=sys.stderr)
+        print(f"up failed: {stack.redact(str(exc))}", file=sys.stderr)
         return 1
     print(stack.status())
     return 0
 
 
 def cmd_down(args) -> int:
-    _local(args).down()
+    stack = _local(args)
+    with _locked(stack, f"down --stack {args.stack}", args):
+        stack.down()
     return 0
 
 
@@ -277,9 +292,13 @@ def cmd_rollout(args) -> int:
     bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
     env = {}
     for item in args.env or []:
-        if "=" not in item or not item.split("=", 1)[0]:
-            raise UsageError(f"--env {item!r}: write KEY=VALUE")
-        key, value = item.split("=", 1)
+        key, _, value = item.partition("=")
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key) or "=" not in item:
+            raise UsageError(f"--env {item!r}: write KEY=VALUE, KEY of letters, digits and _")
+        try:
+            supervisor_env_value(value)   # what the process manager cannot carry is refused here
+        except UnsafeValue as exc:
+            raise UsageError(f"--env {key}: {exc}") from None
         env[key] = value
     if args.action == "start" and not args.version:
         raise UsageError("rollout needs --version V (the version to roll out)")
@@ -289,14 +308,15 @@ def cmd_rollout(args) -> int:
              plan.rollout["gate_min_requests"].value)
     say = lambda m: print(m, flush=True)  # noqa: E731
     try:
-        controller = Rollout(LocalEngine(local, say=say), store, gates, say=say)
-        if args.action == "promote":
-            return controller.promote(args.version)
-        if args.action == "abort":
-            return controller.abort()
-        return controller.run(args.version, env, steps, bake)
+        with _locked(local, f"rollout {args.action} --stack {args.stack}", args):
+            controller = Rollout(LocalEngine(local, say=say), store, gates, say=say)
+            if args.action == "promote":
+                return controller.promote(args.version)
+            if args.action == "abort":
+                return controller.abort()
+            return controller.run(args.version, env, steps, bake)
     except LocalStackError as exc:
-        print(f"rollout failed: {exc}", file=sys.stderr)
+        print(f"rollout failed: {local.redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted: state is saved; run the same command again to resume at this step", file=sys.stderr)
@@ -369,9 +389,13 @@ def _add_local_commands(sub) -> None:
                                    "supervisord. A second `up` reloads where the server can and restarts where "
                                    "it must; data is kept. State: .tunestack/<stack>/.")
     p.add_argument("--stack", default="local", help="stack name (default: local)")
+    p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
+                   help="how long to wait while another up/down/rollout holds the stack (default 120; then exit 3)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop everything of a local stack; data is kept")
     p.add_argument("--stack", default="local")
+    p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
+                   help="how long to wait while another command holds the stack (default 120; then exit 3)")
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="what runs, where, and with which plan")
     p.add_argument("--stack", default="local")
@@ -385,7 +409,7 @@ def _add_local_commands(sub) -> None:
     p.add_argument("--stack", default="local")
     p.add_argument("--hosts", help="testinfra host specs, e.g. local://, ssh://deploy@10.0.0.5, docker://name "
                                    "(default: local:// for a local stack, else ssh:// to the stack's addresses)")
-    p.add_argument("--secrets-dir", help="where pgpass and redis-password are on the hosts (default: the local "
+    p.add_argument("--secrets-dir", help="where pgpass and redis-<role>-password are on the hosts (default: the local "
                                          "stack's state folder, else /etc/tunestack/secrets)")
     p.add_argument("--pg-version", type=int, choices=PG_VERSIONS,
                    help="the PostgreSQL major the hosts run (default: the installed one for a local stack, "
@@ -436,6 +460,8 @@ def _add_change_commands(sub) -> None:
     p.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the new version only")
     p.add_argument("--steps", help="weights in %%, rising, ending at 100 (default: the stack's rollout.steps)")
     p.add_argument("--bake", help="time per step, e.g. 30s or 5m (default: the stack's rollout.bake)")
+    p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
+                   help="how long to wait while another command holds the stack (default 120; then exit 3)")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
@@ -470,3 +496,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except LockHeld as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT

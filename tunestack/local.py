@@ -1,10 +1,20 @@
 """The local stack: the plan brought up for real on this machine, under supervisord.
 
+Safe on a shared machine: no `trust` anywhere (the superuser comes in only as the service user
+over a socket in a folder only it can enter; everything else uses SCRAM over loopback), every file
+root executes or reads as configuration belongs to root, secrets and data are readable only by
+their service, and passwords reach PostgreSQL as SCRAM verifiers with statistics and logging off.
+
 `up` plans, renders, checks the new configs against the real servers before touching anything,
 then installs the files and applies them: reload where the server supports it, restart where it
 must. Data (PostgreSQL's cluster, the Redis queue's AOF) stays in the state folder across runs.
-State lives outside the checkout, in `paths.state_root()/<stack>/`: etc/ (rendered files and the
-applied plan), secrets/ (mode 600, generated once), data/, run/ (sockets), log/.
+State lives outside the checkout, in `paths.state_root()/<stack>/`:
+
+- etc/ (root, 0755): rendered configs (0644; supervisord.conf 0600) and the applied plan;
+- secrets/ (root, 0700): passwords.json, and pgpass / redis-*-password for verify;
+- service-secrets/ (service user, 0700): PgBouncer's auth file and Redis' requirepass includes;
+- data/ (service user, 0700 per server), run/ (sockets: one 0700 folder per server), log/ (root, 0700,
+  files 0600 through supervisord's umask).
 """
 from __future__ import annotations
 
@@ -26,11 +36,14 @@ from .plan import Plan, plan_stack
 from .poll import wait_until as _wait_until
 from .postgres.catalog import catalog
 from .render import Layout, environment, render_plan, supervisor_env_value
+from .scram import scram_verifier
 from .servers import installed_pg_major, pg_bin, port_open, psql_socket, which
 
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
             "haproxy": "haproxy", "supervisord": "supervisor"}
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
+# The cluster's own pg_hba.conf (unused: the stack passes its own) still must not trust anyone.
+INITDB_AUTH = ("--auth-local=peer", "--auth-host=reject")
 
 
 class LocalStackError(Exception):
@@ -47,7 +60,9 @@ class LocalStack:
         self.stack = stack
         self.dir = (root or state_root()) / stack
         self.etc, self.secrets_dir = self.dir / "etc", self.dir / "secrets"
+        self.service_secrets = self.dir / "service-secrets"
         self.data, self.run, self.log = self.dir / "data", self.dir / "run", self.dir / "log"
+        self.pg_socket_dir = self.run / "postgres"   # only the service user may enter it
         self.say = say
         self.user = "postgres" if os.geteuid() == 0 else None
 
@@ -64,47 +79,78 @@ class LocalStack:
 
     @property
     def layout(self) -> Layout:
-        return Layout(secrets_dir=str(self.secrets_dir), data_dir=str(self.data), run_dir=str(self.run))
+        return Layout(secrets_dir=str(self.service_secrets), data_dir=str(self.data), run_dir=str(self.run / "haproxy"))
 
-    def _chown(self, path: Path) -> None:
-        if self.user:
-            pw = pwd.getpwnam(self.user)
+    def _own(self, path: Path, mode: int, service: bool) -> None:
+        """Give `path` to the service user (data, sockets, its secrets) or to root (everything root
+        executes or reads as configuration), with `mode`."""
+        path.chmod(mode)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(self.user) if service and self.user else pwd.getpwuid(0)
             os.chown(path, pw.pw_uid, pw.pw_gid)
 
     def _mkdirs(self) -> None:
-        for d in (self.dir, self.etc, self.data, self.run, self.log, self.secrets_dir,
-                  self.data / "redis-cache", self.data / "redis-queue"):
+        layout = [(self.dir, 0o711, False), (self.etc, 0o755, False), (self.secrets_dir, 0o700, False),
+                  (self.log, 0o700, False), (self.run, 0o711, False), (self.data, 0o711, False),
+                  (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),
+                  (self.run / "haproxy", 0o700, True), (self.data / "redis-cache", 0o700, True),
+                  (self.data / "redis-queue", 0o700, True)]
+        for d, mode, service in layout:
             d.mkdir(parents=True, exist_ok=True)
-            d.chmod(0o700 if d == self.secrets_dir else 0o755)
-            self._chown(d)
+            self._own(d, mode, service)
+        if (self.data / "postgres").exists():
+            self._own(self.data / "postgres", 0o700, True)
         if self.user:  # the service user must pass through the state root to its stack folder
             self.dir.parent.chmod(self.dir.parent.stat().st_mode | 0o011)
 
     def passwords(self) -> dict[str, str]:
-        """Generated once; kept in secrets/passwords.json (mode 600), never in the repository."""
+        """Generated once per purpose; kept in secrets/passwords.json (root, 0600), never in the
+        checkout. One per role and per Redis instance: a leaked cache password opens no queue."""
         path = self.secrets_dir / "passwords.json"
-        if path.exists():
-            return json.loads(path.read_text())
-        values = {k: pysecrets.token_urlsafe(24) for k in ("db", "redis", "admin")}
-        path.write_text(json.dumps(values))
-        path.chmod(0o600)
-        self._chown(path)
+        values = json.loads(path.read_text()) if path.exists() else {}
+        wanted = ("app", "migrator", "admin", "redis-cache", "redis-queue")
+        if not all(k in values for k in wanted):
+            values = {k: values.get(k) or pysecrets.token_urlsafe(24) for k in wanted}
+            path.write_text(json.dumps(values))
+            self._own(path, 0o600, False)
         return values
 
     def files(self, plan: Plan) -> dict[str, str]:
         pw = self.passwords()
         files = render_plan(plan, self.layout)
-        files["pg_hba.conf"] = ("# local stack: the service user over the private socket; passwords over TCP\n"
-                                "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+        ident_user = self.user or pwd.getpwuid(os.geteuid()).pw_name
+        files["pg_hba.conf"] = (
+            "# local stack: the superuser only as the service user, over a socket in a folder only it can\n"
+            "# enter (peer); every other connection with a password over loopback (SCRAM). No trust.\n"
+            "local all postgres peer map=tunestack\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n")
+        files["pg_ident.conf"] = f"tunestack {ident_user} postgres\n"
         files["supervisord.conf"] = self._supervisord(plan, files, pw)
         return files
 
-    def secret_files(self, pw: dict[str, str]) -> dict[str, str]:
-        return {"pgpass": f"*:*:*:migrator:{pw['db']}\n*:*:*:app:{pw['db']}\n*:*:pgbouncer:tunestack_admin:{pw['admin']}\n",
-                "redis-password": pw["redis"],
-                "pgbouncer-userlist.txt": f'"app" "{pw["db"]}"\n"tunestack_admin" "{pw["admin"]}"\n',
-                "redis-cache.conf": f"requirepass {pw['redis']}\n",
-                "redis-queue.conf": f"requirepass {pw['redis']}\n"}
+    def secret_files(self, pw: dict[str, str]) -> dict[str, dict[str, str]]:
+        """Secret files by folder: root's (read by verify) and the service user's (read by servers)."""
+        return {
+            "secrets": {"pgpass": f"*:*:*:migrator:{pw['migrator']}\n*:*:*:app:{pw['app']}\n"
+                                  f"*:*:pgbouncer:tunestack_admin:{pw['admin']}\n",
+                        "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"]},
+            "service-secrets": {
+                "pgbouncer-userlist.txt": f'"app" "{pw["app"]}"\n"tunestack_admin" "{pw["admin"]}"\n',
+                "redis-cache.conf": f"requirepass {pw['redis-cache']}\n",
+                "redis-queue.conf": f"requirepass {pw['redis-queue']}\n"},
+        }
+
+    def _write_secrets(self, pw: dict[str, str]) -> set[str]:
+        """Write the secret files; return `folder/name` of each whose content changed (a rotation)."""
+        changed = set()
+        for folder, files in self.secret_files(pw).items():
+            for name, content in files.items():
+                path = self.dir / folder / name
+                if not path.exists() or path.read_text() != content:
+                    changed.add(f"{folder}/{name}")
+                path.write_text(content)
+                self._own(path, 0o600, folder == "service-secrets")
+        return changed
 
     def _supervisord(self, plan: Plan, files: dict[str, str], pw: dict[str, str]) -> str:
         def env_of(settings: dict, extra: dict[str, str]) -> str:
@@ -113,7 +159,8 @@ class LocalStack:
             pairs.pop("LD_PRELOAD", None)
             return ",".join(f"{k}={supervisor_env_value(v)}" for k, v in pairs.items())
 
-        secrets_env = {"DATABASE_PASSWORD": pw["db"], "REDIS_PASSWORD": pw["redis"], "PYTHONPATH": str(ROOT)}
+        secrets_env = {"DATABASE_PASSWORD": pw["app"], "REDIS_PASSWORD": pw["redis-queue"],
+                       "REDIS_CACHE_PASSWORD": pw["redis-cache"], "PYTHONPATH": str(ROOT)}
         venv_bin = Path(sys.executable).parent
         rollout = self.rollout_programs()
         stable = rollout.get("stable") or {"version": "stable", "env": {}}
@@ -121,7 +168,8 @@ class LocalStack:
         progs = [
             dict(name="postgres", user=self.user, startsecs=3, stopsignal="INT",
                  command=f"{pg_bin('postgres')} -D {self.data}/postgres -c config_file={self.etc}/postgresql.conf "
-                         f"-c hba_file={self.etc}/pg_hba.conf -c unix_socket_directories={self.run}"),
+                         f"-c hba_file={self.etc}/pg_hba.conf -c ident_file={self.etc}/pg_ident.conf "
+                         f"-c unix_socket_directories={self.pg_socket_dir}"),
             dict(name="pgbouncer", user=self.user, startsecs=1, stopsignal="INT",
                  command=f"{which('pgbouncer')} {self.etc}/pgbouncer.ini"),
             dict(name="redis-cache", user=self.user, startsecs=1, stopsignal="TERM",
@@ -129,6 +177,7 @@ class LocalStack:
             dict(name="redis-queue", user=self.user, startsecs=1, stopsignal="TERM",
                  command=f"{which('redis-server')} {self.etc}/redis-queue.conf --daemonize no"),
             # The app runs as the invoking user: the venv's interpreter may live in a private home.
+            # Its code and configs belong to root, so no service user can change what it runs.
             dict(name="web", user=None, startsecs=2, stopsignal="TERM",
                  command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
                  environment=env_of(plan.web_env, {**secrets_env, **stable_env, "TUNESTACK_TRACK": "stable"})),
@@ -166,13 +215,14 @@ class LocalStack:
             programs["stable"] = stable
         if canary is not LocalStack._KEEP:
             programs["canary"] = canary
-        path = self.dir / "rollout-programs.json"
+        path = self.dir / "rollout-programs.json"   # holds --env values: root only
         path.write_text(json.dumps(programs))
+        self._own(path, 0o600, False)
         plan = self.plan()
         files = self.files(plan)
         conf = self.etc / "supervisord.conf"
         conf.write_text(files["supervisord.conf"])
-        conf.chmod(0o600)
+        self._own(conf, 0o600, False)
 
     # --- supervisord ------------------------------------------------------------------------
     def ctl(self, *args: str, check: bool = True) -> str:
@@ -212,10 +262,9 @@ class LocalStack:
         """Load the new configs into throwaway servers; a rejection stops `up` before any change."""
         with tempfile.TemporaryDirectory(prefix="tunestack-preflight-") as tmp:
             tmp_path = Path(tmp)
-            tmp_path.chmod(0o755)
-            self._chown(tmp_path)
+            self._own(tmp_path, 0o700, True)   # the throwaway server's socket folder: its user only
             cfg = tmp_path / "haproxy.cfg"
-            cfg.write_text(files["haproxy.cfg"].replace(str(self.run), tmp))
+            cfg.write_text(files["haproxy.cfg"].replace(str(self.run / "haproxy"), tmp))
             res = subprocess.run([which("haproxy"), "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
             if res.returncode:
                 raise LocalStackError(f"haproxy rejected haproxy.cfg:\n{res.stdout}{res.stderr}".strip())
@@ -223,12 +272,12 @@ class LocalStack:
 
     def _preflight_postgres(self, tmp: Path, conf: str) -> None:
         data = tmp / "pg"
-        init = subprocess.run([pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        init = subprocess.run([pg_bin("initdb"), "-D", str(data), *INITDB_AUTH, "-U", "postgres", "--no-sync"],
                               user=self.user, capture_output=True, text=True)
         if init.returncode:
             raise LocalStackError(f"initdb for the preflight failed: {init.stderr}")
         (data / "postgresql.conf").write_text(conf)
-        self._chown(data / "postgresql.conf")
+        self._own(data / "postgresql.conf", 0o600, True)
         log = tmp / "preflight.log"
         res = subprocess.run([pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "30",
                               "-o", f"-c listen_addresses='' -c unix_socket_directories={tmp}", "start"],
@@ -256,20 +305,15 @@ class LocalStack:
         old = {name: (self.etc / name).read_text() for name in files if (self.etc / name).exists()}
         changed = {name for name in files if old.get(name) != files[name]}
         pw = self.passwords()
-        for name, content in self.secret_files(pw).items():
-            path = self.secrets_dir / name
-            path.write_text(content)
-            path.chmod(0o600)
-            self._chown(path)
-        for name, content in files.items():
+        changed |= self._write_secrets(pw)
+        for name, content in files.items():  # root's: no service user may change what root runs or reads
             path = self.etc / name
             path.write_text(content)
-            path.chmod(0o600 if name == "supervisord.conf" else 0o644)
-            self._chown(path)
+            self._own(path, 0o600 if name == "supervisord.conf" else 0o644, False)
         first = not (self.data / "postgres" / "PG_VERSION").exists()
         if first:
             self.say(f"[{self.stack}] initdb {self.data / 'postgres'}")
-            init = subprocess.run([pg_bin("initdb"), "-D", str(self.data / "postgres"), "-A", "trust", "-U", "postgres",
+            init = subprocess.run([pg_bin("initdb"), "-D", str(self.data / "postgres"), *INITDB_AUTH, "-U", "postgres",
                                    "-E", "UTF8", "--no-sync"], user=self.user, capture_output=True, text=True)
             if init.returncode:
                 raise LocalStackError(init.stderr)
@@ -281,11 +325,14 @@ class LocalStack:
         else:
             self.ctl("reread")
             self.ctl("update")  # programs whose command or environment changed are restarted here
-            actions = self._actions(plan, changed, old, files)
+            actions = self._actions(plan, changed)
             running = self.running_services()
             for service in SERVICES_IN_ORDER:  # anything stopped or crashed is started again
                 if service not in running:
                     actions[service] = "start"
+        moving = [s for s, a in actions.items() if s.startswith("redis-") and a.startswith("restart")]
+        if moving:  # stop every instance that moves first: swapped ports would otherwise collide
+            self.ctl("stop", *moving)
         for service in SERVICES_IN_ORDER:
             action = actions.get(service)
             if action:
@@ -303,21 +350,28 @@ class LocalStack:
         self.say(f"[{self.stack}] up in {time.monotonic() - t0:.1f}s")
         return state
 
-    def _actions(self, plan: Plan, changed: set[str], old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    def _actions(self, plan: Plan, changed: set[str]) -> dict[str, str]:
+        """What each running service needs, from the applied plan and the files that changed."""
         actions: dict[str, str] = {}
-        if "postgresql.conf" in changed or "pg_hba.conf" in changed:
+        applied = self.applied_plan()
+        if changed & {"postgresql.conf", "pg_hba.conf", "pg_ident.conf"}:
             gucs = catalog(plan.spec.postgres.version)
-            applied = self.applied_plan()
             before = {k: s["text"] for k, s in applied["settings"]["postgresql.conf"].items()} if applied else {}
             after = {k: s.text for k, s in plan.postgres.items()}
             keys = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
             restart = [k for k in keys if k in gucs and gucs[k].context == "postmaster"]
             actions["postgres"] = f"restart ({', '.join(sorted(restart))} need a restart)" if restart else "reload"
-        if "pgbouncer.ini" in changed:
+        if changed & {"pgbouncer.ini", "service-secrets/pgbouncer-userlist.txt"}:
             actions["pgbouncer"] = "reload"
         for role in ("cache", "queue"):
-            # CONFIG SET is idempotent: applying the plan every time also repairs values changed by hand.
-            actions[f"redis-{role}"] = "config set"
+            before = (applied or {}).get("settings", {}).get(f"redis {role}", {}).get("port", {}).get("value")
+            if before not in (None, plan.redis[role]["port"].value) or f"service-secrets/redis-{role}.conf" in changed:
+                # A new port or password: restart the instance from its own data folder. Its
+                # settings follow its identity (the folder), never whichever process holds a port.
+                actions[f"redis-{role}"] = "restart (new port or password; data kept in its own folder)"
+            else:
+                # CONFIG SET is idempotent: applying the plan every time also repairs values changed by hand.
+                actions[f"redis-{role}"] = "config set"
         if "gunicorn.conf.py" in changed:
             actions["web"] = "reload"
         if "haproxy.cfg" in changed:
@@ -331,7 +385,11 @@ class LocalStack:
             except LocalStackError as exc:  # show the program's own last words
                 log = self.log / f"{service}.log"
                 tail = "\n".join(log.read_text().splitlines()[-10:]) if log.exists() else ""
-                raise LocalStackError(f"{exc}\n{service} log ({log}):\n{tail}") from None
+                raise LocalStackError(self.redact(f"{exc}\n{service} log ({log}):\n{tail}")) from None
+        elif action.startswith("restart") and service == "postgres":
+            with self.pgbouncer_paused(plan):   # clients queue in PgBouncer instead of failing
+                self.ctl("restart", service)
+                self._wait_service(service, plan)
         elif action.startswith("restart"):
             self.ctl("restart", service)
         elif action == "reload":
@@ -340,12 +398,60 @@ class LocalStack:
             self._redis_config_set(service.split("-")[1], plan)
         self._wait_service(service, plan)
 
-    def _redis_config_set(self, role: str, plan: Plan) -> None:
-        """Live changes through CONFIG SET: restarting with a changed appendonly loses data (redis.conf)."""
+    def redact(self, text: str) -> str:
+        """Error text with every known password masked: errors may quote config lines."""
+        path = self.secrets_dir / "passwords.json"
+        secrets = json.loads(path.read_text()).values() if path.exists() else ()
+        for secret in secrets:
+            text = text.replace(secret, "••••••")
+        return text
+
+    def pgbouncer_paused(self, plan: Plan):
+        """PgBouncer's PAUSE (manual: waits for running queries, then closes server connections)
+        around a PostgreSQL restart; RESUME afterwards. Clients wait instead of failing."""
+        import contextlib
+
+        import psycopg
+
+        @contextlib.contextmanager
+        def paused():
+            if "pgbouncer" not in self.running_services():
+                yield
+                return
+            conn = psycopg.connect(host="127.0.0.1", port=plan.pgbouncer["listen_port"].value, dbname="pgbouncer",
+                                   user="tunestack_admin", password=self.passwords()["admin"], autocommit=True,
+                                   connect_timeout=5, prepare_threshold=None)
+            try:
+                conn.execute("PAUSE")
+                yield
+            finally:
+                conn.execute("RESUME")
+                conn.close()
+
+        return paused()
+
+    def redis_client(self, role: str, plan: Plan, port: int | None = None):
+        """A client for the instance that holds `role`'s data: its `dir` is checked before anything
+        is changed, so a port swap can never apply cache settings to the queue's process."""
         import redis as redis_py
 
+        port = port or plan.redis[role]["port"].value
+        client = redis_py.Redis(host="127.0.0.1", port=port, password=self.passwords()[f"redis-{role}"],
+                                socket_timeout=5)
+        try:
+            holds = client.config_get("dir").get("dir", "")
+        except redis_py.AuthenticationError:
+            holds = "(another instance: our password for it was refused)"
+        if Path(holds) != self.data / f"redis-{role}":
+            raise LocalStackError(f"the Redis on port {port} holds {holds}, not the {role}'s data "
+                                  f"({self.data / f'redis-{role}'}); nothing was changed. Run `up` again: "
+                                  "it restarts each instance from its own folder")
+        return client
+
+    def _redis_config_set(self, role: str, plan: Plan) -> None:
+        """Live changes through CONFIG SET: restarting with a changed appendonly loses data (redis.conf)."""
         settings = plan.redis[role]
-        client = redis_py.Redis(host="127.0.0.1", port=settings["port"].value, password=self.passwords()["redis"])
+        client = self.redis_client(role, plan)
         for key in ("maxmemory", "maxmemory-policy", "appendonly", "timeout", "tcp-keepalive", "save", "appendfsync"):
             if key in settings:
                 client.config_set(key, settings[key].text)
@@ -360,7 +466,7 @@ class LocalStack:
     def psql(self, sql: str, db: str = "postgres", stdin: str | None = None) -> str:
         if not hasattr(self, "_port"):
             self.plan()
-        res = psql_socket(str(self.run), self._port, sql, db=db, stdin=stdin)
+        res = psql_socket(str(self.pg_socket_dir), self._port, sql, db=db, stdin=stdin)
         if res.returncode:
             raise LocalStackError(f"psql: {res.stderr.strip()}")
         return res.stdout
@@ -371,12 +477,18 @@ class LocalStack:
         return json.loads(path.read_text()) if path.exists() else None
 
     def _bootstrap_db(self, plan: Plan, pw: dict[str, str]) -> None:
-        """Roles, database, extension and the app's table; idempotent. Passwords go over stdin."""
+        """Roles, database, extension and the app's table; idempotent. Passwords go in as SCRAM
+        verifiers, in a session with statement statistics and statement logging off, so that no
+        password (nor verifier) lands in pg_stat_statements or the server log."""
         sql = f"""
+SET pg_stat_statements.track = 'none';
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+SET log_min_error_statement = 'panic';
 SELECT 'CREATE ROLE app LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') \\gexec
 SELECT 'CREATE ROLE migrator LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'migrator') \\gexec
-ALTER ROLE app PASSWORD '{pw["db"]}';
-ALTER ROLE migrator PASSWORD '{pw["db"]}';
+ALTER ROLE app PASSWORD '{scram_verifier(pw["app"])}';
+ALTER ROLE migrator PASSWORD '{scram_verifier(pw["migrator"])}';
 GRANT pg_read_all_settings, pg_read_all_stats TO migrator;  -- verify reads every setting as migrator
 SELECT 'CREATE DATABASE app OWNER migrator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \\gexec
 """
@@ -391,6 +503,16 @@ GRANT USAGE ON SEQUENCE hits_id_seq TO app;
         self.psql("", stdin=roles_sql)
 
     def _wait_healthy(self, plan: Plan) -> None:
+        """Healthy means a real query through PgBouncer as the app role, and the app answering
+        through the load balancer: not just open ports."""
+        import psycopg
+
+        def database():
+            with psycopg.connect(host="127.0.0.1", port=plan.pgbouncer["listen_port"].value, dbname="app", user="app",
+                                 password=self.passwords()["app"], connect_timeout=3, prepare_threshold=None) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+
+        wait_until(database, 60, "a query through PgBouncer as the app role")
         url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}{plan.loadbalancer['health_path'].text}"
 
         def ok():
@@ -415,7 +537,7 @@ GRANT USAGE ON SEQUENCE hits_id_seq TO app;
             lines.append(f"web:        http://127.0.0.1:{plan.loadbalancer['port'].value}/ (HAProxy)")
             lines.append(f"postgres:   127.0.0.1:{plan.postgres['port'].value}  pgbouncer: 127.0.0.1:{plan.pgbouncer['listen_port'].value}")
             lines.append(f"redis:      cache 127.0.0.1:{plan.redis['cache']['port'].value}, queue 127.0.0.1:{plan.redis['queue']['port'].value}")
-            lines.append(f"logs:       {self.log}   passwords: {self.secrets_dir / 'passwords.json'}")
+            lines.append(f"logs:       {self.log}   passwords: {self.secrets_dir / 'passwords.json'} (root only)")
         except Exception as exc:  # status must work even when the stack file is broken
             lines.append(f"(plan unavailable: {exc})")
         return "\n".join(lines)

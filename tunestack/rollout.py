@@ -150,7 +150,7 @@ class LocalEngine:
         self.canary_server = next(r.name for r in plan.replicas if r.track == "canary")
         self.canary_port = plan.rollout["canary_port"].value
         self.app_port = plan.app["port"].value
-        self.socket_path = local.run / "haproxy.sock"
+        self.socket_path = local.run / "haproxy" / "haproxy.sock"
         self.log_path = local.log / "haproxy.log"
 
     def _admin(self, command: str) -> str:
@@ -191,14 +191,36 @@ class LocalEngine:
         self._admin(f"set weight app/{self.canary_server} {sp.canary_server_weight}")
         return f"HAProxy weights {self.stable_server}={sp.stable_server_weight} {self.canary_server}={sp.canary_server_weight}"
 
-    def mark(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
+    def mark(self) -> tuple[int, int]:
+        """Where the log stands: (inode, size). supervisord rotates haproxy.log by renaming it to
+        haproxy.log.1, so a position is only meaningful together with the file it is in."""
+        try:
+            st = self.log_path.stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (st.st_ino, st.st_size)
 
-    def measure(self, since: int) -> Metrics:
-        with open(self.log_path, "rb") as f:
-            f.seek(since)
-            text = f.read().decode(errors="replace")
-        requests, errors, latencies = parse_haproxy_log(text, self.canary_server)
+    def read_since(self, since) -> str:
+        """The log text written since `mark()`, across a rotation in between."""
+        inode, offset = since
+        parts = []
+        rotated = self.log_path.with_name(self.log_path.name + ".1")
+        current_inode = self.log_path.stat().st_ino if self.log_path.exists() else 0
+        if inode and inode != current_inode and rotated.exists() and rotated.stat().st_ino == inode:
+            with open(rotated, "rb") as f:   # the rest of the file we were in when it rotated
+                f.seek(offset)
+                parts.append(f.read())
+            offset = 0
+        elif inode != current_inode:
+            offset = 0
+        if self.log_path.exists():
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                parts.append(f.read())
+        return b"".join(parts).decode(errors="replace")
+
+    def measure(self, since) -> Metrics:
+        requests, errors, latencies = parse_haproxy_log(self.read_since(since), self.canary_server)
         return Metrics(requests, errors, p95(latencies))
 
     def verify_canary(self, version: str) -> tuple[bool, str]:

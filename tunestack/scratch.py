@@ -80,7 +80,7 @@ class ScratchStack:
         return json.loads((self.dir / "secrets" / "passwords.json").read_text())[key]
 
     def psql_socket(self, sql: str, db: str = "app") -> str:
-        res = psql_socket(str(self.dir / "run"), self.base, sql, db=db)
+        res = psql_socket(str(self.dir / "run" / "postgres"), self.base, sql, db=db)
         if res.returncode:
             raise RuntimeError(res.stderr)
         return res.stdout

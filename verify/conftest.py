@@ -24,7 +24,7 @@ def pytest_addoption(parser):
                      help="plan for this PostgreSQL major (default: the stack file's)")
     parser.addoption("--target", choices=TARGETS, default="hosts", help="services as packages or containers")
     parser.addoption("--secrets-dir", default=Layout().secrets_dir,
-                     help="folder with pgpass and redis-password on the hosts")
+                     help="folder with pgpass and redis-<role>-password on the hosts")
     parser.addoption("--report", default=None, help="write expected-vs-actual rows here as JSON")
 
 

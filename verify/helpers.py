@@ -9,8 +9,9 @@ def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str
     return host.check_output(cmd)
 
 
-def redis_get(host, secrets_dir: str, port: int, key: str) -> str:
-    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-password)" redis-cli -h 127.0.0.1 '
+def redis_get(host, secrets_dir: str, role: str, port: int, key: str) -> str:
+    """CONFIG GET on one instance, with that instance's own password (one per role)."""
+    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli -h 127.0.0.1 '
                             f"-p {port} --no-auth-warning CONFIG GET {quote(key)}")
     lines = out.splitlines()
     return lines[1] if len(lines) > 1 else ""

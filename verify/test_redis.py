@@ -10,8 +10,8 @@ KEYS = ["maxmemory", "maxmemory-policy", "appendonly", "save", "timeout"]
 @pytest.mark.parametrize("key", KEYS)
 def test_config(host, plan, secrets_dir, record, role, key):
     settings = plan.redis[role]
-    record(settings[key].text, redis_get(host, secrets_dir, settings["port"].value, key))
+    record(settings[key].text, redis_get(host, secrets_dir, role, settings["port"].value, key))
 
 
 def test_queue_fsync(host, plan, secrets_dir, record):
-    record("everysec", redis_get(host, secrets_dir, plan.redis["queue"]["port"].value, "appendfsync"))
+    record("everysec", redis_get(host, secrets_dir, "queue", plan.redis["queue"]["port"].value, "appendfsync"))

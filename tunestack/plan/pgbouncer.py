@@ -29,6 +29,12 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
         "idle_transaction_timeout": seconds(idle_in_transaction_ms,
                                             "aligned with idle_in_transaction_session_timeout"),
         "ignore_startup_parameters": policy("extra_float_digits", "sent by common drivers; harmless"),
+        # PgBouncer manual: server_login_retry defaults to 15 s; after a PostgreSQL restart every
+        # client would wait that long. One second keeps a restart a pause, not an outage.
+        "server_login_retry": seconds(1000, "retry a failed server login after 1 s, not 15: a PostgreSQL "
+                                            "restart costs clients a second", "policy"),
+        "unix_socket_dir": policy("", "no Unix socket: clients come over TCP with SCRAM (a socket in /tmp "
+                                      "is open to every local user)"),
     }
     if bouncer.version >= PREPARED_STATEMENTS_FROM:
         settings["max_prepared_statements"] = policy(200, "PgBouncer ≥ 1.21 tracks protocol-level prepared statements")
