@@ -21,6 +21,10 @@ def run(only: str | None, fmt: str) -> int:
         from bench import web
         say("web: HTTP load on the reference app …")
         results["web"] = web.measure(say=say)
+    if only in (None, "restart"):
+        from bench import restart
+        say("restart: PostgreSQL restarted under load …")
+        results["restart"] = restart.measure(say=say)
     if fmt == "json":
         print(json.dumps(results, indent=2))
         return 0
@@ -50,4 +54,11 @@ def run(only: str | None, fmt: str) -> int:
             print(f"  {key.replace('_ms', ''):<32} {t[key]:>10.1f}ms   {b[key]:>14.1f}ms   {r}×")
         print(f"  errors (socket / non-2xx)        {t['socket_errors']:>5} / {t['non_2xx']:<5}   "
               f"{b['socket_errors']:>9} / {b['non_2xx']:<5}")
+    if "restart" in results:
+        r = results["restart"]
+        t, p = r["tuned_up"], r["plain_restart"]
+        print("\nPostgreSQL restart under load      tunestack up (paused)   plain restart")
+        print(f"  requests during the run          {t['requests']:>12}   {p['requests']:>16}")
+        print(f"  failed requests                  {t['failed']:>12}   {p['failed']:>16}")
+        print(f"  restart took                     {t['restart_seconds']:>11}s   {p['restart_seconds']:>15}s")
     return 0

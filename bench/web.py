@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from tunestack.paths import ROOT
+from tunestack.poll import wait_until
 from tunestack.scratch import ScratchStack, raise_nofile
 
 LUA = Path(__file__).with_name("percentiles.lua")
@@ -35,14 +36,11 @@ def wrk(url: str, seconds: int, connections: int) -> dict:
 
 
 def _wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
+    def answers() -> bool:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+
+    wait_until(answers, timeout, f"{url} answering")
 
 
 def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:

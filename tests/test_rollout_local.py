@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tunestack.loadgen import Load as _Load
 from tunestack.scratch import ScratchStack
 from tunestack.paths import ROOT
 
@@ -29,35 +30,8 @@ def env():
         yield stack.env
 
 
-class Load:
-    """Bounded load on the load balancer: records status and the X-Track header of each answer."""
-
-    def __init__(self, threads: int = 3, limit_s: float = 120):
-        self.results: list[tuple[int, str]] = []
-        self.stop = threading.Event()
-        self.limit = time.monotonic() + limit_s
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
-
-    def run(self):
-        while not self.stop.is_set() and time.monotonic() < self.limit:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{BASE + 5}/", timeout=5) as r:
-                    self.results.append((r.status, r.headers.get("X-Track", "")))
-            except urllib.error.HTTPError as e:
-                self.results.append((e.code, e.headers.get("X-Track", "")))
-            except OSError:
-                self.results.append((0, ""))
-            time.sleep(0.01)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(10)
+def Load(**kw):
+    return _Load(f"http://127.0.0.1:{BASE + 5}/", **kw)
 
 
 def rollout(env, *args, timeout=300):

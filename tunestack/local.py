@@ -94,12 +94,10 @@ class LocalStack:
                   (self.log, 0o700, False), (self.run, 0o711, False), (self.data, 0o711, False),
                   (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),
                   (self.run / "haproxy", 0o700, True), (self.data / "redis-cache", 0o700, True),
-                  (self.data / "redis-queue", 0o700, True)]
+                  (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True)]
         for d, mode, service in layout:
             d.mkdir(parents=True, exist_ok=True)
             self._own(d, mode, service)
-        if (self.data / "postgres").exists():
-            self._own(self.data / "postgres", 0o700, True)
         if self.user:  # the service user must pass through the state root to its stack folder
             self.dir.parent.chmod(self.dir.parent.stat().st_mode | 0o011)
 
