@@ -80,7 +80,7 @@ def test_lifecycle(env):
     assert get("/")[0] == 200
 
     # A hand-made change on a running server is caught.
-    pw = json.loads((env.state / STACK / "secrets" / "passwords.json").read_text())["redis"]
+    pw = json.loads((env.state / STACK / "secrets" / "passwords.json").read_text())["redis-cache"]
     import redis as redis_py
     redis_py.Redis(port=25434, password=pw).config_set("maxmemory-policy", "allkeys-random")
     verify = cli(env, "verify")
@@ -101,12 +101,21 @@ def test_broken_config_leaves_running_stack_as_it_was(env):
     pid_before = pid_file.read_text().splitlines()[0]
     conf_before = (env.state / STACK / "etc" / "postgresql.conf").read_text()
 
-    def broken(c):
+    # A library tunestack itself loads is not the stack file's to change: refused before anything runs.
+    def preload(c):
         c["tunestack:postgres"]["overrides"] = {"shared_preload_libraries": "pg_stat_statements,no_such_library"}
+    edit(env, preload)
+    up = cli(env, "up")
+    assert up.returncode == 2 and "shared_preload_libraries" in up.stderr and "Traceback" not in up.stderr
+
+    # A value inside PostgreSQL's range that the server still refuses at start: ssl without a
+    # certificate. The preflight's throwaway server says so, and nothing changes.
+    def broken(c):
+        c["tunestack:postgres"]["overrides"] = {"ssl": True}
     edit(env, broken)
     up = cli(env, "up")
     assert up.returncode == 1
-    assert 'could not access file "no_such_library"' in up.stderr  # PostgreSQL's own message
+    assert 'could not load server certificate file "server.crt"' in up.stderr  # PostgreSQL's own message
     assert "nothing was changed" in up.stderr
     assert pid_file.read_text().splitlines()[0] == pid_before
     assert (env.state / STACK / "etc" / "postgresql.conf").read_text() == conf_before

@@ -190,6 +190,19 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _host_spec(text: str) -> str:
+    """A testinfra host spec that reaches ssh only as [user@]host[:port], never as an option."""
+    from .stackfile.load import _is_address
+
+    m = re.match(r"^(local|docker|ssh|paramiko)://(?:([a-z_][a-z0-9_-]{0,31})@)?([^:/@?]*)(?::([0-9]{1,5}))?$",
+                 text.strip())
+    if m and (m.group(1) == "local" and not m.group(3) or m.group(1) == "docker" and
+              re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", m.group(3)) or _is_address(m.group(3))):
+        return text.strip()
+    raise UsageError(f"--hosts {text!r}: write local://, docker://CONTAINER or ssh://[user@]host[:port] "
+                     "with a host name or IP address")
+
+
 def verify_command(args, report: Path) -> tuple[list[str], str]:
     """The pytest command that runs verify/ for a stack, and the hosts it targets.
 
@@ -205,7 +218,7 @@ def verify_command(args, report: Path) -> tuple[list[str], str]:
     spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
     local = all(h.is_local for h in spec.hosts)
     if args.hosts:
-        hosts = args.hosts
+        hosts = ",".join(_host_spec(h) for h in args.hosts.split(","))
     elif local:
         hosts = "local://"
     else:

@@ -1,0 +1,25 @@
+"""Bad command-line input: exit 2, one clear line, nothing changed (issue #10)."""
+import pytest
+
+from tunestack.cli import main
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["rollout", "--stack", "local", "--version", "v2", "--env", 'NOTE=say "hi"'], "double quote"),
+    (["rollout", "--stack", "local", "--version", "v2", "--env", "NOTE=a\nb"], "control character"),
+    (["rollout", "--stack", "local", "--version", "v2", "--env", "1BAD=x"], "KEY=VALUE"),
+    (["rollout", "--stack", "local", "--version", "v2", "--bake", "30"], "duration with its unit"),
+    (["verify", "--stack", "prod", "--hosts", "ssh://-oProxyCommand=touch /tmp/x", "--collect-only"], "--hosts"),
+    (["verify", "--stack", "prod", "--hosts", "ssh://deploy@10.0.0.1 -v", "--collect-only"], "--hosts"),
+    (["postgres", "--memory", "16", "--cpus", "4"], "with its unit"),
+])
+def test_bad_flags(capsys, argv, fragment):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_good_host_specs_collect(capsys):
+    assert main(["verify", "--stack", "prod", "--hosts", "ssh://deploy@10.0.0.1:2222,ssh://db.internal",
+                 "--collect-only"]) == 0
+    assert "tests collected" in capsys.readouterr().out
