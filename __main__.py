@@ -36,7 +36,7 @@ secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("d
 postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["postgres"], files,
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
-    secrets.db_password))
+    secrets.db_password, secrets.migrator_password))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["pgbouncer"], files,
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value,
@@ -55,7 +55,7 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     {k: s.text for k, s in plan.web_env.items()}, {k: s.text for k, s in plan.jobs_env.items()},
     plan.container(app_hosts[0].name, "web"), plan.container(app_hosts[0].name, "jobs"),
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.redis_password,
-    secrets.redis_cache_password),
+    secrets.redis_cache_password, spec.app.jobs.processes),
     opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["haproxy"], files,

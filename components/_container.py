@@ -1,5 +1,17 @@
 """What every service container shares: pinned image, limits from the plan, uploads, healthcheck,
-restart policy, the private network, and host ports only where a client lives on another host."""
+restart policy, the private network, and host ports only where a client lives on another host.
+
+How the real provider (pulumi-docker 5, terraform-provider-docker underneath) behaves, and what this
+module does about it:
+- `uploads`, `envs`, `image`, `command` and most other inputs force a replacement: every change of a
+  rendered file replaces the container. Replacements are graceful: `stop_timeout` and
+  `destroy_grace_seconds` give each server time to shut down (PostgreSQL's fast shutdown, the AOF
+  flushed), never a hard kill.
+- The provider stores `cpus` as Docker prints it ("1.0"); sending "1" would differ at every refresh
+  and replace the container. `cpus` is sent in that form.
+- A container is "created" once started unless `wait` is set: with `wait`, `pulumi up` fails when a
+  container never becomes healthy, instead of reporting success for a crash loop.
+- Secret uploads land as files; the images' entrypoints make them 0600 and their service's own."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,6 +44,13 @@ class ContainerSpec:
     publish: list[Publish] = field(default_factory=list)
     secret_files: set[str] = field(default_factory=set)   # paths whose content is secret
     ulimits: list[docker.ContainerUlimitArgs] = field(default_factory=list)
+    shm_bytes: int = 0                                     # /dev/shm, when the plan sizes it
+    stop_seconds: int = 30                                 # graceful stop before a kill
+
+
+def docker_cpus(cpus: float) -> str:
+    """The form the provider reads back from Docker ("1.0", "0.25"): nothing to diff next time."""
+    return repr(float(cpus))
 
 
 def service_container(parent: pulumi.ComponentResource, provider: docker.Provider,
@@ -52,8 +71,13 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         uploads=uploads,
         memory=spec.limit.memory_bytes // MB,
         memory_swap=spec.limit.memory_bytes // MB,  # no swap: the budget is real memory
-        cpus=f"{spec.limit.cpus:g}",
+        cpus=docker_cpus(spec.limit.cpus),
+        shm_size=spec.shm_bytes // MB if spec.shm_bytes else None,
         restart="unless-stopped",
+        wait=True,              # fail `pulumi up` on a container that never turns healthy
+        wait_timeout=180,
+        stop_timeout=spec.stop_seconds,
+        destroy_grace_seconds=spec.stop_seconds,
         ulimits=spec.ulimits or None,
         healthcheck=docker.ContainerHealthcheckArgs(tests=spec.healthcheck, interval="10s", timeout="5s",
                                                     retries=5, start_period="30s"),

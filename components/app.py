@@ -1,7 +1,7 @@
 """AppServerGroup: web and job containers per app replica; the first replicas run the canary image."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_docker as docker
@@ -13,8 +13,9 @@ from ._container import ContainerSpec, Publish, service_container
 COMMANDS = {
     "rails": {"web": ["bundle", "exec", "puma", "-C", "/etc/tunestack/puma.rb"],
               "jobs": ["bundle", "exec", "sidekiq"]},
-    "python": {"web": ["gunicorn", "-c", "/etc/tunestack/gunicorn.conf.py", "app:application"],
-               "jobs": ["python", "-m", "worker"]},
+    # The app image contract (README): its default command serves web with
+    # /etc/tunestack/gunicorn.conf.py; `tunestack-jobs` on its PATH runs one job process.
+    "python": {"web": None, "jobs": ["tunestack-jobs"]},
 }
 
 
@@ -43,6 +44,7 @@ class AppServerGroupArgs:
     db_password: pulumi.Output[str]
     redis_password: pulumi.Output[str]          # the queue's (REDIS_URL)
     redis_cache_password: pulumi.Output[str]    # the cache's (REDIS_CACHE_URL)
+    job_processes: int = 1                      # jobs.processes: one container each
 
 
 class AppServerGroup(pulumi.ComponentResource):
@@ -66,11 +68,17 @@ class AppServerGroup(pulumi.ComponentResource):
                 publish=[Publish(args.port, r.publish_address)] if r.publish_address else [],
             )))
             if args.jobs_limit is not None:
-                self.jobs.append(service_container(self, r.provider, r.network, ContainerSpec(
-                    name=r.name.replace("-web-", "-jobs-"), image=image, limit=args.jobs_limit,
-                    command=COMMANDS[args.framework]["jobs"],
-                    files={"/etc/tunestack/jobs.env": args.files["jobs.env"]},
-                    envs=[f"{k}={v}" for k, v in args.jobs_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
-                    healthcheck=["CMD-SHELL", "kill -0 1"],
-                )))
+                # One container per job process (jobs.processes): each gets its share of the limit.
+                n = max(1, args.job_processes)
+                each = replace(args.jobs_limit, memory_bytes=args.jobs_limit.memory_bytes // n,
+                               cpus=max(0.01, int(args.jobs_limit.cpus / n * 100) / 100))
+                for p in range(n):
+                    suffix = "" if n == 1 else f"-{p + 1}"
+                    self.jobs.append(service_container(self, r.provider, r.network, ContainerSpec(
+                        name=r.name.replace("-web-", "-jobs-") + suffix, image=image, limit=each,
+                        command=COMMANDS[args.framework]["jobs"],
+                        files={"/etc/tunestack/jobs.env": args.files["jobs.env"]},
+                        envs=[f"{k}={v}" for k, v in args.jobs_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
+                        healthcheck=["CMD-SHELL", "kill -0 1"],
+                    )))
         self.register_outputs({"web": [c.name for c in self.web], "jobs": [c.name for c in self.jobs]})

@@ -27,8 +27,8 @@ class LoadBalancer(pulumi.ComponentResource):
         super().__init__("tunestack:index:LoadBalancer", name, None, opts)
         self.container = service_container(self, args.provider, args.network, ContainerSpec(
             name=name, image=args.image, limit=args.limit,
-            files={"/usr/local/etc/haproxy/haproxy.cfg": args.files["haproxy.cfg"]},
-            healthcheck=["CMD", "haproxy", "-c", "-q", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+            files={"/etc/tunestack/haproxy.cfg": args.files["haproxy.cfg"]},
+            healthcheck=["CMD", "haproxy", "-c", "-q", "-f", "/etc/tunestack/haproxy.cfg"],
             publish=[Publish(args.port, args.publish_address)],
         ))
         self.endpoint = f"http://{args.publish_address}:{args.port}"

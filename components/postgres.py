@@ -11,17 +11,7 @@ from tunestack.plan.memory import ContainerLimit
 from ._container import ContainerSpec, Publish, data_volume, service_container
 
 DATA_DIR = "/var/lib/tunestack/postgres"
-# Creates the login roles once, at first start; their passwords come from secret env vars.
-INIT_ROLES = """#!/bin/sh
-set -e
-psql -v ON_ERROR_STOP=1 --username postgres <<SQL
-CREATE ROLE app LOGIN PASSWORD '$APP_PASSWORD';
-CREATE ROLE migrator LOGIN PASSWORD '$APP_PASSWORD';
-CREATE DATABASE app OWNER migrator;
-SQL
-"""
-
-
+SECRETS = "/etc/tunestack/secrets"
 @dataclass
 class PostgresServerArgs:
     provider: docker.Provider
@@ -33,6 +23,7 @@ class PostgresServerArgs:
     publish_address: str | None      # the host's private address, when clients live on other hosts
     superuser_password: pulumi.Output[str]
     app_password: pulumi.Output[str]
+    migrator_password: pulumi.Output[str]
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -44,14 +35,20 @@ class PostgresServer(pulumi.ComponentResource):
             image=args.image,
             limit=args.limit,
             command=["postgres", "-c", "config_file=/etc/tunestack/postgresql.conf"],
+            # The image's entrypoint (images/postgres) initialises the cluster once, then at every
+            # start applies bootstrap.sql: roles, passwords from the secret files, grants, and
+            # roles.sql, so a timeout change or a rotated password reaches the roles.
             files={"/etc/tunestack/postgresql.conf": args.files["postgresql.conf"],
-                   "/docker-entrypoint-initdb.d/10-roles.sh": INIT_ROLES,
-                   "/docker-entrypoint-initdb.d/20-roles.sql": args.files["roles.sql"]},
-            envs=[pulumi.Output.concat("POSTGRES_PASSWORD=", args.superuser_password),
-                  pulumi.Output.concat("APP_PASSWORD=", args.app_password),
-                  f"PGDATA={DATA_DIR}/pgdata"],
+                   "/etc/tunestack/roles.sql": args.files["roles.sql"],
+                   f"{SECRETS}/postgres-password": args.superuser_password,
+                   f"{SECRETS}/app-password": args.app_password,
+                   f"{SECRETS}/migrator-password": args.migrator_password},
+            secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/app-password", f"{SECRETS}/migrator-password"},
+            envs=[f"PGDATA={DATA_DIR}/pgdata"],
             volumes=[(self.volume, DATA_DIR)],
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(args.port)],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
+            shm_bytes=args.limit.shm_bytes,
+            stop_seconds=120,   # fast shutdown checkpoints first: give it time, never crash recovery
         ))
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -39,6 +39,9 @@ class Redis(pulumi.ComponentResource):
                    secret_path: pulumi.Output.concat("requirepass ", args.password, "\n")},
             secret_files={secret_path},
             volumes=[(self.volume, f"/var/lib/tunestack/redis-{args.role}")],
+            # The image's entrypoint gives this folder to redis (Docker creates volumes root-owned).
+            envs=[f"TUNESTACK_DATA_DIR=/var/lib/tunestack/redis-{args.role}"],
+            stop_seconds=60,   # SIGTERM: Redis flushes the AOF and exits
             healthcheck=["CMD-SHELL", f"redis-cli -p {args.port} ping | grep -q -e PONG -e NOAUTH"],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
         ))

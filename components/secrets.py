@@ -29,4 +29,5 @@ class StackSecrets(pulumi.ComponentResource):
         self.redis_password = password("redis", args.redis_password)            # the queue (REDIS_URL)
         self.redis_cache_password = password("redis-cache", None)                 # its own: no shared key
         self.admin_password = password("admin", None)
+        self.migrator_password = password("migrator", None)   # migrations: not the app's password
         self.register_outputs({})

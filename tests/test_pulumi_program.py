@@ -50,8 +50,11 @@ def test_resource_graph(stack):
             assert r.name.startswith(parent.name), f"{r.name} is not named after {parent.name}"
     containers = {r.name for r in run.of_type(CONTAINER)}
     plan = docker_plan(stack)
+    processes = plan.spec.app.jobs.processes   # one job container per process (jobs.processes)
+    jobs = {r.name.replace("-web-", "-jobs-") + (f"-{p + 1}" if processes > 1 else "")
+            for r in plan.replicas for p in range(processes)}
     expected = {f"{stack}-postgres", f"{stack}-pgbouncer", f"{stack}-redis-cache", f"{stack}-redis-queue",
-                f"{stack}-lb"} | {r.name for r in plan.replicas} | {r.name.replace("-web-", "-jobs-") for r in plan.replicas}
+                f"{stack}-lb"} | {r.name for r in plan.replicas} | jobs
     assert containers == expected
     # One Docker provider per machine: the socket locally, ssh://user@address for listed hosts.
     providers = {r.name: r.inputs.get("host") for r in run.of_type("pulumi:providers:docker")}
@@ -71,11 +74,12 @@ def test_containers_carry_the_rendered_plan(stack):
     uploads = {name: {u["file"]: unwrap(u["content"]) for u in c.inputs.get("uploads", [])}
                for name, c in containers.items()}
     assert uploads[f"{stack}-postgres"]["/etc/tunestack/postgresql.conf"] == files["postgresql.conf"]
-    assert uploads[f"{stack}-postgres"]["/docker-entrypoint-initdb.d/20-roles.sql"] == files["roles.sql"]
+    # roles.sql is applied at every start by the image's entrypoint, not only at first init
+    assert uploads[f"{stack}-postgres"]["/etc/tunestack/roles.sql"] == files["roles.sql"]
     assert uploads[f"{stack}-pgbouncer"]["/etc/tunestack/pgbouncer.ini"] == files["pgbouncer.ini"]
     for role in ("cache", "queue"):
         assert uploads[f"{stack}-redis-{role}"][f"/etc/tunestack/redis-{role}.conf"] == files[f"redis-{role}.conf"]
-    assert uploads[f"{stack}-lb"]["/usr/local/etc/haproxy/haproxy.cfg"] == files["haproxy.cfg"]
+    assert uploads[f"{stack}-lb"]["/etc/tunestack/haproxy.cfg"] == files["haproxy.cfg"]
     server_file = "puma.rb" if plan.spec.app.framework == "rails" else "gunicorn.conf.py"
     for r in plan.replicas:
         web = containers[r.name]
@@ -235,7 +239,9 @@ def test_preview_lists_the_full_graph_of_prod():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert out.startswith("stack prod: 90 resources")  # + one RandomPassword per Redis instance
+    # 89 before issues #10/#11, + a RandomPassword for the cache Redis and one for migrator, + a second
+    # job container (and its image) on each of the 10 replicas for jobs.processes: 2
+    assert out.startswith("stack prod: 111 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out

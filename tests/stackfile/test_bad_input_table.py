@@ -25,6 +25,11 @@ def doc_with(path, value):
     return yaml.safe_dump(doc, allow_unicode=True)
 
 
+def without_line(text, line):
+    assert line in text, line
+    return text.replace(line, "")
+
+
 def doc_without(path):
     doc = copy.deepcopy(BASE)
     node = doc["config"]
@@ -144,10 +149,12 @@ CASES = [
     ("error-rate-2", doc_with([RO, "gates", "max_error_rate"], 2), ["max_error_rate", "at most 1"]),
     ("min-requests-zero", doc_with([RO, "gates", "min_requests"], 0), ["min_requests", "at least 1"]),
     ("bake-500ms", doc_with([RO, "bake"], "500ms"), ["bake", "at least 1"]),
-    ("canary-weight-no-image", doc_with(["tunestack:canaryWeight"], 50).replace("    canary_app: ghcr.io/example/refapp:0.2.0\n", ""),
+    ("canary-weight-no-image", without_line(doc_with(["tunestack:canaryWeight"], 50), "    canary_app: tunestack/refapp:0.2.0\n"),
      ["canaryWeight", "no canary image"]),
     ("canary-weight-101", doc_with(["tunestack:canaryWeight"], 101), ["canaryWeight", "at most 100"]),
     ("secret-in-clear", doc_with(["tunestack:dbPassword"], "hunter2"), ["dbPassword"]),
+    ("postgres-image-other-major", doc_with(["tunestack:images", "postgres"], "tunestack/postgres:16"),
+     ["images → postgres", "tunestack/postgres:15"]),
     ("image-unknown-key", doc_with(["tunestack:images", "worker"], "x:1"), ["images", "worker"]),
     ("port-70000", doc_with([PG, "port"], 70000), ["postgres → port", "at most 65535"]),
     ("port-zero", doc_with([A, "port"], 0), ["app → port", "at least 1"]),

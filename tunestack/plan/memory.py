@@ -66,10 +66,11 @@ class ContainerLimit:
     memory_bytes: int
     cpus: float
     reason: str
+    shm_bytes: int = 0    # /dev/shm inside the container (0: Docker's 64 MB default)
 
     def to_json(self) -> dict:
         return {"service": self.service, "memory_bytes": self.memory_bytes, "cpus": self.cpus,
-                "reason": self.reason}
+                "reason": self.reason, "shm_bytes": self.shm_bytes}
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,14 @@ def container_limits(host: HostSpec, shares: dict[str, int], redis: tuple[RedisI
     big = [r for r in ("db", "app") if r in host.roles]
     each = rest / len(big) if big else 0
     if "db" in host.roles:
+        # PostgreSQL's parallel queries share memory through /dev/shm (dynamic_shared_memory_type
+        # posix); Docker's 64 MB default makes parallel hash joins fail. A quarter of the
+        # container, counted inside its memory limit (tmpfs pages are charged to the container).
         limits.append(ContainerLimit("postgres", shares["postgres"], _cpus(each),
                                      "the memory set aside for PostgreSQL"
-                                     + (", half the remaining cores" if len(big) > 1 else "")))
+                                     + (", half the remaining cores" if len(big) > 1 else "")
+                                     + "; /dev/shm a quarter of it for parallel queries",
+                                     shm_bytes=max(64 * MIB, shares["postgres"] // 4 // MIB * MIB)))
     if "app" in host.roles and app is not None:
         procs = app.web_workers + app.job_processes
         web_cpus = each * (app.web_workers / procs) if procs else each

@@ -473,6 +473,12 @@ class _Builder:
         self.note_given("rollout", g, "gates.")
         gates = GatesSpec(**_given(g, max_error_rate="max_error_rate", max_p95_ms="max_p95_ms",
                                    min_requests="min_requests"))
+        pg_image = self.c.get(f"{NS}:images", {}).get("postgres", "")
+        pg_version = self.c[f"{NS}:postgres"]["version"]
+        if pg_image.startswith("tunestack/postgres:") and pg_image.split(":")[1] != str(pg_version):
+            self.problem([f"{NS}:images", "postgres"], pg_image, f"tunestack/postgres:{pg_version}, the image of the "
+                         "PostgreSQL major the stack plans for", f"name tunestack/postgres:{pg_version}, or plan for "
+                         f"version {pg_image.split(':')[1]}")
         weight = self.c.get(f"{NS}:canaryWeight", RolloutSpec.canary_weight)
         if weight and not self.c.get(f"{NS}:images", {}).get("canary_app"):
             self.problem([f"{NS}:canaryWeight"], weight, "0 while no canary image is set",
