@@ -12,6 +12,10 @@ from ._container import ContainerSpec, Publish, data_volume, service_container
 
 DATA_DIR = "/var/lib/tunestack/postgres"
 SECRETS = "/etc/tunestack/secrets"
+# No trust: the superuser only as the OS user postgres on the container's socket; every network
+# connection (PgBouncer, migrations, other hosts) with SCRAM. The private network's subnet is
+# Docker's to choose, so the address is not narrowed here; published ports are.
+HBA = "local all postgres peer\nhost all all all scram-sha-256\n"
 @dataclass
 class PostgresServerArgs:
     provider: docker.Provider
@@ -34,11 +38,13 @@ class PostgresServer(pulumi.ComponentResource):
             name=name,
             image=args.image,
             limit=args.limit,
-            command=["postgres", "-c", "config_file=/etc/tunestack/postgresql.conf"],
+            command=["postgres", "-c", "config_file=/etc/tunestack/postgresql.conf",
+                     "-c", "hba_file=/etc/tunestack/pg_hba.conf"],
             # The image's entrypoint (images/postgres) initialises the cluster once, then at every
             # start applies bootstrap.sql: roles, passwords from the secret files, grants, and
             # roles.sql, so a timeout change or a rotated password reaches the roles.
             files={"/etc/tunestack/postgresql.conf": args.files["postgresql.conf"],
+                   "/etc/tunestack/pg_hba.conf": HBA,
                    "/etc/tunestack/roles.sql": args.files["roles.sql"],
                    f"{SECRETS}/postgres-password": args.superuser_password,
                    f"{SECRETS}/app-password": args.app_password,

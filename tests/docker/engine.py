@@ -1,0 +1,56 @@
+"""A private Docker engine for the tests: its own data root, exec root, pidfile and socket, no
+iptables rules and no default bridge on the machine. Stopped by its PID, its folders removed."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tunestack.poll import wait_until
+
+
+class Engine:
+    def __init__(self, storage_driver: str = "overlay2"):
+        self.dir = Path(tempfile.mkdtemp(prefix="tunestack-dockerd-"))
+        self.socket = self.dir / "docker.sock"
+        self.url = f"unix://{self.socket}"
+        self.driver = storage_driver
+        self.proc: subprocess.Popen | None = None
+
+    def start(self):
+        import docker
+
+        binary = shutil.which("dockerd") or "/usr/sbin/dockerd"
+        if not os.path.exists(binary):
+            raise RuntimeError("dockerd not found: scripts/setup installs docker.io")
+        self.log = open(self.dir / "dockerd.log", "w")
+        self.proc = subprocess.Popen([binary, "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
+                                      "--pidfile", str(self.dir / "dockerd.pid"), "-H", self.url,
+                                      "--storage-driver", self.driver, "--iptables=false", "--bridge=none"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is None and self.socket.exists(), 60, "the private dockerd's socket")
+        self.client = docker.DockerClient(base_url=self.url, timeout=300)
+        wait_until(self.client.ping, 60, "the private dockerd")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                for c in self.client.containers.list(all=True):
+                    c.remove(force=True)
+            finally:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        # dockerd leaves its netns bind mount (and, after a crash, overlay mounts) behind.
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                  if line.split()[1].startswith(str(self.dir))]
+        for mount in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)

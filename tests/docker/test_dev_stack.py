@@ -1,0 +1,87 @@
+"""The dev stack's containers, as the Pulumi program declares them, run for real (issue #11):
+every container turns healthy, the app answers through HAProxy, and the servers report the plan."""
+import json
+import urllib.request
+
+import pytest
+
+from components.mockrun import run_program
+from tests.docker.replay import CONTAINER, Replay
+from tunestack import stackfile
+from tunestack.plan import build_plan
+from tunestack.poll import wait_until
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def dev(engine):
+    run = run_program("dev")
+    replay = Replay(engine.client, run, say=lambda m: print(m, flush=True))
+    assert replay.missing_images() == []
+    replay.apply()
+    plan = build_plan(stackfile.load(stackfile.stack_path("dev"), name="dev"), target="docker")
+    yield engine, run, replay, plan
+    for c in engine.client.containers.list(all=True):
+        c.remove(force=True)
+
+
+def exec_sql(engine, container, sql, user="postgres", db="app"):
+    res = engine.client.containers.get(container).exec_run(["psql", "-U", user, "-d", db, "-AtX", "-c", sql],
+                                                          user="postgres")
+    assert res.exit_code == 0, res.output.decode()
+    return res.output.decode().strip()
+
+
+def test_every_container_is_healthy(dev):
+    engine, run, replay, plan = dev
+    names = {r.plain_inputs["name"] for r in run.of_type(CONTAINER)}
+    assert {replay.health(n) for n in names} == {"healthy"}
+
+
+def test_app_answers_through_the_load_balancer_with_a_real_query(dev):
+    engine, run, replay, plan = dev
+    app_image = replay.images["dev-app-web-1-image"]
+    migrator = engine.client.containers.run(
+        app_image, ["python3", "-m", "refapp.migrate"], network="dev-private", remove=True,
+        environment={"DATABASE_URL": "postgres://migrator@dev-postgres:5432/app",
+                     "DATABASE_PASSWORD": replay_secret_file(engine, "dev-postgres", "migrator-password")})
+    assert b"migrated" in migrator
+    url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}"
+
+    def get():
+        with urllib.request.urlopen(url + "/", timeout=5) as r:
+            return json.loads(r.read())
+
+    body = wait_until(get, 60, "the app through HAProxy")
+    assert "hits" in body
+    assert int(exec_sql(engine, "dev-postgres", "SELECT count(*) FROM hits")) >= 0
+
+
+def replay_secret_file(engine, container, name):
+    res = engine.client.containers.get(container).exec_run(["cat", f"/etc/tunestack/secrets/{name}"])
+    assert res.exit_code == 0
+    return res.output.decode()
+
+
+def test_postgres_reports_the_plan(dev):
+    engine, run, replay, plan = dev
+    from tunestack.postgres.catalog import catalog
+
+    gucs = catalog(plan.spec.postgres.version)
+    for name in ("shared_buffers", "work_mem", "max_connections", "effective_cache_size", "max_wal_size"):
+        actual = exec_sql(engine, "dev-postgres", f"SHOW {name}")
+        assert gucs[name].same(plan.postgres[name].text, actual), (name, plan.postgres[name].text, actual)
+    roles = exec_sql(engine, "dev-postgres", "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
+    assert f"statement_timeout={plan.postgres_roles['app']['statement_timeout'].text}" in roles
+    shm = engine.client.containers.get("dev-postgres").exec_run(["df", "-m", "/dev/shm"]).output.decode()
+    assert int(shm.splitlines()[1].split()[1]) == plan.container("dev", "postgres").shm_bytes // 1024**2
+
+
+def test_secrets_are_0600_and_the_services_own(dev):
+    engine, run, replay, plan = dev
+    for container, owner in (("dev-postgres", "postgres"), ("dev-pgbouncer", "postgres")):
+        out = engine.client.containers.get(container).exec_run(
+            ["stat", "-c", "%a %U %n", "/etc/tunestack/secrets/" + ("app-password" if container == "dev-postgres"
+                                                                  else "pgbouncer-userlist.txt")]).output.decode()
+        assert out.startswith(f"600 {owner} "), out
