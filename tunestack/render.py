@@ -134,7 +134,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
             stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
     files["haproxy.cfg"] = env.get_template("haproxy.cfg.j2").render(
-        stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout)
+        stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker)
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
     return files
 
