@@ -11,6 +11,7 @@ from tunestack.plan.memory import ContainerLimit
 from ._container import ContainerSpec, Publish, service_container
 
 USERLIST = "/etc/tunestack/secrets/pgbouncer-userlist.txt"
+ADMIN_PASSWORD = "/etc/tunestack/secrets/tunestack_admin-password"   # what `tunestack verify` logs in with
 
 
 @dataclass
@@ -37,8 +38,9 @@ class PgBouncer(pulumi.ComponentResource):
             image=args.image,
             limit=args.limit,
             command=["pgbouncer", "/etc/tunestack/pgbouncer.ini"],
-            files={"/etc/tunestack/pgbouncer.ini": args.files["pgbouncer.ini"], USERLIST: userlist},
-            secret_files={USERLIST},
+            files={"/etc/tunestack/pgbouncer.ini": args.files["pgbouncer.ini"], USERLIST: userlist,
+                   ADMIN_PASSWORD: args.admin_password},
+            secret_files={USERLIST, ADMIN_PASSWORD},
             healthcheck=["CMD-SHELL", f"bash -c '</dev/tcp/127.0.0.1/{args.port}'"],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
             ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=args.nofile, hard=args.nofile)],

@@ -28,6 +28,7 @@ class Redis(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:Redis", name, None, opts)
         secret_path = f"/etc/tunestack/secrets/redis-{args.role}.conf"
+        password_path = f"/etc/tunestack/secrets/redis-{args.role}-password"
         # Only the queue's data must survive; the cache volume just gives Redis its working dir.
         self.volume = data_volume(self, args.provider, f"{name}-data", protect=args.role == "queue")
         self.container = service_container(self, args.provider, args.network, ContainerSpec(
@@ -36,8 +37,9 @@ class Redis(pulumi.ComponentResource):
             limit=args.limit,
             command=["redis-server", f"/etc/tunestack/redis-{args.role}.conf"],
             files={f"/etc/tunestack/redis-{args.role}.conf": args.files[f"redis-{args.role}.conf"],
-                   secret_path: pulumi.Output.concat("requirepass ", args.password, "\n")},
-            secret_files={secret_path},
+                   secret_path: pulumi.Output.concat("requirepass ", args.password, "\n"),
+                   password_path: args.password},   # what `tunestack verify` authenticates with
+            secret_files={secret_path, password_path},
             volumes=[(self.volume, f"/var/lib/tunestack/redis-{args.role}")],
             # The image's entrypoint gives this folder to redis (Docker creates volumes root-owned).
             envs=[f"TUNESTACK_DATA_DIR=/var/lib/tunestack/redis-{args.role}"],

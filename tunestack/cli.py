@@ -219,12 +219,23 @@ def verify_command(args, report: Path) -> tuple[list[str], str]:
     local = all(h.is_local for h in spec.hosts)
     if args.hosts:
         hosts = ",".join(_host_spec(h) for h in args.hosts.split(","))
+    elif local and args.target == "docker":   # the stack's containers on this machine's engine
+        from .plan import plan_stack
+        from .plan.placement import container_name
+
+        from .images import RUNS_AS
+
+        placement = plan_stack(args.stack, target="docker").placement
+        specs = [f"docker://{RUNS_AS[s]}@{container_name(args.stack, s)}"
+                 for s in ("postgres", "pgbouncer", "redis-cache", "redis-queue", "lb")]
+        hosts = ",".join(specs + [f"docker://{RUNS_AS['app']}@{r.name}" for r in placement.replicas])
     elif local:
         hosts = "local://"
     else:
         hosts = ",".join(f"ssh://{h.ssh_user + '@' if h.ssh_user else ''}{a}" for h in spec.hosts for a in h.addresses)
     pg_version = args.pg_version or (installed_pg_major() if local and args.target == "hosts" else None)
-    secrets = args.secrets_dir or (str(LocalStack(args.stack).secrets_dir) if local else Layout().secrets_dir)
+    on_this_machine = local and args.target == "hosts"   # the local stack, under supervisord
+    secrets = args.secrets_dir or (str(LocalStack(args.stack).secrets_dir) if on_this_machine else Layout().secrets_dir)
     cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-p", "no:cacheprovider", "-q", "--no-header", "-rfE",
            "--tb=line", f"--hosts={hosts}", "--stack", args.stack, "--target", args.target,
            "--secrets-dir", secrets, "--report", str(report)]

@@ -32,6 +32,10 @@ RECIPES = (
     ImageRecipe("tunestack/refapp:0.1.0", "images/refapp/Dockerfile", "."),
 )
 ALIASES = {"tunestack/refapp:0.2.0": "tunestack/refapp:0.1.0"}   # a second app version for canaries
+# The user each image's service runs as. Checks inside a container run as that user: Docker gives
+# root no CAP_SYS_PTRACE, so only the owner may read a process's sockets, limits and environment.
+RUNS_AS = {"postgres": "postgres", "pgbouncer": "postgres", "redis-cache": "redis", "redis-queue": "redis",
+           "lb": "haproxy", "app": "app"}
 
 
 class ImageError(Exception):

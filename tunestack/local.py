@@ -129,8 +129,9 @@ class LocalStack:
     def secret_files(self, pw: dict[str, str]) -> dict[str, dict[str, str]]:
         """Secret files by folder: root's (read by verify) and the service user's (read by servers)."""
         return {
-            "secrets": {"pgpass": f"*:*:*:migrator:{pw['migrator']}\n*:*:*:app:{pw['app']}\n"
-                                  f"*:*:pgbouncer:tunestack_admin:{pw['admin']}\n",
+            # verify reads <user>-password on the host (tunestack verify --secrets-dir)
+            "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"],
+                        "tunestack_admin-password": pw["admin"],
                         "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"]},
             "service-secrets": {
                 "pgbouncer-userlist.txt": f'"app" "{pw["app"]}"\n"tunestack_admin" "{pw["admin"]}"\n',

@@ -48,6 +48,48 @@ def secrets_dir(pytestconfig) -> str:
     return pytestconfig.getoption("--secrets-dir")
 
 
+ALL_SERVICES = {"postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy"}
+
+
+def services_on(host_id: str, plan: Plan) -> set[str]:
+    """Which services a testinfra host runs: all on local://, the container's own on docker://,
+    and on ssh:// the ones the plan's placement puts on that address."""
+    backend, _, name = host_id.partition("://")
+    if backend == "local":
+        return set(ALL_SERVICES)
+    if backend == "docker":
+        name = name.split("@")[-1]   # docker://user@container
+        service = name[len(plan.stack) + 1:] if name.startswith(plan.stack + "-") else name
+        if service.startswith("app-web"):
+            return {"web"}
+        if service.startswith("app-jobs"):
+            return {"jobs"}
+        return {"haproxy"} if service == "lb" else {service}
+    address = name.split("@")[-1].split(":")[0]
+    out = {s for s, spot in plan.placement.spots.items() if address in (spot.host.address, *spot.host.addresses)}
+    if any(address in h.addresses for h in plan.spec.app_hosts()):
+        out |= {"web", "jobs"}
+    return out
+
+
+def service_of(request) -> str | None:
+    """The service a check is about: its `role` or `service` parameter, or its module's SERVICE."""
+    params = request.node.callspec.params if hasattr(request.node, "callspec") else {}
+    if "role" in params:
+        return f"redis-{params['role']}"
+    return params.get("service") or getattr(request.module, "SERVICE", None)
+
+
+@pytest.fixture(autouse=True)
+def only_where_the_service_runs(request, plan):
+    if "host" not in request.fixturenames:
+        return
+    host = request.getfixturevalue("host")
+    service = service_of(request)
+    if service and service not in services_on(host.backend.get_pytest_id(), plan):
+        pytest.skip(f"{service} does not run on {host.backend.get_pytest_id()}")
+
+
 @pytest.fixture
 def record(request, host):
     """Record expected vs actual for the report table, then assert equality."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 
 def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator") -> str:
-    cmd = (f"PGPASSFILE={secrets_dir}/pgpass PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p {port} -U {user} "
-           f"-d {db} -AtX -c {quote(sql)}")
+    # The password comes from the host's own file into psql's environment: never a command line.
+    cmd = (f'PGPASSWORD="$(cat {secrets_dir}/{user}-password)" PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p {port} '
+           f"-U {user} -d {db} -AtX -c {quote(sql)}")
     return host.check_output(cmd)
 
 

@@ -4,6 +4,8 @@ import pytest
 from tunestack.poll import poll
 from verify.helpers import listener_pids
 
+SERVICE = "web"
+
 
 def _master(host, plan):
     """The Gunicorn master of this stack: the holder of the app port whose parent does not hold it."""

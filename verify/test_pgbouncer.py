@@ -2,6 +2,8 @@
 from verify.conftest import plan_of
 from verify.helpers import listener_pids, psql
 
+SERVICE = "pgbouncer"
+
 
 def pytest_generate_tests(metafunc):
     if "key" in metafunc.fixturenames:

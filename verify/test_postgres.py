@@ -5,6 +5,8 @@ from tunestack.postgres.catalog import catalog
 from verify.conftest import plan_of
 from verify.helpers import psql
 
+SERVICE = "postgres"
+
 
 def pytest_generate_tests(metafunc):
     if "setting" in metafunc.fixturenames:

@@ -13,5 +13,6 @@ def test_config(host, plan, secrets_dir, record, role, key):
     record(settings[key].text, redis_get(host, secrets_dir, role, settings["port"].value, key))
 
 
-def test_queue_fsync(host, plan, secrets_dir, record):
+@pytest.mark.parametrize("role", ["queue"])
+def test_queue_fsync(host, plan, secrets_dir, record, role):
     record("everysec", redis_get(host, secrets_dir, "queue", plan.redis["queue"]["port"].value, "appendfsync"))

@@ -6,11 +6,14 @@ import pytest
 def test_listening(host, plan, record, service):
     port = plan.ports()[service]
     address = plan.placement.app_bind if service == "web" else plan.placement[service].listen
+    address = "0.0.0.0" if address == "*" else address
     record(f"{address}:{port}", "listening" if host.socket(f"tcp://{address}:{port}").is_listening else "not listening",
            host.socket(f"tcp://{address}:{port}").is_listening)
 
 
 def test_nothing_on_public_addresses(host, plan, record):
+    if host.backend.get_connection_type() == "docker":
+        pytest.skip("inside a container every interface is the container's own; published ports are the host's")
     ports = set(plan.ports().values())
     public = [s for s in host.socket.get_listening_sockets()
               if s.startswith("tcp://") and int(s.rsplit(":", 1)[1]) in ports

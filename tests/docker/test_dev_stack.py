@@ -85,3 +85,21 @@ def test_secrets_are_0600_and_the_services_own(dev):
             ["stat", "-c", "%a %U %n", "/etc/tunestack/secrets/" + ("app-password" if container == "dev-postgres"
                                                                   else "pgbouncer-userlist.txt")]).output.decode()
         assert out.startswith(f"600 {owner} "), out
+
+
+def test_verify_passes_against_the_containers(dev):
+    """`tunestack verify --stack dev --target docker`: the same checks as on hosts, inside each
+    container, with expectations from the plan alone."""
+    import os
+    import subprocess
+    import sys
+
+    engine, run, replay, plan = dev
+    res = subprocess.run([sys.executable, "-m", "tunestack", "verify", "--stack", "dev", "--target", "docker"],
+                         env={**os.environ, "DOCKER_HOST": engine.url}, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-3000:]
+    assert " 0 failed" in res.stdout
+    checked = {line.split()[1].rstrip(":") for line in res.stdout.splitlines() if line.startswith("host docker://")}
+    assert {"docker://dev-postgres", "docker://dev-pgbouncer", "docker://dev-redis-cache",
+            "docker://dev-redis-queue", "docker://dev-app-web-1"} <= checked
+    assert "expected " + plan.postgres["shared_buffers"].text in res.stdout
