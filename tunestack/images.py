@@ -24,6 +24,12 @@ class ImageRecipe:
     context: str          # relative to the repository
 
 
+def postgres_recipe(major: int) -> "ImageRecipe":
+    """tunestack/postgres:<major>: 15 from Debian 12; others need apt.postgresql.org at build time,
+    e.g. `images.build(client, recipes=[images.postgres_recipe(17)])` on a machine that reaches it."""
+    return ImageRecipe(f"tunestack/postgres:{major}", "images/postgres/Dockerfile", "images/postgres")
+
+
 RECIPES = (
     ImageRecipe("tunestack/postgres:15", "images/postgres/Dockerfile", "images/postgres"),
     ImageRecipe("tunestack/pgbouncer:1.18", "images/pgbouncer/Dockerfile", "images/pgbouncer"),
@@ -68,22 +74,16 @@ def build_base(client, say=print, mirror: str = MIRROR) -> None:
     say(f"imported {BASE}")
 
 
-def postgres_recipe(major: int) -> ImageRecipe:
-    """tunestack/postgres:<major>: 15 from Debian 12; others need apt.postgresql.org at build time."""
-    return ImageRecipe(f"tunestack/postgres:{major}", "images/postgres/Dockerfile", "images/postgres")
-
-
-def build(client, say=print, only: list[str] | None = None) -> list[str]:
-    """Build every image that is missing (or those named in `only`). Returns the tags built."""
+def build(client, say=print, recipes=None) -> list[str]:
+    """Build the base if missing, then every recipe whose tag the engine lacks (default: RECIPES).
+    Returns the tags built."""
     import docker
 
     if not has_image(client, BASE):
         build_base(client, say)
     built = []
-    for recipe in RECIPES:
-        if only is not None and recipe.tag not in only:
-            continue
-        if only is None and has_image(client, recipe.tag):
+    for recipe in recipes or RECIPES:
+        if has_image(client, recipe.tag):
             continue
         say(f"building {recipe.tag} from {recipe.dockerfile} …")
         args = {"BASE": BASE}
@@ -102,13 +102,4 @@ def build(client, say=print, only: list[str] | None = None) -> list[str]:
     return built
 
 
-def missing(client, tags) -> list[str]:
-    """The tags of `tags` that the engine does not have: a stack naming one gets a clear error."""
-    return [t for t in tags if not has_image(client, t)]
-
-
-def recipe_tags() -> list[str]:
-    return [r.tag for r in RECIPES] + list(ALIASES)
-
-
-__all__ = ["BASE", "RECIPES", "build", "build_base", "missing", "recipe_tags", "ImageError"]
+__all__ = ["BASE", "RECIPES", "RUNS_AS", "build", "build_base", "postgres_recipe", "ImageError"]
