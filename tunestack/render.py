@@ -53,8 +53,8 @@ _REDIS_BARE = re.compile(r"^[A-Za-z0-9._-]+( [A-Za-z0-9._-]+)*$")
 
 
 def redis_value(value: str) -> str:
-    """redis.conf: plain words stay bare (save's pairs too); anything else in double quotes with
-    Redis' escapes (sdssplitargs: \\\\, \\", \\xHH). `save ""` turns snapshots off."""
+    r"""redis.conf: plain words stay bare (save's pairs too); anything else in double quotes with
+    Redis' escapes (sdssplitargs: \\, \", \xHH). `save ""` turns snapshots off."""
     text = str(value)
     if text == "" or _REDIS_BARE.match(text):
         return text or '""'

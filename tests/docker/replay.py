@@ -61,7 +61,7 @@ class Replay:
                 out.append(name)
         return out
 
-    def apply(self, only: set[str] | None = None) -> None:
+    def apply(self) -> None:
         for r in self.run.of_type("docker:index/network:Network"):
             name = plain(r.inputs)["name"]
             if not self.client.networks.list(names=[name]):
@@ -69,8 +69,7 @@ class Replay:
         for r in self.run.of_type("docker:index/volume:Volume"):
             self.client.volumes.create(plain(r.inputs)["name"])
         for r in self.run.of_type(CONTAINER):
-            if only is None or r.name in only:
-                self.container(r)
+            self.container(r)
 
     def spec(self, r: Registration) -> dict:
         return plain(r.inputs)
