@@ -28,7 +28,8 @@ db, cache = spec.host_with("db"), spec.host_with("cache")
 app_hosts = spec.app_hosts()
 images = spec.images
 
-hosts = DockerHosts(f"{stack}-hosts", DockerHostsArgs(spec.hosts))
+hosts = DockerHosts(f"{stack}-hosts", DockerHostsArgs(spec.hosts, spec.registry,
+                                                      config.get_secret("registryPassword")))
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
 secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("dbPassword"),
                                                             config.get_secret("redisPassword")))

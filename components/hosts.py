@@ -14,6 +14,8 @@ LOCAL_SOCKET = "unix:///var/run/docker.sock"
 @dataclass
 class DockerHostsArgs:
     hosts: tuple[HostSpec, ...]
+    registry: tuple[str, str] | None = None                 # (address, username): private images
+    registry_password: pulumi.Output[str] | None = None     # tunestack:registryPassword (secret)
 
 
 def docker_host_url(host: HostSpec, index: int = 0) -> str:
@@ -30,6 +32,10 @@ class DockerHosts(pulumi.ComponentResource):
         super().__init__("tunestack:index:DockerHosts", name, None, opts)
         self.providers: dict[tuple[str, int], docker.Provider] = {}
         self.names: dict[tuple[str, int], str] = {}  # machine key → name suffix, e.g. app-2
+        # Every machine pulls the app's private images with the same credentials; the password stays secret.
+        auth = [docker.ProviderRegistryAuthArgs(address=args.registry[0], username=args.registry[1],
+                                                password=pulumi.Output.secret(args.registry_password))] \
+            if args.registry and args.registry_password is not None else None
         for host in args.hosts:
             for i in range(host.count):
                 suffix = host.name if host.count == 1 else f"{host.name}-{i + 1}"
@@ -37,5 +43,5 @@ class DockerHosts(pulumi.ComponentResource):
                 self.providers[(host.name, i)] = docker.Provider(
                     f"{name}-{suffix}", host=docker_host_url(host, i),
                     ssh_opts=["-o", "StrictHostKeyChecking=accept-new"] if host.addresses else None,
-                    opts=pulumi.ResourceOptions(parent=self))
+                    registry_auth=auth, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"hosts": [f"{h}#{i}" for h, i in self.providers]})

@@ -13,6 +13,7 @@ import yaml
 
 from components.mockrun import SECRET_SIG, run_program
 from tunestack import stackfile
+from tunestack.errors import StackError
 from tunestack.plan import build_plan
 from tunestack.render import Layout, render_plan
 
@@ -247,3 +248,30 @@ def test_preview_lists_the_full_graph_of_prod():
         assert f"  {name}" in out
     assert "host: ssh://deploy@10.30.2.20" in out
     assert "[secret]" in out and "mock-generated" not in out
+
+
+def test_private_registry_credentials_reach_every_provider_as_a_secret(tmp_path):
+    # pulumi-docker Provider registryAuth: every machine pulls the app's private images.
+    text = stackfile.stack_path("staging").read_text()
+    text += ("  tunestack:registry: {address: registry.example.internal:5000, username: deploy}\n"
+             "  tunestack:registryPassword:\n    secure: v1:cmVnaXN0cnk=\n")
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(text)
+    run = run_program("staging", stack_file=path)
+    providers = run.of_type("pulumi:providers:docker")
+    assert providers
+    for p in providers:
+        auth = json.dumps(p.inputs["registryAuth"])
+        assert "registry.example.internal:5000" in auth and "deploy" in auth and "mock-secret-registryPassword" in auth
+        assert SECRET_SIG in p.inputs["registryAuth"], "the credentials travel as a secret"
+        _walk_plain(p.inputs, ["mock-secret-registryPassword"], p.name)   # and nowhere in plain text
+
+
+def test_registry_without_its_password_is_refused(tmp_path):
+    text = stackfile.stack_path("staging").read_text()
+    text += "  tunestack:registry: {address: ghcr.io, username: deploy}\n"
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(text)
+    with pytest.raises(StackError) as err:
+        stackfile.load(path)
+    assert "registryPassword" in str(err.value) and "pulumi config set --secret" in str(err.value)

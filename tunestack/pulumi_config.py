@@ -9,7 +9,7 @@ import json
 from .stackfile.schema import CONFIG, NS
 
 KEYS = [k.split(":", 1)[1] for k in CONFIG["properties"]]
-SECRET_KEYS = ("dbPassword", "redisPassword")
+SECRET_KEYS = ("dbPassword", "redisPassword", "registryPassword")
 
 
 def stack_document(config) -> dict:

@@ -270,6 +270,7 @@ class _Builder:
         return StackSpec(name=name, path=display, hosts=hosts, postgres=pg, pgbouncer=bouncer,
                          redis_cache=cache, redis_queue=queue, app=app, traffic=traffic, rollout=rollout,
                          images=dict(self.c.get(f"{NS}:images", {})), secret_keys=secrets,
+                         registry=self.registry(secrets),
                          given=frozenset(self.given))
 
     # --- hosts ------------------------------------------------------------------------------
@@ -486,6 +487,16 @@ class _Builder:
         return RolloutSpec(steps=steps, gates=gates, canary_weight=weight,
                            **_present(bake_ms=self.duration([key, "bake"], c.get("bake"), minimum_ms=1000)),
                            **_given(c, max_surge_percent="max_surge"))
+
+    def registry(self, secrets: tuple[str, ...]) -> tuple[str, str] | None:
+        registry = self.c.get(f"{NS}:registry")
+        if registry and "registryPassword" not in secrets:
+            self.problems.append(Problem(self.file, _path_text(["config", f"{NS}:registryPassword"]), MISSING,
+                                         "a Pulumi secret with the registry's password or token",
+                                         "pulumi config set --secret tunestack:registryPassword …"))
+        if self.problems:
+            raise StackError(self.problems)
+        return (registry["address"], registry["username"]) if registry else None
 
     def ports(self, hosts, pg, bouncer, cache, queue, app) -> None:
         """Every port the stack listens on, once: the local canary slot (app port + 100) included."""

@@ -205,6 +205,13 @@ CONFIG = {
                                "description": "the rollout state: % of traffic on images.canary_app"},
         f"{NS}:dbPassword": SECRET,
         f"{NS}:redisPassword": SECRET,
+        f"{NS}:registry": _obj(
+            {"address": {"type": "string", "pattern": r"^[a-z0-9]+([.-][a-z0-9]+)*(:[0-9]{1,5})?$",
+                         "description": "the registry's host[:port], e.g. ghcr.io"},
+             "username": {"type": "string", "minLength": 1, "maxLength": 200}},
+            required=("address", "username"),
+            description="where private images are pulled from; the password is tunestack:registryPassword"),
+        f"{NS}:registryPassword": SECRET,
     },
     "required": [f"{NS}:hosts", f"{NS}:postgres", f"{NS}:pgbouncer", f"{NS}:redis", f"{NS}:app",
                  f"{NS}:traffic"],

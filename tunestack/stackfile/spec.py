@@ -148,6 +148,7 @@ class StackSpec:
     images: dict[str, str] = field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()   # which password keys the file sets as Pulumi secrets
     given: frozenset[str] = frozenset()  # dotted key paths the file sets, e.g. "postgres.port"
+    registry: tuple[str, str] | None = None   # (address, username) for private images
 
     def source_of(self, key_path: str) -> str:
         """'stack file' when the file sets `key_path` (e.g. "app.threads"), else 'default'."""
