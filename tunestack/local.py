@@ -74,7 +74,6 @@ class LocalStack:
         if remote:
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
                              "on this machine only. Use `pulumi up` (see README) for it.")
-        self._port = plan.postgres["port"].value
         return plan
 
     @property
@@ -460,12 +459,10 @@ class LocalStack:
         if service in ports:
             wait_until(lambda: port_open(ports[service]), 60, f"{service} on port {ports[service]}")
         if service == "postgres":
-            wait_until(lambda: self.psql("SELECT 1").strip() == "1", 60, "postgres accepting queries")
+            wait_until(lambda: self.psql(plan, "SELECT 1").strip() == "1", 60, "postgres accepting queries")
 
-    def psql(self, sql: str, db: str = "postgres", stdin: str | None = None) -> str:
-        if not hasattr(self, "_port"):
-            self.plan()
-        res = psql_socket(str(self.pg_socket_dir), self._port, sql, db=db, stdin=stdin)
+    def psql(self, plan: Plan, sql: str, db: str = "postgres", stdin: str | None = None) -> str:
+        res = psql_socket(str(self.pg_socket_dir), plan.postgres["port"].value, sql, db=db, stdin=stdin)
         if res.returncode:
             raise LocalStackError(f"psql: {res.stderr.strip()}")
         return res.stdout
@@ -491,15 +488,15 @@ ALTER ROLE migrator PASSWORD '{scram_verifier(pw["migrator"])}';
 GRANT pg_read_all_settings, pg_read_all_stats TO migrator;  -- verify reads every setting as migrator
 SELECT 'CREATE DATABASE app OWNER migrator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \\gexec
 """
-        self.psql("", stdin=sql)
-        self.psql("", db="app", stdin="""
+        self.psql(plan, "", stdin=sql)
+        self.psql(plan, "", db="app", stdin="""
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 CREATE TABLE IF NOT EXISTS hits (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
 GRANT SELECT, INSERT ON hits TO app;
 GRANT USAGE ON SEQUENCE hits_id_seq TO app;
 """)
         roles_sql = (self.etc / "roles.sql").read_text()
-        self.psql("", stdin=roles_sql)
+        self.psql(plan, "", stdin=roles_sql)
 
     def _wait_healthy(self, plan: Plan) -> None:
         """Healthy means a real query through PgBouncer as the app role, and the app answering
