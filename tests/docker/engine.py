@@ -36,6 +36,27 @@ class Engine:
         wait_until(self.client.ping, 60, "the private dockerd")
         return self
 
+    def read(self, container: str, path: str) -> str:
+        """A file inside a running container (e.g. a secret the test needs to log in with)."""
+        res = self.client.containers.get(container).exec_run(["cat", path])
+        assert res.exit_code == 0, res.output.decode()
+        return res.output.decode()
+
+    def psql(self, sql: str, db: str = "app", container: str = "dev-postgres") -> str:
+        """SQL as the superuser over the container's own socket (peer: the OS user postgres)."""
+        res = self.client.containers.get(container).exec_run(["psql", "-U", "postgres", "-d", db, "-AtX", "-c", sql],
+                                                             user="postgres")
+        assert res.exit_code == 0, res.output.decode()
+        return res.output.decode().strip()
+
+    def migrate(self, app_image: str, network: str = "dev-private", postgres: str = "dev-postgres") -> None:
+        """The reference app's migration, as migrator, straight to PostgreSQL (the app image contract)."""
+        out = self.client.containers.run(
+            app_image, ["python3", "-m", "refapp.migrate"], network=network, remove=True,
+            environment={"DATABASE_URL": f"postgres://migrator@{postgres}:5432/app",
+                         "DATABASE_PASSWORD": self.read(postgres, "/etc/tunestack/secrets/migrator-password")})
+        assert b"migrated" in out
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:

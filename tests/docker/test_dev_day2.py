@@ -5,7 +5,6 @@ import json
 import urllib.request
 
 import pytest
-import redis
 import yaml
 
 from components.mockrun import run_program
@@ -30,17 +29,6 @@ def changed(old, new):
     return [r for r in new.of_type(CONTAINER) if before.get(r.name) != plain(r.inputs)]
 
 
-def psql(engine, sql, db="app"):
-    res = engine.client.containers.get("dev-postgres").exec_run(["psql", "-U", "postgres", "-d", db, "-AtX", "-c", sql],
-                                                               user="postgres")
-    assert res.exit_code == 0, res.output.decode()
-    return res.output.decode().strip()
-
-
-def file_in(engine, container, path):
-    return engine.client.containers.get(container).exec_run(["cat", path]).output.decode()
-
-
 def app_ok(port=8080):
     def get():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
@@ -54,12 +42,8 @@ def deployed(engine, tmp_path_factory):
     run = program(tmp)
     replay = Replay(engine.client, run, say=lambda m: print(m, flush=True))
     replay.apply()
-    migrate = engine.client.containers.run(
-        replay.images["dev-app-web-1-image"], ["python3", "-m", "refapp.migrate"], network="dev-private", remove=True,
-        environment={"DATABASE_URL": "postgres://migrator@dev-postgres:5432/app",
-                     "DATABASE_PASSWORD": file_in(engine, "dev-postgres", "/etc/tunestack/secrets/migrator-password")})
-    assert b"migrated" in migrate
-    psql(engine, "CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")
+    engine.migrate(replay.images["dev-app-web-1-image"])
+    engine.psql("CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")
     state = {"run": run, "tmp": tmp}
     yield engine, replay, state
     for c in engine.client.containers.list(all=True):
@@ -67,7 +51,7 @@ def deployed(engine, tmp_path_factory):
 
 
 def queue_len(engine):
-    pw = file_in(engine, "dev-redis-queue", "/etc/tunestack/secrets/redis-queue.conf").split()[-1]
+    pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue.conf").split()[-1]
     res = engine.client.containers.get("dev-redis-queue").exec_run(
         ["redis-cli", "--no-auth-warning", "-p", "6380", "LLEN", "kept-jobs"], environment={"REDISCLI_AUTH": pw})
     return int(res.output.decode().strip())
@@ -75,7 +59,7 @@ def queue_len(engine):
 
 def test_restart_only_setting_restarts_gracefully_and_keeps_data(deployed):
     engine, replay, state = deployed
-    pw = file_in(engine, "dev-redis-queue", "/etc/tunestack/secrets/redis-queue.conf").split()[-1]
+    pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue.conf").split()[-1]
     engine.client.containers.get("dev-redis-queue").exec_run(
         ["sh", "-c", "for i in $(seq 1 1000); do echo RPUSH kept-jobs $i; done | redis-cli --no-auth-warning -p 6380"],
         environment={"REDISCLI_AUTH": pw})
@@ -89,8 +73,8 @@ def test_restart_only_setting_restarts_gracefully_and_keeps_data(deployed):
         old_logs.append(engine.client.containers.get(r.name).logs().decode(errors="replace"))
         replay.replace(r)
     state["run"] = new
-    assert psql(engine, "SHOW max_wal_senders") == "5"
-    assert psql(engine, "SELECT count(*) FROM kept") == "500"
+    assert engine.psql("SHOW max_wal_senders") == "5"
+    assert engine.psql("SELECT count(*) FROM kept") == "500"
     assert queue_len(engine) == 1000
     new_logs = engine.client.containers.get("dev-postgres").logs().decode(errors="replace")
     assert "not properly shut down" not in new_logs and "automatic recovery" not in new_logs, new_logs[-1500:]
@@ -105,9 +89,9 @@ def test_timeout_change_reaches_the_roles(deployed):
     for r in changed(state["run"], new):
         replay.replace(r)
     state["run"] = new
-    config = psql(engine, "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
+    config = engine.psql("SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
     assert "statement_timeout=5s" in config and "lock_timeout=2s" in config
-    assert psql(engine, "SELECT count(*) FROM kept") == "500"
+    assert engine.psql("SELECT count(*) FROM kept") == "500"
 
 
 def test_password_rotation_works_end_to_end(deployed):
@@ -122,6 +106,6 @@ def test_password_rotation_works_end_to_end(deployed):
     for r in changed(state["run"], new):
         replay.replace(r)
     state["run"] = new
-    assert file_in(engine, "dev-postgres", "/etc/tunestack/secrets/app-password") == rotated
+    assert engine.read("dev-postgres", "/etc/tunestack/secrets/app-password") == rotated
     assert app_ok(), "PostgreSQL, PgBouncer and the app agree on the new password"
-    assert psql(engine, "SELECT count(*) FROM kept") == "500"
+    assert engine.psql("SELECT count(*) FROM kept") == "500"

@@ -26,13 +26,6 @@ def dev(engine):
         c.remove(force=True)
 
 
-def exec_sql(engine, container, sql, user="postgres", db="app"):
-    res = engine.client.containers.get(container).exec_run(["psql", "-U", user, "-d", db, "-AtX", "-c", sql],
-                                                          user="postgres")
-    assert res.exit_code == 0, res.output.decode()
-    return res.output.decode().strip()
-
-
 def test_every_container_is_healthy(dev):
     engine, run, replay, plan = dev
     names = {r.plain_inputs["name"] for r in run.of_type(CONTAINER)}
@@ -41,12 +34,7 @@ def test_every_container_is_healthy(dev):
 
 def test_app_answers_through_the_load_balancer_with_a_real_query(dev):
     engine, run, replay, plan = dev
-    app_image = replay.images["dev-app-web-1-image"]
-    migrator = engine.client.containers.run(
-        app_image, ["python3", "-m", "refapp.migrate"], network="dev-private", remove=True,
-        environment={"DATABASE_URL": "postgres://migrator@dev-postgres:5432/app",
-                     "DATABASE_PASSWORD": replay_secret_file(engine, "dev-postgres", "migrator-password")})
-    assert b"migrated" in migrator
+    engine.migrate(replay.images["dev-app-web-1-image"])
     url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}"
 
     def get():
@@ -55,13 +43,7 @@ def test_app_answers_through_the_load_balancer_with_a_real_query(dev):
 
     body = wait_until(get, 60, "the app through HAProxy")
     assert "hits" in body
-    assert int(exec_sql(engine, "dev-postgres", "SELECT count(*) FROM hits")) >= 0
-
-
-def replay_secret_file(engine, container, name):
-    res = engine.client.containers.get(container).exec_run(["cat", f"/etc/tunestack/secrets/{name}"])
-    assert res.exit_code == 0
-    return res.output.decode()
+    assert int(engine.psql("SELECT count(*) FROM hits")) >= 0
 
 
 def test_postgres_reports_the_plan(dev):
@@ -70,9 +52,9 @@ def test_postgres_reports_the_plan(dev):
 
     gucs = catalog(plan.spec.postgres.version)
     for name in ("shared_buffers", "work_mem", "max_connections", "effective_cache_size", "max_wal_size"):
-        actual = exec_sql(engine, "dev-postgres", f"SHOW {name}")
+        actual = engine.psql(f"SHOW {name}")
         assert gucs[name].same(plan.postgres[name].text, actual), (name, plan.postgres[name].text, actual)
-    roles = exec_sql(engine, "dev-postgres", "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
+    roles = engine.psql("SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
     assert f"statement_timeout={plan.postgres_roles['app']['statement_timeout'].text}" in roles
     shm = engine.client.containers.get("dev-postgres").exec_run(["df", "-m", "/dev/shm"]).output.decode()
     assert int(shm.splitlines()[1].split()[1]) == plan.container("dev", "postgres").shm_bytes // 1024**2
