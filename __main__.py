@@ -9,7 +9,7 @@ from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.plan import build_plan, container_name
 from tunestack.pulumi_config import stack_document
-from tunestack.render import Layout, render_plan
+from tunestack.render import Layout, render_container_bases, render_plan
 from tunestack.stackfile import load_document
 
 stack = pulumi.get_stack()
@@ -23,6 +23,7 @@ try:  # a bad stack file stops the program before any resource is registered
 except (StackError, BudgetError) as exc:
     raise pulumi.RunError(str(exc)) from None
 files = render_plan(plan, Layout(run_dir="/tmp"))
+starts = render_container_bases(plan)
 where = plan.placement
 db, cache = spec.host_with("db"), spec.host_with("cache")
 app_hosts = spec.app_hosts()
@@ -35,11 +36,13 @@ secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("d
                                                             config.get_secret("redisPassword")))
 
 postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
-    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["postgres"], files,
+    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["postgres"], hosts.urls[(db.name, 0)],
+    files, starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
     secrets.db_password, secrets.migrator_password))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
-    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["pgbouncer"], files,
+    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["pgbouncer"], hosts.urls[(db.name, 0)],
+    files, starts["pgbouncer.ini"],
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value,
     where["pgbouncer"].publish, secrets.db_password, secrets.admin_password),
     opts=pulumi.ResourceOptions(depends_on=[postgres]))
@@ -59,7 +62,8 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     secrets.redis_cache_password, spec.app.jobs.processes),
     opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
-    hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["haproxy"], files,
+    hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["haproxy"],
+    hosts.urls[(cache.name, 0)], files,
     plan.container(cache.name, "haproxy"), plan.loadbalancer["port"].value, where["haproxy"].publish),
     opts=pulumi.ResourceOptions(depends_on=[app]))
 

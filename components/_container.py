@@ -3,10 +3,14 @@ restart policy, the private network, and host ports only where a client lives on
 
 How the real provider (pulumi-docker 5, terraform-provider-docker underneath) behaves, and what this
 module does about it:
-- `uploads`, `envs`, `image`, `command` and most other inputs force a replacement: every change of a
-  rendered file replaces the container. Replacements are graceful: `stop_timeout` and
-  `destroy_grace_seconds` give each server time to shut down (PostgreSQL's fast shutdown, the AOF
-  flushed), never a hard kill.
+- `uploads`, `envs`, `image`, `command` and most other inputs force a replacement. So the settings
+  a server can reload are not uploads: they arrive through `_live.py` while the server runs, and
+  only what needs a restart anyway (and secrets) is uploaded. Replacements are graceful:
+  `stop_timeout` and `destroy_grace_seconds` give each server time to shut down (PostgreSQL's fast
+  shutdown, the AOF flushed), never a hard kill.
+- A fixed container name or host port makes the old container go first (`delete_before_replace`).
+  App replicas that publish nothing get a name per generation instead, so the engine starts the new
+  one, waits for its health, and only then deletes the old one (a surge; see app.py).
 - The provider stores `cpus` as Docker prints it ("1.0"); sending "1" would differ at every refresh
   and replace the container. `cpus` is sent in that form.
 - A container is "created" once started unless `wait` is set: with `wait`, `pulumi up` fails when a
@@ -46,6 +50,11 @@ class ContainerSpec:
     ulimits: list[docker.ContainerUlimitArgs] = field(default_factory=list)
     shm_bytes: int = 0                                     # /dev/shm, when the plan sizes it
     stop_seconds: int = 30                                 # graceful stop before a kill
+    container_name: pulumi.Input[str] | None = None        # default: `name`
+    delete_first: bool = True                              # False: start the new one before the old goes
+    labels: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)       # names on the private network; default: `name`
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
 def docker_cpus(cpus: float) -> str:
@@ -64,11 +73,12 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
     ]
     return docker.Container(
         spec.name,
-        name=spec.name,
+        name=spec.container_name or spec.name,
+        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())] or None,
         image=image.image_id,
         command=spec.command,
         envs=spec.envs or None,
-        uploads=uploads,
+        uploads=uploads or None,
         memory=spec.limit.memory_bytes // MB,
         memory_swap=spec.limit.memory_bytes // MB,  # no swap: the budget is real memory
         cpus=docker_cpus(spec.limit.cpus),
@@ -81,13 +91,14 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         ulimits=spec.ulimits or None,
         healthcheck=docker.ContainerHealthcheckArgs(tests=spec.healthcheck, interval="10s", timeout="5s",
                                                     retries=5, start_period="30s"),
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=[spec.name])],
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=spec.aliases or [spec.name])],
         ports=[docker.ContainerPortArgs(internal=p.port, external=p.port, ip=p.address) for p in spec.publish] or None,
         volumes=[docker.ContainerVolumeArgs(volume_name=v.name, container_path=path) for v, path in spec.volumes]
         or None,
-        # A fixed name and fixed host ports: the old container must go before the new one starts.
+        # A fixed name or fixed host ports: the old container must go before the new one starts.
         # Data lives in volumes, which are never replaced.
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, delete_before_replace=True),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, delete_before_replace=spec.delete_first,
+                                    depends_on=spec.depends_on or None),
     )
 
 

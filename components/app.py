@@ -1,6 +1,19 @@
-"""AppServerGroup: web and job containers per app replica; the first replicas run the canary image."""
+"""AppServerGroup: web and job containers per app replica; the first replicas run the canary image.
+
+An app change (image, env, files) replaces containers; it must never take every replica down at once:
+- Replicas that publish nothing (all roles on one Docker host) are named per generation
+  (`dev-app-web-1-3f2a9c1e`) and keep their replica name as the network alias the load balancer
+  resolves. The engine creates the new generation, waits for its health (`wait`), and deletes the
+  old one only after every new one runs: a surge. HAProxy's server-template finds both through
+  Docker's DNS and retries a refused connection on the other, so no request fails.
+- Replicas that publish their port on their host's address must free it first (delete before
+  replace). Each such replica depends on the one before it, so the engine replaces them one at a
+  time: Pulumi sends a resource's registration only once its dependencies' steps are done, and a
+  dependency by `depends_on` alone never drags the dependent into a replacement of its own."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 
 import pulumi
@@ -47,6 +60,15 @@ class AppServerGroupArgs:
     job_processes: int = 1                      # jobs.processes: one container each
 
 
+def generation(name: str, *inputs: pulumi.Input) -> pulumi.Output[str]:
+    """`name-<8 hex>` from everything that forces a replacement, so a change gets a new name. The
+    digest covers secret env values too (a rotated password is a new generation); 32 bits of a
+    SHA-256 reveal nothing of them, so the name itself is not secret."""
+    digest = pulumi.Output.all(*inputs).apply(
+        lambda values: hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8])
+    return pulumi.Output.unsecret(pulumi.Output.concat(name, "-", digest))
+
+
 class AppServerGroup(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppServerGroupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:AppServerGroup", name, None, opts)
@@ -56,9 +78,24 @@ class AppServerGroup(pulumi.ComponentResource):
                    pulumi.Output.concat("REDIS_CACHE_PASSWORD=", args.redis_cache_password)]
         self.web: list[docker.Container] = []
         self.jobs: list[docker.Container] = []
+        previous: list[docker.Container] = []   # the replica before, for one-at-a-time replacement
         for r in args.replicas:
             image = args.canary_image if r.track == "canary" else args.stable_image
-            self.web.append(service_container(self, r.provider, r.network, ContainerSpec(
+            surge = r.publish_address is None
+            mine: list[docker.Container] = []
+
+            def container(name: str, spec: ContainerSpec, service: str) -> docker.Container:
+                spec = replace(spec, name=name, labels={"tunestack.replica": r.name, "tunestack.service": service,
+                                                        "tunestack.track": r.track},
+                               delete_first=not surge, depends_on=[] if surge else list(previous))
+                if surge:
+                    spec = replace(spec, container_name=generation(
+                        name, image, spec.command, spec.envs, spec.files, spec.limit.memory_bytes, spec.limit.cpus))
+                made = service_container(self, r.provider, r.network, spec)
+                mine.append(made)
+                return made
+
+            self.web.append(container(r.name, ContainerSpec(
                 name=r.name, image=image, limit=args.web_limit,
                 command=COMMANDS[args.framework]["web"],
                 files={"/etc/tunestack/web.env": args.files["web.env"],
@@ -66,7 +103,9 @@ class AppServerGroup(pulumi.ComponentResource):
                 envs=[f"{k}={v}" for k, v in args.web_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
                 healthcheck=["CMD-SHELL", f"curl -fsS http://127.0.0.1:{args.port}{args.health_path} >/dev/null"],
                 publish=[Publish(args.port, r.publish_address)] if r.publish_address else [],
-            )))
+                # The network alias stays the replica's name across generations: what HAProxy resolves.
+                aliases=[r.name],
+            ), "web"))
             if args.jobs_limit is not None:
                 # One container per job process (jobs.processes): each gets its share of the limit.
                 n = max(1, args.job_processes)
@@ -74,11 +113,14 @@ class AppServerGroup(pulumi.ComponentResource):
                                cpus=max(0.01, int(args.jobs_limit.cpus / n * 100) / 100))
                 for p in range(n):
                     suffix = "" if n == 1 else f"-{p + 1}"
-                    self.jobs.append(service_container(self, r.provider, r.network, ContainerSpec(
-                        name=r.name.replace("-web-", "-jobs-") + suffix, image=image, limit=each,
+                    jobs_name = r.name.replace("-web-", "-jobs-") + suffix
+                    self.jobs.append(container(jobs_name, ContainerSpec(
+                        name=jobs_name, image=image, limit=each,
                         command=COMMANDS[args.framework]["jobs"],
                         files={"/etc/tunestack/jobs.env": args.files["jobs.env"]},
                         envs=[f"{k}={v}" for k, v in args.jobs_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
                         healthcheck=["CMD-SHELL", "kill -0 1"],
-                    )))
+                        aliases=[jobs_name],
+                    ), "jobs"))
+            previous = mine
         self.register_outputs({"web": [c.name for c in self.web], "jobs": [c.name for c in self.jobs]})

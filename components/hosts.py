@@ -32,6 +32,7 @@ class DockerHosts(pulumi.ComponentResource):
         super().__init__("tunestack:index:DockerHosts", name, None, opts)
         self.providers: dict[tuple[str, int], docker.Provider] = {}
         self.names: dict[tuple[str, int], str] = {}  # machine key → name suffix, e.g. app-2
+        self.urls: dict[tuple[str, int], str] = {}   # machine key → DOCKER_HOST for the Docker CLI
         # Every machine pulls the app's private images with the same credentials; the password stays secret.
         auth = [docker.ProviderRegistryAuthArgs(address=args.registry[0], username=args.registry[1],
                                                 password=pulumi.Output.secret(args.registry_password))] \
@@ -40,8 +41,9 @@ class DockerHosts(pulumi.ComponentResource):
             for i in range(host.count):
                 suffix = host.name if host.count == 1 else f"{host.name}-{i + 1}"
                 self.names[(host.name, i)] = suffix
+                self.urls[(host.name, i)] = docker_host_url(host, i)
                 self.providers[(host.name, i)] = docker.Provider(
-                    f"{name}-{suffix}", host=docker_host_url(host, i),
+                    f"{name}-{suffix}", host=self.urls[(host.name, i)],
                     ssh_opts=["-o", "StrictHostKeyChecking=accept-new"] if host.addresses else None,
                     registry_auth=auth, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"hosts": [f"{h}#{i}" for h, i in self.providers]})

@@ -35,6 +35,7 @@ class Registration:
     inputs: dict            # as sent, secrets wrapped
     plain_inputs: dict      # as the mock sees them (secrets unwrapped)
     urn: str = ""
+    dependencies: tuple[str, ...] = ()   # URNs it waits for (inputs and depends_on)
 
     @property
     def provider_name(self) -> str:
@@ -82,7 +83,7 @@ class _RecordingMonitor(MockMonitor):
                 type=request.type, name=request.name, parent=request.parent, custom=request.custom,
                 protect=request.protect, delete_before_replace=request.deleteBeforeReplace,
                 retain_on_delete=request.retainOnDelete, provider=request.provider, inputs=inputs,
-                plain_inputs=dict(plain), urn=response.urn))
+                plain_inputs=dict(plain), urn=response.urn, dependencies=tuple(request.dependencies)))
         return response
 
 

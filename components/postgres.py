@@ -1,4 +1,8 @@
-"""PostgresServer: the tuned postgresql.conf, roles with per-role timeouts, data on a protected volume."""
+"""PostgresServer: the tuned postgresql.conf, roles with per-role timeouts, data on a protected volume.
+
+Settings and role timeouts arrive live (reload, no restart; see _live.py). Only the settings that
+PostgreSQL reads at start, pg_hba.conf and the passwords are the container's own: changing one of
+them replaces the container, which is the graceful restart such a change needs anyway."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +13,7 @@ import pulumi_docker as docker
 from tunestack.plan.memory import ContainerLimit
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
+from ._live import LIVE_DIR, live_files, live_volume
 
 DATA_DIR = "/var/lib/tunestack/postgres"
 SECRETS = "/etc/tunestack/secrets"
@@ -21,7 +26,9 @@ class PostgresServerArgs:
     provider: docker.Provider
     network: pulumi.Input[str]
     image: str
-    files: dict[str, str]            # rendered files of the plan
+    host_url: str                    # DOCKER_HOST of the db host, for the live files
+    files: dict[str, str]            # rendered files of the plan (live: postgresql.conf, roles.sql)
+    start_conf: str                  # the container's postgresql.conf: the include and start-only settings
     limit: ContainerLimit
     port: int
     publish_address: str | None      # the host's private address, when clients live on other hosts
@@ -34,6 +41,7 @@ class PostgresServer(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:PostgresServer", name, None, opts)
         self.volume = data_volume(self, args.provider, f"{name}-data")
+        self.live_volume = live_volume(self, args.provider, name)
         self.container = service_container(self, args.provider, args.network, ContainerSpec(
             name=name,
             image=args.image,
@@ -41,20 +49,21 @@ class PostgresServer(pulumi.ComponentResource):
             command=["postgres", "-c", "config_file=/etc/tunestack/postgresql.conf",
                      "-c", "hba_file=/etc/tunestack/pg_hba.conf"],
             # The image's entrypoint (images/postgres) initialises the cluster once, then at every
-            # start applies bootstrap.sql: roles, passwords from the secret files, grants, and
-            # roles.sql, so a timeout change or a rotated password reaches the roles.
-            files={"/etc/tunestack/postgresql.conf": args.files["postgresql.conf"],
+            # start applies bootstrap.sql (roles, passwords from the secret files, grants) and the
+            # last delivered roles.sql, so a rotated password reaches the roles.
+            files={"/etc/tunestack/postgresql.conf": args.start_conf,
                    "/etc/tunestack/pg_hba.conf": HBA,
-                   "/etc/tunestack/roles.sql": args.files["roles.sql"],
                    f"{SECRETS}/postgres-password": args.superuser_password,
                    f"{SECRETS}/app-password": args.app_password,
                    f"{SECRETS}/migrator-password": args.migrator_password},
             secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/app-password", f"{SECRETS}/migrator-password"},
             envs=[f"PGDATA={DATA_DIR}/pgdata"],
-            volumes=[(self.volume, DATA_DIR)],
+            volumes=[(self.volume, DATA_DIR), (self.live_volume, LIVE_DIR)],
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(args.port)],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
             shm_bytes=args.limit.shm_bytes,
             stop_seconds=120,   # fast shutdown checkpoints first: give it time, never crash recovery
         ))
+        self.live = live_files(self, name, args.host_url, self.container,
+                               {"postgresql.conf": args.files["postgresql.conf"], "roles.sql": args.files["roles.sql"]})
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -9,7 +9,7 @@ MB = 1024**2
 
 
 def _short(type_: str) -> str:
-    return type_.split(":")[-1] if type_.startswith(("docker:", "random:")) else type_
+    return type_.split(":")[-1] if type_.startswith(("docker:", "random:", "command:")) else type_
 
 
 def _mask(value):
@@ -26,7 +26,7 @@ def _key_inputs(r: Registration) -> list[str]:
     i = _mask(r.inputs)
     out = []
     if r.type == "docker:index/container:Container":
-        out.append(f"on: {r.provider_name}")
+        out.append(f"on: {r.provider_name}" + (f", named {i['name']}" if i.get("name") != r.name else ""))
         out.append(f"limits: {int(i.get('memory', 0))} MB, {i.get('cpus')} cpus; restart {i.get('restart')}")
         if i.get("command"):
             out.append("command: " + " ".join(i["command"]))
@@ -44,10 +44,12 @@ def _key_inputs(r: Registration) -> list[str]:
             out.append(f"volume {v.get('volumeName')} → {v.get('containerPath')}")
         for u in i.get("ulimits", []):
             out.append(f"ulimit {u['name']}={int(u['soft'])}")
-        if r.delete_before_replace:
-            out.append("replace: delete first (fixed name and ports)")
+        out.append("replace: delete first (fixed name or ports)" if r.delete_before_replace
+                   else "replace: the new generation first, then the old one goes (surge)")
     elif r.type == "docker:index/volume:Volume":
-        out.append("protected, kept on delete" if r.protect else "not protected (cache scratch)")
+        out.append("protected, kept on delete" if r.protect else "not protected (scratch or re-delivered)")
+    elif r.type == "command:local:Command":
+        out.append(f"runs: {i.get('create')} < {r.name.split('-live-')[-1]} (at every change; no replacement)")
     elif r.type == "pulumi:providers:docker":
         out.append(f"host: {i.get('host')}")
     elif r.type == "docker:index/remoteImage:RemoteImage":

@@ -15,7 +15,7 @@ from components.mockrun import SECRET_SIG, run_program
 from tunestack import stackfile
 from tunestack.errors import StackError
 from tunestack.plan import build_plan
-from tunestack.render import Layout, render_plan
+from tunestack.render import Layout, render_container_bases, render_plan
 
 pytestmark = pytest.mark.pulumi
 STACKS = stackfile.stack_names()
@@ -74,13 +74,19 @@ def test_containers_carry_the_rendered_plan(stack):
     containers = {r.name: r for r in run.of_type(CONTAINER)}
     uploads = {name: {u["file"]: unwrap(u["content"]) for u in c.inputs.get("uploads", [])}
                for name, c in containers.items()}
-    assert uploads[f"{stack}-postgres"]["/etc/tunestack/postgresql.conf"] == files["postgresql.conf"]
-    # roles.sql is applied at every start by the image's entrypoint, not only at first init
-    assert uploads[f"{stack}-postgres"]["/etc/tunestack/roles.sql"] == files["roles.sql"]
-    assert uploads[f"{stack}-pgbouncer"]["/etc/tunestack/pgbouncer.ini"] == files["pgbouncer.ini"]
+    starts = render_container_bases(plan)
+    # What a server reads only at start is the container's own; the rest arrives live (no replacement).
+    assert uploads[f"{stack}-postgres"]["/etc/tunestack/postgresql.conf"] == starts["postgresql.conf"]
+    assert uploads[f"{stack}-pgbouncer"]["/etc/tunestack/pgbouncer.ini"] == starts["pgbouncer.ini"]
+    live = {r.name: r.plain_inputs for r in run.of_type("command:local:Command")}
+    assert live[f"{stack}-postgres-live-postgresql.conf"]["stdin"] == files["postgresql.conf"]
+    assert live[f"{stack}-postgres-live-roles.sql"]["stdin"] == files["roles.sql"]
+    assert live[f"{stack}-pgbouncer-live-pgbouncer.ini"]["stdin"] == files["pgbouncer.ini"]
+    assert live[f"{stack}-lb-live-haproxy.cfg"]["stdin"] == files["haproxy.cfg"]
+    assert "/etc/tunestack/roles.sql" not in uploads[f"{stack}-postgres"], "a timeout change must not restart"
+    assert uploads[f"{stack}-lb"] == {}, "a rollout step must not replace the load balancer"
     for role in ("cache", "queue"):
         assert uploads[f"{stack}-redis-{role}"][f"/etc/tunestack/redis-{role}.conf"] == files[f"redis-{role}.conf"]
-    assert uploads[f"{stack}-lb"]["/etc/tunestack/haproxy.cfg"] == files["haproxy.cfg"]
     server_file = "puma.rb" if plan.spec.app.framework == "rails" else "gunicorn.conf.py"
     for r in plan.replicas:
         web = containers[r.name]
@@ -127,8 +133,17 @@ def test_data_volumes_are_protected_and_containers_replace_safely(stack):
     assert "PGDATA=/var/lib/tunestack/postgres/pgdata" in env  # data inside the volume
     mounts = {v["volumeName"]: v["containerPath"] for v in containers[f"{stack}-redis-queue"].inputs["volumes"]}
     assert mounts[f"{stack}-redis-queue-data"] == "/var/lib/tunestack/redis-queue"
-    # A changed setting replaces only the container: fixed names need delete-before-replace.
-    assert all(c.delete_before_replace for c in containers.values())
+    # Fixed names or host ports need delete-before-replace; app replicas that publish nothing are
+    # named per generation and replaced new-first (a surge), their replica name kept as the alias.
+    plan = docker_plan(stack)
+    surge = {r.name for r in plan.replicas if r.publish is None}
+    for name, c in containers.items():
+        replica = next((s for s in surge if name.startswith((s, s.replace("-web-", "-jobs-")))), None)
+        if replica:
+            assert not c.delete_before_replace and c.plain_inputs["name"] != name, name
+            assert c.plain_inputs["networksAdvanced"][0]["aliases"] in ([name],), name
+        else:
+            assert c.delete_before_replace and c.plain_inputs["name"] == name, name
 
 
 def _walk_plain(value, secrets, path="", inside_secret=False):
@@ -175,7 +190,7 @@ def test_rollout_weight_splits_replicas_as_planned(stack, weight):
         assert "TUNESTACK_TRACK=canary" in c.inputs["envs"]
     assert run.outputs["rollout"]["canary_replicas"] == split.canary
     # HAProxy weights make the canary's share of traffic the requested weight.
-    cfg = [u for u in next(c for c in run.of_type(CONTAINER) if c.name == f"{stack}-lb").inputs["uploads"]][0]["content"]
+    cfg = next(c for c in run.of_type("command:local:Command") if c.name == f"{stack}-lb-live-haproxy.cfg").inputs["stdin"]
     servers = [line.split() for line in cfg.splitlines() if line.strip().startswith("server ")]
     total = sum(int(s[s.index("weight") + 1]) for s in servers)
     canary_total = sum(int(s[s.index("weight") + 1]) for s in servers if s[-1] == "canary")
@@ -241,8 +256,9 @@ def test_preview_lists_the_full_graph_of_prod():
     assert res.returncode == 0, res.stderr
     out = res.stdout
     # 89 before issues #10/#11, + a RandomPassword for the cache Redis and one for migrator, + a second
-    # job container (and its image) on each of the 10 replicas for jobs.processes: 2
-    assert out.startswith("stack prod: 111 resources")
+    # job container (and its image) on each of the 10 replicas for jobs.processes: 2, + 4 live-file
+    # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes
+    assert out.startswith("stack prod: 118 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -275,3 +291,16 @@ def test_registry_without_its_password_is_refused(tmp_path):
     with pytest.raises(StackError) as err:
         stackfile.load(path)
     assert "registryPassword" in str(err.value) and "pulumi config set --secret" in str(err.value)
+
+
+def test_published_replicas_are_replaced_one_at_a_time():
+    """prod's replicas free their host port before the new one starts (delete first), so each one
+    waits for the replica before it: Pulumi sends a registration only once its dependencies are done."""
+    run = run_program("prod")
+    web = {c.name: c for c in run.of_type(CONTAINER) if "-app-web-" in c.name}
+    jobs = {c.urn for c in run.of_type(CONTAINER) if "-app-jobs-" in c.name}
+    for n in range(2, len(web) + 1):
+        deps = set(web[f"prod-app-web-{n}"].dependencies)
+        assert web[f"prod-app-web-{n - 1}"].urn in deps
+        assert any(j in deps for j in jobs if j.endswith(f"prod-app-jobs-{n - 1}-1"))
+    assert not any(c.urn in web["prod-app-web-1"].dependencies for c in web.values())

@@ -190,6 +190,19 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _app_containers(placement) -> list[str]:
+    """The running app containers of a stack's replicas on this machine's Docker engine (DOCKER_HOST):
+    single-host replicas are named per generation, so they are found by their replica label."""
+    import docker
+
+    client = docker.from_env()
+    names = []
+    for replica in placement.replicas:
+        found = client.containers.list(filters={"label": f"tunestack.replica={replica.name}"})
+        names += sorted(c.name for c in found) or [replica.name]
+    return names
+
+
 def _host_spec(text: str) -> str:
     """A testinfra host spec that reaches ssh only as [user@]host[:port], never as an option."""
     from .stackfile.load import _is_address
@@ -228,7 +241,7 @@ def verify_command(args, report: Path) -> tuple[list[str], str]:
         placement = plan_stack(args.stack, target="docker").placement
         specs = [f"docker://{RUNS_AS[s]}@{container_name(args.stack, s)}"
                  for s in ("postgres", "pgbouncer", "redis-cache", "redis-queue", "lb")]
-        hosts = ",".join(specs + [f"docker://{RUNS_AS['app']}@{r.name}" for r in placement.replicas])
+        hosts = ",".join(specs + [f"docker://{RUNS_AS['app']}@{name}" for name in _app_containers(placement)])
     elif local:
         hosts = "local://"
     else:

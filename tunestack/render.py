@@ -139,6 +139,29 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     return files
 
 
+LIVE_DIR = "/etc/tunestack/live"
+# What PgBouncer reads only at start (PgBouncer manual: these "cannot be changed at run time"), and
+# what the admin console needs before the first live delivery.
+PGBOUNCER_AT_START = ("listen_addr", "listen_port", "unix_socket_dir", "auth_type")
+
+
+def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
+    """The files a Docker container starts from, for the servers whose settings arrive live:
+    PostgreSQL's and PgBouncer's own config files include the live copy of postgresql.conf /
+    pgbouncer.ini (from render_plan) and restate what only a restart changes."""
+    spec = plan.spec
+    env = environment(spec.postgres.version)
+    gucs = catalog(spec.postgres.version)
+    at_start = {k: s for k, s in plan.postgres.items() if gucs[k].context == "postmaster"}
+    return {
+        "postgresql.conf": env.get_template("postgresql.container.conf.j2").render(
+            stack=plan.stack, settings=at_start, live=f"{LIVE_DIR}/postgresql.conf"),
+        "pgbouncer.ini": env.get_template("pgbouncer.container.ini.j2").render(
+            stack=plan.stack, settings={k: plan.pgbouncer[k] for k in PGBOUNCER_AT_START if k in plan.pgbouncer},
+            live=f"{LIVE_DIR}/pgbouncer.ini", secrets_dir=layout.secrets_dir),
+    }
+
+
 def write(files: dict[str, str], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -3,14 +3,17 @@
 # Every start: the data volume belongs to postgres; secrets are 0600 and its own.
 # First start: initdb with no trust (peer locally, SCRAM over the network), superuser password
 # from a file. Then, at every start, before the server listens on the network: bootstrap.sql
-# (roles, passwords read from the secret files, grants) and roles.sql (per-role timeouts), so a
-# changed timeout or a rotated password always reaches the roles, idempotently.
+# (roles, passwords read from the secret files, grants) and the last delivered roles.sql (per-role
+# timeouts), so a rotated password always reaches the roles, idempotently. Later settings and
+# timeouts arrive while running, through tunestack-live, without a restart.
 set -eu
 secrets=/etc/tunestack/secrets
 as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 mkdir -p "$(dirname "$PGDATA")" /var/run/postgresql
 chown postgres:postgres "$(dirname "$PGDATA")" /var/run/postgresql
 chmod 0700 "$(dirname "$PGDATA")"
+# Live files (tunestack-live): root's, readable by the server, kept on their own volume.
+mkdir -p /etc/tunestack/live && chown root:root /etc/tunestack/live && chmod 0755 /etc/tunestack/live
 if [ -d "$secrets" ]; then
   chown -R postgres:postgres "$secrets"; chmod 0700 "$secrets"; find "$secrets" -type f -exec chmod 0600 {} +
 fi
@@ -18,14 +21,14 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   as_postgres initdb -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
     --pwfile="$secrets/postgres-password" -E UTF8 >/dev/null
 fi
-if [ -f /etc/tunestack/roles.sql ]; then
-  # A private server: no TCP, its socket in a folder only postgres can enter.
-  sock=$(as_postgres mktemp -d)
-  as_postgres pg_ctl -D "$PGDATA" -w -t 120 -l "$sock/bootstrap.log" \
-    -o "-c config_file=/etc/tunestack/postgresql.conf -c listen_addresses= -c unix_socket_directories=$sock" start >/dev/null
-  as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /usr/local/share/tunestack/bootstrap.sql
-  as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /etc/tunestack/roles.sql
-  as_postgres pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
-  rm -rf "$sock"
+# A private server: no TCP, its socket in a folder only postgres can enter.
+sock=$(as_postgres mktemp -d)
+as_postgres pg_ctl -D "$PGDATA" -w -t 120 -l "$sock/bootstrap.log" \
+  -o "-c config_file=/etc/tunestack/postgresql.conf -c listen_addresses= -c unix_socket_directories=$sock" start >/dev/null
+as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /usr/local/share/tunestack/bootstrap.sql
+if [ -f /etc/tunestack/live/roles.sql ]; then
+  as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /etc/tunestack/live/roles.sql
 fi
+as_postgres pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
+rm -rf "$sock"
 exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"

@@ -1,19 +1,32 @@
 """Replays what the Pulumi program declared (recorded under Pulumi's mocks) on a real Docker engine.
 
-It stands in for the provider in tests only, so that a defect in components/ fails a real test:
-networks, volumes, then each container in declaration order with its image, command, environment,
-uploads, limits, /dev/shm, ulimits, healthcheck, network aliases and published ports; each must turn
-healthy before the next starts, as the provider does with `wait`. It is not a deploy tool."""
+It stands in for the engine and its providers in tests only, so that a defect in components/ fails
+a real test: networks, volumes, then each container with its image, command, environment, uploads,
+labels, limits, /dev/shm, ulimits, healthcheck, network aliases and published ports, turning healthy
+before anything that depends on it starts (the provider's `wait`), and each `command.local.Command`
+run as pulumi-command runs it (`/bin/sh -c CREATE` with its stdin and environment; DOCKER_HOST
+pointed at this engine, as the stack's provider would be).
+
+`update(new_run)` is what `pulumi up` does with a changed program, as far as these resources go:
+a container whose inputs changed is replaced (delete first when the component asks for it,
+otherwise the new one first and the old one deleted at the end, after every other step); a command
+whose inputs changed, or whose container was replaced (its trigger), runs again; a step starts as
+soon as the changed resources it depends on are done, so steps with no dependency between them run
+at the same time, as the engine runs them. It is not a deploy tool."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 
 from components.mockrun import SECRET_SIG, ProgramRun, Registration
 from tunestack.poll import poll
 
 CONTAINER = "docker:index/container:Container"
+COMMAND = "command:local:Command"
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 
@@ -45,10 +58,15 @@ def tar_of(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+class CommandFailed(AssertionError):
+    pass
+
+
 class Replay:
-    def __init__(self, client, run: ProgramRun, say=print):
-        self.client, self.run, self.say = client, run, say
+    def __init__(self, client, run: ProgramRun, docker_host: str, say=print):
+        self.client, self.run, self.say, self.docker_host = client, run, say, docker_host
         self.images = {r.name: plain(r.inputs)["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+        self.steps: list[str] = []   # what was done, in order: "create X", "delete X", "run X"
 
     def missing_images(self) -> list[str]:
         import docker
@@ -62,14 +80,80 @@ class Replay:
         return out
 
     def apply(self) -> None:
-        for r in self.run.of_type("docker:index/network:Network"):
+        self.storage(self.run)
+        for r in self.run.registrations:
+            if r.type == CONTAINER:
+                self.container(r)
+            elif r.type == COMMAND:
+                self.command(r)
+
+    def storage(self, run: ProgramRun) -> None:
+        """Networks and volumes (created once; a volume outlives its containers)."""
+        for r in run.of_type("docker:index/network:Network"):
             name = plain(r.inputs)["name"]
             if not self.client.networks.list(names=[name]):
                 self.client.networks.create(name, driver=plain(r.inputs).get("driver", "bridge"))
-        for r in self.run.of_type("docker:index/volume:Volume"):
+        for r in run.of_type("docker:index/volume:Volume"):
             self.client.volumes.create(plain(r.inputs)["name"])
-        for r in self.run.of_type(CONTAINER):
-            self.container(r)
+
+    def command(self, r: Registration) -> str:
+        """Run a local.Command's create as pulumi-command does; its stdout, or CommandFailed."""
+        i = self.spec(r)
+        env = {**os.environ, **(i.get("environment") or {}), "DOCKER_HOST": self.docker_host}
+        res = subprocess.run(["/bin/sh", "-c", i["create"]], input=i.get("stdin", ""), capture_output=True,
+                             text=True, env=env, timeout=300)
+        self.steps.append(f"run {r.name}")
+        if res.returncode:
+            raise CommandFailed(f"{r.name}: exit {res.returncode}\n{res.stderr[-2000:]}")
+        self.say(f"  {r.name}: {res.stdout.strip()}")
+        return res.stdout
+
+    def update(self, new: ProgramRun) -> None:
+        """Apply a changed program the way `pulumi up` would (see the module docstring)."""
+        old = {r.name: r for r in self.run.registrations}
+        self.images.update({r.name: plain(r.inputs)["name"]
+                            for r in new.of_type("docker:index/remoteImage:RemoteImage")})
+        self.storage(new)
+        by_urn = {r.urn: r for r in new.registrations}
+        replaced = replaced_names(new, old)
+        changed = [r for r in new.registrations if r.type in (CONTAINER, COMMAND)
+                   and (r.name not in old or plain(old[r.name].inputs) != plain(r.inputs)
+                        or (r.type == COMMAND and any(by_urn[d].name in replaced
+                                                      for d in r.dependencies if d in by_urn)))]
+        later: list[tuple[str, int]] = []   # (old name, stop timeout): deleted after everything else
+
+        def step(r: Registration) -> None:
+            if r.type == COMMAND:
+                self.command(r)
+                return
+            previous = old.get(r.name)
+            if previous is None:
+                self.container(r)
+            elif r.delete_before_replace:
+                self.remove(plain(previous.inputs))
+                self.container(r)
+            else:
+                self.container(r)
+                later.append((plain(previous.inputs)["name"], int(plain(previous.inputs).get("stopTimeout") or 10)))
+
+        names = {r.urn for r in changed}
+        with ThreadPoolExecutor(max_workers=max(1, len(changed))) as pool:
+            futures = {}
+            for r in changed:   # registrations come in dependency order: dependencies first
+                waits = [futures[d] for d in r.dependencies if d in names and d in futures]
+                futures[r.urn] = pool.submit(lambda r=r, waits=waits: ([w.result() for w in waits], step(r)))
+            for f in futures.values():
+                f.result()
+        for name, timeout in later:
+            self.remove({"name": name, "stopTimeout": timeout})
+        self.run = new
+
+    def remove(self, inputs: dict) -> None:
+        """Graceful: a stop within the container's declared stop timeout, then removal."""
+        container = self.client.containers.get(inputs["name"])
+        container.stop(timeout=int(inputs.get("stopTimeout") or 10))
+        container.remove()
+        self.steps.append(f"delete {inputs['name']}")
 
     def spec(self, r: Registration) -> dict:
         return plain(r.inputs)
@@ -89,7 +173,9 @@ class Replay:
             binds={v["volumeName"]: {"bind": v["containerPath"], "mode": "rw"} for v in i.get("volumes", [])},
             port_bindings=ports or None, network_mode=networks[0]["name"] if networks else "none")
         endpoint = {n["name"]: api.create_endpoint_config(aliases=n.get("aliases")) for n in networks}
+        labels = {lab["label"]: lab["value"] for lab in i.get("labels", [])}
         created = api.create_container(
+            labels=labels or None,
             image=self.images[f"{r.name}-image"], name=i["name"], command=i.get("command"),
             environment=i.get("envs"), host_config=host_config, ports=list(ports) or None,
             stop_timeout=int(i["stopTimeout"]) if i.get("stopTimeout") else None,
@@ -101,6 +187,7 @@ class Replay:
         if uploads:
             api.put_archive(created["Id"], "/", tar_of(uploads))
         api.start(created["Id"])
+        self.steps.append(f"create {i['name']}")
         self.say(f"  {i['name']}: started, waiting for health …")
         if not poll(lambda: self.health(i["name"]) in ("healthy", "exited"), timeout, 0.5) \
                 or self.health(i["name"]) != "healthy":
@@ -113,11 +200,8 @@ class Replay:
             return "exited"
         return state.get("Health", {}).get("Status", state["Status"])
 
-    def replace(self, r: Registration) -> None:
-        """What the provider does when an input that forces replacement changes (delete first:
-        fixed names and ports): a graceful stop within the declared stop timeout, then a new one."""
-        i = self.spec(r)
-        old = self.client.containers.get(i["name"])
-        old.stop(timeout=int(i.get("stopTimeout") or 10))
-        old.remove()
-        self.container(r)
+
+def replaced_names(new: ProgramRun, old: dict[str, Registration]) -> set[str]:
+    """Containers whose inputs changed: a command that depends on one (its trigger is the
+    container's id) runs again."""
+    return {r.name for r in new.of_type(CONTAINER) if r.name in old and plain(old[r.name].inputs) != plain(r.inputs)}

@@ -1,6 +1,6 @@
-"""Day-2 changes on the dev stack's real containers (issue #11): what `pulumi up` would replace is
-replaced the way the provider does it (graceful stop within the declared timeout, then a new
-container), with rows and queue keys counted before and after."""
+"""Day-2 changes on the dev stack's real containers (issue #11). Each change is a new run of the
+Pulumi program; the replay applies the difference the way `pulumi up` would (tests/docker/replay.py).
+Rows and queue keys are counted before and after, and requests through the load balancer during."""
 import json
 import urllib.request
 
@@ -10,102 +10,169 @@ import yaml
 from components.mockrun import run_program
 from tests.docker.replay import CONTAINER, Replay, plain
 from tunestack import stackfile
+from tunestack.loadgen import Load
 from tunestack.poll import wait_until
 
 pytestmark = pytest.mark.docker
+ENTRY = "http://127.0.0.1:8080/"
 
 
-def program(tmp_path, change=None, extra=None):
+def program(tmp_path, *changes, extra=None):
+    """The dev stack with `changes` applied to its config, run under the mocks."""
     doc = yaml.safe_load(stackfile.stack_path("dev").read_text())
-    if change:
+    for change in changes:
         change(doc["config"])
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump(doc))
     return run_program("dev", stack_file=path, extra_config=extra)
 
 
-def changed(old, new):
-    before = {r.name: plain(r.inputs) for r in old.of_type(CONTAINER)}
-    return [r for r in new.of_type(CONTAINER) if before.get(r.name) != plain(r.inputs)]
-
-
-def app_ok(port=8080):
+def app_ok():
     def get():
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+        with urllib.request.urlopen(ENTRY, timeout=5) as r:
             return r.status == 200 and "hits" in json.loads(r.read())
     return wait_until(get, 90, "the app through HAProxy")
 
 
-@pytest.fixture(scope="module")
-def deployed(engine, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("day2")
-    run = program(tmp)
-    replay = Replay(engine.client, run, say=lambda m: print(m, flush=True))
-    replay.apply()
-    engine.migrate(replay.images["dev-app-web-1-image"])
-    engine.psql("CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")
-    state = {"run": run, "tmp": tmp}
-    yield engine, replay, state
-    for c in engine.client.containers.list(all=True):
-        c.remove(force=True)
+def container_ids(engine) -> dict[str, str]:
+    return {c.name: c.id for c in engine.client.containers.list(all=True)}
 
 
 def queue_len(engine):
-    pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue.conf").split()[-1]
+    pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue-password")
     res = engine.client.containers.get("dev-redis-queue").exec_run(
         ["redis-cli", "--no-auth-warning", "-p", "6380", "LLEN", "kept-jobs"], environment={"REDISCLI_AUTH": pw})
     return int(res.output.decode().strip())
 
 
-def test_restart_only_setting_restarts_gracefully_and_keeps_data(deployed):
-    engine, replay, state = deployed
-    pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue.conf").split()[-1]
+def pgbouncer_config(engine, key):
+    pw = engine.read("dev-pgbouncer", "/etc/tunestack/secrets/tunestack_admin-password")
+    res = engine.client.containers.get("dev-pgbouncer").exec_run(
+        ["psql", "-h", "127.0.0.1", "-p", "6432", "-U", "tunestack_admin", "-d", "pgbouncer", "-AtX", "-c", "SHOW CONFIG"],
+        environment={"PGPASSWORD": pw})
+    assert res.exit_code == 0, res.output.decode()
+    return {line.split("|")[0]: line.split("|")[1] for line in res.output.decode().splitlines()}[key]
+
+
+# Changes, cumulative: each test's program keeps the earlier tests' changes.
+def work_mem(c): c["tunestack:postgres"]["overrides"] = {"work_mem": "8MB"}
+def more_clients(c): c["tunestack:pgbouncer"]["max_client_conn"] = 300
+def wal_senders(c): c["tunestack:postgres"]["overrides"] = {"work_mem": "8MB", "max_wal_senders": 5}
+def timeouts(c): c["tunestack:postgres"].update(statement_timeout="5s", lock_timeout="2s")
+def new_app_version(c): c["tunestack:images"]["app"] = "tunestack/refapp:0.2.0"
+def canary_half(c): c["tunestack:rollout"]["canary_weight"] = 50
+
+
+@pytest.fixture(scope="module")
+def deployed(engine, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("day2")
+    replay = Replay(engine.client, program(tmp), engine.url, say=lambda m: print(m, flush=True))
+    replay.apply()
+    engine.migrate(replay.images["dev-app-web-1-image"])
+    engine.psql("CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")
+    pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue-password")
     engine.client.containers.get("dev-redis-queue").exec_run(
         ["sh", "-c", "for i in $(seq 1 1000); do echo RPUSH kept-jobs $i; done | redis-cli --no-auth-warning -p 6380"],
         environment={"REDISCLI_AUTH": pw})
-    assert queue_len(engine) == 1000
-    new = program(state["tmp"], lambda c: c["tunestack:postgres"].__setitem__("overrides", {"max_wal_senders": 5}))
-    to_replace = changed(state["run"], new)
-    assert [r.name for r in to_replace] == ["dev-postgres"], "only PostgreSQL's container changes"
-    old_logs = []
-    replay.run = new
-    for r in to_replace:
-        old_logs.append(engine.client.containers.get(r.name).logs().decode(errors="replace"))
-        replay.replace(r)
-    state["run"] = new
+    assert app_ok()
+    yield engine, replay, tmp
+    for c in engine.client.containers.list(all=True):
+        c.remove(force=True)
+
+
+def apply_under_load(replay, new):
+    """`pulumi up` of `new` while three clients keep asking the entry point (bounded: 5 minutes)."""
+    with Load(ENTRY, threads=3, limit_s=300, pause_s=0.02) as load:
+        replay.update(new)
+    return load
+
+
+def kept(engine):
+    return engine.psql("SELECT count(*) FROM kept") == "500" and queue_len(engine) == 1000
+
+
+def test_reload_only_settings_reach_running_servers_without_replacing_a_container(deployed):
+    engine, replay, tmp = deployed
+    before = container_ids(engine)
+    started = engine.psql("SELECT pg_postmaster_start_time()")
+    mark = len(replay.steps)
+    load = apply_under_load(replay, program(tmp, work_mem, more_clients))
+    assert container_ids(engine) == before, "no container was replaced"
+    assert sorted(replay.steps[mark:]) == ["run dev-pgbouncer-live-pgbouncer.ini",
+                                           "run dev-postgres-live-postgresql.conf"]
+    assert engine.psql("SHOW work_mem") == "8MB"
+    assert engine.psql("SELECT pg_postmaster_start_time()") == started, "PostgreSQL reloaded, never restarted"
+    assert pgbouncer_config(engine, "max_client_conn") == "300"
+    assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
+    assert kept(engine)
+
+
+def test_a_setting_postgresql_rejects_is_never_loaded(deployed):
+    """PostgreSQL docs (pg_file_settings): a file with an error is not applied; the delivery fails."""
+    engine, replay, tmp = deployed
+    res = engine.client.containers.get("dev-postgres").exec_run(
+        ["sh", "-c", "printf 'work_mem = lots\\n' | tunestack-live postgresql.conf"])
+    assert res.exit_code == 1 and b"rejects" in res.output and b"work_mem" in res.output
+    assert engine.psql("SHOW work_mem") == "8MB"
+    assert "work_mem = '8MB'" in engine.read("dev-postgres", "/etc/tunestack/live/postgresql.conf")
+
+
+def test_restart_only_setting_restarts_gracefully_and_keeps_data(deployed):
+    engine, replay, tmp = deployed
+    mark = len(replay.steps)
+    replay.update(program(tmp, work_mem, more_clients, wal_senders))
+    assert [s for s in replay.steps[mark:] if not s.startswith("run ")] == ["delete dev-postgres", "create dev-postgres"]
     assert engine.psql("SHOW max_wal_senders") == "5"
-    assert engine.psql("SELECT count(*) FROM kept") == "500"
-    assert queue_len(engine) == 1000
+    assert engine.psql("SHOW work_mem") == "8MB", "the new container starts with the live settings"
     new_logs = engine.client.containers.get("dev-postgres").logs().decode(errors="replace")
     assert "not properly shut down" not in new_logs and "automatic recovery" not in new_logs, new_logs[-1500:]
+    assert kept(engine)
     assert app_ok()
 
 
-def test_timeout_change_reaches_the_roles(deployed):
-    engine, replay, state = deployed
-    new = program(state["tmp"], lambda c: (c["tunestack:postgres"].update(statement_timeout="5s", lock_timeout="2s"),
-                                           c["tunestack:postgres"].__setitem__("overrides", {"max_wal_senders": 5})))
-    replay.run = new
-    for r in changed(state["run"], new):
-        replay.replace(r)
-    state["run"] = new
+def test_timeout_change_reaches_the_roles_without_a_restart(deployed):
+    engine, replay, tmp = deployed
+    before = container_ids(engine)
+    replay.update(program(tmp, work_mem, more_clients, wal_senders, timeouts))
+    assert container_ids(engine) == before
     config = engine.psql("SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
     assert "statement_timeout=5s" in config and "lock_timeout=2s" in config
-    assert engine.psql("SELECT count(*) FROM kept") == "500"
+    assert kept(engine)
+
+
+def test_an_app_version_replaces_the_replica_with_no_failed_request(deployed):
+    engine, replay, tmp = deployed
+    old_web = {c.name for c in engine.client.containers.list(filters={"label": "tunestack.replica=dev-app-web-1"})}
+    new = program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version)
+    mark = len(replay.steps)
+    load = apply_under_load(replay, new)
+    steps = replay.steps[mark:]
+    new_web = next(plain(r.inputs)["name"] for r in new.of_type(CONTAINER) if r.name == "dev-app-web-1")
+    (old_name,) = old_web
+    assert steps.index(f"create {new_web}") < steps.index(f"delete {old_name}"), steps
+    assert "create dev-lb" not in steps and "create dev-postgres" not in steps
+    assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
+    assert engine.client.containers.get(new_web).image.tags[0] in ("tunestack/refapp:0.2.0", "tunestack/refapp:0.1.0")
+    assert kept(engine)
+
+
+def test_a_rollout_step_never_replaces_the_load_balancer(deployed):
+    engine, replay, tmp = deployed
+    lb = engine.client.containers.get("dev-lb").id
+    load = apply_under_load(replay, program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version,
+                                            canary_half))
+    assert engine.client.containers.get("dev-lb").id == lb
+    assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
+    with Load(ENTRY, threads=2, limit_s=20, pause_s=0.01) as after:
+        wait_until(lambda: {t for _, t in after.results} >= {"stable", "canary"}, 20, "both tracks answering")
+    assert after.failed == 0
 
 
 def test_password_rotation_works_end_to_end(deployed):
-    engine, replay, state = deployed
+    engine, replay, tmp = deployed
     rotated = "rotated-" + "x" * 24
-    new = program(state["tmp"], lambda c: (c["tunestack:postgres"].update(statement_timeout="5s", lock_timeout="2s"),
-                                           c["tunestack:postgres"].__setitem__("overrides", {"max_wal_senders": 5})),
-                  extra={"tunestack:dbPassword": rotated})
-    replay.run = new
-    names = [r.name for r in changed(state["run"], new)]
-    assert "dev-postgres" in names and "dev-pgbouncer" in names and "dev-app-web-1" in names
-    for r in changed(state["run"], new):
-        replay.replace(r)
-    state["run"] = new
+    replay.update(program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half,
+                          extra={"tunestack:dbPassword": rotated}))
     assert engine.read("dev-postgres", "/etc/tunestack/secrets/app-password") == rotated
     assert app_ok(), "PostgreSQL, PgBouncer and the app agree on the new password"
-    assert engine.psql("SELECT count(*) FROM kept") == "500"
+    assert kept(engine)

@@ -6,6 +6,7 @@ from .placement import LB_BIND_WHY, Placement
 from .setting import Setting, policy, seconds
 
 MIN_MAXCONN = 256
+SURGE_SLOTS = 2          # old and new generation of one replica side by side (Docker, one host)
 MAXCONN_PER_THREAD = 4   # requests queue at the load balancer, not in kernel backlogs
 
 
@@ -19,4 +20,10 @@ def loadbalancer_settings(app: AppSpec, placement: Placement, fleet_threads: int
                            "at the load balancer, not in kernel backlogs"),
         "timeout_server": seconds(app.request_timeout_ms, "the request timeout"),
         "health_path": policy(health_path, "the first health path of the stack"),
+        "retries": policy(3, "a refused connection (a replica stopping or replaced) is retried, on another "
+                             "server (option redispatch): HAProxy docs, retries / option redispatch"),
+        "check_interval_ms": policy(1000, "health check every second, down after 2 failures, up after 2 "
+                                          "successes: a stopping replica leaves the pool within ~2 s"),
+        "surge_slots": policy(SURGE_SLOTS, "server slots per replica name resolved through Docker's DNS: the "
+                                           "old and the new generation both serve during a replacement"),
     }

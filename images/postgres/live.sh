@@ -1,0 +1,57 @@
+#!/bin/sh
+# tunestack-live FILE < content: deliver one of PostgreSQL's live files to the running server and
+# apply it without a restart (the Pulumi program runs this through `docker exec -i`).
+#   postgresql.conf  every planned setting; the server's postgresql.conf includes it first and then
+#                    restates the settings that need a restart, so a reload never half-applies one.
+#                    A file PostgreSQL rejects (pg_file_settings.error) is put back and never loaded.
+#   roles.sql        per-role timeouts (ALTER ROLE, idempotent), run at once and at every start.
+# Root owns the folder and the files: the server reads them and can change none of them.
+set -eu
+live=/etc/tunestack/live
+file="${1:-}"
+case "$file" in
+  postgresql.conf|roles.sql) ;;
+  *) echo "tunestack-live: unknown file '$file'; allowed: postgresql.conf, roles.sql" >&2; exit 2 ;;
+esac
+as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+# The running server's port and socket folder, from its own pid file (lines 4 and 5).
+port=$(sed -n 4p "$PGDATA/postmaster.pid")
+socket=$(sed -n 5p "$PGDATA/postmaster.pid")
+sql() { as_postgres psql -h "$socket" -p "$port" -U postgres -d postgres -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+
+mkdir -p "$live"
+new=$(mktemp "$live/.$file.XXXXXX")
+cat > "$new"
+chmod 0644 "$new"
+if [ "$file" = roles.sql ]; then
+  mv "$new" "$live/roles.sql"
+  sql -f "$live/roles.sql"
+  echo "roles.sql applied"
+  exit 0
+fi
+old=$(mktemp "$live/.previous.XXXXXX")
+[ -f "$live/postgresql.conf" ] && cp -p "$live/postgresql.conf" "$old"
+mv "$new" "$live/postgresql.conf"
+errors=$(sql -c "SELECT sourcefile || ':' || sourceline || ' ' || name || ': ' || error FROM pg_file_settings WHERE error IS NOT NULL")
+if [ -n "$errors" ]; then
+  if [ -s "$old" ]; then mv "$old" "$live/postgresql.conf"; else rm -f "$live/postgresql.conf" "$old"; fi
+  echo "tunestack-live: PostgreSQL rejects the new postgresql.conf; the running settings are unchanged:" >&2
+  echo "$errors" >&2
+  exit 1
+fi
+rm -f "$old"
+before=$(sql -c "SELECT pg_conf_load_time()")
+sql -c "SELECT pg_reload_conf()" >/dev/null
+# The reload is a signal: wait (bounded, 10 s) until a new session sees the new load time.
+i=0
+while [ "$(sql -c "SELECT pg_conf_load_time()")" = "$before" ]; do
+  i=$((i + 1))
+  if [ $i -ge 100 ]; then echo "tunestack-live: PostgreSQL did not reload within 10 s" >&2; exit 1; fi
+  sleep 0.1
+done
+restart=$(sql -c "SELECT string_agg(name, ', ') FROM pg_settings WHERE pending_restart")
+if [ -n "$restart" ]; then
+  echo "tunestack-live: reloaded, but these settings wait for a restart: $restart" >&2
+  exit 1
+fi
+echo "postgresql.conf reloaded"
