@@ -24,7 +24,7 @@ class PgBouncerArgs:
     network: pulumi.Input[str]
     image: str
     host_url: str                     # DOCKER_HOST of the db host, for the live file
-    files: dict[str, str]             # rendered files of the plan (live: pgbouncer.ini)
+    live_ini: str                     # the settings RELOAD applies (render_container_bases)
     start_ini: str                    # the container's pgbouncer.ini: the include and start-only settings
     limit: ContainerLimit
     port: int
@@ -54,6 +54,6 @@ class PgBouncer(pulumi.ComponentResource):
             ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=args.nofile, hard=args.nofile)],
         )
         self.container = service_container(self, args.provider, args.network, spec)
-        self.live = live_files(self, name, args.host_url, self.container, {"pgbouncer.ini": args.files["pgbouncer.ini"]})
+        self.live = live_files(self, name, args.host_url, self.container, {"pgbouncer.ini": args.live_ini})
         self.register_outputs({"container": self.container.name})
 

@@ -81,7 +81,7 @@ def test_containers_carry_the_rendered_plan(stack):
     live = {r.name: r.plain_inputs for r in run.of_type("command:local:Command")}
     assert live[f"{stack}-postgres-live-postgresql.conf"]["stdin"] == files["postgresql.conf"]
     assert live[f"{stack}-postgres-live-roles.sql"]["stdin"] == files["roles.sql"]
-    assert live[f"{stack}-pgbouncer-live-pgbouncer.ini"]["stdin"] == files["pgbouncer.ini"]
+    assert live[f"{stack}-pgbouncer-live-pgbouncer.ini"]["stdin"] == starts["pgbouncer.live.ini"]
     assert live[f"{stack}-lb-live-haproxy.cfg"]["stdin"] == files["haproxy.cfg"]
     assert "/etc/tunestack/roles.sql" not in uploads[f"{stack}-postgres"], "a timeout change must not restart"
     assert uploads[f"{stack}-lb"] == {}, "a rollout step must not replace the load balancer"

@@ -146,9 +146,11 @@ PGBOUNCER_AT_START = ("listen_addr", "listen_port", "unix_socket_dir", "auth_typ
 
 
 def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
-    """The files a Docker container starts from, for the servers whose settings arrive live:
-    PostgreSQL's and PgBouncer's own config files include the live copy of postgresql.conf /
-    pgbouncer.ini (from render_plan) and restate what only a restart changes."""
+    """The files of the Docker target for the servers whose settings arrive live (tunestack-live):
+    - postgresql.conf, the container's own: includes the live postgresql.conf (render_plan's) and
+      then restates the settings PostgreSQL reads only at start;
+    - pgbouncer.ini, the container's own: [databases] and what PgBouncer reads only at start, then
+      includes pgbouncer.live.ini: the rest of [pgbouncer], which RELOAD applies."""
     spec = plan.spec
     env = environment(spec.postgres.version)
     gucs = catalog(spec.postgres.version)
@@ -157,8 +159,11 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
         "postgresql.conf": env.get_template("postgresql.container.conf.j2").render(
             stack=plan.stack, settings=at_start, live=f"{LIVE_DIR}/postgresql.conf"),
         "pgbouncer.ini": env.get_template("pgbouncer.container.ini.j2").render(
-            stack=plan.stack, settings={k: plan.pgbouncer[k] for k in PGBOUNCER_AT_START if k in plan.pgbouncer},
+            stack=plan.stack, at_start={k: s for k, s in plan.pgbouncer.items() if k in PGBOUNCER_AT_START},
+            db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port,
             live=f"{LIVE_DIR}/pgbouncer.ini", secrets_dir=layout.secrets_dir),
+        "pgbouncer.live.ini": env.get_template("pgbouncer.live.ini.j2").render(
+            stack=plan.stack, settings={k: s for k, s in plan.pgbouncer.items() if k not in PGBOUNCER_AT_START}),
     }
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from tunestack.errors import BudgetError
 from tunestack.plan import build_plan
-from tunestack.plan.memory import (HAPROXY_MEMORY, PGBOUNCER_MEMORY, AppProcesses, container_limits,
-                                   os_reserve_bytes, overcommit_warning, share_host)
+from tunestack.plan.memory import (HAPROXY_MEMORY, PGBOUNCER_MEMORY, AppProcesses, container_limits, cpu_shares,
+                                   os_reserve_bytes, overcommit_warning, share_host, whole_cores)
 from tunestack.stackfile.spec import RedisInstanceSpec
 
 from .helpers import GIB, MIB, host, spec
@@ -46,13 +46,45 @@ def test_container_limits_never_add_up_past_the_host():
     shares = share_host(h, 768 * MIB)
     redis = (RedisInstanceSpec("cache", 512 * MIB, "allkeys-lru", 6379), RedisInstanceSpec("queue", 256 * MIB,
                                                                                            "noeviction", 6380))
-    limits = container_limits(h, shares, redis, AppProcesses(4, 2 * GIB, 1, 512 * MIB))
+    limits = container_limits(h, shares, redis, AppProcesses(4, 2 * GIB, 1, 512 * MIB),
+                              cpu_shares(h, ("cache", "queue"), 1))
     by = {c.service: c for c in limits}
     assert set(by) == {"pgbouncer", "redis-cache", "redis-queue", "haproxy", "postgres", "web", "jobs"}
     assert sum(c.cpus for c in limits) <= h.cpus
     assert sum(c.memory_bytes for c in limits) <= h.memory_bytes
     assert by["postgres"].memory_bytes == shares["postgres"]
-    assert by["web"].cpus > by["jobs"].cpus   # cores follow the process count: 4 web workers, 1 job process
+    assert by["web"].cpus > by["jobs"].cpus
+
+
+@pytest.mark.parametrize("cpus,roles,jobs,expected", [
+    # dev's shape: helpers an eighth each (0.5), PostgreSQL and the app half the rest, one job process a quarter core
+    (4, ("db", "cache", "app"), 1, {"pgbouncer": 0.5, "redis-cache": 0.5, "redis-queue": 0.5, "haproxy": 0.5,
+                                    "postgres": 1.0, "web": 0.75, "jobs": 0.25}),
+    # an app host alone: job processes never take more than half
+    (2, ("app",), 8, {"web": 1.0, "jobs": 1.0}),
+    (16, ("app",), 2, {"web": 15.5, "jobs": 0.5}),
+    # a db host: PgBouncer at most one core
+    (16, ("db",), 0, {"pgbouncer": 1.0, "postgres": 15.0}),
+])
+def test_cpu_shares(cpus, roles, jobs, expected):
+    assert cpu_shares(host(cpus, 64, roles), ("cache", "queue"), jobs) == expected
+
+
+@pytest.mark.parametrize("cpus,cores", [(0.25, 1), (0.75, 1), (1.0, 1), (3.75, 4), (7.5, 8), (15.0, 15)])
+def test_whole_cores_a_per_core_rule_sees(cpus, cores):
+    assert whole_cores(cpus) == cores
+
+
+def test_workers_pools_and_parallelism_follow_the_container_cpus_on_docker():
+    """Issue #11: dev's web container is capped below a core, so Gunicorn's 2 × cores + 1 counts
+    one core, not the host's 4; PostgreSQL's container gets 1 CPU, so the PostgreSQL wiki's pool
+    (2 × cores) counts one core too. On hosts (no cap) the host's cores count."""
+    docker, hosts = build_plan(spec("dev"), target="docker"), build_plan(spec("dev"))
+    web = docker.container("dev", "web")
+    assert docker.app["workers"].value == 2 * whole_cores(web.cpus) + 1 == 3
+    assert "web container" in docker.app["workers"].reason
+    assert hosts.app["workers"].value == 2 * 4 + 1
+    assert docker.pgbouncer["default_pool_size"].value == 2 * whole_cores(docker.container("dev", "postgres").cpus)
 
 
 def test_memory_budget_on_shared_host():

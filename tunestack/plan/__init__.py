@@ -18,7 +18,7 @@ from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_bud
                       tracing_budget)
 from .connections import fleet, plan_connections
 from .loadbalancer import loadbalancer_settings
-from .memory import (AppProcesses, container_limits, memory_items, overcommit_warning, postgres_memory_note,
+from .memory import (AppProcesses, container_limits, cpu_shares, whole_cores, memory_items, overcommit_warning, postgres_memory_note,
                      share_host, share_shortfalls)
 from .model import HostPlan, Plan
 from .pgbouncer import pgbouncer_service, pgbouncer_settings
@@ -45,13 +45,18 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
              for gap in share_shortfalls(h, shares[h.name])]
     if short:  # nothing can be planned on a host whose memory is spoken for
         raise BudgetError(spec.name, short, spec.path)
-    sizings = {h.name: size_app(app, h, shares[h.name]["app"]) for h in app_hosts}
+    cpus = {h.name: cpu_shares(h, tuple(r.role for r in redis_specs), app.jobs.processes) for h in spec.hosts}
+    # In containers, per-core rules see the container's CPU limit, not the host's cores.
+    capped = where.docker
+    sizings = {h.name: size_app(app, h, shares[h.name]["app"], cpus[h.name]["web"] if capped else None)
+               for h in app_hosts}
     first = sizings[app_hosts[0].name]
     fl = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts},
                spec.rollout.max_surge_percent)
-    conns = plan_connections(spec.pgbouncer, db, fl.with_surge, pg.admin_connections)
+    pg_cores = whole_cores(cpus[db.name]["postgres"]) if capped else db.cpus
+    conns = plan_connections(spec.pgbouncer, replace(db, cpus=pg_cores), fl.with_surge, pg.admin_connections)
     pg_mem = shares[db.name]["postgres"]
-    inputs = pg_inputs(pg, db.cpus, db.storage, pg_mem, conns.max_connections.value,
+    inputs = pg_inputs(pg, pg_cores, db.storage, pg_mem, conns.max_connections.value,
                        postgres_memory_note(db, shares[db.name]))
     postgres = postgres_settings(inputs, pg, where["postgres"], where.listen_why, conns.max_connections, pg_mem,
                                  spec.path, src)
@@ -89,8 +94,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         alerts=alert_rules(spec, conns.server, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
                            redis["cache"]["maxmemory"].value, fl.with_surge),
         warnings=warnings,
-        containers={h.name: container_limits(h, shares[h.name], redis_specs, processes(spec, sizings.get(h.name)))
-                    for h in spec.hosts},
+        containers={h.name: container_limits(h, shares[h.name], redis_specs, processes(spec, sizings.get(h.name)),
+                                             cpus[h.name]) for h in spec.hosts},
         splits=splits, replicas=place_replicas(where, splits[spec.rollout.canary_weight]))
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)

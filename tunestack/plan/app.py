@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..stackfile.spec import AppSpec, HostSpec, PgBouncerSpec
 from ..units import format_bytes_human
+from .memory import whole_cores
 from .sampling import Sampling
 from .setting import Setting, policy, seconds
 
@@ -49,9 +50,13 @@ def master_bytes(app: AppSpec) -> int:
     return min(GIB, app.memory_per_worker_bytes) if app.framework == "rails" else 0
 
 
-def size_app(app: AppSpec, host: HostSpec, memory_for_app: int) -> AppSizing:
+def size_app(app: AppSpec, host: HostSpec, memory_for_app: int, web_cpus: float | None = None) -> AppSizing:
+    """`web_cpus`: the web container's CPU limit where one caps it (Docker); the host's cores otherwise."""
     jobs_bytes = app.jobs.processes * app.jobs.memory_per_process_bytes
-    by_cpu, cpu_why = cpu_rule(app, host.cpus)
+    cores = whole_cores(web_cpus) if web_cpus is not None else host.cpus
+    by_cpu, cpu_why = cpu_rule(app, cores)
+    if web_cpus is not None:
+        cpu_why += f" of the web container's {web_cpus:g} CPUs"
     master = master_bytes(app)
     web_bytes = memory_for_app - jobs_bytes - master
     by_memory = max(0, web_bytes // app.memory_per_worker_bytes)

@@ -82,37 +82,70 @@ class AppProcesses:
     jobs_bytes: int
 
 
-def container_limits(host: HostSpec, shares: dict[str, int], redis: tuple[RedisInstanceSpec, ...],
-                     app: AppProcesses | None) -> list[ContainerLimit]:
-    """Memory and CPU caps of every container on a host. They add up to at most the host."""
-    small = min(1.0, host.cpus / 8)  # single-threaded helpers: an eighth of the host, at most a core
-    limits: list[ContainerLimit] = []
+JOB_CPU_PER_PROCESS = 0.25   # job processes wait on I/O (DB, Redis, HTTP): a quarter core each …
+JOB_CPU_MAX_SHARE = 0.5      # … and never more than half of the app's CPUs
+
+
+def cpu_shares(host: HostSpec, redis_roles: tuple[str, ...], job_processes: int) -> dict[str, float]:
+    """The CPUs each container on `host` may use (Docker's `cpus`), decided before any worker count:
+    where a limit caps a service, its workers, pools and parallelism are sized from it.
+
+    Single-threaded helpers (PgBouncer, each Redis, HAProxy) get an eighth of the host, at most a
+    core; PostgreSQL and the app split the rest evenly when they share a host; job processes take a
+    quarter core each, at most half of the app's part; web gets the remainder."""
+    small = min(1.0, host.cpus / 8)
+    shares: dict[str, float] = {}
     if "db" in host.roles:
-        limits.append(ContainerLimit("pgbouncer", PGBOUNCER_MEMORY, small, "single-threaded: one core at most"))
+        shares["pgbouncer"] = small
     if "cache" in host.roles:
-        for inst in redis:
-            limits.append(ContainerLimit(f"redis-{inst.role}", inst.memory_bytes, small,
-                                         "memory set aside for the instance; Redis runs one main thread"))
-        limits.append(ContainerLimit("haproxy", HAPROXY_MEMORY, small, "one event loop"))
-    rest = host.cpus - sum(c.cpus for c in limits)
+        shares.update({f"redis-{role}": small for role in redis_roles})
+        shares["haproxy"] = small
+    rest = host.cpus - sum(shares.values())
     big = [r for r in ("db", "app") if r in host.roles]
     each = rest / len(big) if big else 0
+    if "db" in host.roles:
+        shares["postgres"] = _cpus(each)
+    if "app" in host.roles:
+        jobs = min(each * JOB_CPU_MAX_SHARE, job_processes * JOB_CPU_PER_PROCESS) if job_processes else 0
+        shares["web"] = _cpus(each - jobs)
+        if job_processes:
+            shares["jobs"] = _cpus(jobs)
+    return {k: _cpus(v) for k, v in shares.items()}
+
+
+def whole_cores(cpus: float) -> int:
+    """The core count a per-core rule sees in a container capped at `cpus` (at least one)."""
+    return max(1, round(cpus))
+
+
+def container_limits(host: HostSpec, shares: dict[str, int], redis: tuple[RedisInstanceSpec, ...],
+                     app: AppProcesses | None, cpus: dict[str, float]) -> list[ContainerLimit]:
+    """Memory and CPU caps of every container on a host (`cpus` from cpu_shares). They add up to at
+    most the host."""
+    limits: list[ContainerLimit] = []
+    if "db" in host.roles:
+        limits.append(ContainerLimit("pgbouncer", PGBOUNCER_MEMORY, cpus["pgbouncer"], "single-threaded: one core at most"))
+    if "cache" in host.roles:
+        for inst in redis:
+            limits.append(ContainerLimit(f"redis-{inst.role}", inst.memory_bytes, cpus[f"redis-{inst.role}"],
+                                         "memory set aside for the instance; Redis runs one main thread"))
+        limits.append(ContainerLimit("haproxy", HAPROXY_MEMORY, cpus["haproxy"], "one event loop"))
+    big = [r for r in ("db", "app") if r in host.roles]
     if "db" in host.roles:
         # PostgreSQL's parallel queries share memory through /dev/shm (dynamic_shared_memory_type
         # posix); Docker's 64 MB default makes parallel hash joins fail. A quarter of the
         # container, counted inside its memory limit (tmpfs pages are charged to the container).
-        limits.append(ContainerLimit("postgres", shares["postgres"], _cpus(each),
+        limits.append(ContainerLimit("postgres", shares["postgres"], cpus["postgres"],
                                      "the memory set aside for PostgreSQL"
                                      + (", half the remaining cores" if len(big) > 1 else "")
                                      + "; /dev/shm a quarter of it for parallel queries",
                                      shm_bytes=max(64 * MIB, shares["postgres"] // 4 // MIB * MIB)))
     if "app" in host.roles and app is not None:
-        procs = app.web_workers + app.job_processes
-        web_cpus = each * (app.web_workers / procs) if procs else each
-        limits.append(ContainerLimit("web", app.web_bytes, _cpus(web_cpus), "workers × memory per worker (+ master)"))
+        limits.append(ContainerLimit("web", app.web_bytes, cpus["web"],
+                                     "workers × memory per worker (+ master); workers sized from these CPUs"))
         if app.job_processes:
-            limits.append(ContainerLimit("jobs", app.jobs_bytes, _cpus(each - web_cpus),
-                                         "job processes × memory per process"))
+            limits.append(ContainerLimit("jobs", app.jobs_bytes, cpus["jobs"],
+                                         "job processes × memory per process; a quarter core per process"))
     return limits
 
 
