@@ -4,7 +4,8 @@ import pulumi
 
 from components import (AppServerGroup, AppServerGroupArgs, DockerHosts, DockerHostsArgs, LoadBalancer,
                         LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
-                        PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, StackSecrets, StackSecretsArgs)
+                        PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, StackImages, StackImagesArgs,
+                        StackSecrets, StackSecretsArgs)
 from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.plan import build_plan, container_name
@@ -31,38 +32,48 @@ images = spec.images
 
 hosts = DockerHosts(f"{stack}-hosts", DockerHostsArgs(spec.hosts, spec.registry,
                                                       config.get_secret("registryPassword")))
+db_machine, cache_machine = (db.name, 0), (cache.name, 0)
+track_image = {"stable": images["app"], "canary": images.get("canary_app")}
+needs: dict[tuple[str, int], set[str]] = {}
+for machine, ref in [(db_machine, images["postgres"]), (db_machine, images["pgbouncer"]),
+                     (cache_machine, images["redis"]), (cache_machine, images["haproxy"]),
+                     *[((r.host, r.machine), track_image[r.track]) for r in plan.replicas]]:
+    needs.setdefault(machine, set()).add(ref)
+stack_images = StackImages(f"{stack}-images", StackImagesArgs(hosts.providers, hosts.names, needs))
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
 secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("dbPassword"),
                                                             config.get_secret("redisPassword")))
 
 postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
-    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["postgres"], hosts.urls[(db.name, 0)],
+    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["postgres"]), hosts.urls[(db.name, 0)],
     files, starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
     secrets.db_password, secrets.migrator_password))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
-    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, images["pgbouncer"], hosts.urls[(db.name, 0)],
+    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"],
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value,
     where["pgbouncer"].publish, secrets.db_password, secrets.admin_password),
     opts=pulumi.ResourceOptions(depends_on=[postgres]))
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
-    hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["redis"], inst.role, files,
+    hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name,
+    stack_images.image_id(cache_machine, images["redis"]), inst.role, files,
     plan.container(cache.name, f"redis-{inst.role}"), inst.port, where[f"redis-{inst.role}"].publish,
     secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password))
     for inst in (spec.redis_cache, spec.redis_queue)}
 
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
-                    r.track, r.publish) for r in plan.replicas]
+                    r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish)
+            for r in plan.replicas]
 app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
-    spec.app.framework, images["app"], images.get("canary_app"), replicas, files,
+    spec.app.framework, replicas, files,
     {k: s.text for k, s in plan.web_env.items()}, {k: s.text for k, s in plan.jobs_env.items()},
     plan.container(app_hosts[0].name, "web"), plan.container(app_hosts[0].name, "jobs"),
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.redis_password,
     secrets.redis_cache_password, spec.app.jobs.processes),
     opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
-    hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, images["haproxy"],
+    hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, stack_images.image_id(cache_machine, images["haproxy"]),
     hosts.urls[(cache.name, 0)], files,
     plan.container(cache.name, "haproxy"), plan.loadbalancer["port"].value, where["haproxy"].publish),
     opts=pulumi.ResourceOptions(depends_on=[app]))

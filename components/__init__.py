@@ -2,6 +2,7 @@
 compute nothing themselves."""
 from .app import AppServerGroup, AppServerGroupArgs
 from .hosts import DockerHosts, DockerHostsArgs
+from .images import StackImages, StackImagesArgs
 from .loadbalancer import LoadBalancer, LoadBalancerArgs
 from .network import PrivateNetwork, PrivateNetworkArgs
 from .pgbouncer import PgBouncer, PgBouncerArgs
@@ -12,5 +13,5 @@ from .secrets import StackSecrets, StackSecretsArgs
 __all__ = [
     "AppServerGroup", "AppServerGroupArgs", "DockerHosts", "DockerHostsArgs", "LoadBalancer",
     "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresServer", "PostgresServerArgs",
-    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "StackSecrets", "StackSecretsArgs",
+    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
 ]

@@ -38,7 +38,7 @@ class Publish:
 @dataclass
 class ContainerSpec:
     name: str
-    image: str
+    image: pulumi.Input[str]                      # image id (StackImages.image_id)
     limit: ContainerLimit
     files: dict[str, pulumi.Input[str]]           # path in the container → content
     healthcheck: list[str]
@@ -64,8 +64,6 @@ def docker_cpus(cpus: float) -> str:
 
 def service_container(parent: pulumi.ComponentResource, provider: docker.Provider,
                       network: pulumi.Input[str], spec: ContainerSpec) -> docker.Container:
-    opts = pulumi.ResourceOptions(parent=parent, provider=provider)
-    image = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=opts)
     uploads = [
         docker.ContainerUploadArgs(file=path, content=pulumi.Output.secret(content) if path in spec.secret_files
                                    else content)
@@ -75,7 +73,7 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         spec.name,
         name=spec.container_name or spec.name,
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())] or None,
-        image=image.image_id,
+        image=spec.image,
         command=spec.command,
         envs=spec.envs or None,
         uploads=uploads or None,

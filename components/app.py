@@ -38,14 +38,13 @@ class Replica:
     provider: docker.Provider
     network: pulumi.Input[str]
     track: str                   # stable | canary
+    image: pulumi.Input[str]     # the id of the track's image on this replica's machine (StackImages)
     publish_address: str | None  # the app host's address when the load balancer is on another host
 
 
 @dataclass
 class AppServerGroupArgs:
     framework: str
-    stable_image: str
-    canary_image: str | None
     replicas: list[Replica]
     files: dict[str, str]                   # rendered web.env, jobs.env, puma.rb / gunicorn.conf.py
     web_env: dict[str, str]
@@ -80,7 +79,7 @@ class AppServerGroup(pulumi.ComponentResource):
         self.jobs: list[docker.Container] = []
         previous: list[docker.Container] = []   # the replica before, for one-at-a-time replacement
         for r in args.replicas:
-            image = args.canary_image if r.track == "canary" else args.stable_image
+            image = r.image
             surge = r.publish_address is None
             mine: list[docker.Container] = []
 

@@ -19,7 +19,7 @@ from ._live import LIVE_DIR, live_files, live_volume
 class LoadBalancerArgs:
     provider: docker.Provider
     network: pulumi.Input[str]
-    image: str
+    image: pulumi.Input[str]          # image id (StackImages.image_id)
     host_url: str                  # DOCKER_HOST of the load balancer's host, for the live file
     files: dict[str, str]          # rendered haproxy.cfg (server weights from the plan's split)
     limit: ContainerLimit

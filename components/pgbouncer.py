@@ -22,7 +22,7 @@ ADMIN_PASSWORD = "/etc/tunestack/secrets/tunestack_admin-password"   # what `tun
 class PgBouncerArgs:
     provider: docker.Provider
     network: pulumi.Input[str]
-    image: str
+    image: pulumi.Input[str]          # image id (StackImages.image_id)
     host_url: str                     # DOCKER_HOST of the db host, for the live file
     live_ini: str                     # the settings RELOAD applies (render_container_bases)
     start_ini: str                    # the container's pgbouncer.ini: the include and start-only settings

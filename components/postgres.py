@@ -25,7 +25,7 @@ HBA = "local all postgres peer\nhost all all all scram-sha-256\n"
 class PostgresServerArgs:
     provider: docker.Provider
     network: pulumi.Input[str]
-    image: str
+    image: pulumi.Input[str]          # image id (StackImages.image_id)
     host_url: str                    # DOCKER_HOST of the db host, for the live files
     files: dict[str, str]            # rendered files of the plan (live: postgresql.conf, roles.sql)
     start_conf: str                  # the container's postgresql.conf: the include and start-only settings

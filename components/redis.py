@@ -15,7 +15,7 @@ from ._container import ContainerSpec, Publish, data_volume, service_container
 class RedisArgs:
     provider: docker.Provider
     network: pulumi.Input[str]
-    image: str
+    image: pulumi.Input[str]          # image id (StackImages.image_id)
     role: str                      # cache | queue
     files: dict[str, str]
     limit: ContainerLimit

@@ -22,7 +22,7 @@ STACKS = stackfile.stack_names()
 CONTAINER = "docker:index/container:Container"
 COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tunestack:index:Redis",
               "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
-              "tunestack:index:DockerHosts", "tunestack:index:StackSecrets"}
+              "tunestack:index:DockerHosts", "tunestack:index:StackSecrets", "tunestack:index:StackImages"}
 
 
 def docker_plan(stack):
@@ -184,7 +184,8 @@ def test_rollout_weight_splits_replicas_as_planned(stack, weight):
     split = plan.splits[weight]
     web = [c for c in run.of_type(CONTAINER) if "-web-" in c.name]
     images = {r.name: r for r in run.of_type("docker:index/remoteImage:RemoteImage")}
-    canary = [c for c in web if images[f"{c.name}-image"].inputs["name"] == spec.images["canary_app"]]
+    canary = [c for c in web if images[c.inputs["image"].removeprefix("sha256:mock-")].inputs["name"]
+              == spec.images["canary_app"]]
     assert len(canary) == split.canary and len(web) - len(canary) == split.stable
     for c in canary:
         assert "TUNESTACK_TRACK=canary" in c.inputs["envs"]
@@ -257,8 +258,9 @@ def test_preview_lists_the_full_graph_of_prod():
     out = res.stdout
     # 89 before issues #10/#11, + a RandomPassword for the cache Redis and one for migrator, + a second
     # job container (and its image) on each of the 10 replicas for jobs.processes: 2, + 4 live-file
-    # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes
-    assert out.startswith("stack prod: 118 resources")
+    # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes; the 20 + 4
+    # per-container images become one per machine and image (StackImages: 13 + its component)
+    assert out.startswith("stack prod: 98 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -304,3 +306,12 @@ def test_published_replicas_are_replaced_one_at_a_time():
         assert web[f"prod-app-web-{n - 1}"].urn in deps
         assert any(j in deps for j in jobs if j.endswith(f"prod-app-jobs-{n - 1}-1"))
     assert not any(c.urn in web["prod-app-web-1"].dependencies for c in web.values())
+
+
+def test_every_container_waits_for_every_image_of_the_stack():
+    """A missing image fails `pulumi up` before any container is created or replaced (issue #11)."""
+    run = run_program("staging")
+    images = {r.urn for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+    assert images
+    for c in run.of_type(CONTAINER):
+        assert images <= set(c.dependencies), c.name

@@ -44,6 +44,11 @@ RUNS_AS = {"postgres": "postgres", "pgbouncer": "postgres", "redis-cache": "redi
            "lb": "haproxy", "app": "app"}
 
 
+def buildable_tags() -> set[str]:
+    """Every tunestack/* tag `tunestack images build` makes (PostgreSQL: any major, checked apart)."""
+    return {r.tag for r in RECIPES} | set(ALIASES)
+
+
 class ImageError(Exception):
     """An image could not be built; the message carries the builder's own last words."""
 

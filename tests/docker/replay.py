@@ -68,6 +68,11 @@ class Replay:
         self.images = {r.name: plain(r.inputs)["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
         self.steps: list[str] = []   # what was done, in order: "create X", "delete X", "run X"
 
+    def image_of(self, r: Registration) -> str:
+        """The image reference a container runs: its `image` input is a RemoteImage's id, which the
+        mocks give as sha256:mock-<resource name>."""
+        return self.images[plain(r.inputs)["image"].removeprefix("sha256:mock-")]
+
     def missing_images(self) -> list[str]:
         import docker
 
@@ -176,7 +181,7 @@ class Replay:
         labels = {lab["label"]: lab["value"] for lab in i.get("labels", [])}
         created = api.create_container(
             labels=labels or None,
-            image=self.images[f"{r.name}-image"], name=i["name"], command=i.get("command"),
+            image=self.image_of(r), name=i["name"], command=i.get("command"),
             environment=i.get("envs"), host_config=host_config, ports=list(ports) or None,
             stop_timeout=int(i["stopTimeout"]) if i.get("stopTimeout") else None,
             healthcheck={"test": health["tests"], "interval": nanoseconds(health["interval"]),

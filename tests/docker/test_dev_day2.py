@@ -68,7 +68,7 @@ def deployed(engine, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("day2")
     replay = Replay(engine.client, program(tmp), engine.url, say=lambda m: print(m, flush=True))
     replay.apply()
-    engine.migrate(replay.images["dev-app-web-1-image"])
+    engine.migrate(replay.image_of(replay.run.by_name("dev-app-web-1")))
     engine.psql("CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")
     pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue-password")
     engine.client.containers.get("dev-redis-queue").exec_run(

@@ -34,7 +34,7 @@ def test_every_container_is_healthy(dev):
 
 def test_app_answers_through_the_load_balancer_with_a_real_query(dev):
     engine, run, replay, plan = dev
-    engine.migrate(replay.images["dev-app-web-1-image"])
+    engine.migrate(replay.image_of(replay.run.by_name("dev-app-web-1")))
     url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}"
 
     def get():

@@ -480,6 +480,8 @@ class _Builder:
             self.problem([f"{NS}:images", "postgres"], pg_image, f"tunestack/postgres:{pg_version}, the image of the "
                          "PostgreSQL major the stack plans for", f"name tunestack/postgres:{pg_version}, or plan for "
                          f"version {pg_image.split(':')[1]}")
+        for role, image in sorted(self.c.get(f"{NS}:images", {}).items()):
+            self.buildable(role, image)
         weight = self.c.get(f"{NS}:canaryWeight", RolloutSpec.canary_weight)
         if weight and not self.c.get(f"{NS}:images", {}).get("canary_app"):
             self.problem([f"{NS}:canaryWeight"], weight, "0 while no canary image is set",
@@ -487,6 +489,17 @@ class _Builder:
         return RolloutSpec(steps=steps, gates=gates, canary_weight=weight,
                            **_present(bake_ms=self.duration([key, "bake"], c.get("bake"), minimum_ms=1000)),
                            **_given(c, max_surge_percent="max_surge"))
+
+    def buildable(self, role: str, image) -> None:
+        """A tunestack/* image is built from this repository (`tunestack images build`): its tag
+        must be one a recipe in images/ makes. Other names come from the user's registry."""
+        from ..images import buildable_tags
+
+        if not isinstance(image, str) or not image.startswith("tunestack/") or image.startswith("tunestack/postgres:"):
+            return
+        if image not in buildable_tags():
+            self.problem([f"{NS}:images", role], image, "a tag that images/ builds: " + ", ".join(sorted(buildable_tags())),
+                         "name one of those, or push your own image to your registry and name it there")
 
     def registry(self, secrets: tuple[str, ...]) -> tuple[str, str] | None:
         registry = self.c.get(f"{NS}:registry")

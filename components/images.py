@@ -1,0 +1,41 @@
+"""StackImages: every image of the stack on every machine that runs it, before any container.
+
+Each container's image input depends on all of them, so an image that cannot be had (a tag nobody
+pushed, a tunestack/* image nobody built on that host: `tunestack images build`) fails `pulumi up`
+before any container is created or replaced. `tunestack images check --stack NAME` asks the same
+question of each host ahead of time."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+MachineKey = tuple[str, int]
+
+
+@dataclass
+class StackImagesArgs:
+    providers: dict[MachineKey, docker.Provider]
+    names: dict[MachineKey, str]                 # machine key → name suffix (DockerHosts.names)
+    needs: dict[MachineKey, set[str]]            # machine key → image references it runs
+
+
+class StackImages(pulumi.ComponentResource):
+    def __init__(self, name: str, args: StackImagesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("tunestack:index:StackImages", name, None, opts)
+        self.images: dict[tuple[MachineKey, str], docker.RemoteImage] = {}
+        for key in sorted(args.needs):
+            for ref in sorted(args.needs[key]):
+                slug = re.sub(r"[^A-Za-z0-9.-]+", "-", ref)
+                self.images[(key, ref)] = docker.RemoteImage(
+                    f"{name}-{args.names[key]}-{slug}", name=ref, keep_locally=True,
+                    opts=pulumi.ResourceOptions(parent=self, provider=args.providers[key]))
+        self._all = pulumi.Output.all(*[i.image_id for i in self.images.values()])
+        self.register_outputs({"images": sorted({ref for _, ref in self.images})})
+
+    def image_id(self, machine: MachineKey, ref: str) -> pulumi.Output[str]:
+        """The image's id, as an output that also waits for every other image of the stack."""
+        index = list(self.images).index((machine, ref))
+        return self._all.apply(lambda ids: ids[index])
