@@ -8,6 +8,7 @@ from components import (AppServerGroup, AppServerGroupArgs, DockerHosts, DockerH
                         StackSecrets, StackSecretsArgs)
 from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
+from tunestack.images import images_by_machine
 from tunestack.plan import build_plan, container_name
 from tunestack.pulumi_config import stack_document
 from tunestack.render import Layout, render_container_bases, render_plan
@@ -34,18 +35,14 @@ hosts = DockerHosts(f"{stack}-hosts", DockerHostsArgs(spec.hosts, spec.registry,
                                                       config.get_secret("registryPassword")))
 db_machine, cache_machine = (db.name, 0), (cache.name, 0)
 track_image = {"stable": images["app"], "canary": images.get("canary_app")}
-needs: dict[tuple[str, int], set[str]] = {}
-for machine, ref in [(db_machine, images["postgres"]), (db_machine, images["pgbouncer"]),
-                     (cache_machine, images["redis"]), (cache_machine, images["haproxy"]),
-                     *[((r.host, r.machine), track_image[r.track]) for r in plan.replicas]]:
-    needs.setdefault(machine, set()).add(ref)
-stack_images = StackImages(f"{stack}-images", StackImagesArgs(hosts.providers, hosts.names, needs))
+stack_images = StackImages(f"{stack}-images", StackImagesArgs(hosts.providers, hosts.names, images_by_machine(plan)))
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
 secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("dbPassword"),
                                                             config.get_secret("redisPassword")))
 
 postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
-    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["postgres"]), hosts.urls[(db.name, 0)],
+    hosts.providers[db_machine], network.networks[db_machine].name, stack_images.image_id(db_machine, images["postgres"]),
+    hosts.urls[db_machine],
     files, starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
     secrets.db_password, secrets.migrator_password))

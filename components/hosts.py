@@ -6,9 +6,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from tunestack.images import docker_url
 from tunestack.stackfile.spec import HostSpec
-
-LOCAL_SOCKET = "unix:///var/run/docker.sock"
 
 
 @dataclass
@@ -16,13 +15,6 @@ class DockerHostsArgs:
     hosts: tuple[HostSpec, ...]
     registry: tuple[str, str] | None = None                 # (address, username): private images
     registry_password: pulumi.Output[str] | None = None     # tunestack:registryPassword (secret)
-
-
-def docker_host_url(host: HostSpec, index: int = 0) -> str:
-    if not host.addresses:
-        return LOCAL_SOCKET
-    user = f"{host.ssh_user}@" if host.ssh_user else ""
-    return f"ssh://{user}{host.addresses[index]}"
 
 
 class DockerHosts(pulumi.ComponentResource):
@@ -41,7 +33,7 @@ class DockerHosts(pulumi.ComponentResource):
             for i in range(host.count):
                 suffix = host.name if host.count == 1 else f"{host.name}-{i + 1}"
                 self.names[(host.name, i)] = suffix
-                self.urls[(host.name, i)] = docker_host_url(host, i)
+                self.urls[(host.name, i)] = docker_url(host, i)
                 self.providers[(host.name, i)] = docker.Provider(
                     f"{name}-{suffix}", host=self.urls[(host.name, i)],
                     ssh_opts=["-o", "StrictHostKeyChecking=accept-new"] if host.addresses else None,

@@ -44,6 +44,66 @@ RUNS_AS = {"postgres": "postgres", "pgbouncer": "postgres", "redis-cache": "redi
            "lb": "haproxy", "app": "app"}
 
 
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
+Machine = tuple[str, int]   # (host name in the stack file, which of its `count` machines)
+
+
+def docker_url(host, index: int = 0) -> str:
+    """The Docker engine of one machine of a stack host: the local socket, or ssh://user@address."""
+    if not host.addresses:
+        return LOCAL_SOCKET
+    user = f"{host.ssh_user}@" if host.ssh_user else ""
+    return f"ssh://{user}{host.addresses[index]}"
+
+
+def images_by_machine(plan) -> dict[Machine, set[str]]:
+    """Which image references each machine runs: PostgreSQL and PgBouncer on the db host, both
+    Redis and HAProxy on the cache host, each replica its track's app image."""
+    spec, images = plan.spec, plan.spec.images
+    db, cache = (spec.host_with("db").name, 0), (spec.host_with("cache").name, 0)
+    track = {"stable": images.get("app"), "canary": images.get("canary_app")}
+    needs: dict[Machine, set[str]] = {}
+    for machine, ref in [(db, images.get("postgres")), (db, images.get("pgbouncer")), (cache, images.get("redis")),
+                         (cache, images.get("haproxy")),
+                         *[((r.host, r.machine), track[r.track]) for r in plan.replicas]]:
+        if ref:
+            needs.setdefault(machine, set()).add(ref)
+    return needs
+
+
+def check(plan, connect=None) -> list[dict]:
+    """Each machine's answer for each image it needs: present, buildable (a tunestack/* tag that
+    `tunestack images build` makes there), pullable (its registry knows it) or missing."""
+    import docker
+
+    connect = connect or (lambda url: docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"),
+                                                          timeout=30))
+    hosts = {h.name: h for h in plan.spec.hosts}
+    rows = []
+    for (name, index), refs in sorted(images_by_machine(plan).items()):
+        url = docker_url(hosts[name], index)
+        try:
+            client = connect(url)
+            client.ping()
+        except Exception as exc:  # the SDK raises several kinds for an unreachable engine
+            rows += [{"machine": f"{name}#{index}", "engine": url, "image": ref, "state": "unreachable",
+                      "detail": str(exc).splitlines()[0][:200]} for ref in sorted(refs)]
+            continue
+        for ref in sorted(refs):
+            state, detail = "present", ""
+            if not has_image(client, ref):
+                if ref in buildable_tags() or ref.startswith("tunestack/postgres:"):
+                    state, detail = "buildable", f"DOCKER_HOST={url} tunestack images build"
+                else:
+                    try:
+                        client.images.get_registry_data(ref)
+                        state = "pullable"
+                    except docker.errors.APIError as exc:
+                        state, detail = "missing", (exc.explanation or str(exc)).splitlines()[0][:200]
+            rows.append({"machine": f"{name}#{index}", "engine": url, "image": ref, "state": state, "detail": detail})
+    return rows
+
+
 def buildable_tags() -> set[str]:
     """Every tunestack/* tag `tunestack images build` makes (PostgreSQL: any major, checked apart)."""
     return {r.tag for r in RECIPES} | set(ALIASES)
@@ -107,4 +167,5 @@ def build(client, say=print, recipes=None) -> list[str]:
     return built
 
 
-__all__ = ["BASE", "RECIPES", "RUNS_AS", "build", "build_base", "postgres_recipe", "ImageError"]
+__all__ = ["BASE", "RECIPES", "RUNS_AS", "build", "build_base", "buildable_tags", "check", "docker_url",
+           "images_by_machine", "postgres_recipe", "ImageError"]
