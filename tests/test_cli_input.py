@@ -23,3 +23,16 @@ def test_good_host_specs_collect(capsys):
     assert main(["verify", "--stack", "prod", "--hosts", "ssh://deploy@10.0.0.1:2222,ssh://db.internal",
                  "--collect-only"]) == 0
     assert "tests collected" in capsys.readouterr().out
+
+
+def test_an_image_no_recipe_builds_is_refused_before_anything(tmp_path, capsys):
+    """Issue #11: a tunestack/* tag that images/ does not make cannot be built anywhere: the stack
+    file is refused (exit 2, key path, allowed tags, fix) before the program registers anything."""
+    from tunestack import stackfile
+
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(stackfile.stack_path("dev").read_text().replace("tunestack/redis:7.0", "tunestack/redis:7.2"))
+    assert main(["plan", "--stack-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "tunestack:images → redis" in err and "tunestack/redis:7.2" in err and "tunestack/redis:7.0" in err
+    assert "Traceback" not in err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -146,6 +147,59 @@ def cmd_preview(args) -> int:
     from components.preview import preview
 
     print(preview(args.stack, canary_weight=args.canary_weight))
+    return 0
+
+
+def cmd_images(args) -> int:
+    """`images build`: the project's images on one engine. `images check`: does every machine of a
+    stack have, or can it get, each image it runs? Run it before `pulumi up`."""
+    from . import images
+
+    if args.action == "build":
+        import docker
+
+        url = args.docker_host or os.environ.get("DOCKER_HOST") or images.LOCAL_SOCKET
+        try:
+            client = docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
+            client.ping()
+        except Exception as exc:  # the SDK raises several kinds for an unreachable engine
+            print(f"error: no Docker engine at {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return EXIT_ENVIRONMENT
+        try:
+            built = images.build(client, say=lambda m: print(m, file=sys.stderr, flush=True))
+        except images.ImageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"built {len(built)} image(s) on {url}: " + (", ".join(built) or "all were there"))
+        return 0
+    from .plan import plan_stack
+    from .stackfile import load
+
+    if not (args.stack or args.stack_file):
+        raise UsageError("images check needs --stack NAME or --stack-file PATH")
+    if args.stack_file:
+        from .plan import build_plan
+
+        plan = build_plan(load(Path(args.stack_file)), target="docker")
+    else:
+        _require_stack(args.stack)
+        plan = plan_stack(args.stack, target="docker")
+    rows = images.check(plan)
+    bad = [r for r in rows if r["state"] in ("missing", "unreachable", "buildable")]
+    if args.format == "json":
+        print(json.dumps({"stack": plan.stack, "images": rows, "ok": not bad}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['machine']:<14} {r['image']:<40} {r['state']:<11} {r['detail']}")
+    if bad:
+        print(f"\n{len(bad)} image(s) of stack {plan.stack} cannot be had: `pulumi up` would stop at them. Fix:",
+              file=sys.stderr)
+        for r in bad:
+            fix = {"buildable": f"build it there: {r['detail']}",
+                   "missing": f"push {r['image']} to its registry, or name another tag in tunestack:images",
+                   "unreachable": f"make the engine at {r['engine']} reachable ({r['detail']})"}[r["state"]]
+            print(f"  {r['machine']} {r['image']}: {fix}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 
@@ -500,6 +554,20 @@ def _add_change_commands(sub) -> None:
     p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
                    help="how long to wait while another command holds the stack (default 120; then exit 3)")
     p.set_defaults(func=cmd_rollout)
+
+    p = sub.add_parser("images", help="build the project's images, or check a stack's images on its hosts",
+                       description="build: make tunestack/base (debootstrap) and every tunestack/* image from "
+                                   "images/ on one Docker engine (--docker-host, else DOCKER_HOST, else the "
+                                   "local socket); needs root and Debian's mirror. check: ask each machine of a "
+                                   "stack whether it has each image it runs, or can pull it; exit 2 when one "
+                                   "cannot be had, before `pulumi up` touches anything.")
+    p.add_argument("action", choices=("build", "check"))
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--stack", help="check: stack name")
+    where.add_argument("--stack-file", help="check: a stack file anywhere")
+    p.add_argument("--docker-host", help="build: the engine, e.g. unix:///var/run/docker.sock or ssh://deploy@10.0.0.5")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_images)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
     p.set_defaults(func=cmd_schema)

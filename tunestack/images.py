@@ -6,6 +6,7 @@ The stack files name these tags; `tunestack images build` makes them on a Docker
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import tarfile
 import tempfile
@@ -82,12 +83,14 @@ def check(plan, connect=None) -> list[dict]:
     rows = []
     for (name, index), refs in sorted(images_by_machine(plan).items()):
         url = docker_url(hosts[name], index)
+        if url == LOCAL_SOCKET:   # this machine's engine: where DOCKER_HOST points, as for the docker CLI
+            url = os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
         try:
             client = connect(url)
             client.ping()
         except Exception as exc:  # the SDK raises several kinds for an unreachable engine
-            rows += [{"machine": f"{name}#{index}", "engine": url, "image": ref, "state": "unreachable",
-                      "detail": str(exc).splitlines()[0][:200]} for ref in sorted(refs)]
+            rows.append({"machine": f"{name}#{index}", "engine": url, "image": ", ".join(sorted(refs)),
+                         "state": "unreachable", "detail": str(exc).splitlines()[0][:200]})
             continue
         for ref in sorted(refs):
             state, detail = "present", ""

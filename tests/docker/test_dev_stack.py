@@ -86,3 +86,26 @@ def test_verify_passes_against_the_containers(dev):
             "docker://dev-redis-queue"} <= checked
     assert any(h.startswith("docker://dev-app-web-1-") for h in checked), checked
     assert "expected " + plan.postgres["shared_buffers"].text in res.stdout
+
+
+def test_images_check_finds_every_image_and_names_a_missing_one(dev, tmp_path):
+    """`tunestack images check`: every machine has what it runs (exit 0); an app image that is on no
+    host and in no registry is named with its fix, exit 2, before anything is touched."""
+    import os
+    import subprocess
+    import sys
+
+    engine = dev[0]
+    env = {**os.environ, "DOCKER_HOST": engine.url}
+    ok = subprocess.run([sys.executable, "-m", "tunestack", "images", "check", "--stack", "dev", "--format", "json"],
+                        env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert {r["state"] for r in json.loads(ok.stdout)["images"]} == {"present"}
+    path = tmp_path / "Pulumi.dev.yaml"
+    # .invalid never resolves (RFC 2606): no registry anywhere is asked for it.
+    path.write_text(stackfile.stack_path("dev").read_text().replace("app: tunestack/refapp:0.1.0",
+                                                                    "app: shop.invalid/shop:1.0"))
+    bad = subprocess.run([sys.executable, "-m", "tunestack", "images", "check", "--stack-file", str(path)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "shop.invalid/shop:1.0" in bad.stderr and "push" in bad.stderr and "Traceback" not in bad.stderr
