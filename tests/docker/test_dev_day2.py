@@ -150,7 +150,7 @@ def test_timeout_change_reaches_the_roles_without_a_restart(deployed):
 
 def test_an_app_version_replaces_the_replica_with_no_failed_request(deployed):
     engine, replay, tmp = deployed
-    old_web = {c.name for c in engine.client.containers.list(filters={"label": "tunestack.replica=dev-app-web-1"})}
+    old_web = {c.name for c in engine.client.containers.list(filters={"label": ["tunestack.replica=dev-app-web-1", "tunestack.service=web"]})}
     new = program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version)
     mark = len(replay.steps)
     load = apply_under_load(replay, new, "new app version")
