@@ -94,3 +94,15 @@ def test_session_mode_gives_every_client_a_server_connection():
     fleet_used = next(b for b in plan.budgets if b.name.startswith("fleet")).used
     assert plan.pgbouncer["default_pool_size"].value == fleet_used
     assert plan.web_env["DB_PREPARED_STATEMENTS"].text == "true"
+
+
+def test_one_docker_host_budgets_every_replica_twice_whatever_max_surge_says():
+    """Issue #11: replicas on one Docker host are replaced new-first and the old generations go
+    last, so during an app change each replica's pools are open twice; PgBouncer must seat both."""
+    s = spec("dev")
+    s = replace(s, rollout=replace(s.rollout, max_surge_percent=0))
+    plan = build_plan(s, target="docker")
+    per_replica = (plan.app["workers"].value * plan.app["web_db_pool"].value
+                   + plan.app["job_processes"].value * plan.app["job_db_pool"].value)
+    fleet = next(b for b in plan.budgets if b.name.startswith("fleet client connections"))
+    assert fleet.used == 2 * per_replica * len(plan.replicas)

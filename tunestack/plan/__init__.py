@@ -51,8 +51,10 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     sizings = {h.name: size_app(app, h, shares[h.name]["app"], cpus[h.name]["web"] if capped else None)
                for h in app_hosts}
     first = sizings[app_hosts[0].name]
-    fl = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts},
-               spec.rollout.max_surge_percent)
+    # Replicas that publish nothing are replaced new-first, and the engine deletes the old
+    # generations only at the end: during an app change every replica runs twice.
+    surge = 100 if capped and all(r.publish is None for r in where.replicas) else spec.rollout.max_surge_percent
+    fl = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts}, surge)
     pg_cores = whole_cores(cpus[db.name]["postgres"]) if capped else db.cpus
     conns = plan_connections(spec.pgbouncer, replace(db, cpus=pg_cores), fl.with_surge, pg.admin_connections)
     pg_mem = shares[db.name]["postgres"]
