@@ -61,7 +61,7 @@ def more_clients(c): c["tunestack:pgbouncer"]["max_client_conn"] = 300
 def wal_senders(c): c["tunestack:postgres"]["overrides"] = {"work_mem": "8MB", "max_wal_senders": 5}
 def timeouts(c): c["tunestack:postgres"].update(statement_timeout="5s", lock_timeout="2s")
 def new_app_version(c): c["tunestack:images"]["app"] = "tunestack/refapp:0.2.0"
-def canary_half(c): c["tunestack:rollout"]["canary_weight"] = 50
+def canary_half(c): c["tunestack:canaryWeight"] = 50
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +171,10 @@ def test_a_rollout_step_never_replaces_the_load_balancer(deployed):
                                             canary_half), "rollout step to 50%")
     assert engine.client.containers.get("dev-lb").id == lb
     assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
+    # dev has one replica, so a step below 100 % makes it the canary (the planner warns about that):
+    # the answers come from the canary track now, through the same load balancer.
     with Load(ENTRY, threads=2, limit_s=20, pause_s=0.01) as after:
-        wait_until(lambda: {t for _, t in after.results} >= {"stable", "canary"}, 20, "both tracks answering")
+        wait_until(lambda: "canary" in {t for _, t in after.results}, 20, "the canary answering")
     assert after.failed == 0
 
 
