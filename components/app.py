@@ -23,6 +23,7 @@ from tunestack.plan.memory import ContainerLimit
 
 from ._container import ContainerSpec, Publish, service_container
 
+SECRETS = "/etc/tunestack/secrets"
 COMMANDS = {
     "rails": {"web": ["bundle", "exec", "puma", "-C", "/etc/tunestack/puma.rb"],
               "jobs": ["bundle", "exec", "sidekiq"]},
@@ -72,9 +73,14 @@ class AppServerGroup(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppServerGroupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:AppServerGroup", name, None, opts)
         server_file = "puma.rb" if args.framework == "rails" else "gunicorn.conf.py"
-        secrets = [pulumi.Output.concat("DATABASE_PASSWORD=", args.db_password),
-                   pulumi.Output.concat("REDIS_PASSWORD=", args.redis_password),
-                   pulumi.Output.concat("REDIS_CACHE_PASSWORD=", args.redis_cache_password)]
+        # Passwords are secret files, never env vars (`docker inspect` shows env): the app image
+        # contract reads NAME_FILE (README).
+        secret_files = {f"{SECRETS}/database-password": args.db_password,
+                        f"{SECRETS}/redis-password": args.redis_password,
+                        f"{SECRETS}/redis-cache-password": args.redis_cache_password}
+        secrets = [f"DATABASE_PASSWORD_FILE={SECRETS}/database-password",
+                   f"REDIS_PASSWORD_FILE={SECRETS}/redis-password",
+                   f"REDIS_CACHE_PASSWORD_FILE={SECRETS}/redis-cache-password"]
         self.web: list[docker.Container] = []
         self.jobs: list[docker.Container] = []
         previous: list[docker.Container] = []   # the replica before, for one-at-a-time replacement
@@ -98,7 +104,8 @@ class AppServerGroup(pulumi.ComponentResource):
                 name=r.name, image=image, limit=args.web_limit,
                 command=COMMANDS[args.framework]["web"],
                 files={"/etc/tunestack/web.env": args.files["web.env"],
-                       f"/etc/tunestack/{server_file}": args.files[server_file]},
+                       f"/etc/tunestack/{server_file}": args.files[server_file], **secret_files},
+                secret_files=set(secret_files),
                 envs=[f"{k}={v}" for k, v in args.web_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
                 healthcheck=["CMD-SHELL", f"curl -fsS http://127.0.0.1:{args.port}{args.health_path} >/dev/null"],
                 publish=[Publish(args.port, r.publish_address)] if r.publish_address else [],
@@ -116,7 +123,8 @@ class AppServerGroup(pulumi.ComponentResource):
                     self.jobs.append(container(jobs_name, ContainerSpec(
                         name=jobs_name, image=image, limit=each,
                         command=COMMANDS[args.framework]["jobs"],
-                        files={"/etc/tunestack/jobs.env": args.files["jobs.env"]},
+                        files={"/etc/tunestack/jobs.env": args.files["jobs.env"], **secret_files},
+                        secret_files=set(secret_files),
                         envs=[f"{k}={v}" for k, v in args.jobs_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
                         healthcheck=["CMD-SHELL", "kill -0 1"],
                         aliases=[jobs_name],

@@ -16,8 +16,11 @@ import threading
 import time
 from urllib.parse import urlparse
 
+import psycopg
 import psycopg_pool
 import redis
+
+from . import secret
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -32,8 +35,10 @@ def _resources() -> dict:
     with _lock:
         if _state.get("pid") != os.getpid():
             url = urlparse(os.environ["DATABASE_URL"])
-            conninfo = (f"host={url.hostname} port={url.port} dbname={url.path.lstrip('/')} user={url.username} "
-                        f"password={os.environ['DATABASE_PASSWORD']} connect_timeout={_env_int('DB_CONNECT_TIMEOUT', 5)}")
+            # libpq keywords, not a conninfo string: a password may hold any character.
+            conninfo = psycopg.conninfo.make_conninfo(
+                host=url.hostname, port=url.port, dbname=url.path.lstrip("/"), user=url.username,
+                password=secret("DATABASE_PASSWORD"), connect_timeout=_env_int("DB_CONNECT_TIMEOUT", 5))
             # PgBouncer < 1.21 in transaction mode: no server-side prepared statements.
             prepare = None if os.environ.get("DB_PREPARED_STATEMENTS") == "false" else 5
             pool = psycopg_pool.ConnectionPool(conninfo, min_size=1, max_size=_env_int("DB_POOL", 5),
@@ -45,8 +50,8 @@ def _resources() -> dict:
             # One password per instance: REDIS_PASSWORD for the queue (REDIS_URL), REDIS_CACHE_PASSWORD for the cache.
             _state.update(pid=os.getpid(), db=pool,
                           cache=redis.Redis.from_url(os.environ["REDIS_CACHE_URL"],
-                                                     password=os.environ.get("REDIS_CACHE_PASSWORD"), **common),
-                          queue=redis.Redis.from_url(os.environ["REDIS_URL"], password=os.environ.get("REDIS_PASSWORD"),
+                                                     password=secret("REDIS_CACHE_PASSWORD"), **common),
+                          queue=redis.Redis.from_url(os.environ["REDIS_URL"], password=secret("REDIS_PASSWORD"),
                                                      **common))
         return _state
 

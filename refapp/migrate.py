@@ -10,11 +10,13 @@ from urllib.parse import urlparse
 
 import psycopg
 
+from . import secret
+
 
 def main() -> None:
     url = urlparse(os.environ["DATABASE_URL"])
     with psycopg.connect(host=url.hostname, port=url.port or 5432, dbname=url.path.lstrip("/"), user=url.username,
-                         password=os.environ["DATABASE_PASSWORD"], connect_timeout=10, autocommit=True) as conn:
+                         password=secret("DATABASE_PASSWORD"), connect_timeout=10, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS hits (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())")
     print("migrated")
 

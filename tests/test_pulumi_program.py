@@ -315,3 +315,16 @@ def test_every_container_waits_for_every_image_of_the_stack():
     assert images
     for c in run.of_type(CONTAINER):
         assert images <= set(c.dependencies), c.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_container_env_holds_a_secret(stack):
+    """Issue #11: `docker inspect` shows every env var, so passwords reach containers only as
+    secret files; the app reads NAME_FILE (the app image contract)."""
+    run = run_program(stack)
+    for c in run.of_type(CONTAINER):
+        assert all(isinstance(e, str) for e in c.inputs.get("envs", [])), f"{c.name}: a secret in its env"
+    web = next(c for c in run.of_type(CONTAINER) if "-app-web-" in c.name)
+    assert "DATABASE_PASSWORD_FILE=/etc/tunestack/secrets/database-password" in web.inputs["envs"]
+    uploads = {u["file"]: u["content"] for u in web.inputs["uploads"]}
+    assert SECRET_SIG in uploads["/etc/tunestack/secrets/database-password"]
