@@ -48,7 +48,7 @@ postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     secrets.db_password, secrets.migrator_password))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
-    starts["pgbouncer.live.ini"], starts["pgbouncer.ini"],
+    starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value,
     where["pgbouncer"].publish, secrets.db_password, secrets.admin_password),
     opts=pulumi.ResourceOptions(depends_on=[postgres]))

@@ -1,12 +1,19 @@
 """PgBouncer: the planned pools, its file-descriptor limit, and an auth file kept secret.
 
 Pools, limits and timeouts arrive live (RELOAD, clients stay connected; see _live.py); the
-container's own pgbouncer.ini holds what PgBouncer reads only at start."""
+container's own pgbouncer.ini holds what PgBouncer reads only at start.
+
+A PostgreSQL restart (its container replaced for a start-only setting or a new password) holds
+clients instead of failing them: the `<name>-hold` command's trigger is PostgreSQL's container id,
+so when that container is replaced (delete first), the engine deletes the command before it, and
+its `delete` PAUSEs PgBouncer; once the new PostgreSQL is healthy the command is created again and
+RESUMEs. Queries wait meanwhile, up to query_wait_timeout."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
@@ -26,6 +33,7 @@ class PgBouncerArgs:
     host_url: str                     # DOCKER_HOST of the db host, for the live file
     live_ini: str                     # the settings RELOAD applies (render_container_bases)
     start_ini: str                    # the container's pgbouncer.ini: the include and start-only settings
+    postgres_id: pulumi.Input[str]    # PostgreSQL's container id: its replacement is held (PAUSE/RESUME)
     limit: ContainerLimit
     port: int
     nofile: int                       # LimitNOFILE from the plan
@@ -55,5 +63,12 @@ class PgBouncer(pulumi.ComponentResource):
         )
         self.container = service_container(self, args.provider, args.network, spec)
         self.live = live_files(self, name, args.host_url, self.container, {"pgbouncer.ini": args.live_ini})
+        self.hold = command.local.Command(
+            f"{name}-hold",
+            create=pulumi.Output.concat("docker exec ", self.container.name, " tunestack-hold resume"),
+            delete=pulumi.Output.concat("docker exec ", self.container.name, " tunestack-hold pause"),
+            environment={"DOCKER_HOST": args.host_url},
+            triggers=[args.postgres_id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]))
         self.register_outputs({"container": self.container.name})
 

@@ -259,8 +259,9 @@ def test_preview_lists_the_full_graph_of_prod():
     # 89 before issues #10/#11, + a RandomPassword for the cache Redis and one for migrator, + a second
     # job container (and its image) on each of the 10 replicas for jobs.processes: 2, + 4 live-file
     # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes; the 20 + 4
-    # per-container images become one per machine and image (StackImages: 13 + its component)
-    assert out.startswith("stack prod: 98 resources")
+    # per-container images become one per machine and image (StackImages: 13 + its component), + the
+    # PgBouncer hold command around PostgreSQL restarts
+    assert out.startswith("stack prod: 99 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out

@@ -101,13 +101,13 @@ class Replay:
         for r in run.of_type("docker:index/volume:Volume"):
             self.client.volumes.create(plain(r.inputs)["name"])
 
-    def command(self, r: Registration) -> str:
-        """Run a local.Command's create as pulumi-command does; its stdout, or CommandFailed."""
+    def command(self, r: Registration, phase: str = "create") -> str:
+        """Run a local.Command's `create` (or `delete`) as pulumi-command does; its stdout, or CommandFailed."""
         i = self.spec(r)
         env = {**os.environ, **(i.get("environment") or {}), "DOCKER_HOST": self.docker_host}
-        res = subprocess.run(["/bin/sh", "-c", i["create"]], input=i.get("stdin", ""), capture_output=True,
-                             text=True, env=env, timeout=300)
-        self.steps.append(f"run {r.name}")
+        res = subprocess.run(["/bin/sh", "-c", i[phase]], input=i.get("stdin", "") if phase == "create" else "",
+                             capture_output=True, text=True, env=env, timeout=300)
+        self.steps.append(f"run {r.name}" if phase == "create" else f"run {r.name} ({phase})")
         if res.returncode:
             raise CommandFailed(f"{r.name}: exit {res.returncode}\n{res.stderr[-2000:]}")
         self.say(f"  {r.name}: {res.stdout.strip()}")
@@ -135,6 +135,12 @@ class Replay:
             if previous is None:
                 self.container(r)
             elif r.delete_before_replace:
+                # Pulumi deletes the dependents that this replacement also replaces (their inputs
+                # name it, e.g. a trigger on its id) before it deletes the resource itself.
+                for dependent in old.values():
+                    if dependent.type == COMMAND and previous.urn in dependent.dependencies \
+                            and plain(dependent.inputs).get("delete"):
+                        self.command(dependent, "delete")
                 self.remove(plain(previous.inputs))
                 self.container(r)
             else:

@@ -64,7 +64,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                                  spec.path, src)
     roles = role_settings(pg, app.request_timeout_ms)
     bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why,
-                                 app.request_timeout_ms, pg.idle_in_transaction_timeout_ms, src)
+                                 app.request_timeout_ms, pg.idle_in_transaction_timeout_ms, src, docker=where.docker)
     redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, src) for i in redis_specs}
     sampling = plan_sampling(spec.traffic)
     app_plan = app_settings(app, first, src)

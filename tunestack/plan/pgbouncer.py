@@ -10,7 +10,8 @@ PREPARED_STATEMENTS_FROM = (1, 21)   # PgBouncer 1.21 tracks protocol-level prep
 
 
 def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, listen_why: str,
-                       request_timeout_ms: int, idle_in_transaction_ms: int, source_of) -> dict[str, Setting]:
+                       request_timeout_ms: int, idle_in_transaction_ms: int, source_of,
+                       docker: bool = False) -> dict[str, Setting]:
     settings = {
         "listen_addr": policy(spot.listen, listen_why),
         "listen_port": Setting(bouncer.port, "stack file", source_of("pgbouncer.port")),
@@ -36,6 +37,11 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
         "unix_socket_dir": policy("", "no Unix socket: clients come over TCP with SCRAM (a socket in /tmp "
                                       "is open to every local user)"),
     }
+    if docker:
+        # PgBouncer manual: dns_max_ttl (default 15 s) is how long a resolved address is trusted. A
+        # replaced PostgreSQL container answers at a new address under the same name.
+        settings["dns_max_ttl"] = seconds(1000, "a replaced PostgreSQL container has a new address under the "
+                                                "same name: trust a lookup for 1 s, not 15", "policy")
     if bouncer.version >= PREPARED_STATEMENTS_FROM:
         settings["max_prepared_statements"] = policy(200, "PgBouncer ≥ 1.21 tracks protocol-level prepared statements")
     return settings
