@@ -126,6 +126,7 @@ class Replay:
                         or (r.type == COMMAND and any(by_urn[d].name in replaced
                                                       for d in r.dependencies if d in by_urn)))]
         later: list[tuple[str, int]] = []   # (old name, stop timeout): deleted after everything else
+        deleted: set[str] = set()           # dependents already deleted ahead of a replacement
 
         def step(r: Registration) -> None:
             if r.type == COMMAND:
@@ -139,7 +140,8 @@ class Replay:
                 # name it, e.g. a trigger on its id) before it deletes the resource itself.
                 for dependent in old.values():
                     if dependent.type == COMMAND and previous.urn in dependent.dependencies \
-                            and plain(dependent.inputs).get("delete"):
+                            and plain(dependent.inputs).get("delete") and dependent.name not in deleted:
+                        deleted.add(dependent.name)   # once, however many of its bases are replaced
                         self.command(dependent, "delete")
                 self.remove(plain(previous.inputs))
                 self.container(r)
