@@ -109,3 +109,14 @@ def test_images_check_finds_every_image_and_names_a_missing_one(dev, tmp_path):
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2, bad.stdout + bad.stderr
     assert "shop.invalid/shop:1.0" in bad.stderr and "push" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_docker_inspect_shows_no_password(dev):
+    """Issue #11: `docker inspect` shows every env var; no container may carry a password there."""
+    engine = dev[0]
+    passwords = [engine.read("dev-postgres", f"/etc/tunestack/secrets/{u}-password") for u in ("app", "migrator", "postgres")]
+    passwords += [engine.read(f"dev-redis-{r}", f"/etc/tunestack/secrets/redis-{r}-password") for r in ("cache", "queue")]
+    assert all(len(p) >= 16 for p in passwords)
+    for c in engine.client.containers.list():
+        env = "\n".join(c.attrs["Config"]["Env"] or [])
+        assert not any(p in env for p in passwords), f"{c.name}: a password in docker inspect"
