@@ -126,10 +126,11 @@ def test_bad_steps(text, message):
 
 
 def test_haproxy_log_parsing_and_p95():
-    log = ('127.0.0.1:1 [24/Nov/2026:18:56:32.873] web app/c1 0/0/0/26/26 200 182 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"\n'
-           '127.0.0.1:2 [24/Nov/2026:18:56:32.910] web app/s1 0/0/0/2/2 200 182 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"\n'
-           '127.0.0.1:3 [24/Nov/2026:18:56:32.923] web app/c1 0/0/0/90/91 500 182 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"\n')
-    assert parse_haproxy_log(log, "c1") == (2, 1, [26.0, 91.0])
+    # HAProxy httplog with the X-Tunestack-Synthetic request header captured in braces.
+    log = ('127.0.0.1:1 [24/Nov/2026:18:56:32.873] web app/c1 0/0/0/26/26 200 182 - - ---- 1/1/0/0/0 0/0 {} "GET / HTTP/1.1"\n'
+           '127.0.0.1:2 [24/Nov/2026:18:56:32.910] web app/s1 0/0/0/2/2 200 182 - - ---- 1/1/0/0/0 0/0 {1} "GET / HTTP/1.1"\n'
+           '127.0.0.1:3 [24/Nov/2026:18:56:32.923] web app/c1 0/0/0/90/91 500 182 - - ---- 1/1/0/0/0 0/0 {1} "GET / HTTP/1.1"\n')
+    assert parse_haproxy_log(log, "c1") == Metrics(requests=2, errors=1, p95_ms=91.0, synthetic=1)
     assert p95([float(x) for x in range(1, 101)]) == 95.0  # nearest rank
 
 
@@ -167,3 +168,43 @@ def test_pulumi_engine_rolls_back_by_config(tmp_path):
     engine = PulumiEngine(stack, measure_fn=lambda since: Metrics(100, 50, 40.0), say=lambda m: None)
     assert controller(engine, tmp_path).run("v2", {}, [10, 100], 3) == 1
     assert stack.ups[-1] == ("rollout: roll back to stable", stack.config) and stack.config["tunestack:canaryWeight"] == "0"
+
+
+@pytest.mark.parametrize("min_requests,bake_s,weight,rate", [
+    (20, 5, 10, 40),     # 10% of 40/s for 5 s = 20 requests
+    (20, 30, 50, 2),     # 50% of 2/s for 30 s = 30 ≥ 20 (1/s would give 15)
+    (100, 10, 100, 10),
+])
+def test_load_needed_gives_the_canary_its_minimum(min_requests, bake_s, weight, rate):
+    from tunestack.rollout import load_needed
+
+    assert load_needed(min_requests, bake_s, weight) == rate
+    assert rate * bake_s * weight / 100 >= min_requests
+
+
+def test_an_idle_canary_fails_and_the_rollout_says_how_to_send_load(tmp_path):
+    lines = []
+    rollout = Rollout(RecordingEngine([Metrics(0, 0, None)]), StateStore(tmp_path / "rollout.json"), GATES,
+                      say=lines.append, clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None)
+    assert rollout.run("v2", {}, [10, 100], 5) == 1
+    said = "\n".join(lines)
+    assert "got 0 request(s) in the 5s bake at 10%" in said and "--load 20" in said   # 10 / (5 s × 10 %)
+
+
+def test_load_runs_only_while_a_step_bakes(tmp_path):
+    events = []
+
+    class Traffic:
+        def __enter__(self):
+            events.append("load on")
+
+        def __exit__(self, *exc):
+            events.append("load off")
+
+    engine = RecordingEngine([GOOD, GOOD])
+    original = engine.measure
+    engine.measure = lambda since: (events.append("measure"), original(since))[1]
+    rollout = Rollout(engine, StateStore(tmp_path / "rollout.json"), GATES, say=lambda m: None,
+                      clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None, load=Traffic)
+    assert rollout.run("v2", {}, [50, 100], 3) == 0
+    assert events == ["load on", "load off", "measure"] * 2

@@ -97,7 +97,34 @@ def test_killed_rollout_resumes_at_the_same_step(env):
     assert version(env) == "v5"
 
 
+def test_idle_stack_is_told_to_send_load(env):
+    """Issue #12: nobody calls the stack, so the canary proves nothing; the rollout says so plainly
+    and names the --load that would give the gates their minimum."""
+    res = rollout(env, "--version", "v6-idle", "--steps", "50,100", "--bake", "3s")
+    assert res.returncode == 1
+    assert "is anyone using this stack?" in res.stdout and "--load 10" in res.stdout   # 15 / (3 s × 50 %)
+    assert version(env) == "v5"
+
+
+def test_built_in_load_promotes_a_healthy_version_on_an_idle_stack(env):
+    res = rollout(env, "--version", "v7", "--steps", "50,100", "--bake", "5s", "--load", "20")
+    assert res.returncode == 0, res.stdout + res.stderr
+    gate = next(line for line in res.stdout.splitlines() if "gate min requests" in line)
+    requests = int(gate.split("measured ")[1].split()[0])
+    assert f"({requests} synthetic)" in gate, "every request the canary got was the rollout's own, marked"
+    assert version(env) == "v7"
+
+
+def test_built_in_load_rolls_back_a_faulty_version_on_an_idle_stack(env):
+    res = rollout(env, "--version", "v8-bad", "--env", "APP_FAULT_RATE=0.5", "--steps", "50,100", "--bake", "5s",
+                  "--load", "20")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "rolling back" in res.stdout and "error rate" in res.stdout
+    assert version(env) == "v7"
+
+
 @pytest.mark.parametrize("args,message", [
+    (["--version", "v9", "--load", "0"], "requests per second"),
     (["--version", "v9", "--steps", "50,25,100"], "rise"),
     (["--version", "v9", "--steps", "10,150"], "between 1 and 100"),
     (["promote", "--version", "nope"], "no rollout in progress"),

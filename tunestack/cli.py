@@ -398,9 +398,12 @@ def cmd_rollout(args) -> int:
     gates = (plan.rollout["gate_max_error_rate"].value, plan.rollout["gate_max_p95_ms"].value,
              plan.rollout["gate_min_requests"].value)
     say = lambda m: print(m, flush=True)  # noqa: E731
+    load = None
+    if args.load is not None:
+        load = _synthetic_load(plan, args.load, bake, say)
     try:
         with _locked(local, f"rollout {args.action} --stack {args.stack}", args):
-            controller = Rollout(LocalEngine(local, say=say), store, gates, say=say)
+            controller = Rollout(LocalEngine(local, say=say), store, gates, say=say, load=load)
             if args.action == "promote":
                 return controller.promote(args.version)
             if args.action == "abort":
@@ -412,6 +415,25 @@ def cmd_rollout(args) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: state is saved; run the same command again to resume at this step", file=sys.stderr)
         return 130
+
+
+MAX_LOAD_RATE = 500   # requests/s: enough for any gate, not a load test
+
+
+def _synthetic_load(plan, rate: float, bake_s: float, say):
+    """Bounded, marked traffic at the stack's entry point while a step bakes (`--load RATE`):
+    like Flagger's load tester, for stacks nobody is using. Marked with X-Tunestack-Synthetic so
+    that HAProxy's log, and the gates, count it apart."""
+    from .loadgen import Load
+    from .rollout import SYNTHETIC_HEADER
+
+    if not 0 < rate <= MAX_LOAD_RATE:
+        raise UsageError(f"--load {rate:g}: requests per second between 0 and {MAX_LOAD_RATE}")
+    bind = plan.loadbalancer["bind"].value
+    url = f"http://{'127.0.0.1' if bind in ('0.0.0.0', '*', '::') else bind}:{plan.loadbalancer['port'].value}/"
+    say(f"synthetic load: {rate:g} requests/s to {url} while each step bakes (marked {SYNTHETIC_HEADER}: 1)")
+    threads = min(16, max(2, int(rate // 20) + 1))
+    return lambda: Load(url, threads=threads, limit_s=bake_s + 30, rate=rate, headers={SYNTHETIC_HEADER: "1"})
 
 
 def cmd_schema(args) -> int:
@@ -551,6 +573,9 @@ def _add_change_commands(sub) -> None:
     p.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the new version only")
     p.add_argument("--steps", help="weights in %%, rising, ending at 100 (default: the stack's rollout.steps)")
     p.add_argument("--bake", help="time per step, e.g. 30s or 5m (default: the stack's rollout.bake)")
+    p.add_argument("--load", type=float, metavar="RATE",
+                   help="send RATE requests/s of marked synthetic traffic to the entry point while each step "
+                        "bakes, so an idle stack's gates measure something (counted apart in the gates)")
     p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
                    help="how long to wait while another command holds the stack (default 120; then exit 3)")
     p.set_defaults(func=cmd_rollout)

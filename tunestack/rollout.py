@@ -11,6 +11,7 @@ request log for measurements) and Pulumi (Automation API: set config, `up`, read
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -76,6 +77,7 @@ class Metrics:
     requests: int
     errors: int
     p95_ms: float | None
+    synthetic: int = 0     # of `requests`, those the rollout's own load sent (marked, counted apart)
 
     @property
     def error_rate(self) -> float | None:
@@ -100,7 +102,8 @@ def p95(values: list[float]) -> float | None:
 def evaluate(metrics: Metrics, max_error_rate: float, max_p95_ms: float, min_requests: int) -> list[GateResult]:
     """No data fails: a canary nobody called has proven nothing (Flagger #1035)."""
     enough = metrics.requests >= min_requests
-    out = [GateResult("min requests", enough, str(metrics.requests), f">= {min_requests}")]
+    measured = str(metrics.requests) + (f" ({metrics.synthetic} synthetic)" if metrics.synthetic else "")
+    out = [GateResult("min requests", enough, measured, f">= {min_requests}")]
     rate = metrics.error_rate
     out.append(GateResult("error rate", rate is not None and rate < max_error_rate,
                           "no data" if rate is None else f"{rate:.2%}", f"< {max_error_rate:.2%}"))
@@ -120,12 +123,14 @@ class Engine(Protocol):
     def rollback(self) -> None: ...
 
 
-# HAProxy httplog: `... web app/SERVER TR/Tw/Tc/Tr/Ta STATUS ...`
+# HAProxy httplog: `... web app/SERVER TR/Tw/Tc/Tr/Ta STATUS ... {SYNTHETIC} "GET ..."`; the
+# frontend captures the X-Tunestack-Synthetic request header into the braces.
 _LOG_LINE = re.compile(r" \S+ [^/\s]+/(?P<server>\S+) -?\d+/-?\d+/-?\d+/-?\d+/(?P<ta>-?\d+) (?P<status>\d{3}) ")
+SYNTHETIC_HEADER = "X-Tunestack-Synthetic"
 
 
-def parse_haproxy_log(text: str, server: str) -> tuple[int, int, list[float]]:
-    requests = errors = 0
+def parse_haproxy_log(text: str, server: str) -> Metrics:
+    requests = errors = synthetic = 0
     latencies: list[float] = []
     for line in text.splitlines():
         m = _LOG_LINE.search(line)
@@ -133,9 +138,15 @@ def parse_haproxy_log(text: str, server: str) -> tuple[int, int, list[float]]:
             continue
         requests += 1
         errors += m.group("status").startswith("5")
+        synthetic += "{1}" in line
         if int(m.group("ta")) >= 0:
             latencies.append(float(m.group("ta")))
-    return requests, errors, latencies
+    return Metrics(requests, errors, p95(latencies), synthetic)
+
+
+def load_needed(min_requests: int, bake_s: float, weight: int) -> int:
+    """Requests per second at the entry point that give the canary `min_requests` in one bake."""
+    return math.ceil(min_requests / (bake_s * max(weight, 1) / 100))
 
 
 class LocalEngine:
@@ -220,8 +231,7 @@ class LocalEngine:
         return b"".join(parts).decode(errors="replace")
 
     def measure(self, since) -> Metrics:
-        requests, errors, latencies = parse_haproxy_log(self.read_since(since), self.canary_server)
-        return Metrics(requests, errors, p95(latencies))
+        return parse_haproxy_log(self.read_since(since), self.canary_server)
 
     def verify_canary(self, version: str) -> tuple[bool, str]:
         """testinfra on the canary's host: the process runs the new version and listens."""
@@ -339,9 +349,12 @@ def parse_bake(text: str) -> float:
 
 class Rollout:
     def __init__(self, engine: Engine, store: StateStore, gates, say=print, clock=time.monotonic,
-                 sleep=time.sleep, progress_every: float = 5.0):
+                 sleep=time.sleep, progress_every: float = 5.0, load=None):
+        """`load`: a factory of a context manager that sends bounded synthetic traffic while a
+        step bakes (`--load RATE`), for stacks nobody is using."""
         self.engine, self.store, self.gates, self.say = engine, store, gates, say
         self.clock, self.sleep, self.progress_every = clock, sleep, progress_every
+        self.load = load
 
     def _save(self, state: RolloutState, event: str) -> None:
         state.history.append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": state.step,
@@ -387,6 +400,11 @@ class Rollout:
             results.append(GateResult("testinfra on canary host", ok_host, host_detail, "passes"))
             for r in results:
                 self.say(f"  gate {r.name:<26} {'pass' if r.ok else 'FAIL'}  measured {r.measured}, needs {r.threshold}")
+            if not results[0].ok:
+                rate = load_needed(self.gates[2], state.bake_s, weight)
+                self.say(f"  the canary got {metrics.requests} request(s) in the {state.bake_s:g}s bake at {weight}%, "
+                         f"and the gates need {self.gates[2]}: is anyone using this stack? Send traffic, or let the "
+                         f"rollout send it: --load {rate} (requests/s at the entry point)")
             failed = [r for r in results if not r.ok]
             if failed:
                 self.say(f"rolling back: {', '.join(r.name for r in failed)} failed at {weight}%")
@@ -401,6 +419,10 @@ class Rollout:
             self._save(state, f"analysis passed at {weight}%")
 
     def _bake(self, state: RolloutState, weight: int) -> None:
+        with self.load() if self.load else contextlib.nullcontext():
+            self._wait(state, weight)
+
+    def _wait(self, state: RolloutState, weight: int) -> None:
         start = self.clock()
         next_report = start
         while True:
