@@ -189,10 +189,21 @@ def load_document(doc: object, display: str, name: str, resolver: InstanceTypeRe
     if not isinstance(doc, dict):
         raise StackError([Problem(display, "(top level)", doc, "a mapping with a 'config' key",
                                   "start the file with `config:`")])
+    doc = _pulumi_written(doc)
     errors = sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise StackError([_schema_problem(display, e) for e in errors])
     return _Builder(display, doc["config"], resolver or InstanceTypeResolver()).build(name, display)
+
+
+def _pulumi_written(doc: dict) -> dict:
+    """`pulumi config set tunestack:canaryWeight 50` writes the string "50" into the stack file (a
+    rollout engine does so at every step): take a whole number written as a string as that number."""
+    config = doc.get("config")
+    key = f"{NS}:canaryWeight"
+    if isinstance(config, dict) and isinstance(config.get(key), str) and re.fullmatch(r"\d{1,3}", config[key]):
+        doc = {**doc, "config": {**config, key: int(config[key])}}
+    return doc
 
 
 class _Builder:
