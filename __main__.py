@@ -43,7 +43,7 @@ secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("d
 postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     hosts.providers[db_machine], network.networks[db_machine].name, stack_images.image_id(db_machine, images["postgres"]),
     hosts.urls[db_machine],
-    files, starts["postgresql.conf"],
+    starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
     secrets.db_password, secrets.migrator_password))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(

@@ -27,8 +27,9 @@ class PostgresServerArgs:
     network: pulumi.Input[str]
     image: pulumi.Input[str]          # image id (StackImages.image_id)
     host_url: str                    # DOCKER_HOST of the db host, for the live files
-    files: dict[str, str]            # rendered files of the plan (live: postgresql.conf, roles.sql)
-    start_conf: str                  # the container's postgresql.conf: the include and start-only settings
+    live_conf: str                   # the settings a reload applies (render_container_bases)
+    roles_sql: str                   # per-role timeouts (render_plan), applied live
+    start_conf: str                  # the container's postgresql.conf: start-only settings and the include
     limit: ContainerLimit
     port: int
     publish_address: str | None      # the host's private address, when clients live on other hosts
@@ -65,5 +66,5 @@ class PostgresServer(pulumi.ComponentResource):
             stop_seconds=120,   # fast shutdown checkpoints first: give it time, never crash recovery
         ))
         self.live = live_files(self, name, args.host_url, self.container,
-                               {"postgresql.conf": args.files["postgresql.conf"], "roles.sql": args.files["roles.sql"]})
+                               {"postgresql.conf": args.live_conf, "roles.sql": args.roles_sql})
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

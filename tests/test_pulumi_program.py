@@ -79,7 +79,7 @@ def test_containers_carry_the_rendered_plan(stack):
     assert uploads[f"{stack}-postgres"]["/etc/tunestack/postgresql.conf"] == starts["postgresql.conf"]
     assert uploads[f"{stack}-pgbouncer"]["/etc/tunestack/pgbouncer.ini"] == starts["pgbouncer.ini"]
     live = {r.name: r.plain_inputs for r in run.of_type("command:local:Command")}
-    assert live[f"{stack}-postgres-live-postgresql.conf"]["stdin"] == files["postgresql.conf"]
+    assert live[f"{stack}-postgres-live-postgresql.conf"]["stdin"] == starts["postgresql.live.conf"]
     assert live[f"{stack}-postgres-live-roles.sql"]["stdin"] == files["roles.sql"]
     assert live[f"{stack}-pgbouncer-live-pgbouncer.ini"]["stdin"] == starts["pgbouncer.live.ini"]
     assert live[f"{stack}-lb-live-haproxy.cfg"]["stdin"] == files["haproxy.cfg"]

@@ -147,8 +147,10 @@ PGBOUNCER_AT_START = ("listen_addr", "listen_port", "unix_socket_dir", "auth_typ
 
 def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     """The files of the Docker target for the servers whose settings arrive live (tunestack-live):
-    - postgresql.conf, the container's own: includes the live postgresql.conf (render_plan's) and
-      then restates the settings PostgreSQL reads only at start;
+    - postgresql.conf, the container's own: the settings PostgreSQL reads only at start, and an
+      include of postgresql.live.conf: every other setting, which a reload applies. The two never
+      share a setting, so a live file left from before can never hold a start-only value (a
+      removed override goes back to PostgreSQL's default at the restart it needs);
     - pgbouncer.ini, the container's own: [databases] and what PgBouncer reads only at start, then
       includes pgbouncer.live.ini: the rest of [pgbouncer], which RELOAD applies."""
     spec = plan.spec
@@ -158,6 +160,9 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
     return {
         "postgresql.conf": env.get_template("postgresql.container.conf.j2").render(
             stack=plan.stack, settings=at_start, live=f"{LIVE_DIR}/postgresql.conf"),
+        "postgresql.live.conf": env.get_template("postgresql.conf.j2").render(
+            stack=plan.stack, version=spec.postgres.version,
+            settings={k: s for k, s in plan.postgres.items() if k not in at_start}),
         "pgbouncer.ini": env.get_template("pgbouncer.container.ini.j2").render(
             stack=plan.stack, at_start={k: s for k, s in plan.pgbouncer.items() if k in PGBOUNCER_AT_START},
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port,

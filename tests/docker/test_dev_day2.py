@@ -79,6 +79,8 @@ def deployed(engine, tmp_path_factory):
     yield engine, replay, tmp
     for c in engine.client.containers.list(all=True):
         c.remove(force=True)
+    for v in engine.client.volumes.list():   # the next module deploys dev from nothing
+        v.remove(force=True)
 
 
 def apply_under_load(replay, new, what):
@@ -191,4 +193,16 @@ def test_password_rotation_works_end_to_end(deployed):
                                      extra={"tunestack:dbPassword": rotated}), "password rotation")
     assert engine.read("dev-postgres", "/etc/tunestack/secrets/app-password") == rotated
     assert app_ok(), "PostgreSQL, PgBouncer and the app agree on the new password"
+    assert kept(engine)
+
+
+def test_removing_a_restart_only_override_goes_back_to_the_default(deployed):
+    """The live file never holds a start-only setting, so the restart that removing one needs
+    starts PostgreSQL with its default (PostgreSQL docs: max_wal_senders defaults to 10)."""
+    engine, replay, tmp = deployed
+    def without_wal_senders(c): c["tunestack:postgres"]["overrides"] = {"work_mem": "8MB"}
+    replay.update(program(tmp, without_wal_senders, more_clients, timeouts, new_app_version, canary_half,
+                          extra={"tunestack:dbPassword": "rotated-" + "x" * 24}))
+    assert engine.psql("SHOW max_wal_senders") == "10"
+    assert engine.psql("SHOW work_mem") == "8MB"
     assert kept(engine)

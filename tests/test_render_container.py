@@ -1,0 +1,39 @@
+"""The Docker target's own config files (render_container_bases): what a server reads only at start
+is the container's, the rest is delivered live; no setting is in both (issue #11)."""
+import re
+
+import pytest
+
+from tunestack.plan import plan_stack
+from tunestack.postgres.catalog import catalog
+from tunestack.render import PGBOUNCER_AT_START, render_container_bases
+
+STACKS = ["dev", "local", "staging", "prod"]
+SETTING = re.compile(r"^(\w+) = ", re.M)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_postgres_start_and_live_settings_split_by_context(stack):
+    """PostgreSQL docs (pg_settings.context): `postmaster` settings change only at a server start."""
+    plan = plan_stack(stack, target="docker")
+    files = render_container_bases(plan)
+    start = set(SETTING.findall(files["postgresql.conf"])) - {"include_if_exists"}
+    live = set(SETTING.findall(files["postgresql.live.conf"]))
+    gucs = catalog(plan.spec.postgres.version)
+    assert start | live == set(plan.postgres) and not start & live
+    assert {gucs[k].context for k in start} == {"postmaster"}
+    assert "postmaster" not in {gucs[k].context for k in live}
+    assert "include_if_exists = '/etc/tunestack/live/postgresql.conf'" in files["postgresql.conf"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pgbouncer_live_file_is_one_section_without_a_header(stack):
+    """PgBouncer resets a section that appears twice: the live file is key = value lines only,
+    included at the end of the container's one [pgbouncer] section."""
+    plan = plan_stack(stack, target="docker")
+    files = render_container_bases(plan)
+    live = files["pgbouncer.live.ini"]
+    assert "[" not in "".join(line for line in live.splitlines() if not line.startswith(";"))
+    assert set(SETTING.findall(live)) == set(plan.pgbouncer) - set(PGBOUNCER_AT_START)
+    start = files["pgbouncer.ini"]
+    assert len(re.findall(r"^\[pgbouncer\]$", start, re.M)) == 1 and start.rstrip().endswith("%include /etc/tunestack/live/pgbouncer.ini")
