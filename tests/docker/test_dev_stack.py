@@ -24,6 +24,8 @@ def dev(engine):
     yield engine, run, replay, plan
     for c in engine.client.containers.list(all=True):
         c.remove(force=True)
+    for v in engine.client.volumes.list():
+        v.remove(force=True)
 
 
 def test_every_container_is_healthy(dev):
