@@ -87,7 +87,9 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         stop_timeout=spec.stop_seconds,
         destroy_grace_seconds=spec.stop_seconds,
         ulimits=spec.ulimits or None,
-        healthcheck=docker.ContainerHealthcheckArgs(tests=spec.healthcheck, interval="10s", timeout="5s",
+        # Docker 20.10 runs the first check one interval after start (no start_interval yet), and
+        # `wait`, the surge and PgBouncer's hold around a PostgreSQL restart all wait for it: 2 s.
+        healthcheck=docker.ContainerHealthcheckArgs(tests=spec.healthcheck, interval="2s", timeout="5s",
                                                     retries=5, start_period="30s"),
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=spec.aliases or [spec.name])],
         ports=[docker.ContainerPortArgs(internal=p.port, external=p.port, ip=p.address) for p in spec.publish] or None,

@@ -63,10 +63,26 @@ class CommandFailed(AssertionError):
 
 
 class Replay:
-    def __init__(self, client, run: ProgramRun, docker_host: str, say=print):
-        self.client, self.run, self.say, self.docker_host = client, run, say, docker_host
+    """`connect(url)` → (Docker SDK client, DOCKER_HOST for the docker CLI) for a provider's `host`
+    as the program declared it: the test's own engine for the local socket, or a test host's
+    engine over SSH. `env`: the environment commands run in (e.g. PATH to the test bed's ssh)."""
+
+    def __init__(self, run: ProgramRun, connect, say=print, env: dict[str, str] | None = None):
+        self.run, self.connect, self.say, self.env = run, connect, say, env or dict(os.environ)
         self.images = {r.name: plain(r.inputs)["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
         self.steps: list[str] = []   # what was done, in order: "create X", "delete X", "run X"
+        self.engines: dict[str, tuple] = {}      # provider host URL → (client, CLI DOCKER_HOST)
+        self.where: dict[str, object] = {}       # container name → the client of its engine
+
+    def engine(self, url: str) -> tuple:
+        if url not in self.engines:
+            self.engines[url] = self.connect(url)
+        return self.engines[url]
+
+    def client_of(self, r: Registration, run: ProgramRun | None = None):
+        """The engine a resource lands on: its provider's `host`."""
+        hosts = {p.name: plain(p.inputs)["host"] for p in (run or self.run).of_type("pulumi:providers:docker")}
+        return self.engine(hosts[r.provider_name])[0]
 
     def image_of(self, r: Registration) -> str:
         """The image reference a container runs: its `image` input is a RemoteImage's id, which the
@@ -77,12 +93,12 @@ class Replay:
         import docker
 
         out = []
-        for name in sorted(set(self.images.values())):
+        for r in self.run.of_type("docker:index/remoteImage:RemoteImage"):
             try:
-                self.client.images.get(name)
+                self.client_of(r).images.get(plain(r.inputs)["name"])
             except docker.errors.ImageNotFound:
-                out.append(name)
-        return out
+                out.append(f"{plain(r.inputs)['name']} on {r.provider_name}")
+        return sorted(out)
 
     def apply(self) -> None:
         self.storage(self.run)
@@ -95,16 +111,17 @@ class Replay:
     def storage(self, run: ProgramRun) -> None:
         """Networks and volumes (created once; a volume outlives its containers)."""
         for r in run.of_type("docker:index/network:Network"):
-            name = plain(r.inputs)["name"]
-            if not self.client.networks.list(names=[name]):
-                self.client.networks.create(name, driver=plain(r.inputs).get("driver", "bridge"))
+            name, client = plain(r.inputs)["name"], self.client_of(r, run)
+            if not client.networks.list(names=[name]):
+                client.networks.create(name, driver=plain(r.inputs).get("driver", "bridge"))
         for r in run.of_type("docker:index/volume:Volume"):
-            self.client.volumes.create(plain(r.inputs)["name"])
+            self.client_of(r, run).volumes.create(plain(r.inputs)["name"])
 
     def command(self, r: Registration, phase: str = "create") -> str:
         """Run a local.Command's `create` (or `delete`) as pulumi-command does; its stdout, or CommandFailed."""
         i = self.spec(r)
-        env = {**os.environ, **(i.get("environment") or {}), "DOCKER_HOST": self.docker_host}
+        declared = (i.get("environment") or {}).get("DOCKER_HOST", "")
+        env = {**self.env, **(i.get("environment") or {}), "DOCKER_HOST": self.engine(declared)[1]}
         res = subprocess.run(["/bin/sh", "-c", i[phase]], input=i.get("stdin", "") if phase == "create" else "",
                              capture_output=True, text=True, env=env, timeout=300)
         self.steps.append(f"run {r.name}" if phase == "create" else f"run {r.name} ({phase})")
@@ -116,6 +133,7 @@ class Replay:
     def update(self, new: ProgramRun) -> None:
         """Apply a changed program the way `pulumi up` would (see the module docstring)."""
         old = {r.name: r for r in self.run.registrations}
+        self.run = new   # resources resolve their engine in the new program
         self.images.update({r.name: plain(r.inputs)["name"]
                             for r in new.of_type("docker:index/remoteImage:RemoteImage")})
         self.storage(new)
@@ -159,11 +177,10 @@ class Replay:
                 f.result()
         for name, timeout in later:
             self.remove({"name": name, "stopTimeout": timeout})
-        self.run = new
 
     def remove(self, inputs: dict) -> None:
         """Graceful: a stop within the container's declared stop timeout, then removal."""
-        container = self.client.containers.get(inputs["name"])
+        container = self.where[inputs["name"]].containers.get(inputs["name"])
         container.stop(timeout=int(inputs.get("stopTimeout") or 10))
         container.remove()
         self.steps.append(f"delete {inputs['name']}")
@@ -173,7 +190,9 @@ class Replay:
 
     def container(self, r: Registration, timeout: float = 180) -> None:
         i = self.spec(r)
-        api = self.client.api
+        client = self.client_of(r)
+        self.where[i["name"]] = client
+        api = client.api
         networks = i.get("networksAdvanced", [])
         ports = {int(p["internal"]): (p["ip"], int(p["external"])) for p in i.get("ports", [])}
         health = i["healthcheck"]
@@ -204,11 +223,11 @@ class Replay:
         self.say(f"  {i['name']}: started, waiting for health …")
         if not poll(lambda: self.health(i["name"]) in ("healthy", "exited"), timeout, 0.5) \
                 or self.health(i["name"]) != "healthy":
-            logs = self.client.containers.get(i["name"]).logs(tail=30).decode(errors="replace")
+            logs = client.containers.get(i["name"]).logs(tail=30).decode(errors="replace")
             raise AssertionError(f"{i['name']} did not turn healthy ({self.health(i['name'])}):\n{logs}")
 
     def health(self, name: str) -> str:
-        state = self.client.api.inspect_container(name)["State"]
+        state = self.where[name].api.inspect_container(name)["State"]
         if state["Status"] == "exited":
             return "exited"
         return state.get("Health", {}).get("Status", state["Status"])

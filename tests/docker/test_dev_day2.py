@@ -67,7 +67,7 @@ def canary_half(c): c["tunestack:canaryWeight"] = 50
 @pytest.fixture(scope="module")
 def deployed(engine, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("day2")
-    replay = Replay(engine.client, program(tmp), engine.url, say=lambda m: print(m, flush=True))
+    replay = Replay(program(tmp), engine.connect, say=lambda m: print(m, flush=True))
     replay.apply()
     engine.migrate(replay.image_of(replay.run.by_name("dev-app-web-1")))
     engine.psql("CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def dev(engine):
     run = run_program("dev")
-    replay = Replay(engine.client, run, engine.url, say=lambda m: print(m, flush=True))
+    replay = Replay(run, engine.connect, say=lambda m: print(m, flush=True))
     assert replay.missing_images() == []
     replay.apply()
     plan = build_plan(stackfile.load(stackfile.stack_path("dev"), name="dev"), target="docker")
