@@ -19,6 +19,23 @@ settings.register_profile("tunestack", database=None)
 settings.load_profile("tunestack")
 
 
+@pytest.fixture(scope="session")
+def engine():
+    """A private Docker engine with the project's images, built once per run (docker, multihost)."""
+    from tests.docker.engine import Engine
+    from tunestack import images
+
+    if os.geteuid() != 0:
+        pytest.skip("a private dockerd needs root")
+    e = Engine()
+    try:
+        e.start()
+        images.build(e.client, say=lambda m: print(m, flush=True))
+        yield e
+    finally:
+        e.stop()
+
+
 @pytest.fixture
 def server_dir():
     """A work folder the unprivileged server user can reach (pytest's tmp_path is root-only)."""

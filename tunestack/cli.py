@@ -5,7 +5,9 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
@@ -270,47 +272,106 @@ def _host_spec(text: str) -> str:
                      "with a host name or IP address")
 
 
-def verify_command(args, report: Path) -> tuple[list[str], str]:
-    """The pytest command that runs verify/ for a stack, and the hosts it targets.
+@dataclass
+class VerifyRun:
+    """One pytest run of verify/: the machine it checks, its testinfra hosts and environment."""
+    machine: str
+    hosts: str
+    cmd: list[str]
+    env: dict[str, str] | None = None
+
+
+def _testinfra_options(args, machine: str = "") -> list[str]:
+    """testinfra's own options, passed through: ssh config, identity file, sudo, junit output."""
+    out = []
+    if args.ssh_config:
+        out.append(f"--ssh-config={args.ssh_config}")
+    if args.ssh_identity_file:
+        out.append(f"--ssh-identity-file={args.ssh_identity_file}")
+    if args.sudo:
+        out.append("--sudo")
+    if args.junit_xml:
+        path = Path(args.junit_xml)
+        out.append(f"--junit-xml={path.with_name(f'{path.stem}-{machine}{path.suffix}') if machine else path}")
+    return out
+
+
+def _ssh_env(args, tmp: Path) -> dict[str, str] | None:
+    """With --ssh-config, the docker CLI (docker:// checks over DOCKER_HOST=ssh://…) must read it
+    too: an `ssh` on PATH that always passes it."""
+    if not args.ssh_config:
+        return None
+    wrapper = tmp / "bin" / "ssh"
+    wrapper.parent.mkdir(exist_ok=True)
+    wrapper.write_text(f"#!/bin/sh\nexec /usr/bin/ssh -F {shlex.quote(str(Path(args.ssh_config).resolve()))} \"$@\"\n")
+    wrapper.chmod(0o700)
+    return {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+
+
+def verify_runs(args, tmp: Path) -> list[VerifyRun]:
+    """The pytest runs that check a stack: one for a stack on this machine (or given --hosts), and
+    one per machine for a Docker stack on remote hosts, each with DOCKER_HOST=ssh://… so that the
+    docker:// checks run inside that machine's containers and the ssh:// checks on the machine.
 
     Every expectation comes from the plan: the stack, its PostgreSQL major and where services run.
     A stack whose hosts are all this machine is the local stack: planned for the installed
     PostgreSQL, with its secrets in the local state folder."""
     from . import stackfile
+    from .images import RUNS_AS, docker_url
     from .local import LocalStack
     from .paths import VERIFY
+    from .plan import plan_stack
+    from .plan.placement import container_name
     from .render import Layout
     from .servers import installed_pg_major
 
     spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
     local = all(h.is_local for h in spec.hosts)
+    pg_version = args.pg_version or (installed_pg_major() if local and args.target == "hosts" else None)
+    on_this_machine = local and args.target == "hosts"   # the local stack, under supervisord
+    secrets = args.secrets_dir or (str(LocalStack(args.stack).secrets_dir) if on_this_machine else Layout().secrets_dir)
+
+    def command(hosts: str, report: Path, machine: str = "") -> list[str]:
+        cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-p", "no:cacheprovider", "-q", "--no-header", "-rfE",
+               "--tb=line", f"--hosts={hosts}", "--stack", args.stack, "--target", args.target,
+               "--secrets-dir", secrets, "--report", str(report), *_testinfra_options(args, machine)]
+        if pg_version:
+            cmd += ["--pg-version", str(pg_version)]
+        if args.collect_only:
+            cmd += ["--collect-only"]
+        return cmd
+
     if args.hosts:
         hosts = ",".join(_host_spec(h) for h in args.hosts.split(","))
     elif local and args.target == "docker":   # the stack's containers on this machine's engine
-        from .plan import plan_stack
-        from .plan.placement import container_name
-
-        from .images import RUNS_AS
-
         placement = plan_stack(args.stack, target="docker").placement
         specs = [f"docker://{RUNS_AS[s]}@{container_name(args.stack, s)}"
                  for s in ("postgres", "pgbouncer", "redis-cache", "redis-queue", "lb")]
         hosts = ",".join(specs + [f"docker://{RUNS_AS['app']}@{name}" for name in _app_containers(placement)])
     elif local:
         hosts = "local://"
+    elif args.target == "docker":
+        plan = plan_stack(args.stack, target="docker")
+        env = _ssh_env(args, tmp)
+        runs = []
+        container_of = {"postgres": "postgres", "pgbouncer": "pgbouncer", "redis-cache": "redis-cache",
+                        "redis-queue": "redis-queue", "haproxy": "lb"}
+        for h in spec.hosts:
+            for i, address in enumerate(h.addresses):
+                machine = h.name if h.count == 1 else f"{h.name}-{i + 1}"
+                specs = [f"ssh://{h.ssh_user + '@' if h.ssh_user else ''}{address}"]
+                specs += [f"docker://{RUNS_AS[c]}@{container_name(args.stack, c)}" for s, c in container_of.items()
+                          if plan.placement[s].host.name == h.name and i == 0]
+                specs += [f"docker://{RUNS_AS['app']}@{r.name}" for r in plan.replicas
+                          if r.host == h.name and r.machine == i]
+                hosts = ",".join(specs)
+                runs.append(VerifyRun(f"{machine} ({docker_url(h, i)})", hosts,
+                                      command(hosts, tmp / f"report-{machine}.json", machine),
+                                      {**(env or os.environ), "DOCKER_HOST": docker_url(h, i)}))
+        return runs
     else:
         hosts = ",".join(f"ssh://{h.ssh_user + '@' if h.ssh_user else ''}{a}" for h in spec.hosts for a in h.addresses)
-    pg_version = args.pg_version or (installed_pg_major() if local and args.target == "hosts" else None)
-    on_this_machine = local and args.target == "hosts"   # the local stack, under supervisord
-    secrets = args.secrets_dir or (str(LocalStack(args.stack).secrets_dir) if on_this_machine else Layout().secrets_dir)
-    cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-p", "no:cacheprovider", "-q", "--no-header", "-rfE",
-           "--tb=line", f"--hosts={hosts}", "--stack", args.stack, "--target", args.target,
-           "--secrets-dir", secrets, "--report", str(report)]
-    if pg_version:
-        cmd += ["--pg-version", str(pg_version)]
-    if args.collect_only:
-        cmd += ["--collect-only"]
-    return cmd, hosts
+    return [VerifyRun("", hosts, command(hosts, tmp / "report.json"), _ssh_env(args, tmp))]
 
 
 def cmd_verify(args) -> int:
@@ -320,34 +381,48 @@ def cmd_verify(args) -> int:
     from .paths import ROOT
 
     _require_stack(args.stack)
+    rows, problems, codes = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.json"
-        cmd, hosts = verify_command(args, report)
+        runs = verify_runs(args, Path(tmp))
         if args.collect_only:  # list the checks without touching a host
-            res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-            print(res.stdout.rstrip())
-            if res.returncode:
-                print(res.stderr[-3000:], file=sys.stderr)
-            return res.returncode
-        print(f"verifying stack {args.stack} on {hosts} …", flush=True)
-        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        rows = json.loads(report.read_text()) if report.exists() else []
+            for run in runs:
+                res = subprocess.run(run.cmd, cwd=ROOT, capture_output=True, text=True, env=run.env)
+                print((f"# {run.machine}\n" if run.machine else "") + res.stdout.rstrip())
+                if res.returncode:
+                    print(res.stderr[-3000:], file=sys.stderr)
+                codes.append(res.returncode)
+            return max(codes)
+        for run in runs:
+            print(f"verifying stack {args.stack} on {run.machine or run.hosts} …", flush=True)
+            res = subprocess.run(run.cmd, cwd=ROOT, capture_output=True, text=True, env=run.env)
+            report = Path(run.cmd[run.cmd.index("--report") + 1])
+            mine = json.loads(report.read_text()) if report.exists() else []
+            for r in mine:
+                r["machine"] = run.machine
+            rows += mine
+            codes.append(res.returncode)
+            if res.returncode and not [r for r in mine if not r["ok"]]:   # a check that could not run at all
+                problems += [f"{run.machine}: {line}" if run.machine else line for line in
+                             (res.stdout + res.stderr).splitlines() if line.startswith(("ERROR", "FAILED"))] \
+                    or [f"{run.machine}: {(res.stdout + res.stderr)[-1500:]}"]
     if not rows:
-        print(res.stdout[-3000:] + res.stderr[-3000:], file=sys.stderr)
-        return res.returncode or 1
-    for host in sorted({r["host"] for r in rows}):
-        mine = [r for r in rows if r["host"] == host]
-        print(f"\nhost {host}: {sum(r['ok'] for r in mine)}/{len(mine)} passed")
-        width = max(len(r["check"]) for r in mine)
-        for r in mine:
-            mark = "PASS" if r["ok"] else "FAIL"
-            print(f"  {mark}  {r['check']:<{width}}  expected {r['expected']:<24} actual {r['actual']}")
+        print("\n".join(problems), file=sys.stderr)
+        return max(codes) or 1
+    for machine in dict.fromkeys(r["machine"] for r in rows):
+        if machine:
+            print(f"\n== {machine}")
+        for host in sorted({r["host"] for r in rows if r["machine"] == machine}):
+            mine = [r for r in rows if r["host"] == host and r["machine"] == machine]
+            print(f"\nhost {host}: {sum(r['ok'] for r in mine)}/{len(mine)} passed")
+            width = max(len(r["check"]) for r in mine)
+            for r in mine:
+                mark = "PASS" if r["ok"] else "FAIL"
+                print(f"  {mark}  {r['check']:<{width}}  expected {r['expected']:<24} actual {r['actual']}")
     failed = [r for r in rows if not r["ok"]]
-    if res.returncode and not failed:  # a check that could not run at all
-        print("\nchecks that could not run:\n" + "\n".join(
-            line for line in res.stdout.splitlines() if line.startswith(("ERROR", "FAILED"))), file=sys.stderr)
+    if problems:
+        print("\nchecks that could not run:\n" + "\n".join(problems), file=sys.stderr)
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed or res.returncode else 0
+    return 1 if failed or any(codes) else 0
 
 
 def cmd_bench(args) -> int:
@@ -529,6 +604,11 @@ def _add_local_commands(sub) -> None:
                         "else the stack file's)")
     p.add_argument("--target", choices=TARGETS, default="hosts",
                    help="hosts: services installed as packages (default); docker: services in containers")
+    p.add_argument("--ssh-config", help="testinfra's --ssh-config (also used by the docker CLI for docker:// checks "
+                                        "on remote Docker hosts)")
+    p.add_argument("--ssh-identity-file", help="testinfra's --ssh-identity-file")
+    p.add_argument("--sudo", action="store_true", help="testinfra's --sudo: run host checks through sudo")
+    p.add_argument("--junit-xml", help="pytest's JUnit XML report (one file per machine for remote Docker stacks)")
     p.add_argument("--collect-only", action="store_true",
                    help="list the checks the plan implies, without connecting to any host")
     p.set_defaults(func=cmd_verify)

@@ -53,7 +53,8 @@ ALL_SERVICES = {"postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "j
 
 def services_on(host_id: str, plan: Plan) -> set[str]:
     """Which services a testinfra host runs: all on local://, the container's own on docker://,
-    and on ssh:// the ones the plan's placement puts on that address."""
+    and on ssh:// the ones the plan's placement puts on that address (none for a Docker stack:
+    there ssh:// carries the machine's own checks, e.g. nothing on a public address)."""
     backend, _, name = host_id.partition("://")
     if backend == "local":
         return set(ALL_SERVICES)
@@ -65,6 +66,8 @@ def services_on(host_id: str, plan: Plan) -> set[str]:
         if service.startswith("app-jobs"):
             return {"jobs"}
         return {"haproxy"} if service == "lb" else {service}
+    if plan.placement.docker:   # the services run in containers: their checks run there (docker://)
+        return set()
     address = name.split("@")[-1].split(":")[0]
     out = {s for s, spot in plan.placement.spots.items() if address in (spot.host.address, *spot.host.addresses)}
     if any(address in h.addresses for h in plan.spec.app_hosts()):

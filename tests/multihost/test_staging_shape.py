@@ -1,0 +1,153 @@
+"""The staging shape on the test bed (issue #12): db, cache and two app hosts, each a network
+namespace with its own sshd and Docker engine. The Pulumi program's declared resources are
+replayed through each host's engine over ssh://, as the provider reaches them; traffic crosses
+hosts only through ports published on each host's private address."""
+import json
+import os
+import re
+import subprocess
+import urllib.request
+
+import pytest
+import yaml
+
+from components.mockrun import run_program
+from tests.docker.replay import CONTAINER, Replay, plain
+from tests.multihost.bed import Bed
+from tunestack.plan import build_plan
+from tunestack.poll import wait_until
+from tunestack.stackfile import load
+
+pytestmark = pytest.mark.multihost
+IMAGES = {"postgres": "tunestack/postgres:15", "pgbouncer": "tunestack/pgbouncer:1.18", "redis": "tunestack/redis:7.0",
+          "haproxy": "tunestack/haproxy:2.6", "app": "tunestack/refapp:0.1.0", "canary_app": "tunestack/refapp:0.2.0"}
+
+
+def stack_document(bed: Bed) -> dict:
+    """staging's shape (db, cache, app × N over SSH) at the bed's addresses, sized for this machine,
+    with the Python reference app (the Rails one is issue #13)."""
+    h = bed.hosts
+    return {"config": {
+        "tunestack:hosts": [
+            {"name": "db", "roles": ["db"], "cpus": 2, "memory": "4GiB", "storage": "ssd",
+             "addresses": [h["db"].address], "ssh_user": "root"},
+            {"name": "cache", "roles": ["cache"], "cpus": 2, "memory": "2GiB", "addresses": [h["cache"].address],
+             "ssh_user": "root"},
+            {"name": "app", "roles": ["app"], "count": 2, "cpus": 2, "memory": "2GiB",
+             "addresses": [h["app1"].address, h["app2"].address], "ssh_user": "root"}],
+        "tunestack:postgres": {"version": 15, "workload": "oltp"},
+        "tunestack:pgbouncer": {"pool_mode": "transaction", "version": "1.18"},
+        "tunestack:redis": {"cache": {"memory": "256MiB", "policy": "allkeys-lfu"}, "queue": {"memory": "256MiB"}},
+        "tunestack:app": {"framework": "python", "threads": 2, "memory_per_worker": "128MiB",
+                          "jobs": {"concurrency": 2, "processes": 1, "memory_per_process": "256MiB"}},
+        "tunestack:traffic": {"peak_rps": 5, "tracing_budget": {"per_month": 100000, "unit": "transactions"}},
+        "tunestack:rollout": {"steps": [50, 100], "bake": "5s", "max_surge": 50},
+        "tunestack:images": IMAGES,
+    }}
+
+
+@pytest.fixture(scope="module")
+def staging(engine, tmp_path_factory):
+    bed = Bed()
+    path_before = os.environ["PATH"]
+    try:
+        bed.start()
+        os.environ["PATH"] = bed.env["PATH"]   # the docker SDK's ssh:// runs `ssh` from PATH
+        apps = [IMAGES["app"], IMAGES["canary_app"]]
+        bed.load_images(engine.url, {"db": [IMAGES["postgres"], IMAGES["pgbouncer"], IMAGES["app"]],
+                                     "cache": [IMAGES["redis"], IMAGES["haproxy"]], "app1": apps, "app2": apps})
+        stacks = tmp_path_factory.mktemp("stacks")
+        path = stacks / "Pulumi.bed.yaml"
+        path.write_text(yaml.safe_dump(stack_document(bed)))
+        run = run_program("bed", stack_file=path)
+        by_url = {h.url: h for h in bed.hosts.values()}
+        replay = Replay(run, lambda url: (bed.client(by_url[url], over_ssh=True), url),
+                        say=lambda m: print(m, flush=True), env=bed.env)
+        replay.apply()
+        plan = build_plan(load(path, name="bed"), target="docker")
+        yield bed, replay, plan, stacks
+    finally:
+        os.environ["PATH"] = path_before
+        bed.stop()
+
+
+def on_host(bed, name, *cmd) -> str:
+    """A command in a host's network namespace (as its own shell would see the network)."""
+    return subprocess.run(["nsenter", f"--net=/var/run/netns/{bed.hosts[name].netns}", *cmd], capture_output=True,
+                          text=True, timeout=30, check=True).stdout
+
+
+def test_every_container_is_healthy_on_the_host_its_role_names(staging):
+    bed, replay, plan, _ = staging
+    expected = {"bed-postgres": "db", "bed-pgbouncer": "db", "bed-redis-cache": "cache", "bed-redis-queue": "cache",
+                "bed-lb": "cache", "bed-app-web-1": "app1", "bed-app-web-2": "app2"}
+    for r in replay.run.of_type(CONTAINER):
+        name = plain(r.inputs)["name"]
+        assert replay.health(name) == "healthy", name
+        if name in expected:
+            assert name in {c.name for c in bed.client(bed.hosts[expected[name]]).containers.list()}, name
+
+
+def test_the_app_answers_through_the_load_balancer_across_hosts(staging):
+    bed, replay, plan, _ = staging
+    # Migrations run as migrator straight to PostgreSQL (the app image contract), on the db host.
+    db = bed.client(bed.hosts["db"])
+    migrator = db.containers.get("bed-postgres").exec_run(["cat", "/etc/tunestack/secrets/migrator-password"])
+    res = db.containers.run(IMAGES["app"], ["python3", "-m", "refapp.migrate"], network="bed-private", remove=True,
+                            environment={"DATABASE_URL": "postgres://migrator@bed-postgres:5432/app",
+                                         "DATABASE_PASSWORD": migrator.output.decode()})
+    assert b"migrated" in res
+    assert plan.placement["pgbouncer"].publish == bed.hosts["db"].address   # the app hosts' way in
+    url = f"http://{bed.hosts['cache'].address}:{plan.loadbalancer['port'].value}/"
+
+    def get():
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return json.loads(r.read())
+    assert "hits" in wait_until(get, 60, "the app through HAProxy on the cache host")
+
+
+def test_nothing_listens_beyond_each_hosts_address(staging):
+    bed, *_ = staging
+    for name, host in bed.hosts.items():
+        listening = {line.split()[3].rsplit(":", 1)[0] for line in on_host(bed, name, "ss", "-ltnH").splitlines()}
+        assert listening <= {host.address, "127.0.0.1", "[::1]"}, (name, listening)
+
+
+@pytest.mark.parametrize("service", ["pgbouncer", "redis-cache", "redis-queue"])
+def test_every_published_port_asks_for_a_password(staging, service):
+    bed, replay, plan, _ = staging
+    spot = plan.placement[service]
+    if spot.publish is None:
+        pytest.skip(f"{service} is not published")
+    port = {"pgbouncer": plan.spec.pgbouncer.port, "redis-cache": plan.spec.redis_cache.port,
+            "redis-queue": plan.spec.redis_queue.port}[service]
+    if service == "pgbouncer":
+        res = subprocess.run(["psql", "-h", spot.publish, "-p", str(port), "-U", "app", "-d", "app", "-w", "-c", "SELECT 1"],
+                             capture_output=True, text=True, timeout=20, env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+        assert res.returncode != 0 and re.search("password", res.stderr), res.stderr
+    else:
+        res = subprocess.run(["redis-cli", "-h", spot.publish, "-p", str(port), "PING"], capture_output=True, text=True,
+                             timeout=20)
+        assert "NOAUTH" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def test_verify_checks_every_machine_over_ssh(staging):
+    """`tunestack verify --stack NAME --target docker` on a stack of remote hosts: per machine, the
+    machine itself over ssh:// and its containers through DOCKER_HOST=ssh://…, with testinfra's own
+    options (an ssh config, JUnit output per machine); expectations from the plan alone."""
+    import sys
+
+    bed, replay, plan, stacks = staging
+    junit = stacks / "verify.xml"
+    res = subprocess.run([sys.executable, "-m", "tunestack", "verify", "--stack", "bed", "--target", "docker",
+                          "--ssh-config", str(bed.ssh_config), "--junit-xml", str(junit)],
+                         env={**bed.env, "TUNESTACK_STACKS_DIR": str(stacks)}, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-3000:]
+    for machine, host in (("db", "db"), ("cache", "cache"), ("app-1", "app1"), ("app-2", "app2")):
+        assert f"== {machine} (ssh://root@{bed.hosts[host].address})" in res.stdout
+        assert (stacks / f"verify-{machine}.xml").exists()
+    assert f"host ssh://root@{bed.hosts['db'].address}:" in res.stdout   # the machine's own checks
+    assert "host docker://bed-postgres" in res.stdout and "host docker://bed-app-web-2" in res.stdout
+    assert "expected " + plan.postgres["shared_buffers"].text in res.stdout
+    assert " 0 failed" in res.stdout
