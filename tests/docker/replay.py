@@ -20,7 +20,8 @@ import os
 import re
 import subprocess
 import tarfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from components.mockrun import SECRET_SIG, ProgramRun, Registration
 from tunestack.poll import poll
@@ -144,7 +145,24 @@ class Replay:
                         or (r.type == COMMAND and any(by_urn[d].name in replaced
                                                       for d in r.dependencies if d in by_urn)))]
         later: list[tuple[str, int]] = []   # (old name, stop timeout): deleted after everything else
-        deleted: set[str] = set()           # dependents already deleted ahead of a replacement
+        deleted: dict[str, Future] = {}     # dependents deleted ahead of a replacement, once each
+        deleting = threading.Lock()
+
+        def delete_first(dependent: Registration) -> None:
+            """A dependent goes once, before any of its bases: a second base waits for it."""
+            with deleting:
+                mine = dependent.name not in deleted
+                if mine:
+                    deleted[dependent.name] = Future()
+            if not mine:
+                deleted[dependent.name].result()
+                return
+            try:
+                self.command(dependent, "delete")
+            except Exception as exc:
+                deleted[dependent.name].set_exception(exc)
+                raise
+            deleted[dependent.name].set_result(None)
 
         def step(r: Registration) -> None:
             if r.type == COMMAND:
@@ -158,9 +176,8 @@ class Replay:
                 # name it, e.g. a trigger on its id) before it deletes the resource itself.
                 for dependent in old.values():
                     if dependent.type == COMMAND and previous.urn in dependent.dependencies \
-                            and plain(dependent.inputs).get("delete") and dependent.name not in deleted:
-                        deleted.add(dependent.name)   # once, however many of its bases are replaced
-                        self.command(dependent, "delete")
+                            and plain(dependent.inputs).get("delete"):
+                        delete_first(dependent)
                 self.remove(plain(previous.inputs))
                 self.container(r)
             else:
