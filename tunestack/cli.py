@@ -374,6 +374,30 @@ def verify_runs(args, tmp: Path) -> list[VerifyRun]:
     return [VerifyRun("", hosts, command(hosts, tmp / "report.json"), _ssh_env(args, tmp))]
 
 
+def _ssh_reachable(args, runs: list[VerifyRun]) -> None:
+    """Every ssh:// host answers before any check runs; else exit 2 naming the host and the fix."""
+    import subprocess
+
+    for run in runs:
+        for target in [h for h in run.hosts.split(",") if h.startswith("ssh://")]:
+            user_host = target[len("ssh://"):]
+            cmd = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+            cmd += ["-F", args.ssh_config] if args.ssh_config else []
+            cmd += ["-i", args.ssh_identity_file] if args.ssh_identity_file else []
+            res = subprocess.run([*cmd, user_host, "true"], capture_output=True, text=True, timeout=30, env=run.env)
+            if res.returncode == 0:
+                continue
+            said = res.stderr.strip().splitlines()
+            if "IDENTIFICATION HAS CHANGED" in res.stderr or "Host key verification failed" in res.stderr:
+                fix = (f"the host key of {user_host.split('@')[-1]} is not the one on record: if the machine was "
+                       f"rebuilt, check its new key and remove the old one (ssh-keygen -R {user_host.split('@')[-1]})")
+            elif "Permission denied" in res.stderr:
+                fix = "the SSH user or key is refused: check ssh_user in the stack file, --ssh-identity-file or --ssh-config"
+            else:
+                fix = "the host does not answer over SSH: check its address in the stack file and that sshd runs"
+            raise UsageError(f"{run.machine or user_host}: {target} — {said[-1] if said else 'ssh failed'}\n  fix: {fix}")
+
+
 def cmd_verify(args) -> int:
     import subprocess
     import tempfile
@@ -384,6 +408,8 @@ def cmd_verify(args) -> int:
     rows, problems, codes = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         runs = verify_runs(args, Path(tmp))
+        if not args.collect_only:
+            _ssh_reachable(args, runs)
         if args.collect_only:  # list the checks without touching a host
             for run in runs:
                 res = subprocess.run(run.cmd, cwd=ROOT, capture_output=True, text=True, env=run.env)

@@ -151,3 +151,38 @@ def test_verify_checks_every_machine_over_ssh(staging):
     assert "host docker://bed-postgres" in res.stdout and "host docker://bed-app-web-2" in res.stdout
     assert "expected " + plan.postgres["shared_buffers"].text in res.stdout
     assert " 0 failed" in res.stdout
+
+
+def _verify(bed, stacks, *extra):
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tunestack", "verify", "--stack", "bed", "--target", "docker", *extra],
+                          env={**bed.env, "TUNESTACK_STACKS_DIR": str(stacks)}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_verify_refuses_an_unreachable_host_before_any_check(staging, tmp_path):
+    bed, replay, plan, stacks = staging
+    doc = yaml.safe_load((stacks / "Pulumi.bed.yaml").read_text())
+    # 10.231.7.99 is in the bed's own range, and nothing answers there.
+    doc["config"]["tunestack:hosts"][2]["addresses"][1] = "10.231.7.99"
+    other = tmp_path / "stacks"
+    other.mkdir()
+    (other / "Pulumi.bed.yaml").write_text(yaml.safe_dump(doc))
+    res = _verify(bed, other, "--ssh-config", str(bed.ssh_config))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "ssh://root@10.231.7.99" in res.stderr and "does not answer over SSH" in res.stderr
+    assert "Traceback" not in res.stderr and "PASS" not in res.stdout
+
+
+def test_verify_refuses_a_host_whose_key_changed(staging, tmp_path):
+    bed, replay, plan, stacks = staging
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    db = bed.hosts["db"].address
+    (tmp_path / "known_hosts").write_text(f"{db} " + " ".join((tmp_path / "other.pub").read_text().split()[:2]) + "\n")
+    config = tmp_path / "ssh_config"
+    config.write_text(bed.ssh_config.read_text().replace(f"{bed.dir}/known_hosts", str(tmp_path / "known_hosts"))
+                      .replace("StrictHostKeyChecking accept-new", "StrictHostKeyChecking yes"))
+    res = _verify(bed, stacks, "--ssh-config", str(config))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"host key of {db}" in res.stderr and f"ssh-keygen -R {db}" in res.stderr
