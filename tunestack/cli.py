@@ -381,8 +381,8 @@ def _ssh_reachable(args, runs: list[VerifyRun]) -> None:
     for run in runs:
         for target in [h for h in run.hosts.split(",") if h.startswith("ssh://")]:
             user_host = target[len("ssh://"):]
+            # With --ssh-config, `ssh` in run.env is the wrapper that passes it (_ssh_env).
             cmd = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
-            cmd += ["-F", args.ssh_config] if args.ssh_config else []
             cmd += ["-i", args.ssh_identity_file] if args.ssh_identity_file else []
             res = subprocess.run([*cmd, user_host, "true"], capture_output=True, text=True, timeout=30, env=run.env)
             if res.returncode == 0:
