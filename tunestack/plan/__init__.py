@@ -25,7 +25,7 @@ from .pgbouncer import pgbouncer_service, pgbouncer_settings
 from .placement import Placement, container_name, place
 from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
-from .rollout import place_replicas, plan_splits, replica_warning, rollout_settings
+from .rollout import fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
 from .sampling import plan_sampling
 
 
@@ -98,10 +98,18 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         warnings=warnings,
         containers={h.name: container_limits(h, shares[h.name], redis_specs, processes(spec, sizings.get(h.name)),
                                              cpus[h.name]) for h in spec.hosts},
-        splits=splits, replicas=place_replicas(where, splits[spec.rollout.canary_weight]))
+        splits=splits, replicas=place_replicas(where, current_split(spec, splits, fl.app_hosts)))
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
     return plan
+
+
+def current_split(spec: StackSpec, splits: dict, total: int):
+    """The rollout state: by canaryWeight alone, or (a Docker rollout under way) the canary replicas
+    it started, weighted by canaryWeight."""
+    if spec.rollout.canary_replicas is None:
+        return splits[spec.rollout.canary_weight]
+    return fixed_split(total, spec.rollout.canary_replicas, spec.rollout.canary_weight)
 
 
 def endpoints(spec: StackSpec, where: Placement) -> Endpoints:

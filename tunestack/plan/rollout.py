@@ -44,10 +44,19 @@ def split(total: int, weight: int) -> Split:
     if weight == 100:
         return Split(100, 0, total, 100.0, 0, 1)
     canary = math.floor(total * weight / 100 + 0.5)  # nearest, ties up
-    canary = min(total, max(1, canary))
+    return fixed_split(total, min(total, max(1, canary)), weight)
+
+
+def fixed_split(total: int, canary: int, weight: int) -> Split:
+    """`canary` of `total` replicas run the canary: the load-balancer weights that give it `weight`%
+    of traffic. A Docker rollout starts its canary replicas at weight 0 and then moves only these
+    weights, at run time, step by step."""
     stable = total - canary
-    if stable == 0:
-        return Split(weight, 0, canary, 100.0, 0, 1)
+    replica_weight = 100.0 * canary / total
+    if canary == 0 or weight == 0:
+        return Split(weight, stable, canary, replica_weight, 1, 0)
+    if stable == 0 or weight == 100:
+        return Split(weight, stable, canary, replica_weight, 0, 1)
     # canary_each × canary : stable_each × stable = weight : (100 − weight)
     c_each, s_each = weight * stable, (100 - weight) * canary
     g = math.gcd(c_each, s_each)
@@ -55,7 +64,14 @@ def split(total: int, weight: int) -> Split:
     scale = max(c_each, s_each) / HAPROXY_MAX_WEIGHT
     if scale > 1:
         c_each, s_each = max(1, round(c_each / scale)), max(1, round(s_each / scale))
-    return Split(weight, stable, canary, 100.0 * canary / total, s_each, c_each)
+    return Split(weight, stable, canary, replica_weight, s_each, c_each)
+
+
+def rollout_canary_replicas(total: int, steps: tuple[int, ...]) -> int:
+    """How many replicas a Docker rollout starts on the new version: enough for its largest step
+    below 100% (the nearest whole count, as Argo Rollouts rounds), at least one."""
+    partial = [w for w in steps if w < 100]
+    return split(total, max(partial)).canary if partial else total
 
 
 def beside(weight: int) -> Split:
@@ -136,6 +152,12 @@ def rollout_settings(rollout: RolloutSpec, total: int, surge_hosts: int, splits:
                 f"replicas), load-balancer weights bring it to {sp.lb_weight:.0f}%")
     settings["canary_weight"] = Setting(rollout.canary_weight, "the rollout state in the stack config",
                                         source_of("canaryWeight"))
+    if placement.docker:
+        n = rollout_canary_replicas(total, rollout.steps)
+        settings["canary_replicas"] = Setting(
+            n, f"a Docker rollout starts {n} of {total} replicas on the new version at weight 0 (enough for its "
+               f"largest step below 100%, {max([w for w in rollout.steps if w < 100], default=100)}%), then moves "
+               "load-balancer weights at run time")
     if placement.canary is not None:
         settings["canary_port"] = Setting(placement.canary.port, "the app port + 100: the local canary slot")
     return settings

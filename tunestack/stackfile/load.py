@@ -198,11 +198,13 @@ def load_document(doc: object, display: str, name: str, resolver: InstanceTypeRe
 
 def _pulumi_written(doc: dict) -> dict:
     """`pulumi config set tunestack:canaryWeight 50` writes the string "50" into the stack file (a
-    rollout engine does so at every step): take a whole number written as a string as that number."""
+    rollout engine does so): take a whole number written as a string as that number (canaryWeight,
+    canaryReplicas)."""
     config = doc.get("config")
-    key = f"{NS}:canaryWeight"
-    if isinstance(config, dict) and isinstance(config.get(key), str) and re.fullmatch(r"\d{1,3}", config[key]):
-        doc = {**doc, "config": {**config, key: int(config[key])}}
+    for key in (f"{NS}:canaryWeight", f"{NS}:canaryReplicas"):
+        if isinstance(config, dict) and isinstance(config.get(key), str) and re.fullmatch(r"\d{1,4}", config[key]):
+            config = {**config, key: int(config[key])}
+            doc = {**doc, "config": config}
     return doc
 
 
@@ -497,7 +499,15 @@ class _Builder:
         if weight and not self.c.get(f"{NS}:images", {}).get("canary_app"):
             self.problem([f"{NS}:canaryWeight"], weight, "0 while no canary image is set",
                          "set tunestack:images.canary_app, or canaryWeight: 0")
-        return RolloutSpec(steps=steps, gates=gates, canary_weight=weight,
+        replicas = self.c.get(f"{NS}:canaryReplicas")
+        machines = sum(h.get("count", 1) for h in self.c.get(f"{NS}:hosts", []) if "app" in h.get("roles", []))
+        if replicas is not None and replicas > machines:
+            self.problem([f"{NS}:canaryReplicas"], replicas, f"at most the {machines} app replica(s)",
+                         "lower canaryReplicas, or add app hosts")
+        if replicas and not self.c.get(f"{NS}:images", {}).get("canary_app"):
+            self.problem([f"{NS}:canaryReplicas"], replicas, "0 while no canary image is set",
+                         "set tunestack:images.canary_app, or canaryReplicas: 0")
+        return RolloutSpec(steps=steps, gates=gates, canary_weight=weight, canary_replicas=replicas,
                            **_present(bake_ms=self.duration([key, "bake"], c.get("bake"), minimum_ms=1000)),
                            **_given(c, max_surge_percent="max_surge"))
 

@@ -203,6 +203,9 @@ CONFIG = {
         f"{NS}:images": IMAGES,
         f"{NS}:canaryWeight": {"type": "integer", "minimum": 0, "maximum": 100,
                                "description": "the rollout state: % of traffic on images.canary_app"},
+        f"{NS}:canaryReplicas": {"type": "integer", "minimum": 0, "maximum": 1000,
+                                 "description": "the rollout state on Docker: canary replicas a rollout started "
+                                                "(their traffic moves by load-balancer weights at run time)"},
         f"{NS}:dbPassword": SECRET,
         f"{NS}:redisPassword": SECRET,
         f"{NS}:registry": _obj(

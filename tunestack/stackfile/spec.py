@@ -131,6 +131,7 @@ class RolloutSpec:
     max_surge_percent: int = 25
     gates: GatesSpec = GatesSpec()
     canary_weight: int = 0   # the rollout state: % of traffic on the canary image
+    canary_replicas: int | None = None   # replicas a Docker rollout started on the canary (None: by weight)
 
 
 @dataclass(frozen=True)
