@@ -67,7 +67,7 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     {k: s.text for k, s in plan.web_env.items()}, {k: s.text for k, s in plan.jobs_env.items()},
     plan.container(app_hosts[0].name, "web"), plan.container(app_hosts[0].name, "jobs"),
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.redis_password,
-    secrets.redis_cache_password, spec.app.jobs.processes),
+    secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env)),
     opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, stack_images.image_id(cache_machine, images["haproxy"]),

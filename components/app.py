@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_docker as docker
@@ -58,6 +58,7 @@ class AppServerGroupArgs:
     redis_password: pulumi.Output[str]          # the queue's (REDIS_URL)
     redis_cache_password: pulumi.Output[str]    # the cache's (REDIS_CACHE_URL)
     job_processes: int = 1                      # jobs.processes: one container each
+    canary_env: dict[str, str] = field(default_factory=dict)   # extra env of canary replicas (rollout --env)
 
 
 def generation(name: str, *inputs: pulumi.Input) -> pulumi.Output[str]:
@@ -106,7 +107,8 @@ class AppServerGroup(pulumi.ComponentResource):
                 files={"/etc/tunestack/web.env": args.files["web.env"],
                        f"/etc/tunestack/{server_file}": args.files[server_file], **secret_files},
                 secret_files=set(secret_files),
-                envs=[f"{k}={v}" for k, v in args.web_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
+                envs=[f"{k}={v}" for k, v in args.web_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets
+                + ([f"{k}={v}" for k, v in sorted(args.canary_env.items())] if r.track == "canary" else []),
                 healthcheck=["CMD-SHELL", f"curl -fsS http://127.0.0.1:{args.port}{args.health_path} >/dev/null"],
                 publish=[Publish(args.port, r.publish_address)] if r.publish_address else [],
                 # The network alias stays the replica's name across generations: what HAProxy resolves.

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from tunestack.errors import UsageError
-from tunestack.rollout import (Metrics, PulumiEngine, Rollout, StateStore, evaluate, p95, parse_haproxy_log,
+from tunestack.rollout import (Metrics, Rollout, StateStore, evaluate, p95, parse_haproxy_log,
                                parse_steps)
 
 GATES = (0.01, 200.0, 10)
@@ -143,31 +143,65 @@ class FakeAutomationStack:
     def set_config(self, key, value, *, path=False):
         self.config[key] = value.value
 
+    def remove_config(self, key, *, path=False):
+        for k in [k for k in self.config if k == key or k.startswith(key + ".")]:
+            del self.config[k]
+
     def up(self, **kwargs):
         self.ups.append((kwargs.get("message"), dict(self.config)))
-        weight = int(self.config.get("tunestack:canaryWeight", 0))
-        return SimpleNamespace(outputs={"rollout": SimpleNamespace(value={"canary_replicas": weight // 10,
-                                                                          "stable_replicas": 10 - weight // 10})})
-
-    def outputs(self):
-        return {}
 
 
-def test_pulumi_engine_sets_config_runs_up_and_reads_outputs(tmp_path):
-    stack = FakeAutomationStack()
-    engine = PulumiEngine(stack, measure_fn=lambda since: GOOD, say=lambda m: None)
-    assert controller(engine, tmp_path).run("ghcr.io/example/shop:2.0", {}, [10, 50, 100], 3) == 0
-    assert stack.config["tunestack:images.canary_app"] == "ghcr.io/example/shop:2.0"
-    assert [u[1]["tunestack:canaryWeight"] for u in stack.ups] == ["10", "50", "100", "0"]
-    assert stack.config["tunestack:images.app"] == "ghcr.io/example/shop:2.0"  # promoted
-    assert stack.ups[-1][0] == "rollout: promote ghcr.io/example/shop:2.0"
+class FakeLoadBalancer:
+    def __init__(self, log=""):
+        self.weights, self.log = [], log
+
+    def set_weights(self, weights):
+        self.weights.append(dict(weights))
+
+    def log_since(self, since):
+        return self.log
 
 
-def test_pulumi_engine_rolls_back_by_config(tmp_path):
-    stack = FakeAutomationStack()
-    engine = PulumiEngine(stack, measure_fn=lambda since: Metrics(100, 50, 40.0), say=lambda m: None)
-    assert controller(engine, tmp_path).run("v2", {}, [10, 100], 3) == 1
-    assert stack.ups[-1] == ("rollout: roll back to stable", stack.config) and stack.config["tunestack:canaryWeight"] == "0"
+def canary_log(status: int, n: int = 30) -> str:
+    return "".join(f'127.0.0.1:{i} [24/Nov/2026:18:56:32.873] web app/prod-app-web-{1 + i % 5} 0/0/0/26/26 '
+                   f'{status} 182 - - ---- 1/1/0/0/0 0/0 {{}} "GET / HTTP/1.1"\n' for i in range(n))
+
+
+def docker_engine(stack, lb):
+    from tunestack.plan import plan_stack
+    from tunestack.rollout import DockerEngine
+
+    return DockerEngine(plan_stack("prod", target="docker"), stack, lb, say=lambda m: None)
+
+
+def test_docker_rollout_applies_the_program_twice_and_moves_weights_in_between(tmp_path):
+    """Issue #12: the program starts the canary replicas at weight 0 and promotes at the end; each
+    step is HAProxy weights at run time (no `up`), and writes canaryWeight for the stack file."""
+    from tunestack.plan.rollout import fixed_split
+
+    stack, lb = FakeAutomationStack(), FakeLoadBalancer(canary_log(200))
+    engine = docker_engine(stack, lb)
+    assert controller(engine, tmp_path).run("ghcr.io/example/shop:2.0", {"FEATURE": "on"}, [10, 50, 100], 3) == 0
+    assert [u[0] for u in stack.ups] == ["rollout: start 5 canary replica(s) of ghcr.io/example/shop:2.0 at weight 0",
+                                         "rollout: promote ghcr.io/example/shop:2.0"]
+    started = stack.ups[0][1]
+    assert started["tunestack:canaryReplicas"] == "5" and started["tunestack:canaryWeight"] == "0"
+    assert started["tunestack:canaryEnv.FEATURE"] == "on"
+    canary, stable = "prod-app-web-1", "prod-app-web-10"
+    for weights, w in zip(lb.weights, (10, 50, 100)):
+        sp = fixed_split(10, 5, w)
+        assert (weights[canary], weights[stable]) == (sp.canary_server_weight, sp.stable_server_weight)
+    promoted = stack.ups[-1][1]
+    assert promoted["tunestack:images.app"] == "ghcr.io/example/shop:2.0"
+    assert promoted["tunestack:canaryReplicas"] == "0" and "tunestack:canaryEnv.FEATURE" not in promoted
+
+
+def test_docker_rollout_rolls_back_by_weights_first(tmp_path):
+    stack, lb = FakeAutomationStack(), FakeLoadBalancer(canary_log(500))
+    assert controller(docker_engine(stack, lb), tmp_path).run("v2", {}, [10, 100], 3) == 1
+    assert lb.weights[-1]["prod-app-web-1"] == 0, "traffic leaves the canary before the program runs"
+    assert stack.ups[-1] == ("rollout: roll back to stable", stack.config)
+    assert stack.config["tunestack:canaryWeight"] == "0" and stack.config["tunestack:canaryReplicas"] == "0"
 
 
 @pytest.mark.parametrize("min_requests,bake_s,weight,rate", [

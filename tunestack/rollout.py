@@ -129,12 +129,15 @@ _LOG_LINE = re.compile(r" \S+ [^/\s]+/(?P<server>\S+) -?\d+/-?\d+/-?\d+/-?\d+/(?
 SYNTHETIC_HEADER = "X-Tunestack-Synthetic"
 
 
-def parse_haproxy_log(text: str, server: str) -> Metrics:
+def parse_haproxy_log(text: str, servers) -> Metrics:
+    """The requests of `servers` (a server name, or several: a replica's server-template slots
+    `<name>-<n>` count as the replica) in HAProxy's httplog."""
+    names = {servers} if isinstance(servers, str) else set(servers)
     requests = errors = synthetic = 0
     latencies: list[float] = []
     for line in text.splitlines():
         m = _LOG_LINE.search(line)
-        if not m or m.group("server") != server:
+        if not m or not (m.group("server") in names or m.group("server").rsplit("-", 1)[0] in names):
             continue
         requests += 1
         errors += m.group("status").startswith("5")
@@ -272,54 +275,102 @@ class LocalEngine:
 
 
 class PulumiStack(Protocol):
-    """The part of `pulumi.automation.Stack` the Pulumi engine uses."""
+    """The part of `pulumi.automation.Stack` a Docker rollout uses (the tests stand in a replay)."""
 
     def set_config(self, key: str, value, *, path: bool = False) -> None: ...
+    def remove_config(self, key: str, *, path: bool = False) -> None: ...
     def up(self, **kwargs): ...
-    def outputs(self) -> dict: ...
 
 
-class PulumiEngine:
-    """`pulumi up` per step through the Automation API. The LoadBalancer component carries the
-    weights (tunestack:canaryWeight); metrics come from `measure_fn` (e.g. the LB's stats)."""
+class LoadBalancerControl:
+    """HAProxy's admin socket inside the load balancer's container, through `docker exec` with
+    DOCKER_HOST pointed at its host (ssh://user@address): the socket is never on the network."""
 
-    def __init__(self, stack: PulumiStack, measure_fn: Callable[[object], Metrics], verify_fn=None, say=print):
-        self.stack, self.measure_fn, self.verify_fn, self.say = stack, measure_fn, verify_fn, say
+    def __init__(self, container: str, docker_host: str, env: dict[str, str] | None = None):
+        self.container, self.docker_host = container, docker_host
+        self.env = {**(env or os.environ), "DOCKER_HOST": docker_host}
 
-    def _value(self, value: str):
+    def _docker(self, *args: str) -> str:
+        import subprocess
+
+        res = subprocess.run(["docker", *args], capture_output=True, text=True, env=self.env, timeout=60)
+        if res.returncode:
+            raise RuntimeError(f"docker {' '.join(args[:3])} on {self.docker_host}: {res.stderr.strip()[-500:]}")
+        return res.stdout
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        """Server name (or replica name of a server-template's slots) → HAProxy weight, at once."""
+        self._docker("exec", self.container, "tunestack-lb", "weight",
+                     *[x for name, w in weights.items() for x in (name, str(w))])
+
+    def log_since(self, since: float) -> str:
+        """HAProxy's request log (its stdout) since a moment of this machine's clock."""
+        return self._docker("logs", "--since", f"{since:.3f}", self.container)
+
+
+class DockerEngine:
+    """A rollout of a Pulumi Docker stack (issue #12). The program is applied twice: to start the
+    canary replicas at weight 0 (tunestack:canaryReplicas, canaryEnv, images.canary_app) and to
+    promote or roll back at the end. Every step in between is HAProxy weights at run time, set
+    through the admin socket over SSH: seconds, and the load balancer is never replaced. Each step
+    also writes tunestack:canaryWeight, so the stack file says where the rollout stands and a
+    `pulumi up` meanwhile renders the same weights. Gates read HAProxy's own request log of the
+    canary servers; the host check asks the canary containers' engine."""
+
+    def __init__(self, plan, stack: PulumiStack, lb: LoadBalancerControl, verify_fn=None, say=print):
+        self.plan, self.stack, self.lb, self.verify_fn, self.say = plan, stack, lb, verify_fn, say
+        self.replicas = [r.name for r in plan.placement.replicas]
+        self.canaries = self.replicas[:plan.rollout["canary_replicas"].value]   # the first ones, as the plan places them
+
+    def _set(self, key: str, value: str, path: bool = False) -> None:
         from pulumi import automation as auto
-        return auto.ConfigValue(value=value)
+        self.stack.set_config(key, auto.ConfigValue(value=value), path=path)
 
-    def _up(self, message: str) -> dict:
-        result = self.stack.up(on_output=self.say, message=message)
-        return {k: getattr(v, "value", v) for k, v in result.outputs.items()}
+    def _up(self, message: str) -> None:
+        self.stack.up(on_output=self.say, message=message)
 
     def start_canary(self, version: str, env: dict[str, str]) -> None:
-        self.stack.set_config("tunestack:images.canary_app", self._value(version), path=True)
+        self.stack.remove_config("tunestack:canaryEnv")
+        for key, value in env.items():
+            self._set(f"tunestack:canaryEnv.{key}", value, path=True)
+        self._set("tunestack:images.canary_app", version, path=True)
+        self._set("tunestack:canaryReplicas", str(len(self.canaries)))
+        self._set("tunestack:canaryWeight", "0")
+        self._up(f"rollout: start {len(self.canaries)} canary replica(s) of {version} at weight 0")
 
     def set_weight(self, weight: int) -> str:
-        self.stack.set_config("tunestack:canaryWeight", self._value(str(weight)))
-        outputs = self._up(f"rollout: canary weight {weight}%")
-        rollout = outputs.get("rollout", {})
-        return f"pulumi up: {rollout.get('canary_replicas')} canary / {rollout.get('stable_replicas')} stable"
+        from .plan.rollout import fixed_split
 
-    def mark(self) -> object:
+        sp = fixed_split(len(self.replicas), len(self.canaries), weight)
+        self.lb.set_weights({name: sp.canary_server_weight if name in self.canaries else sp.stable_server_weight
+                             for name in self.replicas})
+        self._set("tunestack:canaryWeight", str(weight))
+        return (f"HAProxy weights at run time: {len(self.canaries)} canary × {sp.canary_server_weight}, "
+                f"{len(self.replicas) - len(self.canaries)} stable × {sp.stable_server_weight}")
+
+    def mark(self) -> float:
         return time.time()
 
-    def measure(self, since: object) -> Metrics:
-        return self.measure_fn(since)
+    def measure(self, since: float) -> Metrics:
+        return parse_haproxy_log(self.lb.log_since(since), self.canaries)
 
     def verify_canary(self, version: str) -> tuple[bool, str]:
-        return self.verify_fn(version) if self.verify_fn else (True, "no host check configured")
+        return self.verify_fn(version, self.canaries) if self.verify_fn else (True, "no host check configured")
 
     def promote(self, version: str, env: dict[str, str]) -> None:
-        self.stack.set_config("tunestack:images.app", self._value(version), path=True)
-        self.stack.set_config("tunestack:canaryWeight", self._value("0"))
-        self._up(f"rollout: promote {version}")
+        self.set_weight(100)   # the canaries carry everything while stable replicas take the new version
+        self._set("tunestack:images.app", version, path=True)
+        self._finish(f"rollout: promote {version}")
 
     def rollback(self) -> None:
-        self.stack.set_config("tunestack:canaryWeight", self._value("0"))
-        self._up("rollout: roll back to stable")
+        self.set_weight(0)     # traffic leaves the canary now; the program then puts its replicas back
+        self._finish("rollout: roll back to stable")
+
+    def _finish(self, message: str) -> None:
+        self._set("tunestack:canaryWeight", "0")
+        self._set("tunestack:canaryReplicas", "0")
+        self.stack.remove_config("tunestack:canaryEnv")
+        self._up(message)
 
 
 # --- the controller --------------------------------------------------------------------------------

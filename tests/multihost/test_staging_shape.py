@@ -186,3 +186,122 @@ def test_verify_refuses_a_host_whose_key_changed(staging, tmp_path):
     res = _verify(bed, stacks, "--ssh-config", str(config))
     assert res.returncode == 2, res.stdout + res.stderr
     assert f"host key of {db}" in res.stderr and f"ssh-keygen -R {db}" in res.stderr
+
+
+# --- rollouts of the Docker stack (issue #12) ---------------------------------------------------------
+class ReplayStack:
+    """Stands in for pulumi.automation.Stack on the bed: config keys edit the stack file (`path`
+    keys as Pulumi nests them), `up` runs the program under the mocks and the replay applies the
+    difference through each host's engine over SSH."""
+
+    def __init__(self, replay, stacks):
+        self.replay, self.path = replay, stacks / "Pulumi.bed.yaml"
+        self.ups: list[str] = []
+
+    def _config(self):
+        return yaml.safe_load(self.path.read_text())
+
+    def set_config(self, key, value, *, path=False):
+        doc = self._config()
+        if path:
+            top, _, leaf = key.partition(".")
+            doc["config"].setdefault(top, {})[leaf] = value.value
+        else:
+            doc["config"][key] = value.value
+        self.path.write_text(yaml.safe_dump(doc))
+
+    def remove_config(self, key, *, path=False):
+        doc = self._config()
+        doc["config"].pop(key, None)
+        self.path.write_text(yaml.safe_dump(doc))
+
+    def up(self, message="", on_output=print):
+        self.ups.append(message)
+        self.replay.update(run_program("bed", stack_file=self.path))
+
+
+def canary_check(replay):
+    """testinfra's question on the canary's host, asked of its engine: the canary containers run
+    the new version and are healthy."""
+    def check(version, canaries):
+        wrong = []
+        for name in canaries:
+            c = replay.where[name].containers.get(name)
+            if version not in c.image.tags or replay.health(name) != "healthy":
+                wrong.append(f"{name}: {c.image.tags} {replay.health(name)}")
+        return (not wrong, "; ".join(wrong) or f"{len(canaries)} canary container(s) healthy on {version}")
+    return check
+
+
+def rollout_on_the_bed(staging, tmp_path, version, env, **engine_kw):
+    from tunestack.loadgen import Load
+    from tunestack.rollout import SYNTHETIC_HEADER, DockerEngine, LoadBalancerControl, Rollout, StateStore
+
+    bed, replay, plan, stacks = staging
+    fresh = build_plan(load(stacks / "Pulumi.bed.yaml", name="bed"), target="docker")
+    stack = ReplayStack(replay, stacks)
+    lb = LoadBalancerControl("bed-lb", bed.hosts["cache"].url, env=bed.env)
+    engine = DockerEngine(fresh, stack, lb, verify_fn=canary_check(replay), say=lambda m: print(m, flush=True))
+    for name, fn in engine_kw.items():
+        setattr(engine, name, fn(engine))
+    entry = f"http://{bed.hosts['cache'].address}:{plan.loadbalancer['port'].value}/"
+    rollout = Rollout(engine, StateStore(tmp_path / "rollout.json"), (0.05, 1000.0, 10),
+                      say=lambda m: print(m, flush=True),
+                      load=lambda: Load(entry, threads=2, limit_s=60, rate=20, headers={SYNTHETIC_HEADER: "1"}))
+    return rollout, stack, engine, entry
+
+
+def web_images(staging):
+    bed, replay, *_ = staging
+    return {name: replay.where[name].containers.get(name).image.tags for name in ("bed-app-web-1", "bed-app-web-2")}
+
+
+def test_a_healthy_image_goes_to_100_percent_by_weights_alone(staging, tmp_path):
+    from tunestack.loadgen import Load
+
+    rollout, stack, engine, entry = rollout_on_the_bed(staging, tmp_path, IMAGES["canary_app"], {})
+    lb_before = staging[1].where["bed-lb"].containers.get("bed-lb").id
+    with Load(entry, threads=2, limit_s=600, pause_s=0.05) as users:
+        assert rollout.run(IMAGES["canary_app"], {}, [50, 100], 5) == 0
+    assert stack.ups[0].startswith("rollout: start 1 canary replica(s)") and stack.ups[-1].startswith("rollout: promote")
+    assert len(stack.ups) == 2, "steps never apply the program"
+    assert staging[1].where["bed-lb"].containers.get("bed-lb").id == lb_before, "the load balancer was never replaced"
+    assert all(IMAGES["canary_app"] in tags for tags in web_images(staging).values())
+    assert users.results and users.failed == 0, f"{users.failed} of {len(users.results)} user requests failed"
+
+
+def test_a_faulty_image_is_rolled_back_with_only_its_share_failing(staging, tmp_path):
+    from tunestack.loadgen import Load
+
+    rollout, stack, engine, entry = rollout_on_the_bed(staging, tmp_path, IMAGES["app"], {})
+    with Load(entry, threads=2, limit_s=600, pause_s=0.05) as users:
+        assert rollout.run(IMAGES["app"], {"APP_FAULT_RATE": "0.5"}, [50, 100], 5) == 1
+    failed = [r for r in users.results if r[0] >= 500]
+    assert failed and all(track == "canary" for _, track in failed), "only the canary answered 500"
+    assert len(failed) / len(users.results) < 0.4, "about 25 % expected during the bake at 50 %, none after"
+    assert all(IMAGES["canary_app"] in tags for tags in web_images(staging).values()), "stable kept its version"
+    assert "tunestack:canaryEnv" not in stack._config()["config"]
+
+
+def test_a_killed_rollout_resumes_at_the_same_step(staging, tmp_path):
+    class Killed(Exception):
+        pass
+
+    def dies_at_100(engine):
+        original = engine.set_weight
+
+        def set_weight(weight):
+            if weight == 100:
+                raise Killed()
+            return original(weight)
+        return set_weight
+
+    rollout, *_ = rollout_on_the_bed(staging, tmp_path, IMAGES["app"], {}, set_weight=dies_at_100)
+    with pytest.raises(Killed):
+        rollout.run(IMAGES["app"], {}, [50, 100], 5)
+    again, stack, engine, entry = rollout_on_the_bed(staging, tmp_path, IMAGES["app"], {})
+    lines = []
+    again.say = lines.append
+    assert again.run(IMAGES["app"], {}, [50, 100], 5) == 0
+    assert lines[0].startswith(f"resuming {IMAGES['app']} at step 2/2 (100%)")
+    assert all(IMAGES["app"] in tags for tags in web_images(staging).values())

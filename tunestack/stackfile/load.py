@@ -507,7 +507,9 @@ class _Builder:
         if replicas and not self.c.get(f"{NS}:images", {}).get("canary_app"):
             self.problem([f"{NS}:canaryReplicas"], replicas, "0 while no canary image is set",
                          "set tunestack:images.canary_app, or canaryReplicas: 0")
+        canary_env = tuple(sorted(self.c.get(f"{NS}:canaryEnv", {}).items()))
         return RolloutSpec(steps=steps, gates=gates, canary_weight=weight, canary_replicas=replicas,
+                           canary_env=canary_env,
                            **_present(bake_ms=self.duration([key, "bake"], c.get("bake"), minimum_ms=1000)),
                            **_given(c, max_surge_percent="max_surge"))
 

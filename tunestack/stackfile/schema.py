@@ -203,6 +203,11 @@ CONFIG = {
         f"{NS}:images": IMAGES,
         f"{NS}:canaryWeight": {"type": "integer", "minimum": 0, "maximum": 100,
                                "description": "the rollout state: % of traffic on images.canary_app"},
+        f"{NS}:canaryEnv": {"type": "object", "maxProperties": 50,
+                            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+                            "additionalProperties": {"type": "string", "maxLength": 1000, "pattern": "^[^\\n\\r\\x00]*$"},
+                            "description": "the rollout state on Docker: extra environment of the canary "
+                                           "replicas only (`tunestack rollout --env`)"},
         f"{NS}:canaryReplicas": {"type": "integer", "minimum": 0, "maximum": 1000,
                                  "description": "the rollout state on Docker: canary replicas a rollout started "
                                                 "(their traffic moves by load-balancer weights at run time)"},

@@ -132,6 +132,7 @@ class RolloutSpec:
     gates: GatesSpec = GatesSpec()
     canary_weight: int = 0   # the rollout state: % of traffic on the canary image
     canary_replicas: int | None = None   # replicas a Docker rollout started on the canary (None: by weight)
+    canary_env: tuple[tuple[str, str], ...] = ()   # extra environment of the canary replicas (rollout --env)
 
 
 @dataclass(frozen=True)
