@@ -474,6 +474,11 @@ def cmd_rollout(args) -> int:
     from .local import LocalStackError
     from .rollout import LocalEngine, Rollout, StateStore, describe, parse_bake, parse_steps
 
+    from . import stackfile
+
+    _require_stack(args.stack)
+    if not all(h.is_local for h in stackfile.load(stackfile.stack_path(args.stack), name=args.stack).hosts):
+        return _docker_rollout(args)
     local = _local(args)
     plan = local.plan()  # bad stack file: exit 2 before anything moves
     store = StateStore(local.dir / "rollout.json")
@@ -482,16 +487,7 @@ def cmd_rollout(args) -> int:
         return 0
     steps = parse_steps(args.steps) if args.steps else list(plan.rollout["steps"].value)
     bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
-    env = {}
-    for item in args.env or []:
-        key, _, value = item.partition("=")
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key) or "=" not in item:
-            raise UsageError(f"--env {item!r}: write KEY=VALUE, KEY of letters, digits and _")
-        try:
-            supervisor_env_value(value)   # what the process manager cannot carry is refused here
-        except UnsafeValue as exc:
-            raise UsageError(f"--env {key}: {exc}") from None
-        env[key] = value
+    env = _rollout_env(args)
     if args.action == "start" and not args.version:
         raise UsageError("rollout needs --version V (the version to roll out)")
     if not local.supervisor_running():
@@ -518,6 +514,78 @@ def cmd_rollout(args) -> int:
         return 130
 
 
+def _rollout_env(args) -> dict[str, str]:
+    env = {}
+    for item in args.env or []:
+        key, _, value = item.partition("=")
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key) or "=" not in item:
+            raise UsageError(f"--env {item!r}: write KEY=VALUE, KEY of letters, digits and _")
+        try:
+            supervisor_env_value(value)   # what the process manager (or a container's env) cannot carry
+        except UnsafeValue as exc:
+            raise UsageError(f"--env {key}: {exc}") from None
+        env[key] = value
+    return env
+
+
+def _docker_rollout(args) -> int:
+    """A rollout of a Docker stack on remote hosts: DockerEngine through Pulumi's Automation API
+    (the program starts the canary replicas and promotes), HAProxy weights over SSH in between."""
+    import shutil
+
+    from . import images
+    from .images import docker_url
+    from .lock import stack_lock
+    from .paths import ROOT, state_root
+    from .plan import plan_stack
+    from .plan.placement import container_name
+    from .rollout import DockerEngine, LoadBalancerControl, Rollout, StateStore, describe, parse_bake, parse_steps
+
+    plan = plan_stack(args.stack, target="docker")   # bad stack file: exit 2 before anything moves
+    store = StateStore(state_root() / args.stack / "rollout.json")
+    if args.action == "status":
+        print(describe(store.load()))
+        return 0
+    steps = parse_steps(args.steps) if args.steps else list(plan.rollout["steps"].value)
+    bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
+    env = _rollout_env(args)
+    if args.action == "start" and not args.version:
+        raise UsageError("rollout needs --version IMAGE (the app image to roll out, e.g. ghcr.io/acme/shop:1.5.0)")
+    if args.action == "start":   # the image must exist for every app machine before anything moves
+        rows = images.check(plan, only={m: {args.version} for m in images.app_machines(plan)})
+        bad = [r for r in rows if r["state"] not in ("present", "pullable")]
+        if bad:
+            raise UsageError(f"--version {args.version}: " + "; ".join(
+                f"{r['machine']} {r['state']} {r['detail']}".strip() for r in bad)
+                + ". Push the image, or name one that exists (tunestack images check)")
+    if not shutil.which("pulumi"):
+        print("error: a rollout of a Docker stack runs `pulumi up` to start and to promote the canary: install the "
+              "Pulumi CLI (https://www.pulumi.com/docs/install/) and select the stack's backend", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    from pulumi import automation as auto
+
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    cache = plan.placement["haproxy"].host
+    lb = LoadBalancerControl(container_name(args.stack, "lb"), docker_url(cache, 0))
+    gates = (plan.rollout["gate_max_error_rate"].value, plan.rollout["gate_max_p95_ms"].value,
+             plan.rollout["gate_min_requests"].value)
+    load = _synthetic_load(plan, args.load, bake, say) if args.load is not None else None
+    (state_root() / args.stack).mkdir(parents=True, exist_ok=True)
+    with stack_lock(state_root() / args.stack / "lock", f"rollout {args.action} --stack {args.stack}",
+                    wait_s=args.lock_wait, say=say):
+        stack = auto.select_stack(stack_name=args.stack, work_dir=str(ROOT))
+        controller = Rollout(DockerEngine(plan, stack, lb, say=say), store, gates, say=say, load=load)
+        try:
+            if args.action == "promote":
+                return controller.promote(args.version)
+            if args.action == "abort":
+                return controller.abort()
+            return controller.run(args.version, env, steps, bake)
+        except KeyboardInterrupt:
+            print("\ninterrupted: state is saved; run the same command again to resume at this step", file=sys.stderr)
+            return 130
+
+
 MAX_LOAD_RATE = 500   # requests/s: enough for any gate, not a load test
 
 
@@ -531,7 +599,8 @@ def _synthetic_load(plan, rate: float, bake_s: float, say):
     if not 0 < rate <= MAX_LOAD_RATE:
         raise UsageError(f"--load {rate:g}: requests per second between 0 and {MAX_LOAD_RATE}")
     bind = plan.loadbalancer["bind"].value
-    url = f"http://{'127.0.0.1' if bind in ('0.0.0.0', '*', '::') else bind}:{plan.loadbalancer['port'].value}/"
+    host = plan.placement["haproxy"].publish or ("127.0.0.1" if bind in ("0.0.0.0", "*", "::") else bind)
+    url = f"http://{host}:{plan.loadbalancer['port'].value}/"
     say(f"synthetic load: {rate:g} requests/s to {url} while each step bakes (marked {SYNTHETIC_HEADER}: 1)")
     threads = min(16, max(2, int(rate // 20) + 1))
     return lambda: Load(url, threads=threads, limit_s=bake_s + 30, rate=rate, headers={SYNTHETIC_HEADER: "1"})

@@ -72,16 +72,22 @@ def images_by_machine(plan) -> dict[Machine, set[str]]:
     return needs
 
 
-def check(plan, connect=None) -> list[dict]:
-    """Each machine's answer for each image it needs: present, buildable (a tunestack/* tag that
-    `tunestack images build` makes there), pullable (its registry knows it) or missing."""
+def _connect(url: str):
     import docker
 
-    connect = connect or (lambda url: docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"),
-                                                          timeout=30))
+    return docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=30)
+
+
+def check(plan, connect=None, only: dict[Machine, set[str]] | None = None) -> list[dict]:
+    """Each machine's answer for each image it needs (or `only` these): present, buildable (a
+    tunestack/* tag that `tunestack images build` makes there), pullable (its registry knows it),
+    missing, or unreachable (the machine's engine does not answer)."""
+    import docker
+
+    connect = connect or _connect
     hosts = {h.name: h for h in plan.spec.hosts}
     rows = []
-    for (name, index), refs in sorted(images_by_machine(plan).items()):
+    for (name, index), refs in sorted((only or images_by_machine(plan)).items()):
         url = docker_url(hosts[name], index)
         if url == LOCAL_SOCKET:   # this machine's engine: where DOCKER_HOST points, as for the docker CLI
             url = os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
@@ -105,6 +111,10 @@ def check(plan, connect=None) -> list[dict]:
                         state, detail = "missing", (exc.explanation or str(exc)).splitlines()[0][:200]
             rows.append({"machine": f"{name}#{index}", "engine": url, "image": ref, "state": state, "detail": detail})
     return rows
+
+
+def app_machines(plan) -> list[Machine]:
+    return sorted({(r.host, r.machine) for r in plan.replicas})
 
 
 def buildable_tags() -> set[str]:

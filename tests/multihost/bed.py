@@ -101,7 +101,11 @@ class Bed:
         self.ssh_config.write_text(
             f"Host {PREFIX}.*\n  User root\n  IdentityFile {self.dir}/id\n  IdentitiesOnly yes\n"
             f"  UserKnownHostsFile {self.dir}/known_hosts\n  StrictHostKeyChecking accept-new\n"
-            "  BatchMode yes\n  ConnectTimeout 5\nHost *\n  BatchMode yes\n")
+            "  BatchMode yes\n  ConnectTimeout 5\n"
+            # One connection per host, reused by every docker exec and check (what a real ssh config
+            # for verify and rollouts should say too).
+            f"  ControlMaster auto\n  ControlPath {self.dir}/cm-%C\n  ControlPersist 300\n"
+            "Host *\n  BatchMode yes\n")
         wrapper = self.bin / "ssh"
         wrapper.write_text(f"#!/bin/sh\nexec /usr/bin/ssh -F {self.ssh_config} \"$@\"\n")
         wrapper.chmod(0o755)
@@ -158,6 +162,8 @@ class Bed:
 
     # --- down ----------------------------------------------------------------------------------
     def stop(self) -> None:
+        for host in self.hosts.values():   # the shared SSH connections (ControlMaster) end first
+            subprocess.run(["ssh", "-O", "exit", host.address], env=self.env, capture_output=True, timeout=30)
         for host in self.hosts.values():
             if host.dockerd and host.dockerd.poll() is None:
                 try:
