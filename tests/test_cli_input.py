@@ -36,3 +36,21 @@ def test_an_image_no_recipe_builds_is_refused_before_anything(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "tunestack:images → redis" in err and "tunestack/redis:7.2" in err and "tunestack/redis:7.0" in err
     assert "Traceback" not in err
+
+
+def test_verify_of_a_remote_stack_with_a_host_lacking_addresses(tmp_path, monkeypatch, capsys):
+    """Issue #12: a host without addresses beside remote ones cannot be reached: exit 2 naming the
+    key path and the fix, before any connection (the addresses are the test bed's own range)."""
+    import yaml
+
+    from tunestack import stackfile
+
+    doc = yaml.safe_load(stackfile.stack_path("staging").read_text())
+    for i, h in enumerate(doc["config"]["tunestack:hosts"]):
+        h["addresses"] = [f"10.231.7.{50 + i * 5 + k}" for k in range(h.get("count", 1))]
+    del doc["config"]["tunestack:hosts"][1]["addresses"]
+    (tmp_path / "Pulumi.mixed.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("TUNESTACK_STACKS_DIR", str(tmp_path))
+    assert main(["verify", "--stack", "mixed", "--target", "docker"]) == 2
+    err = capsys.readouterr().err
+    assert "tunestack:hosts → cache → addresses" in err and "Fix:" in err and "Traceback" not in err

@@ -350,6 +350,11 @@ def verify_runs(args, tmp: Path) -> list[VerifyRun]:
         hosts = ",".join(specs + [f"docker://{RUNS_AS['app']}@{name}" for name in _app_containers(placement)])
     elif local:
         hosts = "local://"
+    elif not args.hosts and any(not h.addresses for h in spec.hosts):
+        lacking = [h.name for h in spec.hosts if not h.addresses]
+        raise UsageError(f"{stackfile.stack_path(args.stack)}: config → tunestack:hosts → {lacking[0]} → addresses: "
+                         f"missing, while other hosts of the stack are remote; verify reaches every host over SSH. "
+                         f"Fix: give {', '.join(lacking)} its addresses (and ssh_user), or pass --hosts")
     elif args.target == "docker":
         plan = plan_stack(args.stack, target="docker")
         env = _ssh_env(args, tmp)
