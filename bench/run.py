@@ -25,6 +25,10 @@ def run(only: str | None, fmt: str) -> int:
         from bench import restart
         say("restart: PostgreSQL restarted under load …")
         results["restart"] = restart.measure(say=say)
+    if only in (None, "rollout"):
+        from bench import rollout_docker
+        say("rollout: controller overhead of a Docker rollout on the test bed …")
+        results["rollout"] = rollout_docker.measure(say=say)
     if fmt == "json":
         print(json.dumps(results, indent=2))
         return 0
@@ -61,4 +65,13 @@ def run(only: str | None, fmt: str) -> int:
         print(f"  requests during the run          {t['requests']:>12}   {p['requests']:>16}")
         print(f"  failed requests                  {t['failed']:>12}   {p['failed']:>16}")
         print(f"  restart took                     {t['restart_seconds']:>11}s   {p['restart_seconds']:>15}s")
+    if "rollout" in results:
+        r = results["rollout"]
+        print(f"\nDocker rollout on the test bed (median of {r['rounds']}+, bake excluded)   seconds")
+        print(f"  a step as HAProxy weights at run time (over SSH)    {r['step_runtime_weights_seconds']:>8}")
+        print(f"  a step as a program apply (replayed; pulumi up: more){r['step_program_apply_seconds']:>8}"
+              f"   {r['step_ratio']}× the run-time step")
+        print(f"  starting the canary (one apply)                      {r['start_canary_seconds']:>8}")
+        print(f"  failed gate → canary at weight 0                     {r['failed_gate_to_weight_0_seconds']:>8}")
+        print(f"  then the program puts the replicas back              {r['rollback_apply_seconds']:>8}")
     return 0

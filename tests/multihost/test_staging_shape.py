@@ -11,39 +11,14 @@ import urllib.request
 import pytest
 import yaml
 
-from components.mockrun import run_program
-from tests.docker.replay import CONTAINER, Replay, plain
+from tests.docker.replay import CONTAINER, plain
 from tests.multihost.bed import Bed
+from tests.multihost.staging import IMAGES, ReplayStack, canary_check, deploy
 from tunestack.plan import build_plan
 from tunestack.poll import wait_until
 from tunestack.stackfile import load
 
 pytestmark = pytest.mark.multihost
-IMAGES = {"postgres": "tunestack/postgres:15", "pgbouncer": "tunestack/pgbouncer:1.18", "redis": "tunestack/redis:7.0",
-          "haproxy": "tunestack/haproxy:2.6", "app": "tunestack/refapp:0.1.0", "canary_app": "tunestack/refapp:0.2.0"}
-
-
-def stack_document(bed: Bed) -> dict:
-    """staging's shape (db, cache, app × N over SSH) at the bed's addresses, sized for this machine,
-    with the Python reference app (the Rails one is issue #13)."""
-    h = bed.hosts
-    return {"config": {
-        "tunestack:hosts": [
-            {"name": "db", "roles": ["db"], "cpus": 2, "memory": "4GiB", "storage": "ssd",
-             "addresses": [h["db"].address], "ssh_user": "root"},
-            {"name": "cache", "roles": ["cache"], "cpus": 2, "memory": "2GiB", "addresses": [h["cache"].address],
-             "ssh_user": "root"},
-            {"name": "app", "roles": ["app"], "count": 2, "cpus": 2, "memory": "2GiB",
-             "addresses": [h["app1"].address, h["app2"].address], "ssh_user": "root"}],
-        "tunestack:postgres": {"version": 15, "workload": "oltp"},
-        "tunestack:pgbouncer": {"pool_mode": "transaction", "version": "1.18"},
-        "tunestack:redis": {"cache": {"memory": "256MiB", "policy": "allkeys-lfu"}, "queue": {"memory": "256MiB"}},
-        "tunestack:app": {"framework": "python", "threads": 2, "memory_per_worker": "128MiB",
-                          "jobs": {"concurrency": 2, "processes": 1, "memory_per_process": "256MiB"}},
-        "tunestack:traffic": {"peak_rps": 5, "tracing_budget": {"per_month": 100000, "unit": "transactions"}},
-        "tunestack:rollout": {"steps": [50, 100], "bake": "5s", "max_surge": 50},
-        "tunestack:images": IMAGES,
-    }}
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +28,7 @@ def staging(engine, tmp_path_factory):
     try:
         bed.start()
         os.environ["PATH"] = bed.env["PATH"]   # the docker SDK's ssh:// runs `ssh` from PATH
-        apps = [IMAGES["app"], IMAGES["canary_app"]]
-        bed.load_images(engine.url, {"db": [IMAGES["postgres"], IMAGES["pgbouncer"], IMAGES["app"]],
-                                     "cache": [IMAGES["redis"], IMAGES["haproxy"]], "app1": apps, "app2": apps})
-        stacks = tmp_path_factory.mktemp("stacks")
-        path = stacks / "Pulumi.bed.yaml"
-        path.write_text(yaml.safe_dump(stack_document(bed)))
-        run = run_program("bed", stack_file=path)
-        by_url = {h.url: h for h in bed.hosts.values()}
-        replay = Replay(run, lambda url: (bed.client(by_url[url], over_ssh=True), url),
-                        say=lambda m: print(m, flush=True), env=bed.env)
-        replay.apply()
-        plan = build_plan(load(path, name="bed"), target="docker")
+        replay, plan, stacks = deploy(bed, engine.url, tmp_path_factory.mktemp("stacks"))
         yield bed, replay, plan, stacks
     finally:
         os.environ["PATH"] = path_before
@@ -187,51 +151,6 @@ def test_verify_refuses_a_host_whose_key_changed(staging, tmp_path):
     res = _verify(bed, stacks, "--ssh-config", str(config))
     assert res.returncode == 2, res.stdout + res.stderr
     assert f"host key of {db}" in res.stderr and f"ssh-keygen -R {db}" in res.stderr
-
-
-# --- rollouts of the Docker stack (issue #12) ---------------------------------------------------------
-class ReplayStack:
-    """Stands in for pulumi.automation.Stack on the bed: config keys edit the stack file (`path`
-    keys as Pulumi nests them), `up` runs the program under the mocks and the replay applies the
-    difference through each host's engine over SSH."""
-
-    def __init__(self, replay, stacks):
-        self.replay, self.path = replay, stacks / "Pulumi.bed.yaml"
-        self.ups: list[str] = []
-
-    def _config(self):
-        return yaml.safe_load(self.path.read_text())
-
-    def set_config(self, key, value, *, path=False):
-        doc = self._config()
-        if path:
-            top, _, leaf = key.partition(".")
-            doc["config"].setdefault(top, {})[leaf] = value.value
-        else:
-            doc["config"][key] = value.value
-        self.path.write_text(yaml.safe_dump(doc))
-
-    def remove_config(self, key, *, path=False):
-        doc = self._config()
-        doc["config"].pop(key, None)
-        self.path.write_text(yaml.safe_dump(doc))
-
-    def up(self, message="", on_output=print):
-        self.ups.append(message)
-        self.replay.update(run_program("bed", stack_file=self.path))
-
-
-def canary_check(replay):
-    """testinfra's question on the canary's host, asked of its engine: the canary containers run
-    the new version and are healthy."""
-    def check(version, canaries):
-        wrong = []
-        for name in canaries:
-            c = replay.where[name].containers.get(name)
-            if version not in c.image.tags or replay.health(name) != "healthy":
-                wrong.append(f"{name}: {c.image.tags} {replay.health(name)}")
-        return (not wrong, "; ".join(wrong) or f"{len(canaries)} canary container(s) healthy on {version}")
-    return check
 
 
 def rollout_on_the_bed(staging, tmp_path, version, env, **engine_kw):

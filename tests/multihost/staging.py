@@ -1,0 +1,101 @@
+"""The staging shape on the test bed, shared by the multihost tests and bench/rollout_docker.py:
+the stack file at the bed's addresses, its deployment through the replay over SSH, and what stands
+in for the Automation API in a rollout."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from components.mockrun import run_program
+from tests.docker.replay import Replay
+from tests.multihost.bed import Bed
+from tunestack.plan import build_plan
+from tunestack.stackfile import load
+
+IMAGES = {"postgres": "tunestack/postgres:15", "pgbouncer": "tunestack/pgbouncer:1.18", "redis": "tunestack/redis:7.0",
+          "haproxy": "tunestack/haproxy:2.6", "app": "tunestack/refapp:0.1.0", "canary_app": "tunestack/refapp:0.2.0"}
+
+
+def stack_document(bed: Bed) -> dict:
+    """staging's shape (db, cache, app × N over SSH) at the bed's addresses, sized for this machine,
+    with the Python reference app (the Rails one is issue #13)."""
+    h = bed.hosts
+    return {"config": {
+        "tunestack:hosts": [
+            {"name": "db", "roles": ["db"], "cpus": 2, "memory": "4GiB", "storage": "ssd",
+             "addresses": [h["db"].address], "ssh_user": "root"},
+            {"name": "cache", "roles": ["cache"], "cpus": 2, "memory": "2GiB", "addresses": [h["cache"].address],
+             "ssh_user": "root"},
+            {"name": "app", "roles": ["app"], "count": 2, "cpus": 2, "memory": "2GiB",
+             "addresses": [h["app1"].address, h["app2"].address], "ssh_user": "root"}],
+        "tunestack:postgres": {"version": 15, "workload": "oltp"},
+        "tunestack:pgbouncer": {"pool_mode": "transaction", "version": "1.18"},
+        "tunestack:redis": {"cache": {"memory": "256MiB", "policy": "allkeys-lfu"}, "queue": {"memory": "256MiB"}},
+        "tunestack:app": {"framework": "python", "threads": 2, "memory_per_worker": "128MiB",
+                          "jobs": {"concurrency": 2, "processes": 1, "memory_per_process": "256MiB"}},
+        "tunestack:traffic": {"peak_rps": 5, "tracing_budget": {"per_month": 100000, "unit": "transactions"}},
+        "tunestack:rollout": {"steps": [50, 100], "bake": "5s", "max_surge": 50},
+        "tunestack:images": IMAGES,
+    }}
+
+
+def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m, flush=True)):
+    """Copy the images to the hosts, run the program for the bed's stack file under the mocks and
+    replay it through each host's engine over SSH. Returns (replay, plan, stacks folder)."""
+    apps = [IMAGES["app"], IMAGES["canary_app"]]
+    bed.load_images(source_engine_url, {"db": [IMAGES["postgres"], IMAGES["pgbouncer"], IMAGES["app"]],
+                                        "cache": [IMAGES["redis"], IMAGES["haproxy"]], "app1": apps, "app2": apps})
+    path = stacks / "Pulumi.bed.yaml"
+    path.write_text(yaml.safe_dump(stack_document(bed)))
+    by_url = {h.url: h for h in bed.hosts.values()}
+    replay = Replay(run_program("bed", stack_file=path), lambda url: (bed.client(by_url[url], over_ssh=True), url),
+                    say=say, env=bed.env)
+    replay.apply()
+    return replay, build_plan(load(path, name="bed"), target="docker"), stacks
+
+
+class ReplayStack:
+    """Stands in for pulumi.automation.Stack on the bed: config keys edit the stack file (`path`
+    keys as Pulumi nests them), `up` runs the program under the mocks and the replay applies the
+    difference through each host's engine over SSH."""
+
+    def __init__(self, replay, stacks):
+        self.replay, self.path = replay, stacks / "Pulumi.bed.yaml"
+        self.ups: list[str] = []
+
+    def _config(self):
+        return yaml.safe_load(self.path.read_text())
+
+    def set_config(self, key, value, *, path=False):
+        doc = self._config()
+        if path:
+            top, _, leaf = key.partition(".")
+            doc["config"].setdefault(top, {})[leaf] = value.value
+        else:
+            doc["config"][key] = value.value
+        self.path.write_text(yaml.safe_dump(doc))
+
+    def remove_config(self, key, *, path=False):
+        doc = self._config()
+        doc["config"].pop(key, None)
+        self.path.write_text(yaml.safe_dump(doc))
+
+    def up(self, message="", on_output=print):
+        self.ups.append(message)
+        self.replay.update(run_program("bed", stack_file=self.path))
+
+
+def canary_check(replay):
+    """testinfra's question on the canary's host, asked of its engine: the canary containers run
+    the new version and are healthy."""
+    def check(version, canaries):
+        wrong = []
+        for name in canaries:
+            c = replay.where[name].containers.get(name)
+            if version not in c.image.tags or replay.health(name) != "healthy":
+                wrong.append(f"{name}: {c.image.tags} {replay.health(name)}")
+        return (not wrong, "; ".join(wrong) or f"{len(canaries)} canary container(s) healthy on {version}")
+    return check
+
+
