@@ -30,7 +30,7 @@ def measure(say=print, rounds: int = 5) -> dict:
     from tunestack import images
     from tunestack.rollout import DockerEngine, LoadBalancerControl
 
-    engine, bed = Engine(), Bed()
+    engine, bed = Engine(), Bed(subnet=8)   # its own range: it may run beside the tests
     path_before = os.environ["PATH"]
     try:
         engine.start()

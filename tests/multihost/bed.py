@@ -1,7 +1,8 @@
 """A test bed of hosts on one machine (issue #12): one network namespace per host on a bridge the
 bed makes, each with its own sshd and its own Docker engine, reached over SSH like a real host.
 
-Addresses come from 10.231.7.0/24, a range only this bed creates; the bridge is 10.231.7.1. The
+Addresses come from 10.231.N.0/24 (N = 7 for the tests, 8 for the benchmark, so both can run at
+once), a range only this bed creates; the bridge is 10.231.N.1. The
 bed's own SSH client key, known_hosts and ssh_config live in its folder, and `ssh` on the PATH it
 hands out (`env`) always reads that config, so neither root's ~/.ssh nor any other host is
 touched. Daemons are stopped by their PIDs, mounts unmounted, namespaces and links deleted, even
@@ -19,8 +20,7 @@ from pathlib import Path
 from tunestack.poll import wait_until
 from tunestack.servers import port_open
 
-PREFIX = "10.231.7"
-BRIDGE = "tsbed7"
+SUBNETS = {7: "the tests", 8: "bench/rollout_docker.py"}
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -38,9 +38,11 @@ class Host:
     sshd: subprocess.Popen | None = None
     dockerd: subprocess.Popen | None = None
 
+    tag: str = "7"
+
     @property
     def netns(self) -> str:
-        return f"ts-{self.name}"
+        return f"ts{self.tag}-{self.name}"
 
     @property
     def socket(self) -> str:
@@ -53,9 +55,12 @@ class Host:
 
 
 class Bed:
-    def __init__(self, names=("db", "cache", "app1", "app2")):
+    def __init__(self, names=("db", "cache", "app1", "app2"), subnet: int = 7):
+        assert subnet in SUBNETS
+        self.prefix, self.bridge = f"10.231.{subnet}", f"tsbed{subnet}"
         self.dir = Path(tempfile.mkdtemp(prefix="tunestack-bed-"))
-        self.hosts = {n: Host(n, f"{PREFIX}.{11 + i}", self.dir / n) for i, n in enumerate(names)}
+        self.hosts = {n: Host(n, f"{self.prefix}.{11 + i}", self.dir / n, tag=str(subnet))
+                      for i, n in enumerate(names)}
         self.ssh_config = self.dir / "ssh_config"
         self.bin = self.dir / "bin"
         self.logs: list = []
@@ -83,9 +88,9 @@ class Bed:
     # --- up ------------------------------------------------------------------------------------
     def start(self) -> "Bed":
         self._ssh_client()
-        sh("ip", "link", "add", BRIDGE, "type", "bridge")
-        sh("ip", "addr", "add", f"{PREFIX}.1/24", "dev", BRIDGE)
-        sh("ip", "link", "set", BRIDGE, "up")
+        sh("ip", "link", "add", self.bridge, "type", "bridge")
+        sh("ip", "addr", "add", f"{self.prefix}.1/24", "dev", self.bridge)
+        sh("ip", "link", "set", self.bridge, "up")
         for host in self.hosts.values():
             self._network(host)
             self._sshd(host)
@@ -99,7 +104,7 @@ class Bed:
         self.bin.mkdir(parents=True)
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.dir / "id"))
         self.ssh_config.write_text(
-            f"Host {PREFIX}.*\n  User root\n  IdentityFile {self.dir}/id\n  IdentitiesOnly yes\n"
+            f"Host {self.prefix}.*\n  User root\n  IdentityFile {self.dir}/id\n  IdentitiesOnly yes\n"
             f"  UserKnownHostsFile {self.dir}/known_hosts\n  StrictHostKeyChecking accept-new\n"
             "  BatchMode yes\n  ConnectTimeout 5\n"
             # One connection per host, reused by every docker exec and check (what a real ssh config
@@ -116,7 +121,7 @@ class Bed:
         sh("ip", "netns", "add", host.netns)
         sh("ip", "link", "add", outside, "type", "veth", "peer", "name", inside)
         sh("ip", "link", "set", inside, "netns", host.netns)
-        sh("ip", "link", "set", outside, "master", BRIDGE, "up")
+        sh("ip", "link", "set", outside, "master", self.bridge, "up")
         sh("ip", "-n", host.netns, "addr", "add", f"{host.address}/24", "dev", inside)
         sh("ip", "-n", host.netns, "link", "set", inside, "up")
         sh("ip", "-n", host.netns, "link", "set", "lo", "up")
@@ -181,7 +186,7 @@ class Bed:
                         proc.wait()
             sh("ip", "netns", "del", host.netns, check=False)
             sh("ip", "link", "del", f"{host.netns}-o"[:15], check=False)
-        sh("ip", "link", "del", BRIDGE, check=False)
+        sh("ip", "link", "del", self.bridge, check=False)
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                   if line.split()[1].startswith(str(self.dir))]
         for mount in sorted(mounts, key=len, reverse=True):
