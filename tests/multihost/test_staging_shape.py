@@ -108,6 +108,7 @@ def test_verify_checks_every_machine_over_ssh(staging):
                          env={**bed.env, "TUNESTACK_STACKS_DIR": str(stacks)}, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-3000:]
+    print(res.stdout, flush=True)   # the README shows parts of this, as it came
     for machine, host in (("db", "db"), ("cache", "cache"), ("app-1", "app1"), ("app-2", "app2")):
         assert f"== {machine} (ssh://root@{bed.hosts[host].address})" in res.stdout
         assert (stacks / f"verify-{machine}.xml").exists()
