@@ -148,7 +148,8 @@ def test_verify_refuses_a_host_whose_key_changed(staging, tmp_path):
     config = tmp_path / "ssh_config"
     config.write_text(bed.ssh_config.read_text().replace(f"{bed.dir}/known_hosts", str(tmp_path / "known_hosts"))
                       .replace("StrictHostKeyChecking accept-new", "StrictHostKeyChecking yes")
-                      .replace("ControlMaster auto", "ControlMaster no"))   # a fresh handshake, not the bed's
+                      # a fresh handshake: never the bed's shared connection
+                      .replace(f"ControlPath {bed.dir}/cm-%C", "ControlPath none"))
     res = _verify(bed, stacks, "--ssh-config", str(config))
     assert res.returncode == 2, res.stdout + res.stderr
     assert f"host key of {db}" in res.stderr and f"ssh-keygen -R {db}" in res.stderr
