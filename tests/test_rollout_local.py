@@ -107,7 +107,7 @@ def test_idle_stack_is_told_to_send_load(env):
 
 
 def test_built_in_load_promotes_a_healthy_version_on_an_idle_stack(env):
-    res = rollout(env, "--version", "v7", "--steps", "50,100", "--bake", "5s", "--load", "20")
+    res = rollout(env, "--version", "v7", "--steps", "50,100", "--bake", "3s", "--load", "20")
     assert res.returncode == 0, res.stdout + res.stderr
     gate = next(line for line in res.stdout.splitlines() if "gate min requests" in line)
     requests = int(gate.split("measured ")[1].split()[0])
@@ -116,7 +116,7 @@ def test_built_in_load_promotes_a_healthy_version_on_an_idle_stack(env):
 
 
 def test_built_in_load_rolls_back_a_faulty_version_on_an_idle_stack(env):
-    res = rollout(env, "--version", "v8-bad", "--env", "APP_FAULT_RATE=0.5", "--steps", "50,100", "--bake", "5s",
+    res = rollout(env, "--version", "v8-bad", "--env", "APP_FAULT_RATE=0.5", "--steps", "50,100", "--bake", "3s",
                   "--load", "20")
     assert res.returncode == 1, res.stdout + res.stderr
     assert "rolling back" in res.stdout and "error rate" in res.stdout
