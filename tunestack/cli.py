@@ -477,7 +477,7 @@ def cmd_review(args) -> int:
 
 def cmd_rollout(args) -> int:
     from .local import LocalStackError
-    from .rollout import LocalEngine, Rollout, StateStore, describe, parse_bake, parse_steps
+    from .rollout import LocalEngine, Rollout, StateStore
 
     from . import stackfile
 
@@ -487,14 +487,10 @@ def cmd_rollout(args) -> int:
     local = _local(args)
     plan = local.plan()  # bad stack file: exit 2 before anything moves
     store = StateStore(local.dir / "rollout.json")
-    if args.action == "status":
-        print(describe(store.load()))
+    request = _rollout_request(args, plan, store, "V (the version to roll out)")
+    if request is None:
         return 0
-    steps = parse_steps(args.steps) if args.steps else list(plan.rollout["steps"].value)
-    bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
-    env = _rollout_env(args)
-    if args.action == "start" and not args.version:
-        raise UsageError("rollout needs --version V (the version to roll out)")
+    steps, bake, env = request
     if not local.supervisor_running():
         raise UsageError(f"stack {args.stack} is not running; start it with: python -m tunestack up --stack {args.stack}")
     gates = (plan.rollout["gate_max_error_rate"].value, plan.rollout["gate_max_p95_ms"].value,
@@ -517,6 +513,22 @@ def cmd_rollout(args) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: state is saved; run the same command again to resume at this step", file=sys.stderr)
         return 130
+
+
+def _rollout_request(args, plan, store, version_is: str):
+    """What both rollout engines read first: `status` prints and ends (None); otherwise the steps,
+    the bake in seconds and the new version's environment, checked before anything moves."""
+    from .rollout import describe, parse_bake, parse_steps
+
+    if args.action == "status":
+        print(describe(store.load()))
+        return None
+    steps = parse_steps(args.steps) if args.steps else list(plan.rollout["steps"].value)
+    bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
+    env = _rollout_env(args)
+    if args.action == "start" and not args.version:
+        raise UsageError(f"rollout needs --version {version_is}")
+    return steps, bake, env
 
 
 def _rollout_env(args) -> dict[str, str]:
@@ -544,18 +556,14 @@ def _docker_rollout(args) -> int:
     from .paths import ROOT, state_root
     from .plan import plan_stack
     from .plan.placement import container_name
-    from .rollout import DockerEngine, LoadBalancerControl, Rollout, StateStore, describe, parse_bake, parse_steps
+    from .rollout import DockerEngine, LoadBalancerControl, Rollout, StateStore
 
     plan = plan_stack(args.stack, target="docker")   # bad stack file: exit 2 before anything moves
     store = StateStore(state_root() / args.stack / "rollout.json")
-    if args.action == "status":
-        print(describe(store.load()))
+    request = _rollout_request(args, plan, store, "IMAGE (the app image to roll out, e.g. ghcr.io/acme/shop:1.5.0)")
+    if request is None:
         return 0
-    steps = parse_steps(args.steps) if args.steps else list(plan.rollout["steps"].value)
-    bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
-    env = _rollout_env(args)
-    if args.action == "start" and not args.version:
-        raise UsageError("rollout needs --version IMAGE (the app image to roll out, e.g. ghcr.io/acme/shop:1.5.0)")
+    steps, bake, env = request
     if args.action == "start":   # the image must exist for every app machine before anything moves
         rows = images.check(plan, only={m: {args.version} for m in images.app_machines(plan)})
         bad = [r for r in rows if r["state"] not in ("present", "pullable")]
