@@ -86,23 +86,22 @@ class AppServerGroup(pulumi.ComponentResource):
         self.jobs: list[docker.Container] = []
         previous: list[docker.Container] = []   # the replica before, for one-at-a-time replacement
         for r in args.replicas:
-            image = r.image
             surge = r.publish_address is None
             mine: list[docker.Container] = []
 
-            def container(name: str, spec: ContainerSpec, service: str) -> docker.Container:
-                spec = replace(spec, name=name, labels={"tunestack.replica": r.name, "tunestack.service": service,
+            def container(spec: ContainerSpec, service: str) -> docker.Container:
+                spec = replace(spec, labels={"tunestack.replica": r.name, "tunestack.service": service,
                                                         "tunestack.track": r.track},
                                delete_first=not surge, depends_on=[] if surge else list(previous))
                 if surge:
                     spec = replace(spec, container_name=generation(
-                        name, image, spec.command, spec.envs, spec.files, spec.limit.memory_bytes, spec.limit.cpus))
+                        spec.name, spec.image, spec.command, spec.envs, spec.files, spec.limit.memory_bytes, spec.limit.cpus))
                 made = service_container(self, r.provider, r.network, spec)
                 mine.append(made)
                 return made
 
-            self.web.append(container(r.name, ContainerSpec(
-                name=r.name, image=image, limit=args.web_limit,
+            self.web.append(container(ContainerSpec(
+                name=r.name, image=r.image, limit=args.web_limit,
                 command=COMMANDS[args.framework]["web"],
                 files={"/etc/tunestack/web.env": args.files["web.env"],
                        f"/etc/tunestack/{server_file}": args.files[server_file], **secret_files},
@@ -122,8 +121,8 @@ class AppServerGroup(pulumi.ComponentResource):
                 for p in range(n):
                     suffix = "" if n == 1 else f"-{p + 1}"
                     jobs_name = r.name.replace("-web-", "-jobs-") + suffix
-                    self.jobs.append(container(jobs_name, ContainerSpec(
-                        name=jobs_name, image=image, limit=each,
+                    self.jobs.append(container(ContainerSpec(
+                        name=jobs_name, image=r.image, limit=each,
                         command=COMMANDS[args.framework]["jobs"],
                         files={"/etc/tunestack/jobs.env": args.files["jobs.env"], **secret_files},
                         secret_files=set(secret_files),
