@@ -16,6 +16,16 @@ if ! out=$(haproxy -c -q -f /usr/local/share/tunestack/haproxy-base.cfg -f "$new
   exit 1
 fi
 chmod 0644 "$new"
+# The servers' state as the running workers see it, for the new ones (base.cfg's server-state-file).
+# HAProxy keeps a saved weight only while the configuration's weight is unchanged, so a rollout
+# step's new weights still win. No socket yet (first delivery): nothing to keep.
+state=/run/tunestack/haproxy-servers.state
+sock=$(sed -n 's/^ *stats socket \([^ ]*\).*/\1/p' "$live/haproxy.cfg" 2>/dev/null | head -1)
+if [ -n "$sock" ] && [ -S "$sock" ]; then
+  printf 'show servers state\n' | socat -t 5 stdio "unix-connect:$sock" > "$state.new" \
+    && chown haproxy:haproxy "$state.new" && chmod 0600 "$state.new" && mv "$state.new" "$state" \
+    || rm -f "$state.new"
+fi
 mv "$new" "$live/haproxy.cfg"
 workers() { pgrep -P 1 -d ' ' haproxy || true; }
 before=" $(workers) "
