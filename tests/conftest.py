@@ -56,6 +56,17 @@ def _tree_status() -> set[str]:
     return set(res.stdout.splitlines()) if res.returncode == 0 else set()
 
 
+def pytest_configure(config):
+    """SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C: fixtures still tear down what they
+    started (engines, namespaces, servers)."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def pytest_sessionstart(session):
     session.config._tree_before = _tree_status()
 

@@ -29,7 +29,9 @@ class Engine:
         self.log = open(self.dir / "dockerd.log", "w")
         self.proc = subprocess.Popen([binary, "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
                                       "--pidfile", str(self.dir / "dockerd.pid"), "-H", self.url,
-                                      "--storage-driver", self.driver, "--iptables=false", "--bridge=none"],
+                                      "--storage-driver", self.driver, "--iptables=false", "--bridge=none",
+                                      # Networks from a range of their own: never one the machine uses.
+                                      "--default-address-pool", "base=10.232.0.0/16,size=24"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: self.proc.poll() is None and self.socket.exists(), 60, "the private dockerd's socket")
         self.client = docker.DockerClient(base_url=self.url, timeout=300)
@@ -66,6 +68,8 @@ class Engine:
             try:
                 for c in self.client.containers.list(all=True):
                     c.remove(force=True)
+                # dockerd leaves a network's bridge in the machine's namespace when it stops.
+                self.client.networks.prune()
             finally:
                 self.proc.send_signal(signal.SIGTERM)
                 try:
