@@ -45,12 +45,12 @@ postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     hosts.urls[db_machine],
     starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
-    secrets.db_password, secrets.migrator_password))
+    secrets.db_password, secrets.migrator_password, secrets.jobs_password))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value,
-    where["pgbouncer"].publish, secrets.db_password, secrets.admin_password),
+    where["pgbouncer"].publish, secrets.db_password, secrets.admin_password, secrets.jobs_password),
     opts=pulumi.ResourceOptions(depends_on=[postgres]))
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name,
@@ -66,7 +66,8 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.framework, replicas, files,
     {k: s.text for k, s in plan.web_env.items()}, {k: s.text for k, s in plan.jobs_env.items()},
     plan.container(app_hosts[0].name, "web"), plan.container(app_hosts[0].name, "jobs"),
-    spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.redis_password,
+    spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.jobs_password,
+    secrets.redis_password,
     secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env)),
     opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(

@@ -87,6 +87,8 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         stop_timeout=spec.stop_seconds,
         destroy_grace_seconds=spec.stop_seconds,
         ulimits=spec.ulimits or None,
+        # Namespaced kernel settings (plan.kernel): each container is its own network namespace.
+        sysctls=dict(spec.limit.sysctls) or None,
         # Docker 20.10 runs the first check one interval after start (no start_interval yet), and
         # `wait`, the surge and PgBouncer's hold around a PostgreSQL restart all wait for it: 2 s.
         healthcheck=docker.ContainerHealthcheckArgs(tests=spec.healthcheck, interval="2s", timeout="5s",

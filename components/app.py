@@ -54,7 +54,8 @@ class AppServerGroupArgs:
     jobs_limit: ContainerLimit | None
     port: int
     health_path: str
-    db_password: pulumi.Output[str]
+    db_password: pulumi.Output[str]             # the app role's (web)
+    jobs_db_password: pulumi.Output[str]        # the jobs role's: job processes connect as it
     redis_password: pulumi.Output[str]          # the queue's (REDIS_URL)
     redis_cache_password: pulumi.Output[str]    # the cache's (REDIS_CACHE_URL)
     job_processes: int = 1                      # jobs.processes: one container each
@@ -95,7 +96,8 @@ class AppServerGroup(pulumi.ComponentResource):
                                delete_first=not surge, depends_on=[] if surge else list(previous))
                 if surge:
                     spec = replace(spec, container_name=generation(
-                        spec.name, spec.image, spec.command, spec.envs, spec.files, spec.limit.memory_bytes, spec.limit.cpus))
+                        spec.name, spec.image, spec.command, spec.envs, spec.files, spec.limit.memory_bytes, spec.limit.cpus,
+                        list(spec.limit.sysctls)))
                 made = service_container(self, r.provider, r.network, spec)
                 mine.append(made)
                 return made
@@ -124,7 +126,8 @@ class AppServerGroup(pulumi.ComponentResource):
                     self.jobs.append(container(ContainerSpec(
                         name=jobs_name, image=r.image, limit=each,
                         command=COMMANDS[args.framework]["jobs"],
-                        files={"/etc/tunestack/jobs.env": args.files["jobs.env"], **secret_files},
+                        files={"/etc/tunestack/jobs.env": args.files["jobs.env"], **secret_files,
+                               f"{SECRETS}/database-password": args.jobs_db_password},
                         secret_files=set(secret_files),
                         envs=[f"{k}={v}" for k, v in args.jobs_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
                         healthcheck=["CMD-SHELL", "kill -0 1"],

@@ -40,13 +40,14 @@ class PgBouncerArgs:
     publish_address: str | None
     app_password: pulumi.Output[str]
     admin_password: pulumi.Output[str]
+    jobs_password: pulumi.Output[str]
 
 
 class PgBouncer(pulumi.ComponentResource):
     def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:PgBouncer", name, None, opts)
-        userlist = pulumi.Output.format('"app" "{0}"\n"tunestack_admin" "{1}"\n', args.app_password,
-                                        args.admin_password)
+        userlist = pulumi.Output.format('"app" "{0}"\n"jobs" "{2}"\n"tunestack_admin" "{1}"\n', args.app_password,
+                                        args.admin_password, args.jobs_password)
         self.live_volume = live_volume(self, args.provider, name)
         spec = ContainerSpec(
             name=name,

@@ -36,6 +36,7 @@ class PostgresServerArgs:
     superuser_password: pulumi.Output[str]
     app_password: pulumi.Output[str]
     migrator_password: pulumi.Output[str]
+    jobs_password: pulumi.Output[str]
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -56,8 +57,10 @@ class PostgresServer(pulumi.ComponentResource):
                    "/etc/tunestack/pg_hba.conf": HBA,
                    f"{SECRETS}/postgres-password": args.superuser_password,
                    f"{SECRETS}/app-password": args.app_password,
-                   f"{SECRETS}/migrator-password": args.migrator_password},
-            secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/app-password", f"{SECRETS}/migrator-password"},
+                   f"{SECRETS}/migrator-password": args.migrator_password,
+                   f"{SECRETS}/jobs-password": args.jobs_password},
+            secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/app-password", f"{SECRETS}/migrator-password",
+                          f"{SECRETS}/jobs-password"},
             envs=[f"PGDATA={DATA_DIR}/pgdata"],
             volumes=[(self.volume, DATA_DIR), (self.live_volume, LIVE_DIR)],
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(args.port)],

@@ -28,6 +28,7 @@ class StackSecrets(pulumi.ComponentResource):
         self.db_password = password("db", args.db_password)
         self.redis_password = password("redis", args.redis_password)            # the queue (REDIS_URL)
         self.redis_cache_password = password("redis-cache", None)                 # its own: no shared key
+        self.jobs_password = password("jobs", None)        # job processes: their own role and timeouts
         self.admin_password = password("admin", None)
         self.migrator_password = password("migrator", None)   # migrations: not the app's password
         self.register_outputs({})

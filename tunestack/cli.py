@@ -432,10 +432,14 @@ def cmd_verify(args) -> int:
                 r["machine"] = run.machine
             rows += mine
             codes.append(res.returncode)
-            if res.returncode and not [r for r in mine if not r["ok"]]:   # a check that could not run at all
-                problems += [f"{run.machine}: {line}" if run.machine else line for line in
-                             (res.stdout + res.stderr).splitlines() if line.startswith(("ERROR", "FAILED"))] \
-                    or [f"{run.machine}: {(res.stdout + res.stderr)[-1500:]}"]
+            if res.returncode:   # checks that could not run at all: pytest failures with no row of their own
+                recorded = {r["check"] for r in mine if not r["ok"]}
+                unrecorded = [line for line in (res.stdout + res.stderr).splitlines()
+                              if line.startswith(("ERROR", "FAILED"))
+                              and line.split("::")[-1].split(" - ")[0].strip() not in recorded]
+                if unrecorded or not recorded:
+                    problems += [f"{run.machine}: {line}" if run.machine else line for line in unrecorded] \
+                        or [f"{run.machine}: {(res.stdout + res.stderr)[-1500:]}"]
     if not rows:
         print("\n".join(problems), file=sys.stderr)
         return max(codes) or 1
@@ -452,7 +456,8 @@ def cmd_verify(args) -> int:
     failed = [r for r in rows if not r["ok"]]
     if problems:
         print("\nchecks that could not run:\n" + "\n".join(problems), file=sys.stderr)
-    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed"
+          + (f", {len(problems)} could not run (see above)" if problems else ""))
     return 1 if failed or any(codes) else 0
 
 

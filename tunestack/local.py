@@ -35,15 +35,26 @@ from .paths import ROOT, state_root
 from .plan import Plan, plan_stack
 from .poll import wait_until as _wait_until
 from .postgres.catalog import catalog
-from .render import Layout, environment, render_plan, supervisor_env_value
+from .render import PGBOUNCER_AT_START, Layout, environment, render_plan, supervisor_env_value
 from .scram import scram_verifier
 from .servers import installed_pg_major, pg_bin, port_open, psql_socket, which
 
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
             "haproxy": "haproxy", "supervisord": "supervisor"}
+# The Rails reference app (refapp/rails) runs on Debian's Ruby packages: no gem server is needed.
+RAILS_PACKAGES = {"ruby": "ruby", "puma": "puma", "sidekiq": "ruby-sidekiq"}
+RAILS_LIBRARIES = ("ruby-activerecord", "ruby-railties", "ruby-actionpack", "ruby-pg", "ruby-redis",
+                   "ruby-rack-timeout", "ruby-sentry-ruby", "ruby-sentry-rails", "ruby-sentry-sidekiq",
+                   "ruby-connection-pool", "libjemalloc2")
+RAILS_APP = ROOT / "refapp" / "rails"
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
 # The cluster's own pg_hba.conf (unused: the stack passes its own) still must not trust anyone.
 INITDB_AUTH = ("--auth-local=peer", "--auth-host=reject")
+
+
+def _installed(package: str) -> bool:
+    res = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+    return res.returncode == 0 and "install ok installed" in res.stdout
 
 
 class LocalStackError(Exception):
@@ -105,7 +116,7 @@ class LocalStack:
         checkout. One per role and per Redis instance: a leaked cache password opens no queue."""
         path = self.secrets_dir / "passwords.json"
         values = json.loads(path.read_text()) if path.exists() else {}
-        wanted = ("app", "migrator", "admin", "redis-cache", "redis-queue")
+        wanted = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "puma-control")
         if not all(k in values for k in wanted):
             values = {k: values.get(k) or pysecrets.token_urlsafe(24) for k in wanted}
             path.write_text(json.dumps(values))
@@ -129,11 +140,13 @@ class LocalStack:
         """Secret files by folder: root's (read by verify) and the service user's (read by servers)."""
         return {
             # verify reads <user>-password on the host (tunestack verify --secrets-dir)
-            "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"],
+            "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"], "jobs-password": pw["jobs"],
+                        "puma-control-token": pw["puma-control"],
                         "tunestack_admin-password": pw["admin"],
                         "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"]},
             "service-secrets": {
-                "pgbouncer-userlist.txt": f'"app" "{pw["app"]}"\n"tunestack_admin" "{pw["admin"]}"\n',
+                "pgbouncer-userlist.txt": f'"app" "{pw["app"]}"\n"jobs" "{pw["jobs"]}"\n'
+                                          f'"tunestack_admin" "{pw["admin"]}"\n',
                 "redis-cache.conf": f"requirepass {pw['redis-cache']}\n",
                 "redis-queue.conf": f"requirepass {pw['redis-queue']}\n"},
         }
@@ -154,7 +167,6 @@ class LocalStack:
         def env_of(settings: dict, extra: dict[str, str]) -> str:
             pairs = {k: s.text for k, s in settings.items()}
             pairs.update(extra)
-            pairs.pop("LD_PRELOAD", None)
             return ",".join(f"{k}={supervisor_env_value(v)}" for k, v in pairs.items())
 
         secrets_env = {"DATABASE_PASSWORD": pw["app"], "REDIS_PASSWORD": pw["redis-queue"],
@@ -163,6 +175,9 @@ class LocalStack:
         rollout = self.rollout_programs()
         stable = rollout.get("stable") or {"version": "stable", "env": {}}
         stable_env = {"APP_VERSION": stable["version"], **stable["env"]}
+        web_command, jobs_command = self._app_commands(plan, venv_bin)
+        if plan.spec.app.framework == "rails":
+            secrets_env["PUMA_CONTROL_TOKEN"] = pw["puma-control"]
         progs = [
             dict(name="postgres", user=self.user, startsecs=3, stopsignal="INT",
                  command=f"{pg_bin('postgres')} -D {self.data}/postgres -c config_file={self.etc}/postgresql.conf "
@@ -176,21 +191,22 @@ class LocalStack:
                  command=f"{which('redis-server')} {self.etc}/redis-queue.conf --daemonize no"),
             # The app runs as the invoking user: the venv's interpreter may live in a private home.
             # Its code and configs belong to root, so no service user can change what it runs.
-            dict(name="web", user=None, startsecs=2, stopsignal="TERM",
-                 command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
+            dict(name="web", user=None, startsecs=2, stopsignal="TERM", command=web_command,
                  environment=env_of(plan.web_env, {**secrets_env, **stable_env, "TUNESTACK_TRACK": "stable"})),
-            dict(name="jobs", user=None, startsecs=2, stopsignal="TERM",
-                 command=f"{venv_bin}/python -m refapp.worker", environment=env_of(plan.jobs_env, secrets_env)),
+            dict(name="jobs", user=None, startsecs=2, stopsignal="TERM", command=jobs_command,
+                 environment=env_of(plan.jobs_env, {**{k: v for k, v in secrets_env.items() if k != "PUMA_CONTROL_TOKEN"},
+                                                    "DATABASE_PASSWORD": pw[plan.jobs_role]})),
             dict(name="haproxy", user=self.user, startsecs=1, stopsignal="USR1",
                  command=f"{which('haproxy')} -W -db -f {self.etc}/haproxy.cfg"),
         ]
         canary = rollout.get("canary")
         if canary and "canary_port" in plan.rollout:
             progs.append(dict(
-                name="web-canary", user=None, startsecs=2, stopsignal="TERM",
-                command=f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
+                name="web-canary", user=None, startsecs=2, stopsignal="TERM", command=web_command,
                 environment=env_of(plan.web_env, {**secrets_env, "APP_VERSION": canary["version"], **canary["env"],
                                                "TUNESTACK_TRACK": "canary",
+                                               # one control app per stack: the stable Puma's
+                                               "PUMA_CONTROL_URL": "",
                                                "BIND": f"127.0.0.1:{plan.rollout['canary_port'].value}"})))
         for p in progs:
             p.setdefault("environment", "")
@@ -198,6 +214,15 @@ class LocalStack:
         return environment().get_template("supervisord.conf.j2").render(
             stack=self.stack, run=self.run, log=self.log, programs=progs,
             minfds=plan.pgbouncer_service["LimitNOFILE"].text)
+
+    def _app_commands(self, plan: Plan, venv_bin: Path) -> tuple[str, str]:
+        """The web and jobs commands of the stack's reference app: Puma and Sidekiq for rails
+        (refapp/rails), Gunicorn and the Python worker otherwise (refapp/)."""
+        if plan.spec.app.framework == "rails":
+            return (f"{which('puma')} -C {self.etc}/puma.rb {RAILS_APP}/config.ru",
+                    f"{which('sidekiq')} -C {self.etc}/sidekiq.yml -r {RAILS_APP}/app.rb")
+        return (f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
+                f"{venv_bin}/python -m refapp.worker")
 
     # --- rollout programs ---------------------------------------------------------------------
     _KEEP = object()
@@ -240,9 +265,12 @@ class LocalStack:
             capture_output=True, text=True).stdout.strip().isdigit()
 
     # --- packages -----------------------------------------------------------------------------
-    def ensure_packages(self) -> None:
+    def ensure_packages(self, framework: str = "python") -> None:
         missing = [pkg for binary, pkg in PACKAGES.items()
                    if not (pg_bin("postgres") if binary == "postgres" else which(binary))]
+        if framework == "rails":
+            missing += [pkg for binary, pkg in RAILS_PACKAGES.items() if not which(binary)]
+            missing += [pkg for pkg in RAILS_LIBRARIES if not _installed(pkg)]
         if not missing:
             return
         command = ["apt-get", "install", "-y", *missing]
@@ -295,7 +323,7 @@ class LocalStack:
         t0 = time.monotonic()
         plan = self.plan()  # StackError / BudgetError: exit 2, nothing touched
         self.say(f"[{self.stack}] plan ok: {len(plan.postgres)} PostgreSQL settings, budgets hold")
-        self.ensure_packages()
+        self.ensure_packages(plan.spec.app.framework)
         self._mkdirs()
         files = self.files(plan)
         self.say(f"[{self.stack}] checking the new configs with the real servers…")
@@ -360,7 +388,11 @@ class LocalStack:
             restart = [k for k in keys if k in gucs and gucs[k].context == "postmaster"]
             actions["postgres"] = f"restart ({', '.join(sorted(restart))} need a restart)" if restart else "reload"
         if changed & {"pgbouncer.ini", "service-secrets/pgbouncer-userlist.txt"}:
-            actions["pgbouncer"] = "reload"
+            before = applied["settings"]["pgbouncer.ini"] if applied else {}
+            at_start = sorted(k for k in PGBOUNCER_AT_START
+                              if k in plan.pgbouncer and before.get(k, {}).get("text") != plan.pgbouncer[k].text)
+            actions["pgbouncer"] = (f"restart ({', '.join(at_start)} need a restart)" if applied and at_start
+                                    else "reload")
         for role in ("cache", "queue"):
             before = (applied or {}).get("settings", {}).get(f"redis {role}", {}).get("port", {}).get("value")
             if before not in (None, plan.redis[role]["port"].value) or f"service-secrets/redis-{role}.conf" in changed:
@@ -372,6 +404,10 @@ class LocalStack:
                 actions[f"redis-{role}"] = "config set"
         if "gunicorn.conf.py" in changed:
             actions["web"] = "reload"
+        if "puma.rb" in changed:     # preload_app!: only a restart loads a new puma.rb and code
+            actions["web"] = "restart (puma.rb changed)"
+        if "sidekiq.yml" in changed:
+            actions["jobs"] = "restart (sidekiq.yml changed)"
         if "haproxy.cfg" in changed:
             actions["haproxy"] = "reload"
         return actions
@@ -482,8 +518,12 @@ SET log_statement = 'none';
 SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
 SELECT 'CREATE ROLE app LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') \\gexec
+SELECT 'CREATE ROLE jobs LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jobs') \\gexec
 SELECT 'CREATE ROLE migrator LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'migrator') \\gexec
 ALTER ROLE app PASSWORD '{scram_verifier(pw["app"])}';
+ALTER ROLE jobs PASSWORD '{scram_verifier(pw["jobs"])}';
+-- jobs may do what the app may (membership), with its own timeouts (role settings are not inherited)
+GRANT app TO jobs;
 ALTER ROLE migrator PASSWORD '{scram_verifier(pw["migrator"])}';
 GRANT pg_read_all_settings, pg_read_all_stats TO migrator;  -- verify reads every setting as migrator
 SELECT 'CREATE DATABASE app OWNER migrator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \\gexec

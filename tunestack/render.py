@@ -129,7 +129,10 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     files["web.env"] = env.get_template("app.env.j2").render(stack=plan.stack, process="web", env=plan.web_env)
     files["jobs.env"] = env.get_template("app.env.j2").render(stack=plan.stack, process="jobs", env=plan.jobs_env)
     if spec.app.framework == "rails":
-        files["puma.rb"] = env.get_template("puma.rb.j2").render(stack=plan.stack, app=plan.app)
+        files["puma.rb"] = env.get_template("puma.rb.j2").render(stack=plan.stack, app=plan.app,
+                                                                 bind=plan.placement.app_bind,
+                                                                 bind_reason=plan.placement.listen_why)
+        files["sidekiq.yml"] = env.get_template("sidekiq.yml.j2").render(stack=plan.stack, app=plan.app)
     else:
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
             stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
@@ -141,8 +144,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
 
 LIVE_DIR = "/etc/tunestack/live"
 # What PgBouncer reads only at start (PgBouncer manual: these "cannot be changed at run time"), and
-# what the admin console needs before the first live delivery.
-PGBOUNCER_AT_START = ("listen_addr", "listen_port", "unix_socket_dir", "auth_type")
+# what the admin console needs before the first live delivery. listen_backlog is listen(2)'s argument.
+PGBOUNCER_AT_START = ("listen_addr", "listen_port", "unix_socket_dir", "auth_type", "listen_backlog")
 
 
 def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:

@@ -308,6 +308,74 @@ class LoadBalancerControl:
         return self._docker("logs", "--since", f"{since:.3f}", self.container)
 
 
+class CanaryHostCheck:
+    """The host gate of a Docker rollout: testinfra on each canary's machine, inside its web
+    containers (found by their tunestack.replica label, reached with `docker exec` over the
+    machine's DOCKER_HOST): the app listens on the planned port and runs on the canary track, and
+    Docker reports the container healthy on the new image."""
+
+    def __init__(self, plan, env: dict[str, str] | None = None):
+        from .images import docker_url
+
+        hosts = {h.name: h for h in plan.spec.hosts}
+        self.port = plan.app["port"].value
+        self.machine_of = {r.name: docker_url(hosts[r.host], r.machine) for r in plan.placement.replicas}
+        self.env = env
+
+    def _docker(self, url: str, *args: str) -> str:
+        import subprocess
+
+        res = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60,
+                             env={**(self.env or os.environ), "DOCKER_HOST": url})
+        return res.stdout if res.returncode == 0 else ""
+
+    def _containers(self, url: str, replica: str) -> list[str]:
+        return self._docker(url, "ps", "--filter", f"label=tunestack.replica={replica}", "--filter",
+                            "label=tunestack.service=web", "--format", "{{.Names}}").split()
+
+    def _host_problems(self, url: str, name: str, version: str) -> list[str]:
+        import testinfra
+
+        out = []
+        # testinfra's docker backend runs `docker exec` with this process's environment.
+        saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "PATH")}
+        os.environ.update({**({"PATH": self.env["PATH"]} if self.env and "PATH" in self.env else {}),
+                           "DOCKER_HOST": url})
+        try:
+            host = testinfra.get_host(f"docker://{name}")
+            if not host.socket(f"tcp://{self.port}").is_listening:
+                out.append(f"{name}: nothing listens on port {self.port}")
+            environ = host.file("/proc/1/environ").content_string.split("\0")
+            if "TUNESTACK_TRACK=canary" not in environ:
+                out.append(f"{name}: its process is not on the canary track")
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        state = self._docker(url, "inspect", "--format", "{{.State.Health.Status}} {{.Image}}", name).split()
+        if len(state) != 2 or state[0] != "healthy":
+            out.append(f"{name}: Docker reports it {state[0] if state else 'missing'}, not healthy")
+        elif version not in self._docker(url, "image", "inspect", "--format", "{{json .RepoTags}}", state[1]):
+            out.append(f"{name}: runs image {state[1][:19]}, not {version}")
+        return out
+
+    def __call__(self, version: str, canaries: list[str]) -> tuple[bool, str]:
+        problems, checked = [], 0
+        for replica in canaries:
+            url = self.machine_of[replica]
+            names = self._containers(url, replica)
+            if not names:
+                problems.append(f"{replica}: no running web container on {url}")
+            for name in names:
+                problems += self._host_problems(url, name, version)
+                checked += 1
+        if problems:
+            return False, "; ".join(problems)
+        return True, f"{checked} canary container(s) listen on :{self.port}, healthy on {version}"
+
+
 class DockerEngine:
     """A rollout of a Pulumi Docker stack (issue #12). The program is applied twice: to start the
     canary replicas at weight 0 (tunestack:canaryReplicas, canaryEnv, images.canary_app) and to
@@ -315,10 +383,12 @@ class DockerEngine:
     through the admin socket over SSH: seconds, and the load balancer is never replaced. Each step
     also writes tunestack:canaryWeight, so the stack file says where the rollout stands and a
     `pulumi up` meanwhile renders the same weights. Gates read HAProxy's own request log of the
-    canary servers; the host check asks the canary containers' engine."""
+    canary servers; the host gate is testinfra inside the canary containers (CanaryHostCheck)."""
 
     def __init__(self, plan, stack: PulumiStack, lb: LoadBalancerControl, verify_fn=None, say=print):
-        self.plan, self.stack, self.lb, self.verify_fn, self.say = plan, stack, lb, verify_fn, say
+        """`verify_fn(version, canaries)`: the host gate; CanaryHostCheck(plan) unless given."""
+        self.plan, self.stack, self.lb, self.say = plan, stack, lb, say
+        self.verify_fn = verify_fn or CanaryHostCheck(plan, getattr(lb, "env", None))
         self.replicas = [r.name for r in plan.placement.replicas]
         self.canaries = self.replicas[:plan.rollout["canary_replicas"].value]   # the first ones, as the plan places them
 
@@ -355,7 +425,7 @@ class DockerEngine:
         return parse_haproxy_log(self.lb.log_since(since), self.canaries)
 
     def verify_canary(self, version: str) -> tuple[bool, str]:
-        return self.verify_fn(version, self.canaries) if self.verify_fn else (True, "no host check configured")
+        return self.verify_fn(version, self.canaries)
 
     def promote(self, version: str, env: dict[str, str]) -> None:
         self.set_weight(100)   # the canaries carry everything while stable replicas take the new version

@@ -10,12 +10,36 @@ def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str
     return host.check_output(cmd)
 
 
-def redis_get(host, secrets_dir: str, role: str, port: int, key: str) -> str:
-    """CONFIG GET on one instance, with that instance's own password (one per role)."""
-    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli -h 127.0.0.1 '
-                            f"-p {port} --no-auth-warning CONFIG GET {quote(key)}")
-    lines = out.splitlines()
-    return lines[1] if len(lines) > 1 else ""
+_ONCE: dict[tuple, object] = {}
+
+
+def once(host, *key, make):
+    """`make()` once per testinfra host and key in this run: one round trip for many checks. Over
+    SSH and `docker exec` a round trip costs far more than the query, so every setting of a server
+    is read in one call and each check compares its own."""
+    k = (host.backend.get_pytest_id(), *key)
+    if k not in _ONCE:
+        _ONCE[k] = make()
+    return _ONCE[k]
+
+
+def postgres_settings(host, secrets_dir: str, port: int) -> dict[str, str]:
+    """Every setting as SHOW prints it (current_setting() is SHOW's text), in one query."""
+    def read():
+        out = psql(host, secrets_dir, port, "SELECT name || '=' || current_setting(name) FROM pg_settings")
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return once(host, "postgres", port, make=read)
+
+
+def redis_config(host, secrets_dir: str, role: str, port: int) -> dict[str, str]:
+    """CONFIG GET * on one instance, with that instance's own password (one per role), in one call."""
+    def read():
+        out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli -h 127.0.0.1 '
+                                f"-p {port} --no-auth-warning CONFIG GET '*'")
+        lines = out.split("\n")
+        # Never keep a password in memory longer than the read: no check compares one.
+        return {k: v for k, v in zip(lines[0::2], lines[1::2]) if k not in ("requirepass", "masterauth")}
+    return once(host, "redis", role, port, make=read)
 
 
 def quote(text: str) -> str:

@@ -1,10 +1,17 @@
-"""The app: Gunicorn's process count and the environment each process runs with."""
+"""The Python app: Gunicorn's process count and the environment each process runs with (a Rails
+app is checked by test_rails.py)."""
 import pytest
 
 from tunestack.poll import poll
 from verify.helpers import listener_pids
 
 SERVICE = "web"
+
+
+@pytest.fixture(autouse=True)
+def only_gunicorn(plan):
+    if plan.spec.app.framework != "python":
+        pytest.skip("the stack's app is not Gunicorn")
 
 
 def _master(host, plan):

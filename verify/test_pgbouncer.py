@@ -1,6 +1,6 @@
 """PgBouncer: SHOW CONFIG for every planned setting and the open-file limit of the process."""
 from verify.conftest import plan_of
-from verify.helpers import listener_pids, psql
+from verify.helpers import listener_pids, once, psql
 
 SERVICE = "pgbouncer"
 
@@ -12,8 +12,11 @@ def pytest_generate_tests(metafunc):
 
 def _show_config(host, plan, secrets_dir):
     port = plan.pgbouncer["listen_port"].value
-    out = psql(host, secrets_dir, port, "SHOW CONFIG", db="pgbouncer", user="tunestack_admin")
-    return {line.split("|")[0]: line.split("|")[1] for line in out.splitlines() if "|" in line}
+
+    def read():
+        out = psql(host, secrets_dir, port, "SHOW CONFIG", db="pgbouncer", user="tunestack_admin")
+        return {line.split("|")[0]: line.split("|")[1] for line in out.splitlines() if "|" in line}
+    return once(host, "pgbouncer", port, make=read)
 
 
 def test_config(host, plan, secrets_dir, record, key):

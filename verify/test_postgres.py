@@ -3,7 +3,7 @@ import pytest
 
 from tunestack.postgres.catalog import catalog
 from verify.conftest import plan_of
-from verify.helpers import psql
+from verify.helpers import postgres_settings, psql
 
 SERVICE = "postgres"
 
@@ -16,7 +16,7 @@ def pytest_generate_tests(metafunc):
 def test_setting(host, plan, secrets_dir, record, setting):
     planned = plan.postgres[setting].text
     port = plan.postgres["port"].value
-    actual = psql(host, secrets_dir, port, f"SHOW {setting}").strip()
+    actual = postgres_settings(host, secrets_dir, port).get(setting, "(not a setting of this server)")
     record(planned, actual, catalog(plan.spec.postgres.version)[setting].same(planned, actual))
 
 

@@ -1,7 +1,7 @@
 """Redis: CONFIG GET maxmemory, policy and persistence, per role."""
 import pytest
 
-from verify.helpers import redis_get
+from verify.helpers import redis_config
 
 KEYS = ["maxmemory", "maxmemory-policy", "appendonly", "save", "timeout"]
 
@@ -10,9 +10,9 @@ KEYS = ["maxmemory", "maxmemory-policy", "appendonly", "save", "timeout"]
 @pytest.mark.parametrize("key", KEYS)
 def test_config(host, plan, secrets_dir, record, role, key):
     settings = plan.redis[role]
-    record(settings[key].text, redis_get(host, secrets_dir, role, settings["port"].value, key))
+    record(settings[key].text, redis_config(host, secrets_dir, role, settings["port"].value).get(key))
 
 
 @pytest.mark.parametrize("role", ["queue"])
 def test_queue_fsync(host, plan, secrets_dir, record, role):
-    record("everysec", redis_get(host, secrets_dir, "queue", plan.redis["queue"]["port"].value, "appendfsync"))
+    record("everysec", redis_config(host, secrets_dir, "queue", plan.redis["queue"]["port"].value).get("appendfsync"))

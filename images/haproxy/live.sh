@@ -16,13 +16,16 @@ if ! out=$(haproxy -c -q -f /usr/local/share/tunestack/haproxy-base.cfg -f "$new
   exit 1
 fi
 chmod 0644 "$new"
-# The servers' state as the running workers see it, for the new ones (base.cfg's server-state-file).
-# HAProxy keeps a saved weight only while the configuration's weight is unchanged, so a rollout
-# step's new weights still win. No socket yet (first delivery): nothing to keep.
+# The servers' state as the running workers see it, for the new ones (base.cfg's server-state-file):
+# resolved addresses and health carry over. Weights do not: each server's runtime weight is set back
+# to its configured one (column 8 srv_uweight := column 9 srv_iweight), so after a reload the
+# delivered file's weights rule, as the rollout engine expects. No socket yet (first delivery):
+# nothing to keep.
 state=/run/tunestack/haproxy-servers.state
 sock=$(sed -n 's/^ *stats socket \([^ ]*\).*/\1/p' "$live/haproxy.cfg" 2>/dev/null | head -1)
 if [ -n "$sock" ] && [ -S "$sock" ]; then
-  printf 'show servers state\n' | socat -t 5 stdio "unix-connect:$sock" > "$state.new" \
+  printf 'show servers state\n' | socat -t 5 stdio "unix-connect:$sock" \
+    | awk 'NR > 2 && NF >= 9 && $1 !~ /^#/ { $8 = $9 } { print }' > "$state.new" \
     && chown haproxy:haproxy "$state.new" && chmod 0600 "$state.new" && mv "$state.new" "$state" \
     || rm -f "$state.new"
 fi

@@ -6,12 +6,19 @@ SET log_statement = 'none';
 SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
 SELECT 'CREATE ROLE app LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') \gexec
+SELECT 'CREATE ROLE jobs LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jobs') \gexec
 SELECT 'CREATE ROLE migrator LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'migrator') \gexec
 \set app_password `cat /etc/tunestack/secrets/app-password`
+\set jobs_password `cat /etc/tunestack/secrets/jobs-password`
 \set migrator_password `cat /etc/tunestack/secrets/migrator-password`
 ALTER ROLE app PASSWORD :'app_password';
+ALTER ROLE jobs PASSWORD :'jobs_password';
+-- Job processes may do what the app may (membership); their timeouts are their own (role
+-- settings are not inherited).
+GRANT app TO jobs;
 ALTER ROLE migrator PASSWORD :'migrator_password';
 \unset app_password
+\unset jobs_password
 \unset migrator_password
 GRANT pg_read_all_settings, pg_read_all_stats TO migrator;
 SELECT 'CREATE DATABASE app OWNER migrator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \gexec

@@ -23,6 +23,10 @@ require "sentry-ruby"
 require "sentry-rails"
 require "sentry-sidekiq"
 
+# Sidekiq 6.4 calls redis-rb 4.8 in a form 4.8 deprecates, every fetch (each 2 s): keep the log for
+# what matters.
+Redis.silence_deprecations = true
+
 module RefApp
   # A password from NAME, or from the file NAME_FILE names (the app image contract: on Docker the
   # passwords are files, so that `docker inspect` never shows them).
@@ -100,6 +104,23 @@ module RefApp
     }
     # rack-timeout reads RACK_TIMEOUT_SERVICE_TIMEOUT (the plan's request timeout) itself.
     config.middleware.insert_before Rack::Runtime, Rack::Timeout
+
+    # Where sentry-rails expects it (a config/initializers file would run here): after the logger.
+    initializer "refapp.sentry", before: :load_config_initializers do
+      Sentry.init do |c|
+        c.dsn = ENV["SENTRY_DSN"]   # none here: nothing is sent, the rates still apply
+        c.traces_sample_rate = Float(ENV.fetch("SENTRY_TRACES_SAMPLE_RATE", 0))
+        if c.respond_to?(:profiles_sample_rate=)
+          c.profiles_sample_rate = Float(ENV.fetch("SENTRY_PROFILES_SAMPLE_RATE", 0))
+        end
+        c.traces_sampler = lambda do |context|
+          env = context[:env]
+          path = env && env["PATH_INFO"]
+          next context[:parent_sampled] unless context[:parent_sampled].nil?
+          path ? RefApp.traces_rate_for(path) : c.traces_sample_rate
+        end
+      end
+    end
   end
 
   class Hit < ActiveRecord::Base
@@ -195,25 +216,13 @@ queue_redis = {
 Sidekiq.configure_server { |c| c.redis = queue_redis.merge(size: Integer(ENV.fetch("REDIS_POOL_SIZE", 7))) }
 Sidekiq.configure_client { |c| c.redis = queue_redis.merge(size: Integer(ENV.fetch("REDIS_POOL_SIZE", 5))) }
 
-Sentry.init do |c|
-  c.dsn = ENV["SENTRY_DSN"]   # none here: nothing is sent, the rates still apply
-  c.traces_sample_rate = Float(ENV.fetch("SENTRY_TRACES_SAMPLE_RATE", 0))
-  if c.respond_to?(:profiles_sample_rate=)
-    c.profiles_sample_rate = Float(ENV.fetch("SENTRY_PROFILES_SAMPLE_RATE", 0))
-  end
-  c.traces_sampler = lambda do |context|
-    env = context[:env]
-    path = env && env["PATH_INFO"]
-    next context[:parent_sampled] unless context[:parent_sampled].nil?
-    path ? RefApp.traces_rate_for(path) : c.traces_sample_rate
-  end
-end
 
+RefApp::Application.initialize!
+
+# Drawn after initialize!: initialization loads (empty) config/routes.rb and would clear them.
 RefApp::Application.routes.draw do
   get "/health", to: "ref_app/pages#health"
   get "/version", to: "ref_app/pages#version"
   get "/_tunestack/runtime", to: "ref_app/pages#runtime"
   get "/", to: "ref_app/pages#index"
 end
-
-RefApp::Application.initialize!

@@ -2,7 +2,7 @@
 
 It stands in for the engine and its providers in tests only, so that a defect in components/ fails
 a real test: networks, volumes, then each container with its image, command, environment, uploads,
-labels, limits, /dev/shm, ulimits, healthcheck, network aliases and published ports, turning healthy
+labels, limits, /dev/shm, ulimits, sysctls, healthcheck, network aliases and published ports, turning healthy
 before anything that depends on it starts (the provider's `wait`), and each `command.local.Command`
 run as pulumi-command runs it (`/bin/sh -c CREATE` with its stdin and environment; DOCKER_HOST
 pointed at this engine, as the stack's provider would be).
@@ -220,6 +220,7 @@ class Replay:
             restart_policy={"Name": i.get("restart", "no")},
             ulimits=[{"Name": u["name"], "Soft": int(u["soft"]), "Hard": int(u["hard"])} for u in i.get("ulimits", [])],
             binds={v["volumeName"]: {"bind": v["containerPath"], "mode": "rw"} for v in i.get("volumes", [])},
+            sysctls=i.get("sysctls") or None,
             port_bindings=ports or None, network_mode=networks[0]["name"] if networks else "none")
         endpoint = {n["name"]: api.create_endpoint_config(aliases=n.get("aliases")) for n in networks}
         labels = {lab["label"]: lab["value"] for lab in i.get("labels", [])}

@@ -86,16 +86,4 @@ class ReplayStack:
         self.replay.update(run_program("bed", stack_file=self.path))
 
 
-def canary_check(replay):
-    """testinfra's question on the canary's host, asked of its engine: the canary containers run
-    the new version and are healthy."""
-    def check(version, canaries):
-        wrong = []
-        for name in canaries:
-            c = replay.where[name].containers.get(name)
-            if version not in c.image.tags or replay.health(name) != "healthy":
-                wrong.append(f"{name}: {c.image.tags} {replay.health(name)}")
-        return (not wrong, "; ".join(wrong) or f"{len(canaries)} canary container(s) healthy on {version}")
-    return check
-
 

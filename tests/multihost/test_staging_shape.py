@@ -13,7 +13,7 @@ import yaml
 
 from tests.docker.replay import CONTAINER, plain
 from tests.multihost.bed import Bed
-from tests.multihost.staging import IMAGES, ReplayStack, canary_check, deploy
+from tests.multihost.staging import IMAGES, ReplayStack, deploy
 from tunestack.plan import build_plan
 from tunestack.poll import wait_until
 from tunestack.stackfile import load
@@ -115,6 +115,8 @@ def test_verify_checks_every_machine_over_ssh(staging):
     assert f"host ssh://{bed.hosts['db'].address}:" in res.stdout   # the machine's own checks
     assert "host docker://bed-postgres" in res.stdout and "host docker://bed-app-web-2" in res.stdout
     assert "expected " + plan.postgres["shared_buffers"].text in res.stdout
+    # Kernel settings the plan asks for, read inside each container's own network namespace.
+    assert "somaxconn_honours_the_listen_backlog[pgbouncer]" in res.stdout
     assert " 0 failed" in res.stdout
 
 
@@ -163,7 +165,8 @@ def rollout_on_the_bed(staging, tmp_path, version, env, **engine_kw):
     fresh = build_plan(load(stacks / "Pulumi.bed.yaml", name="bed"), target="docker")
     stack = ReplayStack(replay, stacks)
     lb = LoadBalancerControl("bed-lb", bed.hosts["cache"].url, env=bed.env)
-    engine = DockerEngine(fresh, stack, lb, verify_fn=canary_check(replay), say=lambda m: print(m, flush=True))
+    # The host gate is the shipped one: testinfra inside the canary containers over the bed's SSH.
+    engine = DockerEngine(fresh, stack, lb, say=lambda m: print(m, flush=True))
     for name, fn in engine_kw.items():
         setattr(engine, name, fn(engine))
     entry = f"http://{bed.hosts['cache'].address}:{plan.loadbalancer['port'].value}/"
@@ -206,6 +209,7 @@ def test_a_healthy_image_goes_to_100_percent_by_weights_alone_even_when_killed(s
         again.say = lines.append
         assert again.run(IMAGES["canary_app"], {}, [50, 100], 3) == 0
     assert lines[0].startswith(f"resuming {IMAGES['canary_app']} at step 2/2 (100%)"), lines[:3]
+    assert any("canary container(s) listen on" in line for line in lines), "testinfra ran inside the canary"
     # Resumed: the canary is started again (an apply that finds nothing to change), then promoted.
     assert [u.split()[1] for u in stack.ups] == ["start", "promote"], stack.ups
     assert staging[1].where["bed-lb"].containers.get("bed-lb").id == lb_before, "the load balancer was never replaced"
@@ -227,6 +231,18 @@ def test_a_faulty_image_is_rolled_back_with_only_its_share_failing(staging, tmp_
     assert len(failed) / len(users.results) < 0.4, "about 25 % expected during the bake at 50 %, none after"
     assert all(IMAGES["canary_app"] in tags for tags in web_images(staging).values()), "stable kept its version"
     assert "tunestack:canaryEnv" not in stack._config()["config"]
+
+
+def test_the_host_gate_fails_a_container_that_is_not_the_canary(staging):
+    """testinfra inside the container, over the bed's SSH: after the rollbacks every replica is
+    stable, so asking for a canary there fails, naming the container and what is wrong."""
+    from tunestack.rollout import CanaryHostCheck
+
+    bed, replay, plan, stacks = staging
+    ok, detail = CanaryHostCheck(plan, bed.env)("tunestack/refapp:9.9.9", ["bed-app-web-1"])
+    assert not ok
+    assert "bed-app-web-1: its process is not on the canary track" in detail
+    assert "not tunestack/refapp:9.9.9" in detail
 
 
 def test_a_rollout_to_an_image_no_app_host_has_is_refused_before_anything(staging):

@@ -47,9 +47,13 @@ def test_gunicorn_workers_from_cores_and_memory(cpus, mem_gib, expected):
 
 
 @pytest.mark.parametrize("cpus,mem_gib,expected", [
-    (4, 64, 4),   # Puma deployment docs: one worker per core
-    (16, 64, 16),
-    (16, 8, 7),   # memory: (8192 − 512 reserve − 1024 job − 768 master) MiB / 768 MiB = 7.67
+    # Puma deployment docs: one worker per core; puma discussion #3087: cores shared with another
+    # app are split, and staging's one Sidekiq process (one GVL) takes a whole core.
+    (4, 64, 3),
+    (16, 64, 15),
+    # memory: each Ruby process is 768 MiB + 128 MiB YJIT (64 MiB code bound + as much metadata);
+    # (8192 − 512 reserve − 1152 job − 768 master) MiB / 896 MiB = 6.4
+    (16, 8, 6),
 ])
 def test_puma_workers_from_cores_and_memory(cpus, mem_gib, expected):
     s = spec("staging")
@@ -66,7 +70,7 @@ def test_puma_workers_from_cores_and_memory(cpus, mem_gib, expected):
 def test_clients_per_host(threads, concurrency, headroom, processes, workers, clients):
     app = AppSpec("rails", threads, 256 * MIB, JobsSpec(concurrency, processes, 256 * MIB), max_workers=workers,
                   db_pool_headroom=headroom)
-    sizing = size_app(app, host(workers, 64), 60 * GIB)
+    sizing = size_app(app, host(workers + processes, 64), 60 * GIB)
     assert (sizing.workers, sizing.web_pool, sizing.job_pool) == (workers, threads + headroom, concurrency + headroom)
     assert sizing.per_host_clients == clients
 
@@ -86,7 +90,7 @@ def test_db_pools_per_process_type():
     assert plan.web_env["DB_POOL"].value == 3 + 2
     assert plan.jobs_env["DB_POOL"].value == 10 + 2
     assert plan.web_env["RAILS_MAX_THREADS"].value == plan.web_env["PUMA_MAX_THREADS"].value == 3
-    assert plan.jobs_env["SIDEKIQ_CONCURRENCY"].value == 10
+    assert plan.jobs_env["RAILS_MAX_THREADS"].value == 10   # Sidekiq's fallback; sidekiq.yml sets it
 
 
 def test_pgbouncer_118_transaction_mode_disables_prepared_statements_and_advisory_locks():
@@ -113,3 +117,34 @@ def test_puma_worker_timeout_is_twice_the_request_timeout():
     # Puma docs: worker_timeout is not a request timeout; twice it only reaps hung workers.
     plan = build_plan(spec("staging"))
     assert plan.app["worker_timeout"].value == 2 * plan.app["request_timeout"].value
+
+
+@pytest.mark.parametrize("cpus,jobs,workers,processes", [
+    # Puma docs (deployment.md): fewer than 2 workers → single mode (workers 0, one process, no master)
+    (2, 1, 0, 1),     # 2 cores less one for the Sidekiq process
+    (1, 0, 0, 1),
+    (3, 1, 2, 2),     # cluster from 2 workers
+    (8, 8, 4, 4),     # job processes never take more than half the cores
+])
+def test_puma_single_mode_below_two_workers(cpus, jobs, workers, processes):
+    app = AppSpec("rails", 3, 256 * MIB, JobsSpec(5, jobs, 256 * MIB))
+    sizing = size_app(app, host(cpus, 64), 60 * GIB)
+    assert (sizing.workers, sizing.processes) == (workers, processes)
+    assert (sizing.master_bytes == 0) == (workers == 0)
+
+
+def test_single_mode_clients_and_memory_count_the_one_process():
+    app = AppSpec("rails", 3, 256 * MIB, JobsSpec(5, 1, 256 * MIB), db_pool_headroom=2, ruby="3.0")
+    sizing = size_app(app, host(2, 64), 60 * GIB)
+    assert sizing.per_host_clients == 1 * (3 + 2) + 1 * (5 + 2)
+    assert sizing.memory_bytes == 256 * MIB + 256 * MIB     # Ruby 3.0: no YJIT; no master
+
+
+@pytest.mark.parametrize("ruby,extra_mib", [("3.0", 0), ("3.1", 128), ("3.3", 128), ("3.4", 128)])
+def test_yjit_memory_is_in_every_ruby_process(ruby, extra_mib):
+    # Ruby 3.0 has no YJIT; 3.1–3.3: --yjit-exec-mem-size=64 plus as much for metadata; 3.4:
+    # --yjit-mem-size=128 bounds both (Ruby 3.4 NEWS).
+    app = AppSpec("rails", 3, 512 * MIB, JobsSpec(5, 2, 256 * MIB), ruby=ruby, max_workers=2)
+    sizing = size_app(app, host(8, 64), 60 * GIB)
+    assert sizing.process_bytes == (512 + extra_mib) * MIB
+    assert sizing.memory_bytes == 2 * (512 + extra_mib) * MIB + 512 * MIB + 2 * (256 + extra_mib) * MIB

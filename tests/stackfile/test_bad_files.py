@@ -69,6 +69,16 @@ CASES = [
     ("pool-mode-typo", setitem(["tunestack:pgbouncer", "pool_mode"], "txn"), ["pool_mode", "txn", "transaction"]),
     ("addresses-count", setitem([H, 0, "addresses"], ["10.0.0.1", "10.0.0.2"]), ["addresses", "exactly 1"]),
     ("bad-duration", setitem(["tunestack:rollout", "bake"], "soon"), ["bake", "soon", "15s"]),
+    # Issue #13: the Rails rules.
+    ("ruby-unknown", lambda c: c["tunestack:app"].update(framework="rails", ruby="2.7"),
+     ["app → ruby", "2.7", "3.0, 3.1, 3.2, 3.3, 3.4"]),
+    ("ruby-as-yaml-number", lambda c: c["tunestack:app"].update(framework="rails", ruby=3.5),
+     ["app → ruby", "3.5", "3.0, 3.1"]),
+    ("rails-no-job-concurrency", lambda c: (c["tunestack:app"].update(framework="rails"),
+                                            c["tunestack:app"]["jobs"].update(concurrency=0)),
+     ["jobs → concurrency", "0", "at least 1"]),
+    ("jobs-lock-longer-than-request", lambda c: c["tunestack:app"]["jobs"].update(lock_timeout="45s"),
+     ["jobs → lock_timeout", "45s", "at most the request timeout (30s)", "arrival order"]),
 ]
 
 

@@ -17,6 +17,7 @@ from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, size_
 from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
                       tracing_budget)
 from .connections import fleet, plan_connections
+from .kernel import kernel_settings, listen_backlogs
 from .loadbalancer import loadbalancer_settings
 from .memory import (AppProcesses, container_limits, cpu_shares, whole_cores, memory_items, overcommit_warning, postgres_memory_note,
                      share_host, share_shortfalls)
@@ -45,7 +46,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
              for gap in share_shortfalls(h, shares[h.name])]
     if short:  # nothing can be planned on a host whose memory is spoken for
         raise BudgetError(spec.name, short, spec.path)
-    cpus = {h.name: cpu_shares(h, tuple(r.role for r in redis_specs), app.jobs.processes) for h in spec.hosts}
+    cpus = {h.name: cpu_shares(h, tuple(r.role for r in redis_specs), app.jobs.processes, app.framework)
+            for h in spec.hosts}
     # In containers, per-core rules see the container's CPU limit, not the host's cores.
     capped = where.docker
     sizings = {h.name: size_app(app, h, shares[h.name]["app"], cpus[h.name]["web"] if capped else None)
@@ -62,16 +64,16 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                        postgres_memory_note(db, shares[db.name]))
     postgres = postgres_settings(inputs, pg, where["postgres"], where.listen_why, conns.max_connections, pg_mem,
                                  spec.path, src)
-    roles = role_settings(pg, app.request_timeout_ms)
+    roles = role_settings(pg, app.request_timeout_ms, app.jobs)
     bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why,
                                  app.request_timeout_ms, pg.idle_in_transaction_timeout_ms, src, docker=where.docker)
     redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, src) for i in redis_specs}
     sampling = plan_sampling(spec.traffic)
     app_plan = app_settings(app, first, src)
-    common = common_env(spec.pgbouncer, endpoints(spec, where), roles["app"]["statement_timeout"].value,
+    common = common_env(app, spec.pgbouncer, endpoints(spec, where), roles["app"]["statement_timeout"].value,
                         roles["app"]["lock_timeout"].value, sampling)
     splits = plan_splits(spec.rollout, fl.app_hosts, where.canary is not None)
-    fleet_threads = sum(sizings[h.name].workers * h.count for h in app_hosts) * app.threads
+    fleet_threads = sum(sizings[h.name].processes * h.count for h in app_hosts) * app.threads
 
     warnings = [w for w in map(overcommit_warning, spec.hosts) if w] + list(sampling.warnings)
     if len({(s.workers, s.web_pool) for s in sizings.values()}) > 1:
@@ -85,23 +87,33 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     budgets += [b for b in [tracing_budget(sampling.monthly_units, spec.traffic.tracing_per_month,
                                            spec.traffic.tracing_unit)] if b]
     hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres))
+    lb = loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], src)
+    backlogs = listen_backlogs(max_connections, bouncer["listen_backlog"].value, lb["maxconn"].value, app.framework)
+    kernel = kernel_settings(backlogs)
     plan = Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
         pgbouncer=bouncer, pgbouncer_service=pgbouncer_service(conns), redis=redis, app=app_plan,
-        web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src),
+        web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src, roles["jobs"]),
         sampling=sampling,
         rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
-        loadbalancer=loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], src),
+        loadbalancer=lb, kernel=kernel,
         budgets=budgets + host_budgets,
         alerts=alert_rules(spec, conns.server, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
                            redis["cache"]["maxmemory"].value, fl.with_surge),
         warnings=warnings,
-        containers={h.name: container_limits(h, shares[h.name], redis_specs, processes(spec, sizings.get(h.name)),
-                                             cpus[h.name]) for h in spec.hosts},
+        containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs,
+                                                          processes(spec, sizings.get(h.name)), cpus[h.name]), kernel)
+                    for h in spec.hosts},
         splits=splits, replicas=place_replicas(where, current_split(spec, splits, fl.app_hosts)))
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
     return plan
+
+
+def with_sysctls(limits: list, kernel: dict) -> list:
+    """Each container with the namespaced sysctls its service asks for (net.* are per network namespace)."""
+    return [replace(c, sysctls=tuple((k, s.text) for k, s in kernel.get(c.service, {}).items() if k.startswith("net.")))
+            for c in limits]
 
 
 def current_split(spec: StackSpec, splits: dict, total: int):
@@ -118,15 +130,15 @@ def endpoints(spec: StackSpec, where: Placement) -> Endpoints:
 
 
 def first_host_text(first: AppSizing, app) -> str:
-    return (f"{first.per_host_clients} ({first.workers} workers × {first.web_pool} pool + "
+    return (f"{first.per_host_clients} ({first.processes} web processes × {first.web_pool} pool + "
             f"{app.jobs.processes} job processes × {first.job_pool} pool)")
 
 
 def processes(spec: StackSpec, sizing: AppSizing | None) -> AppProcesses | None:
     if sizing is None:
         return None
-    jobs_bytes = spec.app.jobs.processes * spec.app.jobs.memory_per_process_bytes
-    return AppProcesses(sizing.workers, sizing.memory_bytes - jobs_bytes, spec.app.jobs.processes, jobs_bytes)
+    jobs_bytes = spec.app.jobs.processes * sizing.jobs_process_bytes
+    return AppProcesses(sizing.processes, sizing.memory_bytes - jobs_bytes, spec.app.jobs.processes, jobs_bytes)
 
 
 def host_plans(spec: StackSpec, shares: dict, sizings: dict[str, AppSizing], pg_worst: tuple[int, str]):
@@ -136,7 +148,7 @@ def host_plans(spec: StackSpec, shares: dict, sizings: dict[str, AppSizing], pg_
         sizing = sizings.get(h.name)
         app_item = (sizing.memory_text(spec.app), sizing.memory_bytes) if sizing else None
         items = memory_items(h, pg_worst, (spec.redis_cache, spec.redis_queue), app_item)
-        if sizing and sizing.workers < 1:
+        if sizing and sizing.processes < 1:
             budgets.append(one_worker_budget(h.name, shares[h.name]["app"], spec.app.memory_per_worker_bytes))
         budgets.append(memory_budget(h.name, items, h.memory_bytes))
         hosts.append(HostPlan(h.name, h.roles, h.count, h.cpus, h.memory_bytes, h.shape_source, h.addresses, items))

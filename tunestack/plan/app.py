@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from ..stackfile.spec import AppSpec, HostSpec, PgBouncerSpec
 from ..units import format_bytes_human
-from .memory import whole_cores
+from .memory import job_cpus, whole_cores
+from .ruby import DEFAULT_RAILS, DEFAULT_RUBY, rails_prepared_statements, ruby_runtime
 from .sampling import Sampling
 from .setting import Setting, policy, seconds
 
@@ -16,18 +17,26 @@ GUNICORN_SOFT_CAP = 12          # Gunicorn docs: 4–12 workers serve thousands 
 
 @dataclass(frozen=True)
 class AppSizing:
-    workers: int
+    workers: int            # what Puma / Gunicorn are told (Puma: 0 is single mode)
     workers_reason: str
     master_bytes: int
     web_pool: int
     job_pool: int
     per_host_clients: int
     memory_bytes: int  # web + jobs worst case on one app host
+    processes: int = 0      # web processes that serve requests (single mode: 1)
+    process_bytes: int = 0  # each web process (and each job process) with its runtime's extra (YJIT)
+    jobs_process_bytes: int = 0
 
     def memory_text(self, app: AppSpec) -> str:
-        return (f"app: {self.workers} web workers × {format_bytes_human(app.memory_per_worker_bytes)}"
+        single = self.workers == 0 and self.processes == 1
+        return (f"app: {'1 Puma process (single mode)' if single else f'{self.processes} web workers'} × "
+                f"{format_bytes_human(self.process_bytes)}"
                 + (f" + master {format_bytes_human(self.master_bytes)}" if self.master_bytes else "")
-                + f" + {app.jobs.processes} job processes × {format_bytes_human(app.jobs.memory_per_process_bytes)}")
+                + f" + {app.jobs.processes} job processes × {format_bytes_human(self.jobs_process_bytes)}")
+
+
+PUMA_CLUSTER_MIN = 2   # Puma docs (deployment.md): fewer than 2 workers, run single mode (workers 0)
 
 
 def cpu_rule(app: AppSpec, cpus: int) -> tuple[int, str]:
@@ -50,27 +59,58 @@ def master_bytes(app: AppSpec) -> int:
     return min(GIB, app.memory_per_worker_bytes) if app.framework == "rails" else 0
 
 
+def runtime_extra_bytes(app: AppSpec) -> int:
+    """What the runtime adds to each Ruby process beyond the app's own memory (YJIT's)."""
+    return ruby_runtime(ruby_version(app)[0]).yjit_bytes if app.framework == "rails" else 0
+
+
+def ruby_version(app: AppSpec) -> tuple[str, str]:
+    return (app.ruby, "stack file") if app.ruby else (DEFAULT_RUBY, "default: Debian 12's Ruby, as the reference "
+                                                                    "image and the local hosts have")
+
+
+def web_cores(app: AppSpec, host: HostSpec, web_cpus: float | None) -> tuple[int, str]:
+    """The cores the web workers' per-core rule sees: the container's CPU limit on Docker (the jobs'
+    share is already carved out), else the host's cores less what Sidekiq processes take."""
+    if web_cpus is not None:
+        return whole_cores(web_cpus), f" of the web container's {web_cpus:g} CPUs"
+    taken = job_cpus(host.cpus, app.jobs.processes, app.framework) if app.framework == "rails" else 0
+    if not taken:
+        return host.cpus, ""
+    cores = max(1, int(host.cpus - taken))
+    return cores, (f", of {host.cpus} cores less {taken:g} for {app.jobs.processes} Sidekiq process(es): one core "
+                   "each (one GVL per process)")
+
+
 def size_app(app: AppSpec, host: HostSpec, memory_for_app: int, web_cpus: float | None = None) -> AppSizing:
     """`web_cpus`: the web container's CPU limit where one caps it (Docker); the host's cores otherwise."""
-    jobs_bytes = app.jobs.processes * app.jobs.memory_per_process_bytes
-    cores = whole_cores(web_cpus) if web_cpus is not None else host.cpus
+    extra = runtime_extra_bytes(app)
+    process_bytes = app.memory_per_worker_bytes + extra
+    jobs_process_bytes = app.jobs.memory_per_process_bytes + extra
+    jobs_bytes = app.jobs.processes * jobs_process_bytes
+    cores, cores_why = web_cores(app, host, web_cpus)
     by_cpu, cpu_why = cpu_rule(app, cores)
-    if web_cpus is not None:
-        cpu_why += f" of the web container's {web_cpus:g} CPUs"
+    cpu_why += cores_why
     master = master_bytes(app)
-    web_bytes = memory_for_app - jobs_bytes - master
-    by_memory = max(0, web_bytes // app.memory_per_worker_bytes)
+    by_memory = max(0, (memory_for_app - jobs_bytes - master) // process_bytes)
     if by_memory < by_cpu:
         workers = by_memory
-        why = (f"memory: {format_bytes_human(max(0, web_bytes))} for web workers / "
-               f"{format_bytes_human(app.memory_per_worker_bytes)} each (the CPU rule allows {by_cpu})")
+        why = (f"memory: {format_bytes_human(max(0, memory_for_app - jobs_bytes - master))} for web workers / "
+               f"{format_bytes_human(process_bytes)} each (the CPU rule allows {by_cpu})")
     else:
         workers, why = by_cpu, cpu_why
+    processes = workers
+    if app.framework == "rails" and workers < PUMA_CLUSTER_MIN:
+        # Single mode: one process serves the threads, with no master beside it.
+        master, workers = 0, 0
+        processes = min(1, max(0, (memory_for_app - jobs_bytes) // process_bytes))
+        why = f"single mode (Puma docs: fewer than {PUMA_CLUSTER_MIN} workers): " + why
     web_pool = app.threads + app.db_pool_headroom
     job_pool = app.jobs.concurrency + app.db_pool_headroom
-    clients = workers * web_pool + app.jobs.processes * job_pool
-    used = workers * app.memory_per_worker_bytes + master + jobs_bytes
-    return AppSizing(workers, why, master, web_pool, job_pool, clients, used)
+    clients = processes * web_pool + app.jobs.processes * job_pool
+    used = processes * process_bytes + master + jobs_bytes
+    return AppSizing(workers, why, master, web_pool, job_pool, clients, used, processes, process_bytes,
+                     jobs_process_bytes)
 
 
 def app_settings(app: AppSpec, sizing: AppSizing, source_of) -> dict[str, Setting]:
@@ -87,6 +127,27 @@ def app_settings(app: AppSpec, sizing: AppSizing, source_of) -> dict[str, Settin
         # Puma: a worker silent this long is killed; twice the request timeout, so only hung ones are.
         "worker_timeout": seconds(2 * app.request_timeout_ms, "twice the request timeout: only hung workers"),
         "port": Setting(app.port, "stack file", source_of("app.port")),
+        **(rails_settings(app, sizing) if app.framework == "rails" else {}),
+    }
+
+
+PUMA_CONTROL_PORT_OFFSET = 200   # the app port + 100 is the local canary's
+SIDEKIQ_SHUTDOWN_S = 25          # Sidekiq's default :timeout:, under the 30 s a process manager waits
+
+
+def rails_settings(app: AppSpec, sizing: AppSizing) -> dict[str, Setting]:
+    """What puma.rb and sidekiq.yml carry beyond the common app settings."""
+    version, version_source = ruby_version(app)
+    return {
+        "ruby_version": Setting(version, version_source),
+        "rails_version": Setting(app.rails or DEFAULT_RAILS, "stack file" if app.rails else "default: Debian 12's Rails"),
+        "web_processes": Setting(sizing.processes, "single mode: one process" if sizing.workers == 0
+                                 else "one per Puma worker"),
+        "control_port": Setting(app.port + PUMA_CONTROL_PORT_OFFSET,
+                                "Puma's control app (stats for verify), on loopback only, behind a token"),
+        "job_shutdown_timeout": policy(SIDEKIQ_SHUTDOWN_S, "Sidekiq's default: running jobs get 25 s at a stop, "
+                                                           "inside the 30 s before a kill"),
+        "job_queues": policy(("default",), "the queue the app's jobs use"),
     }
 
 
@@ -101,11 +162,22 @@ class Endpoints:
     redis_cache_port: int
 
 
-def common_env(bouncer: PgBouncerSpec, ends: Endpoints, statement_ms: int, lock_ms: int,
+def prepared_statements(app: AppSpec, bouncer: PgBouncerSpec) -> Setting:
+    """Rails by its version and PgBouncer's (plan/ruby.py); other drivers close statements at the
+    protocol level, so PgBouncer ≥ 1.21 tracking them is enough."""
+    if app.framework == "rails":
+        rails = app.rails or DEFAULT_RAILS
+        prepared, why = rails_prepared_statements(rails, bouncer.version, bouncer.pool_mode)
+        return Setting(prepared, why, text=str(prepared).lower())
+    prepared = bouncer.pool_mode == "session" or bouncer.version >= (1, 21)
+    return Setting(prepared, "PgBouncer < 1.21 in transaction mode cannot track prepared statements"
+                   if not prepared else "PgBouncer tracks them (or session mode)", text=str(prepared).lower())
+
+
+def common_env(app: AppSpec, bouncer: PgBouncerSpec, ends: Endpoints, statement_ms: int, lock_ms: int,
                sampling: Sampling) -> dict[str, Setting]:
     """What web and job processes share: connection URLs (no passwords), timeouts, sampling."""
     transaction_pooling = bouncer.pool_mode != "session"
-    prepared = not transaction_pooling or bouncer.version >= (1, 21)
     return {
         "DATABASE_URL": Setting(f"postgres://app@{ends.pgbouncer}:{ends.pgbouncer_port}/app",
                                 "through PgBouncer; the password comes from the secret store"),
@@ -113,10 +185,7 @@ def common_env(bouncer: PgBouncerSpec, ends: Endpoints, statement_ms: int, lock_
         "DB_LOCK_TIMEOUT": Setting(lock_ms, "mirrors ALTER ROLE app (seconds)", text=str(max(1, lock_ms // 1000)),
                                    unit="ms"),
         "DB_CONNECT_TIMEOUT": seconds(5000, "fail fast when PgBouncer is unreachable", "policy"),
-        "DB_PREPARED_STATEMENTS": Setting(prepared,
-                                          "PgBouncer < 1.21 in transaction mode cannot track prepared statements"
-                                          if not prepared else "PgBouncer tracks them (or session mode)",
-                                          text=str(prepared).lower()),
+        "DB_PREPARED_STATEMENTS": prepared_statements(app, bouncer),
         "DB_ADVISORY_LOCKS": Setting(not transaction_pooling,
                                      "session advisory locks break under transaction pooling"
                                      if transaction_pooling else "session mode keeps them",
@@ -135,14 +204,18 @@ def common_env(bouncer: PgBouncerSpec, ends: Endpoints, statement_ms: int, lock_
 
 
 def runtime_env(app: AppSpec) -> dict[str, Setting]:
-    """Interpreter and allocator settings."""
+    """Interpreter and allocator settings, by the app's Ruby version where it is Ruby."""
     if app.framework != "rails":
         return {"MALLOC_ARENA_MAX": policy(2, "threaded workers: cap glibc arenas to curb fragmentation")}
-    runtime = {
-        "RUBY_YJIT_ENABLE": policy(1, "YJIT: 12–40% faster Ruby"),
-        "RUBY_GC_HEAP_GROWTH_FACTOR": policy(1.1, "grow the heap gently: less memory per worker"),
-        "RUBY_GC_HEAP_INIT_SLOTS": policy(600000, "fewer GCs while booting"),
-    }
+    version = ruby_version(app)[0]
+    ruby = ruby_runtime(version)
+    runtime: dict[str, Setting] = {}
+    if ruby.yjit:
+        runtime["RUBY_YJIT_ENABLE"] = policy(1, f"YJIT on Ruby {version}: 12–40% faster Ruby (the guides)")
+        runtime["RUBYOPT"] = Setting(ruby.rubyopt, ruby.yjit_reason + "; counted in each process's memory")
+    runtime["RUBY_GC_HEAP_GROWTH_FACTOR"] = policy(1.1, "grow the heap gently: less memory per worker")
+    if ruby.gc_init_slots:
+        runtime["RUBY_GC_HEAP_INIT_SLOTS"] = policy(600000, f"fewer GCs while booting (read by Ruby < 3.3)")
     if app.jemalloc:
         runtime["LD_PRELOAD"] = policy("libjemalloc.so.2", "jemalloc: less fragmentation in threaded Puma")
     else:
@@ -156,9 +229,16 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
     env = {"PORT": Setting(app.port, "stack file", source_of("app.port")),
            "WEB_CONCURRENCY": settings["workers"]}
     if app.framework == "rails":
-        env.update({"RAILS_MAX_THREADS": threads, "RAILS_MIN_THREADS": threads,
+        env.update({"RAILS_ENV": policy("production", "the app runs as in production"),
+                    "RAILS_MAX_THREADS": threads, "RAILS_MIN_THREADS": threads,
                     "PUMA_MAX_THREADS": Setting(app.threads, "Puma reads its own variable, not RAILS_MAX_THREADS"),
-                    "PUMA_MIN_THREADS": Setting(app.threads, "fixed-size thread pool")})
+                    "PUMA_MIN_THREADS": Setting(app.threads, "fixed-size thread pool"),
+                    # Puma docs: worker_timeout "is not a request timeout"; rack-timeout is, and
+                    # reads this variable itself (rack-timeout README).
+                    "RACK_TIMEOUT_SERVICE_TIMEOUT": seconds(app.request_timeout_ms, "the request timeout, enforced "
+                                                            "inside the app (Puma has none)"),
+                    "PUMA_CONTROL_URL": Setting(f"tcp://127.0.0.1:{settings['control_port'].value}",
+                                                settings["control_port"].reason)})
     else:
         env["GUNICORN_THREADS"] = threads
     env["DB_POOL"] = settings["web_db_pool"]
@@ -166,14 +246,27 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
     return {**env, **common, **runtime_env(app)}
 
 
+JOBS_ROLE = "jobs"
+
+
 def jobs_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Setting],
-             source_of) -> dict[str, Setting]:
+             source_of, jobs_role: dict[str, Setting] | None = None) -> dict[str, Setting]:
     concurrency = Setting(app.jobs.concurrency, "stack file", source_of("app.jobs.concurrency"))
     if app.framework == "rails":
-        env = {"SIDEKIQ_CONCURRENCY": concurrency,
-               "RAILS_MAX_THREADS": Setting(app.jobs.concurrency, "Sidekiq sizes its pools from it")}
+        # Sidekiq 6 reads its concurrency from -c or sidekiq.yml (rendered), never SIDEKIQ_CONCURRENCY;
+        # RAILS_MAX_THREADS is its fallback and what Rails' database.yml sizes the pool from.
+        env = {"RAILS_ENV": policy("production", "the app runs as in production"),
+               "RAILS_MAX_THREADS": Setting(app.jobs.concurrency, "Sidekiq's fallback for its concurrency "
+                                                                  "(sidekiq.yml sets it)")}
     else:
         env = {"JOB_CONCURRENCY": concurrency}
     env["DB_POOL"] = settings["job_db_pool"]
     env["REDIS_POOL_SIZE"] = Setting(app.jobs.concurrency + 2, "job threads + heartbeat and fetcher")
-    return {**env, **common, **runtime_env(app)}
+    own = dict(common)
+    own["DATABASE_URL"] = Setting(common["DATABASE_URL"].value.replace("postgres://app@", f"postgres://{JOBS_ROLE}@", 1),
+                                  "through PgBouncer as the jobs role: its own timeouts, not a web request's")
+    if jobs_role:
+        own["DB_STATEMENT_TIMEOUT"] = seconds(jobs_role["statement_timeout"].value, "mirrors ALTER ROLE jobs (seconds)")
+        own["DB_LOCK_TIMEOUT"] = Setting(jobs_role["lock_timeout"].value, "mirrors ALTER ROLE jobs (seconds)",
+                                         text=str(max(1, jobs_role["lock_timeout"].value // 1000)), unit="ms")
+    return {**env, **own, **runtime_env(app)}

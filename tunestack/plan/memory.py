@@ -67,10 +67,11 @@ class ContainerLimit:
     cpus: float
     reason: str
     shm_bytes: int = 0    # /dev/shm inside the container (0: Docker's 64 MB default)
+    sysctls: tuple[tuple[str, str], ...] = ()   # namespaced kernel settings (plan.kernel), set per container
 
     def to_json(self) -> dict:
         return {"service": self.service, "memory_bytes": self.memory_bytes, "cpus": self.cpus,
-                "reason": self.reason, "shm_bytes": self.shm_bytes}
+                "reason": self.reason, "shm_bytes": self.shm_bytes, "sysctls": dict(self.sysctls)}
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,25 @@ class AppProcesses:
 
 JOB_CPU_PER_PROCESS = 0.25   # job processes wait on I/O (DB, Redis, HTTP): a quarter core each …
 JOB_CPU_MAX_SHARE = 0.5      # … and never more than half of the app's CPUs
+# … except Sidekiq: one Ruby process runs under one GVL, and a busy one takes that whole core. Puma
+# counts its workers from the cores left (puma discussion #3087: split the cores between the apps).
+SIDEKIQ_CPU_PER_PROCESS = 1.0
 
 
-def cpu_shares(host: HostSpec, redis_roles: tuple[str, ...], job_processes: int) -> dict[str, float]:
+def job_cpus(app_cpus: float, processes: int, framework: str) -> float:
+    """The CPUs an app host's job processes take from its web workers."""
+    each = SIDEKIQ_CPU_PER_PROCESS if framework == "rails" else JOB_CPU_PER_PROCESS
+    return min(app_cpus * JOB_CPU_MAX_SHARE, processes * each) if processes else 0.0
+
+
+def cpu_shares(host: HostSpec, redis_roles: tuple[str, ...], job_processes: int,
+               framework: str = "python") -> dict[str, float]:
     """The CPUs each container on `host` may use (Docker's `cpus`), decided before any worker count:
     where a limit caps a service, its workers, pools and parallelism are sized from it.
 
     Single-threaded helpers (PgBouncer, each Redis, HAProxy) get an eighth of the host, at most a
     core; PostgreSQL and the app split the rest evenly when they share a host; job processes take a
-    quarter core each, at most half of the app's part; web gets the remainder."""
+    quarter core each (Sidekiq a whole one), at most half of the app's part; web gets the remainder."""
     small = min(1.0, host.cpus / 8)
     shares: dict[str, float] = {}
     if "db" in host.roles:
@@ -106,7 +117,7 @@ def cpu_shares(host: HostSpec, redis_roles: tuple[str, ...], job_processes: int)
     if "db" in host.roles:
         shares["postgres"] = _cpus(each)
     if "app" in host.roles:
-        jobs = min(each * JOB_CPU_MAX_SHARE, job_processes * JOB_CPU_PER_PROCESS) if job_processes else 0
+        jobs = job_cpus(each, job_processes, framework)
         shares["web"] = _cpus(each - jobs)
         if job_processes:
             shares["jobs"] = _cpus(jobs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stackfile.spec import StackSpec
+from .app import JOBS_ROLE
 from .budgets import Budget
 from .memory import ContainerLimit
 from .placement import Placement
@@ -53,6 +54,9 @@ class Plan:
     containers: dict[str, list[ContainerLimit]]   # per host name
     splits: dict[int, Split]                      # weight → replicas and LB weights
     replicas: list[Replica]
+    kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per service: sysctls it needs
+
+    jobs_role = JOBS_ROLE   # the database role job processes connect as
 
     @property
     def target(self) -> str:
@@ -85,6 +89,8 @@ class Plan:
         out["jobs env"] = self.jobs_env
         out["rollout"] = self.rollout
         out["loadbalancer"] = self.loadbalancer
+        for service, settings in self.kernel.items():
+            out[f"kernel {service}"] = settings
         return out
 
     def to_json(self) -> dict:

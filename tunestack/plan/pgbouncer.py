@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..stackfile.spec import PgBouncerSpec
 from .connections import Connections
+from .kernel import pgbouncer_backlog
 from .placement import Spot
 from .setting import Setting, policy, seconds
 
@@ -23,6 +24,7 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
                                         "policy"),
         "max_db_connections": Setting(conns.server, "pool + reserve: the hard cap on server connections"),
         "max_client_conn": conns.max_client_conn,
+        "listen_backlog": pgbouncer_backlog(conns.max_client_conn.value),
         "server_idle_timeout": seconds(600_000, "PgBouncer default: close server connections idle 10 min", "policy"),
         "server_lifetime": seconds(3_600_000, "PgBouncer default: recycle server connections hourly", "policy"),
         "query_wait_timeout": seconds(request_timeout_ms,

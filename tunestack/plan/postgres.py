@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..postgres import pgtune
 from ..postgres.catalog import catalog
 from ..postgres.inputs import PgInputs, Rec
-from ..stackfile.spec import PostgresSpec
+from ..stackfile.spec import JobsSpec, PostgresSpec
 from ..units import format_bytes_human, format_kb, format_ms
 from .connections import SUPERUSER_RESERVED
 from .placement import Spot
@@ -100,8 +100,13 @@ def apply_overrides(settings: dict[str, Setting], pg: PostgresSpec, stack_path: 
     return out
 
 
-def role_settings(pg: PostgresSpec, request_timeout_ms: int) -> dict[str, dict[str, Setting]]:
-    """Per-role timeouts: never cluster-wide (PostgreSQL docs, runtime-config-client)."""
+JOBS_STATEMENT_TIMEOUT_MS = 300_000   # a job may run for minutes; a runaway one still ends
+
+
+def role_settings(pg: PostgresSpec, request_timeout_ms: int, jobs: JobsSpec = JobsSpec()) -> dict[str, dict[str, Setting]]:
+    """Per-role timeouts: never cluster-wide (PostgreSQL docs, runtime-config-client). Web requests
+    (app) and background jobs (jobs) connect as their own roles, so a job is not cancelled at a
+    web request's statement_timeout."""
     if pg.statement_timeout_ms is not None:
         statement = duration_ms(pg.statement_timeout_ms, "stack file", "stack file")
     else:
@@ -113,6 +118,13 @@ def role_settings(pg: PostgresSpec, request_timeout_ms: int) -> dict[str, dict[s
                            "a third of statement_timeout: lock waits give up first")
     return {
         "app": {"statement_timeout": statement, "lock_timeout": lock},
+        "jobs": {"statement_timeout": duration_ms(jobs.statement_timeout_ms, "stack file (app.jobs.statement_timeout)",
+                                                  "stack file") if jobs.statement_timeout_ms is not None else
+                 duration_ms(JOBS_STATEMENT_TIMEOUT_MS, "jobs run longer than requests: 5 min ends a runaway one",
+                             "policy"),
+                 "lock_timeout": duration_ms(jobs.lock_timeout_ms, "stack file (app.jobs.lock_timeout)", "stack file")
+                 if jobs.lock_timeout_ms is not None else
+                 duration_ms(lock.value, "the web role's: web requests queue behind a job that waits for a lock")},
         "migrator": {"statement_timeout": duration_ms(0, "migrations may run long; they connect directly", "policy"),
                      "lock_timeout": duration_ms(lock.value, "DDL must not queue behind long locks")},
     }

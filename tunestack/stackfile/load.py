@@ -16,7 +16,7 @@ from ..paths import ROOT, stacks_dir
 from ..postgres.catalog import catalog
 from ..units import UnitError, parse_duration_ms, parse_size
 from .aws import InstanceTypeResolver, UnknownInstanceType, known_types
-from ..choices import CACHE_POLICIES, QUEUE_POLICY
+from ..choices import CACHE_POLICIES, QUEUE_POLICY, RAILS_VERSIONS, RUBY_VERSIONS
 from .schema import NS, STACK_SCHEMA
 from .spec import (DEFAULT_REDIS_PORTS, DEFAULT_STORAGE, DEFAULT_THREADS, AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, PostgresSpec,
                    RedisInstanceSpec, RolloutSpec, SamplingRule, StackSpec, TrafficSpec)
@@ -444,14 +444,40 @@ class _Builder:
                          "point jobs at the queue instance: redis: queue")
         jobs = JobsSpec(**_given(j, concurrency="concurrency", processes="processes", redis="redis"),
                         **_present(memory_per_process_bytes=self.size([key, "jobs", "memory_per_process"],
-                                                                      j.get("memory_per_process"))))
+                                                                      j.get("memory_per_process")),
+                                   statement_timeout_ms=self.duration([key, "jobs", "statement_timeout"],
+                                                                      j.get("statement_timeout")),
+                                   lock_timeout_ms=self.duration([key, "jobs", "lock_timeout"], j.get("lock_timeout"))))
+        request_ms = self.duration([key, "request_timeout"], c.get("request_timeout"), whole_seconds=True,
+                                   minimum_ms=1000)
+        limit = request_ms if request_ms is not None else AppSpec.request_timeout_ms
+        if jobs.lock_timeout_ms is not None and jobs.lock_timeout_ms > limit:
+            # PostgreSQL grants conflicting locks in arrival order: web requests queue behind a job
+            # that waits for a lock, so a job may not wait longer than a request may take.
+            self.problem([key, "jobs", "lock_timeout"], j["lock_timeout"],
+                         f"at most the request timeout ({limit // 1000}s): web requests that need the same lock "
+                         "queue behind a waiting job (PostgreSQL grants locks in arrival order)",
+                         "lower app.jobs.lock_timeout, e.g. 5s; long jobs need statement_timeout, not lock waits")
+        if jobs.statement_timeout_ms is not None and jobs.lock_timeout_ms is not None \
+                and jobs.lock_timeout_ms >= jobs.statement_timeout_ms:
+            self.problem([key, "jobs", "lock_timeout"], j["lock_timeout"],
+                         "less than app.jobs.statement_timeout (PostgreSQL docs: otherwise it is pointless)",
+                         "lower app.jobs.lock_timeout below app.jobs.statement_timeout")
+        versions = {}
+        for name, known in (("ruby", RUBY_VERSIONS), ("rails", RAILS_VERSIONS)):
+            if name in c:
+                versions[name] = text = c[name] if isinstance(c[name], str) else f"{c[name]}"
+                if text not in known:
+                    self.problem([key, name], c[name], f"one of {', '.join(known)} (the versions tunestack has "
+                                 f"{name.capitalize()} rules for)",
+                                 f"write the {name.capitalize()} the app runs, as major.minor, e.g. {known[1]!r}")
         return AppSpec(framework=c["framework"], threads=c.get("threads", DEFAULT_THREADS[c["framework"]]),
                        memory_per_worker_bytes=self.size([key, "memory_per_worker"], c["memory_per_worker"]),
                        jobs=jobs,
                        **_given(c, max_workers="max_workers", port="port", lb_port="lb_port",
                                 db_pool_headroom="db_pool_headroom", jemalloc="jemalloc"),
-                       **_present(request_timeout_ms=self.duration([key, "request_timeout"], c.get("request_timeout"),
-                                                                   whole_seconds=True, minimum_ms=1000)))
+                       **versions,
+                       **_present(request_timeout_ms=request_ms))
 
     def traffic(self) -> TrafficSpec:
         key = f"{NS}:traffic"

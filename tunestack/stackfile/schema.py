@@ -118,6 +118,9 @@ JOBS = _obj(
         "processes": {"type": "integer", "minimum": 0, "maximum": 256},
         "memory_per_process": SIZE,
         "redis": {"enum": list(JOB_REDIS), "description": "the Redis instance the job queue uses"},
+        "statement_timeout": {**DURATION, "description": "the jobs role's statement_timeout (default 5min)"},
+        "lock_timeout": {**DURATION, "description": "the jobs role's lock_timeout (default: the web role's); "
+                                                    "at most the request timeout"},
     },
     required=("concurrency", "processes"),
 )
@@ -133,6 +136,11 @@ APP = _obj(
         "request_timeout": DURATION,
         "db_pool_headroom": {"type": "integer", "minimum": 0, "maximum": 100},
         "jemalloc": {"type": "boolean"},
+        # Checked by the loader, which names the known versions: YAML reads 3.1 as a number.
+        "ruby": {"type": ["string", "number"], "description": "Ruby version of a rails app: 3.0 to 3.4 "
+                                                              "(default 3.1, Debian 12's)"},
+        "rails": {"type": ["string", "number"], "description": "Rails version of a rails app: 6.1 to 8.1 "
+                                                               "(default 6.1, Debian 12's)"},
         "jobs": JOBS,
     },
     required=("framework", "memory_per_worker"),

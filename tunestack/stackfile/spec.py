@@ -74,6 +74,9 @@ class JobsSpec:
     processes: int = 1
     memory_per_process_bytes: int = 512 * MIB
     redis: str = "queue"
+    # The jobs database role's own timeouts (None: the planner's defaults); web requests keep theirs.
+    statement_timeout_ms: int | None = None
+    lock_timeout_ms: int | None = None
 
 
 # Puma's default is 5 threads, Rails' generated puma.rb 3 (GVL contention); Gunicorn gthread 4.
@@ -92,6 +95,8 @@ class AppSpec:
     request_timeout_ms: int = 30_000
     db_pool_headroom: int = 2
     jemalloc: bool = True
+    ruby: str | None = None      # Ruby version of the app (rails); None: Debian 12's, see plan/ruby.py
+    rails: str | None = None     # Rails version (rails); None: Debian 12's
 
     @property
     def canary_port(self) -> int:

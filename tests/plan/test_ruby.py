@@ -1,0 +1,64 @@
+"""Ruby runtime rules by version, and Active Record's prepared statements behind PgBouncer."""
+import pytest
+
+from tunestack.plan import build_plan
+from tunestack.plan.ruby import rails_prepared_statements, ruby_runtime
+
+from .helpers import spec, with_app
+
+
+@pytest.mark.parametrize("version,yjit,rubyopt,gc_init_slots", [
+    ("3.0", False, "", True),                            # YJIT arrived in Ruby 3.1
+    ("3.1", True, "--yjit-exec-mem-size=64", True),
+    ("3.2", True, "--yjit-exec-mem-size=64", True),
+    ("3.3", True, "--yjit-exec-mem-size=64", False),     # Ruby 3.3 NEWS: RUBY_GC_HEAP_INIT_SLOTS removed
+    ("3.4", True, "--yjit-mem-size=128", False),         # Ruby 3.4 NEWS: --yjit-mem-size
+])
+def test_ruby_rules_by_version(version, yjit, rubyopt, gc_init_slots):
+    rules = ruby_runtime(version)
+    assert (rules.yjit, rules.rubyopt, rules.gc_init_slots) == (yjit, rubyopt, gc_init_slots)
+
+
+@pytest.mark.parametrize("rails,pgbouncer,mode,prepared", [
+    ("6.1", (1, 18), "session", True),       # session pooling keeps a client's server connection
+    ("6.1", (1, 18), "transaction", False),  # PgBouncer < 1.21 tracks no prepared statements
+    ("7.1", (1, 24), "transaction", False),  # pgbouncer#1041: Rails frees them with SQL DEALLOCATE
+    ("8.0", (1, 21), "transaction", False),
+    ("8.1", (1, 21), "transaction", True),   # rails#55683: closed at the protocol level
+])
+def test_prepared_statements_by_rails_and_pgbouncer(rails, pgbouncer, mode, prepared):
+    assert rails_prepared_statements(rails, pgbouncer, mode)[0] is prepared
+
+
+def test_the_env_follows_the_ruby_version():
+    base = spec("staging")
+    old = build_plan(with_app(base, ruby="3.1"), strict=False).web_env
+    new = build_plan(with_app(base, ruby="3.4"), strict=False).web_env
+    assert old["RUBY_GC_HEAP_INIT_SLOTS"].text == "600000" and "RUBY_GC_HEAP_INIT_SLOTS" not in new
+    assert (old["RUBYOPT"].text, new["RUBYOPT"].text) == ("--yjit-exec-mem-size=64", "--yjit-mem-size=128")
+    none = build_plan(with_app(base, ruby="3.0"), strict=False).web_env
+    assert "RUBY_YJIT_ENABLE" not in none and "RUBYOPT" not in none
+
+
+def test_sidekiq_gets_its_concurrency_from_its_config_file_not_an_env_var():
+    # Sidekiq 6 reads -c or the config file's :concurrency: (sidekiq cli.rb); SIDEKIQ_CONCURRENCY is ignored.
+    from tunestack.render import render_plan
+
+    plan = build_plan(spec("prod"), strict=False)
+    assert "SIDEKIQ_CONCURRENCY" not in plan.jobs_env
+    assert f":concurrency: {plan.app['job_concurrency'].value}\n" in render_plan(plan)["sidekiq.yml"]
+
+
+def test_jobs_connect_as_their_own_role_with_their_own_timeouts():
+    plan = build_plan(spec("prod"), strict=False)
+    assert plan.jobs_env["DATABASE_URL"].value.startswith("postgres://jobs@")
+    assert plan.web_env["DATABASE_URL"].value.startswith("postgres://app@")
+    jobs, app = plan.postgres_roles["jobs"], plan.postgres_roles["app"]
+    assert jobs["statement_timeout"].value == 300_000 > app["statement_timeout"].value
+    assert jobs["lock_timeout"].value == app["lock_timeout"].value
+
+
+def test_rack_timeout_carries_the_request_timeout():
+    # Puma docs: worker_timeout "is not a request timeout"; rack-timeout reads RACK_TIMEOUT_SERVICE_TIMEOUT.
+    plan = build_plan(spec("prod"), strict=False)
+    assert plan.web_env["RACK_TIMEOUT_SERVICE_TIMEOUT"].value == plan.spec.app.request_timeout_ms

@@ -1,0 +1,122 @@
+"""The Rails app at run time: Puma's control app (workers, booted workers, threads), Sidekiq's
+process registry in the queue Redis (concurrency, queues), and what a web worker and a job report
+from inside (Active Record's pool, prepared statements and timeouts, rack-timeout, YJIT, the
+allocator, Sentry's rates) through the app's token-guarded runtime endpoint."""
+import json
+import secrets
+
+import pytest
+
+from tunestack.poll import poll
+from verify.helpers import listener_pids, quote
+
+SERVICE = "web"
+
+
+@pytest.fixture(autouse=True)
+def only_rails(plan):
+    if plan.spec.app.framework != "rails":
+        pytest.skip("the stack's app is not Rails")
+
+
+def _token(secrets_dir: str) -> str:
+    # The token is read on the host into the command's environment: never on a command line.
+    return f'"$(cat {secrets_dir}/puma-control-token)"'
+
+
+def puma_stats(host, plan, secrets_dir) -> dict:
+    port = plan.app["control_port"].value
+    out = host.check_output(f'curl -fsS -m 5 -G --data-urlencode token={_token(secrets_dir)} '
+                            f"http://127.0.0.1:{port}/stats")
+    return json.loads(out)
+
+
+def runtime(host, plan, secrets_dir, job: str | None = None) -> dict:
+    query = f"?job={job}" if job else ""
+    out = host.check_output(f"curl -fsS -m 10 -H \"X-Tunestack-Token: $(cat {secrets_dir}/puma-control-token)\" "
+                            + quote(f"http://127.0.0.1:{plan.app['port'].value}/_tunestack/runtime{query}"))
+    return json.loads(out)
+
+
+def test_puma_workers_and_booted_workers(host, plan, secrets_dir, record):
+    expected = plan.app["workers"].value    # 0: single mode
+    stats = poll(lambda: (s := puma_stats(host, plan, secrets_dir)) and s.get("booted_workers", 0) == expected and s,
+                 timeout=60) or puma_stats(host, plan, secrets_dir)
+    record(f"workers {expected}, booted {expected}",
+           f"workers {stats.get('workers', 0)}, booted {stats.get('booted_workers', 0)}")
+
+
+def test_puma_max_threads(host, plan, secrets_dir, record):
+    stats = puma_stats(host, plan, secrets_dir)
+    per_process = ([w["last_status"].get("max_threads") for w in stats["worker_status"]] if "worker_status" in stats
+                   else [stats.get("max_threads")])
+    record(plan.app["threads"].value, sorted(set(per_process)) if len(set(per_process)) > 1 else per_process[0])
+
+
+@pytest.mark.parametrize("key,plan_key", [("db_pool", "DB_POOL"), ("prepared_statements", "DB_PREPARED_STATEMENTS")])
+def test_active_record(host, plan, secrets_dir, record, key, plan_key):
+    record(plan.web_env[plan_key].value, runtime(host, plan, secrets_dir)[key])
+
+
+@pytest.mark.parametrize("name", ["statement_timeout", "lock_timeout"])
+def test_web_session_timeouts(host, plan, secrets_dir, record, name):
+    report = runtime(host, plan, secrets_dir)
+    role = report["database_user"]
+    record(f"{plan.postgres_roles[role][name].text} (role {role})", f"{report[name]} (role {role})")
+
+
+def test_request_timeout_is_rack_timeouts(host, plan, secrets_dir, record):
+    # Puma docs: worker_timeout "is not a request timeout"; rack-timeout enforces it in the app.
+    expected, actual = plan.app["request_timeout"].value / 1000, runtime(host, plan, secrets_dir)["request_timeout"]
+    record(f"{expected:g} s", f"{actual:g} s" if actual is not None else None, actual == expected)
+
+
+def test_yjit(host, plan, secrets_dir, record):
+    record("RUBY_YJIT_ENABLE" in plan.web_env, runtime(host, plan, secrets_dir)["yjit"])
+
+
+def test_allocator_in_every_web_process(host, plan, record):
+    """jemalloc mapped into each Puma process (LD_PRELOAD), else glibc with MALLOC_ARENA_MAX."""
+    pids = listener_pids(host, plan.app["port"].value)
+    if plan.app["workers"].value:   # cluster mode: the workers, not the master, serve requests
+        pids |= {p.pid for pid in pids for p in host.process.filter(ppid=pid)}
+    want = "jemalloc" if "LD_PRELOAD" in plan.web_env else "glibc"
+    seen = {"jemalloc" if "libjemalloc" in host.file(f"/proc/{pid}/maps").content_string else "glibc"
+            for pid in pids}
+    record(want, ",".join(sorted(seen)), seen == {want})
+
+
+def test_sentry_rates(host, plan, secrets_dir, record):
+    sentry = runtime(host, plan, secrets_dir)["sentry"]
+    expected = {"traces_sample_rate": plan.web_env["SENTRY_TRACES_SAMPLE_RATE"].value,
+                **{rule["path"]: rule["rate"] for rule in plan.sampling.rules}}
+    actual = {"traces_sample_rate": sentry["traces_sample_rate"],
+              **{path: sentry["sampled"].get(path) for path in expected if path != "traces_sample_rate"}}
+    record(expected, actual)
+
+
+@pytest.mark.parametrize("key", ["concurrency", "queues"])
+def test_sidekiq_registry(host, plan, secrets_dir, record, key):
+    """Sidekiq's own process registry in the queue Redis: what each running Sidekiq process took."""
+    port = plan.redis["queue"]["port"].value
+    cli = (f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-queue-password)" redis-cli --no-auth-warning -h 127.0.0.1 '
+           f"-p {port}")
+    identities = host.check_output(f"{cli} SMEMBERS processes").split()
+    infos = [json.loads(host.check_output(f"{cli} HGET {quote(i)} info")) for i in identities]
+    expected = plan.app["job_concurrency"].value if key == "concurrency" else list(plan.app["job_queues"].value)
+    record(f"{plan.app['job_processes'].value} × {expected}", f"{len(infos)} × "
+           + (str(sorted({json.dumps(i[key]) for i in infos})) if len({json.dumps(i[key]) for i in infos}) > 1
+              else str(infos[0][key] if infos else None)))
+
+
+def test_job_session(host, plan, secrets_dir, record):
+    """A job reports what its own session sees: its role's timeouts and the Sidekiq pool."""
+    nonce = secrets.token_hex(16)
+    report = poll(lambda: runtime(host, plan, secrets_dir, job=nonce).get("job"), timeout=60)
+    assert report, "no job ran the report within 60 s"
+    role = report["database_user"]
+    roles = plan.postgres_roles
+    record(f"role {plan.jobs_role}: statement_timeout {roles[plan.jobs_role]['statement_timeout'].text}, "
+           f"lock_timeout {roles[plan.jobs_role]['lock_timeout'].text}, pool {plan.jobs_env['DB_POOL'].value}",
+           f"role {role}: statement_timeout {report['statement_timeout']}, lock_timeout {report['lock_timeout']}, "
+           f"pool {report['db_pool']}")
