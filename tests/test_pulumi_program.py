@@ -18,7 +18,10 @@ from tunestack.plan import build_plan
 from tunestack.render import Layout, render_container_bases, render_plan
 
 pytestmark = pytest.mark.pulumi
-STACKS = stackfile.stack_names()
+# The stacks `pulumi up` deploys: those that pin their images. local-rails runs on this machine
+# only (`tunestack up`); the program refuses it with its own clear error (test below).
+STACKS = [n for n in stackfile.stack_names()
+          if not stackfile.load(stackfile.stack_path(n), name=n).missing_images()]
 CONTAINER = "docker:index/container:Container"
 COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tunestack:index:Redis",
               "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
@@ -260,8 +263,8 @@ def test_preview_lists_the_full_graph_of_prod():
     # job container (and its image) on each of the 10 replicas for jobs.processes: 2, + 4 live-file
     # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes; the 20 + 4
     # per-container images become one per machine and image (StackImages: 13 + its component), + the
-    # PgBouncer hold command around PostgreSQL restarts
-    assert out.startswith("stack prod: 99 resources")
+    # PgBouncer hold command around PostgreSQL restarts, + the jobs role's RandomPassword (issue #13)
+    assert out.startswith("stack prod: 100 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -329,3 +332,12 @@ def test_no_container_env_holds_a_secret(stack):
     assert "DATABASE_PASSWORD_FILE=/etc/tunestack/secrets/database-password" in web.inputs["envs"]
     uploads = {u["file"]: u["content"] for u in web.inputs["uploads"]}
     assert SECRET_SIG in uploads["/etc/tunestack/secrets/database-password"]
+
+
+def test_a_stack_without_images_is_refused_before_any_resource():
+    """local-rails pins no images (it runs on this machine only): `pulumi up` stops on the stack file,
+    naming the key and the fix, with nothing registered."""
+    with pytest.raises(Exception) as exc:
+        run_program("local-rails")
+    text = str(exc.value)
+    assert "tunestack:images" in text and "an image for" in text and "pin each image" in text

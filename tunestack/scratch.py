@@ -15,7 +15,8 @@ import yaml
 
 from .paths import ROOT
 from .servers import psql_socket
-PORTS = 6  # postgres, pgbouncer, redis cache, redis queue, app, load balancer (app + 100: canary)
+PORTS = 6  # postgres, pgbouncer, redis cache, redis queue, app, load balancer (app + 100: canary;
+           # app + 200: Puma's control app)
 
 
 def raise_nofile() -> None:
@@ -25,14 +26,16 @@ def raise_nofile() -> None:
 
 
 class ScratchStack:
-    def __init__(self, name: str, base_port: int, edit=None, say=print, keep_up: bool = False):
+    def __init__(self, name: str, base_port: int, edit=None, say=print, keep_up: bool = False,
+                 source: str = "local"):
+        """`source`: the stack file copied (local: the Python app; local-rails: the Rails app)."""
         # Ports stay below Linux's ephemeral range (32768+), where a client socket may hold them.
-        assert base_port + 5 < 32768
+        assert base_port + 4 + 200 < 32768
         self.name, self.base, self.say = name, base_port, say
         self.stacks = Path(tempfile.mkdtemp(prefix="tunestack-scratch-stacks-"))
         self.state = Path(tempfile.mkdtemp(prefix="tunestack-scratch-state-"))  # reachable by the service user
         self.state.chmod(0o755)
-        doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
+        doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{source}.yaml").read_text())
         c = doc["config"]
         c["tunestack:postgres"]["port"] = base_port
         c["tunestack:pgbouncer"]["port"] = base_port + 1

@@ -1,0 +1,74 @@
+"""The Rails reference app on the local stack (issue #13): Puma, Sidekiq and Active Record from
+Debian's packages, brought up through the real CLI as `local-rails` is, checked at run time by
+verify, and rolled out: a faulty canary goes back."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from tunestack.paths import ROOT
+from tunestack.poll import poll
+from tunestack.scratch import ScratchStack
+
+pytestmark = pytest.mark.servers
+STACK = "rails"
+BASE = 28432   # its own ports: 28432–28437, the canary 28536, Puma's control app 28636
+
+
+@pytest.fixture(scope="module")
+def stack():
+    def gates(c):
+        c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 500, "min_requests": 15}
+    with ScratchStack(STACK, BASE, gates, say=lambda m: None, source="local-rails") as s:
+        yield s
+
+
+def get(path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{BASE + 5}{path}", timeout=10) as r:
+        return r.status, json.loads(r.read()), r.headers
+
+
+def sql(stack, query: str) -> str:
+    run_dir = stack.dir / "run" / "postgres"
+    res = subprocess.run(["psql", "-h", str(run_dir), "-p", str(BASE), "-U", "postgres", "-d", "app", "-AtX", "-c", query],
+                         user="postgres" if os.geteuid() == 0 else None, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_verify_checks_puma_sidekiq_and_active_record_at_run_time(stack):
+    res = stack.cli("verify")
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert " 0 failed" in res.stdout and "could not run" not in res.stdout
+    passed = [line.split()[1] for line in res.stdout.splitlines() if line.strip().startswith("PASS")]
+    for check, param in (("test_puma_workers_and_booted_workers", ""), ("test_puma_max_threads", ""),
+                         ("test_sidekiq_registry", "concurrency"), ("test_sidekiq_registry", "queues"),
+                         ("test_active_record", "db_pool"), ("test_active_record", "prepared_statements"),
+                         ("test_job_session", ""), ("test_web_session_timeouts", "statement_timeout"),
+                         ("test_request_timeout_is_rack_timeouts", ""), ("test_allocator_in_every_web_process", ""),
+                         ("test_yjit", ""), ("test_sentry_rates", "")):
+        assert any(p.startswith(check + "[") and param in p for p in passed), f"{check} {param} did not pass"
+
+
+def test_a_request_runs_a_sidekiq_job_that_writes_as_the_jobs_role(stack):
+    before = int(sql(stack, "SELECT count(*) FROM hits"))
+    status, body, headers = get("/")
+    assert status == 200 and body["hits"] == before and headers["X-Track"] == "stable"
+    assert poll(lambda: int(sql(stack, "SELECT count(*) FROM hits")) > before, timeout=30), "the job never wrote"
+    # the jobs role has its own timeouts; the app role keeps the web request's
+    jobs = sql(stack, "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'jobs'")
+    assert "statement_timeout=2min" in jobs and "lock_timeout=5s" in jobs
+
+
+def test_a_faulty_canary_is_rolled_back(stack):
+    res = subprocess.run([sys.executable, "-m", "tunestack", "rollout", "--stack", STACK, "--version", "v2-bad",
+                          "--env", "APP_FAULT_RATE=0.5", "--steps", "50,100", "--bake", "4s", "--load", "20"],
+                         cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "rolling back" in res.stdout and "error rate" in res.stdout
+    assert get("/version")[1]["track"] == "stable"
