@@ -25,6 +25,10 @@ def run(only: str | None, fmt: str) -> int:
         from bench import restart
         say("restart: PostgreSQL restarted under load …")
         results["restart"] = restart.measure(say=say)
+    if only in (None, "rails"):
+        from bench import rails
+        say("rails: the Rails reference app, planned against stock, YJIT and jemalloc …")
+        results["rails"] = rails.measure(say=say)
     if only in (None, "rollout"):
         from bench import rollout_docker
         say("rollout: controller overhead of a Docker rollout on the test bed …")
@@ -65,6 +69,9 @@ def run(only: str | None, fmt: str) -> int:
         print(f"  requests during the run          {t['requests']:>12}   {p['requests']:>16}")
         print(f"  failed requests                  {t['failed']:>12}   {p['failed']:>16}")
         print(f"  restart took                     {t['restart_seconds']:>11}s   {p['restart_seconds']:>15}s")
+    if "rails" in results:
+        from bench import rails
+        print(rails.table(results["rails"]))
     if "rollout" in results:
         r = results["rollout"]
         print(f"\nDocker rollout on the test bed (median of {r['rounds']}+, bake excluded)   seconds")
