@@ -4,9 +4,11 @@ import pytest
 from tunestack.plan.kernel import kernel_settings, listen_backlogs, pgbouncer_backlog, somaxconn
 
 
-@pytest.mark.parametrize("clients,backlog", [(50, 128), (128, 128), (1000, 1000), (10_000, 10_000), (100_000, 65535)])
+@pytest.mark.parametrize("clients,backlog", [(50, 4096), (4096, 4096), (4097, 8192), (10_000, 16384),
+                                            (100_000, 65535)])
 def test_pgbouncer_backlog_seats_every_client_reconnecting_at_once(clients, backlog):
-    # PgBouncer manual (listen_backlog): default 128; Linux caps any backlog at somaxconn ≤ 65535.
+    # PgBouncer manual (listen_backlog): default 128, read only at start, so it moves in steps;
+    # Linux caps any backlog at somaxconn, at most 65535.
     assert pgbouncer_backlog(clients).value == backlog
 
 
@@ -28,7 +30,7 @@ def test_backlogs_follow_each_server_default_or_plan():
 
 
 def test_every_service_gets_its_own_setting_with_the_backlog_it_serves():
-    settings = kernel_settings(listen_backlogs(3000, 128, 256, "python"))
+    settings = kernel_settings(listen_backlogs(3000, 4096, 256, "python"))
     assert settings["postgres"]["net.core.somaxconn"].value == 6000
     assert settings["postgres"]["listen_backlog"].value == 6000
     assert settings["web"]["net.core.somaxconn"].value == 4096

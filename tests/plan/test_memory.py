@@ -99,3 +99,14 @@ def test_colocated_host_shares_memory_and_warns_about_overcommit():
     plan = build_plan(spec("dev"))
     assert "set aside for PostgreSQL on dev" in plan.postgres["shared_buffers"].reason
     assert any("overcommit" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize("cpus,jobs,expected", [
+    # A Sidekiq process runs Ruby under one GVL and a busy one takes that core (puma discussion
+    # #3087: split the cores between the apps on a host) …
+    (16, 2, {"web": 14.0, "jobs": 2.0}),
+    # … never more than half of the app's part.
+    (4, 3, {"web": 2.0, "jobs": 2.0}),
+])
+def test_cpu_shares_give_each_sidekiq_process_a_core(cpus, jobs, expected):
+    assert cpu_shares(host(cpus, 64, ("app",)), ("cache", "queue"), jobs, "rails") == expected

@@ -20,11 +20,16 @@ POSTGRES_BACKLOG_PER_CONNECTION = 2  # PostgreSQL listens with 2 × MaxConnectio
 
 
 def pgbouncer_backlog(max_client_conn: int) -> Setting:
-    """Room for every client of the fleet to connect at once (a deploy reconnects them all), never
-    below PgBouncer's default, never above what Linux allows."""
-    value = min(SOMAXCONN_MAX, max(PGBOUNCER_BACKLOG_DEFAULT, max_client_conn))
-    return Setting(value, f"every one of the {max_client_conn} clients may reconnect at once (a deploy); "
-                          f"PgBouncer's default is {PGBOUNCER_BACKLOG_DEFAULT}")
+    """Room for every client of the fleet to connect at once (a deploy reconnects them all). In
+    steps (Linux's default somaxconn, then powers of two), because PgBouncer reads listen_backlog
+    only at start: a few more clients must not cost a restart."""
+    value = LINUX_SOMAXCONN_DEFAULT
+    while value < max_client_conn and value < SOMAXCONN_MAX:
+        value *= 2
+    value = min(SOMAXCONN_MAX, value)
+    return Setting(value, f"every one of the {max_client_conn} clients may reconnect at once (a deploy), in steps "
+                          f"from Linux's default {LINUX_SOMAXCONN_DEFAULT} (PgBouncer's own is "
+                          f"{PGBOUNCER_BACKLOG_DEFAULT}; it reads this only at start)")
 
 
 def listen_backlogs(max_connections: int, pgbouncer_backlog_value: int, lb_maxconn: int,
