@@ -50,7 +50,7 @@ def test_postgres_reports_planned_values(stack, server_dir):
             assert int(psql(server.port, "SELECT count(*) >= 0 FROM pg_stat_statements")
                        .strip() == "t") == 1
             # Per-role timeouts land on the roles, not the cluster.
-            psql(server.port, "CREATE ROLE app LOGIN; CREATE ROLE migrator LOGIN")
+            psql(server.port, "CREATE ROLE app LOGIN; CREATE ROLE jobs LOGIN; CREATE ROLE migrator LOGIN")
             for stmt in files["roles.sql"].splitlines():
                 if stmt.startswith("ALTER ROLE"):
                     psql(server.port, stmt.split("--")[0])

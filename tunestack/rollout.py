@@ -317,9 +317,8 @@ class CanaryHostCheck:
     def __init__(self, plan, env: dict[str, str] | None = None):
         from .images import docker_url
 
-        hosts = {h.name: h for h in plan.spec.hosts}
         self.port = plan.app["port"].value
-        self.machine_of = {r.name: docker_url(hosts[r.host], r.machine) for r in plan.placement.replicas}
+        self.machine_of = {r.name: docker_url(r.host, r.machine) for r in plan.placement.replicas}
         self.env = env
 
     def _docker(self, url: str, *args: str) -> str:
