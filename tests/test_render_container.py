@@ -37,3 +37,21 @@ def test_pgbouncer_live_file_is_one_section_without_a_header(stack):
     assert set(SETTING.findall(live)) == set(plan.pgbouncer) - set(PGBOUNCER_AT_START)
     start = files["pgbouncer.ini"]
     assert len(re.findall(r"^\[pgbouncer\]$", start, re.M)) == 1 and start.rstrip().endswith("%include /etc/tunestack/live/pgbouncer.ini")
+
+
+def test_start_only_files_change_only_with_a_start_only_value():
+    """A start-only file is a container input: a changed byte replaces the container. Raising the
+    fleet (max_client_conn, pools: reloadable) changes reasons everywhere, never these files."""
+    from dataclasses import replace
+
+    from tunestack import stackfile
+    from tunestack.plan import build_plan
+
+    spec = stackfile.load(stackfile.stack_path("dev"), name="dev")
+    more = replace(spec, pgbouncer=replace(spec.pgbouncer, max_client_conn=300),
+                   postgres=replace(spec.postgres, overrides={"work_mem": "8MB"}))
+    before, after = (render_container_bases(build_plan(s, target="docker")) for s in (spec, more))
+    assert before["pgbouncer.live.ini"] != after["pgbouncer.live.ini"]
+    assert before["postgresql.live.conf"] != after["postgresql.live.conf"]
+    assert before["pgbouncer.ini"] == after["pgbouncer.ini"]
+    assert before["postgresql.conf"] == after["postgresql.conf"]

@@ -318,6 +318,7 @@ class CanaryHostCheck:
         from .images import docker_url
 
         self.port = plan.app["port"].value
+        self.bind = plan.placement.app_bind   # testinfra's tcp://PORT means every address family; ask for this one
         self.machine_of = {r.name: docker_url(r.host, r.machine) for r in plan.placement.replicas}
         self.env = env
 
@@ -342,8 +343,8 @@ class CanaryHostCheck:
                            "DOCKER_HOST": url})
         try:
             host = testinfra.get_host(f"docker://{name}")
-            if not host.socket(f"tcp://{self.port}").is_listening:
-                out.append(f"{name}: nothing listens on port {self.port}")
+            if not host.socket(f"tcp://{self.bind}:{self.port}").is_listening:
+                out.append(f"{name}: nothing listens on {self.bind}:{self.port}")
             environ = host.file("/proc/1/environ").content_string.split("\0")
             if "TUNESTACK_TRACK=canary" not in environ:
                 out.append(f"{name}: its process is not on the canary track")

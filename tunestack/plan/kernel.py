@@ -27,9 +27,11 @@ def pgbouncer_backlog(max_client_conn: int) -> Setting:
     while value < max_client_conn and value < SOMAXCONN_MAX:
         value *= 2
     value = min(SOMAXCONN_MAX, value)
-    return Setting(value, f"every one of the {max_client_conn} clients may reconnect at once (a deploy), in steps "
-                          f"from Linux's default {LINUX_SOMAXCONN_DEFAULT} (PgBouncer's own is "
-                          f"{PGBOUNCER_BACKLOG_DEFAULT}; it reads this only at start)")
+    # The reason names no client count: it lands in the start-only file, where a changed word
+    # would mean a restart.
+    return Setting(value, f"max_client_conn clients may all reconnect at once (a deploy); in steps from Linux's "
+                          f"default {LINUX_SOMAXCONN_DEFAULT} (PgBouncer's own is {PGBOUNCER_BACKLOG_DEFAULT}; it "
+                          "reads this only at start)")
 
 
 def listen_backlogs(max_connections: int, pgbouncer_backlog_value: int, lb_maxconn: int,
