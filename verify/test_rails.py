@@ -72,7 +72,8 @@ def test_request_timeout_is_rack_timeouts(host, plan, secrets_dir, record):
 
 
 def test_yjit(host, plan, secrets_dir, record):
-    record("RUBY_YJIT_ENABLE" in plan.web_env, runtime(host, plan, secrets_dir)["yjit"])
+    planned = plan.web_env.get("RUBY_YJIT_ENABLE")
+    record(bool(planned and planned.value == 1), runtime(host, plan, secrets_dir)["yjit"])
 
 
 def test_allocator_in_every_web_process(host, plan, record):

@@ -51,9 +51,8 @@ def test_gunicorn_workers_from_cores_and_memory(cpus, mem_gib, expected):
     # app are split, and staging's one Sidekiq process (one GVL) takes a whole core.
     (4, 64, 3),
     (16, 64, 15),
-    # memory: each Ruby process is 768 MiB + 128 MiB YJIT (64 MiB code bound + as much metadata);
-    # (8192 − 512 reserve − 1152 job − 768 master) MiB / 896 MiB = 6.4
-    (16, 8, 6),
+    # memory (Ruby 3.1: no YJIT): (8192 − 512 reserve − 1024 job − 768 master) MiB / 768 MiB = 7.6
+    (16, 8, 7),
 ])
 def test_puma_workers_from_cores_and_memory(cpus, mem_gib, expected):
     s = spec("staging")
@@ -140,10 +139,10 @@ def test_single_mode_clients_and_memory_count_the_one_process():
     assert sizing.memory_bytes == 256 * MIB + 256 * MIB     # Ruby 3.0: no YJIT; no master
 
 
-@pytest.mark.parametrize("ruby,extra_mib", [("3.0", 0), ("3.1", 128), ("3.3", 128), ("3.4", 128)])
+@pytest.mark.parametrize("ruby,extra_mib", [("3.0", 0), ("3.1", 0), ("3.2", 128), ("3.3", 128), ("3.4", 128)])
 def test_yjit_memory_is_in_every_ruby_process(ruby, extra_mib):
-    # Ruby 3.0 has no YJIT; 3.1–3.3: --yjit-exec-mem-size=64 plus as much for metadata; 3.4:
-    # --yjit-mem-size=128 bounds both (Ruby 3.4 NEWS).
+    # No YJIT before 3.2 (none in 3.0, experimental in 3.1); 3.2–3.3: --yjit-exec-mem-size=64 plus
+    # as much for metadata; 3.4: --yjit-mem-size=128 bounds both (Ruby 3.4 NEWS).
     app = AppSpec("rails", 3, 512 * MIB, JobsSpec(5, 2, 256 * MIB), ruby=ruby, max_workers=2)
     sizing = size_app(app, host(8, 64), 60 * GIB)
     assert sizing.process_bytes == (512 + extra_mib) * MIB

@@ -8,8 +8,8 @@ from .helpers import spec, with_app
 
 
 @pytest.mark.parametrize("version,yjit,rubyopt,gc_init_slots", [
-    ("3.0", False, "", True),                            # YJIT arrived in Ruby 3.1
-    ("3.1", True, "--yjit-exec-mem-size=64", True),
+    ("3.0", False, "", True),                            # YJIT arrived in Ruby 3.1 …
+    ("3.1", False, "", True),                            # … experimental until 3.2 (Ruby 3.2 NEWS)
     ("3.2", True, "--yjit-exec-mem-size=64", True),
     ("3.3", True, "--yjit-exec-mem-size=64", False),     # Ruby 3.3 NEWS: RUBY_GC_HEAP_INIT_SLOTS removed
     ("3.4", True, "--yjit-mem-size=128", False),         # Ruby 3.4 NEWS: --yjit-mem-size
@@ -32,12 +32,13 @@ def test_prepared_statements_by_rails_and_pgbouncer(rails, pgbouncer, mode, prep
 
 def test_the_env_follows_the_ruby_version():
     base = spec("staging")
-    old = build_plan(with_app(base, ruby="3.1"), strict=False).web_env
+    old = build_plan(with_app(base, ruby="3.2"), strict=False).web_env
     new = build_plan(with_app(base, ruby="3.4"), strict=False).web_env
     assert old["RUBY_GC_HEAP_INIT_SLOTS"].text == "600000" and "RUBY_GC_HEAP_INIT_SLOTS" not in new
     assert (old["RUBYOPT"].text, new["RUBYOPT"].text) == ("--yjit-exec-mem-size=64", "--yjit-mem-size=128")
-    none = build_plan(with_app(base, ruby="3.0"), strict=False).web_env
-    assert "RUBY_YJIT_ENABLE" not in none and "RUBYOPT" not in none
+    for version in ("3.0", "3.1"):
+        off = build_plan(with_app(base, ruby=version), strict=False).web_env
+        assert off["RUBY_YJIT_ENABLE"].text == "0" and "RUBYOPT" not in off
 
 
 def test_sidekiq_gets_its_concurrency_from_its_config_file_not_an_env_var():

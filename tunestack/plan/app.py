@@ -213,6 +213,8 @@ def runtime_env(app: AppSpec) -> dict[str, Setting]:
     if ruby.yjit:
         runtime["RUBY_YJIT_ENABLE"] = policy(1, f"YJIT on Ruby {version}: 12–40% faster Ruby (the guides)")
         runtime["RUBYOPT"] = Setting(ruby.rubyopt, ruby.yjit_reason + "; counted in each process's memory")
+    else:
+        runtime["RUBY_YJIT_ENABLE"] = policy(0, ruby.yjit_reason)
     runtime["RUBY_GC_HEAP_GROWTH_FACTOR"] = policy(1.1, "grow the heap gently: less memory per worker")
     if ruby.gc_init_slots:
         runtime["RUBY_GC_HEAP_INIT_SLOTS"] = policy(600000, f"fewer GCs while booting (read by Ruby < 3.3)")
