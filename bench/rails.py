@@ -116,7 +116,9 @@ def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, say=print)
             "stock": (stock_env, ["-t", "5:5"]),
             # YJIT forced on (the plan leaves it off on Ruby 3.1: this is the measurement behind that)
             "yjit_on": ({**planned, "RUBY_YJIT_ENABLE": "1", "RUBYOPT": "--yjit-exec-mem-size=64"}, ["-C", puma_rb]),
-            "yjit_off": ({**planned, "RUBY_YJIT_ENABLE": "0"}, ["-C", puma_rb]),
+            # off is absent: Ruby 3.1 turns YJIT on when RUBY_YJIT_ENABLE is set at all, even to 0
+            "yjit_off": ({k: v for k, v in planned.items() if k not in ("RUBY_YJIT_ENABLE", "RUBYOPT")},
+                         ["-C", puma_rb]),
             "jemalloc_on": (planned, ["-C", puma_rb]),
             "jemalloc_off": ({k: v for k, v in planned.items() if k != "LD_PRELOAD"}, ["-C", puma_rb]),
         }

@@ -72,8 +72,7 @@ def test_request_timeout_is_rack_timeouts(host, plan, secrets_dir, record):
 
 
 def test_yjit(host, plan, secrets_dir, record):
-    planned = plan.web_env.get("RUBY_YJIT_ENABLE")
-    record(bool(planned and planned.value == 1), runtime(host, plan, secrets_dir)["yjit"])
+    record(plan.app["yjit"].value, runtime(host, plan, secrets_dir)["yjit"])
 
 
 def test_allocator_in_every_web_process(host, plan, record):

@@ -138,8 +138,10 @@ SIDEKIQ_SHUTDOWN_S = 25          # Sidekiq's default :timeout:, under the 30 s a
 def rails_settings(app: AppSpec, sizing: AppSizing) -> dict[str, Setting]:
     """What puma.rb and sidekiq.yml carry beyond the common app settings."""
     version, version_source = ruby_version(app)
+    ruby = ruby_runtime(version)
     return {
         "ruby_version": Setting(version, version_source),
+        "yjit": Setting(ruby.yjit, ruby.yjit_reason, text=str(ruby.yjit).lower()),
         "rails_version": Setting(app.rails or DEFAULT_RAILS, "stack file" if app.rails else "default: Debian 12's Rails"),
         "web_processes": Setting(sizing.processes, "single mode: one process" if sizing.workers == 0
                                  else "one per Puma worker"),
@@ -210,11 +212,10 @@ def runtime_env(app: AppSpec) -> dict[str, Setting]:
     version = ruby_version(app)[0]
     ruby = ruby_runtime(version)
     runtime: dict[str, Setting] = {}
+    # Off means absent: Ruby 3.1 turns YJIT on when RUBY_YJIT_ENABLE is set at all, even to 0.
     if ruby.yjit:
         runtime["RUBY_YJIT_ENABLE"] = policy(1, f"YJIT on Ruby {version}: 12–40% faster Ruby (the guides)")
         runtime["RUBYOPT"] = Setting(ruby.rubyopt, ruby.yjit_reason + "; counted in each process's memory")
-    else:
-        runtime["RUBY_YJIT_ENABLE"] = policy(0, ruby.yjit_reason)
     runtime["RUBY_GC_HEAP_GROWTH_FACTOR"] = policy(1.1, "grow the heap gently: less memory per worker")
     if ruby.gc_init_slots:
         runtime["RUBY_GC_HEAP_INIT_SLOTS"] = policy(600000, f"fewer GCs while booting (read by Ruby < 3.3)")
