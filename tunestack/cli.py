@@ -323,7 +323,7 @@ def verify_runs(args, tmp: Path) -> list[VerifyRun]:
     from .plan import plan_stack
     from .plan.placement import container_name
     from .render import Layout
-    from .servers import installed_pg_major
+    from .servers import installed_pg_major, installed_ruby
 
     spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
     local = all(h.is_local for h in spec.hosts)
@@ -337,6 +337,8 @@ def verify_runs(args, tmp: Path) -> list[VerifyRun]:
                "--secrets-dir", secrets, "--report", str(report), *_testinfra_options(args, machine)]
         if pg_version:
             cmd += ["--pg-version", str(pg_version)]
+        if local and args.target == "hosts" and installed_ruby():
+            cmd += ["--host-ruby", installed_ruby()]   # what `up` planned a rails stack without app.ruby for
         if args.collect_only:
             cmd += ["--collect-only"]
         return cmd

@@ -37,7 +37,8 @@ from .poll import wait_until as _wait_until
 from .postgres.catalog import catalog
 from .render import PGBOUNCER_AT_START, Layout, environment, render_plan, supervisor_env_value
 from .scram import scram_verifier
-from .servers import installed_pg_major, pg_bin, port_open, psql_socket, which
+from .choices import RUBY_VERSIONS
+from .servers import installed_pg_major, installed_ruby, pg_bin, port_open, psql_socket, which
 
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
             "haproxy": "haproxy", "supervisord": "supervisor"}
@@ -80,7 +81,12 @@ class LocalStack:
     # --- plan and files ---------------------------------------------------------------------
     def plan(self) -> Plan:
         """The stack's plan for this machine: planned for the installed PostgreSQL major."""
-        plan = plan_stack(self.stack, target="hosts", pg_version=installed_pg_major())
+        ruby = installed_ruby()
+        plan = plan_stack(self.stack, target="hosts", pg_version=installed_pg_major(), host_ruby=ruby)
+        if plan.spec.app.framework == "rails" and plan.spec.app.ruby not in RUBY_VERSIONS:
+            raise UsageError(f"stacks/Pulumi.{self.stack}.yaml → config → tunestack:app → ruby: this host's Ruby "
+                             f"{plan.spec.app.ruby} has no rules (allowed: {', '.join(RUBY_VERSIONS)}); fix: name "
+                             "the Ruby the app runs in app.ruby, or install one of those")
         remote = [h.name for h in plan.spec.hosts if not h.is_local]
         if remote:
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "

@@ -23,6 +23,15 @@ def installed_pg_major() -> int | None:
     return int(out.split()[-1].split(".")[0])
 
 
+def installed_ruby() -> str | None:
+    """This host's Ruby as major.minor (the default of a rails stack that names none), or None."""
+    binary = shutil.which("ruby")
+    if not binary:
+        return None
+    out = subprocess.run([binary, "-e", "print RUBY_VERSION"], capture_output=True, text=True).stdout
+    return ".".join(out.strip().split(".")[:2]) or None
+
+
 def which(name: str) -> str | None:
     """A binary on PATH or in the sbin folders a non-login root shell may lack."""
     return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None)

@@ -23,19 +23,21 @@ def pytest_addoption(parser):
     parser.addoption("--pg-version", type=int, choices=PG_VERSIONS, default=None,
                      help="plan for this PostgreSQL major (default: the stack file's)")
     parser.addoption("--target", choices=TARGETS, default="hosts", help="services as packages or containers")
+    parser.addoption("--host-ruby", default=None, help="the host's Ruby, for a rails stack that names none")
     parser.addoption("--secrets-dir", default=Layout().secrets_dir,
                      help="folder with pgpass and redis-<role>-password on the hosts")
     parser.addoption("--report", default=None, help="write expected-vs-actual rows here as JSON")
 
 
 @lru_cache(maxsize=None)
-def _plan(stack: str, pg_version: int | None, target: str) -> Plan:
-    return plan_stack(stack, pg_version=pg_version, target=target)
+def _plan(stack: str, pg_version: int | None, target: str, host_ruby: str | None = None) -> Plan:
+    return plan_stack(stack, pg_version=pg_version, target=target, host_ruby=host_ruby)
 
 
 def plan_of(config) -> Plan:
     """The plan every check compares against, from the command line's stack options."""
-    return _plan(config.getoption("--stack"), config.getoption("--pg-version"), config.getoption("--target"))
+    return _plan(config.getoption("--stack"), config.getoption("--pg-version"), config.getoption("--target"),
+                 config.getoption("--host-ruby"))
 
 
 @pytest.fixture(scope="session")

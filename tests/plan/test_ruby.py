@@ -65,3 +65,16 @@ def test_rack_timeout_carries_the_request_timeout():
     # Puma docs: worker_timeout "is not a request timeout"; rack-timeout reads RACK_TIMEOUT_SERVICE_TIMEOUT.
     plan = build_plan(spec("prod"), strict=False)
     assert plan.web_env["RACK_TIMEOUT_SERVICE_TIMEOUT"].value == plan.spec.app.request_timeout_ms
+
+
+def test_a_stack_naming_no_ruby_is_planned_for_the_hosts_ruby():
+    """Issue #13: the Ruby version is the stack's, else the one the host runs (local stacks pass
+    `ruby -v`), else Debian 12's 3.1."""
+    base = spec("staging")
+    assert base.app.ruby is None
+    from_host = build_plan(base, strict=False, host_ruby="3.3")
+    assert from_host.app["ruby_version"].value == "3.3" and "host" in from_host.app["ruby_version"].reason
+    assert "RUBY_GC_HEAP_INIT_SLOTS" not in from_host.web_env      # 3.3's rules, not 3.1's
+    named = build_plan(with_app(base, ruby="3.2"), strict=False, host_ruby="3.3")
+    assert named.app["ruby_version"].value == "3.2"
+    assert build_plan(base, strict=False).app["ruby_version"].value == "3.1"

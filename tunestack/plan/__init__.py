@@ -30,12 +30,12 @@ from .rollout import fixed_split, place_replicas, plan_splits, replica_warning, 
 from .sampling import plan_sampling
 
 
-def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True, target: str = "hosts") -> Plan:
+def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True, target: str = "hosts",
+               host_ruby: str | None = None) -> Plan:
     """Plan a validated stack. `pg_version` re-plans for another major (e.g. the installed one);
     `target` is "hosts" (packages on hosts) or "docker" (containers); see placement.py. With
     `strict`, a broken budget raises BudgetError; otherwise it is returned in `violations`."""
-    if pg_version is not None and pg_version != spec.postgres.version:
-        spec = replace(spec, postgres=replace(spec.postgres, version=pg_version))
+    spec = as_installed(spec, pg_version, host_ruby)
     src, pg, app = spec.source_of, spec.postgres, spec.app
     where = place(spec, target)
     db, app_hosts = spec.host_with("db"), spec.app_hosts()
@@ -110,6 +110,16 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     return plan
 
 
+def as_installed(spec: StackSpec, pg_version: int | None, host_ruby: str | None) -> StackSpec:
+    """The stack re-planned for what a host runs: another PostgreSQL major (the installed one), and
+    for a rails stack that names no Ruby, the host's Ruby."""
+    if pg_version is not None and pg_version != spec.postgres.version:
+        spec = replace(spec, postgres=replace(spec.postgres, version=pg_version))
+    if host_ruby and spec.app.framework == "rails" and spec.app.ruby is None:
+        spec = replace(spec, app=replace(spec.app, ruby=host_ruby, ruby_source="this host's Ruby (ruby -v)"))
+    return spec
+
+
 def with_sysctls(limits: list, kernel: dict) -> list:
     """Each container with the namespaced sysctls its service asks for (net.* are per network namespace)."""
     return [replace(c, sysctls=tuple((k, s.text) for k, s in kernel.get(c.service, {}).items() if k.startswith("net.")))
@@ -156,13 +166,13 @@ def host_plans(spec: StackSpec, shares: dict, sizings: dict[str, AppSizing], pg_
 
 
 def plan_stack(name_or_path: str | Path, *, is_path: bool = False, pg_version: int | None = None,
-               strict: bool = True, resolver=None, target: str = "hosts") -> Plan:
+               strict: bool = True, resolver=None, target: str = "hosts", host_ruby: str | None = None) -> Plan:
     """Load a stack by name (stacks/Pulumi.<name>.yaml) or path, and plan it."""
     from .. import stackfile
 
     path = name_or_path if is_path else stackfile.stack_path(name_or_path)
     spec = stackfile.load(path, resolver=resolver, name=None if is_path else name_or_path)
-    return build_plan(spec, pg_version=pg_version, strict=strict, target=target)
+    return build_plan(spec, pg_version=pg_version, strict=strict, target=target, host_ruby=host_ruby)
 
 
 __all__ = ["Plan", "HostPlan", "build_plan", "plan_stack", "container_name", "worst_case"]

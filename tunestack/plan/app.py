@@ -65,7 +65,7 @@ def runtime_extra_bytes(app: AppSpec) -> int:
 
 
 def ruby_version(app: AppSpec) -> tuple[str, str]:
-    return (app.ruby, "stack file") if app.ruby else (DEFAULT_RUBY, "default: Debian 12's Ruby, as the reference "
+    return (app.ruby, app.ruby_source) if app.ruby else (DEFAULT_RUBY, "default: Debian 12's Ruby, as the reference "
                                                                     "image and the local hosts have")
 
 

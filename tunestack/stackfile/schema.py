@@ -138,7 +138,7 @@ APP = _obj(
         "jemalloc": {"type": "boolean"},
         # Checked by the loader, which names the known versions: YAML reads 3.1 as a number.
         "ruby": {"type": ["string", "number"], "description": "Ruby version of a rails app: 3.0 to 3.4 "
-                                                              "(default 3.1, Debian 12's)"},
+                                                              "(default: the host's on a local stack, else 3.1)"},
         "rails": {"type": ["string", "number"], "description": "Rails version of a rails app: 6.1 to 8.1 "
                                                                "(default 6.1, Debian 12's)"},
         "jobs": JOBS,

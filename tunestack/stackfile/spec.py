@@ -95,7 +95,8 @@ class AppSpec:
     request_timeout_ms: int = 30_000
     db_pool_headroom: int = 2
     jemalloc: bool = True
-    ruby: str | None = None      # Ruby version of the app (rails); None: Debian 12's, see plan/ruby.py
+    ruby: str | None = None      # Ruby version of the app (rails); None: the host's, else Debian 12's
+    ruby_source: str = "stack file"   # where `ruby` came from (the planner may fill it from the host)
     rails: str | None = None     # Rails version (rails); None: Debian 12's
 
     @property
