@@ -30,6 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .choices import RUBY_VERSIONS
 from .errors import UsageError
 from .paths import ROOT, state_root
 from .plan import Plan, plan_stack
@@ -37,7 +38,6 @@ from .poll import wait_until as _wait_until
 from .postgres.catalog import catalog
 from .render import PGBOUNCER_AT_START, Layout, environment, render_plan, supervisor_env_value
 from .scram import scram_verifier
-from .choices import RUBY_VERSIONS
 from .servers import installed_pg_major, installed_ruby, pg_bin, port_open, psql_socket, which
 
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
@@ -83,7 +83,8 @@ class LocalStack:
         """The stack's plan for this machine: planned for the installed PostgreSQL major."""
         ruby = installed_ruby()
         plan = plan_stack(self.stack, target="hosts", pg_version=installed_pg_major(), host_ruby=ruby)
-        if plan.spec.app.framework == "rails" and plan.spec.app.ruby not in RUBY_VERSIONS:
+        # No Ruby yet: Debian 12's (the default) is what ensure_packages installs.
+        if plan.spec.app.framework == "rails" and plan.spec.app.ruby not in (None, *RUBY_VERSIONS):
             raise UsageError(f"stacks/Pulumi.{self.stack}.yaml → config → tunestack:app → ruby: this host's Ruby "
                              f"{plan.spec.app.ruby} has no rules (allowed: {', '.join(RUBY_VERSIONS)}); fix: name "
                              "the Ruby the app runs in app.ruby, or install one of those")
