@@ -70,7 +70,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, src) for i in redis_specs}
     sampling = plan_sampling(spec.traffic)
     app_plan = app_settings(app, first, src)
-    common = common_env(app, spec.pgbouncer, endpoints(spec, where), roles["app"]["statement_timeout"].value,
+    ends = endpoints(spec, where)
+    common = common_env(app, spec.pgbouncer, ends, roles["app"]["statement_timeout"].value,
                         roles["app"]["lock_timeout"].value, sampling)
     splits = plan_splits(spec.rollout, fl.app_hosts, where.canary is not None)
     fleet_threads = sum(sizings[h.name].processes * h.count for h in app_hosts) * app.threads
@@ -93,7 +94,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     plan = Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
         pgbouncer=bouncer, pgbouncer_service=pgbouncer_service(conns), redis=redis, app=app_plan,
-        web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src, roles["jobs"]),
+        web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src, ends, roles["jobs"]),
         sampling=sampling,
         rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
         loadbalancer=lb, kernel=kernel,

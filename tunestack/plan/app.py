@@ -181,7 +181,7 @@ def common_env(app: AppSpec, bouncer: PgBouncerSpec, ends: Endpoints, statement_
     """What web and job processes share: connection URLs (no passwords), timeouts, sampling."""
     transaction_pooling = bouncer.pool_mode != "session"
     return {
-        "DATABASE_URL": Setting(f"postgres://app@{ends.pgbouncer}:{ends.pgbouncer_port}/app",
+        "DATABASE_URL": Setting(database_url("app", ends),
                                 "through PgBouncer; the password comes from the secret store"),
         "DB_STATEMENT_TIMEOUT": seconds(statement_ms, "mirrors ALTER ROLE app (seconds)"),
         "DB_LOCK_TIMEOUT": Setting(lock_ms, "mirrors ALTER ROLE app (seconds)", text=str(max(1, lock_ms // 1000)),
@@ -252,8 +252,13 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
 JOBS_ROLE = "jobs"
 
 
+def database_url(role: str, ends: Endpoints) -> str:
+    """A role's connection URL through PgBouncer; never a password (the secret store has it)."""
+    return f"postgres://{role}@{ends.pgbouncer}:{ends.pgbouncer_port}/app"
+
+
 def jobs_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Setting],
-             source_of, jobs_role: dict[str, Setting] | None = None) -> dict[str, Setting]:
+             source_of, ends: Endpoints, jobs_role: dict[str, Setting] | None = None) -> dict[str, Setting]:
     concurrency = Setting(app.jobs.concurrency, "stack file", source_of("app.jobs.concurrency"))
     if app.framework == "rails":
         # Sidekiq 6 reads its concurrency from -c or sidekiq.yml (rendered), never SIDEKIQ_CONCURRENCY;
@@ -266,8 +271,7 @@ def jobs_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Setti
     env["DB_POOL"] = settings["job_db_pool"]
     env["REDIS_POOL_SIZE"] = Setting(app.jobs.concurrency + 2, "job threads + heartbeat and fetcher")
     own = dict(common)
-    own["DATABASE_URL"] = Setting(common["DATABASE_URL"].value.replace("postgres://app@", f"postgres://{JOBS_ROLE}@", 1),
-                                  "through PgBouncer as the jobs role: its own timeouts, not a web request's")
+    own["DATABASE_URL"] = Setting(database_url(JOBS_ROLE, ends), "through PgBouncer as the jobs role: its own timeouts, not a web request's")
     if jobs_role:
         own["DB_STATEMENT_TIMEOUT"] = seconds(jobs_role["statement_timeout"].value, "mirrors ALTER ROLE jobs (seconds)")
         own["DB_LOCK_TIMEOUT"] = Setting(jobs_role["lock_timeout"].value, "mirrors ALTER ROLE jobs (seconds)",
