@@ -123,3 +123,96 @@ def test_haproxy_accepts_rendered_config(stack, server_dir):
     weights = [int(line.split("weight")[1].split()[0]) for line in files["haproxy.cfg"].splitlines()
                if line.strip().startswith("server ")]
     assert len(weights) == len(plan.replicas)
+
+
+class _Replicas:
+    """Two replicas on loopback: `closing` answers health checks but closes every other request
+    without a word (a replica whose listener closed under a waiting connection); `steady` answers
+    200. Each counts the requests that reached it, by method."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        from collections import Counter
+
+        self.seen = {"closing": Counter(), "steady": Counter()}
+        seen = self.seen
+
+        def handler(name):
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def log_message(self, *a):
+                    pass
+
+                def answer(self):
+                    if self.path != "/health":
+                        seen[name][self.command] += 1
+                        if name == "closing":
+                            self.close_connection = True
+                            return
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                do_GET = do_POST = answer
+            return Handler
+
+        self.servers = {name: http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(name))
+                        for name in self.seen}
+        for s in self.servers.values():
+            threading.Thread(target=s.serve_forever, daemon=True).start()
+
+    def port(self, name):
+        return self.servers[name].server_address[1]
+
+    def close(self):
+        for s in self.servers.values():
+            s.shutdown()
+            s.server_close()
+
+
+def test_haproxy_sends_a_dropped_get_again_but_never_a_post(server_dir):
+    """HAProxy docs (retry-on empty-response, http-request disable-l7-retry): a GET that a replica
+    closed without answering goes to the other replica; a POST is never sent twice (RFC 9110 9.2.1)."""
+    import re
+    import shutil
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from tests.realservers import free_port
+    from tunestack.poll import wait_until
+
+    replicas = _Replicas()
+    plan = _plan_for_installed("local")
+    cfg = render_plan(plan, Layout(run_dir=str(server_dir)))["haproxy.cfg"]
+    port = free_port()
+    cfg = cfg.replace(f"bind 127.0.0.1:{plan.loadbalancer['port'].text}", f"bind 127.0.0.1:{port}")
+    servers = iter(["closing", "steady"])
+    cfg, n = re.subn(r"(?m)^(\s+server \S+) \S+ weight \d+", lambda m: f"{m[1]} 127.0.0.1:"
+                     f"{replicas.port(next(servers))} weight 1", cfg)
+    assert n == 2, cfg
+    (server_dir / "haproxy.cfg").write_text(cfg)
+    proc = subprocess.Popen([shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(server_dir / "haproxy.cfg")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ask(method):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/", method=method,
+                                     data=b"x" if method == "POST" else None)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    try:
+        wait_until(lambda: ask("GET") == 200, 15, "HAProxy answering")
+        gets = [ask("GET") for _ in range(20)]
+        posts = [ask("POST") for _ in range(20)]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        replicas.close()
+    assert gets == [200] * 20 and replicas.seen["closing"]["GET"] >= 5, (gets, replicas.seen)
+    dropped = replicas.seen["closing"]["POST"]
+    assert dropped >= 5 and posts.count(502) == dropped, (posts, replicas.seen)
+    assert dropped + replicas.seen["steady"]["POST"] == 20, "every POST reached a replica exactly once"

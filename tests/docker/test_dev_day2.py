@@ -88,6 +88,9 @@ def apply_under_load(replay, new, what):
     with Load(ENTRY, threads=3, limit_s=300, pause_s=0.02) as load:
         replay.update(new)
     print(f"{what}: {len(load.results)} requests during the change, {load.failed} failed", flush=True)
+    if load.failed:   # HAProxy's own account of each failed request (termination state, timers, server)
+        logs = replay.where["dev-lb"].containers.get("dev-lb").logs(tail=2000).decode(errors="replace")
+        print("\n".join(line for line in logs.splitlines() if "HTTP/1.1" in line and " 200 " not in line))
     return load
 
 

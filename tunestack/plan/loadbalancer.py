@@ -22,6 +22,10 @@ def loadbalancer_settings(app: AppSpec, placement: Placement, fleet_threads: int
         "health_path": policy(health_path, "the first health path of the stack"),
         "retries": policy(3, "a refused connection (a replica stopping or replaced) is retried, on another "
                              "server (option redispatch): HAProxy docs, retries / option redispatch"),
+        "retry_on": policy("conn-failure empty-response",
+                           "a request that a stopping replica accepted and closed without an answer is sent "
+                           "again, on another server; only GET and HEAD (safe methods, RFC 9110 9.2.1), never "
+                           "a POST twice: HAProxy docs, retry-on / http-request disable-l7-retry"),
         "check_interval_ms": policy(1000, "health check every second, down after 2 failures, up after 2 "
                                           "successes: a stopping replica leaves the pool within ~2 s"),
         "surge_slots": policy(SURGE_SLOTS, "server slots per replica name resolved through Docker's DNS: the "
