@@ -5,11 +5,13 @@ PostgreSQL refuses to run as root, so when the tests run as root the servers run
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +20,12 @@ from tunestack.servers import service_user
 from tunestack.servers import pg_bin as _pg_bin
 
 
-def pg_bin(name: str) -> str:
-    """A PostgreSQL binary; the tests cannot run without the Debian package."""
-    found = _pg_bin(name)
+def pg_bin(name: str, major: int | None = None) -> str:
+    """A PostgreSQL binary (of `major`); the tests cannot run without it."""
+    found = _pg_bin(name, major)
     if not found:
-        raise RuntimeError(f"{name} not found: install the postgresql package (see .ci/run)")
+        raise RuntimeError(f"{name} {major or ''} not found: run scripts/setup (Debian's postgresql package, "
+                           "and scripts/fetch-postgres for the other majors)")
     return found
 
 
@@ -62,23 +65,38 @@ class Server:
                 self.proc.wait()
 
 
-def start_postgres(workdir: Path, conf_text: str) -> Server:
-    """initdb, put the rendered postgresql.conf in place as a host would, start on loopback."""
+_TEMPLATES: dict[int | None, Path] = {}
+
+
+def _initdb(data: Path, major: int | None) -> None:
+    """A fresh cluster in `data`: copied from one initdb per major (initdb is the slow part)."""
+    if major not in _TEMPLATES:
+        base = Path(tempfile.mkdtemp(prefix="tunestack-initdb-"))
+        atexit.register(shutil.rmtree, base, True)
+        own(base)
+        init = run_as_service_user([pg_bin("initdb", major), "-D", str(base / "data"), "-A", "trust", "-U", "postgres",
+                                    "--no-sync", "-E", "UTF8"])
+        if init.returncode:
+            raise RuntimeError(init.stderr)
+        _TEMPLATES[major] = base / "data"
+    shutil.copytree(_TEMPLATES[major], data, symlinks=True)
+    os.chmod(data, 0o700)
+
+
+def start_postgres(workdir: Path, conf_text: str, major: int | None = None) -> Server:
+    """A cluster with the rendered postgresql.conf in place as a host would have it, started on
+    loopback. `major`: that major's server (Debian's, else scripts/fetch-postgres's build)."""
     data = workdir / "pgdata"
     sock = workdir / "pgsock"
     sock.mkdir(parents=True, exist_ok=True)
-    own(workdir)
-    init = run_as_service_user([pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                                "--no-sync", "-E", "UTF8"])
-    if init.returncode:
-        raise RuntimeError(init.stderr)
+    _initdb(data, major)
     (data / "postgresql.conf").write_text(conf_text)
     own(workdir)
     port = free_port()
     log = workdir / "postgres.log"
     logf = open(log, "w")
     proc = subprocess.Popen(
-        [pg_bin("postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
+        [pg_bin("postgres", major), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
          "-c", f"unix_socket_directories={sock}"],
         user=service_user(), stdout=logf, stderr=subprocess.STDOUT, cwd=workdir)
     server = Server(proc, port, log)
@@ -86,6 +104,7 @@ def start_postgres(workdir: Path, conf_text: str) -> Server:
     def ready():
         if proc.poll() is not None:
             raise RuntimeError(f"postgres exited: {log.read_text()[-2000:]}")
+        # Debian's pg_isready speaks to every major (the fetched builds carry no client tools).
         return run_as_service_user([pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)]).returncode == 0
 
     try:
@@ -96,20 +115,17 @@ def start_postgres(workdir: Path, conf_text: str) -> Server:
     return server
 
 
-def postgres_check_config(workdir: Path, conf_text: str, names: list[str]) -> dict[str, str]:
+def postgres_check_config(workdir: Path, conf_text: str, names: list[str], major: int | None = None) -> dict[str, str]:
     """`postgres -C`: the server parses the config file and reports each value, without starting.
 
     Used for plans whose shared memory is larger than this test machine has."""
     data = workdir / "pgdata"
-    own(workdir)
-    init = run_as_service_user([pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
-    if init.returncode:
-        raise RuntimeError(init.stderr)
+    _initdb(data, major)
     (data / "postgresql.conf").write_text(conf_text)
     own(workdir)
     values = {}
     for name in names:
-        res = run_as_service_user([pg_bin("postgres"), "-D", str(data), "-C", name])
+        res = run_as_service_user([pg_bin("postgres", major), "-D", str(data), "-C", name])
         if res.returncode:
             raise RuntimeError(f"postgres rejected the config while reading {name}: {res.stderr.strip()}")
         values[name] = res.stdout.strip()

@@ -6,12 +6,16 @@ major than the installed one is re-planned and re-rendered for the installed maj
 """
 from __future__ import annotations
 
+import psycopg
 import pytest
 import redis as redis_py
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tunestack.servers import installed_pg_major
+from dataclasses import replace
+
+from tunestack.choices import PG_VERSIONS
+from tunestack.servers import installed_pg_major, pg_build_features
 from tests.realservers import (postgres_check_config, psql, start_pgbouncer,
                                start_postgres, start_redis)
 from tunestack import stackfile
@@ -32,36 +36,54 @@ def _plan_for_installed(name):
     return build_plan(spec, pg_version=installed_pg_major())
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_postgres_reports_planned_values(stack, server_dir):
-    plan = _plan_for_installed(stack)
+def _check_postgres_reports_plan(plan, server_dir, major=None, roles=True):
+    """The server of `major` loads the rendered postgresql.conf and SHOWs every planned value.
+    `roles`: also the per-role timeouts of roles.sql and the preloaded pg_stat_statements."""
     files = render_plan(plan, Layout(secrets_dir=str(server_dir / "secrets"), data_dir=str(server_dir)))
     gucs = catalog(plan.spec.postgres.version)
     planned = {k: s.text for k, s in plan.postgres.items() if k not in MOVED}
     sb_kb = pg_value_in_base_units(plan.postgres["shared_buffers"].text, "kB")
     if sb_kb > START_LIMIT_KB:
-        reported = postgres_check_config(server_dir, files["postgresql.conf"], list(planned))
+        reported = postgres_check_config(server_dir, files["postgresql.conf"], list(planned), major)
     else:
-        server = start_postgres(server_dir, files["postgresql.conf"])
+        server = start_postgres(server_dir, files["postgresql.conf"], major)
         try:
-            reported = {k: psql(server.port, f"SHOW {k}").strip() for k in planned}
-            # pg_stat_statements is preloaded: the extension works without a restart.
-            psql(server.port, "CREATE EXTENSION pg_stat_statements")
-            assert int(psql(server.port, "SELECT count(*) >= 0 FROM pg_stat_statements")
-                       .strip() == "t") == 1
-            # Per-role timeouts land on the roles, not the cluster.
-            psql(server.port, "CREATE ROLE app LOGIN; CREATE ROLE jobs LOGIN; CREATE ROLE migrator LOGIN")
-            for stmt in files["roles.sql"].splitlines():
-                if stmt.startswith("ALTER ROLE"):
-                    psql(server.port, stmt.split("--")[0])
-            rolconfig = psql(server.port, "SELECT rolconfig FROM pg_roles WHERE rolname = 'app'")
-            for name, s in plan.postgres_roles["app"].items():
-                assert f"{name}={s.text}" in rolconfig
-            assert psql(server.port, "SHOW statement_timeout").strip() == "0", "must not be cluster-wide"
+            with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname="postgres") as conn:
+                reported = {k: conn.execute(f'SHOW "{k}"').fetchone()[0] for k in planned}
+            if roles:
+                # pg_stat_statements is preloaded: the extension works without a restart.
+                psql(server.port, "CREATE EXTENSION pg_stat_statements")
+                assert psql(server.port, "SELECT count(*) >= 0 FROM pg_stat_statements").strip() == "t"
+                # Per-role timeouts land on the roles, not the cluster.
+                psql(server.port, "CREATE ROLE app LOGIN; CREATE ROLE jobs LOGIN; CREATE ROLE migrator LOGIN")
+                for stmt in files["roles.sql"].splitlines():
+                    if stmt.startswith("ALTER ROLE"):
+                        psql(server.port, stmt.split("--")[0])
+                rolconfig = psql(server.port, "SELECT rolconfig FROM pg_roles WHERE rolname = 'app'")
+                for name, s in plan.postgres_roles["app"].items():
+                    assert f"{name}={s.text}" in rolconfig
+                assert psql(server.port, "SHOW statement_timeout").strip() == "0", "must not be cluster-wide"
         finally:
             server.stop()
     mismatches = {k: (planned[k], reported[k]) for k in planned if not gucs[k].same(str(planned[k]), reported[k])}
     assert not mismatches, f"planned vs reported: {mismatches}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_postgres_reports_planned_values(stack, server_dir):
+    _check_postgres_reports_plan(_plan_for_installed(stack), server_dir)
+
+
+@pytest.mark.parametrize("major", PG_VERSIONS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_major_accepts_every_stack(stack, major, server_dir):
+    """Each stack planned for each major 13-18 and loaded by a real server of that major (Debian's
+    15, the others scripts/fetch-postgres's builds), told what that build supports (no lz4 there)."""
+    features = pg_build_features(major)
+    assert features is not None, f"no PostgreSQL {major} server: run scripts/fetch-postgres"
+    spec = stackfile.load(stackfile.stack_path(stack), name=stack)
+    spec = replace(spec, postgres=replace(spec.postgres, version=major, built_with=features))
+    _check_postgres_reports_plan(build_plan(spec), server_dir, major, roles=False)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 ROLES = ("db", "cache", "app")
 STORAGES = ("ssd", "hdd", "san", "nvme")
-PG_VERSIONS = (13, 14, 15, 16, 17)
+PG_VERSIONS = (13, 14, 15, 16, 17, 18)
+PG_BUILD_FEATURES = ("lz4", "liburing")   # optional libraries a plan uses when the server has them
 WORKLOADS = ("web", "oltp", "dw", "mixed", "desktop")
 DB_SIZES = ("less_ram", "mid_ram", "greater_ram")       # pgtune's data size against memory
 POOL_MODES = ("session", "transaction", "statement")

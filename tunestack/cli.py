@@ -125,18 +125,24 @@ def cmd_postgres(args) -> int:
         raise UsageError(f"--memory {args.memory!r}: {exc}") from None
     if memory < 512 * 1024**2:
         raise UsageError(f"--memory {args.memory}: at least 512MB (pgtune's minimum)")
-    if args.cpus < 1:
+    if args.cpus is not None and args.cpus < 1:
         raise UsageError(f"--cpus {args.cpus}: at least 1")
     if args.connections is not None and args.connections < 20:
         raise UsageError(f"--connections {args.connections}: at least 20 (pgtune's minimum)")
     conns = args.connections or DEFAULT_CONNECTIONS[args.workload]
     recs = recommend(PgInputs(memory // 1024, args.cpus, args.storage, args.workload, args.pg_version, conns,
                               args.db_size))
+    # pgtune's own warnings for settings a server may not be built for.
+    warnings = [f"{name} = {value} requires PostgreSQL built with {flag}"
+                for name, value, flag in (("wal_compression", "lz4", "--with-lz4"), ("io_method", "io_uring", "--with-liburing"))
+                if name in recs and recs[name].value == value]
     if args.format == "json":
-        print(json.dumps({"settings": {k: r.value for k, r in recs.items()}}, indent=2))
+        print(json.dumps({"settings": {k: r.value for k, r in recs.items()}, "warnings": warnings}, indent=2))
     else:
         for k, r in recs.items():
             print(f"{k} = {r.value}\t# {r.reason}")
+        for w in warnings:
+            print(f"# WARNING: {w}")
     return 0
 
 
@@ -672,7 +678,8 @@ def _add_plan_commands(sub) -> None:
                        description="pgtune-compatible recommendations for one PostgreSQL host (Linux). "
                                    "Memory uses pgtune's units: kB/MB/GB, GB meaning GiB.")
     p.add_argument("--memory", required=True, help="host memory, e.g. 16GB")
-    p.add_argument("--cpus", type=int, required=True)
+    p.add_argument("--cpus", type=int, help="CPU cores; without it, as in pgtune, no parallel or I/O worker "
+                                            "settings are printed and work_mem leaves room for 8 workers")
     p.add_argument("--storage", choices=STORAGES, default="ssd")
     p.add_argument("--workload", choices=WORKLOADS, default="web")
     p.add_argument("--pg-version", type=int, choices=PG_VERSIONS, default=PG_VERSIONS[-1])

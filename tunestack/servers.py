@@ -9,10 +9,51 @@ import socket
 import subprocess
 
 
-def pg_bin(name: str) -> str:
-    """A PostgreSQL server binary of the newest installed major (Debian: /usr/lib/postgresql/N/bin)."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
-    return found[-1] if found else ""
+def pg_build_cache() -> str:
+    """Where scripts/fetch-postgres keeps the real server builds of every major (13-18)."""
+    if os.environ.get("TUNESTACK_PG_CACHE"):
+        return os.environ["TUNESTACK_PG_CACHE"]
+    if os.geteuid() == 0:
+        return "/var/cache/tunestack/postgres"
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tunestack", "postgres")
+
+
+def pg_bin(name: str, major: int | None = None) -> str:
+    """A PostgreSQL binary: of the newest installed major (Debian: /usr/lib/postgresql/N/bin), or of
+    `major`: Debian's when installed, else the build scripts/fetch-postgres cached. "" when absent."""
+    if major is None:
+        found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+        return found[-1] if found else ""
+    for path in (f"/usr/lib/postgresql/{major}/bin/{name}", os.path.join(pg_build_cache(), str(major), "bin", name)):
+        if os.access(path, os.X_OK):
+            return path
+    return ""
+
+
+# What a build supports, probed by asking its server to parse the setting that needs the library.
+_BUILD_PROBES = {"lz4": ("default_toast_compression", "lz4", 14), "liburing": ("io_method", "io_uring", 18)}
+
+
+def pg_build_features(major: int | None = None) -> tuple[str, ...] | None:
+    """The optional libraries (choices.PG_BUILD_FEATURES) a server of `major` here was built with,
+    or None when there is no such server. `postgres -C` parses the value and exits: nothing starts."""
+    import tempfile
+
+    postgres = pg_bin("postgres", major)
+    if not postgres:
+        return None
+    version = major or installed_pg_major()
+    found = []
+    with tempfile.TemporaryDirectory() as config_dir:
+        open(os.path.join(config_dir, "postgresql.conf"), "w").close()
+        if service_user():
+            shutil.chown(config_dir, service_user())
+        for feature, (name, value, since) in _BUILD_PROBES.items():
+            if version is not None and version >= since and subprocess.run(
+                    [postgres, "-D", config_dir, "-C", name, "-c", f"{name}={value}"],
+                    user=service_user(), capture_output=True).returncode == 0:
+                found.append(feature)
+    return tuple(found)
 
 
 def installed_pg_major() -> int | None:

@@ -1,4 +1,4 @@
-"""PostgreSQL's valid ranges per major (pg_settings of PostgreSQL 15 plus release-note deltas)."""
+"""PostgreSQL's valid ranges per major, read from each real server's pg_settings (13-18)."""
 import pytest
 
 from tunestack.postgres.catalog import catalog
@@ -28,6 +28,15 @@ def test_version_gates():
     # PG15 release notes: wal_compression takes a method; before, it was a boolean.
     assert catalog(14)["wal_compression"].check("lz4") is not None
     assert catalog(15)["wal_compression"].check("lz4") is None
+    # PG18 release notes: asynchronous I/O (io_method, io_workers).
+    assert "io_method" not in catalog(17) and catalog(18)["io_method"].check("io_uring") is None
+
+
+def test_build_optional_values_are_listed_for_every_build():
+    """lz4 is an enum value only on servers built --with-lz4; whether the target has it is the stack's
+    postgres.built_with, so the catalog of a major lists it whatever build it was read from."""
+    for major in (15, 16, 17, 18):
+        assert catalog(major)["wal_compression"].check("lz4") is None
 
 
 @pytest.mark.parametrize("name,planned,shown,same", [

@@ -5,7 +5,9 @@ tabulated in shared/reference/postgres-tuning.md §1.4 and §4), not values read
 """
 import pytest
 
-from tunestack.postgres import memory, misc, parallel, planner_costs, wal
+from dataclasses import replace
+
+from tunestack.postgres import aio, memory, misc, parallel, planner_costs, wal
 from tunestack.postgres.inputs import PgInputs
 from tunestack.postgres.pgtune import recommend
 
@@ -127,3 +129,35 @@ def test_full_pgtune_output_8gb_8cpu_web_ssd_pg17():
     }
     got = {k: r.value for k, r in recommend(inputs(8, 8, "web")).items()}
     assert list(got.items()) == list(expected.items())
+
+
+def test_full_pgtune_output_pg18_adds_io_method():
+    """pgtune HEAD, PG18 on Linux: io_method = io_uring, printed after autovacuum_work_mem (§1.4/1.5)."""
+    got = list(recommend(inputs(8, 8, "web", version=18)))
+    assert got.index("io_method") == got.index("wal_compression") + 1
+    assert got.index("io_method") < got.index("min_wal_size")
+    assert recommend(inputs(8, 8, "web", version=18))["io_method"].value == "io_uring"
+    assert "io_method" not in recommend(inputs(8, 8, "web", version=17))
+
+
+def test_pgtune_without_a_cpu_count():
+    """pgtune: cpuNum is optional; without it no parallel settings, no autovacuum_max_workers, and
+    work_mem still leaves room for PostgreSQL's 8 default worker processes."""
+    got = {k: r.value for k, r in recommend(inputs(8, None, "web")).items()}
+    assert not {"max_worker_processes", "max_parallel_workers", "autovacuum_max_workers", "io_workers"} & set(got)
+    assert got["work_mem"] == "10082kB"   # (8GB − 2GB) / (3 × (200 + 8))
+
+
+@pytest.mark.parametrize("cpus,liburing,expected", [
+    # pgtune: io_workers = min(32, max(3, floor(cpu/4))) for io_method = worker, printed only above 3.
+    (8, False, ("worker", None)), (16, False, ("worker", "4")), (64, False, ("worker", "16")),
+    (256, False, ("worker", "32")), (None, False, ("worker", None)), (64, True, ("io_uring", None)),
+])
+def test_io_workers(cpus, liburing, expected):
+    recs = aio.recommend(replace(inputs(64, cpus, version=18), liburing=liburing))
+    assert (recs["io_method"].value, recs["io_workers"].value if "io_workers" in recs else None) == expected
+
+
+def test_wal_compression_follows_the_build():
+    # pgtune warns that lz4 needs --with-lz4; a server built without it rejects the value.
+    assert wal.recommend(replace(inputs(8, version=16), lz4=False))["wal_compression"].value == "pglz"

@@ -83,7 +83,7 @@ CASES = [
     ("alias-bomb", alias_bomb(), ["aliases are expanded"]),
     # --- issue #10: accepted though wrong ------------------------------------------------------------
     ("duplicate-key", raw("    workload: web\n", "    workload: web\n    workload: oltp\n"),
-     ["line 13", "duplicate key 'workload'", "first at line 12"]),
+     ["line 14", "duplicate key 'workload'", "first at line 13"]),
     ("duplicate-section", raw("  tunestack:traffic:\n", "  tunestack:app: {}\n  tunestack:traffic:\n"),
      ["duplicate key 'tunestack:app'"]),
     ("float-threads", doc_with([A, "threads"], 4.0), ["threads", "4.0", "integer"]),

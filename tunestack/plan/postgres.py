@@ -134,4 +134,4 @@ def pg_inputs(pg: PostgresSpec, cpus: int, storage: str, memory_bytes: int, max_
               memory_note: str) -> PgInputs:
     return PgInputs(memory_kb=memory_bytes // 1024, cpus=cpus, storage=storage, workload=pg.workload,
                     version=pg.version, max_connections=max_connections, db_size=pg.db_size,
-                    memory_note=memory_note)
+                    memory_note=memory_note, lz4="lz4" in pg.built_with, liburing="liburing" in pg.built_with)

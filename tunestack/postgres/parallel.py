@@ -9,7 +9,7 @@ MIN_CPUS = 4
 
 
 def recommend(i: PgInputs) -> dict[str, Rec]:
-    if i.cpus < MIN_CPUS:
+    if i.cpus is None or i.cpus < MIN_CPUS:
         return {}
     per_gather = math.ceil(i.cpus / 2)
     gather_reason = f"half of {i.cpus} cores"

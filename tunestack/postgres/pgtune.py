@@ -1,7 +1,7 @@
 """The recommenders composed in pgtune's order: the standalone mode's output."""
 from __future__ import annotations
 
-from . import memory, misc, parallel, planner_costs, wal
+from . import aio, memory, misc, parallel, planner_costs, wal
 from .inputs import PgInputs, Rec
 
 # pgtune's output order (configurationView postgresqlConfig), for the versions tunestack supports.
@@ -9,7 +9,7 @@ PGTUNE_ORDER = (
     "max_connections", "shared_buffers", "effective_cache_size", "maintenance_work_mem",
     "checkpoint_completion_target", "wal_buffers", "default_statistics_target", "random_page_cost",
     "effective_io_concurrency", "work_mem", "huge_pages", "jit", "wal_compression",
-    "autovacuum_max_workers", "autovacuum_work_mem", "min_wal_size", "max_wal_size",
+    "autovacuum_max_workers", "autovacuum_work_mem", "io_method", "io_workers", "min_wal_size", "max_wal_size",
     "max_worker_processes", "max_parallel_workers_per_gather", "max_parallel_workers",
     "max_parallel_maintenance_workers", "wal_level", "max_wal_senders",
 )
@@ -23,5 +23,6 @@ def recommend(i: PgInputs) -> dict[str, Rec]:
     recs.update(wal.recommend(i))
     recs.update(planner_costs.recommend(i))
     recs.update(misc.recommend(i))
+    recs.update(aio.recommend(i))
     recs.update(par)
     return {name: recs[name] for name in PGTUNE_ORDER if name in recs}

@@ -22,8 +22,11 @@ def recommend(i: PgInputs) -> dict[str, Rec]:
     if w < 32:
         w, reason = 32, "PostgreSQL's 32kB minimum"
     out["wal_buffers"] = Rec(format_kb(w), reason, w)
-    if i.version >= 15:
+    if i.version >= 15 and i.lz4:
         out["wal_compression"] = Rec("lz4", "PostgreSQL ≥ 15 compresses full-page writes with lz4")
+    elif i.version >= 15:
+        out["wal_compression"] = Rec("pglz", "the server is not built with lz4 (postgres.built_with): "
+                                             "pglz compresses full-page writes on every build")
     else:
         out["wal_compression"] = Rec("on", "PostgreSQL < 15 only has pglz compression (on)")
     out["min_wal_size"] = Rec(format_kb(_MIN_WAL_KB[i.workload]), f"pgtune's size for {i.workload}",

@@ -390,7 +390,7 @@ class _Builder:
                          "less than statement_timeout (PostgreSQL docs: otherwise it is pointless)",
                          "lower lock_timeout below statement_timeout")
         return PostgresSpec(
-            version=version, workload=c["workload"], overrides=overrides,
+            version=version, workload=c["workload"], overrides=overrides, built_with=tuple(c.get("built_with") or ()),
             statement_timeout_ms=statement, lock_timeout_ms=lock,
             **_given(c, db_size="db_size", port="port", admin_connections="admin_connections"),
             **_present(idle_in_transaction_timeout_ms=self.duration([key, "idle_in_transaction_timeout"],

@@ -7,7 +7,8 @@ checked by `stackfile.py` after the schema passes. `python -m tunestack schema` 
 """
 from __future__ import annotations
 
-from ..choices import (DB_SIZES, EVICTION_POLICIES, FRAMEWORKS, IMAGE_KEYS, JOB_REDIS, PG_VERSIONS, POOL_MODES,
+from ..choices import (DB_SIZES, EVICTION_POLICIES, FRAMEWORKS, IMAGE_KEYS, JOB_REDIS, PG_BUILD_FEATURES, PG_VERSIONS,
+                      POOL_MODES,
                       ROLES, STORAGES, TRACING_UNITS, WORKLOADS)
 
 NS = "tunestack"
@@ -77,6 +78,10 @@ POSTGRES = _obj(
         "db_size": {"enum": list(DB_SIZES),
                     "description": "data size against memory, as pgtune asks it"},
         "port": PORT,
+        "built_with": {"type": "array", "uniqueItems": True, "items": {"enum": list(PG_BUILD_FEATURES)},
+                       "description": "what the target server was built with (pg_config --configure): lz4 "
+                                      "enables wal_compression = lz4, liburing io_method = io_uring (18); "
+                                      "without it, methods every build has"},
         "admin_connections": {"type": "integer", "minimum": 0, "maximum": 1000,
                               "description": "direct connections kept free for migrations, admin and monitoring"},
         "statement_timeout": DURATION,

@@ -38,6 +38,7 @@ class PostgresSpec:
     version: int
     workload: str
     db_size: str = "mid_ram"
+    built_with: tuple[str, ...] = ()   # optional libraries the server has (choices.PG_BUILD_FEATURES)
     port: int = 5432
     admin_connections: int = 10
     statement_timeout_ms: int | None = None
