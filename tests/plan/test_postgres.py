@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from tunestack.plan import build_plan, worst_case
-from tunestack.plan.postgres import fit_work_mem, role_settings
+from tunestack.plan.postgres import role_settings
+from tunestack.postgres.pgtune import recommend
 from tunestack.plan.setting import Setting, size_kb
 from tunestack.stackfile.spec import PostgresSpec
 from tunestack.units import pg_value_in_base_units
@@ -15,46 +16,42 @@ from .helpers import GIB, MIB, spec
 KB = 1024
 
 
-def settings(sb_mb, wm_kb, maint_mb, conns, av_workers=None, av_mem_kb=None):
-    out = {"shared_buffers": size_kb(sb_mb * 1024, ""), "work_mem": size_kb(wm_kb, ""),
-           "maintenance_work_mem": size_kb(maint_mb * 1024, ""), "max_connections": Setting(conns, "")}
-    if av_workers is not None:
-        out["autovacuum_max_workers"] = Setting(av_workers, "")
-    if av_mem_kb is not None:
-        out["autovacuum_work_mem"] = Setting(av_mem_kb * KB if av_mem_kb > 0 else -1, "", text=str(av_mem_kb))
-    return out
+@pytest.mark.parametrize("stack,workload,conns", [("prod", "oltp", 300), ("staging", "oltp", 300), ("dev", "web", 200)])
+def test_pooled_work_mem_is_at_most_pgtunes_at_the_workload_default(stack, workload, conns):
+    """pgtune divides by max_connections; a pooled stack has few, so a stack plan takes at most
+    pgtune's value at the workload's own default connection count (pgtune: web 200, oltp 300)."""
+    plan = build_plan(spec(stack))
+    pg = plan.postgres
+    inputs = plan.postgres_inputs
+    assert inputs.workload == workload and inputs.max_connections < conns
+    at_default = recommend(replace(inputs, max_connections=conns))["work_mem"].number * KB
+    assert pg["work_mem"].value <= at_default
+    assert f"pgtune's value at {conns} connections" in pg["work_mem"].reason
 
 
-@pytest.mark.parametrize("s,expected_kb", [
-    # postgresqltuner: shared_buffers + max_connections × work_mem × 150% + autovacuum workers × maint
-    (settings(1024, 4096, 256, 100), 1024 * 1024 + 100 * 4096 * 1.5 + 3 * 256 * 1024),
-    (settings(2048, 10000, 512, 36, av_workers=5), 2048 * 1024 + 36 * 10000 * 1.5 + 5 * 512 * 1024),
-    # autovacuum_work_mem replaces maintenance_work_mem per worker when set; -1 means "use maint"
-    (settings(2048, 10000, 4096, 36, av_mem_kb=1024 * 1024), 2048 * 1024 + 36 * 10000 * 1.5 + 3 * 1024 * 1024),
-    (settings(2048, 10000, 512, 36, av_mem_kb=-1), 2048 * 1024 + 36 * 10000 * 1.5 + 3 * 512 * 1024),
-])
-def test_worst_case(s, expected_kb):
-    assert worst_case(s)[0] == int(expected_kb * KB)
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_work_mem_leaves_the_page_cache_effective_cache_size_counts_on(stack):
+    """Worst case (sort + hash per backend and parallel worker, autovacuum, maintenance, page tables)
+    ≤ memory − effective_cache_size: the planner's cache estimate stays true at peak."""
+    plan = build_plan(spec(stack))
+    pg = plan.postgres
+    worst, how = worst_case(pg, plan.spec.postgres.version)
+    memory = plan.postgres_inputs.memory_kb * KB
+    assert worst - pg["shared_buffers"].value <= memory - pg["effective_cache_size"].value
+    assert "hash_mem_multiplier" in how and "parallel workers" in how and "page tables" in how
 
 
-@pytest.mark.parametrize("conns,memory_mib,fits,expected_kb", [
-    (36, 2048, True, None),          # pgtune's work_mem fits: keep it
-    # session pooling on a small host: (1024 − 256 − 3 × 64) MiB / (400 × 1.5) = 983 kB
-    (400, 1024, False, 983),
-    (400, 460, False, 64),           # nothing left: PostgreSQL's own 64kB minimum
-    (300, 1400, False, None),        # in between: as large as fits
-])
-def test_work_mem_fits_the_memory_set_aside(conns, memory_mib, fits, expected_kb):
-    # Deliberate difference from pgtune (README): the stack's memory budget beats pgtune's 4MB floor.
-    s = settings(256, 4096, 64, conns)
-    fitted = fit_work_mem(s, memory_mib * MIB)
-    assert (fitted is None) == fits
-    if fitted is not None:
-        if expected_kb:
-            assert fitted.value == expected_kb * KB
-        else:
-            assert worst_case({**s, "work_mem": fitted})[0] <= memory_mib * MIB
-        assert fitted.text.endswith("kB") and "lowered from pgtune's 4MB" in fitted.reason
+def test_a_host_too_small_for_its_connections_goes_below_pgtunes_floor():
+    """Session pooling with many connections on a small host: the 4MB floor would overcommit it,
+    so the memory wins, down to PostgreSQL's 64kB minimum (README, deliberate difference)."""
+    s = spec("staging")
+    db = s.host_with("db")
+    s = replace(s, hosts=tuple(replace(h, memory_bytes=4 * GIB, cpus=2) if h is db else h for h in s.hosts),
+                pgbouncer=replace(s.pgbouncer, pool_mode="session"))
+    plan = build_plan(s)
+    worst, _ = worst_case(plan.postgres, plan.spec.postgres.version)
+    assert plan.postgres["work_mem"].value < 4 * MIB and "overcommit" in plan.postgres["work_mem"].reason
+    assert worst <= plan.postgres_inputs.memory_kb * KB
 
 
 @pytest.mark.parametrize("request_ms,statement,lock,expected", [
@@ -91,17 +88,6 @@ def test_timeouts_per_role_not_cluster_wide():
     assert roles["lock_timeout"].text == "3333ms"    # below statement_timeout (PostgreSQL docs)
     assert plan.postgres["idle_in_transaction_session_timeout"].text == "1min"
     assert plan.postgres["shared_preload_libraries"].value == "pg_stat_statements"
-
-
-def test_postgres_worst_case_follows_postgresqltuner():
-    # postgresqltuner: shared_buffers + max_connections × work_mem × 150% + autovacuum workers × maint.
-    plan = build_plan(spec("staging"))
-    kb = {k: pg_value_in_base_units(plan.postgres[k].text, "kB")
-          for k in ("shared_buffers", "work_mem", "maintenance_work_mem")}
-    conns = int(plan.postgres["max_connections"].value)
-    worst, _ = worst_case(plan.postgres)
-    assert worst == int((kb["shared_buffers"] + conns * kb["work_mem"] * 1.5 + 3 * kb["maintenance_work_mem"]) * 1024)
-    assert worst <= plan.spec.host_with("db").memory_bytes
 
 
 def test_memory_settings_are_bytes_and_text_as_pgtune_writes_it():

@@ -87,7 +87,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                server_budget(conns, pg.admin_connections, max_connections, reserved)]
     budgets += [b for b in [tracing_budget(sampling.monthly_units, spec.traffic.tracing_per_month,
                                            spec.traffic.tracing_unit)] if b]
-    hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres))
+    hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres, pg.version))
     lb = loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], src)
     backlogs = listen_backlogs(max_connections, bouncer["listen_backlog"].value, lb["maxconn"].value, app.framework)
     kernel = kernel_settings(backlogs)
@@ -97,7 +97,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src, ends, roles["jobs"]),
         sampling=sampling,
         rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
-        loadbalancer=lb, kernel=kernel,
+        loadbalancer=lb, kernel=kernel, postgres_inputs=inputs,
         budgets=budgets + host_budgets,
         alerts=alert_rules(spec, conns.server, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
                            redis["cache"]["maxmemory"].value, fl.with_surge),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..postgres.inputs import PgInputs
 from ..stackfile.spec import StackSpec
 from .app import JOBS_ROLE
 from .budgets import Budget
@@ -55,6 +56,7 @@ class Plan:
     splits: dict[int, Split]                      # weight → replicas and LB weights
     replicas: list[Replica]
     kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per service: sysctls it needs
+    postgres_inputs: PgInputs | None = None       # what pgtune's recommenders were given (memory, cores, connections)
 
     jobs_role = JOBS_ROLE   # the database role job processes connect as
 

@@ -2,7 +2,12 @@
 stack's own policies, overrides, and per-role timeouts. Pure."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..postgres import pgtune
+from ..postgres.footprint import VACUUM_CAP_BYTES, VACUUM_CAP_UNTIL, describe, footprint
+from ..postgres.inputs import DEFAULT_CONNECTIONS
+from ..postgres.memory import WORK_MEM_FLOOR_KB
 from ..postgres.catalog import catalog
 from ..postgres.inputs import PgInputs, Rec
 from ..stackfile.spec import JobsSpec, PostgresSpec
@@ -11,7 +16,6 @@ from .connections import SUPERUSER_RESERVED
 from .placement import Spot
 from .setting import Setting, duration_ms, policy, size_kb
 
-WORK_MEM_WORST_CASE = 1.5       # postgresqltuner's default --wmp: work_mem × 150% per connection
 MIN_WORK_MEM_KB = 64            # PostgreSQL's own minimum for work_mem
 MIN_LOCK_TIMEOUT_MS = 1000
 
@@ -24,38 +28,48 @@ def from_rec(name: str, rec: Rec, version: int) -> Setting:
     return Setting(rec.number if rec.number is not None else rec.value, rec.reason, text=rec.value)
 
 
-def worst_case(settings: dict[str, Setting]) -> tuple[int, str]:
-    """postgresqltuner's worst case: shared_buffers + max_connections × work_mem × 150%
-    + autovacuum_max_workers × (autovacuum_work_mem or maintenance_work_mem). Bytes."""
-    def kb(name: str, default_kb: int) -> int:
-        return settings[name].value // 1024 if name in settings else default_kb
-
-    sb, wm, maint = kb("shared_buffers", 128 * 1024), kb("work_mem", 4 * 1024), kb("maintenance_work_mem", 64 * 1024)
-    avw = settings.get("autovacuum_work_mem")
-    av_mem = avw.value // 1024 if avw is not None and avw.value > 0 else maint   # -1: maintenance_work_mem
-    conns = int(settings["max_connections"].value)
-    av_workers = int(settings["autovacuum_max_workers"].value) if "autovacuum_max_workers" in settings else 3
-    total_kb = sb + conns * wm * WORK_MEM_WORST_CASE + av_workers * av_mem
-    how = (f"{format_kb(sb)} shared_buffers + {conns} × {format_kb(wm)} work_mem × 1.5 + "
-           f"{av_workers} × {format_kb(av_mem)} autovacuum")
-    return int(total_kb * 1024), how
+def worst_case(settings: dict[str, Setting], version: int) -> tuple[int, str]:
+    """What the server may allocate at worst (postgres/footprint.py), in bytes, and the arithmetic."""
+    fp = footprint({k: s.value for k, s in settings.items()}, version)
+    wm = settings["work_mem"].value if "work_mem" in settings else 4 * 1024 * 1024
+    return fp.total(wm), describe(fp, wm)
 
 
-def fit_work_mem(settings: dict[str, Setting], memory_bytes: int) -> Setting | None:
-    """Deliberate difference from pgtune: its 4MB work_mem floor can overcommit a small host with
-    many connections (session pooling). In a stack plan the memory budget wins, down to
-    PostgreSQL's own 64kB minimum. None when pgtune's value fits."""
-    worst, _ = worst_case(settings)
-    if worst <= memory_bytes:
+def stack_work_mem(settings: dict[str, Setting], inputs: PgInputs, memory_bytes: int) -> Setting | None:
+    """Deliberate differences from pgtune in stack plans (README, "work_mem"), None when pgtune's
+    value stands:
+    1. A pooled stack has few connections, and pgtune divides by them: at most pgtune's value for
+       the workload's own default connection count (web 200, oltp 300, ...).
+    2. What every backend and parallel worker may then allocate (sort + hash_mem_multiplier × hash)
+       stays within memory − effective_cache_size, so the page cache effective_cache_size counts on
+       is really there; not below pgtune's 4MB floor for that.
+    3. Whatever it takes to fit the memory at all, down to PostgreSQL's own 64kB minimum."""
+    pgtune_wm = settings["work_mem"].value
+    wm, why = pgtune_wm, []
+    default = DEFAULT_CONNECTIONS[inputs.workload]
+    if inputs.max_connections < default:
+        at_default = int(pgtune.recommend(replace(inputs, max_connections=default))["work_mem"].number) * 1024
+        if at_default < wm:
+            wm = at_default
+            why.append(f"pgtune's value at {default} connections, its {inputs.workload} default ({inputs.max_connections} "
+                       f"pooled connections would give {format_bytes_human(pgtune_wm)})")
+    fp = footprint({k: s.value for k, s in settings.items()}, inputs.version)
+    room = memory_bytes - settings["effective_cache_size"].value
+    if fp.private(wm) > room:
+        fit = max(WORK_MEM_FLOOR_KB * 1024, int((room - fp.fixed_private_bytes) / fp.work_mem_factor) // 1024 * 1024)
+        if fit < wm:
+            wm = fit
+            why.append(f"private memory within {format_bytes_human(room)} (memory − effective_cache_size: the page cache "
+                       f"it counts on stays free), not below pgtune's 4MB")
+    if fp.total(wm) > memory_bytes:
+        fit = max(MIN_WORK_MEM_KB * 1024,
+                  int((memory_bytes - fp.shared_bytes - fp.fixed_private_bytes) / fp.work_mem_factor) // 1024 * 1024)
+        if fit < wm:
+            wm = fit
+            why.append(f"lowered to fit {format_bytes_human(memory_bytes)} (pgtune's 4MB floor would overcommit this host)")
+    if wm == pgtune_wm:
         return None
-    conns = int(settings["max_connections"].value)
-    wm_kb = settings["work_mem"].value // 1024
-    others_kb = (worst // 1024) - conns * wm_kb * WORK_MEM_WORST_CASE
-    fit_kb = max(MIN_WORK_MEM_KB, int((memory_bytes // 1024 - others_kb) / (conns * WORK_MEM_WORST_CASE)))
-    if fit_kb >= wm_kb:
-        return None
-    return size_kb(fit_kb, f"lowered from pgtune's {format_kb(wm_kb)} so that {conns} connections × work_mem × 1.5 "
-                           f"fit in {format_bytes_human(memory_bytes)} (pgtune's floor would overcommit this host)")
+    return size_kb(wm // 1024, "; ".join(why) + f"; worst case {describe(fp, wm)} = {format_bytes_human(fp.total(wm))}")
 
 
 def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why: str,
@@ -67,7 +81,11 @@ def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why
     for name, rec in pgtune.recommend(inputs).items():
         settings[name] = Setting(max_connections.value, max_connections.reason) if name == "max_connections" \
             else from_rec(name, rec, pg.version)
-    fitted = fit_work_mem(settings, memory_bytes)
+    av = settings.get("autovacuum_work_mem")
+    if av is not None and pg.version <= VACUUM_CAP_UNTIL and av.value > VACUUM_CAP_BYTES:
+        settings["autovacuum_work_mem"] = size_kb(VACUUM_CAP_BYTES // 1024, "VACUUM uses at most 1GB for dead tuples on "
+                                                  f"PostgreSQL {pg.version} (docs, autovacuum_work_mem): more is never used")
+    fitted = stack_work_mem(settings, inputs, memory_bytes)
     if fitted:
         settings["work_mem"] = fitted
     settings["superuser_reserved_connections"] = policy(SUPERUSER_RESERVED,
