@@ -83,7 +83,7 @@ def test_every_major_accepts_every_stack(stack, major, server_dir):
     assert features is not None, f"no PostgreSQL {major} server: run scripts/fetch-postgres"
     spec = stackfile.load(stackfile.stack_path(stack), name=stack)
     spec = replace(spec, postgres=replace(spec.postgres, version=major, built_with=features))
-    _check_postgres_reports_plan(build_plan(spec), server_dir, major, roles=False)
+    _check_postgres_reports_plan(build_plan(spec), server_dir, major)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -7,3 +7,4 @@ ALTER ROLE jobs SET statement_timeout = '5min';  -- jobs run longer than request
 ALTER ROLE jobs SET lock_timeout = '5s';  -- the web role's: web requests queue behind a job that waits for a lock
 ALTER ROLE migrator SET statement_timeout = '0';  -- migrations may run long; they connect directly
 ALTER ROLE migrator SET lock_timeout = '5s';  -- DDL must not queue behind long locks
+ALTER ROLE migrator SET idle_session_timeout = '15min';  -- a forgotten psql or migration session ends after 15 min idle: it holds a direct connection slot (PostgreSQL 14+)

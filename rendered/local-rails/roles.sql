@@ -7,3 +7,4 @@ ALTER ROLE jobs SET statement_timeout = '2min';  -- stack file (app.jobs.stateme
 ALTER ROLE jobs SET lock_timeout = '5s';  -- stack file (app.jobs.lock_timeout)
 ALTER ROLE migrator SET statement_timeout = '0';  -- migrations may run long; they connect directly
 ALTER ROLE migrator SET lock_timeout = '2500ms';  -- DDL must not queue behind long locks
+ALTER ROLE migrator SET idle_session_timeout = '15min';  -- a forgotten psql or migration session ends after 15 min idle: it holds a direct connection slot (PostgreSQL 14+)

@@ -5,6 +5,7 @@ from tunestack.plan import build_plan
 from tunestack.plan.connections import plan_connections
 from tunestack.plan.pgbouncer import pgbouncer_service, pgbouncer_settings
 from tunestack.plan.placement import Spot
+from tunestack.plan.setting import seconds
 from tunestack.stackfile.spec import PgBouncerSpec
 
 from .helpers import host, spec
@@ -15,7 +16,7 @@ def plan_for(version=(1, 18), request_ms=30_000, idle_ms=60_000):
     bouncer = PgBouncerSpec("transaction", version=version)
     conns = plan_connections(bouncer, db, 200, 10)
     spot = Spot("pgbouncer", db, "127.0.0.1", "127.0.0.1", None)
-    return pgbouncer_settings(bouncer, conns, spot, "", request_ms, idle_ms, lambda k: "default"), conns
+    return pgbouncer_settings(bouncer, conns, spot, "", seconds(request_ms, ""), idle_ms, lambda k: "default"), conns
 
 
 @pytest.mark.parametrize("version,tracks", [((1, 18), False), ((1, 20), False), ((1, 21), True), ((1, 24), True)])
@@ -28,7 +29,8 @@ def test_prepared_statements_tracked_from_1_21(version, tracks):
 
 @pytest.mark.parametrize("request_ms,idle_ms,wait,idle", [(30_000, 60_000, "30", "60"), (20_000, 15_000, "20", "15")])
 def test_timeouts_in_whole_seconds(request_ms, idle_ms, wait, idle):
-    # PgBouncer manual: query_wait_timeout and idle_transaction_timeout are seconds.
+    # PgBouncer manual: query_wait_timeout and idle_transaction_timeout are seconds (the wait
+    # itself comes from the timeout chain, tests/plan/test_timeouts.py).
     settings, _ = plan_for(request_ms=request_ms, idle_ms=idle_ms)
     assert (settings["query_wait_timeout"].text, settings["idle_transaction_timeout"].text) == (wait, idle)
 

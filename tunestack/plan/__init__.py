@@ -28,6 +28,7 @@ from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
 from .rollout import fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
 from .sampling import plan_sampling
+from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
 
 
 def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True, target: str = "hosts",
@@ -65,21 +66,19 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     postgres = postgres_settings(inputs, pg, where["postgres"], where.listen_why, conns.max_connections, pg_mem,
                                  spec.path, src)
     roles = role_settings(pg, app.request_timeout_ms, app.jobs)
-    bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why,
-                                 app.request_timeout_ms, pg.idle_in_transaction_timeout_ms, src, docker=where.docker)
+    chain = timeout_chain(app.request_timeout_ms, roles["app"]["statement_timeout"].value)
+    bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why, queue_wait_timeout(chain), pg.idle_in_transaction_timeout_ms, src, docker=where.docker)
     redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, src) for i in redis_specs}
     sampling = plan_sampling(spec.traffic)
     app_plan = app_settings(app, first, src)
     ends = endpoints(spec, where)
     common = common_env(app, spec.pgbouncer, ends, roles["app"]["statement_timeout"].value,
-                        roles["app"]["lock_timeout"].value, sampling)
+                        roles["app"]["lock_timeout"].value, sampling, connect_timeout(chain))
     splits = plan_splits(spec.rollout, fl.app_hosts, where.canary is not None)
     fleet_threads = sum(sizings[h.name].processes * h.count for h in app_hosts) * app.threads
 
-    warnings = [w for w in map(overcommit_warning, spec.hosts) if w] + list(sampling.warnings)
-    if len({(s.workers, s.web_pool) for s in sizings.values()}) > 1:
-        warnings.append("app hosts differ in shape; the env file uses the first host's workers")
-    warnings += [w for w in [replica_warning(fl.app_hosts, spec.rollout.steps, where.canary is not None)] if w]
+    warnings = plan_warnings(spec, sampling, sizings, replica_warning(fl.app_hosts, spec.rollout.steps,
+                                                                      where.canary is not None))
 
     max_connections = int(postgres["max_connections"].value)
     reserved = int(postgres["reserved_connections"].value) if "reserved_connections" in postgres else 0
@@ -89,6 +88,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                                            spec.traffic.tracing_unit)] if b]
     hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres, pg.version))
     lb = loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], src)
+    budgets += chain_budget(chain, lb["timeout_server"].value)
     backlogs = listen_backlogs(max_connections, bouncer["listen_backlog"].value, lb["maxconn"].value, app.framework)
     kernel = kernel_settings(backlogs)
     plan = Plan(
@@ -109,6 +109,13 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
     return plan
+
+
+def plan_warnings(spec: StackSpec, sampling, sizings: dict[str, AppSizing], replicas: str | None) -> list[str]:
+    warnings = [w for w in map(overcommit_warning, spec.hosts) if w] + list(sampling.warnings)
+    if len({(s.workers, s.web_pool) for s in sizings.values()}) > 1:
+        warnings.append("app hosts differ in shape; the env file uses the first host's workers")
+    return warnings + ([replicas] if replicas else [])
 
 
 def as_installed(spec: StackSpec, pg_version: int | None, host_ruby: str | None) -> StackSpec:

@@ -177,7 +177,7 @@ def prepared_statements(app: AppSpec, bouncer: PgBouncerSpec) -> Setting:
 
 
 def common_env(app: AppSpec, bouncer: PgBouncerSpec, ends: Endpoints, statement_ms: int, lock_ms: int,
-               sampling: Sampling) -> dict[str, Setting]:
+               sampling: Sampling, db_connect_timeout: Setting) -> dict[str, Setting]:
     """What web and job processes share: connection URLs (no passwords), timeouts, sampling."""
     transaction_pooling = bouncer.pool_mode != "session"
     return {
@@ -186,7 +186,7 @@ def common_env(app: AppSpec, bouncer: PgBouncerSpec, ends: Endpoints, statement_
         "DB_STATEMENT_TIMEOUT": seconds(statement_ms, "mirrors ALTER ROLE app (seconds)"),
         "DB_LOCK_TIMEOUT": Setting(lock_ms, "mirrors ALTER ROLE app (seconds)", text=str(max(1, lock_ms // 1000)),
                                    unit="ms"),
-        "DB_CONNECT_TIMEOUT": seconds(5000, "fail fast when PgBouncer is unreachable", "policy"),
+        "DB_CONNECT_TIMEOUT": db_connect_timeout,
         "DB_PREPARED_STATEMENTS": prepared_statements(app, bouncer),
         "DB_ADVISORY_LOCKS": Setting(not transaction_pooling,
                                      "session advisory locks break under transaction pooling"

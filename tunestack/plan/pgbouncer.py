@@ -1,6 +1,7 @@
 """PgBouncer's settings from the connection plan. Pure."""
 from __future__ import annotations
 
+from ..postgres.operations import KEEPALIVE_COUNT, KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S
 from ..stackfile.spec import PgBouncerSpec
 from .connections import Connections
 from .kernel import pgbouncer_backlog
@@ -11,7 +12,7 @@ PREPARED_STATEMENTS_FROM = (1, 21)   # PgBouncer 1.21 tracks protocol-level prep
 
 
 def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, listen_why: str,
-                       request_timeout_ms: int, idle_in_transaction_ms: int, source_of,
+                       query_wait: Setting, idle_in_transaction_ms: int, source_of,
                        docker: bool = False) -> dict[str, Setting]:
     settings = {
         "listen_addr": policy(spot.listen, listen_why),
@@ -27,10 +28,13 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
         "listen_backlog": pgbouncer_backlog(conns.max_client_conn.value),
         "server_idle_timeout": seconds(600_000, "PgBouncer default: close server connections idle 10 min", "policy"),
         "server_lifetime": seconds(3_600_000, "PgBouncer default: recycle server connections hourly", "policy"),
-        "query_wait_timeout": seconds(request_timeout_ms,
-                                      "a client queued longer than the request timeout has given up"),
+        "query_wait_timeout": query_wait,
         "idle_transaction_timeout": seconds(idle_in_transaction_ms,
                                             "aligned with idle_in_transaction_session_timeout"),
+        # Same dead-peer detection as PostgreSQL's tcp_keepalives_* (postgres/operations.py).
+        "tcp_keepidle": policy(KEEPALIVE_IDLE_S, "a vanished client or server is noticed within 2 min, not Linux's 2 h"),
+        "tcp_keepintvl": policy(KEEPALIVE_INTERVAL_S, "probe every 10 s once idle"),
+        "tcp_keepcnt": policy(KEEPALIVE_COUNT, "6 lost probes: the peer is gone"),
         "ignore_startup_parameters": policy("extra_float_digits", "sent by common drivers; harmless"),
         # PgBouncer manual: server_login_retry defaults to 15 s; after a PostgreSQL restart every
         # client would wait that long. One second keeps a restart a pause, not an outage.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..postgres import pgtune
+from ..postgres import operations, pgtune
 from ..postgres.footprint import VACUUM_CAP_BYTES, VACUUM_CAP_UNTIL, describe, footprint
 from ..postgres.inputs import DEFAULT_CONNECTIONS
 from ..postgres.memory import WORK_MEM_FLOOR_KB
@@ -88,6 +88,9 @@ def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why
     fitted = stack_work_mem(settings, inputs, memory_bytes)
     if fitted:
         settings["work_mem"] = fitted
+    eio = int(settings["effective_io_concurrency"].value) if "effective_io_concurrency" in settings else 1
+    for name, rec in operations.recommend(inputs, eio).items():
+        settings[name] = from_rec(name, rec, pg.version)
     settings["superuser_reserved_connections"] = policy(SUPERUSER_RESERVED,
                                                         "PostgreSQL's default, made explicit for the budget")
     settings["shared_preload_libraries"] = policy("pg_stat_statements", "query statistics; needs a restart to load")
@@ -118,6 +121,7 @@ def apply_overrides(settings: dict[str, Setting], pg: PostgresSpec, stack_path: 
     return out
 
 
+HUMAN_IDLE_SESSION_MS = 15 * 60_000
 JOBS_STATEMENT_TIMEOUT_MS = 300_000   # a job may run for minutes; a runaway one still ends
 
 
@@ -134,8 +138,20 @@ def role_settings(pg: PostgresSpec, request_timeout_ms: int, jobs: JobsSpec = Jo
     else:
         lock = duration_ms(max(MIN_LOCK_TIMEOUT_MS, statement.value // 3),
                            "a third of statement_timeout: lock waits give up first")
+    app = {"statement_timeout": statement, "lock_timeout": lock}
+    migrator = {"statement_timeout": duration_ms(0, "migrations may run long; they connect directly", "policy"),
+                "lock_timeout": duration_ms(lock.value, "DDL must not queue behind long locks")}
+    if pg.version >= 17:
+        # PostgreSQL 17: transaction_timeout ends a transaction however its statements are spaced.
+        app["transaction_timeout"] = duration_ms(request_timeout_ms, f"a web request's transaction cannot outlive "
+                                                                     f"the {format_ms(request_timeout_ms)} request")
+    if pg.version >= 14:
+        # Not for app or jobs: PgBouncer keeps their server connections idle by design.
+        migrator["idle_session_timeout"] = duration_ms(HUMAN_IDLE_SESSION_MS, "a forgotten psql or migration session "
+                                                                              "ends after 15 min idle: it holds a direct "
+                                                                              "connection slot (PostgreSQL 14+)", "policy")
     return {
-        "app": {"statement_timeout": statement, "lock_timeout": lock},
+        "app": app,
         "jobs": {"statement_timeout": duration_ms(jobs.statement_timeout_ms, "stack file (app.jobs.statement_timeout)",
                                                   "stack file") if jobs.statement_timeout_ms is not None else
                  duration_ms(JOBS_STATEMENT_TIMEOUT_MS, "jobs run longer than requests: 5 min ends a runaway one",
@@ -143,8 +159,7 @@ def role_settings(pg: PostgresSpec, request_timeout_ms: int, jobs: JobsSpec = Jo
                  "lock_timeout": duration_ms(jobs.lock_timeout_ms, "stack file (app.jobs.lock_timeout)", "stack file")
                  if jobs.lock_timeout_ms is not None else
                  duration_ms(lock.value, "the web role's: web requests queue behind a job that waits for a lock")},
-        "migrator": {"statement_timeout": duration_ms(0, "migrations may run long; they connect directly", "policy"),
-                     "lock_timeout": duration_ms(lock.value, "DDL must not queue behind long locks")},
+        "migrator": migrator,
     }
 
 
