@@ -161,3 +161,20 @@ def test_io_workers(cpus, liburing, expected):
 def test_wal_compression_follows_the_build():
     # pgtune warns that lz4 needs --with-lz4; a server built without it rejects the value.
     assert wal.recommend(replace(inputs(8, version=16), lz4=False))["wal_compression"].value == "pglz"
+
+
+@pytest.mark.parametrize("workload,timeout_min,rate_mb_s,disk_gb,expected", [
+    # PostgreSQL docs (WAL configuration): a checkpoint is forced when WAL since the last one reaches
+    # max_wal_size; it spans (1 + checkpoint_completion_target) intervals of WAL. Sized so the timer,
+    # not the volume, starts checkpoints: rate × timeout × 1.9, in whole 16MB segments.
+    ("oltp", 5, None, None, "8GB"),       # pgtune's own size: the rate it implies, at its 5min
+    ("oltp", 15, None, None, "24GB"),     # three times the interval, three times the WAL
+    ("web", 10, None, None, "8GB"),
+    ("web", 5, 20, None, "11408MB"),      # 20MB/s × 300 s × 1.9 = 11400MB → 713 segments
+    ("oltp", 15, None, 20, "12GB"),       # timescaledb-tune: at most 60% of the WAL disk
+])
+def test_stack_max_wal_size_follows_rate_and_checkpoint_timeout(workload, timeout_min, rate_mb_s, disk_gb, expected):
+    recs = wal.stack_wal_sizes(inputs(64, 8, workload), timeout_min * 60_000, rate_mb_s and rate_mb_s * 1024,
+                               disk_gb and disk_gb * GB)
+    assert recs["max_wal_size"].value == expected
+    assert recs["min_wal_size"].number <= recs["max_wal_size"].number / 2

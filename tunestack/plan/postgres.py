@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..postgres import operations, pgtune
+from ..postgres import operations, pgtune, wal
 from ..postgres.footprint import VACUUM_CAP_BYTES, VACUUM_CAP_UNTIL, describe, footprint
 from ..postgres.inputs import DEFAULT_CONNECTIONS
 from ..postgres.memory import WORK_MEM_FLOOR_KB
@@ -81,6 +81,11 @@ def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why
     for name, rec in pgtune.recommend(inputs).items():
         settings[name] = Setting(max_connections.value, max_connections.reason) if name == "max_connections" \
             else from_rec(name, rec, pg.version)
+    timer = pg.overrides.get("checkpoint_timeout")
+    timer_ms = catalog(pg.version)["checkpoint_timeout"].typed(timer)[0] if timer else wal.PG_CHECKPOINT_TIMEOUT_MS
+    for name, rec in wal.stack_wal_sizes(inputs, timer_ms, pg.wal_rate_bytes and pg.wal_rate_bytes / 1024,
+                                         pg.wal_disk_bytes and pg.wal_disk_bytes // 1024).items():
+        settings[name] = from_rec(name, rec, pg.version)
     av = settings.get("autovacuum_work_mem")
     if av is not None and pg.version <= VACUUM_CAP_UNTIL and av.value > VACUUM_CAP_BYTES:
         settings["autovacuum_work_mem"] = size_kb(VACUUM_CAP_BYTES // 1024, "VACUUM uses at most 1GB for dead tuples on "

@@ -392,6 +392,8 @@ class _Builder:
         return PostgresSpec(
             version=version, workload=c["workload"], overrides=overrides, built_with=tuple(c.get("built_with") or ()),
             statement_timeout_ms=statement, lock_timeout_ms=lock,
+            wal_rate_bytes=self.size([key, "wal_rate"], c.get("wal_rate")),
+            wal_disk_bytes=self.size([key, "wal_disk"], c.get("wal_disk")),
             **_given(c, db_size="db_size", port="port", admin_connections="admin_connections"),
             **_present(idle_in_transaction_timeout_ms=self.duration([key, "idle_in_transaction_timeout"],
                                                                     c.get("idle_in_transaction_timeout"),

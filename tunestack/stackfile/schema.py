@@ -82,6 +82,11 @@ POSTGRES = _obj(
                        "description": "what the target server was built with (pg_config --configure): lz4 "
                                       "enables wal_compression = lz4, liburing io_method = io_uring (18); "
                                       "without it, methods every build has"},
+        "wal_rate": dict(SIZE, description="WAL written per second at peak, such as 20MB (pg_stat_wal's wal_bytes "
+                                           "over a busy minute / 60); without it, the rate pgtune's max_wal_size "
+                                           "for the workload implies"),
+        "wal_disk": dict(SIZE, description="the size of the disk that holds pg_wal; max_wal_size stays within 60% "
+                                           "of it (timescaledb-tune)"),
         "admin_connections": {"type": "integer", "minimum": 0, "maximum": 1000,
                               "description": "direct connections kept free for migrations, admin and monitoring"},
         "statement_timeout": DURATION,

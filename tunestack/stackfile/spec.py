@@ -39,6 +39,8 @@ class PostgresSpec:
     workload: str
     db_size: str = "mid_ram"
     built_with: tuple[str, ...] = ()   # optional libraries the server has (choices.PG_BUILD_FEATURES)
+    wal_rate_bytes: int | None = None  # WAL per second at peak; None: the rate the workload implies
+    wal_disk_bytes: int | None = None  # the pg_wal disk, which max_wal_size must leave room on
     port: int = 5432
     admin_connections: int = 10
     statement_timeout_ms: int | None = None
