@@ -63,11 +63,12 @@ def test_file_descriptors_cover_clients_servers_and_spares(pool, max_client, nof
 
 
 def test_server_pool_follows_postgres_wiki_and_max_connections_follows_pools():
-    # PostgreSQL wiki "Number Of Database Connections": active ≈ 2 × cores + spindles.
-    plan = build_plan(spec("staging"))  # m6i.2xlarge: 8 vCPU, ssd
+    # PostgreSQL wiki "Number Of Database Connections": active ≈ 2 × cores + spindles, where "core
+    # count should not include HT threads".
+    plan = build_plan(spec("staging"))  # m6i.2xlarge: 8 vCPUs, 2 threads per core (AWS), ssd
     pool = plan.pgbouncer["default_pool_size"].value
     reserve = plan.pgbouncer["reserve_pool_size"].value
-    assert pool == 16
+    assert pool == 8
     assert int(plan.postgres["max_connections"].value) == pool + reserve + 10 + 3
     assert plan.pgbouncer["max_db_connections"].value == pool + reserve
 
@@ -76,7 +77,15 @@ def test_hdd_adds_a_spindle():
     s = spec("staging")
     db = s.host_with("db")
     s = replace(s, hosts=tuple(replace(h, storage="hdd") if h is db else h for h in s.hosts))
-    assert build_plan(s).pgbouncer["default_pool_size"].value == 17
+    assert build_plan(s).pgbouncer["default_pool_size"].value == 9   # 2 × 4 physical cores + 1
+
+
+@pytest.mark.parametrize("cpus,threads,expected", [
+    # PostgreSQL wiki: hyper-threads are not cores. 16 vCPUs at 2 threads per core are 8 cores.
+    (16, 2, 16), (16, 1, 32), (1, 2, 2), (64, 4, 32)])
+def test_pool_counts_physical_cores(cpus, threads, expected):
+    db = replace(host(cpus, 32, ("db",)), threads_per_core=threads)
+    assert server_pool(PgBouncerSpec("transaction"), db, 1000).value == expected
 
 
 def test_fleet_connections_include_rollout_surge():

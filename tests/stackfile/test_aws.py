@@ -14,11 +14,20 @@ def test_aws_answer_is_used_and_named():
     client = ec2()
     with Stubber(client) as stub:
         stub.add_response("describe_instance_types",
-                          {"InstanceTypes": [{"InstanceType": "m6i.xlarge", "VCpuInfo": {"DefaultVCpus": 4},
+                          {"InstanceTypes": [{"InstanceType": "m6i.xlarge", "VCpuInfo": {"DefaultVCpus": 4,
+                                                                                           "DefaultCores": 2,
+                                                                                           "DefaultThreadsPerCore": 2},
                                               "MemoryInfo": {"SizeInMiB": 16384}}]},
                           {"InstanceTypes": ["m6i.xlarge"]})
         shape = InstanceTypeResolver(client=client).resolve("m6i.xlarge")
     assert (shape.vcpus, shape.memory_mib, shape.source) == (4, 16384, "aws describe_instance_types")
+    assert shape.threads_per_core == 2   # describe_instance_types: VCpuInfo.DefaultThreadsPerCore
+
+
+@pytest.mark.parametrize("instance_type,threads", [("m6i.xlarge", 2), ("r6i.4xlarge", 2), ("m7g.xlarge", 1)])
+def test_offline_table_knows_threads_per_core(instance_type, threads):
+    # AWS "CPU options": Intel instances run 2 threads per core, Graviton 1.
+    assert InstanceTypeResolver(use_aws=False).resolve(instance_type).threads_per_core == threads
 
 
 def test_unknown_type_from_aws_is_an_error():

@@ -51,8 +51,12 @@ def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int) -> Setting:
     if bouncer.pool_mode == "session":
         return Setting(clients, "session mode: every client holds a server connection")
     spindles = 1 if db.storage == "hdd" else 0
-    pool = 2 * db.cpus + spindles
-    why = f"PostgreSQL wiki: 2 × {db.cpus} db cores" + (" + 1 spindle" if spindles else "")
+    # The wiki counts physical cores: "core count should not include HT threads".
+    cores = db.physical_cores
+    pool = 2 * cores + spindles
+    why = f"PostgreSQL wiki: 2 × {cores} physical db cores" + (
+        f" ({db.cpus} vCPUs / {db.threads_per_core} threads per core)" if db.threads_per_core > 1 else "") + (
+        " + 1 spindle" if spindles else "")
     if pool > clients:
         pool, why = clients, why + f", cut to the {clients} clients that exist"
     return Setting(pool, why)

@@ -19,6 +19,7 @@ class Shape:
     memory_mib: int
     source: str  # "aws describe_instance_types" | "offline table (<why>)"
     instance_storage: str | None = None
+    threads_per_core: int = 1   # hyper-threads per physical core
 
 
 class UnknownInstanceType(LookupError):
@@ -35,7 +36,8 @@ def _from_table(instance_type: str, why: str) -> Shape:
     row = offline_table().get(instance_type)
     if row is None:
         raise UnknownInstanceType(instance_type)
-    return Shape(row["vcpus"], row["memory_mib"], f"offline table ({why})", row.get("instance_storage"))
+    return Shape(row["vcpus"], row["memory_mib"], f"offline table ({why})", row.get("instance_storage"),
+                 row["threads_per_core"])
 
 
 def _from_aws_response(response: dict) -> Shape:
@@ -44,8 +46,9 @@ def _from_aws_response(response: dict) -> Shape:
     disks = info.get("InstanceStorageInfo", {})
     if disks:
         storage = "nvme" if disks.get("NvmeSupport") in ("required", "supported") else "ssd"
-    return Shape(info["VCpuInfo"]["DefaultVCpus"], info["MemoryInfo"]["SizeInMiB"],
-                 "aws describe_instance_types", storage)
+    cpu = info["VCpuInfo"]
+    return Shape(cpu["DefaultVCpus"], info["MemoryInfo"]["SizeInMiB"], "aws describe_instance_types", storage,
+                 cpu.get("DefaultThreadsPerCore", 1))
 
 
 class InstanceTypeResolver:

@@ -322,6 +322,7 @@ class _Builder:
                                  f"did you mean '{close[0]}'?" if close else "use cpus and memory instead")
                     continue
                 cpus, mem, source = shape.vcpus, shape.memory_mib * 1024**2, shape.source
+                threads = shape.threads_per_core
                 storage = storage or shape.instance_storage or DEFAULT_STORAGE
             else:
                 missing = [k for k in ("cpus", "memory") if k not in h]
@@ -330,6 +331,7 @@ class _Builder:
                                  f"add {' and '.join(missing)}, or an instance_type")
                     continue
                 cpus, mem, source = h["cpus"], self.size(p + ["memory"], h["memory"]), "stack file"
+                threads = h.get("threads_per_core", 1)
                 storage = storage or DEFAULT_STORAGE
             if mem > MAX_HOST_MEMORY:
                 self.problem(p + ["memory"], h.get("memory", h.get("instance_type")), "at most 16TiB",
@@ -340,7 +342,7 @@ class _Builder:
                              "give the db host more memory")
             out.append(HostSpec(name=h["name"], roles=tuple(h["roles"]), count=count, cpus=cpus,
                                 memory_bytes=mem, storage=storage, shape_source=source,
-                                instance_type=h.get("instance_type"), addresses=addresses,
+                                instance_type=h.get("instance_type"), addresses=addresses, threads_per_core=threads,
                                 ssh_user=h.get("ssh_user")))
         for role in ("db", "cache"):
             holders = [h for h in self.c[key] if role in h["roles"]]

@@ -58,6 +58,10 @@ HOST = _obj(
         "count": {"type": "integer", "minimum": 1, "maximum": 1000,
                   "description": "how many identical hosts (app hosts only)"},
         "cpus": {"type": "integer", "minimum": 1, "maximum": 1024, "description": "vCPUs, 1–1024"},
+        "threads_per_core": {"type": "integer", "minimum": 1, "maximum": 8,
+                             "description": "hardware threads per physical core (2 with hyper-threading); "
+                                            "cpus / threads_per_core is the core count connection pools use. "
+                                            "An instance_type brings its own"},
         "memory": SIZE,
         "storage": {"enum": list(STORAGES)},
         "instance_type": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",

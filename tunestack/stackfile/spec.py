@@ -23,6 +23,11 @@ class HostSpec:
     instance_type: str | None = None
     addresses: tuple[str, ...] = ()
     ssh_user: str | None = None
+    threads_per_core: int = 1      # hardware threads per physical core
+
+    @property
+    def physical_cores(self) -> int:
+        return max(1, self.cpus // self.threads_per_core)
 
     @property
     def is_local(self) -> bool:
