@@ -89,7 +89,9 @@ def test_alert_thresholds_come_from_the_plan():
         plan = build_plan(stackfile.load(stackfile.stack_path(name), name=name))
         doc = yaml.safe_load(render_plan(plan)["alerts.yml"])
         rules = {r["alert"]: r for r in doc["groups"][0]["rules"]}
-        server = plan.pgbouncer["max_db_connections"].value
-        assert rules["PgBouncerServerPoolSaturated"]["expr"].endswith(f"> {int(server * 0.8)}")
-        assert f"> {plan.spec.rollout.gates.max_p95_ms / 1000:g}" in rules["AppLatencyP95High"]["expr"]
+        wait_s = plan.pgbouncer["query_wait_timeout"].value // 1000
+        assert rules["PgBouncerClientsWaiting"]["expr"].endswith(f">= {max(1, wait_s // 2)}")
+        assert f"> {plan.spec.rollout.gates.max_p95_ms / 1000:g}" in rules["AppLatencyHigh"]["expr"]
+        # Written as PromQL reads, not JSON-escaped (no \u003e for >).
+        assert "\\u003e" not in render_plan(plan)["alerts.yml"]
         assert f"> {int(plan.redis['queue']['maxmemory'].value * 0.8)}" in rules["RedisQueueMemoryHigh"]["expr"]

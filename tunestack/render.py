@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .paths import TEMPLATES
 from .plan import Plan
+from .plan.alerts import METRICS_PATH, PYTHON_JOBS_KEY
 from .postgres.catalog import catalog
 
 _BARE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -77,6 +78,12 @@ def haproxy_word(value) -> str:
     return text
 
 
+def yaml_quoted(value) -> str:
+    """A YAML single-quoted scalar: written as is, quotes doubled (YAML 1.2, 7.3.2), on one line.
+    PromQL's double quotes and braces stay readable, unlike JSON's \u003e."""
+    return "'" + _one_line(str(value), "YAML").replace("'", "''") + "'"
+
+
 def sql_literal(value) -> str:
     """A SQL string literal: quotes doubled (standard_conforming_strings is on by default)."""
     return "'" + _one_line(str(value), "SQL").replace("'", "''") + "'"
@@ -104,6 +111,7 @@ def environment(pg_version: int | None = None) -> Environment:
     env.filters["haproxy_word"] = haproxy_word
     env.filters["supervisor_env"] = supervisor_env_value
     env.filters["sql_literal"] = sql_literal
+    env.filters["yaml_quoted"] = yaml_quoted
     return env
 
 
@@ -137,8 +145,15 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
             stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
     files["haproxy.cfg"] = env.get_template("haproxy.cfg.j2").render(
-        stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker)
+        stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker,
+        metrics_path=METRICS_PATH)
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
+    files["prometheus-scrape.yml"] = env.get_template("prometheus-scrape.yml.j2").render(
+        stack=plan.stack, metrics_path=METRICS_PATH, lb=f"{plan.placement['haproxy'].reach}:{spec.app.lb_port}",
+        pgbouncer=f"{plan.placement['pgbouncer'].reach}:{spec.pgbouncer.port}", jobs_key=PYTHON_JOBS_KEY,
+        rails=spec.app.framework == "rails",
+        redis={"cache": f"{plan.placement['redis-cache'].reach}:{spec.redis_cache.port}",
+               "queue": f"{plan.placement['redis-queue'].reach}:{spec.redis_queue.port}"})
     return files
 
 

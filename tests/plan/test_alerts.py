@@ -1,4 +1,4 @@
-"""Alert thresholds come from the plan's own numbers."""
+"""Alert thresholds come from the plan's own numbers; metric names are the exporters' own."""
 from dataclasses import replace
 
 import pytest
@@ -8,24 +8,51 @@ from tunestack.plan.alerts import alert_rules
 from .helpers import spec
 
 
-@pytest.mark.parametrize("server,max_client,pool_threshold,client_threshold", [(19, 176, 15, 140), (76, 1100, 60, 880)])
-def test_pgbouncer_alerts_at_80_percent(server, max_client, pool_threshold, client_threshold):
-    rules = {r["alert"]: r for r in alert_rules(spec("staging"), server, max_client, 1, 1, 160)}
-    assert rules["PgBouncerServerPoolSaturated"]["expr"].endswith(f"> {pool_threshold}")
-    assert rules["PgBouncerClientsNearLimit"]["expr"].endswith(f"> {client_threshold}")
+def rules_for(s=None, query_wait_ms=5000, max_client=176):
+    return {r["alert"]: r for r in alert_rules(s or spec("staging"), query_wait_ms, max_client, 1000, 1000, 160)}
 
 
-@pytest.mark.parametrize("framework,metric", [("rails", "sidekiq_queue_size"), ("python", "job_queue_depth")])
-def test_backlog_alert_names_the_framework_metric(framework, metric):
+@pytest.mark.parametrize("query_wait_ms,seconds", [(5000, 2), (13000, 6), (1000, 1)])
+def test_pgbouncer_alerts_on_waiting_clients_not_a_busy_pool(query_wait_ms, seconds):
+    """prometheus-community/pgbouncer_exporter README: pools.maxwait → pgbouncer_pools_client_maxwait_seconds,
+    pools.cl_waiting → pgbouncer_pools_client_waiting_connections. In transaction mode a pool at 100 %
+    is normal at peak; a client waiting toward query_wait_timeout (then refused) is the signal."""
+    rules = rules_for(query_wait_ms=query_wait_ms)
+    assert rules["PgBouncerClientsWaiting"]["expr"] == f"max(pgbouncer_pools_client_maxwait_seconds) >= {seconds}"
+    assert "pgbouncer_pools_client_waiting_connections" in rules["PgBouncerClientsQueued"]["expr"]
+    assert not any("server_active" in r["expr"] for r in rules.values())
+
+
+@pytest.mark.parametrize("max_client,threshold", [(176, 140), (1100, 880)])
+def test_client_limit_alert_at_80_percent(max_client, threshold):
+    assert rules_for(max_client=max_client)["PgBouncerClientsNearLimit"]["expr"].endswith(f"> {threshold}")
+
+
+@pytest.mark.parametrize("framework,expr", [
+    # Strech/sidekiq-prometheus-exporter README: sidekiq_enqueued_jobs, the number of enqueued jobs.
+    ("rails", "sum(sidekiq_enqueued_jobs) > 300"),
+    # oliver006/redis_exporter README: --check-single-keys exports redis_key_size (a list's length).
+    ("python", 'sum(redis_key_size{role="queue",key="jobs"}) > 300'),
+])
+def test_backlog_alert_names_a_real_exporters_metric(framework, expr):
     s = spec("staging")
     s = replace(s, app=replace(s.app, framework=framework))
-    rules = {r["alert"]: r for r in alert_rules(s, 19, 176, 1, 1, 160)}
     # 10 queued jobs per job thread in the fleet: 3 hosts × 1 process × 10 threads × 10 = 300
-    assert rules["JobQueueBacklog"]["expr"] == f"sum({metric}) > 300"
+    assert rules_for(s)["JobQueueBacklog"]["expr"] == expr
+
+
+def test_redis_alerts_select_the_role_the_scrape_config_adds():
+    # redis_exporter labels series by scrape target only; prometheus-scrape.yml adds role.
+    rules = rules_for()
+    assert 'redis_memory_used_bytes{role="queue"} > 800' == rules["RedisQueueMemoryHigh"]["expr"]
+    hit = rules["RedisCacheHitRateLow"]["expr"]
+    assert 'redis_keyspace_hits_total{role="cache"}' in hit and 'redis_keyspace_misses_total{role="cache"}' in hit
+    assert hit.endswith("< 0.8")
 
 
 def test_gate_alerts_follow_the_rollout_gates():
-    rules = {r["alert"]: r for r in alert_rules(spec("staging"), 19, 176, 1, 1, 160)}
+    rules = rules_for()
     gates = spec("staging").rollout.gates
-    assert rules["AppLatencyP95High"]["expr"].endswith(f"> {gates.max_p95_ms / 1000:g}")
+    assert rules["AppLatencyHigh"]["expr"].endswith(f"> {gates.max_p95_ms / 1000:g}")
     assert rules["AppErrorRateHigh"]["expr"].endswith(f"> {gates.max_error_rate:g}")
+    assert 'code="5xx"' in rules["AppErrorRateHigh"]["expr"]

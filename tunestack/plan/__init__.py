@@ -99,7 +99,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
         loadbalancer=lb, kernel=kernel, postgres_inputs=inputs,
         budgets=budgets + host_budgets,
-        alerts=alert_rules(spec, conns.server, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
+        alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
                            redis["cache"]["maxmemory"].value, fl.with_surge),
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs,

@@ -1,0 +1,106 @@
+"""The rendered alerts against real tools: Prometheus' own checker (promtool, from Debian's
+`prometheus` package) parses every rule and the scrape config, and the metric names the rules use
+are in the real output of redis_exporter (Debian's prometheus-redis-exporter) and HAProxy's
+built-in exporter. pgbouncer_exporter and the Sidekiq exporter are not packaged here: their names
+are checked against their READMEs in tests/plan/test_alerts.py.
+Tools: scripts/fetch-prometheus-tools (run by scripts/setup)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+import redis as redis_py
+
+from tests.realservers import free_port
+from tunestack import stackfile
+from tunestack.plan import build_plan
+from tunestack.poll import wait_until
+from tunestack.render import render_plan, Layout
+
+pytestmark = pytest.mark.servers
+TOOLS = os.environ.get("TUNESTACK_TOOLS_CACHE") or (
+    "/var/cache/tunestack/tools" if os.geteuid() == 0 else os.path.expanduser("~/.cache/tunestack/tools"))
+METRIC = re.compile(r"\b((?:redis|haproxy|pgbouncer|sidekiq)_[a-z0-9_]+)")
+
+
+def tool(name):
+    path = os.path.join(TOOLS, name)
+    assert os.access(path, os.X_OK), f"{path} missing: run scripts/fetch-prometheus-tools"
+    return path
+
+
+def used_metrics(plan, prefix):
+    return {m for a in plan.alerts for m in METRIC.findall(a["expr"]) if m.startswith(prefix)}
+
+
+def fetch(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+@pytest.mark.parametrize("stack", stackfile.stack_names())
+def test_promtool_accepts_the_rules_and_the_scrape_config(stack, tmp_path):
+    files = render_plan(build_plan(stackfile.load(stackfile.stack_path(stack), name=stack)))
+    (tmp_path / "alerts.yml").write_text(files["alerts.yml"])
+    res = subprocess.run([tool("promtool"), "check", "rules", str(tmp_path / "alerts.yml")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # The scrape jobs in a whole prometheus.yml, the <exporter> placeholders given example hosts.
+    scrape = re.sub(r"<(\w+)>", r"\1.example.invalid", files["prometheus-scrape.yml"])
+    (tmp_path / "prometheus.yml").write_text("rule_files: [alerts.yml]\n" + scrape)
+    res = subprocess.run([tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("stack", ["local", "local-rails"])
+def test_redis_metric_names_are_in_redis_exporters_output(stack, server_dir):
+    plan = build_plan(stackfile.load(stackfile.stack_path(stack), name=stack))
+    port, web = free_port(), free_port()
+    server = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
+                               "--bind", "127.0.0.1", "--save", "", "--dir", str(server_dir)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exporter = None
+    try:
+        client = redis_py.Redis(port=port)
+        wait_until(lambda: client.ping(), 10, "redis")
+        client.rpush("jobs", "1")   # the list the python queue alert measures
+        client.set("k", "v"), client.get("k"), client.get("missing")   # a hit and a miss
+        exporter = subprocess.Popen([tool("prometheus-redis-exporter"), f"--redis.addr=redis://127.0.0.1:{port}",
+                                     f"--web.listen-address=127.0.0.1:{web}", "--check-single-keys=db0=jobs"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        output = wait_until(lambda: fetch(f"http://127.0.0.1:{web}/metrics"), 15, "redis_exporter")
+    finally:
+        for p in (exporter, server):
+            if p:
+                p.terminate()
+                p.wait(10)
+    exported = set(re.findall(r"^(redis_\w+)", output, re.M))
+    used = used_metrics(plan, "redis_")
+    assert used and used <= exported, used - exported
+    if plan.spec.app.framework != "rails":
+        assert 'redis_key_size{db="db0",key="jobs"} 1' in output
+
+
+def test_haproxy_serves_the_metrics_the_alerts_use_to_private_addresses(server_dir):
+    plan = build_plan(stackfile.load(stackfile.stack_path("local"), name="local"))
+    cfg = render_plan(plan, Layout(run_dir=str(server_dir)))["haproxy.cfg"]
+    port = free_port()
+    cfg = cfg.replace(f"bind 127.0.0.1:{plan.loadbalancer['port'].text}", f"bind 127.0.0.1:{port}")
+    (server_dir / "haproxy.cfg").write_text(cfg)
+    proc = subprocess.Popen([shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(server_dir / "haproxy.cfg")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        output = wait_until(lambda: fetch(f"http://127.0.0.1:{port}/_tunestack/metrics"), 15, "HAProxy metrics")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    used = used_metrics(plan, "haproxy_")
+    assert used
+    for name in used:
+        assert re.search(rf'^{name}{{proxy="app"', output, re.M), name
+    assert re.search(r'^haproxy_backend_http_responses_total\{proxy="app",code="5xx"\}', output, re.M)
