@@ -503,7 +503,9 @@ class _Builder:
         return TrafficSpec(peak_rps=float(c["peak_rps"]), tracing_per_month=budget["per_month"],
                            health_paths=health, sampling_rules=rules, **spans,
                            **_given(budget, tracing_unit="unit"),
-                           **_given(c, profiles_per_month="profiles_per_month"))
+                           **_given(c, profiles_per_month="profiles_per_month"),
+                           **({"peak_jobs_per_second": float(c["peak_jobs_per_second"])}
+                              if "peak_jobs_per_second" in c else {}))
 
     def rollout(self) -> RolloutSpec:
         key = f"{NS}:rollout"

@@ -163,6 +163,9 @@ APP = _obj(
 TRAFFIC = _obj(
     {
         "peak_rps": {"type": "number", "exclusiveMinimum": 0},
+        "peak_jobs_per_second": {"type": "number", "minimum": 0,
+                                 "description": "background jobs run per second at peak; they are Sentry "
+                                                "transactions too (default: one per request)"},
         "tracing_budget": _obj(
             {
                 "per_month": {"type": "integer", "minimum": 0},

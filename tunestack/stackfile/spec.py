@@ -127,6 +127,7 @@ class TrafficSpec:
     tracing_unit: str = "transactions"
     spans_per_transaction: float = 1.0
     profiles_per_month: int = 0
+    peak_jobs_per_second: float | None = None   # None: one job per request (the reference apps' pattern)
     health_paths: tuple[str, ...] = ("/health", "/healthz", "/up")
     sampling_rules: tuple[SamplingRule, ...] = ()
 
