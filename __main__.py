@@ -49,7 +49,7 @@ postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,
-    plan.container(db.name, "pgbouncer"), spec.pgbouncer.port, plan.pgbouncer_service["LimitNOFILE"].value,
+    plan.container(db.name, "pgbouncer"), spec.pgbouncer.port,
     where["pgbouncer"].publish, secrets.db_password, secrets.admin_password, secrets.jobs_password),
     opts=pulumi.ResourceOptions(depends_on=[postgres]))
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(

@@ -86,7 +86,8 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         wait_timeout=180,
         stop_timeout=spec.stop_seconds,
         destroy_grace_seconds=spec.stop_seconds,
-        ulimits=spec.ulimits or None,
+        ulimits=spec.ulimits or ([docker.ContainerUlimitArgs(name="nofile", soft=spec.limit.nofile,
+                                                             hard=spec.limit.nofile)] if spec.limit.nofile else None),
         # Namespaced kernel settings (plan.kernel): each container is its own network namespace.
         sysctls=dict(spec.limit.sysctls) or None,
         # Docker 20.10 runs the first check one interval after start (no start_interval yet), and

@@ -36,7 +36,6 @@ class PgBouncerArgs:
     postgres_id: pulumi.Input[str]    # PostgreSQL's container id: its replacement is held (PAUSE/RESUME)
     limit: ContainerLimit
     port: int
-    nofile: int                       # LimitNOFILE from the plan
     publish_address: str | None
     app_password: pulumi.Output[str]
     admin_password: pulumi.Output[str]
@@ -60,7 +59,6 @@ class PgBouncer(pulumi.ComponentResource):
             healthcheck=["CMD-SHELL", f"bash -c '</dev/tcp/127.0.0.1/{args.port}'"],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
             volumes=[(self.live_volume, LIVE_DIR)],
-            ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=args.nofile, hard=args.nofile)],
         )
         self.container = service_container(self, args.provider, args.network, spec)
         self.live = live_files(self, name, args.host_url, self.container, {"pgbouncer.ini": args.live_ini})

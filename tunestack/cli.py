@@ -347,6 +347,8 @@ def verify_runs(args, tmp: Path) -> list[VerifyRun]:
             cmd += ["--host-ruby", installed_ruby()]   # what `up` planned a rails stack without app.ruby for
         if args.collect_only:
             cmd += ["--collect-only"]
+        if args.kernel:
+            cmd += ["--kernel"]
         return cmd
 
     if args.hosts:
@@ -739,6 +741,10 @@ def _add_local_commands(sub) -> None:
                                         "on remote Docker hosts)")
     p.add_argument("--ssh-identity-file", help="testinfra's --ssh-identity-file")
     p.add_argument("--sudo", action="store_true", help="testinfra's --sudo: run host checks through sudo")
+    p.add_argument("--kernel", action="store_true",
+                   help="also check each host's kernel against the plan (sysctl-<host>.conf, thp-<host>.conf: "
+                        "overcommit, huge pages, transparent huge pages); off by default because tunestack "
+                        "renders these files but does not apply them to a machine")
     p.add_argument("--junit-xml", help="pytest's JUnit XML report (one file per machine for remote Docker stacks)")
     p.add_argument("--collect-only", action="store_true",
                    help="list the checks the plan implies, without connecting to any host")

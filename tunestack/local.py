@@ -220,7 +220,9 @@ class LocalStack:
             p["directory"] = str(self.dir)  # never the checkout: nothing a server writes lands in the repo
         return environment().get_template("supervisord.conf.j2").render(
             stack=self.stack, run=self.run, log=self.log, programs=progs,
-            minfds=plan.pgbouncer_service["LimitNOFILE"].text)
+            # supervisord raises its own limit to minfds and its programs inherit it: the largest
+            # any service plans (systemd would set each one's LimitNOFILE).
+            minfds=max(s["LimitNOFILE"].value for s in plan.service_limits.values()))
 
     def _app_commands(self, plan: Plan, venv_bin: Path) -> tuple[str, str]:
         """The web and jobs commands of the stack's reference app: Puma and Sidekiq for rails

@@ -127,9 +127,16 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
             stack=plan.stack, bouncer_version=".".join(map(str, spec.pgbouncer.version)),
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, settings=plan.pgbouncer,
             secrets_dir=layout.secrets_dir),
-        "pgbouncer-limits.conf": env.get_template("pgbouncer-limits.conf.j2").render(
-            stack=plan.stack, settings=plan.pgbouncer_service),
     }
+    for service, settings in plan.service_limits.items():
+        files[f"{service}-limits.conf"] = env.get_template("limits.conf.j2").render(
+            stack=plan.stack, unit=SYSTEMD_UNITS[service], settings=settings)
+    for host, settings in plan.host_kernel.items():
+        files[f"sysctl-{host}.conf"] = env.get_template("sysctl.conf.j2").render(stack=plan.stack, host=host,
+                                                                                  settings=settings)
+        if "transparent_hugepage" in settings:
+            files[f"thp-{host}.conf"] = env.get_template("thp.conf.j2").render(
+                stack=plan.stack, host=host, setting=settings["transparent_hugepage"])
     for role, settings in plan.redis.items():
         files[f"redis-{role}.conf"] = env.get_template("redis.conf.j2").render(
             stack=plan.stack, role=role, settings=settings, secrets_dir=layout.secrets_dir,
@@ -157,6 +164,10 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     return files
 
 
+# Debian's unit names for the services a drop-in configures.
+SYSTEMD_UNITS = {"postgres": "postgresql@.service", "pgbouncer": "pgbouncer.service",
+                 "redis-cache": "redis-server@cache.service", "redis-queue": "redis-server@queue.service",
+                 "haproxy": "haproxy.service"}
 LIVE_DIR = "/etc/tunestack/live"
 # What PgBouncer reads only at start (PgBouncer manual: these "cannot be changed at run time"), and
 # what the admin console needs before the first live delivery. listen_backlog is listen(2)'s argument.

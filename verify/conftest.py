@@ -27,6 +27,7 @@ def pytest_addoption(parser):
     parser.addoption("--secrets-dir", default=Layout().secrets_dir,
                      help="folder with pgpass and redis-<role>-password on the hosts")
     parser.addoption("--report", default=None, help="write expected-vs-actual rows here as JSON")
+    parser.addoption("--kernel", action="store_true", help="check the host kernel settings (host_kernel)")
 
 
 @lru_cache(maxsize=None)

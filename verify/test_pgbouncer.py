@@ -21,11 +21,3 @@ def _show_config(host, plan, secrets_dir):
 
 def test_config(host, plan, secrets_dir, record, key):
     record(plan.pgbouncer[key].text, _show_config(host, plan, secrets_dir).get(key))
-
-
-def test_open_file_limit(host, plan, record):
-    pid = min(listener_pids(host, plan.pgbouncer["listen_port"].value))
-    limits = host.file(f"/proc/{pid}/limits").content_string
-    soft = next(int(line.split()[3]) for line in limits.splitlines() if line.startswith("Max open files"))
-    need = plan.pgbouncer_service["LimitNOFILE"].value
-    record(f">= {need}", soft, soft >= need)

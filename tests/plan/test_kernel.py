@@ -34,3 +34,51 @@ def test_every_service_gets_its_own_setting_with_the_backlog_it_serves():
     assert settings["postgres"]["net.core.somaxconn"].value == 6000
     assert settings["postgres"]["listen_backlog"].value == 6000
     assert settings["web"]["net.core.somaxconn"].value == 4096
+
+
+from tunestack.plan.kernel import host_kernel, nr_hugepages, service_limits  # noqa: E402
+from tunestack.plan.setting import Setting  # noqa: E402
+
+GIB = 1024**3
+
+
+@pytest.mark.parametrize("roles,mode", [
+    # PostgreSQL docs (Linux Memory Overcommit): mode 2 on a database host. Redis docs (admin): mode 1,
+    # or a background save's fork can fail; a host with both takes Redis' and protects the postmaster.
+    (("db",), 2), (("cache",), 1), (("db", "cache"), 1), (("db", "cache", "app"), 1), (("app",), None)])
+def test_overcommit_by_role(roles, mode, ):
+    k = host_kernel(roles, 64 * GIB, 20 * GIB, None, Setting(4096, ""))
+    assert (k["vm.overcommit_memory"].value if "vm.overcommit_memory" in k else None) == mode
+    assert ("vm.overcommit_ratio" in k) == (mode == 2)
+    # Redis docs (latency): disable transparent huge pages; PostgreSQL gains nothing from them.
+    assert (k["transparent_hugepage"].value if "transparent_hugepage" in k else None) == (
+        "never" if set(roles) & {"db", "cache"} else None)
+
+
+@pytest.mark.parametrize("memory_gib,used_gib,huge_pages,ratio", [
+    (64, 20, 0, 50),          # (20 × 1.1) / 64 = 35 % → the kernel's default 50 is enough
+    (64, 50, 0, 86),          # 55 GiB of 64 → 86 %
+    (128, 65, 16613, 50),     # prod: 32.4 GiB in huge pages are outside the commit limit
+    (16, 15.5, 0, 100),       # never above 100
+])
+def test_overcommit_ratio_covers_the_planned_worst_case(memory_gib, used_gib, huge_pages, ratio):
+    # Kernel docs (overcommit-accounting): CommitLimit = swap + (RAM − huge pages) × ratio / 100.
+    huge = Setting(huge_pages, "") if huge_pages else None
+    k = host_kernel(("db",), memory_gib * GIB, int(used_gib * GIB), huge, Setting(4096, ""))
+    assert k["vm.overcommit_ratio"].value == ratio
+
+
+def test_huge_pages_hold_shared_buffers_and_more():
+    # 2 MiB pages for 8 GiB of shared_buffers: at least 4096; the real count is checked against
+    # `postgres -C shared_memory_size_in_huge_pages` in tests/test_servers_accept_rendered.py.
+    assert 4096 < nr_hugepages(8 * GIB, 16 * 1024**2, 100).value < 4096 * 1.05
+
+
+def test_open_file_limits_per_service():
+    limits = service_limits(Setting(2048, "pgbouncer"), 720, shared_db_and_redis=True)
+    # Redis docs (clients): maxclients 10000 needs 10032 descriptors; HAProxy: two per connection.
+    assert limits["redis-cache"]["LimitNOFILE"].value >= 10_032
+    assert limits["haproxy"]["LimitNOFILE"].value >= 2 * 720
+    assert limits["postgres"]["LimitNOFILE"].value >= 1000   # max_files_per_process
+    assert limits["postgres"]["OOMScoreAdjust"].value == -1000
+    assert "OOMScoreAdjust" not in service_limits(Setting(2048, ""), 720, False)["postgres"]

@@ -17,12 +17,12 @@ from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, size_
 from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
                       tracing_budget)
 from .connections import fleet, plan_connections
-from .kernel import kernel_settings, listen_backlogs
+from .kernel import host_kernel, kernel_settings, listen_backlogs, nr_hugepages, service_limits
 from .loadbalancer import loadbalancer_settings
 from .memory import (AppProcesses, container_limits, cpu_shares, whole_cores, memory_items, overcommit_warning, postgres_memory_note,
                      share_host, share_shortfalls)
 from .model import HostPlan, Plan
-from .pgbouncer import pgbouncer_service, pgbouncer_settings
+from .pgbouncer import pgbouncer_settings
 from .placement import Placement, container_name, place
 from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
@@ -67,7 +67,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                                  spec.path, src)
     roles = role_settings(pg, app.request_timeout_ms, app.jobs)
     chain = timeout_chain(app.request_timeout_ms, roles["app"]["statement_timeout"].value)
-    bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why, queue_wait_timeout(chain), pg.idle_in_transaction_timeout_ms, src, docker=where.docker)
+    bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why, queue_wait_timeout(chain),
+                                 pg.idle_in_transaction_timeout_ms, src, docker=where.docker)
     redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, src) for i in redis_specs}
     sampling = plan_sampling(spec.traffic)
     app_plan = app_settings(app, first, src)
@@ -79,7 +80,6 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
 
     warnings = plan_warnings(spec, sampling, sizings, replica_warning(fl.app_hosts, spec.rollout.steps,
                                                                       where.canary is not None))
-
     max_connections = int(postgres["max_connections"].value)
     reserved = int(postgres["reserved_connections"].value) if "reserved_connections" in postgres else 0
     budgets = [fleet_budget(fl, conns, first_host_text(first, app)),
@@ -91,9 +91,11 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     budgets += chain_budget(chain, lb["timeout_server"].value)
     backlogs = listen_backlogs(max_connections, bouncer["listen_backlog"].value, lb["maxconn"].value, app.framework)
     kernel = kernel_settings(backlogs)
+    limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
     plan = Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
-        pgbouncer=bouncer, pgbouncer_service=pgbouncer_service(conns), redis=redis, app=app_plan,
+        pgbouncer=bouncer, redis=redis, app=app_plan, service_limits=limits,
+        host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
         web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src, ends, roles["jobs"]),
         sampling=sampling,
         rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
@@ -102,13 +104,28 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
                            redis["cache"]["maxmemory"].value, fl.with_surge),
         warnings=warnings,
-        containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs,
-                                                          processes(spec, sizings.get(h.name)), cpus[h.name]), kernel)
-                    for h in spec.hosts},
+        containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
+            spec, sizings.get(h.name)), cpus[h.name]), kernel, limits) for h in spec.hosts},
         splits=splits, replicas=place_replicas(where, current_split(spec, splits, fl.app_hosts)))
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
     return plan
+
+
+def host_kernels(spec: StackSpec, where: Placement, kernel: dict, postgres: dict, hosts: list[HostPlan]) -> dict:
+    """Each host's kernel settings: somaxconn for the largest backlog among the services placed on
+    it, huge pages for PostgreSQL's shared memory where huge_pages is wanted, overcommit by role."""
+    pg = postgres
+    huge = nr_hugepages(pg["shared_buffers"].value, pg["wal_buffers"].value, int(pg["max_connections"].value)) \
+        if pg["huge_pages"].value in ("try", "on") else None
+    out = {}
+    for h in hosts:
+        services = [s for s, spot in where.spots.items() if spot.host.name == h.name]
+        services += ["web"] if "app" in h.roles else []
+        somaxconn = max((kernel[s]["net.core.somaxconn"] for s in services if s in kernel),
+                        key=lambda s: s.value, default=kernel["web"]["net.core.somaxconn"])
+        out[h.name] = host_kernel(h.roles, h.memory_bytes, sum(v for _, v in h.memory_items), huge, somaxconn)
+    return out
 
 
 def plan_warnings(spec: StackSpec, sampling, sizings: dict[str, AppSizing], replicas: str | None) -> list[str]:
@@ -128,9 +145,11 @@ def as_installed(spec: StackSpec, pg_version: int | None, host_ruby: str | None)
     return spec
 
 
-def with_sysctls(limits: list, kernel: dict) -> list:
-    """Each container with the namespaced sysctls its service asks for (net.* are per network namespace)."""
-    return [replace(c, sysctls=tuple((k, s.text) for k, s in kernel.get(c.service, {}).items() if k.startswith("net.")))
+def with_sysctls(limits: list, kernel: dict, service_limits: dict) -> list:
+    """Each container with the namespaced sysctls its service asks for (net.* are per network
+    namespace) and its service's open-file limit (a container's ulimit)."""
+    return [replace(c, sysctls=tuple((k, s.text) for k, s in kernel.get(c.service, {}).items() if k.startswith("net.")),
+                    nofile=service_limits[c.service]["LimitNOFILE"].value if c.service in service_limits else 0)
             for c in limits]
 
 

@@ -65,3 +65,82 @@ def kernel_settings(backlogs: dict[str, tuple[int, str]]) -> dict[str, dict[str,
     return {service: {"net.core.somaxconn": somaxconn(backlog, why),
                       "listen_backlog": Setting(backlog, why)}
             for service, (backlog, why) in backlogs.items()}
+
+
+# --- The host: memory overcommit, huge pages, transparent huge pages, file limits ------------------
+HUGE_PAGE_BYTES = 2 * 1024 * 1024          # x86-64's default huge page (Hugepagesize)
+# PostgreSQL's shared memory beyond shared_buffers: buffer descriptors and other per-buffer arrays
+# (~3 %), WAL buffers, fixed structures, and lock and process slots per connection. Checked against
+# the real servers' `postgres -C shared_memory_size_in_huge_pages` (PostgreSQL 15+) in the tests.
+SHARED_OVERHEAD_SHARE = 0.03
+SHARED_FIXED_BYTES = 16 * 1024 * 1024
+SHARED_PER_CONNECTION_BYTES = 64 * 1024
+PG_MAX_FILES_PER_PROCESS = 1000            # PostgreSQL's default max_files_per_process
+REDIS_MAXCLIENTS = 10_000                  # redis.conf default maxclients
+REDIS_FD_RESERVE = 32                      # Redis docs (clients): maxclients + 32 descriptors
+NOFILE_SPARE = 64
+
+
+def _blocks(n: int) -> int:
+    return -(-n // 1024) * 1024
+
+
+def nr_hugepages(shared_buffers: int, wal_buffers: int, max_connections: int) -> Setting:
+    """PostgreSQL docs, "Linux Huge Pages": reserve the server's whole shared memory in huge pages,
+    or huge_pages = try silently falls back to 4 kB pages (and page tables in every backend)."""
+    need = shared_buffers * (1 + SHARED_OVERHEAD_SHARE) + wal_buffers + SHARED_FIXED_BYTES \
+        + max_connections * SHARED_PER_CONNECTION_BYTES
+    pages = -(-int(need) // HUGE_PAGE_BYTES)
+    return Setting(pages, f"PostgreSQL's shared memory (shared_buffers + ~3 % + wal_buffers + per-connection slots) "
+                          f"in 2 MiB pages; PostgreSQL 15+ tells it exactly: postgres -C shared_memory_size_in_huge_pages")
+
+
+def host_kernel(roles: tuple[str, ...], memory_bytes: int, used_bytes: int, hugepages: Setting | None,
+                somaxconn_value: Setting) -> dict[str, Setting]:
+    """What one host's kernel should have, by the services it runs. Memory overcommit: PostgreSQL
+    docs ("Linux Memory Overcommit") want mode 2 so the OOM killer never takes the postmaster;
+    Redis docs (admin) want mode 1 so a fork for a snapshot or AOF rewrite never fails. A host with
+    both gets Redis' mode and PostgreSQL's OOMScoreAdjust=-1000 (service_limits)."""
+    out: dict[str, Setting] = {"net.core.somaxconn": somaxconn_value}
+    redis = "cache" in roles
+    if "db" in roles and hugepages is not None:
+        out["vm.nr_hugepages"] = hugepages
+    if redis:
+        out["vm.overcommit_memory"] = Setting(1, "Redis forks for snapshots and AOF rewrites: with overcommit "
+                                                 "mode 1 a fork never fails for want of memory (Redis docs, admin)")
+    elif "db" in roles:
+        out["vm.overcommit_memory"] = Setting(2, "no overcommit: an allocation fails in one backend instead of the "
+                                                 "OOM killer taking the postmaster (PostgreSQL docs, Linux Memory "
+                                                 "Overcommit)")
+        huge = hugepages.value * HUGE_PAGE_BYTES if hugepages is not None else 0
+        # Huge pages are not counted in the commit limit: CommitLimit = swap + (RAM − huge pages) × ratio.
+        ratio = min(100, max(50, -(-100 * int((used_bytes - huge) * 1.1) // (memory_bytes - huge))))
+        out["vm.overcommit_ratio"] = Setting(ratio, f"the host's planned worst case outside huge pages + 10 %, as a "
+                                                    f"share of the memory outside them (at least the default 50)")
+    if redis or "db" in roles:
+        out["transparent_hugepage"] = Setting("never", (
+            "Redis docs (latency): THP makes forks slow and copy-on-write costly" if redis else
+            "PostgreSQL maps its shared memory itself (huge_pages); THP only adds compaction stalls"))
+    return out
+
+
+def service_limits(pgbouncer_nofile: Setting, lb_maxconn: int, shared_db_and_redis: bool) -> dict[str, dict[str, Setting]]:
+    """The systemd drop-in (LimitNOFILE, OOMScoreAdjust) or container ulimit of each server."""
+    redis = Setting(_blocks(REDIS_MAXCLIENTS + REDIS_FD_RESERVE),
+                    f"maxclients {REDIS_MAXCLIENTS} + 32 (Redis docs, clients: Redis lowers maxclients to fit "
+                    "the limit)")
+    out = {
+        "postgres": {"LimitNOFILE": Setting(_blocks(PG_MAX_FILES_PER_PROCESS + NOFILE_SPARE),
+                                            f"each backend may open max_files_per_process ({PG_MAX_FILES_PER_PROCESS}) "
+                                            "files, plus sockets and pipes")},
+        "pgbouncer": {"LimitNOFILE": pgbouncer_nofile},
+        "redis-cache": {"LimitNOFILE": redis},
+        "redis-queue": {"LimitNOFILE": redis},
+        "haproxy": {"LimitNOFILE": Setting(_blocks(2 * lb_maxconn + NOFILE_SPARE),
+                                           f"two descriptors per connection (client and server) × maxconn "
+                                           f"{lb_maxconn} (HAProxy docs, ulimit-n)")},
+    }
+    if shared_db_and_redis:
+        out["postgres"]["OOMScoreAdjust"] = Setting(-1000, "overcommit mode 1 for Redis on this host: keep the OOM "
+                                                           "killer away from the postmaster (PostgreSQL docs)")
+    return out

@@ -68,10 +68,12 @@ class ContainerLimit:
     reason: str
     shm_bytes: int = 0    # /dev/shm inside the container (0: Docker's 64 MB default)
     sysctls: tuple[tuple[str, str], ...] = ()   # namespaced kernel settings (plan.kernel), set per container
+    nofile: int = 0       # open-file limit (plan.service_limits LimitNOFILE); 0: Docker's default
 
     def to_json(self) -> dict:
         return {"service": self.service, "memory_bytes": self.memory_bytes, "cpus": self.cpus,
-                "reason": self.reason, "shm_bytes": self.shm_bytes, "sysctls": dict(self.sysctls)}
+                "reason": self.reason, "shm_bytes": self.shm_bytes, "sysctls": dict(self.sysctls),
+                "nofile": self.nofile}
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class Plan:
     postgres: dict[str, Setting]
     postgres_roles: dict[str, dict[str, Setting]]
     pgbouncer: dict[str, Setting]
-    pgbouncer_service: dict[str, Setting]
+    service_limits: dict[str, dict[str, Setting]]   # per server: LimitNOFILE (and OOMScoreAdjust)
     redis: dict[str, dict[str, Setting]]
     app: dict[str, Setting]
     web_env: dict[str, Setting]
@@ -57,6 +57,11 @@ class Plan:
     replicas: list[Replica]
     kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per service: sysctls it needs
     postgres_inputs: PgInputs | None = None       # what pgtune's recommenders were given (memory, cores, connections)
+    host_kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per host: sysctls and THP
+
+    @property
+    def pgbouncer_service(self) -> dict[str, Setting]:
+        return self.service_limits["pgbouncer"]
 
     jobs_role = JOBS_ROLE   # the database role job processes connect as
 
@@ -83,7 +88,8 @@ class Plan:
         for role, settings in self.postgres_roles.items():
             out[f"postgres role {role}"] = settings
         out["pgbouncer.ini"] = self.pgbouncer
-        out["pgbouncer service"] = self.pgbouncer_service
+        for service, settings in self.service_limits.items():
+            out[f"limits {service}"] = settings
         for role, settings in self.redis.items():
             out[f"redis {role}"] = settings
         out["app"] = self.app
@@ -93,6 +99,8 @@ class Plan:
         out["loadbalancer"] = self.loadbalancer
         for service, settings in self.kernel.items():
             out[f"kernel {service}"] = settings
+        for host, settings in self.host_kernel.items():
+            out[f"host kernel {host}"] = settings
         return out
 
     def to_json(self) -> dict:
