@@ -69,16 +69,12 @@ def _check_postgres_reports_plan(plan, server_dir, major=None, roles=True):
     assert not mismatches, f"planned vs reported: {mismatches}"
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_postgres_reports_planned_values(stack, server_dir):
-    _check_postgres_reports_plan(_plan_for_installed(stack), server_dir)
-
-
 @pytest.mark.parametrize("major", PG_VERSIONS)
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_major_accepts_every_stack(stack, major, server_dir):
     """Each stack planned for each major 13-18 and loaded by a real server of that major (Debian's
-    15, the others scripts/fetch-postgres's builds), told what that build supports (no lz4 there)."""
+    15, the others scripts/fetch-postgres's builds), told what that build supports (no lz4 there).
+    Done-when of issue 2 and issue 14: every value SHOWn as planned, the role timeouts on the roles."""
     features = pg_build_features(major)
     assert features is not None, f"no PostgreSQL {major} server: run scripts/fetch-postgres"
     spec = stackfile.load(stackfile.stack_path(stack), name=stack)
