@@ -178,3 +178,26 @@ def test_stack_max_wal_size_follows_rate_and_checkpoint_timeout(workload, timeou
                                disk_gb and disk_gb * GB)
     assert recs["max_wal_size"].value == expected
     assert recs["min_wal_size"].number <= recs["max_wal_size"].number / 2
+
+
+PG8_WEB_COMMON = {
+    "max_connections": "200", "shared_buffers": "2GB", "effective_cache_size": "6GB", "maintenance_work_mem": "512MB",
+    "checkpoint_completion_target": "0.9", "wal_buffers": "16MB", "default_statistics_target": "100",
+    "random_page_cost": "1.1", "effective_io_concurrency": "200", "work_mem": "10082kB", "huge_pages": "try",
+    "jit": "off", "min_wal_size": "1GB", "max_wal_size": "4GB",
+}
+
+
+@pytest.mark.parametrize("version,cpus,by_version", [
+    # pgtune HEAD (shared/reference/postgres-tuning.md §1.4): versions only gate wal_compression
+    # (on < 15, lz4 from 15) and io_method (18); cpuNum is optional (no parallel settings without it).
+    (13, 8, {"wal_compression": "on"}), (14, 8, {"wal_compression": "on"}), (15, 8, {"wal_compression": "lz4"}),
+    (16, 8, {"wal_compression": "lz4"}), (17, 8, {"wal_compression": "lz4"}),
+    (18, 8, {"wal_compression": "lz4", "io_method": "io_uring"}),
+    (13, None, {"wal_compression": "on"}), (18, None, {"wal_compression": "lz4", "io_method": "io_uring"}),
+])
+def test_pgtune_parity_8gb_web_every_version(version, cpus, by_version):
+    parallel_settings = {"max_worker_processes": "8", "max_parallel_workers_per_gather": "4",
+                         "max_parallel_workers": "8", "max_parallel_maintenance_workers": "4"} if cpus else {}
+    got = {k: r.value for k, r in recommend(inputs(8, cpus, "web", version=version)).items()}
+    assert got == {**PG8_WEB_COMMON, **by_version, **parallel_settings}
