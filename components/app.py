@@ -30,7 +30,11 @@ COMMANDS = {
     # The app image contract (README): its default command serves web with
     # /etc/tunestack/gunicorn.conf.py; `tunestack-jobs` on its PATH runs one job process.
     "python": {"web": None, "jobs": ["tunestack-jobs"]},
+    # Go and Node images: the default command serves web from the env (GOMAXPROCS, PG_POOL_MAX, …).
+    "go": {"web": None, "jobs": ["tunestack-jobs"]},
+    "node": {"web": None, "jobs": ["tunestack-jobs"]},
 }
+SERVER_FILES = {"rails": "puma.rb", "python": "gunicorn.conf.py"}   # Go and Node read only their env
 
 
 @dataclass
@@ -74,7 +78,7 @@ def generation(name: str, *inputs: pulumi.Input) -> pulumi.Output[str]:
 class AppServerGroup(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppServerGroupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:AppServerGroup", name, None, opts)
-        server_file = "puma.rb" if args.framework == "rails" else "gunicorn.conf.py"
+        server_file = SERVER_FILES.get(args.framework)
         # Passwords are secret files, never env vars (`docker inspect` shows env): the app image
         # contract reads NAME_FILE (README).
         secret_files = {f"{SECRETS}/database-password": args.db_password,
@@ -105,8 +109,8 @@ class AppServerGroup(pulumi.ComponentResource):
             self.web.append(container(ContainerSpec(
                 name=r.name, image=r.image, limit=args.web_limit,
                 command=COMMANDS[args.framework]["web"],
-                files={"/etc/tunestack/web.env": args.files["web.env"],
-                       f"/etc/tunestack/{server_file}": args.files[server_file], **secret_files},
+                files={"/etc/tunestack/web.env": args.files["web.env"], **secret_files,
+                       **({f"/etc/tunestack/{server_file}": args.files[server_file]} if server_file else {})},
                 secret_files=set(secret_files),
                 envs=[f"{k}={v}" for k, v in args.web_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets
                 + ([f"{k}={v}" for k, v in sorted(args.canary_env.items())] if r.track == "canary" else []),

@@ -341,3 +341,22 @@ def test_a_stack_without_images_is_refused_before_any_resource():
         run_program("local-rails")
     text = str(exc.value)
     assert "tunestack:images" in text and "an image for" in text and "pin each image" in text
+
+
+@pytest.mark.parametrize("framework,keys", [
+    ("go", ("GOMAXPROCS", "GOMEMLIMIT", "DB_MAX_OPEN_CONNS", "DB_CONN_MAX_LIFETIME")),
+    ("node", ("PG_POOL_MAX", "NODE_OPTIONS", "PG_CONNECTION_TIMEOUT_MILLIS"))])
+def test_go_and_node_replicas_get_their_runtime_settings_and_no_server_file(tmp_path, framework, keys):
+    doc = yaml.safe_load(stackfile.stack_path("dev").read_text())
+    doc["config"]["tunestack:app"]["framework"] = framework
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    run = run_program("dev", stack_file=path)
+    plan = build_plan(stackfile.load(path, name="dev"), target="docker")
+    for r in plan.replicas:
+        (web,) = [c for c in run.of_type("docker:index/container:Container") if c.name == r.name]
+        envs = [e for e in web.inputs["envs"] if isinstance(e, str)]
+        for key in keys:
+            assert f"{key}={plan.web_env[key].text}" in envs
+        files = {u["file"] for u in web.inputs.get("uploads", [])}
+        assert not any(f.endswith(("gunicorn.conf.py", "puma.rb")) for f in files)

@@ -148,7 +148,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
                                                                  bind=plan.placement.app_bind,
                                                                  bind_reason=plan.placement.listen_why)
         files["sidekiq.yml"] = env.get_template("sidekiq.yml.j2").render(stack=plan.stack, app=plan.app)
-    else:
+    elif spec.app.framework == "python":
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
             stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
     files["haproxy.cfg"] = env.get_template("haproxy.cfg.j2").render(

@@ -25,6 +25,18 @@ def doc_with(path, value):
     return yaml.safe_dump(doc, allow_unicode=True)
 
 
+def go_doc(go):
+    doc = yaml.safe_load(doc_with([A, "framework"], "go"))
+    doc["config"][A]["go"] = go
+    return yaml.safe_dump(doc)
+
+
+def node_doc(node):
+    doc = yaml.safe_load(doc_with([A, "framework"], "node"))
+    doc["config"][A]["node"] = node
+    return yaml.safe_dump(doc)
+
+
 def without_line(text, line):
     assert line in text, line
     return text.replace(line, "")
@@ -136,6 +148,15 @@ CASES = [
     ("jobs-processes-float", doc_with([A, "jobs", "processes"], 1.5), ["processes", "1.5"]),
     ("framework-django", doc_with([A, "framework"], "django"), ["framework", "django", "rails"]),
     ("threads-zero", doc_with([A, "threads"], 0), ["threads", "at least 1"]),
+    # --- issue #15: Go and Node ----------------------------------------------------------------------
+    ("ruby-on-python", doc_with([A, "ruby"], "3.2"), ["app → ruby", "a setting of a rails app", "python"]),
+    ("go-on-python", doc_with([A, "go"], {"conn_max_lifetime": "10m"}), ["app → go", "a setting of a go app"]),
+    ("go-lifetime-over-pgbouncer", go_doc({"conn_max_lifetime": "2h"}),
+     ["conn_max_lifetime", "2h", "less than PgBouncer's server_lifetime (60 min)"]),
+    ("go-idle-over-lifetime", go_doc({"conn_max_lifetime": "10m", "conn_max_idle_time": "20m"}),
+     ["conn_max_idle_time", "at most conn_max_lifetime"]),
+    ("node-heap-over-memory", node_doc({"max_old_space": "2GiB"}),
+     ["max_old_space", "2GiB", "less than memory_per_worker"]),
     ("worker-memory-zero", doc_with([A, "memory_per_worker"], "0MiB"), ["memory_per_worker", "above zero"]),
     ("tracing-negative", doc_with([T, "tracing_budget", "per_month"], -1), ["per_month", "at least 0"]),
     ("tracing-unit", doc_with([T, "tracing_budget", "unit"], "traces"), ["unit", "traces"]),

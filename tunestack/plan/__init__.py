@@ -94,10 +94,10 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
     plan = Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
-        pgbouncer=bouncer, redis=redis, app=app_plan, service_limits=limits,
+        pgbouncer=bouncer, redis=redis, app=app_plan, service_limits=limits, sampling=sampling,
         host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
-        web_env=web_env(app, app_plan, common, src), jobs_env=jobs_env(app, app_plan, common, src, ends, roles["jobs"]),
-        sampling=sampling,
+        web_env=web_env(app, app_plan, common, src, first),
+        jobs_env=jobs_env(app, app_plan, common, src, ends, roles["jobs"], first),
         rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
         loadbalancer=lb, kernel=kernel, postgres_inputs=inputs,
         budgets=budgets + host_budgets,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from ..stackfile.spec import AppSpec, HostSpec, PgBouncerSpec
 from ..units import format_bytes_human
 from .memory import job_cpus, whole_cores
+from .golang import go_jobs_env, go_web_env
+from .node import node_env, node_workers
 from .ruby import DEFAULT_RAILS, DEFAULT_RUBY, rails_prepared_statements, ruby_runtime
 from .sampling import Sampling
 from .setting import Setting, policy, seconds
@@ -27,6 +29,7 @@ class AppSizing:
     processes: int = 0      # web processes that serve requests (single mode: 1)
     process_bytes: int = 0  # each web process (and each job process) with its runtime's extra (YJIT)
     jobs_process_bytes: int = 0
+    cores: int = 1          # the cores the web processes' rule saw (GOMAXPROCS, libuv's pool)
 
     def memory_text(self, app: AppSpec) -> str:
         single = self.workers == 0 and self.processes == 1
@@ -40,9 +43,12 @@ PUMA_CLUSTER_MIN = 2   # Puma docs (deployment.md): fewer than 2 workers, run si
 
 
 def cpu_rule(app: AppSpec, cpus: int) -> tuple[int, str]:
-    """Workers the cores allow: Puma one per core (Puma docs), Gunicorn 2 × cores + 1 (Gunicorn docs)."""
-    if app.framework == "rails":
-        workers, why = cpus, f"1 Puma worker per core ({cpus} cores)"
+    """Workers the cores allow: Puma one per core (Puma docs), Gunicorn 2 × cores + 1 (Gunicorn docs),
+    Node one per core (cluster), Go one process that uses them all (GOMAXPROCS)."""
+    if app.framework == "go":
+        return 1, f"one Go process: its goroutines run on all {cpus} cores (GOMAXPROCS)"
+    if app.framework in ("rails", "node"):
+        workers, why = (cpus, f"1 Puma worker per core ({cpus} cores)") if app.framework == "rails" else node_workers(cpus)
         if app.max_workers and workers > app.max_workers:
             workers, why = app.max_workers, why + f", capped at {app.max_workers} (max_workers)"
         return workers, why
@@ -110,7 +116,7 @@ def size_app(app: AppSpec, host: HostSpec, memory_for_app: int, web_cpus: float 
     clients = processes * web_pool + app.jobs.processes * job_pool
     used = processes * process_bytes + master + jobs_bytes
     return AppSizing(workers, why, master, web_pool, job_pool, clients, used, processes, process_bytes,
-                     jobs_process_bytes)
+                     jobs_process_bytes, cores)
 
 
 def app_settings(app: AppSpec, sizing: AppSizing, source_of) -> dict[str, Setting]:
@@ -207,6 +213,8 @@ def common_env(app: AppSpec, bouncer: PgBouncerSpec, ends: Endpoints, statement_
 
 def runtime_env(app: AppSpec) -> dict[str, Setting]:
     """Interpreter and allocator settings, by the app's Ruby version where it is Ruby."""
+    if app.framework in ("go", "node"):
+        return {}   # their runtimes' own settings are in golang.py / node.py
     if app.framework != "rails":
         return {"MALLOC_ARENA_MAX": policy(2, "threaded workers: cap glibc arenas to curb fragmentation")}
     version = ruby_version(app)[0]
@@ -227,7 +235,7 @@ def runtime_env(app: AppSpec) -> dict[str, Setting]:
 
 
 def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Setting],
-            source_of) -> dict[str, Setting]:
+            source_of, sizing: AppSizing) -> dict[str, Setting]:
     threads = Setting(app.threads, "stack file", source_of("app.threads"))
     env = {"PORT": Setting(app.port, "stack file", source_of("app.port")),
            "WEB_CONCURRENCY": settings["workers"]}
@@ -242,8 +250,14 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
                                                             "inside the app (Puma has none)"),
                     "PUMA_CONTROL_URL": Setting(f"tcp://127.0.0.1:{settings['control_port'].value}",
                                                 settings["control_port"].reason)})
-    else:
+    elif app.framework == "python":
         env["GUNICORN_THREADS"] = threads
+    elif app.framework == "go":
+        del env["WEB_CONCURRENCY"]   # one process
+        env.update(go_web_env(app, sizing.cores, sizing.process_bytes, sizing.web_pool))
+    else:
+        env.update(node_env(app, sizing.web_pool, sizing.process_bytes, sizing.cores,
+                            common["DB_CONNECT_TIMEOUT"].value, app.threads))
     env["DB_POOL"] = settings["web_db_pool"]
     env["REDIS_POOL_SIZE"] = Setting(app.threads, "one Redis connection per web thread")
     return {**env, **common, **runtime_env(app)}
@@ -258,7 +272,7 @@ def database_url(role: str, ends: Endpoints) -> str:
 
 
 def jobs_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Setting],
-             source_of, ends: Endpoints, jobs_role: dict[str, Setting] | None = None) -> dict[str, Setting]:
+             source_of, ends: Endpoints, jobs_role: dict[str, Setting] | None, sizing: AppSizing) -> dict[str, Setting]:
     concurrency = Setting(app.jobs.concurrency, "stack file", source_of("app.jobs.concurrency"))
     if app.framework == "rails":
         # Sidekiq 6 reads its concurrency from -c or sidekiq.yml (rendered), never SIDEKIQ_CONCURRENCY;
@@ -268,6 +282,11 @@ def jobs_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Setti
                                                                   "(sidekiq.yml sets it)")}
     else:
         env = {"JOB_CONCURRENCY": concurrency}
+    if app.framework == "go":
+        env.update(go_jobs_env(app, sizing.cores, sizing.jobs_process_bytes, sizing.job_pool))
+    elif app.framework == "node":
+        env.update(node_env(app, sizing.job_pool, sizing.jobs_process_bytes, sizing.cores,
+                            common["DB_CONNECT_TIMEOUT"].value, app.jobs.concurrency))
     env["DB_POOL"] = settings["job_db_pool"]
     env["REDIS_POOL_SIZE"] = Setting(app.jobs.concurrency + 2, "job threads + heartbeat and fetcher")
     own = dict(common)

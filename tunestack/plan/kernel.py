@@ -16,6 +16,7 @@ PGBOUNCER_BACKLOG_DEFAULT = 128    # PgBouncer manual: listen_backlog
 REDIS_TCP_BACKLOG = 511            # redis.conf: tcp-backlog default
 PUMA_BACKLOG = 1024                # Puma: the binder's default backlog
 GUNICORN_BACKLOG = 2048            # Gunicorn docs: backlog
+NODE_BACKLOG = 511                 # Node.js docs: server.listen backlog default
 POSTGRES_BACKLOG_PER_CONNECTION = 2  # PostgreSQL listens with 2 × MaxConnections (pqcomm.c)
 
 
@@ -37,8 +38,9 @@ def pgbouncer_backlog(max_client_conn: int) -> Setting:
 def listen_backlogs(max_connections: int, pgbouncer_backlog_value: int, lb_maxconn: int,
                     framework: str) -> dict[str, tuple[int, str]]:
     """The backlog each listening service asks the kernel for, and why."""
-    web = (PUMA_BACKLOG, "Puma's default backlog") if framework == "rails" else (
-        GUNICORN_BACKLOG, "Gunicorn's default backlog")
+    web = {"rails": (PUMA_BACKLOG, "Puma's default backlog"), "python": (GUNICORN_BACKLOG, "Gunicorn's default backlog"),
+           "node": (NODE_BACKLOG, "Node's default listen backlog (net.Server.listen)"),
+           "go": (LINUX_SOMAXCONN_DEFAULT, "Go listens with the namespace's somaxconn (net package)")}[framework]
     return {
         "postgres": (POSTGRES_BACKLOG_PER_CONNECTION * max_connections,
                      f"PostgreSQL listens with 2 × max_connections ({max_connections})"),

@@ -1,6 +1,7 @@
 """PgBouncer's settings from the connection plan. Pure."""
 from __future__ import annotations
 
+from ..choices import PGBOUNCER_SERVER_LIFETIME_MS
 from ..postgres.operations import KEEPALIVE_COUNT, KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S
 from ..stackfile.spec import PgBouncerSpec
 from .connections import Connections
@@ -27,7 +28,8 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
         "max_client_conn": conns.max_client_conn,
         "listen_backlog": pgbouncer_backlog(conns.max_client_conn.value),
         "server_idle_timeout": seconds(600_000, "PgBouncer default: close server connections idle 10 min", "policy"),
-        "server_lifetime": seconds(3_600_000, "PgBouncer default: recycle server connections hourly", "policy"),
+        "server_lifetime": seconds(PGBOUNCER_SERVER_LIFETIME_MS, "PgBouncer default: recycle server connections hourly",
+                                   "policy"),
         "query_wait_timeout": query_wait,
         "idle_transaction_timeout": seconds(idle_in_transaction_ms,
                                             "aligned with idle_in_transaction_session_timeout"),

@@ -16,7 +16,7 @@ from ..paths import ROOT, stacks_dir
 from ..postgres.catalog import catalog
 from ..units import UnitError, parse_duration_ms, parse_size
 from .aws import InstanceTypeResolver, UnknownInstanceType, known_types
-from ..choices import CACHE_POLICIES, QUEUE_POLICY, RAILS_VERSIONS, RUBY_VERSIONS
+from ..choices import CACHE_POLICIES, PGBOUNCER_SERVER_LIFETIME_MS, QUEUE_POLICY, RAILS_VERSIONS, RUBY_VERSIONS
 from .schema import NS, STACK_SCHEMA
 from .spec import (DEFAULT_REDIS_PORTS, DEFAULT_STORAGE, DEFAULT_THREADS, AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, PostgresSpec,
                    RedisInstanceSpec, RolloutSpec, SamplingRule, StackSpec, TrafficSpec)
@@ -29,6 +29,8 @@ STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 # postgresql.conf settings the stack sets through its own keys (or the deploy sets): an override
 # would break ports, sockets, files or the budgets.
+# App keys that only one kind of app reads: given to another, they would be silently ignored.
+FRAMEWORK_KEYS = {"ruby": ("rails",), "rails": ("rails",), "jemalloc": ("rails",), "go": ("go",), "node": ("node",)}
 OWNED_SETTINGS = {"port": "postgres.port", "listen_addresses": "the hosts' addresses",
                   "data_directory": "the deploy", "config_file": "the deploy", "hba_file": "the deploy",
                   "ident_file": "the deploy", "unix_socket_directories": "the deploy",
@@ -467,6 +469,11 @@ class _Builder:
             self.problem([key, "jobs", "lock_timeout"], j["lock_timeout"],
                          "less than app.jobs.statement_timeout (PostgreSQL docs: otherwise it is pointless)",
                          "lower app.jobs.lock_timeout below app.jobs.statement_timeout")
+        framework = c["framework"]
+        for name, owner in FRAMEWORK_KEYS.items():
+            if name in c and framework not in owner:
+                self.problem([key, name], c[name], f"a setting of a {' or '.join(owner)} app (this app is {framework})",
+                             f"remove app.{name}, or set app.framework to {owner[0]}")
         versions = {}
         for name, known in (("ruby", RUBY_VERSIONS), ("rails", RAILS_VERSIONS)):
             if name in c:
@@ -475,13 +482,40 @@ class _Builder:
                     self.problem([key, name], c[name], f"one of {', '.join(known)} (the versions tunestack has "
                                  f"{name.capitalize()} rules for)",
                                  f"write the {name.capitalize()} the app runs, as major.minor, e.g. {known[1]!r}")
+        runtime = self.go_settings(key, c.get("go") or {}) if framework == "go" else \
+            self.node_settings(key, c.get("node") or {}, c) if framework == "node" else {}
         return AppSpec(framework=c["framework"], threads=c.get("threads", DEFAULT_THREADS[c["framework"]]),
                        memory_per_worker_bytes=self.size([key, "memory_per_worker"], c["memory_per_worker"]),
                        jobs=jobs,
                        **_given(c, max_workers="max_workers", port="port", lb_port="lb_port",
                                 db_pool_headroom="db_pool_headroom", jemalloc="jemalloc"),
-                       **versions,
+                       **versions, **runtime,
                        **_present(request_timeout_ms=request_ms))
+
+    def go_settings(self, key: str, g: dict) -> dict:
+        lifetime = self.duration([key, "go", "conn_max_lifetime"], g.get("conn_max_lifetime"))
+        idle = self.duration([key, "go", "conn_max_idle_time"], g.get("conn_max_idle_time"))
+        if lifetime is not None and lifetime >= PGBOUNCER_SERVER_LIFETIME_MS:
+            # PgBouncer closes its server connection at server_lifetime; the app's connection to PgBouncer
+            # should be recycled first so a fresh one lands on a fresh server connection.
+            self.problem([key, "go", "conn_max_lifetime"], g["conn_max_lifetime"],
+                         f"less than PgBouncer's server_lifetime ({PGBOUNCER_SERVER_LIFETIME_MS // 60_000} min)",
+                         "use 5m to 30m, as database/sql deployments behind PgBouncer do")
+        if lifetime is not None and idle is not None and idle > lifetime:
+            self.problem([key, "go", "conn_max_idle_time"], g["conn_max_idle_time"],
+                         "at most conn_max_lifetime (database/sql closes at whichever comes first)",
+                         "lower conn_max_idle_time, e.g. 5m")
+        return _present(go_conn_max_lifetime_ms=lifetime, go_conn_max_idle_ms=idle)
+
+    def node_settings(self, key: str, n: dict, c: dict) -> dict:
+        heap = self.size([key, "node", "max_old_space"], n.get("max_old_space"))
+        per_process = self.size([key, "memory_per_worker"], c["memory_per_worker"])
+        if heap is not None and per_process is not None and heap >= per_process:
+            self.problem([key, "node", "max_old_space"], n["max_old_space"],
+                         f"less than memory_per_worker ({c['memory_per_worker']}): the process also needs memory "
+                         "outside V8's heap", "remove it (75 % of memory_per_worker) or raise memory_per_worker")
+        return {**_present(node_max_old_space_bytes=heap),
+                **_given(n, node_uses_threadpool="uses_threadpool")}
 
     def traffic(self) -> TrafficSpec:
         key = f"{NS}:traffic"

@@ -156,6 +156,11 @@ APP = _obj(
         "rails": {"type": ["string", "number"], "description": "Rails version of a rails app: 6.1 to 8.1 "
                                                                "(default 6.1, Debian 12's)"},
         "jobs": JOBS,
+        "go": _obj({"conn_max_lifetime": DURATION, "conn_max_idle_time": DURATION},
+                   description="database/sql pool lifetimes of a go app (default 30m and 5m)"),
+        "node": _obj({"max_old_space": SIZE, "uses_threadpool": {"type": "boolean"}},
+                     description="a node app's V8 heap (default 75 % of memory_per_worker) and whether it uses "
+                                 "libuv's thread pool"),
     },
     required=("framework", "memory_per_worker"),
 )

@@ -88,7 +88,7 @@ class JobsSpec:
 
 
 # Puma's default is 5 threads, Rails' generated puma.rb 3 (GVL contention); Gunicorn gthread 4.
-DEFAULT_THREADS = {"rails": 3, "python": 4}
+DEFAULT_THREADS = {"rails": 3, "python": 4, "go": 20, "node": 8}
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,10 @@ class AppSpec:
     ruby: str | None = None      # Ruby version of the app (rails); None: the host's, else Debian 12's
     ruby_source: str = "stack file"   # where `ruby` came from (the planner may fill it from the host)
     rails: str | None = None     # Rails version (rails); None: Debian 12's
+    go_conn_max_lifetime_ms: int = 30 * 60_000   # go: database/sql ConnMaxLifetime
+    go_conn_max_idle_ms: int = 5 * 60_000        # go: ConnMaxIdleTime
+    node_max_old_space_bytes: int | None = None  # node: V8 heap; None: 75 % of memory_per_worker
+    node_uses_threadpool: bool = False           # node: the app leans on libuv's pool (fs, crypto, dns)
 
     @property
     def canary_port(self) -> int:
