@@ -42,7 +42,14 @@ def test_lifetimes_stay_below_pgbouncers_server_lifetime():
     plan = build_plan(replace(spec("staging"), app=go_app()))
     env = plan.web_env
     assert env["DB_CONN_MAX_LIFETIME"].value < plan.pgbouncer["server_lifetime"].value
-    assert (env["DB_CONN_MAX_LIFETIME"].text, env["DB_CONN_MAX_IDLE_TIME"].text) == ("30min", "5min")
+    assert (env["DB_CONN_MAX_LIFETIME"].text, env["DB_CONN_MAX_IDLE_TIME"].text) == ("30m", "5m")
+
+
+@pytest.mark.parametrize("ms,text", [(1_800_000, "30m"), (90_000, "90s"), (1500, "1500ms"), (7_200_000, "2h")])
+def test_durations_are_written_as_go_reads_them(ms, text):
+    # Go docs (time.ParseDuration): units ns, us, ms, s, m, h; there is no "min".
+    from tunestack.plan.golang import go_duration
+    assert go_duration(ms) == text
 
 
 def test_one_process_per_replica_and_the_budget_counts_its_pool():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..stackfile.spec import AppSpec
-from .setting import Setting, duration_ms
+from .setting import Setting
 
 GOMEMLIMIT_SHARE = 0.9     # Go GC guide: a soft limit a little under the memory the process may use
 IDLE_SHARE = 0.2           # the guides: 5 idle of 25 open
@@ -40,13 +40,21 @@ def go_jobs_env(app: AppSpec, cores: int, process_bytes: int, pool: int) -> dict
     }
 
 
+def go_duration(ms: int) -> str:
+    """As Go's time.ParseDuration reads it: 30m, 90s, 1500ms (it has no "min")."""
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
 def lifetimes(app: AppSpec) -> dict[str, Setting]:
+    lifetime, idle = app.go_conn_max_lifetime_ms, app.go_conn_max_idle_ms
     return {
-        "DB_CONN_MAX_LIFETIME": duration_ms(app.go_conn_max_lifetime_ms,
-                                            "recycle connections before PgBouncer's server_lifetime (SetConnMaxLifetime)",
-                                            "stack file" if app.go_conn_max_lifetime_ms != 30 * 60_000 else "policy"),
-        "DB_CONN_MAX_IDLE_TIME": duration_ms(app.go_conn_max_idle_ms, "close a connection idle this long "
-                                                                      "(SetConnMaxIdleTime)", "policy"),
+        "DB_CONN_MAX_LIFETIME": Setting(lifetime, "recycle connections before PgBouncer's server_lifetime "
+                                                  "(SetConnMaxLifetime)", text=go_duration(lifetime), unit="ms"),
+        "DB_CONN_MAX_IDLE_TIME": Setting(idle, "close a connection idle this long (SetConnMaxIdleTime)",
+                                         text=go_duration(idle), unit="ms"),
     }
 
 
