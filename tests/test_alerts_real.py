@@ -20,10 +20,10 @@ from tunestack import stackfile
 from tunestack.plan import build_plan
 from tunestack.poll import wait_until
 from tunestack.render import render_plan, Layout
+from tunestack.servers import fetched_cache
 
 pytestmark = pytest.mark.servers
-TOOLS = os.environ.get("TUNESTACK_TOOLS_CACHE") or (
-    "/var/cache/tunestack/tools" if os.geteuid() == 0 else os.path.expanduser("~/.cache/tunestack/tools"))
+TOOLS = fetched_cache("tools", "TUNESTACK_TOOLS_CACHE")   # scripts/fetch-prometheus-tools
 METRIC = re.compile(r"\b((?:redis|haproxy|pgbouncer|sidekiq)_[a-z0-9_]+)")
 
 

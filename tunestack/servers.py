@@ -9,13 +9,19 @@ import socket
 import subprocess
 
 
+def fetched_cache(kind: str, env_var: str) -> str:
+    """Where a scripts/fetch-* script keeps what it fetched (the same rule as the scripts): $env_var,
+    else /var/cache/tunestack/<kind> as root, else ~/.cache/tunestack/<kind>."""
+    if os.environ.get(env_var):
+        return os.environ[env_var]
+    if os.geteuid() == 0:
+        return f"/var/cache/tunestack/{kind}"
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tunestack", kind)
+
+
 def pg_build_cache() -> str:
     """Where scripts/fetch-postgres keeps the real server builds of every major (13-18)."""
-    if os.environ.get("TUNESTACK_PG_CACHE"):
-        return os.environ["TUNESTACK_PG_CACHE"]
-    if os.geteuid() == 0:
-        return "/var/cache/tunestack/postgres"
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tunestack", "postgres")
+    return fetched_cache("postgres", "TUNESTACK_PG_CACHE")
 
 
 def pg_bin(name: str, major: int | None = None) -> str:
