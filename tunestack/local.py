@@ -23,6 +23,7 @@ import json
 import os
 import pwd
 import secrets as pysecrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,13 @@ RAILS_LIBRARIES = ("ruby-activerecord", "ruby-railties", "ruby-actionpack", "rub
                    "ruby-rack-timeout", "ruby-sentry-ruby", "ruby-sentry-rails", "ruby-sentry-sidekiq",
                    "ruby-connection-pool", "libjemalloc2")
 RAILS_APP = ROOT / "refapp" / "rails"
+# The Go reference app (refapp/go) builds GOPATH-style from Debian's Go library packages: no module proxy.
+GO_PACKAGES = ("golang-go", "golang-github-lib-pq-dev", "golang-github-gomodule-redigo-dev",
+               "golang-github-prometheus-client-golang-dev")
+GO_APP = ROOT / "refapp" / "go"
+# The Node reference app (refapp/node) takes pg, ioredis and prom-client from npm (package-lock.json).
+NODE_APP = ROOT / "refapp" / "node"
+NODE_APP_FILES = ("package.json", "package-lock.json", "server.js")
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
 # The cluster's own pg_hba.conf (unused: the stack passes its own) still must not trust anyone.
 INITDB_AUTH = ("--auth-local=peer", "--auth-host=reject")
@@ -58,7 +66,7 @@ def _installed(package: str) -> bool:
     return res.returncode == 0 and "install ok installed" in res.stdout
 
 
-LOCAL_FRAMEWORKS = ("rails", "python")   # the frameworks with a reference app in refapp/
+LOCAL_FRAMEWORKS = ("rails", "python", "go", "node")   # the frameworks with a reference app in refapp/
 
 
 class LocalStackError(Exception):
@@ -131,7 +139,7 @@ class LocalStack:
         checkout. One per role and per Redis instance: a leaked cache password opens no queue."""
         path = self.secrets_dir / "passwords.json"
         values = json.loads(path.read_text()) if path.exists() else {}
-        wanted = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "puma-control")
+        wanted = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "puma-control", "runtime")
         if not all(k in values for k in wanted):
             values = {k: values.get(k) or pysecrets.token_urlsafe(24) for k in wanted}
             path.write_text(json.dumps(values))
@@ -156,7 +164,7 @@ class LocalStack:
         return {
             # verify reads <user>-password on the host (tunestack verify --secrets-dir)
             "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"], "jobs-password": pw["jobs"],
-                        "puma-control-token": pw["puma-control"],
+                        "puma-control-token": pw["puma-control"], "runtime-token": pw["runtime"],
                         "tunestack_admin-password": pw["admin"],
                         "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"]},
             "service-secrets": {
@@ -191,8 +199,13 @@ class LocalStack:
         stable = rollout.get("stable") or {"version": "stable", "env": {}}
         stable_env = {"APP_VERSION": stable["version"], **stable["env"]}
         web_command, jobs_command = self._app_commands(plan, venv_bin)
+        web_only = {"PUMA_CONTROL_TOKEN", "TUNESTACK_RUNTIME_TOKEN"}   # the jobs never serve a runtime report
         if plan.spec.app.framework == "rails":
             secrets_env["PUMA_CONTROL_TOKEN"] = pw["puma-control"]
+        elif plan.spec.app.framework in ("go", "node"):
+            secrets_env["TUNESTACK_RUNTIME_TOKEN"] = pw["runtime"]
+        # A rebuilt app changes its programs' environment: supervisord's `update` restarts them.
+        build = {"APP_BUILD": self._app_build_id(plan)} if plan.spec.app.framework in ("go", "node") else {}
         progs = [
             dict(name="postgres", user=self.user, startsecs=3, stopsignal="INT",
                  command=f"{pg_bin('postgres')} -D {self.data}/postgres -c config_file={self.etc}/postgresql.conf "
@@ -207,9 +220,9 @@ class LocalStack:
             # The app runs as the invoking user: the venv's interpreter may live in a private home.
             # Its code and configs belong to root, so no service user can change what it runs.
             dict(name="web", user=None, startsecs=2, stopsignal="TERM", command=web_command,
-                 environment=env_of(plan.web_env, {**secrets_env, **stable_env, "TUNESTACK_TRACK": "stable"})),
+                 environment=env_of(plan.web_env, {**secrets_env, **build, **stable_env, "TUNESTACK_TRACK": "stable"})),
             dict(name="jobs", user=None, startsecs=2, stopsignal="TERM", command=jobs_command,
-                 environment=env_of(plan.jobs_env, {**{k: v for k, v in secrets_env.items() if k != "PUMA_CONTROL_TOKEN"},
+                 environment=env_of(plan.jobs_env, {**{k: v for k, v in secrets_env.items() if k not in web_only}, **build,
                                                     "DATABASE_PASSWORD": pw[plan.jobs_role]})),
             dict(name="haproxy", user=self.user, startsecs=1, stopsignal="USR1",
                  command=f"{which('haproxy')} -W -db -f {self.etc}/haproxy.cfg"),
@@ -218,7 +231,7 @@ class LocalStack:
         if canary and "canary_port" in plan.rollout:
             progs.append(dict(
                 name="web-canary", user=None, startsecs=2, stopsignal="TERM", command=web_command,
-                environment=env_of(plan.web_env, {**secrets_env, "APP_VERSION": canary["version"], **canary["env"],
+                environment=env_of(plan.web_env, {**secrets_env, **build, "APP_VERSION": canary["version"], **canary["env"],
                                                "TUNESTACK_TRACK": "canary",
                                                # one control app per stack: the stable Puma's
                                                "PUMA_CONTROL_URL": "",
@@ -235,11 +248,80 @@ class LocalStack:
     def _app_commands(self, plan: Plan, venv_bin: Path) -> tuple[str, str]:
         """The web and jobs commands of the stack's reference app: Puma and Sidekiq for rails
         (refapp/rails), Gunicorn and the Python worker otherwise (refapp/)."""
-        if plan.spec.app.framework == "rails":
+        framework = plan.spec.app.framework
+        if framework == "rails":
             return (f"{which('puma')} -C {self.etc}/puma.rb {RAILS_APP}/config.ru",
                     f"{which('sidekiq')} -C {self.etc}/sidekiq.yml -r {RAILS_APP}/app.rb")
+        if framework == "go":
+            binary = self.app_dir / "refapp-go"
+            return str(binary), f"{binary} jobs"
+        if framework == "node":
+            node, server = which("node"), self.app_dir / "server.js"
+            return f"{node} {server}", f"{node} {server} jobs"
         return (f"{venv_bin}/gunicorn -c {self.etc}/gunicorn.conf.py refapp.app:application",
                 f"{venv_bin}/python -m refapp.worker")
+
+    # --- the Go and Node apps: built or installed into the state folder, owned by root -------
+    @property
+    def app_dir(self) -> Path:
+        return self.dir / "app"
+
+    def _app_sources(self, framework: str) -> list[Path]:
+        if framework == "go":
+            return sorted(GO_APP.glob("*.go"))
+        return [NODE_APP / name for name in NODE_APP_FILES]
+
+    def _app_build_id(self, plan: Plan) -> str:
+        """A digest of the app's sources and toolchain: what `build_app` last built is this."""
+        framework = plan.spec.app.framework
+        digest = hashlib.sha256(framework.encode())
+        for path in self._app_sources(framework):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()[:12]
+
+    def build_app(self, plan: Plan) -> bool:
+        """Build refapp/go or install refapp/node's locked npm packages into app/ (root's: no
+        service user may change what runs), unless what is there was built from these sources.
+        Returns whether it built. A failed build changes nothing that runs."""
+        framework = plan.spec.app.framework
+        if framework not in ("go", "node"):
+            return False
+        build_id = self._app_build_id(plan)
+        stamp = self.app_dir / "BUILD"
+        if stamp.exists() and stamp.read_text() == build_id:
+            return False
+        cache = self.dir / "cache"
+        for folder in (self.app_dir, cache):
+            folder.mkdir(exist_ok=True)
+            self._own(folder, 0o755 if folder == self.app_dir else 0o700, False)
+        with tempfile.TemporaryDirectory(prefix="build-", dir=self.dir) as tmp:
+            self.say(f"[{self.stack}] building the {framework} reference app…")
+            if framework == "go":
+                command = [which("go"), "build", "-trimpath", "-o", f"{tmp}/refapp-go", "."]
+                run_env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
+                           "GOCACHE": str(cache / "go-build"), "GOFLAGS": "", "CGO_ENABLED": "0"}
+                res = subprocess.run(command, cwd=GO_APP, env=run_env, capture_output=True, text=True)
+            else:
+                for path in self._app_sources(framework):
+                    (Path(tmp) / path.name).write_bytes(path.read_bytes())
+                command = [which("npm"), "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"]
+                res = subprocess.run(command, cwd=tmp, capture_output=True, text=True,
+                                     env={**os.environ, "npm_config_cache": str(cache / "npm")})
+            if res.returncode:
+                raise LocalStackError(f"{' '.join(command[:2])} failed for refapp/{framework}:\n"
+                                      f"{(res.stdout + res.stderr)[-3000:]}")
+            for entry in Path(tmp).iterdir():   # replace what runs only once the build succeeded
+                target = self.app_dir / entry.name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                os.replace(entry, target)
+        stamp.write_text(build_id)
+        for path in [self.app_dir, *self.app_dir.rglob("*")]:   # root's, readable, written by no one else
+            if os.geteuid() == 0:
+                os.lchown(path, 0, 0)
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() or path.stat().st_mode & 0o100 else 0o644)
+        return True
 
     # --- rollout programs ---------------------------------------------------------------------
     _KEEP = object()
@@ -288,6 +370,11 @@ class LocalStack:
         if framework == "rails":
             missing += [pkg for binary, pkg in RAILS_PACKAGES.items() if not which(binary)]
             missing += [pkg for pkg in RAILS_LIBRARIES if not _installed(pkg)]
+        if framework == "go":
+            missing += [pkg for pkg in GO_PACKAGES if not _installed(pkg)]
+        if framework == "node":   # Debian's nodejs where the machine has no Node of its own
+            missing += [pkg for pkg in ("node", "npm") if not which(pkg)]
+            missing = ["nodejs" if pkg == "node" else pkg for pkg in missing]
         if not missing:
             return
         command = ["apt-get", "install", "-y", *missing]
@@ -342,6 +429,7 @@ class LocalStack:
         self.say(f"[{self.stack}] plan ok: {len(plan.postgres)} PostgreSQL settings, budgets hold")
         self.ensure_packages(plan.spec.app.framework)
         self._mkdirs()
+        self.build_app(plan)   # before anything changes: a failed build leaves the running stack as it was
         files = self.files(plan)
         self.say(f"[{self.stack}] checking the new configs with the real servers…")
         self.preflight(files)

@@ -255,9 +255,13 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
     elif app.framework == "go":
         del env["WEB_CONCURRENCY"]   # one process
         env.update(go_web_env(app, sizing.cores, sizing.process_bytes, sizing.web_pool))
+        env["REQUEST_TIMEOUT"] = seconds(app.request_timeout_ms, "the request timeout, enforced inside the app "
+                                                               "(net/http: http.TimeoutHandler)")
     else:
         env.update(node_env(app, sizing.web_pool, sizing.process_bytes, sizing.cores,
                             common["DB_CONNECT_TIMEOUT"].value, app.threads))
+        env["REQUEST_TIMEOUT"] = seconds(app.request_timeout_ms, "the request timeout, enforced inside the app "
+                                                               "(Node.js http: server.requestTimeout)")
     env["DB_POOL"] = settings["web_db_pool"]
     env["REDIS_POOL_SIZE"] = Setting(app.threads, "one Redis connection per web thread")
     return {**env, **common, **runtime_env(app)}

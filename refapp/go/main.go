@@ -1,0 +1,378 @@
+// The Go reference app: the contract of refapp/ (Python) and refapp/rails, in Go. Built
+// GOPATH-style from Debian's packages (golang-go, golang-github-lib-pq-dev,
+// golang-github-gomodule-redigo-dev, golang-github-prometheus-client-golang-dev):
+//
+//	GO111MODULE=off GOPATH=/usr/share/gocode go build -o refapp-go ./refapp/go
+//
+// `refapp-go` serves HTTP; `refapp-go jobs` runs the job worker pool. Every tuning value comes from
+// the environment the plan renders (tunestack/plan/golang.py); GOMAXPROCS and GOMEMLIMIT are read
+// by the Go runtime itself, before main runs.
+//
+//	GET /health               liveness; touches no backing service
+//	GET /                     a query through PgBouncer, a cache read (and write on a miss), a job
+//	GET /version              version and rollout track
+//	GET /_tunestack/runtime   what this process runs with (pool, GOMAXPROCS, memory limit, the
+//	                          session's timeouts); ?job=NONCE adds a job process's own report.
+//	                          Loopback and the X-Tunestack-Token header only.
+//	GET /_tunestack/metrics   Prometheus metrics (the names tunestack's alerts use)
+//
+// APP_FAULT_RATE (0-1) answers that share of requests with 500; APP_EXTRA_LATENCY_MS adds latency.
+package main
+
+import (
+	"crypto/subtle"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/lib/pq"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const (
+	jobsKey        = "jobs" // the queue Redis list every reference app uses
+	reportTTL      = 300    // seconds a job's runtime report stays in Redis
+	reportKeyStart = "tunestack:job-runtime:"
+	blockFor       = time.Second // how long a job worker's BRPOP waits for a job before checking for a stop
+)
+
+var nonceShape = regexp.MustCompile(`^[0-9a-f]{16,64}$`)
+
+func env(name, fallback string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return fallback
+}
+
+func envInt(name string, fallback int) int {
+	n, err := strconv.Atoi(env(name, strconv.Itoa(fallback)))
+	if err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
+
+func envSeconds(name string, fallback float64) time.Duration {
+	f, err := strconv.ParseFloat(env(name, strconv.FormatFloat(fallback, 'f', -1, 64)), 64)
+	if err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+func envDuration(name string, fallback time.Duration) time.Duration {
+	d, err := time.ParseDuration(env(name, fallback.String()))
+	if err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
+	return d
+}
+
+// secret is NAME, or the contents of the file NAME_FILE names (on Docker passwords are files, so
+// that `docker inspect` never shows them).
+func secret(name string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	path := os.Getenv(name + "_FILE")
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatalf("%s_FILE: %v", name, err)
+	}
+	return strings.TrimRight(string(b), "\n")
+}
+
+// libpqQuote quotes a keyword value for a libpq-style connection string: a password may hold any
+// character.
+func libpqQuote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// openDB opens the database/sql pool with the plan's limits. DATABASE_URL has no password; it
+// comes from DATABASE_PASSWORD(_FILE).
+func openDB() *sql.DB {
+	u, err := url.Parse(os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatalf("DATABASE_URL: %v", err)
+	}
+	dsn := fmt.Sprintf("host=%s port=%s dbname=%s user=%s password=%s sslmode=disable connect_timeout=%d",
+		libpqQuote(u.Hostname()), libpqQuote(u.Port()), libpqQuote(strings.TrimPrefix(u.Path, "/")),
+		libpqQuote(u.User.Username()), libpqQuote(secret("DATABASE_PASSWORD")), envInt("DB_CONNECT_TIMEOUT", 2))
+	connector, err := pq.NewConnector(dsn)
+	if err != nil {
+		log.Fatalf("database: %v", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(envInt("DB_MAX_OPEN_CONNS", 25))
+	db.SetMaxIdleConns(envInt("DB_MAX_IDLE_CONNS", 5))
+	db.SetConnMaxLifetime(envDuration("DB_CONN_MAX_LIFETIME", 30*time.Minute))
+	db.SetConnMaxIdleTime(envDuration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute))
+	return db
+}
+
+func redisPool(urlVar, passwordVar string, size int) *redis.Pool {
+	return &redis.Pool{
+		MaxIdle: size, MaxActive: size, Wait: true, IdleTimeout: 5 * time.Minute,
+		Dial: func() (redis.Conn, error) {
+			return redis.DialURL(os.Getenv(urlVar), redis.DialPassword(secret(passwordVar)),
+				redis.DialConnectTimeout(envSeconds("REDIS_CONNECT_TIMEOUT", 5)),
+				redis.DialReadTimeout(envSeconds("REDIS_READ_TIMEOUT", 1)),
+				redis.DialWriteTimeout(envSeconds("REDIS_WRITE_TIMEOUT", 1)))
+		},
+	}
+}
+
+// report is what a process really runs with: read back from database/sql and the Go runtime,
+// never from the environment; the session's timeouts as PostgreSQL shows them to its role.
+func report(db *sql.DB) (map[string]any, error) {
+	var user, statement, lock string
+	err := db.QueryRow("SELECT current_user, current_setting('statement_timeout'), current_setting('lock_timeout')").
+		Scan(&user, &statement, &lock)
+	if err != nil {
+		return nil, err
+	}
+	stats := db.Stats()
+	return map[string]any{
+		"pid": os.Getpid(), "go": runtime.Version(),
+		"max_open_conns": stats.MaxOpenConnections,
+		// database/sql keeps these private: the values it was given, as the process got them.
+		"max_idle_conns":     envInt("DB_MAX_IDLE_CONNS", 5),
+		"conn_max_lifetime":  envDuration("DB_CONN_MAX_LIFETIME", 30*time.Minute).String(),
+		"conn_max_idle_time": envDuration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute).String(),
+		"gomaxprocs":         runtime.GOMAXPROCS(0),
+		"memory_limit":       debug.SetMemoryLimit(-1), // -1 reads the limit without changing it
+		"database_user":      user, "statement_timeout": statement, "lock_timeout": lock,
+	}, nil
+}
+
+func reply(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-App-Version", env("APP_VERSION", "dev"))
+	w.Header().Set("X-Track", env("TUNESTACK_TRACK", "stable"))
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// trusted: a loopback caller with the runtime token, compared in constant time.
+func trusted(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	token := secret("TUNESTACK_RUNTIME_TOKEN")
+	given := r.Header.Get("X-Tunestack-Token")
+	return err == nil && net.ParseIP(host).IsLoopback() && token != "" &&
+		subtle.ConstantTimeCompare([]byte(given), []byte(token)) == 1
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+func web() {
+	db := openDB()
+	cache := redisPool("REDIS_CACHE_URL", "REDIS_CACHE_PASSWORD", envInt("REDIS_POOL_SIZE", 8))
+	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", envInt("REDIS_POOL_SIZE", 8))
+	faults, _ := strconv.ParseFloat(env("APP_FAULT_RATE", "0"), 64)
+	latency := time.Duration(envInt("APP_EXTRA_LATENCY_MS", 0)) * time.Millisecond
+	m := newMetrics(db, queue)
+	requestTimeout := envSeconds("REQUEST_TIMEOUT", 30)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { reply(w, 200, map[string]bool{"ok": true}) })
+	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, map[string]string{"version": env("APP_VERSION", "dev"), "track": env("TUNESTACK_TRACK", "stable")})
+	})
+	mux.Handle("/_tunestack/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/_tunestack/runtime", func(w http.ResponseWriter, r *http.Request) {
+		if !trusted(r) {
+			reply(w, 404, map[string]string{"error": "not found"})
+			return
+		}
+		body, err := report(db)
+		if err != nil {
+			reply(w, 503, map[string]string{"error": "database: " + err.Error()})
+			return
+		}
+		body["request_timeout"] = requestTimeout.Seconds()
+		if nonce := r.URL.Query().Get("job"); nonce != "" {
+			if !nonceShape.MatchString(nonce) {
+				reply(w, 400, map[string]string{"error": "job: 16-64 lowercase hex digits"})
+				return
+			}
+			body["job"], err = jobReport(queue, nonce)
+			if err != nil {
+				reply(w, 503, map[string]string{"error": "queue: " + err.Error()})
+				return
+			}
+		}
+		reply(w, 200, body)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if latency > 0 {
+			time.Sleep(latency)
+		}
+		if rand.Float64() < faults {
+			reply(w, 500, map[string]string{"error": "injected fault (APP_FAULT_RATE)"})
+			return
+		}
+		var hits int
+		if err := db.QueryRowContext(r.Context(), "SELECT count(*) FROM hits").Scan(&hits); err != nil {
+			reply(w, 503, map[string]string{"error": "database: " + err.Error()})
+			return
+		}
+		c := cache.Get()
+		defer c.Close()
+		key := fmt.Sprintf("page:%d", rand.Intn(100))
+		cached, err := redis.String(c.Do("GET", key))
+		m.cacheReads.WithLabelValues(map[bool]string{true: "miss", false: "hit"}[err == redis.ErrNil]).Inc()
+		if err == redis.ErrNil {
+			_, err = c.Do("SET", key, strconv.Itoa(hits), "EX", 60)
+		}
+		if err != nil {
+			reply(w, 503, map[string]string{"error": "cache: " + err.Error()})
+			return
+		}
+		q := queue.Get()
+		defer q.Close()
+		if _, err := q.Do("LPUSH", jobsKey, fmt.Sprintf(`{"at": %d}`, time.Now().Unix())); err != nil {
+			reply(w, 503, map[string]string{"error": "queue: " + err.Error()})
+			return
+		}
+		reply(w, 200, map[string]any{"hits": hits, "cached": cached != ""})
+	})
+	// The request timeout, inside the app: a request still running then is answered 503.
+	timed := http.TimeoutHandler(mux, requestTimeout, `{"error": "request timeout"}`)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_tunestack/") || r.URL.Path == "/health" {
+			mux.ServeHTTP(w, r) // the probes are not the traffic the alerts judge
+			return
+		}
+		start, rec := time.Now(), &statusRecorder{ResponseWriter: w, status: 200}
+		timed.ServeHTTP(rec, r)
+		m.observe(rec.status, time.Since(start))
+	})
+	bind := env("BIND", "127.0.0.1:"+env("PORT", "8000"))
+	server := &http.Server{Addr: bind, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+		<-stop
+		_ = server.Close()
+	}()
+	log.Printf("serving on %s (GOMAXPROCS %d, memory limit %d)", bind, runtime.GOMAXPROCS(0), debug.SetMemoryLimit(-1))
+	if err := server.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
+
+// jobReport asks a job process for its own runtime report: the first call enqueues a report job,
+// later calls return what it wrote (nil until then).
+func jobReport(queue *redis.Pool, nonce string) (any, error) {
+	c := queue.Get()
+	defer c.Close()
+	raw, err := redis.Bytes(c.Do("GET", reportKeyStart+nonce))
+	if err == redis.ErrNil {
+		_, err = c.Do("LPUSH", jobsKey, fmt.Sprintf(`{"report": %q}`, nonce))
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	return out, json.Unmarshal(raw, &out)
+}
+
+// jobs: JOB_CONCURRENCY workers take jobs from a channel of JOB_QUEUE_BOUND; beyond that, jobs
+// wait in the queue Redis, where they survive a restart.
+func jobs() {
+	db := openDB()
+	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", envInt("REDIS_POOL_SIZE", 4))
+	concurrency := envInt("JOB_CONCURRENCY", 10)
+	work := make(chan string, envInt("JOB_QUEUE_BOUND", 100))
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	var wg sync.WaitGroup
+	for i := 0; i < concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range work {
+				run(db, queue, job, concurrency)
+			}
+		}()
+	}
+	log.Printf("%d job workers (GOMAXPROCS %d, memory limit %d)", concurrency, runtime.GOMAXPROCS(0), debug.SetMemoryLimit(-1))
+	for {
+		select {
+		case <-stop:
+			close(work) // the workers finish what they hold; the rest stays in Redis
+			wg.Wait()
+			return
+		default:
+		}
+		c := queue.Get()
+		// A blocking pop waits up to its own timeout before the reply: read for that long, plus the plan's read timeout.
+		job, err := redis.Strings(redis.DoWithTimeout(c, blockFor+envSeconds("REDIS_READ_TIMEOUT", 1), "BRPOP", jobsKey, blockFor.Seconds()))
+		c.Close()
+		if err == nil && len(job) == 2 {
+			work <- job[1]
+		} else if err != nil && err != redis.ErrNil {
+			log.Printf("queue: %v", err)
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+func run(db *sql.DB, queue *redis.Pool, job string, concurrency int) {
+	var msg struct {
+		Report string `json:"report"`
+	}
+	if json.Unmarshal([]byte(job), &msg) == nil && nonceShape.MatchString(msg.Report) {
+		body, err := report(db)
+		if err != nil {
+			log.Printf("report: %v", err)
+			return
+		}
+		body["concurrency"] = concurrency
+		body["queue_bound"] = envInt("JOB_QUEUE_BOUND", 100)
+		raw, _ := json.Marshal(body)
+		c := queue.Get()
+		defer c.Close()
+		if _, err := c.Do("SET", reportKeyStart+msg.Report, raw, "EX", reportTTL); err != nil {
+			log.Printf("report: %v", err)
+		}
+		return
+	}
+	if _, err := db.Exec("INSERT INTO hits DEFAULT VALUES"); err != nil {
+		log.Printf("job: %v", err)
+	}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "jobs" {
+		jobs()
+		return
+	}
+	web()
+}

@@ -1,0 +1,308 @@
+// The Node reference app: the contract of refapp/ (Python), refapp/rails and refapp/go, in Node.
+// Dependencies from npm (package-lock.json): pg (node-postgres), ioredis, prom-client.
+//
+//   node server.js        the web: a node:cluster primary and WEB_CONCURRENCY workers on PORT
+//   node server.js jobs   the job worker: JOB_CONCURRENCY loops on the queue Redis
+//
+// Every tuning value comes from the environment the plan renders (tunestack/plan/node.py);
+// --max-old-space-size and UV_THREADPOOL_SIZE reach V8 and libuv through NODE_OPTIONS and the
+// environment before this file runs.
+//
+//   GET /health              liveness; touches no backing service
+//   GET /                    a query through PgBouncer, a cache read (and write on a miss), a job
+//   GET /version             version and rollout track
+//   GET /_tunestack/runtime  what the answering worker runs with (pool, heap limit, the session's
+//                            timeouts, the cluster's size); ?job=NONCE adds a job process's report.
+//                            Loopback and the X-Tunestack-Token header only.
+//   GET /_tunestack/metrics  Prometheus metrics of the whole cluster (the names tunestack's alerts use)
+//
+// APP_FAULT_RATE (0-1) answers that share of requests with 500; APP_EXTRA_LATENCY_MS adds latency.
+'use strict';
+
+const cluster = require('node:cluster');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const v8 = require('node:v8');
+const { Pool } = require('pg');
+const Redis = require('ioredis');
+const prom = require('prom-client');
+
+const JOBS_KEY = 'jobs';                          // the queue Redis list every reference app uses
+const REPORT_KEY = 'tunestack:job-runtime:';
+const REPORT_TTL = 300;
+const NONCE = /^[0-9a-f]{16,64}$/;
+const BLOCK_SECONDS = 1;                          // a job loop's BRPOP wait before it checks for a stop
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30];
+
+const env = (name, fallback) => (process.env[name] ? process.env[name] : fallback);
+const envInt = (name, fallback) => {
+  const n = Number.parseInt(env(name, String(fallback)), 10);
+  if (!Number.isFinite(n)) throw new Error(`${name}: not an integer`);
+  return n;
+};
+const seconds = (name, fallback) => Number.parseFloat(env(name, String(fallback))) * 1000;
+
+// A password from NAME, or from the file NAME_FILE names (on Docker passwords are files).
+function secret(name) {
+  if (name in process.env) return process.env[name];
+  const path = process.env[`${name}_FILE`];
+  return path ? fs.readFileSync(path, 'utf8').replace(/\n$/, '') : undefined;
+}
+
+function openPool() {
+  const url = new URL(process.env.DATABASE_URL);
+  return new Pool({
+    host: url.hostname, port: Number(url.port || 5432), database: url.pathname.slice(1),
+    user: decodeURIComponent(url.username), password: secret('DATABASE_PASSWORD'),
+    max: envInt('PG_POOL_MAX', 10),
+    idleTimeoutMillis: envInt('PG_IDLE_TIMEOUT_MILLIS', 10000),
+    connectionTimeoutMillis: envInt('PG_CONNECTION_TIMEOUT_MILLIS', 0),
+  });
+}
+
+// blockMs: a blocking pop waits that long before its reply, so its command timeout is longer.
+function redisClient(urlVar, passwordVar, blockMs = 0) {
+  return new Redis(process.env[urlVar], {
+    password: secret(passwordVar),
+    connectTimeout: seconds('REDIS_CONNECT_TIMEOUT', 5),
+    commandTimeout: blockMs + seconds('REDIS_READ_TIMEOUT', 1),
+    maxRetriesPerRequest: 1,
+  });
+}
+
+// What this process really runs with: read back from node-postgres and V8, never the environment.
+async function report(pool) {
+  const { rows: [row] } = await pool.query(
+    "SELECT current_user AS database_user, current_setting('statement_timeout') AS statement_timeout, " +
+    "current_setting('lock_timeout') AS lock_timeout");
+  return {
+    pid: process.pid, node: process.version,
+    pool_max: pool.options.max,
+    idle_timeout_millis: pool.options.idleTimeoutMillis,
+    connection_timeout_millis: pool.options.connectionTimeoutMillis,
+    heap_size_limit: v8.getHeapStatistics().heap_size_limit,   // old space + V8's young generation
+    uv_threadpool_size: process.env.UV_THREADPOOL_SIZE ? Number(process.env.UV_THREADPOOL_SIZE) : 4,
+    ...row,
+  };
+}
+
+function reply(res, status, body) {
+  const data = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data),
+    'X-App-Version': env('APP_VERSION', 'dev'), 'X-Track': env('TUNESTACK_TRACK', 'stable'),
+  });
+  res.end(data);
+}
+
+// A loopback caller with the runtime token, compared in constant time.
+function trusted(req) {
+  const token = secret('TUNESTACK_RUNTIME_TOKEN');
+  const given = Buffer.from(String(req.headers['x-tunestack-token'] || ''));
+  const address = req.socket.remoteAddress || '';
+  const loopback = address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+  return loopback && !!token && given.length === Buffer.byteLength(token) &&
+    crypto.timingSafeEqual(given, Buffer.from(token));
+}
+
+function metrics(pool, queue) {
+  const registry = new prom.Registry();
+  const latency = new prom.Histogram({
+    name: 'tunestack_http_request_duration_seconds', help: 'Time to answer a request.',
+    buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  const requests = new prom.Counter({
+    name: 'tunestack_http_requests_total', help: 'Requests answered, by status class.',
+    labelNames: ['code'], registers: [registry],
+  });
+  const cacheReads = new prom.Counter({
+    name: 'tunestack_cache_reads_total', help: 'Cache reads, by hit or miss.',
+    labelNames: ['result'], registers: [registry],
+  });
+  // The cluster's pools add up (aggregator sum, prom-client's default); one queue does not.
+  new prom.Gauge({
+    name: 'tunestack_db_pool_in_use_connections', help: 'Pool connections lent out now.', registers: [registry],
+    collect() { this.set(pool.totalCount - pool.idleCount); },
+  });
+  new prom.Gauge({
+    name: 'tunestack_db_pool_max_connections', help: "The pool's size (Pool max).", registers: [registry],
+    collect() { this.set(pool.options.max); },
+  });
+  new prom.Gauge({
+    name: 'tunestack_job_queue_depth', help: 'Jobs waiting in the queue Redis.', registers: [registry],
+    aggregator: 'max',
+    async collect() { this.set(await queue.llen(JOBS_KEY).catch(() => -1)); },
+  });
+  return { registry, latency, requests, cacheReads };
+}
+
+// The whole cluster's metrics: a worker asks the primary, which gathers every worker's (prom-client
+// AggregatorRegistry).
+function clusterMetrics() {
+  return new Promise((resolve, reject) => {
+    const id = crypto.randomUUID();
+    const timer = setTimeout(() => reject(new Error('metrics: no answer from the primary')), 5000);
+    const onMessage = (msg) => {
+      if (msg && msg.type === 'tunestack:metrics' && msg.id === id) {
+        clearTimeout(timer);
+        process.off('message', onMessage);
+        msg.error ? reject(new Error(msg.error)) : resolve(msg.body);
+      }
+    };
+    process.on('message', onMessage);
+    process.send({ type: 'tunestack:metrics?', id });
+  });
+}
+
+async function jobReport(queue, nonce) {
+  const raw = await queue.get(REPORT_KEY + nonce);
+  if (raw === null) {
+    await queue.lpush(JOBS_KEY, JSON.stringify({ report: nonce }));
+    return null;
+  }
+  return JSON.parse(raw);
+}
+
+function worker() {
+  const pool = openPool();
+  const cache = redisClient('REDIS_CACHE_URL', 'REDIS_CACHE_PASSWORD');
+  const queue = redisClient('REDIS_URL', 'REDIS_PASSWORD');
+  const faults = Number.parseFloat(env('APP_FAULT_RATE', '0'));
+  const latency = envInt('APP_EXTRA_LATENCY_MS', 0);
+  const m = metrics(pool, queue);
+  pool.on('error', (err) => console.error(`pool: ${err.message}`));   // an idle client's server went away
+
+  async function page(req, res) {
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    if (Math.random() < faults) return reply(res, 500, { error: 'injected fault (APP_FAULT_RATE)' });
+    const { rows: [{ count }] } = await pool.query('SELECT count(*)::int AS count FROM hits');
+    const key = `page:${Math.floor(Math.random() * 100)}`;
+    const cached = await cache.get(key);
+    m.cacheReads.inc({ result: cached === null ? 'miss' : 'hit' });
+    if (cached === null) await cache.set(key, String(count), 'EX', 60);
+    await queue.lpush(JOBS_KEY, JSON.stringify({ at: Date.now() / 1000 }));
+    return reply(res, 200, { hits: count, cached: cached !== null });
+  }
+
+  async function runtime(req, res, url) {
+    if (!trusted(req)) return reply(res, 404, { error: 'not found' });
+    const body = { ...(await report(pool)), request_timeout: server.requestTimeout / 1000,
+                   cluster_workers: envInt('WEB_CONCURRENCY', 1) };
+    const nonce = url.searchParams.get('job');
+    if (nonce !== null) {
+      if (!NONCE.test(nonce)) return reply(res, 400, { error: 'job: 16-64 lowercase hex digits' });
+      body.job = await jobReport(queue, nonce);
+    }
+    return reply(res, 200, body);
+  }
+
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://app');
+    const probe = url.pathname === '/health' || url.pathname.startsWith('/_tunestack/');
+    const stop = probe ? null : m.latency.startTimer();
+    try {
+      if (url.pathname === '/health') reply(res, 200, { ok: true });
+      else if (url.pathname === '/version') {
+        reply(res, 200, { version: env('APP_VERSION', 'dev'), track: env('TUNESTACK_TRACK', 'stable') });
+      } else if (url.pathname === '/_tunestack/metrics') {
+        const body = await clusterMetrics();
+        res.writeHead(200, { 'Content-Type': m.registry.contentType });
+        res.end(body);
+      } else if (url.pathname === '/_tunestack/runtime') await runtime(req, res, url);
+      else await page(req, res);
+    } catch (err) {
+      if (!res.headersSent) reply(res, 503, { error: err.message });
+    } finally {
+      if (stop) {
+        stop();
+        m.requests.inc({ code: `${Math.floor(res.statusCode / 100)}xx` });
+      }
+    }
+  });
+  // The request timeout, inside the app: node closes a request not answered in time.
+  server.requestTimeout = seconds('REQUEST_TIMEOUT', 30);
+  server.keepAliveTimeout = 65000;   // above HAProxy's idle keep-alive, so the proxy closes first
+  // Answer the primary's requests for this worker's metrics (prom-client adds that listener when
+  // an AggregatorRegistry is made in the worker).
+  prom.AggregatorRegistry.setRegistries([m.registry]);
+  new prom.AggregatorRegistry();
+  const bind = env('BIND', `127.0.0.1:${env('PORT', '8000')}`);
+  const at = bind.lastIndexOf(':');
+  server.listen(Number(bind.slice(at + 1)), bind.slice(0, at));
+  process.on('SIGTERM', () => server.close(() => Promise.all([pool.end(), cache.quit(), queue.quit()])
+    .finally(() => process.exit(0))));
+}
+
+function primary() {
+  const workers = envInt('WEB_CONCURRENCY', 1);
+  const aggregator = new prom.AggregatorRegistry();
+  let stopping = false;
+  cluster.on('message', async (w, msg) => {
+    if (!msg || msg.type !== 'tunestack:metrics?') return;
+    try {
+      w.send({ type: 'tunestack:metrics', id: msg.id, body: await aggregator.clusterMetrics() });
+    } catch (err) {
+      w.send({ type: 'tunestack:metrics', id: msg.id, error: err.message });
+    }
+  });
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) return;
+    console.error(`worker ${w.process.pid} ended (${signal || code}); starting another`);
+    cluster.fork();
+  });
+  for (let i = 0; i < workers; i += 1) cluster.fork();
+  console.log(`primary ${process.pid}: ${workers} workers`);
+  process.on('SIGTERM', () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
+    const done = () => Object.keys(cluster.workers).length === 0 && process.exit(0);
+    cluster.on('exit', done);
+    done();
+  });
+}
+
+// The job worker: JOB_CONCURRENCY loops, each blocking on its own queue connection (a blocking
+// command holds its connection), sharing one pg pool sized for them.
+function jobs() {
+  const pool = openPool();
+  const concurrency = envInt('JOB_CONCURRENCY', 1);
+  let stopping = false;
+  pool.on('error', (err) => console.error(`pool: ${err.message}`));
+  async function loop() {
+    const queue = redisClient('REDIS_URL', 'REDIS_PASSWORD', BLOCK_SECONDS * 1000);
+    while (!stopping) {
+      let item;
+      try {
+        item = await queue.brpop(JOBS_KEY, BLOCK_SECONDS);
+      } catch (err) {
+        console.error(`queue: ${err.message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (!item) continue;
+      try {
+        const job = JSON.parse(item[1]);
+        if (job && typeof job.report === 'string' && NONCE.test(job.report)) {
+          const body = { ...(await report(pool)), concurrency };
+          await queue.set(REPORT_KEY + job.report, JSON.stringify(body), 'EX', REPORT_TTL);
+        } else {
+          await pool.query('INSERT INTO hits DEFAULT VALUES');
+        }
+      } catch (err) {
+        console.error(`job: ${err.message}`);
+      }
+    }
+    await queue.quit();
+  }
+  const loops = Array.from({ length: concurrency }, loop);
+  console.log(`${concurrency} job loops`);
+  process.on('SIGTERM', () => {
+    stopping = true;
+    Promise.all(loops).then(() => pool.end()).finally(() => process.exit(0));
+  });
+}
+
+if (process.argv[2] === 'jobs') jobs();
+else if (cluster.isPrimary) primary();
+else worker();
