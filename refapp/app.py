@@ -3,6 +3,7 @@
 - /health        liveness: no backing service touched (sampled at 0 by the plan's rules)
 - /              one query through PgBouncer, a cache read/write, one job enqueued
 - /version       the version and rollout track of this process
+- /_tunestack/metrics  Prometheus metrics of every worker (refapp/metrics.py)
 
 APP_FAULT_RATE (0–1) answers that share of requests with 500; APP_EXTRA_LATENCY_MS adds latency.
 Both exist to exercise rollout gates.
@@ -20,7 +21,7 @@ import psycopg
 import psycopg_pool
 import redis
 
-from . import secret
+from . import metrics, secret
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -48,6 +49,7 @@ def _resources() -> dict:
                           socket_timeout=float(os.environ.get("REDIS_READ_TIMEOUT", 1)),
                           max_connections=_env_int("REDIS_POOL_SIZE", 4))
             # One password per instance: REDIS_PASSWORD for the queue (REDIS_URL), REDIS_CACHE_PASSWORD for the cache.
+            metrics.POOL_MAX.set(pool.max_size)
             _state.update(pid=os.getpid(), db=pool,
                           cache=redis.Redis.from_url(os.environ["REDIS_CACHE_URL"],
                                                      password=secret("REDIS_CACHE_PASSWORD"), **common),
@@ -63,20 +65,43 @@ def application(environ, start_response):
     if path == "/version":
         return _reply(start_response, 200, {"version": os.environ.get("APP_VERSION", "dev"),
                                             "track": os.environ.get("TUNESTACK_TRACK", "stable")})
+    if path == "/_tunestack/metrics":
+        content_type, body = metrics.exposition(_queue_depth())
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+    started = time.monotonic()
+    status = 500
+    try:
+        status, body = _page()
+        return _reply(start_response, status, body)
+    finally:   # an exception is a 500 to the client: counted as one
+        metrics.LATENCY.observe(time.monotonic() - started)
+        metrics.REQUESTS.labels(code=f"{status // 100}xx").inc()
+
+
+def _queue_depth() -> int:
+    try:
+        return _resources()["queue"].llen("jobs")
+    except redis.RedisError:
+        return -1   # visible as impossible, never as an empty queue
+
+
+def _page() -> tuple[int, dict]:
     extra = float(os.environ.get("APP_EXTRA_LATENCY_MS", 0))
     if extra:
         time.sleep(extra / 1000)
     if random.random() < float(os.environ.get("APP_FAULT_RATE", 0)):
-        return _reply(start_response, 500, {"error": "injected fault (APP_FAULT_RATE)"})
+        return 500, {"error": "injected fault (APP_FAULT_RATE)"}
     r = _resources()
-    with r["db"].connection() as conn:
+    with metrics.POOL_IN_USE.track_inprogress(), r["db"].connection() as conn:
         (n,) = conn.execute("SELECT count(*) FROM hits").fetchone()
     key = f"page:{random.randint(0, 99)}"
     cached = r["cache"].get(key)
+    metrics.CACHE_READS.labels(result="miss" if cached is None else "hit").inc()
     if cached is None:
         r["cache"].set(key, str(n), ex=60)
     r["queue"].lpush("jobs", json.dumps({"at": time.time()}))
-    return _reply(start_response, 200, {"hits": n, "cached": cached is not None})
+    return 200, {"hits": n, "cached": cached is not None}
 
 
 def _reply(start_response, status: int, body: dict):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests import appmetrics
 from tunestack.scratch import ScratchStack
 from tunestack.paths import ROOT
 
@@ -92,6 +94,18 @@ def test_lifecycle(env):
     up = cli(env, "up")
     assert up.returncode == 0, up.stderr
     assert cli(env, "verify").returncode == 0
+
+
+def test_the_app_serves_every_metric_the_alerts_read(env):
+    """The guides' targets as alerts (p95, pool use, cache hit rate, queue depth) read the Python
+    app's own metrics: every worker's, whichever answers the scrape (prometheus_client multiprocess)."""
+    for _ in range(6):
+        assert get("/")[0] == 200
+    with urllib.request.urlopen("http://127.0.0.1:25436/_tunestack/metrics", timeout=5) as r:
+        text = r.read().decode()
+    assert not appmetrics.missing(env.plan(), text)
+    # Six requests, spread over the workers, all counted in one scrape.
+    assert float(re.search(r'^tunestack_http_requests_total\{code="2xx"\} (\S+)', text, re.M).group(1)) >= 6
 
 
 def test_broken_config_leaves_running_stack_as_it_was(env):

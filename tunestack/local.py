@@ -39,7 +39,7 @@ from .poll import wait_until as _wait_until
 from .postgres.catalog import catalog
 from .render import PGBOUNCER_AT_START, Layout, environment, render_plan, supervisor_env_value
 from .scram import scram_verifier
-from .servers import installed_pg_major, installed_ruby, pg_bin, port_open, psql_socket, which
+from .servers import fetched_cache, installed_pg_major, installed_ruby, pg_bin, port_open, psql_socket, which
 
 PACKAGES = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
             "haproxy": "haproxy", "supervisord": "supervisor"}
@@ -290,10 +290,12 @@ class LocalStack:
         stamp = self.app_dir / "BUILD"
         if stamp.exists() and stamp.read_text() == build_id:
             return False
-        cache = self.dir / "cache"
-        for folder in (self.app_dir, cache):
-            folder.mkdir(exist_ok=True)
-            self._own(folder, 0o755 if folder == self.app_dir else 0o700, False)
+        # One compiler and npm cache for every stack on the machine: a second stack builds in seconds.
+        cache = Path(fetched_cache("build", "TUNESTACK_BUILD_CACHE"))
+        cache.mkdir(parents=True, exist_ok=True)
+        cache.chmod(0o700)
+        self.app_dir.mkdir(exist_ok=True)
+        self._own(self.app_dir, 0o755, False)
         with tempfile.TemporaryDirectory(prefix="build-", dir=self.dir) as tmp:
             self.say(f"[{self.stack}] building the {framework} reference app…")
             if framework == "go":

@@ -55,6 +55,11 @@ class ScratchStack:
         change(doc["config"])
         (self.stacks / f"Pulumi.{self.name}.yaml").write_text(yaml.safe_dump(doc))
 
+    def plan(self):
+        """The scratch stack's plan, as `up` makes it (its file, not stacks/)."""
+        from .plan import plan_stack
+        return plan_stack(self.stacks / f"Pulumi.{self.name}.yaml", is_path=True)
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "tunestack", *args, "--stack", self.name], cwd=ROOT,
                               env=self.env, capture_output=True, text=True, timeout=600)

@@ -10,8 +10,9 @@ import subprocess
 
 
 def fetched_cache(kind: str, env_var: str) -> str:
-    """Where a scripts/fetch-* script keeps what it fetched (the same rule as the scripts): $env_var,
-    else /var/cache/tunestack/<kind> as root, else ~/.cache/tunestack/<kind>."""
+    """Where a scripts/fetch-* script keeps what it fetched (the same rule as the scripts), and where
+    the local stack keeps its build caches: $env_var, else /var/cache/tunestack/<kind> as root,
+    else ~/.cache/tunestack/<kind>."""
     if os.environ.get(env_var):
         return os.environ[env_var]
     if os.geteuid() == 0:

@@ -42,6 +42,32 @@ def redis_config(host, secrets_dir: str, role: str, port: int) -> dict[str, str]
     return once(host, "redis", role, port, make=read)
 
 
+def app_runtime(host, port: int, secrets_dir: str, token_file: str, job: str | None = None) -> dict:
+    """The reference app's own report of what it runs with (GET /_tunestack/runtime on loopback),
+    with the token read on the host into the command: never on a command line. `job` adds what a
+    job process reports of itself (the first call asks for it; poll until it is there)."""
+    import json
+
+    query = f"?job={job}" if job else ""
+    out = host.check_output(f'curl -fsS -m 10 -H "X-Tunestack-Token: $(cat {secrets_dir}/{token_file})" '
+                            + quote(f"http://127.0.0.1:{port}/_tunestack/runtime{query}"))
+    return json.loads(out)
+
+
+def job_runtime(host, port: int, secrets_dir: str, token_file: str, timeout: float = 60) -> dict:
+    """A job process's report of itself (its role's session, its pool), once per host and run."""
+    import secrets
+
+    from tunestack.poll import poll
+
+    def ask():
+        nonce = secrets.token_hex(16)
+        report = poll(lambda: app_runtime(host, port, secrets_dir, token_file, job=nonce).get("job"), timeout=timeout)
+        assert report, f"no job ran the runtime report within {timeout:g} s"
+        return report
+    return once(host, "job-runtime", port, make=ask)
+
+
 def quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from tunestack.poll import poll
-from verify.helpers import listener_pids, quote
+from verify.helpers import app_runtime, listener_pids, quote
 
 SERVICE = "web"
 
@@ -32,10 +32,7 @@ def puma_stats(host, plan, secrets_dir) -> dict:
 
 
 def runtime(host, plan, secrets_dir, job: str | None = None) -> dict:
-    query = f"?job={job}" if job else ""
-    out = host.check_output(f"curl -fsS -m 10 -H \"X-Tunestack-Token: $(cat {secrets_dir}/puma-control-token)\" "
-                            + quote(f"http://127.0.0.1:{plan.app['port'].value}/_tunestack/runtime{query}"))
-    return json.loads(out)
+    return app_runtime(host, plan.app["port"].value, secrets_dir, "puma-control-token", job=job)
 
 
 def test_puma_workers_and_booted_workers(host, plan, secrets_dir, record):

@@ -156,12 +156,12 @@ func report(db *sql.DB) (map[string]any, error) {
 		"pid": os.Getpid(), "go": runtime.Version(),
 		"max_open_conns": stats.MaxOpenConnections,
 		// database/sql keeps these private: the values it was given, as the process got them.
-		"max_idle_conns":     envInt("DB_MAX_IDLE_CONNS", 5),
-		"conn_max_lifetime":  envDuration("DB_CONN_MAX_LIFETIME", 30*time.Minute).String(),
-		"conn_max_idle_time": envDuration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute).String(),
-		"gomaxprocs":         runtime.GOMAXPROCS(0),
-		"memory_limit":       debug.SetMemoryLimit(-1), // -1 reads the limit without changing it
-		"database_user":      user, "statement_timeout": statement, "lock_timeout": lock,
+		"max_idle_conns":             envInt("DB_MAX_IDLE_CONNS", 5),
+		"conn_max_lifetime_seconds":  envDuration("DB_CONN_MAX_LIFETIME", 30*time.Minute).Seconds(),
+		"conn_max_idle_time_seconds": envDuration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute).Seconds(),
+		"gomaxprocs":                 runtime.GOMAXPROCS(0),
+		"memory_limit":               debug.SetMemoryLimit(-1), // -1 reads the limit without changing it
+		"database_user":              user, "statement_timeout": statement, "lock_timeout": lock,
 	}, nil
 }
 

@@ -8,9 +8,16 @@ export. Pure.
   scrape target only, so the scrape config (alerts' `scrape`) adds role="cache" / role="queue".
 - Sidekiq: Strech/sidekiq-prometheus-exporter (README: sidekiq_enqueued_jobs,
   sidekiq_queue_latency_seconds).
-- The app: HAProxy's built-in exporter (HAProxy docs, "prometheus-exporter" service:
+- The app's own metrics (python, go and node reference apps, on METRICS_PATH at the app port):
+  tunestack_http_request_duration_seconds (a histogram: the guides' p95 < 200 ms), the DB pool's
+  tunestack_db_pool_in_use_connections / tunestack_db_pool_max_connections (the guides' pool < 80 %),
+  tunestack_cache_reads_total{result} (the cache hit rate as the app sees it) and
+  tunestack_job_queue_depth (the guides' queue depth). tests/test_local_go_node.py and
+  tests/test_alerts_real.py read these names off the running apps.
+- The load balancer: HAProxy's built-in exporter (HAProxy docs, "prometheus-exporter" service:
   haproxy_backend_http_responses_total, haproxy_backend_response_time_average_seconds), which the
-  rendered haproxy.cfg serves; tunestack runs every stack's load balancer.
+  rendered haproxy.cfg serves. The error rate comes from it for every framework: it also counts the
+  502/503/504 HAProxy answers itself when no app process does.
 """
 from __future__ import annotations
 
@@ -21,7 +28,10 @@ from ..stackfile.spec import StackSpec
 SHARE_NEAR_LIMIT = 0.8
 CACHE_HIT_RATE_MIN = 0.8      # policy: below it the cache costs more round trips than it saves
 METRICS_PATH = "/_tunestack/metrics"
-PYTHON_JOBS_KEY = "jobs"       # the reference app's job list (refapp/worker.py)
+JOBS_KEY = "jobs"              # the reference apps' job list in the queue Redis
+# Reference apps that serve the tunestack_* metrics; the Rails app's are the exporters' (Sidekiq,
+# Redis, HAProxy): a Puma cluster's per-worker counters need a shared store Debian does not package.
+APP_METRICS_FRAMEWORKS = ("python", "go", "node")
 
 
 def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max: int, cache_max: int,
@@ -30,9 +40,8 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
     machines = sum(h.count for h in spec.app_hosts())
     depth = max(100, 10 * spec.app.jobs.concurrency * max(1, spec.app.jobs.processes) * machines)
     waited = max(1, query_wait_ms // 2000)
-    backlog = (f"sum(sidekiq_enqueued_jobs) > {depth}" if spec.app.framework == "rails"
-               else f'sum(redis_key_size{{role="queue",key="{PYTHON_JOBS_KEY}"}}) > {depth}')
     app = 'proxy="app"'
+    own = spec.app.framework in APP_METRICS_FRAMEWORKS
     return [
         {"alert": "PgBouncerClientsWaiting",
          "expr": f"max(pgbouncer_pools_client_maxwait_seconds) >= {waited}",
@@ -49,11 +58,7 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
                  f"{math.floor(max_client * SHARE_NEAR_LIMIT)}",
          "for": "5m", "severity": "warning",
          "summary": f"client connections above 80% of max_client_conn {max_client} (the fleet plans {fleet})"},
-        {"alert": "AppLatencyHigh",
-         "expr": f"max(haproxy_backend_response_time_average_seconds{{{app}}}) > {g.max_p95_ms / 1000:g}",
-         "for": "10m", "severity": "warning",
-         "summary": f"HAProxy's average response time (its last 1024 requests) above the rollout's p95 gate "
-                    f"{g.max_p95_ms:g} ms"},
+        app_latency(g.max_p95_ms, own),
         {"alert": "AppErrorRateHigh",
          "expr": f'sum(rate(haproxy_backend_http_responses_total{{{app},code="5xx"}}[5m])) / '
                  f"sum(rate(haproxy_backend_http_responses_total{{{app}}}[5m])) > {g.max_error_rate:g}",
@@ -62,14 +67,45 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
          "expr": f'redis_memory_used_bytes{{role="queue"}} > {int(queue_max * SHARE_NEAR_LIMIT)}',
          "for": "5m", "severity": "critical",
          "summary": "queue Redis above 80% of maxmemory: at 100% noeviction refuses new jobs"},
-        {"alert": "RedisCacheHitRateLow",
-         "expr": 'sum(rate(redis_keyspace_hits_total{role="cache"}[10m])) / '
-                 '(sum(rate(redis_keyspace_hits_total{role="cache"}[10m])) + '
-                 f'sum(rate(redis_keyspace_misses_total{{role="cache"}}[10m]))) < {CACHE_HIT_RATE_MIN:g}',
-         "for": "30m", "severity": "warning",
-         "summary": f"cache hit rate below {CACHE_HIT_RATE_MIN:.0%}: evicting what is still read (maxmemory "
-                    f"{cache_max} bytes), or keys that are never read twice"},
-        {"alert": "JobQueueBacklog", "expr": backlog, "for": "10m", "severity": "warning",
+        cache_hit_rate(cache_max, own),
+        {"alert": "JobQueueBacklog", "for": "10m", "severity": "warning",
+         "expr": f"max(tunestack_job_queue_depth) > {depth}" if own else f"sum(sidekiq_enqueued_jobs) > {depth}",
          "summary": f"more than {depth} queued jobs: 10 per job thread in the fleet"},
+        *([pool_near_full()] if own else []),
     ]
+
+
+def app_latency(p95_ms: float, own: bool) -> dict:
+    gate = f"{p95_ms / 1000:g}"
+    if own:
+        return {"alert": "AppLatencyP95High", "for": "10m", "severity": "warning",
+                "expr": "histogram_quantile(0.95, sum by (le) (rate(tunestack_http_request_duration_seconds_bucket[5m])))"
+                        f" > {gate}",
+                "summary": f"p95 request latency above the rollout's p95 gate {p95_ms:g} ms"}
+    return {"alert": "AppLatencyHigh", "for": "10m", "severity": "warning",
+            "expr": f'max(haproxy_backend_response_time_average_seconds{{proxy="app"}}) > {gate}',
+            "summary": f"HAProxy's average response time (its last 1024 requests) above the rollout's p95 gate "
+                       f"{p95_ms:g} ms (the Rails app exports no latency histogram)"}
+
+
+def cache_hit_rate(cache_max: int, own: bool) -> dict:
+    if own:   # as the app sees it: a read that timed out or failed is a miss too
+        hits, reads = ('sum(rate(tunestack_cache_reads_total{result="hit"}[10m]))',
+                       "sum(rate(tunestack_cache_reads_total[10m]))")
+    else:
+        hits = 'sum(rate(redis_keyspace_hits_total{role="cache"}[10m]))'
+        reads = f'({hits} + sum(rate(redis_keyspace_misses_total{{role="cache"}}[10m])))'
+    return {"alert": "CacheHitRateLow", "for": "30m", "severity": "warning",
+            "expr": f"{hits} / {reads} < {CACHE_HIT_RATE_MIN:g}",
+            "summary": f"cache hit rate below {CACHE_HIT_RATE_MIN:.0%}: evicting what is still read (maxmemory "
+                       f"{cache_max} bytes), or keys that are never read twice"}
+
+
+def pool_near_full() -> dict:
+    return {"alert": "AppDbPoolNearFull", "for": "5m", "severity": "warning",
+            "expr": "sum by (instance) (tunestack_db_pool_in_use_connections) / "
+                    f"sum by (instance) (tunestack_db_pool_max_connections) > {SHARE_NEAR_LIMIT:g}",
+            "summary": f"an app instance has lent out more than {SHARE_NEAR_LIMIT:.0%} of its DB pool for 5 minutes: "
+                       "its requests will soon wait for a connection (raise app.threads' pool headroom, or add "
+                       "capacity; the connection budget must still hold)"}
 

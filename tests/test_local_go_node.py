@@ -1,0 +1,91 @@
+"""The Go and Node reference apps on the local stack (issue #15): `local-go` and `local-node` brought
+up through the real CLI, checked at run time by verify (pools, GOMAXPROCS, memory limits, process
+counts, the timeouts a session sees), the metric names the alerts read served by the running app,
+and one rollout with a faulty canary rolled back on each."""
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from tests import appmetrics
+from tunestack.paths import ROOT
+from tunestack.poll import poll
+from tunestack.scratch import ScratchStack
+
+pytestmark = pytest.mark.servers
+# Own ports each: base..base+5, the canary at the app port + 100.
+STACKS = {"local-go": ("gostack", 31432), "local-node": ("nodestack", 20432)}
+# Checks each framework's verify must have passed (verify/test_go.py, verify/test_node.py).
+RUNTIME_CHECKS = {
+    "local-go": ["test_in_force[local-DB_MAX_OPEN_CONNS-web]", "test_in_force[local-DB_MAX_OPEN_CONNS-jobs]",
+                 "test_in_force[local-DB_CONN_MAX_LIFETIME-web]", "test_in_force[local-GOMAXPROCS-web]",
+                 "test_in_force[local-GOMEMLIMIT-jobs]", "test_one_process_serves[local]",
+                 "test_session_timeouts[local-statement_timeout-jobs]", "test_request_timeout[local]"],
+    "local-node": ["test_pool_in_force[local-PG_POOL_MAX-web]", "test_pool_in_force[local-PG_POOL_MAX-jobs]",
+                   "test_pool_in_force[local-PG_CONNECTION_TIMEOUT_MILLIS-web]", "test_heap_limit[local-web]",
+                   "test_cluster_workers[local]", "test_session_timeouts[local-lock_timeout-jobs]",
+                   "test_request_timeout[local]"],
+}
+
+
+@pytest.fixture(scope="module", params=list(STACKS))
+def stack(request):
+    name, base = STACKS[request.param]
+
+    def gates(c):
+        c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 500, "min_requests": 15}
+    with ScratchStack(name, base, gates, say=lambda m: None, source=request.param) as s:
+        s.source = request.param
+        yield s
+
+
+def get(stack, path: str, port: int | None = None):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port or stack.base + 5}{path}", timeout=10) as r:
+        return r.status, r.read().decode(), r.headers
+
+
+def test_verify_checks_the_app_at_run_time(stack):
+    res = stack.cli("verify")
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert " 0 failed" in res.stdout and "could not run" not in res.stdout
+    passed = {line.split()[1] for line in res.stdout.splitlines() if line.strip().startswith("PASS")}
+    missing = [c for c in RUNTIME_CHECKS[stack.source] if c not in passed]
+    assert not missing, f"did not pass: {missing}"
+
+
+def test_a_request_reads_the_database_and_runs_a_job_as_the_jobs_role(stack):
+    before = int(stack.psql_socket("SELECT count(*) FROM hits").strip())
+    status, body, headers = get(stack, "/")
+    assert status == 200 and json.loads(body)["hits"] == before and headers["X-Track"] == "stable"
+    assert poll(lambda: int(stack.psql_socket("SELECT count(*) FROM hits").strip()) > before, timeout=30), \
+        "the job never wrote"
+
+
+def test_the_runtime_report_needs_the_token(stack):
+    with pytest.raises(urllib.error.HTTPError) as e:
+        get(stack, "/_tunestack/runtime", port=stack.base + 4)
+    assert e.value.code == 404
+
+
+def test_the_app_serves_every_metric_the_alerts_read(stack):
+    """Each app-side alert (p95, pool use, cache hit rate) names a metric the running app exports."""
+    for _ in range(5):
+        get(stack, "/")
+    status, text, _ = get(stack, "/_tunestack/metrics", port=stack.base + 4)
+    assert not appmetrics.missing(stack.plan(), text), "alerts read metrics the app does not export"
+    assert re.search(r'^tunestack_http_requests_total\{code="2xx"\} [1-9]', text, re.M)
+
+
+def test_a_faulty_canary_is_rolled_back(stack):
+    res = subprocess.run([sys.executable, "-m", "tunestack", "rollout", "--stack", stack.name, "--version", "v2-bad",
+                          "--env", "APP_FAULT_RATE=0.5", "--steps", "50,100", "--bake", "4s", "--load", "20"],
+                         cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "rolling back" in res.stdout and "error rate" in res.stdout
+    assert json.loads(get(stack, "/version")[1])["track"] == "stable"
