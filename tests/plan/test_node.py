@@ -45,3 +45,13 @@ def test_one_process_per_core_counted_in_the_budget():
     assert "one process per core" in plan.app["workers"].reason
     fleet = next(b for b in plan.budgets if b.name.startswith("fleet client connections"))
     assert f"{plan.app['workers'].value} web processes × {plan.web_env['PG_POOL_MAX'].value} pool" in fleet.arithmetic
+
+
+@pytest.mark.parametrize("framework", ["node", "go"])
+def test_the_request_timeout_reaches_the_app(framework):
+    """Neither Node's http server (requestTimeout) nor Go's net/http (TimeoutHandler) has the
+    stack's request timeout unless the app is told: the plan writes it, in whole seconds."""
+    s = spec("staging")
+    plan = build_plan(replace(s, app=replace(s.app, framework=framework)))
+    assert plan.web_env["REQUEST_TIMEOUT"].value == s.app.request_timeout_ms
+    assert plan.web_env["REQUEST_TIMEOUT"].text == str(s.app.request_timeout_ms // 1000)
