@@ -57,6 +57,9 @@ GO_APP = ROOT / "refapp" / "go"
 NODE_APP = ROOT / "refapp" / "node"
 NODE_APP_FILES = ("package.json", "package-lock.json", "server.js")
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
+# Services that need nothing from each other to start: each group starts at once, after the one
+# before it is up (PostgreSQL first: its roles are made before anyone logs in).
+START_TOGETHER = (("postgres",), ("pgbouncer", "redis-cache", "redis-queue"), ("web", "jobs", "haproxy"))
 # The cluster's own pg_hba.conf (unused: the stack passes its own) still must not trust anyone.
 INITDB_AUTH = ("--auth-local=peer", "--auth-host=reject")
 
@@ -466,13 +469,16 @@ class LocalStack:
         moving = [s for s, a in actions.items() if s.startswith("redis-") and a.startswith("restart")]
         if moving:  # stop every instance that moves first: swapped ports would otherwise collide
             self.ctl("stop", *moving)
-        for service in SERVICES_IN_ORDER:
-            action = actions.get(service)
-            if action:
-                self._apply(service, action, plan)
-                self.say(f"[{self.stack}] {service}: {action}")
-            if service == "postgres":
-                self._bootstrap_db(plan, pw)
+        for group in START_TOGETHER:
+            self._start(plan, [s for s in group if actions.get(s) == "start"])
+            for service in group:
+                action = actions.get(service)
+                if action and action != "start":
+                    self._apply(service, action, plan)
+                if action:
+                    self.say(f"[{self.stack}] {service}: {action}")
+                if service == "postgres":
+                    self._bootstrap_db(plan, pw)
         self._wait_healthy(plan)
         applied = json.dumps(plan.to_json(), sort_keys=True, default=str)
         (self.dir / "applied-plan.json").write_text(applied)
@@ -519,15 +525,41 @@ class LocalStack:
             actions["haproxy"] = "reload"
         return actions
 
-    def _apply(self, service: str, action: str, plan: Plan) -> None:
-        if action == "start":
-            try:
-                self.ctl("start", service)
-            except LocalStackError as exc:  # show the program's own last words
+    def _start(self, plan: Plan, services: list[str]) -> None:
+        """Start `services` at once (supervisor's XML-RPC startProcess without waiting out each
+        one's startsecs), then wait until each serves: its port open, or running if it has none.
+        A program that gives up fails `up` at once with its own last words."""
+        rpc = self.rpc()
+        for service in services:
+            rpc.supervisor.startProcess(service, False)
+        ports = plan.ports()
+
+        def serving(service: str) -> bool:
+            state = rpc.supervisor.getProcessInfo(service)["statename"]
+            if state in ("FATAL", "EXITED", "BACKOFF", "STOPPED"):
                 log = self.log / f"{service}.log"
                 tail = "\n".join(log.read_text().splitlines()[-10:]) if log.exists() else ""
-                raise LocalStackError(self.redact(f"{exc}\n{service} log ({log}):\n{tail}")) from None
-        elif action.startswith("restart") and service == "postgres":
+                raise LocalStackError(self.redact(f"{service} did not start ({state})\n{service} log ({log}):\n{tail}"))
+            return port_open(ports[service]) if service in ports else state == "RUNNING"
+        for service in services:
+            wait_until(lambda: serving(service), 60, f"{service} to serve")
+            if service == "postgres":
+                self._wait_service(service, plan)
+
+    def rpc(self):
+        """supervisord's XML-RPC interface, over its Unix socket (supervisor's own transport)."""
+        import xmlrpc.client
+
+        from supervisor.xmlrpc import SupervisorTransport
+
+        transport = SupervisorTransport(None, None, f"unix://{self.run / 'supervisor.sock'}")
+        return xmlrpc.client.ServerProxy("http://localhost", transport=transport)
+
+    def _apply(self, service: str, action: str, plan: Plan) -> None:
+        if action == "start":
+            self._start(plan, [service])
+            return
+        if action.startswith("restart") and service == "postgres":
             with self.pgbouncer_paused(plan):   # clients queue in PgBouncer instead of failing
                 self.ctl("restart", service)
                 self._wait_service(service, plan)
