@@ -76,6 +76,37 @@ class LocalStackError(Exception):
     """`up` failed; the message is the server's own where there is one. Exit code 1."""
 
 
+def build_reference_app(framework: str, out: Path) -> None:
+    """Build refapp/go into `out`/refapp-go, or install refapp/node with its locked npm packages into
+    `out`. One compiler and npm cache serves every stack on the machine (a second stack builds in
+    seconds); scripts/setup warms it."""
+    cache = Path(fetched_cache("build", "TUNESTACK_BUILD_CACHE"))
+    cache.mkdir(parents=True, exist_ok=True)
+    cache.chmod(0o700)
+    if framework == "go":
+        command = [which("go"), "build", "-trimpath", "-o", str(out / "refapp-go"), "."]
+        res = subprocess.run(command, cwd=GO_APP, capture_output=True, text=True,
+                             env={**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
+                                  "GOCACHE": str(cache / "go-build"), "GOFLAGS": "", "CGO_ENABLED": "0"})
+    else:
+        for name in NODE_APP_FILES:
+            (out / name).write_bytes((NODE_APP / name).read_bytes())
+        command = [which("npm"), "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"]
+        res = subprocess.run(command, cwd=out, capture_output=True, text=True,
+                             env={**os.environ, "npm_config_cache": str(cache / "npm")})
+    if res.returncode:
+        raise LocalStackError(f"{Path(command[0]).name} {command[1]} failed for refapp/{framework}:\n"
+                              f"{(res.stdout + res.stderr)[-3000:]}")
+
+
+def warm_build_caches() -> None:
+    """Build both reference apps once into a throwaway folder: the compiler and npm caches are then
+    warm for every `up` (scripts/setup runs this)."""
+    for framework in ("go", "node"):
+        with tempfile.TemporaryDirectory(prefix="tunestack-warm-") as tmp:
+            build_reference_app(framework, Path(tmp))
+
+
 def wait_until(check, timeout: float, what: str, interval: float = 0.2):
     """The project's poller; a timeout is an `up` failure (exit 1)."""
     return _wait_until(check, timeout, what, interval, error=LocalStackError)
@@ -293,28 +324,11 @@ class LocalStack:
         stamp = self.app_dir / "BUILD"
         if stamp.exists() and stamp.read_text() == build_id:
             return False
-        # One compiler and npm cache for every stack on the machine: a second stack builds in seconds.
-        cache = Path(fetched_cache("build", "TUNESTACK_BUILD_CACHE"))
-        cache.mkdir(parents=True, exist_ok=True)
-        cache.chmod(0o700)
         self.app_dir.mkdir(exist_ok=True)
         self._own(self.app_dir, 0o755, False)
         with tempfile.TemporaryDirectory(prefix="build-", dir=self.dir) as tmp:
             self.say(f"[{self.stack}] building the {framework} reference app…")
-            if framework == "go":
-                command = [which("go"), "build", "-trimpath", "-o", f"{tmp}/refapp-go", "."]
-                run_env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
-                           "GOCACHE": str(cache / "go-build"), "GOFLAGS": "", "CGO_ENABLED": "0"}
-                res = subprocess.run(command, cwd=GO_APP, env=run_env, capture_output=True, text=True)
-            else:
-                for path in self._app_sources(framework):
-                    (Path(tmp) / path.name).write_bytes(path.read_bytes())
-                command = [which("npm"), "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"]
-                res = subprocess.run(command, cwd=tmp, capture_output=True, text=True,
-                                     env={**os.environ, "npm_config_cache": str(cache / "npm")})
-            if res.returncode:
-                raise LocalStackError(f"{' '.join(command[:2])} failed for refapp/{framework}:\n"
-                                      f"{(res.stdout + res.stderr)[-3000:]}")
+            build_reference_app(framework, Path(tmp))
             for entry in Path(tmp).iterdir():   # replace what runs only once the build succeeded
                 target = self.app_dir / entry.name
                 if target.is_dir():
