@@ -54,21 +54,3 @@ def test_verify_of_a_remote_stack_with_a_host_lacking_addresses(tmp_path, monkey
     assert main(["verify", "--stack", "mixed", "--target", "docker"]) == 2
     err = capsys.readouterr().err
     assert "tunestack:hosts → cache → addresses" in err and "Fix:" in err and "Traceback" not in err
-
-
-@pytest.mark.parametrize("framework", ["go", "node"])
-def test_up_refuses_a_framework_without_a_reference_app_before_anything(tmp_path, monkeypatch, capsys, framework):
-    """The local stack runs refapp/'s apps; a go or node stack is planned (and deployable with its own
-    image through Pulumi), but `up` says it has no app to run, with exit 2, before any state exists."""
-    from tunestack import stackfile
-
-    stacks, state = tmp_path / "stacks", tmp_path / "state"
-    stacks.mkdir()
-    text = stackfile.stack_path("local").read_text().replace("framework: python", f"framework: {framework}")
-    (stacks / "Pulumi.localx.yaml").write_text(text)
-    monkeypatch.setenv("TUNESTACK_STACKS_DIR", str(stacks))
-    monkeypatch.setenv("TUNESTACK_STATE_DIR", str(state))
-    assert main(["up", "--stack", "localx"]) == 2
-    err = capsys.readouterr().err
-    assert f"framework: '{framework}'" in err and "reference app" in err and "Traceback" not in err
-    assert not state.exists() or not any(state.iterdir())

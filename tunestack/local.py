@@ -69,9 +69,6 @@ def _installed(package: str) -> bool:
     return res.returncode == 0 and "install ok installed" in res.stdout
 
 
-LOCAL_FRAMEWORKS = ("rails", "python", "go", "node")   # the frameworks with a reference app in refapp/
-
-
 class LocalStackError(Exception):
     """`up` failed; the message is the server's own where there is one. Exit code 1."""
 
@@ -133,11 +130,6 @@ class LocalStack:
             raise UsageError(f"stacks/Pulumi.{self.stack}.yaml → config → tunestack:app → ruby: this host's Ruby "
                              f"{plan.spec.app.ruby} has no rules (allowed: {', '.join(RUBY_VERSIONS)}); fix: name "
                              "the Ruby the app runs in app.ruby, or install one of those")
-        if plan.spec.app.framework not in LOCAL_FRAMEWORKS:
-            raise UsageError(f"stacks/Pulumi.{self.stack}.yaml → config → tunestack:app → framework: "
-                             f"{plan.spec.app.framework!r}; the local stack runs the reference apps of "
-                             f"{' and '.join(LOCAL_FRAMEWORKS)} only (this version has no {plan.spec.app.framework} "
-                             "reference app yet); fix: use a Docker target with your app's image")
         remote = [h.name for h in plan.spec.hosts if not h.is_local]
         if remote:
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
