@@ -14,6 +14,7 @@ from . import __version__
 from .choices import DB_SIZES, PG_VERSIONS, STORAGES, TARGETS, WORKLOADS
 from .errors import BudgetError, StackError, UsageError
 from .lock import LockHeld
+from .console import print_json
 from .render import UnsafeValue, supervisor_env_value
 
 EXIT_BAD_INPUT = 2
@@ -41,39 +42,57 @@ def _plan_from_args(args, strict=True):
 def cmd_plan(args) -> int:
     plan = _plan_from_args(args, strict=False)
     if args.format == "json":
-        print(json.dumps(plan.to_json(), indent=2, default=str))
+        print_json(plan.to_json())
     else:
-        print(format_table(plan))
+        print_plan(plan)
     if plan.violations:
         print(str(BudgetError(plan.stack, plan.violations, plan.spec.path)), file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
 
 
-def format_table(plan) -> str:
+def shown_value(s) -> str:
+    """A setting's text as its file receives it, with the human size beside exact bytes."""
     from .units import format_bytes_human
 
-    lines = [f"stack {plan.stack}  ({plan.spec.path})", ""]
-    lines.append("hosts")
+    if s.unit == "bytes" and isinstance(s.value, int) and s.text.isdigit() and s.value >= 1024:
+        return f"{s.text} ({format_bytes_human(s.value)})"
+    return s.text
+
+
+def print_plan(plan) -> None:
+    """Every section as a table that wraps to the terminal (80 columns when it cannot tell)."""
+    from .console import out, trimmed
+
+    with trimmed(out()) as console:
+        _print_plan(console, plan)
+
+
+def _print_plan(console, plan) -> None:
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from .console import plural, print_settings
+    from .units import format_bytes_human
+
+    console.print(Text(f"stack {plan.stack}  ({plan.spec.path})", style="bold"))
+    console.print("\nhosts", style="bold underline")
     for h in plan.hosts:
-        lines.append(f"  {h.name} ×{h.count}: {','.join(h.roles)}, {h.cpus} cpus, "
-                     f"{format_bytes_human(h.memory_bytes)}  [{h.shape_source}]")
+        console.print(Text(f"  {h.name} ×{h.count}: {','.join(h.roles)}, {plural(h.cpus, 'cpu')}, "
+                           f"{format_bytes_human(h.memory_bytes)}  [{h.shape_source}]"))
     for section, settings in plan.sections().items():
-        lines.append("")
-        lines.append(section)
-        width = max((len(k) for k in settings), default=0)
-        for name, s in settings.items():
-            mark = " [override]" if s.source == "override" else ""
-            lines.append(f"  {name:<{width}}  {s.text:<22} {s.reason}{mark}")
-    lines.append("")
-    lines.append("budgets")
+        console.print("\n" + section, style="bold underline")
+        print_settings(console, [(name, shown_value(s), s.reason + (" [override]" if s.source == "override" else ""))
+                                 for name, s in settings.items()])
+    console.print("\nbudgets", style="bold underline")
     for b in plan.budgets:
-        lines.append(f"  [{'ok' if b.ok else 'BROKEN'}] {b.name}: {b.arithmetic}")
+        mark = Text("ok", style="green") if b.ok else Text("BROKEN", style="bold red")
+        console.print(Text.assemble("  [", mark, f"] {b.name}"))
+        console.print(Padding(Text(b.arithmetic, style="dim"), (0, 0, 0, 6), expand=False))
     if plan.warnings:
-        lines.append("")
-        lines.append("warnings")
-        lines.extend(f"  - {w}" for w in plan.warnings)
-    return "\n".join(lines)
+        console.print("\nwarnings", style="bold underline")
+        for w in plan.warnings:
+            console.print(Text(f"  - {w}", style="yellow"))
 
 
 def cmd_render(args) -> int:
@@ -100,7 +119,7 @@ def cmd_render(args) -> int:
                 print(f"{name}: {len(files)} files in {target}")
         if args.check:
             if stale:
-                print("out of date: " + ", ".join(stale) + ". Run: python -m tunestack render --all",
+                print("out of date: " + ", ".join(stale) + ". Run: tunestack render --all",
                       file=sys.stderr)
                 return 1
             print(f"rendered/ matches a fresh render of {len(names)} stacks")

@@ -1,0 +1,90 @@
+"""Terminal output for people, JSON for machines. rich does the work: tables that wrap to the
+terminal's width (80 columns when it cannot tell), colour only on a terminal and never with
+NO_COLOR, and a spinner on waits longer than a moment. Progress goes to stderr, so stdout stays the
+report (or the JSON); `--quiet` and CI (the CI variable) turn progress off."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+QUIET = {"on": False}
+
+
+def out() -> Console:
+    """stdout: the report."""
+    return Console(highlight=False)
+
+
+def err() -> Console:
+    """stderr: progress, warnings and errors."""
+    return Console(stderr=True, highlight=False)
+
+
+def set_quiet(quiet: bool) -> None:
+    QUIET["on"] = quiet or bool(os.environ.get("CI"))
+
+
+def say(message: str) -> None:
+    """A progress line on stderr, unless quiet."""
+    if not QUIET["on"]:
+        print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def waiting(message: str):
+    """A spinner with `message` on stderr while the block runs (a plain line where stderr is not a
+    terminal; nothing when quiet)."""
+    if QUIET["on"]:
+        yield
+        return
+    console = err()
+    if not console.is_terminal:
+        print(message, file=sys.stderr, flush=True)
+        yield
+        return
+    with console.status(message):
+        yield
+
+
+@contextlib.contextmanager
+def trimmed(console: Console):
+    """Print through `console`, then write its lines without the trailing spaces rich pads with."""
+    with console.capture() as captured:
+        yield console
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
+
+
+def print_json(data) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+WIDE = 120   # from here on, name | value | reason side by side; narrower, the reason goes below
+
+
+def print_settings(console: Console, rows: list[tuple[str, str, str]]) -> None:
+    """Settings under a section title: side by side on a wide terminal, else `name = value` with its
+    reason wrapped below it. Either way no line is wider than the terminal."""
+    if console.width >= WIDE:
+        table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+        table.add_column("name", no_wrap=True, style="bold")
+        table.add_column("value", overflow="fold", max_width=30, style="cyan")
+        table.add_column("reason", overflow="fold", ratio=1)
+        for name, value, reason in rows:
+            table.add_row("  " + name, value, reason)
+        console.print(table)
+        return
+    for name, value, reason in rows:
+        console.print(Text.assemble("  ", (name, "bold"), " = ", (value or "''", "cyan")), overflow="fold")
+        console.print(Padding(Text(reason, style="dim"), (0, 0, 0, 6), expand=False), overflow="fold")
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """`1 app host`, `3 app hosts`."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
