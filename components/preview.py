@@ -81,7 +81,20 @@ def render_tree(run: ProgramRun) -> str:
     lines.append("outputs")
     for line in json.dumps(run.outputs, indent=2, default=str).splitlines():
         lines.append("  " + line)
+    # As `pulumi preview` ends: what the update would do. Under mocks there is no prior state, so
+    # every resource is one to create.
+    lines += ["", "Resources:", f"    + {len(run.registrations)} to create"]
     return "\n".join(lines)
+
+
+def preview_json(stack: str, stack_file=None, canary_weight: int | None = None) -> dict:
+    """The same as data: every resource with its parent and masked inputs, the outputs, the summary."""
+    extra = {"tunestack:canaryWeight": str(canary_weight)} if canary_weight is not None else None
+    run = run_program(stack, stack_file, extra)
+    return {"stack": run.stack,
+            "resources": [{"type": r.type, "name": r.name, "urn": r.urn, "parent": r.parent, "op": "create",
+                           "protect": r.protect, "inputs": _mask(r.inputs)} for r in run.registrations],
+            "outputs": _mask(run.outputs), "summary": {"create": len(run.registrations)}}
 
 
 def preview(stack: str, stack_file=None, canary_weight: int | None = None) -> str:

@@ -160,10 +160,34 @@ def test_change_without_setting_changes_says_so_in_one_line(repo):
     commit(repo)
     res, md = review(repo, fmt="markdown")
     assert res.returncode == 0
-    assert "### local: unchanged\nNo setting changes.\n" in md
+    assert "| local | unchanged | 0 |" in md and "**local**: unchanged, no setting changes." in md
 
 
 def test_unknown_base_is_a_clear_error(repo):
     res = subprocess.run([sys.executable, "-m", "tunestack", "review", "--base", "no-such-ref"], cwd=repo,
                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo)})
     assert res.returncode == 2 and "no-such-ref" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_only_known_secret_values_are_masked():
+    """Prose about passwords stays readable; the values the stack files keep as secrets do not."""
+    from tunestack.review import mask_known
+
+    text = "DATABASE_URL  the password comes from the secret store\n+token v1:SECRETVALUE\n"
+    assert mask_known(text, ["v1:SECRETVALUE"]) == \
+        "DATABASE_URL  the password comes from the secret store\n+token ••••••\n"
+
+
+def test_the_comment_fits_githubs_limit_and_the_full_review_has_everything(repo, tmp_path):
+    """GitHub refuses comments over 65,536 characters: the comment keeps the summary and cuts
+    details (diffs first) under 60,000; --full writes all of it."""
+    for name in ("dev", "prod"):
+        shutil.copy(ROOT / "stacks" / f"Pulumi.{name}.yaml", repo / "stacks")
+    commit(repo, "add two stacks: hundreds of added settings and thousands of diff lines")
+    full = tmp_path / "full.md"
+    res, md = review(repo, "--full", str(full), fmt="markdown")
+    assert res.returncode == 0, res.stderr
+    assert len(md) <= 60_000 < len(full.read_text())
+    assert md.startswith("<!-- tunestack-review -->") and "| prod | new |" in md
+    assert "see the full review" in md
+    assert "+++ head/prod/postgresql.conf" in full.read_text()

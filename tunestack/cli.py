@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .choices import DB_SIZES, PG_VERSIONS, STORAGES, TARGETS, WORKLOADS
-from .errors import BudgetError, StackError, UsageError
+from .errors import BudgetError, EnvironmentProblem, StackError, UsageError
 from .lock import LockHeld
 from .console import print_json
 from .render import UnsafeValue, supervisor_env_value
@@ -25,9 +25,13 @@ def _require_stack(name: str) -> None:
     from . import stackfile
     from .paths import stacks_dir
 
-    if name not in stackfile.stack_names():
-        raise UsageError(f"unknown stack {name!r}; stacks in {stacks_dir()}: "
-                         + ", ".join(stackfile.stack_names()))
+    import difflib
+
+    names = stackfile.stack_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        raise UsageError(f"unknown stack {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                         + f" Stacks in {stacks_dir()}: " + ", ".join(names))
 
 
 def _plan_from_args(args, strict=True):
@@ -106,7 +110,7 @@ def cmd_render(args) -> int:
         # Plan everything first: a bad stack stops the run before any file is written.
         plans = {n: plan_stack(n) for n in names}
         out_root = Path(args.out) if args.out else RENDERED
-        stale = []
+        stale, written = [], {}
         for name, plan in plans.items():
             files = render_plan(plan)
             target = out_root / name
@@ -115,21 +119,28 @@ def cmd_render(args) -> int:
                 if present != files:
                     stale.append(name)
             else:
-                write(files, target)
-                print(f"{name}: {len(files)} files in {target}")
+                written[name] = [str(p) for p in write(files, target)]
+                if args.format == "text":
+                    print(f"{name}: {len(files)} files in {target}")
+        if args.format == "json":
+            print_json({"stale": stale} if args.check else {"stacks": written})
         if args.check:
             if stale:
                 print("out of date: " + ", ".join(stale) + ". Run: tunestack render --all",
                       file=sys.stderr)
                 return 1
-            print(f"rendered/ matches a fresh render of {len(names)} stacks")
+            if args.format == "text":
+                print(f"rendered/ matches a fresh render of {len(names)} stacks")
         return 0
-    if not (args.stack or args.stack_file) or not args.out:
-        raise UsageError("render needs --stack NAME (or --stack-file PATH) and --out DIR, or --all (refresh "
+    if not args.out:
+        raise UsageError("render needs --out DIR (with --stack NAME or --stack-file PATH), or --all (refresh "
                          "rendered/), or --check")
     plan = _plan_from_args(args)
-    for path in write(render_plan(plan), Path(args.out)):
-        print(path)
+    paths = [str(p) for p in write(render_plan(plan), Path(args.out))]
+    if args.format == "json":
+        print_json({"stack": plan.stack, "out": args.out, "files": paths})
+    else:
+        print("\n".join(paths))
     return 0
 
 
@@ -166,14 +177,19 @@ def cmd_postgres(args) -> int:
 
 
 def cmd_preview(args) -> int:
+    from .console import waiting
 
     _require_stack(args.stack)
     # Validate first, so a bad file gives the usual error and the program never starts.
     from .plan import plan_stack
     plan_stack(args.stack, target="docker")
-    from components.preview import preview
+    from components.preview import preview, preview_json
 
-    print(preview(args.stack, canary_weight=args.canary_weight))
+    with waiting(f"running the Pulumi program of {args.stack} under mocks …"):
+        if args.format == "json":
+            print_json(preview_json(args.stack, canary_weight=args.canary_weight))
+        else:
+            print(preview(args.stack, canary_weight=args.canary_weight))
     return 0
 
 
@@ -202,8 +218,6 @@ def cmd_images(args) -> int:
     from .plan import plan_stack
     from .stackfile import load
 
-    if not (args.stack or args.stack_file):
-        raise UsageError("images check needs --stack NAME or --stack-file PATH")
     if args.stack_file:
         from .plan import build_plan
 
@@ -231,9 +245,13 @@ def cmd_images(args) -> int:
 
 
 def _local(args):
+    """The local stack; what it does is reported on stdout, or on stderr when stdout is JSON."""
+    from .console import say
     from .local import LocalStack
 
     _require_stack(args.stack)
+    if getattr(args, "format", "text") == "json":
+        return LocalStack(args.stack, say=say)
     return LocalStack(args.stack, say=lambda m: print(m, flush=True))
 
 
@@ -255,7 +273,10 @@ def cmd_up(args) -> int:
     except LocalStackError as exc:
         print(f"up failed: {stack.redact(str(exc))}", file=sys.stderr)
         return 1
-    print(stack.status())
+    if args.format == "json":
+        print_json(stack.status_json())
+    else:
+        print(stack.status())
     return 0
 
 
@@ -263,11 +284,17 @@ def cmd_down(args) -> int:
     stack = _local(args)
     with _locked(stack, f"down --stack {args.stack}", args):
         stack.down()
+    if args.format == "json":
+        print_json(stack.status_json())
     return 0
 
 
 def cmd_status(args) -> int:
-    print(_local(args).status())
+    stack = _local(args)
+    if args.format == "json":
+        print_json(stack.status_json())
+    else:
+        print(stack.status())
     return 0
 
 
@@ -429,7 +456,8 @@ def _ssh_reachable(args, runs: list[VerifyRun]) -> None:
                 fix = "the SSH user or key is refused: check ssh_user in the stack file, --ssh-identity-file or --ssh-config"
             else:
                 fix = "the host does not answer over SSH: check its address in the stack file and that sshd runs"
-            raise UsageError(f"{run.machine or user_host}: {target} — {said[-1] if said else 'ssh failed'}\n  fix: {fix}")
+            raise EnvironmentProblem(f"{run.machine or user_host}: {target} — {said[-1] if said else 'ssh failed'}\n"
+                                     f"  fix: {fix}")
 
 
 def cmd_verify(args) -> int:
@@ -502,18 +530,26 @@ def cmd_verify(args) -> int:
 def cmd_bench(args) -> int:
     from bench.run import run
 
-    return run(args.only, args.format)
+    return run(args.only, "json" if args.format == "json" else "table")
 
 
 def cmd_review(args) -> int:
+    from .console import waiting
     from .review import ReviewError, find_repo, review, to_json, to_markdown
 
     try:
         repo = find_repo(Path.cwd())
-        print(f"reviewing {args.base} → {args.head or 'working tree'} …", file=sys.stderr, flush=True)
-        meta, reviews = review(repo, args.base, args.head)
+        with waiting(f"planning and rendering every stack at {args.base} and {args.head or 'the working tree'} …"):
+            meta, reviews = review(repo, args.base, args.head)
     except ReviewError as exc:
         raise UsageError(str(exc)) from None
+    if args.stack:
+        reviews = [r for r in reviews if r.stack == args.stack]
+        if not reviews:
+            raise UsageError(f"--stack {args.stack}: no such stack at {args.base} or at head")
+    if args.full:
+        Path(args.full).write_text(to_json(meta, reviews) if args.format == "json"
+                                   else to_markdown(meta, reviews, limit=None))
     print(to_json(meta, reviews) if args.format == "json" else to_markdown(meta, reviews), end="")
     return 1 if any(r.failing for r in reviews) else 0
 
@@ -535,7 +571,7 @@ def cmd_rollout(args) -> int:
         return 0
     steps, bake, env = request
     if not local.supervisor_running():
-        raise UsageError(f"stack {args.stack} is not running; start it with: python -m tunestack up --stack {args.stack}")
+        raise EnvironmentProblem(f"stack {args.stack} is not running; start it with: tunestack up --stack {args.stack}")
     gates = (plan.rollout["gate_max_error_rate"].value, plan.rollout["gate_max_p95_ms"].value,
              plan.rollout["gate_min_requests"].value)
     say = lambda m: print(m, flush=True)  # noqa: E731
@@ -669,15 +705,99 @@ def cmd_schema(args) -> int:
     return 0
 
 
+EXIT_CODES = ("exit codes: 0 ok · 1 a check failed (verify, a rollout gate, a review that blocks) · 2 bad input "
+              "(nothing was touched) · 3 the environment (a missing package or tool, an unreachable host or "
+              "engine, a held lock)")
+FORMATS = ("text", "json")
+# What --format said before there was one set of choices: kept so that scripts keep working.
+FORMAT_ALIASES = {"table": "text", "markdown": "text", "conf": "text"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, exact (no abbreviated flags) and with a "did you mean" for commands and flags."""
+
+    def __init__(self, *a, **kw):
+        kw.setdefault("allow_abbrev", False)
+        kw.setdefault("epilog", EXIT_CODES)
+        super().__init__(*a, **kw)
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}{_did_you_mean(self, message)}\n"
+                                  f"(`{self.prog} --help` lists what it takes)\n")
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
+    import difflib
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        options = re.findall(r"'([^']*)'", choice.group(2))
+        close = difflib.get_close_matches(choice.group(1), options, n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
+    unknown = re.search(r"unrecognized arguments: (.*)", message)
+    if unknown:
+        flags = [o for a in _all_actions(parser) for o in a.option_strings]
+        hints = [f"{u} → {c[0]}" for u in unknown.group(1).split() if u.startswith("-")
+                 for c in [difflib.get_close_matches(u.split("=")[0], flags, n=1)] if c]
+        return f"; did you mean: {', '.join(hints)}?" if hints else ""
+    return ""
+
+
+def _all_actions(parser: argparse.ArgumentParser):
+    """The parser's actions and those of the subcommand named on the command line."""
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                if name in getattr(parser, "argv", sys.argv[1:]):
+                    actions += sub._actions
+    return actions
+
+
+def _format(value: str) -> str:
+    value = FORMAT_ALIASES.get(value, value)
+    if value not in FORMATS:
+        raise argparse.ArgumentTypeError(f"{value!r}: text or json")
+    return value
+
+
+def _stack_options(p, path_ok: bool = False) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("-s", "--stack", metavar="NAME", help="stack name: stacks/Pulumi.NAME.yaml (default: local)")
+    where.add_argument("--stack-file", metavar="PATH",
+                       help="a stack file anywhere; named Pulumi.NAME.yaml it is stack NAME"
+                            + (" (any name works here)" if path_ok else ""))
+
+
+def _report_options(p, what: str = "the report") -> None:
+    p.add_argument("--format", type=_format, default="text", metavar="{text,json}",
+                   help=f"{what} for people (text, default) or machines (json)")
+    p.add_argument("-j", "--json", dest="format", action="store_const", const="json", help="same as --format json")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr (nor when CI is set)")
+
+
+def _lock_option(p) -> None:
+    p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
+                   help="how long to wait while another up/down/rollout holds the stack (default 120; then exit 3)")
+
+
+def _percent(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole percentage from 0 to 100, e.g. 25") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value}: a percentage from 0 to 100, e.g. 25")
+    return value
+
+
 def _add_plan_commands(sub) -> None:
     """Commands that only read stack files: plan, render, postgres, preview."""
     p = sub.add_parser("plan", help="validate a stack file and print every setting with its reason",
                        description="Validate a stack file, compute every setting with its reason and check "
                                    "the budgets. Exits 2 on a bad stack file or a broken budget.")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="stack name: stacks/Pulumi.<NAME>.yaml")
-    where.add_argument("--stack-file", help="a stack file anywhere, to validate it")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    _stack_options(p, path_ok=True)
+    _report_options(p, "the plan")
     p.add_argument("--pg-version", type=int, choices=PG_VERSIONS,
                    help="plan for another PostgreSQL major than the stack file names")
     p.set_defaults(func=cmd_plan)
@@ -687,66 +807,75 @@ def _add_plan_commands(sub) -> None:
                                    "Redis conf per instance, web/jobs env files, puma.rb or gunicorn.conf.py "
                                    "and Prometheus alerts. --all refreshes the committed rendered/ folder; "
                                    "--check fails when rendered/ is stale.")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--stack", help="stack name")
-    where.add_argument("--stack-file", help="a stack file anywhere")
-    p.add_argument("--out", help="output folder (with --all: default rendered/)")
+    _stack_options(p, path_ok=True)
+    p.add_argument("-o", "--out", metavar="DIR", help="output folder (with --all: default rendered/)")
     p.add_argument("--all", action="store_true", help="render every stack into rendered/<stack>/")
     p.add_argument("--check", action="store_true", help="exit 1 when rendered/ differs from a fresh render")
+    _report_options(p, "the files written")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("postgres", help="standalone pgtune-compatible PostgreSQL tuning",
                        description="pgtune-compatible recommendations for one PostgreSQL host (Linux). "
-                                   "Memory uses pgtune's units: kB/MB/GB, GB meaning GiB.")
-    p.add_argument("--memory", required=True, help="host memory, e.g. 16GB")
+                                   "Memory uses pgtune's units: kB/MB/GB, GB meaning GiB. --detect reads this "
+                                   "host (cgroup limits included); --conf compares with an existing "
+                                   "postgresql.conf; --alter-system prints ALTER SYSTEM statements.")
+    p.add_argument("--memory", help="host memory with its unit, e.g. 16GB (or --detect)")
     p.add_argument("--cpus", type=int, help="CPU cores; without it, as in pgtune, no parallel or I/O worker "
                                             "settings are printed and work_mem leaves room for 8 workers")
+    p.add_argument("--detect", action="store_true",
+                   help="read memory and CPUs from this host: the cgroup's limits where they are lower")
+    p.add_argument("--conf", metavar="FILE", help="an existing postgresql.conf: show current → recommended")
+    p.add_argument("--alter-system", action="store_true", help="print ALTER SYSTEM statements instead of "
+                                                                "postgresql.conf lines")
     p.add_argument("--storage", choices=STORAGES, default="ssd")
     p.add_argument("--workload", choices=WORKLOADS, default="web")
     p.add_argument("--pg-version", type=int, choices=PG_VERSIONS, default=PG_VERSIONS[-1])
     p.add_argument("--connections", type=int, help="max_connections (default: pgtune's per workload)")
     p.add_argument("--db-size", choices=DB_SIZES, default="mid_ram")
-    p.add_argument("--format", choices=("conf", "json"), default="conf")
+    _report_options(p, "the recommendations")
     p.set_defaults(func=cmd_postgres)
 
     p = sub.add_parser("preview", help="the resources `pulumi up` would create, offline (Pulumi mocks)",
                        description="Run the real Pulumi program under Pulumi's mock runtime and print the "
-                                   "resource tree with key inputs. Needs no Pulumi CLI, backend, credentials "
-                                   "or Docker. Secrets show as [secret].")
-    p.add_argument("--stack", required=True, help="stack name")
-    p.add_argument("--canary-weight", type=int, choices=range(0, 101), metavar="0-100",
+                                   "resource tree with key inputs, ending with a summary as `pulumi preview` "
+                                   "does. Needs no Pulumi CLI, backend, credentials or Docker. Secrets show "
+                                   "as [secret].")
+    _stack_options(p)
+    p.add_argument("--canary-weight", type=_percent, metavar="0-100",
                    help="preview another rollout state than the stack's canaryWeight")
+    _report_options(p, "the resources")
     p.set_defaults(func=cmd_preview)
-
 
 
 def _add_local_commands(sub) -> None:
     """Commands that run or check a stack: up, down, status, verify."""
     p = sub.add_parser("up", help="bring a local stack up on this machine (idempotent)",
-                       description="Plan the stack, check the new configs with the real servers, install "
-                                   "missing Debian packages (as root), then start or update PostgreSQL, PgBouncer, "
-                                   "both Redis instances, the reference app (Gunicorn) and HAProxy under "
-                                   "supervisord. A second `up` reloads where the server can and restarts where "
-                                   "it must; data is kept. State: .tunestack/<stack>/.")
-    p.add_argument("--stack", default="local", help="stack name (default: local)")
-    p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
-                   help="how long to wait while another up/down/rollout holds the stack (default 120; then exit 3)")
+                       description="Plan the stack, build its reference app, check the new configs with the real "
+                                   "servers, install missing Debian packages (as root), then start or update "
+                                   "PostgreSQL, PgBouncer, both Redis instances, the reference app and HAProxy "
+                                   "under supervisord. A second `up` reloads where the server can and restarts "
+                                   "where it must; data is kept. State: /var/lib/tunestack/<stack>/ as root, "
+                                   "else $XDG_STATE_HOME/tunestack/<stack>/.")
+    _stack_options(p)
+    _lock_option(p)
+    _report_options(p, "the stack's state at the end")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop everything of a local stack; data is kept")
-    p.add_argument("--stack", default="local")
-    p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
-                   help="how long to wait while another command holds the stack (default 120; then exit 3)")
+    _stack_options(p)
+    _lock_option(p)
+    _report_options(p, "what was stopped")
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="what runs, where, and with which plan")
-    p.add_argument("--stack", default="local")
+    _stack_options(p)
+    _report_options(p, "the status")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("verify", help="check a stack's hosts against the plan (pytest-testinfra)",
                        description="Run the testinfra suite in verify/ against a stack's hosts: PostgreSQL SHOW, "
                                    "PgBouncer SHOW CONFIG and its open-file limit, Redis CONFIG GET per role, the "
-                                   "app's processes and environment, listening sockets. Prints expected vs actual "
-                                   "per host; exits 1 on any mismatch.")
-    p.add_argument("--stack", default="local")
+                                   "app's processes and what it runs with, listening sockets. Prints expected vs "
+                                   "actual per host; exits 1 on any mismatch.")
+    _stack_options(p)
     p.add_argument("--hosts", help="testinfra host specs, e.g. local://, ssh://deploy@10.0.0.5, docker://name "
                                    "(default: local:// for a local stack, else ssh:// to the stack's addresses)")
     p.add_argument("--secrets-dir", help="where pgpass and redis-<role>-password are on the hosts (default: the local "
@@ -767,8 +896,8 @@ def _add_local_commands(sub) -> None:
     p.add_argument("--junit-xml", help="pytest's JUnit XML report (one file per machine for remote Docker stacks)")
     p.add_argument("--collect-only", action="store_true",
                    help="list the checks the plan implies, without connecting to any host")
+    _report_options(p, "expected vs actual")
     p.set_defaults(func=cmd_verify)
-
 
 
 def _add_change_commands(sub) -> None:
@@ -781,19 +910,22 @@ def _add_change_commands(sub) -> None:
                                    "web bring up their own throwaway copies of the local stack (about a minute each).")
     p.add_argument("--only", choices=("storm", "web", "plan", "restart", "rails", "rollout"),
                    help="one benchmark; rollout builds the multihost test bed (root, several minutes)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    _report_options(p, "the results")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("review", help="what each environment's hosts receive at base vs head, and why",
                        description="Plan every stack at --base (its own stack files and tuning code, exported "
                                    "with git archive; the working tree is not touched) and at --head (default: the "
-                                   "working tree). Reports changed settings old → new with both reasons, added and "
-                                   "removed settings, budget headroom before and after, new warnings and errors, "
-                                   "and the unified diff of the rendered files. Secrets are masked. Exits 1 when a "
-                                   "stack fails validation or breaks a budget at head, so it can gate a merge.")
+                                   "working tree). The text is a pull request comment: a summary first (stacks and "
+                                   "settings changed, budgets near their limit), details in collapsible sections, "
+                                   "under GitHub's limit; --full FILE writes everything, rendered diffs included. "
+                                   "Known secret values are masked. Exits 1 when a stack fails validation or breaks "
+                                   "a budget at head, so it can gate a merge.")
     p.add_argument("--base", required=True, help="git revision to compare against, e.g. origin/main")
     p.add_argument("--head", help="git revision (default: the working tree)")
-    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    _stack_options(p)
+    p.add_argument("--full", metavar="FILE", help="also write the whole review, without any limit, to FILE")
+    _report_options(p, "the review")
     p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("rollout", help="staged rollout 10%% → 25%% → 50%% → 100%% with health gates",
@@ -803,9 +935,9 @@ def _add_change_commands(sub) -> None:
                                    "minimum request count (no data fails) and testinfra on the canary's host. A failed "
                                    "gate rolls back to stable and exits 1. State is saved after every transition: run "
                                    "the same command again to resume. Actions: start (default), status, promote "
-                                   "(skip remaining steps), abort.")
+                                   "(skip remaining steps, or go on from a --pause-at), abort.")
     p.add_argument("action", nargs="?", default="start", choices=("start", "status", "promote", "abort"))
-    p.add_argument("--stack", default="local")
+    _stack_options(p)
     p.add_argument("--version", help="the version to roll out (start) or to promote")
     p.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the new version only")
     p.add_argument("--steps", help="weights in %%, rising, ending at 100 (default: the stack's rollout.steps)")
@@ -813,8 +945,14 @@ def _add_change_commands(sub) -> None:
     p.add_argument("--load", type=float, metavar="RATE",
                    help="send RATE requests/s of marked synthetic traffic to the entry point while each step "
                         "bakes, so an idle stack's gates measure something (counted apart in the gates)")
-    p.add_argument("--lock-wait", type=float, default=120, metavar="SECONDS",
-                   help="how long to wait while another command holds the stack (default 120; then exit 3)")
+    p.add_argument("--pause-at", type=_percent, metavar="PERCENT",
+                   help="a manual gate: stop once this step's gates pass, until `rollout promote`")
+    p.add_argument("--notify", metavar="URL", help="POST a JSON event to this webhook on promotion, pause and "
+                                                   "rollback (also TUNESTACK_NOTIFY_URL)")
+    p.add_argument("--watch", action="store_true", help="status: print each change until the rollout ends")
+    p.add_argument("--timeout", help="status --watch: give up after this long, e.g. 10m (exit 1)")
+    _lock_option(p)
+    _report_options(p, "the status")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("images", help="build the project's images, or check a stack's images on its hosts",
@@ -824,11 +962,9 @@ def _add_change_commands(sub) -> None:
                                    "stack whether it has each image it runs, or can pull it; exit 2 when one "
                                    "cannot be had, before `pulumi up` touches anything.")
     p.add_argument("action", choices=("build", "check"))
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--stack", help="check: stack name")
-    where.add_argument("--stack-file", help="check: a stack file anywhere")
+    _stack_options(p, path_ok=True)
     p.add_argument("--docker-host", help="build: the engine, e.g. unix:///var/run/docker.sock or ssh://deploy@10.0.0.5")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    _report_options(p, "the images")
     p.set_defaults(func=cmd_images)
 
     p = sub.add_parser("schema", help="print the JSON Schema of stack files (for editors)")
@@ -836,12 +972,12 @@ def _add_change_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tunestack",
         description="Plan, render and verify a tuned PostgreSQL + PgBouncer + Redis + app stack "
                     "from one stack file (stacks/Pulumi.<stack>.yaml).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=Parser)
 
     _add_plan_commands(sub)
     _add_local_commands(sub)
@@ -849,10 +985,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose --stack-file may be any file name: they plan it directly.
+ANY_STACK_FILE = ("plan", "render", "images")
+
+
+def resolve_stack(args) -> None:
+    """One meaning of --stack and --stack-file for every command: a file named Pulumi.NAME.yaml is
+    stack NAME in its folder; plan, render and images check also take any other file name."""
+    if not hasattr(args, "stack"):
+        return
+    if args.stack_file:
+        path = Path(args.stack_file)
+        if not path.is_file():
+            raise UsageError(f"--stack-file {path}: no such file")
+        named = re.fullmatch(r"Pulumi\.([A-Za-z0-9][A-Za-z0-9_.-]*)\.yaml", path.name)
+        if args.command in ANY_STACK_FILE:
+            return   # planned from the file itself
+        if named:
+            os.environ["TUNESTACK_STACKS_DIR"] = str(path.resolve().parent)
+            args.stack, args.stack_file = named.group(1), None
+        else:
+            raise UsageError(f"--stack-file {path}: `{args.command}` needs a file named Pulumi.<stack>.yaml "
+                             f"(the name is the stack's); rename it, e.g. Pulumi.mystack.yaml")
+    elif args.stack is None and args.command != "review":
+        args.stack = "local"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .console import set_quiet
+
     parser = build_parser()
+    parser.argv = argv or sys.argv[1:]
     args = parser.parse_args(argv)
+    set_quiet(getattr(args, "quiet", False))
+    stacks_env = os.environ.get("TUNESTACK_STACKS_DIR")
     try:
+        resolve_stack(args)
         return args.func(args)
     except StackError as exc:
         print(str(exc), file=sys.stderr)
@@ -863,6 +1031,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except LockHeld as exc:
+    except (LockHeld, EnvironmentProblem) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
+    finally:   # --stack-file pointed the stacks folder elsewhere for this command only
+        if stacks_env is None:
+            os.environ.pop("TUNESTACK_STACKS_DIR", None)
+        else:
+            os.environ["TUNESTACK_STACKS_DIR"] = stacks_env

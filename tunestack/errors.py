@@ -61,3 +61,8 @@ class BudgetError(Exception):
 
 class UsageError(Exception):
     """Bad command-line input (unknown stack, bad flag value)."""
+
+
+class EnvironmentProblem(Exception):
+    """The machine or network is not as the command needs it: a missing package or tool, an
+    unreachable host or engine. Exit code 3; nothing was changed."""

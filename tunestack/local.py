@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 
 from .choices import RUBY_VERSIONS
-from .errors import UsageError
+from .errors import EnvironmentProblem, UsageError
 from .paths import ROOT, state_root
 from .plan import Plan, plan_stack
 from .poll import wait_until as _wait_until
@@ -390,8 +390,8 @@ class LocalStack:
             return
         command = ["apt-get", "install", "-y", *missing]
         if os.geteuid() != 0:
-            raise LocalStackError("missing Debian packages: " + " ".join(missing)
-                                  + "\ninstall them with: sudo apt-get update && sudo " + " ".join(command))
+            raise EnvironmentProblem("missing Debian packages: " + " ".join(missing)
+                                     + "\ninstall them with: sudo apt-get update && sudo " + " ".join(command))
         self.say(f"installing {' '.join(missing)} (apt-get)…")
         subprocess.run(["apt-get", "update", "-qq"], check=True)
         res = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
@@ -703,6 +703,21 @@ GRANT USAGE ON SEQUENCE hits_id_seq TO app;
         wait_until(ok, 60, f"app health through the load balancer ({url})")
 
     # --- status / down --------------------------------------------------------------------------
+    def status_json(self) -> dict:
+        """What `status` says, for machines: the applied plan's digest, each program's state and
+        pid (supervisord's XML-RPC), and the endpoints."""
+        state_path = self.dir / "state.json"
+        out = {"stack": self.stack, "state_dir": str(self.dir), "running": self.supervisor_running(),
+               "applied": json.loads(state_path.read_text()) if state_path.exists() else None, "programs": {}}
+        if out["running"]:
+            out["programs"] = {p["name"]: {"state": p["statename"], "pid": p["pid"] or None}
+                               for p in self.rpc().supervisor.getAllProcessInfo()}
+        try:
+            out["endpoints"] = {service: f"127.0.0.1:{port}" for service, port in self.plan().ports().items()}
+        except Exception as exc:  # status must work even when the stack file is broken
+            out["endpoints"], out["plan_error"] = None, str(exc)
+        return out
+
     def status(self) -> str:
         lines = [f"stack {self.stack}: state in {self.dir}"]
         state = self.dir / "state.json"

@@ -220,18 +220,18 @@ def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | N
         if a != b:
             diffs.extend(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                               f"base/{name}/{fname}", f"head/{name}/{fname}"))
-    review.diff = mask_secrets("".join(diffs))
+    review.diff = mask_known("".join(diffs), [*base_secrets.values(), *head.secrets.values()])
     if review.status == "unchanged" and (review.changes or review.secrets or review.diff or review.new_warnings):
         review.status = "changed"
     return review
 
 
-_SECRET_LINE = re.compile(r"(?i)(password|requirepass|secure)(\s*[:=]\s*|\s+)(\S+)")
-
-
-def mask_secrets(text: str) -> str:
-    """Belt and braces: rendered files hold no secrets, but a diff line that looks like one is masked."""
-    return _SECRET_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}", text)
+def mask_known(text: str, secrets) -> str:
+    """Belt and braces: rendered files hold no secrets, but any value the stack files keep as a
+    secret (base or head) is masked wherever it appears. Only those: prose about passwords stays."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, SECRET_MASK)
+    return text
 
 
 def review(repo: Path, base_ref: str, head_ref: str | None = None) -> tuple[dict, list[StackReview]]:
@@ -258,45 +258,84 @@ def _cell(value) -> str:
     return text.replace("|", "\\|")
 
 
-def to_markdown(meta: dict, reviews: list[StackReview]) -> str:
+GITHUB_COMMENT_LIMIT = 65_536   # characters GitHub accepts in one comment
+COMMENT_BUDGET = 60_000         # what the comment may use: room for the workflow's footer
+NEAR_LIMIT = 0.10               # a budget with less than 10 % of its limit left is near it
+
+
+def near_limit(budget: dict) -> bool:
+    used, headroom = budget.get("used_after"), budget.get("after")
+    if not isinstance(used, (int, float)) or not isinstance(headroom, (int, float)):
+        return False
+    limit = used + headroom
+    return limit > 0 and headroom / limit < NEAR_LIMIT
+
+
+def _summary(meta: dict, reviews: list[StackReview]) -> list[str]:
     lines = ["<!-- tunestack-review -->", f"## tunestack config review: {meta['base']} → {meta['head']}", ""]
     failing = [r.stack for r in reviews if r.failing]
-    if failing:
-        lines.append(f"**✗ Blocking:** {', '.join(failing)} — see below.")
-    else:
-        lines.append("**✓ Every stack validates and every budget holds at head.**")
+    lines.append(f"**✗ Blocking:** {', '.join(failing)}: see below." if failing
+                 else "**✓ Every stack validates and every budget holds at head.**")
+    lines += ["", "| stack | status | settings changed | budgets near their limit |", "| --- | --- | --- | --- |"]
     for r in reviews:
-        lines += ["", f"### {r.stack}: {r.status}"]
-        if r.status == "removed":
-            lines.append("The stack file was removed.")
-            continue
-        for e in r.errors:
-            lines.append("```\n" + e + "\n```")
-        if r.status == "unchanged":
-            lines.append("No setting changes.")
-            continue
-        if r.changes:
-            lines += ["", "| where | setting | base | head | change | why (head) | why (base) |",
-                      "| --- | --- | --- | --- | --- | --- | --- |"]
-            for c in r.changes:
-                name = f"{c.renamed_from} → {c.name}" if c.kind == "renamed" else c.name
-                lines.append(f"| {c.section} | {name} | {_cell(c.old_text)} | {_cell(c.new_text)} | {c.amount} | "
-                             f"{c.new_reason.replace('|', '/')} | {c.old_reason.replace('|', '/')} |")
-        elif r.status != "broken":
-            lines.append("No setting changes.")
-        if r.secrets:
-            lines += ["", "Secrets: " + "; ".join(r.secrets)]
-        if r.budgets:
-            lines += ["", "| budget | headroom before | headroom after | |", "| --- | --- | --- | --- |"]
-            for b in r.budgets:
-                lines.append(f"| {b['name']} | {_fmt_headroom(b['before'], b['unit'])} | "
-                             f"{_fmt_headroom(b['after'], b['unit'])} | {'ok' if b['ok'] else '**broken**'} |")
-        if r.new_warnings:
-            lines += ["", "New warnings:"] + [f"- {w}" for w in r.new_warnings]
-        if r.diff:
-            lines += ["", "<details><summary>rendered files diff</summary>", "", "```diff", r.diff.rstrip(), "```",
-                      "", "</details>"]
-    return "\n".join(lines) + "\n"
+        near = [b["name"] for b in r.budgets if near_limit(b) or not b["ok"]]
+        lines.append(f"| {r.stack} | {r.status} | {len(r.changes)} | "
+                     f"{'; '.join(n.replace('|', '/') for n in near) or '—'} |")
+    return lines
+
+
+def _details(r: StackReview, with_diff: bool, max_changes: int | None) -> list[str]:
+    """One stack's section: collapsed, unless it blocks the merge; one line when nothing changed."""
+    if r.status == "unchanged" and not r.errors:
+        return ["", f"**{r.stack}**: unchanged, no setting changes."]
+    open_ = " open" if r.failing else ""
+    lines = ["", f"<details{open_}><summary><b>{r.stack}</b>: {r.status}, {len(r.changes)} setting(s) changed"
+                 "</summary>", ""]
+    if r.status == "removed":
+        return lines + ["The stack file was removed.", "", "</details>"]
+    for e in r.errors:
+        lines.append("```\n" + e + "\n```")
+    shown = r.changes if max_changes is None else r.changes[:max_changes]
+    if shown:
+        lines += ["| where | setting | base | head | change | why (head) | why (base) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for c in shown:
+            name = f"{c.renamed_from} → {c.name}" if c.kind == "renamed" else c.name
+            lines.append(f"| {c.section} | {name} | {_cell(c.old_text)} | {_cell(c.new_text)} | {c.amount} | "
+                         f"{c.new_reason.replace('|', '/')} | {c.old_reason.replace('|', '/')} |")
+    if len(shown) < len(r.changes):
+        lines.append(f"\n… and {len(r.changes) - len(shown)} more: see the full review.")
+    if not r.changes and r.status != "broken":
+        lines.append("No setting changes.")
+    if r.secrets:
+        lines += ["", "Secrets: " + "; ".join(r.secrets)]
+    if r.budgets:
+        lines += ["", "| budget | headroom before | headroom after | |", "| --- | --- | --- | --- |"]
+        for b in r.budgets:
+            state = "**broken**" if not b["ok"] else "near its limit" if near_limit(b) else "ok"
+            lines.append(f"| {b['name']} | {_fmt_headroom(b['before'], b['unit'])} | "
+                         f"{_fmt_headroom(b['after'], b['unit'])} | {state} |")
+    if r.new_warnings:
+        lines += ["", "New warnings:"] + [f"- {w}" for w in r.new_warnings]
+    if r.diff and with_diff:
+        lines += ["", "<details><summary>rendered files diff</summary>", "", "```diff", r.diff.rstrip(), "```",
+                  "", "</details>"]
+    elif r.diff:
+        lines += ["", f"Rendered files changed ({r.diff.count(chr(10))} diff lines): see the full review."]
+    return lines + ["", "</details>"]
+
+
+def to_markdown(meta: dict, reviews: list[StackReview], limit: int | None = COMMENT_BUDGET) -> str:
+    """The review as a pull request comment: the summary first, each stack collapsed below it. Under
+    `limit` characters: rendered diffs go first, then the longest tables are cut, each cut saying
+    where the rest is (the full review: to_markdown(..., limit=None))."""
+    head = _summary(meta, reviews)
+    for with_diff, max_changes in ((True, None), (False, None), (False, 40), (False, 10), (False, 0)):
+        text = "\n".join(head + [line for r in reviews for line in _details(r, with_diff, max_changes)]) + "\n"
+        if limit is None or len(text) <= limit:
+            return text
+    cut = "\n\n… cut to fit a comment: see the full review.\n"
+    return text[:limit - len(cut)] + cut
 
 
 def _fmt_headroom(value, unit: str) -> str:
@@ -322,4 +361,4 @@ def find_repo(start: Path) -> Path:
         raise ReviewError(f"{start} is not inside a git repository") from None
 
 
-__all__ = ["review", "to_markdown", "to_json", "find_repo", "ReviewError"]
+__all__ = ["review", "to_markdown", "to_json", "find_repo", "ReviewError", "mask_known"]

@@ -138,7 +138,7 @@ def test_verify_refuses_an_unreachable_host_before_any_check(staging, tmp_path):
     other.mkdir()
     (other / "Pulumi.bed.yaml").write_text(yaml.safe_dump(doc))
     res = _verify(bed, other, "--ssh-config", str(bed.ssh_config))
-    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.returncode == 3, res.stdout + res.stderr
     assert "ssh://root@10.231.7.99" in res.stderr and "does not answer over SSH" in res.stderr
     assert "Traceback" not in res.stderr and "PASS" not in res.stdout
 
@@ -154,7 +154,7 @@ def test_verify_refuses_a_host_whose_key_changed(staging, tmp_path):
                       # a fresh handshake: never the bed's shared connection
                       .replace(f"ControlPath {bed.dir}/cm-%C", "ControlPath none"))
     res = _verify(bed, stacks, "--ssh-config", str(config))
-    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.returncode == 3, res.stdout + res.stderr
     assert f"host key of {db}" in res.stderr and f"ssh-keygen -R {db}" in res.stderr
 
 
