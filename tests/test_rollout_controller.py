@@ -245,3 +245,73 @@ def test_load_runs_only_while_a_step_bakes(tmp_path):
                       clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None, load=Traffic)
     assert rollout.run("v2", {}, [50, 100], 3) == 0
     assert events == ["load on", "load off", "measure"] * 2
+
+
+def test_a_manual_gate_pauses_after_its_gates_pass_and_promote_goes_on(tmp_path):
+    """Argo Rollouts' `pause: {}` step: the rollout waits at 50 % until promoted; the steps after it
+    still bake and pass their gates."""
+    events = []
+    engine = RecordingEngine([GOOD] * 4)
+    store = StateStore(tmp_path / "rollout.json")
+    rollout = Rollout(engine, store, GATES, say=lambda m: None, clock=iter(range(0, 10_000)).__next__,
+                      sleep=lambda s: None, notify=events.append)
+    assert rollout.run("v2", {}, [10, 25, 50, 100], 3, pause_at=50) == 0
+    assert store.load().phase == "paused" and store.load().weight == 50
+    assert ("promote", "v2") not in engine.calls and [e["event"] for e in events] == ["paused"]
+    assert rollout.run("v2", {}, [10, 25, 50, 100], 3, pause_at=50) == 0   # running it again stays paused
+    assert store.load().phase == "paused"
+    assert rollout.promote(None) == 0
+    assert store.load().phase == "promoted" and engine.calls[-1] == ("promote", "v2")
+    assert [c[1] for c in engine.calls if c[0] == "weight"][-1] == 100
+    assert [e["event"] for e in events] == ["paused", "promoted"] and events[-1]["version"] == "v2"
+
+
+def test_pause_at_must_be_a_step_before_the_last(tmp_path):
+    with pytest.raises(UsageError, match="--pause-at 60"):
+        controller(RecordingEngine([]), tmp_path).run("v2", {}, [10, 50, 100], 3, pause_at=60)
+
+
+def test_a_rollback_is_told_to_the_webhook(tmp_path):
+    """A webhook on a real HTTP server on loopback receives the rollback as JSON."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from tunestack.rollout import Metrics, webhook
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        engine = RecordingEngine([Metrics(100, 50, 50.0)])
+        rollout = Rollout(engine, StateStore(tmp_path / "rollout.json"), GATES, say=lambda m: None,
+                          clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None,
+                          notify=webhook(f"http://127.0.0.1:{server.server_port}/hook", say=lambda m: None))
+        assert rollout.run("v3-bad", {}, [10, 100], 3) == 1
+    finally:
+        server.shutdown()
+    assert [e["event"] for e in received] == ["rollback"]
+    assert received[0]["version"] == "v3-bad" and "error rate" in received[0]["detail"]
+
+
+def test_a_webhook_that_is_down_never_stops_a_rollback(tmp_path):
+    from tunestack.rollout import Metrics, webhook
+    from tests.realservers import free_port
+
+    said = []
+    engine = RecordingEngine([Metrics(100, 50, 50.0)])
+    rollout = Rollout(engine, StateStore(tmp_path / "rollout.json"), GATES, say=said.append,
+                      clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None,
+                      notify=webhook(f"http://127.0.0.1:{free_port()}/hook", say=said.append))
+    assert rollout.run("v3-bad", {}, [10, 100], 3) == 1
+    assert engine.calls[-1] == ("rollback",) and any("not delivered" in m for m in said)

@@ -145,35 +145,102 @@ def cmd_render(args) -> int:
 
 
 def cmd_postgres(args) -> int:
+    from .postgres.conffile import ConfError, alter_system, parse_conf
     from .postgres.inputs import DEFAULT_CONNECTIONS, PgInputs
     from .postgres.pgtune import recommend
-    from .units import UnitError, parse_size
+    from .units import UnitError, format_bytes_human, parse_size
 
-    try:
-        memory = parse_size(args.memory)
-    except UnitError as exc:
-        raise UsageError(f"--memory {args.memory!r}: {exc}") from None
+    memory, cpus, notes = _postgres_host(args, parse_size, UnitError, format_bytes_human)
     if memory < 512 * 1024**2:
-        raise UsageError(f"--memory {args.memory}: at least 512MB (pgtune's minimum)")
-    if args.cpus is not None and args.cpus < 1:
-        raise UsageError(f"--cpus {args.cpus}: at least 1")
+        raise UsageError(f"--memory {args.memory or format_bytes_human(memory)}: at least 512MB (pgtune's minimum)")
+    if cpus is not None and cpus < 1:
+        raise UsageError(f"--cpus {cpus}: at least 1")
     if args.connections is not None and args.connections < 20:
         raise UsageError(f"--connections {args.connections}: at least 20 (pgtune's minimum)")
+    current: dict[str, str] = {}
+    if args.conf:
+        try:
+            current, includes = parse_conf(Path(args.conf).read_text())
+        except OSError as exc:
+            raise UsageError(f"--conf {args.conf}: {exc.strerror}") from None
+        except ConfError as exc:
+            raise UsageError(f"--conf {args.conf}: {exc}") from None
+        notes += [f"{args.conf} includes {i}: not read (compare that file too)" for i in includes]
     conns = args.connections or DEFAULT_CONNECTIONS[args.workload]
-    recs = recommend(PgInputs(memory // 1024, args.cpus, args.storage, args.workload, args.pg_version, conns,
+    recs = recommend(PgInputs(memory // 1024, cpus, args.storage, args.workload, args.pg_version, conns,
                               args.db_size))
     # pgtune's own warnings for settings a server may not be built for.
     warnings = [f"{name} = {value} requires PostgreSQL built with {flag}"
                 for name, value, flag in (("wal_compression", "lz4", "--with-lz4"), ("io_method", "io_uring", "--with-liburing"))
                 if name in recs and recs[name].value == value]
     if args.format == "json":
-        print(json.dumps({"settings": {k: r.value for k, r in recs.items()}, "warnings": warnings}, indent=2))
+        out = {"settings": {k: r.value for k, r in recs.items()}, "warnings": warnings, "notes": notes}
+        if args.conf:
+            out["current"] = {k: current.get(k) for k in recs}
+        print_json(out)
+    elif args.alter_system:
+        print("".join(f"-- {n}\n" for n in notes + warnings) + alter_system({k: r.value for k, r in recs.items()}), end="")
+    elif args.conf:
+        _print_postgres_changes(recs, current, notes + warnings, args.pg_version)
     else:
+        for n in notes:
+            print(f"# {n}")
         for k, r in recs.items():
             print(f"{k} = {r.value}\t# {r.reason}")
         for w in warnings:
             print(f"# WARNING: {w}")
     return 0
+
+
+def _postgres_host(args, parse_size, UnitError, format_bytes_human) -> tuple[int, int | None, list[str]]:
+    """Memory and CPUs from the flags, or from this host (--detect; a flag still wins)."""
+    notes: list[str] = []
+    if args.memory is None and not args.detect:
+        raise UsageError("postgres needs --memory SIZE (e.g. 16GB) or --detect")
+    memory, cpus = None, args.cpus
+    if args.detect:
+        from .postgres.detect import detect
+
+        found = detect()
+        memory, cpus = found.memory_bytes, args.cpus or found.cpus
+        notes.append(f"detected memory {format_bytes_human(found.memory_bytes)} ({found.memory_from})")
+        if not args.cpus:
+            notes.append(f"detected {found.cpus} CPUs ({found.cpus_from})")
+    if args.memory is not None:
+        try:
+            memory = parse_size(args.memory)
+        except UnitError as exc:
+            raise UsageError(f"--memory {args.memory!r}: {exc}") from None
+    return memory, cpus, notes
+
+
+def _print_postgres_changes(recs, current: dict[str, str], notes: list[str], pg_version: int) -> None:
+    """current → recommended per setting, with the reason, as timescaledb-tune shows it."""
+    from .postgres.catalog import catalog
+    from .units import UnitError, pg_value_in_base_units
+
+    gucs = catalog(pg_version)
+
+    def same(name: str, a: str | None, b: str) -> bool:
+        if a is None:
+            return False
+        try:
+            unit = gucs[name].unit if name in gucs else None
+            return pg_value_in_base_units(a, unit) == pg_value_in_base_units(b, unit)
+        except (UnitError, ValueError):
+            return a.strip().lower() == b.strip().lower()
+
+    changed = 0
+    for k, r in recs.items():
+        now = current.get(k)
+        if same(k, now, r.value):
+            print(f"  {k} = {r.value}  (already)")
+            continue
+        changed += 1
+        print(f"~ {k}: {now if now is not None else '(default)'} → {r.value}\n      {r.reason}")
+    for n in notes:
+        print(f"# {n}")
+    print(f"{changed} of {len(recs)} settings would change")
 
 
 def cmd_preview(args) -> int:
@@ -487,9 +554,11 @@ def cmd_verify(args) -> int:
         def check(run):
             return subprocess.run(run.cmd, cwd=ROOT, capture_output=True, text=True, env=run.env)
 
-        for run in runs:
-            print(f"verifying stack {args.stack} on {run.machine or run.hosts} …", flush=True)
-        with ThreadPoolExecutor(max_workers=min(8, len(runs))) as pool:
+        from .console import waiting
+
+        where = ", ".join(run.machine or run.hosts for run in runs)
+        with waiting(f"verifying stack {args.stack} on {where} …"), \
+                ThreadPoolExecutor(max_workers=min(8, len(runs))) as pool:
             results = list(pool.map(check, runs))
         for run, res in zip(runs, results):
             report = Path(run.cmd[run.cmd.index("--report") + 1])
@@ -506,9 +575,20 @@ def cmd_verify(args) -> int:
                 if unrecorded or not recorded:
                     problems += [f"{run.machine}: {line}" if run.machine else line for line in unrecorded] \
                         or [f"{run.machine}: {(res.stdout + res.stderr)[-1500:]}"]
+    failed = [r for r in rows if not r["ok"]]
+    code = 1 if failed or any(codes) or not rows else 0
+    if args.format == "json":
+        print_json({"stack": args.stack, "ok": code == 0, "passed": len(rows) - len(failed), "failed": len(failed),
+                    "could_not_run": problems, "checks": rows})
+        return code
     if not rows:
         print("\n".join(problems), file=sys.stderr)
         return max(codes) or 1
+    _print_verify(rows, problems)
+    return code
+
+
+def _print_verify(rows: list[dict], problems: list[str]) -> None:
     for machine in dict.fromkeys(r["machine"] for r in rows):
         if machine:
             print(f"\n== {machine}")
@@ -524,7 +604,6 @@ def cmd_verify(args) -> int:
         print("\nchecks that could not run:\n" + "\n".join(problems), file=sys.stderr)
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed"
           + (f", {len(problems)} could not run (see above)" if problems else ""))
-    return 1 if failed or any(codes) else 0
 
 
 def cmd_bench(args) -> int:
@@ -566,7 +645,11 @@ def cmd_rollout(args) -> int:
     local = _local(args)
     plan = local.plan()  # bad stack file: exit 2 before anything moves
     store = StateStore(local.dir / "rollout.json")
-    request = _rollout_request(args, plan, store, "V (the version to roll out)")
+    try:
+        request = _rollout_request(args, plan, store, "V (the version to roll out)")
+    except RolloutWatchTimeout as exc:
+        print(f"timeout: {exc}", file=sys.stderr)
+        return 1
     if request is None:
         return 0
     steps, bake, env = request
@@ -580,12 +663,13 @@ def cmd_rollout(args) -> int:
         load = _synthetic_load(plan, args.load, bake, say)
     try:
         with _locked(local, f"rollout {args.action} --stack {args.stack}", args):
-            controller = Rollout(LocalEngine(local, say=say), store, gates, say=say, load=load)
+            controller = Rollout(LocalEngine(local, say=say), store, gates, say=say, load=load,
+                                 notify=_notifier(args, say))
             if args.action == "promote":
                 return controller.promote(args.version)
             if args.action == "abort":
                 return controller.abort()
-            return controller.run(args.version, env, steps, bake)
+            return controller.run(args.version, env, steps, bake, pause_at=args.pause_at)
     except LocalStackError as exc:
         print(f"rollout failed: {local.redact(str(exc))}", file=sys.stderr)
         return 1
@@ -597,10 +681,10 @@ def cmd_rollout(args) -> int:
 def _rollout_request(args, plan, store, version_is: str):
     """What both rollout engines read first: `status` prints and ends (None); otherwise the steps,
     the bake in seconds and the new version's environment, checked before anything moves."""
-    from .rollout import describe, parse_bake, parse_steps
+    from .rollout import parse_bake, parse_steps
 
     if args.action == "status":
-        print(describe(store.load()))
+        _rollout_status(args, store)
         return None
     steps = parse_steps(args.steps) if args.steps else list(plan.rollout["steps"].value)
     bake = parse_bake(args.bake) if args.bake else plan.rollout["bake"].value / 1000
@@ -608,6 +692,42 @@ def _rollout_request(args, plan, store, version_is: str):
     if args.action == "start" and not args.version:
         raise UsageError(f"rollout needs --version {version_is}")
     return steps, bake, env
+
+
+def _rollout_status(args, store) -> None:
+    """`rollout status`: the state once, or with --watch each change until the rollout ends
+    (--timeout: give up, exit 1). As text or JSON (--watch --json: one JSON document per line)."""
+    from dataclasses import asdict
+
+    from .rollout import describe, parse_bake
+
+    def show(state) -> None:
+        if args.format == "json":
+            print(json.dumps({"rollout": asdict(state) if state else None, "active": bool(state and state.active)},
+                             default=str), flush=True)
+        else:
+            print(describe(state), flush=True)
+
+    state = store.load()
+    show(state)
+    if not args.watch:
+        return
+    import time
+
+    limit = parse_bake(args.timeout) if args.timeout else None
+    started, seen = time.monotonic(), store.path.read_text() if store.path.exists() else None
+    while state and state.active:
+        if limit is not None and time.monotonic() - started > limit:
+            raise RolloutWatchTimeout(f"rollout still {state.phase} at {state.weight}% after --timeout {args.timeout}")
+        time.sleep(1)
+        now = store.path.read_text() if store.path.exists() else None
+        if now != seen:
+            seen, state = now, store.load()
+            show(state)
+
+
+class RolloutWatchTimeout(Exception):
+    """`rollout status --watch --timeout`: the rollout did not end in time. Exit code 1."""
 
 
 def _rollout_env(args) -> dict[str, str]:
@@ -639,7 +759,11 @@ def _docker_rollout(args) -> int:
 
     plan = plan_stack(args.stack, target="docker")   # bad stack file: exit 2 before anything moves
     store = StateStore(state_root() / args.stack / "rollout.json")
-    request = _rollout_request(args, plan, store, "IMAGE (the app image to roll out, e.g. ghcr.io/acme/shop:1.5.0)")
+    try:
+        request = _rollout_request(args, plan, store, "IMAGE (the app image to roll out, e.g. ghcr.io/acme/shop:1.5.0)")
+    except RolloutWatchTimeout as exc:
+        print(f"timeout: {exc}", file=sys.stderr)
+        return 1
     if request is None:
         return 0
     steps, bake, env = request
@@ -666,16 +790,29 @@ def _docker_rollout(args) -> int:
     with stack_lock(state_root() / args.stack / "lock", f"rollout {args.action} --stack {args.stack}",
                     wait_s=args.lock_wait, say=say):
         stack = auto.select_stack(stack_name=args.stack, work_dir=str(ROOT))
-        controller = Rollout(DockerEngine(plan, stack, lb, say=say), store, gates, say=say, load=load)
+        controller = Rollout(DockerEngine(plan, stack, lb, say=say), store, gates, say=say, load=load,
+                             notify=_notifier(args, say))
         try:
             if args.action == "promote":
                 return controller.promote(args.version)
             if args.action == "abort":
                 return controller.abort()
-            return controller.run(args.version, env, steps, bake)
+            return controller.run(args.version, env, steps, bake, pause_at=args.pause_at)
         except KeyboardInterrupt:
             print("\ninterrupted: state is saved; run the same command again to resume at this step", file=sys.stderr)
             return 130
+
+
+def _notifier(args, say):
+    """The webhook told of promotions, pauses and rollbacks: --notify, else TUNESTACK_NOTIFY_URL."""
+    from .rollout import webhook
+
+    url = args.notify or os.environ.get("TUNESTACK_NOTIFY_URL")
+    if not url:
+        return None
+    if not re.match(r"^https?://[^\s]+$", url):
+        raise UsageError(f"--notify {url!r}: an http:// or https:// URL")
+    return webhook(url, say)
 
 
 MAX_LOAD_RATE = 500   # requests/s: enough for any gate, not a load test

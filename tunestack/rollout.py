@@ -27,7 +27,7 @@ from .plan.rollout import beside
 from .servers import port_open
 from .units import UnitError, parse_duration_ms
 
-PHASES = ("setWeight", "pause", "analysis")
+PHASES = ("setWeight", "pause", "analysis", "paused")   # paused: a manual gate (--pause-at), until promote
 
 
 # --- state -----------------------------------------------------------------------------------------
@@ -43,6 +43,7 @@ class RolloutState:
     stable_env: dict[str, str] = field(default_factory=dict)
     bake_started: float | None = None
     history: list[dict] = field(default_factory=list)
+    pause_at: int | None = None   # the weight at which to wait for `rollout promote`
 
     @property
     def active(self) -> bool:
@@ -470,20 +471,35 @@ def parse_bake(text: str) -> float:
 
 class Rollout:
     def __init__(self, engine: Engine, store: StateStore, gates, say=print, clock=time.monotonic,
-                 sleep=time.sleep, progress_every: float = 5.0, load=None):
+                 sleep=time.sleep, progress_every: float = 5.0, load=None, notify=None):
         """`load`: a factory of a context manager that sends bounded synthetic traffic while a
-        step bakes (`--load RATE`), for stacks nobody is using."""
+        step bakes (`--load RATE`), for stacks nobody is using. `notify(event: dict)`: told of
+        every promotion, pause and rollback (a webhook, `--notify URL`)."""
         self.engine, self.store, self.gates, self.say = engine, store, gates, say
         self.clock, self.sleep, self.progress_every = clock, sleep, progress_every
         self.load = load
+        self.notify = notify or (lambda event: None)
+
+    def _tell(self, state: RolloutState, event: str, detail: str) -> None:
+        self.notify({"event": event, "version": state.version, "stable": state.stable_version,
+                     "weight": state.weight, "step": state.step + 1, "steps": state.steps, "detail": detail,
+                     "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
     def _save(self, state: RolloutState, event: str) -> None:
         state.history.append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": state.step,
                               "phase": state.phase, "event": event})
         self.store.save(state)
 
-    def run(self, version: str, env: dict[str, str], steps: list[int], bake_s: float) -> int:
+    def run(self, version: str, env: dict[str, str], steps: list[int], bake_s: float,
+            pause_at: int | None = None) -> int:
+        if pause_at is not None and pause_at not in steps[:-1]:
+            raise UsageError(f"--pause-at {pause_at}: pause at one of the steps before the last "
+                             f"({', '.join(map(str, steps[:-1])) or 'none'}), e.g. --pause-at {steps[0]}")
         state = self.store.load()
+        if state and state.phase == "paused" and state.version == version:
+            self.say(f"{version} is paused at {state.weight}% (--pause-at): `rollout promote` goes on, "
+                     "`rollout abort` goes back")
+            return 0
         if state and state.active and state.version == version:
             self.say(f"resuming {version} at step {state.step + 1}/{len(state.steps)} ({state.weight}%), "
                      f"phase {state.phase}")
@@ -498,7 +514,8 @@ class Rollout:
                 self.say(f"a new version arrived during the rollout of {state.version}: "
                          f"rolling back and starting {version} at step 0")
                 self.engine.rollback()
-            state = RolloutState(version, env, steps, bake_s, stable_version=stable_version, stable_env=stable_env)
+            state = RolloutState(version, env, steps, bake_s, stable_version=stable_version, stable_env=stable_env,
+                                 pause_at=pause_at)
             self._save(state, f"start {version}")
             self.engine.start_canary(version, env)
         while True:
@@ -531,10 +548,19 @@ class Rollout:
                 self.say(f"rolling back: {', '.join(r.name for r in failed)} failed at {weight}%")
                 self.engine.rollback()
                 state.phase = "aborted"
-                self._save(state, "analysis failed: " + "; ".join(f"{r.name} {r.measured}" for r in failed))
+                why = "; ".join(f"{r.name} {r.measured}" for r in failed)
+                self._save(state, "analysis failed: " + why)
+                self._tell(state, "rollback", why)
                 return 1
             if state.step + 1 >= len(state.steps):
                 return self._promote(state)
+            if state.pause_at == weight:
+                state.phase = "paused"
+                self._save(state, f"analysis passed at {weight}%; paused (--pause-at) until promote")
+                self._tell(state, "paused", f"gates passed at {weight}%; waiting for `rollout promote`")
+                self.say(f"paused at {weight}%: the gates passed. `tunestack rollout promote` goes on to "
+                         f"{state.steps[state.step + 1]}%, `tunestack rollout abort` goes back")
+                return 0
             state.step += 1
             state.phase = "setWeight"
             self._save(state, f"analysis passed at {weight}%")
@@ -560,15 +586,24 @@ class Rollout:
         state.phase = "promoted"
         state.stable_version, state.stable_env = state.version, state.env
         self._save(state, f"promoted {state.version} to stable")
+        self._tell(state, "promoted", f"{state.version} is stable")
         self.say(f"{state.version} is stable")
         return 0
 
     def promote(self, version: str | None) -> int:
+        """A rollout paused at its manual gate goes on through its remaining steps (their gates
+        still apply); any other rollout in progress skips its remaining steps."""
         state = self.store.load()
         if not state or not state.active:
             raise UsageError("no rollout in progress to promote")
         if version and version != state.version:
             raise UsageError(f"version {version!r} is not being rolled out; the rollout in progress is {state.version!r}")
+        if state.phase == "paused":
+            state.step += 1
+            state.phase = "setWeight"
+            self._save(state, "promoted by hand past the manual gate")
+            self.say(f"going on from the manual gate: {state.steps[state.step:]}")
+            return self.run(state.version, state.env, state.steps, state.bake_s)
         self.say(f"promoting {state.version}: skipping steps {state.steps[state.step:]}")
         return self._promote(state)
 
@@ -579,8 +614,32 @@ class Rollout:
         self.engine.rollback()
         state.phase = "aborted"
         self._save(state, "aborted by hand")
+        self._tell(state, "rollback", "aborted by hand")
         self.say(f"aborted {state.version}; traffic is on {state.stable_version}")
         return 0
+
+
+def webhook(url: str, say=print):
+    """`notify` for a webhook: POST the event as JSON, retried briefly (tenacity); a webhook that
+    stays down is reported, never a reason to stop a rollout or a rollback."""
+    import urllib.request
+
+    from tenacity import retry, stop_after_attempt, wait_fixed
+
+    @retry(stop=stop_after_attempt(3), wait=wait_fixed(1), reraise=True)
+    def post(body: bytes) -> None:
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "User-Agent": "tunestack-rollout"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            response.read()
+
+    def notify(event: dict) -> None:
+        try:
+            post(json.dumps(event).encode())
+        except Exception as exc:   # any network or HTTP failure: said, never fatal
+            say(f"  webhook {url}: {event['event']} not delivered ({exc})")
+    return notify
 
 
 def describe(state: RolloutState | None) -> str:

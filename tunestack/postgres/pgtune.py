@@ -18,7 +18,8 @@ PGTUNE_ORDER = (
 def recommend(i: PgInputs) -> dict[str, Rec]:
     """Every tuned setting with its reason, in pgtune's order."""
     par = parallel.recommend(i)
-    recs: dict[str, Rec] = {"max_connections": Rec(str(i.max_connections), "given", i.max_connections)}
+    recs: dict[str, Rec] = {"max_connections": Rec(str(i.max_connections), "the connections the server must accept "
+                                                  "(--connections; pgtune's default per workload)", i.max_connections)}
     recs.update(memory.recommend(i, parallel.worker_count(par)))
     recs.update(wal.recommend(i))
     recs.update(planner_costs.recommend(i))
