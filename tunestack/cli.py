@@ -15,6 +15,7 @@ from .choices import DB_SIZES, PG_VERSIONS, STORAGES, TARGETS, WORKLOADS
 from .errors import BudgetError, EnvironmentProblem, StackError, UsageError
 from .lock import LockHeld
 from .console import print_json
+from .units import plural
 from .render import UnsafeValue, supervisor_env_value
 
 EXIT_BAD_INPUT = 2
@@ -76,8 +77,8 @@ def _print_plan(console, plan) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
-    from .console import plural, print_settings
-    from .units import format_bytes_human
+    from .console import print_settings
+    from .units import format_bytes_human, plural
 
     console.print(Text(f"stack {plan.stack}  ({plan.spec.path})", style="bold"))
     console.print("\nhosts", style="bold underline")
@@ -280,7 +281,7 @@ def cmd_images(args) -> int:
         except images.ImageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        print(f"built {len(built)} image(s) on {url}: " + (", ".join(built) or "all were there"))
+        print(f"built {plural(len(built), 'image')} on {url}: " + (", ".join(built) or "all were there"))
         return 0
     from .plan import plan_stack
     from .stackfile import load
@@ -300,7 +301,7 @@ def cmd_images(args) -> int:
         for r in rows:
             print(f"{r['machine']:<14} {r['image']:<40} {r['state']:<11} {r['detail']}")
     if bad:
-        print(f"\n{len(bad)} image(s) of stack {plan.stack} cannot be had: `pulumi up` would stop at them. Fix:",
+        print(f"\n{plural(len(bad), 'image')} of stack {plan.stack} cannot be had: `pulumi up` would stop at them. Fix:",
               file=sys.stderr)
         for r in bad:
             fix = {"buildable": f"build it there: {r['detail']}",

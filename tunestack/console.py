@@ -85,6 +85,3 @@ def print_settings(console: Console, rows: list[tuple[str, str, str]]) -> None:
         console.print(Padding(Text(reason, style="dim"), (0, 0, 0, 6), expand=False), overflow="fold")
 
 
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """`1 app host`, `3 app hosts`."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"

@@ -52,7 +52,7 @@ class BudgetError(Exception):
 
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
-        lines = [f"stack {self.stack}{where}: {len(self.violations)} budget(s) broken"]
+        lines = [f"stack {self.stack}{where}: {len(self.violations)} budget{'s' if len(self.violations) != 1 else ''} broken"]
         for b in self.violations:
             lines.append(f"- {b.name}: {b.arithmetic}")
             lines.append(f"  fix: {b.fix}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .units import UnitError, pg_value_in_base_units
+from .units import UnitError, pg_value_in_base_units, plural
 
 SECRET_MASK = "••••••"
 
@@ -289,7 +289,7 @@ def _details(r: StackReview, with_diff: bool, max_changes: int | None) -> list[s
     if r.status == "unchanged" and not r.errors:
         return ["", f"**{r.stack}**: unchanged, no setting changes."]
     open_ = " open" if r.failing else ""
-    lines = ["", f"<details{open_}><summary><b>{r.stack}</b>: {r.status}, {len(r.changes)} setting(s) changed"
+    lines = ["", f"<details{open_}><summary><b>{r.stack}</b>: {r.status}, {plural(len(r.changes), 'setting')} changed"
                  "</summary>", ""]
     if r.status == "removed":
         return lines + ["The stack file was removed.", "", "</details>"]

@@ -104,3 +104,8 @@ def pg_value_in_base_units(text: str, unit: str | None) -> float:
     if unit in _PG_TIME_UNIT_MS and suffix in _PG_TIME_SUFFIX_MS:
         return number * _PG_TIME_SUFFIX_MS[suffix] / _PG_TIME_UNIT_MS[unit]
     raise UnitError(f"unit {suffix!r} does not fit a setting measured in {unit or 'plain numbers'}")
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """`1 app host`, `3 app hosts`: counts in reasons, budgets and reports."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"

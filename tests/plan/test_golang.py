@@ -56,7 +56,7 @@ def test_one_process_per_replica_and_the_budget_counts_its_pool():
     plan = build_plan(replace(spec("staging"), app=go_app(threads=23)))
     assert plan.app["workers"].value == 1 and "WEB_CONCURRENCY" not in plan.web_env
     fleet = next(b for b in plan.budgets if b.name.startswith("fleet client connections"))
-    assert "1 web processes × 25 pool" in fleet.arithmetic
+    assert "1 web process × 25 pool" in fleet.arithmetic
 
 
 def test_job_worker_pool_and_its_bound():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import BudgetError
 from ..stackfile.spec import StackSpec
+from ..units import plural
 from .alerts import alert_rules
 from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, size_app, web_env
 from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
@@ -167,8 +168,9 @@ def endpoints(spec: StackSpec, where: Placement) -> Endpoints:
 
 
 def first_host_text(first: AppSizing, app) -> str:
-    return (f"{first.per_host_clients} ({first.processes} web processes × {first.web_pool} pool + "
-            f"{app.jobs.processes} job processes × {first.job_pool} pool)")
+    return (f"{first.per_host_clients} ({plural(first.processes, 'web process', 'web processes')} × "
+            f"{first.web_pool} pool + {plural(app.jobs.processes, 'job process', 'job processes')} × "
+            f"{first.job_pool} pool)")
 
 
 def processes(spec: StackSpec, sizing: AppSizing | None) -> AppProcesses | None:

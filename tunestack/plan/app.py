@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..stackfile.spec import AppSpec, HostSpec, PgBouncerSpec
-from ..units import format_bytes_human
+from ..units import format_bytes_human, plural
 from .memory import job_cpus, whole_cores
 from .golang import go_jobs_env, go_web_env
 from .node import node_env, node_workers
@@ -36,7 +36,8 @@ class AppSizing:
         return (f"app: {'1 Puma process (single mode)' if single else f'{self.processes} web workers'} × "
                 f"{format_bytes_human(self.process_bytes)}"
                 + (f" + master {format_bytes_human(self.master_bytes)}" if self.master_bytes else "")
-                + f" + {app.jobs.processes} job processes × {format_bytes_human(self.jobs_process_bytes)}")
+                + f" + {plural(app.jobs.processes, 'job process', 'job processes')} × "
+                  f"{format_bytes_human(self.jobs_process_bytes)}")
 
 
 PUMA_CLUSTER_MIN = 2   # Puma docs (deployment.md): fewer than 2 workers, run single mode (workers 0)

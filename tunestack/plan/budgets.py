@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..units import format_bytes_human
+from ..units import format_bytes_human, plural
 from .connections import SUPERUSER_RESERVED, Connections, Fleet
 
 
@@ -33,8 +33,8 @@ class Budget:
 def fleet_budget(fleet: Fleet, conns: Connections, per_host_text: str) -> Budget:
     limit = conns.max_client_conn.value
     return Budget("fleet client connections ≤ PgBouncer max_client_conn", fleet.with_surge, limit,
-                  f"{fleet.app_hosts} app hosts × {per_host_text}"
-                  f" + surge {fleet.surge_hosts} host(s) × {fleet.surge_per_host} = {fleet.with_surge} "
+                  f"{plural(fleet.app_hosts, 'app host')} × {per_host_text}"
+                  f" + surge {plural(fleet.surge_hosts, 'host')} × {fleet.surge_per_host} = {fleet.with_surge} "
                   f"≤ max_client_conn {limit}",
                   "raise pgbouncer.max_client_conn, or lower app threads, job concurrency or rollout.max_surge",
                   "connections")

@@ -55,8 +55,9 @@ def share_shortfalls(host: HostSpec, shares: dict[str, int]) -> list[tuple[str, 
 def overcommit_warning(host: HostSpec) -> str | None:
     if "db" in host.roles and "cache" in host.roles:
         return (f"host {host.name} runs PostgreSQL and the persisted Redis queue: PostgreSQL wants "
-                "vm.overcommit_memory=2, Redis needs 1 (runtime-rules §8.2); protect the postmaster "
-                "with oom_score_adj=-1000 instead")
+                "vm.overcommit_memory=2 (PostgreSQL docs, \"Linux Memory Overcommit\"), Redis needs 1 (Redis docs, "
+                "admin: \"Make sure to set the Linux kernel overcommit memory setting to 1\"); protect the "
+                "postmaster with oom_score_adj=-1000 instead")
     return None
 
 

@@ -1,4 +1,5 @@
-"""Sentry sample rates from traffic and a monthly tracing budget (runtime-rules.md §5.2):
+"""Sentry sample rates from traffic and a monthly tracing budget (Sentry docs, "Sampling" and
+"Quota management": a sample rate spends the monthly quota in proportion to traffic):
 traces_sample_rate = min(1, B / (R × 2,592,000 × S))."""
 from __future__ import annotations
 
