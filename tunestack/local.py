@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import xmlrpc.client
 from pathlib import Path
 
 from .choices import RUBY_VERSIONS
@@ -104,9 +105,14 @@ def warm_build_caches() -> None:
             build_reference_app(framework, Path(tmp))
 
 
+class ProgramGaveUp(LocalStackError):
+    """A program supervisord could not keep running: waiting longer will not help."""
+
+
 def wait_until(check, timeout: float, what: str, interval: float = 0.2):
-    """The project's poller; a timeout is an `up` failure (exit 1)."""
-    return _wait_until(check, timeout, what, interval, error=LocalStackError)
+    """The project's poller; a timeout is an `up` failure (exit 1), and so, at once, is a program
+    that gave up."""
+    return _wait_until(check, timeout, what, interval, error=LocalStackError, give_up_on=(ProgramGaveUp,))
 
 
 class LocalStack:
@@ -366,13 +372,17 @@ class LocalStack:
         return res.stdout
 
     def running_services(self) -> set[str]:
-        out = self.ctl("status", check=False)
-        return {line.split()[0] for line in out.splitlines() if len(line.split()) > 1 and line.split()[1] == "RUNNING"}
+        """The programs supervisord reports RUNNING (its XML-RPC getAllProcessInfo)."""
+        return {p["name"] for p in self.rpc().supervisor.getAllProcessInfo() if p["statename"] == "RUNNING"}
 
     def supervisor_running(self) -> bool:
-        return (self.run / "supervisor.sock").exists() and subprocess.run(
-            [which("supervisorctl") or "supervisorctl", "-c", str(self.etc / "supervisord.conf"), "pid"],
-            capture_output=True, text=True).stdout.strip().isdigit()
+        """supervisord answers on this stack's socket (its XML-RPC getState)."""
+        if not (self.run / "supervisor.sock").exists():
+            return False
+        try:
+            return self.rpc().supervisor.getState()["statename"] == "RUNNING"
+        except (OSError, xmlrpc.client.Error):
+            return False
 
     # --- packages -----------------------------------------------------------------------------
     def ensure_packages(self, framework: str = "python") -> None:
@@ -545,7 +555,7 @@ class LocalStack:
             if state in ("FATAL", "EXITED", "BACKOFF", "STOPPED"):
                 log = self.log / f"{service}.log"
                 tail = "\n".join(log.read_text().splitlines()[-10:]) if log.exists() else ""
-                raise LocalStackError(self.redact(f"{service} did not start ({state})\n{service} log ({log}):\n{tail}"))
+                raise ProgramGaveUp(self.redact(f"{service} did not start ({state})\n{service} log ({log}):\n{tail}"))
             return port_open(ports[service]) if service in ports else state == "RUNNING"
         for service in services:
             wait_until(lambda: serving(service), 60, f"{service} to serve")
@@ -554,8 +564,6 @@ class LocalStack:
 
     def rpc(self):
         """supervisord's XML-RPC interface, over its Unix socket (supervisor's own transport)."""
-        import xmlrpc.client
-
         from supervisor.xmlrpc import SupervisorTransport
 
         transport = SupervisorTransport(None, None, f"unix://{self.run / 'supervisor.sock'}")

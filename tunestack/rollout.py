@@ -244,8 +244,8 @@ class LocalEngine:
         host = testinfra.get_host("local://")
         if not host.socket(f"tcp://127.0.0.1:{self.canary_port}").is_listening:
             return False, f"nothing listens on 127.0.0.1:{self.canary_port}"
-        pid = self.local.ctl("pid", "web-canary").strip()
-        environ = host.file(f"/proc/{pid}/environ").content_string if pid.isdigit() else ""
+        pid = self.local.rpc().supervisor.getProcessInfo("web-canary")["pid"]
+        environ = host.file(f"/proc/{pid}/environ").content_string if pid else ""
         if f"APP_VERSION={version}" not in environ.split("\0"):
             return False, f"canary process {pid} does not run APP_VERSION={version}"
         return True, f"canary pid {pid} runs {version} on :{self.canary_port}"
