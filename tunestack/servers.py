@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
+
+from .units import release
 
 
 def fetched_cache(kind: str, env_var: str) -> str:
@@ -68,7 +71,8 @@ def installed_pg_major() -> int | None:
     if not binary:
         return None
     out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
-    return int(out.split()[-1].split(".")[0])
+    # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    return release(re.search(r"\(PostgreSQL\) (\S+)", out).group(1))[0]
 
 
 def installed_ruby() -> str | None:
@@ -76,8 +80,8 @@ def installed_ruby() -> str | None:
     binary = shutil.which("ruby")
     if not binary:
         return None
-    out = subprocess.run([binary, "-e", "print RUBY_VERSION"], capture_output=True, text=True).stdout
-    return ".".join(out.strip().split(".")[:2]) or None
+    out = subprocess.run([binary, "-e", "print RUBY_VERSION"], capture_output=True, text=True).stdout.strip()
+    return ".".join(map(str, release(out)[:2])) if out else None
 
 
 def which(name: str) -> str | None:

@@ -109,3 +109,10 @@ def pg_value_in_base_units(text: str, unit: str | None) -> float:
 def plural(n: int, one: str, many: str | None = None) -> str:
     """`1 app host`, `3 app hosts`: counts in reasons, budgets and reports."""
     return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def release(version: str) -> tuple[int, ...]:
+    """`1.18` → (1, 18), `15.18` → (15, 18), `18beta1` → (18,): packaging's reading of a version."""
+    from packaging.version import Version
+
+    return Version(version).release

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..units import release
+
 MIB = 1024**2
 
 DEFAULT_RUBY = "3.1"          # Debian 12's ruby: the reference app image and the local hosts
@@ -23,7 +25,7 @@ YJIT_MEM_MIB = 128            # Ruby 3.4 NEWS: --yjit-mem-size, default 128 MiB,
 
 
 def _tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in version.split("."))
+    return release(version)
 
 
 @dataclass(frozen=True)

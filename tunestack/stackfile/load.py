@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator, validators
 from ..errors import MISSING, Problem, StackError
 from ..paths import ROOT, stacks_dir
 from ..postgres.catalog import catalog
-from ..units import UnitError, parse_duration_ms, parse_size
+from ..units import UnitError, parse_duration_ms, parse_size, release
 from .aws import InstanceTypeResolver, UnknownInstanceType, known_types
 from ..choices import CACHE_POLICIES, PGBOUNCER_SERVER_LIFETIME_MS, QUEUE_POLICY, RAILS_VERSIONS, RUBY_VERSIONS
 from .schema import NS, STACK_SCHEMA
@@ -408,7 +408,7 @@ class _Builder:
         c = self.c[f"{NS}:pgbouncer"]
         version = {}
         if "version" in c:
-            version["version"] = tuple(int(x) for x in c["version"].split("."))
+            version["version"] = release(c["version"])
         return PgBouncerSpec(pool_mode=c["pool_mode"], **version,
                              **_given(c, port="port", default_pool_size="default_pool_size",
                                       max_client_conn="max_client_conn"))
