@@ -11,12 +11,14 @@ class Problem:
     value: object
     allowed: str
     fix: str = ""
+    line: int | None = None   # where in the file, when it has one (a key that is missing: its parent's)
 
     def render(self) -> str:
         value = self.value if isinstance(self.value, str) else repr(self.value)
         if self.value is _MISSING:
             value = "(missing)"
-        lines = [f"{self.file}: {self.key_path}", f"  value:   {value}", f"  allowed: {self.allowed}"]
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        lines = [f"{where}: {self.key_path}", f"  value:   {value}", f"  allowed: {self.allowed}"]
         if self.fix:
             lines.append(f"  fix:     {self.fix}")
         return "\n".join(lines)

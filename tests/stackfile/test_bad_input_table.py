@@ -225,3 +225,20 @@ def test_bad_stack_name(tmp_path, capsys):
     assert main(["plan", "--stack-file", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Bad;Name" in err and "lower-case letters" in err
+
+
+def test_every_problem_names_its_line(tmp_path, capsys):
+    """Like a compiler: FILE:LINE: key path, for a wrong value, a wrong type and a missing key (the
+    line of the mapping it belongs in)."""
+    text = (ROOT / "stacks" / "Pulumi.local.yaml").read_text()
+    text = text.replace("workload: web", "workload: webb").replace("cpus: 2", "cpus: two")
+    text = text.replace("    framework: python\n", "")
+    path = tmp_path / "Pulumi.lines.yaml"
+    path.write_text(text)
+    assert main(["plan", "--stack-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    lines = text.splitlines()
+    for key, needle in (("tunestack:postgres → workload", "workload: webb"), ("tunestack:hosts[0] → cpus", "cpus: two"),
+                        ("tunestack:app", "tunestack:app:")):
+        number = next(i for i, line in enumerate(lines, 1) if needle in line)
+        assert f"{path}:{number}: config → {key}" in err, err

@@ -20,7 +20,7 @@ from ..choices import CACHE_POLICIES, PGBOUNCER_SERVER_LIFETIME_MS, QUEUE_POLICY
 from .schema import NS, STACK_SCHEMA
 from .spec import (DEFAULT_REDIS_PORTS, DEFAULT_STORAGE, DEFAULT_THREADS, AppSpec, GatesSpec, HostSpec, JobsSpec, PgBouncerSpec, PostgresSpec,
                    RedisInstanceSpec, RolloutSpec, SamplingRule, StackSpec, TrafficSpec)
-from .yamlread import YamlRefused, read_yaml_text
+from .yamlread import YamlRefused, key_lines, line_of, read_yaml_text
 
 MIN_DB_MEMORY = 512 * 1024**2   # pgtune refuses less than 512MB of memory
 MAX_HOST_MEMORY = 16 * 1024**4  # 25% of it stays inside PostgreSQL's shared_buffers range
@@ -96,6 +96,14 @@ def _path_text(parts) -> str:
     return text
 
 
+JSON_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list", dict: "mapping",
+                   type(None): "empty value"}
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
 def _schema_problem(file: str, err) -> Problem:
     path = list(err.absolute_path)
     schema = err.schema
@@ -125,7 +133,7 @@ def _schema_problem(file: str, err) -> Problem:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return Problem(file, _path_text(path), err.instance,
                        f"a value of type {expected}" + (f": {described}" if described else ""),
-                       f"write a {expected}, not a {type(err.instance).__name__}")
+                       f"write {_a(expected)}, not {_a(JSON_TYPE_NAMES.get(type(err.instance), 'value'))}")
     if err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems",
                          "maxItems", "minLength", "pattern", "uniqueItems"):
         words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
@@ -179,7 +187,14 @@ def load(path: str | Path, resolver: InstanceTypeResolver | None = None, name: s
         display = str(path.resolve().relative_to(ROOT))
     except ValueError:
         display = str(path)
-    return load_document(_read_yaml(path), display, name or _name_of(path), resolver)
+    doc = _read_yaml(path)
+    try:
+        return load_document(doc, display, name or _name_of(path), resolver)
+    except StackError as exc:   # say where in the file each problem is
+        lines = key_lines(path.read_text(), _path_text)
+        for problem in exc.problems:
+            problem.line = problem.line or line_of(lines, problem.key_path)
+        raise
 
 
 def _name_of(path: Path) -> str:

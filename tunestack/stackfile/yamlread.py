@@ -74,3 +74,36 @@ def read_yaml_text(text: str) -> object:
     """The document, or YamlRefused / yaml.YAMLError."""
     check_shape(text)
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def key_lines(text: str, path_text) -> dict[str, int]:
+    """The 1-based line of every key and list item, by its key path as `path_text` writes it (the
+    composed node tree keeps each node's position; nothing is constructed)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines: dict[str, int] = {}
+    todo = [((), root)] if root is not None else []
+    while todo:   # iterative: the shape was already bounded by check_shape
+        parts, node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*parts, key.value)
+                lines[path_text(here)] = key.start_mark.line + 1
+                todo.append((here, value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                here = (*parts, i)
+                lines[path_text(here)] = item.start_mark.line + 1
+                todo.append((here, item))
+    return lines
+
+
+def line_of(lines: dict[str, int], key_path: str) -> int | None:
+    """The line of `key_path`, or of its nearest parent in the file (a missing key: its mapping)."""
+    while key_path:
+        if key_path in lines:
+            return lines[key_path]
+        cut = max(key_path.rfind(" → "), key_path.rfind("["))
+        if cut <= 0:
+            return None
+        key_path = key_path[:cut]
+    return None
