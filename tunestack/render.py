@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .paths import TEMPLATES
 from .plan import Plan
+from .units import format_bytes_human
 from .plan.alerts import APP_METRICS_FRAMEWORKS, METRICS_PATH
 from .postgres.catalog import catalog
 
@@ -155,6 +156,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker,
         metrics_path=METRICS_PATH)
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
+    files["deploy.yml"] = env.get_template("deploy.yml.j2").render(
+        stack=plan.stack, containers=plan.containers, splits=plan.splits, human=format_bytes_human)
     files["prometheus-scrape.yml"] = env.get_template("prometheus-scrape.yml.j2").render(
         stack=plan.stack, metrics_path=METRICS_PATH, lb=f"{plan.placement['haproxy'].reach}:{spec.app.lb_port}",
         pgbouncer=f"{plan.placement['pgbouncer'].reach}:{spec.pgbouncer.port}",
