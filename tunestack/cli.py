@@ -276,8 +276,11 @@ def cmd_images(args) -> int:
         except Exception as exc:  # the SDK raises several kinds for an unreachable engine
             print(f"error: no Docker engine at {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
             return EXIT_ENVIRONMENT
+        from .console import say, waiting
+
         try:
-            built = images.build(client, say=lambda m: print(m, file=sys.stderr, flush=True))
+            with waiting(f"building the project's images on {url} (debootstrap and every image: minutes) …"):
+                built = images.build(client, say=say)
         except images.ImageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

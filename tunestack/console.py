@@ -85,3 +85,19 @@ def print_settings(console: Console, rows: list[tuple[str, str, str]]) -> None:
         console.print(Padding(Text(reason, style="dim"), (0, 0, 0, 6), expand=False), overflow="fold")
 
 
+
+
+@contextlib.contextmanager
+def bar(description: str, total: float):
+    """A progress bar on stderr for a wait of known length: yields `advance_to(done)`. On a
+    terminal only, and not when quiet: elsewhere the caller's own lines say the progress."""
+    console = err()
+    if QUIET["on"] or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)

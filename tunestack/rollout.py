@@ -570,16 +570,21 @@ class Rollout:
             self._wait(state, weight)
 
     def _wait(self, state: RolloutState, weight: int) -> None:
+        from .console import bar
+
         start = self.clock()
         next_report = start
-        while True:
-            elapsed = self.clock() - start
-            if elapsed >= state.bake_s:
-                break
-            if self.clock() >= next_report:
-                self.say(f"  baking {weight}%: {elapsed:4.0f}s / {state.bake_s:g}s")
-                next_report += self.progress_every
-            self.sleep(min(1.0, state.bake_s - elapsed))
+        with bar(f"baking {weight}%", state.bake_s) as advance:
+            while True:
+                elapsed = self.clock() - start
+                if elapsed >= state.bake_s:
+                    break
+                if advance:
+                    advance(elapsed)
+                elif self.clock() >= next_report:
+                    self.say(f"  baking {weight}%: {elapsed:4.0f}s / {state.bake_s:g}s")
+                    next_report += self.progress_every
+                self.sleep(min(1.0, state.bake_s - elapsed))
 
     def _promote(self, state: RolloutState) -> int:
         self.engine.promote(state.version, state.env)
