@@ -47,7 +47,7 @@ def cpu_rule(app: AppSpec, cpus: int) -> tuple[int, str]:
     """Workers the cores allow: Puma one per core (Puma docs), Gunicorn 2 × cores + 1 (Gunicorn docs),
     Node one per core (cluster), Go one process that uses them all (GOMAXPROCS)."""
     if app.framework == "go":
-        return 1, f"one Go process: its goroutines run on all {cpus} cores (GOMAXPROCS)"
+        return 1, "one Go process: its goroutines run on every core it gets (GOMAXPROCS)"
     if app.framework in ("rails", "node"):
         workers, why = (cpus, f"1 Puma worker per core ({cpus} cores)") if app.framework == "rails" else node_workers(cpus)
         if app.max_workers and workers > app.max_workers:
@@ -205,7 +205,10 @@ def common_env(app: AppSpec, bouncer: PgBouncerSpec, ends: Endpoints, statement_
         "REDIS_READ_TIMEOUT": seconds(1000, "seconds: a cache read slower than this is a miss", "policy"),
         "REDIS_WRITE_TIMEOUT": seconds(1000, "seconds", "policy"),
         "SENTRY_TRACES_SAMPLE_RATE": Setting(sampling.traces_rate, sampling.traces_reason),
-        "SENTRY_PROFILES_SAMPLE_RATE": Setting(sampling.profiles_rate, sampling.profiles_reason),
+        "SENTRY_PROFILES_SAMPLE_RATE": Setting(sampling.profiles_rate, sampling.profiles_reason,
+                                               rule="the monthly profiling budget over the sampled transactions "
+                                                    "(Sentry docs: relative to every sampled transaction), "
+                                                    "two significant digits"),
         "SENTRY_TRACES_SAMPLER_RULES": Setting(
             tuple(f"{r['path']}={r['rate']:g}" for r in sampling.rules),
             "health checks at 0, then per-path rates; others use SENTRY_TRACES_SAMPLE_RATE"),

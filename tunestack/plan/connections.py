@@ -57,9 +57,11 @@ def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int) -> Setting:
     why = f"PostgreSQL wiki: 2 × {cores} physical db cores" + (
         f" ({db.cpus} vCPUs / {db.threads_per_core} threads per core)" if db.threads_per_core > 1 else "") + (
         " + 1 spindle" if spindles else "")
+    rule = "PostgreSQL wiki: 2 × the db host's physical cores" + (" + 1 spindle" if spindles else "")
     if pool > clients:
         pool, why = clients, why + f", cut to the {clients} clients that exist"
-    return Setting(pool, why)
+        rule = "no more than the clients that exist"
+    return Setting(pool, why, rule=rule)
 
 
 def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_connections: int) -> Connections:
@@ -75,10 +77,14 @@ def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_c
     derived = server + admin_connections + SUPERUSER_RESERVED
     why = (f"{pool.value} pool + {reserve} reserve (PgBouncer) + {admin_connections} direct admin/"
            f"migration + {SUPERUSER_RESERVED} superuser_reserved_connections")
+    rule = ("PgBouncer's pool + reserve + direct admin/migration connections + "
+            "superuser_reserved_connections, at least pgtune's minimum of 20")
     if derived < PGTUNE_MIN_CONNECTIONS:
         derived, why = PGTUNE_MIN_CONNECTIONS, why + f" = {derived}, raised to pgtune's minimum of 20"
     nofile = max_client.value + server + NOFILE_SPARE
     nofile_setting = Setting(math.ceil(nofile / 1024) * 1024,
                              f"max_client_conn {max_client.value} + {server} server connections + 64 (PgBouncer "
-                             "manual: fds exceed max_client_conn), rounded up to 1024")
-    return Connections(pool, reserve, server, max_client, Setting(derived, why), nofile_setting)
+                             "manual: fds exceed max_client_conn), rounded up to 1024",
+                             rule="max_client_conn + server connections + 64 (PgBouncer manual: fds exceed "
+                                  "max_client_conn), rounded up to 1024")
+    return Connections(pool, reserve, server, max_client, Setting(derived, why, rule=rule), nofile_setting)

@@ -58,7 +58,10 @@ def somaxconn(backlog: int, why: str) -> Setting:
     reason = (f"≥ the listen backlog {backlog} ({why}); Linux truncates a larger backlog to it"
               + (f"; Linux's default {LINUX_SOMAXCONN_DEFAULT} already allows it" if backlog <= LINUX_SOMAXCONN_DEFAULT
                  else ""))
-    return Setting(value, reason)
+    covered = backlog <= LINUX_SOMAXCONN_DEFAULT
+    rule = (f"Linux's default {LINUX_SOMAXCONN_DEFAULT} already allows the service's listen backlog" if covered
+            else "≥ the service's listen backlog; Linux truncates a larger backlog to it")
+    return Setting(value, reason, rule=rule)
 
 
 def kernel_settings(backlogs: dict[str, tuple[int, str]]) -> dict[str, dict[str, Setting]]:
@@ -140,7 +143,9 @@ def service_limits(pgbouncer_nofile: Setting, lb_maxconn: int, shared_db_and_red
         "redis-queue": {"LimitNOFILE": redis},
         "haproxy": {"LimitNOFILE": Setting(_blocks(2 * lb_maxconn + NOFILE_SPARE),
                                            f"two descriptors per connection (client and server) × maxconn "
-                                           f"{lb_maxconn} (HAProxy docs, ulimit-n)")},
+                                           f"{lb_maxconn} (HAProxy docs, ulimit-n)",
+                                           rule="two descriptors per connection (client and server) × maxconn, "
+                                                "rounded up to 1024 (HAProxy docs, ulimit-n)")},
     }
     if shared_db_and_redis:
         out["postgres"]["OOMScoreAdjust"] = Setting(-1000, "overcommit mode 1 for Redis on this host: keep the OOM "

@@ -16,8 +16,10 @@ def loadbalancer_settings(app: AppSpec, placement: Placement, fleet_threads: int
         "bind": policy(placement["haproxy"].listen, LB_BIND_WHY[placement.target]),
         "port": Setting(app.lb_port, "the entry point (stack: app.lb_port)", source_of("app.lb_port")),
         "maxconn": Setting(max(MIN_MAXCONN, MAXCONN_PER_THREAD * fleet_threads),
-                           f"4 × the fleet's {fleet_threads} web threads: requests queue "
-                           "at the load balancer, not in kernel backlogs"),
+                           f"4 × the fleet's {fleet_threads} web threads, at least {MIN_MAXCONN}: requests queue "
+                           "at the load balancer, not in kernel backlogs",
+                           rule=f"4 × the fleet's web threads, at least {MIN_MAXCONN}: requests queue at the load "
+                                "balancer, not in kernel backlogs"),
         "timeout_server": seconds(app.request_timeout_ms, "the request timeout"),
         "health_path": policy(health_path, "the first health path of the stack"),
         "retries": policy(3, "a refused connection (a replica stopping or replaced) is retried, on another "

@@ -69,7 +69,10 @@ def stack_work_mem(settings: dict[str, Setting], inputs: PgInputs, memory_bytes:
             why.append(f"lowered to fit {format_bytes_human(memory_bytes)} (pgtune's 4MB floor would overcommit this host)")
     if wm == pgtune_wm:
         return None
-    return size_kb(wm // 1024, "; ".join(why) + f"; worst case {describe(fp, wm)} = {format_bytes_human(fp.total(wm))}")
+    setting = size_kb(wm // 1024, "; ".join(why) + f"; worst case {describe(fp, wm)} = {format_bytes_human(fp.total(wm))}")
+    return replace(setting, rule="pgtune's value at the workload's default connections, lowered until every "
+                                 "backend's and parallel worker's sorts and hashes fit the memory left beside "
+                                 "shared_buffers and the page cache (tunestack plan shows the arithmetic)")
 
 
 def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why: str,
@@ -79,7 +82,7 @@ def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why
         "port": Setting(pg.port, "stack file", source_of("postgres.port")),
     }
     for name, rec in pgtune.recommend(inputs).items():
-        settings[name] = Setting(max_connections.value, max_connections.reason) if name == "max_connections" \
+        settings[name] = Setting(max_connections.value, max_connections.reason, rule=max_connections.rule) if name == "max_connections" \
             else from_rec(name, rec, pg.version)
     timer = pg.overrides.get("checkpoint_timeout")
     timer_ms = catalog(pg.version)["checkpoint_timeout"].typed(timer)[0] if timer else wal.PG_CHECKPOINT_TIMEOUT_MS

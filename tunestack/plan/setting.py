@@ -20,6 +20,13 @@ class Setting:
     source: str = "computed"     # one of SOURCES
     text: str = ""               # as written to files; str(value) unless given
     unit: str = ""               # "bytes" | "ms" | "" (a plain number, word or list)
+    # The reason without the numbers that move while the value does not (a rounding, a floor, a
+    # cap): what rendered files say, so that a file changes only when a value does. "" = reason.
+    rule: str = ""
+
+    @property
+    def file_reason(self) -> str:
+        return self.rule or self.reason
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -30,7 +37,7 @@ class Setting:
     def to_json(self) -> dict:
         value = list(self.value) if isinstance(self.value, tuple) else self.value
         return {"value": value, "text": self.text, "unit": self.unit, "reason": self.reason,
-                "source": self.source}
+                "source": self.source, **({"rule": self.rule} if self.rule else {})}
 
 
 def _text_of(value: object) -> str:
@@ -54,6 +61,6 @@ def duration_ms(ms: int, reason: str, source: str = "computed") -> Setting:
     return Setting(ms, reason, source, text=format_ms(ms), unit="ms")
 
 
-def seconds(ms: int, reason: str, source: str = "computed") -> Setting:
+def seconds(ms: int, reason: str, source: str = "computed", rule: str = "") -> Setting:
     """A time for servers that take whole seconds (PgBouncer, HAProxy, Gunicorn, env files)."""
-    return Setting(ms, reason, source, text=str(ms // 1000), unit="ms")
+    return Setting(ms, reason, source, text=str(ms // 1000), unit="ms", rule=rule)

@@ -50,7 +50,9 @@ def connect_timeout(chain: TimeoutChain) -> Setting:
 def queue_wait_timeout(chain: TimeoutChain) -> Setting:
     return seconds(chain.queue_wait_ms, f"what the {format_ms(chain.request_ms)} request has left after a "
                                         f"{format_ms(chain.connect_ms)} connect and the "
-                                        f"{format_ms(chain.statement_ms)} statement_timeout (the web timeout chain)")
+                                        f"{format_ms(chain.statement_ms)} statement_timeout (the web timeout chain)",
+                   rule="what the request timeout leaves after the DB connect and statement_timeout, in whole "
+                        "seconds (the web timeout chain)")
 
 
 def chain_budget(chain: TimeoutChain, lb_ms: int) -> list[Budget]:

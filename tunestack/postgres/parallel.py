@@ -13,9 +13,9 @@ def recommend(i: PgInputs) -> dict[str, Rec]:
         return {}
     per_gather = math.ceil(i.cpus / 2)
     gather_reason = f"half of {i.cpus} cores"
-    if i.workload != "dw" and per_gather > 4:
+    if i.workload != "dw" and per_gather >= 4:
         per_gather = 4
-        gather_reason += ", capped at 4 outside dw"
+        gather_reason = "half the cores, at most 4 outside dw"
     out = {
         "max_worker_processes": Rec(str(i.cpus), f"one per core ({i.cpus})", i.cpus),
         "max_parallel_workers_per_gather": Rec(str(per_gather), gather_reason, per_gather),
