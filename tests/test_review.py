@@ -95,6 +95,8 @@ def test_tuning_rule_change_uses_each_revisions_code(repo):
         assert change["new_reason"].startswith("50% of") and change["old_reason"].startswith("75% of")
     md = review(repo, fmt="markdown")[1]
     assert "| redis cache | maxmemory |" in md and "-33%" in md
+    # bytes with their human size beside them
+    assert "| `201326592 (192 MiB)` | `134217728 (128 MiB)` |" in md
 
 
 def test_budget_break_at_head_blocks_the_merge(repo):

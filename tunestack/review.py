@@ -87,6 +87,16 @@ def _text(setting: dict) -> str:
     return setting["text"] if "text" in setting else str(setting["value"])
 
 
+def _shown(setting: dict) -> str:
+    """What the hosts receive, with the human size beside a count of bytes (Redis' maxmemory)."""
+    from .units import format_bytes_human
+
+    text = _text(setting)
+    if setting.get("unit") == "bytes" and text.isdigit() and int(text) >= 1024:
+        return f"{text} ({format_bytes_human(int(text))})"
+    return text
+
+
 def _typed(setting: dict):
     """The typed value (bytes, ms, a count) where the plan has one; else the plain value."""
     return setting["value"]
@@ -137,7 +147,7 @@ class SettingChange:
            renamed_from: str = "") -> "SettingChange":
         return cls(section, name, kind, old and _typed(old), new and _typed(new),
                    old["reason"] if old else "", new["reason"] if new else "", renamed_from,
-                   _text(old) if old else None, _text(new) if new else None,
+                   _shown(old) if old else None, _shown(new) if new else None,
                    old is None or "text" in old)
 
     @property
