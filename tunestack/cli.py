@@ -610,6 +610,88 @@ def _print_verify(rows: list[dict], problems: list[str]) -> None:
           + (f", {len(problems)} could not run (see above)" if problems else ""))
 
 
+def cmd_advise(args) -> int:
+    """Sample the stack's counters, compare with the oldest sample in the window, propose changes."""
+    import tempfile
+
+    import testinfra
+
+    from . import stackfile
+    from .advise.rules import MIN_WINDOW_S, advise
+    from .advise.snapshot import take
+    from .advise.write import write_changes
+    from .local import LocalStack
+    from .rollout import parse_bake
+
+    _require_stack(args.stack)
+    spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
+    if not all(h.is_local for h in spec.hosts):
+        raise UsageError(f"advise reads a stack on this machine (its hosts are local); {args.stack} has remote "
+                         "hosts. Run it on the stack's host with a local stack file, or use `verify` meanwhile")
+    local = LocalStack(args.stack)
+    plan = local.plan()
+    since = parse_bake(args.since)
+    if not local.supervisor_running():
+        raise EnvironmentProblem(f"stack {args.stack} is not running; start it with: tunestack up --stack {args.stack}")
+    store = local.dir / "advise-samples.jsonl"
+    past = [json.loads(line) for line in store.read_text().splitlines() if line.strip()] if store.exists() else []
+    now = take(testinfra.get_host("local://"), plan, str(local.secrets_dir))
+    keep = [s for s in past if now["at"] - s["at"] <= max(since, 86_400)] + [now]
+    store.write_text("".join(json.dumps(s) + "\n" for s in keep))
+    store.chmod(0o600)
+    usable = [s for s in past if MIN_WINDOW_S <= now["at"] - s["at"] <= since]
+    if not usable:
+        message = (f"not enough data yet: this sample is stored; run advise again after at least {MIN_WINDOW_S} s "
+                   f"of traffic (compares with the oldest sample in the last {args.since})")
+        if args.format == "json":
+            print_json({"stack": args.stack, "window_s": None, "findings": [], "not_enough_data": [message]})
+        else:
+            print(message)
+        return 0
+    before = min(usable, key=lambda s: s["at"])
+    findings, no_data = advise(before, now, plan)
+    written = None
+    if args.write and findings:
+        written = _write_advice(args.stack, findings, write_changes, tempfile)
+    if args.format == "json":
+        print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]),
+                    "findings": [f.to_json() for f in findings],
+                    "not_enough_data": [f"{n.area}: {n.why}" for n in no_data], "written": written})
+        return 0
+    _print_advice(args.stack, now["at"] - before["at"], findings, no_data, written)
+    return 0
+
+
+def _write_advice(stack: str, findings, write_changes, tempfile) -> str:
+    """Write the changes into the stack file, once a copy with them plans cleanly: a change that
+    would break a budget is reported and not written."""
+    from . import stackfile
+    from .plan import plan_stack
+
+    path = stackfile.stack_path(stack)
+    changes = [(f.key, f.value) for f in findings]
+    with tempfile.TemporaryDirectory() as tmp:
+        trial = Path(tmp) / path.name
+        trial.write_text(path.read_text())
+        write_changes(trial, changes)
+        plan_stack(trial, is_path=True)    # StackError / BudgetError: exit 2, the stack file untouched
+    write_changes(path, changes)
+    return str(path)
+
+
+def _print_advice(stack: str, seconds: float, findings, no_data, written) -> None:
+    print(f"stack {stack}: {plural(len(findings), 'finding')} over the last {seconds:.0f} s")
+    for f in findings:
+        print(f"\n{f.area}\n  seen:    {f.measurement}\n  rule:    {f.rule}\n  change:  {f.change}\n"
+              f"  effect:  {f.effect}")
+    for n in no_data:
+        print(f"\nnot enough data: {n.area}: {n.why}")
+    if written:
+        print(f"\nwritten to {written}: review it with `tunestack review --base HEAD` and open a pull request")
+    elif findings:
+        print("\nnothing was changed: `--write` puts these changes in the stack file")
+
+
 def cmd_bench(args) -> int:
     from bench.run import run
 
@@ -1042,7 +1124,21 @@ def _add_local_commands(sub) -> None:
 
 
 def _add_change_commands(sub) -> None:
-    """Benchmarks, review and rollouts; the schema for editors."""
+    """Advice, benchmarks, review and rollouts; the schema for editors."""
+    p = sub.add_parser("advise", help="read a running stack's counters and propose stack-file changes",
+                       description="Sample the running stack's own counters (PostgreSQL's pg_stat_database, "
+                                   "checkpoints and WAL; PgBouncer's SHOW POOLS and SHOW STATS; Redis INFO; the job "
+                                   "queue's depth), compare with the oldest sample within --since, and name, per "
+                                   "finding, the measurement, the rule and its source, the stack-file change and its "
+                                   "effect. Nothing changes by itself: --write puts the changes in the stack file "
+                                   "(comments and order kept) for review. Each run stores its sample; the first "
+                                   "says \"not enough data\".")
+    _stack_options(p)
+    p.add_argument("--since", default="1h", help="compare with the oldest sample this recent, e.g. 15m (default 1h)")
+    p.add_argument("--write", action="store_true", help="write the proposed changes into the stack file")
+    _report_options(p, "the findings")
+    p.set_defaults(func=cmd_advise)
+
     p = sub.add_parser("bench", help="benchmarks, side by side in one run (not tests)",
                        description="storm: 1,000 pgbench clients through the tuned PgBouncer vs a stock PostgreSQL "
                                    "(TPS, failed connections); web: wrk on the reference app with the planned "

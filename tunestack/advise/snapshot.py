@@ -1,0 +1,82 @@
+"""One sample of a stack's cumulative counters, read as verify reads a host: through a testinfra
+host (local://, ssh://), with passwords read from files on that host. Cheap by design: four short
+queries on PostgreSQL and PgBouncer's admin console, INFO on each Redis, one LLEN (bench/advise.py
+measures them)."""
+from __future__ import annotations
+
+import time
+
+from verify.helpers import psql
+
+PG_DATABASE = ("SELECT temp_files, temp_bytes, blks_hit, blks_read, deadlocks, xact_commit, "
+               "coalesce(extract(epoch FROM stats_reset), 0) FROM pg_stat_database WHERE datname = 'app'")
+# PostgreSQL 17 moved checkpoint counts to pg_stat_checkpointer (release notes 17, "Monitoring").
+CHECKPOINTS_17 = "SELECT num_timed, num_requested FROM pg_stat_checkpointer"
+CHECKPOINTS_OLD = "SELECT checkpoints_timed, checkpoints_req FROM pg_stat_bgwriter"
+WAL_BYTES = "SELECT wal_bytes FROM pg_stat_wal"       # PostgreSQL 14+
+SERVER_VERSION = "SHOW server_version_num"
+
+
+def _numbers(line: str) -> list[float]:
+    return [float(x) if x else 0.0 for x in line.split("|")]
+
+
+def postgres(host, secrets_dir: str, port: int) -> dict:
+    version = int(psql(host, secrets_dir, port, SERVER_VERSION).strip())
+    temp_files, temp_bytes, hit, read, deadlocks, commits, reset = _numbers(psql(host, secrets_dir, port, PG_DATABASE).strip())
+    timed, requested = _numbers(psql(host, secrets_dir, port, CHECKPOINTS_17 if version >= 170000 else CHECKPOINTS_OLD).strip())
+    out = {"temp_files": temp_files, "temp_bytes": temp_bytes, "blks_hit": hit, "blks_read": read,
+           "deadlocks": deadlocks, "xact_commit": commits, "stats_reset": reset,
+           "checkpoints_timed": timed, "checkpoints_requested": requested}
+    if version >= 140000:
+        out["wal_bytes"] = float(psql(host, secrets_dir, port, WAL_BYTES).strip() or 0)
+    return out
+
+
+def pgbouncer(host, secrets_dir: str, port: int) -> dict:
+    """SHOW POOLS (clients waiting now, the longest wait) and SHOW STATS (cumulative wait time and
+    transactions) for the app database: PgBouncer manual, "SHOW POOLS" / "SHOW STATS"."""
+    def rows(command: str) -> list[dict]:
+        out = psql(host, secrets_dir, port, command, db="pgbouncer", user="tunestack_admin").splitlines()
+        return [dict(zip(out[0].split("|"), line.split("|"))) for line in out[1:]] if out else []
+
+    pools = [r for r in rows("SHOW POOLS") if r.get("database") == "app"]
+    stats = [r for r in rows("SHOW STATS") if r.get("database") == "app"]
+    return {"cl_waiting": sum(int(r.get("cl_waiting", 0)) for r in pools),
+            "maxwait_s": max((float(r.get("maxwait", 0)) + float(r.get("maxwait_us", 0)) / 1e6 for r in pools), default=0.0),
+            "total_wait_time_us": sum(float(r.get("total_wait_time", 0)) for r in stats),
+            "total_xact_count": sum(float(r.get("total_xact_count", 0)) for r in stats)}
+
+
+def redis(host, secrets_dir: str, role: str, port: int) -> dict:
+    """INFO (Redis docs, "INFO"): the counters the cache and queue findings read."""
+    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli --no-auth-warning '
+                            f"-h 127.0.0.1 -p {port} INFO")
+    info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line and not line.startswith("#"))
+    keys = ("evicted_keys", "keyspace_hits", "keyspace_misses", "used_memory", "maxmemory", "uptime_in_seconds",
+            "mem_fragmentation_ratio", "blocked_clients", "aof_rewrite_in_progress")
+    return {k: float(info[k]) for k in keys if k in info}
+
+
+def queue_depth(host, secrets_dir: str, port: int, key: str = "jobs") -> int:
+    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-queue-password)" redis-cli --no-auth-warning '
+                            f"-h 127.0.0.1 -p {port} LLEN {key}")
+    return int(out.strip() or 0)
+
+
+def take(host, plan, secrets_dir: str) -> dict:
+    """Every area's counters, each read on its own: an area that cannot be read says why."""
+    sample: dict = {"at": time.time()}
+    readers = {
+        "postgres": lambda: postgres(host, secrets_dir, plan.postgres["port"].value),
+        "pgbouncer": lambda: pgbouncer(host, secrets_dir, plan.pgbouncer["listen_port"].value),
+        "redis_cache": lambda: redis(host, secrets_dir, "cache", plan.redis["cache"]["port"].value),
+        "redis_queue": lambda: redis(host, secrets_dir, "queue", plan.redis["queue"]["port"].value),
+        "queue": lambda: {"depth": queue_depth(host, secrets_dir, plan.redis["queue"]["port"].value)},
+    }
+    for area, read in readers.items():
+        try:
+            sample[area] = read()
+        except Exception as exc:   # a server down or unreachable: no data for that area, never a guess
+            sample[area] = {"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}
+    return sample
