@@ -3,10 +3,14 @@ into a command line or a log."""
 from __future__ import annotations
 
 
-def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator") -> str:
+def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator",
+         header: bool = False) -> str:
+    """Unaligned rows (`|` between columns); with `header`, the column names first (SHOW commands
+    of PgBouncer's console, whose columns differ between versions)."""
     # The password comes from the host's own file into psql's environment: never a command line.
+    flags = "-AX -P footer=off" if header else "-AtX"
     cmd = (f'PGPASSWORD="$(cat {secrets_dir}/{user}-password)" PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p {port} '
-           f"-U {user} -d {db} -AtX -c {quote(sql)}")
+           f"-U {user} -d {db} {flags} -c {quote(sql)}")
     return host.check_output(cmd)
 
 

@@ -201,3 +201,11 @@ def test_pgtune_parity_8gb_web_every_version(version, cpus, by_version):
                          "max_parallel_workers": "8", "max_parallel_maintenance_workers": "4"} if cpus else {}
     got = {k: r.value for k, r in recommend(inputs(8, cpus, "web", version=version)).items()}
     assert got == {**PG8_WEB_COMMON, **by_version, **parallel_settings}
+
+
+@pytest.mark.parametrize("rate_kb_s,max_wal,min_wal", [(64, "64MB", "32MB"), (1, "64MB", "32MB"), (256, "144MB", "64MB")])
+def test_a_small_wal_rate_still_gives_sizes_postgres_accepts(rate_kb_s, max_wal, min_wal):
+    """PostgreSQL (xlog.c): min_wal_size "must be at least twice wal_segment_size" (16MB segments),
+    and min stays at most half of max. Found by advise's test bed: wal_rate 64kB gave 16MB."""
+    recs = wal.stack_wal_sizes(inputs(8, 2, "web"), 5 * 60_000, rate_kb_s, None)
+    assert (recs["max_wal_size"].value, recs["min_wal_size"].value) == (max_wal, min_wal)

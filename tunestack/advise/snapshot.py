@@ -37,7 +37,7 @@ def pgbouncer(host, secrets_dir: str, port: int) -> dict:
     """SHOW POOLS (clients waiting now, the longest wait) and SHOW STATS (cumulative wait time and
     transactions) for the app database: PgBouncer manual, "SHOW POOLS" / "SHOW STATS"."""
     def rows(command: str) -> list[dict]:
-        out = psql(host, secrets_dir, port, command, db="pgbouncer", user="tunestack_admin").splitlines()
+        out = psql(host, secrets_dir, port, command, db="pgbouncer", user="tunestack_admin", header=True).splitlines()
         return [dict(zip(out[0].split("|"), line.split("|"))) for line in out[1:]] if out else []
 
     pools = [r for r in rows("SHOW POOLS") if r.get("database") == "app"]

@@ -66,7 +66,9 @@ def stack_wal_sizes(i: PgInputs, checkpoint_timeout_ms: int, wal_rate_kb_s: floa
                                             f"{i.workload} implies at 5min checkpoints")
     minutes = checkpoint_timeout_ms / 60_000
     need = rate * checkpoint_timeout_ms / 1000 * (1 + COMPLETION_TARGET)
-    size = max(_MAX_WAL_KB[i.workload] if not wal_rate_kb_s else WAL_SEGMENT_KB * 2,
+    # PostgreSQL refuses min_wal_size below two segments, and min stays at most half of max: max
+    # is at least four segments.
+    size = max(_MAX_WAL_KB[i.workload] if not wal_rate_kb_s else WAL_SEGMENT_KB * 4,
                -(-int(need) // WAL_SEGMENT_KB) * WAL_SEGMENT_KB)
     why = (f"{format_kb(int(rate))}/s of WAL ({rate_why}) × {minutes:g}min checkpoint_timeout × 1.9 "
            f"(checkpoint_completion_target 0.9): checkpoints come from the timer, not from WAL volume")
@@ -74,6 +76,6 @@ def stack_wal_sizes(i: PgInputs, checkpoint_timeout_ms: int, wal_rate_kb_s: floa
         cap = int(wal_disk_kb * WAL_DISK_SHARE) // WAL_SEGMENT_KB * WAL_SEGMENT_KB
         if size > cap:
             size, why = cap, why + f"; capped at 60% of the {format_kb(wal_disk_kb)} WAL disk (timescaledb-tune)"
-    low = min(_MIN_WAL_KB[i.workload], size // 2 // WAL_SEGMENT_KB * WAL_SEGMENT_KB)
+    low = max(2 * WAL_SEGMENT_KB, min(_MIN_WAL_KB[i.workload], size // 2 // WAL_SEGMENT_KB * WAL_SEGMENT_KB))
     return {"max_wal_size": Rec(format_kb(size), why, size),
             "min_wal_size": Rec(format_kb(low), f"pgtune's size for {i.workload}, at most half of max_wal_size", low)}
