@@ -33,9 +33,19 @@ def run(only: str | None, fmt: str) -> int:
         from bench import rollout_docker
         say("rollout: controller overhead of a Docker rollout on the test bed …")
         results["rollout"] = rollout_docker.measure(say=say)
+    if only in (None, "advise"):
+        from bench import advise
+        say("advise: one sample's cost on a running stack …")
+        results["advise"] = advise.measure(say=say)
     if fmt == "json":
         print(json.dumps(results, indent=2))
         return 0
+    if "advise" in results:
+        a = results["advise"]
+        print(f"\nadvise, one sample (median of {a['rounds']})   seconds   ratio")
+        print(f"  every query and command advise runs     {a['sample_seconds']:>8}   {a['ratio']}× a SELECT 1")
+        print(f"  one SELECT 1 the same way (psql)        {a['select_1_seconds']:>8}")
+        print(f"  server time of its PostgreSQL queries   {a['server_exec_ms_per_sample']:>7}ms per sample")
     if "plan" in results:
         p = results["plan"]
         print(f"\nplan + render, {len(p['stacks'])} stacks ({', '.join(p['stacks'])})")

@@ -1145,7 +1145,7 @@ def _add_change_commands(sub) -> None:
                                    "workers/threads/pools vs a stock single-worker app connecting directly "
                                    "(requests/s, p50/p95/p99); plan: plan + render time of every stack. Storm and "
                                    "web bring up their own throwaway copies of the local stack (about a minute each).")
-    p.add_argument("--only", choices=("storm", "web", "plan", "restart", "rails", "rollout"),
+    p.add_argument("--only", choices=("storm", "web", "plan", "restart", "rails", "rollout", "advise"),
                    help="one benchmark; rollout builds the multihost test bed (root, several minutes)")
     _report_options(p, "the results")
     p.set_defaults(func=cmd_bench)
