@@ -617,7 +617,7 @@ def cmd_advise(args) -> int:
     import testinfra
 
     from . import stackfile
-    from .advise.rules import MIN_WINDOW_S, advise
+    from .advise.rules import MIN_WINDOW_S, advise, top_statements
     from .advise.snapshot import take
     from .advise.write import write_changes
     from .local import LocalStack
@@ -625,17 +625,17 @@ def cmd_advise(args) -> int:
 
     _require_stack(args.stack)
     spec = stackfile.load(stackfile.stack_path(args.stack), name=args.stack)
-    if not all(h.is_local for h in spec.hosts):
-        raise UsageError(f"advise reads a stack on this machine (its hosts are local); {args.stack} has remote "
-                         "hosts. Run it on the stack's host with a local stack file, or use `verify` meanwhile")
-    local = LocalStack(args.stack)
-    plan = local.plan()
     since = parse_bake(args.since)
-    if not local.supervisor_running():
-        raise EnvironmentProblem(f"stack {args.stack} is not running; start it with: tunestack up --stack {args.stack}")
-    store = local.dir / "advise-samples.jsonl"
+    if all(h.is_local for h in spec.hosts) and args.target == "hosts":   # the local stack, under supervisord
+        local = LocalStack(args.stack)
+        plan = local.plan()
+        if not local.supervisor_running():
+            raise EnvironmentProblem(f"stack {args.stack} is not running; start it with: tunestack up --stack {args.stack}")
+        store = local.dir / "advise-samples.jsonl"
+        now = take(testinfra.get_host("local://"), plan, str(local.secrets_dir))
+    else:
+        plan, store, now = _advise_remote(args, spec)
     past = [json.loads(line) for line in store.read_text().splitlines() if line.strip()] if store.exists() else []
-    now = take(testinfra.get_host("local://"), plan, str(local.secrets_dir))
     keep = [s for s in past if now["at"] - s["at"] <= max(since, 86_400)] + [now]
     store.write_text("".join(json.dumps(s) + "\n" for s in keep))
     store.chmod(0o600)
@@ -650,16 +650,61 @@ def cmd_advise(args) -> int:
         return 0
     before = min(usable, key=lambda s: s["at"])
     findings, no_data = advise(before, now, plan)
+    top = top_statements(before.get("postgres", {"error": ""}), now.get("postgres", {"error": ""}))
     written = None
     if args.write and findings:
         written = _write_advice(args.stack, findings, write_changes, tempfile)
     if args.format == "json":
         print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]),
-                    "findings": [f.to_json() for f in findings],
+                    "findings": [f.to_json() for f in findings], "top_statements": top,
                     "not_enough_data": [f"{n.area}: {n.why}" for n in no_data], "written": written})
         return 0
     _print_advice(args.stack, now["at"] - before["at"], findings, no_data, written)
+    if top:
+        print("\nthe statements that cost the server most in the window (pg_stat_statements):")
+        for s in top:
+            print(f"  {s['total_ms']:>10.1f} ms  {s['calls']:>7} calls  {s['mean_ms']:>8.2f} ms each  "
+                  f"{s['temp_blocks_written']:>6} temp blocks  {s['query']}")
     return 0
+
+
+def _advise_remote(args, spec):
+    """A stack on other machines, or in containers: each area read where verify reads it."""
+    import testinfra
+
+    from .advise.hosts import areas
+    from .advise.snapshot import take_from
+    from .paths import state_root
+    from .plan import plan_stack
+    from .render import Layout
+
+    import tempfile
+
+    plan = plan_stack(args.stack, target=args.target)
+    where = areas(plan, args.target)
+    options = {k: v for k, v in (("ssh_config", args.ssh_config), ("ssh_identity_file", args.ssh_identity_file)) if v}
+    hosts = {area: testinfra.get_host(w.spec, **({} if w.spec.startswith("docker://") else options))
+             for area, w in where.items()}
+    saved = {k: os.environ.get(k) for k in ("PATH", "DOCKER_HOST")}
+
+    def engine(area):
+        if where[area].docker_host:
+            os.environ["DOCKER_HOST"] = where[area].docker_host
+    try:
+        with tempfile.TemporaryDirectory(prefix="tunestack-advise-") as tmp:
+            env = _ssh_env(args, Path(tmp))
+            if env:   # the docker CLI's ssh reads --ssh-config through the wrapper on PATH
+                os.environ["PATH"] = env["PATH"]
+            now = take_from(hosts, plan, args.secrets_dir or Layout().secrets_dir, before_each=engine)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    folder = state_root() / args.stack
+    folder.mkdir(parents=True, exist_ok=True)
+    return plan, folder / "advise-samples.jsonl", now
 
 
 def _write_advice(stack: str, findings, write_changes, tempfile) -> str:
@@ -1136,6 +1181,12 @@ def _add_change_commands(sub) -> None:
     _stack_options(p)
     p.add_argument("--since", default="1h", help="compare with the oldest sample this recent, e.g. 15m (default 1h)")
     p.add_argument("--write", action="store_true", help="write the proposed changes into the stack file")
+    p.add_argument("--target", choices=TARGETS, default="hosts",
+                   help="hosts: services installed as packages (default); docker: services in containers")
+    p.add_argument("--secrets-dir", help="where the password files are on the hosts (default: the local stack's "
+                                         "state folder, else /etc/tunestack/secrets)")
+    p.add_argument("--ssh-config", help="an ssh config for remote hosts and Docker engines (as verify takes it)")
+    p.add_argument("--ssh-identity-file", help="an ssh key for remote hosts (as verify takes it)")
     _report_options(p, "the findings")
     p.set_defaults(func=cmd_advise)
 

@@ -92,3 +92,30 @@ def test_no_advice_without_evidence(plan):
     down = sample(300, redis_cache={"error": "Connection refused"})
     found, no_data = changes(plan, sample(0), down)
     assert not found and "redis cache" in no_data
+
+
+def test_tables_autovacuum_leaves_behind_get_a_smaller_scale_factor(plan):
+    """PostgreSQL docs (Routine Vacuuming): autovacuum waits for threshold + 20 % of a table dead."""
+    before = sample(0, postgres={"tables": {"hits": [100_000, 5_000, 3]}})
+    after = sample(300, postgres={"tables": {"hits": [100_000, 40_000, 3]}})
+    found, _ = changes(plan, before, after)
+    assert found == {("tunestack:postgres", "overrides", "autovacuum_vacuum_scale_factor"): 0.05}
+    vacuumed = sample(300, postgres={"tables": {"hits": [100_000, 40_000, 4]}})   # autovacuum ran: no advice
+    assert changes(plan, before, vacuumed) == ({}, [])
+
+
+def test_long_idle_transactions_shorten_the_timeout(plan):
+    after = sample(300, postgres={"idle_in_transaction": 2, "idle_in_transaction_oldest_s": 45})
+    found, _ = changes(plan, sample(0), after)
+    assert found == {("tunestack:postgres", "idle_in_transaction_timeout"): "30s"}
+
+
+def test_top_statements_are_the_windows_own():
+    from tunestack.advise.rules import top_statements
+
+    before = sample(0, postgres={"statements": {"1": [10, 100.0, 10, 0, "SELECT a"], "2": [5, 900.0, 5, 0, "SELECT b"]}})
+    after = sample(300, postgres={"statements": {"1": [110, 2100.0, 110, 8, "SELECT a"], "2": [5, 900.0, 5, 0, "SELECT b"],
+                                                 "3": [1, 50.0, 1, 0, "SELECT c"]}})
+    top = top_statements(before["postgres"], after["postgres"])
+    assert [(s["query"], s["calls"], s["total_ms"], s["mean_ms"]) for s in top] == [("SELECT a", 100, 2000.0, 20.0),
+                                                                                      ("SELECT c", 1, 50.0, 50.0)]

@@ -259,3 +259,25 @@ def test_a_rollout_to_an_image_no_app_host_has_is_refused_before_anything(stagin
     assert res.returncode == 2, res.stdout + res.stderr
     assert "shop.invalid/shop:9" in res.stderr and "missing" in res.stderr and "Traceback" not in res.stderr
     assert {n: replay.where[n].containers.get(n).id for n in before} == before
+
+
+def test_advise_reads_every_area_where_verify_checks_it(staging):
+    """`tunestack advise --target docker` on a stack of remote machines: each area (PostgreSQL,
+    PgBouncer, both Redis, the queue) read inside its own container through that machine's engine
+    over SSH, as verify reads them. The first run only stores its sample (no advice without a window)."""
+    import sys
+
+    bed, replay, plan, stacks = staging
+    state = stacks / "advise-state"
+    res = subprocess.run([sys.executable, "-m", "tunestack", "advise", "--stack", "bed", "--target", "docker",
+                          "--ssh-config", str(bed.ssh_config), "--json"],
+                         env={**bed.env, "TUNESTACK_STACKS_DIR": str(stacks), "TUNESTACK_STATE_DIR": str(state)},
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert json.loads(res.stdout)["not_enough_data"][0].startswith("not enough data yet")
+    sample = json.loads((state / "bed" / "advise-samples.jsonl").read_text().splitlines()[-1])
+    unread = {area: sample[area]["error"] for area in ("postgres", "pgbouncer", "redis_cache", "redis_queue", "queue")
+              if "error" in sample[area]}
+    assert not unread, unread
+    assert sample["postgres"]["xact_commit"] > 0 and "total_xact_count" in sample["pgbouncer"]
+    assert sample["redis_cache"]["maxmemory"] == plan.redis["cache"]["maxmemory"].value

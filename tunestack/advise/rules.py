@@ -215,9 +215,71 @@ def checkpoints(before: dict, after: dict, window: Window, plan) -> Finding | No
         "max_wal_size sized for the measured WAL rate, so checkpoints come from the timer again")
 
 
-RULES = (work_mem, pool_waits, cache_evictions, queue_backlog, checkpoints)
+DEAD_SHARE = 0.2              # autovacuum's own default scale factor: 20 % of a table dead
+MIN_DEAD_ROWS = 10_000
+IDLE_IN_TRANSACTION_S = 30    # a session idle this long inside a transaction holds locks and blocks vacuum
+
+
+def dead_tuples(before: dict, after: dict, window: Window, plan) -> Finding | NoData | None:
+    bad = _usable("postgres: dead tuples", before, after, ("xact_commit",))
+    if bad:
+        return bad
+    lagging = [(name, live, dead) for name, (live, dead, vacuums) in after.get("tables", {}).items()
+               if dead >= MIN_DEAD_ROWS and dead > DEAD_SHARE * max(live, 1)
+               and vacuums <= before.get("tables", {}).get(name, [0, 0, vacuums])[2]]
+    if not lagging:
+        return None
+    current = plan.postgres.get("autovacuum_vacuum_scale_factor")
+    if current is not None and float(current.value) <= 0.05:
+        return NoData("postgres: dead tuples", f"{len(lagging)} tables lag behind autovacuum at a scale factor of "
+                                               f"{current.text} already: look at long transactions and "
+                                               "autovacuum_max_workers")
+    name, live, dead = max(lagging, key=lambda t: t[2])
+    return Finding(
+        "postgres: autovacuum falls behind",
+        f"{len(lagging)} tables with more than {DEAD_SHARE:.0%} dead rows and no autovacuum in {window}; worst "
+        f"{name}: {int(dead)} dead of {int(live)} live",
+        "autovacuum starts on a table once threshold + scale_factor × rows are dead; busy tables need a smaller "
+        "scale factor (PostgreSQL docs, \"Routine Vacuuming\": autovacuum_vacuum_scale_factor)",
+        ("tunestack:postgres", "overrides", "autovacuum_vacuum_scale_factor"), 0.05,
+        "autovacuum starts at 5 % dead rows instead of 20 %: shorter vacuums, less bloat")
+
+
+def idle_in_transaction(before: dict, after: dict, window: Window, plan) -> Finding | NoData | None:
+    if "error" in after:
+        return None
+    oldest = after.get("idle_in_transaction_oldest_s", 0)
+    limit_ms = plan.postgres["idle_in_transaction_session_timeout"].value
+    if not after.get("idle_in_transaction") or oldest < IDLE_IN_TRANSACTION_S or limit_ms <= IDLE_IN_TRANSACTION_S * 1000:
+        return None
+    return Finding(
+        "postgres: sessions idle inside a transaction",
+        f"{int(after['idle_in_transaction'])} sessions idle in a transaction, the oldest for {oldest:.0f} s; "
+        f"idle_in_transaction_session_timeout is {plan.postgres['idle_in_transaction_session_timeout'].text}",
+        "a transaction left open holds its locks and keeps vacuum from removing rows (PostgreSQL docs, "
+        "idle_in_transaction_session_timeout)",
+        ("tunestack:postgres", "idle_in_transaction_timeout"), f"{IDLE_IN_TRANSACTION_S}s",
+        f"such sessions end after {IDLE_IN_TRANSACTION_S} s; the app sees an error instead of blocking others")
+
+
+def top_statements(before: dict, after: dict, limit: int = 3) -> list[dict]:
+    """What cost the server most in the window (pg_stat_statements): measurements, not advice."""
+    if "error" in before or "error" in after:
+        return []
+    out = []
+    for queryid, (calls, total_ms, rows, temp_blocks, text) in after.get("statements", {}).items():
+        was = before.get("statements", {}).get(queryid, [0, 0, 0, 0, text])
+        d_calls, d_ms = calls - was[0], total_ms - was[1]
+        if d_calls > 0 and d_ms > 0:
+            out.append({"query": text, "calls": int(d_calls), "total_ms": round(d_ms, 1),
+                        "mean_ms": round(d_ms / d_calls, 2), "rows": int(rows - was[2]),
+                        "temp_blocks_written": int(temp_blocks - was[3])})
+    return sorted(out, key=lambda s: -s["total_ms"])[:limit]
+
+
+RULES = (work_mem, pool_waits, cache_evictions, queue_backlog, checkpoints, dead_tuples, idle_in_transaction)
 AREAS = {work_mem: "postgres", pool_waits: "pgbouncer", cache_evictions: "redis_cache", queue_backlog: "queue",
-         checkpoints: "postgres"}
+         checkpoints: "postgres", dead_tuples: "postgres", idle_in_transaction: "postgres"}
 
 
 def advise(before: dict, after: dict, plan) -> tuple[list[Finding], list[NoData]]:

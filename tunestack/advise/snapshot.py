@@ -14,6 +14,14 @@ PG_DATABASE = ("SELECT temp_files, temp_bytes, blks_hit, blks_read, deadlocks, x
 CHECKPOINTS_17 = "SELECT num_timed, num_requested FROM pg_stat_checkpointer"
 CHECKPOINTS_OLD = "SELECT checkpoints_timed, checkpoints_req FROM pg_stat_bgwriter"
 WAL_BYTES = "SELECT wal_bytes FROM pg_stat_wal"       # PostgreSQL 14+
+# The statements that cost the most so far (pg_stat_statements normalises constants away).
+STATEMENTS = ("SELECT queryid, calls, total_exec_time, rows, temp_blks_written, "
+              "replace(replace(left(query, 100), E'\\n', ' '), '|', '/') FROM pg_stat_statements "
+              "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'app') ORDER BY total_exec_time DESC LIMIT 20")
+DEAD_TUPLES = ("SELECT relname, n_live_tup, n_dead_tup, autovacuum_count FROM pg_stat_user_tables "
+               "WHERE n_dead_tup > 0 ORDER BY n_dead_tup DESC LIMIT 10")
+IDLE_IN_TRANSACTION = ("SELECT count(*), coalesce(max(extract(epoch FROM now() - state_change)), 0) "
+                       "FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")
 SERVER_VERSION = "SHOW server_version_num"
 
 
@@ -30,6 +38,16 @@ def postgres(host, secrets_dir: str, port: int) -> dict:
            "checkpoints_timed": timed, "checkpoints_requested": requested}
     if version >= 140000:
         out["wal_bytes"] = float(psql(host, secrets_dir, port, WAL_BYTES).strip() or 0)
+    out["statements"] = {}
+    for line in psql(host, secrets_dir, port, STATEMENTS).splitlines():
+        queryid, calls, total_ms, rows, temp_blocks, text = line.split("|", 5)
+        out["statements"][queryid] = [float(calls), float(total_ms), float(rows), float(temp_blocks), text]
+    out["tables"] = {}
+    for line in psql(host, secrets_dir, port, DEAD_TUPLES).splitlines():
+        name, live, dead, vacuums = line.split("|")
+        out["tables"][name] = [float(live), float(dead), float(vacuums)]
+    idle, oldest = _numbers(psql(host, secrets_dir, port, IDLE_IN_TRANSACTION).strip())
+    out["idle_in_transaction"], out["idle_in_transaction_oldest_s"] = idle, oldest
     return out
 
 
@@ -65,18 +83,26 @@ def queue_depth(host, secrets_dir: str, port: int, key: str = "jobs") -> int:
 
 
 def take(host, plan, secrets_dir: str) -> dict:
-    """Every area's counters, each read on its own: an area that cannot be read says why."""
+    """Every area's counters from one host (a stack on this machine)."""
+    return take_from({area: host for area in ("postgres", "pgbouncer", "redis_cache", "redis_queue", "queue")},
+                     plan, secrets_dir)
+
+
+def take_from(hosts: dict, plan, secrets_dir: str, before_each=lambda area: None) -> dict:
+    """Every area's counters, each read on its own host (`hosts[area]`): an area that cannot be
+    read says why. `before_each(area)` prepares the connection (a Docker engine's address)."""
     sample: dict = {"at": time.time()}
     readers = {
-        "postgres": lambda: postgres(host, secrets_dir, plan.postgres["port"].value),
-        "pgbouncer": lambda: pgbouncer(host, secrets_dir, plan.pgbouncer["listen_port"].value),
-        "redis_cache": lambda: redis(host, secrets_dir, "cache", plan.redis["cache"]["port"].value),
-        "redis_queue": lambda: redis(host, secrets_dir, "queue", plan.redis["queue"]["port"].value),
-        "queue": lambda: {"depth": queue_depth(host, secrets_dir, plan.redis["queue"]["port"].value)},
+        "postgres": lambda h: postgres(h, secrets_dir, plan.postgres["port"].value),
+        "pgbouncer": lambda h: pgbouncer(h, secrets_dir, plan.pgbouncer["listen_port"].value),
+        "redis_cache": lambda h: redis(h, secrets_dir, "cache", plan.redis["cache"]["port"].value),
+        "redis_queue": lambda h: redis(h, secrets_dir, "queue", plan.redis["queue"]["port"].value),
+        "queue": lambda h: {"depth": queue_depth(h, secrets_dir, plan.redis["queue"]["port"].value)},
     }
     for area, read in readers.items():
         try:
-            sample[area] = read()
+            before_each(area)
+            sample[area] = read(hosts[area])
         except Exception as exc:   # a server down or unreachable: no data for that area, never a guess
             sample[area] = {"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}
     return sample
