@@ -25,7 +25,7 @@ from tunestack.servers import pg_bin
 pytestmark = pytest.mark.servers
 STACK = "advice"
 BASE = 19432   # its own ports: 19432-19437, the canary 19536
-WINDOW_S = 32  # advise needs 30 s between its samples
+WINDOW_S = 17  # advise needs 15 s between its samples
 
 
 def advise(stack, *args):
@@ -124,7 +124,7 @@ def changes(report) -> dict:
 
 
 def test_an_idle_stack_gets_no_advice(advised):
-    assert advised["idle"]["findings"] == [] and advised["idle"]["window_s"] >= 30
+    assert advised["idle"]["findings"] == [] and advised["idle"]["window_s"] >= 15
 
 
 def test_sorts_that_spill_raise_work_mem(advised):

@@ -58,8 +58,8 @@ def snapshot_tree(tree: Path, python: str = sys.executable) -> dict[str, StackSn
         if stacks_dir.exists() else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUNESTACK_")}
     env.update(PYTHONPATH=str(tree), TUNESTACK_STACKS_DIR=str(stacks_dir))
-    out: dict[str, StackSnapshot] = {}
-    for name in names:
+
+    def one(name: str) -> StackSnapshot:
         snap = StackSnapshot()
         doc = yaml.safe_load((stacks_dir / f"Pulumi.{name}.yaml").read_text()) or {}
         for key, value in (doc.get("config") or {}).items():
@@ -77,8 +77,14 @@ def snapshot_tree(tree: Path, python: str = sys.executable) -> dict[str, StackSn
                                    env=env, capture_output=True, text=True)
                 if r.returncode == 0:
                     snap.files = {p.name: p.read_text() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
-        out[name] = snap
-    return out
+        return snap
+
+    # Each stack is planned and rendered by the revision's own CLI in its own processes: at once,
+    # one per core (the time is interpreter start-up and planning, not I/O).
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        return dict(zip(names, pool.map(one, names)))
 
 
 # --- comparison ------------------------------------------------------------------------------------

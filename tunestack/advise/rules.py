@@ -13,7 +13,10 @@ from dataclasses import asdict, dataclass
 
 from ..units import format_bytes_human
 
-MIN_WINDOW_S = 30            # PgBouncer's stats_period is 60 s; shorter windows count too few events
+# PostgreSQL flushes a backend's statistics at most once a second (pgstat.c, PGSTAT_MIN_INTERVAL),
+# PgBouncer's SHOW STATS totals and Redis' INFO counters are live: a window under 15 s holds too
+# few events to judge.
+MIN_WINDOW_S = 15
 MIN_TEMP_FILES = 5           # a handful of spills is a signal; one is an accident
 MIN_TRANSACTIONS = 100       # pool waits judged over at least this many transactions
 POOL_WAIT_MS = 50            # an average wait for a server connection above this is felt by requests
@@ -286,7 +289,7 @@ def advise(before: dict, after: dict, plan) -> tuple[list[Finding], list[NoData]
     seconds = after["at"] - before["at"]
     if seconds < MIN_WINDOW_S:
         return [], [NoData("every area", f"the samples are {seconds:.0f} s apart; at least {MIN_WINDOW_S} s "
-                                         "are needed (PgBouncer averages over 60 s)")]
+                                         "are needed")]
     window = Window(seconds)
     findings, no_data = [], []
     for rule in RULES:
