@@ -182,3 +182,9 @@ def test_write_keeps_comments_and_review_shows_the_settings_moving(advised):
         assert setting in moved, (setting, sorted(moved))
     # ruamel.yaml's round trip: the file's own comments stay
     assert written.splitlines()[0] == "# the advice test's stack: its comments must survive --write"
+
+
+def test_the_apps_own_view_is_read(advised):
+    """The app area: the Python app's metrics (its DB pool's use) read beside the servers' counters."""
+    app = advised["busy"]["app"]
+    assert "error" not in app and {"db_pool_in_use", "db_pool_max"} <= set(app)

@@ -656,10 +656,17 @@ def cmd_advise(args) -> int:
         written = _write_advice(args.stack, findings, write_changes, tempfile)
     if args.format == "json":
         print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]),
-                    "findings": [f.to_json() for f in findings], "top_statements": top,
+                    "findings": [f.to_json() for f in findings], "top_statements": top, "app": now.get("app"),
                     "not_enough_data": [f"{n.area}: {n.why}" for n in no_data], "written": written})
         return 0
     _print_advice(args.stack, now["at"] - before["at"], findings, no_data, written)
+    app_now = now.get("app") or {}
+    if "puma_backlog" in app_now:
+        print(f"\nthe app now (Puma's stats): {app_now['puma_backlog']:g} requests waiting for a thread, "
+              f"{app_now['puma_pool_capacity']:g} of {app_now['puma_max_threads']:g} threads free")
+    elif "db_pool_max" in app_now:
+        print(f"\nthe app now (its metrics): {app_now['db_pool_in_use']:g} of {app_now['db_pool_max']:g} DB pool "
+              "connections in use")
     if top:
         print("\nthe statements that cost the server most in the window (pg_stat_statements):")
         for s in top:

@@ -82,9 +82,30 @@ def queue_depth(host, secrets_dir: str, port: int, key: str = "jobs") -> int:
     return int(out.strip() or 0)
 
 
+def app(host, plan, secrets_dir: str) -> dict:
+    """The app's own view: Puma's stats (backlog and pool capacity per worker, through its
+    token-guarded control app) for Rails; the DB pool's use from the app's metrics otherwise."""
+    import json
+    import re
+
+    if plan.spec.app.framework == "rails":
+        out = host.check_output(f'curl -fsS -m 5 -G --data-urlencode token="$(cat {secrets_dir}/puma-control-token)" '
+                                f"http://127.0.0.1:{plan.app['control_port'].value}/stats")
+        stats = json.loads(out)
+        workers = [w["last_status"] for w in stats.get("worker_status", [])] or [stats]
+        return {"puma_backlog": sum(w.get("backlog", 0) for w in workers),
+                "puma_pool_capacity": sum(w.get("pool_capacity", 0) for w in workers),
+                "puma_max_threads": sum(w.get("max_threads", 0) for w in workers)}
+    text = host.check_output(f"curl -fsS -m 5 http://127.0.0.1:{plan.app['port'].value}/_tunestack/metrics")
+    values = {m.group(1): float(m.group(2)) for m in
+              re.finditer(r"^(tunestack_db_pool_(?:in_use|max)_connections) (\S+)$", text, re.M)}
+    return {"db_pool_in_use": values.get("tunestack_db_pool_in_use_connections", 0.0),
+            "db_pool_max": values.get("tunestack_db_pool_max_connections", 0.0)}
+
+
 def take(host, plan, secrets_dir: str) -> dict:
     """Every area's counters from one host (a stack on this machine)."""
-    return take_from({area: host for area in ("postgres", "pgbouncer", "redis_cache", "redis_queue", "queue")},
+    return take_from({area: host for area in ("postgres", "pgbouncer", "redis_cache", "redis_queue", "queue", "app")},
                      plan, secrets_dir)
 
 
@@ -98,8 +119,11 @@ def take_from(hosts: dict, plan, secrets_dir: str, before_each=lambda area: None
         "redis_cache": lambda h: redis(h, secrets_dir, "cache", plan.redis["cache"]["port"].value),
         "redis_queue": lambda h: redis(h, secrets_dir, "queue", plan.redis["queue"]["port"].value),
         "queue": lambda h: {"depth": queue_depth(h, secrets_dir, plan.redis["queue"]["port"].value)},
+        "app": lambda h: app(h, plan, secrets_dir),
     }
     for area, read in readers.items():
+        if area not in hosts:
+            continue
         try:
             before_each(area)
             sample[area] = read(hosts[area])
