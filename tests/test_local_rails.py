@@ -72,3 +72,17 @@ def test_a_faulty_canary_is_rolled_back(stack):
     assert res.returncode == 1, res.stdout + res.stderr
     assert "rolling back" in res.stdout and "error rate" in res.stdout
     assert get("/version")[1]["track"] == "stable"
+
+
+def test_the_app_serves_every_metric_the_alerts_read(stack):
+    """Puma's workers count into the queue Redis: a scrape answered by any worker reports them all,
+    under the names every reference app uses (tunestack/plan/alerts.py)."""
+    from tests import appmetrics
+
+    for _ in range(6):
+        assert get("/")[0] == 200
+    with urllib.request.urlopen(f"http://127.0.0.1:{BASE + 4}/_tunestack/metrics", timeout=10) as r:
+        text = r.read().decode()
+    assert not appmetrics.missing(stack.plan(), text)
+    import re
+    assert float(re.search(r'^tunestack_http_requests_total\{code="2xx"\} (\S+)', text, re.M).group(1)) >= 6

@@ -91,7 +91,7 @@ def test_alert_thresholds_come_from_the_plan():
         rules = {r["alert"]: r for r in doc["groups"][0]["rules"]}
         wait_s = plan.pgbouncer["query_wait_timeout"].value // 1000
         assert rules["PgBouncerClientsWaiting"]["expr"].endswith(f">= {max(1, wait_s // 2)}")
-        latency = rules.get("AppLatencyP95High") or rules["AppLatencyHigh"]
+        latency = rules["AppLatencyP95High"]
         assert latency["expr"].endswith(f"> {plan.spec.rollout.gates.max_p95_ms / 1000:g}")
         # Written as PromQL reads, not JSON-escaped (no \u003e for >).
         assert "\\u003e" not in render_plan(plan)["alerts.yml"]

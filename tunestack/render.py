@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from .paths import TEMPLATES
 from .plan import Plan
 from .units import format_bytes_human
-from .plan.alerts import APP_METRICS_FRAMEWORKS, METRICS_PATH
+from .plan.alerts import METRICS_PATH
 from .postgres.catalog import catalog
 
 _BARE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -161,10 +161,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     files["prometheus-scrape.yml"] = env.get_template("prometheus-scrape.yml.j2").render(
         stack=plan.stack, metrics_path=METRICS_PATH, lb=f"{plan.placement['haproxy'].reach}:{spec.app.lb_port}",
         pgbouncer=f"{plan.placement['pgbouncer'].reach}:{spec.pgbouncer.port}",
-        rails=spec.app.framework == "rails",
-        # the app's own metrics, from every replica (each process serves its own, or its cluster's)
-        apps=sorted({f"{r.address}:{r.port}" for r in plan.replicas})
-        if spec.app.framework in APP_METRICS_FRAMEWORKS else [],
+        # the app's own metrics, from every replica (each serves its own processes', or all workers')
+        apps=sorted({f"{r.address}:{r.port}" for r in plan.replicas}),
         redis={"cache": f"{plan.placement['redis-cache'].reach}:{spec.redis_cache.port}",
                "queue": f"{plan.placement['redis-queue'].reach}:{spec.redis_queue.port}"})
     return files

@@ -9,6 +9,7 @@
 #   GET /version            the version and rollout track of this process
 #   GET /_tunestack/runtime what this worker really runs with, for `tunestack verify`; only with
 #                           the X-Tunestack-Token header (the Puma control token)
+#   GET /_tunestack/metrics the metrics tunestack's alerts read, of every Puma worker (below)
 #
 # APP_FAULT_RATE (0–1) answers that share of requests with 500; APP_EXTRA_LATENCY_MS adds latency.
 # Puma: puma -C puma.rb config.ru. Sidekiq: sidekiq -C sidekiq.yml -r ./app.rb.
@@ -18,6 +19,7 @@ require "rails"
 require "active_record/railtie"
 require "action_controller/railtie"
 require "sidekiq"
+require "sidekiq/api"
 require "rack/timeout/base"
 require "sentry-ruby"
 require "sentry-rails"
@@ -84,6 +86,87 @@ module RefApp
     "tunestack:job-runtime:#{nonce}"
   end
 
+  # The metrics tunestack's alerts read, under the names every reference app uses. Puma's cluster
+  # workers are separate processes and a scrape reaches one of them, so the counts live in the
+  # queue Redis (noeviction), where every worker adds to them; each worker's DB pool use is a key
+  # that expires with the worker. The text is Prometheus' exposition format, written here: Debian
+  # packages no Ruby Prometheus client, and no gem server is reachable.
+  module Metrics
+    BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30].freeze
+    KEY = "tunestack:metrics"
+    POOL_TTL = 60
+
+    def self.observe(status, seconds)
+      Sidekiq.redis do |r|
+        r.pipelined do |p|
+          BUCKETS.each { |le| p.hincrby("#{KEY}:latency", le.to_s, 1) if seconds <= le }
+          p.hincrby("#{KEY}:latency", "+Inf", 1)
+          p.hincrbyfloat("#{KEY}:latency", "sum", seconds)
+          p.hincrby("#{KEY}:requests", "#{status / 100}xx", 1)
+          stat = ActiveRecord::Base.connection_pool.stat
+          p.set("#{KEY}:pool:#{Process.pid}", JSON.generate(busy: stat[:busy], size: stat[:size]), ex: POOL_TTL)
+          p.sadd("#{KEY}:pools", Process.pid.to_s)
+        end
+      end
+    rescue StandardError => e   # metrics never fail a request
+      Rails.logger.warn("metrics: #{e.class}")
+    end
+
+    def self.cache_read(hit)
+      Sidekiq.redis { |r| r.hincrby("#{KEY}:cache", hit ? "hit" : "miss", 1) }
+    rescue StandardError
+      nil
+    end
+
+    def self.exposition
+      latency, requests, cache, pools = Sidekiq.redis do |r|
+        pids = r.smembers("#{KEY}:pools")
+        values = pids.empty? ? [] : r.mget(*pids.map { |pid| "#{KEY}:pool:#{pid}" })
+        gone = pids.zip(values).select { |_, v| v.nil? }.map(&:first)
+        r.srem("#{KEY}:pools", gone) unless gone.empty?   # workers that ended: their key expired
+        [r.hgetall("#{KEY}:latency"), r.hgetall("#{KEY}:requests"), r.hgetall("#{KEY}:cache"),
+         values.compact.map { |v| JSON.parse(v) }]
+      end
+      depth = Sidekiq::Queue.new("default").size
+      lines = ["# TYPE tunestack_http_request_duration_seconds histogram"]
+      (BUCKETS.map(&:to_s) + ["+Inf"]).each do |le|
+        lines << %(tunestack_http_request_duration_seconds_bucket{le="#{le}"} #{latency.fetch(le, 0)})
+      end
+      lines << "tunestack_http_request_duration_seconds_sum #{latency.fetch("sum", 0)}"
+      lines << "tunestack_http_request_duration_seconds_count #{latency.fetch("+Inf", 0)}"
+      lines << "# TYPE tunestack_http_requests_total counter"
+      requests.each { |code, n| lines << %(tunestack_http_requests_total{code="#{code}"} #{n}) }
+      lines << "# TYPE tunestack_cache_reads_total counter"
+      cache.each { |result, n| lines << %(tunestack_cache_reads_total{result="#{result}"} #{n}) }
+      lines << "# TYPE tunestack_db_pool_in_use_connections gauge"
+      lines << "tunestack_db_pool_in_use_connections #{pools.sum { |p| p["busy"] }}"
+      lines << "# TYPE tunestack_db_pool_max_connections gauge"
+      lines << "tunestack_db_pool_max_connections #{pools.sum { |p| p["size"] }}"
+      lines << "# TYPE tunestack_job_queue_depth gauge"
+      lines << "tunestack_job_queue_depth #{depth}"
+      lines.join("\n") + "\n"
+    end
+
+    # Rack middleware: every request but the probes is timed and counted.
+    class Middleware
+      def initialize(app)
+        @app = app
+      end
+
+      def call(env)
+        path = env["PATH_INFO"].to_s
+        return @app.call(env) if path == "/health" || path.start_with?("/_tunestack/")
+        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        status, headers, body = @app.call(env)
+        Metrics.observe(status.to_i, Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
+        [status, headers, body]
+      rescue StandardError
+        Metrics.observe(500, Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
+        raise
+      end
+    end
+  end
+
   class Application < Rails::Application
     config.root = __dir__
     config.load_defaults 6.1
@@ -104,6 +187,7 @@ module RefApp
     }
     # rack-timeout reads RACK_TIMEOUT_SERVICE_TIMEOUT (the plan's request timeout) itself.
     config.middleware.insert_before Rack::Runtime, Rack::Timeout
+    config.middleware.insert_before Rack::Timeout, RefApp::Metrics::Middleware
 
     # Where sentry-rails expects it (a config/initializers file would run here): after the logger.
     initializer "refapp.sentry", before: :load_config_initializers do
@@ -168,9 +252,14 @@ module RefApp
       hits = Hit.count
       key = "page:#{rand(100)}"
       cached = Rails.cache.read(key)
+      Metrics.cache_read(!cached.nil?)
       Rails.cache.write(key, hits, expires_in: 60) if cached.nil?
       HitJob.perform_async
       render json: { hits: hits, cached: !cached.nil? }
+    end
+
+    def metrics
+      render plain: Metrics.exposition, content_type: "text/plain; version=0.0.4"
     end
 
     def runtime
@@ -224,5 +313,6 @@ RefApp::Application.routes.draw do
   get "/health", to: "ref_app/pages#health"
   get "/version", to: "ref_app/pages#version"
   get "/_tunestack/runtime", to: "ref_app/pages#runtime"
+  get "/_tunestack/metrics", to: "ref_app/pages#metrics"
   get "/", to: "ref_app/pages#index"
 end

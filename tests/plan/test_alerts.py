@@ -33,29 +33,19 @@ def with_framework(framework):
     return replace(s, app=replace(s.app, framework=framework))
 
 
-@pytest.mark.parametrize("framework,expr", [
-    # Strech/sidekiq-prometheus-exporter README: sidekiq_enqueued_jobs, the number of enqueued jobs.
-    ("rails", "sum(sidekiq_enqueued_jobs) > 300"),
-    # The reference apps' own gauge (refapp/metrics.py, refapp/go/metrics.go, refapp/node/server.js).
-    ("python", "max(tunestack_job_queue_depth) > 300"),
-    ("go", "max(tunestack_job_queue_depth) > 300"),
-    ("node", "max(tunestack_job_queue_depth) > 300"),
-])
-def test_backlog_alert_names_a_metric_someone_exports(framework, expr):
-    # 10 queued jobs per job thread in the fleet: 3 hosts × 1 process × 10 threads × 10 = 300
-    assert rules_for(with_framework(framework))["JobQueueBacklog"]["expr"] == expr
+@pytest.mark.parametrize("framework", ["rails", "python", "go", "node"])
+def test_backlog_alert_reads_the_apps_queue_depth(framework):
+    # The reference apps' own gauge (refapp/metrics.py, refapp/go/metrics.go, refapp/node/server.js,
+    # refapp/rails/app.rb). 10 queued jobs per job thread in the fleet: 3 hosts × 1 process × 10 × 10.
+    assert rules_for(with_framework(framework))["JobQueueBacklog"]["expr"] == "max(tunestack_job_queue_depth) > 300"
 
 
 def test_redis_alerts_select_the_role_the_scrape_config_adds():
     # redis_exporter labels series by scrape target only; prometheus-scrape.yml adds role.
-    rules = rules_for(with_framework("rails"))
-    assert 'redis_memory_used_bytes{role="queue"} > 800' == rules["RedisQueueMemoryHigh"]["expr"]
-    hit = rules["CacheHitRateLow"]["expr"]
-    assert 'redis_keyspace_hits_total{role="cache"}' in hit and 'redis_keyspace_misses_total{role="cache"}' in hit
-    assert hit.endswith("< 0.8")
+    assert 'redis_memory_used_bytes{role="queue"} > 800' == rules_for()["RedisQueueMemoryHigh"]["expr"]
 
 
-@pytest.mark.parametrize("framework", ["python", "go", "node"])
+@pytest.mark.parametrize("framework", ["rails", "python", "go", "node"])
 def test_the_guides_targets_on_the_apps_own_metrics(framework):
     """The guides' targets: p95 < the gate (200 ms by default), DB pool < 80 %, the cache hit rate; a
     true p95 from the app's histogram (HAProxy exports only an average)."""
@@ -70,15 +60,9 @@ def test_the_guides_targets_on_the_apps_own_metrics(framework):
     assert "AppLatencyHigh" not in rules
 
 
-def test_rails_keeps_the_exporters_view():
-    rules = rules_for(with_framework("rails"))
-    assert "AppDbPoolNearFull" not in rules
-    assert rules["AppLatencyHigh"]["expr"].startswith("max(haproxy_backend_response_time_average_seconds")
-
-
 def test_gate_alerts_follow_the_rollout_gates():
     rules = rules_for(with_framework("rails"))
     gates = spec("staging").rollout.gates
-    assert rules["AppLatencyHigh"]["expr"].endswith(f"> {gates.max_p95_ms / 1000:g}")
+    assert rules["AppLatencyP95High"]["expr"].endswith(f"> {gates.max_p95_ms / 1000:g}")
     assert rules["AppErrorRateHigh"]["expr"].endswith(f"> {gates.max_error_rate:g}")
     assert 'code="5xx"' in rules["AppErrorRateHigh"]["expr"]

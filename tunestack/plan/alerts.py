@@ -3,17 +3,14 @@ export. Pure.
 
 - PgBouncer: prometheus-community/pgbouncer_exporter (README, "Metrics": pools.cl_waiting →
   pgbouncer_pools_client_waiting_connections, pools.maxwait → pgbouncer_pools_client_maxwait_seconds).
-- Redis: oliver006/redis_exporter (redis_memory_used_bytes, redis_keyspace_hits_total,
-  redis_keyspace_misses_total; with --check-single-keys, redis_key_size). It labels series by
-  scrape target only, so the scrape config (alerts' `scrape`) adds role="cache" / role="queue".
-- Sidekiq: Strech/sidekiq-prometheus-exporter (README: sidekiq_enqueued_jobs,
-  sidekiq_queue_latency_seconds).
-- The app's own metrics (python, go and node reference apps, on METRICS_PATH at the app port):
+- Redis: oliver006/redis_exporter (redis_memory_used_bytes). It labels series by scrape target
+  only, so the scrape config adds role="cache" / role="queue".
+- The app's own metrics (every reference app, on METRICS_PATH at the app port):
   tunestack_http_request_duration_seconds (a histogram: the guides' p95 < 200 ms), the DB pool's
   tunestack_db_pool_in_use_connections / tunestack_db_pool_max_connections (the guides' pool < 80 %),
   tunestack_cache_reads_total{result} (the cache hit rate as the app sees it) and
-  tunestack_job_queue_depth (the guides' queue depth). tests/test_local_go_node.py and
-  tests/test_alerts_real.py read these names off the running apps.
+  tunestack_job_queue_depth (the guides' queue depth). tests/test_local_go_node.py,
+  test_local_stack_e2e.py and test_local_rails.py read these names off the running apps.
 - The load balancer: HAProxy's built-in exporter (HAProxy docs, "prometheus-exporter" service:
   haproxy_backend_http_responses_total, haproxy_backend_response_time_average_seconds), which the
   rendered haproxy.cfg serves. The error rate comes from it for every framework: it also counts the
@@ -29,9 +26,8 @@ SHARE_NEAR_LIMIT = 0.8
 CACHE_HIT_RATE_MIN = 0.8      # policy: below it the cache costs more round trips than it saves
 METRICS_PATH = "/_tunestack/metrics"
 JOBS_KEY = "jobs"              # the reference apps' job list in the queue Redis
-# Reference apps that serve the tunestack_* metrics; the Rails app's are the exporters' (Sidekiq,
-# Redis, HAProxy): a Puma cluster's per-worker counters need a shared store Debian does not package.
-APP_METRICS_FRAMEWORKS = ("python", "go", "node")
+# Every reference app serves the tunestack_* metrics (the Rails app keeps its Puma workers' counts
+# in the queue Redis); a team's own app is expected to serve the same names.
 
 
 def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max: int, cache_max: int,
@@ -41,7 +37,6 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
     depth = max(100, 10 * spec.app.jobs.concurrency * max(1, spec.app.jobs.processes) * machines)
     waited = max(1, query_wait_ms // 2000)
     app = 'proxy="app"'
-    own = spec.app.framework in APP_METRICS_FRAMEWORKS
     return [
         {"alert": "PgBouncerClientsWaiting",
          "expr": f"max(pgbouncer_pools_client_maxwait_seconds) >= {waited}",
@@ -58,7 +53,7 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
                  f"{math.floor(max_client * SHARE_NEAR_LIMIT)}",
          "for": "5m", "severity": "warning",
          "summary": f"client connections above 80% of max_client_conn {max_client} (the fleet plans {fleet})"},
-        app_latency(g.max_p95_ms, own),
+        app_latency(g.max_p95_ms),
         {"alert": "AppErrorRateHigh",
          "expr": f'sum(rate(haproxy_backend_http_responses_total{{{app},code="5xx"}}[5m])) / '
                  f"sum(rate(haproxy_backend_http_responses_total{{{app}}}[5m])) > {g.max_error_rate:g}",
@@ -67,34 +62,25 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
          "expr": f'redis_memory_used_bytes{{role="queue"}} > {int(queue_max * SHARE_NEAR_LIMIT)}',
          "for": "5m", "severity": "critical",
          "summary": "queue Redis above 80% of maxmemory: at 100% noeviction refuses new jobs"},
-        cache_hit_rate(cache_max, own),
+        cache_hit_rate(cache_max),
         {"alert": "JobQueueBacklog", "for": "10m", "severity": "warning",
-         "expr": f"max(tunestack_job_queue_depth) > {depth}" if own else f"sum(sidekiq_enqueued_jobs) > {depth}",
+         "expr": f"max(tunestack_job_queue_depth) > {depth}",
          "summary": f"more than {depth} queued jobs: 10 per job thread in the fleet"},
-        *([pool_near_full()] if own else []),
+        pool_near_full(),
     ]
 
 
-def app_latency(p95_ms: float, own: bool) -> dict:
-    gate = f"{p95_ms / 1000:g}"
-    if own:
-        return {"alert": "AppLatencyP95High", "for": "10m", "severity": "warning",
-                "expr": "histogram_quantile(0.95, sum by (le) (rate(tunestack_http_request_duration_seconds_bucket[5m])))"
-                        f" > {gate}",
-                "summary": f"p95 request latency above the rollout's p95 gate {p95_ms:g} ms"}
-    return {"alert": "AppLatencyHigh", "for": "10m", "severity": "warning",
-            "expr": f'max(haproxy_backend_response_time_average_seconds{{proxy="app"}}) > {gate}',
-            "summary": f"HAProxy's average response time (its last 1024 requests) above the rollout's p95 gate "
-                       f"{p95_ms:g} ms (the Rails app exports no latency histogram)"}
+def app_latency(p95_ms: float) -> dict:
+    return {"alert": "AppLatencyP95High", "for": "10m", "severity": "warning",
+            "expr": "histogram_quantile(0.95, sum by (le) (rate(tunestack_http_request_duration_seconds_bucket[5m])))"
+                    f" > {p95_ms / 1000:g}",
+            "summary": f"p95 request latency above the rollout's p95 gate {p95_ms:g} ms"}
 
 
-def cache_hit_rate(cache_max: int, own: bool) -> dict:
-    if own:   # as the app sees it: a read that timed out or failed is a miss too
-        hits, reads = ('sum(rate(tunestack_cache_reads_total{result="hit"}[10m]))',
-                       "sum(rate(tunestack_cache_reads_total[10m]))")
-    else:
-        hits = 'sum(rate(redis_keyspace_hits_total{role="cache"}[10m]))'
-        reads = f'({hits} + sum(rate(redis_keyspace_misses_total{{role="cache"}}[10m])))'
+def cache_hit_rate(cache_max: int) -> dict:
+    # As the app sees it: a read that timed out or failed is a miss too.
+    hits, reads = ('sum(rate(tunestack_cache_reads_total{result="hit"}[10m]))',
+                   "sum(rate(tunestack_cache_reads_total[10m]))")
     return {"alert": "CacheHitRateLow", "for": "30m", "severity": "warning",
             "expr": f"{hits} / {reads} < {CACHE_HIT_RATE_MIN:g}",
             "summary": f"cache hit rate below {CACHE_HIT_RATE_MIN:.0%}: evicting what is still read (maxmemory "
