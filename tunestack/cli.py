@@ -677,6 +677,8 @@ def cmd_advise(args) -> int:
 
 def _advise_remote(args, spec):
     """A stack on other machines, or in containers: each area read where verify reads it."""
+    import tempfile
+
     import testinfra
 
     from .advise.hosts import areas
@@ -684,31 +686,21 @@ def _advise_remote(args, spec):
     from .paths import state_root
     from .plan import plan_stack
     from .render import Layout
-
-    import tempfile
+    from .servers import environ
 
     plan = plan_stack(args.stack, target=args.target)
     where = areas(plan, args.target)
     options = {k: v for k, v in (("ssh_config", args.ssh_config), ("ssh_identity_file", args.ssh_identity_file)) if v}
     hosts = {area: testinfra.get_host(w.spec, **({} if w.spec.startswith("docker://") else options))
              for area, w in where.items()}
-    saved = {k: os.environ.get(k) for k in ("PATH", "DOCKER_HOST")}
 
     def engine(area):
         if where[area].docker_host:
             os.environ["DOCKER_HOST"] = where[area].docker_host
-    try:
-        with tempfile.TemporaryDirectory(prefix="tunestack-advise-") as tmp:
-            env = _ssh_env(args, Path(tmp))
-            if env:   # the docker CLI's ssh reads --ssh-config through the wrapper on PATH
-                os.environ["PATH"] = env["PATH"]
+    with tempfile.TemporaryDirectory(prefix="tunestack-advise-") as tmp:
+        env = _ssh_env(args, Path(tmp))   # the docker CLI's ssh reads --ssh-config through a wrapper on PATH
+        with environ(PATH=env["PATH"] if env else os.environ.get("PATH"), DOCKER_HOST=os.environ.get("DOCKER_HOST")):
             now = take_from(hosts, plan, args.secrets_dir or Layout().secrets_dir, before_each=engine)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     folder = state_root() / args.stack
     folder.mkdir(parents=True, exist_ok=True)
     return plan, folder / "advise-samples.jsonl", now
@@ -1308,12 +1300,18 @@ def resolve_stack(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .console import set_quiet
+    from .servers import environ
 
     parser = build_parser()
     parser.argv = argv or sys.argv[1:]
     args = parser.parse_args(argv)
     set_quiet(getattr(args, "quiet", False))
-    stacks_env = os.environ.get("TUNESTACK_STACKS_DIR")
+    # --stack-file may point the stacks folder elsewhere: for this command only.
+    with environ(TUNESTACK_STACKS_DIR=os.environ.get("TUNESTACK_STACKS_DIR")):
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         resolve_stack(args)
         return args.func(args)
@@ -1329,8 +1327,3 @@ def main(argv: list[str] | None = None) -> int:
     except (LockHeld, EnvironmentProblem) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
-    finally:   # --stack-file pointed the stacks folder elsewhere for this command only
-        if stacks_env is None:
-            os.environ.pop("TUNESTACK_STACKS_DIR", None)
-        else:
-            os.environ["TUNESTACK_STACKS_DIR"] = stacks_env

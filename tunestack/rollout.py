@@ -24,7 +24,7 @@ from typing import Callable, Protocol
 
 from .errors import UsageError
 from .plan.rollout import beside
-from .servers import port_open
+from .servers import environ, port_open
 from .units import UnitError, parse_duration_ms
 
 PHASES = ("setWeight", "pause", "analysis", "paused")   # paused: a manual gate (--pause-at), until promote
@@ -339,22 +339,14 @@ class CanaryHostCheck:
 
         out = []
         # testinfra's docker backend runs `docker exec` with this process's environment.
-        saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "PATH")}
-        os.environ.update({**({"PATH": self.env["PATH"]} if self.env and "PATH" in self.env else {}),
-                           "DOCKER_HOST": url})
-        try:
+        path = self.env["PATH"] if self.env and "PATH" in self.env else os.environ.get("PATH")
+        with environ(DOCKER_HOST=url, PATH=path):
             host = testinfra.get_host(f"docker://{name}")
             if not host.socket(f"tcp://{self.bind}:{self.port}").is_listening:
                 out.append(f"{name}: nothing listens on {self.bind}:{self.port}")
             environ = host.file("/proc/1/environ").content_string.split("\0")
             if "TUNESTACK_TRACK=canary" not in environ:
                 out.append(f"{name}: its process is not on the canary track")
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         state = self._docker(url, "inspect", "--format", "{{.State.Health.Status}} {{.Image}}", name).split()
         if len(state) != 2 or state[0] != "healthy":
             out.append(f"{name}: Docker reports it {state[0] if state else 'missing'}, not healthy")

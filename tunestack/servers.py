@@ -2,6 +2,7 @@
 they run. One place for the local stack, the tests and the benchmarks."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -107,3 +108,23 @@ def psql_socket(socket_dir: str, port: int, sql: str = "", db: str = "postgres",
                            "-AtX", "-v", "ON_ERROR_STOP=1", *([] if stdin is not None else ["-c", sql])],
                           input=stdin, user=user if user is not None else service_user(),
                           capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def environ(**changes: str | None):
+    """This process's environment with `changes` (None: unset) for the block, as it was after.
+    testinfra's docker backend and the docker CLI read DOCKER_HOST and PATH from it."""
+    saved = {k: os.environ.get(k) for k in changes}
+    try:
+        for k, v in changes.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -72,6 +72,23 @@ def job_runtime(host, port: int, secrets_dir: str, token_file: str, timeout: flo
     return once(host, "job-runtime", port, make=ask)
 
 
+RUNTIME_TOKEN = "runtime-token"   # the Go and Node apps' runtime report token, a file in the secrets folder
+
+
+def process_report(host, plan, secrets_dir: str, process: str) -> dict:
+    """What a Go or Node web process (or, for "jobs", a job process) reports of itself, once per
+    host and run."""
+    port = plan.app["port"].value
+    if process == "jobs":
+        return job_runtime(host, port, secrets_dir, RUNTIME_TOKEN)
+    return once(host, "runtime", port, make=lambda: app_runtime(host, port, secrets_dir, RUNTIME_TOKEN))
+
+
+def process_env(plan, process: str) -> dict:
+    """The planned environment of the web or the job processes."""
+    return plan.web_env if process == "web" else plan.jobs_env
+
+
 def quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 

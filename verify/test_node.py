@@ -1,13 +1,12 @@
 """The Node app at run time, from its own report (GET /_tunestack/runtime): the node-postgres pool
-in force, the V8 heap limit, the cluster's worker processes, libuv's thread pool and the timeouts a
-web request's and a job's PostgreSQL sessions see."""
+in force, the V8 heap limit, the cluster's worker processes, libuv's thread pool and the job loops
+(the sessions' timeouts: test_runtime_sessions.py)."""
 import pytest
 
 from tunestack.poll import poll
-from verify.helpers import app_runtime, job_runtime, listener_pids, once
+from verify.helpers import listener_pids, process_env, process_report
 
 SERVICE = "web"
-TOKEN = "runtime-token"
 POOL = {"PG_POOL_MAX": "pool_max", "PG_IDLE_TIMEOUT_MILLIS": "idle_timeout_millis",
         "PG_CONNECTION_TIMEOUT_MILLIS": "connection_timeout_millis"}
 # V8's heap_size_limit is the old space plus the young generation: three semi-spaces of at most
@@ -21,29 +20,18 @@ def only_node(plan):
         pytest.skip("the stack's app is not Node")
 
 
-def report(host, plan, secrets_dir, process: str) -> dict:
-    port = plan.app["port"].value
-    if process == "jobs":
-        return job_runtime(host, port, secrets_dir, TOKEN)
-    return once(host, "node-runtime", port, make=lambda: app_runtime(host, port, secrets_dir, TOKEN))
-
-
-def env_of(plan, process: str) -> dict:
-    return plan.web_env if process == "web" else plan.jobs_env
-
-
 @pytest.mark.parametrize("process", ["web", "jobs"])
 @pytest.mark.parametrize("variable", list(POOL))
 def test_pool_in_force(host, plan, secrets_dir, record, process, variable):
     """node-postgres docs (Pool: max, idleTimeoutMillis, connectionTimeoutMillis)."""
-    record(env_of(plan, process)[variable].value, report(host, plan, secrets_dir, process)[POOL[variable]])
+    record(process_env(plan, process)[variable].value, process_report(host, plan, secrets_dir, process)[POOL[variable]])
 
 
 @pytest.mark.parametrize("process", ["web", "jobs"])
 def test_heap_limit(host, plan, secrets_dir, record, process):
     """--max-old-space-size (Node.js docs) as V8 took it: its heap limit less the young generation."""
-    old_mib = int(env_of(plan, process)["NODE_OPTIONS"].value.split("=")[1])
-    limit = report(host, plan, secrets_dir, process)["heap_size_limit"]
+    old_mib = int(process_env(plan, process)["NODE_OPTIONS"].value.split("=")[1])
+    limit = process_report(host, plan, secrets_dir, process)["heap_size_limit"]
     young = limit - old_mib * 1024**2
     record(f"old space {old_mib} MiB + young generation ≤ {YOUNG_GENERATION_MAX // 1024**2} MiB",
            f"heap_size_limit {limit / 1024**2:g} MiB", 0 <= young <= YOUNG_GENERATION_MAX)
@@ -62,22 +50,8 @@ def test_cluster_workers(host, plan, record):
 
 def test_libuv_threadpool(host, plan, secrets_dir, record):
     want = plan.web_env["UV_THREADPOOL_SIZE"].value if "UV_THREADPOOL_SIZE" in plan.web_env else 4
-    record(want, report(host, plan, secrets_dir, "web")["uv_threadpool_size"])
-
-
-@pytest.mark.parametrize("process", ["web", "jobs"])
-@pytest.mark.parametrize("name", ["statement_timeout", "lock_timeout"])
-def test_session_timeouts(host, plan, secrets_dir, record, process, name):
-    seen = report(host, plan, secrets_dir, process)
-    role = plan.jobs_role if process == "jobs" else "app"
-    record(f"{plan.postgres_roles[role][name].text} (role {role})", f"{seen[name]} (role {seen['database_user']})")
+    record(want, process_report(host, plan, secrets_dir, "web")["uv_threadpool_size"])
 
 
 def test_job_concurrency(host, plan, secrets_dir, record):
-    record(plan.jobs_env["JOB_CONCURRENCY"].value, report(host, plan, secrets_dir, "jobs")["concurrency"])
-
-
-def test_request_timeout(host, plan, secrets_dir, record):
-    """Node.js http: server.requestTimeout closes a request not answered in time."""
-    want, seen = plan.web_env["REQUEST_TIMEOUT"].value / 1000, report(host, plan, secrets_dir, "web")["request_timeout"]
-    record(f"{want:g} s", f"{seen:g} s", want == seen)
+    record(plan.jobs_env["JOB_CONCURRENCY"].value, process_report(host, plan, secrets_dir, "jobs")["concurrency"])
