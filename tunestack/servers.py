@@ -114,17 +114,15 @@ def psql_socket(socket_dir: str, port: int, sql: str = "", db: str = "postgres",
 def environ(**changes: str | None):
     """This process's environment with `changes` (None: unset) for the block, as it was after.
     testinfra's docker backend and the docker CLI read DOCKER_HOST and PATH from it."""
+    def put(values: dict[str, str | None]) -> None:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     saved = {k: os.environ.get(k) for k in changes}
     try:
-        for k, v in changes.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        put(changes)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        put(saved)
