@@ -53,7 +53,7 @@ def connection_storm(stack, tmp):
     """24 clients through PgBouncer's pool of 4 + 1 reserve, each query 0.2 s: clients queue."""
     script = tmp / "sleep.sql"
     script.write_text("SELECT pg_sleep(0.2);\n")
-    subprocess.run([pg_bin("pgbench"), "-n", "-c", "24", "-j", "2", "-T", "20", "-f", str(script),
+    subprocess.run([pg_bin("pgbench"), "-n", "-c", "24", "-j", "2", "-T", "10", "-f", str(script),
                     "-h", "127.0.0.1", "-p", str(BASE + 1), "-U", "app", "app"],
                    env={**os.environ, "PGPASSWORD": stack.password("app")}, capture_output=True, timeout=90)
 

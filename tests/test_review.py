@@ -193,3 +193,16 @@ def test_the_comment_fits_githubs_limit_and_the_full_review_has_everything(repo,
     assert md.startswith("<!-- tunestack-review -->") and "| prod | new |" in md
     assert "see the full review" in md
     assert "+++ head/prod/postgresql.conf" in full.read_text()
+
+
+def test_the_review_of_the_first_commit_against_head_fits_a_comment(tmp_path):
+    """Issue #16: this repository's whole history as one review (every stack new, thousands of
+    settings and diff lines) still fits GitHub's 65,536-character comment limit."""
+    first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()[-1]
+    full = tmp_path / "full.md"
+    res = subprocess.run([sys.executable, "-m", "tunestack", "review", "--base", first, "--head", "HEAD", "--quiet",
+                          "--full", str(full)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert len(res.stdout) <= 60_000 and res.stdout.startswith("<!-- tunestack-review -->")
+    assert len(full.read_text()) >= len(res.stdout)
