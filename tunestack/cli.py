@@ -617,7 +617,7 @@ def cmd_advise(args) -> int:
     import testinfra
 
     from . import stackfile
-    from .advise.rules import MIN_WINDOW_S, advise, top_statements
+    from .advise.rules import MIN_WINDOW_S, advise, notes, top_statements
     from .advise.snapshot import take
     from .advise.write import write_changes
     from .local import LocalStack
@@ -651,15 +651,19 @@ def cmd_advise(args) -> int:
     before = min(usable, key=lambda s: s["at"])
     findings, no_data = advise(before, now, plan)
     top = top_statements(before.get("postgres", {"error": ""}), now.get("postgres", {"error": ""}))
+    said = notes(before, now)
     written = None
     if args.write and findings:
         written = _write_advice(args.stack, findings, write_changes, tempfile)
     if args.format == "json":
         print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]),
-                    "findings": [f.to_json() for f in findings], "top_statements": top, "app": now.get("app"),
+                    "findings": [f.to_json() for f in findings], "notes": said, "top_statements": top,
+                    "app": now.get("app"),
                     "not_enough_data": [f"{n.area}: {n.why}" for n in no_data], "written": written})
         return 0
     _print_advice(args.stack, now["at"] - before["at"], findings, no_data, written)
+    for note in said:
+        print(f"\nnote: {note}")
     app_now = now.get("app") or {}
     if "puma_backlog" in app_now:
         print(f"\nthe app now (Puma's stats): {app_now['puma_backlog']:g} requests waiting for a thread, "

@@ -119,3 +119,16 @@ def test_top_statements_are_the_windows_own():
     top = top_statements(before["postgres"], after["postgres"])
     assert [(s["query"], s["calls"], s["total_ms"], s["mean_ms"]) for s in top] == [("SELECT a", 100, 2000.0, 20.0),
                                                                                       ("SELECT c", 1, 50.0, 50.0)]
+
+
+def test_notes_need_a_person_not_a_change():
+    from tunestack.advise.rules import notes
+
+    before = sample(0, postgres={"blks_hit": 0, "blks_read": 0, "deadlocks": 0})
+    after = sample(300, postgres={"blks_hit": 90_000, "blks_read": 10_000, "deadlocks": 2},
+                   redis_cache={"mem_fragmentation_ratio": 2.1, "used_memory": 200 * MIB})
+    said = notes(before, after)
+    assert any("90.0% of 100000 block reads" in n for n in said)
+    assert any("2 deadlocks" in n for n in said)
+    assert any("redis cache: fragmentation 2.10" in n for n in said)
+    assert notes(sample(0), sample(300)) == []

@@ -280,6 +280,37 @@ def top_statements(before: dict, after: dict, limit: int = 3) -> list[dict]:
     return sorted(out, key=lambda s: -s["total_ms"])[:limit]
 
 
+PG_CACHE_HIT_MIN = 0.99     # an OLTP working set that fits shared_buffers + the page cache reads >99 % from memory
+MIN_BLOCK_READS = 10_000
+FRAGMENTATION_MAX = 1.5      # Redis docs (INFO, mem_fragmentation_ratio): above 1.5 the allocator wastes memory
+
+
+def notes(before: dict, after: dict) -> list[str]:
+    """What the counters show that needs a person rather than a stack-file change."""
+    out = []
+    pg_b, pg_a = before.get("postgres", {}), after.get("postgres", {})
+    if not _usable("postgres", pg_b, pg_a, ("blks_hit", "blks_read", "deadlocks")):
+        hit, read = _delta(pg_b, pg_a, "blks_hit"), _delta(pg_b, pg_a, "blks_read")
+        if hit + read >= MIN_BLOCK_READS and hit / (hit + read) < PG_CACHE_HIT_MIN:
+            out.append(f"postgres: {hit / (hit + read):.1%} of {int(hit + read)} block reads came from shared_buffers "
+                       "(under 99 %): the working set outgrows memory, or a query scans more than it should "
+                       "(see the top statements)")
+        if _delta(pg_b, pg_a, "deadlocks") > 0:
+            out.append(f"postgres: {int(_delta(pg_b, pg_a, 'deadlocks'))} deadlocks: transactions take the same "
+                       "locks in different orders (PostgreSQL docs, \"Deadlocks\")")
+    for role in ("cache", "queue"):
+        info = after.get(f"redis_{role}", {})
+        if info.get("mem_fragmentation_ratio", 0) > FRAGMENTATION_MAX and info.get("used_memory", 0) > 64 * 1024**2:
+            out.append(f"redis {role}: fragmentation {info['mem_fragmentation_ratio']:.2f} (over {FRAGMENTATION_MAX}): "
+                       "memory the allocator holds but does not use (Redis docs, INFO: mem_fragmentation_ratio; "
+                       "activedefrag)")
+        if info.get("blocked_clients", 0) and role == "cache":
+            out.append(f"redis cache: {int(info['blocked_clients'])} clients blocked on a cache instance")
+        if info.get("aof_rewrite_in_progress"):
+            out.append(f"redis {role}: an AOF rewrite was running at the sample (a fork: memory and latency spike)")
+    return out
+
+
 RULES = (work_mem, pool_waits, cache_evictions, queue_backlog, checkpoints, dead_tuples, idle_in_transaction)
 AREAS = {work_mem: "postgres", pool_waits: "pgbouncer", cache_evictions: "redis_cache", queue_backlog: "queue",
          checkpoints: "postgres", dead_tuples: "postgres", idle_in_transaction: "postgres"}
