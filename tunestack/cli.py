@@ -338,8 +338,10 @@ def cmd_up(args) -> int:
 
     stack = _local(args)
     stack.plan()   # a bad stack file is exit 2 before the lock is even taken
+    from .console import waiting
+
     try:
-        with _locked(stack, f"up --stack {args.stack}", args):
+        with _locked(stack, f"up --stack {args.stack}", args), waiting(f"bringing {args.stack} up …"):
             stack.up()
     except LocalStackError as exc:
         print(f"up failed: {stack.redact(str(exc))}", file=sys.stderr)
