@@ -245,8 +245,8 @@ class LocalEngine:
         if not host.socket(f"tcp://127.0.0.1:{self.canary_port}").is_listening:
             return False, f"nothing listens on 127.0.0.1:{self.canary_port}"
         pid = self.local.rpc().supervisor.getProcessInfo("web-canary")["pid"]
-        environ = host.file(f"/proc/{pid}/environ").content_string if pid else ""
-        if f"APP_VERSION={version}" not in environ.split("\0"):
+        variables = host.file(f"/proc/{pid}/environ").content_string if pid else ""
+        if f"APP_VERSION={version}" not in variables.split("\0"):
             return False, f"canary process {pid} does not run APP_VERSION={version}"
         return True, f"canary pid {pid} runs {version} on :{self.canary_port}"
 
@@ -344,8 +344,8 @@ class CanaryHostCheck:
             host = testinfra.get_host(f"docker://{name}")
             if not host.socket(f"tcp://{self.bind}:{self.port}").is_listening:
                 out.append(f"{name}: nothing listens on {self.bind}:{self.port}")
-            environ = host.file("/proc/1/environ").content_string.split("\0")
-            if "TUNESTACK_TRACK=canary" not in environ:
+            variables = host.file("/proc/1/environ").content_string.split("\0")
+            if "TUNESTACK_TRACK=canary" not in variables:
                 out.append(f"{name}: its process is not on the canary track")
         state = self._docker(url, "inspect", "--format", "{{.State.Health.Status}} {{.Image}}", name).split()
         if len(state) != 2 or state[0] != "healthy":
