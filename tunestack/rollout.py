@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from .errors import UsageError
 from .plan.rollout import beside

@@ -11,7 +11,7 @@ from ..postgres.memory import WORK_MEM_FLOOR_KB
 from ..postgres.catalog import catalog
 from ..postgres.inputs import PgInputs, Rec
 from ..stackfile.spec import JobsSpec, PostgresSpec
-from ..units import format_bytes_human, format_kb, format_ms
+from ..units import format_bytes_human, format_ms
 from .connections import SUPERUSER_RESERVED
 from .placement import Spot
 from .setting import Setting, duration_ms, policy, size_kb
