@@ -614,14 +614,11 @@ def _print_verify(rows: list[dict], problems: list[str]) -> None:
 
 def cmd_advise(args) -> int:
     """Sample the stack's counters, compare with the oldest sample in the window, propose changes."""
-    import tempfile
-
     import testinfra
 
     from . import stackfile
     from .advise.rules import MIN_WINDOW_S, advise, notes, top_statements
     from .advise.snapshot import take
-    from .advise.write import write_changes
     from .local import LocalStack
     from .rollout import parse_bake
 
@@ -656,7 +653,7 @@ def cmd_advise(args) -> int:
     said = notes(before, now)
     written = None
     if args.write and findings:
-        written = _write_advice(args.stack, findings, write_changes, tempfile)
+        written = _write_advice(args.stack, findings)
     if args.format == "json":
         print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]),
                     "findings": [f.to_json() for f in findings], "notes": said, "top_statements": top,
@@ -712,10 +709,13 @@ def _advise_remote(args, spec):
     return plan, folder / "advise-samples.jsonl", now
 
 
-def _write_advice(stack: str, findings, write_changes, tempfile) -> str:
+def _write_advice(stack: str, findings) -> str:
     """Write the changes into the stack file, once a copy with them plans cleanly: a change that
     would break a budget is reported and not written."""
+    import tempfile
+
     from . import stackfile
+    from .advise.write import write_changes
     from .plan import plan_stack
 
     path = stackfile.stack_path(stack)

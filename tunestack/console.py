@@ -85,8 +85,6 @@ def print_settings(console: Console, rows: list[tuple[str, str, str]]) -> None:
         console.print(Padding(Text(reason, style="dim"), (0, 0, 0, 6), expand=False), overflow="fold")
 
 
-
-
 @contextlib.contextmanager
 def bar(description: str, total: float):
     """A progress bar on stderr for a wait of known length: yields `advance_to(done)`. On a
