@@ -12,7 +12,7 @@ import testinfra
 from tunestack.advise.snapshot import take
 from tunestack.local import LocalStack
 from tunestack.scratch import ScratchStack
-from verify.helpers import psql
+from tunestack.probes import psql
 
 ROUNDS = 15
 

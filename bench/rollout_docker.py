@@ -42,7 +42,7 @@ def measure(say=print, rounds: int = 5) -> dict:
         replay, plan, stacks = deploy(bed, engine.url, Path(tempfile.mkdtemp(prefix="tunestack-bench-")), say=say)
         stack = ReplayStack(replay, stacks)
         lb = LoadBalancerControl("bed-lb", bed.hosts["cache"].url, env=bed.env)
-        docker = DockerEngine(plan, stack, lb, say=lambda m: None)
+        docker = DockerEngine.for_stack(plan, stack, lb, say=lambda m: None)
         say("  starting the canary (the first apply) …")
         t0 = time.monotonic()
         docker.start_canary(IMAGES["canary_app"], {})

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from tunestack.images import docker_url
+from tunestack.targets import docker_url, machine_name
 from tunestack.stackfile.spec import HostSpec
 
 
@@ -31,7 +31,7 @@ class DockerHosts(pulumi.ComponentResource):
             if args.registry and args.registry_password is not None else None
         for host in args.hosts:
             for i in range(host.count):
-                suffix = host.name if host.count == 1 else f"{host.name}-{i + 1}"
+                suffix = machine_name(host, i)
                 self.names[(host.name, i)] = suffix
                 self.urls[(host.name, i)] = docker_url(host, i)
                 self.providers[(host.name, i)] = docker.Provider(

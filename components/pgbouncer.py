@@ -17,6 +17,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.render import render_text
 
 from ._container import ContainerSpec, Publish, service_container
 from ._live import LIVE_DIR, live_files, live_volume
@@ -45,8 +46,8 @@ class PgBouncerArgs:
 class PgBouncer(pulumi.ComponentResource):
     def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:PgBouncer", name, None, opts)
-        userlist = pulumi.Output.format('"app" "{0}"\n"jobs" "{2}"\n"tunestack_admin" "{1}"\n', args.app_password,
-                                        args.admin_password, args.jobs_password)
+        userlist = pulumi.Output.all(args.app_password, args.admin_password, args.jobs_password).apply(
+            lambda pw: render_text("pgbouncer-userlist.txt.j2", app=pw[0], admin=pw[1], jobs=pw[2]))
         self.live_volume = live_volume(self, args.provider, name)
         spec = ContainerSpec(
             name=name,

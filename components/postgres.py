@@ -11,6 +11,7 @@ import pulumi
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.render import render_text
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
 from ._live import LIVE_DIR, live_files, live_volume
@@ -20,7 +21,7 @@ SECRETS = "/etc/tunestack/secrets"
 # No trust: the superuser only as the OS user postgres on the container's socket; every network
 # connection (PgBouncer, migrations, other hosts) with SCRAM. The private network's subnet is
 # Docker's to choose, so the address is not narrowed here; published ports are.
-HBA = "local all postgres peer\nhost all all all scram-sha-256\n"
+HBA = render_text("pg_hba.conf.j2", local_stack=False, ident_map=None, clients="all")
 @dataclass
 class PostgresServerArgs:
     provider: docker.Provider

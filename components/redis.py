@@ -7,6 +7,7 @@ import pulumi
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.render import render_text
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
 
@@ -37,7 +38,8 @@ class Redis(pulumi.ComponentResource):
             limit=args.limit,
             command=["redis-server", f"/etc/tunestack/redis-{args.role}.conf"],
             files={f"/etc/tunestack/redis-{args.role}.conf": args.files[f"redis-{args.role}.conf"],
-                   secret_path: pulumi.Output.concat("requirepass ", args.password, "\n"),
+                   secret_path: pulumi.Output.from_input(args.password).apply(
+                       lambda pw: render_text("redis-secrets.conf.j2", password=pw)),
                    password_path: args.password},   # what `tunestack verify` authenticates with
             secret_files={secret_path, password_path},
             volumes=[(self.volume, f"/var/lib/tunestack/redis-{args.role}")],

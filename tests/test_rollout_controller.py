@@ -121,7 +121,7 @@ def test_promote_and_abort(tmp_path):
 @pytest.mark.parametrize("text,message", [("25,10,100", "rise"), ("10,150", "between 1 and 100"),
                                           ("10,50", "last step must be 100"), ("ten", "whole percentages")])
 def test_bad_steps(text, message):
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(ValueError, match=message):
         parse_steps(text)
 
 
@@ -173,7 +173,7 @@ def docker_engine(stack, lb):
 
     # prod's addresses belong to no one here: the host gate is a stand-in that never connects
     # (the real one, CanaryHostCheck, runs on the test bed in tests/multihost).
-    return DockerEngine(plan_stack("prod", target="docker"), stack, lb,
+    return DockerEngine.for_stack(plan_stack("prod", target="docker"), stack, lb,
                         verify_fn=lambda version, canaries: (True, "stand-in host gate"), say=lambda m: None)
 
 

@@ -1,14 +1,15 @@
 """The rollout gates read HAProxy's log across supervisord's rotation (issue #10: a healthy
 rollout under load was rolled back with "measured 0" after the log rotated)."""
-from tunestack.rollout import LocalEngine
+from tunestack.rollout import HaproxyLogFile, LocalEngine
+from tunestack.rollout.engines.local import HaproxyAdmin
 
 LINE = "127.0.0.1:1 [25/Nov/2026:10:00:00.000] web app/{server} 0/0/0/{ms}/{ms} {status} 100 - - ---- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\"\n"
 
 
 def engine(log):
-    e = object.__new__(LocalEngine)   # only the log reading is under test: no stack needed
-    e.log_path, e.canary_server = log, "c"
-    return e
+    """The local engine built from plain values: only the log reading is under test, no stack."""
+    return LocalEngine(None, stable_server="s", canary_server="c", canary_port=0, app_port=0,
+                       admin=HaproxyAdmin(log.parent / "haproxy.sock"), log=HaproxyLogFile(log))
 
 
 def test_requests_before_and_after_a_rotation_are_all_counted(tmp_path):

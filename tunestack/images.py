@@ -10,51 +10,15 @@ import os
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass
 
 from .paths import ROOT
+from .recipes import ALIASES, BASE, MIRROR, RECIPES, ImageRecipe, buildable_tags, is_buildable, postgres_recipe  # noqa: F401
+from .targets import LOCAL_SOCKET, RUNS_AS, Machine, docker_url  # noqa: F401
 
-BASE = "tunestack/base:bookworm"
-MIRROR = "http://deb.debian.org/debian"
-
-
-@dataclass(frozen=True)
-class ImageRecipe:
-    tag: str
-    dockerfile: str       # relative to the repository
-    context: str          # relative to the repository
-
-
-def postgres_recipe(major: int) -> "ImageRecipe":
-    """tunestack/postgres:<major>: 15 from Debian 12; others need apt.postgresql.org at build time,
-    e.g. `images.build(client, recipes=[images.postgres_recipe(17)])` on a machine that reaches it."""
-    return ImageRecipe(f"tunestack/postgres:{major}", "images/postgres/Dockerfile", "images/postgres")
-
-
-RECIPES = (
-    ImageRecipe("tunestack/postgres:15", "images/postgres/Dockerfile", "images/postgres"),
-    ImageRecipe("tunestack/pgbouncer:1.18", "images/pgbouncer/Dockerfile", "images/pgbouncer"),
-    ImageRecipe("tunestack/redis:7.0", "images/redis/Dockerfile", "images/redis"),
-    ImageRecipe("tunestack/haproxy:2.6", "images/haproxy/Dockerfile", "images/haproxy"),
-    ImageRecipe("tunestack/refapp:0.1.0", "images/refapp/Dockerfile", "."),
-)
-ALIASES = {"tunestack/refapp:0.2.0": "tunestack/refapp:0.1.0"}   # a second app version for canaries
-# The user each image's service runs as. Checks inside a container run as that user: Docker gives
-# root no CAP_SYS_PTRACE, so only the owner may read a process's sockets, limits and environment.
-RUNS_AS = {"postgres": "postgres", "pgbouncer": "postgres", "redis-cache": "redis", "redis-queue": "redis",
-           "lb": "haproxy", "app": "app"}
-
-
-LOCAL_SOCKET = "unix:///var/run/docker.sock"
-Machine = tuple[str, int]   # (host name in the stack file, which of its `count` machines)
-
-
-def docker_url(host, index: int = 0) -> str:
-    """The Docker engine of one machine of a stack host: the local socket, or ssh://user@address."""
-    if not host.addresses:
-        return LOCAL_SOCKET
-    user = f"{host.ssh_user}@" if host.ssh_user else ""
-    return f"ssh://{user}{host.addresses[index]}"
+# The table of recipes and the machines' addresses live in their own modules; re-exported here
+# because `images.build` and `images.check` are where callers look for them.
+__all__ = ["BASE", "RECIPES", "RUNS_AS", "build", "build_base", "buildable_tags", "check", "docker_url",
+           "images_by_machine", "postgres_recipe", "ImageError"]
 
 
 def images_by_machine(plan) -> dict[Machine, set[str]]:
@@ -101,7 +65,7 @@ def check(plan, connect=None, only: dict[Machine, set[str]] | None = None) -> li
         for ref in sorted(refs):
             state, detail = "present", ""
             if not has_image(client, ref):
-                if ref in buildable_tags() or ref.startswith("tunestack/postgres:"):
+                if is_buildable(ref):
                     state, detail = "buildable", f"DOCKER_HOST={url} tunestack images build"
                 else:
                     try:
@@ -115,11 +79,6 @@ def check(plan, connect=None, only: dict[Machine, set[str]] | None = None) -> li
 
 def app_machines(plan) -> list[Machine]:
     return sorted({(r.host, r.machine) for r in plan.replicas})
-
-
-def buildable_tags() -> set[str]:
-    """Every tunestack/* tag `tunestack images build` makes (PostgreSQL: any major, checked apart)."""
-    return {r.tag for r in RECIPES} | set(ALIASES)
 
 
 class ImageError(Exception):
@@ -179,6 +138,3 @@ def build(client, say=print, recipes=None) -> list[str]:
         client.images.get(source).tag(repository, tag)
     return built
 
-
-__all__ = ["BASE", "RECIPES", "RUNS_AS", "build", "build_base", "buildable_tags", "check", "docker_url",
-           "images_by_machine", "postgres_recipe", "ImageError"]

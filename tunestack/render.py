@@ -113,7 +113,19 @@ def environment(pg_version: int | None = None) -> Environment:
     env.filters["supervisor_env"] = supervisor_env_value
     env.filters["sql_literal"] = sql_literal
     env.filters["yaml_quoted"] = yaml_quoted
+    env.filters["userlist_quote"] = userlist_value
     return env
+
+
+def userlist_value(value) -> str:
+    """PgBouncer's auth_file: a double-quoted field, a double quote inside doubled."""
+    return '"' + _one_line(str(value), "the PgBouncer auth file").replace('"', '""') + '"'
+
+
+def render_text(template: str, **values) -> str:
+    """One configs/ template that is not part of the plan's files: secrets files, pg_hba.conf and
+    the bootstrap SQL, shared by the local stack, the Pulumi components and the images."""
+    return environment().get_template(template).render(**values)
 
 
 def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
@@ -216,3 +228,14 @@ def write(files: dict[str, str], out_dir: Path) -> list[Path]:
         if stale.is_file() and stale.name not in files:
             stale.unlink()
     return written
+
+
+def stale_stacks(rendered: dict[str, dict[str, str]], root: Path) -> list[str]:
+    """The stacks whose folder under `root` differs from a fresh render (`render --check`)."""
+    stale = []
+    for name, files in rendered.items():
+        target = root / name
+        present = {p.name: p.read_text() for p in target.glob("*")} if target.exists() else {}
+        if present != files:
+            stale.append(name)
+    return stale

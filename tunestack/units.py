@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 
 KB = 1024
+# Sizes in bytes: the one home of these constants (the planner, the loader and the reports use them).
+KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
 MB_IN_KB = 1024
 GB_IN_KB = 1024 * 1024
 TB_IN_KB = 1024 * 1024 * 1024
@@ -66,6 +68,37 @@ def format_bytes_human(n: int) -> str:
             text = f"{value:.1f}".rstrip("0").rstrip(".")
             return f"{text} {unit}"
     return f"{n} B"
+
+
+def with_human_size(text: str, n: int) -> str:
+    """A byte count as a file receives it, with its human size beside it: `1073741824 (1 GiB)`.
+    Smaller counts and anything that is not a plain number stay as written."""
+    if text.isdigit() and n >= KIB:
+        return f"{text} ({format_bytes_human(n)})"
+    return text
+
+
+def round_up(n: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is at least `n` (whole numbers)."""
+    return -(-n // multiple) * multiple
+
+
+def ceil_div(n: int, d: int) -> int:
+    """n / d rounded up, in whole numbers: how many `d`-sized pieces hold `n`."""
+    return -(-n // d)
+
+
+def utc_timestamp(seconds: float | None = None) -> str:
+    """ISO 8601 in UTC to the second, `2026-12-06T01:55:51Z`: every timestamp tunestack writes."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def parse_seconds(value: str) -> float:
+    """Seconds from a duration with its unit (`30s`, `5m`, `1.5h`). Flag-neutral: the caller names
+    the flag or key in its own message."""
+    return parse_duration_ms(value) / 1000
 
 
 def format_ms(ms: int) -> str:

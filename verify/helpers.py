@@ -2,16 +2,7 @@
 into a command line or a log."""
 from __future__ import annotations
 
-
-def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator",
-         header: bool = False) -> str:
-    """Unaligned rows (`|` between columns); with `header`, the column names first (SHOW commands
-    of PgBouncer's console, whose columns differ between versions)."""
-    # The password comes from the host's own file into psql's environment: never a command line.
-    flags = "-AX -P footer=off" if header else "-AtX"
-    cmd = (f'PGPASSWORD="$(cat {secrets_dir}/{user}-password)" PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p {port} '
-           f"-U {user} -d {db} {flags} -c {quote(sql)}")
-    return host.check_output(cmd)
+from tunestack.probes import psql, quote, redis_cli  # noqa: F401  (the checks import them from here)
 
 
 _ONCE: dict[tuple, object] = {}
@@ -38,8 +29,7 @@ def postgres_settings(host, secrets_dir: str, port: int) -> dict[str, str]:
 def redis_config(host, secrets_dir: str, role: str, port: int) -> dict[str, str]:
     """CONFIG GET * on one instance, with that instance's own password (one per role), in one call."""
     def read():
-        out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli -h 127.0.0.1 '
-                                f"-p {port} --no-auth-warning CONFIG GET '*'")
+        out = redis_cli(host, secrets_dir, role, port, "CONFIG", "GET", "*")
         lines = out.split("\n")
         # Never keep a password in memory longer than the read: no check compares one.
         return {k: v for k, v in zip(lines[0::2], lines[1::2]) if k not in ("requirepass", "masterauth")}
@@ -87,10 +77,6 @@ def process_report(host, plan, secrets_dir: str, process: str) -> dict:
 def process_env(plan, process: str) -> dict:
     """The planned environment of the web or the job processes."""
     return plan.web_env if process == "web" else plan.jobs_env
-
-
-def quote(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def listener_pids(host, port: int) -> set[int]:

@@ -167,7 +167,7 @@ def rollout_on_the_bed(staging, tmp_path, version, env, **engine_kw):
     stack = ReplayStack(replay, stacks)
     lb = LoadBalancerControl("bed-lb", bed.hosts["cache"].url, env=bed.env)
     # The host gate is the shipped one: testinfra inside the canary containers over the bed's SSH.
-    engine = DockerEngine(fresh, stack, lb, say=lambda m: print(m, flush=True))
+    engine = DockerEngine.for_stack(fresh, stack, lb, say=lambda m: print(m, flush=True))
     for name, fn in engine_kw.items():
         setattr(engine, name, fn(engine))
     entry = f"http://{bed.hosts['cache'].address}:{plan.loadbalancer['port'].value}/"

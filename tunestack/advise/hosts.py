@@ -17,17 +17,16 @@ class Where:
 
 
 def areas(plan, target: str) -> dict[str, Where]:
-    from ..images import RUNS_AS, docker_url
     from ..plan.placement import container_name
+    from ..targets import container_spec, docker_url, ssh_url
 
     out = {}
     for area, service in AREA_SERVICE.items():
         host = plan.placement[service].host
         if target == "docker":
-            out[area] = Where(f"docker://{RUNS_AS[service]}@{container_name(plan.stack, service)}",
-                              docker_url(host, 0))
+            out[area] = Where(container_spec(service, container_name(plan.stack, service)), docker_url(host, 0))
         elif host.is_local:
             out[area] = Where("local://")
         else:
-            out[area] = Where(f"ssh://{host.ssh_user + '@' if host.ssh_user else ''}{host.addresses[0]}")
+            out[area] = Where(ssh_url(host, 0))
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..units import format_bytes_human
+from ..units import MIB, format_bytes_human
 
 # PostgreSQL flushes a backend's statistics at most once a second (pgstat.c, PGSTAT_MIN_INTERVAL),
 # PgBouncer's SHOW STATS totals and Redis' INFO counters are live: a window under 15 s holds too
@@ -76,7 +76,7 @@ def _usable(area: str, before: dict, after: dict, keys: tuple[str, ...]) -> NoDa
 
 def _mib_ceiling(n_bytes: float) -> int:
     """The next power of two in MiB: work_mem in steps an operator recognises."""
-    return 2 ** math.ceil(math.log2(max(1.0, n_bytes / 1024**2)))
+    return 2 ** math.ceil(math.log2(max(1.0, n_bytes / MIB)))
 
 
 def work_mem(before: dict, after: dict, window: Window, plan) -> Finding | NoData | None:
@@ -88,10 +88,10 @@ def work_mem(before: dict, after: dict, window: Window, plan) -> Finding | NoDat
         return None
     average = spilled / files
     current = plan.postgres["work_mem"].value
-    wanted = max(_mib_ceiling(average * 2), current // 1024**2 * 2)
-    room = work_mem_room(plan) // 1024**2
+    wanted = max(_mib_ceiling(average * 2), current // MIB * 2)
+    room = work_mem_room(plan) // MIB
     proposed = min(wanted, room)
-    if proposed * 1024**2 <= current:
+    if proposed * MIB <= current:
         return NoData("postgres: temp files", f"{int(files)} temporary files in {window}, but no larger work_mem fits "
                                               "the memory set aside for PostgreSQL: give its host more memory, or "
                                               "run fewer connections")
@@ -300,7 +300,7 @@ def notes(before: dict, after: dict) -> list[str]:
                        "locks in different orders (PostgreSQL docs, \"Deadlocks\")")
     for role in ("cache", "queue"):
         info = after.get(f"redis_{role}", {})
-        if info.get("mem_fragmentation_ratio", 0) > FRAGMENTATION_MAX and info.get("used_memory", 0) > 64 * 1024**2:
+        if info.get("mem_fragmentation_ratio", 0) > FRAGMENTATION_MAX and info.get("used_memory", 0) > 64 * MIB:
             out.append(f"redis {role}: fragmentation {info['mem_fragmentation_ratio']:.2f} (over {FRAGMENTATION_MAX}): "
                        "memory the allocator holds but does not use (Redis docs, INFO: mem_fragmentation_ratio; "
                        "activedefrag)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from verify.helpers import psql
+from ..probes import psql, redis_cli
 
 PG_DATABASE = ("SELECT temp_files, temp_bytes, blks_hit, blks_read, deadlocks, xact_commit, "
                "coalesce(extract(epoch FROM stats_reset), 0) FROM pg_stat_database WHERE datname = 'app'")
@@ -68,8 +68,7 @@ def pgbouncer(host, secrets_dir: str, port: int) -> dict:
 
 def redis(host, secrets_dir: str, role: str, port: int) -> dict:
     """INFO (Redis docs, "INFO"): the counters the cache and queue findings read."""
-    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli --no-auth-warning '
-                            f"-h 127.0.0.1 -p {port} INFO")
+    out = redis_cli(host, secrets_dir, role, port, "INFO")
     info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line and not line.startswith("#"))
     keys = ("evicted_keys", "keyspace_hits", "keyspace_misses", "used_memory", "maxmemory", "uptime_in_seconds",
             "mem_fragmentation_ratio", "blocked_clients", "aof_rewrite_in_progress")
@@ -77,8 +76,7 @@ def redis(host, secrets_dir: str, role: str, port: int) -> dict:
 
 
 def queue_depth(host, secrets_dir: str, port: int, key: str = "jobs") -> int:
-    out = host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-queue-password)" redis-cli --no-auth-warning '
-                            f"-h 127.0.0.1 -p {port} LLEN {key}")
+    out = redis_cli(host, secrets_dir, "queue", port, "LLEN", key)
     return int(out.strip() or 0)
 
 

@@ -24,3 +24,22 @@ def write_changes(path: Path, changes: list[tuple[tuple[str, ...], object]]) -> 
     with tmp.open("w") as f:
         yaml.dump(doc, f)
     tmp.replace(path)
+
+
+def write_checked(stack: str, findings) -> str:
+    """Write the findings' changes into the stack file, once a copy with them plans cleanly: a
+    change that would break a budget is reported (StackError / BudgetError: exit 2) and not written."""
+    import tempfile
+
+    from .. import stackfile
+    from ..plan import plan_stack
+
+    path = stackfile.stack_path(stack)
+    changes = [(f.key, f.value) for f in findings]
+    with tempfile.TemporaryDirectory() as tmp:
+        trial = Path(tmp) / path.name
+        trial.write_text(path.read_text())
+        write_changes(trial, changes)
+        plan_stack(trial, is_path=True)
+    write_changes(path, changes)
+    return str(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..stackfile.spec import AppSpec, HostSpec, PgBouncerSpec
-from ..units import format_bytes_human, plural
+from ..units import GIB, format_bytes_human, plural
 from .memory import job_cpus, whole_cores
 from .golang import go_jobs_env, go_web_env
 from .node import node_env, node_workers
@@ -13,7 +13,6 @@ from .ruby import DEFAULT_RAILS, DEFAULT_RUBY, rails_prepared_statements, ruby_r
 from .sampling import Sampling
 from .setting import Setting, policy, seconds
 
-GIB = 1024**3
 GUNICORN_SOFT_CAP = 12          # Gunicorn docs: 4–12 workers serve thousands of requests/s
 
 

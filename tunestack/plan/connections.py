@@ -8,11 +8,12 @@ import math
 from dataclasses import dataclass
 
 from ..stackfile.spec import HostSpec, PgBouncerSpec
+from ..units import round_up
+from .kernel import NOFILE_SPARE
 from .setting import Setting
 
 SUPERUSER_RESERVED = 3          # PostgreSQL's default superuser_reserved_connections
 PGTUNE_MIN_CONNECTIONS = 20     # pgtune refuses fewer (max_wal_senders must stay below it)
-NOFILE_SPARE = 64               # PgBouncer manual: listening sockets, logs, DNS on top of connections
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_c
     if derived < PGTUNE_MIN_CONNECTIONS:
         derived, why = PGTUNE_MIN_CONNECTIONS, why + f" = {derived}, raised to pgtune's minimum of 20"
     nofile = max_client.value + server + NOFILE_SPARE
-    nofile_setting = Setting(math.ceil(nofile / 1024) * 1024,
+    nofile_setting = Setting(round_up(nofile, 1024),
                              f"max_client_conn {max_client.value} + {server} server connections + 64 (PgBouncer "
                              "manual: fds exceed max_client_conn), rounded up to 1024",
                              rule="max_client_conn + server connections + 64 (PgBouncer manual: fds exceed "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from ..stackfile.spec import AppSpec
+from ..units import MIB
 from .setting import Setting
 
 GOMEMLIMIT_SHARE = 0.9     # Go GC guide: a soft limit a little under the memory the process may use
@@ -59,11 +60,11 @@ def lifetimes(app: AppSpec) -> dict[str, Setting]:
 
 
 def runtime(cores: int, process_bytes: int) -> dict[str, Setting]:
-    limit_mib = int(process_bytes * GOMEMLIMIT_SHARE) // 1024**2
+    limit_mib = int(process_bytes * GOMEMLIMIT_SHARE) // MIB
     return {
         # Go 1.19 reads the host's cores, not a container's CPU quota: set it.
         "GOMAXPROCS": Setting(max(1, cores), f"the {max(1, cores)} cores this process gets (Go < 1.25 ignores "
                                              "container CPU limits)"),
-        "GOMEMLIMIT": Setting(limit_mib * 1024**2, "90 % of the memory set aside per process (Go GC guide: a soft "
+        "GOMEMLIMIT": Setting(limit_mib * MIB, "90 % of the memory set aside per process (Go GC guide: a soft "
                                                    "limit under the hard one)", text=f"{limit_mib}MiB", unit="bytes"),
     }

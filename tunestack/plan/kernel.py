@@ -8,6 +8,7 @@ to honour it. On Docker each container has its own namespace, so the value is se
 """
 from __future__ import annotations
 
+from ..units import ceil_div, round_up
 from .setting import Setting
 
 LINUX_SOMAXCONN_DEFAULT = 4096     # Linux ≥ 5.4 (it was 128 before): kernel docs, ip-sysctl
@@ -83,11 +84,11 @@ SHARED_PER_CONNECTION_BYTES = 64 * 1024
 PG_MAX_FILES_PER_PROCESS = 1000            # PostgreSQL's default max_files_per_process
 REDIS_MAXCLIENTS = 10_000                  # redis.conf default maxclients
 REDIS_FD_RESERVE = 32                      # Redis docs (clients): maxclients + 32 descriptors
-NOFILE_SPARE = 64
+NOFILE_SPARE = 64                          # PgBouncer manual: listening sockets, logs, DNS on top of connections
 
 
 def _blocks(n: int) -> int:
-    return -(-n // 1024) * 1024
+    return round_up(n, 1024)
 
 
 def nr_hugepages(shared_buffers: int, wal_buffers: int, max_connections: int) -> Setting:
@@ -95,7 +96,7 @@ def nr_hugepages(shared_buffers: int, wal_buffers: int, max_connections: int) ->
     or huge_pages = try silently falls back to 4 kB pages (and page tables in every backend)."""
     need = shared_buffers * (1 + SHARED_OVERHEAD_SHARE) + wal_buffers + SHARED_FIXED_BYTES \
         + max_connections * SHARED_PER_CONNECTION_BYTES
-    pages = -(-int(need) // HUGE_PAGE_BYTES)
+    pages = ceil_div(int(need), HUGE_PAGE_BYTES)
     return Setting(pages, f"PostgreSQL's shared memory (shared_buffers + ~3 % + wal_buffers + per-connection slots) "
                           f"in 2 MiB pages; PostgreSQL 15+ tells it exactly: postgres -C shared_memory_size_in_huge_pages")
 
@@ -119,7 +120,7 @@ def host_kernel(roles: tuple[str, ...], memory_bytes: int, used_bytes: int, huge
                                                  "Overcommit)")
         huge = hugepages.value * HUGE_PAGE_BYTES if hugepages is not None else 0
         # Huge pages are not counted in the commit limit: CommitLimit = swap + (RAM − huge pages) × ratio.
-        ratio = min(100, max(50, -(-100 * int((used_bytes - huge) * 1.1) // (memory_bytes - huge))))
+        ratio = min(100, max(50, ceil_div(100 * int((used_bytes - huge) * 1.1), memory_bytes - huge)))
         out["vm.overcommit_ratio"] = Setting(ratio, f"the host's planned worst case outside huge pages + 10 %, as a "
                                                     f"share of the memory outside them (at least the default 50)")
     if redis or "db" in roles:

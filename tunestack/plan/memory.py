@@ -7,10 +7,7 @@ import math
 from dataclasses import dataclass
 
 from ..stackfile.spec import HostSpec, RedisInstanceSpec
-from ..units import format_bytes_human
-
-MIB = 1024**2
-GIB = 1024**3
+from ..units import GIB, MIB, format_bytes_human
 PGBOUNCER_MEMORY = 128 * MIB    # one event loop, ~4 kB of buffers per connection: a small fixed slice
 HAPROXY_MEMORY = 128 * MIB      # the load balancer runs on the cache host
 

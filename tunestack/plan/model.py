@@ -79,6 +79,13 @@ class Plan:
                 "redis-cache": self.redis["cache"]["port"].value, "redis-queue": self.redis["queue"]["port"].value,
                 "web": self.app["port"].value, "haproxy": self.loadbalancer["port"].value}
 
+    def entry_url(self) -> str:
+        """Where users reach the stack from this machine: the load balancer's published address, or
+        loopback when it binds every address."""
+        bind = self.loadbalancer["bind"].value
+        host = self.placement["haproxy"].publish or ("127.0.0.1" if bind in ("0.0.0.0", "*", "::") else bind)
+        return f"http://{host}:{self.loadbalancer['port'].value}/"
+
     def container(self, host: str, service: str) -> ContainerLimit | None:
         return next((c for c in self.containers[host] if c.service == service), None)
 

@@ -5,6 +5,7 @@ connectionTimeoutMillis 0 = wait forever), libuv docs (UV_THREADPOOL_SIZE, defau
 from __future__ import annotations
 
 from ..stackfile.spec import AppSpec
+from ..units import MIB
 from .setting import Setting, policy
 
 HEAP_SHARE = 0.75          # the rest of a process's memory: buffers, code, native allocations
@@ -18,8 +19,8 @@ def node_workers(cpus: int) -> tuple[int, str]:
 
 def node_env(app: AppSpec, pool: int, process_bytes: int, cores: int, connect_ms: int,
              concurrency: int) -> dict[str, Setting]:
-    heap_mib = app.node_max_old_space_bytes // 1024**2 if app.node_max_old_space_bytes else \
-        int(process_bytes * HEAP_SHARE) // 1024**2
+    heap_mib = app.node_max_old_space_bytes // MIB if app.node_max_old_space_bytes else \
+        int(process_bytes * HEAP_SHARE) // MIB
     env = {
         "PG_POOL_MAX": Setting(pool, f"{concurrency} concurrent queries + {app.db_pool_headroom} headroom "
                                      "(node-postgres Pool max; the connection budget counts it)"),

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..units import release
-
-MIB = 1024**2
+from ..units import MIB, release
 
 DEFAULT_RUBY = "3.1"          # Debian 12's ruby: the reference app image and the local hosts
 DEFAULT_RAILS = "6.1"         # Debian 12's rails

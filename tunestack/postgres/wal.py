@@ -1,7 +1,7 @@
 """WAL and checkpoint recommender (pgtune)."""
 from __future__ import annotations
 
-from ..units import MB_IN_KB, GB_IN_KB, format_kb
+from ..units import MB_IN_KB, GB_IN_KB, format_kb, round_up
 from .inputs import PgInputs, Rec
 from .memory import shared_buffers_kb
 
@@ -69,7 +69,7 @@ def stack_wal_sizes(i: PgInputs, checkpoint_timeout_ms: int, wal_rate_kb_s: floa
     # PostgreSQL refuses min_wal_size below two segments, and min stays at most half of max: max
     # is at least four segments.
     size = max(_MAX_WAL_KB[i.workload] if not wal_rate_kb_s else WAL_SEGMENT_KB * 4,
-               -(-int(need) // WAL_SEGMENT_KB) * WAL_SEGMENT_KB)
+               round_up(int(need), WAL_SEGMENT_KB))
     why = (f"{format_kb(int(rate))}/s of WAL ({rate_why}) × {minutes:g}min checkpoint_timeout × 1.9 "
            f"(checkpoint_completion_target 0.9): checkpoints come from the timer, not from WAL volume")
     if wal_disk_kb:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MIB = 1024**2
+from ..units import MIB
 
 
 @dataclass(frozen=True)

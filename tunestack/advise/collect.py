@@ -1,0 +1,73 @@
+"""One sample of a stack, read where verify reads it: the local stack on this machine, or each
+area on its own host or container. Returns the plan it was judged by and where samples are kept."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EnvironmentProblem
+from .samples import SampleStore
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How advise reaches a stack: its target and, for remote hosts, the SSH options and secrets."""
+    target: str = "hosts"
+    secrets_dir: str | None = None
+    ssh_config: str | None = None
+    ssh_identity_file: str | None = None
+
+
+def sample_local(stack: str):
+    """The local stack, under supervisord: exit 3 when it is not running."""
+    import testinfra
+
+    from ..local import LocalStack
+    from .snapshot import take
+
+    local = LocalStack(stack)
+    plan = local.plan()
+    if not local.supervisor_running():
+        raise EnvironmentProblem(f"stack {stack} is not running; start it with: tunestack up --stack {stack}")
+    now = take(testinfra.get_host("local://"), plan, str(local.secrets_dir))
+    return plan, SampleStore(local.dir / "advise-samples.jsonl"), now
+
+
+def sample_remote(stack: str, reach: Reach):
+    """A stack on other machines, or in containers: each area read where verify reads it."""
+    import testinfra
+
+    from ..checks.runs import ssh_env
+    from ..paths import state_root
+    from ..plan import plan_stack
+    from ..render import Layout
+    from ..servers import environ
+    from .hosts import areas
+    from .snapshot import take_from
+
+    plan = plan_stack(stack, target=reach.target)
+    where = areas(plan, reach.target)
+    options = {k: v for k, v in (("ssh_config", reach.ssh_config), ("ssh_identity_file", reach.ssh_identity_file)) if v}
+    hosts = {area: testinfra.get_host(w.spec, **({} if w.spec.startswith("docker://") else options))
+             for area, w in where.items()}
+
+    def engine(area):
+        if where[area].docker_host:
+            os.environ["DOCKER_HOST"] = where[area].docker_host
+    with tempfile.TemporaryDirectory(prefix="tunestack-advise-") as tmp:
+        env = ssh_env(reach.ssh_config, Path(tmp))   # the docker CLI's ssh reads --ssh-config through a wrapper on PATH
+        with environ(PATH=env["PATH"] if env else os.environ.get("PATH"), DOCKER_HOST=os.environ.get("DOCKER_HOST")):
+            now = take_from(hosts, plan, reach.secrets_dir or Layout().secrets_dir, before_each=engine)
+    folder = state_root() / stack
+    folder.mkdir(parents=True, exist_ok=True)
+    return plan, SampleStore(folder / "advise-samples.jsonl"), now
+
+
+def sample(stack: str, spec, reach: Reach):
+    from ..targets import is_local_stack
+
+    if is_local_stack(spec) and reach.target == "hosts":
+        return sample_local(stack)
+    return sample_remote(stack, reach)

@@ -1,0 +1,97 @@
+"""`tunestack advise`: read a running stack's counters and propose stack-file changes."""
+from __future__ import annotations
+
+from ..console import print_json
+from ..units import parse_seconds, plural
+from .parser import flag_value, report_options, stack_options, target_option
+from .stacks import stack_spec
+
+
+def register(sub) -> None:
+    p = sub.add_parser("advise", help="read a running stack's counters and propose stack-file changes",
+                       description="Sample the running stack's own counters (PostgreSQL's pg_stat_database, "
+                                   "checkpoints and WAL; PgBouncer's SHOW POOLS and SHOW STATS; Redis INFO; the job "
+                                   "queue's depth), compare with the oldest sample within --since, and name, per "
+                                   "finding, the measurement, the rule and its source, the stack-file change and its "
+                                   "effect. Nothing changes by itself: --write puts the changes in the stack file "
+                                   "(comments and order kept) for review. Each run stores its sample; the first "
+                                   "says \"not enough data\".")
+    stack_options(p)
+    p.add_argument("--since", default="1h", help="compare with the oldest sample this recent, e.g. 15m (default 1h)")
+    p.add_argument("--write", action="store_true", help="write the proposed changes into the stack file")
+    target_option(p)
+    p.add_argument("--secrets-dir", help="where the password files are on the hosts (default: the local stack's "
+                                         "state folder, else /etc/tunestack/secrets)")
+    p.add_argument("--ssh-config", help="an ssh config for remote hosts and Docker engines (as verify takes it)")
+    p.add_argument("--ssh-identity-file", help="an ssh key for remote hosts (as verify takes it)")
+    report_options(p, "the findings")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Sample the stack's counters, compare with the oldest sample in the window, propose changes."""
+    from ..advise.collect import Reach, sample
+    from ..advise.rules import MIN_WINDOW_S, advise, notes, top_statements
+    from ..advise.samples import baseline
+    from ..advise.write import write_checked
+
+    spec = stack_spec(args.stack)
+    since = flag_value("--since", args.since, parse_seconds)
+    plan, store, now = sample(args.stack, spec, Reach(args.target, args.secrets_dir, args.ssh_config,
+                                                      args.ssh_identity_file))
+    before = baseline(store.add(now, since), now, since)
+    if before is None:
+        message = (f"not enough data yet: this sample is stored; run advise again after at least {MIN_WINDOW_S} s "
+                   f"of traffic (compares with the oldest sample in the last {args.since})")
+        if args.format == "json":
+            print_json({"stack": args.stack, "window_s": None, "findings": [], "not_enough_data": [message]})
+        else:
+            print(message)
+        return 0
+    findings, no_data = advise(before, now, plan)
+    top = top_statements(before.get("postgres", {"error": ""}), now.get("postgres", {"error": ""}))
+    said = notes(before, now)
+    written = write_checked(args.stack, findings) if args.write and findings else None
+    if args.format == "json":
+        print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]),
+                    "findings": [f.to_json() for f in findings], "notes": said, "top_statements": top,
+                    "app": now.get("app"),
+                    "not_enough_data": [f"{n.area}: {n.why}" for n in no_data], "written": written})
+        return 0
+    _print_findings(args.stack, now["at"] - before["at"], findings, no_data, written)
+    for note in said:
+        print(f"\nnote: {note}")
+    _print_app(now.get("app") or {})
+    _print_top(top)
+    return 0
+
+
+def _print_findings(stack: str, seconds: float, findings, no_data, written) -> None:
+    print(f"stack {stack}: {plural(len(findings), 'finding')} over the last {seconds:.0f} s")
+    for f in findings:
+        print(f"\n{f.area}\n  seen:    {f.measurement}\n  rule:    {f.rule}\n  change:  {f.change}\n"
+              f"  effect:  {f.effect}")
+    for n in no_data:
+        print(f"\nnot enough data: {n.area}: {n.why}")
+    if written:
+        print(f"\nwritten to {written}: review it with `tunestack review --base HEAD` and open a pull request")
+    elif findings:
+        print("\nnothing was changed: `--write` puts these changes in the stack file")
+
+
+def _print_app(app: dict) -> None:
+    if "puma_backlog" in app:
+        print(f"\nthe app now (Puma's stats): {app['puma_backlog']:g} requests waiting for a thread, "
+              f"{app['puma_pool_capacity']:g} of {app['puma_max_threads']:g} threads free")
+    elif "db_pool_max" in app:
+        print(f"\nthe app now (its metrics): {app['db_pool_in_use']:g} of {app['db_pool_max']:g} DB pool "
+              "connections in use")
+
+
+def _print_top(top: list[dict]) -> None:
+    if not top:
+        return
+    print("\nthe statements that cost the server most in the window (pg_stat_statements):")
+    for s in top:
+        print(f"  {s['total_ms']:>10.1f} ms  {s['calls']:>7} calls  {s['mean_ms']:>8.2f} ms each  "
+              f"{s['temp_blocks_written']:>6} temp blocks  {s['query']}")

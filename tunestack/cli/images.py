@@ -1,0 +1,78 @@
+"""`tunestack images`: build the project's images, or check a stack's images on its hosts."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ..units import plural
+from .parser import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, report_options, stack_options
+from .stacks import plan_from_args
+
+# What `images check` tells the user to do about an image its machine cannot have.
+FIXES = {"buildable": "build it there: {detail}",
+         "missing": "push {image} to its registry, or name another tag in tunestack:images",
+         "unreachable": "make the engine at {engine} reachable ({detail})"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("images", help="build the project's images, or check a stack's images on its hosts",
+                       description="build: make tunestack/base (debootstrap) and every tunestack/* image from "
+                                   "images/ on one Docker engine (--docker-host, else DOCKER_HOST, else the "
+                                   "local socket); needs root and Debian's mirror. check: ask each machine of a "
+                                   "stack whether it has each image it runs, or can pull it; exit 2 when one "
+                                   "cannot be had, before `pulumi up` touches anything.")
+    p.add_argument("action", choices=("build", "check"))
+    stack_options(p, path_ok=True)
+    p.add_argument("--docker-host", help="build: the engine, e.g. unix:///var/run/docker.sock or ssh://deploy@10.0.0.5")
+    report_options(p, "the images")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    return build(args) if args.action == "build" else check(args)
+
+
+def build(args) -> int:
+    """The project's images on one engine."""
+    import docker
+
+    from .. import images
+    from ..console import say, waiting
+
+    url = args.docker_host or os.environ.get("DOCKER_HOST") or images.LOCAL_SOCKET
+    try:
+        client = docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
+        client.ping()
+    except Exception as exc:  # the SDK raises several kinds for an unreachable engine
+        print(f"error: no Docker engine at {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    try:
+        with waiting(f"building the project's images on {url} (debootstrap and every image: minutes) …"):
+            built = images.build(client, say=say)
+    except images.ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"built {plural(len(built), 'image')} on {url}: " + (", ".join(built) or "all were there"))
+    return 0
+
+
+def check(args) -> int:
+    """Does every machine of a stack have, or can it get, each image it runs? Run it before `pulumi up`."""
+    from .. import images
+
+    plan = plan_from_args(args, target="docker")
+    rows = images.check(plan)
+    bad = [r for r in rows if r["state"] in FIXES]
+    if args.format == "json":
+        print(json.dumps({"stack": plan.stack, "images": rows, "ok": not bad}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['machine']:<14} {r['image']:<40} {r['state']:<11} {r['detail']}")
+    if bad:
+        print(f"\n{plural(len(bad), 'image')} of stack {plan.stack} cannot be had: `pulumi up` would stop at them. Fix:",
+              file=sys.stderr)
+        for r in bad:
+            print(f"  {r['machine']} {r['image']}: {FIXES[r['state']].format(**r)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0

@@ -1,0 +1,67 @@
+"""`tunestack up`, `down` and `status`: the local stack on this machine."""
+from __future__ import annotations
+
+import sys
+
+from ..console import print_json, waiting
+from .parser import lock_option, report_options, stack_options
+from .stacks import local_stack, locked
+
+
+def register(sub) -> None:
+    p = sub.add_parser("up", help="bring a local stack up on this machine (idempotent)",
+                       description="Plan the stack, build its reference app, check the new configs with the real "
+                                   "servers, install missing Debian packages (as root), then start or update "
+                                   "PostgreSQL, PgBouncer, both Redis instances, the reference app and HAProxy "
+                                   "under supervisord. A second `up` reloads where the server can and restarts "
+                                   "where it must; data is kept. State: /var/lib/tunestack/<stack>/ as root, "
+                                   "else $XDG_STATE_HOME/tunestack/<stack>/.")
+    stack_options(p)
+    lock_option(p)
+    report_options(p, "the stack's state at the end")
+    p.set_defaults(func=run_up)
+    p = sub.add_parser("down", help="stop everything of a local stack; data is kept")
+    stack_options(p)
+    lock_option(p)
+    report_options(p, "what was stopped")
+    p.set_defaults(func=run_down)
+    p = sub.add_parser("status", help="what runs, where, and with which plan")
+    stack_options(p)
+    report_options(p, "the status")
+    p.set_defaults(func=run_status)
+
+
+def _report(args, stack) -> None:
+    if args.format == "json":
+        print_json(stack.status_json())
+    else:
+        print(stack.status())
+
+
+def run_up(args) -> int:
+    from ..local import LocalStackError
+
+    stack = local_stack(args)
+    stack.plan()   # a bad stack file is exit 2 before the lock is even taken
+    try:
+        with locked(stack.dir, f"up --stack {args.stack}", args), waiting(f"bringing {args.stack} up …"):
+            stack.up()
+    except LocalStackError as exc:
+        print(f"up failed: {stack.redact(str(exc))}", file=sys.stderr)
+        return 1
+    _report(args, stack)
+    return 0
+
+
+def run_down(args) -> int:
+    stack = local_stack(args)
+    with locked(stack.dir, f"down --stack {args.stack}", args):
+        stack.down()
+    if args.format == "json":
+        print_json(stack.status_json())
+    return 0
+
+
+def run_status(args) -> int:
+    _report(args, local_stack(args))
+    return 0

@@ -1,0 +1,228 @@
+"""`tunestack rollout`: staged rollout 10% → 25% → 50% → 100% with health gates, on either engine:
+the local stack, or a Pulumi Docker stack on remote hosts."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from dataclasses import asdict
+
+from ..errors import UsageError
+from ..render import UnsafeValue, supervisor_env_value
+from ..units import parse_seconds
+from .parser import EXIT_ENVIRONMENT, flag_value, lock_option, percent, report_options, stack_options
+from .stacks import interrupted, locked, stack_hint, stack_spec
+
+
+def register(sub) -> None:
+    p = sub.add_parser("rollout", help="staged rollout 10%% → 25%% → 50%% → 100%% with health gates",
+                       description="Move the app to --version through the stack's steps. Each step sets the "
+                                   "canary's traffic weight (HAProxy weights on the local stack), bakes, then checks "
+                                   "the gates: the canary's error rate and p95 latency from HAProxy's request log, a "
+                                   "minimum request count (no data fails) and testinfra on the canary's host. A failed "
+                                   "gate rolls back to stable and exits 1. State is saved after every transition: run "
+                                   "the same command again to resume. Actions: start (default), status, promote "
+                                   "(skip remaining steps, or go on from a --pause-at), abort.")
+    p.add_argument("action", nargs="?", default="start", choices=("start", "status", "promote", "abort"))
+    stack_options(p)
+    p.add_argument("--version", help="the version to roll out (start) or to promote")
+    p.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the new version only")
+    p.add_argument("--steps", help="weights in %%, rising, ending at 100 (default: the stack's rollout.steps)")
+    p.add_argument("--bake", help="time per step, e.g. 30s or 5m (default: the stack's rollout.bake)")
+    p.add_argument("--load", type=float, metavar="RATE",
+                   help="send RATE requests/s of marked synthetic traffic to the entry point while each step "
+                        "bakes, so an idle stack's gates measure something (counted apart in the gates)")
+    p.add_argument("--pause-at", type=percent, metavar="PERCENT",
+                   help="a manual gate: stop once this step's gates pass, until `rollout promote`")
+    p.add_argument("--notify", metavar="URL", help="POST a JSON event to this webhook on promotion, pause and "
+                                                   "rollback (also TUNESTACK_NOTIFY_URL)")
+    p.add_argument("--watch", action="store_true", help="status: print each change until the rollout ends")
+    p.add_argument("--timeout", help="status --watch: give up after this long, e.g. 10m (exit 1)")
+    lock_option(p)
+    report_options(p, "the status")
+    p.set_defaults(func=run)
+
+
+class LocalSide:
+    """The local stack: a canary process beside stable, under supervisord."""
+    version_is = "V (the version to roll out)"
+
+    def __init__(self, args):
+        from ..local import LocalStack, LocalStackError
+        from ..rollout import StateStore
+        from .stacks import local_stack
+
+        self.local: LocalStack = local_stack(args)
+        self.plan = self.local.plan()   # bad stack file: exit 2 before anything moves
+        self.store = StateStore(self.local.dir / "rollout.json")
+        self.lock_dir, self.failures, self.redact = self.local.dir, (LocalStackError,), self.local.redact
+
+    def ready(self, args) -> int | None:
+        from ..errors import EnvironmentProblem
+
+        if not self.local.supervisor_running():
+            raise EnvironmentProblem(f"stack {args.stack} is not running; start it with: tunestack up --stack {args.stack}")
+        return None
+
+    def engine(self, say):
+        from ..rollout import LocalEngine
+
+        return LocalEngine.for_stack(self.local, self.plan, say=say)
+
+
+class DockerSide:
+    """A Docker stack on remote hosts: the Pulumi program through the Automation API starts and
+    promotes the canary, HAProxy weights over SSH in between."""
+    version_is = "IMAGE (the app image to roll out, e.g. ghcr.io/acme/shop:1.5.0)"
+
+    def __init__(self, args):
+        from ..paths import state_root
+        from ..plan import plan_stack
+        from ..rollout import StateStore
+
+        self.stack = args.stack
+        self.plan = plan_stack(args.stack, target="docker")   # bad stack file: exit 2 before anything moves
+        self.lock_dir = state_root() / args.stack
+        self.store = StateStore(self.lock_dir / "rollout.json")
+        self.failures, self.redact = (), str
+
+    def ready(self, args) -> int | None:
+        """The image exists for every app machine, and the Pulumi CLI is there, before anything moves."""
+        import shutil
+
+        from .. import images
+
+        if args.action == "start":
+            rows = images.check(self.plan, only={m: {args.version} for m in images.app_machines(self.plan)})
+            bad = [r for r in rows if r["state"] not in ("present", "pullable")]
+            if bad:
+                raise UsageError(f"--version {args.version}: " + "; ".join(
+                    f"{r['machine']} {r['state']} {r['detail']}".strip() for r in bad)
+                    + ". Push the image, or name one that exists (tunestack images check)")
+        if not shutil.which("pulumi"):
+            print("error: a rollout of a Docker stack runs `pulumi up` to start and to promote the canary: install the "
+                  "Pulumi CLI (https://www.pulumi.com/docs/install/) and select the stack's backend", file=sys.stderr)
+            return EXIT_ENVIRONMENT
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        return None
+
+    def engine(self, say):
+        from pulumi import automation as auto
+
+        from ..paths import ROOT
+        from ..plan.placement import container_name
+        from ..rollout import DockerEngine, LoadBalancerControl
+        from ..targets import docker_url
+
+        lb = LoadBalancerControl(container_name(self.stack, "lb"), docker_url(self.plan.placement["haproxy"].host, 0))
+        stack = auto.select_stack(stack_name=self.stack, work_dir=str(ROOT))
+        return DockerEngine.for_stack(self.plan, stack, lb, say=say)
+
+
+def run(args) -> int:
+    from ..targets import is_local_stack
+
+    side = LocalSide(args) if is_local_stack(stack_spec(args.stack)) else DockerSide(args)
+    if args.action == "status":
+        return status(args, side.store)
+    steps, bake, env = _request(args, side.plan, side.version_is)
+    code = side.ready(args)
+    if code is not None:
+        return code
+    return _move(args, side, steps, bake, env)
+
+
+def _move(args, side, steps: list[int], bake: float, env: dict[str, str]) -> int:
+    from ..rollout import Rollout
+    from ..rollout.gates import plan_gates
+
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    load = _load(side.plan, args.load, bake, say) if args.load is not None else None
+    try:
+        with locked(side.lock_dir, f"rollout {args.action} --stack {args.stack}", args):
+            controller = Rollout(side.engine(say), side.store, plan_gates(side.plan), say=say, load=load,
+                                 notify=_notifier(args, say), stack_hint=stack_hint(args))
+            if args.action == "promote":
+                return controller.promote(args.version)
+            if args.action == "abort":
+                return controller.abort()
+            return controller.run(args.version, env, steps, bake, pause_at=args.pause_at)
+    except side.failures as exc:
+        print(f"rollout failed: {side.redact(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def _request(args, plan, version_is: str) -> tuple[list[int], float, dict[str, str]]:
+    """The steps, the bake in seconds and the new version's environment, checked before anything moves."""
+    from ..rollout import parse_steps
+
+    steps = flag_value("--steps", args.steps, parse_steps) if args.steps else list(plan.rollout["steps"].value)
+    bake = flag_value("--bake", args.bake, parse_seconds) if args.bake else plan.rollout["bake"].value / 1000
+    env = _env(args.env or [])
+    if args.action == "start" and not args.version:
+        raise UsageError(f"rollout needs --version {version_is}")
+    return steps, bake, env
+
+
+def _env(items: list[str]) -> dict[str, str]:
+    env = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key) or "=" not in item:
+            raise UsageError(f"--env {item!r}: write KEY=VALUE, KEY of letters, digits and _")
+        try:
+            supervisor_env_value(value)   # what the process manager (or a container's env) cannot carry
+        except UnsafeValue as exc:
+            raise UsageError(f"--env {key}: {exc}") from None
+        env[key] = value
+    return env
+
+
+def _load(plan, rate: float, bake_s: float, say):
+    from ..rollout.load import synthetic_load
+
+    return flag_value("--load", f"{rate:g}", lambda r: synthetic_load(plan, float(r), bake_s, say))
+
+
+def _notifier(args, say):
+    """The webhook told of promotions, pauses and rollbacks: --notify, else TUNESTACK_NOTIFY_URL."""
+    import os
+
+    from ..rollout.notify import check_url, webhook
+
+    url = args.notify or os.environ.get("TUNESTACK_NOTIFY_URL")
+    return webhook(flag_value("--notify", url, check_url), say) if url else None
+
+
+def status(args, store) -> int:
+    """`rollout status`: the state once, or with --watch each change until the rollout ends
+    (--timeout: give up, exit 1). As text or JSON (--watch --json: one JSON document per line)."""
+    from ..rollout import describe
+
+    def show(state) -> None:
+        if args.format == "json":
+            print(json.dumps({"rollout": asdict(state) if state else None, "active": bool(state and state.active)},
+                             default=str), flush=True)
+        else:
+            print(describe(state), flush=True)
+
+    state = store.load()
+    show(state)
+    if not args.watch:
+        return 0
+    limit = flag_value("--timeout", args.timeout, parse_seconds) if args.timeout else None
+    started, seen = time.monotonic(), store.path.read_text() if store.path.exists() else None
+    while state and state.active:
+        if limit is not None and time.monotonic() - started > limit:
+            print(f"timeout: rollout still {state.phase} at {state.weight}% after --timeout {args.timeout}",
+                  file=sys.stderr)
+            return 1
+        time.sleep(1)
+        now = store.path.read_text() if store.path.exists() else None
+        if now != seen:
+            seen, state = now, store.load()
+            show(state)
+    return 0

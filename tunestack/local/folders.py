@@ -1,0 +1,67 @@
+"""The local stack's state folder and who owns what in it.
+
+State lives outside the checkout, in `paths.state_root()/<stack>/`:
+- etc/ (root, 0755): rendered configs (0644; supervisord.conf 0600) and the applied plan;
+- secrets/ (root, 0700): passwords.json, and pgpass / redis-*-password for verify;
+- service-secrets/ (service user, 0700): PgBouncer's auth file and Redis' requirepass includes;
+- data/ (service user, 0700 per server), run/ (sockets: one 0700 folder per server), log/ (root, 0700,
+  files 0600 through supervisord's umask);
+- app/ (root, 0755): the built Go or Node reference app.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..paths import state_root
+from ..render import Layout
+
+
+@dataclass(frozen=True)
+class StateFolders:
+    dir: Path
+    user: str | None    # the service user servers run as (postgres as root), None: ourselves
+
+    @classmethod
+    def of(cls, stack: str, root: Path | None = None) -> "StateFolders":
+        return cls((root or state_root()) / stack, "postgres" if os.geteuid() == 0 else None)
+
+    etc = property(lambda self: self.dir / "etc")
+    secrets = property(lambda self: self.dir / "secrets")
+    service_secrets = property(lambda self: self.dir / "service-secrets")
+    data = property(lambda self: self.dir / "data")
+    run = property(lambda self: self.dir / "run")
+    log = property(lambda self: self.dir / "log")
+    app = property(lambda self: self.dir / "app")
+    pg_socket_dir = property(lambda self: self.run / "postgres")   # only the service user may enter it
+
+    @property
+    def layout(self) -> Layout:
+        """Where the rendered files point: this stack's secrets, data and HAProxy's socket folder."""
+        return Layout(secrets_dir=str(self.service_secrets), data_dir=str(self.data), run_dir=str(self.run / "haproxy"))
+
+    def own(self, path: Path, mode: int, service: bool) -> None:
+        """Give `path` to the service user (data, sockets, its secrets) or to root (everything root
+        executes or reads as configuration), with `mode`."""
+        path.chmod(mode)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(self.user) if service and self.user else pwd.getpwuid(0)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def make(self) -> None:
+        layout = [(self.dir, 0o711, False), (self.etc, 0o755, False), (self.secrets, 0o700, False),
+                  (self.log, 0o700, False), (self.run, 0o711, False), (self.data, 0o711, False),
+                  (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),
+                  (self.run / "haproxy", 0o700, True), (self.data / "redis-cache", 0o700, True),
+                  (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True)]
+        for d, mode, service in layout:
+            d.mkdir(parents=True, exist_ok=True)
+            self.own(d, mode, service)
+        if self.user:  # the service user must pass through the state root to its stack folder
+            self.dir.parent.chmod(self.dir.parent.stat().st_mode | 0o011)
+
+    def write(self, path: Path, content: str, mode: int, service: bool = False) -> None:
+        path.write_text(content)
+        self.own(path, mode, service)

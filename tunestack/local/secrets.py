@@ -1,0 +1,61 @@
+"""The local stack's passwords: generated once per purpose, kept in secrets/passwords.json (root,
+0600), never in the checkout; the secret files derived from them; and the mask for error text."""
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+
+from ..render import render_text
+from .folders import StateFolders
+
+PURPOSES = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "puma-control", "runtime")
+MASK = "••••••"
+
+
+class Passwords:
+    def __init__(self, folders: StateFolders):
+        self.folders = folders
+        self.path = folders.secrets / "passwords.json"
+
+    def get(self) -> dict[str, str]:
+        """One per role and per Redis instance: a leaked cache password opens no queue."""
+        values = json.loads(self.path.read_text()) if self.path.exists() else {}
+        if not all(k in values for k in PURPOSES):
+            values = {k: values.get(k) or pysecrets.token_urlsafe(24) for k in PURPOSES}
+            self.folders.write(self.path, json.dumps(values), 0o600)
+        return values
+
+    def redact(self, text: str) -> str:
+        """Error text with every known password masked: errors may quote config lines."""
+        known = json.loads(self.path.read_text()).values() if self.path.exists() else ()
+        for secret in known:
+            text = text.replace(secret, MASK)
+        return text
+
+
+def secret_files(pw: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Secret files by folder: root's (read by verify) and the service user's (read by servers)."""
+    return {
+        # verify reads <user>-password on the host (tunestack verify --secrets-dir)
+        "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"], "jobs-password": pw["jobs"],
+                    "puma-control-token": pw["puma-control"], "runtime-token": pw["runtime"],
+                    "tunestack_admin-password": pw["admin"],
+                    "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"]},
+        "service-secrets": {
+            "pgbouncer-userlist.txt": render_text("pgbouncer-userlist.txt.j2", app=pw["app"], jobs=pw["jobs"],
+                                                  admin=pw["admin"]),
+            "redis-cache.conf": render_text("redis-secrets.conf.j2", password=pw["redis-cache"]),
+            "redis-queue.conf": render_text("redis-secrets.conf.j2", password=pw["redis-queue"])},
+    }
+
+
+def write_secret_files(folders: StateFolders, pw: dict[str, str]) -> set[str]:
+    """Write the secret files; return `folder/name` of each whose content changed (a rotation)."""
+    changed = set()
+    for folder, files in secret_files(pw).items():
+        for name, content in files.items():
+            path = folders.dir / folder / name
+            if not path.exists() or path.read_text() != content:
+                changed.add(f"{folder}/{name}")
+            folders.write(path, content, 0o600, service=folder == "service-secrets")
+    return changed

@@ -1,0 +1,46 @@
+"""What `status` says of a local stack: the applied plan, each program's state, the endpoints."""
+from __future__ import annotations
+
+import json
+
+
+def _applied(local) -> dict | None:
+    path = local.dir / "state.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def as_json(local) -> dict:
+    """For machines: the applied plan's digest, each program's state and pid (supervisord's
+    XML-RPC), and the endpoints."""
+    out = {"stack": local.stack, "state_dir": str(local.dir), "running": local.supervisor.is_up(),
+           "applied": _applied(local), "programs": {}}
+    if out["running"]:
+        out["programs"] = {p["name"]: {"state": p["statename"], "pid": p["pid"] or None}
+                           for p in local.supervisor.programs()}
+    try:
+        out["endpoints"] = {service: f"127.0.0.1:{port}" for service, port in local.plan().ports().items()}
+    except Exception as exc:  # status must work even when the stack file is broken
+        out["endpoints"], out["plan_error"] = None, str(exc)
+    return out
+
+
+def as_text(local) -> str:
+    lines = [f"stack {local.stack}: state in {local.dir}"]
+    applied = _applied(local)
+    if applied:
+        lines.append(f"plan {applied['plan_digest']} applied {applied['applied_at']} (PostgreSQL {applied['pg_version']})")
+    if not local.supervisor.is_up():
+        lines.append("not running")
+        return "\n".join(lines)
+    lines.append(local.supervisor.ctl("status", check=False).rstrip())
+    try:
+        plan = local.plan()
+        lines.append(f"web:        http://127.0.0.1:{plan.loadbalancer['port'].value}/ (HAProxy)")
+        lines.append(f"postgres:   127.0.0.1:{plan.postgres['port'].value}  "
+                     f"pgbouncer: 127.0.0.1:{plan.pgbouncer['listen_port'].value}")
+        lines.append(f"redis:      cache 127.0.0.1:{plan.redis['cache']['port'].value}, "
+                     f"queue 127.0.0.1:{plan.redis['queue']['port'].value}")
+        lines.append(f"logs:       {local.folders.log}   passwords: {local.secrets_dir / 'passwords.json'} (root only)")
+    except Exception as exc:  # status must work even when the stack file is broken
+        lines.append(f"(plan unavailable: {exc})")
+    return "\n".join(lines)

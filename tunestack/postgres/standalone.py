@@ -1,0 +1,58 @@
+"""The standalone recommender's rules around pgtune's numbers: the smallest host and connection
+count pgtune accepts, pgtune's own build warnings, and current → recommended per setting as
+timescaledb-tune shows it. Pure: the CLI reads files and flags, this module compares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..units import MIB, UnitError, pg_value_in_base_units
+from .catalog import catalog
+
+MIN_MEMORY_BYTES = 512 * MIB    # pgtune refuses less than 512MB of memory
+MIN_CONNECTIONS = 20            # pgtune's minimum max_connections
+# Settings whose recommended value needs a library the server may be built without (pgtune warns).
+BUILD_FLAGS = (("wal_compression", "lz4", "--with-lz4"), ("io_method", "io_uring", "--with-liburing"))
+
+
+def input_problems(memory: int, cpus: int | None, connections: int | None) -> list[tuple[str, str]]:
+    """(which input, what is allowed) for each input pgtune would refuse."""
+    out = []
+    if memory < MIN_MEMORY_BYTES:
+        out.append(("memory", "at least 512MB (pgtune's minimum)"))
+    if cpus is not None and cpus < 1:
+        out.append(("cpus", "at least 1"))
+    if connections is not None and connections < MIN_CONNECTIONS:
+        out.append(("connections", "at least 20 (pgtune's minimum)"))
+    return out
+
+
+def build_warnings(recs) -> list[str]:
+    """pgtune's own warnings for settings a server may not be built for."""
+    return [f"{name} = {value} requires PostgreSQL built with {flag}"
+            for name, value, flag in BUILD_FLAGS if name in recs and recs[name].value == value]
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    current: str | None      # None: not set in the file (PostgreSQL's default)
+    recommended: str
+    reason: str
+    same: bool
+
+
+def same_value(unit: str | None, current: str | None, recommended: str) -> bool:
+    """Equal once both are in the setting's base unit (`1GB` and `1024MB`); text otherwise."""
+    if current is None:
+        return False
+    try:
+        return pg_value_in_base_units(current, unit) == pg_value_in_base_units(recommended, unit)
+    except (UnitError, ValueError):
+        return current.strip().lower() == recommended.strip().lower()
+
+
+def compare(recs, current: dict[str, str], pg_version: int) -> list[Change]:
+    gucs = catalog(pg_version)
+    return [Change(name, current.get(name), r.value, r.reason,
+                   same_value(gucs[name].unit if name in gucs else None, current.get(name), r.value))
+            for name, r in recs.items()]
