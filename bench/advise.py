@@ -9,16 +9,16 @@ import time
 
 import testinfra
 
-from tunestack.advise.snapshot import take
+from tunestack.advise.snapshot import sample_host
 from tunestack.local import LocalStack
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 from tunestack.probes import psql
 
 ROUNDS = 15
 
 
 def measure(say=print) -> dict:
-    with ScratchStack("benchadvise", 23532, say=say) as stack:
+    with ThrowawayStack("benchadvise", 23532, say=say) as stack:
         local = LocalStack("benchadvise", root=stack.state)
         plan, host, secrets = stack.plan(), testinfra.get_host("local://"), str(local.secrets_dir)
         port = plan.postgres["port"].value
@@ -28,7 +28,7 @@ def measure(say=print) -> dict:
         samples, round_trips = [], []
         for _ in range(ROUNDS):          # interleaved: both see the same machine
             t0 = time.perf_counter()
-            take(host, plan, secrets)
+            sample_host(host, plan, secrets)
             samples.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             psql(host, secrets, port, "SELECT 1")

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench.web import _wait_http, wrk
 from tunestack.local import RAILS_APP
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 
 BASE = 30432            # its own ports; Puma's control app lands on the app port + 200
 RSS_REQUESTS = 3000     # the same work for every RSS reading
@@ -70,7 +70,7 @@ class Puma:
             list(pool.map(one, range(n)))
 
 
-def _same_start(stack: ScratchStack) -> None:
+def _same_start(stack: ThrowawayStack) -> None:
     """Every measurement starts from the same data: each request counts the hits table and queues
     a job that adds a row, so without this a later run would count more rows and find a backlog."""
     import redis
@@ -81,7 +81,7 @@ def _same_start(stack: ScratchStack) -> None:
     queue.close()
 
 
-def _planned_env(stack: ScratchStack) -> dict[str, str]:
+def _planned_env(stack: ThrowawayStack) -> dict[str, str]:
     """The web env the plan gives Puma (the stack's applied plan), with this scratch stack's secrets."""
     import json
 
@@ -99,7 +99,7 @@ def _median_run(runs: list[dict]) -> dict:
 
 
 def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, say=print) -> dict:
-    with ScratchStack("benchrails", BASE, say=say, source="local-rails") as stack:
+    with ThrowawayStack("benchrails", BASE, say=say, source="local-rails") as stack:
         planned = _planned_env(stack)
         puma_rb = str(stack.dir / "etc" / "puma.rb")
         out: dict = {"connections": connections, "seconds": seconds, "rounds": rounds, "rss_requests": RSS_REQUESTS}

@@ -9,7 +9,7 @@ import time
 
 from tunestack.loadgen import Load
 from tunestack.servers import which
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 
 
 def _under_load(url: str, action, seconds_before: float = 3, seconds_after: float = 3) -> dict:
@@ -23,7 +23,7 @@ def _under_load(url: str, action, seconds_before: float = 3, seconds_after: floa
 
 
 def measure(say=print) -> dict:
-    with ScratchStack("benchrestart", 27432, say=say) as stack:
+    with ThrowawayStack("benchrestart", 27432, say=say) as stack:
         url = f"http://127.0.0.1:{stack.base + 5}/"
         stack.edit(lambda c: c["tunestack:postgres"].__setitem__("overrides", {"max_wal_senders": 5}))
         say("  tunestack up with a restart-only change, under load …")

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tunestack.scratch import ScratchStack, raise_nofile
+from tunestack.throwaway import ThrowawayStack, raise_nofile
 from tunestack.servers import service_user
 
 CLIENTS = 1000
@@ -112,7 +112,7 @@ def measure(seconds: int = 15, say=print) -> dict:
         # The storm is bigger than the fleet the plan sizes for: let PgBouncer queue all of it.
         c["tunestack:pgbouncer"]["max_client_conn"] = CLIENTS + 100
 
-    with ScratchStack("benchstorm", 21432, absorb_storm, say) as stack:
+    with ThrowawayStack("benchstorm", 21432, absorb_storm, say) as stack:
         stack.psql_socket("SELECT 1")
         subprocess.run([_bin("pgbench"), "-i", "-q", "-h", str(stack.dir / "run"), "-p", str(stack.base),
                         "-U", "postgres", "app"], user=service_user(), check=True, capture_output=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tunestack.paths import ROOT
 from tunestack.poll import wait_until
-from tunestack.scratch import ScratchStack, raise_nofile
+from tunestack.throwaway import ThrowawayStack, raise_nofile
 
 LUA = Path(__file__).with_name("percentiles.lua")
 
@@ -44,7 +44,7 @@ def _wait_http(url: str, timeout: float = 30) -> None:
 
 
 def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
-    with ScratchStack("benchweb", 23432, say=say) as stack:
+    with ThrowawayStack("benchweb", 23432, say=say) as stack:
         tuned_url = f"http://127.0.0.1:{stack.base + 5}/"
         say(f"  tuned: wrk {connections} connections × {seconds}s → {tuned_url} …")
         tuned = wrk(tuned_url, seconds, connections)

@@ -19,7 +19,7 @@ import redis as redis_py
 
 from tunestack.local import LocalStack
 from tunestack.paths import ROOT
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 from tunestack.servers import pg_bin
 
 pytestmark = pytest.mark.servers
@@ -88,7 +88,7 @@ def advised(tmp_path_factory):
     def small(c):
         c["tunestack:hosts"][0]["memory"] = "8GiB"          # room for a larger work_mem
         c["tunestack:postgres"]["wal_rate"] = "64kB"        # a small max_wal_size (48MB): forced checkpoints
-    with ScratchStack(STACK, BASE, small, say=lambda m: None) as stack:
+    with ThrowawayStack(STACK, BASE, small, say=lambda m: None) as stack:
         path = stack.stacks / f"Pulumi.{STACK}.yaml"
         path.write_text("# the advice test's stack: its comments must survive --write\n" + path.read_text())
         original = path.read_text()

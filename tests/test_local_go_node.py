@@ -16,7 +16,7 @@ import pytest
 from tests import appmetrics
 from tunestack.paths import ROOT
 from tunestack.poll import poll
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 
 pytestmark = pytest.mark.servers
 # Own ports each: base..base+5, the canary at the app port + 100.
@@ -40,7 +40,7 @@ def stack(request):
 
     def gates(c):
         c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 500, "min_requests": 15}
-    with ScratchStack(name, base, gates, say=lambda m: None, source=request.param) as s:
+    with ThrowawayStack(name, base, gates, say=lambda m: None, source=request.param) as s:
         s.source = request.param
         yield s
 

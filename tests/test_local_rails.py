@@ -13,7 +13,7 @@ import pytest
 
 from tunestack.paths import ROOT
 from tunestack.poll import poll
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 
 pytestmark = pytest.mark.servers
 STACK = "rails"
@@ -24,7 +24,7 @@ BASE = 28432   # its own ports: 28432–28437, the canary 28536, Puma's control 
 def stack():
     def gates(c):
         c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 500, "min_requests": 15}
-    with ScratchStack(STACK, BASE, gates, say=lambda m: None, source="local-rails") as s:
+    with ThrowawayStack(STACK, BASE, gates, say=lambda m: None, source="local-rails") as s:
         yield s
 
 

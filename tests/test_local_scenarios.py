@@ -15,7 +15,7 @@ import redis
 from tunestack.loadgen import Load
 from tunestack.lock import stack_lock
 from tunestack.paths import ROOT
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 
 pytestmark = pytest.mark.servers
 
@@ -27,7 +27,7 @@ def queue(stack, port):
 
 def test_port_swap_keeps_the_queue(tmp_path):
     base = 22432
-    with ScratchStack("swap", base, say=lambda m: None) as stack:
+    with ThrowawayStack("swap", base, say=lambda m: None) as stack:
         q = queue(stack, base + 3)
         q.rpush("jobs-kept", *range(1000))
         stack.edit(lambda c: (c["tunestack:redis"]["cache"].__setitem__("port", base + 3),
@@ -47,7 +47,7 @@ def test_port_swap_keeps_the_queue(tmp_path):
 
 def test_two_ups_at_once_run_one_after_the_other():
     base = 26432
-    with ScratchStack("twice", base, say=lambda m: None) as stack:
+    with ThrowawayStack("twice", base, say=lambda m: None) as stack:
         cmd = [sys.executable, "-m", "tunestack", "up", "--stack", "twice"]
 
         def start():
@@ -77,7 +77,7 @@ def test_two_ups_at_once_run_one_after_the_other():
 
 def test_postgres_restart_under_load_fails_no_request():
     base = 24432
-    with ScratchStack("restart", base, say=lambda m: None) as stack:
+    with ThrowawayStack("restart", base, say=lambda m: None) as stack:
         stack.psql_socket("CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")
         pid_before = stack.psql_socket("SELECT pg_backend_pid() IS NOT NULL")   # a live server
         stack.edit(lambda c: c["tunestack:postgres"].__setitem__("overrides", {"max_wal_senders": 5}))

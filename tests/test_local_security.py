@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tunestack.paths import ROOT
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 
 pytestmark = [pytest.mark.servers,
               pytest.mark.skipif(os.geteuid() != 0, reason="switching to nobody and postgres needs root")]
@@ -51,7 +51,7 @@ print(json.dumps({"found": sorted(set(found)), "readable": readable, "writable":
 
 @pytest.fixture(scope="module")
 def stack():
-    with ScratchStack("secure", BASE, say=lambda m: None) as s:
+    with ThrowawayStack("secure", BASE, say=lambda m: None) as s:
         yield s
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import appmetrics
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 from tunestack.paths import ROOT
 
 pytestmark = pytest.mark.servers
@@ -24,7 +24,7 @@ STACK = "e2e"
 
 @pytest.fixture(scope="module")
 def env():
-    stack = ScratchStack(STACK, 25432, say=lambda m: None)  # own ports and state; up is part of the test
+    stack = ThrowawayStack(STACK, 25432, say=lambda m: None)  # own ports and state; up is part of the test
     yield stack
     stack.__exit__(None, None, None)
 

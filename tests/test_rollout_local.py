@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tunestack.loadgen import Load as _Load
-from tunestack.scratch import ScratchStack
+from tunestack.throwaway import ThrowawayStack
 from tunestack.paths import ROOT
 
 pytestmark = pytest.mark.servers
@@ -26,7 +26,7 @@ BASE = 29432  # below the ephemeral port range
 def env():
     def gates(c):
         c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 200, "min_requests": 15}
-    with ScratchStack(STACK, BASE, gates, say=lambda m: None) as stack:
+    with ThrowawayStack(STACK, BASE, gates, say=lambda m: None) as stack:
         yield stack.env
 
 

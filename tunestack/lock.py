@@ -33,7 +33,7 @@ def stack_lock(path: Path, command: str, wait_s: float = 120, say=print):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
-    def take() -> bool:
+    def acquire() -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
@@ -41,9 +41,9 @@ def stack_lock(path: Path, command: str, wait_s: float = 120, say=print):
             return False
 
     try:
-        if not take():
+        if not acquire():
             say(f"waiting up to {wait_s:.0f}s: the stack is held by {_holder(fd)}")
-            if not poll(take, wait_s, 0.2):
+            if not poll(acquire, wait_s, 0.2):
                 raise LockHeld(f"the stack is held by {_holder(fd)}; try again when it has finished "
                                f"(lock: {path})")
         os.ftruncate(fd, 0)

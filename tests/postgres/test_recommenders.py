@@ -7,7 +7,7 @@ import pytest
 
 from dataclasses import replace
 
-from tunestack.postgres import aio, memory, misc, parallel, planner_costs, wal
+from tunestack.postgres import aio, autovacuum, memory, parallel, planner_costs, wal
 from tunestack.postgres.inputs import PgInputs
 from tunestack.postgres.pgtune import recommend
 
@@ -112,7 +112,7 @@ def test_statistics_and_jit(workload, stats, jit):
 
 @pytest.mark.parametrize("cpus,expected", [(8, None), (16, "4"), (31, "4"), (32, "5"), (128, "5")])
 def test_autovacuum_workers(cpus, expected):
-    recs = misc.recommend(inputs(64, cpus))
+    recs = autovacuum.recommend(inputs(64, cpus))
     assert (recs["autovacuum_max_workers"].value if recs else None) == expected
 
 

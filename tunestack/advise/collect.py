@@ -25,13 +25,13 @@ def sample_local(stack: str):
     import testinfra
 
     from ..local import LocalStack
-    from .snapshot import take
+    from .snapshot import sample_host
 
     local = LocalStack(stack)
     plan = local.plan()
     if not local.supervisor_running():
         raise EnvironmentProblem(f"stack {stack} is not running; start it with: tunestack up --stack {stack}")
-    now = take(testinfra.get_host("local://"), plan, str(local.secrets_dir))
+    now = sample_host(testinfra.get_host("local://"), plan, str(local.secrets_dir))
     return plan, SampleStore(local.dir / "advise-samples.jsonl"), now
 
 
@@ -45,7 +45,7 @@ def sample_remote(stack: str, reach: Reach):
     from ..render import Layout
     from ..servers import environ
     from .hosts import areas
-    from .snapshot import take_from
+    from .snapshot import sample_areas
 
     plan = plan_stack(stack, target=reach.target)
     where = areas(plan, reach.target)
@@ -59,7 +59,7 @@ def sample_remote(stack: str, reach: Reach):
     with tempfile.TemporaryDirectory(prefix="tunestack-advise-") as tmp:
         env = ssh_env(reach.ssh_config, Path(tmp))   # the docker CLI's ssh reads --ssh-config through a wrapper on PATH
         with environ(PATH=env["PATH"] if env else os.environ.get("PATH"), DOCKER_HOST=os.environ.get("DOCKER_HOST")):
-            now = take_from(hosts, plan, reach.secrets_dir or Layout().secrets_dir, before_each=engine)
+            now = sample_areas(hosts, plan, reach.secrets_dir or Layout().secrets_dir, before_each=engine)
     folder = state_root() / stack
     folder.mkdir(parents=True, exist_ok=True)
     return plan, SampleStore(folder / "advise-samples.jsonl"), now

@@ -101,13 +101,13 @@ def app(host, plan, secrets_dir: str) -> dict:
             "db_pool_max": values.get("tunestack_db_pool_max_connections", 0.0)}
 
 
-def take(host, plan, secrets_dir: str) -> dict:
+def sample_host(host, plan, secrets_dir: str) -> dict:
     """Every area's counters from one host (a stack on this machine)."""
-    return take_from({area: host for area in ("postgres", "pgbouncer", "redis_cache", "redis_queue", "queue", "app")},
+    return sample_areas({area: host for area in ("postgres", "pgbouncer", "redis_cache", "redis_queue", "queue", "app")},
                      plan, secrets_dir)
 
 
-def take_from(hosts: dict, plan, secrets_dir: str, before_each=lambda area: None) -> dict:
+def sample_areas(hosts: dict, plan, secrets_dir: str, before_each=lambda area: None) -> dict:
     """Every area's counters, each read on its own host (`hosts[area]`): an area that cannot be
     read says why. `before_each(area)` prepares the connection (a Docker engine's address)."""
     sample: dict = {"at": time.time()}

@@ -7,7 +7,7 @@ environment, rollout splits, the load balancer, then budgets and alerts from the
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import BudgetError
@@ -32,14 +32,20 @@ from .sampling import plan_sampling
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
 
 
-def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True, target: str = "hosts",
-               host_ruby: str | None = None) -> Plan:
-    """Plan a validated stack. `pg_version` re-plans for another major (e.g. the installed one);
-    `target` is "hosts" (packages on hosts) or "docker" (containers); see placement.py. With
-    `strict`, a broken budget raises BudgetError; otherwise it is returned in `violations`."""
-    spec = as_installed(spec, pg_version, host_ruby)
-    src, pg, app = spec.source_of, spec.postgres, spec.app
-    where = place(spec, target)
+@dataclass(frozen=True)
+class _Hosts:
+    """Where everything runs and what each host gives it: memory and CPU shares, the app's sizing
+    per app host, and the fleet of database clients."""
+    where: Placement
+    shares: dict
+    cpus: dict
+    sizings: dict
+    fleet: object
+    pg_cores: int
+
+
+def _size_hosts(spec: StackSpec, target: str) -> _Hosts:
+    app, where = spec.app, place(spec, target)
     db, app_hosts = spec.host_with("db"), spec.app_hosts()
     redis_specs = (spec.redis_cache, spec.redis_queue)
     redis_bytes = sum(r.memory_bytes for r in redis_specs)
@@ -54,60 +60,76 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     capped = where.docker
     sizings = {h.name: size_app(app, h, shares[h.name]["app"], cpus[h.name]["web"] if capped else None)
                for h in app_hosts}
-    first = sizings[app_hosts[0].name]
     # Replicas that publish nothing are replaced new-first, and the engine deletes the old
     # generations only at the end: during an app change every replica runs twice.
     surge = 100 if capped and all(r.publish is None for r in where.replicas) else spec.rollout.max_surge_percent
-    fl = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts}, surge)
+    clients = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts}, surge)
     pg_cores = whole_cores(cpus[db.name]["postgres"]) if capped else db.cpus
-    conns = plan_connections(spec.pgbouncer, replace(db, cpus=pg_cores), fl.with_surge, pg.admin_connections)
+    return _Hosts(where, shares, cpus, sizings, clients, pg_cores)
+
+
+def _budgets(spec: StackSpec, hs: _Hosts, conns, postgres: dict, sampling) -> list:
+    pg, first = spec.postgres, hs.sizings[spec.app_hosts()[0].name]
+    max_connections = int(postgres["max_connections"].value)
+    reserved = int(postgres["reserved_connections"].value) if "reserved_connections" in postgres else 0
+    budgets = [fleet_budget(hs.fleet, conns, first_host_text(first, spec.app)),
+               server_budget(conns, pg.admin_connections, max_connections, reserved)]
+    return budgets + [b for b in [tracing_budget(sampling.monthly_units, spec.traffic.tracing_per_month,
+                                                 spec.traffic.tracing_unit)] if b]
+
+
+def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = True, target: str = "hosts",
+               host_ruby: str | None = None) -> Plan:
+    """Plan a validated stack. `pg_version` re-plans for another major (e.g. the installed one);
+    `target` is "hosts" (packages on hosts) or "docker" (containers); see placement.py. With
+    `strict`, a broken budget raises BudgetError; otherwise it is returned in `violations`."""
+    spec = as_installed(spec, pg_version, host_ruby)
+    source_of, pg, app = spec.source_of, spec.postgres, spec.app
+    hs = _size_hosts(spec, target)
+    where, shares, sizings, clients = hs.where, hs.shares, hs.sizings, hs.fleet
+    db, app_hosts, redis_specs = spec.host_with("db"), spec.app_hosts(), (spec.redis_cache, spec.redis_queue)
+    first = sizings[app_hosts[0].name]
+    conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections)
     pg_mem = shares[db.name]["postgres"]
-    inputs = pg_inputs(pg, pg_cores, db.storage, pg_mem, conns.max_connections.value,
+    inputs = pg_inputs(pg, hs.pg_cores, db.storage, pg_mem, conns.max_connections.value,
                        postgres_memory_note(db, shares[db.name]))
     postgres = postgres_settings(inputs, pg, where["postgres"], where.listen_why, conns.max_connections, pg_mem,
-                                 spec.path, src)
+                                 spec.path, source_of)
     roles = role_settings(pg, app.request_timeout_ms, app.jobs)
     chain = timeout_chain(app.request_timeout_ms, roles["app"]["statement_timeout"].value)
     bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why, queue_wait_timeout(chain),
-                                 pg.idle_in_transaction_timeout_ms, src, docker=where.docker)
-    redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, src) for i in redis_specs}
+                                 pg.idle_in_transaction_timeout_ms, source_of, docker=where.docker)
+    redis = {i.role: redis_settings(i, where[f"redis-{i.role}"].listen, where.listen_why, source_of) for i in redis_specs}
     sampling = plan_sampling(spec.traffic)
-    app_plan = app_settings(app, first, src)
+    app_plan = app_settings(app, first, source_of)
     ends = endpoints(spec, where)
     common = common_env(app, spec.pgbouncer, ends, roles["app"]["statement_timeout"].value,
                         roles["app"]["lock_timeout"].value, sampling, connect_timeout(chain))
-    splits = plan_splits(spec.rollout, fl.app_hosts, where.canary is not None)
+    splits = plan_splits(spec.rollout, clients.app_hosts, where.canary is not None)
     fleet_threads = sum(sizings[h.name].processes * h.count for h in app_hosts) * app.threads
-
-    warnings = plan_warnings(spec, sampling, sizings, replica_warning(fl.app_hosts, spec.rollout.steps,
+    warnings = plan_warnings(spec, sampling, sizings, replica_warning(clients.app_hosts, spec.rollout.steps,
                                                                       where.canary is not None))
-    max_connections = int(postgres["max_connections"].value)
-    reserved = int(postgres["reserved_connections"].value) if "reserved_connections" in postgres else 0
-    budgets = [fleet_budget(fl, conns, first_host_text(first, app)),
-               server_budget(conns, pg.admin_connections, max_connections, reserved)]
-    budgets += [b for b in [tracing_budget(sampling.monthly_units, spec.traffic.tracing_per_month,
-                                           spec.traffic.tracing_unit)] if b]
+    budgets = _budgets(spec, hs, conns, postgres, sampling)
     hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres, pg.version))
-    lb = loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], src)
+    lb = loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], source_of)
     budgets += chain_budget(chain, lb["timeout_server"].value)
-    backlogs = listen_backlogs(max_connections, bouncer["listen_backlog"].value, lb["maxconn"].value, app.framework)
-    kernel = kernel_settings(backlogs)
+    kernel = kernel_settings(listen_backlogs(int(postgres["max_connections"].value), bouncer["listen_backlog"].value,
+                                             lb["maxconn"].value, app.framework))
     limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
     plan = Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
         pgbouncer=bouncer, redis=redis, app=app_plan, service_limits=limits, sampling=sampling,
         host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
-        web_env=web_env(app, app_plan, common, src, first),
-        jobs_env=jobs_env(app, app_plan, common, src, ends, roles["jobs"], first),
-        rollout=rollout_settings(spec.rollout, fl.app_hosts, fl.surge_hosts, splits, where, src),
-        loadbalancer=lb, kernel=kernel, postgres_inputs=inputs,
-        budgets=budgets + host_budgets,
-        alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value, redis["queue"]["maxmemory"].value,
-                           redis["cache"]["maxmemory"].value, fl.with_surge),
+        web_env=web_env(app, app_plan, common, source_of, first),
+        jobs_env=jobs_env(app, app_plan, common, source_of, ends, roles["jobs"], first),
+        rollout=rollout_settings(spec.rollout, clients.app_hosts, clients.surge_hosts, splits, where, source_of),
+        loadbalancer=lb, kernel=kernel, postgres_inputs=inputs, budgets=budgets + host_budgets,
+        alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value,
+                           redis["queue"]["maxmemory"].value, redis["cache"]["maxmemory"].value, clients.with_surge),
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
-            spec, sizings.get(h.name)), cpus[h.name]), kernel, limits) for h in spec.hosts},
-        splits=splits, replicas=place_replicas(where, current_split(spec, splits, fl.app_hosts)))
+            spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},
+        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts)))
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
     return plan

@@ -120,7 +120,7 @@ class Plan:
             "sampling_rules": list(self.sampling.rules),
             "budgets": [b.to_json() for b in self.budgets],
             "containers": {h: [c.to_json() for c in cs] for h, cs in self.containers.items()},
-            "rollout_splits": {str(w): vars(sp) for w, sp in self.splits.items()},
+            "rollout_splits": {str(w): vars(split) for w, split in self.splits.items()},
             "replicas": [r.to_json() for r in self.replicas],
             "alerts": self.alerts,
             "warnings": self.warnings,

@@ -1,7 +1,7 @@
 """The recommenders composed in pgtune's order: the standalone mode's output."""
 from __future__ import annotations
 
-from . import aio, memory, misc, parallel, planner_costs, wal
+from . import aio, autovacuum, memory, parallel, planner_costs, wal
 from .inputs import PgInputs, Rec
 
 # pgtune's output order (configurationView postgresqlConfig), for the versions tunestack supports.
@@ -23,7 +23,7 @@ def recommend(i: PgInputs) -> dict[str, Rec]:
     recs.update(memory.recommend(i, parallel.worker_count(par)))
     recs.update(wal.recommend(i))
     recs.update(planner_costs.recommend(i))
-    recs.update(misc.recommend(i))
+    recs.update(autovacuum.recommend(i))
     recs.update(aio.recommend(i))
     recs.update(par)
     return {name: recs[name] for name in PGTUNE_ORDER if name in recs}

@@ -146,12 +146,12 @@ class DockerEngine:
     def set_weight(self, weight: int) -> str:
         from ...plan.rollout import fixed_split
 
-        sp = fixed_split(len(self.replicas), len(self.canaries), weight)
-        self.lb.set_weights({name: sp.canary_server_weight if name in self.canaries else sp.stable_server_weight
+        split = fixed_split(len(self.replicas), len(self.canaries), weight)
+        self.lb.set_weights({name: split.canary_server_weight if name in self.canaries else split.stable_server_weight
                              for name in self.replicas})
         self._set("tunestack:canaryWeight", str(weight))
-        return (f"HAProxy weights at run time: {len(self.canaries)} canary × {sp.canary_server_weight}, "
-                f"{len(self.replicas) - len(self.canaries)} stable × {sp.stable_server_weight}")
+        return (f"HAProxy weights at run time: {len(self.canaries)} canary × {split.canary_server_weight}, "
+                f"{len(self.replicas) - len(self.canaries)} stable × {split.stable_server_weight}")
 
     def mark(self) -> float:
         return time.time()

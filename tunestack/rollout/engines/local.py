@@ -70,10 +70,10 @@ class LocalEngine:
                    "HAProxy health check of the canary")
 
     def set_weight(self, weight: int) -> str:
-        sp = beside(weight)  # the same weights the plan renders into haproxy.cfg
-        self.admin.set_weight(self.stable_server, sp.stable_server_weight)
-        self.admin.set_weight(self.canary_server, sp.canary_server_weight)
-        return f"HAProxy weights {self.stable_server}={sp.stable_server_weight} {self.canary_server}={sp.canary_server_weight}"
+        split = beside(weight)  # the same weights the plan renders into haproxy.cfg
+        self.admin.set_weight(self.stable_server, split.stable_server_weight)
+        self.admin.set_weight(self.canary_server, split.canary_server_weight)
+        return f"HAProxy weights {self.stable_server}={split.stable_server_weight} {self.canary_server}={split.canary_server_weight}"
 
     def mark(self) -> tuple[int, int]:
         return self.log.mark()

@@ -25,7 +25,7 @@ def raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-class ScratchStack:
+class ThrowawayStack:
     def __init__(self, name: str, base_port: int, edit=None, say=print, keep_up: bool = False,
                  source: str = "local"):
         """`source`: the stack file copied (local: the Python app; local-rails: the Rails app)."""
@@ -64,7 +64,7 @@ class ScratchStack:
         return subprocess.run([sys.executable, "-m", "tunestack", *args, "--stack", self.name], cwd=ROOT,
                               env=self.env, capture_output=True, text=True, timeout=600)
 
-    def __enter__(self) -> "ScratchStack":
+    def __enter__(self) -> "ThrowawayStack":
         self.say(f"  bringing up scratch stack {self.name} …")
         res = self.cli("up")
         self.last_up = res

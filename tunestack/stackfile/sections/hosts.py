@@ -1,0 +1,97 @@
+"""tunestack:hosts: names, roles, counts, addresses, and each host's shape (an AWS instance type,
+or cpus + memory)."""
+from __future__ import annotations
+
+import difflib
+
+from ...errors import MISSING
+from ...targets import is_address
+from ...units import MIB, TIB
+from ..aws import UnknownInstanceType, known_types
+from ..checker import Checker
+from ..schema import NS
+from ..spec import DEFAULT_STORAGE, HostSpec
+
+MIN_DB_MEMORY = 512 * MIB   # pgtune refuses less than 512MB of memory
+MAX_HOST_MEMORY = 16 * TIB  # 25% of it stays inside PostgreSQL's shared_buffers range
+KEY = f"{NS}:hosts"
+
+
+def _shape(ck: Checker, h: dict, p: list):
+    """(cpus, memory bytes, source, threads per core, storage), or None after a problem."""
+    storage = h.get("storage")
+    if "instance_type" in h:
+        try:
+            shape = ck.resolver.resolve(h["instance_type"])
+        except UnknownInstanceType:
+            close = difflib.get_close_matches(h["instance_type"], known_types(), n=1)
+            ck.problem(p + ["instance_type"], h["instance_type"], "a known AWS instance type",
+                       f"did you mean '{close[0]}'?" if close else "use cpus and memory instead")
+            return None
+        return (shape.vcpus, shape.memory_mib * MIB, shape.source, shape.threads_per_core,
+                storage or shape.instance_storage or DEFAULT_STORAGE)
+    missing = [k for k in ("cpus", "memory") if k not in h]
+    if missing:
+        ck.problem(p + [missing[0]], MISSING, "cpus and memory, or an instance_type",
+                   f"add {' and '.join(missing)}, or an instance_type")
+        return None
+    return (h["cpus"], ck.size(p + ["memory"], h["memory"]), "stack file", h.get("threads_per_core", 1),
+            storage or DEFAULT_STORAGE)
+
+
+def _addresses(ck: Checker, h: dict, p: list, count: int) -> tuple[str, ...]:
+    addresses = tuple(h.get("addresses", ()))
+    for i, address in enumerate(addresses):
+        if not is_address(address):
+            ck.problem(p + ["addresses", i], address, "an IP address or a host name (RFC 1123)",
+                       "write the host's private address, e.g. 10.0.1.10")
+    if addresses and len(addresses) != count:
+        ck.problem(p + ["addresses"], list(addresses), f"exactly {count} address(es), one per host",
+                   "list one address per host or set count to match")
+    return addresses
+
+
+def _host(ck: Checker, h: dict, p: list) -> HostSpec | None:
+    count = h.get("count", 1)
+    if count > 1 and set(h["roles"]) != {"app"}:
+        ck.problem(p + ["count"], count, "1 for hosts with the db or cache role",
+                   "put db and cache on a host of their own with count 1")
+    addresses = _addresses(ck, h, p, count)
+    if "instance_type" in h and ("cpus" in h or "memory" in h):
+        ck.problem(p + ["instance_type"], h["instance_type"], "either instance_type or cpus + memory",
+                   "remove cpus and memory, or remove instance_type")
+        return None
+    shape = _shape(ck, h, p)
+    if shape is None:
+        return None
+    cpus, mem, source, threads, storage = shape
+    if mem > MAX_HOST_MEMORY:
+        ck.problem(p + ["memory"], h.get("memory", h.get("instance_type")), "at most 16TiB",
+                   "check the unit: sizes use kB/MB/GB/TB or KiB/MiB/GiB/TiB")
+    if "db" in h["roles"] and 0 < mem < MIN_DB_MEMORY:
+        ck.problem(p + ["memory"], h.get("memory", h.get("instance_type")),
+                   "at least 512MiB on a db host (pgtune's minimum for PostgreSQL)", "give the db host more memory")
+    return HostSpec(name=h["name"], roles=tuple(h["roles"]), count=count, cpus=cpus, memory_bytes=mem,
+                    storage=storage, shape_source=source, instance_type=h.get("instance_type"),
+                    addresses=addresses, threads_per_core=threads, ssh_user=h.get("ssh_user"))
+
+
+def hosts(ck: Checker) -> tuple[HostSpec, ...]:
+    out, names = [], set()
+    entries = ck.config[KEY]
+    for idx, h in enumerate(entries):
+        if h["name"] in names:
+            ck.problem([KEY, idx, "name"], h["name"], "a name used once", "rename one of the hosts")
+        names.add(h["name"])
+        host = _host(ck, h, [KEY, idx])
+        if host:
+            out.append(host)
+    for role in ("db", "cache"):
+        holders = [h for h in entries if role in h["roles"]]
+        if len(holders) != 1:
+            ck.problem([KEY], [h["name"] for h in holders], f"exactly one host with role {role}",
+                       f"give the {role} role to one host")
+    if not any("app" in h["roles"] for h in entries):
+        ck.problem([KEY], [h["name"] for h in entries], "at least one host with role app",
+                   "add a host with roles: [app]")
+    return tuple(out)

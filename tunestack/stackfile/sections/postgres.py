@@ -1,0 +1,71 @@
+"""tunestack:postgres: the major, the workload, timeouts, WAL sizes and overrides of settings the
+stack does not own."""
+from __future__ import annotations
+
+import difflib
+
+from ...postgres.catalog import catalog
+from ..checker import Checker, given, present
+from ..schema import NS
+from ..spec import PostgresSpec
+
+KEY = f"{NS}:postgres"
+# postgresql.conf settings the stack sets through its own keys (or the deploy sets): an override
+# would break ports, sockets, files or the budgets.
+OWNED_SETTINGS = {"port": "postgres.port", "listen_addresses": "the hosts' addresses",
+                  "data_directory": "the deploy", "config_file": "the deploy", "hba_file": "the deploy",
+                  "ident_file": "the deploy", "unix_socket_directories": "the deploy",
+                  "unix_socket_permissions": "the deploy", "unix_socket_group": "the deploy",
+                  "shared_preload_libraries": "tunestack (pg_stat_statements)",
+                  "password_encryption": "tunestack (scram-sha-256)"}
+
+
+def _override(ck: Checker, gucs: dict, version: int, setting: str, value) -> str | None:
+    """The override's text as postgresql.conf takes it, or None after a problem."""
+    path = [KEY, "overrides", setting]
+    text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+    if setting in OWNED_SETTINGS:
+        owner = OWNED_SETTINGS[setting]
+        ck.problem(path, value, f"a setting not set by {owner}",
+                   "remove the override" + (f"; set {owner} instead" if "." in owner else ""))
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or len(text) > 1024:
+        ck.problem(path, value, "a value on one line, without control characters, at most 1024 characters",
+                   "write the value as PostgreSQL shows it, e.g. '64MB'")
+        return None
+    guc = gucs.get(setting)
+    if guc is None:
+        close = difflib.get_close_matches(setting, list(gucs), n=1)
+        ck.problem(path, value, f"a PostgreSQL {version} setting", f"did you mean '{close[0]}'?" if close else "remove it")
+        return None
+    complaint = guc.check(text)
+    if complaint:
+        ck.problem(path, value, f"PostgreSQL {version}: {complaint}", "pick a value inside PostgreSQL's range")
+        return None
+    return text
+
+
+def postgres(ck: Checker) -> PostgresSpec:
+    c = ck.config[KEY]
+    version = c["version"]
+    gucs = catalog(version)
+    overrides = {}
+    for setting, value in (c.get("overrides") or {}).items():
+        text = _override(ck, gucs, version, setting, value)
+        if text is not None:
+            overrides[setting] = text
+    statement = ck.duration([KEY, "statement_timeout"], c.get("statement_timeout"))
+    lock = ck.duration([KEY, "lock_timeout"], c.get("lock_timeout"))
+    if statement is not None and lock is not None and statement and lock >= statement:
+        ck.problem([KEY, "lock_timeout"], c.get("lock_timeout"),
+                   "less than statement_timeout (PostgreSQL docs: otherwise it is pointless)",
+                   "lower lock_timeout below statement_timeout")
+    return PostgresSpec(
+        version=version, workload=c["workload"], overrides=overrides, built_with=tuple(c.get("built_with") or ()),
+        statement_timeout_ms=statement, lock_timeout_ms=lock,
+        wal_rate_bytes=ck.size([KEY, "wal_rate"], c.get("wal_rate")),
+        wal_disk_bytes=ck.size([KEY, "wal_disk"], c.get("wal_disk")),
+        **given(c, db_size="db_size", port="port", admin_connections="admin_connections"),
+        **present(idle_in_transaction_timeout_ms=ck.duration([KEY, "idle_in_transaction_timeout"],
+                                                             c.get("idle_in_transaction_timeout"), whole_seconds=True),
+                  slow_query_ms=ck.duration([KEY, "slow_query"], c.get("slow_query"))))
