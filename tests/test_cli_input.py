@@ -12,11 +12,16 @@ from tunestack.cli import main
     (["verify", "--stack", "prod", "--hosts", "ssh://-oProxyCommand=touch /tmp/x", "--collect-only"], "--hosts"),
     (["verify", "--stack", "prod", "--hosts", "ssh://deploy@10.0.0.1 -v", "--collect-only"], "--hosts"),
     (["postgres", "--memory", "16", "--cpus", "4"], "with its unit"),
+    # Each parse error names the flag it came from: the parsers are flag-neutral (issue #22).
+    (["advise", "--stack", "local", "--since", "15"], "--since '15': a duration with its unit"),
+    (["rollout", "--stack", "local", "--version", "v2", "--steps", "10,5,100"], "--steps '10,5,100': weights must rise"),
+    (["rollout", "--stack", "local", "--version", "v2", "--notify", "ftp://x"], "--notify 'ftp://x': an http://"),
 ])
 def test_bad_flags(capsys, argv, fragment):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
+    assert "--bake" not in err or "--bake" in argv
 
 
 def test_good_host_specs_collect(capsys):
@@ -54,3 +59,9 @@ def test_verify_of_a_remote_stack_with_a_host_lacking_addresses(tmp_path, monkey
     assert main(["verify", "--stack", "mixed", "--target", "docker"]) == 2
     err = capsys.readouterr().err
     assert "tunestack:hosts → cache → addresses" in err and "Fix:" in err and "Traceback" not in err
+
+
+def test_the_watch_timeout_names_its_own_flag(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNESTACK_STATE_DIR", str(tmp_path))
+    assert main(["rollout", "status", "--stack", "local", "--watch", "--timeout", "10"]) == 2
+    assert "--timeout '10': a duration with its unit" in capsys.readouterr().err

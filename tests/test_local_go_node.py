@@ -93,14 +93,14 @@ def test_a_faulty_canary_is_rolled_back(stack):
 
 def test_a_go_build_error_is_the_compilers_own_and_leaves_nothing(tmp_path, monkeypatch):
     """`up` builds before it touches anything: a broken app stops it with the compiler's message."""
-    from tunestack import local
+    from tunestack.local import LocalStackError, appbuild
 
     broken = tmp_path / "src"
     broken.mkdir()
     (broken / "main.go").write_text("package main\n\nfunc main() { undefinedThing() }\n")
-    monkeypatch.setattr(local, "GO_APP", broken)
+    monkeypatch.setattr(appbuild, "GO_APP", broken)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(local.LocalStackError, match="undefined: undefinedThing"):
-        local.build_reference_app("go", out)
+    with pytest.raises(LocalStackError, match="undefined: undefinedThing"):
+        appbuild.build_reference_app("go", out)
     assert not any(out.iterdir())

@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 
 from .paths import ROOT
-from .recipes import ALIASES, BASE, MIRROR, RECIPES, ImageRecipe, buildable_tags, is_buildable, postgres_recipe  # noqa: F401
+from .recipes import ALIASES, BASE, MIRROR, RECIPES, buildable_tags, is_buildable, postgres_recipe  # noqa: F401
 from .targets import LOCAL_SOCKET, RUNS_AS, Machine, docker_url  # noqa: F401
 
 # The table of recipes and the machines' addresses live in their own modules; re-exported here

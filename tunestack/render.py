@@ -54,15 +54,27 @@ def pg_conf_value(value: str, vartype: str) -> str:
 _REDIS_BARE = re.compile(r"^[A-Za-z0-9._-]+( [A-Za-z0-9._-]+)*$")
 
 
-def redis_value(value: str) -> str:
-    r"""redis.conf: plain words stay bare (save's pairs too); anything else in double quotes with
-    Redis' escapes (sdssplitargs: \\, \", \xHH). `save ""` turns snapshots off."""
-    text = str(value)
-    if text == "" or _REDIS_BARE.match(text):
-        return text or '""'
+def _redis_quoted(text: str) -> str:
+    r"""Double quotes with Redis' escapes (sdssplitargs: \\, \", \xHH)."""
     escaped = "".join("\\" + ch if ch in '\\"' else f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127
                       else ch for ch in text)
     return '"' + escaped + '"'
+
+
+def redis_value(value: str) -> str:
+    r"""redis.conf: plain words stay bare (save's pairs too); anything else in double quotes with
+    Redis' escapes. `save ""` turns snapshots off."""
+    text = str(value)
+    if text == "" or _REDIS_BARE.match(text):
+        return text or '""'
+    return _redis_quoted(text)
+
+
+def redis_word(value) -> str:
+    """One redis.conf argument (a password): bare only as a single plain word, else quoted, so a
+    space can never split it into two arguments."""
+    text = str(value)
+    return text if re.fullmatch(r"[A-Za-z0-9._-]+", text) else _redis_quoted(text)
 
 
 def line_value(value, where: str = "a config file") -> str:
@@ -114,6 +126,7 @@ def environment(pg_version: int | None = None) -> Environment:
     env.filters["sql_literal"] = sql_literal
     env.filters["yaml_quoted"] = yaml_quoted
     env.filters["userlist_quote"] = userlist_value
+    env.filters["redis_word"] = redis_word
     return env
 
 

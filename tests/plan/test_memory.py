@@ -5,7 +5,7 @@ import pytest
 
 from tunestack.errors import BudgetError
 from tunestack.plan import build_plan
-from tunestack.plan.memory import (HAPROXY_MEMORY, PGBOUNCER_MEMORY, AppProcesses, container_limits, cpu_shares,
+from tunestack.plan.memory import (AppProcesses, container_limits, cpu_shares,
                                    os_reserve_bytes, overcommit_warning, share_host, whole_cores)
 from tunestack.stackfile.spec import RedisInstanceSpec
 
@@ -22,14 +22,15 @@ def test_os_reserve(memory, reserve):
     assert os_reserve_bytes(memory) == reserve
 
 
+# A 32 GiB host keeps 2 GiB for the OS; PgBouncer (on the db host) and HAProxy (on the cache host)
+# each get a fixed 128 MiB slice: one event loop and a few kB of buffers per connection.
 @pytest.mark.parametrize("roles,redis,expected", [
-    (("db",), 0, {"postgres": 32 * GIB - 2 * GIB - PGBOUNCER_MEMORY}),
+    (("db",), 0, {"postgres": 30 * GIB - 128 * MIB}),
     (("app",), 0, {"app": 30 * GIB}),
     (("cache",), 8 * GIB, {"redis": 8 * GIB}),
-    # db + app share what is left half and half (dev shape)
-    (("db", "cache", "app"), 2 * GIB, {"redis": 2 * GIB,
-                                        "postgres": (28 * GIB - HAPROXY_MEMORY - PGBOUNCER_MEMORY) // 2,
-                                        "app": (28 * GIB - HAPROXY_MEMORY - PGBOUNCER_MEMORY + 1) // 2}),
+    # db + app share what is left half and half (dev shape): 32 − 2 − 2 (Redis) GiB − 256 MiB
+    (("db", "cache", "app"), 2 * GIB, {"redis": 2 * GIB, "postgres": 14 * GIB - 128 * MIB,
+                                        "app": 14 * GIB - 128 * MIB}),
 ])
 def test_share_host(roles, redis, expected):
     assert share_host(host(8, 32, roles), redis) == expected

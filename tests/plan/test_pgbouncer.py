@@ -36,11 +36,15 @@ def test_timeouts_in_whole_seconds(request_ms, idle_ms, wait, idle):
 
 
 def test_pools_come_from_the_connection_plan():
+    """8 physical cores: PostgreSQL wiki ("Number Of Database Connections") 2 × 8 = 16 server
+    connections; the reserve is a fifth of the pool (3); max_db_connections caps both (19). 200
+    clients + 10 % (220) + 16 + 3 server sockets + 64 spare (PgBouncer manual), rounded up to 1024."""
     settings, conns = plan_for()
-    assert settings["default_pool_size"].value == conns.pool.value
-    assert settings["max_db_connections"].value == conns.pool.value + conns.reserve
+    assert settings["default_pool_size"].value == 16
+    assert settings["reserve_pool_size"].value == 3
+    assert settings["max_db_connections"].value == 19
     assert settings["auth_type"].value == "scram-sha-256"
-    assert pgbouncer_service(conns)["LimitNOFILE"].value == conns.nofile.value
+    assert pgbouncer_service(conns)["LimitNOFILE"].value == 1024
 
 
 def test_file_descriptor_limit_covers_clients_and_servers():

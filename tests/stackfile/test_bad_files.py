@@ -4,7 +4,6 @@ Each case edits the local stack file and runs the real CLI. The error must name 
 path and the value, and say what is allowed."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml

@@ -7,12 +7,26 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 
+def _mapping_indent(text: str) -> int:
+    """How far the file indents a mapping's keys: the first key under `config:` (2 by default)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    for line, after in zip(lines, lines[1:]):
+        if line.rstrip() == "config:":
+            return len(after) - len(after.lstrip()) or 2
+    return 2
+
+
 def write_changes(path: Path, changes: list[tuple[tuple[str, ...], object]]) -> None:
     """Set each `key path` (under `config`) to its value, making the mappings it needs."""
-    yaml = YAML()          # round-trip mode
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    text = path.read_text()
+    _, sequence, offset = load_yaml_guess_indent(text)
+    yaml = YAML()          # round-trip mode, indented as the file is: only changed lines differ
     yaml.preserve_quotes = True
-    yaml.width = 120
-    doc = yaml.load(path.read_text())
+    yaml.width = 4096      # never re-wrap a long line the user wrote
+    yaml.indent(mapping=_mapping_indent(text), sequence=sequence or 2, offset=offset or 0)
+    doc = yaml.load(text)
     for keys, value in changes:
         node = doc["config"]
         for key in keys[:-1]:

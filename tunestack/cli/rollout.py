@@ -127,22 +127,25 @@ def run(args) -> int:
     if args.action == "status":
         return status(args, side.store)
     steps, bake, env = _request(args, side.plan, side.version_is)
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    # Bad input first: exit 2 before the environment is asked anything.
+    notify = _notifier(args, say)
+    load = _load(side.plan, args.load, bake, say) if args.load is not None else None
     code = side.ready(args)
     if code is not None:
         return code
-    return _move(args, side, steps, bake, env)
+    return _move(args, side, (steps, bake, env), say, notify, load)
 
 
-def _move(args, side, steps: list[int], bake: float, env: dict[str, str]) -> int:
+def _move(args, side, request, say, notify, load) -> int:
     from ..rollout import Rollout
     from ..rollout.gates import plan_gates
 
-    say = lambda m: print(m, flush=True)  # noqa: E731
-    load = _load(side.plan, args.load, bake, say) if args.load is not None else None
+    steps, bake, env = request
     try:
         with locked(side.lock_dir, f"rollout {args.action} --stack {args.stack}", args):
             controller = Rollout(side.engine(say), side.store, plan_gates(side.plan), say=say, load=load,
-                                 notify=_notifier(args, say), stack_hint=stack_hint(args))
+                                 notify=notify, stack_hint=stack_hint(args))
             if args.action == "promote":
                 return controller.promote(args.version)
             if args.action == "abort":

@@ -1,0 +1,58 @@
+"""Config text lives only in configs/ templates, shared by the local stack, the Pulumi components
+and the images (issue #22): the same rules (no trust, escaped values) reach every target."""
+import pytest
+
+from tunestack.local.control import hba_files
+from tunestack.local.folders import StateFolders
+from tunestack.local.secrets import secret_files
+from tunestack.paths import ROOT
+from tunestack.render import render_text
+
+
+def test_the_postgres_image_runs_the_bootstrap_sql_its_template_renders():
+    """images/postgres/bootstrap.sql is what the image copies at build time; it must be the
+    template's render, so the roles, grants and session settings are the local stack's too."""
+    rendered = render_text("bootstrap.sql.j2", passwords_from_files=True, secrets_dir="/etc/tunestack/secrets")
+    assert (ROOT / "images" / "postgres" / "bootstrap.sql").read_text() == rendered
+
+
+@pytest.mark.parametrize("passwords_from_files", [True, False])
+def test_bootstrap_keeps_passwords_out_of_statistics_and_logs(passwords_from_files):
+    sql = render_text("bootstrap.sql.j2", passwords_from_files=passwords_from_files, secrets_dir="/s",
+                      verifiers={"app": "SCRAM-SHA-256$4096:x$y:z", "jobs": "v", "migrator": "w"})
+    head = sql.split("ALTER ROLE", 1)[0]
+    for guard in ("SET pg_stat_statements.track = 'none';", "SET log_statement = 'none';",
+                  "SET log_min_duration_statement = -1;", "SET log_min_error_statement = 'panic';"):
+        assert guard in head
+
+
+def test_a_verifier_is_quoted_as_a_sql_literal():
+    sql = render_text("bootstrap.sql.j2", passwords_from_files=False, verifiers={"app": "a'b", "jobs": "j", "migrator": "m"})
+    assert "ALTER ROLE app PASSWORD 'a''b';" in sql
+
+
+@pytest.mark.parametrize("local_stack,clients", [(True, "127.0.0.1/32"), (False, "all")])
+def test_pg_hba_never_trusts(local_stack, clients):
+    hba = render_text("pg_hba.conf.j2", local_stack=local_stack, ident_map="tunestack" if local_stack else None,
+                      clients=clients)
+    rules = [line.split() for line in hba.splitlines() if line and not line.startswith("#")]
+    assert rules[0][:4] == ["local", "all", "postgres", "peer"]
+    assert rules[1] == ["host", "all", "all", clients, "scram-sha-256"]
+    assert not any("trust" in rule for rule in rules)
+
+
+def test_the_local_stack_maps_its_user_to_the_superuser_by_peer(tmp_path):
+    files = hba_files(StateFolders(tmp_path / "s", "postgres"))
+    assert "local all postgres peer map=tunestack" in files["pg_hba.conf"]
+    assert files["pg_ident.conf"] == "tunestack postgres postgres\n"
+
+
+def test_secret_files_escape_for_their_format():
+    pw = {"app": 'a"b', "jobs": "j", "admin": "x", "migrator": "m", "redis-cache": "c c", "redis-queue": "q",
+          "puma-control": "p", "runtime": "r"}
+    files = secret_files(pw)["service-secrets"]
+    # PgBouncer manual (auth_file): a double quote inside a field is doubled.
+    assert files["pgbouncer-userlist.txt"].splitlines()[0] == '"app" "a""b"'
+    # redis.conf: a value with a space is double-quoted (sdssplitargs).
+    assert files["redis-cache.conf"] == 'requirepass "c c"\n'
+    assert files["redis-queue.conf"] == "requirepass q\n"

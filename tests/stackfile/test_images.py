@@ -1,0 +1,18 @@
+"""Bad input in tunestack:images: references nothing can inject through, tags images/ builds, the planned major.
+Each case is a whole stack file: exit 2, one clear error, nothing planned (badinput.check)."""
+import pytest
+
+from .badinput import doc_with, check
+
+CASES = [
+    ("image-with-space", doc_with(["tunestack:images", "app"], "refapp:1 --privileged"), ["images → app", "image reference"]),
+    ("image-uppercase", doc_with(["tunestack:images", "app"], "Refapp:1"), ["images → app"]),
+    ("postgres-image-other-major", doc_with(["tunestack:images", "postgres"], "tunestack/postgres:16"),
+     ["images → postgres", "tunestack/postgres:15"]),
+    ("image-unknown-key", doc_with(["tunestack:images", "worker"], "x:1"), ["images", "worker"]),
+]
+
+
+@pytest.mark.parametrize("case,text,fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(tmp_path, capsys, case, text, fragments):
+    check(tmp_path, capsys, case, text, fragments)

@@ -1,0 +1,18 @@
+"""Bad input in Every port once, inside the range, the local canary slot included.
+Each case is a whole stack file: exit 2, one clear error, nothing planned (badinput.check)."""
+import pytest
+
+from .badinput import A, PG, R, doc_with, check
+
+CASES = [
+    ("lb-on-canary-port", doc_with([A, "lb_port"], 18100), ["lb_port", "18100", "canary"]),
+    ("port-70000", doc_with([PG, "port"], 70000), ["postgres → port", "at most 65535"]),
+    ("port-zero", doc_with([A, "port"], 0), ["app → port", "at least 1"]),
+    ("app-port-high", doc_with([A, "port"], 65500), ["app → port", "65435"]),
+    ("port-clash", doc_with([R, "cache", "port"], 15432), ["cache → port", "taken by postgres"]),
+]
+
+
+@pytest.mark.parametrize("case,text,fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(tmp_path, capsys, case, text, fragments):
+    check(tmp_path, capsys, case, text, fragments)
