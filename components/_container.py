@@ -24,8 +24,8 @@ import pulumi
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.units import MIB
 
-MB = 1024**2
 
 
 @dataclass
@@ -77,10 +77,10 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         command=spec.command,
         envs=spec.envs or None,
         uploads=uploads or None,
-        memory=spec.limit.memory_bytes // MB,
-        memory_swap=spec.limit.memory_bytes // MB,  # no swap: the budget is real memory
+        memory=spec.limit.memory_bytes // MIB,
+        memory_swap=spec.limit.memory_bytes // MIB,  # no swap: the budget is real memory
         cpus=docker_cpus(spec.limit.cpus),
-        shm_size=spec.shm_bytes // MB if spec.shm_bytes else None,
+        shm_size=spec.shm_bytes // MIB if spec.shm_bytes else None,
         restart="unless-stopped",
         wait=True,              # fail `pulumi up` on a container that never turns healthy
         wait_timeout=180,

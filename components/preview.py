@@ -5,7 +5,6 @@ import json
 
 from .mockrun import SECRET_SIG, ProgramRun, Registration, run_program
 
-MB = 1024**2
 
 
 def _short(type_: str) -> str:

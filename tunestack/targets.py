@@ -69,7 +69,9 @@ def checked_host_spec(text: str) -> str:
     """A testinfra host spec that reaches ssh only as [user@]host[:port], never as an option.
     Raises ValueError saying what is allowed (the caller names its flag)."""
     m = _HOST_SPEC.match(text.strip())
-    if m and (m.group(1) == "local" and not m.group(3) or m.group(1) == "docker" and _CONTAINER.match(m.group(3))
-              or is_address(m.group(3))):
-        return text.strip()
+    if m:
+        scheme, host = m.group(1), m.group(3)
+        ok = {"local": not host and not m.group(2), "docker": bool(_CONTAINER.match(host))}.get(scheme, is_address(host))
+        if ok:
+            return text.strip()
     raise ValueError("write local://, docker://CONTAINER or ssh://[user@]host[:port] with a host name or IP address")

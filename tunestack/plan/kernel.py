@@ -8,7 +8,7 @@ to honour it. On Docker each container has its own namespace, so the value is se
 """
 from __future__ import annotations
 
-from ..units import ceil_div, round_up
+from ..units import MIB, ceil_div, round_up
 from .setting import Setting
 
 LINUX_SOMAXCONN_DEFAULT = 4096     # Linux ≥ 5.4 (it was 128 before): kernel docs, ip-sysctl
@@ -74,12 +74,12 @@ def kernel_settings(backlogs: dict[str, tuple[int, str]]) -> dict[str, dict[str,
 
 
 # --- The host: memory overcommit, huge pages, transparent huge pages, file limits ------------------
-HUGE_PAGE_BYTES = 2 * 1024 * 1024          # x86-64's default huge page (Hugepagesize)
+HUGE_PAGE_BYTES = 2 * MIB                  # x86-64's default huge page (Hugepagesize)
 # PostgreSQL's shared memory beyond shared_buffers: buffer descriptors and other per-buffer arrays
 # (~3 %), WAL buffers, fixed structures, and lock and process slots per connection. Checked against
 # the real servers' `postgres -C shared_memory_size_in_huge_pages` (PostgreSQL 15+) in the tests.
 SHARED_OVERHEAD_SHARE = 0.03
-SHARED_FIXED_BYTES = 16 * 1024 * 1024
+SHARED_FIXED_BYTES = 16 * MIB
 SHARED_PER_CONNECTION_BYTES = 64 * 1024
 PG_MAX_FILES_PER_PROCESS = 1000            # PostgreSQL's default max_files_per_process
 REDIS_MAXCLIENTS = 10_000                  # redis.conf default maxclients

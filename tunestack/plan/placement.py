@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..choices import TARGETS
 from ..stackfile.spec import HostSpec, StackSpec
+from ..targets import is_local_stack
 
 LISTEN_WHY = {
     "hosts": "the host's private address only",
@@ -104,7 +105,7 @@ def place(spec: StackSpec, target: str) -> Placement:
             replicas.append(ReplicaSpot(name, host, len(replicas), machine, name if beside_lb else address,
                                         spec.app.port, None if beside_lb or not docker else address))
     canary = None
-    if not docker and all(h.is_local for h in spec.hosts):
+    if not docker and is_local_stack(spec):
         canary = ReplicaSpot(container_name(spec.name, "app-canary"), app_hosts[0], len(replicas), 0,
                              app_hosts[0].address, spec.app.canary_port, None)
     app_bind = "127.0.0.1" if app_hosts[0].is_local and not docker else "0.0.0.0"

@@ -11,7 +11,7 @@ from ..postgres.memory import WORK_MEM_FLOOR_KB
 from ..postgres.catalog import catalog
 from ..postgres.inputs import PgInputs, Rec
 from ..stackfile.spec import JobsSpec, PostgresSpec
-from ..units import format_bytes_human, format_ms
+from ..units import MIB, format_bytes_human, format_ms
 from .connections import SUPERUSER_RESERVED
 from .placement import Spot
 from .setting import Setting, duration_ms, policy, size_kb
@@ -31,7 +31,7 @@ def from_rec(name: str, rec: Rec, version: int) -> Setting:
 def worst_case(settings: dict[str, Setting], version: int) -> tuple[int, str]:
     """What the server may allocate at worst (postgres/footprint.py), in bytes, and the arithmetic."""
     fp = footprint({k: s.value for k, s in settings.items()}, version)
-    wm = settings["work_mem"].value if "work_mem" in settings else 4 * 1024 * 1024
+    wm = settings["work_mem"].value if "work_mem" in settings else 4 * MIB
     return fp.total(wm), describe(fp, wm)
 
 

@@ -13,10 +13,10 @@ from functools import lru_cache
 from importlib import resources
 
 from ..choices import PG_VERSIONS as SUPPORTED_VERSIONS
-from ..units import UnitError, pg_value_in_base_units
+from ..units import MIB, UnitError, pg_value_in_base_units
 
 
-_MEMORY_UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1024**2, "16MB": 16 * 1024**2}
+_MEMORY_UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": MIB, "16MB": 16 * MIB}
 _TIME_UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000}
 
 

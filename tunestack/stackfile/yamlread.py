@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import yaml
 
-MAX_BYTES = 1024 * 1024          # a stack file is a few kB
+from ..units import MIB
+
+MAX_BYTES = MIB                  # a stack file is a few kB
 MAX_DEPTH = 16                   # the deepest real key path is 5 levels
 MAX_NODES = 20_000               # every node counted as often as aliases repeat it
 

@@ -12,7 +12,7 @@ def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app) -> None:
              ("redis queue", [f"{NS}:redis", "queue", "port"], queue.port),
              ("app", [f"{NS}:app", "port"], app.port),
              ("load balancer", [f"{NS}:app", "lb_port"], app.lb_port)]
-    if hosts and all(h.is_local for h in hosts):
+    if hosts and all(h.is_local for h in hosts):   # the hosts as read: the spec is not built yet
         taken.append(("the local canary (app port + 100)", [f"{NS}:app", "port"], app.canary_port))
     used: dict[int, tuple[str, list]] = {}
     for label, path, port in taken:
