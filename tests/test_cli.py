@@ -88,7 +88,7 @@ def test_a_stack_file_elsewhere_is_its_stack_for_every_command(tmp_path, state):
 
 def test_rollout_status_watch_gives_up_at_its_timeout(state, tmp_path):
     """`rollout status --watch --timeout`: follows a rollout in progress; exit 1 when it does not end."""
-    folder = tmp_path / "state" / "local"
+    folder = tmp_path / "state" / "local" / "rollout"
     folder.mkdir(parents=True)
     (folder / "rollout.json").write_text(json.dumps({"version": "v2", "env": {}, "steps": [10, 100], "bake_s": 60,
                                                      "step": 0, "phase": "pause"}))

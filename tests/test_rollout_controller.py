@@ -315,3 +315,38 @@ def test_a_webhook_that_is_down_never_stops_a_rollback(tmp_path):
                       notify=webhook(f"http://127.0.0.1:{free_port()}/hook", say=said.append))
     assert rollout.run("v3-bad", {}, [10, 100], 3) == 1
     assert engine.calls[-1] == ("rollback",) and any("not delivered" in m for m in said)
+
+
+def test_the_state_is_private_and_status_masks_the_env(tmp_path, capsys, monkeypatch):
+    """Issue #23: `--env API_TOKEN=…` was readable by any local user in a 0644 rollout.json and
+    printed by `rollout status -j`. Now the file is 0600 in a 0700 folder and status masks values."""
+    import json
+    import os
+
+    from tunestack.cli import main
+    from tunestack.rollout import RolloutState
+
+    monkeypatch.setenv("TUNESTACK_STATE_DIR", str(tmp_path / "state"))
+    store = StateStore.in_folder(tmp_path / "state" / "local")
+    store.save(RolloutState("v2", {"API_TOKEN": "s3cret-token"}, [10, 100], 60, stable_env={"OLD": "older-secret"}))
+    assert os.stat(store.path).st_mode & 0o777 == 0o600
+    assert os.stat(store.path.parent).st_mode & 0o777 == 0o700
+    assert [p.name for p in store.path.parent.iterdir()] == ["rollout.json"], "no temporary file is left"
+    assert main(["rollout", "status", "-s", "local", "-j"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret-token" not in out and "older-secret" not in out
+    assert json.loads(out)["rollout"]["env"] == {"API_TOKEN": "••••••"}
+    assert main(["rollout", "status", "-s", "local", "-j", "--show-env"]) == 0    # the tests run as root
+    assert json.loads(capsys.readouterr().out)["rollout"]["env"] == {"API_TOKEN": "s3cret-token"}
+
+
+def test_a_planted_temporary_file_is_never_followed(tmp_path):
+    """The old writer used a fixed `rollout.tmp` name: a symlink planted there was written through."""
+    target = tmp_path / "victim"
+    target.write_text("keep me")
+    store = StateStore(tmp_path / "rollout.json")
+    (tmp_path / "rollout.tmp").symlink_to(target)
+    from tunestack.rollout import RolloutState
+
+    store.save(RolloutState("v2", {}, [100], 1))
+    assert target.read_text() == "keep me" and store.load().version == "v2"

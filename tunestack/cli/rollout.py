@@ -3,10 +3,10 @@ the local stack, or a Pulumi Docker stack on remote hosts."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
-from dataclasses import asdict
 
 from ..errors import UsageError
 from ..render import UnsafeValue, supervisor_env_value
@@ -39,6 +39,8 @@ def register(sub) -> None:
                                                    "rollback (also TUNESTACK_NOTIFY_URL)")
     p.add_argument("--watch", action="store_true", help="status: print each change until the rollout ends")
     p.add_argument("--timeout", help="status --watch: give up after this long, e.g. 10m (exit 1)")
+    p.add_argument("--show-env", action="store_true",
+                   help="status: show the --env values (root only); they are masked otherwise")
     lock_option(p)
     report_options(p, "the status")
     p.set_defaults(func=run)
@@ -55,7 +57,7 @@ class LocalSide:
 
         self.local: LocalStack = local_stack(args)
         self.plan = self.local.plan()   # bad stack file: exit 2 before anything moves
-        self.store = StateStore(self.local.dir / "rollout.json")
+        self.store = StateStore.in_folder(self.local.dir)
         self.lock_dir, self.failures, self.redact = self.local.dir, (LocalStackError,), self.local.redact
 
     def ready(self, args) -> int | None:
@@ -84,7 +86,7 @@ class DockerSide:
         self.stack = args.stack
         self.plan = plan_stack(args.stack, target="docker")   # bad stack file: exit 2 before anything moves
         self.lock_dir = state_root() / args.stack
-        self.store = StateStore(self.lock_dir / "rollout.json")
+        self.store = StateStore.in_folder(self.lock_dir)
         self.failures, self.redact = (), str
 
     def ready(self, args) -> int | None:
@@ -192,8 +194,6 @@ def _load(plan, rate: float, bake_s: float, say):
 
 def _notifier(args, say):
     """The webhook told of promotions, pauses and rollbacks: --notify, else TUNESTACK_NOTIFY_URL."""
-    import os
-
     from ..rollout.notify import check_url, webhook
 
     url = args.notify or os.environ.get("TUNESTACK_NOTIFY_URL")
@@ -204,10 +204,14 @@ def status(args, store) -> int:
     """`rollout status`: the state once, or with --watch each change until the rollout ends
     (--timeout: give up, exit 1). As text or JSON (--watch --json: one JSON document per line)."""
     from ..rollout import describe
+    from ..rollout.state import public
+
+    if args.show_env and os.geteuid() != 0:
+        raise UsageError("--show-env: root only (the values are secrets of the app's environment)")
 
     def show(state) -> None:
         if args.format == "json":
-            print(json.dumps({"rollout": asdict(state) if state else None, "active": bool(state and state.active)},
+            print(json.dumps({"rollout": public(state, args.show_env), "active": bool(state and state.active)},
                              default=str), flush=True)
         else:
             print(describe(state), flush=True)

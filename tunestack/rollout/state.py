@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+MASK = "••••••"
 
 PHASES = ("setWeight", "pause", "analysis", "paused")   # paused: a manual gate (--pause-at), until promote
 
@@ -33,10 +36,19 @@ class RolloutState:
 
 
 class StateStore:
-    """One JSON file; written atomically (temp file + rename) after every transition."""
+    """One JSON file, 0600 in a 0700 folder (it holds the versions' --env values); written
+    atomically after every transition: a temporary file made with O_EXCL in the same folder
+    (mkstemp: never a name someone planted), then renamed over the old one."""
+
+    FILE = "rollout.json"
 
     def __init__(self, path: Path):
         self.path = path
+
+    @classmethod
+    def in_folder(cls, stack_dir: Path) -> "StateStore":
+        """The store of a stack whose state lives in `stack_dir`: `<stack_dir>/rollout/rollout.json`."""
+        return cls(stack_dir / "rollout" / cls.FILE)
 
     def load(self) -> RolloutState | None:
         if not self.path.exists():
@@ -44,10 +56,27 @@ class StateStore:
         return RolloutState(**json.loads(self.path.read_text()))
 
     def save(self, state: RolloutState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2))
-        os.replace(tmp, self.path)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path.parent.chmod(0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".rollout-", dir=self.path.parent)   # 0600, O_EXCL
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(asdict(state), indent=2))
+            os.replace(tmp, self.path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+def public(state: RolloutState | None, show_env: bool = False) -> dict | None:
+    """The state as `rollout status -j` prints it: the --env values masked unless asked for."""
+    if state is None:
+        return None
+    out = asdict(state)
+    if not show_env:
+        for key in ("env", "stable_env"):
+            out[key] = {k: MASK for k in out[key]}
+    return out
 
 
 def describe(state: RolloutState | None) -> str:
