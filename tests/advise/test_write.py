@@ -55,3 +55,20 @@ def test_a_change_that_does_not_plan_leaves_the_file_as_it_was(stack, key, value
     with pytest.raises(error):
         write_checked("local", [finding(key, value)])
     assert stack.read_text() == before
+
+
+def test_a_planted_symlink_is_never_followed_and_the_mode_is_kept(stack, tmp_path):
+    """Issue #23: the writer used a fixed `<file>.tmp` name, followed a symlink planted there, and
+    left the stack file 0644."""
+    import os
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    stack.with_name(stack.name + ".tmp").symlink_to(victim)      # the old writer's fixed name
+    stack.chmod(0o600)
+    write_changes(stack, [(("tunestack:postgres", "slow_query"), "500ms")])
+    assert victim.read_text() == "keep me"
+    assert not stack.is_symlink() and os.stat(stack).st_mode & 0o777 == 0o600
+    assert "slow_query: 500ms" in stack.read_text()
+    assert sorted(p.name for p in stack.parent.iterdir() if p.name.startswith(".")) == []
+

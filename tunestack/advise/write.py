@@ -16,6 +16,34 @@ def _mapping_indent(text: str) -> int:
     return 2
 
 
+def _replace_keeping_mode(path: Path, write) -> None:
+    """Write a new version of `path` through a temporary file made with O_EXCL in its folder (never a
+    name someone planted, never a symlink followed), with the file's own mode and owner, then rename
+    it over the file. Errors name the stack file, not the temporary one."""
+    import os
+    import tempfile
+
+    from ..errors import UsageError
+
+    try:
+        st = os.stat(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be written ({exc.strerror}); nothing was changed") from None
+    try:
+        os.fchmod(fd, st.st_mode & 0o7777)
+        if os.geteuid() == 0:
+            os.fchown(fd, st.st_uid, st.st_gid)
+        with os.fdopen(fd, "w") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise UsageError(f"{path}: cannot be written ({exc.strerror}); nothing was changed") from None
+        raise
+
+
 def write_changes(path: Path, changes: list[tuple[tuple[str, ...], object]]) -> None:
     """Set each `key path` (under `config`) to its value, making the mappings it needs."""
     from ruamel.yaml.util import load_yaml_guess_indent
@@ -34,11 +62,7 @@ def write_changes(path: Path, changes: list[tuple[tuple[str, ...], object]]) -> 
                 node[key] = {}
             node = node[key]
         node[keys[-1]] = value
-    tmp = path.with_suffix(".yaml.tmp")
-    with tmp.open("w") as f:
-        yaml.dump(doc, f)
-    tmp.replace(path)
-
+    _replace_keeping_mode(path, lambda f: yaml.dump(doc, f))
 
 def write_checked(stack: str, findings) -> str:
     """Write the findings' changes into the stack file, once a copy with them plans cleanly: a
