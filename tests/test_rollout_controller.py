@@ -294,10 +294,12 @@ def test_a_rollback_is_told_to_the_webhook(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         engine = RecordingEngine([Metrics(100, 50, 50.0)])
+        hook = webhook(f"http://127.0.0.1:{server.server_port}/hook", say=lambda m: None)
         rollout = Rollout(engine, StateStore(tmp_path / "rollout.json"), GATES, say=lambda m: None,
-                          clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None,
-                          notify=webhook(f"http://127.0.0.1:{server.server_port}/hook", say=lambda m: None))
+                          clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None, notify=hook)
         assert rollout.run("v3-bad", {}, [10, 100], 3) == 1
+        assert received == [], "events wait until the command has released the stack's lock"
+        hook.flush()
     finally:
         server.shutdown()
     assert [e["event"] for e in received] == ["rollback"]
@@ -310,10 +312,11 @@ def test_a_webhook_that_is_down_never_stops_a_rollback(tmp_path):
 
     said = []
     engine = RecordingEngine([Metrics(100, 50, 50.0)])
+    hook = webhook(f"http://127.0.0.1:{free_port()}/hook", say=said.append, deadline_s=3)
     rollout = Rollout(engine, StateStore(tmp_path / "rollout.json"), GATES, say=said.append,
-                      clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None,
-                      notify=webhook(f"http://127.0.0.1:{free_port()}/hook", say=said.append))
+                      clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None, notify=hook)
     assert rollout.run("v3-bad", {}, [10, 100], 3) == 1
+    hook.flush()
     assert engine.calls[-1] == ("rollback",) and any("not delivered" in m for m in said)
 
 

@@ -140,6 +140,14 @@ def run(args) -> int:
 
 
 def _move(args, side, request, say, notify, load) -> int:
+    try:
+        return _locked_move(args, side, request, say, notify, load)
+    finally:
+        if notify:
+            notify.flush()   # after the lock is released: no receiver can hold the stack
+
+
+def _locked_move(args, side, request, say, notify, load) -> int:
     from ..rollout import Rollout
     from ..rollout.gates import plan_gates
 
