@@ -61,6 +61,17 @@ def trimmed(console: Console):
     sys.stdout.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
 
 
+_CONTROL = {**{i: f"\\x{i:02x}" for i in (*range(0x20), 0x7f, *range(0x80, 0xa0))},
+            ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord("\\"): "\\\\"}
+
+
+def printable(text: str) -> str:
+    """Text from a server (a query, a key, an error) made safe for a terminal: every control
+    character, escape sequences included, written out as \\xNN, so nothing it holds can move the
+    cursor, retitle the window or fake a line of the report."""
+    return str(text).translate(_CONTROL)
+
+
 def print_json(data) -> None:
     print(json.dumps(data, indent=2, default=str))
 

@@ -11,8 +11,10 @@ PSQL = {
     "pg_stat_database": "3|104857600|9000|1000|0|5000|1700000000",
     "pg_stat_bgwriter": "12|3",
     "pg_stat_wal": "123456789",
-    "pg_stat_statements": "42|10|1234.5|10|64|SELECT * FROM t ORDER BY x\n43|1|2.5|1|0|INSERT INTO hits DEFAULT VALUES",
-    "pg_stat_user_tables": "hits|100|20|1",
+    # json_agg's text, as PostgreSQL prints it: a control character in a query is escaped JSON.
+    "pg_stat_statements": '[{"id":"42","calls":10,"ms":1234.5,"rows":10,"temp":64,"query":"SELECT * FROM t ORDER BY x"}, '
+                          '{"id":"43","calls":1,"ms":2.5,"rows":1,"temp":0,"query":"INSERT INTO hits DEFAULT VALUES"}]',
+    "pg_stat_user_tables": '[{"name":"hits","live":100,"dead":20,"vacuums":1}]',
     "idle in transaction": "2|35.5",
     "SHOW POOLS": "database|user|cl_active|cl_waiting|maxwait|maxwait_us\napp|app|5|3|2|500000\npgbouncer|pgbouncer|1|0|0|0",
     "SHOW STATS": "database|total_xact_count|total_wait_time\napp|1000|250000",
@@ -77,3 +79,22 @@ def test_an_area_that_cannot_be_read_says_why_and_the_others_are_read():
     assert sample["postgres"]["temp_files"] == 3
     assert sample["redis_cache"] == {"error": "connection refused"}
     assert "pgbouncer" not in sample
+
+
+def test_a_query_holding_carriage_returns_and_escapes_is_read_whole():
+    """Issue #23: one `\\r` in a query made the whole PostgreSQL sample fail (line-based parsing),
+    and escape sequences reached the terminal raw. json_agg escapes both; the parse keeps them."""
+    hostile = "SELECT 1 /* \\r\\u001b]0;pwned\\u0007 | x */"
+    answers = {**PSQL, "pg_stat_statements": '[{"id":"7","calls":3,"ms":9.0,"rows":3,"temp":0,"query":"%s"}]' % hostile,
+               "pg_stat_user_tables": '[{"name":"we|ird\\nname","live":1,"dead":5,"vacuums":0}]'}
+    out = postgres(Host(answers), "/secrets", 5432)
+    assert out["statements"]["7"][4] == "SELECT 1 /* \r\x1b]0;pwned\x07 | x */"
+    assert out["tables"] == {"we|ird\nname": [1.0, 5.0, 0.0]}
+    assert out["temp_files"] == 3, "every other counter of the sample is still read"
+
+
+def test_server_text_reaches_the_terminal_escaped():
+    from tunestack.console import printable
+
+    assert printable("a\x1b]0;pwned\x07\r\nOK: no findings") == "a\\x1b]0;pwned\\x07\\r\\nOK: no findings"
+    assert printable("SELECT 'ü'") == "SELECT 'ü'"

@@ -4,6 +4,7 @@ queries on PostgreSQL and PgBouncer's admin console, INFO on each Redis, one LLE
 measures them)."""
 from __future__ import annotations
 
+import json
 import time
 
 from ..probes import psql, redis_cli
@@ -15,11 +16,15 @@ CHECKPOINTS_17 = "SELECT num_timed, num_requested FROM pg_stat_checkpointer"
 CHECKPOINTS_OLD = "SELECT checkpoints_timed, checkpoints_req FROM pg_stat_bgwriter"
 WAL_BYTES = "SELECT wal_bytes FROM pg_stat_wal"       # PostgreSQL 14+
 # The statements that cost the most so far (pg_stat_statements normalises constants away).
-STATEMENTS = ("SELECT queryid, calls, total_exec_time, rows, temp_blks_written, "
-              "replace(replace(left(query, 100), E'\\n', ' '), '|', '/') FROM pg_stat_statements "
-              "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'app') ORDER BY total_exec_time DESC LIMIT 20")
-DEAD_TUPLES = ("SELECT relname, n_live_tup, n_dead_tup, autovacuum_count FROM pg_stat_user_tables "
-               "WHERE n_dead_tup > 0 ORDER BY n_dead_tup DESC LIMIT 10")
+# Rows whose text may hold anything (a query with \r or \n, a quoted table name with |) come back as
+# one JSON document: the parser never splits server text on lines or separators.
+STATEMENTS = ("SELECT coalesce(json_agg(s), '[]') FROM (SELECT queryid::text AS id, calls, total_exec_time AS ms, "
+              "rows, temp_blks_written AS temp, left(query, 100) AS query FROM pg_stat_statements "
+              "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'app') "
+              "ORDER BY total_exec_time DESC LIMIT 20) s")
+DEAD_TUPLES = ("SELECT coalesce(json_agg(t), '[]') FROM (SELECT relname AS name, n_live_tup AS live, "
+               "n_dead_tup AS dead, autovacuum_count AS vacuums FROM pg_stat_user_tables "
+               "WHERE n_dead_tup > 0 ORDER BY n_dead_tup DESC LIMIT 10) t")
 IDLE_IN_TRANSACTION = ("SELECT count(*), coalesce(max(extract(epoch FROM now() - state_change)), 0) "
                        "FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")
 SERVER_VERSION = "SHOW server_version_num"
@@ -38,14 +43,10 @@ def postgres(host, secrets_dir: str, port: int) -> dict:
            "checkpoints_timed": timed, "checkpoints_requested": requested}
     if version >= 140000:
         out["wal_bytes"] = float(psql(host, secrets_dir, port, WAL_BYTES).strip() or 0)
-    out["statements"] = {}
-    for line in psql(host, secrets_dir, port, STATEMENTS).splitlines():
-        queryid, calls, total_ms, rows, temp_blocks, text = line.split("|", 5)
-        out["statements"][queryid] = [float(calls), float(total_ms), float(rows), float(temp_blocks), text]
-    out["tables"] = {}
-    for line in psql(host, secrets_dir, port, DEAD_TUPLES).splitlines():
-        name, live, dead, vacuums = line.split("|")
-        out["tables"][name] = [float(live), float(dead), float(vacuums)]
+    out["statements"] = {s["id"]: [float(s["calls"]), float(s["ms"]), float(s["rows"]), float(s["temp"]), s["query"]]
+                         for s in json.loads(psql(host, secrets_dir, port, STATEMENTS))}
+    out["tables"] = {t["name"]: [float(t["live"]), float(t["dead"]), float(t["vacuums"])]
+                     for t in json.loads(psql(host, secrets_dir, port, DEAD_TUPLES))}
     idle, oldest = _numbers(psql(host, secrets_dir, port, IDLE_IN_TRANSACTION).strip())
     out["idle_in_transaction"], out["idle_in_transaction_oldest_s"] = idle, oldest
     return out

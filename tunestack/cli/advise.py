@@ -1,7 +1,7 @@
 """`tunestack advise`: read a running stack's counters and propose stack-file changes."""
 from __future__ import annotations
 
-from ..console import print_json
+from ..console import print_json, printable
 from ..units import parse_seconds, plural
 from .parser import flag_value, report_options, stack_options, target_option
 from .stacks import stack_spec
@@ -60,7 +60,7 @@ def run(args) -> int:
         return 0
     _print_findings(args.stack, now["at"] - before["at"], findings, no_data, written)
     for note in said:
-        print(f"\nnote: {note}")
+        print(f"\nnote: {printable(note)}")
     _print_app(now.get("app") or {})
     _print_top(top)
     return 0
@@ -68,11 +68,12 @@ def run(args) -> int:
 
 def _print_findings(stack: str, seconds: float, findings, no_data, written) -> None:
     print(f"stack {stack}: {plural(len(findings), 'finding')} over the last {seconds:.0f} s")
+    # Findings quote what servers said (table names, error text): shown escaped, never raw.
     for f in findings:
-        print(f"\n{f.area}\n  seen:    {f.measurement}\n  rule:    {f.rule}\n  change:  {f.change}\n"
-              f"  effect:  {f.effect}")
+        print(f"\n{printable(f.area)}\n  seen:    {printable(f.measurement)}\n  rule:    {printable(f.rule)}\n"
+              f"  change:  {printable(f.change)}\n  effect:  {printable(f.effect)}")
     for n in no_data:
-        print(f"\nnot enough data: {n.area}: {n.why}")
+        print(f"\nnot enough data: {printable(n.area)}: {printable(n.why)}")
     if written:
         print(f"\nwritten to {written}: review it with `tunestack review --base HEAD` and open a pull request")
     elif findings:
@@ -94,4 +95,4 @@ def _print_top(top: list[dict]) -> None:
     print("\nthe statements that cost the server most in the window (pg_stat_statements):")
     for s in top:
         print(f"  {s['total_ms']:>10.1f} ms  {s['calls']:>7} calls  {s['mean_ms']:>8.2f} ms each  "
-              f"{s['temp_blocks_written']:>6} temp blocks  {s['query']}")
+              f"{s['temp_blocks_written']:>6} temp blocks  {printable(s['query'])}")
