@@ -55,6 +55,19 @@ def test_verify_checks_puma_sidekiq_and_active_record_at_run_time(stack):
         assert any(p.startswith(check + "[") and param in p for p in passed), f"{check} {param} did not pass"
 
 
+def test_no_token_reaches_a_command_line_while_verify_and_advise_run(stack):
+    """Issue #23: verify and advise put Puma's control token into curl's arguments, where `nobody`
+    read it from /proc and stopped Puma with it. Now nobody polling /proc finds no secret."""
+    from tests.argvwatch import nobody_watching
+
+    secrets = json.loads((stack.state / STACK / "secrets" / "passwords.json").read_text())
+    with nobody_watching(secrets) as seen:
+        assert stack.cli("verify").returncode == 0
+        assert stack.cli("advise", "--json").returncode == 0
+    assert seen["rounds"] > 10, "the watcher really read /proc while the commands ran"
+    assert seen["found"] == {}
+
+
 def test_a_request_runs_a_sidekiq_job_that_writes_as_the_jobs_role(stack):
     before = int(sql(stack, "SELECT count(*) FROM hits"))
     status, body, headers = get("/")

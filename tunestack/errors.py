@@ -14,7 +14,8 @@ class Problem:
     line: int | None = None   # where in the file, when it has one (a key that is missing: its parent's)
 
     def render(self) -> str:
-        value = self.value if isinstance(self.value, str) else repr(self.value)
+        shown = masked_secrets(self.value)
+        value = shown if isinstance(shown, str) else repr(shown)
         if self.value is _MISSING:
             value = "(missing)"
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -22,6 +23,19 @@ class Problem:
         if self.fix:
             lines.append(f"  fix:     {self.fix}")
         return "\n".join(lines)
+
+
+SECRET_MASK = "••••••"
+
+
+def masked_secrets(value):
+    """A value as an error may show it: every `secure:` value (a Pulumi secret's ciphertext), at any
+    depth and under any key, masked."""
+    if isinstance(value, dict):
+        return {k: SECRET_MASK if k == "secure" else masked_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked_secrets(v) for v in value]
+    return value
 
 
 class _Missing:

@@ -24,3 +24,18 @@ def redis_cli(host, secrets_dir: str, role: str, port: int, *command: str) -> st
     words = " ".join(quote(w) for w in command)
     return host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli --no-auth-warning '
                              f"-h 127.0.0.1 -p {port} {words}")
+
+
+def with_token_header(secrets_dir: str, token_file: str, url: str, max_time: int = 10) -> str:
+    """A curl command for `url` with the X-Tunestack-Token header read from the host's own file:
+    the shell's printf builtin hands the header to curl on stdin (`-H @-`), so the token is in no
+    process's argv (/proc/<pid>/cmdline is readable by every local user)."""
+    return (f"printf 'X-Tunestack-Token: %s\\n' \"$(cat {quote(f'{secrets_dir}/{token_file}')})\" | "
+            f"curl -fsS -m {max_time} -H @- {quote(url)}")
+
+
+def puma_control(host, secrets_dir: str, port: int, path: str) -> str:
+    """Puma's control app (GET with ?token=): curl reads the token from its file itself
+    (`--data-urlencode token@FILE`), so it is in no process's argv."""
+    return host.check_output(f"curl -fsS -m 5 -G --data-urlencode token@{quote(f'{secrets_dir}/puma-control-token')} "
+                             + quote(f"http://127.0.0.1:{port}{path}"))

@@ -2,7 +2,7 @@
 into a command line or a log."""
 from __future__ import annotations
 
-from tunestack.probes import psql, quote, redis_cli  # noqa: F401  (the checks import them from here)
+from tunestack.probes import psql, puma_control, quote, redis_cli, with_token_header  # noqa: F401  (the checks import them from here)
 
 
 _ONCE: dict[tuple, object] = {}
@@ -43,9 +43,8 @@ def app_runtime(host, port: int, secrets_dir: str, token_file: str, job: str | N
     import json
 
     query = f"?job={job}" if job else ""
-    out = host.check_output(f'curl -fsS -m 10 -H "X-Tunestack-Token: $(cat {secrets_dir}/{token_file})" '
-                            + quote(f"http://127.0.0.1:{port}/_tunestack/runtime{query}"))
-    return json.loads(out)
+    return json.loads(host.check_output(with_token_header(secrets_dir, token_file,
+                                                          f"http://127.0.0.1:{port}/_tunestack/runtime{query}")))
 
 
 def job_runtime(host, port: int, secrets_dir: str, token_file: str, timeout: float = 60) -> dict:

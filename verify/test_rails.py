@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from tunestack.poll import poll
-from verify.helpers import app_runtime, listener_pids, quote
+from verify.helpers import app_runtime, listener_pids, puma_control, quote
 
 SERVICE = "web"
 
@@ -19,16 +19,8 @@ def only_rails(plan):
         pytest.skip("the stack's app is not Rails")
 
 
-def _token(secrets_dir: str) -> str:
-    # The token is read on the host into the command's environment: never on a command line.
-    return f'"$(cat {secrets_dir}/puma-control-token)"'
-
-
 def puma_stats(host, plan, secrets_dir) -> dict:
-    port = plan.app["control_port"].value
-    out = host.check_output(f'curl -fsS -m 5 -G --data-urlencode token={_token(secrets_dir)} '
-                            f"http://127.0.0.1:{port}/stats")
-    return json.loads(out)
+    return json.loads(puma_control(host, secrets_dir, plan.app["control_port"].value, "/stats"))
 
 
 def runtime(host, plan, secrets_dir, job: str | None = None) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..probes import psql, redis_cli
+from ..probes import psql, puma_control, redis_cli
 
 PG_DATABASE = ("SELECT temp_files, temp_bytes, blks_hit, blks_read, deadlocks, xact_commit, "
                "coalesce(extract(epoch FROM stats_reset), 0) FROM pg_stat_database WHERE datname = 'app'")
@@ -88,9 +88,7 @@ def app(host, plan, secrets_dir: str) -> dict:
     import re
 
     if plan.spec.app.framework == "rails":
-        out = host.check_output(f'curl -fsS -m 5 -G --data-urlencode token="$(cat {secrets_dir}/puma-control-token)" '
-                                f"http://127.0.0.1:{plan.app['control_port'].value}/stats")
-        stats = json.loads(out)
+        stats = json.loads(puma_control(host, secrets_dir, plan.app["control_port"].value, "/stats"))
         workers = [w["last_status"] for w in stats.get("worker_status", [])] or [stats]
         return {"puma_backlog": sum(w.get("backlog", 0) for w in workers),
                 "puma_pool_capacity": sum(w.get("pool_capacity", 0) for w in workers),

@@ -9,7 +9,7 @@ from ..render import render_text
 from .folders import StateFolders
 
 PURPOSES = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "puma-control", "runtime")
-MASK = "••••••"
+from ..errors import SECRET_MASK as MASK
 
 
 class Passwords:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..units import UnitError, pg_value_in_base_units, with_human_size
 
-SECRET_MASK = "••••••"
+from ..errors import SECRET_MASK
 NEAR_LIMIT = 0.10               # a budget with less than 10 % of its limit left is near it
 
 
@@ -175,17 +175,17 @@ def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | N
     if head is None:
         return StackReview(name, "removed")
     review = StackReview(name, "new" if base is None else "unchanged")
+    known = [*(base.secrets.values() if base else ()), *head.secrets.values()]
     if head.error:
         review.status = "broken"
-        review.errors.append(head.error)
+        review.errors.append(mask_known(head.error, known))   # an error may echo a value
     review.changes = _setting_changes(base, head)
     _budgets(review, base, head)
     old_warnings = set((base.plan or {}).get("warnings", [])) if base else set()
-    review.new_warnings = [w for w in (head.plan or {}).get("warnings", []) if w not in old_warnings]
+    review.new_warnings = [mask_known(w, known) for w in (head.plan or {}).get("warnings", []) if w not in old_warnings]
     base_secrets = base.secrets if base else {}
     review.secrets = _secret_changes(base_secrets, head.secrets)
-    review.diff = mask_known(_files_diff(name, base.files if base else {}, head.files),
-                             [*base_secrets.values(), *head.secrets.values()])
+    review.diff = mask_known(_files_diff(name, base.files if base else {}, head.files), known)
     if review.status == "unchanged" and (review.changes or review.secrets or review.diff or review.new_warnings):
         review.status = "changed"
     return review

@@ -17,6 +17,21 @@ from ..stackfile.load import stack_names
 from .compare import StackSnapshot
 
 
+def secure_values(node, path: str = "") -> dict[str, str]:
+    """Every `secure:` value of a stack file's config, at any depth and under any key (a mistyped
+    key included): compared between base and head, masked wherever it would be shown."""
+    out: dict[str, str] = {}
+    if isinstance(node, dict) and "secure" in node:
+        out[path] = str(node["secure"])
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            out.update(secure_values(value, f"{path}.{key}" if path else str(key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out.update(secure_values(value, f"{path}[{i}]"))
+    return out
+
+
 class ReviewError(Exception):
     """Git could not give a revision (unknown ref, not a repository). Exit code 2."""
 
@@ -46,10 +61,11 @@ def snapshot_tree(tree: Path, python: str = sys.executable) -> dict[str, StackSn
 
     def one(name: str) -> StackSnapshot:
         snap = StackSnapshot()
-        doc = yaml.safe_load((stacks_dir / f"Pulumi.{name}.yaml").read_text()) or {}
-        for key, value in (doc.get("config") or {}).items():
-            if isinstance(value, dict) and "secure" in value:
-                snap.secrets[key] = str(value["secure"])
+        try:
+            doc = yaml.safe_load((stacks_dir / f"Pulumi.{name}.yaml").read_text()) or {}
+        except yaml.YAMLError:
+            doc = {}
+        snap.secrets = secure_values(doc.get("config") if isinstance(doc, dict) else None)
         res = subprocess.run([python, "-m", "tunestack", "plan", "--stack", name, "--format", "json"], cwd=tree,
                              env=env, capture_output=True, text=True)
         if res.stdout.strip().startswith("{"):

@@ -5,6 +5,7 @@ import json
 
 from ..units import format_bytes_human, plural
 from .compare import StackReview, near_limit
+from .escape import block, code, inline
 
 
 GITHUB_COMMENT_LIMIT = 65_536   # characters GitHub accepts in one comment
@@ -12,59 +13,59 @@ COMMENT_BUDGET = 60_000         # what the comment may use: room for the workflo
 
 
 def _cell(value) -> str:
-    text = "—" if value is None else (f"`{value}`" if str(value) != "" else '`""`')
-    return text.replace("|", "\\|")
+    return "—" if value is None else code(value)
 
 
 def _summary(meta: dict, reviews: list[StackReview]) -> list[str]:
-    lines = ["<!-- tunestack-review -->", f"## tunestack config review: {meta['base']} → {meta['head']}", ""]
-    failing = [r.stack for r in reviews if r.failing]
+    # Everything that comes from the pull request (names, refs, values, reasons, errors) is escaped.
+    lines = ["<!-- tunestack-review -->", f"## tunestack config review: {inline(meta['base'])} → {inline(meta['head'])}",
+             ""]
+    failing = [inline(r.stack) for r in reviews if r.failing]
     lines.append(f"**✗ Blocking:** {', '.join(failing)}: see below." if failing
                  else "**✓ Every stack validates and every budget holds at head.**")
     lines += ["", "| stack | status | settings changed | budgets near their limit |", "| --- | --- | --- | --- |"]
     for r in reviews:
         near = [b["name"] for b in r.budgets if near_limit(b) or not b["ok"]]
-        lines.append(f"| {r.stack} | {r.status} | {len(r.changes)} | "
-                     f"{'; '.join(n.replace('|', '/') for n in near) or '—'} |")
+        lines.append(f"| {inline(r.stack)} | {r.status} | {len(r.changes)} | "
+                     f"{'; '.join(inline(n) for n in near) or '—'} |")
     return lines
 
 
 def _details(r: StackReview, with_diff: bool, max_changes: int | None) -> list[str]:
     """One stack's section: collapsed, unless it blocks the merge; one line when nothing changed."""
     if r.status == "unchanged" and not r.errors:
-        return ["", f"**{r.stack}**: unchanged, no setting changes."]
+        return ["", f"**{inline(r.stack)}**: unchanged, no setting changes."]
     open_ = " open" if r.failing else ""
-    lines = ["", f"<details{open_}><summary><b>{r.stack}</b>: {r.status}, {plural(len(r.changes), 'setting')} changed"
+    lines = ["", f"<details{open_}><summary><b>{inline(r.stack)}</b>: {r.status}, {plural(len(r.changes), 'setting')} changed"
                  "</summary>", ""]
     if r.status == "removed":
         return lines + ["The stack file was removed.", "", "</details>"]
     for e in r.errors:
-        lines.append("```\n" + e + "\n```")
+        lines += block(e)
     shown = r.changes if max_changes is None else r.changes[:max_changes]
     if shown:
         lines += ["| where | setting | base | head | change | why (head) | why (base) |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for c in shown:
             name = f"{c.renamed_from} → {c.name}" if c.kind == "renamed" else c.name
-            lines.append(f"| {c.section} | {name} | {_cell(c.old_text)} | {_cell(c.new_text)} | {c.amount} | "
-                         f"{c.new_reason.replace('|', '/')} | {c.old_reason.replace('|', '/')} |")
+            lines.append(f"| {inline(c.section)} | {inline(name)} | {_cell(c.old_text)} | {_cell(c.new_text)} | "
+                         f"{c.amount} | {inline(c.new_reason)} | {inline(c.old_reason)} |")
     if len(shown) < len(r.changes):
         lines.append(f"\n… and {len(r.changes) - len(shown)} more: see the full review.")
     if not r.changes and r.status != "broken":
         lines.append("No setting changes.")
     if r.secrets:
-        lines += ["", "Secrets: " + "; ".join(r.secrets)]
+        lines += ["", "Secrets: " + "; ".join(inline(s) for s in r.secrets)]
     if r.budgets:
         lines += ["", "| budget | headroom before | headroom after | |", "| --- | --- | --- | --- |"]
         for b in r.budgets:
             state = "**broken**" if not b["ok"] else "near its limit" if near_limit(b) else "ok"
-            lines.append(f"| {b['name']} | {_fmt_headroom(b['before'], b['unit'])} | "
+            lines.append(f"| {inline(b['name'])} | {_fmt_headroom(b['before'], b['unit'])} | "
                          f"{_fmt_headroom(b['after'], b['unit'])} | {state} |")
     if r.new_warnings:
-        lines += ["", "New warnings:"] + [f"- {w}" for w in r.new_warnings]
+        lines += ["", "New warnings:"] + [f"- {inline(w)}" for w in r.new_warnings]
     if r.diff and with_diff:
-        lines += ["", "<details><summary>rendered files diff</summary>", "", "```diff", r.diff.rstrip(), "```",
-                  "", "</details>"]
+        lines += ["", "<details><summary>rendered files diff</summary>", "", *block(r.diff, "diff"), "", "</details>"]
     elif r.diff:
         lines += ["", f"Rendered files changed ({r.diff.count(chr(10))} diff lines): see the full review."]
     return lines + ["", "</details>"]

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-MASK = "••••••"
+from ..errors import SECRET_MASK as MASK
 
 PHASES = ("setWeight", "pause", "analysis", "paused")   # paused: a manual gate (--pause-at), until promote
 
