@@ -51,7 +51,14 @@ def get(stack, path: str, port: int | None = None):
 
 
 def test_verify_checks_the_app_at_run_time(stack):
-    res = stack.cli("verify")
+    """...while `nobody` polls /proc: the runtime token verify sends never shows in any process's
+    argv or readable environment (issue #23)."""
+    from tests.argvwatch import nobody_watching
+
+    secrets = json.loads((stack.dir / "secrets" / "passwords.json").read_text())
+    with nobody_watching(secrets) as seen:
+        res = stack.cli("verify")
+    assert seen["rounds"] > 10 and seen["found"] == {}
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     assert " 0 failed" in res.stdout and "could not run" not in res.stdout
     passed = {line.split()[1] for line in res.stdout.splitlines() if line.strip().startswith("PASS")}

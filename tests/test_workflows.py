@@ -75,3 +75,66 @@ def test_the_tests_run_on_the_os_the_readme_names():
     assert job["container"]["image"] == "debian:12"
     assert any("bash .ci/run" in s.get("run", "") for s in job["steps"])
     assert "Debian 12" in (ROOT / "README.md").read_text()
+
+
+# --- the comment workflow's script under a stubbed GitHub API (issue #23) ------------------------
+REPO_ID = 1001
+FORGED = "<!-- tunestack-review -->\n**✓ Every stack validates** (forged)"
+
+
+def run_comment_script(tmp_path, payload, open_pulls=(), comments=(), pr_number_file="999"):
+    """The script exactly as the workflow holds it; the artifact written as a pull request's run
+    could write it (a pr-number of its choosing, any comment text)."""
+    script = load("tunestack-comment.yml")["jobs"]["comment"]["steps"][1]["with"]["script"]
+    (tmp_path / "script.js").write_text(script)
+    (tmp_path / "review").mkdir()
+    (tmp_path / "review" / "comment.md").write_text("<!-- tunestack-review -->\nthe review")
+    (tmp_path / "review" / "pr-number").write_text(pr_number_file)
+    scenario = {"payload": {"repository": {"id": REPO_ID}, "workflow_run": payload},
+                "open_pulls": list(open_pulls), "comments": list(comments)}
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    res = subprocess.run([shutil.which("node") or "node", str(ROOT / "tests" / "comment_script.mjs"),
+                          str(tmp_path / "script.js"), str(tmp_path / "scenario.json")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "RUN_URL": "https://github.com/acme/shop/actions/runs/1"})
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def writes(calls):
+    return [(c["call"], c.get("issue_number") or c.get("comment_id")) for c in calls if c["call"].endswith("Comment")]
+
+
+def test_the_pull_request_number_comes_from_the_event_not_the_artifact(tmp_path):
+    run = {"pull_requests": [{"number": 7, "base": {"repo": {"id": REPO_ID}}}], "head_sha": "abc"}
+    assert writes(run_comment_script(tmp_path, run, pr_number_file="999")) == [("issues.createComment", 7)]
+
+
+def test_a_fork_pull_request_is_found_by_its_head_commit(tmp_path):
+    run = {"pull_requests": [], "head_sha": "f00d", "head_branch": "feature",
+           "head_repository": {"owner": {"login": "someone"}}}
+    pulls = [{"number": 8, "head": {"sha": "f00d"}}, {"number": 9, "head": {"sha": "0ld"}}]
+    calls = run_comment_script(tmp_path, run, open_pulls=pulls)
+    assert writes(calls) == [("issues.createComment", 8)]
+    assert next(c for c in calls if c["call"] == "pulls.list")["head"] == "someone:feature"
+
+
+def test_a_pull_request_of_another_repository_is_never_commented_on(tmp_path):
+    run = {"pull_requests": [{"number": 7, "base": {"repo": {"id": 666}}}], "head_sha": "abc"}
+    calls = run_comment_script(tmp_path, run)
+    assert writes(calls) == [] and any(c["call"] == "notice" for c in calls)
+
+
+def test_only_the_bots_own_comment_is_edited(tmp_path):
+    run = {"pull_requests": [{"number": 7, "base": {"repo": {"id": REPO_ID}}}], "head_sha": "abc"}
+    comments = [{"id": 1, "body": FORGED, "user": {"login": "mallory", "type": "User"}},
+                {"id": 2, "body": FORGED, "user": {"login": "evil[bot]", "type": "Bot"}},
+                {"id": 3, "body": "<!-- tunestack-review -->\nold", "user": {"login": "github-actions[bot]",
+                                                                          "type": "Bot"}}]
+    assert writes(run_comment_script(tmp_path, run, comments=comments)) == [("issues.updateComment", 3)]
+
+
+def test_a_forged_comment_alone_gets_a_new_comment_beside_it(tmp_path):
+    run = {"pull_requests": [{"number": 7, "base": {"repo": {"id": REPO_ID}}}], "head_sha": "abc"}
+    comments = [{"id": 1, "body": FORGED, "user": {"login": "mallory", "type": "User"}}]
+    assert writes(run_comment_script(tmp_path, run, comments=comments)) == [("issues.createComment", 7)]
