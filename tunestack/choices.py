@@ -18,6 +18,10 @@ FRAMEWORKS = ("rails", "python", "go", "node")
 PGBOUNCER_SERVER_LIFETIME_MS = 3_600_000   # PgBouncer's default server_lifetime, which the plan keeps
 RUBY_VERSIONS = ("3.0", "3.1", "3.2", "3.3", "3.4")              # the ones plan/ruby.py has rules for
 RAILS_VERSIONS = ("6.1", "7.0", "7.1", "7.2", "8.0", "8.1")
+# The oldest Ruby each Rails runs on (Rails guides, "Upgrading Ruby on Rails": 7.2 needs 3.1, 8.0 needs 3.2).
+RAILS_MIN_RUBY = {"6.1": "2.5", "7.0": "2.7", "7.1": "2.7", "7.2": "3.1", "8.0": "3.2", "8.1": "3.2"}
 TRACING_UNITS = ("transactions", "spans")
 IMAGE_KEYS = ("postgres", "pgbouncer", "redis", "app", "canary_app", "haproxy")
-TARGETS = ("hosts", "docker")   # services as packages on hosts, or as containers
+TARGETS = ("hosts", "docker")
+MAX_LOAD_RATE = 500   # requests/s a rollout's own synthetic load sends at most (`rollout --load`)
+MAX_BAKE_MS = 86_400_000   # a day: a longer bake holds the stack's rollout for days   # services as packages on hosts, or as containers

@@ -31,7 +31,9 @@ def is_address(text: str) -> bool:
         ipaddress.ip_address(text)
         return True
     except ValueError:
-        return bool(HOSTNAME.match(text))
+        # RFC 1123 2.1: a name that looks like a dotted-decimal number must be one (10.20.1 and
+        # 999.999.999.999 are typos of addresses, not host names).
+        return bool(HOSTNAME.match(text)) and not re.fullmatch(r"[0-9.]+", text)
 
 
 def is_local_stack(spec) -> bool:

@@ -24,6 +24,16 @@ def doc_with(path, value):
     return yaml.safe_dump(doc, allow_unicode=True)
 
 
+STAGING = yaml.safe_load((ROOT / "stacks" / "Pulumi.staging.yaml").read_text())
+
+
+def staging_with(change):
+    """stacks/Pulumi.staging.yaml (hosts with addresses) changed by `change(config)`."""
+    doc = copy.deepcopy(STAGING)
+    change(doc["config"])
+    return yaml.safe_dump(doc)
+
+
 def go_doc(go):
     doc = yaml.safe_load(doc_with([A, "framework"], "go"))
     doc["config"][A]["go"] = go

@@ -2,7 +2,7 @@
 Each case is a whole stack file: exit 2, one clear error, nothing planned (badinput.check)."""
 import pytest
 
-from .badinput import A, doc_with, go_doc, node_doc, check
+from .badinput import A, check, doc_with, go_doc, node_doc, raw
 
 CASES = [
     ("float-threads", doc_with([A, "threads"], 4.0), ["threads", "4.0", "integer"]),
@@ -22,6 +22,16 @@ CASES = [
     ("node-heap-over-memory", node_doc({"max_old_space": "2GiB"}),
      ["max_old_space", "2GiB", "less than memory_per_worker"]),
     ("worker-memory-zero", doc_with([A, "memory_per_worker"], "0MiB"), ["memory_per_worker", "above zero"]),
+    # --- issue #23: a held-out set of hostile files ---------------------------------------------
+    ("ruby-3.10-unquoted", raw("    framework: python", "    framework: rails\n    ruby: 3.10"),
+     ["app → ruby", "in quotes: YAML reads an unquoted 3.1 as a number", 'quote it: ruby: "3.1"']),
+    ("rails-6.10-unquoted", raw("    framework: python", "    framework: rails\n    rails: 6.10"), ["app → rails", "in quotes"]),
+    ("rails-8-on-ruby-3.0", raw("    framework: python", '    framework: rails\n    ruby: "3.0"\n    rails: "8.0"'),
+     ["app → ruby", "Ruby 3.2 or newer: Rails 8.0"]),
+    ("go-lifetime-0s", go_doc({"conn_max_lifetime": "0s"}), ["conn_max_lifetime", "at least 1 s"]),
+    ("go-lifetime-below-a-ms", go_doc({"conn_max_lifetime": "0.4ms"}), ["conn_max_lifetime", "at least 1 s"]),
+    ("go-idle-0s", go_doc({"conn_max_idle_time": "0s"}), ["conn_max_idle_time", "at least 1 s"]),
+    ("node-heap-3MiB", node_doc({"max_old_space": "3MiB"}), ["max_old_space", "at least 64MiB"])
 ]
 
 

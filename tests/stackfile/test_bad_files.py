@@ -2,11 +2,13 @@
 
 Each case edits the local stack file and runs the real CLI. The error must name the file, the key
 path and the value, and say what is allowed."""
+import os
 import subprocess
 import sys
 
 import pytest
 import yaml
+from tunestack.cli import main
 from tunestack.paths import ROOT
 
 BASE = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
@@ -128,3 +130,27 @@ def test_render_writes_nothing_for_a_bad_stack(tmp_path):
     res = subprocess.run([sys.executable, "-m", "tunestack", "render", "--stack-file", str(path), "--out", str(out)],
                          cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 2 and not out.exists()
+
+
+@pytest.mark.parametrize("make,kind", [
+    (lambda p: os.mkfifo(p), "a FIFO (named pipe)"),
+    (lambda p: p.symlink_to("/dev/zero"), "a character device (a symlink to /dev/zero)"),
+    (lambda p: p.mkdir(), "a folder"),
+])
+def test_a_path_that_is_no_regular_file_is_named_for_what_it_is(tmp_path, capsys, make, kind):
+    """Issue #23: a FIFO (which would block the read) or a symlink to /dev/zero was "no such file"."""
+    path = tmp_path / "Pulumi.odd.yaml"
+    make(path)
+    assert main(["plan", "--stack-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"value:   {kind}" in err and "allowed: a regular file" in err and "Traceback" not in err
+
+
+def test_a_sparse_giant_is_refused_by_its_size_before_it_is_read(tmp_path, capsys):
+    """A 3 GiB sparse file was read whole (MemoryError) before its size was checked."""
+    path = tmp_path / "Pulumi.big.yaml"
+    with open(path, "wb") as f:
+        f.truncate(3 * 1024**3)
+    assert main(["plan", "--stack-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{3 * 1024**3} bytes" in err and "at most 1048576 bytes" in err

@@ -25,6 +25,12 @@ CASES = [
     ("unknown-top-key", doc_with(["tunestack:postgress"], {}), ["tunestack:postgress", "did you mean"]),
     ("secret-in-clear", doc_with(["tunestack:dbPassword"], "hunter2"), ["dbPassword"]),
     ("huge-file", "config: {}\n" + "# " + "x" * (1024 * 1024) + "\n", ["bytes", "at most"]),
+    # --- issue #23: a held-out set of hostile files ---------------------------------------------
+    ("null-key", raw("    workload: web\n", "    workload: web\n    ~: 1\n"), ["the key ~ (read as NoneType)",
+                                                                             "keys that are text"]),
+    ("integer-key", raw("    workload: web\n", "    workload: web\n    5: 1\n"), ["the key 5 (read as int)"]),
+    ("merge-key", raw("  tunestack:pgbouncer:\n", "  base: &b {pool_mode: transaction}\n  tunestack:pgbouncer:\n"
+                                                   "    <<: *b\n"), ["a merge key (<<)", "write the merged keys out"]),
 ]
 SECTIONS = ("hosts", "postgres", "pgbouncer", "redis", "app", "traffic", "rollout", "images", "ports")
 

@@ -2,7 +2,7 @@
 Each case is a whole stack file: exit 2, one clear error, nothing planned (badinput.check)."""
 import pytest
 
-from .badinput import BASE, H, doc_with, check
+from .badinput import BASE, H, check, doc_with, staging_with
 
 CASES = [
     ("address-injection", doc_with([H, 0, "addresses"], ["127.0.0.1\n[pgbouncer]\nauth_type = trust"]),
@@ -28,6 +28,21 @@ CASES = [
     ("duplicate-host", doc_with([H], [BASE["config"][H][0], BASE["config"][H][0]]),
      ["name", "a name used once"]),
     ("no-app-host", doc_with([H, 0, "roles"], ["db", "cache"]), ["at least one host with role app"]),
+    # --- issue #23: a held-out set of hostile files ---------------------------------------------
+    ("address-999", doc_with([H, 0, "addresses"], ["999.999.999.999"]), ["addresses[0]", "IP address or a host name"]),
+    ("address-three-parts", doc_with([H, 0, "addresses"], ["10.20.1"]), ["addresses[0]", "10.20.1"]),
+    ("address-every", doc_with([H, 0, "addresses"], ["0.0.0.0"]), ["addresses[0]", "not every address"]),
+    ("address-broadcast", doc_with([H, 0, "addresses"], ["255.255.255.255"]), ["broadcast or multicast"]),
+    ("address-twice-in-a-host", staging_with(lambda c: c[H][2].update(addresses=["10.20.2.11"] * 2 + ["10.20.2.13"])),
+     ["hosts[2] → addresses[1]", "an address of its own (already app's)"]),
+    ("db-and-app-on-one-address", staging_with(lambda c: c[H][2].update(addresses=["10.20.1.10", "10.20.2.12",
+                                                                                    "10.20.2.13"])),
+     ["hosts[2] → addresses[0]", "already db's"]),
+    ("db-here-apps-remote", staging_with(lambda c: c[H][0].update(addresses=["127.0.0.1"])),
+     ["every host remote, or every host on this machine", "give db its private address"]),
+    ("threads-above-cpus", doc_with([H, 0, "threads_per_core"], 4), ["threads_per_core", "at most the host's 2 CPUs"]),
+    ("threads-beside-instance-type", staging_with(lambda c: c[H][0].update(threads_per_core=2)),
+     ["threads_per_core", "no threads_per_core beside an instance_type"])
 ]
 
 

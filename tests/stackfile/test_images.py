@@ -10,6 +10,11 @@ CASES = [
     ("postgres-image-other-major", doc_with(["tunestack:images", "postgres"], "tunestack/postgres:16"),
      ["images → postgres", "tunestack/postgres:15"]),
     ("image-unknown-key", doc_with(["tunestack:images", "worker"], "x:1"), ["images", "worker"]),
+    # --- issue #23: a held-out set of hostile files ---------------------------------------------
+    ("registry-user-control", doc_with(["tunestack:registry"], {"address": "ghcr.io", "username": "bot\x1b[31m"}),
+     ["registry → username", "printable text only"]),
+    ("registry-port-99999", doc_with(["tunestack:registry"], {"address": "ghcr.io:99999", "username": "bot"}),
+     ["registry → address", "a port from 1 to 65535"])
 ]
 
 

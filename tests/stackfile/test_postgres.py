@@ -21,6 +21,11 @@ CASES = [
     ("lock-above-statement", doc_with([PG, "lock_timeout"], "20s") .replace("slow_query", "statement_timeout: 10s\n    slow_query"),
      ["lock_timeout", "less than statement_timeout"]),
     ("workload-bool", raw("    workload: web", "    workload: yes"), ["workload", "True"]),
+    # --- issue #23: a held-out set of hostile files ---------------------------------------------
+    ("wal-rate-16TB", doc_with([PG, "wal_rate"], "16TB"), ["wal_rate", "16TB", "at most 4GB/s"]),
+    ("wal-disk-1MB", doc_with([PG, "wal_disk"], "1MB"), ["wal_disk", "at least 128MiB"]),
+    ("max-wal-size-over-its-disk", doc_with([PG, "overrides"], {"max_wal_size": "8GB"}).replace(
+        "    slow_query", "    wal_disk: 4GiB\n    slow_query"), ["overrides → max_wal_size", "at most 60 % of wal_disk"])
 ]
 
 

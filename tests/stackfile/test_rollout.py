@@ -19,6 +19,15 @@ CASES = [
     ("canary-weight-no-image", without_line(doc_with(["tunestack:canaryWeight"], 50), "    canary_app: tunestack/refapp:0.2.0\n"),
      ["canaryWeight", "no canary image"]),
     ("canary-weight-101", doc_with(["tunestack:canaryWeight"], 101), ["canaryWeight", "at most 100"]),
+    # --- issue #23: a held-out set of hostile files ---------------------------------------------
+    ("bake-100000h", doc_with([RO, "bake"], "100000h"), ["bake", "at most 24h"]),
+    ("min-requests-unreachable", doc_with([RO, "gates", "min_requests"], 10**12), ["min_requests", "at most 1000"]),
+    ("p95-below-a-ms", doc_with([RO, "gates", "max_p95_ms"], 1e-6), ["max_p95_ms", "whole ms"]),
+    ("canary-env-database-url", doc_with(["tunestack:canaryEnv"], {"DATABASE_URL": "postgres://evil"}),
+     ["canaryEnv → DATABASE_URL", "not one that changes what runs or where it connects"]),
+    ("canary-env-ld-preload", doc_with(["tunestack:canaryEnv"], {"LD_PRELOAD": "/tmp/x.so"}), ["canaryEnv → LD_PRELOAD"]),
+    ("canary-env-escape", doc_with(["tunestack:canaryEnv"], {"NOTE": "a\x1b[2Jb"}),
+     ["canaryEnv → NOTE", "printable text only"])
 ]
 
 

@@ -21,6 +21,10 @@ CASES = [
     ("rule-on-health", doc_with([T, "sampling_rules"], [{"path": "/health", "rate": 1}]), ["not a health check"]),
     ("peak-rps-zero", doc_with([T, "peak_rps"], 0), ["peak_rps", "more than 0"]),
     ("spans-zero", doc_with([T, "tracing_budget", "spans_per_transaction"], 0), ["spans_per_transaction"]),
+    # --- issue #23: a held-out set of hostile files ---------------------------------------------
+    ("rule-path-twice", doc_with([T, "sampling_rules"], [{"path": "/x", "rate": 0.5}, {"path": "/x", "rate": 0.1}]),
+     ["sampling_rules[1] → path", "each path once"]),
+    ("peak-rps-inf-message", doc_with([T, "peak_rps"], math.inf), ["peak_rps", "a finite number", ".nan and .inf"])
 ]
 
 

@@ -112,8 +112,7 @@ class Runs:
         from ..servers import installed_pg_major, installed_ruby
 
         self.stack, self.opts, self.tmp = stack, opts, tmp
-        self.stack_file = stackfile.stack_path(stack)
-        self.spec = stackfile.load(self.stack_file, name=stack)
+        self.spec = stackfile.load(stackfile.stack_path(stack), name=stack)
         self.local = is_local_stack(self.spec)
         self.on_this_machine = self.local and opts.target == "hosts"   # the local stack, under supervisord
         self.pg_version = opts.pg_version or (installed_pg_major() if self.on_this_machine else None)
@@ -146,11 +145,6 @@ class Runs:
             hosts = _local_docker_hosts(self.stack)
         elif self.local:
             hosts = "local://"
-        elif any(not h.addresses for h in self.spec.hosts):
-            lacking = [h.name for h in self.spec.hosts if not h.addresses]
-            raise UsageError(f"{self.stack_file}: config → tunestack:hosts → {lacking[0]} → addresses: missing, while "
-                             "other hosts of the stack are remote; verify reaches every host over SSH. "
-                             f"Fix: give {', '.join(lacking)} its addresses (and ssh_user), or pass --hosts")
         elif o.target == "docker":
             return self._remote_docker_runs()
         else:

@@ -52,7 +52,7 @@ def resolve_stack(args) -> None:
         return
     if args.stack_file:
         path = Path(args.stack_file)
-        if not path.is_file():
+        if not os.path.lexists(path):   # anything else there (a FIFO, a device) the loader names
             raise UsageError(f"--stack-file {path}: no such file")
         named = re.fullmatch(r"Pulumi\.([A-Za-z0-9][A-Za-z0-9_.-]*)\.yaml", path.name)
         if args.command in ANY_STACK_FILE:

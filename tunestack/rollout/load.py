@@ -2,9 +2,8 @@
 like Flagger's load tester, for stacks nobody is using."""
 from __future__ import annotations
 
+from ..choices import MAX_LOAD_RATE  # noqa: F401  (requests/s: enough for any gate, not a load test)
 from .haproxy_log import SYNTHETIC_HEADER
-
-MAX_LOAD_RATE = 500   # requests/s: enough for any gate, not a load test
 
 
 def synthetic_load(plan, rate: float, bake_s: float, say):

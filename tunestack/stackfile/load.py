@@ -6,7 +6,9 @@ The schema (schema.py) checks shapes and types; then each section of the file ha
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from pathlib import Path
 
 import yaml
@@ -28,7 +30,7 @@ from .sections.redis import redis as redis_section
 from .sections.rollout import rollout as rollout_section
 from .sections.traffic import traffic as traffic_section
 from .spec import StackSpec
-from .yamlread import YamlRefused, key_lines, line_of, read_yaml_text
+from .yamlread import MAX_BYTES, YamlRefused, key_lines, line_of, read_yaml_text
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
@@ -58,9 +60,35 @@ def stack_path(name: str) -> Path:
     return stacks_dir() / f"Pulumi.{name}.yaml"
 
 
+def _kind(mode: int) -> str | None:
+    """What a path that is not a regular file is, in words."""
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, once it is known to be a regular file of a stack file's size: a FIFO, a
+    device or a sparse giant is refused by what it is, before a byte is read."""
+    st = path.stat()   # follows a symlink: what it points at is what would be read
+    kind = _kind(st.st_mode)
+    if kind:
+        target = f" (a symlink to {os.path.realpath(path)})" if path.is_symlink() else ""
+        raise StackError([Problem(str(path), "(file)", kind + target, "a regular file",
+                                  "point at the stack file itself")])
+    if st.st_size > MAX_BYTES:
+        raise StackError([Problem(str(path), "(file)", f"{st.st_size} bytes", f"at most {MAX_BYTES} bytes",
+                                  "a stack file holds one stack's settings; point at the right file")])
+    with open(path, "rb") as f:
+        return f.read(MAX_BYTES + 1).decode()
+
+
 def _read_yaml(path: Path) -> object:
     try:
-        text = path.read_text()
+        text = _read_text(path)
     except FileNotFoundError:
         raise StackError([Problem(str(path), "(file)", MISSING, "an existing stack file",
                                   f"create it, or pick one of: {', '.join(stack_names())}")]) from None

@@ -3,6 +3,7 @@ errors turned into "value, allowed, fix"."""
 from __future__ import annotations
 
 import difflib
+import math
 import re
 
 from ..errors import MISSING, Problem
@@ -73,6 +74,9 @@ def schema_problem(file: str, err) -> Problem:
     described = description_at(path)
     if err.validator == "oneOf" and described:
         return Problem(file, path_text(path), err.instance, described, "write it as in the examples")
+    if err.validator == "type" and isinstance(err.instance, float) and not math.isfinite(err.instance):
+        return Problem(file, path_text(path), err.instance, "a finite number" + (f": {described}" if described else ""),
+                       "write a number such as 20: YAML's .nan and .inf are no value a plan can use")
     if err.validator == "type":
         expected = err.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected

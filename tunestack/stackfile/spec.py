@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from ..units import MIB
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})   # a host at these addresses is this machine
+
+
 @dataclass(frozen=True)
 class HostSpec:
     name: str
@@ -31,7 +34,7 @@ class HostSpec:
 
     @property
     def is_local(self) -> bool:
-        return not self.addresses or all(a in ("127.0.0.1", "localhost", "::1") for a in self.addresses)
+        return not self.addresses or set(self.addresses) <= LOOPBACK
 
     @property
     def address(self) -> str:

@@ -60,10 +60,17 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
         for key_node, _ in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlRefused("a merge key (<<)", line, "keys written out in each mapping (a merged key would "
+                                  "have no line of its own to report)", "write the merged keys out here")
             key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise YamlRefused(f"a {type(key).__name__} as a key", key_node.start_mark.line + 1,
-                                  "keys that are plain words", "write the key as a word")
+            if not isinstance(key, str):
+                what = (f"the key {key_node.value or '~'} (read as {type(key).__name__})"
+                        if isinstance(key_node, yaml.ScalarNode) else f"a {type(key).__name__} as a key")
+                raise YamlRefused(what, line,
+                                  "keys that are text: YAML reads 5, 3.10, yes or ~ as a number, a boolean or null",
+                                  "write the key as a word, or quote it")
             if key in seen:
                 raise YamlRefused(f"duplicate key {key!r}", key_node.start_mark.line + 1,
                                   f"each key once per mapping (first at line {seen[key]})",

@@ -2,12 +2,14 @@
 and the keys only one framework reads (Ruby and Rails versions, Go's pool lifetimes, Node's heap)."""
 from __future__ import annotations
 
-from ...choices import PGBOUNCER_SERVER_LIFETIME_MS, RAILS_VERSIONS, RUBY_VERSIONS
+from ...choices import PGBOUNCER_SERVER_LIFETIME_MS, RAILS_MIN_RUBY, RAILS_VERSIONS, RUBY_VERSIONS
+from ...units import MIB, release
 from ..checker import Checker, given, present
 from ..schema import NS
 from ..spec import DEFAULT_THREADS, AppSpec, JobsSpec
 
 KEY = f"{NS}:app"
+MIN_NODE_HEAP = 64 * MIB
 # App keys that only one kind of app reads: given to another, they would be silently ignored.
 FRAMEWORK_KEYS = {"ruby": ("rails",), "rails": ("rails",), "jemalloc": ("rails",), "go": ("go",), "node": ("node",)}
 
@@ -44,21 +46,32 @@ def _job_timeouts(ck: Checker, c: dict, jobs: JobsSpec, request_ms: int | None) 
 
 
 def _versions(ck: Checker, c: dict) -> dict:
-    """Ruby and Rails as major.minor text, each one tunestack has rules for."""
+    """Ruby and Rails as major.minor text, each one tunestack has rules for. A version YAML read as
+    a number is refused: 3.10 would be the number 3.1."""
     versions = {}
     for name, known in (("ruby", RUBY_VERSIONS), ("rails", RAILS_VERSIONS)):
-        if name in c:
-            versions[name] = text = c[name] if isinstance(c[name], str) else f"{c[name]}"
-            if text not in known:
-                ck.problem([KEY, name], c[name], f"one of {', '.join(known)} (the versions tunestack has "
-                           f"{name.capitalize()} rules for)",
-                           f"write the {name.capitalize()} the app runs, as major.minor, e.g. {known[1]!r}")
+        if name not in c:
+            continue
+        if isinstance(c[name], float):
+            ck.problem([KEY, name], c[name], f"one of {', '.join(known)}, in quotes: YAML reads an unquoted "
+                       f"{c[name]} as a number (3.10 would be 3.1)", f"quote it: {name}: \"{c[name]}\"")
+            continue
+        versions[name] = text = str(c[name])
+        if text not in known:
+            ck.problem([KEY, name], c[name], f"one of {', '.join(known)} (the versions tunestack has "
+                       f"{name.capitalize()} rules for)",
+                       f"write the {name.capitalize()} the app runs, as major.minor, e.g. {known[1]!r}")
+    ruby, rails = versions.get("ruby"), versions.get("rails")
+    if ruby in RUBY_VERSIONS and rails in RAILS_VERSIONS and release(ruby) < release(RAILS_MIN_RUBY[rails]):
+        ck.problem([KEY, "ruby"], ruby, f"Ruby {RAILS_MIN_RUBY[rails]} or newer: Rails {rails} runs on nothing older "
+                   "(Rails guides, \"Upgrading Ruby on Rails\")", f"upgrade Ruby, or name the Rails the app runs")
     return versions
 
 
 def go_settings(ck: Checker, g: dict) -> dict:
-    lifetime = ck.duration([KEY, "go", "conn_max_lifetime"], g.get("conn_max_lifetime"))
-    idle = ck.duration([KEY, "go", "conn_max_idle_time"], g.get("conn_max_idle_time"))
+    # database/sql reads 0 as "forever", and the env carries whole milliseconds: at least a second.
+    lifetime = ck.duration([KEY, "go", "conn_max_lifetime"], g.get("conn_max_lifetime"), minimum_ms=1000)
+    idle = ck.duration([KEY, "go", "conn_max_idle_time"], g.get("conn_max_idle_time"), minimum_ms=1000)
     if lifetime is not None and lifetime >= PGBOUNCER_SERVER_LIFETIME_MS:
         # PgBouncer closes its server connection at server_lifetime; the app's connection to PgBouncer
         # should be recycled first so a fresh one lands on a fresh server connection.
@@ -75,7 +88,10 @@ def go_settings(ck: Checker, g: dict) -> dict:
 def node_settings(ck: Checker, n: dict, c: dict) -> dict:
     heap = ck.size([KEY, "node", "max_old_space"], n.get("max_old_space"))
     per_process = ck.size([KEY, "memory_per_worker"], c["memory_per_worker"])
-    if heap is not None and per_process is not None and heap >= per_process:
+    if heap and heap < MIN_NODE_HEAP:
+        ck.problem([KEY, "node", "max_old_space"], n["max_old_space"], "at least 64MiB: V8's own old space needs "
+                   "tens of MiB before the app's objects", "remove it (75 % of memory_per_worker) or raise it")
+    elif heap is not None and per_process is not None and heap >= per_process:
         ck.problem([KEY, "node", "max_old_space"], n["max_old_space"],
                    f"less than memory_per_worker ({c['memory_per_worker']}): the process also needs memory "
                    "outside V8's heap", "remove it (75 % of memory_per_worker) or raise memory_per_worker")

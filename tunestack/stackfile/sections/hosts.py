@@ -3,6 +3,7 @@ or cpus + memory)."""
 from __future__ import annotations
 
 import difflib
+import ipaddress
 
 from ...errors import MISSING
 from ...targets import is_address
@@ -10,7 +11,7 @@ from ...units import MIB, TIB
 from ..aws import UnknownInstanceType, known_types
 from ..checker import Checker
 from ..schema import NS
-from ..spec import DEFAULT_STORAGE, HostSpec
+from ..spec import DEFAULT_STORAGE, LOOPBACK, HostSpec
 
 MIN_DB_MEMORY = 512 * MIB   # pgtune refuses less than 512MB of memory
 MAX_HOST_MEMORY = 16 * TIB  # 25% of it stays inside PostgreSQL's shared_buffers range
@@ -39,12 +40,28 @@ def _shape(ck: Checker, h: dict, p: list):
             storage or DEFAULT_STORAGE)
 
 
+def _not_one_machine(address: str) -> str | None:
+    """Why an address names no single machine: every address, a broadcast or a multicast group."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if ip.is_unspecified:
+        return "every address of a machine"
+    if ip.is_multicast or (ip.version == 4 and ip == ipaddress.ip_address("255.255.255.255")):
+        return "a broadcast or multicast address"
+    return None
+
+
 def _addresses(ck: Checker, h: dict, p: list, count: int) -> tuple[str, ...]:
     addresses = tuple(h.get("addresses", ()))
     for i, address in enumerate(addresses):
         if not is_address(address):
             ck.problem(p + ["addresses", i], address, "an IP address or a host name (RFC 1123)",
                        "write the host's private address, e.g. 10.0.1.10")
+        elif _not_one_machine(address):
+            ck.problem(p + ["addresses", i], address, f"the address of one machine, not {_not_one_machine(address)}",
+                       "write the host's own private address, e.g. 10.0.1.10")
     if addresses and len(addresses) != count:
         ck.problem(p + ["addresses"], list(addresses), f"exactly {count} address(es), one per host",
                    "list one address per host or set count to match")
@@ -61,10 +78,16 @@ def _host(ck: Checker, h: dict, p: list) -> HostSpec | None:
         ck.problem(p + ["instance_type"], h["instance_type"], "either instance_type or cpus + memory",
                    "remove cpus and memory, or remove instance_type")
         return None
+    if "instance_type" in h and "threads_per_core" in h:
+        ck.problem(p + ["threads_per_core"], h["threads_per_core"], "no threads_per_core beside an instance_type "
+                   "(the instance type's own value counts)", "remove threads_per_core")
     shape = _shape(ck, h, p)
     if shape is None:
         return None
     cpus, mem, source, threads, storage = shape
+    if threads > cpus:
+        ck.problem(p + ["threads_per_core"], threads, f"at most the host's {cpus} CPUs",
+                   "write the hardware threads per physical core: 2 with SMT (Intel, AMD), else 1")
     if mem > MAX_HOST_MEMORY:
         ck.problem(p + ["memory"], h.get("memory", h.get("instance_type")), "at most 16TiB",
                    "check the unit: sizes use kB/MB/GB/TB or KiB/MiB/GiB/TiB")
@@ -94,4 +117,22 @@ def hosts(ck: Checker) -> tuple[HostSpec, ...]:
     if not any("app" in h["roles"] for h in entries):
         ck.problem([KEY], [h["name"] for h in entries], "at least one host with role app",
                    "add a host with roles: [app]")
+    _machines(ck, entries)
     return tuple(out)
+
+
+def _machines(ck: Checker, entries: list) -> None:
+    """Each address is one machine of one host; a stack is on this machine or on others, not both
+    (remote app hosts cannot reach a database on loopback)."""
+    seen: dict[str, str] = {}
+    for idx, h in enumerate(entries):
+        for i, address in enumerate(h.get("addresses", ())):
+            if address in seen:
+                ck.problem([KEY, idx, "addresses", i], address, f"an address of its own (already {seen[address]})",
+                           "one machine is one host of the stack: give it every role it runs, or fix the address")
+            seen.setdefault(address, f"{h['name']}'s")
+    local = [h["name"] for h in entries if not h.get("addresses") or set(h["addresses"]) <= LOOPBACK]
+    remote = [h["name"] for h in entries if h.get("addresses") and not set(h["addresses"]) <= LOOPBACK]
+    if local and remote:
+        ck.problem([KEY], local, f"every host remote, or every host on this machine (remote: {', '.join(remote)})",
+                   f"give {', '.join(local)} its private address: other hosts cannot reach this machine's loopback")

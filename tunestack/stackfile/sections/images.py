@@ -37,6 +37,14 @@ def _buildable(ck: Checker, role: str, image) -> None:
 
 def registry(ck: Checker, secrets: tuple[str, ...]) -> tuple[str, str] | None:
     found = ck.config.get(f"{NS}:registry")
+    if found:
+        port = found["address"].rpartition(":")[2] if ":" in found["address"] else ""
+        if port and not 1 <= int(port) <= 65535:
+            ck.problem([f"{NS}:registry", "address"], found["address"], "a port from 1 to 65535",
+                       "write the registry's host[:port], e.g. ghcr.io or registry.example:5000")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in found["username"]):
+            ck.problem([f"{NS}:registry", "username"], "(a name with control characters)", "printable text only",
+                       "write the registry user's name as the registry shows it")
     if found and "registryPassword" not in secrets:
         ck.problems.append(Problem(ck.file, path_text(["config", f"{NS}:registryPassword"]), MISSING,
                                    "a Pulumi secret with the registry's password or token",

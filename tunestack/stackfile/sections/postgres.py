@@ -5,11 +5,15 @@ from __future__ import annotations
 import difflib
 
 from ...postgres.catalog import catalog
+from ...postgres.wal import WAL_DISK_SHARE
+from ...units import GIB, MIB, pg_value_in_base_units
 from ..checker import Checker, given, present
 from ..schema import NS
 from ..spec import PostgresSpec
 
 KEY = f"{NS}:postgres"
+MAX_WAL_RATE = 4 * GIB    # per second: above any one disk's sequential writes
+MIN_WAL_DISK = 128 * MIB  # 60 % of it holds four 16 MB segments
 # postgresql.conf settings the stack sets through its own keys (or the deploy sets): an override
 # would break ports, sockets, files or the budgets.
 OWNED_SETTINGS = {"port": "postgres.port", "listen_addresses": "the hosts' addresses",
@@ -45,6 +49,26 @@ def _override(ck: Checker, gucs: dict, version: int, setting: str, value) -> str
     return text
 
 
+def _wal(ck: Checker, c: dict, overrides: dict) -> tuple[int | None, int | None]:
+    """WAL per second and the WAL disk: within what one server writes and what holds a checkpoint's
+    WAL; an override of max_wal_size may not ignore the disk."""
+    rate = ck.size([KEY, "wal_rate"], c.get("wal_rate"))
+    disk = ck.size([KEY, "wal_disk"], c.get("wal_disk"))
+    if rate and rate > MAX_WAL_RATE:
+        ck.problem([KEY, "wal_rate"], c["wal_rate"], "at most 4GB/s: more WAL than one server's disk writes",
+                   "write the WAL your primary writes per second at peak, e.g. 16MB (pg_stat_wal.wal_bytes)")
+    if disk and disk < MIN_WAL_DISK:
+        ck.problem([KEY, "wal_disk"], c["wal_disk"], "at least 128MiB: 60 % of it holds max_wal_size, which needs "
+                   "four 16 MB WAL segments (PostgreSQL refuses less)", "write the size of the disk pg_wal is on")
+    elif disk and "max_wal_size" in overrides:
+        wanted = pg_value_in_base_units(overrides["max_wal_size"], "MB") * MIB
+        if wanted > disk * WAL_DISK_SHARE:
+            ck.problem([KEY, "overrides", "max_wal_size"], overrides["max_wal_size"],
+                       f"at most 60 % of wal_disk ({c['wal_disk']}): checkpoints must fit on the WAL disk "
+                       "(timescaledb-tune)", "lower the override, or remove it and let wal_disk cap max_wal_size")
+    return rate, disk
+
+
 def postgres(ck: Checker) -> PostgresSpec:
     c = ck.config[KEY]
     version = c["version"]
@@ -60,11 +84,10 @@ def postgres(ck: Checker) -> PostgresSpec:
         ck.problem([KEY, "lock_timeout"], c.get("lock_timeout"),
                    "less than statement_timeout (PostgreSQL docs: otherwise it is pointless)",
                    "lower lock_timeout below statement_timeout")
+    wal_rate, wal_disk = _wal(ck, c, overrides)
     return PostgresSpec(
         version=version, workload=c["workload"], overrides=overrides, built_with=tuple(c.get("built_with") or ()),
-        statement_timeout_ms=statement, lock_timeout_ms=lock,
-        wal_rate_bytes=ck.size([KEY, "wal_rate"], c.get("wal_rate")),
-        wal_disk_bytes=ck.size([KEY, "wal_disk"], c.get("wal_disk")),
+        statement_timeout_ms=statement, lock_timeout_ms=lock, wal_rate_bytes=wal_rate, wal_disk_bytes=wal_disk,
         **given(c, db_size="db_size", port="port", admin_connections="admin_connections"),
         **present(idle_in_transaction_timeout_ms=ck.duration([KEY, "idle_in_transaction_timeout"],
                                                              c.get("idle_in_transaction_timeout"), whole_seconds=True),

@@ -16,6 +16,11 @@ def traffic(ck: Checker) -> TrafficSpec:
     if shares > 1:
         ck.problem([KEY, "sampling_rules"], [r.share for r in rules], "shares that add up to at most 1",
                    "the shares are fractions of all requests; lower them")
+    paths = [r.path for r in rules]
+    for i, path in enumerate(paths):
+        if path in paths[:i]:
+            ck.problem([KEY, "sampling_rules", i, "path"], path, "each path once (the first rule would win silently)",
+                       "merge the two rules into one")
     health = tuple(c.get("health_paths", TrafficSpec.health_paths))
     for i, rule in enumerate(rules):
         if rule.path in health:
