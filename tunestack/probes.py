@@ -19,11 +19,12 @@ def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str
     return host.check_output(cmd)
 
 
-def redis_cli(host, secrets_dir: str, role: str, port: int, *command: str) -> str:
-    """redis-cli on one instance with that instance's own password (one per role)."""
+def redis_cli(host, secrets_dir: str, role: str, port: int, *command: str, as_json: bool = False) -> str:
+    """redis-cli on one instance with that instance's own password (one per role). `as_json`: the
+    reply as JSON (redis-cli 7 --json), for replies whose values may be empty or hold line breaks."""
     words = " ".join(quote(w) for w in command)
     return host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli --no-auth-warning '
-                             f"-h 127.0.0.1 -p {port} {words}")
+                             f"{'--json ' if as_json else ''}-h 127.0.0.1 -p {port} {words}")
 
 
 def with_token_header(secrets_dir: str, token_file: str, url: str, max_time: int = 10) -> str:

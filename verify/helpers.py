@@ -2,6 +2,8 @@
 into a command line or a log."""
 from __future__ import annotations
 
+import json
+
 from tunestack.probes import psql, puma_control, quote, redis_cli, with_token_header  # noqa: F401  (the checks import them from here)
 
 
@@ -29,10 +31,10 @@ def postgres_settings(host, secrets_dir: str, port: int) -> dict[str, str]:
 def redis_config(host, secrets_dir: str, role: str, port: int) -> dict[str, str]:
     """CONFIG GET * on one instance, with that instance's own password (one per role), in one call."""
     def read():
-        out = redis_cli(host, secrets_dir, role, port, "CONFIG", "GET", "*")
-        lines = out.split("\n")
+        # As JSON: a setting whose value is empty (save "") can never shift the pairs of a line-based read.
+        values = json.loads(redis_cli(host, secrets_dir, role, port, "CONFIG", "GET", "*", as_json=True))
         # Never keep a password in memory longer than the read: no check compares one.
-        return {k: v for k, v in zip(lines[0::2], lines[1::2]) if k not in ("requirepass", "masterauth")}
+        return {k: v for k, v in values.items() if k not in ("requirepass", "masterauth")}
     return once(host, "redis", role, port, make=read)
 
 

@@ -303,26 +303,112 @@ func jobReport(queue *redis.Pool, nonce string) (any, error) {
 	return out, json.Unmarshal(raw, &out)
 }
 
+// Reliable queue (Redis docs, LMOVE: "Pattern: Reliable queue"): a job moves atomically from the
+// queue into this process's processing list and leaves it only once its row is committed. A job
+// whose database is away is retried with backoff; after giveUp without progress the process exits
+// non-zero and its process manager starts it again. Every process keeps a heartbeat key and puts
+// back the jobs of processing lists whose heartbeat has expired (a process that died).
+const (
+	processingPrefix = "jobs:processing:" // + worker id
+	alivePrefix      = "jobs:worker:"     // + worker id: the heartbeat
+	heartbeatTTL     = 15                 // seconds
+	beatEvery        = 5 * time.Second
+)
+
+var backoffs = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}
+
+func giveUp() time.Duration { return envSeconds("JOB_GIVE_UP_SECONDS", 60) }
+
+// requeueOrphans puts the jobs of dead workers back at the end the workers take from next.
+func requeueOrphans(c redis.Conn) error {
+	keys, err := redis.Strings(c.Do("KEYS", processingPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		alive, err := redis.Bool(c.Do("EXISTS", alivePrefix+strings.TrimPrefix(key, processingPrefix)))
+		if err != nil || alive {
+			continue
+		}
+		for {
+			if _, err := redis.String(c.Do("LMOVE", key, jobsKey, "RIGHT", "RIGHT")); err != nil {
+				break // redis.ErrNil: that list is empty
+			}
+		}
+	}
+	return nil
+}
+
+func heartbeat(queue *redis.Pool, id string) {
+	for {
+		c := queue.Get()
+		if _, err := c.Do("SET", alivePrefix+id, "1", "EX", heartbeatTTL); err == nil {
+			_ = requeueOrphans(c)
+		}
+		c.Close()
+		time.Sleep(beatEvery)
+	}
+}
+
+// retry runs step until it succeeds, backing off; after giveUp without success the process exits
+// non-zero (the job stays in the processing list, and is put back once the heartbeat expires).
+func retry(what string, step func() error) {
+	var since time.Time
+	for attempt := 0; ; attempt++ {
+		err := step()
+		if err == nil {
+			return
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if time.Since(since) > giveUp() {
+			log.Printf("%s: giving up after %v: %v", what, giveUp(), err)
+			os.Exit(1)
+		}
+		log.Printf("%s: %v; retrying", what, err)
+		time.Sleep(backoffs[min(attempt, len(backoffs)-1)])
+	}
+}
+
+func min(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
+
 // jobs: JOB_CONCURRENCY workers take jobs from a channel of JOB_QUEUE_BOUND; beyond that, jobs
 // wait in the queue Redis, where they survive a restart.
 func jobs() {
 	db := openDB()
 	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", envInt("REDIS_POOL_SIZE", 4))
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s:%d", host, os.Getpid())
+	processing := processingPrefix + id
 	concurrency := envInt("JOB_CONCURRENCY", 10)
 	work := make(chan string, envInt("JOB_QUEUE_BOUND", 100))
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	go heartbeat(queue, id)
 	var wg sync.WaitGroup
 	for i := 0; i < concurrency; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for job := range work {
-				run(db, queue, job, concurrency)
+				retry("job", func() error { return run(db, queue, job, concurrency) })
+				retry("acknowledge", func() error {
+					c := queue.Get()
+					defer c.Close()
+					_, err := c.Do("LREM", processing, 1, job)
+					return err
+				})
 			}
 		}()
 	}
 	log.Printf("%d job workers (GOMAXPROCS %d, memory limit %d)", concurrency, runtime.GOMAXPROCS(0), debug.SetMemoryLimit(-1))
+	var failingSince time.Time
 	for {
 		select {
 		case <-stop:
@@ -332,41 +418,48 @@ func jobs() {
 		default:
 		}
 		c := queue.Get()
-		// A blocking pop waits up to its own timeout before the reply: read for that long, plus the plan's read timeout.
-		job, err := redis.Strings(redis.DoWithTimeout(c, blockFor+envSeconds("REDIS_READ_TIMEOUT", 1), "BRPOP", jobsKey, blockFor.Seconds()))
+		// A blocking move waits up to its own timeout before the reply: read for that long, plus the plan's read timeout.
+		job, err := redis.String(redis.DoWithTimeout(c, blockFor+envSeconds("REDIS_READ_TIMEOUT", 1), "BLMOVE", jobsKey,
+			processing, "RIGHT", "LEFT", blockFor.Seconds()))
 		c.Close()
-		if err == nil && len(job) == 2 {
-			work <- job[1]
-		} else if err != nil && err != redis.ErrNil {
+		if err == nil {
+			failingSince = time.Time{}
+			work <- job
+		} else if err != redis.ErrNil {
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			} else if time.Since(failingSince) > giveUp() {
+				log.Printf("queue: giving up after %v: %v", giveUp(), err)
+				os.Exit(1)
+			}
 			log.Printf("queue: %v", err)
 			time.Sleep(time.Second)
+		} else {
+			failingSince = time.Time{}
 		}
 	}
 }
 
-func run(db *sql.DB, queue *redis.Pool, job string, concurrency int) {
+// run does one job; an error means it is not done and must be tried again.
+func run(db *sql.DB, queue *redis.Pool, job string, concurrency int) error {
 	var msg struct {
 		Report string `json:"report"`
 	}
 	if json.Unmarshal([]byte(job), &msg) == nil && nonceShape.MatchString(msg.Report) {
 		body, err := report(db)
 		if err != nil {
-			log.Printf("report: %v", err)
-			return
+			return err
 		}
 		body["concurrency"] = concurrency
 		body["queue_bound"] = envInt("JOB_QUEUE_BOUND", 100)
 		raw, _ := json.Marshal(body)
 		c := queue.Get()
 		defer c.Close()
-		if _, err := c.Do("SET", reportKeyStart+msg.Report, raw, "EX", reportTTL); err != nil {
-			log.Printf("report: %v", err)
-		}
-		return
+		_, err = c.Do("SET", reportKeyStart+msg.Report, raw, "EX", reportTTL)
+		return err
 	}
-	if _, err := db.Exec("INSERT INTO hits DEFAULT VALUES"); err != nil {
-		log.Printf("job: %v", err)
-	}
+	_, err := db.Exec("INSERT INTO hits DEFAULT VALUES")
+	return err
 }
 
 func main() {

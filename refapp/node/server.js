@@ -264,38 +264,83 @@ function primary() {
 
 // The job worker: JOB_CONCURRENCY loops, each blocking on its own queue connection (a blocking
 // command holds its connection), sharing one pg pool sized for them.
+//
+// Reliable queue (Redis docs, LMOVE: "Pattern: Reliable queue"): a job moves atomically from the
+// queue into the loop's own processing list and leaves it only once its row is committed; a loop
+// retries its unfinished job with backoff while PostgreSQL or Redis is away, and after
+// JOB_GIVE_UP_SECONDS without progress the process exits non-zero for its process manager to
+// start again. Each loop keeps a heartbeat; the jobs of a processing list whose heartbeat expired
+// (a process that died) go back on the queue.
+const PROCESSING = 'jobs:processing:';
+const ALIVE = 'jobs:worker:';
+const HEARTBEAT_TTL = 15;
+const BEAT_EVERY_MS = 5000;
+const BACKOFF_MS = [100, 200, 500, 1000, 2000];
+
+async function requeueOrphans(queue) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await queue.scan(cursor, 'MATCH', `${PROCESSING}*`, 'COUNT', 100);
+    cursor = next;
+    for (const key of keys) {
+      if (await queue.exists(ALIVE + key.slice(PROCESSING.length))) continue;
+      while (await queue.lmove(key, JOBS_KEY, 'RIGHT', 'RIGHT') !== null);
+    }
+  } while (cursor !== '0');
+}
+
 function jobs() {
   const pool = openPool();
   const concurrency = envInt('JOB_CONCURRENCY', 1);
+  const giveUpMs = seconds('JOB_GIVE_UP_SECONDS', 60);
   let stopping = false;
   pool.on('error', (err) => console.error(`pool: ${err.message}`));
-  async function loop() {
+  async function step(queue, id, state) {
+    const processing = PROCESSING + id;
+    if (Date.now() >= state.nextBeat) {
+      await queue.set(ALIVE + id, '1', 'EX', HEARTBEAT_TTL);
+      await requeueOrphans(queue);
+      state.nextBeat = Date.now() + BEAT_EVERY_MS;
+    }
+    let item = await queue.lindex(processing, -1);   // the unfinished job first
+    if (item === null) item = await queue.blmove(JOBS_KEY, processing, 'RIGHT', 'LEFT', BLOCK_SECONDS);
+    if (item === null) return;
+    let job = null;
+    try { job = JSON.parse(item); } catch (err) { job = null; }
+    if (job && typeof job.report === 'string' && NONCE.test(job.report)) {
+      const body = { ...(await report(pool)), concurrency };
+      await queue.set(REPORT_KEY + job.report, JSON.stringify(body), 'EX', REPORT_TTL);
+    } else {
+      await pool.query('INSERT INTO hits DEFAULT VALUES');
+    }
+    await queue.lrem(processing, 1, item);   // acknowledged: the row is committed
+  }
+  async function loop(slot) {
     const queue = redisClient('REDIS_URL', 'REDIS_PASSWORD', BLOCK_SECONDS * 1000);
+    queue.on('error', () => {});   // each failed command says it; reconnection is ioredis' own
+    const id = `${require('node:os').hostname()}:${process.pid}:${slot}`;
+    const state = { nextBeat: 0 };
+    let failingSince = null;
+    let attempt = 0;
     while (!stopping) {
-      let item;
       try {
-        item = await queue.brpop(JOBS_KEY, BLOCK_SECONDS);
+        await step(queue, id, state);
+        failingSince = null;
+        attempt = 0;
       } catch (err) {
-        console.error(`queue: ${err.message}`);
-        await new Promise((r) => setTimeout(r, 1000));
-        continue;
-      }
-      if (!item) continue;
-      try {
-        const job = JSON.parse(item[1]);
-        if (job && typeof job.report === 'string' && NONCE.test(job.report)) {
-          const body = { ...(await report(pool)), concurrency };
-          await queue.set(REPORT_KEY + job.report, JSON.stringify(body), 'EX', REPORT_TTL);
-        } else {
-          await pool.query('INSERT INTO hits DEFAULT VALUES');
+        failingSince = failingSince || Date.now();
+        if (Date.now() - failingSince > giveUpMs) {
+          console.error(`worker ${id}: giving up after ${giveUpMs / 1000} s: ${err.message}`);
+          process.exit(1);
         }
-      } catch (err) {
-        console.error(`job: ${err.message}`);
+        console.error(`worker ${id}: ${err.message}; retrying`);
+        await new Promise((r) => setTimeout(r, BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]));
+        attempt += 1;
       }
     }
-    await queue.quit();
+    queue.disconnect();
   }
-  const loops = Array.from({ length: concurrency }, loop);
+  const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
   console.log(`${concurrency} job loops`);
   process.on('SIGTERM', () => {
     stopping = true;
