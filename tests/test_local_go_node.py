@@ -111,3 +111,16 @@ def test_a_go_build_error_is_the_compilers_own_and_leaves_nothing(tmp_path, monk
     with pytest.raises(LocalStackError, match="undefined: undefinedThing"):
         appbuild.build_reference_app("go", out)
     assert not any(out.iterdir())
+
+
+@pytest.mark.parametrize("service", ["pgbouncer", "redis-queue"])
+def test_no_job_is_lost_when_a_backend_is_killed(stack, service):
+    """Issue #23: `kill -9` of PgBouncer or the queue Redis under load loses no job (the workers
+    retry on a reliable queue) and the queue drains within a bound (tests/jobfaults.py)."""
+    from tests.jobfaults import drill
+
+    result = drill(stack, service)
+    print(result)
+    assert result["restarted"] and result["served"] > 50, result
+    assert result["lost"] == 0 and result["drained"], result
+    assert result["jobs_state"] == "RUNNING", "the worker recovered by itself"

@@ -99,3 +99,15 @@ def test_the_app_serves_every_metric_the_alerts_read(stack):
     assert not appmetrics.missing(stack.plan(), text)
     import re
     assert float(re.search(r'^tunestack_http_requests_total\{code="2xx"\} (\S+)', text, re.M).group(1)) >= 6
+
+
+@pytest.mark.parametrize("service", ["pgbouncer", "redis-queue"])
+def test_no_job_is_lost_when_a_backend_is_killed(stack, service):
+    """Issue #23: Sidekiq under the same drill as the other reference apps (tests/jobfaults.py)."""
+    from tests.jobfaults import drill
+
+    result = drill(stack, service, rate=20)
+    print(result)
+    assert result["restarted"] and result["served"] > 25, result
+    assert result["lost"] == 0 and result["drained"], result
+    assert result["jobs_state"] == "RUNNING", "Sidekiq recovered by itself"

@@ -42,8 +42,6 @@ def app_runtime(host, port: int, secrets_dir: str, token_file: str, job: str | N
     """The reference app's own report of what it runs with (GET /_tunestack/runtime on loopback),
     with the token read on the host into the command: never on a command line. `job` adds what a
     job process reports of itself (the first call asks for it; poll until it is there)."""
-    import json
-
     query = f"?job={job}" if job else ""
     return json.loads(host.check_output(with_token_header(secrets_dir, token_file,
                                                           f"http://127.0.0.1:{port}/_tunestack/runtime{query}")))
