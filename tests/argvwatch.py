@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+SYSTEM_PYTHON = "/usr/bin/python3"   # python3-minimal, a dependency of Debian's own tools
 
 # Runs as nobody with no access to the secrets: it gets them on stdin, reads /proc until told to
 # stop (a line on stdin) or for at most 600 s, and prints what it found.
@@ -46,7 +47,8 @@ def nobody_watching(secrets: dict[str, str]):
         script.write_text(WATCHER)
         script.chmod(0o644)
         Path(tmp).chmod(0o755)
-        watcher = subprocess.Popen(["runuser", "-u", "nobody", "--", sys.executable, str(script)],
+        # Debian's interpreter: the venv's may live under /root, which nobody cannot enter.
+        watcher = subprocess.Popen(["runuser", "-u", "nobody", "--", SYSTEM_PYTHON, str(script)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         result: dict = {}
         try:
