@@ -39,5 +39,16 @@ def test_max_connections_override_too_low_breaks_the_budget():
     with pytest.raises(BudgetError) as err:
         build_plan(s)
     text = str(err.value)
-    assert "server pools ≤ max_connections − reserved" in text and "≤ max_connections 20" in text
+    assert "server pools ≤ max_connections − reserved" in text and "> max_connections 20" in text
     assert "fix:" in text
+
+
+def test_a_broken_budget_reads_right():
+    """Issue #24: `1056 ≤ max_client_conn 800` under a broken budget said the opposite of the truth;
+    the arithmetic shows `>` once the budget is broken, `≤` while it holds."""
+    from tunestack.plan.budgets import memory_budget
+
+    broken = memory_budget("db", [("postgres", 3 * 2**30), ("redis", 2**30)], 2 * 2**30)
+    assert not broken.ok and broken.arithmetic.endswith("= 4 GiB > 2 GiB")
+    held = memory_budget("db", [("postgres", 2**30)], 2 * 2**30)
+    assert held.ok and held.arithmetic.endswith("= 1 GiB ≤ 2 GiB")

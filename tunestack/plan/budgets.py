@@ -30,12 +30,17 @@ class Budget:
                 "unit": self.unit, "ok": self.ok, "arithmetic": self.arithmetic, "fix": self.fix}
 
 
+def within(used: float, limit: float) -> str:
+    """The relation the arithmetic shows: `≤` while the budget holds, `>` once it is broken."""
+    return "≤" if used <= limit else ">"
+
+
 def fleet_budget(fleet: Fleet, conns: Connections, per_host_text: str) -> Budget:
     limit = conns.max_client_conn.value
     return Budget("fleet client connections ≤ PgBouncer max_client_conn", fleet.with_surge, limit,
                   f"{plural(fleet.app_hosts, 'app host')} × {per_host_text}"
                   f" + surge {plural(fleet.surge_hosts, 'host')} × {fleet.surge_per_host} = {fleet.with_surge} "
-                  f"≤ max_client_conn {limit}",
+                  f"{within(fleet.with_surge, limit)} max_client_conn {limit}",
                   "raise pgbouncer.max_client_conn, or lower app threads, job concurrency or rollout.max_surge",
                   "connections")
 
@@ -47,7 +52,7 @@ def server_budget(conns: Connections, admin: int, max_connections: int, reserved
     limit = max_connections - SUPERUSER_RESERVED - reserved
     return Budget("server pools ≤ max_connections − reserved", used, limit,
                   f"pool {conns.pool.value} + reserve {conns.reserve} + admin {admin} = {used} "
-                  f"≤ max_connections {max_connections} − {SUPERUSER_RESERVED} superuser_reserved − {reserved} "
+                  f"{within(used, limit)} max_connections {max_connections} − {SUPERUSER_RESERVED} superuser_reserved − {reserved} "
                   f"reserved = {limit}",
                   "remove the max_connections override or raise it, or lower pgbouncer.default_pool_size",
                   "connections")
@@ -66,7 +71,7 @@ def memory_budget(host: str, items: list[tuple[str, int]], memory: int) -> Budge
     used = sum(v for _, v in items)
     return Budget(f"memory on {host}", used, memory,
                   " + ".join(f"{k} {format_bytes_human(v)}" for k, v in items)
-                  + f" = {format_bytes_human(used)} ≤ {format_bytes_human(memory)}",
+                  + f" = {format_bytes_human(used)} {within(used, memory)} {format_bytes_human(memory)}",
                   "give the host more memory, or lower Redis memory, app workers or PostgreSQL overrides",
                   "bytes")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..units import format_ms
-from .budgets import Budget
+from .budgets import Budget, within
 from .setting import Setting, seconds
 
 # libpq docs (connect_timeout): "The minimum allowed timeout is 2 seconds, therefore a value of 1 is
@@ -61,10 +61,12 @@ def chain_budget(chain: TimeoutChain, lb_ms: int) -> list[Budget]:
         Budget("web timeout chain: connect + queue wait + statement ≤ request timeout", chain.database_ms,
                chain.request_ms,
                f"DB connect {f(chain.connect_ms)} + PgBouncer query_wait_timeout {f(chain.queue_wait_ms)} + "
-               f"statement_timeout {f(chain.statement_ms)} = {f(chain.database_ms)} ≤ request timeout "
+               f"statement_timeout {f(chain.statement_ms)} = {f(chain.database_ms)} "
+               f"{within(chain.database_ms, chain.request_ms)} request timeout "
                f"{f(chain.request_ms)}",
                "lower postgres.statement_timeout, or raise app.request_timeout", "ms"),
         Budget("web timeout chain: request timeout ≤ load balancer timeout", chain.request_ms, lb_ms,
-               f"request timeout {f(chain.request_ms)} ≤ HAProxy timeout server {f(lb_ms)}",
+               f"request timeout {f(chain.request_ms)} {within(chain.request_ms, lb_ms)} HAProxy timeout server "
+               f"{f(lb_ms)}",
                "the load balancer's timeout follows app.request_timeout; remove what overrides it", "ms"),
     ]
