@@ -93,8 +93,21 @@ def test_rollout_status_watch_gives_up_at_its_timeout(state, tmp_path):
     (folder / "rollout.json").write_text(json.dumps({"version": "v2", "env": {}, "steps": [10, 100], "bake_s": 60,
                                                      "step": 0, "phase": "pause"}))
     res = cli("rollout", "status", "--watch", "--timeout", "2s", "-s", "local", env=state, timeout=60)
-    assert res.returncode == 1 and "still pause at 10%" in res.stderr
-    assert "version v2: pause at step 1/2 (10%)" in res.stdout
+    # A step that bakes says so: "pause" read as a rollout paused by hand (issue #24).
+    assert res.returncode == 1 and "still baking at 10%" in res.stderr
+    assert "version v2: baking at step 1/2 (10%)" in res.stdout
+
+
+@pytest.mark.parametrize("phase,code", [("aborted", 1), ("promoted", 0)])
+def test_rollout_status_watch_succeeds_only_when_the_rollout_ends_promoted(state, tmp_path, phase, code):
+    """Argo Rollouts' contract for `status --watch`: exit 0 only for a promoted rollout, so CI can
+    gate on it (it exited 0 on an abort)."""
+    folder = tmp_path / "state" / "local" / "rollout"
+    folder.mkdir(parents=True)
+    (folder / "rollout.json").write_text(json.dumps({"version": "v2", "env": {}, "steps": [10, 100], "bake_s": 60,
+                                                     "step": 0, "phase": phase}))
+    res = cli("rollout", "status", "--watch", "-s", "local", env=state, timeout=60)
+    assert res.returncode == code, res.stdout + res.stderr
 
 
 def test_the_rendered_header_names_a_command_that_works(tmp_path):

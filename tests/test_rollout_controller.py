@@ -353,3 +353,46 @@ def test_a_planted_temporary_file_is_never_followed(tmp_path):
 
     store.save(RolloutState("v2", {}, [100], 1))
     assert target.read_text() == "keep me" and store.load().version == "v2"
+
+
+def test_a_rollout_remembers_how_it_was_started(tmp_path):
+    """Issue #24: `rollout promote` forgot `--load` and the healthy version was rolled back for want
+    of traffic. The state keeps the load and the webhook (masked in reports) for promote and resume."""
+    from tunestack.rollout.state import public
+
+    store = StateStore(tmp_path / "rollout.json")
+    engine = RecordingEngine([Metrics(100, 0, 50.0)])
+    rollout = Rollout(engine, store, GATES, say=lambda m: None, clock=iter(range(0, 10_000)).__next__,
+                      sleep=lambda s: None, remember={"load": 30.0, "notify": "https://u:p@hooks.example/x?t=s3cret"})
+    assert rollout.run("v2", {}, [10, 50, 100], 3, pause_at=10) == 0
+    state = store.load()
+    assert (state.phase, state.load, state.notify) == ("paused", 30.0, "https://u:p@hooks.example/x?t=s3cret")
+    assert public(state)["notify"] == "https://hooks.example/x?…"
+
+
+def test_a_failed_gate_says_its_threshold_in_the_history(tmp_path):
+    store = StateStore(tmp_path / "rollout.json")
+    rollout = Rollout(RecordingEngine([Metrics(100, 50, 50.0)]), store, GATES, say=lambda m: None,
+                      clock=iter(range(0, 10_000)).__next__, sleep=lambda s: None)
+    assert rollout.run("v3", {}, [10, 100], 3) == 1
+    assert "error rate 50.00% (needs < 1.00%)" in store.load().history[-1]["event"]
+
+
+@pytest.mark.parametrize("action,version,given,expected", [
+    ("promote", None, None, 30.0),            # promote keeps the load it was started with
+    ("start", "v2", None, 30.0),              # a resume of the same version too
+    ("start", "v2", "50", "50"),              # unless given again
+    ("start", "v3", None, None),              # a new version starts afresh
+])
+def test_promote_and_resume_reuse_the_started_settings(action, version, given, expected):
+    from types import SimpleNamespace
+
+    from tunestack.cli.rollout import remembered
+    from tunestack.rollout import RolloutState
+
+    started = RolloutState("v2", {}, [10, 50, 100], 7.0, step=1, phase="paused", load=30.0, notify="https://h/x")
+    args = SimpleNamespace(action=action, version=version, load=given, notify=None)
+    steps, bake = remembered(args, started, [10, 25, 50, 100], 300.0)
+    assert args.load == expected
+    assert args.notify == (None if version == "v3" else "https://h/x")
+    assert (steps, bake) == (([10, 50, 100], 7.0) if action == "promote" else ([10, 25, 50, 100], 300.0))

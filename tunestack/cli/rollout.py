@@ -30,9 +30,11 @@ def register(sub) -> None:
     p.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the new version only")
     p.add_argument("--steps", help="weights in %%, rising, ending at 100 (default: the stack's rollout.steps)")
     p.add_argument("--bake", help="time per step, e.g. 30s or 5m (default: the stack's rollout.bake)")
-    p.add_argument("--load", type=float, metavar="RATE",
+    p.add_argument("--load", nargs="?", const="auto", metavar="RATE",
                    help="send RATE requests/s of marked synthetic traffic to the entry point while each step "
-                        "bakes, so an idle stack's gates measure something (counted apart in the gates)")
+                        "bakes, so an idle stack's gates measure something (counted apart in the gates); "
+                        "without RATE, enough for min_requests at the first step with 50%% to spare. "
+                        "A rollout remembers it for promote and resume")
     p.add_argument("--pause-at", type=percent, metavar="PERCENT",
                    help="a manual gate: stop once this step's gates pass, until `rollout promote`")
     p.add_argument("--notify", metavar="URL", help="POST a JSON event to this webhook on promotion, pause and "
@@ -130,24 +132,27 @@ def run(args) -> int:
         return status(args, side.store)
     steps, bake, env = _request(args, side.plan, side.version_is)
     say = lambda m: print(m, flush=True)  # noqa: E731
+    steps, bake = remembered(args, side.store.load(), steps, bake)
     # Bad input first: exit 2 before the environment is asked anything.
     notify = _notifier(args, say)
-    load = _load(side.plan, args.load, bake, say) if args.load is not None else None
+    rate = _load_rate(side.plan, args.load, steps, bake, say) if args.load is not None else None
+    load = _load(side.plan, rate, bake, say) if rate is not None else None
+    remember = {"load": rate, "notify": notify.url if notify else None}
     code = side.ready(args)
     if code is not None:
         return code
-    return _move(args, side, (steps, bake, env), say, notify, load)
+    return _move(args, side, (steps, bake, env), say, notify, load, remember)
 
 
-def _move(args, side, request, say, notify, load) -> int:
+def _move(args, side, request, say, notify, load, remember=None) -> int:
     try:
-        return _locked_move(args, side, request, say, notify, load)
+        return _locked_move(args, side, request, say, notify, load, remember)
     finally:
         if notify:
             notify.flush()   # after the lock is released: no receiver can hold the stack
 
 
-def _locked_move(args, side, request, say, notify, load) -> int:
+def _locked_move(args, side, request, say, notify, load, remember=None) -> int:
     from ..rollout import Rollout
     from ..rollout.gates import plan_gates
 
@@ -155,7 +160,7 @@ def _locked_move(args, side, request, say, notify, load) -> int:
     try:
         with locked(side.lock_dir, f"rollout {args.action} --stack {args.stack}", args):
             controller = Rollout(side.engine(say), side.store, plan_gates(side.plan), say=say, load=load,
-                                 notify=notify, stack_hint=stack_hint(args))
+                                 notify=notify, stack_hint=stack_hint(args), remember=remember)
             if args.action == "promote":
                 return controller.promote(args.version)
             if args.action == "abort":
@@ -166,6 +171,16 @@ def _locked_move(args, side, request, say, notify, load) -> int:
         return 1
     except KeyboardInterrupt:
         return interrupted()
+
+
+def remembered(args, started, steps: list[int], bake: float) -> tuple[list[int], float]:
+    """A promote or a resume goes on as the rollout was started: its load and its webhook unless
+    given again (args is updated), and for a promote its steps and bake."""
+    if not (started and started.active and (args.action == "promote" or started.version == args.version)):
+        return steps, bake
+    args.load = args.load if args.load is not None else started.load
+    args.notify = args.notify or started.notify
+    return (started.steps, started.bake_s) if args.action == "promote" else (steps, bake)
 
 
 def _request(args, plan, version_is: str) -> tuple[list[int], float, dict[str, str]]:
@@ -194,6 +209,23 @@ def _env(items: list[str]) -> dict[str, str]:
     return env
 
 
+def _load_rate(plan, given, steps: list[int], bake_s: float, say) -> float:
+    """--load RATE, or (--load alone) what the gates need: min_requests at the first step's share
+    in one bake, with half again to spare, within the load's bound."""
+    import math
+
+    from ..rollout.gates import load_needed
+    from ..rollout.load import MAX_LOAD_RATE
+
+    if given != "auto":
+        return flag_value("--load", str(given), float)
+    minimum = plan.rollout["gate_min_requests"].value
+    rate = min(MAX_LOAD_RATE, math.ceil(load_needed(minimum, bake_s, steps[0]) * 1.5))
+    say(f"--load: {rate} requests/s, for min_requests {minimum} at {steps[0]}% in a {bake_s:g}s bake, "
+        "with half again to spare")
+    return float(rate)
+
+
 def _load(plan, rate: float, bake_s: float, say):
     from ..rollout.load import synthetic_load
 
@@ -212,7 +244,7 @@ def status(args, store) -> int:
     """`rollout status`: the state once, or with --watch each change until the rollout ends
     (--timeout: give up, exit 1). As text or JSON (--watch --json: one JSON document per line)."""
     from ..rollout import describe
-    from ..rollout.state import public
+    from ..rollout.state import PHASE_WORDS, history_line, public
 
     if args.show_env and os.geteuid() != 0:
         raise UsageError("--show-env: root only (the values are secrets of the app's environment)")
@@ -230,14 +262,21 @@ def status(args, store) -> int:
         return 0
     limit = flag_value("--timeout", args.timeout, parse_seconds) if args.timeout else None
     started, seen = time.monotonic(), store.path.read_text() if store.path.exists() else None
+    shown = len(state.history) if state else 0
     while state and state.active:
         if limit is not None and time.monotonic() - started > limit:
-            print(f"timeout: rollout still {state.phase} at {state.weight}% after --timeout {args.timeout}",
-                  file=sys.stderr)
+            print(f"timeout: rollout still {PHASE_WORDS.get(state.phase, state.phase)} at {state.weight}% after "
+                  f"--timeout {args.timeout}", file=sys.stderr)
             return 1
         time.sleep(1)
         now = store.path.read_text() if store.path.exists() else None
         if now != seen:
             seen, state = now, store.load()
-            show(state)
-    return 0
+            if args.format == "json":
+                show(state)
+            else:   # only what changed: the new history lines
+                for h in (state.history[shown:] if state else []):
+                    print(history_line(h), flush=True)
+            shown = len(state.history) if state else 0
+    # Argo Rollouts' `status --watch` contract: success only when the rollout ends promoted.
+    return 0 if state is None or state.phase == "promoted" else 1

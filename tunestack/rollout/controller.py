@@ -32,7 +32,8 @@ def parse_steps(text: str) -> list[int]:
 
 class Rollout:
     def __init__(self, engine, store: StateStore, gates, say=print, clock=time.monotonic,
-                 sleep=time.sleep, progress_every: float = 5.0, load=None, notify=None, stack_hint: str = ""):
+                 sleep=time.sleep, progress_every: float = 5.0, load=None, notify=None, stack_hint: str = "",
+                 remember: dict | None = None):
         """`load`: a factory of a context manager that sends bounded synthetic traffic while a
         step bakes (`--load RATE`), for stacks nobody is using. `notify(event: dict)`: told of
         every promotion, pause and rollback (a webhook, `--notify URL`). `stack_hint`: the
@@ -42,6 +43,7 @@ class Rollout:
         self.load = load
         self.notify = notify or (lambda event: None)
         self.stack_hint = f" {stack_hint}" if stack_hint else ""
+        self.remember = remember or {}   # how this rollout was started: RolloutState's load and notify
 
     def _tell(self, state: RolloutState, event: str, detail: str) -> None:
         self.notify({"event": event, "version": state.version, "stable": state.stable_version,
@@ -86,7 +88,7 @@ class Rollout:
                      f"rolling back and starting {version} at step 0")
             self.engine.rollback()
         state = RolloutState(version, env, steps, bake_s, stable_version=stable_version, stable_env=stable_env,
-                             pause_at=pause_at)
+                             pause_at=pause_at, **self.remember)
         self._save(state, f"start {version}")
         self.engine.start_canary(version, env)
         return state
@@ -142,7 +144,7 @@ class Rollout:
         self.say(f"rolling back: {', '.join(r.name for r in failed)} failed at {weight}%")
         self.engine.rollback()
         state.phase = "aborted"
-        why = "; ".join(f"{r.name} {r.measured}" for r in failed)
+        why = "; ".join(f"{r.name} {r.measured} (needs {r.threshold})" for r in failed)
         self._save(state, "analysis failed: " + why)
         self._tell(state, "rollback", why)
         return 1

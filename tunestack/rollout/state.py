@@ -25,6 +25,9 @@ class RolloutState:
     bake_started: float | None = None
     history: list[dict] = field(default_factory=list)
     pause_at: int | None = None   # the weight at which to wait for `rollout promote`
+    # How the rollout was started, so that `promote`, a resume and Ctrl-C recovery go on the same way.
+    load: float | None = None     # requests/s of synthetic load while each step bakes (--load)
+    notify: str | None = None     # the webhook (--notify); masked in every report
 
     @property
     def active(self) -> bool:
@@ -72,18 +75,31 @@ def public(state: RolloutState | None, show_env: bool = False) -> dict | None:
     """The state as `rollout status -j` prints it: the --env values masked unless asked for."""
     if state is None:
         return None
+    from .notify import masked
+
     out = asdict(state)
     if not show_env:
         for key in ("env", "stable_env"):
             out[key] = {k: MASK for k in out[key]}
+    if out.get("notify"):
+        out["notify"] = masked(out["notify"])
     return out
+
+
+# What each phase is called in reports: a step that bakes is not a rollout paused by hand.
+PHASE_WORDS = {"setWeight": "setting weight", "pause": "baking", "analysis": "analysing",
+               "paused": "paused (manual gate)", "promoted": "promoted", "aborted": "aborted"}
+
+
+def history_line(h: dict) -> str:
+    return f"  {h['at']}  step {h['step'] + 1} {PHASE_WORDS.get(h['phase'], h['phase']):<14} {h['event']}"
 
 
 def describe(state: RolloutState | None) -> str:
     if state is None:
         return "no rollout yet"
-    lines = [f"version {state.version}: {state.phase}"
+    lines = [f"version {state.version}: {PHASE_WORDS.get(state.phase, state.phase)}"
              + (f" at step {state.step + 1}/{len(state.steps)} ({state.weight}%)" if state.active else ""),
              f"stable: {state.stable_version}", "history:"]
-    lines += [f"  {h['at']}  step {h['step'] + 1} {h['phase']:<10} {h['event']}" for h in state.history[-10:]]
+    lines += [history_line(h) for h in state.history[-10:]]
     return "\n".join(lines)
