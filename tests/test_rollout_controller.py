@@ -385,8 +385,6 @@ def test_a_failed_gate_says_its_threshold_in_the_history(tmp_path):
     ("start", "v3", None, None),              # a new version starts afresh
 ])
 def test_promote_and_resume_reuse_the_started_settings(action, version, given, expected):
-    from types import SimpleNamespace
-
     from tunestack.cli.rollout import remembered
     from tunestack.rollout import RolloutState
 
