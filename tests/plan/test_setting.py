@@ -20,3 +20,14 @@ def test_value_and_text(setting, value, text, unit):
 def test_unknown_source_is_refused():
     with pytest.raises(ValueError):
         Setting(1, "", "guessed")
+
+
+def test_a_default_is_never_called_the_stack_file():
+    """Issue #24: prod sets no port, yet the plan said `port = 5432 — stack file`."""
+    from tunestack.plan import plan_stack
+
+    prod, local = plan_stack("prod"), plan_stack("local")
+    assert prod.postgres["port"].source == "default" and prod.postgres["port"].reason.startswith("default:")
+    assert local.postgres["port"].source == "stack file" and local.postgres["port"].reason == "stack file: postgres.port"
+    assert prod.pgbouncer["listen_port"].reason.startswith("default:")
+    assert prod.app["port"].reason.startswith("default:")

@@ -11,7 +11,7 @@ from .golang import go_jobs_env, go_web_env
 from .node import node_env, node_workers
 from .ruby import DEFAULT_RAILS, DEFAULT_RUBY, rails_prepared_statements, ruby_runtime
 from .sampling import Sampling
-from .setting import Setting, policy, seconds
+from .setting import Setting, chosen, policy, seconds
 
 GUNICORN_SOFT_CAP = 12          # Gunicorn docs: 4–12 workers serve thousands of requests/s
 
@@ -132,7 +132,7 @@ def app_settings(app: AppSpec, sizing: AppSizing, source_of) -> dict[str, Settin
                                    source_of("app.request_timeout")),
         # Puma: a worker silent this long is killed; twice the request timeout, so only hung ones are.
         "worker_timeout": seconds(2 * app.request_timeout_ms, "twice the request timeout: only hung workers"),
-        "port": Setting(app.port, "stack file", source_of("app.port")),
+        "port": chosen(app.port, "app.port", source_of, "the app servers' usual port"),
         **(rails_settings(app, sizing) if app.framework == "rails" else {}),
     }
 

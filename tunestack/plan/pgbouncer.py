@@ -7,7 +7,7 @@ from ..stackfile.spec import PgBouncerSpec
 from .connections import Connections
 from .kernel import pgbouncer_backlog
 from .placement import Spot
-from .setting import Setting, policy, seconds
+from .setting import Setting, chosen, policy, seconds
 
 PREPARED_STATEMENTS_FROM = (1, 21)   # PgBouncer 1.21 tracks protocol-level prepared statements
 
@@ -17,7 +17,7 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
                        docker: bool = False) -> dict[str, Setting]:
     settings = {
         "listen_addr": policy(spot.listen, listen_why),
-        "listen_port": Setting(bouncer.port, "stack file", source_of("pgbouncer.port")),
+        "listen_port": chosen(bouncer.port, "pgbouncer.port", source_of, "PgBouncer's own port"),
         "auth_type": policy("scram-sha-256", "passwords never cross the wire"),
         "pool_mode": Setting(bouncer.pool_mode, "stack file", "stack file"),
         "default_pool_size": conns.pool,

@@ -14,7 +14,7 @@ from ..stackfile.spec import JobsSpec, PostgresSpec
 from ..units import MIB, format_bytes_human, format_ms
 from .connections import SUPERUSER_RESERVED
 from .placement import Spot
-from .setting import Setting, duration_ms, policy, size_kb
+from .setting import Setting, chosen, duration_ms, policy, size_kb
 
 MIN_WORK_MEM_KB = 64            # PostgreSQL's own minimum for work_mem
 MIN_LOCK_TIMEOUT_MS = 1000
@@ -79,7 +79,7 @@ def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why
                       max_connections: Setting, memory_bytes: int, stack_path: str, source_of) -> dict[str, Setting]:
     settings: dict[str, Setting] = {
         "listen_addresses": policy(spot.listen, listen_why),
-        "port": Setting(pg.port, "stack file", source_of("postgres.port")),
+        "port": chosen(pg.port, "postgres.port", source_of, "PostgreSQL's own port"),
     }
     for name, rec in pgtune.recommend(inputs).items():
         settings[name] = Setting(max_connections.value, max_connections.reason, rule=max_connections.rule) if name == "max_connections" \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..stackfile.spec import RedisInstanceSpec
 from ..units import format_bytes_human
-from .setting import Setting, policy, seconds
+from .setting import Setting, chosen, policy, seconds
 
 CACHE_MAXMEMORY_SHARE = 0.75    # no persistence: leave room for fragmentation only
 QUEUE_MAXMEMORY_SHARE = 0.5     # AOF rewrite forks copy-on-write: up to 2× in write-heavy cases
@@ -15,7 +15,8 @@ def redis_settings(inst: RedisInstanceSpec, listen: str, listen_why: str, source
     share = MAXMEMORY_SHARE[inst.role]
     settings = {
         "bind": policy(listen, listen_why),
-        "port": Setting(inst.port, "stack file", source_of(f"redis.{inst.role}.port")),
+        "port": chosen(inst.port, f"redis.{inst.role}.port", source_of,
+                       "Redis' own port" if inst.role == "cache" else "Redis' own port + 1 (a second instance)"),
         # Bytes, never a percentage: redis config.c reads a bare number as bytes.
         "maxmemory": Setting(int(inst.memory_bytes * share),
                              f"{int(share * 100)}% of the {format_bytes_human(inst.memory_bytes)} set aside: "

@@ -46,6 +46,16 @@ def _text_of(value: object) -> str:
     return str(value)
 
 
+def chosen(value: object, key: str, source_of, default_why: str) -> Setting:
+    """A value the stack file may set at `key`: its reason says which it was, the file's own value
+    or the default and why that default (a plan never calls a default "stack file")."""
+    source = source_of(key)
+    # The files keep the words they have always had: a comment that changed with the source would
+    # replace the server's container (its config file is part of it) for no change of value.
+    return Setting(value, f"stack file: {key}" if source == "stack file" else f"default: {default_why}", source,
+                   rule="stack file")
+
+
 def policy(value: object, reason: str) -> Setting:
     """A rule of the project, not arithmetic: PgBouncer's auth type, Redis' keepalive."""
     return Setting(value, reason, "policy")
