@@ -171,3 +171,25 @@ def test_postgres_as_alter_system_and_detected():
     statements = [line for line in res.stdout.splitlines() if not line.startswith("--")]
     assert statements and all(re.fullmatch(r"ALTER SYSTEM SET [a-z_]+ = '[^']*';", s) for s in statements)
     assert "-- detected memory" in res.stdout
+
+
+def test_plan_leads_with_a_summary_and_the_warnings():
+    """Issue #24: warnings came after 460+ lines. Now a summary line, then warnings, then detail."""
+    lines = cli("plan", "-s", "prod", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert re.fullmatch(r"3 hosts \(12 machines\), \d+ settings; 7 of 7 budgets hold; \d+ warnings?", lines[1])
+    assert lines[3] == "warnings" and lines.index("warnings") < lines.index("hosts") < lines.index("postgresql.conf")
+
+
+@pytest.mark.parametrize("section,shown,hidden", [
+    ("redis", ["redis cache", "redis queue"], ["postgresql.conf", "budgets"]),
+    ("budgets", ["budgets"], ["hosts", "redis cache"]),
+    ("pgbouncer.ini", ["pgbouncer.ini"], ["limits pgbouncer", "postgresql.conf"]),
+])
+def test_plan_shows_one_section(section, shown, hidden):
+    lines = cli("plan", "-s", "local", "--section", section).stdout.splitlines()
+    assert all(s in lines for s in shown) and not any(h in lines for h in hidden)
+
+
+def test_an_unknown_section_names_the_sections():
+    res = cli("plan", "-s", "local", "--section", "pgbouncr.ini")
+    assert res.returncode == 2 and "did you mean 'pgbouncer.ini'?" in res.stderr

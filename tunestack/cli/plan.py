@@ -5,7 +5,7 @@ import sys
 
 from ..choices import PG_VERSIONS
 from ..console import print_json
-from ..errors import BudgetError
+from ..errors import BudgetError, UsageError
 from .parser import EXIT_BAD_INPUT, report_options, stack_options
 from .stacks import plan_from_args
 
@@ -18,15 +18,42 @@ def register(sub) -> None:
     report_options(p, "the plan")
     p.add_argument("--pg-version", type=int, choices=PG_VERSIONS,
                    help="plan for another PostgreSQL major than the stack file names")
+    p.add_argument("--section", metavar="NAME",
+                   help="only this part: a section of settings (e.g. postgresql.conf, pgbouncer.ini, redis, "
+                        "web env; a prefix picks every section it starts), hosts, budgets or warnings")
     p.set_defaults(func=run)
+
+
+PARTS = ("hosts", "budgets", "warnings")
+
+
+def chosen_sections(plan, name: str | None) -> list[str]:
+    """The parts `--section NAME` shows: a part, a section, or every section NAME starts."""
+    if name is None:
+        return [*PARTS, *plan.sections()]
+    names = list(plan.sections())
+    found = [name] if name in PARTS or name in names else [n for n in names if n.startswith(name)]
+    if not found:
+        import difflib
+
+        close = difflib.get_close_matches(name, [*PARTS, *names], n=1)
+        raise UsageError(f"--section {name!r}: no such part of the plan" + (f"; did you mean {close[0]!r}?" if close
+                                                                             else "")
+                         + f" (parts: {', '.join(PARTS)}; sections: {', '.join(names)})")
+    return found
 
 
 def run(args) -> int:
     plan = plan_from_args(args, strict=False)
+    parts = chosen_sections(plan, args.section)
     if args.format == "json":
-        print_json(plan.to_json())
+        doc = plan.to_json()
+        if args.section:
+            doc = {"stack": doc["stack"], **{p: doc[p] for p in PARTS if p in parts},
+                   "settings": {k: v for k, v in doc["settings"].items() if k in parts}}
+        print_json(doc)
     else:
-        print_plan(plan)
+        print_plan(plan, parts)
     if plan.violations:
         print(str(BudgetError(plan.stack, plan.violations, plan.spec.path)), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -42,30 +69,49 @@ def shown_value(s) -> str:
     return s.text
 
 
-def print_plan(plan) -> None:
-    """Every section as a table that wraps to the terminal (80 columns when it cannot tell)."""
+def summary(plan) -> str:
+    """One line before the detail: what the plan is and whether it holds."""
+    from ..units import plural
+
+    machines = sum(h.count for h in plan.hosts)
+    settings = sum(len(s) for s in plan.sections().values())
+    broken = len(plan.violations)
+    return (f"{plural(len(plan.hosts), 'host')} ({plural(machines, 'machine')}), {plural(settings, 'setting')}; "
+            f"{len(plan.budgets) - broken} of {plural(len(plan.budgets), 'budget')} hold"
+            + (f", {broken} BROKEN" if broken else "") + f"; {plural(len(plan.warnings), 'warning')}")
+
+
+def print_plan(plan, parts: list[str] | None = None) -> None:
+    """Warnings first, then every section as a table that wraps to the terminal (80 columns when it
+    cannot tell), then the budgets with their arithmetic. `parts`: only those (plan --section)."""
     from rich.padding import Padding
     from rich.text import Text
 
     from ..console import out, print_settings, trimmed
     from ..units import format_bytes_human, plural
 
+    parts = parts if parts is not None else chosen_sections(plan, None)
     with trimmed(out()) as console:
         console.print(Text(f"stack {plan.stack}  ({plan.spec.path})", style="bold"))
-        console.print("\nhosts", style="bold underline")
-        for h in plan.hosts:
-            console.print(Text(f"  {h.name} ×{h.count}: {','.join(h.roles)}, {plural(h.cpus, 'cpu')}, "
-                               f"{format_bytes_human(h.memory_bytes)}  [{h.shape_source}]"))
+        console.print(Text(summary(plan)))
+        if plan.warnings and "warnings" in parts:
+            console.print("\nwarnings", style="bold underline")
+            for w in plan.warnings:   # wrapped lines keep the indent
+                console.print(Padding(Text(f"- {w}", style="yellow"), (0, 0, 0, 2), expand=False))
+        if "hosts" in parts:
+            console.print("\nhosts", style="bold underline")
+            for h in plan.hosts:
+                console.print(Text(f"  {h.name} ×{h.count}: {','.join(h.roles)}, {plural(h.cpus, 'cpu')}, "
+                                   f"{format_bytes_human(h.memory_bytes)}  [{h.shape_source}]"))
         for section, settings in plan.sections().items():
+            if section not in parts:
+                continue
             console.print("\n" + section, style="bold underline")
             print_settings(console, [(name, shown_value(s), s.reason + (" [override]" if s.source == "override" else ""))
                                      for name, s in settings.items()])
-        console.print("\nbudgets", style="bold underline")
-        for b in plan.budgets:
-            mark = Text("ok", style="green") if b.ok else Text("BROKEN", style="bold red")
-            console.print(Text.assemble("  [", mark, f"] {b.name}"))
-            console.print(Padding(Text(b.arithmetic, style="dim"), (0, 0, 0, 6), expand=False))
-        if plan.warnings:
-            console.print("\nwarnings", style="bold underline")
-            for w in plan.warnings:
-                console.print(Text(f"  - {w}", style="yellow"))
+        if "budgets" in parts:
+            console.print("\nbudgets", style="bold underline")
+            for b in plan.budgets:
+                mark = Text("ok", style="green") if b.ok else Text("BROKEN", style="bold red")
+                console.print(Text.assemble("  [", mark, f"] {b.name}"))
+                console.print(Padding(Text(b.arithmetic, style="dim"), (0, 0, 0, 6), expand=False))

@@ -27,6 +27,7 @@ from .pgbouncer import pgbouncer_settings
 from .placement import Placement, container_name, place
 from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
+from .ruby import DEFAULT_RUBY
 from .rollout import fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
 from .sampling import plan_sampling
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
@@ -155,6 +156,9 @@ def plan_warnings(spec: StackSpec, sampling, sizings: dict[str, AppSizing], repl
     warnings = [w for w in map(overcommit_warning, spec.hosts) if w] + list(sampling.warnings)
     if len({(s.workers, s.web_pool) for s in sizings.values()}) > 1:
         warnings.append("app hosts differ in shape; the env file uses the first host's workers")
+    if spec.app.framework == "rails" and spec.app.ruby is None:
+        warnings.append(f"app.ruby is not set: planned for Ruby {DEFAULT_RUBY} (Debian 12's), so YJIT stays off; "
+                        "fix: set app.ruby to the Ruby the app runs, e.g. ruby: \"3.3\"")
     return warnings + ([replicas] if replicas else [])
 
 
