@@ -162,7 +162,8 @@ def test_postgres_compares_an_existing_conf(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "  shared_buffers = 2GB  (already)" in res.stdout
     assert re.search(r"~ work_mem: 1MB → \d+kB\n\s+\S", res.stdout)
-    assert "~ effective_cache_size: (default) → 6GB" in res.stdout
+    # A setting the file does not set is PostgreSQL's default, shown in the recommendation's unit.
+    assert "~ effective_cache_size: 4GB (PostgreSQL's default) → 6GB" in res.stdout
 
 
 def test_postgres_as_alter_system_and_detected():

@@ -28,6 +28,11 @@ def register(sub) -> None:
     p.add_argument("--pg-version", type=int, choices=PG_VERSIONS, default=PG_VERSIONS[-1])
     p.add_argument("--connections", type=int, help="max_connections (default: pgtune's per workload)")
     p.add_argument("--db-size", choices=DB_SIZES, default="mid_ram")
+    p.add_argument("--write", metavar="FILE", help="write the recommendations into this postgresql.conf (its other "
+                                                   "lines kept), after a backup beside it")
+    p.add_argument("--dry-run", action="store_true", help="with --write: show the new file, change nothing")
+    p.add_argument("--yes", action="store_true", help="with --write: do not ask (needed when not on a terminal)")
+    p.add_argument("--restore", metavar="FILE", help="put the newest backup of FILE back (undoes a --write)")
     report_options(p, "the recommendations")
     p.set_defaults(func=run)
 
@@ -36,28 +41,37 @@ def run(args) -> int:
     from ..postgres.conffile import alter_system
     from ..postgres.inputs import DEFAULT_CONNECTIONS, PgInputs
     from ..postgres.pgtune import recommend
-    from ..postgres.standalone import build_warnings, input_problems
+    from ..postgres.standalone import build_warnings, input_problems, inputs_line
     from ..units import format_bytes_human
 
+    if args.restore:
+        return _restore(args)
+    if args.write and not args.conf:
+        args.conf = args.write   # what is there now is what the recommendations are compared with
     memory, cpus, notes = _host(args)
     for which, allowed in input_problems(memory, cpus, args.connections):
         given = {"memory": args.memory or format_bytes_human(memory), "cpus": cpus, "connections": args.connections}
         raise UsageError(f"--{which} {given[which]}: {allowed}")
     current = _current(args, notes)
-    conns = args.connections or DEFAULT_CONNECTIONS[args.workload]
+    conns, conns_from = _connections(args, current, DEFAULT_CONNECTIONS[args.workload])
     recs = recommend(PgInputs(memory // 1024, cpus, args.storage, args.workload, args.pg_version, conns,
-                              args.db_size))
+                              args.db_size, memory_note=f"{format_bytes_human(memory)} of memory"))
     warnings = build_warnings(recs)
+    inputs = inputs_line(args.pg_version, memory, cpus, conns, conns_from, args.storage, args.workload, args.db_size)
+    if args.write:
+        return _write(args, recs, current, inputs)
     if args.format == "json":
-        out = {"settings": {k: r.value for k, r in recs.items()}, "warnings": warnings, "notes": notes}
+        out = {"inputs": inputs, "settings": {k: r.value for k, r in recs.items()}, "warnings": warnings,
+               "notes": notes}
         if args.conf:
             out["current"] = {k: current.get(k) for k in recs}
         print_json(out)
     elif args.alter_system:
         print("".join(f"-- {n}\n" for n in notes + warnings) + alter_system({k: r.value for k, r in recs.items()}), end="")
     elif args.conf:
-        _print_changes(recs, current, notes + warnings, args.pg_version)
+        _print_changes(recs, current, notes + warnings, args.pg_version, inputs)
     else:
+        print(f"# inputs: {inputs}")
         for n in notes:
             print(f"# {n}")
         for k, r in recs.items():
@@ -104,16 +118,71 @@ def _current(args, notes: list[str]) -> dict[str, str]:
     return current
 
 
-def _print_changes(recs, current: dict[str, str], notes: list[str], pg_version: int) -> None:
-    """current → recommended per setting, with the reason, as timescaledb-tune shows it."""
+def _print_changes(recs, current: dict[str, str], notes: list[str], pg_version: int, inputs: str = "") -> list:
+    """current → recommended per setting, with the reason, as timescaledb-tune shows it; a setting
+    the file leaves at PostgreSQL's default counts as that default; restart-needing ones marked."""
     from ..postgres.standalone import compare
 
+    if inputs:
+        print(f"# inputs: {inputs}")
     changes = compare(recs, current, pg_version)
     for c in changes:
+        was = c.current if c.current is not None else f"{c.default} (PostgreSQL's default)"
         if c.same:
-            print(f"  {c.name} = {c.recommended}  (already)")
+            print(f"  {c.name} = {c.recommended}  (already{', the default' if c.current is None else ''})")
         else:
-            print(f"~ {c.name}: {c.current if c.current is not None else '(default)'} → {c.recommended}\n      {c.reason}")
+            print(f"~ {c.name}: {was} → {c.recommended}" + ("  [restart]" if c.restart else "") + f"\n      {c.reason}")
     for n in notes:
         print(f"# {n}")
-    print(f"{sum(not c.same for c in changes)} of {len(recs)} settings would change")
+    changed = [c for c in changes if not c.same]
+    restart = [c.name for c in changed if c.restart]
+    print(f"{len(changed)} of {len(recs)} settings would change"
+          + (f"; {', '.join(restart)} need a restart" if restart else ""))
+    return changed
+
+
+def _connections(args, current: dict[str, str], pgtune_default: int) -> tuple[int, str]:
+    """--connections, else the file's max_connections (never lowered unasked), else pgtune's."""
+    if args.connections:
+        return args.connections, "given"
+    if current.get("max_connections", "").isdigit():
+        return int(current["max_connections"]), "the file's max_connections"
+    return pgtune_default, f"pgtune's for {args.workload}"
+
+
+def _write(args, recs, current: dict[str, str], inputs: str) -> int:
+    """--write FILE: show what changes, ask (unless --yes), back the file up, write it."""
+    import sys
+
+    from ..postgres import confwrite
+
+    path = Path(args.write)
+    if not (args.yes or args.dry_run or sys.stdin.isatty()):
+        raise UsageError(f"--write {path}: add --yes to write without asking (not on a terminal)")
+    changed = _print_changes(recs, current, [], args.pg_version, inputs)
+    if not changed:
+        print(f"{path}: nothing to write")
+        return 0
+    text = confwrite.with_recommendations(path.read_text(), {c.name: c.recommended for c in changed}, args.pg_version)
+    if args.dry_run:
+        print(f"\n--dry-run: {path} would become:\n{text}", end="")
+        return 0
+    if not args.yes:
+        if input(f"write {len(changed)} change(s) to {path}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing was written")
+            return 0
+    backup = confwrite.write(path, text)
+    print(f"written {path}; the old file is {backup} (undo: tunestack postgres --restore {path})")
+    return 0
+
+
+def _restore(args) -> int:
+    from ..postgres import confwrite
+
+    path = Path(args.restore)
+    try:
+        backup = confwrite.restore(path)
+    except FileNotFoundError as exc:
+        raise UsageError(f"--restore {path}: {exc}") from None
+    print(f"restored {path} from {backup}")
+    return 0

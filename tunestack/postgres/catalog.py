@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..choices import PG_VERSIONS as SUPPORTED_VERSIONS
-from ..units import MIB, UnitError, pg_value_in_base_units
+from ..units import MIB, UnitError, format_kb, format_ms, pg_value_in_base_units
 
 
 _MEMORY_UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": MIB, "16MB": 16 * MIB}
@@ -29,6 +29,7 @@ class Guc:
     max: float | None
     enumvals: tuple[str, ...] | None
     context: str
+    default: str | None = None   # boot_val: PostgreSQL's own default, in the setting's unit
 
     def check(self, text: str) -> str | None:
         """None when `text` is a valid value for this setting, else what is allowed."""
@@ -82,6 +83,21 @@ class Guc:
             return (int(number * _TIME_UNIT_MS[self.unit]) if number >= 0 else int(number)), "ms"
         return (round(number) if self.vartype == "integer" else number), ""
 
+    @property
+    def shown_default(self) -> str | None:
+        """The default as postgresql.conf would write it (`4MB`, `5min`), not in the setting's base
+        unit (`4096`, `300`): one unit per line where a recommendation stands beside it."""
+        if self.default is None or self.vartype not in ("integer", "real"):
+            return self.default
+        number = float(self.default)
+        if number < 0:
+            return self.default   # -1: "chosen by the server" (wal_buffers, autovacuum_work_mem)
+        if self.unit in _MEMORY_UNIT_BYTES:
+            return format_kb(int(number * _MEMORY_UNIT_BYTES[self.unit]) // 1024)
+        if self.unit in _TIME_UNIT_MS:
+            return format_ms(int(number * _TIME_UNIT_MS[self.unit]))
+        return self.default
+
     def describe_range(self) -> str:
         unit = f" × {self.unit}" if self.unit else ""
         lo = _plain(self.min)
@@ -100,7 +116,10 @@ def catalog(version: int) -> dict[str, Guc]:
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"PostgreSQL {version} is not supported; supported: {SUPPORTED_VERSIONS}")
     rows = json.loads(resources.files("tunestack.data").joinpath(f"pg{version}_settings.json").read_text())
-    return {name: Guc(name=name, vartype=vartype, unit=unit,
-                      min=float(lo) if lo is not None else None, max=float(hi) if hi is not None else None,
-                      enumvals=tuple(enumvals) if enumvals else None, context=context)
-            for name, (vartype, unit, lo, hi, enumvals, context) in rows.items()}
+    out = {}
+    for name, row in rows.items():
+        vartype, unit, lo, hi, enumvals, context = row[:6]
+        out[name] = Guc(name=name, vartype=vartype, unit=unit, min=float(lo) if lo is not None else None,
+                        max=float(hi) if hi is not None else None, enumvals=tuple(enumvals) if enumvals else None,
+                        context=context, default=row[6] if len(row) > 6 else None)
+    return out

@@ -23,11 +23,12 @@ from ..servers import pg_bin, service_user
 # in PostgreSQL's own order; the catalog lists them for every build of a major that knows them.
 BUILD_OPTIONAL = {"wal_compression": ("pglz", "lz4", "zstd", "on", "off"),
                   "default_toast_compression": ("pglz", "lz4"), "io_method": ("sync", "worker", "io_uring")}
-QUERY = "SELECT name, vartype, unit, min_val, max_val, enumvals, context FROM pg_settings ORDER BY name"
+QUERY = "SELECT name, vartype, unit, min_val, max_val, enumvals, context, boot_val FROM pg_settings ORDER BY name"
 
 
 def read_settings(major: int) -> dict[str, list]:
-    """pg_settings of a real server of `major`, as {name: [vartype, unit, min, max, enumvals, context]}."""
+    """pg_settings of a real server of `major`, as {name: [vartype, unit, min, max, enumvals, context,
+    boot_val]}: boot_val is PostgreSQL's own default, what a setting no file sets is."""
     import psycopg
 
     postgres = pg_bin("postgres", major)
@@ -51,7 +52,7 @@ def read_settings(major: int) -> dict[str, list]:
                 rows = conn.execute(QUERY).fetchall()
         finally:
             subprocess.run([f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], **run)
-        out = {r[0]: [r[1], r[2], r[3], r[4], r[5], r[6]] for r in rows}
+        out = {r[0]: [r[1], r[2], r[3], r[4], r[5], r[6], r[7]] for r in rows}
         for name, values in BUILD_OPTIONAL.items():
             if name in out and out[name][0] == "enum":
                 out[name][4] = list(values)

@@ -39,6 +39,8 @@ class Change:
     recommended: str
     reason: str
     same: bool
+    default: str | None = None   # PostgreSQL's own default, where the file does not set it
+    restart: bool = False        # PostgreSQL reads it only at start (pg_settings.context postmaster)
 
 
 def same_value(unit: str | None, current: str | None, recommended: str) -> bool:
@@ -52,7 +54,24 @@ def same_value(unit: str | None, current: str | None, recommended: str) -> bool:
 
 
 def compare(recs, current: dict[str, str], pg_version: int) -> list[Change]:
+    """Each recommendation against the file, or against PostgreSQL's own default where the file does
+    not set it: a recommendation equal to what the server already runs with is no change."""
     gucs = catalog(pg_version)
-    return [Change(name, current.get(name), r.value, r.reason,
-                   same_value(gucs[name].unit if name in gucs else None, current.get(name), r.value))
-            for name, r in recs.items()]
+    out = []
+    for name, r in recs.items():
+        guc = gucs.get(name)
+        now = current.get(name)
+        default = guc.shown_default if guc and now is None else None
+        same = same_value(guc.unit if guc else None, now if now is not None else default, r.value)
+        out.append(Change(name, now, r.value, r.reason, same, default, bool(guc and guc.context == "postmaster")))
+    return out
+
+
+def inputs_line(version: int, memory: int, cpus: int | None, connections: int, connections_from: str,
+                storage: str, workload: str, db_size: str) -> str:
+    """What the recommendations were computed from, first, as pgtune and timescaledb-tune show it."""
+    from ..units import format_bytes_human
+
+    cores = f"{cpus} CPUs" if cpus else "CPUs not given"
+    return (f"PostgreSQL {version}, {format_bytes_human(memory)} memory, {cores}, {connections} connections "
+            f"({connections_from}), {storage} storage, {workload} workload, {db_size}")
