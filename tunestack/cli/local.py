@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..console import print_json, waiting
+from ..errors import UsageError
 from .parser import lock_option, report_options, stack_options
 from .stacks import local_stack, locked
 
@@ -23,6 +24,9 @@ def register(sub) -> None:
     p = sub.add_parser("down", help="stop everything of a local stack; data is kept")
     stack_options(p)
     lock_option(p)
+    p.add_argument("--purge", action="store_true",
+                   help="also delete the stack's state folder: its data, secrets and logs (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --purge: do not ask (needed when not on a terminal)")
     report_options(p, "what was stopped")
     p.set_defaults(func=run_down)
     p = sub.add_parser("status", help="what runs, where, and with which plan")
@@ -55,8 +59,16 @@ def run_up(args) -> int:
 
 def run_down(args) -> int:
     stack = local_stack(args)
+    if args.purge and not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"down --purge deletes {stack.dir} with its data: add --yes (not on a terminal)")
+        if input(f"delete {stack.dir}, the data of stack {args.stack}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing was deleted")
+            return 0
     with locked(stack.dir, f"down --stack {args.stack}", args):
         stack.down()
+        if args.purge:
+            stack.purge()
     if args.format == "json":
         print_json(stack.status_json())
     return 0

@@ -58,6 +58,7 @@ def resolve_stack(args) -> None:
         if args.command in ANY_STACK_FILE:
             return   # planned from the file itself
         if named:
+            _not_a_shared_name(path, named.group(1))
             os.environ["TUNESTACK_STACKS_DIR"] = str(path.resolve().parent)
             args.stack, args.stack_file = named.group(1), None
         else:
@@ -65,6 +66,17 @@ def resolve_stack(args) -> None:
                              f"(the name is the stack's); rename it, e.g. Pulumi.mystack.yaml")
     elif args.stack is None and args.command != "review":
         args.stack = "local"
+
+
+def _not_a_shared_name(path: Path, name: str) -> None:
+    """A stack file elsewhere named like one in stacks/ would share that stack's state, lock and
+    rollout (they are kept by name): refused, with the fix."""
+    from ..paths import ROOT
+
+    shared = ROOT / "stacks" / f"Pulumi.{name}.yaml"
+    if shared.exists() and path.resolve() != shared.resolve():
+        raise UsageError(f"--stack-file {path}: its name is stack {name!r}, which stacks/ already has; its state, "
+                         f"lock and rollout would be that stack's. Rename it, e.g. Pulumi.{name}-copy.yaml")
 
 
 def stack_hint(args) -> str:

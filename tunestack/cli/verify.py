@@ -56,6 +56,8 @@ def run(args) -> int:
     from ..checks.ssh import ensure_reachable
 
     require_stack(args.stack)
+    if not args.collect_only:
+        _running_if_local(args)
     with tempfile.TemporaryDirectory() as tmp:
         runs = verify_runs(args.stack, options(args), Path(tmp))
         if args.collect_only:  # list the checks without touching a host
@@ -80,6 +82,21 @@ def run(args) -> int:
         return max(report.codes) or 1
     _print(report)
     return report.exit_code
+
+
+def _running_if_local(args) -> None:
+    """A stack on this machine must be running: checks of stopped servers prove nothing, and some
+    (a refused login) would pass only because nothing answers. Exit 3 with the command that starts it."""
+    from ..errors import EnvironmentProblem
+    from ..local import LocalStack
+    from ..targets import is_local_stack
+    from .stacks import stack_spec
+
+    if args.hosts or args.target != "hosts" or not is_local_stack(stack_spec(args.stack)):
+        return
+    if not LocalStack(args.stack).supervisor_running():
+        raise EnvironmentProblem(f"stack {args.stack} is not running, so there is nothing to verify; start it with: "
+                                 f"tunestack up --stack {args.stack}")
 
 
 def _print(report) -> None:

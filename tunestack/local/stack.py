@@ -29,6 +29,7 @@ from .control import Servers, hba_files
 from .errors import LocalStackError
 from .folders import StateFolders
 from .install import ensure_packages
+from .ports import check_ports_free
 from .preflight import initdb, preflight
 from .programs import supervisord_conf
 from .secrets import Passwords, write_secret_files
@@ -103,20 +104,52 @@ class LocalStack:
         t0 = time.monotonic()
         plan = self.plan()  # StackError / BudgetError: exit 2, nothing touched
         self._say(f"plan ok: {len(plan.postgres)} PostgreSQL settings, budgets hold")
+        check_ports_free(self.stack, self.listening_ports(plan), self.folders.run, self.supervisor.is_up())   # exit 3
         ensure_packages(plan.spec.app.framework, say=self.say)
         self.folders.make()
         build_app(self.folders, plan.spec.app.framework, self._say)   # a failed build leaves the running stack as it was
         files = self.files(plan)
         self._say("checking the new configs with the real servers…")
         preflight(self.folders, files)
+        was_running = self.supervisor.is_up()
         changed = self._install(files)
         self._initdb()
         actions = self._actions(plan, changed)
-        self._run_actions(plan, actions)
-        self.servers.wait_healthy(plan)
+        try:
+            self._run_actions(plan, actions)
+            self.servers.wait_healthy(plan)
+        except BaseException:
+            self._undo(was_running, actions)
+            raise
         state = self._record(plan, actions)
+        if was_running and not changed and set(actions.values()) <= {"config set"}:
+            self._say("no changes")
         self._say(f"up in {time.monotonic() - t0:.1f}s")
         return state
+
+    def listening_ports(self, plan: Plan) -> dict[str, int]:
+        """Every port this stack's processes listen on: the servers, the canary slot, Puma's control app."""
+        ports = dict(plan.ports())
+        if "canary_port" in plan.rollout:
+            ports["web-canary"] = plan.rollout["canary_port"].value
+        if "control_port" in plan.app:
+            ports["puma control app"] = plan.app["control_port"].value
+        return ports
+
+    def _undo(self, was_running: bool, actions: dict[str, str]) -> None:
+        """A failed `up` stops what it started: the whole supervisord when it launched it, else the
+        programs it started; what ran before keeps running."""
+        try:
+            if not was_running:
+                self._say("up failed: stopping what it started")
+                self.supervisor.shutdown()
+            else:
+                started = [s for s, a in actions.items() if a == "start"]
+                if started:
+                    self._say(f"up failed: stopping what it started ({', '.join(started)})")
+                    self.supervisor.ctl("stop", *started)
+        except Exception as exc:   # the original failure is what the user needs to see
+            self._say(f"could not stop everything it started: {exc}")
 
     def _install(self, files: dict[str, str]) -> set[str]:
         """Write the secret files and the configs (root's: no service user may change what root
@@ -180,6 +213,16 @@ class LocalStack:
 
     def status(self) -> str:
         return status.as_text(self)
+
+    def purge(self) -> None:
+        """Delete the stack's state folder (data, secrets, logs): `down --purge`, once it is stopped.
+        The lock file inside is held by the caller; it goes with the folder."""
+        import shutil
+
+        if self.supervisor.is_up():
+            raise LocalStackError(f"stack {self.stack} is still running; nothing was deleted")
+        shutil.rmtree(self.dir)
+        self._say(f"deleted {self.dir}")
 
     def down(self) -> None:
         if not self.supervisor.is_up():
