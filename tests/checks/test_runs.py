@@ -56,3 +56,20 @@ def test_testinfra_options_pass_through_with_one_junit_file_per_machine():
 ])
 def test_ssh_failures_say_what_to_fix(stderr, fix):
     assert fix in ssh_fix(stderr, "10.0.0.1")
+
+
+@pytest.mark.parametrize("row", [
+    {"ok": True, "check": "test_config[local-maxmemory-cache]", "expected": "201326592", "actual": "201326592"},
+    {"ok": False, "check": "test_settings_in_force[local-shared_preload_libraries]",
+     "expected": "pg_stat_statements,auto_explain", "actual": "pg_stat_statements"},
+    {"ok": True, "check": "x" * 90, "expected": "a b c " * 20, "actual": "1234567890123456789012345678901234567890"},
+])
+def test_verify_rows_fit_80_columns_without_splitting_a_word(row):
+    """Issue #24: 98 of 103 lines of verify were over 80 columns."""
+    from tunestack.cli.verify import row_lines
+
+    lines = row_lines(row, 80)
+    assert lines[0].split()[:2] == ["PASS" if row["ok"] else "FAIL", row["check"]]
+    words = " ".join(lines[1:]).split() if len(lines) > 1 else lines[0].split()[2:]
+    assert " ".join(words) == f"expected {row['expected']}, actual {row['actual']}".replace("  ", " ").strip()
+    assert all(len(line) <= 80 for line in lines if row["check"] not in line)

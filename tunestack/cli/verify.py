@@ -99,7 +99,25 @@ def _running_if_local(args) -> None:
                                  f"tunestack up --stack {args.stack}")
 
 
+def row_lines(r: dict, width: int) -> list[str]:
+    """One check: `PASS name` on one line when it fits, else its expected and actual below it,
+    wrapped at spaces within the terminal's width (a word or a number is never split)."""
+    import textwrap
+
+    mark = "PASS" if r["ok"] else "FAIL"
+    detail = f"expected {r['expected']}, actual {r['actual']}"
+    one = f"  {mark}  {r['check']}  {detail}"
+    if len(one) <= width:
+        return [one]
+    return [f"  {mark}  {r['check']}"] + textwrap.wrap(detail, width, initial_indent=" " * 8,
+                                                        subsequent_indent=" " * 10, break_long_words=False,
+                                                        break_on_hyphens=False)
+
+
 def _print(report) -> None:
+    import shutil
+
+    width = shutil.get_terminal_size((80, 24)).columns   # COLUMNS wins; 80 where it cannot tell
     rows, problems = report.rows, report.problems
     for machine in dict.fromkeys(r["machine"] for r in rows):
         if machine:
@@ -107,10 +125,8 @@ def _print(report) -> None:
         for host in sorted({r["host"] for r in rows if r["machine"] == machine}):
             mine = [r for r in rows if r["host"] == host and r["machine"] == machine]
             print(f"\nhost {host}: {sum(r['ok'] for r in mine)}/{len(mine)} passed")
-            width = max(len(r["check"]) for r in mine)
             for r in mine:
-                mark = "PASS" if r["ok"] else "FAIL"
-                print(f"  {mark}  {r['check']:<{width}}  expected {r['expected']:<24} actual {r['actual']}")
+                print("\n".join(row_lines(r, width)))
     if problems:
         print("\nchecks that could not run:\n" + "\n".join(problems), file=sys.stderr)
     print(f"\n{len(rows) - len(report.failed)} passed, {len(report.failed)} failed"
