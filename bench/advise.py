@@ -17,7 +17,7 @@ from tunestack.probes import psql
 ROUNDS = 15
 
 
-def measure(say=print) -> dict:
+def measure(say=print, rounds: int = ROUNDS) -> dict:
     with ThrowawayStack("benchadvise", 23532, say=say) as stack:
         local = LocalStack("benchadvise", root=stack.state)
         plan, host, secrets = stack.plan(), testinfra.get_host("local://"), str(local.secrets_dir)
@@ -26,7 +26,7 @@ def measure(say=print) -> dict:
                   "WHERE query ~* 'pg_stat_(database|bgwriter|checkpointer|wal)'")
         calls_before, ms_before = map(float, psql(host, secrets, port, server).strip().split("|"))
         samples, round_trips = [], []
-        for _ in range(ROUNDS):          # interleaved: both see the same machine
+        for _ in range(rounds):          # interleaved: both see the same machine
             t0 = time.perf_counter()
             sample_host(host, plan, secrets)
             samples.append(time.perf_counter() - t0)
@@ -35,7 +35,7 @@ def measure(say=print) -> dict:
             round_trips.append(time.perf_counter() - t0)
         calls_after, ms_after = map(float, psql(host, secrets, port, server).strip().split("|"))
     sample, trip = statistics.median(samples), statistics.median(round_trips)
-    return {"rounds": ROUNDS, "sample_seconds": round(sample, 4), "select_1_seconds": round(trip, 4),
+    return {"rounds": rounds, "sample_seconds": round(sample, 4), "select_1_seconds": round(trip, 4),
             "ratio": round(sample / trip, 1), "server_calls": int(calls_after - calls_before),
-            "server_exec_ms_per_sample": round((ms_after - ms_before) / ROUNDS, 3),
+            "server_exec_ms_per_sample": round((ms_after - ms_before) / rounds, 3),
             "queries_per_sample": {"postgres": 4, "pgbouncer": 2, "redis INFO": 2, "redis LLEN": 1}}

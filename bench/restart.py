@@ -22,14 +22,15 @@ def _under_load(url: str, action, seconds_before: float = 3, seconds_after: floa
     return {"requests": len(load.results), "failed": load.failed, "restart_seconds": round(took, 2)}
 
 
-def measure(say=print) -> dict:
+def measure(say=print, seconds_around: float = 3) -> dict:
     with ThrowawayStack("benchrestart", 27432, say=say) as stack:
         url = f"http://127.0.0.1:{stack.base + 5}/"
         stack.edit(lambda c: c["tunestack:postgres"].__setitem__("overrides", {"max_wal_senders": 5}))
         say("  tunestack up with a restart-only change, under load …")
-        tuned = _under_load(url, lambda: stack.cli("up"))
+        tuned = _under_load(url, lambda: stack.cli("up"), seconds_around, seconds_around)
         conf = stack.dir / "etc" / "supervisord.conf"
         say("  plain supervisorctl restart postgres, under load …")
         plain = _under_load(url, lambda: subprocess.run([which("supervisorctl"), "-c", str(conf), "restart",
-                                                         "postgres"], capture_output=True))
+                                                         "postgres"], capture_output=True),
+                            seconds_around, seconds_around)
     return {"tuned_up": tuned, "plain_restart": plain}

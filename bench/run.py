@@ -6,37 +6,36 @@ import json
 import sys
 
 
-def run(only: str | None, fmt: str) -> int:
-    results = {}
+# name: (module, what it does, the keyword arguments of its short smoke run in the tests)
+BENCHMARKS = {
+    "plan": ("plan_render", "planning and rendering every stack", {"rounds": 2}),
+    "storm": ("storm", "1,000 database clients", {"seconds": 2, "clients": 40}),
+    "web": ("web", "HTTP load on the reference app", {"seconds": 2, "connections": 4}),
+    "restart": ("restart", "PostgreSQL restarted under load", {"seconds_around": 1}),
+    "rails": ("rails", "the Rails reference app, planned against stock, YJIT and jemalloc",
+              {"seconds": 2, "connections": 4, "rounds": 1}),
+    "rollout": ("rollout_docker", "controller overhead of a Docker rollout on the test bed", {"rounds": 1}),
+    "advise": ("advise", "one sample's cost on a running stack", {"rounds": 2}),
+}
+
+
+def measure(name: str, smoke: bool, say) -> dict:
+    """One benchmark; `smoke`: short and small, so that a broken benchmark fails the tests."""
+    import importlib
+    import inspect
+
+    module_name, what, smoke_args = BENCHMARKS[name]
+    module = importlib.import_module(f"bench.{module_name}")
+    say(f"{name}: {what}{' (smoke run)' if smoke else ''} …")
+    kwargs = dict(smoke_args) if smoke else {}
+    if "say" in inspect.signature(module.measure).parameters:
+        kwargs["say"] = say
+    return module.measure(**kwargs)
+
+
+def run(only: str | None, fmt: str, smoke: bool = False) -> int:
     say = (lambda m: print(m, file=sys.stderr, flush=True))
-    if only in (None, "plan"):
-        from bench import plan_render
-        say("plan: planning and rendering every stack …")
-        results["plan"] = plan_render.measure()
-    if only in (None, "storm"):
-        from bench import storm
-        say("storm: 1,000 database clients …")
-        results["storm"] = storm.measure(say=say)
-    if only in (None, "web"):
-        from bench import web
-        say("web: HTTP load on the reference app …")
-        results["web"] = web.measure(say=say)
-    if only in (None, "restart"):
-        from bench import restart
-        say("restart: PostgreSQL restarted under load …")
-        results["restart"] = restart.measure(say=say)
-    if only in (None, "rails"):
-        from bench import rails
-        say("rails: the Rails reference app, planned against stock, YJIT and jemalloc …")
-        results["rails"] = rails.measure(say=say)
-    if only in (None, "rollout"):
-        from bench import rollout_docker
-        say("rollout: controller overhead of a Docker rollout on the test bed …")
-        results["rollout"] = rollout_docker.measure(say=say)
-    if only in (None, "advise"):
-        from bench import advise
-        say("advise: one sample's cost on a running stack …")
-        results["advise"] = advise.measure(say=say)
+    results = {name: measure(name, smoke, say) for name in BENCHMARKS if only in (None, name)}
     if fmt == "json":
         print(json.dumps(results, indent=2))
         return 0

@@ -34,11 +34,12 @@ def parse_pgbench(out: str) -> dict:
             "pgbench_aborted": "aborted" in out or "too many clients" in out or not tps}
 
 
-def run_pgbench(host: str, port: int, user: str, db: str, seconds: int, password: str | None = None) -> dict:
+def run_pgbench(host: str, port: int, user: str, db: str, seconds: int, password: str | None = None,
+                clients: int = CLIENTS) -> dict:
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
     if password:
         env["PGPASSWORD"] = password
-    res = subprocess.run([_bin("pgbench"), "-n", "-S", "-c", str(CLIENTS), "-j", "2", "-T", str(seconds),
+    res = subprocess.run([_bin("pgbench"), "-n", "-S", "-c", str(clients), "-j", "2", "-T", str(seconds),
                           "-h", host, "-p", str(port), "-U", user, db], env=env, capture_output=True, text=True,
                          preexec_fn=raise_nofile, timeout=seconds + 120)
     result = parse_pgbench(res.stdout + res.stderr)
@@ -46,14 +47,14 @@ def run_pgbench(host: str, port: int, user: str, db: str, seconds: int, password
     return result
 
 
-def connection_storm(host: str, port: int, user: str, db: str, password: str | None) -> dict:
+def connection_storm(host: str, port: int, user: str, db: str, password: str | None, clients: int = CLIENTS) -> dict:
     """1,000 clients connect at once and hold their connection until all have tried: count failures."""
     import threading
 
     import psycopg
 
     raise_nofile()
-    barrier = threading.Barrier(CLIENTS, timeout=60)
+    barrier = threading.Barrier(clients, timeout=60)
     failures: list[str] = []
     lock = threading.Lock()
 
@@ -73,7 +74,7 @@ def connection_storm(host: str, port: int, user: str, db: str, password: str | N
         if conn is not None:
             conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -82,7 +83,7 @@ def connection_storm(host: str, port: int, user: str, db: str, password: str | N
     return {"failed_connections": len(failures), "failure_kinds": kinds}
 
 
-def stock_postgres(seconds: int, say) -> dict:
+def stock_postgres(seconds: int, say, clients: int = CLIENTS) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="tunestack-stock-pg-"))
     tmp.chmod(0o755)
     user = service_user()
@@ -97,9 +98,9 @@ def stock_postgres(seconds: int, say) -> dict:
                        user=user, check=True, capture_output=True)
         subprocess.run([_bin("pgbench"), "-i", "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "postgres"],
                        check=True, capture_output=True)
-        say(f"  stock PostgreSQL (max_connections 100): {CLIENTS} clients for {seconds}s …")
-        result = run_pgbench("127.0.0.1", port, "postgres", "postgres", seconds)
-        result.update(connection_storm("127.0.0.1", port, "postgres", "postgres", None))
+        say(f"  stock PostgreSQL (max_connections 100): {clients} clients for {seconds}s …")
+        result = run_pgbench("127.0.0.1", port, "postgres", "postgres", seconds, clients=clients)
+        result.update(connection_storm("127.0.0.1", port, "postgres", "postgres", None, clients=clients))
         return result
     finally:
         subprocess.run([_bin("pg_ctl"), "-D", str(tmp / "data"), "-m", "immediate", "stop"], user=user,
@@ -107,19 +108,20 @@ def stock_postgres(seconds: int, say) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def measure(seconds: int = 15, say=print) -> dict:
+def measure(seconds: int = 15, say=print, clients: int = CLIENTS) -> dict:
     def absorb_storm(c):
         # The storm is bigger than the fleet the plan sizes for: let PgBouncer queue all of it.
-        c["tunestack:pgbouncer"]["max_client_conn"] = CLIENTS + 100
+        c["tunestack:pgbouncer"]["max_client_conn"] = clients + 100
 
     with ThrowawayStack("benchstorm", 21432, absorb_storm, say) as stack:
         stack.psql_socket("SELECT 1")
-        subprocess.run([_bin("pgbench"), "-i", "-q", "-h", str(stack.dir / "run"), "-p", str(stack.base),
+        # PostgreSQL's socket is in its own folder (run/postgres, the service user's only).
+        subprocess.run([_bin("pgbench"), "-i", "-q", "-h", str(stack.dir / "run" / "postgres"), "-p", str(stack.base),
                         "-U", "postgres", "app"], user=service_user(), check=True, capture_output=True)
         stack.psql_socket("GRANT SELECT ON ALL TABLES IN SCHEMA public TO app")
-        say(f"  tuned stack through PgBouncer: {CLIENTS} clients for {seconds}s …")
-        tuned = run_pgbench("127.0.0.1", stack.base + 1, "app", "app", seconds, stack.password("app"))
-        tuned.update(connection_storm("127.0.0.1", stack.base + 1, "app", "app", stack.password("app")))
-    stock = stock_postgres(seconds, say)
-    return {"clients": CLIENTS, "seconds": seconds, "tuned_pgbouncer": tuned, "stock_postgres": stock,
+        say(f"  tuned stack through PgBouncer: {clients} clients for {seconds}s …")
+        tuned = run_pgbench("127.0.0.1", stack.base + 1, "app", "app", seconds, stack.password("app"), clients=clients)
+        tuned.update(connection_storm("127.0.0.1", stack.base + 1, "app", "app", stack.password("app"), clients=clients))
+    stock = stock_postgres(seconds, say, clients=clients)
+    return {"clients": clients, "seconds": seconds, "tuned_pgbouncer": tuned, "stock_postgres": stock,
             "tps_ratio": round(tuned["tps"] / stock["tps"], 2) if stock["tps"] else None}

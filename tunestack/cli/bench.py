@@ -16,9 +16,11 @@ def register(sub) -> None:
                                    "web bring up their own throwaway copies of the local stack (about a minute each).")
     p.add_argument("--only", choices=BENCHMARKS,
                    help="one benchmark; rollout builds the multihost test bed (root, several minutes)")
+    p.add_argument("--smoke", action="store_true",
+                   help="a short, small run of each benchmark: that it still works, not what it measures")
     report_options(p, "the results")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    return extension("bench")(args.only, "json" if args.format == "json" else "table")
+    return extension("bench")(args.only, "json" if args.format == "json" else "table", smoke=args.smoke)

@@ -118,6 +118,7 @@ class LocalStack:
         try:
             self._run_actions(plan, actions)
             self.servers.wait_healthy(plan)
+            self._wait_all_running()
         except BaseException:
             self._undo(was_running, actions)
             raise
@@ -126,6 +127,15 @@ class LocalStack:
             self._say("no changes")
         self._say(f"up in {time.monotonic() - t0:.1f}s")
         return state
+
+    def _wait_all_running(self) -> None:
+        """Success only once every program is RUNNING (past supervisord's startsecs), not STARTING."""
+        from ..poll import poll
+
+        def states() -> dict[str, str]:
+            return {p["name"]: p["statename"] for p in self.supervisor.programs() if p["name"] in apply.SERVICES_IN_ORDER}
+        if not poll(lambda: set(states().values()) == {"RUNNING"}, 30):
+            raise LocalStackError("not every program runs: " + ", ".join(f"{k} {v}" for k, v in states().items()))
 
     def listening_ports(self, plan: Plan) -> dict[str, int]:
         """Every port this stack's processes listen on: the servers, the canary slot, Puma's control app."""
