@@ -9,7 +9,7 @@ from tests.jobfaults import drill
 from tunestack.throwaway import ThrowawayStack
 
 pytestmark = pytest.mark.servers
-BASE = 30432   # its own ports: 30432-30437, the canary 30536
+BASE = 17432   # its own ports: 17432-17437, the canary 17532
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from tunestack.poll import poll
-from verify.helpers import app_runtime, listener_pids, puma_control, quote
+from verify.helpers import app_runtime, listener_pids, puma_control, redis_cli
 
 SERVICE = "web"
 
@@ -88,13 +88,13 @@ def test_sentry_rates(host, plan, secrets_dir, record):
 def test_sidekiq_registry(host, plan, secrets_dir, record, key):
     """Sidekiq's own process registry in the queue Redis: what each running Sidekiq process took."""
     port = plan.redis["queue"]["port"].value
-    cli = (f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-queue-password)" redis-cli --no-auth-warning -h 127.0.0.1 '
-           f"-p {port}")
-    identities = host.check_output(f"{cli} SMEMBERS processes").split()
-    # A process that stopped stays in the set until Sidekiq prunes it, but its own hash (with a
-    # 60 s expiry) is gone: only the living count, as Sidekiq::ProcessSet counts them.
-    infos = [json.loads(raw) for raw in (host.check_output(f"{cli} HGET {quote(i)} info").strip()
+    identities = redis_cli(host, secrets_dir, "queue", port, "SMEMBERS", "processes").split()
+    # A process that stopped stays in the set until Sidekiq prunes it, and its own hash for up to
+    # 60 s: only processes that still live count (on this host, their pid is there).
+    here = host.check_output("hostname").strip()
+    infos = [json.loads(raw) for raw in (redis_cli(host, secrets_dir, "queue", port, "HGET", i, "info").strip()
                                          for i in identities) if raw]
+    infos = [i for i in infos if i.get("hostname") != here or host.run(f"test -d /proc/{int(i['pid'])}").rc == 0]
     expected = plan.app["job_concurrency"].value if key == "concurrency" else list(plan.app["job_queues"].value)
     record(f"{plan.app['job_processes'].value} × {expected}", f"{len(infos)} × "
            + (str(sorted({json.dumps(i[key]) for i in infos})) if len({json.dumps(i[key]) for i in infos}) > 1
