@@ -30,8 +30,15 @@ def _holder(fd: int) -> str:
 @contextlib.contextmanager
 def stack_lock(path: Path, command: str, wait_s: float = 120, say=print):
     """Hold `path` exclusively for `command`; wait up to `wait_s` seconds for another holder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:   # a home that does not exist, a folder another user owns
+        from .errors import EnvironmentProblem
+
+        raise EnvironmentProblem(f"cannot make the state folder {path.parent}: {exc.strerror}. Run as root, or give "
+                                 "this user a folder of its own: --state-dir DIR (or TUNESTACK_STATE_DIR / "
+                                 "XDG_STATE_HOME)") from None
 
     def acquire() -> bool:
         try:

@@ -56,3 +56,23 @@ def test_secret_files_escape_for_their_format():
     # redis.conf: a value with a space is double-quoted (sdssplitargs).
     assert files["redis-cache.conf"] == 'requirepass "c c"\n'
     assert files["redis-queue.conf"] == "requirepass q\n"
+
+
+
+def test_a_state_folder_that_cannot_be_made_is_the_environment_not_a_traceback():
+    """Issue #24: a user whose home does not exist got `PermissionError: '/nonexistent'`. Now exit 3
+    saying what to do (--state-dir); /proc stands in for a place no one may create folders in."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    from tunestack.errors import EnvironmentProblem
+
+    with pytest.raises(EnvironmentProblem, match="--state-dir"):
+        StateFolders(Path("/proc/nowhere/local"), None).make()
+    res = subprocess.run([sys.executable, "-m", "tunestack", "up", "-s", "local", "--state-dir", "/proc/nowhere"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 3 and "cannot make the state folder /proc/nowhere/local" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..console import print_json, printable
 from ..units import parse_seconds, plural
-from .parser import flag_value, report_options, stack_options, target_option
+from .parser import flag_value, report_options, stack_options, state_dir_option, target_option
 from .stacks import stack_spec
 
 
@@ -25,6 +25,7 @@ def register(sub) -> None:
     p.add_argument("--ssh-config", help="an ssh config for remote hosts and Docker engines (as verify takes it)")
     p.add_argument("--ssh-identity-file", help="an ssh key for remote hosts (as verify takes it)")
     report_options(p, "the findings")
+    state_dir_option(p)
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ import sys
 
 from ..console import print_json, waiting
 from ..errors import UsageError
-from .parser import lock_option, report_options, stack_options
+from .parser import lock_option, report_options, stack_options, state_dir_option
 from .stacks import local_stack, locked
 
 
@@ -20,6 +20,7 @@ def register(sub) -> None:
     stack_options(p)
     lock_option(p)
     report_options(p, "the stack's state at the end")
+    state_dir_option(p)
     p.set_defaults(func=run_up)
     p = sub.add_parser("down", help="stop everything of a local stack; data is kept")
     stack_options(p)
@@ -28,10 +29,12 @@ def register(sub) -> None:
                    help="also delete the stack's state folder: its data, secrets and logs (asks first)")
     p.add_argument("--yes", action="store_true", help="with --purge: do not ask (needed when not on a terminal)")
     report_options(p, "what was stopped")
+    state_dir_option(p)
     p.set_defaults(func=run_down)
     p = sub.add_parser("status", help="what runs, where, and with which plan")
     stack_options(p)
     report_options(p, "the status")
+    state_dir_option(p)
     p.set_defaults(func=run_status)
 
 

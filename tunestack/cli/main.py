@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.argv = argv or sys.argv[1:]
     args = parser.parse_args(argv)
     set_quiet(getattr(args, "quiet", False))
-    # --stack-file may point the stacks folder elsewhere: for this command only.
-    with environ(TUNESTACK_STACKS_DIR=os.environ.get("TUNESTACK_STACKS_DIR")):
+    # --stack-file may point the stacks folder elsewhere, --state-dir the state: for this command only.
+    with environ(TUNESTACK_STACKS_DIR=os.environ.get("TUNESTACK_STACKS_DIR"),
+                 TUNESTACK_STATE_DIR=getattr(args, "state_dir", None) or os.environ.get("TUNESTACK_STATE_DIR")):
         return run(args)
 
 

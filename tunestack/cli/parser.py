@@ -104,6 +104,12 @@ def lock_option(p) -> None:
                    help="how long to wait while another up/down/rollout holds the stack (default 120; then exit 3)")
 
 
+def state_dir_option(p) -> None:
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="where local stacks keep their state (default: /var/lib/tunestack as root, else "
+                        "$XDG_STATE_HOME/tunestack; also TUNESTACK_STATE_DIR)")
+
+
 def target_option(p) -> None:
     p.add_argument("--target", choices=TARGETS, default="hosts",
                    help="hosts: services installed as packages (default); docker: services in containers")

@@ -11,7 +11,7 @@ import time
 from ..errors import UsageError
 from ..render import UnsafeValue, supervisor_env_value
 from ..units import parse_seconds
-from .parser import EXIT_ENVIRONMENT, flag_value, lock_option, percent, report_options, stack_options
+from .parser import EXIT_ENVIRONMENT, flag_value, lock_option, percent, report_options, stack_options, state_dir_option
 from .stacks import interrupted, locked, stack_hint, stack_spec
 
 
@@ -45,6 +45,7 @@ def register(sub) -> None:
                    help="status: show the --env values (root only); they are masked otherwise")
     lock_option(p)
     report_options(p, "the status")
+    state_dir_option(p)
     p.set_defaults(func=run)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..choices import PG_VERSIONS
 from ..console import print_json, waiting
-from .parser import report_options, stack_options, target_option
+from .parser import report_options, stack_options, state_dir_option, target_option
 from .stacks import require_stack
 
 
@@ -38,6 +38,7 @@ def register(sub) -> None:
     p.add_argument("--collect-only", action="store_true",
                    help="list the checks the plan implies, without connecting to any host")
     report_options(p, "expected vs actual")
+    state_dir_option(p)
     p.set_defaults(func=run)
 
 

@@ -15,6 +15,7 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import EnvironmentProblem
 from ..paths import state_root
 from ..render import Layout
 
@@ -51,6 +52,14 @@ class StateFolders:
             os.chown(path, pw.pw_uid, pw.pw_gid)
 
     def make(self) -> None:
+        try:
+            self._make()
+        except OSError as exc:   # a home that does not exist, a folder another user owns
+            raise EnvironmentProblem(
+                f"cannot make the state folder {self.dir}: {exc.strerror} ({exc.filename}). Run as root, or give "
+                f"this user a folder of its own: --state-dir DIR (or TUNESTACK_STATE_DIR / XDG_STATE_HOME)") from None
+
+    def _make(self) -> None:
         layout = [(self.dir, 0o711, False), (self.etc, 0o755, False), (self.secrets, 0o700, False),
                   (self.log, 0o700, False), (self.run, 0o711, False), (self.data, 0o711, False),
                   (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),

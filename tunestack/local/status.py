@@ -9,6 +9,17 @@ def _applied(local) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _who_reads(path) -> str:
+    """Who may read a private file, by its owner: "root only", or "only <user>"."""
+    import pwd
+
+    try:
+        owner = pwd.getpwuid(path.stat().st_uid).pw_name
+    except (OSError, KeyError):
+        return "not there yet"
+    return "root only" if owner == "root" else f"only {owner}"
+
+
 def as_json(local) -> dict:
     """For machines: the applied plan's digest, each program's state and pid (supervisord's
     XML-RPC), and the endpoints."""
@@ -40,7 +51,8 @@ def as_text(local) -> str:
                      f"pgbouncer: 127.0.0.1:{plan.pgbouncer['listen_port'].value}")
         lines.append(f"redis:      cache 127.0.0.1:{plan.redis['cache']['port'].value}, "
                      f"queue 127.0.0.1:{plan.redis['queue']['port'].value}")
-        lines.append(f"logs:       {local.folders.log}   passwords: {local.secrets_dir / 'passwords.json'} (root only)")
+        lines.append(f"logs:       {local.folders.log}   passwords: {local.secrets_dir / 'passwords.json'} "
+                     f"({_who_reads(local.secrets_dir / 'passwords.json')})")
     except Exception as exc:  # status must work even when the stack file is broken
         lines.append(f"(plan unavailable: {exc})")
     return "\n".join(lines)
