@@ -101,3 +101,52 @@ def test_near_limit_is_under_a_tenth_of_the_limit_left(used, headroom, near):
 
 def test_mask_known_masks_long_values_only():
     assert mask_known("pw=s3cr3t and a", ["s3cr3t", "a"]) == f"pw={SECRET_MASK} and a"
+
+
+def typed(text, value, reason="why"):
+    return {"text": text, "value": value, "reason": reason}
+
+
+def test_what_restarts_what():
+    """Issue #24: the review must say which changes restart PostgreSQL (pg_settings.context
+    postmaster), PgBouncer (settings it reads at start), touch the host, or roll the app."""
+    base = {"postgresql.conf": {"shared_buffers": typed("8GB", 8 << 30), "work_mem": typed("4MB", 4 << 20)},
+            "pgbouncer.ini": {"listen_port": typed("6432", 6432), "default_pool_size": typed("16", 16)},
+            "web env": {"DB_POOL": typed("5", 5)}, "host kernel db": {"vm.nr_hugepages": typed("100", 100)}}
+    head = {"postgresql.conf": {"shared_buffers": typed("16GB", 16 << 30), "work_mem": typed("8MB", 8 << 20)},
+            "pgbouncer.ini": {"listen_port": typed("6433", 6433), "default_pool_size": typed("20", 20)},
+            "web env": {"DB_POOL": typed("6", 6)}, "host kernel db": {"vm.nr_hugepages": typed("200", 200)}}
+    r = compare_stack("prod", snap(base), snap(head))
+    assert r.restarts == ["PostgreSQL restart: shared_buffers", "PgBouncer restart: listen_port",
+                          "rolling app restart: web env: DB_POOL",
+                          "host change (kernel or limits, applied by the operator): host kernel db: vm.nr_hugepages"]
+
+
+def test_a_sharp_decrease_is_flagged():
+    from tunestack.review import to_markdown
+
+    r = compare_stack("prod", snap({"postgresql.conf": {"max_wal_size": typed("24GB", 24 << 30)}}),
+                      snap({"postgresql.conf": {"max_wal_size": typed("12GB", 12 << 30)}}))
+    md = to_markdown({"base": "main", "head": "working tree"}, [r], limit=None)
+    assert "-50% ⚠ decrease" in md
+
+
+def test_the_stack_files_shape_comes_first():
+    base = StackSnapshot(plan={"settings": {}}, config={"tunestack:hosts": [{"name": "db", "instance_type": "r6i.4xlarge"}],
+                                                       "tunestack:postgres": {"workload": "web"}})
+    head = StackSnapshot(plan={"settings": {}}, config={"tunestack:hosts": [{"name": "db", "instance_type": "r6i.8xlarge"},
+                                                                           {"name": "app", "count": 2}],
+                                                       "tunestack:postgres": {"workload": "oltp"}})
+    r = compare_stack("prod", base, head)
+    assert r.shape == ["host app added", "host db: instance_type r6i.4xlarge → r6i.8xlarge", "postgres.workload: web → oltp"]
+    from tunestack.review import to_markdown
+
+    md = to_markdown({"base": "main", "head": "working tree"}, [r])
+    assert md.index("**Stack files:**") < md.index("<details")
+
+
+def test_near_the_limit_only_when_the_budget_moved_toward_it():
+    from tunestack.review.markdown import moved_closer
+
+    assert moved_closer({"before": 10, "after": 5}) and moved_closer({"before": None, "after": 5})
+    assert not moved_closer({"before": 5, "after": 5}) and not moved_closer({"before": 3, "after": 5})

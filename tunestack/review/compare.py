@@ -7,6 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from ..units import UnitError, pg_value_in_base_units, with_human_size
+from .impact import restarts, stack_file_changes
 
 from ..errors import SECRET_MASK
 NEAR_LIMIT = 0.10               # a budget with less than 10 % of its limit left is near it
@@ -18,6 +19,7 @@ class StackSnapshot:
     error: str | None = None      # validation error text when the stack file is rejected
     files: dict[str, str] = field(default_factory=dict)  # rendered files
     secrets: dict[str, str] = field(default_factory=dict)  # secret key → ciphertext (compared, never shown)
+    config: dict = field(default_factory=dict)   # the stack file's `config:`, for its shape (hosts, workload)
 
 
 def _text(setting: dict) -> str:
@@ -103,6 +105,8 @@ class StackReview:
     errors: list[str] = field(default_factory=list)     # head validation errors and broken budgets
     secrets: list[str] = field(default_factory=list)    # "tunestack:dbPassword changed"
     diff: str = ""
+    shape: list[str] = field(default_factory=list)      # what changed in the stack file itself
+    restarts: list[str] = field(default_factory=list)   # what the change does to running servers
 
     @property
     def failing(self) -> bool:
@@ -180,13 +184,16 @@ def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | N
         review.status = "broken"
         review.errors.append(mask_known(head.error, known))   # an error may echo a value
     review.changes = _setting_changes(base, head)
+    review.shape = stack_file_changes(base.config if base else None, head.config)
+    review.restarts = restarts(review.changes)
     _budgets(review, base, head)
     old_warnings = set((base.plan or {}).get("warnings", [])) if base else set()
     review.new_warnings = [mask_known(w, known) for w in (head.plan or {}).get("warnings", []) if w not in old_warnings]
     base_secrets = base.secrets if base else {}
     review.secrets = _secret_changes(base_secrets, head.secrets)
     review.diff = mask_known(_files_diff(name, base.files if base else {}, head.files), known)
-    if review.status == "unchanged" and (review.changes or review.secrets or review.diff or review.new_warnings):
+    if review.status == "unchanged" and (review.changes or review.secrets or review.diff or review.new_warnings
+                                         or review.shape):
         review.status = "changed"
     return review
 

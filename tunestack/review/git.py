@@ -65,7 +65,9 @@ def snapshot_tree(tree: Path, python: str = sys.executable) -> dict[str, StackSn
             doc = yaml.safe_load((stacks_dir / f"Pulumi.{name}.yaml").read_text()) or {}
         except yaml.YAMLError:
             doc = {}
-        snap.secrets = secure_values(doc.get("config") if isinstance(doc, dict) else None)
+        config = doc.get("config") if isinstance(doc, dict) else None
+        snap.secrets = secure_values(config)
+        snap.config = config if isinstance(config, dict) else {}
         res = subprocess.run([python, "-m", "tunestack", "plan", "--stack", name, "--format", "json"], cwd=tree,
                              env=env, capture_output=True, text=True)
         if res.stdout.strip().startswith("{"):

@@ -6,6 +6,9 @@ import json
 from ..units import format_bytes_human, plural
 from .compare import StackReview, near_limit
 from .escape import block, code, inline
+from .impact import risky_decrease
+
+FOLD_REASON = 160   # characters of a reason the comment shows; the full review has all of it
 
 
 GITHUB_COMMENT_LIMIT = 65_536   # characters GitHub accepts in one comment
@@ -25,13 +28,31 @@ def _summary(meta: dict, reviews: list[StackReview]) -> list[str]:
                  else "**✓ Every stack validates and every budget holds at head.**")
     lines += ["", "| stack | status | settings changed | budgets near their limit |", "| --- | --- | --- | --- |"]
     for r in reviews:
-        near = [b["name"] for b in r.budgets if near_limit(b) or not b["ok"]]
+        near = [b["name"] for b in r.budgets if not b["ok"] or near_limit(b) and moved_closer(b)]
         lines.append(f"| {inline(r.stack)} | {r.status} | {len(r.changes)} | "
                      f"{'; '.join(inline(n) for n in near) or '—'} |")
+    shaped = [r for r in reviews if r.shape]
+    if shaped:   # what a reviewer reads first: the stack files' own changes
+        lines += ["", "**Stack files:**"] + [f"- {inline(r.stack)}: " + "; ".join(inline(c) for c in r.shape)
+                                             for r in shaped]
+    restarting = [r for r in reviews if r.restarts]
+    if restarting:
+        lines += ["", "**What restarts:**"] + [f"- {inline(r.stack)}: " + "; ".join(inline(c) for c in r.restarts)
+                                               for r in restarting]
     return lines
 
 
-def _details(r: StackReview, with_diff: bool, max_changes: int | None) -> list[str]:
+def moved_closer(budget: dict) -> bool:
+    """A budget whose headroom shrank (or is new): near its limit is news only then."""
+    before, after = budget.get("before"), budget.get("after")
+    return before is None or not isinstance(after, (int, float)) or after < before
+
+
+def _reason(text: str, fold: bool) -> str:
+    return inline(text if not fold or len(text) <= FOLD_REASON else text[:FOLD_REASON - 1] + "…")
+
+
+def _details(r: StackReview, with_diff: bool, max_changes: int | None, fold: bool = True) -> list[str]:
     """One stack's section: collapsed, unless it blocks the merge; one line when nothing changed."""
     if r.status == "unchanged" and not r.errors:
         return ["", f"**{inline(r.stack)}**: unchanged, no setting changes."]
@@ -48,8 +69,9 @@ def _details(r: StackReview, with_diff: bool, max_changes: int | None) -> list[s
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for c in shown:
             name = f"{c.renamed_from} → {c.name}" if c.kind == "renamed" else c.name
+            amount = f"{c.amount} ⚠ decrease" if risky_decrease(c) else c.amount
             lines.append(f"| {inline(c.section)} | {inline(name)} | {_cell(c.old_text)} | {_cell(c.new_text)} | "
-                         f"{c.amount} | {inline(c.new_reason)} | {inline(c.old_reason)} |")
+                         f"{amount} | {_reason(c.new_reason, fold)} | {_reason(c.old_reason, fold)} |")
     if len(shown) < len(r.changes):
         lines.append(f"\n… and {len(r.changes) - len(shown)} more: see the full review.")
     if not r.changes and r.status != "broken":
@@ -59,7 +81,7 @@ def _details(r: StackReview, with_diff: bool, max_changes: int | None) -> list[s
     if r.budgets:
         lines += ["", "| budget | headroom before | headroom after | |", "| --- | --- | --- | --- |"]
         for b in r.budgets:
-            state = "**broken**" if not b["ok"] else "near its limit" if near_limit(b) else "ok"
+            state = "**broken**" if not b["ok"] else "near its limit" if near_limit(b) and moved_closer(b) else "ok"
             lines.append(f"| {inline(b['name'])} | {_fmt_headroom(b['before'], b['unit'])} | "
                          f"{_fmt_headroom(b['after'], b['unit'])} | {state} |")
     if r.new_warnings:
@@ -77,7 +99,8 @@ def to_markdown(meta: dict, reviews: list[StackReview], limit: int | None = COMM
     where the rest is (the full review: to_markdown(..., limit=None))."""
     head = _summary(meta, reviews)
     for with_diff, max_changes in ((True, None), (False, None), (False, 40), (False, 10), (False, 0)):
-        text = "\n".join(head + [line for r in reviews for line in _details(r, with_diff, max_changes)]) + "\n"
+        text = "\n".join(head + [line for r in reviews
+                                 for line in _details(r, with_diff, max_changes, fold=limit is not None)]) + "\n"
         if limit is None or len(text) <= limit:
             return text
     cut = "\n\n… cut to fit a comment: see the full review.\n"
@@ -96,4 +119,6 @@ def to_json(meta: dict, reviews: list[StackReview]) -> str:
     return json.dumps({**meta, "stacks": [
         {"stack": r.stack, "status": r.status, "failing": r.failing, "errors": r.errors,
          "changes": [c.to_json() for c in r.changes], "budgets": r.budgets, "new_warnings": r.new_warnings,
-         "secrets": r.secrets, "diff": r.diff} for r in reviews]}, indent=2, default=str)
+         "secrets": r.secrets, "stack_file": r.shape, "restarts": r.restarts,
+         "risky_decreases": [f"{c.section}: {c.name}" for c in r.changes if risky_decrease(c)], "diff": r.diff}
+        for r in reviews]}, indent=2, default=str)
