@@ -72,6 +72,17 @@ def printable(text: str) -> str:
     return str(text).translate(_CONTROL)
 
 
+def fit(line: str, indent: int = 6) -> str:
+    """A report line wrapped at spaces to the terminal's width (80 where it cannot tell), its
+    continuation lines indented: never a word or a number split."""
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent=" " * indent, break_long_words=False,
+                                    break_on_hyphens=False)) or line
+
+
 def print_json(data) -> None:
     print(json.dumps(data, indent=2, default=str))
 

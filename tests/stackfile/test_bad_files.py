@@ -112,7 +112,7 @@ def test_budget_break_prints_arithmetic_and_fix(tmp_path):
     doc = edited(setitem(["tunestack:pgbouncer", "max_client_conn"], 5))
     _, res = run_plan(tmp_path, doc)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "fleet client connections" in res.stderr and "≤ max_client_conn 5" in res.stderr
+    assert "fleet client connections" in res.stderr and "> max_client_conn 5" in res.stderr
     assert "fix: raise pgbouncer.max_client_conn" in res.stderr
 
 

@@ -1,7 +1,7 @@
 """`tunestack advise`: read a running stack's counters and propose stack-file changes."""
 from __future__ import annotations
 
-from ..console import print_json, printable
+from ..console import fit, print_json, printable
 from ..units import parse_seconds, plural
 from .parser import flag_value, report_options, stack_options, state_dir_option, target_option
 from .stacks import stack_spec
@@ -47,7 +47,7 @@ def run(args) -> int:
         if args.format == "json":
             print_json({"stack": args.stack, "window_s": None, "findings": [], "not_enough_data": [message]})
         else:
-            print(message)
+            print(fit(message, 0))
         return 0
     findings, no_data = advise(before, now, plan)
     top = top_statements(before.get("postgres", {"error": ""}), now.get("postgres", {"error": ""}))
@@ -61,7 +61,7 @@ def run(args) -> int:
         return 0
     _print_findings(args.stack, now["at"] - before["at"], findings, no_data, written)
     for note in said:
-        print(f"\nnote: {printable(note)}")
+        print("\n" + fit(f"note: {printable(note)}", 6))
     _print_app(now.get("app") or {})
     _print_top(top)
     return 0
@@ -71,29 +71,32 @@ def _print_findings(stack: str, seconds: float, findings, no_data, written) -> N
     print(f"stack {stack}: {plural(len(findings), 'finding')} over the last {seconds:.0f} s")
     # Findings quote what servers said (table names, error text): shown escaped, never raw.
     for f in findings:
-        print(f"\n{printable(f.area)}\n  seen:    {printable(f.measurement)}\n  rule:    {printable(f.rule)}\n"
-              f"  change:  {printable(f.change)}\n  effect:  {printable(f.effect)}")
+        print(f"\n{printable(f.area)}")
+        for label, text in (("seen", f.measurement), ("rule", f.rule), ("change", f.change), ("effect", f.effect)):
+            print(fit(f"  {label + ':':<8} {printable(text)}", 11))
     for n in no_data:
-        print(f"\nnot enough data: {printable(n.area)}: {printable(n.why)}")
+        print("\n" + fit(f"not enough data: {printable(n.area)}: {printable(n.why)}", 4))
     if written:
-        print(f"\nwritten to {written}: review it with `tunestack review --base HEAD` and open a pull request")
+        print("\n" + fit(f"written to {written}: review it with `tunestack review --base HEAD` and open a pull "
+                          "request", 4))
     elif findings:
         print("\nnothing was changed: `--write` puts these changes in the stack file")
 
 
 def _print_app(app: dict) -> None:
     if "puma_backlog" in app:
-        print(f"\nthe app now (Puma's stats): {app['puma_backlog']:g} requests waiting for a thread, "
-              f"{app['puma_pool_capacity']:g} of {app['puma_max_threads']:g} threads free")
+        print("\n" + fit(f"the app now (Puma's stats): {app['puma_backlog']:g} requests waiting for a thread, "
+                          f"{app['puma_pool_capacity']:g} of {app['puma_max_threads']:g} threads free", 4))
     elif "db_pool_max" in app:
-        print(f"\nthe app now (its metrics): {app['db_pool_in_use']:g} of {app['db_pool_max']:g} DB pool "
-              "connections in use")
+        print("\n" + fit(f"the app now (its metrics): {app['db_pool_in_use']:g} of {app['db_pool_max']:g} DB pool "
+                          "connections in use", 4))
 
 
 def _print_top(top: list[dict]) -> None:
     if not top:
         return
-    print("\nthe statements that cost the server most in the window (pg_stat_statements):")
+    print("\n" + fit("the statements that cost the server most in the window (pg_stat_statements):", 4))
     for s in top:
         print(f"  {s['total_ms']:>10.1f} ms  {s['calls']:>7} calls  {s['mean_ms']:>8.2f} ms each  "
-              f"{s['temp_blocks_written']:>6} temp blocks  {printable(s['query'])}")
+              f"{s['temp_blocks_written']:>6} temp blocks")
+        print(fit(f"      {printable(s['query'])}", 6))

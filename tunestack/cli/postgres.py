@@ -71,14 +71,23 @@ def run(args) -> int:
     elif args.conf:
         _print_changes(recs, current, notes + warnings, args.pg_version, inputs)
     else:
-        print(f"# inputs: {inputs}")
+        # A postgresql.conf fragment to paste: each reason as comment lines above its setting,
+        # wrapped to 80 columns (a comment cannot continue past a line break).
+        print(comment(f"inputs: {inputs}"))
         for n in notes:
-            print(f"# {n}")
+            print(comment(n))
         for k, r in recs.items():
-            print(f"{k} = {r.value}\t# {r.reason}")
+            print(f"{comment(r.reason)}\n{k} = {r.value}")
         for w in warnings:
-            print(f"# WARNING: {w}")
+            print(comment(f"WARNING: {w}"))
     return 0
+
+
+def comment(text: str, width: int = 80) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, initial_indent="# ", subsequent_indent="#   ",
+                                    break_long_words=False, break_on_hyphens=False))
 
 
 def _host(args) -> tuple[int, int | None, list[str]]:
@@ -124,7 +133,7 @@ def _print_changes(recs, current: dict[str, str], notes: list[str], pg_version: 
     from ..postgres.standalone import compare
 
     if inputs:
-        print(f"# inputs: {inputs}")
+        print(comment(f"inputs: {inputs}"))
     changes = compare(recs, current, pg_version)
     for c in changes:
         was = c.current if c.current is not None else f"{c.default} (PostgreSQL's default)"

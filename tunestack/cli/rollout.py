@@ -8,6 +8,7 @@ import re
 import sys
 import time
 
+from ..console import fit
 from ..errors import UsageError
 from ..render import UnsafeValue, supervisor_env_value
 from ..units import parse_seconds
@@ -132,7 +133,7 @@ def run(args) -> int:
     if args.action == "status":
         return status(args, side.store)
     steps, bake, env = _request(args, side.plan, side.version_is)
-    say = lambda m: print(m, flush=True)  # noqa: E731
+    say = lambda m: print("\n".join(fit(line) for line in m.split("\n")), flush=True)  # noqa: E731  (80 columns)
     steps, bake = remembered(args, side.store.load(), steps, bake)
     # Bad input first: exit 2 before the environment is asked anything.
     notify = _notifier(args, say)

@@ -22,7 +22,7 @@ GO_PACKAGES = ("golang-go", "golang-github-lib-pq-dev", "golang-github-gomodule-
 # The Node reference app: Debian's nodejs and npm where the machine has no Node of its own.
 NODE_BINARIES = {"node": "nodejs", "npm": "npm"}
 # What the tests and benchmarks add: load generation, the Docker engine and the multihost test bed.
-TEST_TOOLS = ("wrk", "docker.io", "iptables", "debootstrap", "openssh-server", "openssh-client")
+TEST_TOOLS = ("wrk", "docker.io", "iptables", "debootstrap", "openssh-server", "openssh-client", "tmux")
 
 
 def setup_packages() -> list[str]:

@@ -38,6 +38,16 @@ def supervisord_pid(run_dir: Path) -> int | None:
         return None
 
 
+def listening_ports(plan) -> dict[str, int]:
+    """Every port a local stack's processes listen on: the servers, the canary slot, Puma's control app."""
+    ports = dict(plan.ports())
+    if "canary_port" in plan.rollout:
+        ports["web-canary"] = plan.rollout["canary_port"].value
+    if "control_port" in plan.app:
+        ports["puma control app"] = plan.app["control_port"].value
+    return ports
+
+
 def check_ports_free(stack: str, ports: dict[str, int], run_dir: Path, supervisor_up: bool) -> None:
     """EnvironmentProblem for the first planned port held by anything but this stack's supervisord
     and its children."""

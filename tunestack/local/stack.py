@@ -29,7 +29,7 @@ from .control import Servers, hba_files
 from .errors import LocalStackError
 from .folders import StateFolders
 from .install import ensure_packages
-from .ports import check_ports_free
+from .ports import check_ports_free, listening_ports
 from .preflight import initdb, preflight
 from .programs import supervisord_conf
 from .secrets import Passwords, write_secret_files
@@ -104,7 +104,7 @@ class LocalStack:
         t0 = time.monotonic()
         plan = self.plan()  # StackError / BudgetError: exit 2, nothing touched
         self._say(f"plan ok: {len(plan.postgres)} PostgreSQL settings, budgets hold")
-        check_ports_free(self.stack, self.listening_ports(plan), self.folders.run, self.supervisor.is_up())   # exit 3
+        check_ports_free(self.stack, listening_ports(plan), self.folders.run, self.supervisor.is_up())   # exit 3
         ensure_packages(plan.spec.app.framework, say=self.say)
         self.folders.make()
         build_app(self.folders, plan.spec.app.framework, self._say)   # a failed build leaves the running stack as it was
@@ -118,7 +118,7 @@ class LocalStack:
         try:
             self._run_actions(plan, actions)
             self.servers.wait_healthy(plan)
-            self._wait_all_running()
+            self.supervisor.wait_all_running(apply.SERVICES_IN_ORDER)
         except BaseException:
             self._undo(was_running, actions)
             raise
@@ -127,24 +127,6 @@ class LocalStack:
             self._say("no changes")
         self._say(f"up in {time.monotonic() - t0:.1f}s")
         return state
-
-    def _wait_all_running(self) -> None:
-        """Success only once every program is RUNNING (past supervisord's startsecs), not STARTING."""
-        from ..poll import poll
-
-        def states() -> dict[str, str]:
-            return {p["name"]: p["statename"] for p in self.supervisor.programs() if p["name"] in apply.SERVICES_IN_ORDER}
-        if not poll(lambda: set(states().values()) == {"RUNNING"}, 30):
-            raise LocalStackError("not every program runs: " + ", ".join(f"{k} {v}" for k, v in states().items()))
-
-    def listening_ports(self, plan: Plan) -> dict[str, int]:
-        """Every port this stack's processes listen on: the servers, the canary slot, Puma's control app."""
-        ports = dict(plan.ports())
-        if "canary_port" in plan.rollout:
-            ports["web-canary"] = plan.rollout["canary_port"].value
-        if "control_port" in plan.app:
-            ports["puma control app"] = plan.app["control_port"].value
-        return ports
 
     def _undo(self, was_running: bool, actions: dict[str, str]) -> None:
         """A failed `up` stops what it started: the whole supervisord when it launched it, else the

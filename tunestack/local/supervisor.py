@@ -68,6 +68,15 @@ class Supervisor:
         if ensure_running and ensure_running not in self.running():
             self.ctl("start", ensure_running)
 
+    def wait_all_running(self, names, timeout: float = 30) -> None:
+        """Every one of `names` RUNNING (past its startsecs), or LocalStackError with their states."""
+        from ..poll import poll
+
+        def states() -> dict[str, str]:
+            return {p["name"]: p["statename"] for p in self.programs() if p["name"] in names}
+        if not poll(lambda: set(states().values()) == {"RUNNING"}, timeout):
+            raise LocalStackError("not every program runs: " + ", ".join(f"{k} {v}" for k, v in states().items()))
+
     def log_tail(self, name: str, lines: int = 10) -> tuple[Path, str]:
         log = self.folders.log / f"{name}.log"
         return log, "\n".join(log.read_text().splitlines()[-lines:]) if log.exists() else ""

@@ -6,20 +6,10 @@ import contextlib
 import time
 
 from ..errors import UsageError
+from ..console import fit
 from ..units import utc_timestamp
 from .gates import GateResult, evaluate, load_needed
 from .state import RolloutState, StateStore
-
-
-def fitted(line: str) -> str:
-    """A report line wrapped at spaces to the terminal's width (80 where it cannot tell), its
-    continuation indented under the text: never a word or a number split."""
-    import shutil
-    import textwrap
-
-    width = shutil.get_terminal_size((80, 24)).columns
-    return "\n".join(textwrap.wrap(line, width, subsequent_indent=" " * 6, break_long_words=False,
-                                    break_on_hyphens=False, drop_whitespace=True)) or line
 
 
 def parse_steps(text: str) -> list[int]:
@@ -143,7 +133,7 @@ class Rollout:
         ok_host, host_detail = self.engine.verify_canary(state.version)
         results.append(GateResult("testinfra on canary host", ok_host, host_detail, "passes"))
         for r in results:
-            self.say(fitted(f"  gate {r.name:<26} {'pass' if r.ok else 'FAIL'}  measured {r.measured}, needs {r.threshold}"))
+            self.say(fit(f"  gate {r.name:<26} {'pass' if r.ok else 'FAIL'}  measured {r.measured}, needs {r.threshold}"))
         if not results[0].ok:
             rate = load_needed(self.gates[2], state.bake_s, weight)
             self.say(f"  the canary got {metrics.requests} request(s) in the {state.bake_s:g}s bake at {weight}%, "
