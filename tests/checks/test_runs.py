@@ -73,3 +73,10 @@ def test_verify_rows_fit_80_columns_without_splitting_a_word(row):
     words = " ".join(lines[1:]).split() if len(lines) > 1 else lines[0].split()[2:]
     assert " ".join(words) == f"expected {row['expected']}, actual {row['actual']}".replace("  ", " ").strip()
     assert all(len(line) <= 80 for line in lines if row["check"] not in line)
+
+
+def test_what_a_server_reported_reaches_the_terminal_escaped():
+    from tunestack.cli.verify import row_lines
+
+    row = {"ok": False, "check": "test_x", "expected": "on", "actual": "off\r  PASS  test_x  expected on, actual on"}
+    assert "\r" not in "\n".join(row_lines(row, 200)) and "\\r" in row_lines(row, 200)[0]

@@ -105,8 +105,11 @@ def row_lines(r: dict, width: int) -> list[str]:
     wrapped at spaces within the terminal's width (a word or a number is never split)."""
     import textwrap
 
+    from ..console import printable
+
     mark = "PASS" if r["ok"] else "FAIL"
-    detail = f"expected {r['expected']}, actual {r['actual']}"
+    # What a server reported is shown escaped: a value holding an escape sequence cannot fake a PASS.
+    detail = f"expected {printable(r['expected'])}, actual {printable(r['actual'])}"
     one = f"  {mark}  {r['check']}  {detail}"
     if len(one) <= width:
         return [one]
