@@ -7,7 +7,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EnvironmentProblem
 from .samples import SampleStore
 
 
@@ -29,8 +28,7 @@ def sample_local(stack: str):
 
     local = LocalStack(stack)
     plan = local.plan()
-    if not local.supervisor_running():
-        raise EnvironmentProblem(f"stack {stack} is not running; start it with: tunestack up --stack {stack}")
+    local.require_running()
     now = sample_host(testinfra.get_host("local://"), plan, str(local.secrets_dir))
     return plan, SampleStore(local.dir / "advise-samples.jsonl"), now
 

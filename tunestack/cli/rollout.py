@@ -65,10 +65,7 @@ class LocalSide:
         self.lock_dir, self.failures, self.redact = self.local.dir, (LocalStackError,), self.local.redact
 
     def ready(self, args) -> int | None:
-        from ..errors import EnvironmentProblem
-
-        if not self.local.supervisor_running():
-            raise EnvironmentProblem(f"stack {args.stack} is not running; start it with: tunestack up --stack {args.stack}")
+        self.local.require_running()
         return None
 
     def engine(self, say):

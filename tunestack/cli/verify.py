@@ -88,16 +88,13 @@ def run(args) -> int:
 def _running_if_local(args) -> None:
     """A stack on this machine must be running: checks of stopped servers prove nothing, and some
     (a refused login) would pass only because nothing answers. Exit 3 with the command that starts it."""
-    from ..errors import EnvironmentProblem
     from ..local import LocalStack
     from ..targets import is_local_stack
     from .stacks import stack_spec
 
     if args.hosts or args.target != "hosts" or not is_local_stack(stack_spec(args.stack)):
         return
-    if not LocalStack(args.stack).supervisor_running():
-        raise EnvironmentProblem(f"stack {args.stack} is not running, so there is nothing to verify; start it with: "
-                                 f"tunestack up --stack {args.stack}")
+    LocalStack(args.stack).require_running(", so there is nothing to verify")
 
 
 def row_lines(r: dict, width: int) -> list[str]:

@@ -73,6 +73,14 @@ class LocalStack:
     def supervisor_running(self) -> bool:
         return self.supervisor.is_up()
 
+    def require_running(self, why: str = "") -> None:
+        """Exit 3 with the command that starts the stack, unless it runs (`why`: what cannot be done)."""
+        from ..errors import EnvironmentProblem
+
+        if not self.supervisor.is_up():
+            raise EnvironmentProblem(f"stack {self.stack} is not running{why}; start it with: "
+                                     f"tunestack up --stack {self.stack}")
+
     def files(self, plan: Plan) -> dict[str, str]:
         files = render_plan(plan, self.folders.layout)
         files.update(hba_files(self.folders))
