@@ -28,7 +28,7 @@ def measure(say=print, rounds: int = ROUNDS) -> dict:
         samples, round_trips = [], []
         for _ in range(rounds):          # interleaved: both see the same machine
             t0 = time.perf_counter()
-            sample_host(host, plan, secrets)
+            sample_host(host, plan, secrets, str(local.folders.control))
             samples.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             psql(host, secrets, port, "SELECT 1")

@@ -23,7 +23,7 @@ from bench.web import _wait_http, wrk
 from tunestack.local import RAILS_APP
 from tunestack.throwaway import ThrowawayStack
 
-BASE = 30432            # its own ports; Puma's control app lands on the app port + 200
+BASE = 30432            # its own ports
 RSS_REQUESTS = 3000     # the same work for every RSS reading
 
 

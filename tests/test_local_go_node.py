@@ -80,6 +80,39 @@ def test_the_runtime_report_needs_the_token(stack):
     assert e.value.code == 404
 
 
+def runtime_answer(stack, token: str) -> int:
+    """The status the running web app answers a runtime report asked for with `token`."""
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.base + 4}/_tunestack/runtime",
+                                     headers={"X-Tunestack-Token": token})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def web_pid(stack) -> int:
+    res = stack.cli("status", "--json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)["programs"]["web"]["pid"]
+
+
+def test_the_runtime_token_is_new_after_every_up_and_the_old_one_is_refused(stack):
+    """Issue #23: the tokens never rotated, so one capture worked forever. Each `up` writes a new
+    one; the app reads it per request, so the web server keeps running and the old one stops working."""
+    token_file = stack.dir / "secrets" / "runtime-token"
+    captured, pid = token_file.read_text(), web_pid(stack)
+    assert runtime_answer(stack, captured) == 200
+    res = stack.cli("up")
+    assert res.returncode == 0, res.stdout + res.stderr
+    fresh = token_file.read_text()
+    assert fresh != captured and token_file.stat().st_mode & 0o077 == 0
+    assert runtime_answer(stack, captured) == 404
+    assert runtime_answer(stack, fresh) == 200
+    assert web_pid(stack) == pid, "rotating the token restarted the web server"
+    assert "no changes" in res.stderr + res.stdout, "a token rotation is not a change to report or restart for"
+
+
 def test_the_app_serves_every_metric_the_alerts_read(stack):
     """Each app-side alert (p95, pool use, cache hit rate) names a metric the running app exports."""
     for _ in range(5):

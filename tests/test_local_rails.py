@@ -17,7 +17,7 @@ from tunestack.throwaway import ThrowawayStack
 
 pytestmark = pytest.mark.servers
 STACK = "rails"
-BASE = 28432   # its own ports: 28432–28437, the canary 28536, Puma's control app 28636
+BASE = 28432   # its own ports: 28432–28437, the canary 28536
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,28 @@ def test_no_token_reaches_a_command_line_while_verify_and_advise_run(stack):
         assert stack.cli("advise", "--json").returncode == 0
     assert seen["rounds"] > 10, "the watcher really read /proc while the commands ran"
     assert seen["found"] == {}
+
+
+def test_nobody_cannot_reach_pumas_control_app(stack):
+    """Issue #23: `nobody` called Puma's /stop with a token read from /proc. The control app now
+    has no port at all; its socket is in a folder only root enters: root reads /stats through it,
+    `nobody` cannot even connect, and Puma keeps running."""
+    plan = stack.plan()
+    control = stack.dir / "run" / "control"
+    sock = control / plan.app["control_socket"].value
+    assert control.stat().st_mode & 0o077 == 0 and control.stat().st_uid == 0
+    stats = subprocess.run(["curl", "-fsS", "-m", "5", "--unix-socket", str(sock), "http://localhost/stats"],
+                           capture_output=True, text=True, timeout=10)
+    assert stats.returncode == 0 and "max_threads" in stats.stdout, stats.stderr
+    web_before = json.loads(stack.cli("status", "--json").stdout)["programs"]["web"]["pid"]
+    stop = subprocess.run(["runuser", "-u", "nobody", "--", "curl", "-sS", "-m", "5", "--unix-socket", str(sock),
+                           "http://localhost/stop"], capture_output=True, text=True, timeout=10)
+    assert stop.returncode != 0 and "ok" not in stop.stdout
+    # the port the control app used to listen on (the app port + 200) is closed
+    assert subprocess.run(["curl", "-sS", "-m", "3", f"http://127.0.0.1:{BASE + 4 + 200}/stats"],
+                          capture_output=True, timeout=10).returncode != 0
+    assert get("/")[0] == 200
+    assert json.loads(stack.cli("status", "--json").stdout)["programs"]["web"]["pid"] == web_before
 
 
 def test_a_request_runs_a_sidekiq_job_that_writes_as_the_jobs_role(stack):

@@ -35,8 +35,8 @@ def with_token_header(secrets_dir: str, token_file: str, url: str, max_time: int
             f"curl -fsS -m {max_time} -H @- {quote(url)}")
 
 
-def puma_control(host, secrets_dir: str, port: int, path: str) -> str:
-    """Puma's control app (GET with ?token=): curl reads the token from its file itself
-    (`--data-urlencode token@FILE`), so it is in no process's argv."""
-    return host.check_output(f"curl -fsS -m 5 -G --data-urlencode token@{quote(f'{secrets_dir}/puma-control-token')} "
-                             + quote(f"http://127.0.0.1:{port}{path}"))
+def puma_control(host, control_dir: str, socket: str, path: str) -> str:
+    """Puma's control app, on its unix socket in the host's control folder (only root and the web
+    server's user enter it: the socket's mode is the credential, there is no token)."""
+    return host.check_output(f"curl -fsS -m 5 --unix-socket {quote(f'{control_dir}/{socket}')} "
+                             + quote(f"http://localhost{path}"))

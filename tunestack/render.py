@@ -24,6 +24,8 @@ class Layout:
     secrets_dir: str = "/etc/tunestack/secrets"
     data_dir: str = "/var/lib/tunestack"
     run_dir: str = "/run/tunestack"
+    # Control sockets (Puma's control app): a folder only root and the web server's user enter.
+    control_dir: str = "/run/tunestack/control"
 
 
 class UnsafeValue(ValueError):
@@ -97,6 +99,11 @@ def yaml_quoted(value) -> str:
     return "'" + _one_line(str(value), "YAML").replace("'", "''") + "'"
 
 
+def ruby_literal(value) -> str:
+    """A Ruby single-quoted string: only backslash and quote are special there (no #{} interpolation)."""
+    return "'" + _one_line(str(value), "Ruby").replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def sql_literal(value) -> str:
     """A SQL string literal: quotes doubled (standard_conforming_strings is on by default)."""
     return "'" + _one_line(str(value), "SQL").replace("'", "''") + "'"
@@ -124,6 +131,7 @@ def environment(pg_version: int | None = None) -> Environment:
     env.filters["haproxy_word"] = haproxy_word
     env.filters["supervisor_env"] = supervisor_env_value
     env.filters["sql_literal"] = sql_literal
+    env.filters["ruby_literal"] = ruby_literal
     env.filters["yaml_quoted"] = yaml_quoted
     env.filters["userlist_quote"] = userlist_value
     env.filters["redis_word"] = redis_word
@@ -171,6 +179,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     files["jobs.env"] = env.get_template("app.env.j2").render(stack=plan.stack, process="jobs", env=plan.jobs_env)
     if spec.app.framework == "rails":
         files["puma.rb"] = env.get_template("puma.rb.j2").render(stack=plan.stack, app=plan.app,
+                                                                 control_dir=layout.control_dir,
                                                                  bind=plan.placement.app_bind,
                                                                  bind_reason=plan.placement.listen_why)
         files["sidekiq.yml"] = env.get_template("sidekiq.yml.j2").render(stack=plan.stack, app=plan.app)

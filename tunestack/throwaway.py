@@ -15,8 +15,7 @@ import yaml
 
 from .paths import ROOT
 from .servers import psql_socket
-PORTS = 6  # postgres, pgbouncer, redis cache, redis queue, app, load balancer (app + 100: canary;
-           # app + 200: Puma's control app)
+PORTS = 6  # postgres, pgbouncer, redis cache, redis queue, app, load balancer (app + 100: canary)
 
 
 def raise_nofile() -> None:

@@ -26,6 +26,8 @@ def pytest_addoption(parser):
     parser.addoption("--host-ruby", default=None, help="the host's Ruby, for a rails stack that names none")
     parser.addoption("--secrets-dir", default=Layout().secrets_dir,
                      help="folder with pgpass and redis-<role>-password on the hosts")
+    parser.addoption("--control-dir", default=Layout().control_dir,
+                     help="folder of Puma's control socket on the hosts")
     parser.addoption("--report", default=None, help="write expected-vs-actual rows here as JSON")
     parser.addoption("--kernel", action="store_true", help="check the host kernel settings (host_kernel)")
 
@@ -49,6 +51,11 @@ def plan(pytestconfig) -> Plan:
 @pytest.fixture(scope="session")
 def secrets_dir(pytestconfig) -> str:
     return pytestconfig.getoption("--secrets-dir")
+
+
+@pytest.fixture(scope="session")
+def control_dir(pytestconfig) -> str:
+    return pytestconfig.getoption("--control-dir")
 
 
 ALL_SERVICES = {"postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy"}

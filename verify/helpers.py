@@ -61,7 +61,7 @@ def job_runtime(host, port: int, secrets_dir: str, token_file: str, timeout: flo
     return once(host, "job-runtime", port, make=ask)
 
 
-RUNTIME_TOKEN = "runtime-token"   # the Go and Node apps' runtime report token, a file in the secrets folder
+RUNTIME_TOKEN = "runtime-token"   # the apps' runtime report token, a file in the secrets folder (rotated by `up`)
 
 
 def process_report(host, plan, secrets_dir: str, process: str) -> dict:

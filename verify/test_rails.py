@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from tunestack.poll import poll
-from verify.helpers import app_runtime, listener_pids, puma_control, redis_cli
+from verify.helpers import RUNTIME_TOKEN, app_runtime, listener_pids, puma_control, redis_cli
 
 SERVICE = "web"
 
@@ -19,24 +19,24 @@ def only_rails(plan):
         pytest.skip("the stack's app is not Rails")
 
 
-def puma_stats(host, plan, secrets_dir) -> dict:
-    return json.loads(puma_control(host, secrets_dir, plan.app["control_port"].value, "/stats"))
+def puma_stats(host, plan, control_dir) -> dict:
+    return json.loads(puma_control(host, control_dir, plan.app["control_socket"].value, "/stats"))
 
 
 def runtime(host, plan, secrets_dir, job: str | None = None) -> dict:
-    return app_runtime(host, plan.app["port"].value, secrets_dir, "puma-control-token", job=job)
+    return app_runtime(host, plan.app["port"].value, secrets_dir, RUNTIME_TOKEN, job=job)
 
 
-def test_puma_workers_and_booted_workers(host, plan, secrets_dir, record):
+def test_puma_workers_and_booted_workers(host, plan, control_dir, record):
     expected = plan.app["workers"].value    # 0: single mode
-    stats = poll(lambda: (s := puma_stats(host, plan, secrets_dir)) and s.get("booted_workers", 0) == expected and s,
-                 timeout=60) or puma_stats(host, plan, secrets_dir)
+    stats = poll(lambda: (s := puma_stats(host, plan, control_dir)) and s.get("booted_workers", 0) == expected and s,
+                 timeout=60) or puma_stats(host, plan, control_dir)
     record(f"workers {expected}, booted {expected}",
            f"workers {stats.get('workers', 0)}, booted {stats.get('booted_workers', 0)}")
 
 
-def test_puma_max_threads(host, plan, secrets_dir, record):
-    stats = puma_stats(host, plan, secrets_dir)
+def test_puma_max_threads(host, plan, control_dir, record):
+    stats = puma_stats(host, plan, control_dir)
     per_process = ([w["last_status"].get("max_threads") for w in stats["worker_status"]] if "worker_status" in stats
                    else [stats.get("max_threads")])
     record(plan.app["threads"].value, sorted(set(per_process)) if len(set(per_process)) > 1 else per_process[0])

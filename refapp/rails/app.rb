@@ -8,7 +8,8 @@
 #                           the cache Redis, and a Sidekiq job on the queue Redis that inserts a row
 #   GET /version            the version and rollout track of this process
 #   GET /_tunestack/runtime what this worker really runs with, for `tunestack verify`; only with
-#                           the X-Tunestack-Token header (the Puma control token)
+#                           the X-Tunestack-Token header (the runtime token, read from its file on
+#                           each request: `up` rotates it)
 #   GET /_tunestack/metrics the metrics tunestack's alerts read, of every Puma worker (below)
 #
 # APP_FAULT_RATE (0–1) answers that share of requests with 500; APP_EXTRA_LATENCY_MS adds latency.
@@ -263,9 +264,9 @@ module RefApp
     end
 
     def runtime
-      token = RefApp.secret("PUMA_CONTROL_TOKEN")
+      token = RefApp.secret("TUNESTACK_RUNTIME_TOKEN")
       given = request.headers["X-Tunestack-Token"].to_s
-      return head(:not_found) if token.nil? || !ActiveSupport::SecurityUtils.secure_compare(given, token)
+      return head(:not_found) if token.to_s.empty? || !ActiveSupport::SecurityUtils.secure_compare(given, token)
 
       body = RefApp.runtime.merge(
         request_timeout: request.env["rack-timeout.info"]&.timeout,

@@ -14,8 +14,13 @@ worker_timeout 30
 preload_app!
 # Each worker opens its own connections after the fork.
 before_fork { ActiveRecord::Base.connection_handler.clear_all_connections! if defined?(ActiveRecord::Base) }
-# The control app serves stats to verify: loopback only, behind a token from the secret store.
-control_token = ENV["PUMA_CONTROL_TOKEN"] || (ENV["PUMA_CONTROL_TOKEN_FILE"] && File.read(ENV["PUMA_CONTROL_TOKEN_FILE"]).chomp)
-if ENV["PUMA_CONTROL_URL"].to_s != "" && control_token
-  activate_control_app ENV["PUMA_CONTROL_URL"], { auth_token: control_token }
+# The control app serves stats to verify and advise on a unix socket (mode 0600) in a folder only
+# this server's user enters: no port another local user could reach, no token to capture. It is
+# opened only where that folder is private; elsewhere (a container) there is none. PUMA_CONTROL_URL
+# set empty turns it off (a rollout's canary: one control app per host).
+control_dir = '/run/tunestack/control'
+control_url = ENV.fetch("PUMA_CONTROL_URL") { "unix://#{File.join(control_dir, 'puma.sock')}" }
+private_dir = File.directory?(control_dir) && File.stat(control_dir).owned? && (File.stat(control_dir).mode & 0o077).zero?
+if control_url.start_with?("unix://") && private_dir
+  activate_control_app control_url, { no_token: true, umask: 0o077 }
 end

@@ -75,7 +75,7 @@ def test_an_area_that_cannot_be_read_says_why_and_the_others_are_read():
         def check_output(self, command):
             raise RuntimeError("connection refused\nmore")
 
-    sample = sample_areas({"postgres": Host(PSQL), "redis_cache": Down({})}, plan, "/secrets")
+    sample = sample_areas({"postgres": Host(PSQL), "redis_cache": Down({})}, plan, "/secrets", "/control")
     assert sample["postgres"]["temp_files"] == 3
     assert sample["redis_cache"] == {"error": "connection refused"}
     assert "pgbouncer" not in sample

@@ -49,7 +49,7 @@ def test_the_local_stack_maps_its_user_to_the_superuser_by_peer(tmp_path):
 
 def test_secret_files_escape_for_their_format():
     pw = {"app": 'a"b', "jobs": "j", "admin": "x", "migrator": "m", "redis-cache": "c c", "redis-queue": "q",
-          "puma-control": "p", "runtime": "r"}
+          "runtime": "r"}
     files = secret_files(pw)["service-secrets"]
     # PgBouncer manual (auth_file): a double quote inside a field is doubled.
     assert files["pgbouncer-userlist.txt"].splitlines()[0] == '"app" "a""b"'

@@ -29,7 +29,7 @@ def sample_local(stack: str):
     local = LocalStack(stack)
     plan = local.plan()
     local.require_running()
-    now = sample_host(testinfra.get_host("local://"), plan, str(local.secrets_dir))
+    now = sample_host(testinfra.get_host("local://"), plan, str(local.secrets_dir), str(local.folders.control))
     return plan, SampleStore(local.dir / "advise-samples.jsonl"), now
 
 
@@ -57,7 +57,8 @@ def sample_remote(stack: str, reach: Reach):
     with tempfile.TemporaryDirectory(prefix="tunestack-advise-") as tmp:
         env = ssh_env(reach.ssh_config, Path(tmp))   # the docker CLI's ssh reads --ssh-config through a wrapper on PATH
         with environ(PATH=env["PATH"] if env else os.environ.get("PATH"), DOCKER_HOST=os.environ.get("DOCKER_HOST")):
-            now = sample_areas(hosts, plan, reach.secrets_dir or Layout().secrets_dir, before_each=engine)
+            now = sample_areas(hosts, plan, reach.secrets_dir or Layout().secrets_dir, Layout().control_dir,
+                               before_each=engine)
     folder = state_root() / stack
     folder.mkdir(parents=True, exist_ok=True)
     return plan, SampleStore(folder / "advise-samples.jsonl"), now

@@ -81,14 +81,14 @@ def queue_depth(host, secrets_dir: str, port: int, key: str = "jobs") -> int:
     return int(out.strip() or 0)
 
 
-def app(host, plan, secrets_dir: str) -> dict:
-    """The app's own view: Puma's stats (backlog and pool capacity per worker, through its
-    token-guarded control app) for Rails; the DB pool's use from the app's metrics otherwise."""
+def app(host, plan, control_dir: str) -> dict:
+    """The app's own view: Puma's stats (backlog and pool capacity per worker, through its control
+    app's socket in the host's control folder) for Rails; the DB pool's use from the app's metrics otherwise."""
     import json
     import re
 
     if plan.spec.app.framework == "rails":
-        stats = json.loads(puma_control(host, secrets_dir, plan.app["control_port"].value, "/stats"))
+        stats = json.loads(puma_control(host, control_dir, plan.app["control_socket"].value, "/stats"))
         workers = [w["last_status"] for w in stats.get("worker_status", [])] or [stats]
         return {"puma_backlog": sum(w.get("backlog", 0) for w in workers),
                 "puma_pool_capacity": sum(w.get("pool_capacity", 0) for w in workers),
@@ -100,13 +100,13 @@ def app(host, plan, secrets_dir: str) -> dict:
             "db_pool_max": values.get("tunestack_db_pool_max_connections", 0.0)}
 
 
-def sample_host(host, plan, secrets_dir: str) -> dict:
+def sample_host(host, plan, secrets_dir: str, control_dir: str) -> dict:
     """Every area's counters from one host (a stack on this machine)."""
     return sample_areas({area: host for area in ("postgres", "pgbouncer", "redis_cache", "redis_queue", "queue", "app")},
-                     plan, secrets_dir)
+                        plan, secrets_dir, control_dir)
 
 
-def sample_areas(hosts: dict, plan, secrets_dir: str, before_each=lambda area: None) -> dict:
+def sample_areas(hosts: dict, plan, secrets_dir: str, control_dir: str, before_each=lambda area: None) -> dict:
     """Every area's counters, each read on its own host (`hosts[area]`): an area that cannot be
     read says why. `before_each(area)` prepares the connection (a Docker engine's address)."""
     sample: dict = {"at": time.time()}
@@ -116,7 +116,7 @@ def sample_areas(hosts: dict, plan, secrets_dir: str, before_each=lambda area: N
         "redis_cache": lambda h: redis(h, secrets_dir, "cache", plan.redis["cache"]["port"].value),
         "redis_queue": lambda h: redis(h, secrets_dir, "queue", plan.redis["queue"]["port"].value),
         "queue": lambda h: {"depth": queue_depth(h, secrets_dir, plan.redis["queue"]["port"].value)},
-        "app": lambda h: app(h, plan, secrets_dir),
+        "app": lambda h: app(h, plan, control_dir),
     }
     for area, read in readers.items():
         if area not in hosts:

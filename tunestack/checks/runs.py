@@ -117,12 +117,14 @@ class Runs:
         self.on_this_machine = self.local and opts.target == "hosts"   # the local stack, under supervisord
         self.pg_version = opts.pg_version or (installed_pg_major() if self.on_this_machine else None)
         self.ruby = installed_ruby() if self.on_this_machine else None
-        self.secrets = opts.secrets_dir or (str(self._local_secrets()) if self.on_this_machine else Layout().secrets_dir)
+        local = self._local_folders() if self.on_this_machine else None
+        self.secrets = opts.secrets_dir or (str(local.secrets) if local else Layout().secrets_dir)
+        self.control = str(local.control) if local else Layout().control_dir
 
-    def _local_secrets(self) -> Path:
+    def _local_folders(self):
         from ..local.folders import StateFolders
 
-        return StateFolders.of(self.stack).secrets
+        return StateFolders.of(self.stack)
 
     def command(self, hosts: str, report: Path, machine: str = "") -> list[str]:
         from ..paths import VERIFY
@@ -130,7 +132,7 @@ class Runs:
         o = self.opts
         cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-p", "no:cacheprovider", "-q", "--no-header", "-rfE",
                "--tb=line", f"--hosts={hosts}", "--stack", self.stack, "--target", o.target,
-               "--secrets-dir", self.secrets, "--report", str(report), *testinfra_options(o, machine)]
+               "--secrets-dir", self.secrets, "--control-dir", self.control, "--report", str(report), *testinfra_options(o, machine)]
         cmd += ["--pg-version", str(self.pg_version)] if self.pg_version else []
         cmd += ["--host-ruby", self.ruby] if self.ruby else []   # what `up` planned a rails stack without app.ruby for
         cmd += ["--collect-only"] if o.collect_only else []

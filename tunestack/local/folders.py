@@ -4,7 +4,8 @@ State lives outside the checkout, in `paths.state_root()/<stack>/`:
 - etc/ (root, 0755): rendered configs (0644; supervisord.conf 0600) and the applied plan;
 - secrets/ (root, 0700): passwords.json, and pgpass / redis-*-password for verify;
 - service-secrets/ (service user, 0700): PgBouncer's auth file and Redis' requirepass includes;
-- data/ (service user, 0700 per server), run/ (sockets: one 0700 folder per server), log/ (root, 0700,
+- data/ (service user, 0700 per server), run/ (sockets: one 0700 folder per server; control/ is
+  root's, for Puma's control app), log/ (root, 0700,
   files 0600 through supervisord's umask);
 - app/ (root, 0755): the built Go or Node reference app.
 """
@@ -37,11 +38,13 @@ class StateFolders:
     log = property(lambda self: self.dir / "log")
     app = property(lambda self: self.dir / "app")
     pg_socket_dir = property(lambda self: self.run / "postgres")   # only the service user may enter it
+    control = property(lambda self: self.run / "control")   # Puma's control socket: root's (the web runs as us)
 
     @property
     def layout(self) -> Layout:
         """Where the rendered files point: this stack's secrets, data and HAProxy's socket folder."""
-        return Layout(secrets_dir=str(self.service_secrets), data_dir=str(self.data), run_dir=str(self.run / "haproxy"))
+        return Layout(secrets_dir=str(self.service_secrets), data_dir=str(self.data), run_dir=str(self.run / "haproxy"),
+                      control_dir=str(self.control))
 
     def own(self, path: Path, mode: int, service: bool) -> None:
         """Give `path` to the service user (data, sockets, its secrets) or to root (everything root
@@ -63,7 +66,7 @@ class StateFolders:
         layout = [(self.dir, 0o711, False), (self.etc, 0o755, False), (self.secrets, 0o700, False),
                   (self.log, 0o700, False), (self.run, 0o711, False), (self.data, 0o711, False),
                   (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),
-                  (self.run / "haproxy", 0o700, True), (self.data / "redis-cache", 0o700, True),
+                  (self.run / "haproxy", 0o700, True), (self.control, 0o700, False), (self.data / "redis-cache", 0o700, True),
                   (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True)]
         for d, mode, service in layout:
             d.mkdir(parents=True, exist_ok=True)

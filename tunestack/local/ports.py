@@ -39,12 +39,10 @@ def supervisord_pid(run_dir: Path) -> int | None:
 
 
 def listening_ports(plan) -> dict[str, int]:
-    """Every port a local stack's processes listen on: the servers, the canary slot, Puma's control app."""
+    """Every port a local stack's processes listen on: the servers and the canary slot."""
     ports = dict(plan.ports())
     if "canary_port" in plan.rollout:
         ports["web-canary"] = plan.rollout["canary_port"].value
-    if "control_port" in plan.app:
-        ports["puma control app"] = plan.app["control_port"].value
     return ports
 
 

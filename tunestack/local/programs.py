@@ -8,7 +8,7 @@ from ..servers import pg_bin, which
 from .appbuild import BUILT, app_build_id, app_commands
 from .folders import StateFolders
 
-WEB_ONLY = {"PUMA_CONTROL_TOKEN", "TUNESTACK_RUNTIME_TOKEN"}   # the jobs never serve a runtime report
+WEB_ONLY = {"TUNESTACK_RUNTIME_TOKEN_FILE"}   # the jobs never serve a runtime report
 
 
 def _env(settings: dict, extra: dict[str, str]) -> str:
@@ -17,13 +17,13 @@ def _env(settings: dict, extra: dict[str, str]) -> str:
     return ",".join(f"{k}={supervisor_env_value(v)}" for k, v in pairs.items())
 
 
-def _secrets_env(framework: str, pw: dict[str, str]) -> dict[str, str]:
+def _secrets_env(framework: str, pw: dict[str, str], folders: StateFolders) -> dict[str, str]:
     out = {"DATABASE_PASSWORD": pw["app"], "REDIS_PASSWORD": pw["redis-queue"],
            "REDIS_CACHE_PASSWORD": pw["redis-cache"], "PYTHONPATH": str(ROOT)}
-    if framework == "rails":
-        out["PUMA_CONTROL_TOKEN"] = pw["puma-control"]
-    elif framework in BUILT:
-        out["TUNESTACK_RUNTIME_TOKEN"] = pw["runtime"]
+    if framework == "rails" or framework in BUILT:
+        # The path, not the token: the app reads the file on each request, so `up` rotates it
+        # without a restart (secrets.ROTATED).
+        out["TUNESTACK_RUNTIME_TOKEN_FILE"] = str(folders.secrets / "runtime-token")
     return out
 
 
@@ -46,7 +46,7 @@ def _app_programs(plan, folders: StateFolders, pw: dict[str, str], rollout: dict
     """web and jobs as the invoking user (the venv's interpreter may live in a private home); their
     code and configs belong to root, so no service user can change what they run."""
     framework = plan.spec.app.framework
-    secrets_env = _secrets_env(framework, pw)
+    secrets_env = _secrets_env(framework, pw, folders)
     stable = rollout.get("stable") or {"version": "stable", "env": {}}
     stable_env = {"APP_VERSION": stable["version"], **stable["env"]}
     web_command, jobs_command = app_commands(framework, folders)

@@ -8,8 +8,12 @@ import secrets as pysecrets
 from ..render import render_text
 from .folders import StateFolders
 
-PURPOSES = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "puma-control", "runtime")
 from ..errors import SECRET_MASK as MASK
+
+PURPOSES = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "runtime")
+# Read by the apps on every request (NAME_FILE), so a new one takes effect without a restart:
+# `up` replaces them each time, and a captured token works only until the next `up`.
+ROTATED = ("runtime",)
 
 
 class Passwords:
@@ -25,6 +29,13 @@ class Passwords:
             self.folders.write(self.path, json.dumps(values), 0o600)
         return values
 
+    def rotate(self) -> dict[str, str]:
+        """New tokens for every purpose in ROTATED; passwords stay (a new one means restarts)."""
+        values = self.get()
+        values.update({k: pysecrets.token_urlsafe(24) for k in ROTATED})
+        self.folders.write(self.path, json.dumps(values), 0o600)
+        return values
+
     def redact(self, text: str) -> str:
         """Error text with every known password masked: errors may quote config lines."""
         known = json.loads(self.path.read_text()).values() if self.path.exists() else ()
@@ -38,7 +49,7 @@ def secret_files(pw: dict[str, str]) -> dict[str, dict[str, str]]:
     return {
         # verify reads <user>-password on the host (tunestack verify --secrets-dir)
         "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"], "jobs-password": pw["jobs"],
-                    "puma-control-token": pw["puma-control"], "runtime-token": pw["runtime"],
+                    "runtime-token": pw["runtime"],
                     "tunestack_admin-password": pw["admin"],
                     "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"]},
         "service-secrets": {
@@ -50,7 +61,8 @@ def secret_files(pw: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 def write_secret_files(folders: StateFolders, pw: dict[str, str]) -> set[str]:
-    """Write the secret files; return `folder/name` of each whose content changed (a rotation)."""
+    """Write the secret files; return `folder/name` of each whose content changed (a new password:
+    its servers restart). The rotated tokens change every time and restart nothing."""
     changed = set()
     for folder, files in secret_files(pw).items():
         for name, content in files.items():
@@ -58,4 +70,4 @@ def write_secret_files(folders: StateFolders, pw: dict[str, str]) -> set[str]:
             if not path.exists() or path.read_text() != content:
                 changed.add(f"{folder}/{name}")
             folders.write(path, content, 0o600, service=folder == "service-secrets")
-    return changed
+    return changed - {f"secrets/{purpose}-token" for purpose in ROTATED}

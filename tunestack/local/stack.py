@@ -156,7 +156,7 @@ class LocalStack:
         runs or reads); the names of those whose content changed."""
         etc = self.folders.etc
         changed = {name for name in files if not (etc / name).exists() or (etc / name).read_text() != files[name]}
-        changed |= write_secret_files(self.folders, self.passwords.get())
+        changed |= write_secret_files(self.folders, self.passwords.rotate())   # a captured token ends here
         for name, content in files.items():
             self.folders.write(etc / name, content, 0o600 if name == "supervisord.conf" else 0o644)
         return changed

@@ -137,7 +137,7 @@ def app_settings(app: AppSpec, sizing: AppSizing, source_of) -> dict[str, Settin
     }
 
 
-PUMA_CONTROL_PORT_OFFSET = 200   # the app port + 100 is the local canary's
+PUMA_CONTROL_SOCKET = "puma.sock"   # in the host's control folder (render.Layout.control_dir)
 SIDEKIQ_SHUTDOWN_S = 25          # Sidekiq's default :timeout:, under the 30 s a process manager waits
 
 
@@ -151,8 +151,9 @@ def rails_settings(app: AppSpec, sizing: AppSizing) -> dict[str, Setting]:
         "rails_version": Setting(app.rails or DEFAULT_RAILS, "stack file" if app.rails else "default: Debian 12's Rails"),
         "web_processes": Setting(sizing.processes, "single mode: one process" if sizing.workers == 0
                                  else "one per Puma worker"),
-        "control_port": Setting(app.port + PUMA_CONTROL_PORT_OFFSET,
-                                "Puma's control app (stats for verify), on loopback only, behind a token"),
+        "control_socket": policy(PUMA_CONTROL_SOCKET,
+                                 "Puma's control app (stats for verify and advise): a unix socket in a folder only "
+                                 "root enters, so no local user can reach /stop (no port, no token to capture)"),
         "job_shutdown_timeout": policy(SIDEKIQ_SHUTDOWN_S, "Sidekiq's default: running jobs get 25 s at a stop, "
                                                            "inside the 30 s before a kill"),
         "job_queues": policy(("default",), "the queue the app's jobs use"),
@@ -250,9 +251,7 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
                     # Puma docs: worker_timeout "is not a request timeout"; rack-timeout is, and
                     # reads this variable itself (rack-timeout README).
                     "RACK_TIMEOUT_SERVICE_TIMEOUT": seconds(app.request_timeout_ms, "the request timeout, enforced "
-                                                            "inside the app (Puma has none)"),
-                    "PUMA_CONTROL_URL": Setting(f"tcp://127.0.0.1:{settings['control_port'].value}",
-                                                settings["control_port"].reason)})
+                                                            "inside the app (Puma has none)")})
     elif app.framework == "python":
         env["GUNICORN_THREADS"] = threads
     elif app.framework == "go":
