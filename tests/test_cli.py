@@ -174,11 +174,21 @@ def test_postgres_as_alter_system_and_detected():
     assert "-- detected memory" in res.stdout
 
 
-def test_plan_leads_with_a_summary_and_the_warnings():
-    """Issue #24: warnings came after 460+ lines. Now a summary line, then warnings, then detail."""
+def test_plan_leads_with_a_summary_the_headline_numbers_and_the_warnings():
+    """Issue #24: warnings came after 460+ lines. Now a summary line, the numbers a reader looks
+    for first (each the plan's own), then warnings, then the detail."""
+    from tunestack.plan import plan_stack
+
+    plan = plan_stack("prod")
     lines = cli("plan", "-s", "prod", env={"COLUMNS": "80"}).stdout.splitlines()
     assert re.fullmatch(r"3 hosts \(12 machines\), \d+ settings; 7 of 7 budgets hold; \d+ warnings?", lines[1])
-    assert lines[3] == "warnings" and lines.index("warnings") < lines.index("hosts") < lines.index("postgresql.conf")
+    glance = " ".join(" ".join(lines[2:lines.index("warnings")]).split())
+    assert f"max_connections {plan.postgres['max_connections'].value}," in glance
+    assert (f"{plan.pgbouncer['default_pool_size'].value} server connections "
+            f"(+{plan.pgbouncer['reserve_pool_size'].value} reserve)") in glance
+    assert "10 replicas × " in glance   # stacks/Pulumi.prod.yaml: ten app machines
+    assert lines.index("warnings") < lines.index("hosts") < lines.index("postgresql.conf")
+    assert all(len(line) <= 80 for line in lines)
 
 
 @pytest.mark.parametrize("section,shown,hidden", [
@@ -189,6 +199,7 @@ def test_plan_leads_with_a_summary_and_the_warnings():
 def test_plan_shows_one_section(section, shown, hidden):
     lines = cli("plan", "-s", "local", "--section", section).stdout.splitlines()
     assert all(s in lines for s in shown) and not any(h in lines for h in hidden)
+    assert not any(re.match(r"\s+app\s+\d+ replicas? × ", line) for line in lines), "headline numbers: whole plan only"
 
 
 def test_an_unknown_section_names_the_sections():

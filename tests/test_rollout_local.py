@@ -139,3 +139,37 @@ def test_unknown_stack(env):
     res = subprocess.run([sys.executable, "-m", "tunestack", "rollout", "--version", "v1", "--stack", "nope"],
                          cwd=ROOT, env=env, capture_output=True, text=True)
     assert res.returncode == 2 and "unknown stack 'nope'" in res.stderr
+
+
+README_BASE = 16432   # the README example's own scratch stack, with the local stack's own gates
+
+
+def readme_rollout_lines() -> list[tuple[list[str], str]]:
+    """The README's rollout example block, as written: each command's words and its comment."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", text, re.S) if "--load   # promotes" in b)
+    return [(shlex.split(line.split("#")[0]), line.split("#", 1)[1].strip()) for line in block.strip().splitlines()]
+
+
+def test_the_readme_rollout_examples_do_what_they_say():
+    """Issue #24: the README's own example (`--bake 5s --load 40`) rolled back under the local
+    stack's gates. Run as written (only the stack's name is the scratch copy's): the healthy version
+    is promoted, the faulty one rolled back."""
+    lines = readme_rollout_lines()
+    assert [said for _, said in lines] == ["promotes a healthy version", "rolled back"]
+    with ThrowawayStack("readmeroll", README_BASE, say=lambda m: None) as stack:   # stacks/Pulumi.local.yaml's gates
+        for words, said in lines:
+            assert words[:2] == ["tunestack", "rollout"] and words[words.index("--stack") + 1] == "local"
+            words[words.index("--stack") + 1] = stack.name
+            res = subprocess.run([sys.executable, "-m", *words], cwd=ROOT, env=stack.env, capture_output=True,
+                                 text=True, timeout=300)
+            if said == "rolled back":
+                assert res.returncode == 1 and "rolling back" in res.stdout, res.stdout + res.stderr
+            else:
+                assert res.returncode == 0 and "v2 is stable" in res.stdout, res.stdout + res.stderr
+        with urllib.request.urlopen(f"http://127.0.0.1:{README_BASE + 5}/version", timeout=5) as r:
+            import json
+            assert json.loads(r.read())["version"] == "v2"

@@ -81,10 +81,37 @@ def summary(plan) -> str:
             + (f", {broken} BROKEN" if broken else "") + f"; {plural(len(plan.warnings), 'warning')}")
 
 
+def at_a_glance(plan) -> list[tuple[str, str]]:
+    """The few numbers a reader looks for first, each one the plan's own setting (nothing is
+    computed here): how PostgreSQL is sized, how many seats PgBouncer gives, what each app replica
+    runs, and how the cache evicts."""
+    from ..units import format_bytes_human, plural
+
+    def size(s) -> str:
+        return format_bytes_human(s.value) if s.unit == "bytes" and isinstance(s.value, int) else s.text
+
+    pg, bouncer, app = plan.postgres, plan.pgbouncer, plan.app
+    replicas = sum(1 for r in plan.replicas if r.track == "stable") or 1
+    processes = plural(app["workers"].value, "worker") if app["workers"].value else "1 process"
+    rows = [("postgres", f"max_connections {pg['max_connections'].text}, shared_buffers "
+                         f"{size(pg['shared_buffers'])}, work_mem {size(pg['work_mem'])}"),
+            ("pgbouncer", f"{bouncer['default_pool_size'].text} server connections "
+                          f"(+{bouncer['reserve_pool_size'].text} reserve) for up to "
+                          f"{bouncer['max_client_conn'].text} clients"),
+            ("app", f"{plural(replicas, 'replica')} × {processes} × {app['threads'].text} threads, "
+                    f"DB pool {app['web_db_pool'].text} each; jobs {app['job_processes'].text} × "
+                    f"{app['job_concurrency'].text}")]
+    if "cache" in plan.redis:
+        cache = plan.redis["cache"]
+        rows.append(("redis cache", f"maxmemory {size(cache['maxmemory'])}, {cache['maxmemory-policy'].text}"))
+    return rows
+
+
 def print_plan(plan, parts: list[str] | None = None) -> None:
     """Warnings first, then every section as a table that wraps to the terminal (80 columns when it
     cannot tell), then the budgets with their arithmetic. `parts`: only those (plan --section)."""
     from rich.padding import Padding
+    from rich.table import Table
     from rich.text import Text
 
     from ..console import out, print_settings, trimmed
@@ -94,6 +121,13 @@ def print_plan(plan, parts: list[str] | None = None) -> None:
     with trimmed(out()) as console:
         console.print(Text(f"stack {plan.stack}  ({plan.spec.path})", style="bold"))
         console.print(Text(summary(plan)))
+        if parts == chosen_sections(plan, None):   # the whole plan: the headline numbers first
+            glance = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+            glance.add_column("area", no_wrap=True, style="bold")
+            glance.add_column("numbers", overflow="fold", ratio=1)   # wrapped lines hang under the numbers
+            for area, text in at_a_glance(plan):
+                glance.add_row("  " + area, text)
+            console.print(glance)
         if plan.warnings and "warnings" in parts:
             console.print("\nwarnings", style="bold underline")
             for w in plan.warnings:   # wrapped lines keep the indent
