@@ -45,18 +45,20 @@ postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     hosts.urls[db_machine],
     starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
-    secrets.db_password, secrets.migrator_password, secrets.jobs_password))
+    secrets.db_password, secrets.migrator_password, secrets.jobs_password),
+    opts=pulumi.ResourceOptions(depends_on=[stack_images]))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port,
     where["pgbouncer"].publish, secrets.db_password, secrets.admin_password, secrets.jobs_password),
-    opts=pulumi.ResourceOptions(depends_on=[postgres]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, postgres]))
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name,
     stack_images.image_id(cache_machine, images["redis"]), inst.role, files,
     plan.container(cache.name, f"redis-{inst.role}"), inst.port, where[f"redis-{inst.role}"].publish,
-    secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password))
+    secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password),
+    opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     for inst in (spec.redis_cache, spec.redis_queue)}
 
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
@@ -69,12 +71,12 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.jobs_password,
     secrets.redis_password,
     secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env)),
-    opts=pulumi.ResourceOptions(depends_on=[pgbouncer, *redis.values()]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, stack_images.image_id(cache_machine, images["haproxy"]),
     hosts.urls[(cache.name, 0)], files,
     plan.container(cache.name, "haproxy"), plan.loadbalancer["port"].value, where["haproxy"].publish),
-    opts=pulumi.ResourceOptions(depends_on=[app]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, app]))
 
 pulumi.export("endpoints", {
     "web": lb.endpoint,

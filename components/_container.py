@@ -11,8 +11,10 @@ module does about it:
 - A fixed container name or host port makes the old container go first (`delete_before_replace`).
   App replicas that publish nothing get a name per generation instead, so the engine starts the new
   one, waits for its health, and only then deletes the old one (a surge; see app.py).
-- The provider stores `cpus` as Docker prints it ("1.0"); sending "1" would differ at every refresh
-  and replace the container. `cpus` is sent in that form.
+- The provider reads `cpus` back in its own decimal form (terraform-provider-docker,
+  nanoInt64ToDecimalString: "1.0", "0.25", but "30." for thirty), and `cpus` forces a replacement:
+  anything else would differ at every refresh and replace the container. `cpus` is sent in exactly
+  that form (tunestack.dockercpus).
 - A container is "created" once started unless `wait` is set: with `wait`, `pulumi up` fails when a
   container never becomes healthy, instead of reporting success for a crash loop.
 - Secret uploads land as files; the images' entrypoints make them 0600 and their service's own."""
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from tunestack.dockercpus import docker_cpus
 from tunestack.plan.memory import ContainerLimit
 from tunestack.units import MIB
 
@@ -55,11 +58,6 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)       # names on the private network; default: `name`
     depends_on: list[pulumi.Resource] = field(default_factory=list)
-
-
-def docker_cpus(cpus: float) -> str:
-    """The form the provider reads back from Docker ("1.0", "0.25"): nothing to diff next time."""
-    return repr(float(cpus))
 
 
 def service_container(parent: pulumi.ComponentResource, provider: docker.Provider,

@@ -1,9 +1,12 @@
 """StackImages: every image of the stack on every machine that runs it, before any container.
 
-Each container's image input depends on all of them, so an image that cannot be had (a tag nobody
-pushed, a tunestack/* image nobody built on that host: `tunestack images build`) fails `pulumi up`
-before any container is created or replaced. `tunestack images check --stack NAME` asks the same
-question of each host ahead of time."""
+Each container takes its own image's id as its `image` input, and the components wait for the
+whole StackImages (`depends_on`: Pulumi expands a component into its children), so an image that
+cannot be had (a tag nobody pushed, a tunestack/* image nobody built on that host: `tunestack
+images build`) fails `pulumi up` before any container is created or replaced, while a preview of
+an app-only release leaves every other container's image known and unchanged (an input that waited
+on all images would be unknown, i.e. "replace", whenever any one of them changes).
+`tunestack images check --stack NAME` asks the same question of each host ahead of time."""
 from __future__ import annotations
 
 import re
@@ -32,10 +35,9 @@ class StackImages(pulumi.ComponentResource):
                 self.images[(key, ref)] = docker.RemoteImage(
                     f"{name}-{args.names[key]}-{slug}", name=ref, keep_locally=True,
                     opts=pulumi.ResourceOptions(parent=self, provider=args.providers[key]))
-        self._all = pulumi.Output.all(*[i.image_id for i in self.images.values()])
         self.register_outputs({"images": sorted({ref for _, ref in self.images})})
 
     def image_id(self, machine: MachineKey, ref: str) -> pulumi.Output[str]:
-        """The image's id, as an output that also waits for every other image of the stack."""
-        index = list(self.images).index((machine, ref))
-        return self._all.apply(lambda ids: ids[index])
+        """The image's id on that machine: known in a preview whenever that image is unchanged.
+        The order "every image first" is the components' `depends_on=[stack_images]`."""
+        return self.images[(machine, ref)].image_id

@@ -20,6 +20,7 @@ from tunestack.pulumi_config import runtime_config
 
 PROJECT = "tunestack"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value on the wire
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"     # and for a value a preview cannot know yet
 
 
 @dataclass
@@ -56,11 +57,28 @@ class ProgramRun:
         return next(r for r in self.registrations if r.name == name)
 
 
+def mock_image_id(ref: str, aliases: dict[str, str] | None = None) -> str:
+    """An image's id follows its content, as Docker's does: the same reference has the same id on
+    every machine, and a tag that aliases another (`aliases`: tag → the tag it points at) has that
+    one's id."""
+    import hashlib
+
+    ref = (aliases or {}).get(ref, ref)
+    return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+
+
 class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, aliases: dict[str, str] | None = None, pulled: set[str] | None = None):
+        # `pulled`: in a preview, the images already on the machines; any other one gets an unknown
+        # id, as the engine's preview gives an image it has yet to pull.
+        self.aliases, self.pulled = aliases or {}, pulled
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
         if args.typ == "docker:index/remoteImage:RemoteImage":
-            outputs["imageId"] = f"sha256:mock-{args.name}"
+            ref = args.inputs["name"]
+            outputs["imageId"] = (UNKNOWN if self.pulled is not None and ref not in self.pulled
+                                  else mock_image_id(ref, self.aliases))
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"mock-generated-{args.name}"
         return [f"{args.name}-id", outputs]
@@ -87,14 +105,17 @@ class _RecordingMonitor(MockMonitor):
         return response
 
 
-def run_program(stack: str, stack_file: Path | None = None, extra_config: dict[str, str] | None = None) -> ProgramRun:
-    """Run __main__.py once for `stack` with its stack file as config; a fresh run every call."""
+def run_program(stack: str, stack_file: Path | None = None, extra_config: dict[str, str] | None = None,
+                aliases: dict[str, str] | None = None, preview_with: set[str] | None = None) -> ProgramRun:
+    """Run __main__.py once for `stack` with its stack file as config; a fresh run every call.
+    `aliases`: image tags that point at another tag's content. `preview_with`: run as a preview on
+    machines that hold these images already (any other image's id is unknown)."""
     path = stack_file or stacks_dir() / f"Pulumi.{stack}.yaml"
     values, secret_keys = runtime_config(yaml.safe_load(path.read_text()) or {})
     values.update(extra_config or {})
     run = ProgramRun(stack)
-    mocks = _Mocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False,
+    mocks = _Mocks(aliases, preview_with)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview_with is not None,
                              monitor=_RecordingMonitor(mocks, run))
     pulumi.runtime.set_all_config(values, secret_keys=secret_keys)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.mockrun import SECRET_SIG, run_program
+from components.mockrun import SECRET_SIG, UNKNOWN, mock_image_id, run_program
 from tunestack import stackfile
 from tunestack.errors import StackError
 from tunestack.plan import build_plan
@@ -186,9 +186,7 @@ def test_rollout_weight_splits_replicas_as_planned(stack, weight):
     plan = build_plan(spec, target="docker")
     split = plan.splits[weight]
     web = [c for c in run.of_type(CONTAINER) if "-web-" in c.name]
-    images = {r.name: r for r in run.of_type("docker:index/remoteImage:RemoteImage")}
-    canary = [c for c in web if images[c.inputs["image"].removeprefix("sha256:mock-")].inputs["name"]
-              == spec.images["canary_app"]]
+    canary = [c for c in web if c.inputs["image"] == mock_image_id(spec.images["canary_app"])]
     assert len(canary) == split.canary and len(web) - len(canary) == split.stable
     for c in canary:
         assert "TUNESTACK_TRACK=canary" in c.inputs["envs"]
@@ -312,13 +310,25 @@ def test_published_replicas_are_replaced_one_at_a_time():
     assert not any(c.urn in web["prod-app-web-1"].dependencies for c in web.values())
 
 
+def waits_for(run, registration) -> set[str]:
+    """What the engine finishes before it creates `registration`: its own dependencies and, since a
+    child is registered only once its parent's URN resolves (after the parent's `depends_on`), every
+    ancestor's."""
+    by_urn = {r.urn: r for r in run.registrations}
+    out, parent = set(registration.dependencies), by_urn.get(registration.parent)
+    while parent is not None:
+        out |= set(parent.dependencies)
+        parent = by_urn.get(parent.parent)
+    return out
+
+
 def test_every_container_waits_for_every_image_of_the_stack():
     """A missing image fails `pulumi up` before any container is created or replaced (issue #11)."""
     run = run_program("staging")
     images = {r.urn for r in run.of_type("docker:index/remoteImage:RemoteImage")}
     assert images
     for c in run.of_type(CONTAINER):
-        assert images <= set(c.dependencies), c.name
+        assert images <= waits_for(run, c), c.name
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -360,3 +370,44 @@ def test_go_and_node_replicas_get_their_runtime_settings_and_no_server_file(tmp_
             assert f"{key}={plan.web_env[key].text}" in envs
         files = {u["file"] for u in web.inputs.get("uploads", [])}
         assert not any(f.endswith(("gunicorn.conf.py", "puma.rb")) for f in files)
+
+
+def _release(stack: str, app_image: str) -> dict[str, str]:
+    """The stack's config with only the app's image changed (an app-only release)."""
+    from tunestack.pulumi_config import runtime_config
+
+    values, _ = runtime_config(yaml.safe_load((Path("stacks") / f"Pulumi.{stack}.yaml").read_text()))
+    images = json.loads(values["tunestack:images"])
+    return {"tunestack:images": json.dumps({**images, "app": app_image})}
+
+
+def _unknowns(value) -> bool:
+    return UNKNOWN in json.dumps(value)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_preview_of_an_app_only_release_changes_no_other_container(stack):
+    """Issue #25: every container's image came from one Output.all over all images, so a preview of
+    an app-only release showed PostgreSQL, PgBouncer, both Redis and HAProxy with unknown images,
+    i.e. "replace", in every pull request. Previewed on machines holding the old images, only the
+    app's stable containers may change."""
+    before = run_program(stack)
+    held = {r.plain_inputs["name"] for r in before.of_type("docker:index/remoteImage:RemoteImage")}
+    after = run_program(stack, extra_config=_release(stack, "ghcr.io/example/shop:9.9.9"), preview_with=held)
+    old = {c.name: c for c in before.of_type(CONTAINER)}
+    others = [c for c in after.of_type(CONTAINER) if "-app-" not in c.name]
+    assert len(others) >= 5
+    for c in others:
+        assert not _unknowns(c.inputs), f"{c.name} would show as a replacement"
+        assert c.inputs == old[c.name].inputs, c.name
+    stable_web = [c for c in after.of_type(CONTAINER) if "-app-web-" in c.name and "TUNESTACK_TRACK=stable" in c.inputs["envs"]]
+    assert stable_web and all(_unknowns(c.inputs["image"]) for c in stable_web), "the release itself is a change"
+
+
+def test_an_alias_tag_is_the_same_image():
+    """An image's id follows its content: a tag that aliases the running one changes nothing."""
+    before = run_program("staging")
+    after = run_program("staging", extra_config=_release("staging", "ghcr.io/example/shop:1.4.0-alias"),
+                        aliases={"ghcr.io/example/shop:1.4.0-alias": "ghcr.io/example/shop:1.4.0"})
+    old = {c.name: c.inputs for c in before.of_type(CONTAINER)}
+    assert all(old.get(c.name) == c.inputs for c in after.of_type(CONTAINER))

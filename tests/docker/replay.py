@@ -59,6 +59,14 @@ def tar_of(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def image_refs(run: ProgramRun) -> dict[str, str]:
+    """Mock image id → an image reference with that id (tests/docker stacks pin no aliases)."""
+    from components.mockrun import mock_image_id
+
+    return {mock_image_id(plain(r.inputs)["name"]): plain(r.inputs)["name"]
+            for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+
+
 class CommandFailed(AssertionError):
     pass
 
@@ -70,7 +78,7 @@ class Replay:
 
     def __init__(self, run: ProgramRun, connect, say=print, env: dict[str, str] | None = None):
         self.run, self.connect, self.say, self.env = run, connect, say, env or dict(os.environ)
-        self.images = {r.name: plain(r.inputs)["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+        self.images = image_refs(run)
         self.steps: list[str] = []   # what was done, in order: "create X", "delete X", "run X"
         self.engines: dict[str, tuple] = {}      # provider host URL → (client, CLI DOCKER_HOST)
         self.where: dict[str, object] = {}       # container name → the client of its engine
@@ -86,9 +94,9 @@ class Replay:
         return self.engine(hosts[r.provider_name])[0]
 
     def image_of(self, r: Registration) -> str:
-        """The image reference a container runs: its `image` input is a RemoteImage's id, which the
-        mocks give as sha256:mock-<resource name>."""
-        return self.images[plain(r.inputs)["image"].removeprefix("sha256:mock-")]
+        """The image reference a container runs: its `image` input is a RemoteImage's id (the mocks'
+        follows the image's content: any reference with that id names the same image)."""
+        return self.images[plain(r.inputs)["image"]]
 
     def missing_images(self) -> list[str]:
         import docker
@@ -135,8 +143,7 @@ class Replay:
         """Apply a changed program the way `pulumi up` would (see the module docstring)."""
         old = {r.name: r for r in self.run.registrations}
         self.run = new   # resources resolve their engine in the new program
-        self.images.update({r.name: plain(r.inputs)["name"]
-                            for r in new.of_type("docker:index/remoteImage:RemoteImage")})
+        self.images.update(image_refs(new))
         self.storage(new)
         by_urn = {r.urn: r for r in new.registrations}
         replaced = replaced_names(new, old)
