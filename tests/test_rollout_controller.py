@@ -135,10 +135,11 @@ def test_haproxy_log_parsing_and_p95():
 
 
 class FakeAutomationStack:
-    """Records what the engine asks of pulumi.automation.Stack."""
+    """Records what the engine asks of pulumi.automation.Stack (and, in `events`, when)."""
 
-    def __init__(self):
+    def __init__(self, events: list | None = None):
         self.config, self.ups = {}, []
+        self.events = events if events is not None else []
 
     def set_config(self, key, value, *, path=False):
         self.config[key] = value.value
@@ -149,14 +150,17 @@ class FakeAutomationStack:
 
     def up(self, **kwargs):
         self.ups.append((kwargs.get("message"), dict(self.config)))
+        self.events.append(("up", kwargs.get("message")))
 
 
 class FakeLoadBalancer:
-    def __init__(self, log=""):
+    def __init__(self, log="", events: list | None = None):
         self.weights, self.log = [], log
+        self.events = events if events is not None else []
 
     def set_weights(self, weights):
         self.weights.append(dict(weights))
+        self.events.append(("weights", dict(weights)))
 
     def log_since(self, since):
         return self.log
@@ -191,7 +195,9 @@ def test_docker_rollout_applies_the_program_twice_and_moves_weights_in_between(t
     assert started["tunestack:canaryReplicas"] == "5" and started["tunestack:canaryWeight"] == "0"
     assert started["tunestack:canaryEnv.FEATURE"] == "on"
     canary, stable = "prod-app-web-1", "prod-app-web-10"
-    for weights, w in zip(lb.weights, (10, 50, 100)):
+    steps = lb.weights[1:-2]   # between the drain before the start and the weights around the promote
+    assert len(steps) == 3
+    for weights, w in zip(steps, (10, 50, 100)):
         sp = fixed_split(10, 5, w)
         assert (weights[canary], weights[stable]) == (sp.canary_server_weight, sp.stable_server_weight)
     promoted = stack.ups[-1][1]
@@ -200,11 +206,54 @@ def test_docker_rollout_applies_the_program_twice_and_moves_weights_in_between(t
 
 
 def test_docker_rollout_rolls_back_by_weights_first(tmp_path):
-    stack, lb = FakeAutomationStack(), FakeLoadBalancer(canary_log(500))
+    events = []
+    stack, lb = FakeAutomationStack(events), FakeLoadBalancer(canary_log(500), events)
     assert controller(docker_engine(stack, lb), tmp_path).run("v2", {}, [10, 100], 3) == 1
-    assert lb.weights[-1]["prod-app-web-1"] == 0, "traffic leaves the canary before the program runs"
+    before_program = [e for e in events[:events.index(("up", "rollout: roll back to stable"))] if e[0] == "weights"]
+    assert before_program[-1][1]["prod-app-web-1"] == 0, "traffic leaves the canary before the program runs"
+    assert events[-1] == ("weights", {f"prod-app-web-{n}": 1 for n in range(1, 11)}), "all serve again after"
     assert stack.ups[-1] == ("rollout: roll back to stable", stack.config)
     assert stack.config["tunestack:canaryWeight"] == "0" and stack.config["tunestack:canaryReplicas"] == "0"
+
+
+def weights_before(events: list, message_start: str) -> dict:
+    """The load balancer's weights when the program ran the `up` whose message starts so."""
+    at = next(i for i, e in enumerate(events) if e[0] == "up" and e[1].startswith(message_start))
+    return next(e[1] for e in reversed(events[:at]) if e[0] == "weights")
+
+
+@pytest.mark.parametrize("canaries", [1, 3])
+def test_docker_start_never_serves_a_canary_before_its_gate(tmp_path, canaries):
+    """Issue #25: start_canary applied the program first and set the new canaries' weights after,
+    so they served at full weight before any gate. Now they leave the rotation before the program
+    replaces them, and the stable ones carry the traffic."""
+    from tunestack.rollout import DockerEngine
+
+    events = []
+    stack, lb = FakeAutomationStack(events), FakeLoadBalancer(canary_log(200), events)
+    names = [f"prod-app-web-{n}" for n in range(1, 5)]
+    engine = DockerEngine(stack, lb, names, names[:canaries], lambda v, c: (True, "stand-in"), say=lambda m: None)
+    engine.start_canary("v2", {})
+    weights = weights_before(events, "rollout: start")
+    assert all(weights[n] == 0 for n in names[:canaries]) and all(weights[n] > 0 for n in names[canaries:])
+
+
+@pytest.mark.parametrize("canaries", [1, 3])
+def test_docker_promote_leaves_a_server_for_every_request(tmp_path, canaries):
+    """Issue #25: promote gave the canaries everything and stable 0, then the program replaced
+    replica 1, the canary: with one canary no weighted server was left. Now every replica serves
+    while the program replaces them, one canary or several."""
+    from tunestack.rollout import DockerEngine
+
+    events = []
+    stack, lb = FakeAutomationStack(events), FakeLoadBalancer(canary_log(200, n=150), events)   # 30 per replica
+    names = [f"prod-app-web-{n}" for n in range(1, 5)]
+    engine = DockerEngine(stack, lb, names, names[:canaries], lambda v, c: (True, "stand-in"), say=lambda m: None)
+    assert controller(engine, tmp_path).run("v2", {}, [25, 100], 3) == 0
+    during = weights_before(events, "rollout: promote")
+    # whichever replica the program replaces first, the others keep a weight
+    assert all(sum(w for n, w in during.items() if n != replaced) > 0 for replaced in names)
+    assert all(during[n] > 0 for n in names)
 
 
 @pytest.mark.parametrize("min_requests,bake_s,weight,rate", [

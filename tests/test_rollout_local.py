@@ -129,6 +129,9 @@ def test_built_in_load_rolls_back_a_faulty_version_on_an_idle_stack(env):
     (["--version", "v9", "--steps", "50,25,100"], "rise"),
     (["--version", "v9", "--steps", "10,150"], "between 1 and 100"),
     (["promote", "--version", "nope"], "no rollout in progress"),
+    # issue #25: a canary's env may not set what the plan computes, nor what runs or where it connects
+    (["--version", "v9", "--env", "DB_POOL=50"], "the plan sets it for both tracks"),
+    (["--version", "v9", "--env", "LD_PRELOAD=/tmp/x.so"], "not a variable a canary may change"),
 ])
 def test_bad_input(env, args, message):
     res = rollout(env, *args)

@@ -27,7 +27,11 @@ CASES = [
      ["canaryEnv → DATABASE_URL", "not one that changes what runs or where it connects"]),
     ("canary-env-ld-preload", doc_with(["tunestack:canaryEnv"], {"LD_PRELOAD": "/tmp/x.so"}), ["canaryEnv → LD_PRELOAD"]),
     ("canary-env-escape", doc_with(["tunestack:canaryEnv"], {"NOTE": "a\x1b[2Jb"}),
-     ["canaryEnv → NOTE", "printable text only"])
+     ["canaryEnv → NOTE", "printable text only"]),
+    # Issue #25: the provider keeps env as a set; a second DB_POOL= would leave the winner to chance.
+    ("canary-env-planned-key", doc_with(["tunestack:canaryEnv"], {"DB_POOL": "50"}),
+     ["canaryEnv → DB_POOL", "a variable the plan does not set"]),
+    ("canary-env-track", doc_with(["tunestack:canaryEnv"], {"APP_VERSION": "v9"}), ["canaryEnv → APP_VERSION"])
 ]
 
 

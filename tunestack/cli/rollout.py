@@ -188,13 +188,16 @@ def _request(args, plan, version_is: str) -> tuple[list[int], float, dict[str, s
 
     steps = flag_value("--steps", args.steps, parse_steps) if args.steps else list(plan.rollout["steps"].value)
     bake = flag_value("--bake", args.bake, parse_seconds) if args.bake else plan.rollout["bake"].value / 1000
-    env = _env(args.env or [])
+    env = _env(args.env or [], plan)
     if args.action == "start" and not args.version:
         raise UsageError(f"rollout needs --version {version_is}")
     return steps, bake, env
 
 
-def _env(items: list[str]) -> dict[str, str]:
+def _env(items: list[str], plan) -> dict[str, str]:
+    from ..plan.rollout import canary_env_conflicts
+    from ..stackfile.sections.rollout import RESERVED_NAMES, RESERVED_PREFIXES
+
     env = {}
     for item in items:
         key, _, value = item.partition("=")
@@ -204,7 +207,14 @@ def _env(items: list[str]) -> dict[str, str]:
             supervisor_env_value(value)   # what the process manager (or a container's env) cannot carry
         except UnsafeValue as exc:
             raise UsageError(f"--env {key}: {exc}") from None
+        if key.upper().startswith(RESERVED_PREFIXES) or key.upper() in RESERVED_NAMES:
+            raise UsageError(f"--env {key}: not a variable a canary may change (what runs, where it connects, "
+                             "its secrets: LD_*, PATH, DATABASE_*, REDIS_*, PG*, …); give the app's own variables only")
         env[key] = value
+    clashes = canary_env_conflicts(env, plan.web_env, plan.jobs_env)
+    if clashes:
+        raise UsageError(f"--env {', '.join(clashes)}: the plan sets {'it' if len(clashes) == 1 else 'them'} for both "
+                         "tracks (plan --section 'web env'); give the app's own variables only")
     return env
 
 

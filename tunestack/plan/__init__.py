@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import BudgetError
+from ..errors import BudgetError, Problem, StackError
 from ..stackfile.spec import StackSpec
 from ..units import plural
 from .alerts import alert_rules
@@ -28,7 +28,7 @@ from .placement import Placement, container_name, place
 from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
 from .ruby import DEFAULT_RUBY
-from .rollout import fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
+from .rollout import canary_env_conflicts, fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
 from .sampling import plan_sampling
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
 
@@ -131,9 +131,19 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
             spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},
         splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts)))
+    _check_canary_env(spec, plan)
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
     return plan
+
+
+def _check_canary_env(spec: StackSpec, plan: Plan) -> None:
+    clashes = canary_env_conflicts(dict(spec.rollout.canary_env), plan.web_env, plan.jobs_env)
+    if clashes:
+        raise StackError([Problem(spec.path, f"config → tunestack:canaryEnv → {key}", key,
+                                  "a variable the plan does not set: the app's own (a feature flag)",
+                                  f"remove {key}: the plan computes it for both tracks (plan --section 'web env')")
+                          for key in clashes])
 
 
 def host_kernels(spec: StackSpec, where: Placement, kernel: dict, postgres: dict, hosts: list[HostPlan]) -> dict:

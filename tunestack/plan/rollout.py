@@ -170,3 +170,16 @@ def replica_warning(total: int, steps: tuple[int, ...], canary_beside: bool) -> 
     return (f"{total} app replica(s): replica counts alone reach only {reachable}; "
             + ("load-balancer weights make the other steps exact" if total > 1
                else "a canary replaces the only replica, so steps below 100% need more replicas"))
+
+
+# What every app process is given besides the plan's env (local programs, the app containers).
+PROCESS_ENV = ("TUNESTACK_TRACK", "APP_VERSION", "APP_BUILD", "TUNESTACK_RUNTIME_TOKEN_FILE", "DATABASE_PASSWORD_FILE",
+               "REDIS_PASSWORD_FILE", "REDIS_CACHE_PASSWORD_FILE")
+
+
+def canary_env_conflicts(env: dict[str, str], web_env: dict, jobs_env: dict) -> list[str]:
+    """canaryEnv (or `rollout --env`) keys the plan sets itself. A container's env is a set to the
+    Docker provider, so a second `KEY=` would leave which value wins to chance, and a setting the
+    planner computed must not be computed twice: the canary's extra environment is for the app's
+    own variables (feature flags) only."""
+    return sorted(k for k in env if k in web_env or k in jobs_env or k in PROCESS_ENV)

@@ -134,7 +134,17 @@ class DockerEngine:
     def _up(self, message: str) -> None:
         self.stack.up(on_output=self.say, message=message)
 
+    def _all_serving(self) -> dict[str, int]:
+        """Every replica at the same weight: what the plan renders once no canary is left."""
+        return {name: 1 for name in self.replicas}
+
     def start_canary(self, version: str, env: dict[str, str]) -> None:
+        # Weights before the program: the replicas about to become canaries leave the rotation now,
+        # so each new canary comes up at weight 0 (HAProxy keeps a server's run-time weight while its
+        # container is replaced), never at full weight before a gate. With no stable replica left
+        # to carry the traffic they keep serving; the plan warns of such a stack (replica_warning).
+        if len(self.canaries) < len(self.replicas):
+            self.lb.set_weights({name: 0 if name in self.canaries else 1 for name in self.replicas})
         self.stack.remove_config("tunestack:canaryEnv")
         for key, value in env.items():
             self._set(f"tunestack:canaryEnv.{key}", value, path=True)
@@ -163,7 +173,10 @@ class DockerEngine:
         return self.verify_fn(version, self.canaries)
 
     def promote(self, version: str, env: dict[str, str]) -> None:
-        self.set_weight(100)   # the canaries carry everything while stable replicas take the new version
+        # Every replica serves while the program replaces them (one at a time, or a surge): the
+        # canaries alone would leave nothing when the program replaces a canary itself (with one
+        # canary, the first replica). The stable ones still run the version that served until now.
+        self.lb.set_weights(self._all_serving())
         self._set("tunestack:images.app", version, path=True)
         self._finish(f"rollout: promote {version}")
 
@@ -176,3 +189,4 @@ class DockerEngine:
         self._set("tunestack:canaryReplicas", "0")
         self.stack.remove_config("tunestack:canaryEnv")
         self._up(message)
+        self.lb.set_weights(self._all_serving())   # the replicas that were canaries join the rotation again
