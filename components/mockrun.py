@@ -56,6 +56,17 @@ class ProgramRun:
     def by_name(self, name: str) -> Registration:
         return next(r for r in self.registrations if r.name == name)
 
+    def waits_for(self, registration: Registration) -> set[str]:
+        """What the engine finishes before it creates `registration`: its own dependencies and,
+        since a child is registered only once its parent's URN resolves (after the parent's
+        `depends_on`), every ancestor's."""
+        by_urn = {r.urn: r for r in self.registrations}
+        out, parent = set(registration.dependencies), by_urn.get(registration.parent)
+        while parent is not None:
+            out |= set(parent.dependencies)
+            parent = by_urn.get(parent.parent)
+        return out
+
 
 def mock_image_id(ref: str, aliases: dict[str, str] | None = None) -> str:
     """An image's id follows its content, as Docker's does: the same reference has the same id on

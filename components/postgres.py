@@ -2,12 +2,18 @@
 
 Settings and role timeouts arrive live (reload, no restart; see _live.py). Only the settings that
 PostgreSQL reads at start, pg_hba.conf and the passwords are the container's own: changing one of
-them replaces the container, which is the graceful restart such a change needs anyway."""
+them replaces the container, which is the graceful restart such a change needs anyway.
+
+A major version change is not such a restart: a server refuses a data directory of another major
+(PostgreSQL docs, pg_upgrade), and the old container would already be gone. So before the
+container is created or replaced, a guard reads the data volume's PG_VERSION and fails `pulumi up`
+when it names another major, leaving the running server as it is (README: major upgrades)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
@@ -22,6 +28,18 @@ SECRETS = "/etc/tunestack/secrets"
 # connection (PgBouncer, migrations, other hosts) with SCRAM. The private network's subnet is
 # Docker's to choose, so the address is not narrowed here; published ports are.
 HBA = render_text("pg_hba.conf.j2", local_stack=False, ident_map=None, clients="all")
+# Reads PG_VERSION from the data volume with the image itself (no network, read-only mount); a
+# volume without one is a new cluster. Inputs come as environment, never into the script's text.
+MAJOR_GUARD = (
+    'found=$(docker run --rm --network none -v "$VOLUME:/d:ro" --entrypoint cat "$IMAGE" '
+    '/d/pgdata/PG_VERSION 2>/dev/null || true); '
+    'if [ -n "$found" ] && [ "$found" != "$MAJOR" ]; then '
+    'echo "the data on volume $VOLUME is PostgreSQL $found; the stack names $MAJOR. A server cannot open '
+    'the data directory of another major: the running server was left as it is. Put postgres.version back to '
+    '$found, or upgrade with pg_upgrade first (README: PostgreSQL major upgrades)." >&2; exit 1; fi; '
+    'echo "data directory: PostgreSQL ${found:-(new)}; server: $MAJOR"')
+
+
 @dataclass
 class PostgresServerArgs:
     provider: docker.Provider
@@ -38,6 +56,7 @@ class PostgresServerArgs:
     app_password: pulumi.Output[str]
     migrator_password: pulumi.Output[str]
     jobs_password: pulumi.Output[str]
+    major: int                       # the PostgreSQL major the image runs (postgres.version)
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -45,6 +64,12 @@ class PostgresServer(pulumi.ComponentResource):
         super().__init__("tunestack:index:PostgresServer", name, None, opts)
         self.volume = data_volume(self, args.provider, f"{name}-data")
         self.live_volume = live_volume(self, args.provider, name)
+        self.major_guard = command.local.Command(
+            f"{name}-major-guard", create=MAJOR_GUARD,
+            environment={"DOCKER_HOST": args.host_url, "VOLUME": self.volume.name, "IMAGE": args.image,
+                         "MAJOR": str(args.major)},
+            triggers=[str(args.major)],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]))
         self.container = service_container(self, args.provider, args.network, ContainerSpec(
             name=name,
             image=args.image,
@@ -68,6 +93,7 @@ class PostgresServer(pulumi.ComponentResource):
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
             shm_bytes=args.limit.shm_bytes,
             stop_seconds=120,   # fast shutdown checkpoints first: give it time, never crash recovery
+            depends_on=[self.major_guard],   # the check runs, and passes, before any replacement
         ))
         self.live = live_files(self, name, args.host_url, self.container,
                                {"postgresql.conf": args.live_conf, "roles.sql": args.roles_sql})

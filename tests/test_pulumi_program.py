@@ -261,8 +261,9 @@ def test_preview_lists_the_full_graph_of_prod():
     # job container (and its image) on each of the 10 replicas for jobs.processes: 2, + 4 live-file
     # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes; the 20 + 4
     # per-container images become one per machine and image (StackImages: 13 + its component), + the
-    # PgBouncer hold command around PostgreSQL restarts, + the jobs role's RandomPassword (issue #13)
-    assert out.startswith("stack prod: 100 resources")
+    # PgBouncer hold command around PostgreSQL restarts, + the jobs role's RandomPassword (issue #13),
+    # + the major-version guard before the PostgreSQL container (issue #25)
+    assert out.startswith("stack prod: 101 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -310,25 +311,13 @@ def test_published_replicas_are_replaced_one_at_a_time():
     assert not any(c.urn in web["prod-app-web-1"].dependencies for c in web.values())
 
 
-def waits_for(run, registration) -> set[str]:
-    """What the engine finishes before it creates `registration`: its own dependencies and, since a
-    child is registered only once its parent's URN resolves (after the parent's `depends_on`), every
-    ancestor's."""
-    by_urn = {r.urn: r for r in run.registrations}
-    out, parent = set(registration.dependencies), by_urn.get(registration.parent)
-    while parent is not None:
-        out |= set(parent.dependencies)
-        parent = by_urn.get(parent.parent)
-    return out
-
-
 def test_every_container_waits_for_every_image_of_the_stack():
     """A missing image fails `pulumi up` before any container is created or replaced (issue #11)."""
     run = run_program("staging")
     images = {r.urn for r in run.of_type("docker:index/remoteImage:RemoteImage")}
     assert images
     for c in run.of_type(CONTAINER):
-        assert images <= waits_for(run, c), c.name
+        assert images <= run.waits_for(c), c.name
 
 
 @pytest.mark.parametrize("stack", STACKS)

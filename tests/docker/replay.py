@@ -12,7 +12,8 @@ a container whose inputs changed is replaced (delete first when the component as
 otherwise the new one first and the old one deleted at the end, after every other step); a command
 whose inputs changed, or whose container was replaced (its trigger), runs again; a step starts as
 soon as the changed resources it depends on are done, so steps with no dependency between them run
-at the same time, as the engine runs them. It is not a deploy tool."""
+at the same time, as the engine runs them (a child also waits for what its parent component
+depends on: the engine registers it only once the parent's URN resolves). It is not a deploy tool."""
 from __future__ import annotations
 
 import io
@@ -195,7 +196,8 @@ class Replay:
         with ThreadPoolExecutor(max_workers=max(1, len(changed))) as pool:
             futures = {}
             for r in changed:   # registrations come in dependency order: dependencies first
-                waits = [futures[d] for d in r.dependencies if d in names and d in futures]
+                # as the engine orders them: a resource's own dependencies and its ancestors'
+                waits = [futures[d] for d in new.waits_for(r) if d in names and d in futures]
                 futures[r.urn] = pool.submit(lambda r=r, waits=waits: ([w.result() for w in waits], step(r)))
             for f in futures.values():
                 f.result()

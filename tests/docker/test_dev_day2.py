@@ -209,3 +209,31 @@ def test_removing_a_restart_only_override_goes_back_to_the_default(deployed):
     assert engine.psql("SHOW max_wal_senders") == "10"
     assert engine.psql("SHOW work_mem") == "8MB"
     assert kept(engine)
+
+
+def major_16(c):
+    c["tunestack:postgres"]["version"] = 16
+    c["tunestack:images"]["postgres"] = "tunestack/postgres:16"
+
+
+def test_a_major_change_is_refused_before_the_server_is_touched(deployed):
+    """Issue #25: a changed postgres.version replaced the server with one that refuses the old data
+    directory, and left the database down. The guard reads the volume's PG_VERSION first and fails
+    the `up`: the running server, its rows and the app are as they were."""
+    from tests.docker.replay import CommandFailed
+
+    engine, replay, tmp = deployed
+    # This machine builds the PostgreSQL 15 image only; under 16's tag it stands for the new image:
+    # the guard reads the data, not the binary.
+    engine.client.images.get("tunestack/postgres:15").tag("tunestack/postgres", "16")
+    try:
+        before = container_ids(engine)["dev-postgres"]
+        new = program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half, major_16,
+                      extra={"tunestack:dbPassword": "rotated-" + "x" * 24})
+        with pytest.raises(CommandFailed, match="is PostgreSQL 15; the stack names 16"):
+            replay.update(new)
+        assert container_ids(engine)["dev-postgres"] == before, "the server was not replaced"
+        assert engine.psql("SHOW server_version_num").startswith("15")
+        assert kept(engine) and app_ok()
+    finally:
+        engine.client.images.remove("tunestack/postgres:16")

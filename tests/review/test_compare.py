@@ -150,3 +150,24 @@ def test_near_the_limit_only_when_the_budget_moved_toward_it():
 
     assert moved_closer({"before": 10, "after": 5}) and moved_closer({"before": None, "after": 5})
     assert not moved_closer({"before": 5, "after": 5}) and not moved_closer({"before": 3, "after": 5})
+
+
+@pytest.mark.parametrize("before,after,says", [
+    (15, 16, "is a major upgrade"),
+    (16, 15, "is a downgrade"),
+])
+def test_a_major_change_on_an_existing_stack_blocks_with_the_procedure(before, after, says):
+    """Issue #25: a changed postgres.version took the database down and left it down (the new
+    server refuses the old data directory; PostgreSQL docs, pg_upgrade). The review blocks it."""
+    base = StackSnapshot(plan={"settings": {}}, config={"tunestack:postgres": {"version": before}})
+    head = StackSnapshot(plan={"settings": {}}, config={"tunestack:postgres": {"version": after}})
+    review = compare_stack("prod", base, head)
+    assert review.failing and says in review.errors[0]
+    assert ("pg_upgrade" in review.errors[0]) == (after > before)
+
+
+def test_a_new_stack_or_the_same_major_is_no_upgrade():
+    config = {"tunestack:postgres": {"version": 16}}
+    assert not compare_stack("prod", None, StackSnapshot(plan={"settings": {}}, config=config)).failing
+    assert not compare_stack("prod", StackSnapshot(plan={"settings": {}}, config=config),
+                             StackSnapshot(plan={"settings": {}}, config=config)).failing

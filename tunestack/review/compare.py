@@ -6,10 +6,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from ..errors import SECRET_MASK
+from ..plan.upgrade import major_change
 from ..units import UnitError, pg_value_in_base_units, with_human_size
 from .impact import restarts, stack_file_changes
 
-from ..errors import SECRET_MASK
 NEAR_LIMIT = 0.10               # a budget with less than 10 % of its limit left is near it
 
 
@@ -175,6 +176,11 @@ def _files_diff(name: str, old_files: dict[str, str], new_files: dict[str, str])
     return "".join(diffs)
 
 
+def _pg_major(config: dict) -> int | None:
+    version = (config.get("tunestack:postgres") or {}).get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
 def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | None) -> StackReview:
     if head is None:
         return StackReview(name, "removed")
@@ -183,6 +189,10 @@ def compare_stack(name: str, base: StackSnapshot | None, head: StackSnapshot | N
     if head.error:
         review.status = "broken"
         review.errors.append(mask_known(head.error, known))   # an error may echo a value
+    if base is not None:   # a major on an existing stack is a procedure, not a change to apply
+        blocked = major_change(name, _pg_major(base.config), _pg_major(head.config))
+        if blocked:
+            review.errors.append(blocked)
     review.changes = _setting_changes(base, head)
     review.shape = stack_file_changes(base.config if base else None, head.config)
     review.restarts = restarts(review.changes)
