@@ -22,7 +22,7 @@ settings.load_profile("tunestack")
 @pytest.fixture(scope="session")
 def engine():
     """A private Docker engine with the project's images, built once per run (docker, multihost)."""
-    from tests.docker.engine import Engine
+    from tests.docker.engine import Engine, images_to_build
     from tunestack import images
 
     if os.geteuid() != 0:
@@ -30,7 +30,7 @@ def engine():
     e = Engine()
     try:
         e.start()
-        images.build(e.client, say=lambda m: print(m, flush=True))
+        images.build(e.client, say=lambda m: print(m, flush=True), recipes=images_to_build())
         yield e
     finally:
         e.stop()

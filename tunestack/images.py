@@ -5,20 +5,24 @@ into the Docker engine, and every service image is `docker build`-ed on it from 
 The stack files name these tags; `tunestack images build` makes them on a Docker engine."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
+from pathlib import Path
 
 from .paths import ROOT
-from .recipes import ALIASES, BASE, MIRROR, RECIPES, buildable_tags, is_buildable, postgres_recipe  # noqa: F401
+from .recipes import (ALIASES, BASE, MIRROR, RECIPES, buildable_tags, is_buildable, postgres_recipe,  # noqa: F401
+                      recipes_for)
 from .targets import LOCAL_SOCKET, RUNS_AS, Machine, docker_url  # noqa: F401
 
 # The table of recipes and the machines' addresses live in their own modules; re-exported here
 # because `images.build` and `images.check` are where callers look for them.
 __all__ = ["BASE", "RECIPES", "RUNS_AS", "build", "build_base", "buildable_tags", "check", "docker_url",
-           "images_by_machine", "postgres_recipe", "ImageError"]
+           "images_by_machine", "postgres_recipe", "recipes_for", "ImageError"]
 
 
 def images_by_machine(plan) -> dict[Machine, set[str]]:
@@ -66,7 +70,9 @@ def check(plan, connect=None, only: dict[Machine, set[str]] | None = None) -> li
             state, detail = "present", ""
             if not has_image(client, ref):
                 if is_buildable(ref):
-                    state, detail = "buildable", f"DOCKER_HOST={url} tunestack images build"
+                    state, detail = "buildable", f"tunestack images build --stack {plan.stack} --docker-host {url}"
+                    if ref.startswith("tunestack/postgres:") and ref != postgres_recipe(15).tag:
+                        detail += " (PostgreSQL from apt.postgresql.org; without it: --postgres-source fetched)"
                 else:
                     try:
                         client.images.get_registry_data(ref)
@@ -126,15 +132,36 @@ def build(client, say=print, recipes=None) -> list[str]:
         args = {"BASE": BASE}
         if recipe.tag.startswith("tunestack/postgres:"):
             args["PG_MAJOR"] = recipe.tag.split(":")[1]
-        try:
-            client.images.build(path=str(ROOT / recipe.context), dockerfile=str(ROOT / recipe.dockerfile),
-                                tag=recipe.tag, network_mode="host", buildargs=args, rm=True, forcerm=True)
-        except docker.errors.BuildError as exc:
-            log = "".join(chunk.get("stream", "") for chunk in exc.build_log if isinstance(chunk, dict))
-            raise ImageError(f"building {recipe.tag} failed: {exc}\n{log[-2000:]}") from None
+        with _context(recipe) as context:
+            try:
+                client.images.build(path=context, dockerfile=str(ROOT / recipe.dockerfile), tag=recipe.tag,
+                                    network_mode="host", buildargs=args, rm=True, forcerm=True)
+            except docker.errors.BuildError as exc:
+                log = "".join(chunk.get("stream", "") for chunk in exc.build_log if isinstance(chunk, dict))
+                raise ImageError(f"building {recipe.tag} failed: {exc}\n{log[-2000:]}") from None
         built.append(recipe.tag)
     for alias, source in ALIASES.items():
-        repository, tag = alias.split(":")
-        client.images.get(source).tag(repository, tag)
+        if has_image(client, source):
+            repository, tag = alias.split(":")
+            client.images.get(source).tag(repository, tag)
     return built
+
+
+@contextlib.contextmanager
+def _context(recipe):
+    """The build context: the recipe's folder, plus (for a fetched PostgreSQL) the server build as
+    server/, copied with its symlinks into a temporary folder."""
+    if recipe.fetched_server is None:
+        yield str(ROOT / recipe.context)
+        return
+    from .servers import pg_build_cache
+
+    server = Path(pg_build_cache()) / str(recipe.fetched_server)
+    if not (server / "bin" / "postgres").exists():
+        raise ImageError(f"{recipe.tag}: no PostgreSQL {recipe.fetched_server} build in {server.parent}; fetch it "
+                         f"with: scripts/fetch-postgres {recipe.fetched_server}")
+    with tempfile.TemporaryDirectory(prefix="tunestack-image-") as tmp:
+        shutil.copytree(ROOT / recipe.context, tmp, dirs_exist_ok=True)
+        shutil.copytree(server, Path(tmp) / "server", symlinks=True, ignore=shutil.ignore_patterns(".pin"))
+        yield tmp
 

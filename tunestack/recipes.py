@@ -13,12 +13,21 @@ class ImageRecipe:
     tag: str
     dockerfile: str       # relative to the repository
     context: str          # relative to the repository
+    fetched_server: int | None = None   # a PostgreSQL major whose fetched build goes in as server/
 
 
-def postgres_recipe(major: int) -> ImageRecipe:
-    """tunestack/postgres:<major>: 15 from Debian 12; others need apt.postgresql.org at build time,
-    e.g. `images.build(client, recipes=[recipes.postgres_recipe(17)])` on a machine that reaches it."""
-    return ImageRecipe(f"tunestack/postgres:{major}", "images/postgres/Dockerfile", "images/postgres")
+DEBIAN_PG_MAJOR = 15
+POSTGRES_SOURCES = ("pgdg", "fetched")   # where a major other than Debian 12's comes from
+
+
+def postgres_recipe(major: int, source: str = "pgdg") -> ImageRecipe:
+    """tunestack/postgres:<major>: 15 from Debian 12. Another major from the PostgreSQL project's
+    apt repository (`pgdg`: the build machine reaches apt.postgresql.org), or (`fetched`) from the
+    server build scripts/fetch-postgres keeps, for machines that reach neither it nor a registry."""
+    tag = f"tunestack/postgres:{major}"
+    if major == DEBIAN_PG_MAJOR or source == "pgdg":
+        return ImageRecipe(tag, "images/postgres/Dockerfile", "images/postgres")
+    return ImageRecipe(tag, "images/postgres/Dockerfile.fetched", "images/postgres", fetched_server=major)
 
 
 RECIPES = (
@@ -29,6 +38,20 @@ RECIPES = (
     ImageRecipe("tunestack/refapp:0.1.0", "images/refapp/Dockerfile", "."),
 )
 ALIASES = {"tunestack/refapp:0.2.0": "tunestack/refapp:0.1.0"}   # a second app version for canaries
+
+
+def recipes_for(refs: set[str], postgres_source: str = "pgdg") -> list[ImageRecipe]:
+    """The recipes that make exactly these references (a stack's images): each tunestack/* tag a
+    recipe or an alias makes, and every PostgreSQL major. Others (a registry's) are not ours."""
+    by_tag = {r.tag: r for r in RECIPES}
+    out: dict[str, ImageRecipe] = {}
+    for ref in sorted(refs):
+        source = ALIASES.get(ref, ref)
+        if source.startswith("tunestack/postgres:") and source.split(":")[1].isdigit():
+            out[source] = postgres_recipe(int(source.split(":")[1]), postgres_source)
+        elif source in by_tag:
+            out[source] = by_tag[source]
+    return list(out.values())
 
 
 def buildable_tags() -> set[str]:

@@ -12,6 +12,21 @@ from pathlib import Path
 from tunestack.poll import wait_until
 
 
+def staging_pg_major() -> int:
+    """The PostgreSQL major stacks/Pulumi.staging.yaml names (the multihost tests deploy its shape)."""
+    from tunestack import stackfile
+
+    return stackfile.load(stackfile.stack_path("staging"), name="staging").postgres.version
+
+
+def images_to_build() -> list:
+    """What the tests build on a private engine: the default set, and staging's PostgreSQL major
+    from the server build scripts/fetch-postgres keeps (no apt.postgresql.org or registry here)."""
+    from tunestack import images
+
+    return [*images.RECIPES, images.postgres_recipe(staging_pg_major(), "fetched")]
+
+
 class Engine:
     def __init__(self, storage_driver: str = "overlay2"):
         self.dir = Path(tempfile.mkdtemp(prefix="tunestack-dockerd-"))

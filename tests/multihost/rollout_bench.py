@@ -23,7 +23,7 @@ def measure(say=print, rounds: int = 5) -> dict:
     import tempfile
 
     from components.mockrun import run_program
-    from tests.docker.engine import Engine
+    from tests.docker.engine import Engine, images_to_build
     from tests.multihost.bed import Bed
     from tests.multihost.staging import IMAGES, ReplayStack, deploy
     from tunestack import images
@@ -34,7 +34,7 @@ def measure(say=print, rounds: int = 5) -> dict:
     try:
         engine.start()
         say("  building the images …")
-        images.build(engine.client, say=say)
+        images.build(engine.client, say=say, recipes=images_to_build())
         bed.start()
         os.environ["PATH"] = bed.env["PATH"]
         say("  deploying the staging shape on the bed …")

@@ -8,12 +8,14 @@ from pathlib import Path
 import yaml
 
 from components.mockrun import run_program
+from tests.docker.engine import staging_pg_major
 from tests.docker.replay import Replay
 from tests.multihost.bed import Bed
 from tunestack.plan import build_plan
 from tunestack.stackfile import load
 
-IMAGES = {"postgres": "tunestack/postgres:15", "pgbouncer": "tunestack/pgbouncer:1.18", "redis": "tunestack/redis:7.0",
+PG_MAJOR = staging_pg_major()   # the major stacks/Pulumi.staging.yaml names, built by the engine fixture
+IMAGES = {"postgres": f"tunestack/postgres:{PG_MAJOR}", "pgbouncer": "tunestack/pgbouncer:1.18", "redis": "tunestack/redis:7.0",
           "haproxy": "tunestack/haproxy:2.6", "app": "tunestack/refapp:0.1.0", "canary_app": "tunestack/refapp:0.2.0"}
 
 
@@ -29,7 +31,7 @@ def stack_document(bed: Bed) -> dict:
              "ssh_user": "root"},
             {"name": "app", "roles": ["app"], "count": 2, "cpus": 2, "memory": "2GiB",
              "addresses": [h["app1"].address, h["app2"].address], "ssh_user": "root"}],
-        "tunestack:postgres": {"version": 15, "workload": "oltp"},
+        "tunestack:postgres": {"version": PG_MAJOR, "workload": "oltp"},
         "tunestack:pgbouncer": {"pool_mode": "transaction", "version": "1.18"},
         "tunestack:redis": {"cache": {"memory": "256MiB", "policy": "allkeys-lfu"}, "queue": {"memory": "256MiB"}},
         "tunestack:app": {"framework": "python", "threads": 2, "memory_per_worker": "128MiB",

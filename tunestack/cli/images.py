@@ -5,6 +5,7 @@ import json
 import os
 import sys
 
+from ..recipes import POSTGRES_SOURCES
 from ..units import plural
 from .parser import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, report_options, stack_options
 from .stacks import plan_from_args
@@ -17,14 +18,20 @@ FIXES = {"buildable": "build it there: {detail}",
 
 def register(sub) -> None:
     p = sub.add_parser("images", help="build the project's images, or check a stack's images on its hosts",
-                       description="build: make tunestack/base (debootstrap) and every tunestack/* image from "
+                       description="build: make tunestack/base (debootstrap) and the tunestack/* images from "
                                    "images/ on one Docker engine (--docker-host, else DOCKER_HOST, else the "
-                                   "local socket); needs root and Debian's mirror. check: ask each machine of a "
-                                   "stack whether it has each image it runs, or can pull it; exit 2 when one "
-                                   "cannot be had, before `pulumi up` touches anything.")
+                                   "local socket): with --stack, exactly the ones that stack runs (any PostgreSQL "
+                                   "major it names included), else the default set; needs root and Debian's "
+                                   "mirror. check: ask each machine of a stack whether it has each image it "
+                                   "runs, or can pull it; exit 2 when one cannot be had, before `pulumi up` "
+                                   "touches anything.")
     p.add_argument("action", choices=("build", "check"))
     stack_options(p, path_ok=True)
     p.add_argument("--docker-host", help="build: the engine, e.g. unix:///var/run/docker.sock or ssh://deploy@10.0.0.5")
+    p.add_argument("--postgres-source", choices=POSTGRES_SOURCES, default="pgdg",
+                   help="build: where a PostgreSQL major other than Debian 12's 15 comes from: pgdg (the "
+                        "PostgreSQL project's apt repository, default) or fetched (the server build "
+                        "scripts/fetch-postgres keeps, for machines without that repository)")
     report_options(p, "the images")
     p.set_defaults(func=run)
 
@@ -41,6 +48,15 @@ def build(args) -> int:
     from ..console import say, waiting
 
     url = args.docker_host or os.environ.get("DOCKER_HOST") or images.LOCAL_SOCKET
+    recipes, what = None, "the project's images"
+    if args.stack or args.stack_file:   # exactly what that stack runs, checked before any engine is asked
+        plan = plan_from_args(args, target="docker")
+        needs = set().union(*images.images_by_machine(plan).values())
+        recipes = images.recipes_for(needs, args.postgres_source)
+        what = f"stack {plan.stack}'s images ({', '.join(r.tag for r in recipes) or 'none of them are ours'})"
+        if not recipes:
+            print(f"stack {plan.stack} runs no image this project builds: nothing to do")
+            return 0
     try:
         client = docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
         client.ping()
@@ -48,8 +64,8 @@ def build(args) -> int:
         print(f"error: no Docker engine at {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     try:
-        with waiting(f"building the project's images on {url} (debootstrap and every image: minutes) …"):
-            built = images.build(client, say=say)
+        with waiting(f"building {what} on {url} (minutes) …"):
+            built = images.build(client, say=say, recipes=recipes)
     except images.ImageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
