@@ -4,8 +4,8 @@ import pulumi
 
 from components import (AppServerGroup, AppServerGroupArgs, DockerHosts, DockerHostsArgs, LoadBalancer,
                         LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
-                        PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, StackImages, StackImagesArgs,
-                        StackSecrets, StackSecretsArgs)
+                        PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, RolloutGuard, RolloutGuardArgs,
+                        StackImages, StackImagesArgs, StackSecrets, StackSecretsArgs)
 from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.images import images_by_machine
@@ -61,6 +61,9 @@ redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs
     opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     for inst in (spec.redis_cache, spec.redis_queue)}
 
+rollout_guard = RolloutGuard(f"{stack}-rollout-guard", RolloutGuardArgs(
+    container_name(stack, "lb"), hosts.urls[cache_machine], images.get("canary_app") or "",
+    sum(1 for r in plan.replicas if r.track == "canary")))
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
                     r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish)
             for r in plan.replicas]
@@ -71,7 +74,7 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.jobs_password,
     secrets.redis_password,
     secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env)),
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, pgbouncer, *redis.values()]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, stack_images.image_id(cache_machine, images["haproxy"]),
     hosts.urls[(cache.name, 0)], files,

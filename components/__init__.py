@@ -8,10 +8,11 @@ from .network import PrivateNetwork, PrivateNetworkArgs
 from .pgbouncer import PgBouncer, PgBouncerArgs
 from .postgres import PostgresServer, PostgresServerArgs
 from .redis import Redis, RedisArgs
+from .rollout import RolloutGuard, RolloutGuardArgs
 from .secrets import StackSecrets, StackSecretsArgs
 
 __all__ = [
     "AppServerGroup", "AppServerGroupArgs", "DockerHosts", "DockerHostsArgs", "LoadBalancer",
     "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresServer", "PostgresServerArgs",
-    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
+    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
 ]

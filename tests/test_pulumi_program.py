@@ -25,7 +25,8 @@ STACKS = [n for n in stackfile.stack_names()
 CONTAINER = "docker:index/container:Container"
 COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tunestack:index:Redis",
               "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
-              "tunestack:index:DockerHosts", "tunestack:index:StackSecrets", "tunestack:index:StackImages"}
+              "tunestack:index:DockerHosts", "tunestack:index:StackSecrets", "tunestack:index:StackImages",
+              "tunestack:index:RolloutGuard"}
 
 
 def docker_plan(stack):
@@ -262,8 +263,9 @@ def test_preview_lists_the_full_graph_of_prod():
     # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes; the 20 + 4
     # per-container images become one per machine and image (StackImages: 13 + its component), + the
     # PgBouncer hold command around PostgreSQL restarts, + the jobs role's RandomPassword (issue #13),
-    # + the major-version guard before the PostgreSQL container (issue #25)
-    assert out.startswith("stack prod: 101 resources")
+    # + the major-version guard before the PostgreSQL container and the rollout guard (component and
+    # command) before the app replicas (issue #25)
+    assert out.startswith("stack prod: 103 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -400,3 +402,20 @@ def test_an_alias_tag_is_the_same_image():
                         aliases={"ghcr.io/example/shop:1.4.0-alias": "ghcr.io/example/shop:1.4.0"})
     old = {c.name: c.inputs for c in before.of_type(CONTAINER)}
     assert all(old.get(c.name) == c.inputs for c in after.of_type(CONTAINER))
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_no_app_replica_changes_before_the_rollout_guard_has_run(stack):
+    """Issue #25: a `pulumi up` from another checkout, with the canary config as it was before a
+    rollout, rolled the canaries back mid-gate. The guard reads the rollout marker on the load
+    balancer's host whenever the canary config changes, and every app container waits for it."""
+    run = run_program(stack)
+    (guard,) = [r for r in run.of_type("command:local:Command") if r.name == f"{stack}-rollout-guard-check"]
+    assert guard.plain_inputs["environment"]["LB"] == f"{stack}-lb"
+    apps = [c for c in run.of_type(CONTAINER) if "-app-" in c.name]
+    assert apps and all(guard.urn in run.waits_for(c) for c in apps)
+    # the canary config is its trigger: an `up` that changes it runs the guard again
+    changed = run_program(stack, extra_config={"tunestack:canaryReplicas": "2",
+                                               **_release(stack, "ghcr.io/example/shop:1.4.0")})
+    (again,) = [r for r in changed.of_type("command:local:Command") if r.name == f"{stack}-rollout-guard-check"]
+    assert again.plain_inputs["triggers"] != guard.plain_inputs["triggers"]

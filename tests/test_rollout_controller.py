@@ -162,6 +162,12 @@ class FakeLoadBalancer:
         self.weights.append(dict(weights))
         self.events.append(("weights", dict(weights)))
 
+    def mark_rollout(self, version, weight):
+        self.events.append(("marker", version, weight))
+
+    def clear_rollout(self):
+        self.events.append(("marker cleared",))
+
     def log_since(self, since):
         return self.log
 
@@ -443,3 +449,17 @@ def test_promote_and_resume_reuse_the_started_settings(action, version, given, e
     assert args.load == expected
     assert args.notify == (None if version == "v3" else "https://h/x")
     assert (steps, bake) == (([10, 50, 100], 7.0) if action == "promote" else ([10, 25, 50, 100], 300.0))
+
+
+def test_a_docker_rollout_marks_itself_where_every_up_looks_and_clears_the_mark_to_finish(tmp_path):
+    """Issue #25: the marker is set before the program starts the canaries (so an `up` from CI meanwhile
+    is refused by the guard, components/rollout.py) and cleared just before the finishing `up`."""
+    events = []
+    stack, lb = FakeAutomationStack(events), FakeLoadBalancer(canary_log(200), events)
+    assert controller(docker_engine(stack, lb), tmp_path).run("v2", {}, [10, 100], 3) == 0
+    start = events.index(("up", "rollout: start 5 canary replica(s) of v2 at weight 0"))
+    finish = events.index(("up", "rollout: promote v2"))
+    assert ("marker", "v2", 0) in events[:start]
+    assert ("marker", "v2", 10) in events[start:finish]
+    assert ("marker cleared",) in events[start:finish]
+    assert not any(e[0] == "marker" for e in events[events.index(("marker cleared",)):])

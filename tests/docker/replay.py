@@ -141,7 +141,18 @@ class Replay:
         return res.stdout
 
     def update(self, new: ProgramRun) -> None:
-        """Apply a changed program the way `pulumi up` would (see the module docstring)."""
+        """Apply a changed program the way `pulumi up` would (see the module docstring). When a
+        step fails before any container was created or deleted (a guard command), the state is
+        the old program's, as Pulumi's would be."""
+        before, mark = self.run, len(self.steps)
+        try:
+            self._update(new)
+        except BaseException:
+            if not any(s.startswith(("create ", "delete ")) for s in self.steps[mark:]):
+                self.run = before
+            raise
+
+    def _update(self, new: ProgramRun) -> None:
         old = {r.name: r for r in self.run.registrations}
         self.run = new   # resources resolve their engine in the new program
         self.images.update(image_refs(new))

@@ -211,6 +211,34 @@ def test_removing_a_restart_only_override_goes_back_to_the_default(deployed):
     assert kept(engine)
 
 
+def no_canary(c):
+    c["tunestack:canaryReplicas"] = 0
+    c["tunestack:canaryWeight"] = 0
+
+
+def test_an_up_that_would_undo_a_rollout_in_progress_is_refused(deployed):
+    """Issue #25: a `pulumi up` from CI or another checkout, with the canary config as it was
+    before, rolled a rollout's canaries back mid-gate. The rollout's marker sits on the load
+    balancer's volume (`tunestack-lb rollout set`, as DockerEngine writes it); the guard reads it
+    before any app replica changes and refuses the `up`."""
+    from tests.docker.replay import CommandFailed
+
+    engine, replay, tmp = deployed
+    lb = engine.client.containers.get("dev-lb")
+    assert lb.exec_run(["sh", "-c", "printf 'version=tunestack/refapp:0.2.0\\nweight=25\\n' | tunestack-lb rollout set"]
+                       ).exit_code == 0
+    try:
+        before = container_ids(engine)
+        stale = program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half, no_canary,
+                        extra={"tunestack:dbPassword": "rotated-" + "x" * 24})
+        with pytest.raises(CommandFailed, match="a rollout of tunestack/refapp:0.2.0 is in progress"):
+            replay.update(stale)
+        assert container_ids(engine) == before, "no container changed"
+        assert app_ok()
+    finally:
+        lb.exec_run(["tunestack-lb", "rollout", "clear"])
+
+
 def major_16(c):
     c["tunestack:postgres"]["version"] = 16
     c["tunestack:images"]["postgres"] = "tunestack/postgres:16"

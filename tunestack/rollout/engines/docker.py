@@ -41,6 +41,19 @@ class LoadBalancerControl:
         self._docker("exec", self.container, "tunestack-lb", "weight",
                      *[x for name, w in weights.items() for x in (name, str(w))])
 
+    def mark_rollout(self, version: str, weight: int) -> None:
+        """The marker every `pulumi up` reads before it replaces an app replica (components/rollout.py)."""
+        from ...units import utc_timestamp
+
+        res = subprocess.run(["docker", "exec", "-i", self.container, "tunestack-lb", "rollout", "set"],
+                             input=f"version={version}\nweight={weight}\nsince={utc_timestamp()}\n",
+                             capture_output=True, text=True, env=self.env, timeout=60)
+        if res.returncode:
+            raise RuntimeError(f"rollout marker on {self.docker_host}: {res.stderr.strip()[-500:]}")
+
+    def clear_rollout(self) -> None:
+        self._docker("exec", self.container, "tunestack-lb", "rollout", "clear")
+
     def log_since(self, since: float) -> str:
         """HAProxy's request log (its stdout) since a moment of this machine's clock."""
         return self._docker("logs", "--since", f"{since:.3f}", self.container)
@@ -118,6 +131,7 @@ class DockerEngine:
         new version (the first ones). `verify_fn(version, canaries)`: the host gate."""
         self.stack, self.lb, self.say = stack, lb, say
         self.replicas, self.canaries, self.verify_fn = list(replicas), list(canaries), verify_fn
+        self.version: str | None = None   # the version this engine started (the marker's), if it did
 
     @classmethod
     def for_stack(cls, plan, stack: PulumiStack, lb: LoadBalancerControl, verify_fn=None, say=print) -> "DockerEngine":
@@ -145,6 +159,8 @@ class DockerEngine:
         # to carry the traffic they keep serving; the plan warns of such a stack (replica_warning).
         if len(self.canaries) < len(self.replicas):
             self.lb.set_weights({name: 0 if name in self.canaries else 1 for name in self.replicas})
+        self.lb.mark_rollout(version, 0)   # from here on, an `up` from elsewhere that would undo it stops
+        self.version = version
         self.stack.remove_config("tunestack:canaryEnv")
         for key, value in env.items():
             self._set(f"tunestack:canaryEnv.{key}", value, path=True)
@@ -160,6 +176,8 @@ class DockerEngine:
         self.lb.set_weights({name: split.canary_server_weight if name in self.canaries else split.stable_server_weight
                              for name in self.replicas})
         self._set("tunestack:canaryWeight", str(weight))
+        if self.version:
+            self.lb.mark_rollout(self.version, weight)
         return (f"HAProxy weights at run time: {len(self.canaries)} canary × {split.canary_server_weight}, "
                 f"{len(self.replicas) - len(self.canaries)} stable × {split.stable_server_weight}")
 
@@ -185,6 +203,7 @@ class DockerEngine:
         self._finish("rollout: roll back to stable")
 
     def _finish(self, message: str) -> None:
+        self.lb.clear_rollout()   # this `up` ends the rollout: the guard lets it change the canary config
         self._set("tunestack:canaryWeight", "0")
         self._set("tunestack:canaryReplicas", "0")
         self.stack.remove_config("tunestack:canaryEnv")
