@@ -2,13 +2,13 @@
 computed here. `pulumi up` runs it; `python -m tunestack preview` runs it under Pulumi's mocks."""
 import pulumi
 
-from components import (AppServerGroup, AppServerGroupArgs, DockerHosts, DockerHostsArgs, LoadBalancer,
-                        LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
+from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServerGroupArgs, DockerHosts,
+                        DockerHostsArgs, LoadBalancer, LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
                         PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, RolloutGuard, RolloutGuardArgs,
                         StackImages, StackImagesArgs, StackSecrets, StackSecretsArgs)
 from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
-from tunestack.images import images_by_machine
+from tunestack.images import images_by_machine, migration_image
 from tunestack.plan import build_plan, container_name
 from tunestack.pulumi_config import stack_document
 from tunestack.render import Layout, render_container_bases, render_plan
@@ -64,6 +64,11 @@ redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs
 rollout_guard = RolloutGuard(f"{stack}-rollout-guard", RolloutGuardArgs(
     container_name(stack, "lb"), hosts.urls[cache_machine], images.get("canary_app") or "",
     sum(1 for r in plan.replicas if r.track == "canary")))
+migration = AppMigration(f"{stack}-migrate", AppMigrationArgs(
+    hosts.urls[db_machine], network.networks[db_machine].name,
+    stack_images.image_id(db_machine, migration_image(plan)), {k: s.text for k, s in plan.migrate_env.items()},
+    secrets.migrator_password),
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, postgres]))
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
                     r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish)
             for r in plan.replicas]
@@ -74,7 +79,7 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.jobs_password,
     secrets.redis_password,
     secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env)),
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, pgbouncer, *redis.values()]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, migration, pgbouncer, *redis.values()]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, stack_images.image_id(cache_machine, images["haproxy"]),
     hosts.urls[(cache.name, 0)], files,

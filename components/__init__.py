@@ -4,6 +4,7 @@ from .app import AppServerGroup, AppServerGroupArgs
 from .hosts import DockerHosts, DockerHostsArgs
 from .images import StackImages, StackImagesArgs
 from .loadbalancer import LoadBalancer, LoadBalancerArgs
+from .migrate import AppMigration, AppMigrationArgs
 from .network import PrivateNetwork, PrivateNetworkArgs
 from .pgbouncer import PgBouncer, PgBouncerArgs
 from .postgres import PostgresServer, PostgresServerArgs
@@ -12,7 +13,7 @@ from .rollout import RolloutGuard, RolloutGuardArgs
 from .secrets import StackSecrets, StackSecretsArgs
 
 __all__ = [
-    "AppServerGroup", "AppServerGroupArgs", "DockerHosts", "DockerHostsArgs", "LoadBalancer",
+    "AppMigration", "AppMigrationArgs", "AppServerGroup", "AppServerGroupArgs", "DockerHosts", "DockerHostsArgs", "LoadBalancer",
     "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresServer", "PostgresServerArgs",
     "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
 ]

@@ -26,7 +26,7 @@ CONTAINER = "docker:index/container:Container"
 COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tunestack:index:Redis",
               "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
               "tunestack:index:DockerHosts", "tunestack:index:StackSecrets", "tunestack:index:StackImages",
-              "tunestack:index:RolloutGuard"}
+              "tunestack:index:RolloutGuard", "tunestack:index:AppMigration"}
 
 
 def docker_plan(stack):
@@ -263,9 +263,10 @@ def test_preview_lists_the_full_graph_of_prod():
     # commands (postgresql.conf, roles.sql, pgbouncer.ini, haproxy.cfg) and 3 live volumes; the 20 + 4
     # per-container images become one per machine and image (StackImages: 13 + its component), + the
     # PgBouncer hold command around PostgreSQL restarts, + the jobs role's RandomPassword (issue #13),
-    # + the major-version guard before the PostgreSQL container and the rollout guard (component and
-    # command) before the app replicas (issue #25)
-    assert out.startswith("stack prod: 103 resources")
+    # + the major-version guard before the PostgreSQL container, the rollout guard and the migration
+    # (component and command each) before the app replicas, and the app image on the db machine for
+    # the migration (issue #25)
+    assert out.startswith("stack prod: 106 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -419,3 +420,22 @@ def test_no_app_replica_changes_before_the_rollout_guard_has_run(stack):
                                                **_release(stack, "ghcr.io/example/shop:1.4.0")})
     (again,) = [r for r in changed.of_type("command:local:Command") if r.name == f"{stack}-rollout-guard-check"]
     assert again.plain_inputs["triggers"] != guard.plain_inputs["triggers"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_migrations_run_once_before_any_app_replica_changes(stack):
+    """Issue #25: nothing ran migrations. The app image's migrate command runs on the db machine as
+    migrator, straight to PostgreSQL, its password on stdin (in no argument or env), and every app
+    container waits for it: a failed migration stops the `up` before any replica changes."""
+    run = run_program(stack)
+    (migrate,) = [r for r in run.of_type("command:local:Command") if r.name == f"{stack}-migrate-run"]
+    env = migrate.plain_inputs["environment"]
+    assert env["DATABASE_URL"] == f"postgres://migrator@{stack}-postgres:5432/app"
+    assert "tunestack-migrate" in migrate.plain_inputs["create"] and "DATABASE_PASSWORD_FILE=/dev/stdin" in migrate.plain_inputs["create"]
+    assert SECRET_SIG in json.dumps(migrate.inputs["stdin"]), "the password travels as a secret, on stdin"
+    assert not any("password" in k.lower() for k in env)
+    postgres = next(r for r in run.of_type(CONTAINER) if r.name == f"{stack}-postgres")
+    guard = next(r for r in run.of_type("command:local:Command") if r.name == f"{stack}-rollout-guard-check")
+    assert postgres.urn in run.waits_for(migrate) and guard.urn in run.waits_for(migrate)
+    apps = [c for c in run.of_type(CONTAINER) if "-app-" in c.name]
+    assert apps and all(migrate.urn in run.waits_for(c) for c in apps)

@@ -25,15 +25,26 @@ __all__ = ["BASE", "RECIPES", "RUNS_AS", "build", "build_base", "buildable_tags"
            "images_by_machine", "postgres_recipe", "recipes_for", "ImageError"]
 
 
+def migration_image(plan) -> str | None:
+    """The app image whose migrate command runs before app replicas change: the newest version the
+    program runs (the canary's while there are canary replicas; migrations must keep the stable
+    version working, as in any rolling deploy)."""
+    images = plan.spec.images
+    if images.get("canary_app") and any(r.track == "canary" for r in plan.replicas):
+        return images["canary_app"]
+    return images.get("app")
+
+
 def images_by_machine(plan) -> dict[Machine, set[str]]:
-    """Which image references each machine runs: PostgreSQL and PgBouncer on the db host, both
-    Redis and HAProxy on the cache host, each replica its track's app image."""
+    """Which image references each machine runs: PostgreSQL and PgBouncer on the db host, and the
+    app image whose migration runs beside them (migration_image); both Redis and HAProxy on the
+    cache host; each replica its track's app image."""
     spec, images = plan.spec, plan.spec.images
     db, cache = (spec.host_with("db").name, 0), (spec.host_with("cache").name, 0)
     track = {"stable": images.get("app"), "canary": images.get("canary_app")}
     needs: dict[Machine, set[str]] = {}
-    for machine, ref in [(db, images.get("postgres")), (db, images.get("pgbouncer")), (cache, images.get("redis")),
-                         (cache, images.get("haproxy")),
+    for machine, ref in [(db, images.get("postgres")), (db, images.get("pgbouncer")), (db, migration_image(plan)),
+                         (cache, images.get("redis")), (cache, images.get("haproxy")),
                          *[((r.host, r.machine), track[r.track]) for r in plan.replicas]]:
         if ref:
             needs.setdefault(machine, set()).add(ref)

@@ -70,14 +70,6 @@ class Engine:
         assert res.exit_code == 0, res.output.decode()
         return res.output.decode().strip()
 
-    def migrate(self, app_image: str, network: str = "dev-private", postgres: str = "dev-postgres") -> None:
-        """The reference app's migration, as migrator, straight to PostgreSQL (the app image contract)."""
-        out = self.client.containers.run(
-            app_image, ["python3", "-m", "refapp.migrate"], network=network, remove=True,
-            environment={"DATABASE_URL": f"postgres://migrator@{postgres}:5432/app",
-                         "DATABASE_PASSWORD": self.read(postgres, "/etc/tunestack/secrets/migrator-password")})
-        assert b"migrated" in out
-
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:

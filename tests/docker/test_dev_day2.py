@@ -69,7 +69,6 @@ def deployed(engine, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("day2")
     replay = Replay(program(tmp), engine.connect, say=lambda m: print(m, flush=True))
     replay.apply()
-    engine.migrate(replay.image_of(replay.run.by_name("dev-app-web-1")))
     engine.psql("CREATE TABLE kept (v int); INSERT INTO kept SELECT generate_series(1, 500)")
     pw = engine.read("dev-redis-queue", "/etc/tunestack/secrets/redis-queue-password")
     engine.client.containers.get("dev-redis-queue").exec_run(
@@ -211,9 +210,62 @@ def test_removing_a_restart_only_override_goes_back_to_the_default(deployed):
     assert kept(engine)
 
 
-def no_canary(c):
-    c["tunestack:canaryReplicas"] = 0
-    c["tunestack:canaryWeight"] = 0
+def app_image_with_migration(engine, tag: str, name: str, sql: str) -> str:
+    """The reference app image plus one migration file: a new app version with a schema change."""
+    import io
+    import tarfile
+
+    dockerfile = f"FROM tunestack/refapp:0.1.0\nCOPY {name} /app/refapp/migrations/{name}\n".encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, data in (("Dockerfile", dockerfile), (name, sql.encode())):
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    engine.client.images.build(fileobj=buffer, custom_context=True, tag=f"tunestack/refapp:{tag}", rm=True)
+    return f"tunestack/refapp:{tag}"
+
+
+def app_030(c): c["tunestack:images"]["app"] = "tunestack/refapp:0.3.0"
+def app_040(c): c["tunestack:images"]["app"] = "tunestack/refapp:0.4.0"
+
+
+ROTATED = {"tunestack:dbPassword": "rotated-" + "x" * 24}
+# dev has one replica: without a canary step it is the stable one, which takes the new app image
+BEFORE_MIGRATIONS = (work_mem, more_clients, wal_senders, timeouts)
+
+
+def test_a_new_version_migrates_before_its_replicas_start(deployed):
+    """Issue #25: nothing ran migrations. A version that adds a column: the program runs its
+    migrations once, as migrator, before any replica of it starts; rows kept, 0 failed requests."""
+    engine, replay, tmp = deployed
+    app_image_with_migration(engine, "0.3.0", "002_hits_note.sql", "ALTER TABLE hits ADD COLUMN note text;\n")
+    mark = len(replay.steps)
+    load = apply_under_load(replay, program(tmp, *BEFORE_MIGRATIONS, app_030, extra=ROTATED), "a migration")
+    steps = replay.steps[mark:]
+    first_app = min(i for i, s in enumerate(steps) if s.startswith("create dev-app-"))
+    assert steps.index("run dev-migrate-run") < first_app, steps
+    assert steps.count("run dev-migrate-run") == 1
+    assert engine.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'hits' "
+                       "AND column_name = 'note'") == "1"
+    assert engine.psql("SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations") == \
+        "001_hits,002_hits_note"
+    assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
+    assert kept(engine)
+
+
+def test_a_failed_migration_stops_before_any_replica_changes(deployed):
+    from tests.docker.replay import CommandFailed
+
+    engine, replay, tmp = deployed
+    app_image_with_migration(engine, "0.4.0", "003_broken.sql", "ALTER TABLE no_such_table ADD COLUMN x int;\n")
+    before = container_ids(engine)
+    with pytest.raises(CommandFailed, match="migration 003_broken.sql failed"):
+        replay.update(program(tmp, *BEFORE_MIGRATIONS, app_040, extra=ROTATED))
+    assert container_ids(engine) == before, "no replica changed"
+    assert engine.psql("SELECT count(*) FROM schema_migrations WHERE version = '003_broken'") == "0"
+    assert app_ok() and kept(engine)
 
 
 def test_an_up_that_would_undo_a_rollout_in_progress_is_refused(deployed):
@@ -225,13 +277,13 @@ def test_an_up_that_would_undo_a_rollout_in_progress_is_refused(deployed):
 
     engine, replay, tmp = deployed
     lb = engine.client.containers.get("dev-lb")
-    assert lb.exec_run(["sh", "-c", "printf 'version=tunestack/refapp:0.2.0\\nweight=25\\n' | tunestack-lb rollout set"]
+    assert lb.exec_run(["sh", "-c", "printf 'version=tunestack/refapp:0.9.0\\nweight=25\\n' | tunestack-lb rollout set"]
                        ).exit_code == 0
     try:
         before = container_ids(engine)
-        stale = program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half, no_canary,
-                        extra={"tunestack:dbPassword": "rotated-" + "x" * 24})
-        with pytest.raises(CommandFailed, match="a rollout of tunestack/refapp:0.2.0 is in progress"):
+        # an `up` from a checkout whose canary config is another (a canary step of 0.2.0)
+        stale = program(tmp, *BEFORE_MIGRATIONS, app_030, canary_half, extra=ROTATED)
+        with pytest.raises(CommandFailed, match="a rollout of tunestack/refapp:0.9.0 is in progress"):
             replay.update(stale)
         assert container_ids(engine) == before, "no container changed"
         assert app_ok()
@@ -256,8 +308,7 @@ def test_a_major_change_is_refused_before_the_server_is_touched(deployed):
     engine.client.images.get("tunestack/postgres:15").tag("tunestack/postgres", "16")
     try:
         before = container_ids(engine)["dev-postgres"]
-        new = program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half, major_16,
-                      extra={"tunestack:dbPassword": "rotated-" + "x" * 24})
+        new = program(tmp, *BEFORE_MIGRATIONS, app_030, major_16, extra=ROTATED)
         with pytest.raises(CommandFailed, match="is PostgreSQL 15; the stack names 16"):
             replay.update(new)
         assert container_ids(engine)["dev-postgres"] == before, "the server was not replaced"

@@ -36,7 +36,10 @@ def test_every_container_is_healthy(dev):
 
 def test_app_answers_through_the_load_balancer_with_a_real_query(dev):
     engine, run, replay, plan = dev
-    engine.migrate(replay.image_of(replay.run.by_name("dev-app-web-1")))
+    # the program ran the app image's migrations (as migrator, before the app replicas)
+    assert engine.psql("SELECT string_agg(version, ',') FROM schema_migrations") == "001_hits"
+    assert replay.steps.index("run dev-migrate-run") < replay.steps.index("create " + replay.run.by_name(
+        "dev-app-web-1").plain_inputs["name"])
     url = f"http://127.0.0.1:{plan.loadbalancer['port'].value}"
 
     def get():

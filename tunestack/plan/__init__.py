@@ -14,7 +14,7 @@ from ..errors import BudgetError, Problem, StackError
 from ..stackfile.spec import StackSpec
 from ..units import plural
 from .alerts import alert_rules
-from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, size_app, web_env
+from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, migrate_env, size_app, web_env
 from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
                       tracing_budget)
 from .connections import fleet, plan_connections
@@ -123,6 +123,9 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
         web_env=web_env(app, app_plan, common, source_of, first),
         jobs_env=jobs_env(app, app_plan, common, source_of, ends, roles["jobs"], first),
+        # the migration runs beside PostgreSQL: on the db machine's private network for containers
+        migrate_env=migrate_env(container_name(spec.name, "postgres") if where.docker else where["postgres"].reach,
+                                pg.port, roles["migrator"]),
         rollout=rollout_settings(spec.rollout, clients.app_hosts, clients.surge_hosts, splits, where, source_of),
         loadbalancer=lb, kernel=kernel, postgres_inputs=inputs, budgets=budgets + host_budgets,
         alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value,

@@ -58,6 +58,7 @@ class Plan:
     kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per service: sysctls it needs
     postgres_inputs: PgInputs | None = None       # what pgtune's recommenders were given (memory, cores, connections)
     host_kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per host: sysctls and THP
+    migrate_env: dict[str, Setting] = field(default_factory=dict)   # the app image's migrate command
 
     @property
     def pgbouncer_service(self) -> dict[str, Setting]:
@@ -102,6 +103,7 @@ class Plan:
         out["app"] = self.app
         out["web env"] = self.web_env
         out["jobs env"] = self.jobs_env
+        out["migrate env"] = self.migrate_env
         out["rollout"] = self.rollout
         out["loadbalancer"] = self.loadbalancer
         for service, settings in self.kernel.items():
