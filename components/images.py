@@ -15,7 +15,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from tunestack.recipes import is_local_build
+
 MachineKey = tuple[str, int]
+
+
+def content_of(ref: str, provider: docker.Provider) -> pulumi.Output[str]:
+    """What the image under `ref` is right now, as RemoteImage's pull trigger: a new value replaces
+    the RemoteImage, so a rebuilt or re-pushed image reaches its containers.
+
+    An image this project builds (tunestack/*, no registry) is read from the machine's own engine
+    (getRemoteImage: never pulls; a missing one fails the program there, naming it), so the provider
+    never goes looking for it on Docker Hub, a namespace the project does not own. Any other image
+    is asked of its registry (getRegistryImage: its digest)."""
+    options = pulumi.InvokeOutputOptions(provider=provider)
+    if is_local_build(ref):
+        return docker.get_remote_image_output(name=ref, opts=options).id
+    return docker.get_registry_image_output(name=ref, opts=options).sha256_digest
 
 
 @dataclass
@@ -30,11 +46,13 @@ class StackImages(pulumi.ComponentResource):
         super().__init__("tunestack:index:StackImages", name, None, opts)
         self.images: dict[tuple[MachineKey, str], docker.RemoteImage] = {}
         for key in sorted(args.needs):
+            provider = args.providers[key]
             for ref in sorted(args.needs[key]):
                 slug = re.sub(r"[^A-Za-z0-9.-]+", "-", ref)
                 self.images[(key, ref)] = docker.RemoteImage(
                     f"{name}-{args.names[key]}-{slug}", name=ref, keep_locally=True,
-                    opts=pulumi.ResourceOptions(parent=self, provider=args.providers[key]))
+                    pull_triggers=[content_of(ref, provider)],
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider))
         self.register_outputs({"images": sorted({ref for _, ref in self.images})})
 
     def image_id(self, machine: MachineKey, ref: str) -> pulumi.Output[str]:

@@ -49,6 +49,7 @@ class ProgramRun:
     stack: str
     registrations: list[Registration] = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
+    calls: list[tuple[str, str, str]] = field(default_factory=list)   # invokes: (function, name, provider)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -83,6 +84,7 @@ class _Mocks(pulumi.runtime.Mocks):
         # `pulled`: in a preview, the images already on the machines; any other one gets an unknown
         # id, as the engine's preview gives an image it has yet to pull.
         self.aliases, self.pulled = aliases or {}, pulled
+        self.calls: list[tuple[str, str, str]] = []   # (function, name, provider) of each invoke
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -95,6 +97,12 @@ class _Mocks(pulumi.runtime.Mocks):
         return [f"{args.name}-id", outputs]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        name = args.args.get("name", "")
+        self.calls.append((args.token, name, args.provider))
+        if args.token == "docker:index/getRemoteImage:getRemoteImage":   # the image on the machine's engine
+            return {"id": mock_image_id(name, self.aliases), "name": name, "repoDigest": ""}
+        if args.token == "docker:index/getRegistryImage:getRegistryImage":   # the registry's digest
+            return {"id": name, "name": name, "sha256Digest": mock_image_id(name, self.aliases)}
         return {}
 
 
@@ -139,4 +147,5 @@ def run_program(stack: str, stack_file: Path | None = None, extra_config: dict[s
         return pulumi.Output.from_input(dict(exports)).apply(run.outputs.update)
 
     execute()
+    run.calls = list(mocks.calls)
     return run

@@ -439,3 +439,30 @@ def test_migrations_run_once_before_any_app_replica_changes(stack):
     assert postgres.urn in run.waits_for(migrate) and guard.urn in run.waits_for(migrate)
     apps = [c for c in run.of_type(CONTAINER) if "-app-" in c.name]
     assert apps and all(migrate.urn in run.waits_for(c) for c in apps)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_an_image_of_ours_is_read_from_its_machine_never_pulled_and_a_rebuild_reaches_it(stack):
+    """Issue #25: a host lacking a tunestack/* tag made the provider pull docker.io/tunestack/…, a
+    namespace the project does not own, and a rebuilt image under the same tag never reached a host.
+    Each tunestack/* image is read from its machine's own engine (getRemoteImage, which never pulls:
+    a missing one fails the program), and its id is the RemoteImage's pull trigger; registry images
+    take their registry's digest (getRegistryImage)."""
+    run = run_program(stack)
+    for image in run.of_type("docker:index/remoteImage:RemoteImage"):
+        ref = image.plain_inputs["name"]
+        function = "getRemoteImage" if ref.startswith("tunestack/") else "getRegistryImage"
+        asked = [c for c in run.calls if c[0].endswith(function) and c[1] == ref
+                 and c[2].split("::")[-2] == image.provider_name]
+        assert asked, f"{ref} on {image.provider_name}: no {function}"
+        assert image.plain_inputs["pullTriggers"] == [mock_image_id(ref)]
+    assert not any(c[1].startswith("tunestack/") for c in run.calls if c[0].endswith("getRegistryImage"))
+
+
+def test_a_rebuilt_image_under_the_same_tag_changes_the_pull_trigger():
+    before = run_program("dev")
+    after = run_program("dev", aliases={"tunestack/redis:7.0": "tunestack/redis:7.0 (rebuilt)"})
+    trigger = {r.name: r.plain_inputs["pullTriggers"] for r in before.of_type("docker:index/remoteImage:RemoteImage")}
+    changed = [r.name for r in after.of_type("docker:index/remoteImage:RemoteImage")
+               if r.plain_inputs["pullTriggers"] != trigger[r.name]]
+    assert changed == ["dev-images-dev-tunestack-redis-7.0"]   # that image alone: only its containers follow

@@ -54,6 +54,12 @@ def recipes_for(refs: set[str], postgres_source: str = "pgdg") -> list[ImageReci
     return list(out.values())
 
 
+def is_local_build(ref: str) -> bool:
+    """A reference to an image this project builds and delivers itself (tunestack/NAME:TAG, no
+    registry host): never to be pulled, least of all from Docker Hub's `tunestack` namespace."""
+    return ref.split("/", 1)[0] == "tunestack"
+
+
 def buildable_tags() -> set[str]:
     """Every tunestack/* tag `tunestack images build` makes (PostgreSQL: any major, checked apart)."""
     return {r.tag for r in RECIPES} | set(ALIASES)
