@@ -131,7 +131,10 @@ class Replay:
         """Run a local.Command's `create` (or `delete`) as pulumi-command does; its stdout, or CommandFailed."""
         i = self.spec(r)
         declared = (i.get("environment") or {}).get("DOCKER_HOST", "")
-        env = {**self.env, **(i.get("environment") or {}), "DOCKER_HOST": self.engine(declared)[1]}
+        # An image id the mocks made stands for the image they named: the real engine has that image
+        # under its reference (a real `pulumi up` passes the real id, which the engine also knows).
+        given = {k: self.images.get(v, v) for k, v in (i.get("environment") or {}).items()}
+        env = {**self.env, **given, "DOCKER_HOST": self.engine(declared)[1]}
         res = subprocess.run(["/bin/sh", "-c", i[phase]], input=i.get("stdin", "") if phase == "create" else "",
                              capture_output=True, text=True, env=env, timeout=300)
         self.steps.append(f"run {r.name}" if phase == "create" else f"run {r.name} ({phase})")
