@@ -112,7 +112,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
                                                                       where.canary is not None))
     budgets = _budgets(spec, hs, conns, postgres, sampling)
     hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres, pg.version))
-    lb = loadbalancer_settings(app, where, fleet_threads, spec.traffic.health_paths[0], source_of)
+    lb = loadbalancer_settings(app, where, fleet_threads, first.processes * app.threads, chain.queue_wait_ms,
+                               spec.traffic.health_paths[0], source_of)
     budgets += chain_budget(chain, lb["timeout_server"].value)
     kernel = kernel_settings(listen_backlogs(int(postgres["max_connections"].value), bouncer["listen_backlog"].value,
                                              lb["maxconn"].value, app.framework))
@@ -125,7 +126,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         jobs_env=jobs_env(app, app_plan, common, source_of, ends, roles["jobs"], first),
         # the migration runs beside PostgreSQL: on the db machine's private network for containers
         migrate_env=migrate_env(container_name(spec.name, "postgres") if where.docker else where["postgres"].reach,
-                                pg.port, roles["migrator"]),
+                                pg.port),
         rollout=rollout_settings(spec.rollout, clients.app_hosts, clients.surge_hosts, splits, where, source_of),
         loadbalancer=lb, kernel=kernel, postgres_inputs=inputs, budgets=budgets + host_budgets,
         alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value,

@@ -272,13 +272,13 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
 JOBS_ROLE = "jobs"
 
 
-def migrate_env(postgres_host: str, port: int, migrator: dict[str, Setting]) -> dict[str, Setting]:
+def migrate_env(postgres_host: str, port: int) -> dict[str, Setting]:
     """The app image's migrate command: straight to PostgreSQL as migrator, never through PgBouncer
     (DDL and advisory locks need a session; transaction pooling would hand them to another client)."""
     return {"DATABASE_URL": Setting(f"postgres://migrator@{postgres_host}:{port}/app",
                                     "straight to PostgreSQL as migrator, the schema's owner; its role's "
-                                    f"lock_timeout ({migrator['lock_timeout'].text}) stops a migration that "
-                                    "would queue requests behind a lock")}
+                                    "lock_timeout (postgres role migrator) stops a migration that would queue "
+                                    "requests behind a lock")}
 
 
 def database_url(role: str, ends: Endpoints) -> str:
