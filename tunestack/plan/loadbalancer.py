@@ -10,17 +10,37 @@ SURGE_SLOTS = 2          # old and new generation of one replica side by side (D
 MAXCONN_PER_THREAD = 4   # requests queue at the load balancer, not in kernel backlogs
 
 
-def loadbalancer_settings(app: AppSpec, placement: Placement, fleet_threads: int, health_path: str,
-                          source_of) -> dict[str, Setting]:
+HTTP_REQUEST_MS = 10_000   # HAProxy docs (timeout http-request): a client has 10 s to send its headers
+SERVER_MARGIN_MS = 1_000   # the LB waits this much longer than the app's own request timeout
+
+
+def loadbalancer_settings(app: AppSpec, placement: Placement, fleet_threads: int, replica_threads: int,
+                          queue_ms: int, health_path: str, source_of) -> dict[str, Setting]:
+    """`replica_threads`: the requests one replica serves at once (its web processes × threads);
+    `queue_ms`: what a request's timeout chain leaves for waiting (timeouts.TimeoutChain)."""
     return {
         "bind": policy(placement["haproxy"].listen, LB_BIND_WHY[placement.target]),
         "port": Setting(app.lb_port, "the entry point (stack: app.lb_port)", source_of("app.lb_port")),
         "maxconn": Setting(max(MIN_MAXCONN, MAXCONN_PER_THREAD * fleet_threads),
-                           f"4 × the fleet's {fleet_threads} web threads, at least {MIN_MAXCONN}: requests queue "
-                           "at the load balancer, not in kernel backlogs",
-                           rule=f"4 × the fleet's web threads, at least {MIN_MAXCONN}: requests queue at the load "
-                                "balancer, not in kernel backlogs"),
-        "timeout_server": seconds(app.request_timeout_ms, "the request timeout"),
+                           f"4 × the fleet's {fleet_threads} web threads, at least {MIN_MAXCONN}: room for the "
+                           "requests queued at the load balancer (server maxconn) besides those served",
+                           rule=f"4 × the fleet's web threads, at least {MIN_MAXCONN}: room for the requests "
+                                "queued at the load balancer besides those served"),
+        # HAProxy docs (maxconn on a server): beyond it, requests wait in HAProxy's queue for a free
+        # slot, where `timeout queue` bounds the wait; without it they pile into the app's backlog.
+        "server_maxconn": Setting(replica_threads, f"what one replica serves at once ({replica_threads} web "
+                                                   "threads): more waits in HAProxy's queue, not in its backlog"),
+        "timeout_queue": seconds(queue_ms, f"the {queue_ms // 1000} s the timeout chain leaves for waiting: a request "
+                                           "queued longer could not finish in time, so it is shed at once (503)",
+                                 rule="what the request timeout leaves after the DB connect and statement_timeout "
+                                      "(the web timeout chain)"),
+        "timeout_http_request": seconds(min(HTTP_REQUEST_MS, app.request_timeout_ms),
+                                        "a client gets 10 s to send its request headers (HAProxy docs, timeout "
+                                        "http-request: slow clients hold no connection slot)", "policy"),
+        "timeout_server": seconds(app.request_timeout_ms + SERVER_MARGIN_MS,
+                                  "a second above the app's own request timeout, so the app answers a slow request "
+                                  "with its own error first; HAProxy's 504 is for a hung app",
+                                  rule="the request timeout + 1 s"),
         "health_path": policy(health_path, "the first health path of the stack"),
         "retries": policy(3, "a refused connection (a replica stopping or replaced) is retried, on another "
                              "server (option redispatch): HAProxy docs, retries / option redispatch"),
