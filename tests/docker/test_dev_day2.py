@@ -210,6 +210,11 @@ def test_removing_a_restart_only_override_goes_back_to_the_default(deployed):
     assert kept(engine)
 
 
+# A new app version is the user's own image, from their registry (the stack file refuses tunestack/*
+# tags no recipe makes); `.test` is a name that resolves nowhere, and the engine has the image already.
+NEW_APP = "registry.test/shop"
+
+
 def app_image_with_migration(engine, tag: str, name: str, sql: str) -> str:
     """The reference app image plus one migration file: a new app version with a schema change."""
     import io
@@ -223,12 +228,12 @@ def app_image_with_migration(engine, tag: str, name: str, sql: str) -> str:
             info.size, info.mode = len(data), 0o644
             tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
-    engine.client.images.build(fileobj=buffer, custom_context=True, tag=f"tunestack/refapp:{tag}", rm=True)
-    return f"tunestack/refapp:{tag}"
+    engine.client.images.build(fileobj=buffer, custom_context=True, tag=f"{NEW_APP}:{tag}", rm=True)
+    return f"{NEW_APP}:{tag}"
 
 
-def app_030(c): c["tunestack:images"]["app"] = "tunestack/refapp:0.3.0"
-def app_040(c): c["tunestack:images"]["app"] = "tunestack/refapp:0.4.0"
+def app_030(c): c["tunestack:images"]["app"] = f"{NEW_APP}:0.3.0"
+def app_040(c): c["tunestack:images"]["app"] = f"{NEW_APP}:0.4.0"
 
 
 ROTATED = {"tunestack:dbPassword": "rotated-" + "x" * 24}

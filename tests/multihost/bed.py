@@ -158,12 +158,15 @@ class Bed:
         """Copy images from the engine that built them: one `docker save | docker load` per host,
         so the layers the images share travel once."""
         for name, tags in tags_by_host.items():
-            save = subprocess.Popen(["docker", "-H", source_url, "save", *tags], stdout=subprocess.PIPE)
+            save = subprocess.Popen(["docker", "-H", source_url, "save", *tags], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
             load = subprocess.run(["docker", "-H", self.hosts[name].socket, "load", "-q"], stdin=save.stdout,
                                   capture_output=True, text=True)
             save.stdout.close()
-            if save.wait() or load.returncode:
-                raise RuntimeError(f"copying {tags} to {name}: {load.stderr.strip()}")
+            saved = save.wait()
+            if saved or load.returncode:   # the save's own words first: a failed save reads as a bad tar
+                raise RuntimeError(f"copying {tags} to {name}: save: {save.stderr.read().decode().strip()[-500:]}; "
+                                   f"load: {load.stderr.strip()}")
 
     # --- down ----------------------------------------------------------------------------------
     def stop(self) -> None:
