@@ -308,16 +308,11 @@ def test_a_major_change_is_refused_before_the_server_is_touched(deployed):
     from tests.docker.replay import CommandFailed
 
     engine, replay, tmp = deployed
-    # This machine builds the PostgreSQL 15 image only; under 16's tag it stands for the new image:
-    # the guard reads the data, not the binary.
-    engine.client.images.get("tunestack/postgres:15").tag("tunestack/postgres", "16")
-    try:
-        before = container_ids(engine)["dev-postgres"]
-        new = program(tmp, *BEFORE_MIGRATIONS, app_030, major_16, extra=ROTATED)
-        with pytest.raises(CommandFailed, match="is PostgreSQL 15; the stack names 16"):
-            replay.update(new)
-        assert container_ids(engine)["dev-postgres"] == before, "the server was not replaced"
-        assert engine.psql("SHOW server_version_num").startswith("15")
-        assert kept(engine) and app_ok()
-    finally:
-        engine.client.images.remove("tunestack/postgres:16")
+    # tunestack/postgres:16 is on the engine (built from the fetched server for the staging shape)
+    before = container_ids(engine)["dev-postgres"]
+    new = program(tmp, *BEFORE_MIGRATIONS, app_030, major_16, extra=ROTATED)
+    with pytest.raises(CommandFailed, match="is PostgreSQL 15; the stack names 16"):
+        replay.update(new)
+    assert container_ids(engine)["dev-postgres"] == before, "the server was not replaced"
+    assert engine.psql("SHOW server_version_num").startswith("15")
+    assert kept(engine) and app_ok()
