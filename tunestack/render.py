@@ -160,7 +160,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         "pgbouncer.ini": env.get_template("pgbouncer.ini.j2").render(
             stack=plan.stack, bouncer_version=".".join(map(str, spec.pgbouncer.version)),
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, settings=plan.pgbouncer,
-            secrets_dir=layout.secrets_dir),
+            users=plan.pgbouncer_users, secrets_dir=layout.secrets_dir),
     }
     for service, settings in plan.service_limits.items():
         files[f"{service}-limits.conf"] = env.get_template("limits.conf.j2").render(
@@ -232,7 +232,7 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
             settings={k: s for k, s in plan.postgres.items() if k not in at_start}),
         "pgbouncer.ini": env.get_template("pgbouncer.container.ini.j2").render(
             stack=plan.stack, at_start={k: s for k, s in plan.pgbouncer.items() if k in PGBOUNCER_AT_START},
-            db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port,
+            db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, users=plan.pgbouncer_users,
             live=f"{LIVE_DIR}/pgbouncer.ini", secrets_dir=layout.secrets_dir),
         "pgbouncer.live.ini": env.get_template("pgbouncer.live.ini.j2").render(
             stack=plan.stack, settings={k: s for k, s in plan.pgbouncer.items() if k not in PGBOUNCER_AT_START}),

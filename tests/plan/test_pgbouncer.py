@@ -52,3 +52,31 @@ def test_file_descriptor_limit_covers_clients_and_servers():
     plan = build_plan(spec("prod"))
     need = plan.pgbouncer["max_client_conn"].value + plan.pgbouncer["max_db_connections"].value
     assert plan.pgbouncer_service["LimitNOFILE"].value >= need
+
+
+@pytest.mark.parametrize("query_wait_ms,text", [(5000, "1"), (3000, "0.6"), (1000, "0.2"), (13_000, "2.6")])
+def test_the_reserve_opens_well_before_a_waiting_client_is_dropped(query_wait_ms, text):
+    """Issue #26, PgBouncer manual (reserve_pool_timeout, query_wait_timeout): a client unserved for
+    reserve_pool_timeout gets a reserve connection; one waiting query_wait_timeout is dropped. The
+    default 5 s reserve timeout never opened where the wait is 5 s or less."""
+    from tunestack.plan.pgbouncer import reserve_timeout
+
+    reserve = reserve_timeout(seconds(query_wait_ms, ""))
+    assert reserve.text == text and reserve.value * 5 <= query_wait_ms
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
+def test_every_stack_opens_its_reserve_before_it_drops_a_client(stack):
+    from tunestack.plan import plan_stack
+
+    p = plan_stack(stack, target="docker" if stack in ("dev", "staging", "prod") else "hosts")
+    assert p.pgbouncer["reserve_pool_timeout"].value < p.pgbouncer["query_wait_timeout"].value
+
+
+@pytest.mark.parametrize("pool,cap", [(16, 8), (4, 2), (3, 1), (1, 1)])
+def test_the_jobs_role_is_capped_at_half_the_pool(pool, cap):
+    """Issue #26, PgBouncer manual ([users] max_user_connections; pools are per user and database):
+    without a cap, job threads with minutes-long statements could hold every server connection."""
+    from tunestack.plan.pgbouncer import user_caps
+
+    assert user_caps(pool, "jobs")["jobs"]["max_user_connections"].value == cap

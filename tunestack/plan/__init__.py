@@ -14,7 +14,7 @@ from ..errors import BudgetError, Problem, StackError
 from ..stackfile.spec import StackSpec
 from ..units import plural
 from .alerts import alert_rules
-from .app import AppSizing, Endpoints, app_settings, common_env, jobs_env, migrate_env, size_app, web_env
+from .app import JOBS_ROLE, AppSizing, Endpoints, app_settings, common_env, jobs_env, migrate_env, size_app, web_env
 from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
                       tracing_budget)
 from .connections import fleet, plan_connections
@@ -23,7 +23,7 @@ from .loadbalancer import loadbalancer_settings
 from .memory import (AppProcesses, container_limits, cpu_shares, whole_cores, memory_items, overcommit_warning, postgres_memory_note,
                      share_host, share_shortfalls)
 from .model import HostPlan, Plan
-from .pgbouncer import pgbouncer_settings
+from .pgbouncer import pgbouncer_settings, user_caps
 from .placement import Placement, container_name, place
 from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
@@ -120,7 +120,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
     plan = Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
-        pgbouncer=bouncer, redis=redis, app=app_plan, service_limits=limits, sampling=sampling,
+        pgbouncer=bouncer, pgbouncer_users=user_caps(conns.pool.value, JOBS_ROLE), redis=redis, app=app_plan, service_limits=limits, sampling=sampling,
         host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
         web_env=web_env(app, app_plan, common, source_of, first),
         jobs_env=jobs_env(app, app_plan, common, source_of, ends, roles["jobs"], first),

@@ -59,6 +59,7 @@ class Plan:
     postgres_inputs: PgInputs | None = None       # what pgtune's recommenders were given (memory, cores, connections)
     host_kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per host: sysctls and THP
     migrate_env: dict[str, Setting] = field(default_factory=dict)   # the app image's migrate command
+    pgbouncer_users: dict[str, dict[str, Setting]] = field(default_factory=dict)   # [users]: per-user caps
 
     @property
     def pgbouncer_service(self) -> dict[str, Setting]:
@@ -96,6 +97,8 @@ class Plan:
         for role, settings in self.postgres_roles.items():
             out[f"postgres role {role}"] = settings
         out["pgbouncer.ini"] = self.pgbouncer
+        for user, settings in self.pgbouncer_users.items():
+            out[f"pgbouncer user {user}"] = settings
         for service, settings in self.service_limits.items():
             out[f"limits {service}"] = settings
         for role, settings in self.redis.items():

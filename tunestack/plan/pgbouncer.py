@@ -22,8 +22,7 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
         "pool_mode": Setting(bouncer.pool_mode, "stack file", "stack file"),
         "default_pool_size": conns.pool,
         "reserve_pool_size": Setting(conns.reserve, "a fifth of the pool for bursts (at least 1)"),
-        "reserve_pool_timeout": seconds(5000, "seconds a client waits before the reserve opens (PgBouncer default)",
-                                        "policy"),
+        "reserve_pool_timeout": reserve_timeout(query_wait),
         "max_db_connections": Setting(conns.server, "pool + reserve: the hard cap on server connections"),
         "max_client_conn": conns.max_client_conn,
         "listen_backlog": pgbouncer_backlog(conns.max_client_conn.value),
@@ -53,6 +52,34 @@ def pgbouncer_settings(bouncer: PgBouncerSpec, conns: Connections, spot: Spot, l
     if bouncer.version >= PREPARED_STATEMENTS_FROM:
         settings["max_prepared_statements"] = policy(200, "PgBouncer ≥ 1.21 tracks protocol-level prepared statements")
     return settings
+
+
+RESERVE_SHARE = 5   # the reserve opens after a fifth of query_wait_timeout
+
+
+def reserve_timeout(query_wait: Setting) -> Setting:
+    """PgBouncer manual: a client not served within reserve_pool_timeout gets a reserve connection;
+    one waiting query_wait_timeout is dropped. PgBouncer's default 5 s reserve timeout never opened
+    the reserve where query_wait_timeout is 5 s or less: it opens after a fifth of the wait, while
+    the waiting clients still have most of theirs (PgBouncer takes fractions of a second)."""
+    ms = max(100, query_wait.value // RESERVE_SHARE // 100 * 100)
+    return Setting(ms, f"a fifth of query_wait_timeout ({query_wait.text} s): the reserve opens while waiting "
+                       "clients still have most of their wait (PgBouncer manual, reserve_pool_timeout)",
+                   text=f"{ms / 1000:g}", unit="ms",
+                   rule="a fifth of query_wait_timeout: the reserve opens while waiting clients still have most "
+                        "of their wait (PgBouncer manual, reserve_pool_timeout)")
+
+
+def user_caps(pool: int, jobs_role: str) -> dict[str, dict[str, Setting]]:
+    """[users] of pgbouncer.ini. Pools are per user and database (PgBouncer manual), so the job
+    processes (threads with minutes-long statements) could hold as many server connections as the
+    web: max_user_connections caps them at half the pool, and the web keeps the rest and the reserve."""
+    cap = max(1, pool // 2)
+    return {jobs_role: {"max_user_connections": Setting(
+        cap, f"half the {pool}-connection server pool: long job statements never take the web's seats "
+             "(PgBouncer pools are per user)",
+        rule="half the server pool, at least 1: long job statements never take the web's seats (PgBouncer "
+             "pools are per user)")}}
 
 
 def pgbouncer_service(conns: Connections) -> dict[str, Setting]:
