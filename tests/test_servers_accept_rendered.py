@@ -46,10 +46,18 @@ def _check_postgres_reports_plan(plan, server_dir, major=None, roles=True):
     if sb_kb > START_LIMIT_KB:
         reported = postgres_check_config(server_dir, files["postgresql.conf"], list(planned), major)
     else:
-        server = start_postgres(server_dir, files["postgresql.conf"], major)
+        conf = files["postgresql.conf"]
+        if plan.postgres["huge_pages"].value == "on":
+            # This machine reserves no huge pages for a test: `postgres -C` reads the planned `on`,
+            # and the server starts with `try` (a later setting wins).
+            reported_huge = postgres_check_config(server_dir / "check", conf, ["huge_pages"], major)["huge_pages"]
+            conf += "\nhuge_pages = try\n"
+        server = start_postgres(server_dir, conf, major)
         try:
             with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname="postgres") as conn:
                 reported = {k: conn.execute(f'SHOW "{k}"').fetchone()[0] for k in planned}
+            if plan.postgres["huge_pages"].value == "on":
+                reported["huge_pages"] = reported_huge
             if roles:
                 # pg_stat_statements is preloaded: the extension works without a restart.
                 psql(server.port, "CREATE EXTENSION pg_stat_statements")

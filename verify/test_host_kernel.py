@@ -6,7 +6,9 @@ import pytest
 from verify.conftest import plan_of
 
 SYSCTL_PATHS = {"vm.nr_hugepages": "/proc/sys/vm/nr_hugepages", "vm.overcommit_memory": "/proc/sys/vm/overcommit_memory",
-                "vm.overcommit_ratio": "/proc/sys/vm/overcommit_ratio", "net.core.somaxconn": "/proc/sys/net/core/somaxconn"}
+                "vm.overcommit_ratio": "/proc/sys/vm/overcommit_ratio", "net.core.somaxconn": "/proc/sys/net/core/somaxconn",
+                "vm.dirty_background_bytes": "/proc/sys/vm/dirty_background_bytes",
+                "vm.dirty_bytes": "/proc/sys/vm/dirty_bytes", "vm.swappiness": "/proc/sys/vm/swappiness"}
 AT_LEAST = {"vm.nr_hugepages", "net.core.somaxconn"}
 
 

@@ -82,3 +82,58 @@ def test_open_file_limits_per_service():
     assert limits["postgres"]["LimitNOFILE"].value >= 1000   # max_files_per_process
     assert limits["postgres"]["OOMScoreAdjust"].value == -1000
     assert "OOMScoreAdjust" not in service_limits(Setting(2048, ""), 720, False)["postgres"]
+
+
+@pytest.mark.parametrize("memory_gib,storage,background", [
+    (128, "nvme", 512 * 1024**2), (32, "ssd", 256 * 1024**2), (16, "hdd", 64 * 1024**2),
+    (1, "ssd", 1024**3 // 10)])   # a small host: at most the default's 10 % of RAM
+def test_a_db_host_writes_back_steadily(memory_gib, storage, background):
+    """Issue #26, kernel docs (vm.rst: dirty_background_bytes, dirty_bytes, swappiness): the 10 %/20 %
+    ratios let 12.8 GB pile up on a 128 GiB host before a checkpoint's fsync; bytes by storage, never
+    above the default's 10 % of RAM, writers blocked at 4 ×; swap only to avoid an OOM kill."""
+    from tunestack.plan.kernel import host_kernel
+    from tunestack.plan.setting import Setting
+
+    k = host_kernel(("db",), memory_gib * 1024**3, 0, None, Setting(4096, ""), storage)
+    assert k["vm.dirty_background_bytes"].value == background
+    assert k["vm.dirty_bytes"].value == 4 * k["vm.dirty_background_bytes"].value
+    assert k["vm.swappiness"].value == 1
+
+
+def test_only_db_hosts_get_writeback_bounds():
+    from tunestack.plan.kernel import host_kernel
+    from tunestack.plan.setting import Setting
+
+    for roles in (("cache",), ("app",)):
+        assert "vm.dirty_bytes" not in host_kernel(roles, 8 * 1024**3, 0, None, Setting(4096, ""), "ssd")
+
+
+def test_a_protected_postmaster_lets_its_backends_be_killed():
+    """Issue #26, PostgreSQL docs (Linux Memory Overcommit): with OOMScoreAdjust=-1000 on the
+    postmaster, PG_OOM_ADJUST_FILE/VALUE give each child a normal score again."""
+    from tunestack.plan.kernel import service_limits
+    from tunestack.plan.setting import Setting
+
+    limits = service_limits(Setting(1024, ""), 256, shared_db_and_redis=True)["postgres"]
+    assert limits["OOMScoreAdjust"].value == -1000
+    assert limits["Environment"].text == "PG_OOM_ADJUST_FILE=/proc/self/oom_score_adj PG_OOM_ADJUST_VALUE=0"
+    assert "Environment" not in service_limits(Setting(1024, ""), 256, shared_db_and_redis=False)["postgres"]
+
+
+@pytest.mark.parametrize("recommended,planned", [("try", "on"), ("off", "off")])
+def test_reserved_huge_pages_fail_fast(recommended, planned):
+    """Issue #26, PostgreSQL docs (huge_pages): with the pages reserved (nr_hugepages), `try` would
+    silently fall back and strand them; `on` makes a missing reservation fail at start."""
+    from tunestack.plan.kernel import reserved_huge_pages
+    from tunestack.plan.setting import Setting
+
+    assert reserved_huge_pages({"huge_pages": Setting(recommended, "pgtune")})["huge_pages"].value == planned
+
+
+def test_every_stack_that_reserves_huge_pages_demands_them():
+    from tunestack.plan import plan_stack
+
+    for stack in ("local", "dev", "staging", "prod"):
+        p = plan_stack(stack)
+        reserved = any("vm.nr_hugepages" in k for k in p.host_kernel.values())
+        assert (p.postgres["huge_pages"].value == "on") == reserved, stack

@@ -18,7 +18,8 @@ from .app import JOBS_ROLE, AppSizing, Endpoints, app_settings, common_env, jobs
 from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
                       tracing_budget)
 from .connections import fleet, plan_connections
-from .kernel import host_kernel, kernel_settings, listen_backlogs, nr_hugepages, service_limits
+from .kernel import (host_kernel, kernel_settings, listen_backlogs, nr_hugepages, reserved_huge_pages,
+                     service_limits)
 from .loadbalancer import loadbalancer_settings
 from .memory import (AppProcesses, container_limits, cpu_shares, whole_cores, memory_items, overcommit_warning, postgres_memory_note,
                      share_host, share_shortfalls)
@@ -94,8 +95,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     pg_mem = shares[db.name]["postgres"]
     inputs = pg_inputs(pg, hs.pg_cores, db.storage, pg_mem, conns.max_connections.value,
                        postgres_memory_note(db, shares[db.name]))
-    postgres = postgres_settings(inputs, pg, where["postgres"], where.listen_why, conns.max_connections, pg_mem,
-                                 spec.path, source_of)
+    postgres = reserved_huge_pages(postgres_settings(inputs, pg, where["postgres"], where.listen_why,
+                                                     conns.max_connections, pg_mem, spec.path, source_of))
     roles = role_settings(pg, app.request_timeout_ms, app.jobs)
     chain = timeout_chain(app.request_timeout_ms, roles["app"]["statement_timeout"].value)
     bouncer = pgbouncer_settings(spec.pgbouncer, conns, where["pgbouncer"], where.listen_why, queue_wait_timeout(chain),
@@ -157,12 +158,14 @@ def host_kernels(spec: StackSpec, where: Placement, kernel: dict, postgres: dict
     huge = nr_hugepages(pg["shared_buffers"].value, pg["wal_buffers"].value, int(pg["max_connections"].value)) \
         if pg["huge_pages"].value in ("try", "on") else None
     out = {}
+    storage_of = {h.name: h.storage for h in spec.hosts}
     for h in hosts:
         services = [s for s, spot in where.spots.items() if spot.host.name == h.name]
         services += ["web"] if "app" in h.roles else []
         somaxconn = max((kernel[s]["net.core.somaxconn"] for s in services if s in kernel),
                         key=lambda s: s.value, default=kernel["web"]["net.core.somaxconn"])
-        out[h.name] = host_kernel(h.roles, h.memory_bytes, sum(v for _, v in h.memory_items), huge, somaxconn)
+        out[h.name] = host_kernel(h.roles, h.memory_bytes, sum(v for _, v in h.memory_items), huge, somaxconn,
+                                  storage_of[h.name])
     return out
 
 

@@ -101,8 +101,47 @@ def nr_hugepages(shared_buffers: int, wal_buffers: int, max_connections: int) ->
                           f"in 2 MiB pages; PostgreSQL 15+ tells it exactly: postgres -C shared_memory_size_in_huge_pages")
 
 
+# Writeback for a db host (kernel docs, vm.rst: dirty_background_bytes, dirty_bytes). The ratio
+# defaults (10 % / 20 % of RAM) let gigabytes of dirty pages pile up on a large host, all flushed at
+# a checkpoint's fsync; bytes sized to what the storage writes in well under a second keep
+# writeback steady. Never above the defaults' own share of the host's memory.
+DIRTY_BACKGROUND_BYTES = {"hdd": 64 * MIB, "ssd": 256 * MIB, "nvme": 512 * MIB}
+DIRTY_BYTES_FACTOR = 4            # writers block only at 4 × the background threshold
+DEFAULT_DIRTY_BACKGROUND_RATIO = 10
+DB_SWAPPINESS = 1                 # swap only to avoid an OOM kill, never PostgreSQL's caches
+
+
+def writeback(memory_bytes: int, storage: str) -> dict[str, Setting]:
+    background = min(DIRTY_BACKGROUND_BYTES.get(storage, DIRTY_BACKGROUND_BYTES["ssd"]),
+                     memory_bytes * DEFAULT_DIRTY_BACKGROUND_RATIO // 100)
+    return {
+        "vm.dirty_background_bytes": Setting(background, f"background writeback from {background // MIB} MiB of dirty "
+                                                         f"pages ({storage}), not 10 % of RAM: a checkpoint's fsync "
+                                                         "never meets gigabytes at once (kernel docs, vm.rst)",
+                                             unit="bytes",
+                                             rule="by storage (hdd 64 MiB, ssd 256 MiB, nvme 512 MiB), at most 10 % "
+                                                  "of RAM: a checkpoint's fsync never meets gigabytes at once"),
+        "vm.dirty_bytes": Setting(background * DIRTY_BYTES_FACTOR,
+                                  "writers block at 4 × the background threshold, not 20 % of RAM (kernel docs, vm.rst)",
+                                  unit="bytes"),
+        "vm.swappiness": Setting(DB_SWAPPINESS, "swap only to avoid an OOM kill, never PostgreSQL's working set "
+                                                "(kernel docs, vm.rst: swappiness)"),
+    }
+
+
+def reserved_huge_pages(postgres: dict[str, Setting]) -> dict[str, Setting]:
+    """Where pgtune says `try`, the plan reserves the db host's huge pages (nr_hugepages), so `on`:
+    PostgreSQL then refuses to start without them (PostgreSQL docs, huge_pages), where `try` would
+    fall back to 4 kB pages, strand the reserved ones and, under overcommit mode 2, fail allocations."""
+    if postgres["huge_pages"].value != "try":
+        return postgres
+    return {**postgres, "huge_pages": Setting(
+        "on", "the db host reserves PostgreSQL's shared memory in huge pages (vm.nr_hugepages): without them it "
+              "fails at start, instead of stranding the reserved pages as try would (PostgreSQL docs, huge_pages)")}
+
+
 def host_kernel(roles: tuple[str, ...], memory_bytes: int, used_bytes: int, hugepages: Setting | None,
-                somaxconn_value: Setting) -> dict[str, Setting]:
+                somaxconn_value: Setting, storage: str = "ssd") -> dict[str, Setting]:
     """What one host's kernel should have, by the services it runs. Memory overcommit: PostgreSQL
     docs ("Linux Memory Overcommit") want mode 2 so the OOM killer never takes the postmaster;
     Redis docs (admin) want mode 1 so a fork for a snapshot or AOF rewrite never fails. A host with
@@ -123,6 +162,8 @@ def host_kernel(roles: tuple[str, ...], memory_bytes: int, used_bytes: int, huge
         ratio = min(100, max(50, ceil_div(100 * int((used_bytes - huge) * 1.1), memory_bytes - huge)))
         out["vm.overcommit_ratio"] = Setting(ratio, f"the host's planned worst case outside huge pages + 10 %, as a "
                                                     f"share of the memory outside them (at least the default 50)")
+    if "db" in roles:
+        out.update(writeback(memory_bytes, storage))
     if redis or "db" in roles:
         out["transparent_hugepage"] = Setting("never", (
             "Redis docs (latency): THP makes forks slow and copy-on-write costly" if redis else
@@ -151,4 +192,10 @@ def service_limits(pgbouncer_nofile: Setting, lb_maxconn: int, shared_db_and_red
     if shared_db_and_redis:
         out["postgres"]["OOMScoreAdjust"] = Setting(-1000, "overcommit mode 1 for Redis on this host: keep the OOM "
                                                            "killer away from the postmaster (PostgreSQL docs)")
+        # PostgreSQL docs (Linux Memory Overcommit): with the postmaster protected, its children
+        # reset their own score, or a runaway backend could never be killed.
+        out["postgres"]["Environment"] = Setting(
+            "PG_OOM_ADJUST_FILE=/proc/self/oom_score_adj PG_OOM_ADJUST_VALUE=0",
+            "backends go back to a normal OOM score: only the postmaster is protected, a runaway backend can "
+            "still be killed (PostgreSQL docs, Linux Memory Overcommit)")
     return out

@@ -23,6 +23,7 @@ from ..units import GB_IN_KB, KB, format_bytes_human
 # of private memory per idle backend once page tables are set apart.
 BACKEND_PRIVATE_BYTES = 2 * KB * KB
 PAGE_BYTES = 4096            # x86-64 base page
+HUGE_PAGE_BYTES = 2 * 1024 * 1024   # x86-64 default huge page (Hugepagesize)
 PAGE_TABLE_ENTRY_BYTES = 8   # one entry per mapped page, per process
 # checkpointer, background writer, WAL writer, autovacuum launcher, logical replication launcher
 BACKGROUND_PROCESSES = 5
@@ -67,7 +68,10 @@ def footprint(values: dict[str, object], version: int) -> Footprint:
     parallel = min(int(get("max_parallel_workers", 8)), int(get("max_worker_processes", 8)))
     hmm = float(get("hash_mem_multiplier", hash_mem_multiplier(version)))
     huge_certain = str(get("huge_pages", "try")) == "on"
-    page_tables = 0 if huge_certain else sb // PAGE_BYTES * PAGE_TABLE_ENTRY_BYTES
+    # Each process maps shared_buffers: one page-table entry per page it touches, at the page size
+    # the server really uses (2 MiB huge pages only when `on` guarantees them).
+    page_bytes = HUGE_PAGE_BYTES if huge_certain else PAGE_BYTES
+    page_tables = sb // page_bytes * PAGE_TABLE_ENTRY_BYTES
     processes = conns + parallel + av_workers + BACKGROUND_PROCESSES
     per_process = BACKEND_PRIVATE_BYTES + page_tables
     fixed = av_workers * av_mem + ADMIN_MAINTENANCE_OPS * maint + processes * per_process
@@ -78,8 +82,8 @@ def footprint(values: dict[str, object], version: int) -> Footprint:
         f"{av_workers} autovacuum × {h(av_mem)}" + (" (VACUUM's 1 GiB cap, PostgreSQL ≤ 16)"
                                                     if version <= VACUUM_CAP_UNTIL and av_mem == VACUUM_CAP_BYTES else ""),
         f"{ADMIN_MAINTENANCE_OPS} admin maintenance × {h(maint)}",
-        f"{processes} processes × {h(per_process)} (" + ("private" if huge_certain else
-                                                         f"private + page tables for {h(sb)} in 4 kB pages") + ")",
+        f"{processes} processes × {h(per_process)} (private + page tables for {h(sb)} in "
+        + ("2 MiB huge pages" if huge_certain else "4 kB pages") + ")",
     )
     return Footprint(sb, fixed, (conns + parallel) * (1 + hmm), terms)
 
