@@ -14,7 +14,7 @@ import pulumi
 import pulumi_command as command
 
 # Inputs arrive as environment, never in the script's text.
-MIGRATE = ('docker run --rm -i --network "$NETWORK" --label tunestack.service=migrate '
+MIGRATE = ('docker run --rm -i --pull never --network "$NETWORK" --label tunestack.service=migrate '
            '-e DATABASE_URL="$DATABASE_URL" -e DATABASE_PASSWORD_FILE=/dev/stdin "$IMAGE" tunestack-migrate')
 
 

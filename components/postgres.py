@@ -31,7 +31,7 @@ HBA = render_text("pg_hba.conf.j2", local_stack=False, ident_map=None, clients="
 # Reads PG_VERSION from the data volume with the image itself (no network, read-only mount); a
 # volume without one is a new cluster. Inputs come as environment, never into the script's text.
 MAJOR_GUARD = (
-    'found=$(docker run --rm --network none -v "$VOLUME:/d:ro" --entrypoint cat "$IMAGE" '
+    'found=$(docker run --rm --pull never --network none -v "$VOLUME:/d:ro" --entrypoint cat "$IMAGE" '
     '/d/pgdata/PG_VERSION 2>/dev/null || true); '
     'if [ -n "$found" ] && [ "$found" != "$MAJOR" ]; then '
     'echo "the data on volume $VOLUME is PostgreSQL $found; the stack names $MAJOR. A server cannot open '

@@ -232,13 +232,18 @@ def app_image_with_migration(engine, tag: str, name: str, sql: str) -> str:
     return f"{NEW_APP}:{tag}"
 
 
-def app_030(c): c["tunestack:images"]["app"] = f"{NEW_APP}:0.3.0"
-def app_040(c): c["tunestack:images"]["app"] = f"{NEW_APP}:0.4.0"
+def app_030(c): c["tunestack:images"].update(app=f"{NEW_APP}:0.3.0", canary_app=f"{NEW_APP}:0.3.0")
+def app_040(c): c["tunestack:images"].update(app=f"{NEW_APP}:0.4.0", canary_app=f"{NEW_APP}:0.4.0")
+
+
+def no_canary(c):
+    c["tunestack:canaryWeight"] = 0
 
 
 ROTATED = {"tunestack:dbPassword": "rotated-" + "x" * 24}
-# dev has one replica: without a canary step it is the stable one, which takes the new app image
-BEFORE_MIGRATIONS = (work_mem, more_clients, wal_senders, timeouts)
+# dev has one replica, the canary since the rollout step above: a new version is the same image on
+# both tracks, so the replica takes it on its track and migrations run for it.
+BEFORE_MIGRATIONS = (work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half)
 
 
 def test_a_new_version_migrates_before_its_replicas_start(deployed):
@@ -286,8 +291,8 @@ def test_an_up_that_would_undo_a_rollout_in_progress_is_refused(deployed):
                        ).exit_code == 0
     try:
         before = container_ids(engine)
-        # an `up` from a checkout whose canary config is another (a canary step of 0.2.0)
-        stale = program(tmp, *BEFORE_MIGRATIONS, app_030, canary_half, extra=ROTATED)
+        # an `up` from a checkout whose canary config is another (no canary at all)
+        stale = program(tmp, *BEFORE_MIGRATIONS, app_030, no_canary, extra=ROTATED)
         with pytest.raises(CommandFailed, match="a rollout of tunestack/refapp:0.9.0 is in progress"):
             replay.update(stale)
         assert container_ids(engine) == before, "no container changed"

@@ -46,7 +46,8 @@ def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m
     """Copy the images to the hosts, run the program for the bed's stack file under the mocks and
     replay it through each host's engine over SSH. Returns (replay, plan, stacks folder)."""
     apps = [IMAGES["app"], IMAGES["canary_app"]]
-    bed.load_images(source_engine_url, {"db": [IMAGES["postgres"], IMAGES["pgbouncer"], IMAGES["app"]],
+    # the db host runs the app image's migrations too: each version the program migrates with
+    bed.load_images(source_engine_url, {"db": [IMAGES["postgres"], IMAGES["pgbouncer"], *apps],
                                         "cache": [IMAGES["redis"], IMAGES["haproxy"]], "app1": apps, "app2": apps})
     path = stacks / "Pulumi.bed.yaml"
     path.write_text(yaml.safe_dump(stack_document(bed)))
