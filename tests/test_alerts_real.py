@@ -101,3 +101,38 @@ def test_haproxy_serves_the_metrics_the_alerts_use_to_private_addresses(server_d
     for name in used:
         assert re.search(rf'^{name}{{proxy="app"', output, re.M), name
     assert re.search(r'^haproxy_backend_http_responses_total\{proxy="app",code="5xx"\}', output, re.M)
+
+
+@pytest.mark.parametrize("stack", ["local", "local-rails", "local-go"])
+def test_the_pool_alert_fires_on_what_an_app_can_lend_and_stays_quiet_below(stack, tmp_path):
+    """Issue #26: `AppDbPoolNearFull` at 80 % of a pool sized threads + 2 could never fire for a
+    thread-per-request app. promtool runs the rendered rule on series the app can really produce:
+    two processes each lending one connection per busy thread (all of them: it fires after its 5
+    minutes; half of them: quiet)."""
+    import yaml
+
+    plan = build_plan(stackfile.load(stackfile.stack_path(stack), name=stack))
+    files = render_plan(plan)
+    (tmp_path / "alerts.yml").write_text(files["alerts.yml"])
+    rule = next(r for g in yaml.safe_load(files["alerts.yml"])["groups"] for r in g["rules"]
+                if r.get("alert") == "AppDbPoolNearFull")
+    pool = plan.app["web_db_pool"].value
+    busy = plan.spec.app.threads if plan.spec.app.framework in ("python", "rails") else pool
+
+    def series(in_use: int) -> list[dict]:
+        return [s for pid in (1, 2) for s in (
+            {"series": f'tunestack_db_pool_in_use_connections{{instance="web:8000",pid="{pid}"}}',
+             "values": f"{in_use}x15"},
+            {"series": f'tunestack_db_pool_max_connections{{instance="web:8000",pid="{pid}"}}',
+             "values": f"{pool}x15"})]
+
+    fired = {"exp_labels": {**rule["labels"], "instance": "web:8000"}, "exp_annotations": rule["annotations"]}
+    tests = {"rule_files": ["alerts.yml"], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m", "input_series": series(busy),
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "AppDbPoolNearFull", "exp_alerts": [fired]}]},
+        {"interval": "1m", "input_series": series(busy // 2),
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "AppDbPoolNearFull", "exp_alerts": []}]}]}
+    (tmp_path / "pool.test.yml").write_text(yaml.safe_dump(tests))
+    res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "pool.test.yml")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -9,7 +9,7 @@ from .helpers import spec
 
 
 def rules_for(s=None, query_wait_ms=5000, max_client=176):
-    return {r["alert"]: r for r in alert_rules(s or spec("staging"), query_wait_ms, max_client, 1000, 1000, 160)}
+    return {r["alert"]: r for r in alert_rules(s or spec("staging"), query_wait_ms, max_client, 1000, 1000, 160, 5)}
 
 
 @pytest.mark.parametrize("query_wait_ms,seconds", [(5000, 2), (13000, 6), (1000, 1)])
@@ -54,8 +54,7 @@ def test_the_guides_targets_on_the_apps_own_metrics(framework):
     assert rules["AppLatencyP95High"]["expr"] == ("histogram_quantile(0.95, sum by (le) "
                                                   "(rate(tunestack_http_request_duration_seconds_bucket[5m]))) "
                                                   f"> {gates.max_p95_ms / 1000:g}")
-    assert rules["AppDbPoolNearFull"]["expr"].endswith("> 0.8")
-    assert "tunestack_db_pool_in_use_connections" in rules["AppDbPoolNearFull"]["expr"]
+    assert "tunestack_db_pool_in_use_connections" in rules["AppDbPoolNearFull"]["expr"]   # its threshold: below
     assert rules["CacheHitRateLow"]["expr"].startswith('sum(rate(tunestack_cache_reads_total{result="hit"}[10m]))')
     assert "AppLatencyHigh" not in rules
 
@@ -66,3 +65,16 @@ def test_gate_alerts_follow_the_rollout_gates():
     assert rules["AppLatencyP95High"]["expr"].endswith(f"> {gates.max_p95_ms / 1000:g}")
     assert rules["AppErrorRateHigh"]["expr"].endswith(f"> {gates.max_error_rate:g}")
     assert 'code="5xx"' in rules["AppErrorRateHigh"]["expr"]
+
+
+@pytest.mark.parametrize("framework,threads,pool,threshold", [
+    ("python", 3, 5, 0.48), ("rails", 4, 6, 0.5333), ("go", 16, 18, 0.8), ("node", 10, 12, 0.8)])
+def test_the_pool_alert_can_fire_on_what_the_app_can_lend(framework, threads, pool, threshold):
+    """Issue #26: at 80 % of a pool sized threads + 2, a thread-per-request app (Gunicorn, Puma)
+    can lend at most threads/pool (3/5 = 60 %): the alert could never fire. 80 % of what it can lend."""
+    from tunestack.plan.alerts import pool_near_full
+
+    rule = pool_near_full(framework, threads, pool)
+    assert rule["expr"].endswith(f"> {threshold:g}")
+    reachable = (threads if framework in ("python", "rails") else pool) / pool
+    assert threshold < reachable

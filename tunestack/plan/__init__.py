@@ -131,7 +131,8 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         rollout=rollout_settings(spec.rollout, clients.app_hosts, clients.surge_hosts, splits, where, source_of),
         loadbalancer=lb, kernel=kernel, postgres_inputs=inputs, budgets=budgets + host_budgets,
         alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value,
-                           redis["queue"]["maxmemory"].value, redis["cache"]["maxmemory"].value, clients.with_surge),
+                           redis["queue"]["maxmemory"].value, redis["cache"]["maxmemory"].value, clients.with_surge,
+                           app_plan["web_db_pool"].value),
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
             spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},

@@ -31,7 +31,7 @@ JOBS_KEY = "jobs"              # the reference apps' job list in the queue Redis
 
 
 def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max: int, cache_max: int,
-                fleet: int) -> list[dict]:
+                fleet: int, web_pool: int) -> list[dict]:
     g = spec.rollout.gates
     machines = sum(h.count for h in spec.app_hosts())
     depth = max(100, 10 * spec.app.jobs.concurrency * max(1, spec.app.jobs.processes) * machines)
@@ -66,7 +66,7 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
         {"alert": "JobQueueBacklog", "for": "10m", "severity": "warning",
          "expr": f"max(tunestack_job_queue_depth) > {depth}",
          "summary": f"more than {depth} queued jobs: 10 per job thread in the fleet"},
-        pool_near_full(),
+        pool_near_full(spec.app.framework, spec.app.threads, web_pool),
     ]
 
 
@@ -87,11 +87,20 @@ def cache_hit_rate(cache_max: int) -> dict:
                        f"{cache_max} bytes), or keys that are never read twice"}
 
 
-def pool_near_full() -> dict:
+THREAD_PER_REQUEST = ("python", "rails")   # a request holds a thread, and at most one connection
+
+
+def pool_near_full(framework: str, threads: int, pool: int) -> dict:
+    """A process lends at most what its requests can hold at once: one connection per thread where a
+    request holds a thread (Gunicorn, Puma), so their pool (threads + headroom) never reaches 80 %
+    (3 of 5 is 60 %: the alert could never fire). The threshold is 80 % of what the app really fills;
+    Go and Node can fill their whole pool."""
+    fills = min(threads, pool) if framework in THREAD_PER_REQUEST else pool
+    share = SHARE_NEAR_LIMIT * fills / pool
     return {"alert": "AppDbPoolNearFull", "for": "5m", "severity": "warning",
             "expr": "sum by (instance) (tunestack_db_pool_in_use_connections) / "
-                    f"sum by (instance) (tunestack_db_pool_max_connections) > {SHARE_NEAR_LIMIT:g}",
-            "summary": f"an app instance has lent out more than {SHARE_NEAR_LIMIT:.0%} of its DB pool for 5 minutes: "
-                       "its requests will soon wait for a connection (raise app.threads' pool headroom, or add "
-                       "capacity; the connection budget must still hold)"}
+                    f"sum by (instance) (tunestack_db_pool_max_connections) > {round(share, 4):g}",
+            "summary": f"an app instance has lent out more than {SHARE_NEAR_LIMIT:.0%} of the {fills} connections "
+                       f"per process it can use (of a pool of {pool}) for 5 minutes: its requests will soon wait "
+                       "for a connection (add capacity; the connection budget must still hold)"}
 
