@@ -108,3 +108,16 @@ def test_memory_note_names_the_share():
     assert "OS reserve" in plan.postgres["shared_buffers"].reason
     assert plan.postgres["shared_buffers"].value == pytest.approx(
         (32 * GIB - 2 * GIB - 128 * MIB) / 4, rel=0.001)
+
+
+@pytest.mark.parametrize("target,method", [("hosts", "io_uring"), ("docker", "worker")])
+def test_io_uring_only_where_the_runtime_allows_it(target, method):
+    """Issue #26: Docker 25's default seccomp profile blocks io_uring_setup/enter/register
+    (moby/moby profiles/seccomp/default.json); PostgreSQL 18 in a container gets the worker method
+    even when its build has liburing. On a bare host with liburing, pgtune's io_uring."""
+    s = spec("prod")
+    s = replace(s, postgres=replace(s.postgres, version=18, built_with=("lz4", "liburing")))
+    plan = build_plan(s, target=target)
+    assert plan.postgres["io_method"].value == method
+    if target == "docker":
+        assert "seccomp" in plan.postgres["io_method"].reason

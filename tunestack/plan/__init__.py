@@ -94,7 +94,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections)
     pg_mem = shares[db.name]["postgres"]
     inputs = pg_inputs(pg, hs.pg_cores, db.storage, pg_mem, conns.max_connections.value,
-                       postgres_memory_note(db, shares[db.name]))
+                       postgres_memory_note(db, shares[db.name]), docker=where.docker)
     postgres = reserved_huge_pages(postgres_settings(inputs, pg, where["postgres"], where.listen_why,
                                                      conns.max_connections, pg_mem, spec.path, source_of))
     roles = role_settings(pg, app.request_timeout_ms, app.jobs)

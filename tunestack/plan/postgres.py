@@ -171,8 +171,14 @@ def role_settings(pg: PostgresSpec, request_timeout_ms: int, jobs: JobsSpec = Jo
     }
 
 
+# Docker 25's default seccomp profile blocks io_uring_setup, io_uring_enter and io_uring_register
+# (moby/moby, profiles/seccomp/default.json), so PostgreSQL 18 in a container could not use it.
+IO_URING_IN_DOCKER = "Docker's default seccomp profile (Docker 25+) blocks the io_uring system calls"
+
+
 def pg_inputs(pg: PostgresSpec, cpus: int, storage: str, memory_bytes: int, max_connections: int,
-              memory_note: str) -> PgInputs:
+              memory_note: str, docker: bool = False) -> PgInputs:
     return PgInputs(memory_kb=memory_bytes // 1024, cpus=cpus, storage=storage, workload=pg.workload,
                     version=pg.version, max_connections=max_connections, db_size=pg.db_size,
-                    memory_note=memory_note, lz4="lz4" in pg.built_with, liburing="liburing" in pg.built_with)
+                    memory_note=memory_note, lz4="lz4" in pg.built_with, liburing="liburing" in pg.built_with,
+                    io_uring_blocked=IO_URING_IN_DOCKER if docker else "")

@@ -20,6 +20,7 @@ class PgInputs:
     # What the server was built with. pgtune assumes both (and warns); a stack plan says which.
     lz4: bool = True        # configure --with-lz4: wal_compression = lz4
     liburing: bool = True   # configure --with-liburing: io_method = io_uring (PostgreSQL 18)
+    io_uring_blocked: str = ""   # why the runtime forbids io_uring although the server has it ("": it allows it)
 
 
 @dataclass(frozen=True)
