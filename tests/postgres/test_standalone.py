@@ -99,3 +99,25 @@ def test_the_output_opens_with_its_inputs():
     first = unwrapped(cli("--memory", "16GB", "--cpus", "4").stdout).splitlines()[0]
     assert first == ("# inputs: PostgreSQL 18, 16 GiB memory, 4 CPUs, 200 connections (pgtune's for web), ssd "
                      "storage, web workload, mid_ram")
+
+
+@pytest.mark.parametrize("memory_gib,says", [
+    (1024, "above the 100 GB pgtune's formulas were made for"),   # pgtune warns above 100 GB
+    (0.5, "their own memory alone is"),                            # 300 connections × 2 MiB on 512 MiB
+    (8, None),                                                     # the hosts pgtune is made for: quiet
+])
+def test_extreme_hosts_are_warned_with_the_arithmetic_and_pgtunes_numbers_stay(memory_gib, says):
+    """Issue #26: on 1 TiB OLTP the worst case exceeds the host, and on 512 MiB 300 connections
+    take more than the host before any query, both without a word; pgtune itself warns on very large
+    hosts (le0pard/pgtune: "not optimal for very high memory systems"). The numbers stay pgtune's."""
+    from tunestack.postgres.standalone import memory_warnings
+
+    memory = int(memory_gib * 1024**3)
+    inputs = PgInputs(memory // 1024, 8, "ssd", "oltp", 17, 300)
+    recs = recommend(inputs)
+    warnings = memory_warnings(recs, memory, 17)
+    if says is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and says in warnings[0] and "% of the host" in warnings[0]
+    assert recommend(inputs) == recs   # warned, never changed

@@ -41,7 +41,7 @@ def run(args) -> int:
     from ..postgres.conffile import alter_system
     from ..postgres.inputs import DEFAULT_CONNECTIONS, PgInputs
     from ..postgres.pgtune import recommend
-    from ..postgres.standalone import build_warnings, input_problems, inputs_line
+    from ..postgres.standalone import build_warnings, input_problems, inputs_line, memory_warnings
     from ..units import format_bytes_human
 
     if args.restore:
@@ -56,7 +56,7 @@ def run(args) -> int:
     conns, conns_from = _connections(args, current, DEFAULT_CONNECTIONS[args.workload])
     recs = recommend(PgInputs(memory // 1024, cpus, args.storage, args.workload, args.pg_version, conns,
                               args.db_size, memory_note=f"{format_bytes_human(memory)} of memory"))
-    warnings = build_warnings(recs)
+    warnings = build_warnings(recs) + memory_warnings(recs, memory, args.pg_version)
     inputs = inputs_line(args.pg_version, memory, cpus, conns, conns_from, args.storage, args.workload, args.db_size)
     if args.write:
         return _write(args, recs, current, inputs)

@@ -32,6 +32,40 @@ def build_warnings(recs) -> list[str]:
             for name, value, flag in BUILD_FLAGS if name in recs and recs[name].value == value]
 
 
+PGTUNE_LARGE_BYTES = 100 * 1024**3   # pgtune warns above 100 GB: "not optimal for very high memory systems"
+SMALL_HOST_BYTES = 1024**3           # below it, the connections' own memory is a large share of the host
+MEMORY_SETTINGS_KB = ("shared_buffers", "work_mem", "maintenance_work_mem", "autovacuum_work_mem")
+
+
+def memory_warnings(recs, memory: int, version: int) -> list[str]:
+    """pgtune's numbers stay (parity); on the hosts pgtune itself warns about, what they mean is
+    said with the arithmetic: above 100 GB, the worst case the server may allocate (pgtune sizes
+    work_mem so that sort + hash in every connection fill what shared_buffers leaves: everything
+    else, autovacuum included, is beyond the host); below 1 GB, what the connections take before any
+    query (tunestack/postgres/footprint.py)."""
+    from ..units import format_bytes_human as h
+    from .footprint import BACKEND_PRIVATE_BYTES, describe, footprint
+
+    values = {k: (r.number * 1024 if k in MEMORY_SETTINGS_KB and r.number is not None else
+                  r.number if r.number is not None else r.value) for k, r in recs.items()}
+    out = []
+    if memory > PGTUNE_LARGE_BYTES:
+        fp = footprint(values, version)
+        work_mem = int(values.get("work_mem") or 4 * MIB)
+        worst = fp.total(work_mem)
+        out.append(f"{h(memory)} is above the 100 GB pgtune's formulas were made for (pgtune: \"not optimal for "
+                   f"very high memory systems\"): at worst this server may allocate {h(worst)} "
+                   f"({worst * 100 // memory}% of the host): {describe(fp, work_mem)}. Measure before trusting "
+                   "work_mem, or give fewer --connections")
+    connections = int(values.get("max_connections") or 0)
+    if memory < SMALL_HOST_BYTES and connections:
+        private = connections * BACKEND_PRIVATE_BYTES
+        out.append(f"a host of {h(memory)} with {connections} connections: their own memory alone is "
+                   f"{connections} × {h(BACKEND_PRIVATE_BYTES)} = {h(private)} ({private * 100 // memory}% of the "
+                   "host) before any query; give fewer --connections and put a pooler in front")
+    return out
+
+
 @dataclass(frozen=True)
 class Change:
     name: str
