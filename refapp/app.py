@@ -50,9 +50,12 @@ def _resources() -> dict:
                           max_connections=_env_int("REDIS_POOL_SIZE", 4))
             # One password per instance: REDIS_PASSWORD for the queue (REDIS_URL), REDIS_CACHE_PASSWORD for the cache.
             metrics.POOL_MAX.set(pool.max_size)
+            # A cache that cannot be reached soon is a miss (REDIS_CACHE_CONNECT_TIMEOUT), not a wait.
+            cache_connect = _env_int("REDIS_CACHE_CONNECT_TIMEOUT", common["socket_connect_timeout"])
             _state.update(pid=os.getpid(), db=pool,
                           cache=redis.Redis.from_url(os.environ["REDIS_CACHE_URL"],
-                                                     password=secret("REDIS_CACHE_PASSWORD"), **common),
+                                                     password=secret("REDIS_CACHE_PASSWORD"),
+                                                     **{**common, "socket_connect_timeout": cache_connect}),
                           queue=redis.Redis.from_url(os.environ["REDIS_URL"], password=secret("REDIS_PASSWORD"),
                                                      **common))
         return _state

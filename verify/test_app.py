@@ -36,6 +36,7 @@ def test_worker_processes(host, plan, record):
 
 
 @pytest.mark.parametrize("key", ["WEB_CONCURRENCY", "GUNICORN_THREADS", "DB_POOL", "DATABASE_URL", "REDIS_URL",
+                                 "REDIS_CACHE_CONNECT_TIMEOUT",
                                  "REDIS_CACHE_URL", "SENTRY_TRACES_SAMPLE_RATE", "DB_STATEMENT_TIMEOUT"])
 def test_web_environment(host, plan, record, key):
     env = _environ(host, _master(host, plan).pid)

@@ -130,12 +130,13 @@ func openDB() *sql.DB {
 	return db
 }
 
-func redisPool(urlVar, passwordVar string, size int) *redis.Pool {
+// connectVar: the connect timeout's variable (a cache gives up sooner than the queue).
+func redisPool(urlVar, passwordVar, connectVar string, size int) *redis.Pool {
 	return &redis.Pool{
 		MaxIdle: size, MaxActive: size, Wait: true, IdleTimeout: 5 * time.Minute,
 		Dial: func() (redis.Conn, error) {
 			return redis.DialURL(os.Getenv(urlVar), redis.DialPassword(secret(passwordVar)),
-				redis.DialConnectTimeout(envSeconds("REDIS_CONNECT_TIMEOUT", 5)),
+				redis.DialConnectTimeout(envSeconds(connectVar, envSeconds("REDIS_CONNECT_TIMEOUT", 5).Seconds())),
 				redis.DialReadTimeout(envSeconds("REDIS_READ_TIMEOUT", 1)),
 				redis.DialWriteTimeout(envSeconds("REDIS_WRITE_TIMEOUT", 1)))
 		},
@@ -191,8 +192,8 @@ func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWrit
 
 func web() {
 	db := openDB()
-	cache := redisPool("REDIS_CACHE_URL", "REDIS_CACHE_PASSWORD", envInt("REDIS_POOL_SIZE", 8))
-	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", envInt("REDIS_POOL_SIZE", 8))
+	cache := redisPool("REDIS_CACHE_URL", "REDIS_CACHE_PASSWORD", "REDIS_CACHE_CONNECT_TIMEOUT", envInt("REDIS_POOL_SIZE", 8))
+	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", "REDIS_CONNECT_TIMEOUT", envInt("REDIS_POOL_SIZE", 8))
 	faults, _ := strconv.ParseFloat(env("APP_FAULT_RATE", "0"), 64)
 	latency := time.Duration(envInt("APP_EXTRA_LATENCY_MS", 0)) * time.Millisecond
 	m := newMetrics(db, queue)
@@ -382,7 +383,7 @@ func min(a, b int) int {
 // wait in the queue Redis, where they survive a restart.
 func jobs() {
 	db := openDB()
-	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", envInt("REDIS_POOL_SIZE", 4))
+	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", "REDIS_CONNECT_TIMEOUT", envInt("REDIS_POOL_SIZE", 4))
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s:%d", host, os.Getpid())
 	processing := processingPrefix + id

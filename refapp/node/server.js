@@ -62,10 +62,11 @@ function openPool() {
 }
 
 // blockMs: a blocking pop waits that long before its reply, so its command timeout is longer.
-function redisClient(urlVar, passwordVar, blockMs = 0) {
+// connectVar: the connect timeout's variable (a cache gives up sooner than the queue).
+function redisClient(urlVar, passwordVar, blockMs = 0, connectVar = 'REDIS_CONNECT_TIMEOUT') {
   return new Redis(process.env[urlVar], {
     password: secret(passwordVar),
-    connectTimeout: seconds('REDIS_CONNECT_TIMEOUT', 5),
+    connectTimeout: seconds(connectVar, seconds('REDIS_CONNECT_TIMEOUT', 5) / 1000),
     commandTimeout: blockMs + seconds('REDIS_READ_TIMEOUT', 1),
     maxRetriesPerRequest: 1,
   });
@@ -166,7 +167,7 @@ async function jobReport(queue, nonce) {
 
 function worker() {
   const pool = openPool();
-  const cache = redisClient('REDIS_CACHE_URL', 'REDIS_CACHE_PASSWORD');
+  const cache = redisClient('REDIS_CACHE_URL', 'REDIS_CACHE_PASSWORD', 0, 'REDIS_CACHE_CONNECT_TIMEOUT');
   const queue = redisClient('REDIS_URL', 'REDIS_PASSWORD');
   const faults = Number.parseFloat(env('APP_FAULT_RATE', '0'));
   const latency = envInt('APP_EXTRA_LATENCY_MS', 0);

@@ -180,7 +180,8 @@ module RefApp
     config.cache_store = :redis_cache_store, {
       url: ENV.fetch("REDIS_CACHE_URL"), password: RefApp.secret("REDIS_CACHE_PASSWORD"),
       pool_size: Integer(ENV.fetch("REDIS_POOL_SIZE", 5)), pool_timeout: 5,
-      connect_timeout: RefApp.seconds("REDIS_CONNECT_TIMEOUT", 5),
+      # a cache that cannot be reached soon is a miss, not a wait
+      connect_timeout: RefApp.seconds("REDIS_CACHE_CONNECT_TIMEOUT", RefApp.seconds("REDIS_CONNECT_TIMEOUT", 5)),
       read_timeout: RefApp.seconds("REDIS_READ_TIMEOUT", 1),
       write_timeout: RefApp.seconds("REDIS_WRITE_TIMEOUT", 1),
       # A cache that does not answer is a miss, never an error page.

@@ -146,3 +146,13 @@ def test_yjit_memory_is_in_every_ruby_process(ruby, extra_mib):
     sizing = size_app(app, host(8, 64), 60 * GIB)
     assert sizing.process_bytes == (512 + extra_mib) * MIB
     assert sizing.memory_bytes == 2 * (512 + extra_mib) * MIB + 512 * MIB + 2 * (256 + extra_mib) * MIB
+
+
+@pytest.mark.parametrize("stack", ["local", "local-go", "local-node", "local-rails", "prod"])
+def test_a_cache_gives_up_sooner_than_the_queue(stack):
+    """Issue #26: a 5 s connect timeout is long for a cache: a request waits 5 s for a miss it could
+    take from the database at once. The cache gets 1 s; the queue keeps 5 s (a job must not be lost)."""
+    from tunestack.plan import plan_stack
+
+    env = plan_stack(stack).web_env
+    assert env["REDIS_CACHE_CONNECT_TIMEOUT"].text == "1" and env["REDIS_CONNECT_TIMEOUT"].text == "5"

@@ -201,7 +201,11 @@ def common_env(app: AppSpec, bouncer: PgBouncerSpec, ends: Endpoints, statement_
                                      text=str(not transaction_pooling).lower()),
         "REDIS_URL": Setting(f"redis://{ends.redis_queue}:{ends.redis_queue_port}/0", "the queue instance (noeviction)"),
         "REDIS_CACHE_URL": Setting(f"redis://{ends.redis_cache}:{ends.redis_cache_port}/0", "the cache instance"),
-        "REDIS_CONNECT_TIMEOUT": seconds(5000, "seconds", "policy"),
+        "REDIS_CONNECT_TIMEOUT": seconds(5000, "seconds: the queue; a job must not be lost to a slow connect",
+                                         "policy"),
+        "REDIS_CACHE_CONNECT_TIMEOUT": seconds(1000, "seconds: a cache that cannot be reached in 1 s is a miss, and "
+                                                     "the request goes on to the database instead of waiting 5 s",
+                                               "policy"),
         "REDIS_READ_TIMEOUT": seconds(1000, "seconds: a cache read slower than this is a miss", "policy"),
         "REDIS_WRITE_TIMEOUT": seconds(1000, "seconds", "policy"),
         "SENTRY_TRACES_SAMPLE_RATE": Setting(sampling.traces_rate, sampling.traces_reason),
