@@ -121,13 +121,12 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
     plan = Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
-        pgbouncer=bouncer, pgbouncer_users=user_caps(conns.pool.value, JOBS_ROLE), redis=redis, app=app_plan, service_limits=limits, sampling=sampling,
-        host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
+        pgbouncer=bouncer, pgbouncer_users=user_caps(conns.pool.value, JOBS_ROLE), redis=redis, app=app_plan,
+        service_limits=limits, sampling=sampling, host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
         web_env=web_env(app, app_plan, common, source_of, first),
         jobs_env=jobs_env(app, app_plan, common, source_of, ends, roles["jobs"], first),
-        # the migration runs beside PostgreSQL: on the db machine's private network for containers
         migrate_env=migrate_env(container_name(spec.name, "postgres") if where.docker else where["postgres"].reach,
-                                pg.port),
+                                pg.port),   # beside PostgreSQL: the db machine's private network for containers
         rollout=rollout_settings(spec.rollout, clients.app_hosts, clients.surge_hosts, splits, where, source_of),
         loadbalancer=lb, kernel=kernel, postgres_inputs=inputs, budgets=budgets + host_budgets,
         alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value,
