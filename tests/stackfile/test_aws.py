@@ -51,3 +51,26 @@ def test_no_credentials_means_no_request():
     shape = InstanceTypeResolver().resolve("c6i.2xlarge")  # conftest removes all credentials
     assert shape.source == "offline table (no AWS credentials)"
     assert (shape.vcpus, shape.memory_mib) == (8, 16384)
+
+
+@pytest.mark.parametrize("instance_type,storage,warned", [
+    ("r6i.4xlarge", "nvme", True),     # EBS only: its NVMe devices are EBS volumes (AWS docs, EBS and NVMe)
+    ("r6i.4xlarge", "ssd", False),
+    ("m6id.4xlarge", "nvme", False),   # local NVMe instance storage
+])
+def test_local_nvme_on_an_instance_type_without_instance_storage_is_a_warning(instance_type, storage, warned):
+    """Issue #26: `storage: nvme` on an EBS-only instance type planned effective_io_concurrency for
+    local NVMe; the instance-type data says whether there is instance storage."""
+    import yaml
+
+    from tunestack.paths import ROOT
+    from tunestack.plan import build_plan
+    from tunestack.stackfile import load_document
+
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    doc["config"]["tunestack:hosts"][0].update(instance_type=instance_type, storage=storage)
+    warnings = build_plan(load_document(doc, "stacks/Pulumi.prod.yaml", "prod"), target="docker").warnings
+    found = [w for w in warnings if "no instance storage" in w]
+    assert bool(found) == warned
+    if warned:
+        assert "storage: ssd" in found[0]

@@ -169,10 +169,25 @@ def host_kernels(spec: StackSpec, where: Placement, kernel: dict, postgres: dict
     return out
 
 
+def storage_warning(host) -> str | None:
+    """A host that claims local NVMe on an instance type without instance storage: its disks are EBS
+    volumes behind an NVMe interface (AWS docs, Amazon EBS and NVMe), and planning for local NVMe
+    (effective_io_concurrency, random_page_cost) overstates them."""
+    if host.storage != "nvme" or host.instance_storage != "":
+        return None
+    from ..stackfile.aws import offline_table
+
+    sibling = host.instance_type.replace(".", "d.", 1)   # AWS names the local-disk variant with a d: r6i → r6id
+    example = f" (e.g. {sibling})" if offline_table().get(sibling, {}).get("instance_storage") else ""
+    return (f"host {host.name}: storage nvme, but {host.instance_type} has no instance storage (its NVMe devices "
+            f"are EBS volumes); fix: storage: ssd, or an instance type with local NVMe{example}")
+
+
 def plan_warnings(spec: StackSpec, sampling, sizings: dict[str, AppSizing], replicas: str | None) -> list[str]:
     warnings = [w for w in map(overcommit_warning, spec.hosts) if w] + list(sampling.warnings)
     if len({(s.workers, s.web_pool) for s in sizings.values()}) > 1:
         warnings.append("app hosts differ in shape; the env file uses the first host's workers")
+    warnings += [storage_warning(h) for h in spec.hosts if storage_warning(h)]
     if spec.app.framework == "rails" and spec.app.ruby is None:
         warnings.append(f"app.ruby is not set: planned for Ruby {DEFAULT_RUBY} (Debian 12's), so YJIT stays off; "
                         "fix: set app.ruby to the Ruby the app runs, e.g. ruby: \"3.3\"")

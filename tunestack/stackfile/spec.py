@@ -27,6 +27,7 @@ class HostSpec:
     addresses: tuple[str, ...] = ()
     ssh_user: str | None = None
     threads_per_core: int = 1      # hardware threads per physical core
+    instance_storage: str | None = None   # an instance type's local disks ("nvme", "ssd"), "" for none (EBS only)
 
     @property
     def physical_cores(self) -> int:

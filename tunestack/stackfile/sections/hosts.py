@@ -19,7 +19,8 @@ KEY = f"{NS}:hosts"
 
 
 def _shape(ck: Checker, h: dict, p: list):
-    """(cpus, memory bytes, source, threads per core, storage), or None after a problem."""
+    """(cpus, memory bytes, source, threads per core, storage, instance storage), or None after a
+    problem. Instance storage: what an instance type has ("" none: EBS only), None without a type."""
     storage = h.get("storage")
     if "instance_type" in h:
         try:
@@ -30,14 +31,14 @@ def _shape(ck: Checker, h: dict, p: list):
                        f"did you mean '{close[0]}'?" if close else "use cpus and memory instead")
             return None
         return (shape.vcpus, shape.memory_mib * MIB, shape.source, shape.threads_per_core,
-                storage or shape.instance_storage or DEFAULT_STORAGE)
+                storage or shape.instance_storage or DEFAULT_STORAGE, shape.instance_storage or "")
     missing = [k for k in ("cpus", "memory") if k not in h]
     if missing:
         ck.problem(p + [missing[0]], MISSING, "cpus and memory, or an instance_type",
                    f"add {' and '.join(missing)}, or an instance_type")
         return None
     return (h["cpus"], ck.size(p + ["memory"], h["memory"]), "stack file", h.get("threads_per_core", 1),
-            storage or DEFAULT_STORAGE)
+            storage or DEFAULT_STORAGE, None)
 
 
 def _not_one_machine(address: str) -> str | None:
@@ -84,7 +85,7 @@ def _host(ck: Checker, h: dict, p: list) -> HostSpec | None:
     shape = _shape(ck, h, p)
     if shape is None:
         return None
-    cpus, mem, source, threads, storage = shape
+    cpus, mem, source, threads, storage, instance_storage = shape
     if threads > cpus:
         ck.problem(p + ["threads_per_core"], threads, f"at most the host's {cpus} CPUs",
                    "write the hardware threads per physical core: 2 with SMT (Intel, AMD), else 1")
@@ -96,7 +97,8 @@ def _host(ck: Checker, h: dict, p: list) -> HostSpec | None:
                    "at least 512MiB on a db host (pgtune's minimum for PostgreSQL)", "give the db host more memory")
     return HostSpec(name=h["name"], roles=tuple(h["roles"]), count=count, cpus=cpus, memory_bytes=mem,
                     storage=storage, shape_source=source, instance_type=h.get("instance_type"),
-                    addresses=addresses, threads_per_core=threads, ssh_user=h.get("ssh_user"))
+                    addresses=addresses, threads_per_core=threads, ssh_user=h.get("ssh_user"),
+                    instance_storage=instance_storage)
 
 
 def hosts(ck: Checker) -> tuple[HostSpec, ...]:
