@@ -121,3 +121,14 @@ def test_io_uring_only_where_the_runtime_allows_it(target, method):
     assert plan.postgres["io_method"].value == method
     if target == "docker":
         assert "seccomp" in plan.postgres["io_method"].reason
+
+
+@pytest.mark.parametrize("storage,workers,limit", [
+    ("hdd", 3, None), ("ssd", 3, 1000), ("nvme", 3, 2000), ("nvme", 4, 2666), ("ssd", 6, 2000)])
+def test_autovacuum_cost_budget_grows_with_storage_and_workers(storage, workers, limit):
+    """Issue #26, PostgreSQL docs (autovacuum_vacuum_cost_limit): one budget, 200 by default, shared
+    by every autovacuum worker: made for spinning disks, it lets vacuum fall behind on flash."""
+    from tunestack.postgres.operations import vacuum_cost_limit
+
+    rec = vacuum_cost_limit(storage, workers)
+    assert (rec.number if rec else None) == limit

@@ -99,6 +99,10 @@ def postgres_settings(inputs: PgInputs, pg: PostgresSpec, spot: Spot, listen_why
     eio = int(settings["effective_io_concurrency"].value) if "effective_io_concurrency" in settings else 1
     for name, rec in operations.recommend(inputs, eio).items():
         settings[name] = from_rec(name, rec, pg.version)
+    workers = int(settings["autovacuum_max_workers"].value) if "autovacuum_max_workers" in settings else 3
+    cost = operations.vacuum_cost_limit(inputs.storage, workers)
+    if cost is not None:
+        settings["autovacuum_vacuum_cost_limit"] = from_rec("autovacuum_vacuum_cost_limit", cost, pg.version)
     settings["superuser_reserved_connections"] = policy(SUPERUSER_RESERVED,
                                                         "PostgreSQL's default, made explicit for the budget")
     settings["shared_preload_libraries"] = policy("pg_stat_statements", "query statistics; needs a restart to load")

@@ -11,6 +11,23 @@ KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 60, 10, 6
 LOG_LINE_PREFIX = "%m [%p] %q%u@%d/%a "   # time, pid; for sessions: user@database/application
 
 
+# PostgreSQL docs (autovacuum_vacuum_cost_limit): one cost budget, 200 by default, shared by every
+# autovacuum worker. Sized for spinning disks, it lets vacuum fall behind the lower scale factors on
+# flash; the budget grows with the storage and, so each worker keeps its share, with the workers.
+VACUUM_COST_LIMIT = {"ssd": 1000, "nvme": 2000, "san": 400}
+PG_DEFAULT_AUTOVACUUM_WORKERS = 3
+
+
+def vacuum_cost_limit(storage: str, workers: int) -> Rec | None:
+    base = VACUUM_COST_LIMIT.get(storage)
+    if base is None:
+        return None   # hdd: PostgreSQL's 200 is made for it
+    limit = base * max(workers, PG_DEFAULT_AUTOVACUUM_WORKERS) // PG_DEFAULT_AUTOVACUUM_WORKERS
+    return Rec(str(limit), f"{storage}: {base} per 3 autovacuum workers, here {workers}: the cost budget is shared "
+                           "by all of them, and PostgreSQL's 200 is made for spinning disks (PostgreSQL docs, "
+                           "autovacuum_vacuum_cost_limit)", limit)
+
+
 def recommend(i: PgInputs, io_concurrency: int) -> dict[str, Rec]:
     out = {
         "track_io_timing": Rec("on", "I/O time per query in pg_stat_statements and EXPLAIN (BUFFERS); cheap on "
