@@ -53,6 +53,25 @@ def test_spills_get_as_much_work_mem_as_the_memory_budget_allows(plan):
     assert "as much as fits: 64 MB would not" in findings[0].effect
 
 
+def test_spills_from_index_builds_are_maintenance_work_mems_not_work_mems():
+    """Issue #26, PostgreSQL docs (maintenance_work_mem): CREATE INDEX, ALTER TABLE … ADD PRIMARY KEY,
+    CLUSTER and REINDEX sort in maintenance_work_mem; their temp files said nothing about work_mem,
+    which advise raised anyway. pg_stat_statements' temp blocks by statement tell them apart."""
+    after = sample(300, postgres={"temp_files": 6, "temp_bytes": 6 * 41 * MIB,
+                                  "temp_blks_maintenance": 30_000, "temp_blks_all": 31_000})
+    before = sample(0, postgres={"temp_blks_maintenance": 0, "temp_blks_all": 0})
+    found, _ = changes(plan_stack("prod"), before, after)
+    assert found == {("tunestack:postgres", "overrides", "maintenance_work_mem"): "128MB"}   # 2 × 41 MiB → 128
+
+
+def test_spills_from_queries_still_raise_work_mem():
+    after = sample(300, postgres={"temp_files": 20, "temp_bytes": 20 * 100 * MIB,
+                                  "temp_blks_maintenance": 1_000, "temp_blks_all": 200_000})
+    before = sample(0, postgres={"temp_blks_maintenance": 0, "temp_blks_all": 0})
+    found, _ = changes(plan_stack("prod"), before, after)
+    assert found == {("tunestack:postgres", "overrides", "work_mem"): "256MB"}
+
+
 def test_pool_waits_lower_threads(plan):
     """PostgreSQL wiki (Number Of Database Connections) + PgBouncer manual (SHOW POOLS, SHOW STATS)."""
     after = sample(300, pgbouncer={"total_xact_count": 1000, "total_wait_time_us": 1000 * 200_000, "cl_waiting": 8})

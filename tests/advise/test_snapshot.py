@@ -11,6 +11,7 @@ PSQL = {
     "pg_stat_database": "3|104857600|9000|1000|0|5000|1700000000",
     "pg_stat_bgwriter": "12|3",
     "pg_stat_wal": "123456789",
+    "sum(temp_blks_written) FILTER": "8192|10240",   # temp blocks: maintenance statements, all statements
     # json_agg's text, as PostgreSQL prints it: a control character in a query is escaped JSON.
     "pg_stat_statements": '[{"id":"42","calls":10,"ms":1234.5,"rows":10,"temp":64,"query":"SELECT * FROM t ORDER BY x"}, '
                           '{"id":"43","calls":1,"ms":2.5,"rows":1,"temp":0,"query":"INSERT INTO hits DEFAULT VALUES"}]',

@@ -74,6 +74,9 @@ def _usable(area: str, before: dict, after: dict, keys: tuple[str, ...]) -> NoDa
     return None
 
 
+MAINTENANCE_CAP_MIB = 2048   # pgtune's own cap for maintenance_work_mem
+
+
 def _mib_ceiling(n_bytes: float) -> int:
     """The next power of two in MiB: work_mem in steps an operator recognises."""
     return 2 ** math.ceil(math.log2(max(1.0, n_bytes / MIB)))
@@ -86,6 +89,20 @@ def work_mem(before: dict, after: dict, window: Window, plan) -> Finding | NoDat
     files, spilled = _delta(before, after, "temp_files"), _delta(before, after, "temp_bytes")
     if files < MIN_TEMP_FILES:
         return None
+    maintenance = _delta(before, after, "temp_blks_maintenance") or 0   # samples from before it: 0
+    every = _delta(before, after, "temp_blks_all") or 0
+    if every and maintenance * 2 > every:   # most of the spill came from maintenance statements
+        return Finding(
+            "postgres: maintenance statements spill to disk",
+            f"{int(files)} temporary files, {format_bytes_human(int(spilled))} in {window}, "
+            f"{int(maintenance * 100 // every)}% of the blocks written by CREATE INDEX, ALTER TABLE, CLUSTER, "
+            "REINDEX, VACUUM or REFRESH",
+            "those statements sort in maintenance_work_mem, not work_mem (PostgreSQL docs, maintenance_work_mem): "
+            "a larger work_mem would change nothing for them and cost every query's worst case",
+            ("tunestack:postgres", "overrides", "maintenance_work_mem"),
+            f"{min(MAINTENANCE_CAP_MIB, _mib_ceiling(spilled / files * 2))}MB",
+            "an index build of that size sorts in memory; only these statements use it (at most "
+            "autovacuum_max_workers + one admin operation at a time), and the plan's memory budget checks it")
     average = spilled / files
     current = plan.postgres["work_mem"].value
     wanted = max(_mib_ceiling(average * 2), current // MIB * 2)

@@ -28,6 +28,13 @@ DEAD_TUPLES = ("SELECT coalesce(json_agg(t), '[]') FROM (SELECT relname AS name,
 IDLE_IN_TRANSACTION = ("SELECT count(*), coalesce(max(extract(epoch FROM now() - state_change)), 0) "
                        "FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")
 SERVER_VERSION = "SHOW server_version_num"
+# Temp blocks by kind of statement (pg_stat_statements tracks utility statements by default): a
+# CREATE INDEX, ALTER TABLE, CLUSTER, REINDEX, VACUUM or REFRESH that spills is maintenance_work_mem's,
+# not work_mem's. advise's own statements read catalogs and write no temp files.
+TEMP_BY_KIND = ("SELECT coalesce(sum(temp_blks_written) FILTER (WHERE query ~* "
+                "'^\\s*(create|alter|cluster|reindex|vacuum|refresh)\\M'), 0), "
+                "coalesce(sum(temp_blks_written), 0) FROM pg_stat_statements "
+                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'app')")
 
 
 def _numbers(line: str) -> list[float]:
@@ -43,6 +50,7 @@ def postgres(host, secrets_dir: str, port: int) -> dict:
            "checkpoints_timed": timed, "checkpoints_requested": requested}
     if version >= 140000:
         out["wal_bytes"] = float(psql(host, secrets_dir, port, WAL_BYTES).strip() or 0)
+    out["temp_blks_maintenance"], out["temp_blks_all"] = _numbers(psql(host, secrets_dir, port, TEMP_BY_KIND).strip())
     out["statements"] = {s["id"]: [float(s["calls"]), float(s["ms"]), float(s["rows"]), float(s["temp"]), s["query"]]
                          for s in json.loads(psql(host, secrets_dir, port, STATEMENTS))}
     out["tables"] = {t["name"]: [float(t["live"]), float(t["dead"]), float(t["vacuums"])]
