@@ -24,3 +24,12 @@ def test_the_baseline_is_the_oldest_in_the_window_and_old_enough():
     assert baseline(past, now, window_s=600) == {"at": 500}
     assert baseline(past, now, window_s=100) is None          # only a sample younger than MIN_WINDOW_S
     assert baseline([], now, window_s=600) is None
+
+
+def test_a_window_that_spans_a_plan_change_starts_again():
+    """Issue #26: a window spanning a plan change judged the old configuration's counters against the
+    new plan. Samples carry the plan's digest; only those under the current plan are a baseline."""
+    now = {"at": 1000, "plan": "new"}
+    past = [{"at": 0, "plan": "old"}, {"at": 300, "plan": "new"}, {"at": 500, "plan": "new"}]
+    assert baseline(past, now, window_s=2000) == {"at": 300, "plan": "new"}
+    assert baseline([{"at": 0, "plan": "old"}], now, window_s=2000) is None

@@ -31,6 +31,11 @@ class SampleStore:
 
 
 def baseline(past: list[dict], now: dict, window_s: float) -> dict | None:
-    """The oldest sample within the window that is at least MIN_WINDOW_S old, or None."""
-    usable = [s for s in past if MIN_WINDOW_S <= now["at"] - s["at"] <= window_s]
+    """The oldest sample within the window that is at least MIN_WINDOW_S old and was taken under the
+    same plan (a window that spans a plan change mixes two configurations: it starts again), or None."""
+    usable = [s for s in within(past, now, window_s) if s.get("plan") == now.get("plan")]
     return min(usable, key=lambda s: s["at"]) if usable else None
+
+
+def within(past: list[dict], now: dict, window_s: float) -> list[dict]:
+    return [s for s in past if MIN_WINDOW_S <= now["at"] - s["at"] <= window_s]

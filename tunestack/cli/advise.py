@@ -33,16 +33,21 @@ def run(args) -> int:
     """Sample the stack's counters, compare with the oldest sample in the window, propose changes."""
     from ..advise.collect import Reach, sample
     from ..advise.rules import MIN_WINDOW_S, advise, notes, top_statements
-    from ..advise.samples import baseline
+    from ..advise.samples import baseline, within
     from ..advise.write import write_checked
 
     spec = stack_spec(args.stack)
     since = flag_value("--since", args.since, parse_seconds)
     plan, store, now = sample(args.stack, spec, Reach(args.target, args.secrets_dir, args.ssh_config,
                                                       args.ssh_identity_file))
-    before = baseline(store.add(now, since), now, since)
+    now["plan"] = plan.digest()   # advice compares samples taken under one plan only
+    past = store.add(now, since)
+    before = baseline(past, now, since)
     if before is None:
-        message = (f"not enough data yet: this sample is stored; run advise again after at least {MIN_WINDOW_S} s "
+        changed = bool(within(past, now, since))   # samples there are, under another plan
+        message = ((f"the plan changed since the earlier samples: the window starts again now; " if changed else
+                    "not enough data yet: ") +
+                   f"this sample is stored; run advise again after at least {MIN_WINDOW_S} s "
                    f"of traffic (compares with the oldest sample in the last {args.since})")
         if args.format == "json":
             print_json({"stack": args.stack, "window_s": None, "findings": [], "not_enough_data": [message]})

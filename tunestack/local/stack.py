@@ -11,7 +11,6 @@ must. Data (PostgreSQL's cluster, the Redis queue's AOF) stays in the state fold
 (folders.py says what lives where)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -202,7 +201,7 @@ class LocalStack:
     def _record(self, plan: Plan, actions: dict[str, str]) -> dict:
         applied = json.dumps(plan.to_json(), sort_keys=True, default=str)
         (self.dir / "applied-plan.json").write_text(applied)
-        state = {"stack": self.stack, "plan_digest": hashlib.sha256(applied.encode()).hexdigest()[:12],
+        state = {"stack": self.stack, "plan_digest": plan.digest(),
                  "applied_at": utc_timestamp(), "actions": actions, "pg_version": plan.spec.postgres.version}
         (self.dir / "state.json").write_text(json.dumps(state, indent=2))
         return state

@@ -71,6 +71,13 @@ class Plan:
     def target(self) -> str:
         return self.placement.target
 
+    def digest(self) -> str:
+        """12 hex digits of the plan's JSON: the same plan, the same digest (status, advise)."""
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
     @property
     def violations(self) -> list[Budget]:
         return [b for b in self.budgets if not b.ok]
