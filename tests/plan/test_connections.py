@@ -116,3 +116,15 @@ def test_one_docker_host_budgets_every_replica_twice_whatever_max_surge_says():
                    + plan.app["job_processes"].value * plan.app["job_db_pool"].value)
     fleet = next(b for b in plan.budgets if b.name.startswith("fleet client connections"))
     assert fleet.used == 2 * per_replica * len(plan.replicas)
+
+
+@pytest.mark.parametrize("workload,cpus,expected", [("web", 16, 16), ("oltp", 16, 16), ("dw", 16, 8),
+                                                    ("dw", 128, 64)])
+def test_a_data_warehouse_gets_one_connection_per_core(workload, cpus, expected):
+    """Issue #26: a 128-CPU data warehouse got 2 × cores = 128 connections (256 with SMT counted),
+    backwards for few long queries whose parallel workers use the same cores (PostgreSQL docs,
+    parallel query); the wiki's 2 × cores is for many short ones. Hosts here run 2 threads per core."""
+    from dataclasses import replace
+
+    db = replace(host(cpus, 512, ("db",)), threads_per_core=2)
+    assert server_pool(PgBouncerSpec("transaction"), db, 10_000, workload).value == expected

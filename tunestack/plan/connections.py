@@ -44,9 +44,15 @@ class Connections:
     nofile: Setting          # PgBouncer's LimitNOFILE
 
 
-def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int) -> Setting:
-    """PostgreSQL wiki, "Number Of Database Connections": active connections ≈ 2 × cores + spindles.
-    Session mode gives every client its own server connection."""
+# A data warehouse runs few long queries, each with parallel workers on the same cores (PostgreSQL
+# docs, parallel query): one connection per physical core, not the wiki's 2 × cores for short ones.
+FEW_LONG_QUERIES = ("dw",)
+
+
+def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int, workload: str = "web") -> Setting:
+    """PostgreSQL wiki, "Number Of Database Connections": active connections ≈ 2 × cores + spindles
+    for many short queries; a data warehouse's few long ones get one per core (their parallel
+    workers take the rest). Session mode gives every client its own server connection."""
     if bouncer.default_pool_size:
         return Setting(bouncer.default_pool_size, "set in the stack file", "override")
     if bouncer.pool_mode == "session":
@@ -54,6 +60,13 @@ def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int) -> Setting:
     spindles = 1 if db.storage == "hdd" else 0
     # The wiki counts physical cores: "core count should not include HT threads".
     cores = db.physical_cores
+    if workload in FEW_LONG_QUERIES:
+        pool = max(1, cores)
+        why = (f"{cores} physical db cores, one connection each: a data warehouse's few long queries run "
+               "parallel workers on the rest (PostgreSQL docs, parallel query)")
+        rule = "one per physical db core for a data warehouse (few long queries, parallel workers)"
+        return Setting(min(pool, clients), why if pool <= clients else why + f", cut to the {clients} clients",
+                       rule=rule)
     pool = 2 * cores + spindles
     why = f"PostgreSQL wiki: 2 × {cores} physical db cores" + (
         f" ({db.cpus} vCPUs / {db.threads_per_core} threads per core)" if db.threads_per_core > 1 else "") + (
@@ -65,8 +78,9 @@ def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int) -> Setting:
     return Setting(pool, why, rule=rule)
 
 
-def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_connections: int) -> Connections:
-    pool = server_pool(bouncer, db, clients)
+def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_connections: int,
+                     workload: str = "web") -> Connections:
+    pool = server_pool(bouncer, db, clients, workload)
     reserve = max(1, pool.value // 5)
     server = pool.value + reserve
     if bouncer.max_client_conn:
