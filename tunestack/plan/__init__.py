@@ -91,8 +91,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     where, shares, sizings, clients = hs.where, hs.shares, hs.sizings, hs.fleet
     db, app_hosts, redis_specs = spec.host_with("db"), spec.app_hosts(), (spec.redis_cache, spec.redis_queue)
     first = sizings[app_hosts[0].name]
-    conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections,
-                             pg.workload)
+    conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections, pg.workload)
     pg_mem = shares[db.name]["postgres"]
     inputs = pg_inputs(pg, hs.pg_cores, db.storage, pg_mem, conns.max_connections.value,
                        postgres_memory_note(db, shares[db.name]), docker=where.docker)
