@@ -2,10 +2,12 @@
 computed here. `pulumi up` runs it; `python -m tunestack preview` runs it under Pulumi's mocks."""
 import pulumi
 
-from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServerGroupArgs, DockerHosts,
+from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServerGroupArgs, DatabasePassword,
+                        DatabasePasswordArgs, DockerHosts,
                         DockerHostsArgs, LoadBalancer, LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
                         PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, RolloutGuard, RolloutGuardArgs,
-                        StackImages, StackImagesArgs, StackSecrets, StackSecretsArgs)
+                        StackCertificates, StackCertificatesArgs, StackImages, StackImagesArgs, StackSecrets,
+                        StackSecretsArgs)
 from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.images import images_by_machine, migration_image
@@ -38,26 +40,37 @@ track_image = {"stable": images["app"], "canary": images.get("canary_app")}
 stack_images = StackImages(f"{stack}-images", StackImagesArgs(hosts.providers, hosts.names, images_by_machine(plan)))
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
 secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("dbPassword"),
-                                                            config.get_secret("redisPassword")))
+                                                            config.get_secret("redisPassword"),
+                                                            config.get_secret("dbPasswordPrevious")))
+certs = StackCertificates(f"{stack}-tls", StackCertificatesArgs(stack, plan.tls, config.get("tlsCaCert"),
+                                                              config.get_secret("tlsCaKey")))
 
 postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     hosts.providers[db_machine], network.networks[db_machine].name, stack_images.image_id(db_machine, images["postgres"]),
     hosts.urls[db_machine],
     starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
-    secrets.db_password, secrets.migrator_password, secrets.jobs_password, major=spec.postgres.version),
+    secrets.migrator_password, secrets.jobs_password, major=spec.postgres.version,
+    tls_files=certs.files("postgres")),
     opts=pulumi.ResourceOptions(depends_on=[stack_images]))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port,
-    where["pgbouncer"].publish, secrets.db_password, secrets.admin_password, secrets.jobs_password),
+    where["pgbouncer"].publish, secrets.admin_password, secrets.jobs_password,
+    tls_files=certs.files("pgbouncer")),
     opts=pulumi.ResourceOptions(depends_on=[stack_images, postgres]))
+# The app role's password reaches the running servers before the replicas; during a rotation's
+# first `up` the servers keep the previous one (components/dbpassword.py).
+db_password = DatabasePassword(f"{stack}-db-password", DatabasePasswordArgs(
+    hosts.urls[db_machine], postgres.container, pgbouncer.container,
+    secrets.db_password if secrets.db_password_previous is None else secrets.db_password_previous))
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name,
     stack_images.image_id(cache_machine, images["redis"]), inst.role, files,
     plan.container(cache.name, f"redis-{inst.role}"), inst.port, where[f"redis-{inst.role}"].publish,
-    secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password),
+    secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password,
+    tls_files=certs.files(f"redis-{inst.role}")),
     opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     for inst in (spec.redis_cache, spec.redis_queue)}
 
@@ -67,7 +80,7 @@ rollout_guard = RolloutGuard(f"{stack}-rollout-guard", RolloutGuardArgs(
 migration = AppMigration(f"{stack}-migrate", AppMigrationArgs(
     hosts.urls[db_machine], network.networks[db_machine].name,
     stack_images.image_id(db_machine, migration_image(plan)), {k: s.text for k, s in plan.migrate_env.items()},
-    secrets.migrator_password),
+    secrets.migrator_password, certs.ca_pem),
     opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, postgres]))
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
                     r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish)
@@ -78,8 +91,10 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     plan.container(app_hosts[0].name, "web"), plan.container(app_hosts[0].name, "jobs"),
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.jobs_password,
     secrets.redis_password,
-    secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env)),
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, migration, pgbouncer, *redis.values()]))
+    secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env), certs.client_files(),
+    secrets.db_password_previous),
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, migration, pgbouncer, *redis.values(),
+                                            db_password]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name, stack_images.image_id(cache_machine, images["haproxy"]),
     hosts.urls[(cache.name, 0)], files,

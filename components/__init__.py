@@ -1,6 +1,7 @@
 """Pulumi ComponentResources, one per service. They take typed Args built from the plan and
 compute nothing themselves."""
 from .app import AppServerGroup, AppServerGroupArgs
+from .dbpassword import DatabasePassword, DatabasePasswordArgs
 from .hosts import DockerHosts, DockerHostsArgs
 from .images import StackImages, StackImagesArgs
 from .loadbalancer import LoadBalancer, LoadBalancerArgs
@@ -11,9 +12,12 @@ from .postgres import PostgresServer, PostgresServerArgs
 from .redis import Redis, RedisArgs
 from .rollout import RolloutGuard, RolloutGuardArgs
 from .secrets import StackSecrets, StackSecretsArgs
+from .tls import StackCertificates, StackCertificatesArgs
 
 __all__ = [
-    "AppMigration", "AppMigrationArgs", "AppServerGroup", "AppServerGroupArgs", "DockerHosts", "DockerHostsArgs", "LoadBalancer",
+    "AppMigration", "AppMigrationArgs", "AppServerGroup", "AppServerGroupArgs", "DatabasePassword", "DatabasePasswordArgs",
+    "DockerHosts", "DockerHostsArgs", "LoadBalancer",
     "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresServer", "PostgresServerArgs",
-    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
+    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackCertificates", "StackCertificatesArgs",
+    "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
 ]

@@ -64,6 +64,8 @@ class AppServerGroupArgs:
     redis_cache_password: pulumi.Output[str]    # the cache's (REDIS_CACHE_URL)
     job_processes: int = 1                      # jobs.processes: one container each
     canary_env: dict[str, str] = field(default_factory=dict)   # extra env of canary replicas (rollout --env)
+    tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # the CA its clients verify with
+    db_password_previous: pulumi.Output[str] | None = None   # during a rotation (components/dbpassword.py)
 
 
 def generation(name: str, *inputs: pulumi.Input) -> pulumi.Output[str]:
@@ -87,6 +89,11 @@ class AppServerGroup(pulumi.ComponentResource):
         secrets = [f"DATABASE_PASSWORD_FILE={SECRETS}/database-password",
                    f"REDIS_PASSWORD_FILE={SECRETS}/redis-password",
                    f"REDIS_CACHE_PASSWORD_FILE={SECRETS}/redis-cache-password"]
+        # Web processes connect as the app role: during a rotation they know the previous password
+        # too, and use it when the new one is refused (the servers switch after the replicas).
+        web_secrets = {f"{SECRETS}/database-password-previous": args.db_password_previous} \
+            if args.db_password_previous is not None else {}
+        web_env_secrets = [f"DATABASE_PASSWORD_PREVIOUS_FILE={SECRETS}/database-password-previous"] if web_secrets else []
         self.web: list[docker.Container] = []
         self.jobs: list[docker.Container] = []
         previous: list[docker.Container] = []   # the replica before, for one-at-a-time replacement
@@ -109,10 +116,11 @@ class AppServerGroup(pulumi.ComponentResource):
             self.web.append(container(ContainerSpec(
                 name=r.name, image=r.image, limit=args.web_limit,
                 command=COMMANDS[args.framework]["web"],
-                files={"/etc/tunestack/web.env": args.files["web.env"], **secret_files,
+                files={"/etc/tunestack/web.env": args.files["web.env"], **secret_files, **web_secrets, **args.tls_files,
                        **({f"/etc/tunestack/{server_file}": args.files[server_file]} if server_file else {})},
-                secret_files=set(secret_files),
+                secret_files=set(secret_files) | set(web_secrets),
                 envs=[f"{k}={v}" for k, v in args.web_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets
+                + web_env_secrets
                 + ([f"{k}={v}" for k, v in sorted(args.canary_env.items())] if r.track == "canary" else []),
                 healthcheck=["CMD-SHELL", f"curl -fsS http://127.0.0.1:{args.port}{args.health_path} >/dev/null"],
                 publish=[Publish(args.port, r.publish_address)] if r.publish_address else [],
@@ -130,7 +138,7 @@ class AppServerGroup(pulumi.ComponentResource):
                     self.jobs.append(container(ContainerSpec(
                         name=jobs_name, image=r.image, limit=each,
                         command=COMMANDS[args.framework]["jobs"],
-                        files={"/etc/tunestack/jobs.env": args.files["jobs.env"], **secret_files,
+                        files={"/etc/tunestack/jobs.env": args.files["jobs.env"], **secret_files, **args.tls_files,
                                f"{SECRETS}/database-password": args.jobs_db_password},
                         secret_files=set(secret_files),
                         envs=[f"{k}={v}" for k, v in args.jobs_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,

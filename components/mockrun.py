@@ -16,10 +16,12 @@ from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
 from tunestack.paths import PROGRAM, stacks_dir
+
+from . import mocktls
 from tunestack.pulumi_config import runtime_config
 
 PROJECT = "tunestack"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value on the wire
+SECRET_SIG = mocktls.SECRET_SIG
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"     # and for a value a preview cannot know yet
 
 
@@ -94,6 +96,8 @@ class _Mocks(pulumi.runtime.Mocks):
                                   else mock_image_id(ref, self.aliases))
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"mock-generated-{args.name}"
+        if args.typ in mocktls.TYPES:
+            outputs = mocktls.outputs(args.typ, args.name, dict(args.inputs))
         return [f"{args.name}-id", outputs]
 
     def call(self, args: pulumi.runtime.MockCallArgs):

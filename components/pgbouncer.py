@@ -10,13 +10,14 @@ its `delete` PAUSEs PgBouncer; once the new PostgreSQL is healthy the command is
 RESUMEs. Queries wait meanwhile, up to query_wait_timeout."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.plan.tls import KEY_FILE
 from tunestack.render import render_text
 
 from ._container import ContainerSpec, Publish, service_container
@@ -38,16 +39,17 @@ class PgBouncerArgs:
     limit: ContainerLimit
     port: int
     publish_address: str | None
-    app_password: pulumi.Output[str]
     admin_password: pulumi.Output[str]
     jobs_password: pulumi.Output[str]
+    tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files
 
 
 class PgBouncer(pulumi.ComponentResource):
     def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:PgBouncer", name, None, opts)
-        userlist = pulumi.Output.all(args.app_password, args.admin_password, args.jobs_password).apply(
-            lambda pw: render_text("pgbouncer-userlist.txt.j2", app=pw[0], admin=pw[1], jobs=pw[2]))
+        # The app user's password arrives live (DatabasePassword): a rotation never restarts PgBouncer.
+        userlist = pulumi.Output.all(args.admin_password, args.jobs_password).apply(
+            lambda pw: render_text("pgbouncer-userlist.txt.j2", app=None, admin=pw[0], jobs=pw[1]))
         self.live_volume = live_volume(self, args.provider, name)
         spec = ContainerSpec(
             name=name,
@@ -55,8 +57,8 @@ class PgBouncer(pulumi.ComponentResource):
             limit=args.limit,
             command=["pgbouncer", "/etc/tunestack/pgbouncer.ini"],
             files={"/etc/tunestack/pgbouncer.ini": args.start_ini, USERLIST: userlist,
-                   ADMIN_PASSWORD: args.admin_password},
-            secret_files={USERLIST, ADMIN_PASSWORD},
+                   ADMIN_PASSWORD: args.admin_password, **args.tls_files},
+            secret_files={USERLIST, ADMIN_PASSWORD, KEY_FILE},
             healthcheck=["CMD-SHELL", f"bash -c '</dev/tcp/127.0.0.1/{args.port}'"],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
             volumes=[(self.live_volume, LIVE_DIR)],

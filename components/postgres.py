@@ -10,13 +10,14 @@ container is created or replaced, a guard reads the data volume's PG_VERSION and
 when it names another major, leaving the running server as it is (README: major upgrades)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.plan.tls import KEY_FILE
 from tunestack.render import render_text
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
@@ -28,6 +29,7 @@ SECRETS = "/etc/tunestack/secrets"
 # connection (PgBouncer, migrations, other hosts) with SCRAM. The private network's subnet is
 # Docker's to choose, so the address is not narrowed here; published ports are.
 HBA = render_text("pg_hba.conf.j2", local_stack=False, ident_map=None, clients="all")
+HBA_SSL_ONLY = render_text("pg_hba.conf.j2", local_stack=False, ident_map=None, clients="all", ssl_only=True)
 # Reads PG_VERSION from the data volume with the image itself (no network, read-only mount); a
 # volume without one is a new cluster. Inputs come as environment, never into the script's text.
 MAJOR_GUARD = (
@@ -53,10 +55,10 @@ class PostgresServerArgs:
     port: int
     publish_address: str | None      # the host's private address, when clients live on other hosts
     superuser_password: pulumi.Output[str]
-    app_password: pulumi.Output[str]
     migrator_password: pulumi.Output[str]
     jobs_password: pulumi.Output[str]
     major: int                       # the PostgreSQL major the image runs (postgres.version)
+    tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files: TLS only
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -78,15 +80,16 @@ class PostgresServer(pulumi.ComponentResource):
                      "-c", "hba_file=/etc/tunestack/pg_hba.conf"],
             # The image's entrypoint (images/postgres) initialises the cluster once, then at every
             # start applies bootstrap.sql (roles, passwords from the secret files, grants) and the
-            # last delivered roles.sql, so a rotated password reaches the roles.
+            # last delivered roles.sql. The app role's password is not among these uploads: it
+            # arrives live (DatabasePassword), so that rotating it never restarts the server.
             files={"/etc/tunestack/postgresql.conf": args.start_conf,
-                   "/etc/tunestack/pg_hba.conf": HBA,
+                   "/etc/tunestack/pg_hba.conf": HBA_SSL_ONLY if args.tls_files else HBA,
+                   **args.tls_files,
                    f"{SECRETS}/postgres-password": args.superuser_password,
-                   f"{SECRETS}/app-password": args.app_password,
                    f"{SECRETS}/migrator-password": args.migrator_password,
                    f"{SECRETS}/jobs-password": args.jobs_password},
-            secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/app-password", f"{SECRETS}/migrator-password",
-                          f"{SECRETS}/jobs-password"},
+            secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/migrator-password",
+                          f"{SECRETS}/jobs-password", KEY_FILE},
             envs=[f"PGDATA={DATA_DIR}/pgdata"],
             volumes=[(self.volume, DATA_DIR), (self.live_volume, LIVE_DIR)],
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(args.port)],

@@ -1,12 +1,14 @@
 """Redis for one role: cache (evicts, no persistence) or queue (noeviction, AOF on a protected volume)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.plan.tls import KEY_FILE
+from tunestack.probes import redis_tls_flags
 from tunestack.render import render_text
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
@@ -23,6 +25,7 @@ class RedisArgs:
     port: int
     publish_address: str | None
     password: pulumi.Output[str]
+    tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files: TLS only
 
 
 class Redis(pulumi.ComponentResource):
@@ -40,13 +43,15 @@ class Redis(pulumi.ComponentResource):
             files={f"/etc/tunestack/redis-{args.role}.conf": args.files[f"redis-{args.role}.conf"],
                    secret_path: pulumi.Output.from_input(args.password).apply(
                        lambda pw: render_text("redis-secrets.conf.j2", password=pw)),
-                   password_path: args.password},   # what `tunestack verify` authenticates with
-            secret_files={secret_path, password_path},
+                   password_path: args.password,    # what `tunestack verify` authenticates with
+                   **args.tls_files},
+            secret_files={secret_path, password_path, KEY_FILE},
             volumes=[(self.volume, f"/var/lib/tunestack/redis-{args.role}")],
             # The image's entrypoint gives this folder to redis (Docker creates volumes root-owned).
             envs=[f"TUNESTACK_DATA_DIR=/var/lib/tunestack/redis-{args.role}"],
             stop_seconds=60,   # SIGTERM: Redis flushes the AOF and exits
-            healthcheck=["CMD-SHELL", f"redis-cli -p {args.port} ping | grep -q -e PONG -e NOAUTH"],
+            healthcheck=["CMD-SHELL", f"redis-cli {redis_tls_flags(bool(args.tls_files))}-p {args.port} ping "
+                                      "| grep -q -e PONG -e NOAUTH"],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
         ))
         self.register_outputs({"container": self.container.name, "role": args.role})

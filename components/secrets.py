@@ -11,6 +11,7 @@ import pulumi_random as random
 class StackSecretsArgs:
     db_password: pulumi.Output[str] | None = None     # tunestack:dbPassword (secret)
     redis_password: pulumi.Output[str] | None = None  # tunestack:redisPassword (secret)
+    db_password_previous: pulumi.Output[str] | None = None   # tunestack:dbPasswordPrevious: during a rotation
 
 
 class StackSecrets(pulumi.ComponentResource):
@@ -26,6 +27,9 @@ class StackSecrets(pulumi.ComponentResource):
             return pulumi.Output.secret(generated.result)
 
         self.db_password = password("db", args.db_password)
+        # A rotation's first `up` (components/dbpassword.py): the password the servers still have.
+        self.db_password_previous = None if args.db_password_previous is None \
+            else pulumi.Output.secret(args.db_password_previous)
         self.redis_password = password("redis", args.redis_password)            # the queue (REDIS_URL)
         self.redis_cache_password = password("redis-cache", None)                 # its own: no shared key
         self.jobs_password = password("jobs", None)        # job processes: their own role and timeouts

@@ -2,6 +2,7 @@
 Redis job queue, configured only by the environment the plan renders."""
 
 import os
+from urllib.parse import parse_qs, urlparse
 
 
 def secret(name: str) -> str | None:
@@ -14,3 +15,12 @@ def secret(name: str) -> str | None:
         with open(path, encoding="utf-8") as f:
             return f.read().rstrip("\n")
     return None
+
+
+def database_keywords(url: str) -> dict:
+    """libpq keywords from DATABASE_URL: where and as whom, and its TLS parameters
+    (sslmode=verify-full&sslrootcert=… when the server is on another host)."""
+    parts = urlparse(url)
+    tls = {k: v[-1] for k, v in parse_qs(parts.query).items() if k in ("sslmode", "sslrootcert")}
+    return dict(host=parts.hostname, port=parts.port or 5432, dbname=parts.path.lstrip("/"), user=parts.username,
+                **tls)

@@ -15,13 +15,12 @@ import os
 import random
 import threading
 import time
-from urllib.parse import urlparse
 
 import psycopg
 import psycopg_pool
 import redis
 
-from . import metrics, secret
+from . import database_keywords, metrics, secret
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -31,23 +30,44 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+class PasswordConnection(psycopg.Connection):
+    """Logs in with DATABASE_PASSWORD; during a rotation (DATABASE_PASSWORD_PREVIOUS_FILE given, the
+    app image contract) a refused password is tried once more with the previous one: the servers
+    switch to the new password only after every replica knows it. Read at each connect, never kept."""
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs):
+        try:
+            return super().connect(conninfo, password=secret("DATABASE_PASSWORD"), **kwargs)
+        except psycopg.OperationalError as exc:
+            previous = secret("DATABASE_PASSWORD_PREVIOUS")
+            # PostgreSQL says "password authentication failed", PgBouncer with SCRAM "SASL
+            # authentication failed"; a connection error carries no SQLSTATE to test instead.
+            if previous is None or not any(w in str(exc) for w in ("password authentication failed",
+                                                                   "SASL authentication failed")):
+                raise
+            return super().connect(conninfo, password=previous, **kwargs)
+
+
 def _resources() -> dict:
     """Pools are created per worker process after fork, sized by the plan's env."""
     with _lock:
         if _state.get("pid") != os.getpid():
-            url = urlparse(os.environ["DATABASE_URL"])
-            # libpq keywords, not a conninfo string: a password may hold any character.
-            conninfo = psycopg.conninfo.make_conninfo(
-                host=url.hostname, port=url.port, dbname=url.path.lstrip("/"), user=url.username,
-                password=secret("DATABASE_PASSWORD"), connect_timeout=_env_int("DB_CONNECT_TIMEOUT", 5))
+            # libpq keywords, not a conninfo string; the password is PasswordConnection's to give.
+            conninfo = psycopg.conninfo.make_conninfo(**database_keywords(os.environ["DATABASE_URL"]),
+                                                      connect_timeout=_env_int("DB_CONNECT_TIMEOUT", 5))
             # PgBouncer < 1.21 in transaction mode: no server-side prepared statements.
             prepare = None if os.environ.get("DB_PREPARED_STATEMENTS") == "false" else 5
             pool = psycopg_pool.ConnectionPool(conninfo, min_size=1, max_size=_env_int("DB_POOL", 5),
+                                               connection_class=PasswordConnection,
                                                kwargs={"prepare_threshold": prepare, "autocommit": True},
                                                open=True, timeout=10)
             common = dict(socket_connect_timeout=_env_int("REDIS_CONNECT_TIMEOUT", 5),
                           socket_timeout=float(os.environ.get("REDIS_READ_TIMEOUT", 1)),
                           max_connections=_env_int("REDIS_POOL_SIZE", 4))
+            # rediss:// (TLS between hosts): verify the server against the stack's CA.
+            if os.environ.get("REDIS_TLS_CA_FILE"):
+                common.update(ssl_ca_certs=os.environ["REDIS_TLS_CA_FILE"], ssl_cert_reqs="required")
             # One password per instance: REDIS_PASSWORD for the queue (REDIS_URL), REDIS_CACHE_PASSWORD for the cache.
             metrics.POOL_MAX.set(pool.max_size)
             # A cache that cannot be reached soon is a miss (REDIS_CACHE_CONNECT_TIMEOUT), not a wait.

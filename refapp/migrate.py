@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 
-from . import secret
+from . import database_keywords, secret
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LOCK = 7_302_501   # pg_advisory_lock key: one migrator at a time
@@ -27,9 +26,8 @@ def pending(applied: set[str]) -> list[Path]:
 
 
 def main() -> int:
-    url = urlparse(os.environ["DATABASE_URL"])
-    with psycopg.connect(host=url.hostname, port=url.port or 5432, dbname=url.path.lstrip("/"), user=url.username,
-                         password=secret("DATABASE_PASSWORD"), connect_timeout=10, autocommit=True) as conn:
+    with psycopg.connect(**database_keywords(os.environ["DATABASE_URL"]), password=secret("DATABASE_PASSWORD"),
+                         connect_timeout=10, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
                      "applied_at timestamptz NOT NULL DEFAULT now())")

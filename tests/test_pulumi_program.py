@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from components.mockrun import SECRET_SIG, UNKNOWN, mock_image_id, run_program
+from tests.docker.replay import plain
 from tunestack import stackfile
 from tunestack.errors import StackError
 from tunestack.plan import build_plan
@@ -26,7 +27,8 @@ CONTAINER = "docker:index/container:Container"
 COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tunestack:index:Redis",
               "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
               "tunestack:index:DockerHosts", "tunestack:index:StackSecrets", "tunestack:index:StackImages",
-              "tunestack:index:RolloutGuard", "tunestack:index:AppMigration"}
+              "tunestack:index:RolloutGuard", "tunestack:index:AppMigration", "tunestack:index:StackCertificates",
+              "tunestack:index:DatabasePassword"}
 
 
 def docker_plan(stack):
@@ -265,13 +267,16 @@ def test_preview_lists_the_full_graph_of_prod():
     # PgBouncer hold command around PostgreSQL restarts, + the jobs role's RandomPassword (issue #13),
     # + the major-version guard before the PostgreSQL container, the rollout guard and the migration
     # (component and command each) before the app replicas, and the app image on the db machine for
-    # the migration (issue #25)
-    assert out.startswith("stack prod: 106 resources")
+    # the migration (issue #25), + TLS between hosts (issue #25): the certificates' component, the
+    # CA's key and certificate, and a key, request and certificate for each of the 4 servers, + the
+    # app role's password delivered live (component and command)
+    assert out.startswith("stack prod: 123 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
     assert "host: ssh://deploy@10.30.2.20" in out
     assert "[secret]" in out and "mock-generated" not in out
+    assert "PRIVATE KEY" not in out, "a TLS key reached the preview"
 
 
 def test_private_registry_credentials_reach_every_provider_as_a_secret(tmp_path):
@@ -430,7 +435,11 @@ def test_migrations_run_once_before_any_app_replica_changes(stack):
     run = run_program(stack)
     (migrate,) = [r for r in run.of_type("command:local:Command") if r.name == f"{stack}-migrate-run"]
     env = migrate.plain_inputs["environment"]
-    assert env["DATABASE_URL"] == f"postgres://migrator@{stack}-postgres:5432/app"
+    # PostgreSQL on a host of its own serves TLS only (plan.tls): the migrator verifies it too,
+    # with the stack's CA that the command copies into the container.
+    tls = "?sslmode=verify-full&sslrootcert=/etc/tunestack/tls/ca.crt" if stack != "dev" else ""
+    assert env["DATABASE_URL"] == f"postgres://migrator@{stack}-postgres:5432/app{tls}"
+    assert bool(env["CA_PEM"]) == bool(tls) and (not tls or env["CA_PEM"].startswith("-----BEGIN CERTIFICATE-----"))
     assert "tunestack-migrate" in migrate.plain_inputs["create"] and "DATABASE_PASSWORD_FILE=/dev/stdin" in migrate.plain_inputs["create"]
     assert SECRET_SIG in json.dumps(migrate.inputs["stdin"]), "the password travels as a secret, on stdin"
     assert not any("password" in k.lower() for k in env)
@@ -466,3 +475,33 @@ def test_a_rebuilt_image_under_the_same_tag_changes_the_pull_trigger():
     changed = [r.name for r in after.of_type("docker:index/remoteImage:RemoteImage")
                if r.plain_inputs["pullTriggers"] != trigger[r.name]]
     assert changed == ["dev-images-dev-tunestack-redis-7.0"]   # that image alone: only its containers follow
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_a_password_rotation_replaces_no_server_and_switches_before_the_replicas(stack):
+    """Issue #25, point 4: a new dbPassword replaced PostgreSQL and PgBouncer (their uploads held
+    it). Now it reaches them live, by a command every app container waits for; during a rotation's
+    first `up` they keep the previous password while web replicas learn both."""
+    def servers(run):
+        return {r.name: r.plain_inputs for r in run.of_type(CONTAINER)
+                if r.name in (f"{stack}-postgres", f"{stack}-pgbouncer")}
+
+    def switch(run):
+        return next(r for r in run.of_type("command:local:Command") if r.name == f"{stack}-db-password-switch")
+
+    before = run_program(stack, extra_config={"tunestack:dbPassword": "first-password"})
+    rotating = run_program(stack, extra_config={"tunestack:dbPassword": "second-password",
+                                                "tunestack:dbPasswordPrevious": "first-password"})
+    after = run_program(stack, extra_config={"tunestack:dbPassword": "second-password"})
+    assert servers(before) == servers(rotating) == servers(after), "no server is replaced for a password"
+    assert [plain(switch(r).plain_inputs["stdin"]) for r in (before, rotating, after)] == \
+        ["first-password", "first-password", "second-password"]
+    assert SECRET_SIG in json.dumps(switch(after).inputs["stdin"])
+    for run in (before, rotating, after):
+        for app in (c for c in run.of_type(CONTAINER) if "-app-" in c.name):
+            assert switch(run).urn in run.waits_for(app), f"{app.name} starts before the servers' password"
+    web = next(c for c in rotating.of_type(CONTAINER) if "-app-web-" in c.name)
+    jobs = next(c for c in rotating.of_type(CONTAINER) if "-app-jobs-" in c.name)
+    assert "DATABASE_PASSWORD_PREVIOUS_FILE=/etc/tunestack/secrets/database-password-previous" in web.plain_inputs["envs"]
+    assert not any("PREVIOUS" in e for e in jobs.plain_inputs["envs"]), "jobs connect as their own role"
+    assert not any("PREVIOUS" in e for c in after.of_type(CONTAINER) for e in c.plain_inputs.get("envs") or [])

@@ -14,14 +14,17 @@ SETTING = re.compile(r"^(\w+) = ", re.M)
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_postgres_start_and_live_settings_split_by_context(stack):
-    """PostgreSQL docs (pg_settings.context): `postmaster` settings change only at a server start."""
+    """PostgreSQL docs (pg_settings.context): `postmaster` settings change only at a server start.
+    TLS (plan.tls) comes with the container too: its certificate files are the container's, and
+    pg_hba.conf takes TLS only from the first second."""
     plan = plan_stack(stack, target="docker")
+    tls = set(plan.tls["postgres"].settings) if "postgres" in plan.tls else set()
     files = render_container_bases(plan)
     start = set(SETTING.findall(files["postgresql.conf"])) - {"include_if_exists"}
     live = set(SETTING.findall(files["postgresql.live.conf"]))
     gucs = catalog(plan.spec.postgres.version)
     assert start | live == set(plan.postgres) and not start & live
-    assert {gucs[k].context for k in start} == {"postmaster"}
+    assert {gucs[k].context for k in start - tls} == {"postmaster"} and tls <= start
     assert "postmaster" not in {gucs[k].context for k in live}
     assert "include_if_exists = '/etc/tunestack/live/postgresql.conf'" in files["postgresql.conf"]
 
@@ -34,7 +37,10 @@ def test_pgbouncer_live_file_is_one_section_without_a_header(stack):
     files = render_container_bases(plan)
     live = files["pgbouncer.live.ini"]
     assert "[" not in "".join(line for line in live.splitlines() if not line.startswith(";"))
-    assert set(SETTING.findall(live)) == set(plan.pgbouncer) - set(PGBOUNCER_AT_START)
+    tls = {k for k in plan.pgbouncer if "_tls_" in k}   # with the container's certificate files
+    assert set(SETTING.findall(live)) == set(plan.pgbouncer) - set(PGBOUNCER_AT_START) - tls
+    assert tls == ({"client_tls_sslmode", "client_tls_cert_file", "client_tls_key_file", "server_tls_sslmode",
+                    "server_tls_ca_file"} if plan.tls else set())
     start = files["pgbouncer.ini"]
     assert len(re.findall(r"^\[pgbouncer\]$", start, re.M)) == 1 and start.rstrip().endswith("%include /etc/tunestack/live/pgbouncer.ini")
 

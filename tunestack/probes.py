@@ -3,6 +3,8 @@ and advise ask PostgreSQL, PgBouncer's console and Redis. Passwords are read fro
 host into the client's environment, never written into a command line or a log."""
 from __future__ import annotations
 
+from .plan.tls import CA_FILE
+
 
 def quote(text: str) -> str:
     """One shell word, whatever `text` holds."""
@@ -19,12 +21,19 @@ def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str
     return host.check_output(cmd)
 
 
-def redis_cli(host, secrets_dir: str, role: str, port: int, *command: str, as_json: bool = False) -> str:
+def redis_tls_flags(tls: bool) -> str:
+    """redis-cli's words for an instance that serves TLS only (plan.tls): TLS, verified with the CA."""
+    return f"--tls --cacert {CA_FILE} " if tls else ""
+
+
+def redis_cli(host, secrets_dir: str, role: str, port: int, *command: str, as_json: bool = False,
+              tls: bool = False) -> str:
     """redis-cli on one instance with that instance's own password (one per role). `as_json`: the
-    reply as JSON (redis-cli 7 --json), for replies whose values may be empty or hold line breaks."""
+    reply as JSON (redis-cli 7 --json), for replies whose values may be empty or hold line breaks.
+    `tls`: the instance serves TLS only (`f"redis-{role}" in plan.tls`)."""
     words = " ".join(quote(w) for w in command)
     return host.check_output(f'REDISCLI_AUTH="$(cat {secrets_dir}/redis-{role}-password)" redis-cli --no-auth-warning '
-                             f"{'--json ' if as_json else ''}-h 127.0.0.1 -p {port} {words}")
+                             f"{'--json ' if as_json else ''}{redis_tls_flags(tls)}-h 127.0.0.1 -p {port} {words}")
 
 
 def with_token_header(secrets_dir: str, token_file: str, url: str, max_time: int = 10) -> str:

@@ -9,7 +9,7 @@ import json
 from .stackfile.schema import CONFIG, NS
 
 KEYS = [k.split(":", 1)[1] for k in CONFIG["properties"]]
-SECRET_KEYS = ("dbPassword", "redisPassword", "registryPassword")
+SECRET_KEYS = ("dbPassword", "dbPasswordPrevious", "redisPassword", "registryPassword", "tlsCaKey")
 
 
 def stack_document(config) -> dict:
@@ -20,7 +20,9 @@ def stack_document(config) -> dict:
             if config.get(key) is not None:  # present: validate its shape, never its value
                 out[f"{NS}:{key}"] = {"secure": "(set)"}
             continue
-        value = config.get_object(key)
+        # A string key (a PEM) is kept as it is; every other one is JSON (runtime_config writes it so).
+        value = config.get(key) if CONFIG["properties"][f"{NS}:{key}"].get("type") == "string" \
+            else config.get_object(key)
         if value is not None:
             out[f"{NS}:{key}"] = value
     return {"config": out}

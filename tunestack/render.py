@@ -207,8 +207,13 @@ SYSTEMD_UNITS = {"postgres": "postgresql@.service", "pgbouncer": "pgbouncer.serv
                  "redis-cache": "redis-server@cache.service", "redis-queue": "redis-server@queue.service",
                  "haproxy": "haproxy.service"}
 LIVE_DIR = "/etc/tunestack/live"
+# The Docker image's auth file: composed by the image from its uploaded users and the app's password,
+# which arrives live (images/pgbouncer/admin.sh), so a rotation never restarts PgBouncer.
+PGBOUNCER_AUTH_FILE = "/run/tunestack/pgbouncer-userlist.txt"
 # What PgBouncer reads only at start (PgBouncer manual: these "cannot be changed at run time"), and
 # what the admin console needs before the first live delivery. listen_backlog is listen(2)'s argument.
+# PgBouncer's server side of TLS (plan/tls.py): with the container, like the rest of its TLS.
+TLS_CLIENT_SIDE = {"server_tls_sslmode", "server_tls_ca_file"}
 PGBOUNCER_AT_START = ("listen_addr", "listen_port", "unix_socket_dir", "auth_type", "listen_backlog")
 
 
@@ -223,7 +228,10 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
     spec = plan.spec
     env = environment(spec.postgres.version)
     gucs = catalog(spec.postgres.version)
-    at_start = {k: s for k, s in plan.postgres.items() if gucs[k].context == "postmaster"}
+    # TLS belongs with the certificate files the container is created with: from its first second
+    # (pg_hba.conf takes hostssl only), never from a later live delivery.
+    tls = {k for server in plan.tls.values() for k in server.settings} | TLS_CLIENT_SIDE
+    at_start = {k: s for k, s in plan.postgres.items() if gucs[k].context == "postmaster" or k in tls}
     return {
         "postgresql.conf": env.get_template("postgresql.container.conf.j2").render(
             stack=plan.stack, settings=at_start, live=f"{LIVE_DIR}/postgresql.conf"),
@@ -231,11 +239,12 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
             stack=plan.stack, version=spec.postgres.version,
             settings={k: s for k, s in plan.postgres.items() if k not in at_start}),
         "pgbouncer.ini": env.get_template("pgbouncer.container.ini.j2").render(
-            stack=plan.stack, at_start={k: s for k, s in plan.pgbouncer.items() if k in PGBOUNCER_AT_START},
+            stack=plan.stack, at_start={k: s for k, s in plan.pgbouncer.items() if k in PGBOUNCER_AT_START or k in tls},
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, users=plan.pgbouncer_users,
-            live=f"{LIVE_DIR}/pgbouncer.ini", secrets_dir=layout.secrets_dir),
+            live=f"{LIVE_DIR}/pgbouncer.ini", auth_file=PGBOUNCER_AUTH_FILE),
         "pgbouncer.live.ini": env.get_template("pgbouncer.live.ini.j2").render(
-            stack=plan.stack, settings={k: s for k, s in plan.pgbouncer.items() if k not in PGBOUNCER_AT_START}),
+            stack=plan.stack, settings={k: s for k, s in plan.pgbouncer.items()
+                                        if k not in PGBOUNCER_AT_START and k not in tls}),
     }
 
 

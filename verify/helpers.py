@@ -28,11 +28,12 @@ def postgres_settings(host, secrets_dir: str, port: int) -> dict[str, str]:
     return once(host, "postgres", port, make=read)
 
 
-def redis_config(host, secrets_dir: str, role: str, port: int) -> dict[str, str]:
-    """CONFIG GET * on one instance, with that instance's own password (one per role), in one call."""
+def redis_config(host, secrets_dir: str, role: str, port: int, tls: bool = False) -> dict[str, str]:
+    """CONFIG GET * on one instance, with that instance's own password (one per role), in one call;
+    over TLS, verified, where the instance serves only TLS (plan.tls)."""
     def read():
         # As JSON: a setting whose value is empty (save "") can never shift the pairs of a line-based read.
-        values = json.loads(redis_cli(host, secrets_dir, role, port, "CONFIG", "GET", "*", as_json=True))
+        values = json.loads(redis_cli(host, secrets_dir, role, port, "CONFIG", "GET", "*", as_json=True, tls=tls))
         # Never keep a password in memory longer than the read: no check compares one.
         return {k: v for k, v in values.items() if k not in ("requirepass", "masterauth")}
     return once(host, "redis", role, port, make=read)

@@ -2,6 +2,8 @@
 (no `trust` anywhere), and each Redis answers NOAUTH to a client that did not authenticate."""
 import pytest
 
+from tunestack.probes import redis_tls_flags
+
 
 @pytest.mark.parametrize("service", ["postgres", "pgbouncer"])
 def test_sql_login_without_a_password_is_refused(host, plan, record, service):
@@ -18,6 +20,7 @@ def test_sql_login_without_a_password_is_refused(host, plan, record, service):
 @pytest.mark.parametrize("role", ["cache", "queue"])
 def test_redis_without_a_password_answers_noauth(host, plan, record, role):
     port = plan.redis[role]["port"].value
-    res = host.run(f"redis-cli -h 127.0.0.1 -p {port} PING")
+    # Over TLS where the instance serves only TLS: the password is what this check is about.
+    res = host.run(f"redis-cli {redis_tls_flags(f'redis-{role}' in plan.tls)}-h 127.0.0.1 -p {port} PING")
     said = (res.stdout + res.stderr).strip()
     record("NOAUTH", "NOAUTH" if "NOAUTH" in said else said[:80], "NOAUTH" in said)

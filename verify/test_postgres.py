@@ -1,4 +1,5 @@
-"""PostgreSQL: SHOW for every planned setting, pg_stat_statements loaded, per-role timeouts."""
+"""PostgreSQL: SHOW for every planned setting, pg_stat_statements loaded, per-role timeouts, and
+with TLS, no session from the network in plaintext."""
 import pytest
 
 from tunestack.postgres.catalog import catalog
@@ -32,3 +33,15 @@ def test_app_role_timeout(host, plan, secrets_dir, record, name):
     config = psql(host, secrets_dir, port, "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'app'")
     record(f"{name}={plan.postgres_roles['app'][name].text}", config.strip(),
            f"{name}={plan.postgres_roles['app'][name].text}" in config)
+
+
+def test_network_sessions_are_encrypted(host, plan, secrets_dir, record):
+    """Where PostgreSQL serves TLS (plan.tls), every session from the network, PgBouncer's server
+    connections among them, is encrypted (pg_stat_ssl)."""
+    if "postgres" not in plan.tls:
+        pytest.skip("PostgreSQL serves no TLS in this stack: its clients are all on its host")
+    said = psql(host, secrets_dir, plan.postgres["port"].value,
+                "SELECT count(*) FILTER (WHERE NOT s.ssl) || ' of ' || count(*) FROM pg_stat_ssl s "
+                "JOIN pg_stat_activity a USING (pid) WHERE a.client_addr IS NOT NULL").strip()
+    plaintext, _, total = said.partition(" of ")
+    record("0 in plaintext", f"{plaintext} in plaintext (of {total})", plaintext == "0")

@@ -88,11 +88,13 @@ def test_sentry_rates(host, plan, secrets_dir, record):
 def test_sidekiq_registry(host, plan, secrets_dir, record, key):
     """Sidekiq's own process registry in the queue Redis: what each running Sidekiq process took."""
     port = plan.redis["queue"]["port"].value
-    identities = redis_cli(host, secrets_dir, "queue", port, "SMEMBERS", "processes").split()
+    identities = redis_cli(host, secrets_dir, "queue", port, "SMEMBERS", "processes",
+                           tls="redis-queue" in plan.tls).split()
     # A process that stopped stays in the set until Sidekiq prunes it, and its own hash for up to
     # 60 s: only processes that still live count (on this host, their pid is there).
     here = host.check_output("hostname").strip()
-    infos = [json.loads(raw) for raw in (redis_cli(host, secrets_dir, "queue", port, "HGET", i, "info").strip()
+    infos = [json.loads(raw) for raw in (redis_cli(host, secrets_dir, "queue", port, "HGET", i, "info",
+                                                                   tls="redis-queue" in plan.tls).strip()
                                          for i in identities) if raw]
     infos = [i for i in infos if i.get("hostname") != here or host.run(f"test -d /proc/{int(i['pid'])}").rc == 0]
     expected = plan.app["job_concurrency"].value if key == "concurrency" else list(plan.app["job_queues"].value)

@@ -10,9 +10,11 @@ KEYS = ["maxmemory", "maxmemory-policy", "appendonly", "save", "timeout"]
 @pytest.mark.parametrize("key", KEYS)
 def test_config(host, plan, secrets_dir, record, role, key):
     settings = plan.redis[role]
-    record(settings[key].text, redis_config(host, secrets_dir, role, settings["port"].value).get(key))
+    record(settings[key].text, redis_config(host, secrets_dir, role, settings["port"].value,
+                                            f"redis-{role}" in plan.tls).get(key))
 
 
 @pytest.mark.parametrize("role", ["queue"])
 def test_queue_fsync(host, plan, secrets_dir, record, role):
-    record("everysec", redis_config(host, secrets_dir, "queue", plan.redis["queue"]["port"].value).get("appendfsync"))
+    record("everysec", redis_config(host, secrets_dir, "queue", plan.redis["queue"]["port"].value,
+                                    "redis-queue" in plan.tls).get("appendfsync"))

@@ -12,3 +12,19 @@ admin() {
   rm -f "$passfile"
   return $status
 }
+
+# PgBouncer's auth file (auth_file in the container's pgbouncer.ini): the uploaded users (jobs, the
+# admin) and the app's, delivered live (tunestack-live app-password) and kept on the live volume,
+# so that a rotation never restarts PgBouncer. Written 0600 for PgBouncer's user, then renamed.
+AUTH_FILE=/run/tunestack/pgbouncer-userlist.txt
+APP_PASSWORD=/etc/tunestack/live/secrets/app-password
+compose_auth_file() {
+  mkdir -p /run/tunestack && chown postgres:postgres /run/tunestack && chmod 0700 /run/tunestack
+  tmp=$(mktemp /run/tunestack/.userlist.XXXXXX)
+  cat /etc/tunestack/secrets/pgbouncer-userlist.txt > "$tmp"
+  if [ -s "$APP_PASSWORD" ]; then
+    # "user" "password", a double quote inside doubled (PgBouncer manual, auth_file)
+    printf '"app" "%s"\n' "$(sed 's/"/""/g' "$APP_PASSWORD")" >> "$tmp"
+  fi
+  chown postgres:postgres "$tmp" && chmod 0600 "$tmp" && mv "$tmp" "$AUTH_FILE"
+}

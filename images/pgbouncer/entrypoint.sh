@@ -9,4 +9,8 @@ fi
 mkdir -p /etc/tunestack/live && chmod 0755 /etc/tunestack/live
 [ -f /etc/tunestack/live/pgbouncer.ini ] || : > /etc/tunestack/live/pgbouncer.ini
 chmod 0644 /etc/tunestack/live/pgbouncer.ini
+. /usr/local/lib/tunestack/admin.sh
+mkdir -p /etc/tunestack/live/secrets && chown postgres:postgres /etc/tunestack/live/secrets
+chmod 0700 /etc/tunestack/live/secrets
+compose_auth_file
 exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"

@@ -17,6 +17,16 @@ mkdir -p /etc/tunestack/live && chown root:root /etc/tunestack/live && chmod 075
 if [ -d "$secrets" ]; then
   chown -R postgres:postgres "$secrets"; chmod 0700 "$secrets"; find "$secrets" -type f -exec chmod 0600 {} +
 fi
+# The app role's password arrives live (tunestack-live app-password) and stays on the live volume;
+# until its first delivery the role gets a random one that nobody knows.
+mkdir -p /etc/tunestack/live/secrets && chown postgres:postgres /etc/tunestack/live/secrets
+chmod 0700 /etc/tunestack/live/secrets
+if [ -s /etc/tunestack/live/secrets/app-password ]; then
+  cp /etc/tunestack/live/secrets/app-password "$secrets/app-password"
+else
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secrets/app-password"
+fi
+chown postgres:postgres "$secrets/app-password" && chmod 0600 "$secrets/app-password"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   as_postgres initdb -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
     --pwfile="$secrets/postgres-password" -E UTF8 >/dev/null

@@ -5,19 +5,45 @@
 #                    restates the settings that need a restart, so a reload never half-applies one.
 #                    A file PostgreSQL rejects (pg_file_settings.error) is put back and never loaded.
 #   roles.sql        per-role timeouts (ALTER ROLE, idempotent), run at once and at every start.
+#   app-password     the app role's password (a rotation: see the Pulumi program's DatabasePassword),
+#                    kept 0600 for postgres on the live volume, so a replaced container starts with
+#                    it, and set at once with ALTER ROLE: sessions already open stay open.
 # Root owns the folder and the files: the server reads them and can change none of them.
 set -eu
 live=/etc/tunestack/live
 file="${1:-}"
 case "$file" in
-  postgresql.conf|roles.sql) ;;
-  *) echo "tunestack-live: unknown file '$file'; allowed: postgresql.conf, roles.sql" >&2; exit 2 ;;
+  postgresql.conf|roles.sql|app-password) ;;
+  *) echo "tunestack-live: unknown file '$file'; allowed: postgresql.conf, roles.sql, app-password" >&2; exit 2 ;;
 esac
 as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 # The running server's port and socket folder, from its own pid file (lines 4 and 5).
 port=$(sed -n 4p "$PGDATA/postmaster.pid")
 socket=$(sed -n 5p "$PGDATA/postmaster.pid")
 sql() { as_postgres psql -h "$socket" -p "$port" -U postgres -d postgres -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+
+if [ "$file" = app-password ]; then
+  umask 077
+  mkdir -p "$live/secrets" && chown postgres:postgres "$live/secrets" && chmod 0700 "$live/secrets"
+  new=$(mktemp "$live/secrets/.app-password.XXXXXX")
+  cat > "$new"
+  if [ ! -s "$new" ] || [ "$(wc -l < "$new")" -gt 0 ]; then
+    rm -f "$new"; echo "tunestack-live: the app password must be one line without a line break" >&2; exit 2
+  fi
+  chown postgres:postgres "$new" && mv "$new" "$live/secrets/app-password"
+  # Read by psql itself (backticks), never on a command line; nothing of it in statistics or logs.
+  sql <<'SQL'
+SET pg_stat_statements.track = 'none';
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+SET log_min_error_statement = 'panic';
+\set app_password `cat /etc/tunestack/live/secrets/app-password`
+ALTER ROLE app PASSWORD :'app_password';
+\unset app_password
+SQL
+  echo "app password set"
+  exit 0
+fi
 
 mkdir -p "$live"
 new=$(mktemp "$live/.$file.XXXXXX")

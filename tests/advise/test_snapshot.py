@@ -70,7 +70,7 @@ def test_an_area_that_cannot_be_read_says_why_and_the_others_are_read():
     plan = SimpleNamespace(postgres={"port": SimpleNamespace(value=5432)},
                            pgbouncer={"listen_port": SimpleNamespace(value=6432)},
                            redis={"cache": {"port": SimpleNamespace(value=6379)},
-                                  "queue": {"port": SimpleNamespace(value=6380)}})
+                                  "queue": {"port": SimpleNamespace(value=6380)}}, tls={})
 
     class Down(Host):
         def check_output(self, command):

@@ -93,6 +93,9 @@ def apply_under_load(replay, new, what):
     return load
 
 
+ROTATED = {"tunestack:dbPassword": "rotated-" + "x" * 24}
+
+
 def kept(engine):
     return engine.psql("SELECT count(*) FROM kept") == "500" and queue_len(engine) == 1000
 
@@ -187,13 +190,34 @@ def test_a_rollout_step_never_replaces_the_load_balancer(deployed):
     assert after.failed == 0
 
 
-def test_password_rotation_works_end_to_end(deployed):
+GENERATED_DB_PASSWORD = "mock-generated-dev-secrets-db"   # the app role's, as the mocks' RandomPassword made it
+
+
+def app_login(engine, password: str) -> bool:
+    """A new session as the app role through PgBouncer, with `password`."""
+    res = engine.client.containers.get("dev-pgbouncer").exec_run(
+        ["psql", "-h", "127.0.0.1", "-p", "6432", "-U", "app", "-d", "app", "-AtX", "-c", "SELECT 1"],
+        environment={"PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"})
+    return res.exit_code == 0
+
+
+def test_a_password_rotation_fails_no_request_and_restarts_no_server(deployed):
+    """Issue #25, point 4: PostgreSQL and PgBouncer restarted with the new password while replicas
+    still had the old one. Now: two `up`s (components/dbpassword.py), the servers switch live."""
     engine, replay, tmp = deployed
-    rotated = "rotated-" + "x" * 24
-    # Measured, not asserted: PostgreSQL and PgBouncer are replaced (delete first) for a new password.
-    apply_under_load(replay, program(tmp, work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half,
-                                     extra={"tunestack:dbPassword": rotated}), "password rotation")
-    assert engine.read("dev-postgres", "/etc/tunestack/secrets/app-password") == rotated
+    rotated = ROTATED["tunestack:dbPassword"]
+    servers = {n: i for n, i in container_ids(engine).items() if n in ("dev-postgres", "dev-pgbouncer")}
+    changes = (work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half)
+    first = apply_under_load(replay, program(tmp, *changes, extra={
+        **ROTATED, "tunestack:dbPasswordPrevious": GENERATED_DB_PASSWORD}), "rotation 1/2: replicas learn both")
+    assert app_login(engine, GENERATED_DB_PASSWORD) and not app_login(engine, rotated), "servers keep the old one"
+    assert app_ok(), "the new replica logs in with the previous password"
+    second = apply_under_load(replay, program(tmp, *changes, extra=ROTATED), "rotation 2/2: servers switch")
+    for load in (first, second):
+        assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
+    assert {n: i for n, i in container_ids(engine).items() if n in servers} == servers, "no server restarted"
+    assert app_login(engine, rotated) and not app_login(engine, GENERATED_DB_PASSWORD)
+    assert engine.read("dev-postgres", "/etc/tunestack/live/secrets/app-password") == rotated
     assert app_ok(), "PostgreSQL, PgBouncer and the app agree on the new password"
     assert kept(engine)
 
@@ -204,7 +228,7 @@ def test_removing_a_restart_only_override_goes_back_to_the_default(deployed):
     engine, replay, tmp = deployed
     def without_wal_senders(c): c["tunestack:postgres"]["overrides"] = {"work_mem": "8MB"}
     replay.update(program(tmp, without_wal_senders, more_clients, timeouts, new_app_version, canary_half,
-                          extra={"tunestack:dbPassword": "rotated-" + "x" * 24}))
+                          extra=ROTATED))
     assert engine.psql("SHOW max_wal_senders") == "10"
     assert engine.psql("SHOW work_mem") == "8MB"
     assert kept(engine)
@@ -240,7 +264,6 @@ def no_canary(c):
     c["tunestack:canaryWeight"] = 0
 
 
-ROTATED = {"tunestack:dbPassword": "rotated-" + "x" * 24}
 # dev has one replica, the canary since the rollout step above: a new version is the same image on
 # both tracks, so the replica takes it on its track and migrations run for it.
 BEFORE_MIGRATIONS = (work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half)

@@ -67,11 +67,18 @@ def test_postgres_reports_the_plan(dev):
 
 def test_secrets_are_0600_and_the_services_own(dev):
     engine, run, replay, plan = dev
-    for container, owner in (("dev-postgres", "postgres"), ("dev-pgbouncer", "postgres")):
-        out = engine.client.containers.get(container).exec_run(
-            ["stat", "-c", "%a %U %n", "/etc/tunestack/secrets/" + ("app-password" if container == "dev-postgres"
-                                                                  else "pgbouncer-userlist.txt")]).output.decode()
-        assert out.startswith(f"600 {owner} "), out
+    # The uploaded secrets, and the app's password that arrives live (DatabasePassword): on the live
+    # volume, and in the auth file PgBouncer reads.
+    for container, path in (("dev-postgres", "/etc/tunestack/secrets/migrator-password"),
+                            ("dev-postgres", "/etc/tunestack/live/secrets/app-password"),
+                            ("dev-pgbouncer", "/etc/tunestack/secrets/pgbouncer-userlist.txt"),
+                            ("dev-pgbouncer", "/etc/tunestack/live/secrets/app-password"),
+                            ("dev-pgbouncer", "/run/tunestack/pgbouncer-userlist.txt")):
+        out = engine.client.containers.get(container).exec_run(["stat", "-c", "%a %U %n", path]).output.decode()
+        assert out.startswith("600 postgres "), out
+    for container, folder in (("dev-postgres", "/etc/tunestack/live/secrets"), ("dev-pgbouncer", "/run/tunestack")):
+        out = engine.client.containers.get(container).exec_run(["stat", "-c", "%a %U", folder]).output.decode()
+        assert out.strip() == "700 postgres", (container, folder, out)
 
 
 def test_verify_passes_against_the_containers(dev):

@@ -74,7 +74,7 @@ def test_nothing_listens_beyond_each_hosts_address(staging):
 
 
 @pytest.mark.parametrize("service", ["pgbouncer", "redis-cache", "redis-queue"])
-def test_every_published_port_asks_for_a_password(staging, service):
+def test_every_published_port_asks_for_a_password(staging, tmp_path, service):
     bed, replay, plan, _ = staging
     spot = plan.placement[service]
     if spot.publish is None:
@@ -85,10 +85,68 @@ def test_every_published_port_asks_for_a_password(staging, service):
         res = subprocess.run(["psql", "-h", spot.publish, "-p", str(port), "-U", "app", "-d", "app", "-w", "-c", "SELECT 1"],
                              capture_output=True, text=True, timeout=20, env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
         assert res.returncode != 0 and re.search("password", res.stderr), res.stderr
-    else:
-        res = subprocess.run(["redis-cli", "-h", spot.publish, "-p", str(port), "PING"], capture_output=True, text=True,
-                             timeout=20)
+    else:   # over TLS, as its clients connect (the plaintext port is off: see the test below)
+        ca = tmp_path / "ca.crt"
+        ca.write_text(ca_pem(replay))
+        res = subprocess.run(["redis-cli", "--tls", "--cacert", str(ca), "-h", spot.publish, "-p", str(port), "PING"],
+                             capture_output=True, text=True, timeout=20)
         assert "NOAUTH" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def ca_pem(replay) -> str:
+    """The stack's CA certificate, as the program's CA resource holds it."""
+    return next(r.plain_inputs["certPem"] for r in replay.run.of_type("tls:index/selfSignedCert:SelfSignedCert"))
+
+
+def password(replay, key: str) -> str:
+    """One of the stack's passwords (StackSecrets), as the program generated it."""
+    return next(r.plain_inputs["result"] for r in replay.run.of_type("random:index/randomPassword:RandomPassword")
+                if r.name == f"bed-secrets-{key}")
+
+
+def from_app_host(bed, cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A client on app host 1: its own network namespace, the secrets in its environment only."""
+    return subprocess.run(["nsenter", f"--net=/var/run/netns/{bed.hosts['app1'].netns}", *cmd], capture_output=True,
+                          text=True, timeout=30, env={**os.environ, **env})
+
+
+@pytest.mark.parametrize("service", ["postgres", "pgbouncer", "redis-cache", "redis-queue"])
+def test_between_hosts_only_verified_tls_gets_through(staging, tmp_path, service):
+    """Issue #25, point 8: from another host, a client that verifies the server's certificate and
+    name against the stack's CA gets in and is encrypted; a plaintext client is refused."""
+    bed, replay, plan, _ = staging
+    assert service in plan.tls, f"{service} has clients on other hosts and must serve TLS"
+    ca = tmp_path / "ca.crt"
+    ca.write_text(ca_pem(replay))
+    address, port = plan.placement[service].publish, plan.ports()[service]
+    if service.startswith("redis-"):
+        auth = {"REDISCLI_AUTH": password(replay, "redis-cache" if service == "redis-cache" else "redis")}
+        plaintext = from_app_host(bed, ["timeout", "10", "redis-cli", "--no-auth-warning", "-h", address, "-p", str(port),
+                                        "PING"], auth)
+        assert "PONG" not in plaintext.stdout + plaintext.stderr, "a plaintext client was answered"
+        verified = from_app_host(bed, ["redis-cli", "--no-auth-warning", "--tls", "--cacert", str(ca), "-h", address,
+                                       "-p", str(port), "PING"], auth)
+        assert verified.stdout.strip() == "PONG", verified.stdout + verified.stderr
+        return
+    user, key = ("migrator", "migrator") if service == "postgres" else ("app", "db")
+    sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" if service == "postgres" else "SELECT 1"
+    env = {"PGPASSWORD": password(replay, key), "PGCONNECT_TIMEOUT": "5"}
+    plaintext = from_app_host(bed, ["psql", f"host={address} port={port} user={user} dbname=app sslmode=disable",
+                                    "-AtX", "-c", sql], env)
+    assert plaintext.returncode != 0, "a plaintext client got in"
+    assert ("no encryption" if service == "postgres" else "SSL required") in plaintext.stderr, plaintext.stderr
+    verified = from_app_host(bed, ["psql", f"host={address} port={port} user={user} dbname=app sslmode=verify-full "
+                                   f"sslrootcert={ca}", "-AtX", "-c", sql], env)
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.strip() == ("t" if service == "postgres" else "1")
+    # A CA that did not sign the server's certificate is refused: verification is real.
+    other = tmp_path / "other-ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "other.key"), "-out", str(other), "-subj", "/CN=other", "-days", "1"],
+                   check=True, capture_output=True)
+    forged = from_app_host(bed, ["psql", f"host={address} port={port} user={user} dbname=app sslmode=verify-full "
+                                 f"sslrootcert={other}", "-AtX", "-c", sql], env)
+    assert forged.returncode != 0 and "certificate verify failed" in forged.stderr, forged.stderr
 
 
 def test_verify_checks_every_machine_over_ssh(staging):
@@ -114,6 +172,12 @@ def test_verify_checks_every_machine_over_ssh(staging):
     # Kernel settings the plan asks for, read inside each container's own network namespace.
     assert any("PASS  test_somaxconn_honours_the_listen_backlog[" in line and "pgbouncer" in line
                for line in res.stdout.splitlines()), res.stdout[-3000:]
+    # TLS between hosts, at run time: plaintext refused, PostgreSQL's network sessions all encrypted
+    for check, service in (("test_plaintext_is_refused", "postgres"), ("test_plaintext_is_refused", "redis-queue"),
+                           ("test_verified_client_is_encrypted", "pgbouncer"),
+                           ("test_network_sessions_are_encrypted", "postgres")):
+        assert any(f"PASS  {check}[" in line and service in line for line in res.stdout.splitlines()), \
+            (check, service, res.stdout[-3000:])
     assert " 0 failed" in res.stdout
 
 
@@ -277,3 +341,33 @@ def test_advise_reads_every_area_where_verify_checks_it(staging):
     assert not unread, unread
     assert sample["postgres"]["xact_commit"] > 0 and "total_xact_count" in sample["pgbouncer"]
     assert sample["redis_cache"]["maxmemory"] == plan.redis["cache"]["maxmemory"].value
+
+
+def test_a_password_rotation_across_app_hosts_fails_no_request(staging):
+    """Issue #25, point 4, with two app replicas on two hosts (replaced one at a time: their ports
+    are published): the two `up`s of a rotation (components/dbpassword.py) under load, counted.
+    Last in this module: the stack keeps the rotated password."""
+    from components.mockrun import run_program
+    from tunestack.loadgen import Load
+
+    bed, replay, plan, stacks = staging
+    path, old, new = stacks / "Pulumi.bed.yaml", password(replay, "db"), "rotated-" + "y" * 24
+    db = replay.where["bed-postgres"]
+    servers = {n: db.containers.get(n).id for n in ("bed-postgres", "bed-pgbouncer")}
+    entry = f"http://{bed.hosts['cache'].address}:{plan.loadbalancer['port'].value}/"
+    counted = []
+    for extra in ({"tunestack:dbPassword": new, "tunestack:dbPasswordPrevious": old}, {"tunestack:dbPassword": new}):
+        with Load(entry, threads=2, limit_s=300, pause_s=0.05) as users:
+            replay.update(run_program("bed", stack_file=path, extra_config=extra))
+        counted.append((users.failed, len(users.results)))
+    print(f"rotation across 2 app hosts: failed/requests per up: {counted}", flush=True)
+    assert all(total and failed == 0 for failed, total in counted), counted
+    assert {n: db.containers.get(n).id for n in servers} == servers, "no server restarted"
+    env = {"PGPASSWORD": new, "PGCONNECT_TIMEOUT": "5"}
+    address, port = plan.placement["pgbouncer"].publish, plan.ports()["pgbouncer"]
+    ca = stacks / "rotation-ca.crt"
+    ca.write_text(ca_pem(replay))
+    login = ["psql", f"host={address} port={port} user=app dbname=app sslmode=verify-full sslrootcert={ca}",
+             "-AtX", "-c", "SELECT 1"]
+    assert from_app_host(bed, login, env).returncode == 0, "the app role takes the new password"
+    assert from_app_host(bed, login, {**env, "PGPASSWORD": old}).returncode != 0, "and no longer the old one"

@@ -78,17 +78,17 @@ def pgbouncer(host, secrets_dir: str, port: int) -> dict:
             "total_xact_count": sum(float(r.get("total_xact_count", 0)) for r in stats)}
 
 
-def redis(host, secrets_dir: str, role: str, port: int) -> dict:
+def redis(host, secrets_dir: str, role: str, port: int, tls: bool = False) -> dict:
     """INFO (Redis docs, "INFO"): the counters the cache and queue findings read."""
-    out = redis_cli(host, secrets_dir, role, port, "INFO")
+    out = redis_cli(host, secrets_dir, role, port, "INFO", tls=tls)
     info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line and not line.startswith("#"))
     keys = ("evicted_keys", "keyspace_hits", "keyspace_misses", "used_memory", "maxmemory", "uptime_in_seconds",
             "mem_fragmentation_ratio", "blocked_clients", "aof_rewrite_in_progress")
     return {k: float(info[k]) for k in keys if k in info}
 
 
-def queue_depth(host, secrets_dir: str, port: int, key: str = "jobs") -> int:
-    out = redis_cli(host, secrets_dir, "queue", port, "LLEN", key)
+def queue_depth(host, secrets_dir: str, port: int, key: str = "jobs", tls: bool = False) -> int:
+    out = redis_cli(host, secrets_dir, "queue", port, "LLEN", key, tls=tls)
     return int(out.strip() or 0)
 
 
@@ -124,9 +124,12 @@ def sample_areas(hosts: dict, plan, secrets_dir: str, control_dir: str, before_e
     readers = {
         "postgres": lambda h: postgres(h, secrets_dir, plan.postgres["port"].value),
         "pgbouncer": lambda h: pgbouncer(h, secrets_dir, plan.pgbouncer["listen_port"].value),
-        "redis_cache": lambda h: redis(h, secrets_dir, "cache", plan.redis["cache"]["port"].value),
-        "redis_queue": lambda h: redis(h, secrets_dir, "queue", plan.redis["queue"]["port"].value),
-        "queue": lambda h: {"depth": queue_depth(h, secrets_dir, plan.redis["queue"]["port"].value)},
+        "redis_cache": lambda h: redis(h, secrets_dir, "cache", plan.redis["cache"]["port"].value,
+                                       tls="redis-cache" in plan.tls),
+        "redis_queue": lambda h: redis(h, secrets_dir, "queue", plan.redis["queue"]["port"].value,
+                                       tls="redis-queue" in plan.tls),
+        "queue": lambda h: {"depth": queue_depth(h, secrets_dir, plan.redis["queue"]["port"].value,
+                                                 tls="redis-queue" in plan.tls)},
         "app": lambda h: app(h, plan, control_dir),
     }
     for area, read in readers.items():

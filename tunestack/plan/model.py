@@ -60,6 +60,7 @@ class Plan:
     host_kernel: dict[str, dict[str, Setting]] = field(default_factory=dict)   # per host: sysctls and THP
     migrate_env: dict[str, Setting] = field(default_factory=dict)   # the app image's migrate command
     pgbouncer_users: dict[str, dict[str, Setting]] = field(default_factory=dict)   # [users]: per-user caps
+    tls: dict = field(default_factory=dict)   # service → tls.ServerTls: the servers that serve TLS only
 
     @property
     def pgbouncer_service(self) -> dict[str, Setting]:
@@ -136,4 +137,5 @@ class Plan:
             "replicas": [r.to_json() for r in self.replicas],
             "alerts": self.alerts,
             "warnings": self.warnings,
+            "tls": {service: server.to_json() for service, server in self.tls.items()},
         }

@@ -28,6 +28,7 @@ from .sections.ports import ports as ports_section
 from .sections.postgres import postgres as postgres_section
 from .sections.redis import redis as redis_section
 from .sections.rollout import rollout as rollout_section
+from .sections.tls import tls_ca as tls_section
 from .sections.traffic import traffic as traffic_section
 from .spec import StackSpec
 from .yamlread import MAX_BYTES, YamlRefused, key_lines, line_of, read_yaml_text
@@ -185,6 +186,9 @@ def build_spec(ck: Checker, name: str, display: str) -> StackSpec:
     if ck.problems:
         raise StackError(ck.problems)
     secrets = _secret_keys(ck.config)
+    tls_section(ck, secrets)
+    if ck.problems:
+        raise StackError(ck.problems)
     _note_sections(ck)
     return StackSpec(name=name, path=display, hosts=hosts, postgres=pg, pgbouncer=bouncer, redis_cache=cache,
                      redis_queue=queue, app=app, traffic=traffic, rollout=rollout, images=images,

@@ -242,6 +242,12 @@ CONFIG = {
                                  "description": "the rollout state on Docker: canary replicas a rollout started "
                                                 "(their traffic moves by load-balancer weights at run time)"},
         f"{NS}:dbPassword": SECRET,
+        f"{NS}:dbPasswordPrevious": {**SECRET, "description": "during a rotation only: the app role's password "
+                                                             "the servers still have (README: rotating the "
+                                                             "database password)"},
+        f"{NS}:tlsCaCert": {"type": "string", "maxLength": 20000, "pattern": "^-----BEGIN CERTIFICATE-----",
+                            "description": "your own CA for TLS between hosts (PEM); its key is tunestack:tlsCaKey"},
+        f"{NS}:tlsCaKey": {**SECRET, "description": "the key of tunestack:tlsCaCert"},
         f"{NS}:redisPassword": SECRET,
         f"{NS}:registry": _obj(
             {"address": {"type": "string", "pattern": r"^[a-z0-9]+([.-][a-z0-9]+)*(:[0-9]{1,5})?$",

@@ -1,0 +1,134 @@
+"""TLS between hosts: which servers serve it, the names their certificates carry, and what every
+server and client is told so that nothing crosses the network in clear.
+
+The rule: on the Docker target, a server whose port is published for clients on other hosts
+(placement: `Spot.publish`) serves TLS only. Its clients verify it against the stack's private CA
+(`sslmode=verify-full`, Redis with the CA), and a plaintext connection is refused, from the other
+hosts and from its own: PostgreSQL accepts `hostssl` lines only (PostgreSQL docs, 21.1 "The
+pg_hba.conf File"), PgBouncer requires TLS from clients (`client_tls_sslmode = require`) and
+verifies PostgreSQL (`server_tls_sslmode = verify-full`), Redis listens on `tls-port` with
+`port 0` (Redis docs, "TLS"). A stack on one machine keeps its traffic on that machine: no TLS.
+
+Pure: a placement in, settings out; the certificates themselves are the Pulumi program's
+(components/tls.py), from these names."""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+
+from .setting import Setting, policy
+
+CA_FILE = "/etc/tunestack/tls/ca.crt"          # public: every client verifies servers with it
+CERT_FILE = "/etc/tunestack/tls/server.crt"
+KEY_FILE = "/etc/tunestack/secrets/tls.key"    # the secrets folder: the images make it 0600 and the service's
+SERVERS = ("postgres", "pgbouncer", "redis-cache", "redis-queue")
+WHY = "clients on other hosts: TLS only, verified against the stack's CA"
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """One server that serves TLS: the names its certificate must carry (every name a client
+    connects to: the private network's alias, the host's address, loopback for the checks run
+    inside its container) and the settings its config file gets."""
+    service: str
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    settings: dict[str, Setting] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"dns_names": list(self.dns_names), "ip_addresses": list(self.ip_addresses),
+                "settings": {k: s.to_json() for k, s in self.settings.items()}}
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def tls_servers(placement, alias_of, ports: dict[str, int]) -> dict[str, ServerTls]:
+    """The servers that serve TLS, with their certificate's names. `alias_of(service)`: the
+    service's name on the private network; `ports`: each server's client port."""
+    if not placement.docker:
+        return {}
+    out = {}
+    for service in SERVERS:
+        spot = placement[service]
+        if spot.publish is None:
+            continue
+        names = [alias_of(service), "localhost"] + ([] if _is_ip(spot.publish) else [spot.publish])
+        ips = ["127.0.0.1"] + ([spot.publish] if _is_ip(spot.publish) else [])
+        out[service] = ServerTls(service, tuple(names), tuple(ips), server_settings(service, spot.host.name, ports[service]))
+    return out
+
+
+def server_settings(service: str, host: str, port: int = 0) -> dict[str, Setting]:
+    """What a TLS server's own config file says (its documented setting names). Redis: `port` is
+    its client port; with `tls-port` the rendered file turns the plaintext port off (`port 0`)."""
+    why = f"{WHY} (published on {host}'s address)"
+    if service == "postgres":
+        return {"ssl": policy("on", why),
+                "ssl_cert_file": policy(CERT_FILE, "signed by the stack's CA"),
+                "ssl_key_file": policy(KEY_FILE, "0600, postgres' own (PostgreSQL refuses a key others can read)")}
+    if service == "pgbouncer":
+        return {"client_tls_sslmode": policy("require", why + "; a plaintext client is refused"),
+                "client_tls_cert_file": policy(CERT_FILE, "signed by the stack's CA"),
+                "client_tls_key_file": policy(KEY_FILE, "0600, PgBouncer's own")}
+    return {"tls-port": policy(port, why + "; the plaintext port is off (port 0)"),
+            "tls-cert-file": policy(CERT_FILE, "signed by the stack's CA"),
+            "tls-key-file": policy(KEY_FILE, "0600, redis' own"),
+            "tls-ca-cert-file": policy(CA_FILE, "Redis requires a CA even when clients bring no certificate"),
+            "tls-auth-clients": policy("no", "clients authenticate with their instance's password (AUTH)")}
+
+
+def verified(url: str) -> str:
+    """A libpq URL that verifies its server: the CA and the name (sslmode=verify-full, libpq docs 34.19)."""
+    return f"{url}?sslmode=verify-full&sslrootcert={CA_FILE}"
+
+
+def with_tls(plan):
+    """The plan with TLS where `tls_servers` puts it: server settings in their areas, and every
+    client of such a server told to verify it (libpq URLs, rediss:// with the CA, PgBouncer's
+    server side)."""
+    from .placement import container_name
+
+    servers = tls_servers(plan.placement, lambda s: container_name(plan.stack, s), plan.ports())
+    if not servers:
+        return plan
+    postgres, bouncer = dict(plan.postgres), dict(plan.pgbouncer)
+    if "postgres" in servers:
+        postgres.update(servers["postgres"].settings)
+        bouncer.update({"server_tls_sslmode": policy("verify-full", "PostgreSQL serves TLS only: PgBouncer "
+                                                                   "verifies its certificate and name"),
+                        "server_tls_ca_file": policy(CA_FILE, "the stack's CA")})
+    if "pgbouncer" in servers:
+        bouncer.update(servers["pgbouncer"].settings)
+    redis = {role: {**settings, **(servers[f"redis-{role}"].settings if f"redis-{role}" in servers else {})}
+             for role, settings in plan.redis.items()}
+    envs = [_client_env(env, servers) for env in (plan.web_env, plan.jobs_env)]
+    migrate = dict(plan.migrate_env)
+    if "postgres" in servers and "DATABASE_URL" in migrate:
+        url = migrate["DATABASE_URL"]
+        migrate["DATABASE_URL"] = replace(url, value=verified(url.value), text=verified(url.text),
+                                          reason=url.reason + "; TLS, verified (sslmode=verify-full)")
+    return replace(plan, postgres=postgres, pgbouncer=bouncer, redis=redis, web_env=envs[0], jobs_env=envs[1],
+                   migrate_env=migrate, tls=servers)
+
+
+def _client_env(env: dict[str, Setting], servers: dict[str, ServerTls]) -> dict[str, Setting]:
+    out = dict(env)
+    if "pgbouncer" in servers:
+        url = out["DATABASE_URL"]
+        out["DATABASE_URL"] = replace(url, value=verified(url.value), text=verified(url.text),
+                                      reason=url.reason + "; TLS, verified (sslmode=verify-full)")
+    for key, service in (("REDIS_URL", "redis-queue"), ("REDIS_CACHE_URL", "redis-cache")):
+        if service in servers:
+            url = out[key]
+            text = "rediss://" + url.text.removeprefix("redis://")
+            out[key] = replace(url, value=text, text=text, reason=url.reason + "; TLS (rediss://), verified "
+                                                                               "against REDIS_TLS_CA_FILE")
+    if {"redis-queue", "redis-cache"} & set(servers):
+        out["REDIS_TLS_CA_FILE"] = policy(CA_FILE, "the stack's CA: clients verify Redis' certificate")
+    return out
