@@ -34,6 +34,17 @@ def content_of(ref: str, provider: docker.Provider) -> pulumi.Output[str]:
     return docker.get_registry_image_output(name=ref, opts=options).sha256_digest
 
 
+def pinned(ref: str, digest: pulumi.Output[str]) -> pulumi.Input[str]:
+    """The reference the provider pulls. A registry tag is pinned to the digest its registry has
+    now: the provider looks for the name locally before it pulls (terraform-provider-docker,
+    findImage), and with keep_locally the old image under the same tag is still there, so a
+    re-pushed tag would never be pulled; `tag@digest` is found only once that digest is here. A
+    reference pinned already, and our own images (never pulled), stay as they are."""
+    if is_local_build(ref) or "@" in ref:
+        return ref
+    return pulumi.Output.concat(ref, "@", digest)
+
+
 @dataclass
 class StackImagesArgs:
     providers: dict[MachineKey, docker.Provider]
@@ -49,9 +60,10 @@ class StackImages(pulumi.ComponentResource):
             provider = args.providers[key]
             for ref in sorted(args.needs[key]):
                 slug = re.sub(r"[^A-Za-z0-9.-]+", "-", ref)
+                content = content_of(ref, provider)
                 self.images[(key, ref)] = docker.RemoteImage(
-                    f"{name}-{args.names[key]}-{slug}", name=ref, keep_locally=True,
-                    pull_triggers=[content_of(ref, provider)],
+                    f"{name}-{args.names[key]}-{slug}", name=pinned(ref, content), keep_locally=True,
+                    pull_triggers=[content],
                     opts=pulumi.ResourceOptions(parent=self, provider=provider))
         self.register_outputs({"images": sorted({ref for _, ref in self.images})})
 

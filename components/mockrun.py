@@ -74,9 +74,11 @@ class ProgramRun:
 def mock_image_id(ref: str, aliases: dict[str, str] | None = None) -> str:
     """An image's id follows its content, as Docker's does: the same reference has the same id on
     every machine, and a tag that aliases another (`aliases`: tag → the tag it points at) has that
-    one's id."""
+    one's id. The mocks' registry gives a tag this id as its digest (getRegistryImage)."""
     import hashlib
 
+    if "@sha256:" in ref:   # pinned to a digest (StackImages.pinned): that content, whatever the tag
+        return "sha256:" + ref.split("@sha256:", 1)[1]
     ref = (aliases or {}).get(ref, ref)
     return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
 

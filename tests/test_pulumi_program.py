@@ -456,11 +456,14 @@ def test_an_image_of_ours_is_read_from_its_machine_never_pulled_and_a_rebuild_re
     namespace the project does not own, and a rebuilt image under the same tag never reached a host.
     Each tunestack/* image is read from its machine's own engine (getRemoteImage, which never pulls:
     a missing one fails the program), and its id is the RemoteImage's pull trigger; registry images
-    take their registry's digest (getRegistryImage)."""
+    take their registry's digest (getRegistryImage), and are pulled as `tag@digest`: the provider
+    looks for the name locally first, where keep_locally left the old image under the tag, so a
+    re-pushed tag was never pulled."""
     run = run_program(stack)
     for image in run.of_type("docker:index/remoteImage:RemoteImage"):
-        ref = image.plain_inputs["name"]
+        ref = image.plain_inputs["name"].split("@")[0]
         function = "getRemoteImage" if ref.startswith("tunestack/") else "getRegistryImage"
+        assert image.plain_inputs["name"] == (ref if ref.startswith("tunestack/") else f"{ref}@{mock_image_id(ref)}")
         asked = [c for c in run.calls if c[0].endswith(function) and c[1] == ref
                  and c[2].split("::")[-2] == image.provider_name]
         assert asked, f"{ref} on {image.provider_name}: no {function}"
@@ -505,3 +508,16 @@ def test_a_password_rotation_replaces_no_server_and_switches_before_the_replicas
     assert "DATABASE_PASSWORD_PREVIOUS_FILE=/etc/tunestack/secrets/database-password-previous" in web.plain_inputs["envs"]
     assert not any("PREVIOUS" in e for e in jobs.plain_inputs["envs"]), "jobs connect as their own role"
     assert not any("PREVIOUS" in e for c in after.of_type(CONTAINER) for e in c.plain_inputs.get("envs") or [])
+
+
+def test_a_re_pushed_registry_tag_is_pulled_by_its_new_digest():
+    """A tag pushed again points at new content: its RemoteImage is pulled as `tag@<new digest>`, a
+    name no host has yet, so the provider pulls it instead of finding the old image it kept."""
+    tag = "ghcr.io/example/shop:1.4.0"
+
+    def names(run):
+        return {r.plain_inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")
+                if r.plain_inputs["name"].startswith(tag)}
+    before, after = run_program("staging"), run_program("staging", aliases={tag: f"{tag} (pushed again)"})
+    assert names(before) == {f"{tag}@{mock_image_id(tag)}"}
+    assert names(after) == {f"{tag}@{mock_image_id(tag + ' (pushed again)')}"}

@@ -64,7 +64,8 @@ def image_refs(run: ProgramRun) -> dict[str, str]:
     """Mock image id → an image reference with that id (tests/docker stacks pin no aliases)."""
     from components.mockrun import mock_image_id
 
-    return {mock_image_id(plain(r.inputs)["name"]): plain(r.inputs)["name"]
+    # A registry tag pinned to the mocks' digest (StackImages.pinned): this engine has it under its tag.
+    return {mock_image_id(plain(r.inputs)["name"]): plain(r.inputs)["name"].split("@sha256:")[0]
             for r in run.of_type("docker:index/remoteImage:RemoteImage")}
 
 
@@ -105,7 +106,7 @@ class Replay:
         out = []
         for r in self.run.of_type("docker:index/remoteImage:RemoteImage"):
             try:
-                self.client_of(r).images.get(plain(r.inputs)["name"])
+                self.client_of(r).images.get(plain(r.inputs)["name"].split("@sha256:")[0])
             except docker.errors.ImageNotFound:
                 out.append(f"{plain(r.inputs)['name']} on {r.provider_name}")
         return sorted(out)
