@@ -136,3 +136,85 @@ def test_the_pool_alert_fires_on_what_an_app_can_lend_and_stays_quiet_below(stac
     res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "pool.test.yml")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_postgres_and_node_exporters_export_what_the_postgres_and_host_alerts_read(server_dir):
+    """Issue #26, point 5: the PostgreSQL and host alerts read names the real exporters export:
+    Debian's postgres_exporter 0.11 against a real server, with the queries file the plan renders
+    (its --extend.query-path), and node_exporter's filesystem collector."""
+    from tests.realservers import start_postgres
+
+    plan = build_plan(stackfile.load(stackfile.stack_path("local"), name="local"))
+    files = render_plan(plan, Layout(run_dir=str(server_dir)))
+    (server_dir / "queries.yml").write_text(files["postgres-exporter-queries.yml"])
+    server = start_postgres(server_dir / "pg", "max_connections = 20\n")
+    web, node_web = free_port(), free_port()
+    exporters = []
+    try:
+        # The cluster is the test's own (initdb -A trust on loopback): no password to hand over.
+        exporters.append(subprocess.Popen(
+            [tool("prometheus-postgres-exporter"), f"--web.listen-address=127.0.0.1:{web}",
+             f"--extend.query-path={server_dir / 'queries.yml'}"],
+            env={"DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{server.port}/postgres?sslmode=disable"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        exporters.append(subprocess.Popen(
+            [tool("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{node_web}",
+             "--collector.disable-defaults", "--collector.filesystem"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        def scraped():
+            out = fetch(f"http://127.0.0.1:{web}/metrics")
+            return out if re.search(r"^pg_wal_bytes[{ ]", out, re.M) else None
+        output = wait_until(scraped, 30, "postgres_exporter with the rendered queries")
+        node = wait_until(lambda: fetch(f"http://127.0.0.1:{node_web}/metrics"), 15, "node_exporter")
+    finally:
+        for p in exporters:
+            p.terminate()
+            p.wait(10)
+        server.stop()
+    exported = set(re.findall(r"^((?:pg|node)_\w+)", output + node, re.M))
+    used = {m for a in plan.alerts for m in re.findall(r"\b((?:pg|node)_[a-z0-9_]+)", a["expr"])}
+    assert {"pg_up", "pg_database_xid_age", "pg_wal_bytes", "node_filesystem_avail_bytes"} <= used
+    assert used <= exported, used - exported
+    assert re.search(r"^pg_up(\{[^}]*\})? 1$", output, re.M)
+
+
+# Each new alert: series that make it fire after its `for`, and series that keep it quiet.
+# (alert, the metric as exported, a value that fires, a value that does not; labels as exported)
+FIRE_AND_QUIET = [
+    ("PostgresDown", "pg_up", lambda p: 0, lambda p: 1, {}),
+    ("PostgresConnectionsNearMax", "pg_stat_activity_count",
+     lambda p: p.postgres["max_connections"].value, lambda p: 1, {"datname": "app", "state": "active"}),
+    ("PostgresLongTransaction", "pg_stat_activity_max_tx_duration",
+     lambda p: 3600 * 24, lambda p: 1, {"datname": "app", "state": "idle in transaction"}),
+    ("PostgresXidAgeHigh", "pg_database_xid_age", lambda p: 2**31 - 10**7, lambda p: 10**6, {"datname": "app"}),
+    ("PostgresWalPiling", "pg_wal_bytes", lambda p: 10 * p.postgres["max_wal_size"].value,
+     lambda p: p.postgres["max_wal_size"].value // 2, {}),
+    ("TargetDown", "up", lambda p: 0, lambda p: 1, {"job": "local-postgres", "instance": "db:9187"}),
+]
+
+
+@pytest.mark.parametrize("alert,metric,fires,quiet,labels", FIRE_AND_QUIET, ids=[c[0] for c in FIRE_AND_QUIET])
+def test_each_postgres_and_host_alert_fires_and_stays_quiet(alert, metric, fires, quiet, labels, tmp_path):
+    """promtool runs the rendered rule: it fires on a value past its threshold for longer than its
+    `for`, and stays quiet on a healthy value."""
+    import yaml
+
+    plan = build_plan(stackfile.load(stackfile.stack_path("local"), name="local"))
+    (tmp_path / "alerts.yml").write_text(render_plan(plan)["alerts.yml"])
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    series = f"{metric}{{{selector}}}" if selector else metric
+
+    def case(value, expected):
+        return {"interval": "1m", "input_series": [{"series": series, "values": f"{value}x90"}],
+                "alert_rule_test": [{"eval_time": "80m", "alertname": alert, "exp_alerts": expected}]}
+    rule = next(r for g in yaml.safe_load((tmp_path / "alerts.yml").read_text())["groups"] for r in g["rules"]
+                if r.get("alert") == alert)
+    fired_labels = {**rule["labels"], **(labels if alert in ("PostgresDown", "TargetDown") else {})}
+    tests = {"rule_files": ["alerts.yml"], "evaluation_interval": "1m", "tests": [
+        case(fires(plan), [{"exp_labels": fired_labels, "exp_annotations": rule["annotations"]}]),
+        case(quiet(plan), [])]}
+    (tmp_path / "t.yml").write_text(yaml.safe_dump(tests))
+    res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "t.yml")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr

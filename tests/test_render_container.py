@@ -39,8 +39,8 @@ def test_pgbouncer_live_file_is_one_section_without_a_header(stack):
     assert "[" not in "".join(line for line in live.splitlines() if not line.startswith(";"))
     tls = {k for k in plan.pgbouncer if "_tls_" in k}   # with the container's certificate files
     assert set(SETTING.findall(live)) == set(plan.pgbouncer) - set(PGBOUNCER_AT_START) - tls
-    assert tls == ({"client_tls_sslmode", "client_tls_cert_file", "client_tls_key_file", "server_tls_sslmode",
-                    "server_tls_ca_file"} if plan.tls else set())
+    assert tls == ({"client_tls_sslmode", "client_tls_cert_file", "client_tls_key_file", "client_tls_ca_file",
+                    "server_tls_sslmode", "server_tls_ca_file"} if plan.tls else set())
     start = files["pgbouncer.ini"]
     assert len(re.findall(r"^\[pgbouncer\]$", start, re.M)) == 1 and start.rstrip().endswith("%include /etc/tunestack/live/pgbouncer.ini")
 

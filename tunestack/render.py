@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .paths import TEMPLATES
 from .plan import Plan
 from .units import format_bytes_human
 from .plan.alerts import METRICS_PATH
+from .plan.pgalerts import EXPORTER_QUERIES
 from .postgres.catalog import catalog
 
 _BARE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -190,11 +192,18 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker,
         metrics_path=METRICS_PATH)
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
+    # postgres_exporter's --extend.query-path: YAML written by the YAML library, never by hand.
+    files["postgres-exporter-queries.yml"] = (
+        f"# postgres_exporter queries for stack {plan.stack}, rendered by tunestack: the metrics the\n"
+        "# PostgreSQL alerts read beyond the exporter's defaults (--extend.query-path).\n"
+        + yaml.safe_dump(EXPORTER_QUERIES, sort_keys=False, width=1000))
     files["deploy.yml"] = env.get_template("deploy.yml.j2").render(
         stack=plan.stack, containers=plan.containers, splits=plan.splits, human=format_bytes_human)
     files["prometheus-scrape.yml"] = env.get_template("prometheus-scrape.yml.j2").render(
         stack=plan.stack, metrics_path=METRICS_PATH, lb=f"{plan.placement['haproxy'].reach}:{spec.app.lb_port}",
         pgbouncer=f"{plan.placement['pgbouncer'].reach}:{spec.pgbouncer.port}",
+        postgres=f"{plan.placement['postgres'].reach}:{spec.postgres.port}",
+        hosts=sorted({a for h in plan.hosts for a in (h.addresses or ("127.0.0.1",))}),
         # the app's own metrics, from every replica (each serves its own processes', or all workers')
         apps=sorted({f"{r.address}:{r.port}" for r in plan.replicas}),
         redis={"cache": f"{plan.placement['redis-cache'].reach}:{spec.redis_cache.port}",

@@ -14,6 +14,8 @@ from ..errors import BudgetError, Problem, StackError
 from ..stackfile.spec import StackSpec
 from ..units import plural
 from .alerts import alert_rules
+from .pgalerts import plan_postgres_alerts
+from ..postgres.catalog import catalog
 from .app import JOBS_ROLE, AppSizing, Endpoints, app_settings, common_env, jobs_env, migrate_env, size_app, web_env
 from .budgets import (fleet_budget, memory_budget, one_worker_budget, server_budget, share_budget,
                       tracing_budget)
@@ -132,7 +134,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         loadbalancer=lb, kernel=kernel, postgres_inputs=inputs, budgets=budgets + host_budgets,
         alerts=alert_rules(spec, bouncer["query_wait_timeout"].value, conns.max_client_conn.value,
                            redis["queue"]["maxmemory"].value, redis["cache"]["maxmemory"].value, clients.with_surge,
-                           app_plan["web_db_pool"].value),
+                           app_plan["web_db_pool"].value) + plan_postgres_alerts(postgres, roles, catalog(pg.version)),
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
             spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},

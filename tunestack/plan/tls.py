@@ -75,7 +75,11 @@ def server_settings(service: str, host: str, port: int = 0) -> dict[str, Setting
     if service == "pgbouncer":
         return {"client_tls_sslmode": policy("require", why + "; a plaintext client is refused"),
                 "client_tls_cert_file": policy(CERT_FILE, "signed by the stack's CA"),
-                "client_tls_key_file": policy(KEY_FILE, "0600, PgBouncer's own")}
+                "client_tls_key_file": policy(KEY_FILE, "0600, PgBouncer's own"),
+                # Without one, libtls loads the system CA bundle, which the image does not have, and
+                # PgBouncer refuses to start ("TLS setup failed: failed to load CA").
+                "client_tls_ca_file": policy(CA_FILE, "the stack's CA: PgBouncer's TLS setup loads one even "
+                                                      "when clients bring no certificate")}
     return {"tls-port": policy(port, why + "; the plaintext port is off (port 0)"),
             "tls-cert-file": policy(CERT_FILE, "signed by the stack's CA"),
             "tls-key-file": policy(KEY_FILE, "0600, redis' own"),

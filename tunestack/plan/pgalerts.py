@@ -1,0 +1,81 @@
+"""Alerts on PostgreSQL and the hosts, on the names real exporters export, thresholds from the plan.
+Pure.
+
+- prometheus-community/postgres_exporter 0.11 (Debian's prometheus-postgres-exporter): `pg_up`,
+  `pg_stat_activity_count`, `pg_stat_activity_max_tx_duration{state}` by default, and from the
+  queries file the plan renders (`postgres-exporter-queries.yml`, its --extend.query-path):
+  `pg_database_xid_age{datname}` and `pg_wal_bytes`.
+- prometheus/node_exporter (`node_filesystem_avail_bytes`, `node_filesystem_size_bytes`).
+- Prometheus itself: `up` for every scrape target.
+"""
+from __future__ import annotations
+
+import math
+
+NEAR_LIMIT = 0.8
+DISK_FREE_MIN = 0.15        # policy: time to act before PostgreSQL stops on a full disk (PANIC on WAL)
+# The queries file postgres_exporter reads (--extend.query-path): a metric per column, prefixed by
+# the query's name (postgres_exporter README, "Adding new metrics via a config file").
+EXPORTER_QUERIES = {
+    "pg_database_xid": {
+        "query": "SELECT datname, age(datfrozenxid)::float8 AS age FROM pg_database WHERE datallowconn",
+        "metrics": [{"datname": {"usage": "LABEL", "description": "database"}},
+                    {"age": {"usage": "GAUGE", "description": "transactions since the oldest unfrozen one"}}]},
+    "pg_wal": {
+        "query": "SELECT coalesce(sum(size), 0)::float8 AS bytes FROM pg_ls_waldir()",
+        "metrics": [{"bytes": {"usage": "GAUGE", "description": "bytes of WAL in pg_wal"}}]},
+}
+
+
+def postgres_alerts(max_connections: int, reserved: int, freeze_max_age: int, max_wal_bytes: int,
+                    longest_statement_ms: int) -> list[dict]:
+    """`reserved`: connections only superusers (and pg_use_reserved_connections) may take."""
+    usable = max_connections - reserved
+    near = math.floor(usable * NEAR_LIMIT)
+    long_s = max(60, 2 * longest_statement_ms // 1000)
+    return [
+        {"alert": "PostgresDown", "expr": "pg_up == 0", "for": "1m", "severity": "critical",
+         "summary": "postgres_exporter cannot reach PostgreSQL"},
+        {"alert": "PostgresConnectionsNearMax", "expr": f"sum(pg_stat_activity_count) > {near}",
+         "for": "5m", "severity": "warning",
+         "summary": f"more than {near} sessions: 80% of the {usable} that max_connections {max_connections} "
+                    f"leaves once {reserved} are reserved; beyond it new logins fail"},
+        {"alert": "PostgresLongTransaction", "for": "2m", "severity": "warning",
+         "expr": f'max(pg_stat_activity_max_tx_duration{{state=~"active|idle in transaction"}}) > {long_s}',
+         "summary": f"a transaction open for over {long_s}s, twice the longest statement any role may run: "
+                    "it holds back vacuum (the xmin horizon) and may hold locks"},
+        {"alert": "PostgresXidAgeHigh", "for": "30m", "severity": "warning",
+         "expr": f"max(pg_database_xid_age) > {2 * freeze_max_age}",
+         "summary": f"a database's oldest unfrozen transaction is over {2 * freeze_max_age} transactions old, "
+                    f"twice autovacuum_freeze_max_age ({freeze_max_age}): anti-wraparound vacuum is not keeping up "
+                    "(PostgreSQL docs, 25.1.5: the server stops assigning XIDs near 2^31)"},
+        {"alert": "PostgresWalPiling", "for": "15m", "severity": "warning",
+         "expr": f"max(pg_wal_bytes) > {2 * max_wal_bytes}",
+         "summary": f"pg_wal holds over twice max_wal_size ({max_wal_bytes} bytes): WAL is kept for a failing "
+                    "archive_command or an unused replication slot, and will fill the disk"},
+    ]
+
+
+def host_alerts() -> list[dict]:
+    return [
+        {"alert": "TargetDown", "expr": "up == 0", "for": "2m", "severity": "critical",
+         "summary": "Prometheus cannot scrape a target: every alert on its metrics is blind"},
+        {"alert": "DiskSpaceLow", "for": "10m", "severity": "critical",
+         "expr": 'node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / '
+                 f'node_filesystem_size_bytes{{fstype!~"tmpfs|overlay|squashfs"}} < {DISK_FREE_MIN:g}',
+         "summary": f"a filesystem has less than {DISK_FREE_MIN:.0%} free: PostgreSQL stops when WAL cannot be "
+                    "written, Redis when its AOF cannot"},
+    ]
+
+
+def plan_postgres_alerts(postgres: dict, roles: dict, gucs: dict) -> list[dict]:
+    """postgres_alerts from the plan's settings and roles; a setting the plan leaves alone at its
+    default (`gucs`: the major's catalog)."""
+    def value(name: str) -> int:
+        if name in postgres:
+            return int(postgres[name].value)
+        return int(float(gucs[name].default)) if name in gucs and gucs[name].default else 0
+    longest = max((int(r["statement_timeout"].value) for r in roles.values() if "statement_timeout" in r), default=0)
+    return postgres_alerts(value("max_connections"), value("superuser_reserved_connections")
+                           + value("reserved_connections"), value("autovacuum_freeze_max_age"),
+                           int(postgres["max_wal_size"].value), longest) + host_alerts()
