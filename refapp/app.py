@@ -11,6 +11,7 @@ Both exist to exercise rollout gates.
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 import os
 import random
 import threading
@@ -95,7 +96,10 @@ def application(environ, start_response):
     started = time.monotonic()
     status = 500
     try:
-        status, body = _page()
+        try:
+            status, body = _page(started + float(os.environ.get("REQUEST_TIMEOUT", 30)))
+        except (RequestTimeout, psycopg_pool.PoolTimeout) as exc:
+            status, body = 503, {"error": f"request timeout: {exc}"}
         return _reply(start_response, status, body)
     finally:   # an exception is a 500 to the client: counted as one
         metrics.LATENCY.observe(time.monotonic() - started)
@@ -109,15 +113,30 @@ def _queue_depth() -> int:
         return -1   # visible as impossible, never as an empty queue
 
 
-def _page() -> tuple[int, dict]:
+class RequestTimeout(Exception):
+    """The request used up REQUEST_TIMEOUT: answered 503 at once, never finished late."""
+
+
+def _left(deadline: float, step: str) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise RequestTimeout(f"no time left before {step}")
+    return left
+
+
+def _page(deadline: float) -> tuple[int, dict]:
+    """Each wait bounded by what is left of the request's time: the pool's by its timeout, the
+    query by the role's statement_timeout (below the request timeout), Redis by its socket timeout."""
     extra = float(os.environ.get("APP_EXTRA_LATENCY_MS", 0))
     if extra:
         time.sleep(extra / 1000)
     if random.random() < float(os.environ.get("APP_FAULT_RATE", 0)):
         return 500, {"error": "injected fault (APP_FAULT_RATE)"}
+    _left(deadline, "the database")
     r = _resources()
-    with metrics.POOL_IN_USE.track_inprogress(), r["db"].connection() as conn:
+    with metrics.POOL_IN_USE.track_inprogress(), r["db"].connection(timeout=_left(deadline, "a connection")) as conn:
         (n,) = conn.execute("SELECT count(*) FROM hits").fetchone()
+    _left(deadline, "the cache")
     key = f"page:{random.randint(0, 99)}"
     cached = r["cache"].get(key)
     metrics.CACHE_READS.labels(result="miss" if cached is None else "hit").inc()
@@ -129,7 +148,7 @@ def _page() -> tuple[int, dict]:
 
 def _reply(start_response, status: int, body: dict):
     data = json.dumps(body).encode()
-    start_response(f"{status} {'OK' if status == 200 else 'Internal Server Error'}",
+    start_response(f"{status} {HTTPStatus(status).phrase}",
                    [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
                     ("X-App-Version", os.environ.get("APP_VERSION", "dev")),
                     ("X-Track", os.environ.get("TUNESTACK_TRACK", "stable"))])

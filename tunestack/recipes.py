@@ -36,7 +36,12 @@ RECIPES = (
     ImageRecipe("tunestack/redis:7.0", "images/redis/Dockerfile", "images/redis"),
     ImageRecipe("tunestack/haproxy:2.6", "images/haproxy/Dockerfile", "images/haproxy"),
     ImageRecipe("tunestack/refapp:0.1.0", "images/refapp/Dockerfile", "."),
+    ImageRecipe("tunestack/refapp-go:0.1.0", "images/refapp-go/Dockerfile", "."),
+    ImageRecipe("tunestack/refapp-node:0.1.0", "images/refapp-node/Dockerfile", "."),
 )
+# The reference app image of each framework that has one (the Rails app runs on the local stack only).
+APP_IMAGES = {"python": "tunestack/refapp:0.1.0", "go": "tunestack/refapp-go:0.1.0",
+              "node": "tunestack/refapp-node:0.1.0"}
 ALIASES = {"tunestack/refapp:0.2.0": "tunestack/refapp:0.1.0"}   # a second app version for canaries
 
 

@@ -21,6 +21,8 @@ package main
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -115,9 +117,18 @@ func openDB() *sql.DB {
 	if err != nil {
 		log.Fatalf("DATABASE_URL: %v", err)
 	}
-	dsn := fmt.Sprintf("host=%s port=%s dbname=%s user=%s password=%s sslmode=disable connect_timeout=%d",
+	// TLS as DATABASE_URL asks (sslmode=verify-full&sslrootcert=… across hosts); none on one host.
+	sslmode := u.Query().Get("sslmode")
+	if sslmode == "" {
+		sslmode = "disable"
+	}
+	dsn := fmt.Sprintf("host=%s port=%s dbname=%s user=%s password=%s sslmode=%s connect_timeout=%d",
 		libpqQuote(u.Hostname()), libpqQuote(u.Port()), libpqQuote(strings.TrimPrefix(u.Path, "/")),
-		libpqQuote(u.User.Username()), libpqQuote(secret("DATABASE_PASSWORD")), envInt("DB_CONNECT_TIMEOUT", 2))
+		libpqQuote(u.User.Username()), libpqQuote(secret("DATABASE_PASSWORD")), libpqQuote(sslmode),
+		envInt("DB_CONNECT_TIMEOUT", 2))
+	if root := u.Query().Get("sslrootcert"); root != "" {
+		dsn += " sslrootcert=" + libpqQuote(root)
+	}
 	connector, err := pq.NewConnector(dsn)
 	if err != nil {
 		log.Fatalf("database: %v", err)
@@ -135,10 +146,21 @@ func redisPool(urlVar, passwordVar, connectVar string, size int) *redis.Pool {
 	return &redis.Pool{
 		MaxIdle: size, MaxActive: size, Wait: true, IdleTimeout: 5 * time.Minute,
 		Dial: func() (redis.Conn, error) {
-			return redis.DialURL(os.Getenv(urlVar), redis.DialPassword(secret(passwordVar)),
+			options := []redis.DialOption{redis.DialPassword(secret(passwordVar)),
 				redis.DialConnectTimeout(envSeconds(connectVar, envSeconds("REDIS_CONNECT_TIMEOUT", 5).Seconds())),
 				redis.DialReadTimeout(envSeconds("REDIS_READ_TIMEOUT", 1)),
-				redis.DialWriteTimeout(envSeconds("REDIS_WRITE_TIMEOUT", 1)))
+				redis.DialWriteTimeout(envSeconds("REDIS_WRITE_TIMEOUT", 1))}
+			// rediss:// across hosts: verified against the stack's CA (REDIS_TLS_CA_FILE).
+			if ca := os.Getenv("REDIS_TLS_CA_FILE"); ca != "" && strings.HasPrefix(os.Getenv(urlVar), "rediss://") {
+				pem, err := os.ReadFile(ca)
+				if err != nil {
+					return nil, err
+				}
+				roots := x509.NewCertPool()
+				roots.AppendCertsFromPEM(pem)
+				options = append(options, redis.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+			}
+			return redis.DialURL(os.Getenv(urlVar), options...)
 		},
 	}
 }

@@ -55,6 +55,9 @@ function openPool() {
   return new Pool({
     host: url.hostname, port: Number(url.port || 5432), database: url.pathname.slice(1),
     user: decodeURIComponent(url.username), password: secret('DATABASE_PASSWORD'),
+    // TLS as DATABASE_URL asks (sslmode=verify-full&sslrootcert=… across hosts): the CA and the name checked.
+    ssl: url.searchParams.get('sslmode') === 'verify-full'
+      ? { ca: fs.readFileSync(url.searchParams.get('sslrootcert')), rejectUnauthorized: true } : false,
     max: envInt('PG_POOL_MAX', 10),
     idleTimeoutMillis: envInt('PG_IDLE_TIMEOUT_MILLIS', 10000),
     connectionTimeoutMillis: envInt('PG_CONNECTION_TIMEOUT_MILLIS', 0),
@@ -69,6 +72,9 @@ function redisClient(urlVar, passwordVar, blockMs = 0, connectVar = 'REDIS_CONNE
     connectTimeout: seconds(connectVar, seconds('REDIS_CONNECT_TIMEOUT', 5) / 1000),
     commandTimeout: blockMs + seconds('REDIS_READ_TIMEOUT', 1),
     maxRetriesPerRequest: 1,
+    // rediss:// across hosts: verified against the stack's CA (REDIS_TLS_CA_FILE).
+    ...(process.env[urlVar].startsWith('rediss://') && process.env.REDIS_TLS_CA_FILE
+      ? { tls: { ca: fs.readFileSync(process.env.REDIS_TLS_CA_FILE) } } : {}),
   });
 }
 

@@ -20,11 +20,14 @@ def staging_pg_major() -> int:
 
 
 def images_to_build() -> list:
-    """What the tests build on a private engine: the default set, and staging's PostgreSQL major
-    from the server build scripts/fetch-postgres keeps (no apt.postgresql.org or registry here)."""
+    """What the tests build on a private engine at the start: the default set but the Go and Node
+    app images (tests/docker/test_app_images.py builds those it deploys), and staging's PostgreSQL
+    major from the server build scripts/fetch-postgres keeps (no apt.postgresql.org or registry here)."""
     from tunestack import images
+    from tunestack.recipes import APP_IMAGES
 
-    return [*images.RECIPES, images.postgres_recipe(staging_pg_major(), "fetched")]
+    later = set(APP_IMAGES.values()) - {APP_IMAGES["python"]}
+    return [*(r for r in images.RECIPES if r.tag not in later), images.postgres_recipe(staging_pg_major(), "fetched")]
 
 
 class Engine:

@@ -128,3 +128,44 @@ def test_a_data_warehouse_gets_one_connection_per_core(workload, cpus, expected)
 
     db = replace(host(cpus, 512, ("db",)), threads_per_core=2)
     assert server_pool(PgBouncerSpec("transaction"), db, 10_000, workload).value == expected
+
+
+@pytest.mark.parametrize("rps,db_ms,cores_pool,expected", [
+    # Little's law (L = λW): 800 req/s × 20 ms = 16 busy; × 2 for bursts = 32, above 2 × 8 cores: 16
+    (800, 20, 16, 16),
+    (5, 20, 16, 2),        # 0.1 busy: the floor of 2
+    (100, 30, 16, 6),      # 3 busy × 2
+    (100, 40, 8, 8),       # 4 × 2 = 8: equal to the cores rule
+])
+def test_the_pool_follows_the_load_bounded_by_the_cores(rps, db_ms, cores_pool, expected):
+    """The issue's prod: 800 req/s already fills the 16-connection pool at 20 ms; a small stack's
+    load needs far fewer than its cores allow, and max_connections follows the pool."""
+    from tunestack.plan.connections import by_load
+    from tunestack.plan.setting import Setting
+    from tunestack.stackfile.spec import TrafficSpec
+
+    traffic = TrafficSpec(peak_rps=rps, tracing_per_month=0, db_time_ms=db_ms)
+    pool = by_load(Setting(cores_pool, "2 × cores", rule="cores"), PgBouncerSpec(pool_mode="transaction"), traffic)
+    assert pool.value == expected
+    assert "Little's law" in pool.reason and f"{rps:g} req/s × {db_ms:g} ms" in pool.reason
+
+
+def test_without_a_database_time_or_with_a_set_pool_the_load_changes_nothing():
+    from tunestack.plan.connections import by_load
+    from tunestack.plan.setting import Setting
+    from tunestack.stackfile.spec import TrafficSpec
+
+    cores = Setting(16, "2 × cores")
+    assert by_load(cores, PgBouncerSpec(pool_mode="transaction"), TrafficSpec(peak_rps=5, tracing_per_month=0)) is cores
+    fixed = Setting(16, "set in the stack file", "override")
+    busy = TrafficSpec(peak_rps=5, tracing_per_month=0, db_time_ms=20)
+    assert by_load(fixed, PgBouncerSpec(pool_mode="transaction"), busy) is fixed
+    assert by_load(cores, PgBouncerSpec(pool_mode="session"), busy) is cores
+
+
+def test_max_connections_follows_a_smaller_pool():
+    s = spec("staging")
+    light = replace(s, traffic=replace(s.traffic, peak_rps=10, db_time_ms=20))
+    before, after = build_plan(s), build_plan(light)
+    assert after.pgbouncer["default_pool_size"].value == 2 < before.pgbouncer["default_pool_size"].value
+    assert after.postgres["max_connections"].value <= before.postgres["max_connections"].value

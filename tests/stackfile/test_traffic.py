@@ -13,6 +13,8 @@ CASES = [
     ("health-path-space", doc_with([T, "health_paths"], ["/health x"]), ["health_paths[0]", "URL path"]),
     ("health-paths-empty", doc_with([T, "health_paths"], []), ["health_paths", "at least"]),
     ("peak-rps-nan", doc_with([T, "peak_rps"], math.nan), ["peak_rps", "nan"]),
+    ("db-time-zero", doc_with([T, "db_time_per_request"], "0ms"), ["db_time_per_request", "above zero"]),
+    ("db-time-no-unit", doc_with([T, "db_time_per_request"], "20"), ["db_time_per_request", "duration"]),
     ("tracing-negative", doc_with([T, "tracing_budget", "per_month"], -1), ["per_month", "at least 0"]),
     ("tracing-unit", doc_with([T, "tracing_budget", "unit"], "traces"), ["unit", "traces"]),
     ("rule-rate-high", doc_with([T, "sampling_rules"], [{"path": "/x", "rate": 1.5}]), ["rate", "1.5", "at most 1"]),

@@ -93,9 +93,9 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     hs = _size_hosts(spec, target)
     where, shares, sizings, clients = hs.where, hs.shares, hs.sizings, hs.fleet
     db, app_hosts, redis_specs = spec.host_with("db"), spec.app_hosts(), (spec.redis_cache, spec.redis_queue)
-    first = sizings[app_hosts[0].name]
-    conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections, pg.workload)
-    pg_mem = shares[db.name]["postgres"]
+    first, pg_mem = sizings[app_hosts[0].name], shares[db.name]["postgres"]
+    conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections,
+                             pg.workload, spec.traffic)
     inputs = pg_inputs(pg, hs.pg_cores, db.storage, pg_mem, conns.max_connections.value,
                        postgres_memory_note(db, shares[db.name]), docker=where.docker)
     postgres = reserved_huge_pages(postgres_settings(inputs, pg, where["postgres"], where.listen_why,

@@ -258,6 +258,10 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
                                                             "inside the app (Puma has none)")})
     elif app.framework == "python":
         env["GUNICORN_THREADS"] = threads
+        # Gunicorn's `timeout` is a worker heartbeat under gthread, not a request limit (Gunicorn
+        # docs, "timeout"): the app keeps its own deadline (refapp/app.py).
+        env["REQUEST_TIMEOUT"] = seconds(app.request_timeout_ms, "the request timeout, enforced inside the app: "
+                                                               "every wait bounded by what is left of it")
     elif app.framework == "go":
         del env["WEB_CONCURRENCY"]   # one process
         env.update(go_web_env(app, sizing.cores, sizing.process_bytes, sizing.web_pool))

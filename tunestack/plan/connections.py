@@ -7,13 +7,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..stackfile.spec import HostSpec, PgBouncerSpec
+from ..stackfile.spec import HostSpec, PgBouncerSpec, TrafficSpec
 from ..units import round_up
 from .kernel import NOFILE_SPARE
 from .setting import Setting
 
 SUPERUSER_RESERVED = 3          # PostgreSQL's default superuser_reserved_connections
 PGTUNE_MIN_CONNECTIONS = 20     # pgtune refuses fewer (max_wal_senders must stay below it)
+BURST = 2                       # peaks within the peak: Poisson arrivals are busier than their mean
+MIN_POOL = 2                    # one slow query never holds the only connection
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,27 @@ def server_pool(bouncer: PgBouncerSpec, db: HostSpec, clients: int, workload: st
     return Setting(pool, why, rule=rule)
 
 
+def by_load(cores: Setting, bouncer: PgBouncerSpec, traffic: TrafficSpec | None) -> Setting:
+    """The pool the load needs, by Little's law (busy connections = arrival rate × time each holds
+    one), twice that for bursts, never more than the cores rule allows (more active connections
+    than cores only queue inside PostgreSQL). Without `traffic.db_time_per_request` the cores rule
+    stands; a pool set in the stack file or session mode is left alone."""
+    if traffic is None or traffic.db_time_ms is None or cores.source == "override" or bouncer.pool_mode == "session":
+        return cores
+    busy = traffic.peak_rps * traffic.db_time_ms / 1000
+    wanted = max(MIN_POOL, math.ceil(BURST * busy))
+    load = (f"Little's law: {traffic.peak_rps:g} req/s × {traffic.db_time_ms:g} ms of database time = {busy:.1f} "
+            f"busy connections at peak, × {BURST} for bursts = {wanted}")
+    if wanted < cores.value:
+        return Setting(wanted, f"{load} (at least {MIN_POOL}), below the cores' {cores.value} ({cores.reason})",
+                       rule="Little's law: peak rate × database time per request × 2, bounded by the cores rule")
+    return Setting(cores.value, f"{cores.reason}; the load would keep {wanted} busy ({load}): the cores bound it, "
+                                "and requests wait in PgBouncer at peak", rule=cores.rule)
+
+
 def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_connections: int,
-                     workload: str = "web") -> Connections:
-    pool = server_pool(bouncer, db, clients, workload)
+                     workload: str = "web", traffic: TrafficSpec | None = None) -> Connections:
+    pool = by_load(server_pool(bouncer, db, clients, workload), bouncer, traffic)
     reserve = max(1, pool.value // 5)
     server = pool.value + reserve
     if bouncer.max_client_conn:

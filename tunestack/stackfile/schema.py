@@ -168,6 +168,10 @@ APP = _obj(
 TRAFFIC = _obj(
     {
         "peak_rps": {"type": "number", "exclusiveMinimum": 0},
+        "db_time_per_request": {**DURATION, "description": "a duration such as 20ms: the database time one "
+                                                           "request spends at peak (pg_stat_statements' total time "
+                                                           "over the requests served); sizes the server pool by "
+                                                           "Little's law"},
         "peak_jobs_per_second": {"type": "number", "minimum": 0,
                                  "description": "background jobs run per second at peak; they are Sentry "
                                                 "transactions too (default: one per request)"},

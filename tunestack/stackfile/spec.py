@@ -136,6 +136,7 @@ class TrafficSpec:
     spans_per_transaction: float = 1.0
     profiles_per_month: int = 0
     peak_jobs_per_second: float | None = None   # None: one job per request (the reference apps' pattern)
+    db_time_ms: float | None = None             # database time per request at peak: Little's law sizes the pool
     health_paths: tuple[str, ...] = ("/health", "/healthz", "/up")
     sampling_rules: tuple[SamplingRule, ...] = ()
 

@@ -30,6 +30,11 @@ def traffic(ck: Checker) -> TrafficSpec:
     spans = {"spans_per_transaction": float(budget["spans_per_transaction"])} \
         if "spans_per_transaction" in budget else {}
     jobs_rate = {"peak_jobs_per_second": float(c["peak_jobs_per_second"])} if "peak_jobs_per_second" in c else {}
+    db_time = ck.duration([KEY, "db_time_per_request"], c.get("db_time_per_request"))
+    if db_time == 0:
+        ck.problem([KEY, "db_time_per_request"], c["db_time_per_request"], "a duration above zero",
+                   "write the database time one request spends, e.g. 20ms, or remove the key")
     return TrafficSpec(peak_rps=float(c["peak_rps"]), tracing_per_month=budget["per_month"], health_paths=health,
                        sampling_rules=rules, **spans, **given(budget, tracing_unit="unit"),
-                       **given(c, profiles_per_month="profiles_per_month"), **jobs_rate)
+                       **given(c, profiles_per_month="profiles_per_month"), **jobs_rate,
+                       **({"db_time_ms": float(db_time)} if db_time else {}))
