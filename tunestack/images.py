@@ -161,7 +161,20 @@ def build(client, say=print, recipes=None) -> list[str]:
 @contextlib.contextmanager
 def _context(recipe):
     """The build context: the recipe's folder, plus (for a fetched PostgreSQL) the server build as
-    server/, copied with its symlinks into a temporary folder."""
+    server/, copied with its symlinks into a temporary folder, or (for the Go and Node reference
+    apps) the app as the local stack builds it, with this machine's compiler, npm and their caches,
+    as app/, with the migrations and the migrate command beside it."""
+    if recipe.app_build:
+        from .local.appbuild import build_reference_app
+
+        with tempfile.TemporaryDirectory(prefix="tunestack-image-") as tmp:
+            shutil.copytree(ROOT / recipe.context, tmp, dirs_exist_ok=True)
+            (Path(tmp) / "app").mkdir()
+            build_reference_app(recipe.app_build, Path(tmp) / "app")
+            shutil.copytree(ROOT / "refapp" / "migrations", Path(tmp) / "migrations")
+            shutil.copy2(ROOT / "images" / "app-common" / "tunestack-migrate", Path(tmp) / "tunestack-migrate")
+            yield tmp
+        return
     if recipe.fetched_server is None:
         yield str(ROOT / recipe.context)
         return

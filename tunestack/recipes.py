@@ -14,6 +14,7 @@ class ImageRecipe:
     dockerfile: str       # relative to the repository
     context: str          # relative to the repository
     fetched_server: int | None = None   # a PostgreSQL major whose fetched build goes in as server/
+    app_build: str | None = None        # a reference app built on this machine goes in as app/ (go, node)
 
 
 DEBIAN_PG_MAJOR = 15
@@ -36,8 +37,9 @@ RECIPES = (
     ImageRecipe("tunestack/redis:7.0", "images/redis/Dockerfile", "images/redis"),
     ImageRecipe("tunestack/haproxy:2.6", "images/haproxy/Dockerfile", "images/haproxy"),
     ImageRecipe("tunestack/refapp:0.1.0", "images/refapp/Dockerfile", "."),
-    ImageRecipe("tunestack/refapp-go:0.1.0", "images/refapp-go/Dockerfile", "."),
-    ImageRecipe("tunestack/refapp-node:0.1.0", "images/refapp-node/Dockerfile", "."),
+    ImageRecipe("tunestack/refapp-go:0.1.0", "images/refapp-go/Dockerfile", "images/refapp-go", app_build="go"),
+    ImageRecipe("tunestack/refapp-node:0.1.0", "images/refapp-node/Dockerfile", "images/refapp-node",
+                app_build="node"),
 )
 # The reference app image of each framework that has one (the Rails app runs on the local stack only).
 APP_IMAGES = {"python": "tunestack/refapp:0.1.0", "go": "tunestack/refapp-go:0.1.0",

@@ -20,10 +20,12 @@
 package main
 
 import (
+	"context"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -110,6 +112,36 @@ func libpqQuote(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
 }
 
+// passwordConnector logs in with DATABASE_PASSWORD; during a rotation (DATABASE_PASSWORD_PREVIOUS_FILE,
+// the app image contract) a refused password is tried once more with the previous one: the servers
+// switch to the new password only after every replica knows both. Read at each connect, never kept.
+type passwordConnector struct{ dsn string }
+
+func (c passwordConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.login(ctx, secret("DATABASE_PASSWORD"))
+	if previous := secret("DATABASE_PASSWORD_PREVIOUS"); err != nil && previous != "" && passwordRefused(err) {
+		return c.login(ctx, previous)
+	}
+	return conn, err
+}
+
+func (c passwordConnector) Driver() driver.Driver { return &pq.Driver{} }
+
+func (c passwordConnector) login(ctx context.Context, password string) (driver.Conn, error) {
+	connector, err := pq.NewConnector(c.dsn + " password=" + libpqQuote(password))
+	if err != nil {
+		return nil, err
+	}
+	return connector.Connect(ctx)
+}
+
+// passwordRefused: PostgreSQL says "password authentication failed", PgBouncer with SCRAM "SASL
+// authentication failed".
+func passwordRefused(err error) bool {
+	return strings.Contains(err.Error(), "password authentication failed") ||
+		strings.Contains(err.Error(), "SASL authentication failed")
+}
+
 // openDB opens the database/sql pool with the plan's limits. DATABASE_URL has no password; it
 // comes from DATABASE_PASSWORD(_FILE).
 func openDB() *sql.DB {
@@ -122,18 +154,16 @@ func openDB() *sql.DB {
 	if sslmode == "" {
 		sslmode = "disable"
 	}
-	dsn := fmt.Sprintf("host=%s port=%s dbname=%s user=%s password=%s sslmode=%s connect_timeout=%d",
+	dsn := fmt.Sprintf("host=%s port=%s dbname=%s user=%s sslmode=%s connect_timeout=%d",
 		libpqQuote(u.Hostname()), libpqQuote(u.Port()), libpqQuote(strings.TrimPrefix(u.Path, "/")),
-		libpqQuote(u.User.Username()), libpqQuote(secret("DATABASE_PASSWORD")), libpqQuote(sslmode),
-		envInt("DB_CONNECT_TIMEOUT", 2))
+		libpqQuote(u.User.Username()), libpqQuote(sslmode), envInt("DB_CONNECT_TIMEOUT", 2))
 	if root := u.Query().Get("sslrootcert"); root != "" {
 		dsn += " sslrootcert=" + libpqQuote(root)
 	}
-	connector, err := pq.NewConnector(dsn)
-	if err != nil {
+	if _, err := pq.NewConnector(dsn); err != nil {
 		log.Fatalf("database: %v", err)
 	}
-	db := sql.OpenDB(connector)
+	db := sql.OpenDB(passwordConnector{dsn})
 	db.SetMaxOpenConns(envInt("DB_MAX_OPEN_CONNS", 25))
 	db.SetMaxIdleConns(envInt("DB_MAX_IDLE_CONNS", 5))
 	db.SetConnMaxLifetime(envDuration("DB_CONN_MAX_LIFETIME", 30*time.Minute))

@@ -24,7 +24,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const v8 = require('node:v8');
-const { Pool } = require('pg');
+const { Client, Pool } = require('pg');
 const Redis = require('ioredis');
 const prom = require('prom-client');
 
@@ -50,14 +50,37 @@ function secret(name) {
   return path ? fs.readFileSync(path, 'utf8').replace(/\n$/, '') : undefined;
 }
 
+// The password a new connection logs in with: DATABASE_PASSWORD; during a rotation
+// (DATABASE_PASSWORD_PREVIOUS_FILE, the app image contract) the new one is tried first on a probe
+// connection and the previous one used when it is refused: the servers switch only after every
+// replica knows both. Read at each connect, never kept.
+async function loginPassword(where) {
+  const current = secret('DATABASE_PASSWORD');
+  const previous = secret('DATABASE_PASSWORD_PREVIOUS');
+  if (!previous) return current;
+  const probe = new Client({ ...where, password: current });
+  try {
+    await probe.connect();
+    return current;
+  } catch (err) {
+    if (/password authentication failed|SASL authentication failed/.test(err.message)) return previous;
+    throw err;
+  } finally {
+    probe.end().catch(() => {});
+  }
+}
+
 function openPool() {
   const url = new URL(process.env.DATABASE_URL);
-  return new Pool({
+  const where = {
     host: url.hostname, port: Number(url.port || 5432), database: url.pathname.slice(1),
-    user: decodeURIComponent(url.username), password: secret('DATABASE_PASSWORD'),
+    user: decodeURIComponent(url.username),
     // TLS as DATABASE_URL asks (sslmode=verify-full&sslrootcert=… across hosts): the CA and the name checked.
     ssl: url.searchParams.get('sslmode') === 'verify-full'
       ? { ca: fs.readFileSync(url.searchParams.get('sslrootcert')), rejectUnauthorized: true } : false,
+  };
+  return new Pool({
+    ...where, password: () => loginPassword(where),
     max: envInt('PG_POOL_MAX', 10),
     idleTimeoutMillis: envInt('PG_IDLE_TIMEOUT_MILLIS', 10000),
     connectionTimeoutMillis: envInt('PG_CONNECTION_TIMEOUT_MILLIS', 0),

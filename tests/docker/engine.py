@@ -73,6 +73,25 @@ class Engine:
         assert res.exit_code == 0, res.output.decode()
         return res.output.decode().strip()
 
+    def derived_image(self, base: str, tag: str, files: dict[str, str]) -> str:
+        """`base` plus `files` (path in the image → content): a new app version, e.g. with one more
+        migration. Returns `tag`."""
+        import io
+        import tarfile
+
+        lines = [f"FROM {base}"] + [f"COPY f{i} {path}" for i, path in enumerate(files)]
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            entries = [("Dockerfile", "\n".join(lines) + "\n")] + [(f"f{i}", c) for i, c in enumerate(files.values())]
+            for name, text in entries:
+                data = text.encode()
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+        buffer.seek(0)
+        self.client.images.build(fileobj=buffer, custom_context=True, tag=tag, rm=True)
+        return tag
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:

@@ -4,9 +4,7 @@ program through the replay: its migrations run once as migrator before any repli
 through HAProxy from the migrated table; then a new version that adds a column migrates before its
 replica starts, with requests counted during the change. The Python image's own run of this is
 tests/docker/test_dev_day2.py."""
-import io
 import json
-import tarfile
 import urllib.request
 
 import pytest
@@ -68,24 +66,10 @@ def test_the_image_migrates_before_its_replicas_and_serves_from_the_migrated_tab
         "SELECT count(*) FROM hits"), 60, "a job writing its row")) > 0, "its job process wrote rows"
 
 
-def derived_image(engine, base: str, tag: str, name: str, sql: str) -> str:
-    """The reference image plus one migration file: a new app version with a schema change."""
-    dockerfile = f"FROM {base}\nCOPY {name} /app/migrations/{name}\n".encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, data in (("Dockerfile", dockerfile), (name, sql.encode())):
-            info = tarfile.TarInfo(path)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    engine.client.images.build(fileobj=buffer, custom_context=True, tag=tag, rm=True)
-    return tag
-
-
 def test_a_version_that_adds_a_column_migrates_before_its_replica_with_no_failed_request(deployed):
     framework, engine, replay, tmp = deployed
-    new = derived_image(engine, APP_IMAGES[framework], NEW_VERSION.format(framework=framework), "002_hits_note.sql",
-                        "ALTER TABLE hits ADD COLUMN note text;\n")
+    new = engine.derived_image(APP_IMAGES[framework], NEW_VERSION.format(framework=framework),
+                               {"/app/migrations/002_hits_note.sql": "ALTER TABLE hits ADD COLUMN note text;\n"})
     mark = len(replay.steps)
     with Load(ENTRY, threads=3, limit_s=300, pause_s=0.02) as load:
         replay.update(run_program("dev", stack_file=stack_file(tmp, framework, new)))

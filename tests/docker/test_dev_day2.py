@@ -241,19 +241,7 @@ NEW_APP = "registry.test/shop"
 
 def app_image_with_migration(engine, tag: str, name: str, sql: str) -> str:
     """The reference app image plus one migration file: a new app version with a schema change."""
-    import io
-    import tarfile
-
-    dockerfile = f"FROM tunestack/refapp:0.1.0\nCOPY {name} /app/refapp/migrations/{name}\n".encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, data in (("Dockerfile", dockerfile), (name, sql.encode())):
-            info = tarfile.TarInfo(path)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    engine.client.images.build(fileobj=buffer, custom_context=True, tag=f"{NEW_APP}:{tag}", rm=True)
-    return f"{NEW_APP}:{tag}"
+    return engine.derived_image("tunestack/refapp:0.1.0", f"{NEW_APP}:{tag}", {f"/app/refapp/migrations/{name}": sql})
 
 
 def app_030(c): c["tunestack:images"].update(app=f"{NEW_APP}:0.3.0", canary_app=f"{NEW_APP}:0.3.0")

@@ -116,6 +116,10 @@ def test_between_hosts_only_verified_tls_gets_through(staging, tmp_path, service
     name against the stack's CA gets in and is encrypted; a plaintext client is refused."""
     bed, replay, plan, _ = staging
     assert service in plan.tls, f"{service} has clients on other hosts and must serve TLS"
+    # The server's key: its service's alone (the image's entrypoint makes the secrets 0600).
+    name = f"bed-{service}"
+    stat = replay.where[name].containers.get(name).exec_run(["stat", "-c", "%a %U", "/etc/tunestack/secrets/tls.key"])
+    assert stat.output.decode().strip() == f"600 {'redis' if service.startswith('redis') else 'postgres'}"
     ca = tmp_path / "ca.crt"
     ca.write_text(ca_pem(replay))
     address, port = plan.placement[service].publish, plan.ports()[service]

@@ -126,7 +126,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
         pgbouncer=bouncer, pgbouncer_users=user_caps(conns.pool.value, JOBS_ROLE), redis=redis, app=app_plan,
         service_limits=limits, sampling=sampling, host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
-        web_env=web_env(app, app_plan, common, source_of, first),
+        web_env=web_env(app, app_plan, common, source_of, first, where.app_bind),
         jobs_env=jobs_env(app, app_plan, common, source_of, ends, roles["jobs"], first),
         migrate_env=migrate_env(container_name(spec.name, "postgres") if where.docker else where["postgres"].reach,
                                 pg.port),   # beside PostgreSQL: the db machine's private network for containers

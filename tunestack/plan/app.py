@@ -243,7 +243,8 @@ def runtime_env(app: AppSpec) -> dict[str, Setting]:
 
 
 def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Setting],
-            source_of, sizing: AppSizing) -> dict[str, Setting]:
+            source_of, sizing: AppSizing, bind: str = "127.0.0.1") -> dict[str, Setting]:
+    """`bind`: the address app servers listen on (placement.app_bind)."""
     threads = Setting(app.threads, "stack file", source_of("app.threads"))
     env = {"PORT": Setting(app.port, "stack file", source_of("app.port")),
            "WEB_CONCURRENCY": settings["workers"]}
@@ -272,6 +273,11 @@ def web_env(app: AppSpec, settings: dict[str, Setting], common: dict[str, Settin
                             common["DB_CONNECT_TIMEOUT"].value, app.threads))
         env["REQUEST_TIMEOUT"] = seconds(app.request_timeout_ms, "the request timeout, enforced inside the app "
                                                                "(Node.js http: server.requestTimeout)")
+    if app.framework in ("go", "node"):
+        # Go and Node read their listen address from the environment (Puma and Gunicorn from their
+        # rendered files): loopback on the local stack, every interface in a container.
+        env["BIND"] = Setting(f"{bind}:{app.port}", "where the app listens: loopback on one host, every "
+                                                    "interface inside a container (the load balancer reaches it)")
     env["DB_POOL"] = settings["web_db_pool"]
     env["REDIS_POOL_SIZE"] = Setting(app.threads, "one Redis connection per web thread")
     return {**env, **common, **runtime_env(app)}
