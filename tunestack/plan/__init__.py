@@ -33,6 +33,7 @@ from .redis import redis_settings
 from .ruby import DEFAULT_RUBY
 from .rollout import canary_env_conflicts, fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
 from .sampling import plan_sampling
+from .backup import with_backup
 from .tls import with_tls
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
 
@@ -122,7 +123,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     kernel = kernel_settings(listen_backlogs(int(postgres["max_connections"].value), bouncer["listen_backlog"].value,
                                              lb["maxconn"].value, app.framework))
     limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
-    plan = with_tls(Plan(
+    plan = with_backup(with_tls(Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
         pgbouncer=bouncer, pgbouncer_users=user_caps(conns.pool.value, JOBS_ROLE), redis=redis, app=app_plan,
         service_limits=limits, sampling=sampling, host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
@@ -138,7 +139,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
             spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},
-        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts))))
+        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts)))))
     _check_canary_env(spec, plan)
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)

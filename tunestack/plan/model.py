@@ -61,6 +61,7 @@ class Plan:
     migrate_env: dict[str, Setting] = field(default_factory=dict)   # the app image's migrate command
     pgbouncer_users: dict[str, dict[str, Setting]] = field(default_factory=dict)   # [users]: per-user caps
     tls: dict = field(default_factory=dict)   # service → tls.ServerTls: the servers that serve TLS only
+    backup: dict[str, Setting] = field(default_factory=dict)   # the backup policy (plan/backup.py)
 
     @property
     def pgbouncer_service(self) -> dict[str, Setting]:
@@ -121,6 +122,7 @@ class Plan:
             out[f"kernel {service}"] = settings
         for host, settings in self.host_kernel.items():
             out[f"host kernel {host}"] = settings
+        out["backup"] = self.backup
         return out
 
     def to_json(self) -> dict:

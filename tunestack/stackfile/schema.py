@@ -201,6 +201,40 @@ TRAFFIC = _obj(
     required=("peak_rps", "tracing_budget"),
 )
 
+BACKUP = _obj(
+    {
+        "repository": {
+            "description": "where pgBackRest keeps backups and WAL: one of host (another host of the stack), "
+                           "path (a folder on the db host) or s3",
+            "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+            "properties": {
+                "host": {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,40}$",
+                         "description": "a host name of this stack file (not the db host)"},
+                "path": {"type": "string", "pattern": r"^/[A-Za-z0-9._/-]{1,200}$",
+                         "description": "an absolute folder on the db host"},
+                "s3": _obj({"bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
+                            "region": {"type": "string", "pattern": r"^[a-z0-9-]{1,40}$"},
+                            "endpoint": {"type": "string", "pattern": r"^[a-z0-9.-]+(:[0-9]{1,5})?$"}},
+                           required=("bucket", "region"),
+                           description="S3 or compatible; keys: the secrets tunestack:backupS3Key and "
+                                       "tunestack:backupS3KeySecret"),
+            },
+        },
+        "allow_same_host": {"type": "boolean", "description": "accept a repository on the db host itself on a "
+                                                              "stack of several hosts (a lost host loses both)"},
+        "full": {"enum": ["weekly", "daily"], "description": "how often a full backup runs (differentials on "
+                                                             "the other days)"},
+        "retention_full": {"type": "integer", "minimum": 1, "maximum": 52},
+        "archive_timeout": {**DURATION, "description": "a duration such as 60s: at most this much committed "
+                                                       "work is lost with the db host (the RPO)"},
+        "compress": {"enum": ["lz4", "zst", "gz"]},
+        "data_size": {**SIZE, "description": "the database's size, for the repository estimate"},
+        "wal_per_day": {**SIZE, "description": "WAL written a day (pg_stat_wal), for the repository estimate"},
+        "repository_disk": {**SIZE, "description": "the repository's disk, checked against the estimate"},
+    },
+    description="the backup policy (pgBackRest)",
+)
+
 ROLLOUT = _obj(
     {
         "steps": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 100}},
@@ -245,6 +279,9 @@ CONFIG = {
         f"{NS}:canaryReplicas": {"type": "integer", "minimum": 0, "maximum": 1000,
                                  "description": "the rollout state on Docker: canary replicas a rollout started "
                                                 "(their traffic moves by load-balancer weights at run time)"},
+        f"{NS}:backup": BACKUP,
+        f"{NS}:backupS3Key": {**SECRET, "description": "the S3 access key id of tunestack:backup.repository.s3"},
+        f"{NS}:backupS3KeySecret": {**SECRET, "description": "its secret access key"},
         f"{NS}:dbPassword": SECRET,
         f"{NS}:dbPasswordPrevious": {**SECRET, "description": "during a rotation only: the app role's password "
                                                              "the servers still have (README: rotating the "

@@ -160,6 +160,23 @@ class RolloutSpec:
 
 
 @dataclass(frozen=True)
+class BackupSpec:
+    """tunestack:backup (plan/backup.py has the defaults' reasons)."""
+    repository_kind: str = ""            # host | path | s3; "" = the default placement
+    repository: str = ""                 # the host's name, the path, or the bucket
+    s3_region: str = ""
+    s3_endpoint: str = ""
+    allow_same_host: bool = False
+    full: str = "weekly"
+    retention_full: int = 2
+    archive_timeout_ms: int = 60_000
+    compress: str = "lz4"
+    data_bytes: int | None = None
+    wal_per_day_bytes: int | None = None
+    repository_disk_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     path: str
@@ -175,6 +192,7 @@ class StackSpec:
     secret_keys: tuple[str, ...] = ()   # which password keys the file sets as Pulumi secrets
     given: frozenset[str] = frozenset()  # dotted key paths the file sets, e.g. "postgres.port"
     registry: tuple[str, str] | None = None   # (address, username) for private images
+    backup: BackupSpec = BackupSpec()
 
     def source_of(self, key_path: str) -> str:
         """'stack file' when the file sets `key_path` (e.g. "app.threads"), else 'default'."""
