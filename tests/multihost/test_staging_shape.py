@@ -116,10 +116,13 @@ def test_between_hosts_only_verified_tls_gets_through(staging, tmp_path, service
     name against the stack's CA gets in and is encrypted; a plaintext client is refused."""
     bed, replay, plan, _ = staging
     assert service in plan.tls, f"{service} has clients on other hosts and must serve TLS"
-    # The server's key: its service's alone (the image's entrypoint makes the secrets 0600).
-    name = f"bed-{service}"
-    stat = replay.where[name].containers.get(name).exec_run(["stat", "-c", "%a %U", "/etc/tunestack/secrets/tls.key"])
-    assert stat.output.decode().strip() == f"600 {'redis' if service.startswith('redis') else 'postgres'}"
+    # The server's key: its service's alone (the image's entrypoint makes the secrets 0600). Through
+    # the docker CLI over the bed's SSH, as the program's commands reach a host.
+    machine = "cache" if service.startswith("redis") else "db"
+    stat = subprocess.run(["docker", "exec", f"bed-{service}", "stat", "-c", "%a %U", "/etc/tunestack/secrets/tls.key"],
+                          env={**bed.env, "DOCKER_HOST": bed.hosts[machine].url}, capture_output=True, text=True,
+                          timeout=60)
+    assert stat.stdout.strip() == f"600 {'redis' if service.startswith('redis') else 'postgres'}", stat.stderr
     ca = tmp_path / "ca.crt"
     ca.write_text(ca_pem(replay))
     address, port = plan.placement[service].publish, plan.ports()[service]
