@@ -374,9 +374,22 @@ func giveUp() time.Duration { return envSeconds("JOB_GIVE_UP_SECONDS", 60) }
 
 // requeueOrphans puts the jobs of dead workers back at the end the workers take from next.
 func requeueOrphans(c redis.Conn) error {
-	keys, err := redis.Strings(c.Do("KEYS", processingPrefix+"*"))
-	if err != nil {
-		return err
+	// SCAN, not KEYS: KEYS walks the whole keyspace in one command and blocks every other client
+	// of the queue while it runs (Redis docs, KEYS: "don't use KEYS in your regular application code").
+	var keys []string
+	for cursor := "0"; ; {
+		reply, err := redis.Values(c.Do("SCAN", cursor, "MATCH", processingPrefix+"*", "COUNT", 100))
+		if err != nil {
+			return err
+		}
+		batch, err := redis.Strings(reply[1], nil)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, batch...)
+		if cursor, err = redis.String(reply[0], nil); err != nil || cursor == "0" {
+			break
+		}
 	}
 	for _, key := range keys {
 		alive, err := redis.Bool(c.Do("EXISTS", alivePrefix+strings.TrimPrefix(key, processingPrefix)))
