@@ -58,7 +58,7 @@ pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,
     plan.container(db.name, "pgbouncer"), spec.pgbouncer.port,
     where["pgbouncer"].publish, secrets.admin_password, secrets.jobs_password,
-    tls_files=certs.files("pgbouncer")),
+    tls_files=certs.files("pgbouncer") or certs.client_files()),   # it verifies PostgreSQL too
     opts=pulumi.ResourceOptions(depends_on=[stack_images, postgres]))
 # The app role's password reaches the running servers before the replicas; during a rotation's
 # first `up` the servers keep the previous one (components/dbpassword.py).

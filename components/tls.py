@@ -68,10 +68,10 @@ class StackCertificates(pulumi.ComponentResource):
         self.register_outputs({"ca_pem": self.ca_pem})
 
     def files(self, service: str) -> dict[str, pulumi.Output[str]]:
-        """A server's uploads: its certificate, its key (secret: KEY_FILE) and the CA; a client's
-        (the CA alone) when it serves no TLS itself; none on a stack without TLS."""
+        """A TLS server's uploads: its certificate, its key (secret: KEY_FILE) and the CA; none for
+        a server that serves no TLS (a client that verifies others takes `client_files`)."""
         if service not in self.servers:
-            return self.client_files()
+            return {}
         return {CERT_FILE: self.servers[service].cert_pem, KEY_FILE: self.servers[service].key_pem,
                 CA_FILE: self.ca_pem}
 

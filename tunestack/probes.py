@@ -11,14 +11,19 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
+def psql_command(secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator",
+                 flags: str = "-AtX", env: str = "") -> str:
+    """psql on loopback as `user`, its password read from the host's file into psql's environment
+    (never its argv); `env`: more libpq variables, e.g. PGSSLMODE=disable."""
+    return (f'{env + " " if env else ""}PGPASSWORD="$(cat {secrets_dir}/{user}-password)" PGCONNECT_TIMEOUT=5 '
+            f"psql -h 127.0.0.1 -p {port} -U {user} -d {db} {flags} -c {quote(sql)}")
+
+
 def psql(host, secrets_dir: str, port: int, sql: str, db: str = "app", user: str = "migrator",
          header: bool = False) -> str:
     """Unaligned rows (`|` between columns); with `header`, the column names first (SHOW commands
     of PgBouncer's console, whose columns differ between versions)."""
-    flags = "-AX -P footer=off" if header else "-AtX"
-    cmd = (f'PGPASSWORD="$(cat {secrets_dir}/{user}-password)" PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p {port} '
-           f"-U {user} -d {db} {flags} -c {quote(sql)}")
-    return host.check_output(cmd)
+    return host.check_output(psql_command(secrets_dir, port, sql, db, user, "-AX -P footer=off" if header else "-AtX"))
 
 
 def redis_tls_flags(tls: bool) -> str:

@@ -14,6 +14,7 @@ from .plan import Plan
 from .units import format_bytes_human
 from .plan.alerts import METRICS_PATH
 from .plan.pgalerts import EXPORTER_QUERIES
+from .plan.tls import tls_keys
 from .postgres.catalog import catalog
 
 _BARE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -221,8 +222,6 @@ LIVE_DIR = "/etc/tunestack/live"
 PGBOUNCER_AUTH_FILE = "/run/tunestack/pgbouncer-userlist.txt"
 # What PgBouncer reads only at start (PgBouncer manual: these "cannot be changed at run time"), and
 # what the admin console needs before the first live delivery. listen_backlog is listen(2)'s argument.
-# PgBouncer's server side of TLS (plan/tls.py): with the container, like the rest of its TLS.
-TLS_CLIENT_SIDE = {"server_tls_sslmode", "server_tls_ca_file"}
 PGBOUNCER_AT_START = ("listen_addr", "listen_port", "unix_socket_dir", "auth_type", "listen_backlog")
 
 
@@ -239,7 +238,7 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
     gucs = catalog(spec.postgres.version)
     # TLS belongs with the certificate files the container is created with: from its first second
     # (pg_hba.conf takes hostssl only), never from a later live delivery.
-    tls = {k for server in plan.tls.values() for k in server.settings} | TLS_CLIENT_SIDE
+    tls = tls_keys(plan)
     at_start = {k: s for k, s in plan.postgres.items() if gucs[k].context == "postmaster" or k in tls}
     return {
         "postgresql.conf": env.get_template("postgresql.container.conf.j2").render(

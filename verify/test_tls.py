@@ -8,7 +8,7 @@ Run inside each server's container (on loopback: the certificate names 127.0.0.1
   PgBouncer requires TLS (client_tls_sslmode), Redis has no plaintext port (port 0);
 PostgreSQL's own check that its network sessions are all encrypted is in test_postgres.py."""
 from tunestack.plan.tls import CA_FILE
-from tunestack.probes import quote, redis_tls_flags
+from tunestack.probes import psql_command
 from verify.conftest import plan_of
 from verify.helpers import redis_config
 
@@ -24,9 +24,8 @@ def pytest_generate_tests(metafunc):
 
 
 def _sql(host, secrets_dir, plan, service, sql, env=VERIFIED, db="app", user="migrator"):
-    port = plan.ports()[service]
-    return host.run(f'{env} PGPASSWORD="$(cat {secrets_dir}/{user}-password)" PGCONNECT_TIMEOUT=5 '
-                    f"psql -h 127.0.0.1 -p {port} -U {user} -d {db} -AtX -c {quote(sql)}")
+    """The result, not only the output: a refusal is what some checks expect."""
+    return host.run(psql_command(secrets_dir, plan.ports()[service], sql, db, user, env=env))
 
 
 def test_verified_client_is_encrypted(host, plan, secrets_dir, record, service):

@@ -87,6 +87,19 @@ def server_settings(service: str, host: str, port: int = 0) -> dict[str, Setting
             "tls-auth-clients": policy("no", "clients authenticate with their instance's password (AUTH)")}
 
 
+def pgbouncer_verifies_postgres() -> dict[str, Setting]:
+    """PgBouncer's server side where PostgreSQL serves TLS only."""
+    return {"server_tls_sslmode": policy("verify-full", "PostgreSQL serves TLS only: PgBouncer verifies its "
+                                                        "certificate and name"),
+            "server_tls_ca_file": policy(CA_FILE, "the stack's CA")}
+
+
+def tls_keys(plan) -> set[str]:
+    """Every setting TLS adds to a server's config: each belongs with the certificate files the
+    container is created with, never in a file delivered live."""
+    return {k for server in plan.tls.values() for k in server.settings} | set(pgbouncer_verifies_postgres())
+
+
 def verified(url: str) -> str:
     """A libpq URL that verifies its server: the CA and the name (sslmode=verify-full, libpq docs 34.19)."""
     return f"{url}?sslmode=verify-full&sslrootcert={CA_FILE}"
@@ -104,9 +117,7 @@ def with_tls(plan):
     postgres, bouncer = dict(plan.postgres), dict(plan.pgbouncer)
     if "postgres" in servers:
         postgres.update(servers["postgres"].settings)
-        bouncer.update({"server_tls_sslmode": policy("verify-full", "PostgreSQL serves TLS only: PgBouncer "
-                                                                   "verifies its certificate and name"),
-                        "server_tls_ca_file": policy(CA_FILE, "the stack's CA")})
+        bouncer.update(pgbouncer_verifies_postgres())
     if "pgbouncer" in servers:
         bouncer.update(servers["pgbouncer"].settings)
     redis = {role: {**settings, **(servers[f"redis-{role}"].settings if f"redis-{role}" in servers else {})}
