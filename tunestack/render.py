@@ -13,6 +13,7 @@ from .paths import TEMPLATES
 from .plan import Plan
 from .units import format_bytes_human
 from .plan.alerts import METRICS_PATH
+from .plan.backup import PGBACKREST_OPTIONS, repository_options
 from .plan.pgalerts import EXPORTER_QUERIES
 from .plan.tls import tls_keys
 from .postgres.catalog import catalog
@@ -29,6 +30,11 @@ class Layout:
     run_dir: str = "/run/tunestack"
     # Control sockets (Puma's control app): a folder only root and the web server's user enter.
     control_dir: str = "/run/tunestack/control"
+    # pgBackRest: the repository when the stack names none (plan/backup.py DEFAULT_PATH), and the
+    # folder of its spool, log and lock files.
+    backup_dir: str = "/var/lib/pgbackrest"
+    pgbackrest_dir: str = "/var/lib/tunestack/pgbackrest"
+    pg_socket_dir: str = "/run/postgresql"
 
 
 class UnsafeValue(ValueError):
@@ -178,6 +184,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         files[f"redis-{role}.conf"] = env.get_template("redis.conf.j2").render(
             stack=plan.stack, role=role, settings=settings, secrets_dir=layout.secrets_dir,
             data_dir=layout.data_dir)
+    if plan.postgres["archive_mode"].text == "on":
+        files["pgbackrest.conf"] = pgbackrest_conf(plan, layout, env)
     files["web.env"] = env.get_template("app.env.j2").render(stack=plan.stack, process="web", env=plan.web_env)
     files["jobs.env"] = env.get_template("app.env.j2").render(stack=plan.stack, process="jobs", env=plan.jobs_env)
     if spec.app.framework == "rails":
@@ -210,6 +218,16 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         redis={"cache": f"{plan.placement['redis-cache'].reach}:{spec.redis_cache.port}",
                "queue": f"{plan.placement['redis-queue'].reach}:{spec.redis_queue.port}"})
     return files
+
+
+def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment) -> str:
+    """pgBackRest's config: the plan's options, the repository where the plan puts it, and where
+    the stack's PostgreSQL keeps its data and socket."""
+    spec = plan.spec
+    return env.get_template("pgbackrest.conf.j2").render(
+        stack=plan.stack, options={k: plan.backup[k] for k in PGBACKREST_OPTIONS},
+        repo=repository_options(spec.backup, spec.hosts, layout.backup_dir), work_dir=layout.pgbackrest_dir,
+        pg_path=f"{layout.data_dir}/postgres", pg_port=spec.postgres.port, pg_socket=layout.pg_socket_dir)
 
 
 # Debian's unit names for the services a drop-in configures.

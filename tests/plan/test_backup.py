@@ -30,9 +30,17 @@ def test_the_repository_goes_to_another_host_when_the_stack_has_one(stack, expec
 def test_archiving_bounds_the_loss_of_a_db_host_to_archive_timeout():
     """PostgreSQL docs 26.3.1: archive_timeout forces a segment switch, bounding how old unarchived
     WAL can be."""
-    name, b = by_default("prod")
-    assert (b["archive_mode"].text, b["archive_timeout"].text) == ("on", "60s")
-    assert b["archive_command"].text == f"pgbackrest --stanza={name} archive-push %p"
+    pg = build_plan(spec("prod")).postgres
+    assert (pg["archive_mode"].text, pg["archive_timeout"].text) == ("on", "60s")
+    assert pg["archive_command"].text == "pgbackrest --stanza=prod archive-push %p"
+
+
+def test_containers_do_not_archive_to_a_repository_that_is_not_there():
+    """PostgreSQL docs 26.3.1: while archive_command fails, WAL segments stay in pg_wal; containers
+    run no pgBackRest yet, so their plan keeps archiving off and says why."""
+    pg = build_plan(spec("prod"), target="docker").postgres
+    assert pg["archive_mode"].text == "off" and "until the disk fills" in pg["archive_mode"].reason
+    assert "archive_command" not in pg
 
 
 @pytest.mark.parametrize("retention,full,data,wal,compress,expected_gib", [

@@ -5,10 +5,11 @@ from __future__ import annotations
 from ..postgres.catalog import catalog
 from ..render import PGBOUNCER_AT_START
 
-SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy")
+SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy", "backup-schedule")
 # Services that need nothing from each other to start: each group starts at once, after the one
 # before it is up (PostgreSQL first: its roles are made before anyone logs in).
-START_TOGETHER = (("postgres",), ("pgbouncer", "redis-cache", "redis-queue"), ("web", "jobs", "haproxy"))
+START_TOGETHER = (("postgres",), ("pgbouncer", "redis-cache", "redis-queue"),
+                  ("web", "jobs", "haproxy", "backup-schedule"))
 # Redis settings `up` applies live with CONFIG SET: restarting with a changed appendonly loses data.
 REDIS_LIVE = ("maxmemory", "maxmemory-policy", "appendonly", "timeout", "tcp-keepalive", "save", "appendfsync")
 

@@ -7,7 +7,10 @@ State lives outside the checkout, in `paths.state_root()/<stack>/`:
 - data/ (service user, 0700 per server), run/ (sockets: one 0700 folder per server; control/ is
   root's, for Puma's control app), log/ (root, 0700,
   files 0600 through supervisord's umask);
-- app/ (root, 0755): the built Go or Node reference app.
+- app/ (root, 0755): the built Go or Node reference app;
+- backup/ (service user, 0700): the pgBackRest repository, with the Redis queue's snapshots in
+  backup/redis-queue/; data/pgbackrest/ its spool, log and lock files;
+- restore/ (service user, 0700): data folders `restore` brings back, kept until verified and used.
 """
 from __future__ import annotations
 
@@ -37,6 +40,10 @@ class StateFolders:
     run = property(lambda self: self.dir / "run")
     log = property(lambda self: self.dir / "log")
     app = property(lambda self: self.dir / "app")
+    backup = property(lambda self: self.dir / "backup")
+    restore = property(lambda self: self.dir / "restore")
+    pgbackrest = property(lambda self: self.data / "pgbackrest")
+    pgbackrest_conf = property(lambda self: self.etc / "pgbackrest.conf")
     pg_socket_dir = property(lambda self: self.run / "postgres")   # only the service user may enter it
     control = property(lambda self: self.run / "control")   # Puma's control socket: root's (the web runs as us)
 
@@ -44,7 +51,8 @@ class StateFolders:
     def layout(self) -> Layout:
         """Where the rendered files point: this stack's secrets, data and HAProxy's socket folder."""
         return Layout(secrets_dir=str(self.service_secrets), data_dir=str(self.data), run_dir=str(self.run / "haproxy"),
-                      control_dir=str(self.control))
+                      control_dir=str(self.control), backup_dir=str(self.backup), pgbackrest_dir=str(self.pgbackrest),
+                      pg_socket_dir=str(self.pg_socket_dir))
 
     def own(self, path: Path, mode: int, service: bool) -> None:
         """Give `path` to the service user (data, sockets, its secrets) or to root (everything root
@@ -67,7 +75,9 @@ class StateFolders:
                   (self.log, 0o700, False), (self.run, 0o711, False), (self.data, 0o711, False),
                   (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),
                   (self.run / "haproxy", 0o700, True), (self.control, 0o700, False), (self.data / "redis-cache", 0o700, True),
-                  (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True)]
+                  (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True),
+                  (self.backup, 0o700, True), (self.restore, 0o700, True), (self.pgbackrest, 0o700, True),
+                  *((self.pgbackrest / d, 0o700, True) for d in ("spool", "log", "lock"))]
         for d, mode, service in layout:
             d.mkdir(parents=True, exist_ok=True)
             self.own(d, mode, service)

@@ -9,7 +9,8 @@ import sys
 
 # binary → the package that brings it: the servers every local stack runs.
 SERVERS = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
-           "haproxy": "haproxy", "supervisord": "supervisor"}
+           "haproxy": "haproxy", "supervisord": "supervisor",
+           "pgbackrest": "pgbackrest"}   # backups and point-in-time recovery (plan/backup.py)
 SERVER_EXTRAS = ("postgresql-contrib",)      # pg_stat_statements
 # The Rails reference app (refapp/rails) runs on Debian's Ruby packages: no gem server is needed.
 RAILS_BINARIES = {"ruby": "ruby", "puma": "puma", "sidekiq": "ruby-sidekiq"}

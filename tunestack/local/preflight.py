@@ -41,7 +41,7 @@ def _preflight_postgres(folders: StateFolders, tmp: Path, conf: str) -> None:
     folders.own(data / "postgresql.conf", 0o600, True)
     log = tmp / "preflight.log"
     res = subprocess.run([pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "30",
-                          "-o", f"-c listen_addresses='' -c unix_socket_directories={tmp}", "start"],
+                          "-o", f"-c listen_addresses='' -c unix_socket_directories={tmp} -c archive_mode=off", "start"],
                          user=folders.user, capture_output=True, text=True)
     if res.returncode == 0:
         subprocess.run([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],

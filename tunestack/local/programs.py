@@ -2,7 +2,9 @@
 during a rollout), each with the planned environment and its secrets."""
 from __future__ import annotations
 
-from ..paths import ROOT
+import sys
+
+from ..paths import ROOT, stacks_dir
 from ..render import environment, supervisor_env_value
 from ..servers import pg_bin, which
 from .appbuild import BUILT, app_build_id, app_commands
@@ -33,7 +35,9 @@ def _server_programs(folders: StateFolders) -> list[dict]:
         dict(name="postgres", user=user, startsecs=3, stopsignal="INT",
              command=f"{pg_bin('postgres')} -D {folders.data}/postgres -c config_file={etc}/postgresql.conf "
                      f"-c hba_file={etc}/pg_hba.conf -c ident_file={etc}/pg_ident.conf "
-                     f"-c unix_socket_directories={folders.pg_socket_dir}"),
+                     f"-c unix_socket_directories={folders.pg_socket_dir}",
+             # archive_command's pgbackrest finds this stack's config here (plan/backup.py)
+             environment=_env({}, {"PGBACKREST_CONFIG": str(folders.pgbackrest_conf)})),
         dict(name="pgbouncer", user=user, startsecs=1, stopsignal="INT", command=f"{which('pgbouncer')} {etc}/pgbouncer.ini"),
         dict(name="redis-cache", user=user, startsecs=1, stopsignal="TERM",
              command=f"{which('redis-server')} {etc}/redis-cache.conf --daemonize no"),
@@ -71,10 +75,19 @@ def _app_programs(plan, folders: StateFolders, pw: dict[str, str], rollout: dict
     return progs
 
 
+def backup_schedule(stack: str, folders: StateFolders) -> dict:
+    """The plan's backup schedule: `tunestack backup --schedule` (root's: it runs pgBackRest as the
+    service user and reads the Redis queue's password), with this stack's files."""
+    return dict(name="backup-schedule", user=None, startsecs=2, stopsignal="TERM",
+                command=f"{sys.executable} -m tunestack backup --schedule --stack {stack} --state-dir {folders.dir.parent}",
+                environment=_env({}, {"TUNESTACK_STACKS_DIR": str(stacks_dir()), "PYTHONPATH": str(ROOT)}))
+
+
 def supervisord_conf(stack: str, plan, folders: StateFolders, pw: dict[str, str], rollout: dict) -> str:
     progs = _server_programs(folders) + _app_programs(plan, folders, pw, rollout)
     progs.insert(6, dict(name="haproxy", user=folders.user, startsecs=1, stopsignal="USR1",
                          command=f"{which('haproxy')} -W -db -f {folders.etc}/haproxy.cfg"))
+    progs.append(backup_schedule(stack, folders))
     for p in progs:
         p.setdefault("environment", "")
         p["directory"] = str(folders.dir)  # never the checkout: nothing a server writes lands in the repo

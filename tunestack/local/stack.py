@@ -24,6 +24,8 @@ from ..targets import is_local_stack
 from ..units import utc_timestamp
 from . import apply, status
 from .appbuild import build_app
+from .backups import LocalBackups
+from .restore import LocalRestore
 from .control import Servers, hba_files
 from .errors import LocalStackError
 from .folders import StateFolders
@@ -45,6 +47,8 @@ class LocalStack:
         self.passwords = Passwords(self.folders)
         self.supervisor = Supervisor(self.folders, redact=self.redact)
         self.servers = Servers(self.folders, self.supervisor, self.passwords)
+        self.backups = LocalBackups(self)
+        self.restore = LocalRestore(self)
 
     def _say(self, message: str) -> None:
         self.say(f"[{self.stack}] {message}")
@@ -197,6 +201,7 @@ class LocalStack:
                     self._say(f"{service}: {action}")
                 if service == "postgres":
                     self.servers.bootstrap(plan, pw)
+                    self.backups.ensure_stanza(plan)   # archiving works from the first WAL segment
 
     def _record(self, plan: Plan, actions: dict[str, str]) -> dict:
         applied = json.dumps(plan.to_json(), sort_keys=True, default=str)

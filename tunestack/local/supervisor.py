@@ -85,9 +85,14 @@ class Supervisor:
         """Start `services` at once (startProcess without waiting out each one's startsecs), then
         wait until each serves: its port open, or running if it has none. A program that gives up
         fails at once with its own last words."""
+        import xmlrpc.client
+
         rpc = self.rpc()
         for service in services:
-            rpc.supervisor.startProcess(service, False)
+            try:
+                rpc.supervisor.startProcess(service, False)
+            except xmlrpc.client.Fault as exc:   # ALREADY_STARTED (e.g. in BACKOFF), BAD_NAME
+                raise LocalStackError(f"supervisord would not start {service}: {exc.faultString}") from None
 
         def serving(service: str) -> bool:
             state = rpc.supervisor.getProcessInfo(service)["statename"]

@@ -7,6 +7,8 @@ process-max), PostgreSQL docs 26.3 "Continuous Archiving and Point-in-Time Recov
 (archive_mode, archive_command, archive_timeout)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..stackfile.spec import BackupSpec, HostSpec
 from ..units import format_bytes_human
 from .budgets import Budget, within
@@ -17,6 +19,8 @@ DATA_PER_RAM = {"less_ram": 0.5, "mid_ram": 1.0, "greater_ram": 4.0}   # postgre
 DAYS_PER_FULL = {"weekly": 7, "daily": 1}
 WAL_PER_DAY_SHARE = 0.1     # assumed WAL a day, as a share of the data, when backup.wal_per_day is unset
 DEFAULT_PATH = "/var/lib/pgbackrest"
+BACKUP_HOUR_UTC = 1
+FULL_WEEKDAY = 6            # Sunday (datetime.weekday()): a weekly full backup lands on the quietest day
 
 
 def repository(spec: BackupSpec, hosts: tuple[HostSpec, ...], source_of) -> tuple[str, str, Setting]:
@@ -54,18 +58,52 @@ def backup_policy(spec: BackupSpec, hosts: tuple[HostSpec, ...], stack: str, db_
                                rule="a quarter of the db host's cores: backups run beside the workload"),
         "archive-async": policy("y", "WAL is pushed in parallel batches, so archiving keeps up at peak "
                                      "(pgBackRest: archive-async with a spool path)"),
-        "archive_mode": policy("on", "every WAL segment is archived (PostgreSQL docs 26.3)"),
-        "archive_command": policy(f"pgbackrest --stanza={stack} archive-push %p",
-                                  "pgBackRest archives each segment and verifies it"),
-        "archive_timeout": Setting(spec.archive_timeout_ms, "stack file: backup.archive_timeout"
-                                   if source_of("backup.archive_timeout") == "stack file" else
-                                   "default: a quiet server still closes a segment each minute, so a lost db host "
-                                   "loses at most a minute of committed work (the RPO)",
-                                   source_of("backup.archive_timeout"), text=f"{spec.archive_timeout_ms // 1000}s",
-                                   unit="ms"),
+        "start-fast": policy("y", "an on-demand backup starts at once (an immediate checkpoint) instead of "
+                                  "waiting for the next one (pgBackRest: start-fast)"),
+        "backup hour": policy(BACKUP_HOUR_UTC, f"scheduled backups start at {BACKUP_HOUR_UTC:02d}:00 UTC, "
+                                               "night for most of the users of a European or American stack"),
     }
     settings["estimated repository size"] = estimate(spec, db_memory, db_size)
     return settings
+
+
+# The policy's settings that are pgBackRest options (pgbackrest.conf [global]).
+PGBACKREST_OPTIONS = ("repo1-retention-full", "compress-type", "process-max", "archive-async", "start-fast")
+
+
+def repository_options(spec: BackupSpec, hosts: tuple[HostSpec, ...], default_path: str) -> dict[str, str]:
+    """pgbackrest.conf's repo1-* options for where the plan puts the repository: a folder here (the
+    layout's when the stack names none), another host reached over SSH as its postgres user, or
+    S3 (the keys come from the environment, never from this file)."""
+    kind, where, _ = repository(spec, hosts, lambda key: "default")
+    if kind == "host":
+        address = next(h.address for h in hosts if h.name == where)
+        return {"repo1-host": address, "repo1-host-user": "postgres", "repo1-path": DEFAULT_PATH}
+    if kind == "s3":
+        return {"repo1-type": "s3", "repo1-s3-bucket": where, "repo1-s3-region": spec.s3_region,
+                "repo1-s3-endpoint": spec.s3_endpoint or f"s3.{spec.s3_region}.amazonaws.com",
+                "repo1-path": "/pgbackrest"}
+    return {"repo1-path": where if spec.repository_kind else default_path}
+
+
+def archive_settings(spec: BackupSpec, stack: str, docker: bool, source_of) -> dict[str, Setting]:
+    """PostgreSQL's side of the policy, for postgresql.conf: archive every WAL segment through
+    pgBackRest, and close a segment at least every archive_timeout (the RPO for a lost db host)."""
+    if docker:
+        return {"archive_mode": policy("off", "tunestack runs pgBackRest on the local stack only so far (issue "
+                                              "#27): archiving to a repository that is not there would keep every "
+                                              "WAL segment in pg_wal until the disk fills")}
+    return {
+        "archive_mode": policy("on", "every WAL segment is archived (PostgreSQL docs 26.3)"),
+        "archive_command": policy(f"pgbackrest --stanza={stack} archive-push %p",
+                                  "pgBackRest archives each segment and verifies it; its config is "
+                                  "/etc/pgbackrest.conf or PGBACKREST_CONFIG in the server's environment"),
+        "archive_timeout": replace(chosen(spec.archive_timeout_ms, "backup.archive_timeout", source_of,
+                                          "a quiet server still closes a segment each minute, so a lost db host "
+                                          "loses at most a minute of committed work (the RPO)"),
+                                   text=f"{spec.archive_timeout_ms // 1000}s", unit="ms",
+                                   rule="the RPO for a lost db host: a segment closes at least this often"),
+    }
 
 
 def estimate(spec: BackupSpec, db_memory: int, db_size: str) -> Setting:
@@ -99,13 +137,12 @@ def repository_budget(settings: dict[str, Setting], disk: int | None) -> list[Bu
 
 
 def with_backup(plan):
-    """The plan with its backup policy (section `backup`) and, where the stack gives the
-    repository a disk, its budget."""
-    from dataclasses import replace
-
+    """The plan with its backup policy (section `backup`), PostgreSQL's archive settings and, where
+    the stack gives the repository a disk, its budget."""
     spec = plan.spec
     db = spec.host_with("db")
     settings = backup_policy(spec.backup, spec.hosts, plan.stack, plan.postgres_inputs.cpus or db.cpus,
                              db.memory_bytes, spec.postgres.db_size, spec.source_of)
-    return replace(plan, backup=settings,
+    postgres = {**plan.postgres, **archive_settings(spec.backup, plan.stack, plan.placement.docker, spec.source_of)}
+    return replace(plan, backup=settings, postgres=postgres,
                    budgets=plan.budgets + repository_budget(settings, spec.backup.repository_disk_bytes))

@@ -1,0 +1,74 @@
+"""The one way tunestack runs pgBackRest: as the database's service user, with the stack's config
+file, its output streamed to a progress callback, its `info` read as JSON. Nothing else here
+knows pgBackRest's command line."""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .target import Backup
+
+
+class PgBackRestError(Exception):
+    """pgBackRest refused or failed; the message carries its own words."""
+
+
+@dataclass(frozen=True)
+class PgBackRest:
+    config: Path
+    stanza: str
+    user: str | None = None        # the database's service user (None: ourselves)
+
+    def command(self, *args: str) -> list[str]:
+        return ["pgbackrest", f"--config={self.config}", f"--stanza={self.stanza}", *args]
+
+    def run(self, *args: str, timeout: float = 600, progress: Callable[[str], None] | None = None) -> str:
+        """Run one command; its lines go to `progress` as they come. Exit non-zero: PgBackRestError."""
+        proc = subprocess.Popen(self.command(*args), user=self.user, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        lines = []
+        try:
+            for line in proc.stdout:
+                lines.append(line.rstrip("\n"))
+                if progress:
+                    progress(lines[-1])
+            proc.wait(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode:
+            raise PgBackRestError(f"pgbackrest {args[-1] if args else ''} failed (exit {proc.returncode}):\n"
+                                  + "\n".join(lines[-15:]))
+        return "\n".join(lines)
+
+    def stanza_create(self) -> None:
+        """Idempotent: pgBackRest accepts a second stanza-create for the same cluster."""
+        self.run("--log-level-console=warn", "stanza-create", timeout=120)
+
+    def check(self) -> None:
+        """pgBackRest's own end-to-end check: the config, the repository, and that a WAL switch reaches
+        the archive."""
+        self.run("--log-level-console=warn", "--archive-timeout=60", "check", timeout=120)
+
+    def info(self) -> dict:
+        out = self.run("--output=json", "info", timeout=60)
+        stanzas = [s for s in json.loads(out) if s.get("name") == self.stanza]
+        return stanzas[0] if stanzas else {"name": self.stanza, "backup": [], "status": {"code": 1}}
+
+    def backups(self) -> list[Backup]:
+        return backups_of(self.info())
+
+
+def backups_of(info: dict) -> list[Backup]:
+    """The backups in one stanza's `info --output=json`, oldest first."""
+    out = []
+    for b in info.get("backup", []):
+        out.append(Backup(label=b["label"], type=b["type"], start=float(b["timestamp"]["start"]),
+                          stop=float(b["timestamp"]["stop"]), lsn_start=b.get("lsn", {}).get("start", "0/0"),
+                          lsn_stop=b.get("lsn", {}).get("stop", "0/0"), size=int(b["info"]["size"]),
+                          repo_size=int(b["info"]["repository"]["delta"])))
+    return sorted(out, key=lambda b: b.stop)

@@ -1,0 +1,163 @@
+"""`tunestack backup` and `tunestack restore`: pgBackRest on a local stack, on demand or on the
+plan's schedule, and point-in-time restores that are proven before they replace anything."""
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+
+from ..console import print_json, say
+from ..errors import UsageError
+from .parser import lock_option, report_options, stack_options, state_dir_option
+from .stacks import local_stack, locked
+
+TYPES = ("full", "diff", "incr")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("backup", help="back up a local stack's PostgreSQL and Redis queue (pgBackRest)",
+                       description="Take a pgBackRest backup of the stack's PostgreSQL into the repository the plan "
+                                   "names (`tunestack plan` shows the policy), and copy the Redis queue's snapshot "
+                                   "(BGSAVE) beside it under the same label. pgBackRest makes the first backup full "
+                                   "whatever --type says. Progress on stderr; --json for the result. The stack also "
+                                   "backs itself up on the plan's schedule (a full backup weekly or daily, a "
+                                   "differential on other days).")
+    stack_options(p)
+    p.add_argument("--type", choices=TYPES, default="diff",
+                   help="full: everything; diff (default): what changed since the last full; incr: since the "
+                        "last backup of any kind")
+    p.add_argument("--list", action="store_true", help="show what the repository holds instead; takes no backup")
+    p.add_argument("--schedule", action="store_true",
+                   help="run the plan's schedule in the foreground (the stack's supervisord runs this; stop it "
+                        "with SIGTERM)")
+    report_options(p, "the backup taken")
+    state_dir_option(p)
+    p.set_defaults(func=run_backup)
+
+    p = sub.add_parser("restore", help="restore a local stack's PostgreSQL to a time, an LSN or the latest WAL",
+                       description="Restore the database into a new data folder (restore/NAME in the stack's state "
+                                   "folder), start a scratch server on it, wait until recovery reaches the target "
+                                   "and ends, and count every table's rows. Nothing running is touched unless "
+                                   "--replace is given: then the restored folder replaces the running database "
+                                   "(the old one is kept in restore/replaced-<time>/) and a full backup follows.")
+    stack_options(p)
+    p.add_argument("--to", required=True, metavar="TIME|LSN|latest",
+                   help="latest (all archived WAL), a time with its zone (2026-12-06T10:30:00Z) or an LSN (0/3000060): "
+                        "from the end of the oldest backup to now")
+    p.add_argument("--into", metavar="NAME", help="the new folder's name under restore/ (default: restore-<time>)")
+    p.add_argument("--replace", action="store_true",
+                   help="put the proven restore in place of the running database (asks first unless --yes)")
+    p.add_argument("--yes", action="store_true", help="with --replace: do not ask (needed when not on a terminal)")
+    lock_option(p)
+    report_options(p, "what was restored and counted")
+    state_dir_option(p)
+    p.set_defaults(func=run_restore)
+
+
+def _failed(stack, what: str, exc: Exception) -> int:
+    print(f"{what} failed: {stack.redact(str(exc))}", file=sys.stderr)
+    return 1
+
+
+def run_backup(args) -> int:
+    from ..backup.pgbackrest import PgBackRestError
+    from ..local import LocalStackError
+
+    stack = local_stack(args)
+    plan = stack.plan()
+    if args.list:
+        info = stack.backups.info(plan)
+        print_json(info) if args.format == "json" else print(_listing(info))
+        return 0
+    stack.require_running(": a backup reads the running server")
+    if args.schedule:
+        return _schedule(stack, plan)
+    try:
+        result = stack.backups.backup(plan, args.type, progress=_progress)
+    except (PgBackRestError, LocalStackError) as exc:
+        return _failed(stack, "backup", exc)
+    if args.format == "json":
+        print_json(result)
+    else:
+        print(f"backup {result['label']} ({result['type']}): {result['database_bytes'] / 1e6:.1f} MB of database in "
+              f"{result['seconds']} s ({result['mb_per_s']} MB/s), {result['repository_bytes'] / 1e6:.1f} MB "
+              f"written to the repository; Redis queue snapshot: {result['redis_queue_snapshot']}")
+    return 0
+
+
+def _progress(line: str) -> None:
+    """pgBackRest's own lines, without its timestamp and process prefix."""
+    text = line.split(": ", 1)[-1] if " P0" in line[:30] else line
+    if "backup file" in text or "restore file" in text or "INFO" in line or "ERROR" in line:
+        say(f"  {text}")
+
+
+def _listing(info: dict) -> str:
+    rows = [f"stanza {info['stanza']} in {info['repository']}: {info['status']}"]
+    for b in info["backups"]:
+        stop = datetime.fromtimestamp(b["stop"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(f"  {b['label']}  {b['type']:4}  ended {stop}  LSN {b['lsn_stop']}  {b['size'] / 1e6:.1f} MB "
+                    f"({b['repo_size'] / 1e6:.1f} MB stored)  redis queue: "
+                    f"{'yes' if b['redis_queue_snapshot'] else 'no'}")
+    if not info["backups"]:
+        rows.append("  no backup yet: tunestack backup")
+    return "\n".join(rows)
+
+
+def _schedule(stack, plan) -> int:
+    """The plan's schedule, forever: sleep until the next backup, take it, log the result."""
+    from ..backup.schedule import next_backup
+    from ..plan.backup import FULL_WEEKDAY
+
+    while True:
+        when, kind = next_backup(datetime.now(timezone.utc), plan.backup["full"].value,
+                                 plan.backup["backup hour"].value, FULL_WEEKDAY)
+        print(f"next backup: {kind} at {when.isoformat()}", flush=True)
+        while (left := (when - datetime.now(timezone.utc)).total_seconds()) > 0:
+            time.sleep(min(left, 60))
+        try:
+            print(stack.backups.backup(stack.plan(), kind), flush=True)
+        except Exception as exc:   # the next night tries again; the stale-backup alert says it failed
+            print(f"scheduled {kind} backup failed: {stack.redact(str(exc))}", flush=True)
+
+
+def run_restore(args) -> int:
+    from ..backup.pgbackrest import PgBackRestError
+    from ..local import LocalStackError
+
+    stack = local_stack(args)
+    plan = stack.plan()
+    target, backup, folder = stack.restore.check(plan, args.to, args.into)   # exit 2, nothing touched
+    if args.replace and not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("restore --replace stops the stack's PostgreSQL and swaps its data folder: add --yes "
+                             "(not on a terminal)")
+        if input(f"replace the running database of {args.stack} with its state at {target.describe()}? "
+                 "The old data folder is kept. [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing was replaced")
+            return 0
+    say(f"restoring from backup {backup.label} to {target.describe()} into {folder} …")
+    try:
+        with locked(stack.dir, f"restore --stack {args.stack}", args):
+            result = stack.restore.restore(plan, target, backup, folder, _progress)
+            result.update(stack.restore.prove(plan, folder, say))
+            if args.replace:
+                result.update(stack.restore.replace(plan, folder, result, say))
+                say("taking a full backup of the restored database (it runs on a new timeline) …")
+                result["backup_after"] = stack.backups.backup(plan, "full", progress=_progress)["label"]
+    except (PgBackRestError, LocalStackError) as exc:
+        return _failed(stack, "restore", exc)
+    if args.format == "json":
+        print_json(result)
+    else:
+        tables = ", ".join(f"{t} {n}" for t, n in result["tables"].items()) or "no tables"
+        print(f"restored {result['target']} from {result['backup']} into {result['folder']} in "
+              f"{result['restore_seconds']} s; recovery ended after {result['recovery_seconds']} s; rows: {tables}")
+        if result.get("replaced"):
+            kept = result["old_data_kept_in"]
+            print("it now serves the stack; " + (f"the old data is kept in {kept}" if kept else
+                                                 "there was no old data folder to keep"))
+        else:
+            print(f"nothing running was changed; to use it: tunestack restore --stack {args.stack} --to {args.to} "
+                  "--replace")
+    return 0

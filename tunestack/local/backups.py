@@ -1,0 +1,87 @@
+"""Backups of a local stack: pgBackRest's stanza, an on-demand or scheduled backup of PostgreSQL
+with the Redis queue's snapshot beside it in the same repository, and what the repository holds.
+
+The queue Redis holds jobs that exist nowhere else: each backup also asks it for an RDB snapshot
+(BGSAVE) and copies it to backup/redis-queue/<backup label>.rdb; snapshots go when pgBackRest
+expires their backup. Restores are in restore.py."""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ..backup.pgbackrest import PgBackRest
+from ..backup.target import Backup
+from .errors import LocalStackError, wait_until
+
+KINDS = ("full", "diff", "incr")
+
+
+class LocalBackups:
+    def __init__(self, stack):
+        self.stack, self.folders = stack, stack.folders
+
+    def pgbackrest(self, plan) -> PgBackRest:
+        return PgBackRest(self.folders.pgbackrest_conf, plan.backup["stanza"].text, self.folders.user)
+
+    def redis_snapshots(self) -> Path:
+        return self.folders.backup / "redis-queue"
+
+    def ensure_stanza(self, plan) -> None:
+        """Once PostgreSQL serves with archive_mode on: the stanza (idempotent), so that WAL archiving
+        starts at once."""
+        self.pgbackrest(plan).stanza_create()
+
+    def backup(self, plan, kind: str, progress=lambda line: None) -> dict:
+        """A backup of `kind` (pgBackRest makes the first one full whatever was asked), then the Redis
+        queue's snapshot under the same label; what was written, and how fast."""
+        tool = self.pgbackrest(plan)
+        before = {b.label for b in tool.backups()}
+        t0 = time.monotonic()
+        tool.run(f"--type={kind}", "--log-level-console=detail", "backup", timeout=6 * 3600, progress=progress)
+        seconds = time.monotonic() - t0
+        new = [b for b in tool.backups() if b.label not in before]
+        if not new:
+            raise LocalStackError("pgbackrest reported success but the repository shows no new backup")
+        made = new[-1]
+        snapshot = self.snapshot_queue(plan, made.label)
+        self.expire_snapshots(tool.backups())
+        return {"label": made.label, "type": made.type, "seconds": round(seconds, 2), "database_bytes": made.size,
+                "repository_bytes": made.repo_size, "mb_per_s": round(made.size / 1e6 / max(seconds, 1e-3), 1),
+                "lsn_stop": made.lsn_stop, "redis_queue_snapshot": str(snapshot)}
+
+    def snapshot_queue(self, plan, label: str) -> Path:
+        """BGSAVE on the queue, wait for it to finish (bounded), copy the RDB next to the backup."""
+        client = self.stack.servers.redis_client("queue", plan)
+        last = client.lastsave()
+        client.bgsave()
+        wait_until(lambda: client.lastsave() != last and client.info("persistence")["rdb_bgsave_in_progress"] == 0,
+                   300, "the Redis queue's snapshot (BGSAVE)")
+        if client.info("persistence")["rdb_last_bgsave_status"] != "ok":
+            raise LocalStackError("the Redis queue's snapshot failed (rdb_last_bgsave_status); see its log")
+        rdb = Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
+        out = self.redis_snapshots()
+        out.mkdir(exist_ok=True)
+        self.folders.own(out, 0o700, True)
+        target = out / f"{label}.rdb"
+        shutil.copyfile(rdb, target)
+        self.folders.own(target, 0o600, True)
+        return target
+
+    def expire_snapshots(self, backups: list[Backup]) -> None:
+        """The queue's snapshots follow pgBackRest's retention: one whose backup expired goes too."""
+        kept = {b.label for b in backups}
+        for rdb in self.redis_snapshots().glob("*.rdb"):
+            if rdb.stem not in kept:
+                rdb.unlink()
+
+    def info(self, plan) -> dict:
+        tool = self.pgbackrest(plan)
+        info = tool.info()
+        backups = [asdict(b) for b in tool.backups()]
+        for b in backups:
+            b["redis_queue_snapshot"] = (self.redis_snapshots() / f"{b['label']}.rdb").exists()
+        return {"stanza": tool.stanza, "status": info.get("status", {}).get("message", ""),
+                "repository": str(self.folders.backup), "backups": backups,
+                "archive": [{"id": a.get("id"), "min": a.get("min"), "max": a.get("max")} for a in info.get("archive", [])]}
