@@ -9,7 +9,6 @@ resumes; a failure at any step puts the old folder back. Then a full backup: the
 runs on a new timeline, and its next point-in-time restore should start from a backup of it."""
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 import subprocess
@@ -122,7 +121,7 @@ class LocalRestore:
         kept = self.folders.restore / f"replaced-{utc_timestamp().replace(':', '').replace('-', '')[:15]}"
         servers, supervisor = self.stack.servers, self.stack.supervisor
         running = "postgres" in supervisor.running()
-        with servers.pgbouncer_paused(plan) if running else contextlib.nullcontext():
+        with servers.pgbouncer_paused(plan):   # also when PostgreSQL is down: no write lands before the count
             progress("stopping PostgreSQL (PgBouncer holds the clients) …" if running else
                      "PostgreSQL is not serving: making sure supervisord no longer retries it …")
             supervisor.ctl("stop", "postgres", check=False)   # also ends a BACKOFF on a lost data folder
