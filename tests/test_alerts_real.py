@@ -191,7 +191,32 @@ FIRE_AND_QUIET = [
     ("PostgresWalPiling", "pg_wal_bytes", lambda p: 10 * p.postgres["max_wal_size"].value,
      lambda p: p.postgres["max_wal_size"].value // 2, {}),
     ("TargetDown", "up", lambda p: 0, lambda p: 1, {"job": "local-postgres", "instance": "db:9187"}),
+    # issue #27: archiving and backups (promtool's time() at the 80m evaluation is 4800 s)
+    ("PostgresArchiveFailing", "pg_archiver_failing", lambda p: 1, lambda p: 0, {}),
+    ("PostgresArchiveLagging", "pg_archiver_oldest_ready_seconds",
+     lambda p: 10 * p.postgres["archive_timeout"].value // 1000, lambda p: 0, {}),
+    ("BackupStale", "tunestack_backup_last_success_timestamp_seconds",
+     lambda p: 4800 - p.backup["newest backup at most"].value - 3600, lambda p: 4800 - 3600,
+     {"stanza": "local", "type": "diff"}),
 ]
+
+
+def test_backup_stale_fires_when_no_backup_was_ever_reported(tmp_path):
+    """A stack whose backups never ran exports no success time at all: that must not read as fine."""
+    import yaml
+
+    plan = build_plan(stackfile.load(stackfile.stack_path("local"), name="local"))
+    (tmp_path / "alerts.yml").write_text(render_plan(plan)["alerts.yml"])
+    rule = next(r for g in yaml.safe_load((tmp_path / "alerts.yml").read_text())["groups"] for r in g["rules"]
+                if r.get("alert") == "BackupStale")
+    tests = {"rule_files": ["alerts.yml"], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m", "input_series": [{"series": "up{job=\"node\"}", "values": "1x90"}],
+         "alert_rule_test": [{"eval_time": "80m", "alertname": "BackupStale",
+                              "exp_alerts": [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]}]}]}
+    (tmp_path / "t.yml").write_text(yaml.safe_dump(tests))
+    res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "t.yml")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("alert,metric,fires,quiet,labels", FIRE_AND_QUIET, ids=[c[0] for c in FIRE_AND_QUIET])

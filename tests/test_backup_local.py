@@ -72,6 +72,11 @@ def test_restore_to_just_before_a_drop_brings_back_exactly_the_rows_committed_be
     assert sql(stack, "SELECT count(*), max(id) FROM orders") == "1500|1500"
     assert os.path.isdir(replaced["old_data_kept_in"])   # kept: the dropped table's cluster is still there
     sql(stack, "INSERT INTO orders VALUES (1501)")      # it takes writes again
+    # The new timeline's history reaches the repository: a later restore can never reuse its ID.
+    timeline = int(sql(stack, "SELECT timeline_id FROM pg_control_checkpoint()"))
+    assert timeline >= 2
+    history = f"{timeline:08X}.history"
+    wait_until(lambda: any(stack.dir.glob(f"backup/archive/drill/*/{history}")), 60, f"{history} archived")
     listing = run_json(stack, "backup", "--list")
     assert replaced["backup_after"] in [b["label"] for b in listing["backups"]]
 
@@ -87,7 +92,10 @@ def test_after_the_data_folder_is_deleted_latest_brings_back_every_archived_row(
     assert restored["tables"]["public.ledger"] == 5000
     assert restored["old_data_kept_in"] is None
     assert sql(stack, "SELECT count(*) FROM ledger") == "5000"
-    assert stack.cli("verify").returncode == 0
+    sql(stack, "INSERT INTO ledger VALUES (5001)")
+    archived_through_now(stack)   # the third timeline's WAL is archived: no collision with an earlier one
+    verify = stack.cli("verify")
+    assert verify.returncode == 0, verify.stdout
 
 
 def test_a_backup_while_the_app_serves_fails_no_request(stack):

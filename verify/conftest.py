@@ -28,6 +28,8 @@ def pytest_addoption(parser):
                      help="folder with pgpass and redis-<role>-password on the hosts")
     parser.addoption("--control-dir", default=Layout().control_dir,
                      help="folder of Puma's control socket on the hosts")
+    parser.addoption("--pgbackrest-config", default="/etc/pgbackrest.conf",
+                     help="pgBackRest's config file on the db host (the local stack's is in its state folder)")
     parser.addoption("--report", default=None, help="write expected-vs-actual rows here as JSON")
     parser.addoption("--kernel", action="store_true", help="check the host kernel settings (host_kernel)")
 
@@ -51,6 +53,11 @@ def plan(pytestconfig) -> Plan:
 @pytest.fixture(scope="session")
 def secrets_dir(pytestconfig) -> str:
     return pytestconfig.getoption("--secrets-dir")
+
+
+@pytest.fixture(scope="session")
+def pgbackrest_config(pytestconfig) -> str:
+    return pytestconfig.getoption("--pgbackrest-config")
 
 
 @pytest.fixture(scope="session")

@@ -120,6 +120,7 @@ class Runs:
         local = self._local_folders() if self.on_this_machine else None
         self.secrets = opts.secrets_dir or (str(local.secrets) if local else Layout().secrets_dir)
         self.control = str(local.control) if local else Layout().control_dir
+        self.pgbackrest_config = str(local.pgbackrest_conf) if local else "/etc/pgbackrest.conf"
 
     def _local_folders(self):
         from ..local.folders import StateFolders
@@ -132,7 +133,8 @@ class Runs:
         o = self.opts
         cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-p", "no:cacheprovider", "-q", "--no-header", "-rfE",
                "--tb=line", f"--hosts={hosts}", "--stack", self.stack, "--target", o.target,
-               "--secrets-dir", self.secrets, "--control-dir", self.control, "--report", str(report), *testinfra_options(o, machine)]
+               "--secrets-dir", self.secrets, "--control-dir", self.control,
+               "--pgbackrest-config", self.pgbackrest_config, "--report", str(report), *testinfra_options(o, machine)]
         cmd += ["--pg-version", str(self.pg_version)] if self.pg_version else []
         cmd += ["--host-ruby", self.ruby] if self.ruby else []   # what `up` planned a rails stack without app.ruby for
         cmd += ["--collect-only"] if o.collect_only else []

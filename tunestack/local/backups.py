@@ -47,9 +47,25 @@ class LocalBackups:
         made = new[-1]
         snapshot = self.snapshot_queue(plan, made.label)
         self.expire_snapshots(tool.backups())
+        self.write_metrics(tool.stanza, made, seconds)
         return {"label": made.label, "type": made.type, "seconds": round(seconds, 2), "database_bytes": made.size,
                 "repository_bytes": made.repo_size, "mb_per_s": round(made.size / 1e6 / max(seconds, 1e-3), 1),
                 "lsn_stop": made.lsn_stop, "redis_queue_snapshot": str(snapshot)}
+
+    def has_backup(self, plan) -> bool:
+        return bool(self.pgbackrest(plan).backups())
+
+    def write_metrics(self, stanza: str, made: Backup, seconds: float) -> None:
+        """node_exporter's textfile collector reads this (the Prometheus way for batch jobs): the
+        BackupStale alert fires when the newest success gets too old. Written whole, then renamed."""
+        out = self.folders.metrics
+        text = "".join(f"# TYPE {name} gauge\n{name}{{stanza=\"{stanza}\",type=\"{made.type}\"}} {value}\n"
+                       for name, value in (("tunestack_backup_last_success_timestamp_seconds", made.stop),
+                                           ("tunestack_backup_last_duration_seconds", round(seconds, 3)),
+                                           ("tunestack_backup_last_size_bytes", made.size)))
+        tmp = out / ".tunestack_backup.prom.tmp"
+        self.folders.write(tmp, text, 0o644)
+        tmp.rename(out / "tunestack_backup.prom")
 
     def snapshot_queue(self, plan, label: str) -> Path:
         """BGSAVE on the queue, wait for it to finish (bounded), copy the RDB next to the backup."""

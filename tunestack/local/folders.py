@@ -10,6 +10,7 @@ State lives outside the checkout, in `paths.state_root()/<stack>/`:
 - app/ (root, 0755): the built Go or Node reference app;
 - backup/ (service user, 0700): the pgBackRest repository, with the Redis queue's snapshots in
   backup/redis-queue/; data/pgbackrest/ its spool, log and lock files;
+- metrics/ (root, 0755): what node_exporter's textfile collector reads (the last backup);
 - restore/ (service user, 0700): data folders `restore` brings back, kept until verified and used.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ class StateFolders:
     log = property(lambda self: self.dir / "log")
     app = property(lambda self: self.dir / "app")
     backup = property(lambda self: self.dir / "backup")
+    metrics = property(lambda self: self.dir / "metrics")   # node_exporter's textfile collector folder
     restore = property(lambda self: self.dir / "restore")
     pgbackrest = property(lambda self: self.data / "pgbackrest")
     pgbackrest_conf = property(lambda self: self.etc / "pgbackrest.conf")
@@ -76,7 +78,7 @@ class StateFolders:
                   (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),
                   (self.run / "haproxy", 0o700, True), (self.control, 0o700, False), (self.data / "redis-cache", 0o700, True),
                   (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True),
-                  (self.backup, 0o700, True), (self.restore, 0o700, True), (self.pgbackrest, 0o700, True),
+                  (self.backup, 0o700, True), (self.restore, 0o700, True), (self.metrics, 0o755, False), (self.pgbackrest, 0o700, True),
                   *((self.pgbackrest / d, 0o700, True) for d in ("spool", "log", "lock"))]
         for d, mode, service in layout:
             d.mkdir(parents=True, exist_ok=True)

@@ -128,6 +128,7 @@ class LocalRestore:
             moved_old = live.exists()
             if moved_old:
                 live.rename(kept)
+            self.mark_for_archiving(folder)
             folder.rename(live)
             try:
                 progress("starting PostgreSQL on the restored data …")
@@ -145,6 +146,23 @@ class LocalRestore:
                 supervisor.ctl("start", "postgres", check=False)
                 raise
         return {"replaced": True, "old_data_kept_in": str(kept) if moved_old else None, "tables": counts}
+
+
+    def mark_for_archiving(self, folder: Path) -> list[str]:
+        """The scratch server promoted with archiving off, so the new timeline's history file (and
+        the old timeline's last, partial segment) were never marked for the archiver. Marked now
+        (PostgreSQL's archive_status/<file>.ready), the stack's server archives them at start:
+        without the history file in the repository, a later restore would pick the same timeline
+        ID again and its WAL would collide with this one's (pgBackRest: ArchiveDuplicateError)."""
+        wal, marked = folder / "pg_wal", []
+        for file in sorted(wal.iterdir()):
+            status = wal / "archive_status"
+            if file.name.endswith((".history", ".partial")) and not (status / f"{file.name}.done").exists():
+                ready = status / f"{file.name}.ready"
+                ready.touch()
+                self.folders.own(ready, 0o600, True)
+                marked.append(file.name)
+        return marked
 
 
 def table_counts(sock: str, port: int) -> dict[str, int]:

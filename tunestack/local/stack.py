@@ -130,6 +130,9 @@ class LocalStack:
             self._run_actions(plan, actions)
             self.servers.wait_healthy(plan)
             self.supervisor.wait_all_running(apply.SERVICES_IN_ORDER)
+            if not self.backups.has_backup(plan):   # restorable from its first minute, as RDS is
+                self._say("taking the first backup (full) …")
+                self.backups.backup(plan, "full")
         except BaseException:
             self._undo(was_running, actions)
             raise

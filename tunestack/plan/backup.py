@@ -12,6 +12,7 @@ from dataclasses import replace
 from ..stackfile.spec import BackupSpec, HostSpec
 from ..units import format_bytes_human
 from .budgets import Budget, within
+from .pgalerts import backup_alerts
 from .setting import Setting, chosen, policy
 
 COMPRESSION = {"lz4": 0.5, "zst": 0.35, "gz": 0.4}   # assumed bytes out per byte in, for the estimate
@@ -20,6 +21,7 @@ DAYS_PER_FULL = {"weekly": 7, "daily": 1}
 WAL_PER_DAY_SHARE = 0.1     # assumed WAL a day, as a share of the data, when backup.wal_per_day is unset
 DEFAULT_PATH = "/var/lib/pgbackrest"
 BACKUP_HOUR_UTC = 1
+STALE_SLACK_S = 6 * 3600    # a scheduled backup of a large database may run for hours
 FULL_WEEKDAY = 6            # Sunday (datetime.weekday()): a weekly full backup lands on the quietest day
 
 
@@ -60,6 +62,10 @@ def backup_policy(spec: BackupSpec, hosts: tuple[HostSpec, ...], stack: str, db_
                                      "(pgBackRest: archive-async with a spool path)"),
         "start-fast": policy("y", "an on-demand backup starts at once (an immediate checkpoint) instead of "
                                   "waiting for the next one (pgBackRest: start-fast)"),
+        "newest backup at most": Setting(
+            24 * 3600 + STALE_SLACK_S, f"a backup runs every day, full or differential; {STALE_SLACK_S // 3600}h more "
+                                       "for a slow one: an older newest backup means a scheduled one failed",
+            "policy", text=f"{24 + STALE_SLACK_S // 3600}h", unit="s"),
         "backup hour": policy(BACKUP_HOUR_UTC, f"scheduled backups start at {BACKUP_HOUR_UTC:02d}:00 UTC, "
                                                "night for most of the users of a European or American stack"),
     }
@@ -144,5 +150,7 @@ def with_backup(plan):
     settings = backup_policy(spec.backup, spec.hosts, plan.stack, plan.postgres_inputs.cpus or db.cpus,
                              db.memory_bytes, spec.postgres.db_size, spec.source_of)
     postgres = {**plan.postgres, **archive_settings(spec.backup, plan.stack, plan.placement.docker, spec.source_of)}
-    return replace(plan, backup=settings, postgres=postgres,
+    alerts = backup_alerts(spec.backup.archive_timeout_ms // 1000, settings["newest backup at most"].value) \
+        if postgres["archive_mode"].text == "on" else []
+    return replace(plan, backup=settings, postgres=postgres, alerts=plan.alerts + alerts,
                    budgets=plan.budgets + repository_budget(settings, spec.backup.repository_disk_bytes))

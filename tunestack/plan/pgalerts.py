@@ -24,6 +24,17 @@ EXPORTER_QUERIES = {
     "pg_wal": {
         "query": "SELECT coalesce(sum(size), 0)::float8 AS bytes FROM pg_ls_waldir()",
         "metrics": [{"bytes": {"usage": "GAUGE", "description": "bytes of WAL in pg_wal"}}]},
+    # pg_stat_archiver: a failure newer than the last success; and how long the oldest segment
+    # waiting for archive_command has waited (its .ready file in pg_wal/archive_status).
+    "pg_archiver": {
+        "query": "SELECT (last_failed_time IS NOT NULL AND last_failed_time >= coalesce(last_archived_time, "
+                 "'-infinity'))::int::float8 AS failing, coalesce((SELECT extract(epoch FROM now() - "
+                 "min(modification)) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'), 0)::float8 "
+                 "AS oldest_ready_seconds FROM pg_stat_archiver",
+        "metrics": [{"failing": {"usage": "GAUGE", "description": "1 while archive_command fails since its last "
+                                                                  "success"}},
+                    {"oldest_ready_seconds": {"usage": "GAUGE", "description": "seconds the oldest WAL segment "
+                                                                               "has waited to be archived"}}]},
 }
 
 
@@ -53,6 +64,28 @@ def postgres_alerts(max_connections: int, reserved: int, freeze_max_age: int, ma
          "expr": f"max(pg_wal_bytes) > {2 * max_wal_bytes}",
          "summary": f"pg_wal holds over twice max_wal_size ({max_wal_bytes} bytes): WAL is kept for a failing "
                     "archive_command or an unused replication slot, and will fill the disk"},
+    ]
+
+
+def backup_alerts(archive_timeout_s: int, newest_max_age_s: int) -> list[dict]:
+    """Archiving and backups (plan/backup.py): archive_command failing, WAL waiting longer than the
+    RPO allows, and a newest backup older than the policy (node_exporter's textfile collector
+    reads what `tunestack backup` writes: the Prometheus way for batch jobs)."""
+    lag = 5 * archive_timeout_s
+    return [
+        {"alert": "PostgresArchiveFailing", "expr": "max(pg_archiver_failing) == 1", "for": "5m",
+         "severity": "critical",
+         "summary": "archive_command fails since its last success: WAL piles up in pg_wal and point-in-time "
+                    "recovery stops at the last archived segment (pgbackrest check says why)"},
+        {"alert": "PostgresArchiveLagging", "expr": f"max(pg_archiver_oldest_ready_seconds) > {lag}", "for": "5m",
+         "severity": "warning",
+         "summary": f"a WAL segment has waited over {lag}s to be archived, five times archive_timeout "
+                    f"({archive_timeout_s}s): a lost db host would lose more committed work than the RPO"},
+        {"alert": "BackupStale", "for": "30m", "severity": "critical",
+         "expr": f"time() - max(tunestack_backup_last_success_timestamp_seconds) > {newest_max_age_s} "
+                 "or absent(tunestack_backup_last_success_timestamp_seconds)",
+         "summary": f"the newest backup is over {newest_max_age_s // 3600}h old (or none is known): a scheduled "
+                    "backup failed; restores reach back only as far as the last one (tunestack backup --list)"},
     ]
 
 
