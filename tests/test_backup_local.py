@@ -50,9 +50,17 @@ def archived_through_now(stack) -> None:
                f"{segment} archived")
 
 
+def queue(stack):
+    import redis
+
+    return redis.Redis(host="127.0.0.1", port=BASE + 3, password=stack.password("redis-queue"), socket_timeout=5)
+
+
 def test_restore_to_just_before_a_drop_brings_back_exactly_the_rows_committed_before_it(stack):
     sql(stack, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 1000)")
+    queue(stack).rpush("drill:jobs", *range(100))   # a list no worker reads: jobs that exist nowhere else
     first = run_json(stack, "backup", "--type", "full")
+    queue(stack).rpush("drill:jobs", *range(100, 150))
     assert first["type"] == "full" and os.path.exists(first["redis_queue_snapshot"])
     sql(stack, "INSERT INTO orders SELECT generate_series(1001, 1500)")
     target = sql(stack, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
@@ -67,8 +75,11 @@ def test_restore_to_just_before_a_drop_brings_back_exactly_the_rows_committed_be
     assert sql(stack, "SELECT to_regclass('orders') IS NULL") == "t"
     assert sql(stack, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'") == pid
 
-    replaced = run_json(stack, "restore", "--to", target, "--replace", "--yes")
+    replaced = run_json(stack, "restore", "--to", target, "--replace", "--queue", "--yes")
     assert replaced["replaced"] and replaced["tables"]["public.orders"] == 1500
+    # Redis has no point in time: the queue is back as the backup found it, every job of it
+    assert queue(stack).lrange("drill:jobs", 0, -1) == [str(i).encode() for i in range(100)]
+    assert os.path.isdir(replaced["redis_queue"]["old_folder_kept_in"])
     assert sql(stack, "SELECT count(*), max(id) FROM orders") == "1500|1500"
     assert os.path.isdir(replaced["old_data_kept_in"])   # kept: the dropped table's cluster is still there
     sql(stack, "INSERT INTO orders VALUES (1501)")      # it takes writes again
@@ -123,6 +134,11 @@ def test_a_target_no_backup_reaches_is_refused_and_nothing_is_touched(stack, to,
     assert says in res.stderr and "Traceback" not in res.stderr
     assert sorted(os.listdir(stack.dir / "restore")) == before
     assert (stack.dir / "data" / "postgres" / "postmaster.pid").read_text() == postmaster
+
+
+def test_queue_without_replace_is_refused(stack):
+    res = stack.cli("restore", "--to", "latest", "--queue")
+    assert res.returncode == 2 and "goes with --replace" in res.stderr
 
 
 def test_a_restore_folder_that_exists_is_never_written_over(stack):

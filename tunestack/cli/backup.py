@@ -47,6 +47,9 @@ def register(sub) -> None:
     p.add_argument("--into", metavar="NAME", help="the new folder's name under restore/ (default: restore-<time>)")
     p.add_argument("--replace", action="store_true",
                    help="put the proven restore in place of the running database (asks first unless --yes)")
+    p.add_argument("--queue", action="store_true",
+                   help="with --replace: also put the Redis queue back to the snapshot of the backup the restore "
+                        "starts from (Redis has no point in time: jobs queued after that backup are not in it)")
     p.add_argument("--yes", action="store_true", help="with --replace: do not ask (needed when not on a terminal)")
     lock_option(p)
     report_options(p, "what was restored and counted")
@@ -122,12 +125,20 @@ def _schedule(stack, plan) -> int:
 
 
 def run_restore(args) -> int:
+    from pathlib import Path
+
     from ..backup.pgbackrest import PgBackRestError
     from ..local import LocalStackError
+    from ..local.queuerestore import QueueRestore
 
     stack = local_stack(args)
     plan = stack.plan()
+    if args.queue and not args.replace:
+        raise UsageError("--queue puts the running Redis queue back: it goes with --replace")
     target, backup, folder = stack.restore.check(plan, args.to, args.into)   # exit 2, nothing touched
+    if args.queue and not QueueRestore(stack).has_snapshot(backup.label):
+        raise UsageError(f"--queue: backup {backup.label}, where this restore starts, has no Redis queue snapshot; "
+                         "restore without --queue, or to a target after a backup that has one (backup --list)")
     if args.replace and not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("restore --replace stops the stack's PostgreSQL and swaps its data folder: add --yes "
@@ -143,6 +154,8 @@ def run_restore(args) -> int:
             result.update(stack.restore.prove(plan, folder, say))
             if args.replace:
                 result.update(stack.restore.replace(plan, folder, result, say))
+                if args.queue:
+                    result.update(QueueRestore(stack).replace(plan, backup.label, Path(result["set_aside"]), say))
                 say("taking a full backup of the restored database (it runs on a new timeline) …")
                 result["backup_after"] = stack.backups.backup(plan, "full", progress=_progress)["label"]
     except (PgBackRestError, LocalStackError) as exc:

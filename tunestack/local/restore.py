@@ -1,10 +1,10 @@
 """`restore` on a local stack: bring PostgreSQL back to a time, an LSN or the end of the archive
 into a new data folder, prove it (a scratch server on it: recovery finished, a real query, every
 table's rows counted), and only when asked put it in place of the running database, keeping the
-old data folder until the new one serves.
+old data folder until the new one serves (the Redis queue's: queuerestore.py).
 
 Order of a replace: PgBouncer pauses (clients queue), PostgreSQL stops, the old folder moves to
-restore/replaced-<time>/, the new one moves in, PostgreSQL starts and is counted again, PgBouncer
+restore/replaced-<time>/postgres/, the new one moves in, PostgreSQL starts and is counted again, PgBouncer
 resumes; a failure at any step puts the old folder back. Then a full backup: the restored cluster
 runs on a new timeline, and its next point-in-time restore should start from a backup of it."""
 from __future__ import annotations
@@ -118,7 +118,10 @@ class LocalRestore:
     def replace(self, plan, folder: Path, proven: dict, progress) -> dict:
         """Put the proven folder in place of the stack's data folder; the old one is kept."""
         live = self.folders.data / "postgres"
-        kept = self.folders.restore / f"replaced-{utc_timestamp().replace(':', '').replace('-', '')[:15]}"
+        aside = self.folders.restore / f"replaced-{utc_timestamp().replace(':', '').replace('-', '')[:15]}"
+        aside.mkdir()
+        self.folders.own(aside, 0o700, True)
+        kept = aside / "postgres"
         servers, supervisor = self.stack.servers, self.stack.supervisor
         running = "postgres" in supervisor.running()
         with servers.pgbouncer_paused(plan):   # also when PostgreSQL is down: no write lands before the count
@@ -145,7 +148,8 @@ class LocalRestore:
                     kept.rename(live)
                 supervisor.ctl("start", "postgres", check=False)
                 raise
-        return {"replaced": True, "old_data_kept_in": str(kept) if moved_old else None, "tables": counts}
+        return {"replaced": True, "old_data_kept_in": str(kept) if moved_old else None, "set_aside": str(aside),
+                "tables": counts}
 
 
     def mark_for_archiving(self, folder: Path) -> list[str]:
