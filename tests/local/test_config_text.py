@@ -37,6 +37,8 @@ def test_pg_hba_never_trusts(local_stack, clients):
                       clients=clients)
     rules = [line.split() for line in hba.splitlines() if line and not line.startswith("#")]
     assert rules[0][:4] == ["local", "all", "postgres", "peer"]
+    if local_stack:   # base backups (pg_basebackup): the same superuser over the same private socket
+        assert rules.pop(1)[:4] == ["local", "replication", "postgres", "peer"]
     assert rules[1] == ["host", "all", "all", clients, "scram-sha-256"]
     assert not any("trust" in rule for rule in rules)
 

@@ -2,6 +2,7 @@
 plan's schedule, and point-in-time restores that are proven before they replace anything."""
 from __future__ import annotations
 
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -76,7 +77,7 @@ def run_backup(args) -> int:
     if args.schedule:
         return _schedule(stack, plan)
     try:
-        result = stack.backups.backup(plan, args.type, progress=_progress)
+        result = stack.backups.backup(plan, args.type, progress=_Progress())
     except (PgBackRestError, LocalStackError) as exc:
         return _failed(stack, "backup", exc)
     if args.format == "json":
@@ -88,11 +89,24 @@ def run_backup(args) -> int:
     return 0
 
 
-def _progress(line: str) -> None:
-    """pgBackRest's own lines, without its timestamp and process prefix."""
-    text = line.split(": ", 1)[-1] if " P0" in line[:30] else line
-    if "backup file" in text or "restore file" in text or "INFO" in line or "ERROR" in line:
-        say(f"  {text}")
+class _Progress:
+    """pgBackRest's lines, shortened: its per-file lines become a percentage every 10 %, its
+    option dumps are left out (they repeat the config file)."""
+    PERCENT = re.compile(r", (\d+(?:\.\d+)?)%\)")
+
+    def __init__(self):
+        self.shown = -1
+
+    def __call__(self, line: str) -> None:
+        text = line.split(": ", 1)[-1] if " P0" in line[:30] else line
+        done = self.PERCENT.search(text)
+        if done:
+            step = int(float(done.group(1)) // 10 * 10)
+            if step > self.shown:
+                self.shown = step
+                say(f"  {step}% copied")
+        elif ("INFO" in line or "WARN" in line or "ERROR" in line) and "command begin" not in text:
+            say(f"  {text}")
 
 
 def _listing(info: dict) -> str:
@@ -150,14 +164,14 @@ def run_restore(args) -> int:
     say(f"restoring from backup {backup.label} to {target.describe()} into {folder} …")
     try:
         with locked(stack.dir, f"restore --stack {args.stack}", args):
-            result = stack.restore.restore(plan, target, backup, folder, _progress)
+            result = stack.restore.restore(plan, target, backup, folder, _Progress())
             result.update(stack.restore.prove(plan, folder, say))
             if args.replace:
                 result.update(stack.restore.replace(plan, folder, result, say))
                 if args.queue:
                     result.update(QueueRestore(stack).replace(plan, backup.label, Path(result["set_aside"]), say))
                 say("taking a full backup of the restored database (it runs on a new timeline) …")
-                result["backup_after"] = stack.backups.backup(plan, "full", progress=_progress)["label"]
+                result["backup_after"] = stack.backups.backup(plan, "full", progress=_Progress())["label"]
     except (PgBackRestError, LocalStackError) as exc:
         return _failed(stack, "restore", exc)
     if args.format == "json":
