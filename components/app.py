@@ -25,16 +25,17 @@ from ._container import ContainerSpec, Publish, service_container
 
 SECRETS = "/etc/tunestack/secrets"
 COMMANDS = {
-    "rails": {"web": ["bundle", "exec", "puma", "-C", "/etc/tunestack/puma.rb"],
-              "jobs": ["bundle", "exec", "sidekiq"]},
     # The app image contract (README): its default command serves web with
-    # /etc/tunestack/gunicorn.conf.py; `tunestack-jobs` on its PATH runs one job process.
+    # /etc/tunestack/gunicorn.conf.py or puma.rb; `tunestack-jobs` on its PATH runs one job process
+    # (Rails: Sidekiq with /etc/tunestack/sidekiq.yml).
+    "rails": {"web": None, "jobs": ["tunestack-jobs"]},
     "python": {"web": None, "jobs": ["tunestack-jobs"]},
     # Go and Node images: the default command serves web from the env (GOMAXPROCS, PG_POOL_MAX, …).
     "go": {"web": None, "jobs": ["tunestack-jobs"]},
     "node": {"web": None, "jobs": ["tunestack-jobs"]},
 }
 SERVER_FILES = {"rails": "puma.rb", "python": "gunicorn.conf.py"}   # Go and Node read only their env
+JOBS_FILES = {"rails": "sidekiq.yml"}   # what a job process reads besides jobs.env
 
 
 @dataclass
@@ -80,7 +81,7 @@ def generation(name: str, *inputs: pulumi.Input) -> pulumi.Output[str]:
 class AppServerGroup(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppServerGroupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:AppServerGroup", name, None, opts)
-        server_file = SERVER_FILES.get(args.framework)
+        server_file, jobs_file = SERVER_FILES.get(args.framework), JOBS_FILES.get(args.framework)
         # Passwords are secret files, never env vars (`docker inspect` shows env): the app image
         # contract reads NAME_FILE (README).
         secret_files = {f"{SECRETS}/database-password": args.db_password,
@@ -139,7 +140,8 @@ class AppServerGroup(pulumi.ComponentResource):
                         name=jobs_name, image=r.image, limit=each,
                         command=COMMANDS[args.framework]["jobs"],
                         files={"/etc/tunestack/jobs.env": args.files["jobs.env"], **secret_files, **args.tls_files,
-                               f"{SECRETS}/database-password": args.jobs_db_password},
+                               f"{SECRETS}/database-password": args.jobs_db_password,
+                               **({f"/etc/tunestack/{jobs_file}": args.files[jobs_file]} if jobs_file else {})},
                         secret_files=set(secret_files),
                         envs=[f"{k}={v}" for k, v in args.jobs_env.items()] + [f"TUNESTACK_TRACK={r.track}"] + secrets,
                         healthcheck=["CMD-SHELL", "kill -0 1"],

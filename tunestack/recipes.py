@@ -14,7 +14,7 @@ class ImageRecipe:
     dockerfile: str       # relative to the repository
     context: str          # relative to the repository
     fetched_server: int | None = None   # a PostgreSQL major whose fetched build goes in as server/
-    app_build: str | None = None        # a reference app built on this machine goes in as app/ (go, node)
+    app_build: str | None = None        # a reference app made on this machine goes in as app/ (go, node, rails)
 
 
 DEBIAN_PG_MAJOR = 15
@@ -40,10 +40,12 @@ RECIPES = (
     ImageRecipe("tunestack/refapp-go:0.1.0", "images/refapp-go/Dockerfile", "images/refapp-go", app_build="go"),
     ImageRecipe("tunestack/refapp-node:0.1.0", "images/refapp-node/Dockerfile", "images/refapp-node",
                 app_build="node"),
+    ImageRecipe("tunestack/refapp-rails:0.1.0", "images/refapp-rails/Dockerfile", "images/refapp-rails",
+                app_build="rails"),
 )
-# The reference app image of each framework that has one (the Rails app runs on the local stack only).
+# The reference app image of each framework.
 APP_IMAGES = {"python": "tunestack/refapp:0.1.0", "go": "tunestack/refapp-go:0.1.0",
-              "node": "tunestack/refapp-node:0.1.0"}
+              "node": "tunestack/refapp-node:0.1.0", "rails": "tunestack/refapp-rails:0.1.0"}
 ALIASES = {"tunestack/refapp:0.2.0": "tunestack/refapp:0.1.0"}   # a second app version for canaries
 
 

@@ -1,4 +1,4 @@
-"""The Go and Node reference app images on the real engine (issue #25, point 7: migrations with
+"""The Go, Node and Rails reference app images on the real engine (issue #25, point 7: migrations with
 each reference app). For each: the dev stack with that framework and image, deployed by the
 program through the replay: its migrations run once as migrator before any replica, the app answers
 through HAProxy from the migrated table; then a new version that adds a column migrates before its
@@ -38,7 +38,7 @@ def answers():
     return wait_until(get, 90, "the app through HAProxy")
 
 
-@pytest.fixture(scope="module", params=["go", "node"])
+@pytest.fixture(scope="module", params=["go", "node", "rails"])
 def deployed(request, engine, tmp_path_factory):
     framework, image = request.param, APP_IMAGES[request.param]
     images.build(engine.client, say=lambda m: print(m, flush=True), recipes=[r for r in RECIPES if r.tag == image])

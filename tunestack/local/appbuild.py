@@ -24,12 +24,15 @@ BUILT = ("go", "node")   # the frameworks whose app is built before it runs
 
 
 def build_reference_app(framework: str, out: Path) -> None:
-    """Build refapp/go into `out`/refapp-go, or install refapp/node with its locked npm packages into
-    `out`. One compiler and npm cache serves every stack on the machine (a second stack builds in
+    """Build refapp/go into `out`/refapp-go, install refapp/node with its locked npm packages into
+    `out`, or copy refapp/rails there. One compiler and npm cache serves every stack on the machine (a second stack builds in
     seconds); scripts/setup warms it."""
     cache = Path(fetched_cache("build", "TUNESTACK_BUILD_CACHE"))
     cache.mkdir(parents=True, exist_ok=True)
     cache.chmod(0o700)
+    if framework == "rails":   # nothing to build: Ruby runs the sources (Debian's gems, no Bundler)
+        shutil.copytree(RAILS_APP, out, dirs_exist_ok=True)
+        return
     if framework == "go":
         command = [which("go"), "build", "-trimpath", "-o", str(out / "refapp-go"), "."]
         res = subprocess.run(command, cwd=GO_APP, capture_output=True, text=True,
