@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 
@@ -61,6 +62,11 @@ def test_restore_to_just_before_a_drop_brings_back_exactly_the_rows_committed_be
     queue(stack).rpush("drill:jobs", *range(100))   # a list no worker reads: jobs that exist nowhere else
     first = run_json(stack, "backup", "--type", "full")
     queue(stack).rpush("drill:jobs", *range(100, 150))
+    # what BackupStale reads, as node_exporter's textfile collector would serve it
+    exposition = (stack.dir / "metrics" / "tunestack_backup.prom").read_text()
+    stale = next(a for a in stack.plan().alerts if a["alert"] == "BackupStale")
+    for name in set(re.findall(r"\btunestack_backup_\w+", stale["expr"])):
+        assert re.search(rf'^{name}{{stanza="drill",type="full"}} \d', exposition, re.M), exposition
     assert first["type"] == "full" and os.path.exists(first["redis_queue_snapshot"])
     sql(stack, "INSERT INTO orders SELECT generate_series(1001, 1500)")
     target = sql(stack, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")

@@ -25,20 +25,13 @@ require "rack/timeout/base"
 require "sentry-ruby"
 require "sentry-rails"
 require "sentry-sidekiq"
+require_relative "connections"   # RefApp.secret, Redis TLS, the previous database password
 
 # Sidekiq 6.4 calls redis-rb 4.8 in a form 4.8 deprecates, every fetch (each 2 s): keep the log for
 # what matters.
 Redis.silence_deprecations = true
 
 module RefApp
-  # A password from NAME, or from the file NAME_FILE names (the app image contract: on Docker the
-  # passwords are files, so that `docker inspect` never shows them).
-  def self.secret(name)
-    return ENV[name] if ENV.key?(name)
-    path = ENV["#{name}_FILE"]
-    path && !path.empty? ? File.read(path).chomp : nil
-  end
-
   def self.seconds(name, default)
     Float(ENV.fetch(name, default))
   end
@@ -179,6 +172,7 @@ module RefApp
     config.secret_key_base = SecureRandom.hex(64)
     config.cache_store = :redis_cache_store, {
       url: ENV.fetch("REDIS_CACHE_URL"), password: RefApp.secret("REDIS_CACHE_PASSWORD"),
+      **RefApp.redis_tls(ENV.fetch("REDIS_CACHE_URL")),
       pool_size: Integer(ENV.fetch("REDIS_POOL_SIZE", 5)), pool_timeout: 5,
       # a cache that cannot be reached soon is a miss, not a wait
       connect_timeout: RefApp.seconds("REDIS_CACHE_CONNECT_TIMEOUT", RefApp.seconds("REDIS_CONNECT_TIMEOUT", 5)),
@@ -298,7 +292,7 @@ module RefApp
 end
 
 queue_redis = {
-  url: ENV.fetch("REDIS_URL"), password: RefApp.secret("REDIS_PASSWORD"),
+  url: ENV.fetch("REDIS_URL"), password: RefApp.secret("REDIS_PASSWORD"), **RefApp.redis_tls(ENV.fetch("REDIS_URL")),
   connect_timeout: RefApp.seconds("REDIS_CONNECT_TIMEOUT", 5),
   read_timeout: RefApp.seconds("REDIS_READ_TIMEOUT", 1),
   write_timeout: RefApp.seconds("REDIS_WRITE_TIMEOUT", 1),
