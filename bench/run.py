@@ -16,6 +16,8 @@ BENCHMARKS = {
               {"seconds": 2, "connections": 4, "rounds": 1}),
     "rollout": ("rollout_docker", "controller overhead of a Docker rollout on the test bed", {"rounds": 1}),
     "advise": ("advise", "one sample's cost on a running stack", {"rounds": 2}),
+    "overload": ("overload", "twice the clients the stack serves at once: goodput within the SLO",
+                 {"seconds": 3}),
     "backup": ("backup", "pgBackRest backup and restore against pg_basebackup and a copy; a disaster's RPO",
                {"rows": 50_000, "rpo_write_s": 12, "archive_timeout": "10s"}),
 }
@@ -80,6 +82,9 @@ def run(only: str | None, fmt: str, smoke: bool = False) -> int:
         print(f"  requests during the run          {t['requests']:>12}   {p['requests']:>16}")
         print(f"  failed requests                  {t['failed']:>12}   {p['failed']:>16}")
         print(f"  restart took                     {t['restart_seconds']:>11}s   {p['restart_seconds']:>15}s")
+    if "overload" in results:
+        from bench import overload
+        print(overload.table(results["overload"]))
     if "backup" in results:
         from bench import backup
         print(backup.table(results["backup"]))

@@ -3,6 +3,7 @@
 that connects straight to PostgreSQL. Same machine, same database, one run."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -43,32 +44,40 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     wait_until(answers, timeout, f"{url} answering")
 
 
+@contextlib.contextmanager
+def stock_app(stack, extra_env: dict[str, str] | None = None):
+    """The reference app as it would run untuned: one Gunicorn worker with one thread, a pool of
+    one, straight to PostgreSQL (no PgBouncer, no HAProxy); yields its URL, stops it by its PID."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT),
+           "DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app", "DATABASE_PASSWORD": stack.password("app"),
+           "DB_POOL": "1", "REDIS_URL": f"redis://127.0.0.1:{stack.base + 3}/0",
+           "REDIS_CACHE_URL": f"redis://127.0.0.1:{stack.base + 2}/0", "REDIS_PASSWORD": stack.password("redis-queue"),
+           "REDIS_CACHE_PASSWORD": stack.password("redis-cache"), **(extra_env or {})}
+    for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
+        env.pop(key, None)
+    stock = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "1", "--threads", "1",
+                              "-b", f"127.0.0.1:{port}", "refapp.app:application"], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url + "health")
+        yield url
+    finally:
+        stock.terminate()
+        stock.wait(10)
+
+
 def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
     with ThrowawayStack("benchweb", 23432, say=say) as stack:
         tuned_url = f"http://127.0.0.1:{stack.base + 5}/"
         say(f"  tuned: wrk {connections} connections × {seconds}s → {tuned_url} …")
         tuned = wrk(tuned_url, seconds, connections)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "PYTHONPATH": str(ROOT),
-               "DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app", "DATABASE_PASSWORD": stack.password("app"),
-               "DB_POOL": "1", "REDIS_URL": f"redis://127.0.0.1:{stack.base + 3}/0",
-               "REDIS_CACHE_URL": f"redis://127.0.0.1:{stack.base + 2}/0", "REDIS_PASSWORD": stack.password("redis-queue"),
-               "REDIS_CACHE_PASSWORD": stack.password("redis-cache")}
-        for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
-            env.pop(key, None)
-        stock = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "1", "--threads", "1",
-                                  "-b", f"127.0.0.1:{port}", "refapp.app:application"], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            stock_url = f"http://127.0.0.1:{port}/"
-            _wait_http(stock_url + "health")
+        with stock_app(stack) as stock_url:
             say(f"  stock: wrk {connections} connections × {seconds}s → {stock_url} (1 worker, 1 thread, direct) …")
             baseline = wrk(stock_url, seconds, connections)
-        finally:
-            stock.terminate()
-            stock.wait(10)
     return {"connections": connections, "seconds": seconds, "tuned": tuned, "stock": baseline,
             "throughput_ratio": round(tuned["requests_per_s"] / baseline["requests_per_s"], 2)
             if baseline["requests_per_s"] else None,
