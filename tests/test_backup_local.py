@@ -12,10 +12,12 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
 from tunestack.loadgen import Load
+from tunestack.paths import ROOT
 from tunestack.poll import wait_until
 from tunestack.throwaway import ThrowawayStack
 
@@ -151,3 +153,10 @@ def test_a_restore_folder_that_exists_is_never_written_over(stack):
     (stack.dir / "restore" / "taken").mkdir(exist_ok=True)
     res = stack.cli("restore", "--to", "latest", "--into", "taken")
     assert res.returncode == 2 and "exists already" in res.stderr
+
+
+@pytest.mark.parametrize("command", [["backup"], ["restore", "--to", "latest"]])
+def test_a_stack_of_remote_hosts_is_refused_before_anything_is_touched(command):
+    res = subprocess.run([sys.executable, "-m", "tunestack", *command, "--stack", "prod"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "remote hosts (db, cache, app)" in res.stderr and "Traceback" not in res.stderr

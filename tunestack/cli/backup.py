@@ -58,6 +58,21 @@ def register(sub) -> None:
     p.set_defaults(func=run_restore)
 
 
+def _local_only(args, command: str):
+    """The local stack the command acts on; a stack with remote hosts is refused with what is and
+    is not there yet (exit 2)."""
+    from ..targets import is_local_stack
+    from .stacks import stack_spec
+
+    spec = stack_spec(args.stack)
+    if not is_local_stack(spec):
+        remote = ", ".join(h.name for h in spec.hosts if not h.is_local)
+        raise UsageError(f"tunestack {command} runs pgBackRest on a local stack only; stack {args.stack} has remote "
+                         f"hosts ({remote}), where tunestack does not run pgBackRest yet: its containers keep "
+                         "archive_mode off (README: Backups)")
+    return local_stack(args)
+
+
 def _failed(stack, what: str, exc: Exception) -> int:
     print(f"{what} failed: {stack.redact(str(exc))}", file=sys.stderr)
     return 1
@@ -67,7 +82,7 @@ def run_backup(args) -> int:
     from ..backup.pgbackrest import PgBackRestError
     from ..local import LocalStackError
 
-    stack = local_stack(args)
+    stack = _local_only(args, "backup")
     plan = stack.plan()
     if args.list:
         info = stack.backups.info(plan)
@@ -145,7 +160,9 @@ def run_restore(args) -> int:
     from ..local import LocalStackError
     from ..local.queuerestore import QueueRestore
 
-    stack = local_stack(args)
+    if args.queue and not args.replace:
+        raise UsageError("--queue puts the running Redis queue back: it goes with --replace")
+    stack = _local_only(args, "restore")
     plan = stack.plan()
     if args.queue and not args.replace:
         raise UsageError("--queue puts the running Redis queue back: it goes with --replace")
