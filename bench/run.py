@@ -16,6 +16,8 @@ BENCHMARKS = {
               {"seconds": 2, "connections": 4, "rounds": 1}),
     "rollout": ("rollout_docker", "controller overhead of a Docker rollout on the test bed", {"rounds": 1}),
     "advise": ("advise", "one sample's cost on a running stack", {"rounds": 2}),
+    "webparts": ("webparts", "the tuned Python stack with one part taken away at a time",
+                 {"seconds": 2, "connections": 4}),
     "overload": ("overload", "twice the clients the stack serves at once: goodput within the SLO",
                  {"seconds": 3}),
     "backup": ("backup", "pgBackRest backup and restore against pg_basebackup and a copy; a disaster's RPO",
@@ -82,6 +84,9 @@ def run(only: str | None, fmt: str, smoke: bool = False) -> int:
         print(f"  requests during the run          {t['requests']:>12}   {p['requests']:>16}")
         print(f"  failed requests                  {t['failed']:>12}   {p['failed']:>16}")
         print(f"  restart took                     {t['restart_seconds']:>11}s   {p['restart_seconds']:>15}s")
+    if "webparts" in results:
+        from bench import webparts
+        print(webparts.table(results["webparts"]))
     if "overload" in results:
         from bench import overload
         print(overload.table(results["overload"]))

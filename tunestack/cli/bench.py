@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..extensions import extension
 from .parser import report_options
 
-BENCHMARKS = ("storm", "web", "plan", "restart", "rails", "rollout", "advise", "backup", "overload")
+BENCHMARKS = ("storm", "web", "plan", "restart", "rails", "rollout", "advise", "backup", "overload", "webparts")
 
 
 def register(sub) -> None:
@@ -12,7 +12,8 @@ def register(sub) -> None:
                        description="storm: 1,000 pgbench clients through the tuned PgBouncer vs a stock PostgreSQL "
                                    "(TPS, failed connections); web: wrk on the reference app with the planned "
                                    "workers/threads/pools vs a stock single-worker app connecting directly "
-                                   "(requests/s, p50/p95/p99); overload: twice the clients the tuned stack serves at once, goodput within "
+                                   "(requests/s, p50/p95/p99); webparts: the tuned Python stack with HAProxy, multiprocess metrics and PgBouncer taken away one at a time; "
+                                   "overload: twice the clients the tuned stack serves at once, goodput within "
                                    "the p95 gate against stock; plan: plan + render time of every stack; backup: pgBackRest backup and restore "
                                    "MB/s against pg_basebackup and a plain copy, and a disaster's RPO. Storm and "
                                    "web bring up their own throwaway copies of the local stack (about a minute each).")
