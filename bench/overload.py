@@ -20,7 +20,7 @@ import urllib.request
 
 from tunestack.throwaway import ThrowawayStack
 
-from bench.web import stock_app
+from bench.web import fresh_start, stock_app
 
 BASE = 10432
 
@@ -82,9 +82,11 @@ def measure(seconds: float = 20, factor: float = 2, latency_ms: int = 50, say=pr
         clients, slo_s = max(2, int(capacity * factor)), plan.rollout["gate_max_p95_ms"].value / 1000
         url = f"http://127.0.0.1:{stack.base + 5}/"
         say(f"  tuned: {clients} clients ({factor:g}× the {capacity} the stack serves at once) × {seconds:g}s …")
+        fresh_start(stack)
         tuned = closed_loop(url, clients, seconds, slo_s)
         with stock_app(stack, {"APP_EXTRA_LATENCY_MS": str(latency_ms)}) as stock_url:
             say(f"  stock: {clients} clients × {seconds:g}s → 1 worker, 1 thread, direct …")
+            fresh_start(stack)
             stock = closed_loop(stock_url, clients, seconds, slo_s)
     return {"clients": clients, "capacity": capacity, "seconds": seconds, "slo_ms": round(slo_s * 1000),
             "latency_ms": latency_ms,

@@ -44,6 +44,19 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     wait_until(answers, timeout, f"{url} answering")
 
 
+def fresh_start(stack) -> None:
+    """The same starting point for every setup measured on one stack: the request's table empty
+    (each request counts it) and no backlog of jobs left by the setup before."""
+    import redis
+
+    from tunestack.servers import psql_socket
+
+    redis.Redis(host="127.0.0.1", port=stack.base + 3, password=stack.password("redis-queue")).delete("jobs")
+    res = psql_socket(str(stack.dir / "run" / "postgres"), stack.base, "TRUNCATE hits", db="app")
+    if res.returncode:
+        raise RuntimeError(res.stderr)
+
+
 @contextlib.contextmanager
 def stock_app(stack, extra_env: dict[str, str] | None = None):
     """The reference app as it would run untuned: one Gunicorn worker with one thread, a pool of
@@ -74,9 +87,11 @@ def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
     with ThrowawayStack("benchweb", 23432, say=say) as stack:
         tuned_url = f"http://127.0.0.1:{stack.base + 5}/"
         say(f"  tuned: wrk {connections} connections × {seconds}s → {tuned_url} …")
+        fresh_start(stack)
         tuned = wrk(tuned_url, seconds, connections)
         with stock_app(stack) as stock_url:
             say(f"  stock: wrk {connections} connections × {seconds}s → {stock_url} (1 worker, 1 thread, direct) …")
+            fresh_start(stack)
             baseline = wrk(stock_url, seconds, connections)
     return {"connections": connections, "seconds": seconds, "tuned": tuned, "stock": baseline,
             "throughput_ratio": round(tuned["requests_per_s"] / baseline["requests_per_s"], 2)

@@ -7,7 +7,8 @@ ratio that moves. Rows, each against stock (1 worker, 1 thread, straight to Post
 - metrics in-process: the planned workers × threads without gunicorn.conf.py's multiprocess
   folder (each worker keeps its metrics in memory; a scrape then sees one worker's);
 - and no PgBouncer: that Gunicorn straight to PostgreSQL.
-Measures only; asserts nothing."""
+Each row starts from the same point (bench.web.fresh_start: the table each request counts emptied,
+no jobs left over). Measures only; asserts nothing."""
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,7 @@ from pathlib import Path
 from tunestack.paths import ROOT
 from tunestack.throwaway import ThrowawayStack
 
-from bench.web import _wait_http, stock_app, wrk
+from bench.web import _wait_http, fresh_start, stock_app, wrk
 
 BASE = 9432
 
@@ -56,6 +57,7 @@ def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
 
         def run(name: str, url: str) -> None:
             say(f"  {name}: wrk {connections} connections × {seconds}s …")
+            fresh_start(stack)
             rows[name] = wrk(url, seconds, connections)
         run("tuned (HAProxy, planned Gunicorn, PgBouncer)", f"http://127.0.0.1:{stack.base + 5}/")
         run("no HAProxy", f"http://127.0.0.1:{stack.base + 4}/")
