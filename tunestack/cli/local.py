@@ -26,7 +26,8 @@ def register(sub) -> None:
     stack_options(p)
     lock_option(p)
     p.add_argument("--purge", action="store_true",
-                   help="also delete the stack's state folder: its data, secrets and logs (asks first)")
+                   help="also delete the stack's state folder: its data, its backups (the repository is in it), secrets "
+                        "and logs (asks first)")
     p.add_argument("--yes", action="store_true", help="with --purge: do not ask (needed when not on a terminal)")
     report_options(p, "what was stopped")
     state_dir_option(p)
@@ -64,8 +65,9 @@ def run_down(args) -> int:
     stack = local_stack(args)
     if args.purge and not args.yes:
         if not sys.stdin.isatty():
-            raise UsageError(f"down --purge deletes {stack.dir} with its data: add --yes (not on a terminal)")
-        if input(f"delete {stack.dir}, the data of stack {args.stack}? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise UsageError(f"down --purge deletes {stack.dir} with its data and its backups: add --yes (not on a "
+                             "terminal)")
+        if input(f"delete {stack.dir}, the data and the backups of stack {args.stack}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing was deleted")
             return 0
     with locked(stack.dir, f"down --stack {args.stack}", args):
