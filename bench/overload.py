@@ -104,7 +104,8 @@ def table(o: dict) -> str:
             f"  all 200s/s                           {t['ok_per_s']:>8}  {s['ok_per_s']:>7}",
             f"  share of requests within the SLO     {t['within_slo_share']:>8}  {s['within_slo_share']:>7}",
             f"  p95 of the 200s                      {t['p95_ok_ms']:>6}ms  {s['p95_ok_ms']:>5}ms",
-            f"  shed with 503 (median wait)          {t['shed_503']:>4} ({t['shed_median_ms']}ms)  "
-            f"{s['shed_503']:>4} ({s['shed_median_ms']}ms)",
+            f"  shed with 503                        {t['shed_503']:>8}  {s['shed_503']:>7}"
+            + (f"   median wait {t['shed_median_ms']} / {s['shed_median_ms']} ms"
+               if t["shed_503"] or s["shed_503"] else ""),
             f"  other failures                       {t['failed_other']:>8}  {s['failed_other']:>7}"]
     return "\n".join(rows)
