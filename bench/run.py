@@ -10,7 +10,7 @@ import sys
 BENCHMARKS = {
     "plan": ("plan_render", "planning and rendering every stack", {"rounds": 2}),
     "storm": ("storm", "1,000 database clients", {"seconds": 2, "clients": 40}),
-    "web": ("web", "HTTP load on the reference app", {"seconds": 2, "connections": 4}),
+    "web": ("web", "HTTP load on the reference app", {"seconds": 2, "connections": 4, "rounds": 1}),
     "restart": ("restart", "PostgreSQL restarted under load", {"seconds_around": 1}),
     "rails": ("rails", "the Rails reference app, planned against stock, YJIT and jemalloc",
               {"seconds": 2, "connections": 4, "rounds": 1}),
@@ -70,13 +70,16 @@ def run(only: str | None, fmt: str, smoke: bool = False) -> int:
     if "web" in results:
         w = results["web"]
         t, b = w["tuned"], w["stock"]
-        print(f"\nweb, wrk {w['connections']} connections, {w['seconds']}s   tuned (planned)   stock (1×1, direct)   ratio")
+        print(f"\nweb, wrk {w['connections']} connections, {w['seconds']}s, the median of {w['rounds']} rounds   "
+              f"tuned (planned)   stock (1×1, direct)   ratio")
         print(f"  requests/s                       {t['requests_per_s']:>12.1f}   {b['requests_per_s']:>16.1f}   {w['throughput_ratio']}×")
         for key in ("p50_ms", "p95_ms", "p99_ms"):
             r = round(t[key] / b[key], 2) if b[key] else "-"
             print(f"  {key.replace('_ms', ''):<32} {t[key]:>10.1f}ms   {b[key]:>14.1f}ms   {r}×")
         print(f"  errors (socket / non-2xx)        {t['socket_errors']:>5} / {t['non_2xx']:<5}   "
               f"{b['socket_errors']:>9} / {b['non_2xx']:<5}")
+        print(f"  requests/s ratio, every round    {' '.join(f'{r}×' for r in w['ratios'])} "
+              f"(spread {w['ratio_spread'][0]}–{w['ratio_spread'][1]}×)")
     if "restart" in results:
         r = results["restart"]
         t, p = r["tuned_up"], r["plain_restart"]

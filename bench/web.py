@@ -83,17 +83,24 @@ def stock_app(stack, extra_env: dict[str, str] | None = None):
         stock.wait(10)
 
 
-def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
+def measure(seconds: int = 10, connections: int = 32, rounds: int = 3, say=print) -> dict:
+    """`rounds` pairs of runs, the order alternating (tuned first, then stock first) so that
+    neither always runs on a warmer or busier machine; the detail is the median round's."""
+    pairs = []
     with ThrowawayStack("benchweb", 23432, say=say) as stack:
         tuned_url = f"http://127.0.0.1:{stack.base + 5}/"
-        say(f"  tuned: wrk {connections} connections × {seconds}s → {tuned_url} …")
-        fresh_start(stack)
-        tuned = wrk(tuned_url, seconds, connections)
         with stock_app(stack) as stock_url:
-            say(f"  stock: wrk {connections} connections × {seconds}s → {stock_url} (1 worker, 1 thread, direct) …")
-            fresh_start(stack)
-            baseline = wrk(stock_url, seconds, connections)
-    return {"connections": connections, "seconds": seconds, "tuned": tuned, "stock": baseline,
-            "throughput_ratio": round(tuned["requests_per_s"] / baseline["requests_per_s"], 2)
-            if baseline["requests_per_s"] else None,
+            for n in range(rounds):
+                runs = {}
+                for name, url in (("tuned", tuned_url), ("stock", stock_url))[::1 if n % 2 == 0 else -1]:
+                    say(f"  round {n + 1}/{rounds}, {name}: wrk {connections} connections × {seconds}s → {url} …")
+                    fresh_start(stack)
+                    runs[name] = wrk(url, seconds, connections)
+                pairs.append(runs)
+    ratios = [round(p["tuned"]["requests_per_s"] / p["stock"]["requests_per_s"], 2) if p["stock"]["requests_per_s"]
+              else 0.0 for p in pairs]
+    median = sorted(range(rounds), key=lambda i: ratios[i])[rounds // 2]
+    tuned, baseline = pairs[median]["tuned"], pairs[median]["stock"]
+    return {"connections": connections, "seconds": seconds, "rounds": rounds, "tuned": tuned, "stock": baseline,
+            "throughput_ratio": ratios[median], "ratios": ratios, "ratio_spread": [min(ratios), max(ratios)],
             "p99_ratio": round(tuned["p99_ms"] / baseline["p99_ms"], 2) if baseline["p99_ms"] else None}
