@@ -226,7 +226,8 @@ def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment) -> str:
     spec = plan.spec
     return env.get_template("pgbackrest.conf.j2").render(
         stack=plan.stack, options={k: plan.backup[k] for k in PGBACKREST_OPTIONS},
-        repo=repository_options(spec.backup, spec.hosts, layout.backup_dir), work_dir=layout.pgbackrest_dir,
+        repo=repository_options(plan.backup["repository"].value, spec.backup, spec.hosts, layout.backup_dir),
+        work_dir=layout.pgbackrest_dir,
         pg_path=f"{layout.data_dir}/postgres", pg_port=spec.postgres.port, pg_socket=layout.pg_socket_dir)
 
 

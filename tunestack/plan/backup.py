@@ -25,25 +25,27 @@ STALE_SLACK_S = 6 * 3600    # a scheduled backup of a large database may run for
 FULL_WEEKDAY = 6            # Sunday (datetime.weekday()): a weekly full backup lands on the quietest day
 
 
-def repository(spec: BackupSpec, hosts: tuple[HostSpec, ...], source_of) -> tuple[str, str, Setting]:
-    """(kind, where, its Setting): the stack file's, else another host of the stack (pgBackRest's
-    "dedicated repository host": a lost db host keeps its backups), else a folder on the one host."""
+def repository(spec: BackupSpec, hosts: tuple[HostSpec, ...], source_of) -> Setting:
+    """Where the repository goes, as (kind, where): the stack file's, else another host of the
+    stack (pgBackRest's "dedicated repository host": a lost db host keeps its backups), else a
+    folder on the one host."""
+    def placed(kind: str, where: str, setting) -> Setting:
+        return replace(setting, value=(kind, where), text=f"{kind}: {where}")
     if spec.repository_kind:
-        return spec.repository_kind, spec.repository, chosen(
-            f"{spec.repository_kind}: {spec.repository}", "backup.repository", source_of, "")
+        return placed(spec.repository_kind, spec.repository, chosen("", "backup.repository", source_of, ""))
     db = next(h for h in hosts if "db" in h.roles)
     other = next((h for h in hosts if h.name != db.name and "cache" in h.roles),
                  next((h for h in hosts if h.name != db.name), None))
     if other is not None:
-        return "host", other.name, policy(f"host: {other.name}", "another host of the stack (pgBackRest's repository "
-                                                                 "host): a lost db host keeps its backups")
-    return "path", DEFAULT_PATH, policy(f"path: {DEFAULT_PATH}", "one host: the repository shares its disk; copy "
-                                                                 "it off the machine, or name S3")
+        return placed("host", other.name, policy("", "another host of the stack (pgBackRest's repository host): a "
+                                                     "lost db host keeps its backups"))
+    return placed("path", DEFAULT_PATH, policy("", "one host: the repository shares its disk; copy it off the "
+                                                   "machine, or name S3"))
 
 
 def backup_policy(spec: BackupSpec, hosts: tuple[HostSpec, ...], stack: str, db_cores: int, db_memory: int,
                   db_size: str, source_of) -> dict[str, Setting]:
-    kind, where, placed = repository(spec, hosts, source_of)
+    placed = repository(spec, hosts, source_of)
     full_every = DAYS_PER_FULL[spec.full]
     settings = {
         "repository": placed,
@@ -77,11 +79,13 @@ def backup_policy(spec: BackupSpec, hosts: tuple[HostSpec, ...], stack: str, db_
 PGBACKREST_OPTIONS = ("repo1-retention-full", "compress-type", "process-max", "archive-async", "start-fast")
 
 
-def repository_options(spec: BackupSpec, hosts: tuple[HostSpec, ...], default_path: str) -> dict[str, str]:
-    """pgbackrest.conf's repo1-* options for where the plan puts the repository: a folder here (the
-    layout's when the stack names none), another host reached over SSH as its postgres user, or
-    S3 (the keys come from the environment, never from this file)."""
-    kind, where, _ = repository(spec, hosts, lambda key: "default")
+def repository_options(placed: tuple[str, str], spec: BackupSpec, hosts: tuple[HostSpec, ...],
+                       default_path: str) -> dict[str, str]:
+    """pgbackrest.conf's repo1-* options for where the plan put the repository (`placed`, the
+    `repository` setting's value): a folder here (the layout's when the stack names none), another
+    host reached over SSH as its postgres user, or S3 (the keys come from the environment, never
+    from this file)."""
+    kind, where = placed
     if kind == "host":
         address = next(h.address for h in hosts if h.name == where)
         return {"repo1-host": address, "repo1-host-user": "postgres", "repo1-path": DEFAULT_PATH}
