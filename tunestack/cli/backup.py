@@ -164,8 +164,6 @@ def run_restore(args) -> int:
         raise UsageError("--queue puts the running Redis queue back: it goes with --replace")
     stack = _local_only(args, "restore")
     plan = stack.plan()
-    if args.queue and not args.replace:
-        raise UsageError("--queue puts the running Redis queue back: it goes with --replace")
     target, backup, folder = stack.restore.check(plan, args.to, args.into)   # exit 2, nothing touched
     if args.queue and not QueueRestore(stack).has_snapshot(backup.label):
         raise UsageError(f"--queue: backup {backup.label}, where this restore starts, has no Redis queue snapshot; "

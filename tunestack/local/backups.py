@@ -11,11 +11,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from ..backup.pgbackrest import PgBackRest
+from ..backup.pgbackrest import PgBackRest, backups_of
 from ..backup.target import Backup
 from .errors import LocalStackError, wait_until
-
-KINDS = ("full", "diff", "incr")
 
 
 class LocalBackups:
@@ -41,12 +39,13 @@ class LocalBackups:
         t0 = time.monotonic()
         tool.run(f"--type={kind}", "--log-level-console=detail", "backup", timeout=6 * 3600, progress=progress)
         seconds = time.monotonic() - t0
-        new = [b for b in tool.backups() if b.label not in before]
+        after = tool.backups()   # expire has run too: what the repository keeps now
+        new = [b for b in after if b.label not in before]
         if not new:
             raise LocalStackError("pgbackrest reported success but the repository shows no new backup")
         made = new[-1]
         snapshot = self.snapshot_queue(plan, made.label)
-        self.expire_snapshots(tool.backups())
+        self.expire_snapshots(after)
         self.write_metrics(tool.stanza, made, seconds)
         return {"label": made.label, "type": made.type, "seconds": round(seconds, 2), "database_bytes": made.size,
                 "repository_bytes": made.repo_size, "mb_per_s": round(made.size / 1e6 / max(seconds, 1e-3), 1),
@@ -95,7 +94,7 @@ class LocalBackups:
     def info(self, plan) -> dict:
         tool = self.pgbackrest(plan)
         info = tool.info()
-        backups = [asdict(b) for b in tool.backups()]
+        backups = [asdict(b) for b in backups_of(info)]
         for b in backups:
             b["redis_queue_snapshot"] = (self.redis_snapshots() / f"{b['label']}.rdb").exists()
         return {"stanza": tool.stanza, "status": info.get("status", {}).get("message", ""),
