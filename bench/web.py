@@ -58,29 +58,35 @@ def fresh_start(stack) -> None:
 
 
 @contextlib.contextmanager
-def stock_app(stack, extra_env: dict[str, str] | None = None):
-    """The reference app as it would run untuned: one Gunicorn worker with one thread, a pool of
-    one, straight to PostgreSQL (no PgBouncer, no HAProxy); yields its URL, stops it by its PID."""
+def gunicorn(options: list[str], env: dict[str, str]):
+    """The reference app under a bare Gunicorn (no gunicorn.conf.py) with `options` and `env`, on a
+    free loopback port; yields its URL, stops it by its PID."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), *options, "-b", f"127.0.0.1:{port}",
+                             "refapp.app:application"], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url + "health")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def stock_app(stack, extra_env: dict[str, str] | None = None):
+    """The reference app as it would run untuned: one Gunicorn worker with one thread, a pool of
+    one, straight to PostgreSQL (no PgBouncer, no HAProxy)."""
+    env = {**os.environ,
            "DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app", "DATABASE_PASSWORD": stack.password("app"),
            "DB_POOL": "1", "REDIS_URL": f"redis://127.0.0.1:{stack.base + 3}/0",
            "REDIS_CACHE_URL": f"redis://127.0.0.1:{stack.base + 2}/0", "REDIS_PASSWORD": stack.password("redis-queue"),
            "REDIS_CACHE_PASSWORD": stack.password("redis-cache"), **(extra_env or {})}
     for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
         env.pop(key, None)
-    stock = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "1", "--threads", "1",
-                              "-b", f"127.0.0.1:{port}", "refapp.app:application"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_http(url + "health")
-        yield url
-    finally:
-        stock.terminate()
-        stock.wait(10)
+    return gunicorn(["-w", "1", "--threads", "1"], env)
 
 
 def measure(seconds: int = 10, connections: int = 32, rounds: int = 3, say=print) -> dict:

@@ -11,42 +11,22 @@ Each row starts from the same point (bench.web.fresh_start: the table each reque
 no jobs left over). Measures only; asserts nothing."""
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
-from tunestack.paths import ROOT
 from tunestack.throwaway import ThrowawayStack
 
-from bench.web import _wait_http, fresh_start, stock_app, wrk
+from bench.web import fresh_start, gunicorn, stock_app, wrk
 
 BASE = 9432
 
 
-@contextlib.contextmanager
-def gunicorn(stack, workers: int, threads: int, database_port: int):
+def planned_gunicorn(stack, workers: int, threads: int, database_port: int):
     """The planned workers × threads as a bare Gunicorn (no gunicorn.conf.py), the plan's web env."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    plan = stack.plan()
-    env = {**os.environ, **{k: s.text for k, s in plan.web_env.items()}, "PYTHONPATH": str(ROOT),
+    env = {**os.environ, **{k: s.text for k, s in stack.plan().web_env.items()},
            "DATABASE_URL": f"postgres://app@127.0.0.1:{database_port}/app", "DATABASE_PASSWORD": stack.password("app"),
            "REDIS_PASSWORD": stack.password("redis-queue"), "REDIS_CACHE_PASSWORD": stack.password("redis-cache")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "--threads",
-                             str(threads), "-k", "gthread", "-b", f"127.0.0.1:{port}", "refapp.app:application"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_http(url + "health")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(15)
+    return gunicorn(["-w", str(workers), "--threads", str(threads), "-k", "gthread"], env)
 
 
 def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
@@ -61,9 +41,9 @@ def measure(seconds: int = 10, connections: int = 32, say=print) -> dict:
             rows[name] = wrk(url, seconds, connections)
         run("tuned (HAProxy, planned Gunicorn, PgBouncer)", f"http://127.0.0.1:{stack.base + 5}/")
         run("no HAProxy", f"http://127.0.0.1:{stack.base + 4}/")
-        with gunicorn(stack, workers, threads, stack.base + 1) as url:
+        with planned_gunicorn(stack, workers, threads, stack.base + 1) as url:
             run("no HAProxy, metrics in-process", url)
-        with gunicorn(stack, workers, threads, stack.base) as url:
+        with planned_gunicorn(stack, workers, threads, stack.base) as url:
             run("no HAProxy, metrics in-process, no PgBouncer", url)
         with stock_app(stack) as url:
             run("stock (1 worker, 1 thread, direct)", url)
