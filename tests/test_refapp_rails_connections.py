@@ -91,11 +91,12 @@ def tls_redis(reachable):
     (work / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
     subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
                     "-days", "2", "-extfile", str(work / "san.ext"), "-out", str(cert)], check=True, capture_output=True)
+    (work / "secret.conf").write_text("requirepass queue-secret\n")   # a password never on a command line
     own(work)
     port = free_port()
-    server = subprocess.Popen([which("redis-server"), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-                               "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca),
-                               "--tls-auth-clients", "no", "--requirepass", "queue-secret", "--save", "",
+    server = subprocess.Popen([which("redis-server"), str(work / "secret.conf"), "--port", "0", "--tls-port", str(port),
+                               "--bind", "127.0.0.1", "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                               "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no", "--save", "",
                                "--appendonly", "no", "--dir", str(work)],
                               user=service_user(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
