@@ -12,6 +12,7 @@ from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.images import images_by_machine, migration_image
 from tunestack.plan import build_plan, container_name
+from tunestack.plan.rollout import running
 from tunestack.pulumi_config import stack_document
 from tunestack.render import Layout, render_container_bases, render_plan
 from tunestack.stackfile import load_document
@@ -76,15 +77,15 @@ redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs
 
 rollout_guard = RolloutGuard(f"{stack}-rollout-guard", RolloutGuardArgs(
     container_name(stack, "lb"), hosts.urls[cache_machine], images.get("canary_app") or "",
-    sum(1 for r in plan.replicas if r.track == "canary")))
+    sum(1 for r in running(plan.replicas) if r.track == "canary")))
 migration = AppMigration(f"{stack}-migrate", AppMigrationArgs(
     hosts.urls[db_machine], network.networks[db_machine].name,
     stack_images.image_id(db_machine, migration_image(plan)), {k: s.text for k, s in plan.migrate_env.items()},
     secrets.migrator_password, certs.ca_pem),
     opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, postgres]))
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
-                    r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish)
-            for r in plan.replicas]
+                    r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish, r.port)
+            for r in running(plan.replicas)]
 app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.framework, replicas, files,
     {k: s.text for k, s in plan.web_env.items()}, {k: s.text for k, s in plan.jobs_env.items()},

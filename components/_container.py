@@ -33,9 +33,11 @@ from tunestack.units import MIB
 
 @dataclass
 class Publish:
-    """Publish `port` on `address` of the host (the host's private address)."""
+    """Publish `port` on `address` of the host (the host's private address), as `host_port` there
+    when another port (a canary beside the stable replica on the same machine)."""
     port: int
     address: str
+    host_port: int | None = None
 
 
 @dataclass
@@ -93,7 +95,8 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         healthcheck=docker.ContainerHealthcheckArgs(tests=spec.healthcheck, interval="2s", timeout="5s",
                                                     retries=5, start_period="30s"),
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=spec.aliases or [spec.name])],
-        ports=[docker.ContainerPortArgs(internal=p.port, external=p.port, ip=p.address) for p in spec.publish] or None,
+        ports=[docker.ContainerPortArgs(internal=p.port, external=p.host_port or p.port, ip=p.address)
+               for p in spec.publish] or None,
         volumes=[docker.ContainerVolumeArgs(volume_name=v.name, container_path=path) for v, path in spec.volumes]
         or None,
         # A fixed name or fixed host ports: the old container must go before the new one starts.

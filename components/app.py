@@ -46,6 +46,7 @@ class Replica:
     track: str                   # stable | canary
     image: pulumi.Input[str]     # the id of the track's image on this replica's machine (StackImages)
     publish_address: str | None  # the app host's address when the load balancer is on another host
+    publish_port: int | None = None   # the port published there, if not the app's (the canary beside stable)
 
 
 @dataclass
@@ -124,7 +125,7 @@ class AppServerGroup(pulumi.ComponentResource):
                 + web_env_secrets
                 + ([f"{k}={v}" for k, v in sorted(args.canary_env.items())] if r.track == "canary" else []),
                 healthcheck=["CMD-SHELL", f"curl -fsS http://127.0.0.1:{args.port}{args.health_path} >/dev/null"],
-                publish=[Publish(args.port, r.publish_address)] if r.publish_address else [],
+                publish=[Publish(args.port, r.publish_address, r.publish_port)] if r.publish_address else [],
                 # The network alias stays the replica's name across generations: what HAProxy resolves.
                 aliases=[r.name],
             ), "web"))

@@ -16,6 +16,7 @@ from tests.docker.replay import plain
 from tunestack import stackfile
 from tunestack.errors import StackError
 from tunestack.plan import build_plan
+from tunestack.plan.rollout import running
 from tunestack.render import Layout, render_container_bases, render_plan
 
 pytestmark = pytest.mark.pulumi
@@ -59,9 +60,9 @@ def test_resource_graph(stack):
     plan = docker_plan(stack)
     processes = plan.spec.app.jobs.processes   # one job container per process (jobs.processes)
     jobs = {r.name.replace("-web-", "-jobs-") + (f"-{p + 1}" if processes > 1 else "")
-            for r in plan.replicas for p in range(processes)}
+            for r in running(plan.replicas) for p in range(processes)}
     expected = {f"{stack}-postgres", f"{stack}-pgbouncer", f"{stack}-redis-cache", f"{stack}-redis-queue",
-                f"{stack}-lb"} | {r.name for r in plan.replicas} | jobs
+                f"{stack}-lb"} | {r.name for r in running(plan.replicas)} | jobs
     assert containers == expected
     # One Docker provider per machine: the socket locally, ssh://user@address for listed hosts.
     providers = {r.name: r.inputs.get("host") for r in run.of_type("pulumi:providers:docker")}
@@ -94,7 +95,7 @@ def test_containers_carry_the_rendered_plan(stack):
     for role in ("cache", "queue"):
         assert uploads[f"{stack}-redis-{role}"][f"/etc/tunestack/redis-{role}.conf"] == files[f"redis-{role}.conf"]
     server_file = "puma.rb" if plan.spec.app.framework == "rails" else "gunicorn.conf.py"
-    for r in plan.replicas:
+    for r in running(plan.replicas):
         web = containers[r.name]
         assert uploads[r.name][f"/etc/tunestack/{server_file}"] == files[server_file]
         assert uploads[r.name]["/etc/tunestack/web.env"] == files["web.env"]
@@ -142,7 +143,7 @@ def test_data_volumes_are_protected_and_containers_replace_safely(stack):
     # Fixed names or host ports need delete-before-replace; app replicas that publish nothing are
     # named per generation and replaced new-first (a surge), their replica name kept as the alias.
     plan = docker_plan(stack)
-    surge = {r.name for r in plan.replicas if r.publish is None}
+    surge = {r.name for r in running(plan.replicas) if r.publish is None}
     for name, c in containers.items():
         replica = next((s for s in surge if name.startswith((s, s.replace("-web-", "-jobs-")))), None)
         if replica:
@@ -360,7 +361,7 @@ def test_go_and_node_replicas_get_their_runtime_settings_and_no_server_file(tmp_
     path.write_text(yaml.safe_dump(doc))
     run = run_program("dev", stack_file=path)
     plan = build_plan(stackfile.load(path, name="dev"), target="docker")
-    for r in plan.replicas:
+    for r in running(plan.replicas):
         (web,) = [c for c in run.of_type("docker:index/container:Container") if c.name == r.name]
         envs = [e for e in web.inputs["envs"] if isinstance(e, str)]
         for key in keys:

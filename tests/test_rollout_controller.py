@@ -3,6 +3,7 @@ interface (a fake Automation API stack). Semantics: Argo Rollouts / Flagger — 
 analysis; a failed analysis aborts and rolls back; no data fails a gate."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -463,3 +464,63 @@ def test_a_docker_rollout_marks_itself_where_every_up_looks_and_clears_the_mark_
     assert ("marker", "v2", 10) in events[start:finish]
     assert ("marker cleared",) in events[start:finish]
     assert not any(e[0] == "marker" for e in events[events.index(("marker cleared",)):])
+
+
+def test_a_one_replica_docker_rollout_runs_its_canary_beside_stable(tmp_path):
+    """Issue #26, point 6: dev has one app replica, and the canary replaced it, so the "10 %" step
+    sent the canary every request (canary_share_percent 100 in deploy.yml). The canary now gets a
+    container of its own beside the stable replica: every step's share is the step's share, stable
+    serves the rest, and the slot holds no traffic once the rollout ends."""
+    from dataclasses import replace
+
+    from tunestack import stackfile
+    from tunestack.plan import build_plan
+    from tunestack.rollout import DockerEngine
+
+    spec = stackfile.load(stackfile.stack_path("dev"), name="dev")
+    plan = build_plan(replace(spec, rollout=replace(spec.rollout, steps=(10, 25, 50, 100))), target="docker")
+    log = re.sub(r"app/prod-app-web-\d+ ", "app/dev-app-web-canary ", canary_log(200))
+    events = []
+    stack, lb = FakeAutomationStack(events), FakeLoadBalancer(log, events)
+    engine = DockerEngine.for_stack(plan, stack, lb, verify_fn=lambda v, c: (True, "stand-in"), say=lambda m: None)
+    assert engine.canaries == ["dev-app-web-canary"] and engine.replicas == ["dev-app-web-1", "dev-app-web-canary"]
+    assert controller(engine, tmp_path).run("tunestack/refapp:0.3.0", {}, [10, 25, 50, 100], 3) == 0
+    started = stack.ups[0][1]
+    assert started["tunestack:canaryReplicas"] == "1"
+    steps = lb.weights[1:-2]
+    for weights, w in zip(steps, (10, 25, 50, 100)):
+        stable, canary = weights["dev-app-web-1"], weights["dev-app-web-canary"]
+        assert 100 * canary / (stable + canary) == w, weights
+    during = weights_before(events, "rollout: promote")
+    assert during == {"dev-app-web-1": 1, "dev-app-web-canary": 1}, "both serve while the program replaces stable"
+    assert lb.weights[-1] == {"dev-app-web-1": 1, "dev-app-web-canary": 0}, "the empty slot holds no traffic"
+
+
+def test_the_plan_starts_the_one_replica_canary_beside_stable_at_weight_0():
+    """The program's side of the same rollout: at the start (canaryReplicas 1, weight 0) the canary
+    container runs at weight 0 and stable keeps every request; before and after, the slot is idle
+    (no container), but HAProxy keeps its server so a rollout never adds one."""
+    from tunestack import stackfile
+    from tunestack.plan import build_plan
+    from tunestack.plan.rollout import running
+
+    path = stackfile.stack_path("dev")
+    idle = build_plan(stackfile.load(path, name="dev"), target="docker")
+    assert [(r.name, r.track, r.weight, r.idle) for r in idle.replicas] == [
+        ("dev-app-web-1", "stable", 100, False), ("dev-app-web-canary", "canary", 0, True)]
+    assert [r.name for r in running(idle.replicas)] == ["dev-app-web-1"]
+    assert "dev-app-web-canary" in idle_render(idle)
+    doc = stackfile.load_document  # the loader reads canaryReplicas as the engine writes it
+    import yaml
+    raw = yaml.safe_load(path.read_text())
+    raw["config"]["tunestack:canaryReplicas"] = 1
+    started = build_plan(doc(raw, str(path), "dev"), target="docker")
+    assert [(r.name, r.weight, r.idle) for r in started.replicas] == [
+        ("dev-app-web-1", 100, False), ("dev-app-web-canary", 0, False)]
+    assert started.rollout["canary_replicas"].value == 1
+    assert "beside the 1 stable replica" in started.rollout["canary_replicas"].reason
+
+
+def idle_render(plan) -> str:
+    from tunestack.render import Layout, render_plan
+    return render_plan(plan, Layout(run_dir="/tmp"))["haproxy.cfg"]

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from .paths import ROOT
+from .plan.rollout import running
 from .recipes import (ALIASES, BASE, MIRROR, RECIPES, buildable_tags, is_buildable, postgres_recipe,  # noqa: F401
                       recipes_for)
 from .targets import LOCAL_SOCKET, RUNS_AS, Machine, docker_url  # noqa: F401
@@ -30,7 +31,7 @@ def migration_image(plan) -> str | None:
     program runs (the canary's while there are canary replicas; migrations must keep the stable
     version working, as in any rolling deploy)."""
     images = plan.spec.images
-    if images.get("canary_app") and any(r.track == "canary" for r in plan.replicas):
+    if images.get("canary_app") and any(r.track == "canary" for r in running(plan.replicas)):
         return images["canary_app"]
     return images.get("app")
 
@@ -45,7 +46,7 @@ def images_by_machine(plan) -> dict[Machine, set[str]]:
     needs: dict[Machine, set[str]] = {}
     for machine, ref in [(db, images.get("postgres")), (db, images.get("pgbouncer")), (db, migration_image(plan)),
                          (cache, images.get("redis")), (cache, images.get("haproxy")),
-                         *[((r.host, r.machine), track[r.track]) for r in plan.replicas]]:
+                         *[((r.host, r.machine), track[r.track]) for r in running(plan.replicas)]]:
         if ref:
             needs.setdefault(machine, set()).add(ref)
     return needs
@@ -95,7 +96,7 @@ def check(plan, connect=None, only: dict[Machine, set[str]] | None = None) -> li
 
 
 def app_machines(plan) -> list[Machine]:
-    return sorted({(r.host, r.machine) for r in plan.replicas})
+    return sorted({(r.host, r.machine) for r in running(plan.replicas)})
 
 
 class ImageError(Exception):

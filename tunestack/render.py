@@ -15,6 +15,7 @@ from .units import format_bytes_human
 from .plan.alerts import METRICS_PATH
 from .plan.backup import PGBACKREST_OPTIONS, repository_options
 from .plan.pgalerts import EXPORTER_QUERIES
+from .plan.rollout import running
 from .plan.tls import tls_keys
 from .postgres.catalog import catalog
 
@@ -214,7 +215,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         postgres=f"{plan.placement['postgres'].reach}:{spec.postgres.port}",
         hosts=sorted({a for h in plan.hosts for a in (h.addresses or ("127.0.0.1",))}),
         # the app's own metrics, from every replica (each serves its own processes', or all workers')
-        apps=sorted({f"{r.address}:{r.port}" for r in plan.replicas}),
+        apps=sorted({f"{r.address}:{r.port}" for r in running(plan.replicas)}),
         redis={"cache": f"{plan.placement['redis-cache'].reach}:{spec.redis_cache.port}",
                "queue": f"{plan.placement['redis-queue'].reach}:{spec.redis_queue.port}"})
     return files

@@ -9,7 +9,8 @@ pointed at this engine, as the stack's provider would be).
 
 `update(new_run)` is what `pulumi up` does with a changed program, as far as these resources go:
 a container whose inputs changed is replaced (delete first when the component asks for it,
-otherwise the new one first and the old one deleted at the end, after every other step); a command
+otherwise the new one first and the old one deleted at the end, after every other step); a container
+or command the new program no longer declares is deleted at the end too; a command
 whose inputs changed, or whose container was replaced (its trigger), runs again; a step starts as
 soon as the changed resources it depends on are done, so steps with no dependency between them run
 at the same time, as the engine runs them (a child also waits for what its parent component
@@ -218,6 +219,16 @@ class Replay:
                 f.result()
         for name, timeout in later:
             self.remove({"name": name, "stopTimeout": timeout})
+        # Resources the new program no longer declares go last too, dependents before their bases
+        # (the engine deletes in reverse dependency order; registrations came dependencies first).
+        declared = {r.name for r in new.registrations}
+        for r in reversed(list(old.values())):
+            if r.name in declared:
+                continue
+            if r.type == CONTAINER:
+                self.remove(plain(r.inputs))
+            elif r.type == COMMAND and plain(r.inputs).get("delete"):
+                self.command(r, "delete")
 
     def remove(self, inputs: dict) -> None:
         """Graceful: a stop within the container's declared stop timeout, then removal."""
@@ -279,3 +290,41 @@ def replaced_names(new: ProgramRun, old: dict[str, Registration]) -> set[str]:
     """Containers whose inputs changed: a command that depends on one (its trigger is the
     container's id) runs again."""
     return {r.name for r in new.of_type(CONTAINER) if r.name in old and plain(old[r.name].inputs) != plain(r.inputs)}
+
+
+class ReplayStack:
+    """Stands in for pulumi.automation.Stack: config keys edit the stack file (`path` keys as Pulumi
+    nests them), `up` runs the program under the mocks and the replay applies the difference on the
+    real engines. `extra`: config the stack holds besides the file (secrets, as `pulumi config set
+    --secret` keeps them)."""
+
+    def __init__(self, replay: Replay, path, stack: str, extra: dict | None = None):
+        self.replay, self.path, self.stack, self.extra = replay, path, stack, extra
+        self.ups: list[str] = []
+
+    def _config(self):
+        import yaml
+        return yaml.safe_load(self.path.read_text())
+
+    def _write(self, doc) -> None:
+        import yaml
+        self.path.write_text(yaml.safe_dump(doc))
+
+    def set_config(self, key, value, *, path=False):
+        doc = self._config()
+        if path:
+            top, _, leaf = key.partition(".")
+            doc["config"].setdefault(top, {})[leaf] = value.value
+        else:
+            doc["config"][key] = value.value
+        self._write(doc)
+
+    def remove_config(self, key, *, path=False):
+        doc = self._config()
+        doc["config"].pop(key, None)
+        self._write(doc)
+
+    def up(self, message="", on_output=print):
+        from components.mockrun import run_program
+        self.ups.append(message)
+        self.replay.update(run_program(self.stack, stack_file=self.path, extra_config=self.extra))

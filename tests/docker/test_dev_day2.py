@@ -183,10 +183,10 @@ def test_a_rollout_step_never_replaces_the_load_balancer(deployed):
                                             canary_half), "rollout step to 50%")
     assert engine.client.containers.get("dev-lb").id == lb
     assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
-    # dev has one replica, so a step below 100 % makes it the canary (the planner warns about that):
-    # the answers come from the canary track now, through the same load balancer.
+    # dev has one replica: the canary runs beside it (issue #26, point 6), and both answer through
+    # the same load balancer, half each.
     with Load(ENTRY, threads=2, limit_s=20, pause_s=0.01) as after:
-        wait_until(lambda: "canary" in {t for _, t in after.results}, 20, "the canary answering")
+        wait_until(lambda: {"canary", "stable"} <= {t for _, t in after.results}, 20, "both tracks answering")
     assert after.failed == 0
 
 
@@ -252,8 +252,8 @@ def no_canary(c):
     c["tunestack:canaryWeight"] = 0
 
 
-# dev has one replica, the canary since the rollout step above: a new version is the same image on
-# both tracks, so the replica takes it on its track and migrations run for it.
+# dev runs its stable replica and, since the rollout step above, a canary beside it: a new version
+# is the same image on both tracks, so both take it and its migrations run once, before either.
 BEFORE_MIGRATIONS = (work_mem, more_clients, wal_senders, timeouts, new_app_version, canary_half)
 
 
@@ -332,3 +332,54 @@ def test_a_major_change_is_refused_before_the_server_is_touched(deployed):
     assert container_ids(engine)["dev-postgres"] == before, "the server was not replaced"
     assert engine.psql("SHOW server_version_num").startswith("15")
     assert kept(engine) and app_ok()
+
+
+def test_a_one_replica_rollout_runs_its_canary_beside_stable(deployed):
+    """Issue #26, point 6: dev has one app replica, and a canary used to replace it, so the "10 %"
+    step sent the canary every request. The shipped Docker rollout engine now starts the canary in
+    a container of its own beside stable: HAProxy's own log shows each step's share of requests,
+    stable serves the rest, the promotion fails no request, and no canary container is left."""
+    from tests.docker.replay import ReplayStack
+    from tunestack.plan import build_plan
+    from tunestack.rollout import (SYNTHETIC_HEADER, CanaryHostCheck, DockerEngine, LoadBalancerControl, Rollout,
+                                   StateStore)
+
+    engine, replay, tmp = deployed
+    version = app_image_with_migration(engine, "0.5.0", "003_hits_tag.sql", "ALTER TABLE hits ADD COLUMN tag text;\n")
+    # The stack as the module left it, with the canary at 50 % taken away: where a rollout starts.
+    replay.update(program(tmp, *BEFORE_MIGRATIONS, app_030, no_canary, extra=ROTATED))
+    assert not web_containers(engine, "canary"), "the canary left with its weight"
+    path = tmp / "Pulumi.dev.yaml"
+    plan = build_plan(stackfile.load(path, name="dev"), target="docker")
+    host_gate = CanaryHostCheck(plan)
+    host_gate.machine_of = dict.fromkeys(host_gate.machine_of, engine.url)   # this test's private engine
+    lb = LoadBalancerControl("dev-lb", engine.url)
+    rollout_engine = DockerEngine.for_stack(plan, ReplayStack(replay, path, "dev", extra=ROTATED), lb,
+                                            verify_fn=host_gate, say=lambda m: print(m, flush=True))
+    shares = []
+    measure = rollout_engine.measure
+
+    def measure_and_count(since):
+        servers = re.findall(r" app/(\S+) ", lb.log_since(since))
+        shares.append(sum(s.startswith("dev-app-web-canary") for s in servers) / max(1, len(servers)))
+        return measure(since)
+    rollout_engine.measure = measure_and_count
+    rollout = Rollout(rollout_engine, StateStore(tmp / "rollout.json"), (0.05, 1000.0, 5),
+                      say=lambda m: print(m, flush=True),
+                      load=lambda: Load(ENTRY, threads=1, limit_s=60, rate=20, headers={SYNTHETIC_HEADER: "1"}))
+    with Load(ENTRY, threads=3, limit_s=300, pause_s=0.02) as users:
+        assert rollout.run(version, {}, [10, 25, 50, 100], 5) == 0
+    print(f"canary share per step: {[round(100 * s, 1) for s in shares]}", flush=True)
+    for share, step in zip(shares, (10, 25, 50)):
+        assert abs(100 * share - step) <= 5, f"the {step} % step gave the canary {100 * share:.1f} %"
+    assert shares[3] == 1.0
+    assert users.results and users.failed == 0, f"{users.failed} of {len(users.results)} requests failed"
+    assert {t for _, t in users.results} == {"stable", "canary"}
+    assert not web_containers(engine, "canary"), "the canary's container left at the promotion"
+    (stable,) = web_containers(engine, "stable")
+    assert version in stable.image.tags
+    assert kept(engine) and app_ok()
+
+
+def web_containers(engine, track: str) -> list:
+    return engine.client.containers.list(filters={"label": ["tunestack.service=web", f"tunestack.track={track}"]})

@@ -25,7 +25,8 @@ def measure(say=print, rounds: int = 5) -> dict:
     from components.mockrun import run_program
     from tests.docker.engine import Engine, images_to_build
     from tests.multihost.bed import Bed
-    from tests.multihost.staging import IMAGES, ReplayStack, deploy
+    from tests.docker.replay import ReplayStack
+    from tests.multihost.staging import IMAGES, deploy
     from tunestack import images
     from tunestack.rollout import DockerEngine, LoadBalancerControl
 
@@ -39,7 +40,7 @@ def measure(say=print, rounds: int = 5) -> dict:
         os.environ["PATH"] = bed.env["PATH"]
         say("  deploying the staging shape on the bed …")
         replay, plan, stacks = deploy(bed, engine.url, Path(tempfile.mkdtemp(prefix="tunestack-bench-")), say=say)
-        stack = ReplayStack(replay, stacks)
+        stack = ReplayStack(replay, stacks / "Pulumi.bed.yaml", "bed")
         lb = LoadBalancerControl("bed-lb", bed.hosts["cache"].url, env=bed.env)
         docker = DockerEngine.for_stack(plan, stack, lb, say=lambda m: None)
         say("  starting the canary (the first apply) …")

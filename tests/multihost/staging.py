@@ -56,37 +56,3 @@ def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m
                     say=say, env=bed.env)
     replay.apply()
     return replay, build_plan(load(path, name="bed"), target="docker"), stacks
-
-
-class ReplayStack:
-    """Stands in for pulumi.automation.Stack on the bed: config keys edit the stack file (`path`
-    keys as Pulumi nests them), `up` runs the program under the mocks and the replay applies the
-    difference through each host's engine over SSH."""
-
-    def __init__(self, replay, stacks):
-        self.replay, self.path = replay, stacks / "Pulumi.bed.yaml"
-        self.ups: list[str] = []
-
-    def _config(self):
-        return yaml.safe_load(self.path.read_text())
-
-    def set_config(self, key, value, *, path=False):
-        doc = self._config()
-        if path:
-            top, _, leaf = key.partition(".")
-            doc["config"].setdefault(top, {})[leaf] = value.value
-        else:
-            doc["config"][key] = value.value
-        self.path.write_text(yaml.safe_dump(doc))
-
-    def remove_config(self, key, *, path=False):
-        doc = self._config()
-        doc["config"].pop(key, None)
-        self.path.write_text(yaml.safe_dump(doc))
-
-    def up(self, message="", on_output=print):
-        self.ups.append(message)
-        self.replay.update(run_program("bed", stack_file=self.path))
-
-
-

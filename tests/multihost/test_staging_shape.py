@@ -13,7 +13,8 @@ import yaml
 
 from tests.docker.replay import CONTAINER, plain
 from tests.multihost.bed import Bed
-from tests.multihost.staging import IMAGES, ReplayStack, deploy
+from tests.docker.replay import ReplayStack
+from tests.multihost.staging import IMAGES, deploy
 from tunestack.plan import build_plan
 from tunestack.poll import wait_until
 from tunestack.stackfile import load
@@ -231,7 +232,7 @@ def rollout_on_the_bed(staging, tmp_path, version, env, **engine_kw):
 
     bed, replay, plan, stacks = staging
     fresh = build_plan(load(stacks / "Pulumi.bed.yaml", name="bed"), target="docker")
-    stack = ReplayStack(replay, stacks)
+    stack = ReplayStack(replay, stacks / "Pulumi.bed.yaml", "bed")
     lb = LoadBalancerControl("bed-lb", bed.hosts["cache"].url, env=bed.env)
     # The host gate is the shipped one: testinfra inside the canary containers over the bed's SSH.
     engine = DockerEngine.for_stack(fresh, stack, lb, say=lambda m: print(m, flush=True))

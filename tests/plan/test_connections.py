@@ -115,7 +115,10 @@ def test_one_docker_host_budgets_every_replica_twice_whatever_max_surge_says():
     per_replica = (plan.app["workers"].value * plan.app["web_db_pool"].value
                    + plan.app["job_processes"].value * plan.app["job_db_pool"].value)
     fleet = next(b for b in plan.budgets if b.name.startswith("fleet client connections"))
-    assert fleet.used == 2 * per_replica * len(plan.replicas)
+    # dev's one replica twice, and (issue #26, point 6) the canary beside it during a rollout
+    assert len(plan.placement.replicas) == 1 and plan.placement.canary is not None
+    assert fleet.used == 3 * per_replica
+    assert "+ the canary beside stable 25 = 75" in fleet.arithmetic
 
 
 @pytest.mark.parametrize("workload,cpus,expected", [("web", 16, 16), ("oltp", 16, 16), ("dw", 16, 8),

@@ -46,7 +46,8 @@ def test_services(hosts, target, service, listen, reach, publish):
 
 @pytest.mark.parametrize("hosts,target,addresses,published,canary", [
     ((ALL_LOCAL,), "hosts", ["127.0.0.1"], [None], True),          # the local canary slot beside stable
-    ((ALL_LOCAL,), "docker", ["t-app-web-1"], [None], False),       # HAProxy beside the app: the alias
+    # HAProxy beside the app: the alias; one replica, so the canary gets a slot of its own (issue #26)
+    ((ALL_LOCAL,), "docker", ["t-app-web-1"], [None], True),
     ((DB, CACHE, APPS), "docker", ["10.9.0.20", "10.9.0.21"], ["10.9.0.20", "10.9.0.21"], False),
     ((DB, CACHE, APPS), "hosts", ["10.9.0.20", "10.9.0.21"], [None, None], False),
 ])
@@ -67,3 +68,28 @@ def test_app_bind(hosts, target, bind):
 def test_unknown_target():
     with pytest.raises(ValueError):
         place(shape(ALL_LOCAL), "k8s")
+
+
+ONE_APP = HostSpec("app", ("app",), 1, 4, 8 * 1024**3, "ssd", "stack file", addresses=("10.9.0.20",))
+
+
+@pytest.mark.parametrize("hosts,steps,slot", [
+    # one replica: a canary replacing it would take 100 % at the first step (issue #26, point 6)
+    ((ALL_LOCAL,), (10, 25, 50, 100), ("t-app-web-canary", "t-app-web-canary", 8000, None)),
+    # the load balancer on another host: published on the app port + 100 beside the stable replica
+    ((DB, CACHE, ONE_APP), (10, 50, 100), ("t-app-web-canary", "10.9.0.20", 8100, "10.9.0.20")),
+    # two replicas whose 75 % step rounds to both: nothing stable would be left
+    ((DB, CACHE, APPS), (10, 75, 100), ("t-app-web-canary", "10.9.0.20", 8100, "10.9.0.20")),
+    # two replicas, 50 % at most: one canary replica, one stable; no slot
+    ((DB, CACHE, APPS), (10, 25, 50, 100), None),
+    # straight to 100 %: no step shares traffic, so no slot
+    ((ALL_LOCAL,), (100,), None),
+])
+def test_docker_canary_slot(hosts, steps, slot):
+    from dataclasses import replace
+    s = shape(*hosts)
+    s = replace(s, app=replace(s.app, port=8000), rollout=replace(s.rollout, steps=steps))
+    where = place(s, "docker")
+    got = where.canary and (where.canary.name, where.canary.address, where.canary.port, where.canary.publish)
+    assert got == slot
+    assert where.app_slots == where.replicas + ((where.canary,) if slot else ())

@@ -95,11 +95,13 @@ def _local_docker_hosts(stack: str) -> str:
 def _machine_hosts(plan, host, index: int) -> str:
     """One remote machine of a Docker stack: the machine over SSH, then its containers."""
     from ..plan.placement import container_name
+    from ..plan.rollout import running
 
     specs = [ssh_url(host, index)]
     specs += [container_spec(s, container_name(plan.stack, c)) for s, c in CONTAINER_OF.items()
               if plan.placement[s].host.name == host.name and index == 0]
-    specs += [container_spec("app", r.name) for r in plan.replicas if r.host == host.name and r.machine == index]
+    specs += [container_spec("app", r.name) for r in running(plan.replicas)
+              if r.host == host.name and r.machine == index]
     return ",".join(specs)
 
 

@@ -31,7 +31,7 @@ from .placement import Placement, container_name, place
 from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
 from .ruby import DEFAULT_RUBY
-from .rollout import canary_env_conflicts, fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
+from .rollout import beside, canary_env_conflicts, fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
 from .sampling import plan_sampling
 from .backup import with_backup
 from .tls import with_tls
@@ -69,7 +69,8 @@ def _size_hosts(spec: StackSpec, target: str) -> _Hosts:
     # Replicas that publish nothing are replaced new-first, and the engine deletes the old
     # generations only at the end: during an app change every replica runs twice.
     surge = 100 if capped and all(r.publish is None for r in where.replicas) else spec.rollout.max_surge_percent
-    clients = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts}, surge)
+    clients = fleet({n: s.per_host_clients for n, s in sizings.items()}, {h.name: h.count for h in app_hosts}, surge,
+                    where.canary.host.name if where.docker and where.canary else None)
     pg_cores = whole_cores(cpus[db.name]["postgres"]) if capped else db.cpus
     return _Hosts(where, shares, cpus, sizings, clients, pg_cores)
 
@@ -139,7 +140,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
             spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},
-        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts)))))
+        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts, where)))))
     _check_canary_env(spec, plan)
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
@@ -216,11 +217,13 @@ def with_sysctls(limits: list, kernel: dict, service_limits: dict) -> list:
             for c in limits]
 
 
-def current_split(spec: StackSpec, splits: dict, total: int):
+def current_split(spec: StackSpec, splits: dict, total: int, where: Placement):
     """The rollout state: by canaryWeight alone, or (a Docker rollout under way) the canary replicas
-    it started, weighted by canaryWeight."""
+    it started (or its one canary beside stable), weighted by canaryWeight."""
     if spec.rollout.canary_replicas is None:
         return splits[spec.rollout.canary_weight]
+    if where.canary is not None:
+        return beside(spec.rollout.canary_weight, spec.rollout.canary_replicas > 0)
     return fixed_split(total, spec.rollout.canary_replicas, spec.rollout.canary_weight)
 
 

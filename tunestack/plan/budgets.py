@@ -39,7 +39,9 @@ def fleet_budget(fleet: Fleet, conns: Connections, per_host_text: str) -> Budget
     limit = conns.max_client_conn.value
     return Budget("fleet client connections ≤ PgBouncer max_client_conn", fleet.with_surge, limit,
                   f"{plural(fleet.app_hosts, 'app host')} × {per_host_text}"
-                  f" + surge {plural(fleet.surge_hosts, 'host')} × {fleet.surge_per_host} = {fleet.with_surge} "
+                  f" + surge {plural(fleet.surge_hosts, 'host')} × {fleet.surge_per_host}"
+                  + (f" + the canary beside stable {fleet.canary}" if fleet.canary else "")
+                  + f" = {fleet.with_surge} "
                   f"{within(fleet.with_surge, limit)} max_client_conn {limit}",
                   "raise pgbouncer.max_client_conn, or lower app threads, job concurrency or rollout.max_surge",
                   "connections")

@@ -25,15 +25,20 @@ class Fleet:
     surge_hosts: int        # extra machines while old and new run side by side
     surge_per_host: int     # clients of the widest host
     with_surge: int
+    canary: int = 0         # clients of a canary that runs beside stable, besides the surge
 
 
-def fleet(per_host_clients: dict[str, int], counts: dict[str, int], max_surge_percent: int) -> Fleet:
-    """`per_host_clients`: host name → DB connections one machine opens; `counts`: machines per host."""
+def fleet(per_host_clients: dict[str, int], counts: dict[str, int], max_surge_percent: int,
+          canary_host: str | None = None) -> Fleet:
+    """`per_host_clients`: host name → DB connections one machine opens; `counts`: machines per host;
+    `canary_host`: where a canary runs in a slot of its own beside stable (Docker), if it does: at
+    its promotion the old, the new and the canary generation run at once."""
     machines = sum(counts.values())
     clients = sum(per_host_clients[h] * counts[h] for h in counts)
     widest = max(per_host_clients.values())
     surge = math.ceil(machines * max_surge_percent / 100) if max_surge_percent else 0
-    return Fleet(machines, clients, surge, widest, clients + surge * widest)
+    canary = per_host_clients[canary_host] if canary_host else 0
+    return Fleet(machines, clients, surge, widest, clients + surge * widest + canary, canary)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..choices import TARGETS
 from ..stackfile.spec import HostSpec, StackSpec
 from ..targets import is_local_stack
+from .rollout import canary_takes_every_replica
 
 LISTEN_WHY = {
     "hosts": "the host's private address only",
@@ -57,12 +58,17 @@ class Placement:
     target: str
     spots: dict[str, Spot]
     replicas: tuple[ReplicaSpot, ...]
-    canary: ReplicaSpot | None     # the local canary slot beside the stable app, or None
+    canary: ReplicaSpot | None     # the canary's own slot beside the stable replicas, or None
     app_bind: str                  # the address app servers bind
 
     @property
     def docker(self) -> bool:
         return self.target == "docker"
+
+    @property
+    def app_slots(self) -> tuple[ReplicaSpot, ...]:
+        """Every app server the load balancer has: the replicas, then the canary's slot if any."""
+        return self.replicas + ((self.canary,) if self.canary else ())
 
     @property
     def listen_why(self) -> str:
@@ -108,5 +114,18 @@ def place(spec: StackSpec, target: str) -> Placement:
     if not docker and is_local_stack(spec):
         canary = ReplicaSpot(container_name(spec.name, "app-canary"), app_hosts[0], len(replicas), 0,
                              app_hosts[0].address, spec.app.canary_port, None)
+    elif docker and canary_takes_every_replica(len(replicas), spec.rollout.steps):
+        canary = docker_canary_slot(spec, app_hosts[0], lb_host, len(replicas))
     app_bind = "127.0.0.1" if app_hosts[0].is_local and not docker else "0.0.0.0"
     return Placement(spec.name, target, spots, tuple(replicas), canary, app_bind)
+
+
+def docker_canary_slot(spec: StackSpec, host: HostSpec, lb_host: HostSpec, index: int) -> ReplicaSpot:
+    """A canary container of its own on the first app machine, beside the stable replica(s): reached
+    by its name on the load balancer's host, else published on the app port + 100 of its machine
+    (the stable replica holds the app port there)."""
+    name = container_name(spec.name, "app-web-canary")
+    if host.name == lb_host.name:
+        return ReplicaSpot(name, host, index, 0, name, spec.app.port, None)
+    address = host.addresses[0] if host.addresses else host.address
+    return ReplicaSpot(name, host, index, 0, address, spec.app.canary_port, address)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from ..stackfile.spec import RolloutSpec
-from .placement import Placement, ReplicaSpot
+from ..units import plural
 from .setting import Setting, seconds
+
+if TYPE_CHECKING:   # placement asks this module where the canary runs
+    from .placement import Placement, ReplicaSpot
 
 HAPROXY_MAX_WEIGHT = 256  # HAProxy server weights run 0–256
 
@@ -74,12 +78,21 @@ def rollout_canary_replicas(total: int, steps: tuple[int, ...]) -> int:
     return split(total, max(partial)).canary if partial else total
 
 
-def beside(weight: int) -> Split:
-    """The local stack's canary runs beside the one stable replica: the load balancer alone splits,
-    stable at 100 − weight and canary at weight (HAProxy weights are relative)."""
+def canary_takes_every_replica(total: int, steps: tuple[int, ...]) -> bool:
+    """Would the canary replicas of a step below 100% be every replica (one app replica, or a step
+    that rounds up to all of them)? Then nothing stable is left to carry the rest of the traffic and
+    the "10%" step sends the canary everything: such a stack runs its canary beside stable."""
+    return any(0 < w < 100 for w in steps) and rollout_canary_replicas(total, steps) >= total
+
+
+def beside(weight: int, canary_runs: bool | None = None) -> Split:
+    """A canary in its own slot beside the stable replica(s): the load balancer alone splits, stable
+    at 100 − weight and canary at weight (HAProxy weights are relative). `canary_runs`: a Docker
+    rollout starts its canary at weight 0 (by default it runs whenever its weight is above 0)."""
     if not 0 <= weight <= 100:
         raise ValueError(f"weight {weight} is not between 0 and 100")
-    return Split(weight, 1, 1 if weight else 0, float(weight), 100 - weight, weight)
+    runs = bool(weight) if canary_runs is None else canary_runs
+    return Split(weight, 1, 1 if runs else 0, float(weight), 100 - weight, weight)
 
 
 def reachable_weights(total: int) -> list[float]:
@@ -99,6 +112,7 @@ class Replica:
     port: int
     weight: int       # its HAProxy server weight
     publish: str | None
+    idle: bool = False   # a slot the load balancer keeps at weight 0 for a canary that is not running (Docker)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -111,19 +125,26 @@ def plan_splits(rollout: RolloutSpec, total: int, canary_beside: bool) -> dict[i
 
 
 def place_replicas(placement: Placement, current: Split) -> list[Replica]:
-    """Replicas in fleet order; the first `current.canary` run the canary unless it runs beside."""
+    """Replicas in fleet order; the first `current.canary` run the canary unless it runs beside. A
+    Docker canary slot with no canary running stays in the list, idle: the load balancer keeps its
+    server at weight 0, so starting a canary fills a slot and never adds one."""
     beside_slot = placement.canary is not None
 
-    def replica(spot: ReplicaSpot, track: str) -> Replica:
+    def replica(spot: ReplicaSpot, track: str, idle: bool = False) -> Replica:
         weight = current.canary_server_weight if track == "canary" else current.stable_server_weight
         return Replica(spot.name, spot.host.name, spot.index, spot.machine, track, spot.address, spot.port,
-                       weight, spot.publish)
+                       weight, spot.publish, idle)
 
     out = [replica(s, "canary" if not beside_slot and s.index < current.canary else "stable")
            for s in placement.replicas]
     if beside_slot:
-        out.append(replica(placement.canary, "canary"))
+        out.append(replica(placement.canary, "canary", idle=placement.docker and current.canary == 0))
     return out
+
+
+def running(replicas: list[Replica]) -> list[Replica]:
+    """The replicas that run something: not an idle canary slot."""
+    return [r for r in replicas if not r.idle]
 
 
 def rollout_settings(rollout: RolloutSpec, total: int, surge_hosts: int, splits: dict[int, Split],
@@ -152,13 +173,23 @@ def rollout_settings(rollout: RolloutSpec, total: int, surge_hosts: int, splits:
                 f"replicas), load-balancer weights bring it to {sp.lb_weight:.0f}%")
     settings["canary_weight"] = Setting(rollout.canary_weight, "the rollout state in the stack config",
                                         source_of("canaryWeight"))
-    if placement.docker:
+    largest = max([w for w in rollout.steps if w < 100], default=100)
+    if placement.docker and placement.canary is not None:
+        slot = placement.canary
+        settings["canary_replicas"] = Setting(
+            1, f"a Docker rollout starts one canary container beside the {plural(total, 'stable replica')} "
+               f"({slot.name}, on {slot.host.name}) at weight 0, then moves load-balancer weights at run time: "
+               f"replacing replicas would put the canary on all {total} at the {largest}% step and leave none "
+               "stable, so a step's share would not be the step's share")
+    elif placement.docker:
         n = rollout_canary_replicas(total, rollout.steps)
         settings["canary_replicas"] = Setting(
             n, f"a Docker rollout starts {n} of {total} replicas on the new version at weight 0 (enough for its "
-               f"largest step below 100%, {max([w for w in rollout.steps if w < 100], default=100)}%), then moves "
-               "load-balancer weights at run time")
-    if placement.canary is not None:
+               f"largest step below 100%, {largest}%), then moves load-balancer weights at run time")
+    if placement.canary is not None and placement.canary.publish is not None:
+        settings["canary_port"] = Setting(placement.canary.port, f"the app port + 100: the canary's slot beside "
+                                                                 f"stable on {placement.canary.publish}")
+    elif placement.canary is not None and not placement.docker:
         settings["canary_port"] = Setting(placement.canary.port, "the app port + 100: the local canary slot")
     return settings
 

@@ -69,7 +69,7 @@ class CanaryHostCheck:
 
         self.port = plan.app["port"].value
         self.bind = plan.placement.app_bind   # testinfra's tcp://PORT means every address family; ask for this one
-        self.machine_of = {r.name: docker_url(r.host, r.machine) for r in plan.placement.replicas}
+        self.machine_of = {r.name: docker_url(r.host, r.machine) for r in plan.placement.app_slots}
         self.env = env
 
     def _docker(self, url: str, *args: str) -> str:
@@ -126,20 +126,25 @@ class DockerEngine:
     canary servers; the host gate is testinfra inside the canary containers (CanaryHostCheck)."""
 
     def __init__(self, stack: PulumiStack, lb: LoadBalancerControl, replicas: list[str], canaries: list[str],
-                 verify_fn, say=print):
-        """`replicas`: the app replicas' names in placement order; `canaries`: those that take the
-        new version (the first ones). `verify_fn(version, canaries)`: the host gate."""
+                 verify_fn, say=print, beside: bool = False):
+        """`replicas`: the load balancer's app servers in placement order; `canaries`: those that take
+        the new version (the first ones, or with `beside` the canary's own slot, last, which holds no
+        traffic outside a rollout). `verify_fn(version, canaries)`: the host gate."""
         self.stack, self.lb, self.say = stack, lb, say
         self.replicas, self.canaries, self.verify_fn = list(replicas), list(canaries), verify_fn
+        self.beside = beside
         self.version: str | None = None   # the version this engine started (the marker's), if it did
 
     @classmethod
     def for_stack(cls, plan, stack: PulumiStack, lb: LoadBalancerControl, verify_fn=None, say=print) -> "DockerEngine":
         """The engine for a stack's plan: its replicas, the first `canary_replicas` of them as the
-        canaries, and CanaryHostCheck(plan) as the host gate unless given."""
-        replicas = [r.name for r in plan.placement.replicas]
-        return cls(stack, lb, replicas, replicas[:plan.rollout["canary_replicas"].value],
-                   verify_fn or CanaryHostCheck(plan, getattr(lb, "env", None)), say=say)
+        canaries (or the canary's slot beside them), and CanaryHostCheck(plan) as the host gate
+        unless given."""
+        slot = plan.placement.canary
+        servers = [r.name for r in plan.placement.app_slots]
+        canaries = [slot.name] if slot else servers[:plan.rollout["canary_replicas"].value]
+        return cls(stack, lb, servers, canaries,
+                   verify_fn or CanaryHostCheck(plan, getattr(lb, "env", None)), say=say, beside=slot is not None)
 
     def _set(self, key: str, value: str, path: bool = False) -> None:
         from pulumi import automation as auto
@@ -151,6 +156,11 @@ class DockerEngine:
     def _all_serving(self) -> dict[str, int]:
         """Every replica at the same weight: what the plan renders once no canary is left."""
         return {name: 1 for name in self.replicas}
+
+    def _after(self) -> dict[str, int]:
+        """The weights once the rollout ends: every replica serves; a canary slot beside them, now
+        empty, holds none (as the plan renders it)."""
+        return {name: 0 if self.beside and name in self.canaries else 1 for name in self.replicas}
 
     def start_canary(self, version: str, env: dict[str, str]) -> None:
         # Weights before the program: the replicas about to become canaries leave the rotation now,
@@ -194,6 +204,7 @@ class DockerEngine:
         # Every replica serves while the program replaces them (one at a time, or a surge): the
         # canaries alone would leave nothing when the program replaces a canary itself (with one
         # canary, the first replica). The stable ones still run the version that served until now.
+        # A canary beside them serves until the program removes it, after the replicas it replaced.
         self.lb.set_weights(self._all_serving())
         self._set("tunestack:images.app", version, path=True)
         self._finish(f"rollout: promote {version}")
@@ -208,4 +219,4 @@ class DockerEngine:
         self._set("tunestack:canaryReplicas", "0")
         self.stack.remove_config("tunestack:canaryEnv")
         self._up(message)
-        self.lb.set_weights(self._all_serving())   # the replicas that were canaries join the rotation again
+        self.lb.set_weights(self._after())   # the replicas that were canaries join the rotation again

@@ -1,4 +1,4 @@
-"""Every port the stack listens on, once: the local canary slot (app port + 100) included."""
+"""Every port the stack listens on, once: the canary slot (app port + 100) included."""
 from __future__ import annotations
 
 from ..checker import Checker
@@ -12,14 +12,15 @@ def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app) -> None:
              ("redis queue", [f"{NS}:redis", "queue", "port"], queue.port),
              ("app", [f"{NS}:app", "port"], app.port),
              ("load balancer", [f"{NS}:app", "lb_port"], app.lb_port)]
-    if hosts and all(h.is_local for h in hosts):   # the hosts as read: the spec is not built yet
-        taken.append(("the local canary (app port + 100)", [f"{NS}:app", "port"], app.canary_port))
+    # A canary beside stable listens on the app port + 100: the local stack's always, a Docker
+    # stack's when one app machine holds every replica (plan/placement.py), on that machine.
+    taken.append(("the canary (app port + 100)", [f"{NS}:app", "port"], app.canary_port))
     used: dict[int, tuple[str, list]] = {}
     for label, path, port in taken:
         if port > 65535:
             ck.problem(path, app.port, "an app port up to 65435: the canary listens 100 above it", "pick a lower app port")
         elif port in used and "canary" in label:   # blame the key that sits on the canary's port
-            ck.problem(used[port][1], port, f"a port other than {port}: the local canary listens on the app port + 100",
+            ck.problem(used[port][1], port, f"a port other than {port}: a canary beside stable listens on the app port + 100",
                        "pick another port")
         elif port in used:
             ck.problem(path, port, f"a port not already taken by {used[port][0]}", "pick another port")
