@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,12 +20,15 @@ from tunestack.throwaway import ThrowawayStack, raise_nofile
 LUA = Path(__file__).with_name("percentiles.lua")
 
 
-def wrk(url: str, seconds: int, connections: int) -> dict:
+def wrk(url: str, seconds: int, connections: int, cpus: set[int] | None = None) -> dict:
+    """`cpus`: the CPU set wrk runs on (bench.cpus), else any."""
+    from bench.cpus import on_cpus
+
     binary = shutil.which("wrk")
     if not binary:
         raise RuntimeError("wrk not found: apt-get install wrk (scripts/setup installs it)")
     res = subprocess.run([binary, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), url],
-                         capture_output=True, text=True, preexec_fn=raise_nofile, timeout=seconds + 60)
+                         capture_output=True, text=True, preexec_fn=on_cpus(cpus, raise_nofile), timeout=seconds + 60)
     m = re.search(r"TUNESTACK requests=(\d+) errors=(\d+) non2xx=(\d+) duration_us=(\d+) p50_us=(\d+) "
                   r"p95_us=(\d+) p99_us=(\d+)", res.stdout)
     if not m:
