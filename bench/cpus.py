@@ -1,19 +1,17 @@
-"""CPU sets per role, so a comparison is fair and repeatable on a small machine: the servers being
-measured on some CPUs, the load generator on another, the same for every setup compared. Without
-them wrk and the servers fight over the same cores, and which one wins changes from run to run."""
+"""CPU sets per role for the benchmarks: each setup on the CPUs its own configuration gives it (a
+plan's CPU sets, or any CPU for a stock setup), the load generator on CPUs of its own where the
+machine has more than the stack's host uses, and a way to move a running server's threads."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 
-def cpu_sets() -> tuple[set[int] | None, set[int] | None]:
-    """(servers, load generator): the last CPU this process may use drives the load, the others
-    serve. One CPU only: no sets (None, None), everything shares it."""
-    mine = sorted(os.sched_getaffinity(0))
-    if len(mine) < 2:
-        return None, None
-    return set(mine[:-1]), {mine[-1]}
+def load_cpus(stack_cpus: int) -> set[int] | None:
+    """The CPUs beyond the first `stack_cpus` this process may use, for the load generator; None
+    when there are none (wrk then shares the stack's CPUs, on a 2-core machine with a 2-CPU stack)."""
+    spare = sorted(os.sched_getaffinity(0))[stack_cpus:]
+    return set(spare) or None
 
 
 def _children(pid: int) -> list[int]:
@@ -26,22 +24,20 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def pin_tree(pid: int, cpus: set[int] | None) -> int:
+def pin_tree(pid: int, cpus: set[int]) -> int:
     """Every thread of `pid` and of its descendants onto `cpus` (what they fork later inherits it).
-    Returns the threads pinned."""
-    if not cpus:
-        return 0
-    pinned, todo = 0, [pid]
+    Returns the threads moved."""
+    moved, todo = 0, [pid]
     while todo:
         p = todo.pop()
         for task in Path(f"/proc/{p}/task").glob("*"):
             try:
                 os.sched_setaffinity(int(task.name), cpus)
-                pinned += 1
-            except (ProcessLookupError, PermissionError, OSError):
+                moved += 1
+            except OSError:   # a thread that ended meanwhile
                 pass
         todo += _children(p)
-    return pinned
+    return moved
 
 
 def on_cpus(cpus: set[int] | None, then=None):

@@ -9,23 +9,27 @@
 - YJIT on against off, and jemalloc against glibc's malloc, each pair the planned Puma with one
   setting changed, hit directly; RSS per process after the same number of requests.
 
-Fair and repeatable: every server on the same CPU set and wrk on its own (bench.cpus), every
-measurement from the same data (an empty hits table, no queued jobs), the variants interleaved
-round by round, and the spread of every row and of the planned/stock ratio reported beside the
-median. The stack's Sidekiq keeps working through every run, as it would in production.
+Fair and repeatable: each setup on the CPUs its own configuration gives it (the plan's CPU sets
+for the planned Pumas and the stack's Sidekiq; any CPU for stock and for the "no CPU sets" row,
+Sidekiq too), wrk on CPUs of its own where the machine has more than the stack's host (bench.cpus),
+every measurement from the same data (an empty hits table, no queued jobs), the variants
+interleaved round by round, and the spread of every row and of the planned/stock ratio reported
+beside the median. The stack's Sidekiq keeps working through every run, as it would in production.
 
 The guides claim 3–5× throughput, 12–40 % from YJIT and 30–40 % less memory from jemalloc. This
 reports what this machine shows, whatever it is."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from bench.cpus import cpu_sets, on_cpus, pin_tree
+from bench.cpus import load_cpus, on_cpus, pin_tree
 from bench.web import _wait_http, wrk
 from tunestack.local import RAILS_APP
 from tunestack.throwaway import ThrowawayStack
@@ -114,12 +118,28 @@ PARTS = {
     "planned_direct": "planned Puma, no HAProxy",
     "planned_no_pgbouncer": "… and straight to PostgreSQL",
     "planned_5_threads": "… and stock's 5 threads",
+    "planned_no_cpu_sets": "planned Puma, no CPU sets",
 }
 
 
-def _variants(stack: ThrowawayStack, planned: dict[str, str]) -> dict:
-    """name → (env, Puma args): None for the stack's own servers (the entry point or the app port)."""
-    puma_rb = str(stack.dir / "etc" / "puma.rb")
+@dataclass(frozen=True)
+class Variant:
+    env: dict[str, str] | None     # None: the stack's own servers (the entry point or the app port)
+    args: list[str] = field(default_factory=list)
+    cpus: set[int] | None = None   # the Puma's CPU set; None: any CPU
+    jobs_pinned: bool = True       # the stack's Sidekiq on the plan's jobs CPUs, else on any
+
+
+def _cpu_list(text: str) -> set[int]:
+    first, _, last = text.partition("-")
+    return set(range(int(first), int(last or first) + 1))
+
+
+def _variants(stack: ThrowawayStack, planned: dict[str, str]) -> dict[str, Variant]:
+    """Planned Pumas run on the plan's web CPUs with the stack's Sidekiq on the jobs' CPUs, as the
+    plan runs them; stock and "no CPU sets" run Puma and Sidekiq on any CPU, as an unplanned host does."""
+    puma_rb = ["-C", str(stack.dir / "etc" / "puma.rb")]
+    web = _cpu_list(stack.plan().app["cpu_sets"].value[0]) if "cpu_sets" in stack.plan().app else None
     direct = {"DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app"}
     stock_env = {k: v for k, v in planned.items() if k not in ("RUBY_YJIT_ENABLE", "RUBYOPT", "LD_PRELOAD",
                                                                "RUBY_GC_HEAP_GROWTH_FACTOR",
@@ -129,40 +149,58 @@ def _variants(stack: ThrowawayStack, planned: dict[str, str]) -> dict:
                       # Rails' default with PostgreSQL itself: prepared statements on
                       "DB_PREPARED_STATEMENTS": "true"})
     return {
-        "planned": None,
-        "planned_direct": None,
-        "planned_no_pgbouncer": ({**planned, **direct}, ["-C", puma_rb]),
-        "planned_5_threads": ({**planned, **direct, "PUMA_MAX_THREADS": "5", "DB_POOL": "7"}, ["-C", puma_rb]),
-        "stock": (stock_env, ["-t", "5:5"]),
+        "planned": Variant(None),
+        "planned_direct": Variant(None),
+        "planned_no_pgbouncer": Variant({**planned, **direct}, puma_rb, web),
+        "planned_5_threads": Variant({**planned, **direct, "PUMA_MAX_THREADS": "5", "DB_POOL": "7"}, puma_rb, web),
+        "planned_no_cpu_sets": Variant(planned, puma_rb, None, jobs_pinned=False),
+        "stock": Variant(stock_env, ["-t", "5:5"], None, jobs_pinned=False),
         # YJIT forced on (the plan leaves it off on Ruby 3.1: this is the measurement behind that)
-        "yjit_on": ({**planned, "RUBY_YJIT_ENABLE": "1", "RUBYOPT": "--yjit-exec-mem-size=64"}, ["-C", puma_rb]),
+        "yjit_on": Variant({**planned, "RUBY_YJIT_ENABLE": "1", "RUBYOPT": "--yjit-exec-mem-size=64"}, puma_rb, web),
         # off is absent: Ruby 3.1 turns YJIT on when RUBY_YJIT_ENABLE is set at all, even to 0
-        "yjit_off": ({k: v for k, v in planned.items() if k not in ("RUBY_YJIT_ENABLE", "RUBYOPT")}, ["-C", puma_rb]),
-        "jemalloc_on": (planned, ["-C", puma_rb]),
-        "jemalloc_off": ({k: v for k, v in planned.items() if k != "LD_PRELOAD"}, ["-C", puma_rb]),
+        "yjit_off": Variant({k: v for k, v in planned.items() if k not in ("RUBY_YJIT_ENABLE", "RUBYOPT")}, puma_rb,
+                            web),
+        "jemalloc_on": Variant(planned, puma_rb, web),
+        "jemalloc_off": Variant({k: v for k, v in planned.items() if k != "LD_PRELOAD"}, puma_rb, web),
     }
 
 
-def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, say=print) -> dict:
-    servers, load = cpu_sets()
-    with ThrowawayStack("benchrails", BASE, say=say, source="local-rails") as stack:
-        from tunestack.local.ports import supervisord_pid
+@contextlib.contextmanager
+def _jobs_on(stack: ThrowawayStack, pinned: bool):
+    """The stack's Sidekiq on the plan's jobs CPUs (as `up` starts it) or, for a run, on any CPU."""
+    plan = stack.plan()
+    if pinned or "cpu_sets" not in plan.app:
+        yield
+        return
+    from tunestack.local.folders import StateFolders
+    from tunestack.local.supervisor import Supervisor
 
-        pin_tree(supervisord_pid(stack.dir / "run"), servers)   # PostgreSQL, PgBouncer, Redis, HAProxy, Puma, Sidekiq
+    jobs = Supervisor(StateFolders.of(stack.name, stack.state)).pid("jobs")
+    pin_tree(jobs, os.sched_getaffinity(0))
+    try:
+        yield
+    finally:
+        pin_tree(jobs, _cpu_list(plan.app["cpu_sets"].value[1]))
+
+
+def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, say=print) -> dict:
+    with ThrowawayStack("benchrails", BASE, say=say, source="local-rails") as stack:
+        load = load_cpus(stack.plan().spec.app_hosts()[0].cpus)
         variants = _variants(stack, _planned_env(stack))
         own = {"planned": f"http://127.0.0.1:{stack.base + 5}/", "planned_direct": f"http://127.0.0.1:{stack.base + 4}/"}
         out: dict = {"connections": connections, "seconds": seconds, "rounds": rounds, "rss_requests": RSS_REQUESTS,
-                     "server_cpus": sorted(servers or []), "wrk_cpus": sorted(load or [])}
+                     "cpu_sets": stack.plan().app["cpu_sets"].text if "cpu_sets" in stack.plan().app else None,
+                     "wrk_cpus": sorted(load or [])}
         runs: dict[str, list[dict]] = {k: [] for k in variants}
         rss: dict[str, float] = {}
         for round_ in range(rounds):   # interleaved, so drift on the machine hits every variant alike
-            for name, given in variants.items():
+            for name, v in variants.items():
                 _same_start(stack)
-                if given is None:
+                if v.env is None:
                     say(f"  round {round_ + 1}/{rounds} {name}: wrk → {own[name]} (the stack's own servers) …")
                     runs[name].append(wrk(own[name], seconds, connections, load))
                     continue
-                with Puma(*given, cpus=servers) as puma:
+                with _jobs_on(stack, v.jobs_pinned), Puma(v.env, v.args, cpus=v.cpus) as puma:
                     say(f"  round {round_ + 1}/{rounds} {name}: {RSS_REQUESTS} requests, then wrk → {puma.url} …")
                     puma.requests(RSS_REQUESTS)
                     rss.setdefault(name, round(_rss_kib(puma.proc.pid) / 1024, 1))
@@ -187,8 +225,8 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def table(r: dict) -> str:
-    cpus = (f"servers on CPU {','.join(map(str, r['server_cpus']))}, wrk on CPU {','.join(map(str, r['wrk_cpus']))}"
-            if r["wrk_cpus"] else "one CPU shared")
+    cpus = (f"the plan's CPU sets {r['cpu_sets']}" if r["cpu_sets"] else "no CPU sets") + (
+        f", wrk on CPU {','.join(map(str, r['wrk_cpus']))}" if r["wrk_cpus"] else ", wrk on any CPU")
     rows = [f"\nRails reference app, wrk {r['connections']} connections, {r['seconds']}s, median of {r['rounds']} "
             f"interleaved rounds ({cpus})",
             f"{'':36}{'req/s':>9}{'min–max':>15}{'p50 ms':>9}{'p95 ms':>9}{'RSS MiB':>9}"]

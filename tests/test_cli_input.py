@@ -67,3 +67,25 @@ def test_the_watch_timeout_names_its_own_flag(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("TUNESTACK_STATE_DIR", str(tmp_path))
     assert main(["rollout", "status", "--stack", "local", "--watch", "--timeout", "10"]) == 2
     assert "--timeout '10': a duration with its unit" in capsys.readouterr().err
+
+
+def test_a_local_rails_stack_with_more_cpus_than_this_machine_is_refused(tmp_path, capsys, monkeypatch):
+    """Issue #26, point 12: the plan pins Puma and Sidekiq to CPU lists (taskset); the local stack's
+    host is this machine, so CPUs it does not have would keep both from starting. `up` stops first."""
+    import os
+
+    import yaml
+
+    from tunestack.paths import ROOT
+
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.local-rails.yaml").read_text())
+    many = len(os.sched_getaffinity(0)) + 2
+    doc["config"]["tunestack:hosts"][0]["cpus"] = many
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.toomany.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("TUNESTACK_STACKS_DIR", str(tmp_path / "stacks"))
+    monkeypatch.setenv("TUNESTACK_STATE_DIR", str(tmp_path / "state"))
+    assert main(["up", "--stack", "toomany"]) == 2
+    err = capsys.readouterr().err
+    assert f"cpus: {many}" in err and "set cpus to at most" in err and "Traceback" not in err
+    assert not (tmp_path / "state" / "toomany" / "etc").exists(), "nothing written"

@@ -51,7 +51,9 @@ def test_verify_checks_puma_sidekiq_and_active_record_at_run_time(stack):
                          ("test_active_record", "db_pool"), ("test_active_record", "prepared_statements"),
                          ("test_job_session", ""), ("test_web_session_timeouts", "statement_timeout"),
                          ("test_request_timeout_is_rack_timeouts", ""), ("test_allocator_in_every_web_process", ""),
-                         ("test_yjit", ""), ("test_sentry_rates", "")):
+                         ("test_yjit", ""), ("test_sentry_rates", ""),
+                         # issue #26, point 12: Puma and Sidekiq on their planned cores
+                         ("test_puma_and_sidekiq_run_on_their_cpu_sets", "")):
         assert any(p.startswith(check + "[") and param in p for p in passed), f"{check} {param} did not pass"
 
 

@@ -114,3 +114,32 @@ def test_job_session(host, plan, secrets_dir, record):
            f"lock_timeout {roles[plan.jobs_role]['lock_timeout'].text}, pool {plan.jobs_env['DB_POOL'].value}",
            f"role {role}: statement_timeout {report['statement_timeout']}, lock_timeout {report['lock_timeout']}, "
            f"pool {report['db_pool']}")
+
+
+def cpus_allowed(host, pid: int) -> str:
+    """The kernel's CPU list for a process (/proc/PID/status), as taskset writes it."""
+    line = next(x for x in host.file(f"/proc/{pid}/status").content_string.splitlines()
+                if x.startswith("Cpus_allowed_list:"))
+    return line.split(":", 1)[1].strip()
+
+
+def test_puma_and_sidekiq_run_on_their_cpu_sets(host, plan, secrets_dir, record):
+    """Where the plan divides a host's cores (Rails on hosts; containers have CPU limits instead),
+    each Puma process runs on the web's CPUs and each live Sidekiq process on the jobs' CPUs."""
+    if "cpu_sets" not in plan.app:
+        pytest.skip("no CPU sets in this plan (Docker's CPU limits divide the host)")
+    web, jobs = plan.app["cpu_sets"].value
+    pids = listener_pids(host, plan.app["port"].value)
+    pids |= {p.pid for pid in pids for p in host.process.filter(ppid=pid)}
+    port = plan.redis["queue"]["port"].value
+    tls = "redis-queue" in plan.tls
+    here, job_pids = host.check_output("hostname").strip(), set()
+    for identity in redis_cli(host, secrets_dir, "queue", port, "SMEMBERS", "processes", tls=tls).split():
+        raw = redis_cli(host, secrets_dir, "queue", port, "HGET", identity, "info", tls=tls).strip()
+        info = json.loads(raw) if raw else {}
+        if info.get("hostname") == here and host.run(f"test -d /proc/{int(info['pid'])}").rc == 0:
+            job_pids.add(int(info["pid"]))
+    seen_web = {cpus_allowed(host, pid) for pid in pids}
+    seen_jobs = {cpus_allowed(host, pid) for pid in job_pids}
+    record(f"web {web}, jobs {jobs}", f"web {','.join(sorted(seen_web))}, jobs {','.join(sorted(seen_jobs))}",
+           seen_web == {web} and seen_jobs == {jobs})

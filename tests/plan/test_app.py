@@ -156,3 +156,22 @@ def test_a_cache_gives_up_sooner_than_the_queue(stack):
 
     env = plan_stack(stack).web_env
     assert env["REDIS_CACHE_CONNECT_TIMEOUT"].text == "1" and env["REDIS_CONNECT_TIMEOUT"].text == "5"
+
+
+@pytest.mark.parametrize("framework,cpus,jobs,web_cpus,sets", [
+    # Issue #26, point 12: the cores web_cores gives Puma and the rest Sidekiq's (taskset(1) lists)
+    ("rails", 2, 1, None, ("0", "1")),
+    ("rails", 8, 2, None, ("0-5", "6-7")),
+    ("rails", 8, 8, None, ("0-3", "4-7")),     # jobs never take more than half the cores
+    ("rails", 1, 1, None, None),               # one core: nothing to divide
+    ("rails", 4, 0, None, None),               # no Sidekiq: Puma has every core
+    ("rails", 4, 1, 3.0, None),                # a container: Docker's CPU limit divides instead
+    ("python", 4, 1, None, None),              # job processes take a quarter core: no whole core to pin
+])
+def test_cpu_sets_make_the_core_division_real(framework, cpus, jobs, web_cpus, sets):
+    app = AppSpec(framework, 3, 256 * MIB, JobsSpec(5, jobs, 256 * MIB))
+    sizing = size_app(app, host(cpus, 64), 60 * GIB, web_cpus)
+    assert sizing.core_sets == sets
+    if sets and jobs:   # Puma's workers were sized for exactly the web set's cores
+        first, _, last = sets[0].partition("-")
+        assert sizing.cores == int(last or first) + 1

@@ -6,7 +6,7 @@ import sys
 from ..choices import PG_VERSIONS
 from ..console import print_json
 from ..errors import BudgetError, UsageError
-from .parser import EXIT_BAD_INPUT, report_options, stack_options
+from .parser import EXIT_BAD_INPUT, report_options, stack_options, target_option
 from .stacks import plan_from_args
 
 
@@ -16,6 +16,7 @@ def register(sub) -> None:
                                    "the budgets. Exits 2 on a bad stack file or a broken budget.")
     stack_options(p, path_ok=True)
     report_options(p, "the plan")
+    target_option(p)
     p.add_argument("--pg-version", type=int, choices=PG_VERSIONS,
                    help="plan for another PostgreSQL major than the stack file names")
     p.add_argument("--section", metavar="NAME",
@@ -44,7 +45,7 @@ def chosen_sections(plan, name: str | None) -> list[str]:
 
 
 def run(args) -> int:
-    plan = plan_from_args(args, strict=False)
+    plan = plan_from_args(args, strict=False, target=args.target)
     parts = chosen_sections(plan, args.section)
     if args.format == "json":
         doc = plan.to_json()

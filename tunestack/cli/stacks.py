@@ -31,7 +31,7 @@ def plan_from_args(args, strict: bool = True, target: str = "hosts"):
 
     if getattr(args, "stack_file", None):
         if target != "hosts":
-            return build_plan(load(Path(args.stack_file)), target=target)
+            return build_plan(load(Path(args.stack_file)), target=target, strict=strict)
         return plan_stack(args.stack_file, is_path=True, strict=strict)
     require_stack(args.stack)
     return plan_stack(args.stack, strict=strict, target=target, pg_version=getattr(args, "pg_version", None))

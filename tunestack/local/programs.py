@@ -54,6 +54,9 @@ def _app_programs(plan, folders: StateFolders, pw: dict[str, str], rollout: dict
     stable = rollout.get("stable") or {"version": "stable", "env": {}}
     stable_env = {"APP_VERSION": stable["version"], **stable["env"]}
     web_command, jobs_command = app_commands(framework, folders)
+    if "cpu_sets" in plan.app:   # Rails: Puma and Sidekiq on their planned cores
+        web_set, jobs_set = plan.app["cpu_sets"].value
+        web_command, jobs_command = pinned(web_set, web_command), pinned(jobs_set, jobs_command)
     # A rebuilt app changes its programs' environment: supervisord's `update` restarts them.
     build = {"APP_BUILD": app_build_id(framework)} if framework in BUILT else {}
     progs = [
@@ -73,6 +76,11 @@ def _app_programs(plan, folders: StateFolders, pw: dict[str, str], rollout: dict
                                             "PUMA_CONTROL_URL": "",
                                             "BIND": f"127.0.0.1:{plan.rollout['canary_port'].value}"})))
     return progs
+
+
+def pinned(cpus: str, command: str) -> str:
+    """`command` on the CPU list `cpus`: taskset execs it, so supervisord still signals the server itself."""
+    return f"{which('taskset')} -c {cpus} {command}"
 
 
 def backup_schedule(stack: str, folders: StateFolders) -> dict:

@@ -12,6 +12,7 @@ must. Data (PostgreSQL's cluster, the Redis queue's AOF) stays in the state fold
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -65,6 +66,7 @@ class LocalStack:
             remote = [h.name for h in plan.spec.hosts if not h.is_local]
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
                              "on this machine only. Use `pulumi up` (see README) for it.")
+        _check_cpu_sets(plan)
         return plan
 
     def redact(self, text: str) -> str:
@@ -237,3 +239,16 @@ class LocalStack:
             return
         self.supervisor.shutdown()
         self._say(f"stopped; data kept in {self.folders.data}")
+
+
+def _check_cpu_sets(plan: Plan) -> None:
+    """The local stack's host is this machine: CPU sets the plan pins Puma and Sidekiq to must be
+    CPUs it may use, or taskset would stop both from starting."""
+    if "cpu_sets" not in plan.app:
+        return
+    mine = os.sched_getaffinity(0)
+    host = plan.spec.app_hosts()[0]
+    if not set(range(host.cpus)) <= mine:
+        raise UsageError(f"{plan.spec.path} → config → tunestack:hosts → {host.name} → cpus: {host.cpus}; this "
+                         f"machine lets tunestack use {len(mine)} CPU(s), and the plan pins Puma and Sidekiq to CPUs "
+                         f"{plan.app['cpu_sets'].text}; fix: set cpus to at most {len(mine)}")

@@ -29,6 +29,7 @@ class AppSizing:
     process_bytes: int = 0  # each web process (and each job process) with its runtime's extra (YJIT)
     jobs_process_bytes: int = 0
     cores: int = 1          # the cores the web processes' rule saw (GOMAXPROCS, libuv's pool)
+    core_sets: tuple[str, str] | None = None   # Rails on a host: (web, jobs) CPU lists, e.g. ("0", "1")
 
     def memory_text(self, app: AppSpec) -> str:
         single = self.workers == 0 and self.processes == 1
@@ -116,7 +117,24 @@ def size_app(app: AppSpec, host: HostSpec, memory_for_app: int, web_cpus: float 
     clients = processes * web_pool + app.jobs.processes * job_pool
     used = processes * process_bytes + master + jobs_bytes
     return AppSizing(workers, why, master, web_pool, job_pool, clients, used, processes, process_bytes,
-                     jobs_process_bytes, cores)
+                     jobs_process_bytes, cores, core_sets(app, host, web_cpus))
+
+
+def cpu_list(first: int, last: int) -> str:
+    """A CPU list as taskset(1) and /proc/PID/status (Cpus_allowed_list) write it."""
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def core_sets(app: AppSpec, host: HostSpec, web_cpus: float | None) -> tuple[str, str] | None:
+    """Rails on a host (not a container, whose CPU limit already divides): the cores web_cores gave
+    Puma, and the rest, Sidekiq's. The division is what sized the workers; only CPU sets make it
+    real, or the scheduler runs Sidekiq on Puma's core whenever jobs queue up."""
+    if app.framework != "rails" or web_cpus is not None or not app.jobs.processes:
+        return None
+    cores, _ = web_cores(app, host, None)
+    if cores >= host.cpus:
+        return None
+    return cpu_list(0, cores - 1), cpu_list(cores, host.cpus - 1)
 
 
 def app_settings(app: AppSpec, sizing: AppSizing, source_of) -> dict[str, Setting]:
@@ -157,7 +175,14 @@ def rails_settings(app: AppSpec, sizing: AppSizing) -> dict[str, Setting]:
         "job_shutdown_timeout": policy(SIDEKIQ_SHUTDOWN_S, "Sidekiq's default: running jobs get 25 s at a stop, "
                                                            "inside the 30 s before a kill"),
         "job_queues": policy(("default",), "the queue the app's jobs use"),
+        **({"cpu_sets": Setting(sizing.core_sets, CPU_SETS_WHY, text=f"web {sizing.core_sets[0]}, jobs {sizing.core_sets[1]}",
+                                rule="Puma on the cores its workers were sized for, Sidekiq on the rest (taskset)")}
+           if sizing.core_sets else {}),
     }
+
+
+CPU_SETS_WHY = ("Puma on the cores its workers were sized for, Sidekiq on the rest (taskset(1)): one GVL per core, "
+                "and queued jobs never take the web's cores (measured: bench/rails.py)")
 
 
 @dataclass(frozen=True)
