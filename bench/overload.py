@@ -74,33 +74,49 @@ def _with_latency(stack, ms: int) -> None:
         raise RuntimeError(res.stdout + res.stderr)
 
 
-def measure(seconds: float = 20, factor: float = 2, latency_ms: int = 50, say=print) -> dict:
+def _median(runs: list[dict]) -> dict:
+    """The round with the median goodput, with the spread of every round's goodput."""
+    rates = sorted(r["goodput_per_s"] for r in runs)
+    return {**sorted(runs, key=lambda r: r["goodput_per_s"])[len(runs) // 2], "goodput_min": rates[0],
+            "goodput_max": rates[-1]}
+
+
+def measure(seconds: float = 20, factor: float = 2, latency_ms: int = 50, rounds: int = 3, say=print) -> dict:
+    """`rounds` pairs of runs, the order alternating (tuned first, then stock first), so that drift
+    on the machine hits both alike; each row is the median round with the spread beside it."""
     with ThrowawayStack("benchover", BASE, say=say) as stack:
         _with_latency(stack, latency_ms)
         plan = stack.plan()
         capacity = plan.loadbalancer["server_maxconn"].value * sum(1 for r in plan.replicas if r.track == "stable")
         clients, slo_s = max(2, int(capacity * factor)), plan.rollout["gate_max_p95_ms"].value / 1000
-        url = f"http://127.0.0.1:{stack.base + 5}/"
-        say(f"  tuned: {clients} clients ({factor:g}× the {capacity} the stack serves at once) × {seconds:g}s …")
-        fresh_start(stack)
-        tuned = closed_loop(url, clients, seconds, slo_s)
+        runs: dict[str, list[dict]] = {"tuned": [], "stock": []}
         with stock_app(stack, {"APP_EXTRA_LATENCY_MS": str(latency_ms)}) as stock_url:
-            say(f"  stock: {clients} clients × {seconds:g}s → 1 worker, 1 thread, direct …")
-            fresh_start(stack)
-            stock = closed_loop(stock_url, clients, seconds, slo_s)
+            urls = {"tuned": f"http://127.0.0.1:{stack.base + 5}/", "stock": stock_url}
+            for n in range(rounds):
+                for name in (("tuned", "stock") if n % 2 == 0 else ("stock", "tuned")):
+                    say(f"  round {n + 1}/{rounds}, {name}: {clients} clients ({factor:g}× the {capacity} the tuned "
+                        f"stack serves at once) × {seconds:g}s …")
+                    fresh_start(stack)
+                    runs[name].append(closed_loop(urls[name], clients, seconds, slo_s))
+    ratios = [round(t["goodput_per_s"] / s["goodput_per_s"], 2) if s["goodput_per_s"] else None
+              for t, s in zip(runs["tuned"], runs["stock"])]
+    tuned, stock = _median(runs["tuned"]), _median(runs["stock"])
     return {"clients": clients, "capacity": capacity, "seconds": seconds, "slo_ms": round(slo_s * 1000),
-            "latency_ms": latency_ms,
-            "tuned": tuned, "stock": stock,
+            "latency_ms": latency_ms, "rounds": rounds, "tuned": tuned, "stock": stock,
             "goodput_ratio": round(tuned["goodput_per_s"] / stock["goodput_per_s"], 2) if stock["goodput_per_s"]
-            else None}
+            else None, "goodput_ratio_rounds": ratios}
 
 
 def table(o: dict) -> str:
     t, s = o["tuned"], o["stock"]
     ratio = f"{o['goodput_ratio']}×" if o["goodput_ratio"] else "stock served nothing within the SLO"
+    per_round = ", ".join(f"{x}×" if x else "–" for x in o["goodput_ratio_rounds"])
     rows = [f"\noverload, {o['clients']} clients (2× the {o['capacity']} served at once), {o['seconds']:g}s, "
-            f"SLO {o['slo_ms']} ms, +{o['latency_ms']} ms a request   tuned    stock   ratio",
+            f"SLO {o['slo_ms']} ms, +{o['latency_ms']} ms a request, median of {o['rounds']} alternating rounds"
+            f"   tuned    stock   ratio",
             f"  goodput (200 within the SLO)/s       {t['goodput_per_s']:>8}  {s['goodput_per_s']:>7}   {ratio}",
+            f"  goodput, every round's min–max       {t['goodput_min']:>4}–{t['goodput_max']:<4}"
+            f" {s['goodput_min']:>3}–{s['goodput_max']:<4}  each round: {per_round}",
             f"  all 200s/s                           {t['ok_per_s']:>8}  {s['ok_per_s']:>7}",
             f"  share of requests within the SLO     {t['within_slo_share']:>8}  {s['within_slo_share']:>7}",
             f"  p95 of the 200s                      {t['p95_ok_ms']:>6}ms  {s['p95_ok_ms']:>5}ms",
