@@ -470,7 +470,8 @@ def test_a_one_replica_docker_rollout_runs_its_canary_beside_stable(tmp_path):
     """Issue #26, point 6: dev has one app replica, and the canary replaced it, so the "10 %" step
     sent the canary every request (canary_share_percent 100 in deploy.yml). The canary now gets a
     container of its own beside the stable replica: every step's share is the step's share, stable
-    serves the rest, and the slot holds no traffic once the rollout ends."""
+    serves the rest, and the slot holds no traffic once the rollout ends (as Argo Rollouts'
+    setCanaryScale keeps the canary's replicas apart from its traffic weight)."""
     from dataclasses import replace
 
     from tunestack import stackfile

@@ -159,7 +159,8 @@ def test_a_cache_gives_up_sooner_than_the_queue(stack):
 
 
 @pytest.mark.parametrize("framework,cpus,jobs,web_cpus,sets", [
-    # Issue #26, point 12: the cores web_cores gives Puma and the rest Sidekiq's (taskset(1) lists)
+    # Issue #26, point 12: the cores web_cores gives Puma (Puma deployment docs: one worker per
+    # core) and the rest Sidekiq's (one GVL per process), as taskset(1) CPU lists
     ("rails", 2, 1, None, ("0", "1")),
     ("rails", 8, 2, None, ("0-5", "6-7")),
     ("rails", 8, 8, None, ("0-3", "4-7")),     # jobs never take more than half the cores
