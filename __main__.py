@@ -52,7 +52,7 @@ postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
     secrets.migrator_password, secrets.jobs_password, major=spec.postgres.version,
-    tls_files=certs.files("postgres")),
+    tls_files=certs.files("postgres"), backup_conf=starts.get("pgbackrest.conf"), stanza=plan.backup["stanza"].value),
     opts=pulumi.ResourceOptions(depends_on=[stack_images]))
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],

@@ -40,6 +40,16 @@ MAJOR_GUARD = (
     'the data directory of another major: the running server was left as it is. Put postgres.version back to '
     '$found, or upgrade with pg_upgrade first (README: PostgreSQL major upgrades)." >&2; exit 1; fi; '
     'echo "data directory: PostgreSQL ${found:-(new)}; server: $MAJOR"')
+# pgBackRest beside the server (issue #27), once the server runs with its archive settings: the
+# stanza (idempotent), and a first full backup when the repository holds none, so point-in-time
+# recovery works from the first `up`. As postgres, over the container's own socket (peer).
+BACKUP_STANZA = (
+    'set -e; run() { docker exec -u postgres "$CONTAINER" pgbackrest --stanza="$STANZA" --log-level-console=warn "$@"; }; '
+    'run stanza-create; '
+    'if run --output=json info | grep -q \'"label"\'; then echo "stanza $STANZA: a backup is there"; '
+    'else run --type=full backup; echo "stanza $STANZA: first full backup taken"; fi')
+REPOSITORY = "/var/lib/pgbackrest"         # the repository volume in the container (render.CONTAINER_BACKUP)
+PGBACKREST_CONF = "/etc/pgbackrest/pgbackrest.conf"   # where pgBackRest looks by default
 
 
 @dataclass
@@ -59,6 +69,8 @@ class PostgresServerArgs:
     jobs_password: pulumi.Output[str]
     major: int                       # the PostgreSQL major the image runs (postgres.version)
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files: TLS only
+    backup_conf: str | None = None   # pgbackrest.conf when the stack archives (render_container_bases)
+    stanza: str = ""                 # the plan's stanza
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -66,6 +78,9 @@ class PostgresServer(pulumi.ComponentResource):
         super().__init__("tunestack:index:PostgresServer", name, None, opts)
         self.volume = data_volume(self, args.provider, f"{name}-data")
         self.live_volume = live_volume(self, args.provider, name)
+        # The backups outlive the server and its data volume: a volume of their own, protected too.
+        self.backup_volume = data_volume(self, args.provider, f"{name}-backups") if args.backup_conf else None
+        backup_files = {PGBACKREST_CONF: args.backup_conf} if args.backup_conf else {}
         self.major_guard = command.local.Command(
             f"{name}-major-guard", create=MAJOR_GUARD,
             environment={"DOCKER_HOST": args.host_url, "VOLUME": self.volume.name, "IMAGE": args.image,
@@ -87,11 +102,12 @@ class PostgresServer(pulumi.ComponentResource):
                    **args.tls_files,
                    f"{SECRETS}/postgres-password": args.superuser_password,
                    f"{SECRETS}/migrator-password": args.migrator_password,
-                   f"{SECRETS}/jobs-password": args.jobs_password},
+                   f"{SECRETS}/jobs-password": args.jobs_password, **backup_files},
             secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/migrator-password",
                           f"{SECRETS}/jobs-password", KEY_FILE},
             envs=[f"PGDATA={DATA_DIR}/pgdata"],
-            volumes=[(self.volume, DATA_DIR), (self.live_volume, LIVE_DIR)],
+            volumes=[(self.volume, DATA_DIR), (self.live_volume, LIVE_DIR)]
+            + ([(self.backup_volume, REPOSITORY)] if self.backup_volume else []),
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(args.port)],
             publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
             shm_bytes=args.limit.shm_bytes,
@@ -100,4 +116,11 @@ class PostgresServer(pulumi.ComponentResource):
         ))
         self.live = live_files(self, name, args.host_url, self.container,
                                {"postgresql.conf": args.live_conf, "roles.sql": args.roles_sql})
+        self.backup_stanza = command.local.Command(
+            f"{name}-backup-stanza", create=BACKUP_STANZA,
+            environment={"DOCKER_HOST": args.host_url, "CONTAINER": self.container.name, "STANZA": args.stanza},
+            triggers=[self.container.id],
+            # archive_command arrives live: the first backup waits for its WAL to be archived
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, *self.live]),
+        ) if args.backup_conf else None
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -221,15 +221,22 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     return files
 
 
-def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment) -> str:
+def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str | None = None) -> str:
     """pgBackRest's config: the plan's options, the repository where the plan puts it, and where
-    the stack's PostgreSQL keeps its data and socket."""
+    the stack's PostgreSQL keeps its data (`pg_path`, else the layout's) and socket."""
     spec = plan.spec
     return env.get_template("pgbackrest.conf.j2").render(
         stack=plan.stack, options={k: plan.backup[k] for k in PGBACKREST_OPTIONS},
         repo=repository_options(plan.backup["repository"].value, spec.backup, spec.hosts, layout.backup_dir),
         work_dir=layout.pgbackrest_dir,
-        pg_path=f"{layout.data_dir}/postgres", pg_port=spec.postgres.port, pg_socket=layout.pg_socket_dir)
+        pg_path=pg_path or f"{layout.data_dir}/postgres", pg_port=spec.postgres.port, pg_socket=layout.pg_socket_dir)
+
+
+# The PostgreSQL image's places (images/postgres): PGDATA on the data volume, pgBackRest's work
+# folder beside it, the repository on a volume of its own, the socket where Debian's build puts it.
+CONTAINER_PGDATA = "/var/lib/tunestack/postgres/pgdata"
+CONTAINER_BACKUP = Layout(backup_dir="/var/lib/pgbackrest", pgbackrest_dir="/var/lib/tunestack/postgres/pgbackrest",
+                          pg_socket_dir="/var/run/postgresql")
 
 
 # Debian's unit names for the services a drop-in configures.
@@ -273,6 +280,8 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
         "pgbouncer.live.ini": env.get_template("pgbouncer.live.ini.j2").render(
             stack=plan.stack, settings={k: s for k, s in plan.pgbouncer.items()
                                         if k not in PGBOUNCER_AT_START and k not in tls}),
+        **({"pgbackrest.conf": pgbackrest_conf(plan, CONTAINER_BACKUP, env, CONTAINER_PGDATA)}
+           if plan.postgres["archive_mode"].text == "on" else {}),
     }
 
 

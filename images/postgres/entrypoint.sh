@@ -12,6 +12,11 @@ as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 mkdir -p "$(dirname "$PGDATA")" /var/run/postgresql
 chown postgres:postgres "$(dirname "$PGDATA")" /var/run/postgresql
 chmod 0700 "$(dirname "$PGDATA")"
+# pgBackRest (when the stack archives): the repository volume and its spool, log and lock folder,
+# the server's own and nobody else's.
+for dir in /var/lib/pgbackrest "$(dirname "$PGDATA")/pgbackrest"; do
+  mkdir -p "$dir" && chown postgres:postgres "$dir" && chmod 0700 "$dir"
+done
 # Live files (tunestack-live): root's, readable by the server, kept on their own volume.
 mkdir -p /etc/tunestack/live && chown root:root /etc/tunestack/live && chmod 0755 /etc/tunestack/live
 if [ -d "$secrets" ]; then

@@ -383,3 +383,51 @@ def test_a_one_replica_rollout_runs_its_canary_beside_stable(deployed):
 
 def web_containers(engine, track: str) -> list:
     return engine.client.containers.list(filters={"label": ["tunestack.service=web", f"tunestack.track={track}"]})
+
+
+def test_a_restore_to_just_before_a_drop_returns_exactly_the_rows_committed_before_it(deployed):
+    """Issue #27, point 5, on the real engine: dev archives through pgBackRest into a volume beside
+    PostgreSQL, and its first `up` took a full backup. 1,000 rows, a differential backup, 500 more,
+    the target, 200 more, DROP TABLE: the restore into a new volume, proven in a throwaway
+    container of the same image, holds exactly the 1,500 rows committed before the target and the
+    500 rows of `kept`; the running server is untouched (same start time, the table still gone)."""
+    from tunestack.backup.docker import DockerBackups
+    from tunestack.poll import wait_until
+
+    engine, replay, tmp = deployed
+    backups = DockerBackups(engine.client, "dev")
+    first = backups.backups()
+    assert first and first[0].type == "full", "the first `up` took a full backup"
+    started = engine.psql("SELECT pg_postmaster_start_time()")
+    engine.psql("CREATE TABLE drill (v int); INSERT INTO drill SELECT generate_series(1, 1000)")
+    assert backups.backup("diff").type == "diff"
+    engine.psql("INSERT INTO drill SELECT generate_series(1001, 1500)")
+    target = engine.psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+    engine.psql("INSERT INTO drill SELECT generate_series(1501, 1700)")
+    engine.psql("DROP TABLE drill")
+    # The WAL past the target reaches the repository (archive_timeout would close it within 60 s).
+    segment = engine.psql("SELECT pg_walfile_name(pg_switch_wal())")
+    assert wait_until(lambda: engine.psql("SELECT last_archived_wal FROM pg_stat_archiver") >= segment, 120,
+                      "the segment with the DROP archived")
+    volume = "dev-restore-drill"
+    try:
+        restored = backups.restore(target, volume)
+        print(f"restore: {restored}", flush=True)
+        assert restored["tables"]["public.drill"] == 1500, restored
+        assert restored["tables"]["public.kept"] == 500, restored
+    finally:
+        for v in engine.client.volumes.list(filters={"name": volume}):
+            v.remove(force=True)
+    assert engine.psql("SELECT pg_postmaster_start_time()") == started, "the running server was not restarted"
+    assert engine.psql("SELECT to_regclass('public.drill') IS NULL") == "t"
+    assert kept(engine)
+
+
+def test_a_restore_target_before_the_oldest_backup_is_refused_with_nothing_made(deployed):
+    from tunestack.backup.docker import DockerBackups
+    from tunestack.backup.target import TargetError
+
+    engine, replay, tmp = deployed
+    with pytest.raises(TargetError, match="before the oldest backup ended"):
+        DockerBackups(engine.client, "dev").restore("2020-01-01T00:00:00Z", "dev-restore-never")
+    assert not engine.client.volumes.list(filters={"name": "dev-restore-never"})

@@ -20,14 +20,11 @@ from ..backup.target import Backup, Target, choose_backup, parse_target, restore
 from ..errors import UsageError
 from ..poll import wait_until
 from ..servers import pg_bin, psql_socket
+from ..backup.proof import COUNT_TABLES, parse_counts
 from ..units import utc_timestamp
 from .errors import LocalStackError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-COUNT_TABLES = ("SELECT format('SELECT %L, count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname) "
-                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
-                "ORDER BY 1 \\gexec\n")
 # The scratch server proves the restore, nothing more: a small cache, no archiving (its new
 # timeline must never reach the stack's repository), no TCP listener.
 SCRATCH = ("-c", "listen_addresses=", "-c", "archive_mode=off", "-c", "shared_buffers=128MB", "-c", "huge_pages=off")
@@ -174,4 +171,4 @@ def table_counts(sock: str, port: int) -> dict[str, int]:
     res = psql_socket(sock, port, db="app", stdin=COUNT_TABLES)
     if res.returncode:
         raise LocalStackError(f"counting the restored tables failed: {res.stderr.strip()}")
-    return {t: int(n) for t, n in (line.rsplit("|", 1) for line in res.stdout.splitlines() if "|" in line)}
+    return parse_counts(res.stdout)

@@ -96,18 +96,21 @@ def repository_options(placed: tuple[str, str], spec: BackupSpec, hosts: tuple[H
     return {"repo1-path": where if spec.repository_kind else default_path}
 
 
-def archive_settings(spec: BackupSpec, stack: str, docker: bool, source_of) -> dict[str, Setting]:
+def archive_settings(spec: BackupSpec, stack: str, docker: bool, source_of, kind: str = "path") -> dict[str, Setting]:
     """PostgreSQL's side of the policy, for postgresql.conf: archive every WAL segment through
-    pgBackRest, and close a segment at least every archive_timeout (the RPO for a lost db host)."""
-    if docker:
-        return {"archive_mode": policy("off", "tunestack runs pgBackRest on the local stack only so far (issue "
-                                              "#27): archiving to a repository that is not there would keep every "
-                                              "WAL segment in pg_wal until the disk fills")}
+    pgBackRest, and close a segment at least every archive_timeout (the RPO for a lost db host).
+    `kind`: the repository's (plan `repository`); in containers only a volume beside PostgreSQL yet."""
+    if docker and kind != "path":
+        return {"archive_mode": policy("off", f"a {kind} repository for containers needs pgBackRest's TLS server, "
+                                              "which tunestack does not deploy yet (issue #27): archiving to a "
+                                              "repository that is not there would keep every WAL segment in pg_wal "
+                                              "until the disk fills")}
     return {
         "archive_mode": policy("on", "every WAL segment is archived (PostgreSQL docs 26.3)"),
         "archive_command": policy(f"pgbackrest --stanza={stack} archive-push %p",
                                   "pgBackRest archives each segment and verifies it; its config is "
-                                  "/etc/pgbackrest.conf or PGBACKREST_CONFIG in the server's environment"),
+                                  "/etc/pgbackrest/pgbackrest.conf (containers: the repository on a volume of "
+                                  "the db host) or PGBACKREST_CONFIG in the server's environment"),
         "archive_timeout": replace(chosen(spec.archive_timeout_ms, "backup.archive_timeout", source_of,
                                           "a quiet server still closes a segment each minute, so a lost db host "
                                           "loses at most a minute of committed work (the RPO)"),
@@ -153,7 +156,8 @@ def with_backup(plan):
     db = spec.host_with("db")
     settings = backup_policy(spec.backup, spec.hosts, plan.stack, plan.postgres_inputs.cpus or db.cpus,
                              db.memory_bytes, spec.postgres.db_size, spec.source_of)
-    postgres = {**plan.postgres, **archive_settings(spec.backup, plan.stack, plan.placement.docker, spec.source_of)}
+    postgres = {**plan.postgres, **archive_settings(spec.backup, plan.stack, plan.placement.docker, spec.source_of,
+                                                    settings["repository"].value[0])}
     alerts = backup_alerts(spec.backup.archive_timeout_ms // 1000, settings["newest backup at most"].value) \
         if postgres["archive_mode"].text == "on" else []
     return replace(plan, backup=settings, postgres=postgres, alerts=plan.alerts + alerts,
