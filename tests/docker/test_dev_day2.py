@@ -431,3 +431,30 @@ def test_a_restore_target_before_the_oldest_backup_is_refused_with_nothing_made(
     with pytest.raises(TargetError, match="before the oldest backup ended"):
         DockerBackups(engine.client, "dev").restore("2020-01-01T00:00:00Z", "dev-restore-never")
     assert not engine.client.volumes.list(filters={"name": "dev-restore-never"})
+
+
+def test_backup_and_restore_take_target_docker_from_the_command_line(deployed, tmp_path):
+    """`tunestack backup|restore --stack dev --target docker`, as a user runs them (DOCKER_HOST names
+    the engine of a host on this machine): the backup list as JSON; a restore target before the
+    oldest backup, and --replace (local stacks only), refused with exit 2 and nothing made."""
+    import os
+    import subprocess
+    import sys
+
+    engine, replay, tmp = deployed
+    env = {**os.environ, "DOCKER_HOST": engine.url}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "tunestack", *args, "--stack", "dev", "--target", "docker"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    made = cli("backup", "--type", "incr", "--json")
+    assert made.returncode == 0, made.stderr
+    listed = cli("backup", "--list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    labels = [b["label"] for b in json.loads(listed.stdout)]
+    assert json.loads(made.stdout)["label"] == labels[-1] and len(labels) >= 3   # the first, the drill's, this one
+    early = cli("restore", "--to", "2020-01-01T00:00:00Z")
+    assert early.returncode == 2 and "before the oldest backup ended" in early.stderr and "Traceback" not in early.stderr
+    replace = cli("restore", "--to", "latest", "--replace", "--yes")
+    assert replace.returncode == 2 and "nothing running is touched" in replace.stderr
+    assert not [v for v in engine.client.volumes.list() if "restore" in v.name]

@@ -71,7 +71,7 @@ class DockerBackups:
         try:
             out = self.client.containers.run(
                 self.container.image.id, [f"--stanza={self.stack}", *restore_options(target, backup)],
-                entrypoint=["tunestack-restore-check"], network_mode="none", remove=True, stderr=True,
+                entrypoint=["/usr/bin/tini", "--", "tunestack-restore-check"], network_mode="none", remove=True, stderr=True,
                 volumes={repository: {"bind": REPOSITORY, "mode": "ro"}, volume: {"bind": "/restore", "mode": "rw"}},
                 environment={"PGBACKREST_CONF_TEXT": conf, "COUNT_TABLES": COUNT_TABLES},
                 labels={"tunestack.stack": self.stack, "tunestack.service": "restore-check"}).decode()

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from ..console import print_json, say
 from ..errors import UsageError
-from .parser import lock_option, report_options, stack_options, state_dir_option
+from .parser import lock_option, report_options, stack_options, state_dir_option, target_option
 from .stacks import local_stack, locked
 
 TYPES = ("full", "diff", "incr")
@@ -33,6 +33,7 @@ def register(sub) -> None:
                         "with SIGTERM)")
     report_options(p, "the backup taken")
     state_dir_option(p)
+    target_option(p)
     p.set_defaults(func=run_backup)
 
     p = sub.add_parser("restore", help="restore a local stack's PostgreSQL to a time, an LSN or the latest WAL",
@@ -55,6 +56,7 @@ def register(sub) -> None:
     lock_option(p)
     report_options(p, "what was restored and counted")
     state_dir_option(p)
+    target_option(p)
     p.set_defaults(func=run_restore)
 
 
@@ -67,9 +69,9 @@ def _local_only(args, command: str):
     spec = stack_spec(args.stack)
     if not is_local_stack(spec):
         remote = ", ".join(h.name for h in spec.hosts if not h.is_local)
-        raise UsageError(f"tunestack {command} runs pgBackRest on a local stack only; stack {args.stack} has remote "
-                         f"hosts ({remote}), where tunestack does not run pgBackRest yet: its containers keep "
-                         "archive_mode off (README: Backups)")
+        raise UsageError(f"tunestack {command} without --target runs pgBackRest on a local stack; stack {args.stack} "
+                         f"has remote hosts ({remote}). For its containers add --target docker (a repository beside "
+                         "PostgreSQL; across hosts tunestack does not run pgBackRest yet: README, Backups)")
     return local_stack(args)
 
 
@@ -82,6 +84,9 @@ def run_backup(args) -> int:
     from ..backup.pgbackrest import PgBackRestError
     from ..local import LocalStackError
 
+    if args.target == "docker":
+        from .backupdocker import docker_backup
+        return docker_backup(args)
     stack = _local_only(args, "backup")
     plan = stack.plan()
     if args.list:
@@ -160,6 +165,9 @@ def run_restore(args) -> int:
     from ..local import LocalStackError
     from ..local.queuerestore import QueueRestore
 
+    if args.target == "docker":
+        from .backupdocker import docker_restore
+        return docker_restore(args)
     if args.queue and not args.replace:
         raise UsageError("--queue puts the running Redis queue back: it goes with --replace")
     stack = _local_only(args, "restore")
