@@ -2,9 +2,11 @@
 plan's schedule, and point-in-time restores that are proven before they replace anything."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from ..console import print_json, say
@@ -22,7 +24,8 @@ def register(sub) -> None:
                                    "(BGSAVE) beside it under the same label. pgBackRest makes the first backup full "
                                    "whatever --type says. Progress on stderr; --json for the result. The stack also "
                                    "backs itself up on the plan's schedule (a full backup weekly or daily, a "
-                                   "differential on other days).")
+                                   "differential on other days). With --target docker: a Docker stack's, in its "
+                                   "PostgreSQL container, into the repository volume beside it.")
     stack_options(p)
     p.add_argument("--type", choices=TYPES, default="diff",
                    help="full: everything; diff (default): what changed since the last full; incr: since the "
@@ -41,7 +44,9 @@ def register(sub) -> None:
                                    "folder), start a scratch server on it, wait until recovery reaches the target "
                                    "and ends, and count every table's rows. Nothing running is touched unless "
                                    "--replace is given: then the restored folder replaces the running database "
-                                   "(the old one is kept in restore/replaced-<time>/) and a full backup follows.")
+                                   "(the old one is kept in restore/replaced-<time>/) and a full backup follows. "
+                                   "With --target docker: into a new volume (--into names it), proven in a "
+                                   "throwaway container of the stack's PostgreSQL image; --replace is local only.")
     stack_options(p)
     p.add_argument("--to", required=True, metavar="TIME|LSN|latest",
                    help="latest (all archived WAL), a time with its zone (2026-12-06T10:30:00Z) or an LSN (0/3000060): "
@@ -85,8 +90,7 @@ def run_backup(args) -> int:
     from ..local import LocalStackError
 
     if args.target == "docker":
-        from .backupdocker import docker_backup
-        return docker_backup(args)
+        return _docker_backup(args)
     stack = _local_only(args, "backup")
     plan = stack.plan()
     if args.list:
@@ -166,8 +170,7 @@ def run_restore(args) -> int:
     from ..local.queuerestore import QueueRestore
 
     if args.target == "docker":
-        from .backupdocker import docker_restore
-        return docker_restore(args)
+        return _docker_restore(args)
     if args.queue and not args.replace:
         raise UsageError("--queue puts the running Redis queue back: it goes with --replace")
     stack = _local_only(args, "restore")
@@ -210,4 +213,76 @@ def run_restore(args) -> int:
         else:
             print(f"nothing running was changed; to use it: tunestack restore --stack {args.stack} --to {args.to} "
                   "--replace")
+    return 0
+
+
+# --target docker: a Docker stack whose repository is a volume beside PostgreSQL
+# (tunestack/backup/docker.py). pgBackRest runs in the stack's PostgreSQL container; a restore goes
+# into a new volume and is proven in a throwaway container; nothing running is touched. The db
+# host's engine: DOCKER_HOST for a host on this machine (as the docker CLI), else the host over SSH.
+
+def _backups(args):
+    import docker
+
+    from ..backup.docker import DockerBackups
+    from ..targets import docker_url
+    from .stacks import stack_spec
+
+    spec = stack_spec(args.stack)
+    db = spec.host_with("db")
+    url = os.environ.get("DOCKER_HOST") if db.is_local and os.environ.get("DOCKER_HOST") else docker_url(db)
+    try:
+        return DockerBackups(docker.DockerClient(base_url=url, timeout=600), args.stack)
+    except docker.errors.NotFound:
+        raise UsageError(f"stack {args.stack} has no PostgreSQL container on {url}: deploy it first (pulumi up)") from None
+
+
+def _docker_backup(args) -> int:
+    from ..backup.pgbackrest import PgBackRestError
+
+    backups = _backups(args)
+    if args.schedule:
+        raise UsageError("--schedule runs the local stack's schedule; a Docker stack's is not deployed yet (README: "
+                         "Backups in containers)")
+    try:
+        if args.list:
+            rows = [asdict(b) for b in backups.backups()]
+            print_json(rows) if args.format == "json" else print("\n".join(
+                f"  {b['label']}  {b['type']:4}  ended {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(b['stop']))}"
+                f"  LSN {b['lsn_stop']}" for b in rows) or "  no backup yet")
+            return 0
+        say(f"taking a {args.type} backup in {backups.container.name} …")
+        t0 = time.monotonic()
+        made = backups.backup(args.type)
+    except PgBackRestError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    result = {**asdict(made), "seconds": round(time.monotonic() - t0, 2)}
+    print_json(result) if args.format == "json" else print(f"backup {made.label} ({made.type}) in {result['seconds']} s")
+    return 0
+
+
+def _docker_restore(args) -> int:
+    from ..backup.pgbackrest import PgBackRestError
+    from ..backup.target import TargetError
+
+    if args.replace or args.queue:
+        raise UsageError("--replace and --queue act on a local stack; on Docker the restore goes into a new volume, "
+                         "proven, and nothing running is touched (README: Backups in containers)")
+    backups = _backups(args)
+    volume = args.into or f"{args.stack}-restore-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    say(f"restoring {args.stack} to {args.to} into volume {volume}, proven in a throwaway container …")
+    try:
+        result = backups.restore(args.to, volume)
+    except TargetError as exc:
+        raise UsageError(f"--to {args.to!r}: {exc}") from None
+    except PgBackRestError as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print_json(result)
+    else:
+        tables = ", ".join(f"{t} {n}" for t, n in result["tables"].items()) or "no tables"
+        print(f"restored {result['target']} from {result['backup']} into volume {result['volume']}; recovery ended "
+              f"after {result['recovery_seconds']} s; rows: {tables}\nnothing running was changed")
     return 0
