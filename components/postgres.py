@@ -18,7 +18,8 @@ import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
 from tunestack.plan.tls import KEY_FILE
-from tunestack.render import render_text
+from tunestack.backup.pgbackrest import DEFAULT_CONFIG
+from tunestack.render import CONTAINER_BACKUP, render_text
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
 from ._live import LIVE_DIR, live_files, live_volume
@@ -48,8 +49,7 @@ BACKUP_STANZA = (
     'run stanza-create; '
     'if run --output=json info | grep -q \'"label"\'; then echo "stanza $STANZA: a backup is there"; '
     'else run --type=full backup; echo "stanza $STANZA: first full backup taken"; fi')
-REPOSITORY = "/var/lib/pgbackrest"         # the repository volume in the container (render.CONTAINER_BACKUP)
-PGBACKREST_CONF = "/etc/pgbackrest/pgbackrest.conf"   # where pgBackRest looks by default
+REPOSITORY = CONTAINER_BACKUP.backup_dir   # the repository volume in the container
 
 
 @dataclass
@@ -80,7 +80,7 @@ class PostgresServer(pulumi.ComponentResource):
         self.live_volume = live_volume(self, args.provider, name)
         # The backups outlive the server and its data volume: a volume of their own, protected too.
         self.backup_volume = data_volume(self, args.provider, f"{name}-backups") if args.backup_conf else None
-        backup_files = {PGBACKREST_CONF: args.backup_conf} if args.backup_conf else {}
+        backup_files = {DEFAULT_CONFIG: args.backup_conf} if args.backup_conf else {}
         self.major_guard = command.local.Command(
             f"{name}-major-guard", create=MAJOR_GUARD,
             environment={"DOCKER_HOST": args.host_url, "VOLUME": self.volume.name, "IMAGE": args.image,

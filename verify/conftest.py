@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tunestack.backup.pgbackrest import DEFAULT_CONFIG
 from tunestack.choices import PG_VERSIONS, TARGETS
 from tunestack.plan import Plan, plan_stack
 from tunestack.render import Layout
@@ -28,7 +29,7 @@ def pytest_addoption(parser):
                      help="folder with pgpass and redis-<role>-password on the hosts")
     parser.addoption("--control-dir", default=Layout().control_dir,
                      help="folder of Puma's control socket on the hosts")
-    parser.addoption("--pgbackrest-config", default="/etc/pgbackrest.conf",
+    parser.addoption("--pgbackrest-config", default=DEFAULT_CONFIG,
                      help="pgBackRest's config file on the db host (the local stack's is in its state folder)")
     parser.addoption("--report", default=None, help="write expected-vs-actual rows here as JSON")
     parser.addoption("--kernel", action="store_true", help="check the host kernel settings (host_kernel)")

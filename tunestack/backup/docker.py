@@ -10,12 +10,12 @@ import time
 
 from ..errors import UsageError
 from ..plan.placement import container_name
-from .pgbackrest import PgBackRestError, backups_of
+from ..render import CONTAINER_BACKUP
+from .pgbackrest import DEFAULT_CONFIG, PgBackRestError, backups_of
 from .proof import COUNT_TABLES, parse_counts
 from .target import Backup, choose_backup, parse_target, restore_options
 
-REPOSITORY = "/var/lib/pgbackrest"           # in the container (components/postgres.py)
-CONFIG = "/etc/pgbackrest/pgbackrest.conf"
+REPOSITORY = CONTAINER_BACKUP.backup_dir     # the repository volume in the container (components/postgres.py)
 
 
 class DockerBackups:
@@ -66,7 +66,7 @@ class DockerBackups:
             raise UsageError(f"volume {volume} exists already; name a new one")
         except docker.errors.NotFound:
             pass
-        repository, conf = self._repository_volume(), self._exec("cat", CONFIG)
+        repository, conf = self._repository_volume(), self._exec("cat", DEFAULT_CONFIG)
         self.client.volumes.create(volume, labels={"tunestack.stack": self.stack, "tunestack.restored-from": backup.label})
         try:
             out = self.client.containers.run(

@@ -12,6 +12,9 @@ from typing import Callable
 from .target import Backup
 
 
+DEFAULT_CONFIG = "/etc/pgbackrest/pgbackrest.conf"   # where pgBackRest looks without --config (containers)
+
+
 class PgBackRestError(Exception):
     """pgBackRest refused or failed; the message carries its own words."""
 

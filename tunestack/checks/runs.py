@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..backup.pgbackrest import DEFAULT_CONFIG
 from ..errors import UsageError
 from ..targets import (CONTAINER_OF, RUNS_AS, checked_host_spec, container_spec, docker_url, is_local_stack,
                        machine_name, ssh_url)
@@ -122,7 +123,7 @@ class Runs:
         local = self._local_folders() if self.on_this_machine else None
         self.secrets = opts.secrets_dir or (str(local.secrets) if local else Layout().secrets_dir)
         self.control = str(local.control) if local else Layout().control_dir
-        self.pgbackrest_config = str(local.pgbackrest_conf) if local else "/etc/pgbackrest.conf"
+        self.pgbackrest_config = str(local.pgbackrest_conf) if local else DEFAULT_CONFIG
 
     def _local_folders(self):
         from ..local.folders import StateFolders

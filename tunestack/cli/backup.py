@@ -133,6 +133,11 @@ class _Progress:
             say(f"  {text}")
 
 
+def _rows(tables: dict[str, int]) -> str:
+    """What a proven restore counted, one `table rows` pair after another."""
+    return ", ".join(f"{t} {n}" for t, n in tables.items()) or "no tables"
+
+
 def _listing(info: dict) -> str:
     rows = [f"stanza {info['stanza']} in {info['repository']}: {info['status']}"]
     for b in info["backups"]:
@@ -203,9 +208,9 @@ def run_restore(args) -> int:
     if args.format == "json":
         print_json(result)
     else:
-        tables = ", ".join(f"{t} {n}" for t, n in result["tables"].items()) or "no tables"
         print(f"restored {result['target']} from {result['backup']} into {result['folder']} in "
-              f"{result['restore_seconds']} s; recovery ended after {result['recovery_seconds']} s; rows: {tables}")
+              f"{result['restore_seconds']} s; recovery ended after {result['recovery_seconds']} s; "
+              f"rows: {_rows(result['tables'])}")
         if result.get("replaced"):
             kept = result["old_data_kept_in"]
             print("it now serves the stack; " + (f"the old data is kept in {kept}" if kept else
@@ -282,7 +287,6 @@ def _docker_restore(args) -> int:
     if args.format == "json":
         print_json(result)
     else:
-        tables = ", ".join(f"{t} {n}" for t, n in result["tables"].items()) or "no tables"
         print(f"restored {result['target']} from {result['backup']} into volume {result['volume']}; recovery ended "
-              f"after {result['recovery_seconds']} s; rows: {tables}\nnothing running was changed")
+              f"after {result['recovery_seconds']} s; rows: {_rows(result['tables'])}\nnothing running was changed")
     return 0
