@@ -183,12 +183,13 @@ def _jobs_on(stack: ThrowawayStack, pinned: bool):
         pin_tree(jobs, _cpu_list(plan.app["cpu_sets"].value[1]))
 
 
-def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, say=print) -> dict:
+def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, rss_requests: int = RSS_REQUESTS,
+            say=print) -> dict:
     with ThrowawayStack("benchrails", BASE, say=say, source="local-rails") as stack:
         load = load_cpus(stack.plan().spec.app_hosts()[0].cpus)
         variants = _variants(stack, _planned_env(stack))
         own = {"planned": f"http://127.0.0.1:{stack.base + 5}/", "planned_direct": f"http://127.0.0.1:{stack.base + 4}/"}
-        out: dict = {"connections": connections, "seconds": seconds, "rounds": rounds, "rss_requests": RSS_REQUESTS,
+        out: dict = {"connections": connections, "seconds": seconds, "rounds": rounds, "rss_requests": rss_requests,
                      "cpu_sets": stack.plan().app["cpu_sets"].text if "cpu_sets" in stack.plan().app else None,
                      "wrk_cpus": sorted(load or [])}
         runs: dict[str, list[dict]] = {k: [] for k in variants}
@@ -201,8 +202,8 @@ def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, say=print)
                     runs[name].append(wrk(own[name], seconds, connections, load))
                     continue
                 with _jobs_on(stack, v.jobs_pinned), Puma(v.env, v.args, cpus=v.cpus) as puma:
-                    say(f"  round {round_ + 1}/{rounds} {name}: {RSS_REQUESTS} requests, then wrk → {puma.url} …")
-                    puma.requests(RSS_REQUESTS)
+                    say(f"  round {round_ + 1}/{rounds} {name}: {rss_requests} requests, then wrk → {puma.url} …")
+                    puma.requests(rss_requests)
                     rss.setdefault(name, round(_rss_kib(puma.proc.pid) / 1024, 1))
                     _same_start(stack)
                     runs[name].append(wrk(puma.url, seconds, connections, load))

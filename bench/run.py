@@ -13,7 +13,7 @@ BENCHMARKS = {
     "web": ("web", "HTTP load on the reference app", {"seconds": 2, "connections": 4, "rounds": 1}),
     "restart": ("restart", "PostgreSQL restarted under load", {"seconds_around": 1}),
     "rails": ("rails", "the Rails reference app, planned against stock, YJIT and jemalloc",
-              {"seconds": 2, "connections": 4, "rounds": 1}),
+              {"seconds": 2, "connections": 4, "rounds": 1, "rss_requests": 200}),
     "rollout": ("rollout_docker", "controller overhead of a Docker rollout on the test bed", {"rounds": 1}),
     "advise": ("advise", "one sample's cost on a running stack", {"rounds": 2}),
     "webparts": ("webparts", "the tuned Python stack with one part taken away at a time",
