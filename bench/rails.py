@@ -135,11 +135,11 @@ def _cpu_list(text: str) -> set[int]:
     return set(range(int(first), int(last or first) + 1))
 
 
-def _variants(stack: ThrowawayStack, planned: dict[str, str]) -> dict[str, Variant]:
+def _variants(stack: ThrowawayStack, plan, planned: dict[str, str]) -> dict[str, Variant]:
     """Planned Pumas run on the plan's web CPUs with the stack's Sidekiq on the jobs' CPUs, as the
     plan runs them; stock and "no CPU sets" run Puma and Sidekiq on any CPU, as an unplanned host does."""
     puma_rb = ["-C", str(stack.dir / "etc" / "puma.rb")]
-    web = _cpu_list(stack.plan().app["cpu_sets"].value[0]) if "cpu_sets" in stack.plan().app else None
+    web = _cpu_list(plan.app["cpu_sets"].value[0]) if "cpu_sets" in plan.app else None
     direct = {"DATABASE_URL": f"postgres://app@127.0.0.1:{stack.base}/app"}
     stock_env = {k: v for k, v in planned.items() if k not in ("RUBY_YJIT_ENABLE", "RUBYOPT", "LD_PRELOAD",
                                                                "RUBY_GC_HEAP_GROWTH_FACTOR",
@@ -166,9 +166,8 @@ def _variants(stack: ThrowawayStack, planned: dict[str, str]) -> dict[str, Varia
 
 
 @contextlib.contextmanager
-def _jobs_on(stack: ThrowawayStack, pinned: bool):
+def _jobs_on(stack: ThrowawayStack, plan, pinned: bool):
     """The stack's Sidekiq on the plan's jobs CPUs (as `up` starts it) or, for a run, on any CPU."""
-    plan = stack.plan()
     if pinned or "cpu_sets" not in plan.app:
         yield
         return
@@ -186,11 +185,12 @@ def _jobs_on(stack: ThrowawayStack, pinned: bool):
 def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, rss_requests: int = RSS_REQUESTS,
             say=print) -> dict:
     with ThrowawayStack("benchrails", BASE, say=say, source="local-rails") as stack:
-        load = load_cpus(stack.plan().spec.app_hosts()[0].cpus)
-        variants = _variants(stack, _planned_env(stack))
+        plan = stack.plan()   # once: every variant and round reads the same plan
+        load = load_cpus(plan.spec.app_hosts()[0].cpus)
+        variants = _variants(stack, plan, _planned_env(stack))
         own = {"planned": f"http://127.0.0.1:{stack.base + 5}/", "planned_direct": f"http://127.0.0.1:{stack.base + 4}/"}
         out: dict = {"connections": connections, "seconds": seconds, "rounds": rounds, "rss_requests": rss_requests,
-                     "cpu_sets": stack.plan().app["cpu_sets"].text if "cpu_sets" in stack.plan().app else None,
+                     "cpu_sets": plan.app["cpu_sets"].text if "cpu_sets" in plan.app else None,
                      "wrk_cpus": sorted(load or [])}
         runs: dict[str, list[dict]] = {k: [] for k in variants}
         rss: dict[str, float] = {}
@@ -201,7 +201,7 @@ def measure(seconds: int = 6, connections: int = 16, rounds: int = 3, rss_reques
                     say(f"  round {round_ + 1}/{rounds} {name}: wrk → {own[name]} (the stack's own servers) …")
                     runs[name].append(wrk(own[name], seconds, connections, load))
                     continue
-                with _jobs_on(stack, v.jobs_pinned), Puma(v.env, v.args, cpus=v.cpus) as puma:
+                with _jobs_on(stack, plan, v.jobs_pinned), Puma(v.env, v.args, cpus=v.cpus) as puma:
                     say(f"  round {round_ + 1}/{rounds} {name}: {rss_requests} requests, then wrk → {puma.url} …")
                     puma.requests(rss_requests)
                     rss.setdefault(name, round(_rss_kib(puma.proc.pid) / 1024, 1))
