@@ -2,16 +2,19 @@
 computed here. `pulumi up` runs it; `python -m tunestack preview` runs it under Pulumi's mocks."""
 import pulumi
 
-from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServerGroupArgs, DatabasePassword,
+from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServerGroupArgs, BackupRepository,
+                        BackupRepositoryArgs, DatabasePassword,
                         DatabasePasswordArgs, DockerHosts,
                         DockerHostsArgs, LoadBalancer, LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
                         PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, RolloutGuard, RolloutGuardArgs,
                         StackCertificates, StackCertificatesArgs, StackImages, StackImagesArgs, StackSecrets,
                         StackSecretsArgs)
+from components._container import Publish
 from components.app import Replica
 from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.images import images_by_machine, migration_image
 from tunestack.plan import build_plan, container_name
+from tunestack.plan.backupserver import CERT_FILE as BACKUP_CERT, KEY_FILE as BACKUP_KEY
 from tunestack.plan.rollout import running
 from tunestack.pulumi_config import stack_document
 from tunestack.render import Layout, render_container_bases, render_plan
@@ -37,6 +40,7 @@ images = spec.images
 hosts = DockerHosts(f"{stack}-hosts", DockerHostsArgs(spec.hosts, spec.registry,
                                                       config.get_secret("registryPassword")))
 db_machine, cache_machine = (db.name, 0), (cache.name, 0)
+repo_server, agent = (plan.backup[k].value if k in plan.backup else None for k in ("repository server", "database agent"))
 track_image = {"stable": images["app"], "canary": images.get("canary_app")}
 stack_images = StackImages(f"{stack}-images", StackImagesArgs(hosts.providers, hosts.names, images_by_machine(plan)))
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
@@ -52,8 +56,19 @@ postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
     secrets.migrator_password, secrets.jobs_password, major=spec.postgres.version,
-    tls_files=certs.files("postgres"), backup_conf=starts.get("pgbackrest.conf"), stanza=plan.backup["stanza"].value),
+    tls_files=certs.files("postgres"), backup_conf=starts.get("pgbackrest.conf"), stanza=plan.backup["stanza"].value,
+    backup_tls_files=certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
+    backup_agent=Publish(agent.port, agent.address) if agent else None,
+    repository_server=(repo_server.name, repo_server.address) if repo_server else None),
     opts=pulumi.ResourceOptions(depends_on=[stack_images]))
+# pgBackRest's repository on another host of the stack (plan: backup → repository server).
+backup_repository = BackupRepository(repo_server.name, BackupRepositoryArgs(
+    hosts.providers[(repo_server.host, 0)], network.networks[(repo_server.host, 0)].name,
+    stack_images.image_id((repo_server.host, 0), images["postgres"]), hosts.urls[(repo_server.host, 0)],
+    starts["pgbackrest.repository.conf"], plan.container(repo_server.host, repo_server.service), repo_server.port,
+    repo_server.address, (agent.name, agent.address), plan.backup["stanza"].value,
+    certs.files("backup-repo", BACKUP_CERT, BACKUP_KEY), [postgres.container, *postgres.live]),
+    opts=pulumi.ResourceOptions(depends_on=[stack_images])) if repo_server else None
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,

@@ -1,6 +1,7 @@
 """Pulumi ComponentResources, one per service. They take typed Args built from the plan and
 compute nothing themselves."""
 from .app import AppServerGroup, AppServerGroupArgs
+from .backup import BackupRepository, BackupRepositoryArgs
 from .dbpassword import DatabasePassword, DatabasePasswordArgs
 from .hosts import DockerHosts, DockerHostsArgs
 from .images import StackImages, StackImagesArgs
@@ -15,7 +16,8 @@ from .secrets import StackSecrets, StackSecretsArgs
 from .tls import StackCertificates, StackCertificatesArgs
 
 __all__ = [
-    "AppMigration", "AppMigrationArgs", "AppServerGroup", "AppServerGroupArgs", "DatabasePassword", "DatabasePasswordArgs",
+    "AppMigration", "AppMigrationArgs", "AppServerGroup", "AppServerGroupArgs", "BackupRepository",
+    "BackupRepositoryArgs", "DatabasePassword", "DatabasePasswordArgs",
     "DockerHosts", "DockerHostsArgs", "LoadBalancer",
     "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresServer", "PostgresServerArgs",
     "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackCertificates", "StackCertificatesArgs",

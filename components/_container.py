@@ -59,6 +59,8 @@ class ContainerSpec:
     delete_first: bool = True                              # False: start the new one before the old goes
     labels: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)       # names on the private network; default: `name`
+    hosts: dict[str, str] = field(default_factory=dict)    # name → address in /etc/hosts (servers on other hosts)
+    entrypoint: list[str] | None = None                    # default: the image's
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -75,6 +77,9 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())] or None,
         image=spec.image,
         command=spec.command,
+        entrypoints=spec.entrypoint,
+        hosts=[docker.ContainerHostArgs(host=name, ip=address) for name, address in sorted(spec.hosts.items())]
+        or None,
         envs=spec.envs or None,
         uploads=uploads or None,
         memory=spec.limit.memory_bytes // MIB,

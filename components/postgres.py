@@ -17,10 +17,12 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from tunestack.plan.memory import ContainerLimit
+from tunestack.plan.backupserver import KEY_FILE as BACKUP_KEY_FILE
 from tunestack.plan.tls import KEY_FILE
 from tunestack.backup.pgbackrest import DEFAULT_CONFIG
 from tunestack.render import CONTAINER_BACKUP, render_text
 
+from .backup import BACKUP_STANZA
 from ._container import ContainerSpec, Publish, data_volume, service_container
 from ._live import LIVE_DIR, live_files, live_volume
 
@@ -41,14 +43,6 @@ MAJOR_GUARD = (
     'the data directory of another major: the running server was left as it is. Put postgres.version back to '
     '$found, or upgrade with pg_upgrade first (README: PostgreSQL major upgrades)." >&2; exit 1; fi; '
     'echo "data directory: PostgreSQL ${found:-(new)}; server: $MAJOR"')
-# pgBackRest beside the server (issue #27), once the server runs with its archive settings: the
-# stanza (idempotent), and a first full backup when the repository holds none, so point-in-time
-# recovery works from the first `up`. As postgres, over the container's own socket (peer).
-BACKUP_STANZA = (
-    'set -e; run() { docker exec -u postgres "$CONTAINER" pgbackrest --stanza="$STANZA" --log-level-console=warn "$@"; }; '
-    'run stanza-create; '
-    'if run --output=json info | grep -q \'"label"\'; then echo "stanza $STANZA: a backup is there"; '
-    'else run --type=full backup; echo "stanza $STANZA: first full backup taken"; fi')
 REPOSITORY = CONTAINER_BACKUP.backup_dir   # the repository volume in the container
 
 
@@ -71,6 +65,11 @@ class PostgresServerArgs:
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files: TLS only
     backup_conf: str | None = None   # pgbackrest.conf when the stack archives (render_container_bases)
     stanza: str = ""                 # the plan's stanza
+    # A repository on another host (BackupRepository): the agent's certificate, key and CA, its
+    # port published beside PostgreSQL's, and the repository server's name → address.
+    backup_tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    backup_agent: Publish | None = None
+    repository_server: tuple[str, str] | None = None
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -78,8 +77,10 @@ class PostgresServer(pulumi.ComponentResource):
         super().__init__("tunestack:index:PostgresServer", name, None, opts)
         self.volume = data_volume(self, args.provider, f"{name}-data")
         self.live_volume = live_volume(self, args.provider, name)
-        # The backups outlive the server and its data volume: a volume of their own, protected too.
-        self.backup_volume = data_volume(self, args.provider, f"{name}-backups") if args.backup_conf else None
+        # The backups outlive the server and its data volume: a volume of their own, protected too
+        # (with a repository on another host, that host's BackupRepository holds it).
+        beside = args.backup_conf is not None and args.repository_server is None
+        self.backup_volume = data_volume(self, args.provider, f"{name}-backups") if beside else None
         backup_files = {DEFAULT_CONFIG: args.backup_conf} if args.backup_conf else {}
         self.major_guard = command.local.Command(
             f"{name}-major-guard", create=MAJOR_GUARD,
@@ -102,14 +103,16 @@ class PostgresServer(pulumi.ComponentResource):
                    **args.tls_files,
                    f"{SECRETS}/postgres-password": args.superuser_password,
                    f"{SECRETS}/migrator-password": args.migrator_password,
-                   f"{SECRETS}/jobs-password": args.jobs_password, **backup_files},
+                   f"{SECRETS}/jobs-password": args.jobs_password, **backup_files, **args.backup_tls_files},
             secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/migrator-password",
-                          f"{SECRETS}/jobs-password", KEY_FILE},
+                          f"{SECRETS}/jobs-password", KEY_FILE, BACKUP_KEY_FILE},
             envs=[f"PGDATA={DATA_DIR}/pgdata"],
             volumes=[(self.volume, DATA_DIR), (self.live_volume, LIVE_DIR)]
             + ([(self.backup_volume, REPOSITORY)] if self.backup_volume else []),
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(args.port)],
-            publish=[Publish(args.port, args.publish_address)] if args.publish_address else [],
+            publish=([Publish(args.port, args.publish_address)] if args.publish_address else [])
+            + ([args.backup_agent] if args.backup_agent else []),
+            hosts=dict([args.repository_server]) if args.repository_server else {},
             shm_bytes=args.limit.shm_bytes,
             stop_seconds=120,   # fast shutdown checkpoints first: give it time, never crash recovery
             depends_on=[self.major_guard],   # the check runs, and passes, before any replacement
@@ -122,5 +125,5 @@ class PostgresServer(pulumi.ComponentResource):
             triggers=[self.container.id],
             # archive_command arrives live: the first backup waits for its WAL to be archived
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, *self.live]),
-        ) if args.backup_conf else None
+        ) if beside else None
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

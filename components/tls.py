@@ -63,16 +63,17 @@ class StackCertificates(pulumi.ComponentResource):
             cert = tls.LocallySignedCert(
                 f"{name}-{service}-cert", cert_request_pem=request.cert_request_pem, ca_private_key_pem=ca_key,
                 ca_cert_pem=self.ca_pem, validity_period_hours=SERVER_HOURS, early_renewal_hours=RENEW_HOURS,
-                allowed_uses=["digital_signature", "key_encipherment", "server_auth"], opts=mine)
+                allowed_uses=["digital_signature", "key_encipherment", "server_auth"]
+                + (["client_auth"] if server.client else []), opts=mine)
             self.servers[service] = ServerCertificate(cert.cert_pem, pulumi.Output.secret(key.private_key_pem))
         self.register_outputs({"ca_pem": self.ca_pem})
 
-    def files(self, service: str) -> dict[str, pulumi.Output[str]]:
-        """A TLS server's uploads: its certificate, its key (secret: KEY_FILE) and the CA; none for
+    def files(self, service: str, cert_file: str = CERT_FILE, key_file: str = KEY_FILE) -> dict[str, pulumi.Output[str]]:
+        """A TLS server's uploads: its certificate, its key (secret: `key_file`) and the CA; none for
         a server that serves no TLS (a client that verifies others takes `client_files`)."""
         if service not in self.servers:
             return {}
-        return {CERT_FILE: self.servers[service].cert_pem, KEY_FILE: self.servers[service].key_pem,
+        return {cert_file: self.servers[service].cert_pem, key_file: self.servers[service].key_pem,
                 CA_FILE: self.ca_pem}
 
     def client_files(self) -> dict[str, pulumi.Output[str]]:

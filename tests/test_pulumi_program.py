@@ -29,7 +29,7 @@ COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tu
               "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
               "tunestack:index:DockerHosts", "tunestack:index:StackSecrets", "tunestack:index:StackImages",
               "tunestack:index:RolloutGuard", "tunestack:index:AppMigration", "tunestack:index:StackCertificates",
-              "tunestack:index:DatabasePassword"}
+              "tunestack:index:DatabasePassword", "tunestack:index:BackupRepository"}
 
 
 def docker_plan(stack):
@@ -48,7 +48,9 @@ def test_resource_graph(stack):
     run = run_program(stack)
     by_urn = {r.urn: r for r in run.registrations}
     types = {r.type for r in run.registrations}
-    assert COMPONENTS <= types
+    plan = docker_plan(stack)
+    remote_backups = "repository server" in plan.backup   # a repository on another host (issue #27)
+    assert COMPONENTS - ({"tunestack:index:BackupRepository"} if not remote_backups else set()) <= types
     for r in run.registrations:
         parent = by_urn.get(r.parent)
         if r.type in COMPONENTS:
@@ -57,12 +59,12 @@ def test_resource_graph(stack):
             assert parent is not None and parent.type in COMPONENTS, f"{r.name} has no component parent"
             assert r.name.startswith(parent.name), f"{r.name} is not named after {parent.name}"
     containers = {r.name for r in run.of_type(CONTAINER)}
-    plan = docker_plan(stack)
     processes = plan.spec.app.jobs.processes   # one job container per process (jobs.processes)
     jobs = {r.name.replace("-web-", "-jobs-") + (f"-{p + 1}" if processes > 1 else "")
             for r in running(plan.replicas) for p in range(processes)}
     expected = {f"{stack}-postgres", f"{stack}-pgbouncer", f"{stack}-redis-cache", f"{stack}-redis-queue",
-                f"{stack}-lb"} | {r.name for r in running(plan.replicas)} | jobs
+                f"{stack}-lb"} | {r.name for r in running(plan.replicas)} | jobs \
+        | ({f"{stack}-backup-repo"} if remote_backups else set())
     assert containers == expected
     # One Docker provider per machine: the socket locally, ssh://user@address for listed hosts.
     providers = {r.name: r.inputs.get("host") for r in run.of_type("pulumi:providers:docker")}
@@ -270,8 +272,10 @@ def test_preview_lists_the_full_graph_of_prod():
     # (component and command each) before the app replicas, and the app image on the db machine for
     # the migration (issue #25), + TLS between hosts (issue #25): the certificates' component, the
     # CA's key and certificate, and a key, request and certificate for each of the 4 servers, + the
-    # app role's password delivered live (component and command)
-    assert out.startswith("stack prod: 123 resources")
+    # app role's password delivered live (component and command), + pgBackRest's repository on the
+    # cache host (issue #27: component, volume, container, stanza command, the PostgreSQL image on
+    # that machine, and a key, request and certificate for the repository server and the agent)
+    assert out.startswith("stack prod: 134 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -522,3 +526,28 @@ def test_a_re_pushed_registry_tag_is_pulled_by_its_new_digest():
     before, after = run_program("staging"), run_program("staging", aliases={tag: f"{tag} (pushed again)"})
     assert names(before) == {f"{tag}@{mock_image_id(tag)}"}
     assert names(after) == {f"{tag}@{mock_image_id(tag + ' (pushed again)')}"}
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_backups_cross_hosts_only_between_the_two_certified_servers(stack):
+    """Issue #27: the repository lives on the cache host in a container of its own, on a protected
+    volume; PostgreSQL's container publishes the database agent on the db host's address only; each
+    side reaches the other by the name its certificate carries, mapped to the host's address; the
+    keys are uploads marked secret."""
+    run, plan = run_program(stack), docker_plan(stack)
+    repo, agent = plan.backup["repository server"].value, plan.backup["database agent"].value
+    containers = {r.name: r for r in run.of_type(CONTAINER)}
+    server, postgres = containers[repo.name], containers[f"{stack}-postgres"]
+    assert [(p["internal"], p["ip"]) for p in server.inputs["ports"]] == [(8432, repo.address)]
+    assert (8432, agent.address) in {(p["internal"], p["ip"]) for p in postgres.inputs["ports"]}
+    assert server.inputs["hosts"] == [{"host": agent.name, "ip": agent.address}]
+    assert postgres.inputs["hosts"] == [{"host": repo.name, "ip": repo.address}]
+    for container in (server, postgres):
+        uploads = {u["file"]: u["content"] for u in container.inputs["uploads"]}
+        assert SECRET_SIG in uploads["/etc/tunestack/secrets/backup.key"]
+        assert "/etc/tunestack/tls/backup.crt" in uploads
+    (volume,) = [r for r in run.of_type("docker:index/volume:Volume") if r.name == f"{repo.name}-data"]
+    assert volume.protect and volume.retain_on_delete and volume.provider_name == server.provider_name
+    assert server.provider_name != postgres.provider_name   # another host's engine
+    (stanza,) = [r for r in run.of_type("command:local:Command") if r.name == f"{repo.name}-stanza"]
+    assert stanza.inputs["environment"]["STANZA"] == stack

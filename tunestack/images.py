@@ -39,14 +39,17 @@ def migration_image(plan) -> str | None:
 def images_by_machine(plan) -> dict[Machine, set[str]]:
     """Which image references each machine runs: PostgreSQL and PgBouncer on the db host, and the
     app image whose migration runs beside them (migration_image); both Redis and HAProxy on the
-    cache host; each replica its track's app image."""
+    cache host; each replica its track's app image; the PostgreSQL image also on the host of a
+    repository server (pgBackRest is in it)."""
     spec, images = plan.spec, plan.spec.images
     db, cache = (spec.host_with("db").name, 0), (spec.host_with("cache").name, 0)
     track = {"stable": images.get("app"), "canary": images.get("canary_app")}
     needs: dict[Machine, set[str]] = {}
     for machine, ref in [(db, images.get("postgres")), (db, images.get("pgbouncer")), (db, migration_image(plan)),
                          (cache, images.get("redis")), (cache, images.get("haproxy")),
-                         *[((r.host, r.machine), track[r.track]) for r in running(plan.replicas)]]:
+                         *[((r.host, r.machine), track[r.track]) for r in running(plan.replicas)],
+                         *([((plan.backup["repository server"].value.host, 0), images.get("postgres"))]
+                           if "repository server" in plan.backup else [])]:
         if ref:
             needs.setdefault(machine, set()).add(ref)
     return needs

@@ -14,6 +14,7 @@ from .plan import Plan
 from .units import format_bytes_human
 from .plan.alerts import METRICS_PATH
 from .plan.backup import PGBACKREST_OPTIONS, repository_options
+from .plan.backupserver import AGENT_SERVICE, REPOSITORY_SERVICE, client_options
 from .plan.pgalerts import EXPORTER_QUERIES
 from .plan.rollout import running
 from .plan.tls import tls_keys
@@ -221,14 +222,26 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     return files
 
 
-def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str | None = None) -> str:
+def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str | None = None,
+                    side: str = "db") -> str:
     """pgBackRest's config: the plan's options, the repository where the plan puts it, and where
-    the stack's PostgreSQL keeps its data (`pg_path`, else the layout's) and socket."""
-    spec = plan.spec
+    the stack's PostgreSQL keeps its data (`pg_path`, else the layout's) and socket. With a
+    repository server on another host (plan `repository server`, containers), `side` "db" is the
+    PostgreSQL container's (a client of the repository, and the agent's TLS server) and
+    "repository" the repository server's (the repository, and a client of the agent)."""
+    spec, tls = plan.spec, plan.tls
+    remote = "repository server" in plan.backup
+    if not remote:
+        repo = repository_options(plan.backup["repository"].value, spec.backup, spec.hosts, layout.backup_dir)
+    elif side == "db":
+        repo = {k: s.text for k, s in client_options("repo1-host", plan.backup["repository server"].value).items()}
+    else:
+        repo = {"repo1-path": layout.backup_dir}
+    server = tls[AGENT_SERVICE if side == "db" else REPOSITORY_SERVICE].settings if remote else {}
+    pg_host = client_options("pg1-host", plan.backup["database agent"].value) if remote and side != "db" else {}
     return env.get_template("pgbackrest.conf.j2").render(
-        stack=plan.stack, options={k: plan.backup[k] for k in PGBACKREST_OPTIONS},
-        repo=repository_options(plan.backup["repository"].value, spec.backup, spec.hosts, layout.backup_dir),
-        work_dir=layout.pgbackrest_dir,
+        stack=plan.stack, options={k: plan.backup[k] for k in PGBACKREST_OPTIONS}, repo=repo, server=server,
+        pg_host=pg_host, work_dir=layout.pgbackrest_dir,
         pg_path=pg_path or f"{layout.data_dir}/postgres", pg_port=spec.postgres.port, pg_socket=layout.pg_socket_dir)
 
 
@@ -282,6 +295,8 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
                                         if k not in PGBOUNCER_AT_START and k not in tls}),
         **({"pgbackrest.conf": pgbackrest_conf(plan, CONTAINER_BACKUP, env, CONTAINER_PGDATA)}
            if plan.postgres["archive_mode"].text == "on" else {}),
+        **({"pgbackrest.repository.conf": pgbackrest_conf(plan, CONTAINER_BACKUP, env, CONTAINER_PGDATA, "repository")}
+           if "repository server" in plan.backup else {}),
     }
 
 

@@ -46,4 +46,12 @@ if [ -f /etc/tunestack/live/roles.sql ]; then
 fi
 as_postgres pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
 rm -rf "$sock"
+# The database agent, when the stack's repository is on another host: pgBackRest's TLS server, which
+# that host's backups read the data folder and the socket through. Detached so that tini adopts it,
+# never the postmaster (which would take an unknown child's exit for a crashed backend and restart
+# every session); restarted when it exits, its output in the container's log.
+if grep -q '^tls-server-address=' /etc/pgbackrest/pgbackrest.conf 2>/dev/null; then
+  ( setsid sh -c 'while :; do setpriv --reuid=postgres --regid=postgres --init-groups pgbackrest server
+                  echo "pgbackrest server exited ($?); starting it again in 2 s" >&2; sleep 2; done' </dev/null & )
+fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tunestack-restore-check PGBACKREST-RESTORE-OPTION…: in a throwaway container of the stack's own
 # PostgreSQL image (no network, the repository volume read-only at /var/lib/pgbackrest, a new volume
-# at /restore), restore a backup set into /restore/pgdata with pgBackRest, then prove it: a scratch
+# at /restore; or, with the repository on another host, the network and a client certificate),
+# restore a backup set into /restore/pgdata with pgBackRest, then prove it: a scratch
 # server with no TCP listener and no archiving (its new timeline must never reach the repository)
 # replays to the target, leaves recovery, and every table of the app's database is counted.
 # Prints "table|rows" lines, then "recovered in N s". The config arrives as PGBACKREST_CONF_TEXT
@@ -12,6 +13,12 @@ mkdir -p /etc/pgbackrest /restore/pgdata /var/lib/tunestack/postgres/pgbackrest
 printf '%s\n' "$PGBACKREST_CONF_TEXT" > /etc/pgbackrest/pgbackrest.conf
 chown postgres:postgres /restore /restore/pgdata /var/lib/tunestack/postgres /var/lib/tunestack/postgres/pgbackrest
 chmod 0700 /restore/pgdata
+# A repository on another host: the client certificate arrived in the secrets folder (never in
+# the environment); pgBackRest reads its key as postgres.
+if [ -d /etc/tunestack/secrets ]; then
+  chown -R postgres:postgres /etc/tunestack/secrets; chmod 0700 /etc/tunestack/secrets
+  find /etc/tunestack/secrets -type f -exec chmod 0600 {} +
+fi
 sock=$(as_postgres mktemp -d)
 as_postgres pgbackrest --pg1-path=/restore/pgdata --log-level-console=warn "$@" restore
 start=$(date +%s)

@@ -256,12 +256,13 @@ class Replay:
             ulimits=[{"Name": u["name"], "Soft": int(u["soft"]), "Hard": int(u["hard"])} for u in i.get("ulimits", [])],
             binds={v["volumeName"]: {"bind": v["containerPath"], "mode": "rw"} for v in i.get("volumes", [])},
             sysctls=i.get("sysctls") or None,
+            extra_hosts={h["host"]: h["ip"] for h in i.get("hosts", [])} or None,
             port_bindings=ports or None, network_mode=networks[0]["name"] if networks else "none")
         endpoint = {n["name"]: api.create_endpoint_config(aliases=n.get("aliases")) for n in networks}
         labels = {lab["label"]: lab["value"] for lab in i.get("labels", [])}
         created = api.create_container(
             labels=labels or None,
-            image=self.image_of(r), name=i["name"], command=i.get("command"),
+            image=self.image_of(r), name=i["name"], command=i.get("command"), entrypoint=i.get("entrypoints"),
             environment=i.get("envs"), host_config=host_config, ports=list(ports) or None,
             stop_timeout=int(i["stopTimeout"]) if i.get("stopTimeout") else None,
             healthcheck={"test": health["tests"], "interval": nanoseconds(health["interval"]),

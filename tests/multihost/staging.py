@@ -46,9 +46,10 @@ def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m
     """Copy the images to the hosts, run the program for the bed's stack file under the mocks and
     replay it through each host's engine over SSH. Returns (replay, plan, stacks folder)."""
     apps = [IMAGES["app"], IMAGES["canary_app"]]
-    # the db host runs the app image's migrations too: each version the program migrates with
+    # the db host runs the app image's migrations too: each version the program migrates with;
+    # the cache host keeps the backups, in a container of the PostgreSQL image (pgBackRest)
     bed.load_images(source_engine_url, {"db": [IMAGES["postgres"], IMAGES["pgbouncer"], *apps],
-                                        "cache": [IMAGES["redis"], IMAGES["haproxy"]], "app1": apps, "app2": apps})
+                                        "cache": [IMAGES["redis"], IMAGES["haproxy"], IMAGES["postgres"]], "app1": apps, "app2": apps})
     path = stacks / "Pulumi.bed.yaml"
     path.write_text(yaml.safe_dump(stack_document(bed)))
     by_url = {h.url: h for h in bed.hosts.values()}

@@ -12,28 +12,13 @@ import pytest
 import yaml
 
 from tests.docker.replay import CONTAINER, plain
-from tests.multihost.bed import Bed
 from tests.docker.replay import ReplayStack
-from tests.multihost.staging import IMAGES, deploy
+from tests.multihost.staging import IMAGES
 from tunestack.plan import build_plan
 from tunestack.poll import wait_until
 from tunestack.stackfile import load
 
 pytestmark = pytest.mark.multihost
-
-
-@pytest.fixture(scope="module")
-def staging(engine, tmp_path_factory):
-    bed = Bed()
-    path_before = os.environ["PATH"]
-    try:
-        bed.start()
-        os.environ["PATH"] = bed.env["PATH"]   # the docker SDK's ssh:// runs `ssh` from PATH
-        replay, plan, stacks = deploy(bed, engine.url, tmp_path_factory.mktemp("stacks"))
-        yield bed, replay, plan, stacks
-    finally:
-        os.environ["PATH"] = path_before
-        bed.stop()
 
 
 def on_host(bed, name, *cmd) -> str:

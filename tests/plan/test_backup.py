@@ -35,10 +35,11 @@ def test_archiving_bounds_the_loss_of_a_db_host_to_archive_timeout():
     assert pg["archive_command"].text == "pgbackrest --stanza=prod archive-push %p"
 
 
-def test_containers_do_not_archive_to_a_repository_that_is_not_there():
-    """PostgreSQL docs 26.3.1: while archive_command fails, WAL segments stay in pg_wal; containers
-    run no pgBackRest yet, so their plan keeps archiving off and says why."""
-    pg = build_plan(spec("prod"), target="docker").postgres
+def test_containers_do_not_archive_to_s3_they_cannot_reach():
+    """PostgreSQL docs 26.3.1: while archive_command fails, WAL segments stay in pg_wal. The keys
+    of an S3 repository are not delivered to containers yet, so archiving stays off, with why."""
+    s3 = BackupSpec(repository_kind="s3", repository="backups", s3_region="eu-west-1")
+    pg = build_plan(replace(spec("prod"), backup=s3), target="docker").postgres
     assert pg["archive_mode"].text == "off" and "until the disk fills" in pg["archive_mode"].reason
     assert "archive_command" not in pg
 

@@ -82,7 +82,8 @@ def test_a_usable_ca_is_taken(tmp_path):
     assert not [r for r in run.registrations if r.type == "tls:index/selfSignedCert:SelfSignedCert"], \
         "no CA of the program's own"
     signed = [r for r in run.registrations if r.type == "tls:index/locallySignedCert:LocallySignedCert"]
-    assert len(signed) == 4 and all(r.plain_inputs["caCertPem"] == cert for r in signed)
+    # the 4 servers' and pgBackRest's two (repository server and database agent, issue #27)
+    assert len(signed) == 6 and all(r.plain_inputs["caCertPem"] == cert for r in signed)
     from cryptography import x509
     ca = x509.load_pem_x509_certificate(cert.encode())
     for r in signed:

@@ -1,15 +1,25 @@
-"""Backups of a Docker stack whose repository is a volume beside PostgreSQL (one db host; issue
-#27). pgBackRest runs inside the stack's PostgreSQL container as postgres, over its own socket. A
-restore never touches the running server: it goes into a new volume, in a throwaway container of
-the same image with no network and the repository mounted read-only, and is proven there
-(images/postgres/restore-check.sh: recovery ended, every table counted) before anyone uses it."""
+"""Backups of a Docker stack (issue #27), with its repository either a volume beside PostgreSQL
+(one db host) or on another host in the stack's repository server (plan: backup → repository
+server). pgBackRest runs as postgres: in the PostgreSQL container over its own socket, or in the
+repository server, which reads the data through the agent in the PostgreSQL container.
+
+A restore never touches the running server: it goes into a new volume, in a throwaway container
+of the same image on the db host, and is proven there (images/postgres/restore-check.sh: recovery
+ended, every table counted) before anyone uses it. That container has no network and the
+repository read-only when the repository is beside it; otherwise it reaches the repository server
+with the agent's client certificate, copied from container to container through the engine, never
+through an environment, an argument or a file of this machine."""
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 
 from ..errors import UsageError
+from ..plan.backupserver import CERT_FILE, KEY_FILE, REPOSITORY_SERVICE
 from ..plan.placement import container_name
+from ..plan.tls import CA_FILE
 from ..render import CONTAINER_BACKUP
 from .pgbackrest import DEFAULT_CONFIG, PgBackRestError, backups_of
 from .proof import COUNT_TABLES, parse_counts
@@ -19,21 +29,30 @@ REPOSITORY = CONTAINER_BACKUP.backup_dir     # the repository volume in the cont
 
 
 class DockerBackups:
-    def __init__(self, client, stack: str):
-        """`client`: a docker SDK client of the db host's engine."""
+    def __init__(self, client, stack: str, repository_client=None):
+        """`client`: a docker SDK client of the db host's engine; `repository_client`: the
+        repository host's, when the stack keeps its repository there."""
         self.client, self.stack = client, stack
         self.container = client.containers.get(container_name(stack, "postgres"))
+        self.runner = repository_client.containers.get(container_name(stack, REPOSITORY_SERVICE)) \
+            if repository_client else self.container
 
-    def _exec(self, *argv: str) -> str:
-        res = self.container.exec_run(list(argv), user="postgres")
+    @staticmethod
+    def _exec(container, *argv: str) -> str:
+        res = container.exec_run(list(argv), user="postgres")
         text = res.output.decode(errors="replace")
         if res.exit_code:
-            raise PgBackRestError(f"{argv[0]} {argv[-1]} in {self.container.name} failed (exit {res.exit_code}):\n"
+            raise PgBackRestError(f"{argv[0]} {argv[-1]} in {container.name} failed (exit {res.exit_code}):\n"
                                   + "\n".join(text.splitlines()[-15:]))
         return text
 
     def pgbackrest(self, *args: str) -> str:
-        return self._exec("pgbackrest", f"--stanza={self.stack}", *args)
+        """pgBackRest where this stack runs its backups: beside PostgreSQL, or in the repository server."""
+        return self._exec(self.runner, "pgbackrest", f"--stanza={self.stack}", *args)
+
+    @property
+    def remote(self) -> bool:
+        return self.runner is not self.container
 
     def backup(self, kind: str = "full") -> Backup:
         self.pgbackrest("--log-level-console=warn", f"--type={kind}", "backup")
@@ -44,7 +63,7 @@ class DockerBackups:
         return backups_of(stanzas[0]) if stanzas else []
 
     def current_lsn(self) -> str:
-        return self._exec("psql", "-AtX", "-d", "postgres", "-c", "SELECT pg_current_wal_lsn()").strip()
+        return self._exec(self.container, "psql", "-AtX", "-d", "postgres", "-c", "SELECT pg_current_wal_lsn()").strip()
 
     def _repository_volume(self) -> str:
         mounts = [m["Name"] for m in self.container.attrs["Mounts"] if m.get("Destination") == REPOSITORY]
@@ -66,18 +85,60 @@ class DockerBackups:
             raise UsageError(f"volume {volume} exists already; name a new one")
         except docker.errors.NotFound:
             pass
-        repository, conf = self._repository_volume(), self._exec("cat", DEFAULT_CONFIG)
+        repository = None if self.remote else self._repository_volume()
+        conf = self._exec(self.container, "cat", DEFAULT_CONFIG)
         self.client.volumes.create(volume, labels={"tunestack.stack": self.stack, "tunestack.restored-from": backup.label})
         try:
-            out = self.client.containers.run(
-                self.container.image.id, [f"--stanza={self.stack}", *restore_options(target, backup)],
-                entrypoint=["/usr/bin/tini", "--", "tunestack-restore-check"], network_mode="none", remove=True, stderr=True,
-                volumes={repository: {"bind": REPOSITORY, "mode": "ro"}, volume: {"bind": "/restore", "mode": "rw"}},
-                environment={"PGBACKREST_CONF_TEXT": conf, "COUNT_TABLES": COUNT_TABLES},
-                labels={"tunestack.stack": self.stack, "tunestack.service": "restore-check"}).decode()
-        except docker.errors.ContainerError as exc:
+            out = self._prove(conf, [f"--stanza={self.stack}", *restore_options(target, backup)], volume, repository)
+        except PgBackRestError:
             self.client.volumes.get(volume).remove(force=True)
-            raise PgBackRestError(f"the restore into {volume} failed:\n{(exc.stderr or b'').decode()[-2000:]}") from None
+            raise
         seconds = next((int(line.split()[2]) for line in out.splitlines() if line.startswith("recovered in ")), None)
         return {"backup": backup.label, "target": target.describe(), "volume": volume, "recovery_seconds": seconds,
                 "tables": parse_counts(out)}
+
+    def _prove(self, conf: str, command: list[str], volume: str, repository: str | None) -> str:
+        """Run restore-check in a throwaway container on the db host; its output, or PgBackRestError.
+        `repository`: the repository volume beside PostgreSQL (None: the repository server's)."""
+        volumes = {volume: {"bind": "/restore", "mode": "rw"}}
+        if repository is None:
+            network, hosts = "bridge", self._repository_hosts()
+        else:
+            network, hosts = "none", None
+            volumes[repository] = {"bind": REPOSITORY, "mode": "ro"}
+        box = self.client.containers.create(
+            self.container.image.id, command, entrypoint=["/usr/bin/tini", "--", "tunestack-restore-check"],
+            network_mode=network, extra_hosts=hosts, volumes=volumes,
+            environment={"PGBACKREST_CONF_TEXT": conf, "COUNT_TABLES": COUNT_TABLES},
+            labels={"tunestack.stack": self.stack, "tunestack.service": "restore-check"})
+        try:
+            if self.remote:
+                box.put_archive("/", self._client_certificate())
+            box.start()
+            code = box.wait(timeout=1800)["StatusCode"]
+            out = box.logs(stdout=True, stderr=False).decode(errors="replace")
+            if code:
+                err = box.logs(stdout=False, stderr=True).decode(errors="replace")
+                raise PgBackRestError(f"the restore into {volume} failed (exit {code}):\n{err[-2000:]}")
+            return out
+        finally:
+            box.remove(force=True)
+
+    def _repository_hosts(self) -> dict[str, str]:
+        """The repository server's name → address, exactly as the PostgreSQL container has it."""
+        return dict(entry.split(":", 1) for entry in self.container.attrs["HostConfig"].get("ExtraHosts") or [])
+
+    def _client_certificate(self) -> bytes:
+        """The agent's certificate, key and the CA, from the PostgreSQL container, as a tar for
+        put_archive at /: the key stays 0600 (restore-check makes it postgres')."""
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            for path in (CA_FILE, CERT_FILE, KEY_FILE):
+                stream, _ = self.container.get_archive(path)
+                with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as got:
+                    member = got.getmembers()[0]
+                    data = got.extractfile(member).read()
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size, info.mode = len(data), 0o600 if path == KEY_FILE else 0o644
+                tar.addfile(info, io.BytesIO(data))
+        return out.getvalue()

@@ -24,8 +24,9 @@ def register(sub) -> None:
                                    "(BGSAVE) beside it under the same label. pgBackRest makes the first backup full "
                                    "whatever --type says. Progress on stderr; --json for the result. The stack also "
                                    "backs itself up on the plan's schedule (a full backup weekly or daily, a "
-                                   "differential on other days). With --target docker: a Docker stack's, in its "
-                                   "PostgreSQL container, into the repository volume beside it.")
+                                   "differential on other days). With --target docker: a Docker stack's, into the "
+                                   "repository volume beside its PostgreSQL container, or run in the repository server "
+                                   "on another host of the stack (plan --target docker --section backup says which).")
     stack_options(p)
     p.add_argument("--type", choices=TYPES, default="diff",
                    help="full: everything; diff (default): what changed since the last full; incr: since the "
@@ -75,8 +76,7 @@ def _local_only(args, command: str):
     if not is_local_stack(spec):
         remote = ", ".join(h.name for h in spec.hosts if not h.is_local)
         raise UsageError(f"tunestack {command} without --target runs pgBackRest on a local stack; stack {args.stack} "
-                         f"has remote hosts ({remote}). For its containers add --target docker (a repository beside "
-                         "PostgreSQL; across hosts tunestack does not run pgBackRest yet: README, Backups)")
+                         f"has remote hosts ({remote}). For its containers add --target docker")
     return local_stack(args)
 
 
@@ -221,25 +221,33 @@ def run_restore(args) -> int:
     return 0
 
 
-# --target docker: a Docker stack whose repository is a volume beside PostgreSQL
-# (tunestack/backup/docker.py). pgBackRest runs in the stack's PostgreSQL container; a restore goes
-# into a new volume and is proven in a throwaway container; nothing running is touched. The db
-# host's engine: DOCKER_HOST for a host on this machine (as the docker CLI), else the host over SSH.
+# --target docker: a Docker stack's backups (tunestack/backup/docker.py), in the repository volume
+# beside PostgreSQL or in the repository server on another host. A restore goes into a new volume on
+# the db host and is proven in a throwaway container; nothing running is touched. Each host's
+# engine: DOCKER_HOST for a host on this machine (as the docker CLI), else the host over SSH.
 
 def _backups(args):
     import docker
 
     from ..backup.docker import DockerBackups
+    from ..plan import build_plan
     from ..targets import docker_url
     from .stacks import stack_spec
 
     spec = stack_spec(args.stack)
-    db = spec.host_with("db")
-    url = os.environ.get("DOCKER_HOST") if db.is_local and os.environ.get("DOCKER_HOST") else docker_url(db)
+    plan = build_plan(spec, target="docker")
+
+    def engine(host):
+        url = os.environ.get("DOCKER_HOST") if host.is_local and os.environ.get("DOCKER_HOST") else docker_url(host)
+        return url, docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
+    url, client = engine(spec.host_with("db"))
+    repository = plan.backup["repository server"].value if "repository server" in plan.backup else None
+    repo_url, repo_client = engine(next(h for h in spec.hosts if h.name == repository.host)) if repository else (url, None)
     try:
-        return DockerBackups(docker.DockerClient(base_url=url, timeout=600), args.stack)
-    except docker.errors.NotFound:
-        raise UsageError(f"stack {args.stack} has no PostgreSQL container on {url}: deploy it first (pulumi up)") from None
+        return DockerBackups(client, args.stack, repo_client)
+    except docker.errors.NotFound as exc:
+        raise UsageError(f"stack {args.stack} is not deployed on {url}{'' if repo_url == url else ' and ' + repo_url}: "
+                         f"{exc.explanation}; deploy it first (pulumi up)") from None
 
 
 def _docker_backup(args) -> int:
@@ -256,7 +264,7 @@ def _docker_backup(args) -> int:
                 f"  {b['label']}  {b['type']:4}  ended {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(b['stop']))}"
                 f"  LSN {b['lsn_stop']}" for b in rows) or "  no backup yet")
             return 0
-        say(f"taking a {args.type} backup in {backups.container.name} …")
+        say(f"taking a {args.type} backup in {backups.runner.name} …")
         t0 = time.monotonic()
         made = backups.backup(args.type)
     except PgBackRestError as exc:

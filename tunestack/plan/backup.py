@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from ..stackfile.spec import BackupSpec, HostSpec
 from ..units import format_bytes_human
+from .backupserver import with_backup_servers
 from .budgets import Budget, within
 from .pgalerts import backup_alerts
 from .setting import Setting, chosen, policy
@@ -99,12 +100,13 @@ def repository_options(placed: tuple[str, str], spec: BackupSpec, hosts: tuple[H
 def archive_settings(spec: BackupSpec, stack: str, docker: bool, source_of, kind: str = "path") -> dict[str, Setting]:
     """PostgreSQL's side of the policy, for postgresql.conf: archive every WAL segment through
     pgBackRest, and close a segment at least every archive_timeout (the RPO for a lost db host).
-    `kind`: the repository's (plan `repository`); in containers only a volume beside PostgreSQL yet."""
-    if docker and kind != "path":
-        return {"archive_mode": policy("off", f"a {kind} repository for containers needs pgBackRest's TLS server, "
-                                              "which tunestack does not deploy yet (issue #27): archiving to a "
-                                              "repository that is not there would keep every WAL segment in pg_wal "
-                                              "until the disk fills")}
+    `kind`: the repository's (plan `repository`); containers reach a volume beside PostgreSQL or
+    another host's repository server (backupserver.py), not S3 yet."""
+    if docker and kind == "s3":
+        return {"archive_mode": policy("off", "an S3 repository for containers needs its keys in the PostgreSQL "
+                                              "container's environment, which tunestack does not deliver yet: "
+                                              "archiving to a repository that cannot be reached would keep every "
+                                              "WAL segment in pg_wal until the disk fills")}
     return {
         "archive_mode": policy("on", "every WAL segment is archived (PostgreSQL docs 26.3)"),
         "archive_command": policy(f"pgbackrest --stanza={stack} archive-push %p",
@@ -160,5 +162,7 @@ def with_backup(plan):
                                                     settings["repository"].value[0])}
     alerts = backup_alerts(spec.backup.archive_timeout_ms // 1000, settings["newest backup at most"].value) \
         if postgres["archive_mode"].text == "on" else []
-    return replace(plan, backup=settings, postgres=postgres, alerts=plan.alerts + alerts,
+    plan = replace(plan, backup=settings, postgres=postgres, alerts=plan.alerts + alerts,
                    budgets=plan.budgets + repository_budget(settings, spec.backup.repository_disk_bytes))
+    kind, where = settings["repository"].value
+    return with_backup_servers(plan, where) if plan.placement.docker and kind == "host" else plan

@@ -34,10 +34,12 @@ class ServerTls:
     dns_names: tuple[str, ...]
     ip_addresses: tuple[str, ...]
     settings: dict[str, Setting] = field(default_factory=dict)
+    client: bool = False    # its certificate is its client identity too (pgBackRest's servers)
 
     def to_json(self) -> dict:
         return {"dns_names": list(self.dns_names), "ip_addresses": list(self.ip_addresses),
-                "settings": {k: s.to_json() for k, s in self.settings.items()}}
+                "settings": {k: s.to_json() for k, s in self.settings.items()},
+                **({"client": True} if self.client else {})}
 
 
 def _is_ip(text: str) -> bool:
