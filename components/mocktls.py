@@ -68,8 +68,11 @@ def _usage(uses: list[str], is_ca: bool) -> list[tuple[object, bool]]:
                               key_encipherment="key_encipherment" in uses, data_encipherment=False,
                               key_agreement=False, key_cert_sign="cert_signing" in uses,
                               crl_sign="crl_signing" in uses, encipher_only=False, decipher_only=False), True))
-    if "server_auth" in uses:
-        out.append((x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False))
+    # as the tls provider maps allowed_uses to extended key usages: one extension, every purpose named
+    purposes = [oid for use, oid in (("server_auth", x509.oid.ExtendedKeyUsageOID.SERVER_AUTH),
+                                     ("client_auth", x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH)) if use in uses]
+    if purposes:
+        out.append((x509.ExtendedKeyUsage(purposes), False))
     return out
 
 

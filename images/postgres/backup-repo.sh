@@ -5,7 +5,7 @@
 # over TLS, admitting only the certificate the config's tls-server-auth names.
 set -eu
 secrets=/etc/tunestack/secrets
-for dir in /var/lib/pgbackrest /var/lib/tunestack/postgres/pgbackrest; do
+for dir in /var/lib/pgbackrest /var/lib/tunestack/postgres/pgbackrest /var/lib/tunestack/postgres/pgbackrest/log; do
   mkdir -p "$dir" && chown postgres:postgres "$dir" && chmod 0700 "$dir"
 done
 chown postgres:postgres /var/lib/tunestack/postgres && chmod 0700 /var/lib/tunestack/postgres

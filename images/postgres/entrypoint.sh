@@ -14,7 +14,7 @@ chown postgres:postgres "$(dirname "$PGDATA")" /var/run/postgresql
 chmod 0700 "$(dirname "$PGDATA")"
 # pgBackRest (when the stack archives): the repository volume and its spool, log and lock folder,
 # the server's own and nobody else's.
-for dir in /var/lib/pgbackrest "$(dirname "$PGDATA")/pgbackrest"; do
+for dir in /var/lib/pgbackrest "$(dirname "$PGDATA")/pgbackrest" "$(dirname "$PGDATA")/pgbackrest/log"; do
   mkdir -p "$dir" && chown postgres:postgres "$dir" && chmod 0700 "$dir"
 done
 # Live files (tunestack-live): root's, readable by the server, kept on their own volume.

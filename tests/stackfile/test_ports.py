@@ -23,6 +23,8 @@ CASES = [
     ("port-zero", doc_with([A, "port"], 0), ["app → port", "at least 1"]),
     ("app-port-high", doc_with([A, "port"], 65500), ["app → port", "65435"]),
     ("port-clash", doc_with([R, "cache", "port"], 15432), ["cache → port", "taken by postgres"]),
+    # pgBackRest's TLS port (its default, 8432) belongs to backups across hosts (issue #27)
+    ("on-pgbackrest-port", doc_with([PG, "port"], 8432), ["postgres → port", "8432", "pgBackRest"]),
 ]
 
 

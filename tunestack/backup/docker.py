@@ -101,8 +101,8 @@ class DockerBackups:
         """Run restore-check in a throwaway container on the db host; its output, or PgBackRestError.
         `repository`: the repository volume beside PostgreSQL (None: the repository server's)."""
         volumes = {volume: {"bind": "/restore", "mode": "rw"}}
-        if repository is None:
-            network, hosts = "bridge", self._repository_hosts()
+        if repository is None:   # the stack's private network on the db host: the way out to the others
+            network, hosts = next(iter(self.container.attrs["NetworkSettings"]["Networks"])), self._repository_hosts()
         else:
             network, hosts = "none", None
             volumes[repository] = {"bind": REPOSITORY, "mode": "ro"}

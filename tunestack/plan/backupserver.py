@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import NamedTuple
 
+from ..stackfile.sections.ports import PGBACKREST_TLS_PORT
 from ..units import MIB
 from .budgets import memory_budget
 from .memory import ContainerLimit
@@ -29,7 +30,7 @@ from .placement import container_name
 from .setting import Setting, policy
 from .tls import CA_FILE, ServerTls
 
-TLS_PORT = 8432                       # pgBackRest's default tls-server-port
+TLS_PORT = PGBACKREST_TLS_PORT        # pgBackRest's default tls-server-port (reserved by the stack file's ports)
 CERT_FILE = "/etc/tunestack/tls/backup.crt"
 KEY_FILE = "/etc/tunestack/secrets/backup.key"   # the secrets folder: 0600, postgres' own (the image)
 REPOSITORY_SERVER_MEMORY = 128 * MIB  # it moves files: compression runs on the db host's side

@@ -4,6 +4,10 @@ from __future__ import annotations
 from ..checker import Checker
 from ..schema import NS
 
+# pgBackRest's TLS servers listen here (its default) on the db host and the repository host when a
+# Docker stack keeps its backups on another host (plan/backupserver.py): no other service may.
+PGBACKREST_TLS_PORT = 8432
+
 
 def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app) -> None:
     taken = [("postgres", [f"{NS}:postgres", "port"], pg.port),
@@ -15,6 +19,7 @@ def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app) -> None:
     # A canary beside stable listens on the app port + 100: the local stack's always, a Docker
     # stack's when one app machine holds every replica (plan/placement.py), on that machine.
     taken.append(("the canary (app port + 100)", [f"{NS}:app", "port"], app.canary_port))
+    taken.append(("pgBackRest's TLS server", [f"{NS}:backup"], PGBACKREST_TLS_PORT))
     used: dict[int, tuple[str, list]] = {}
     for label, path, port in taken:
         if port > 65535:
@@ -22,6 +27,9 @@ def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app) -> None:
         elif port in used and "canary" in label:   # blame the key that sits on the canary's port
             ck.problem(used[port][1], port, f"a port other than {port}: a canary beside stable listens on the app port + 100",
                        "pick another port")
+        elif port in used and "pgBackRest" in label:   # and on pgBackRest's, which no key sets
+            ck.problem(used[port][1], port, f"a port other than {port}: pgBackRest's TLS server listens there when "
+                                            "backups cross hosts", "pick another port")
         elif port in used:
             ck.problem(path, port, f"a port not already taken by {used[port][0]}", "pick another port")
         used.setdefault(port, (label, path))
