@@ -13,7 +13,7 @@ from .paths import TEMPLATES
 from .plan import Plan
 from .units import format_bytes_human
 from .plan.alerts import METRICS_PATH
-from .plan.backup import PGBACKREST_OPTIONS, repository_options
+from .plan.backup import CONTAINER_SOCKET_DIR, PGBACKREST_OPTIONS, repository_options
 from .plan.backupserver import AGENT_SERVICE, REPOSITORY_SERVICE, client_options
 from .plan.pgalerts import EXPORTER_QUERIES
 from .plan.rollout import running
@@ -249,7 +249,7 @@ def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str |
 # folder beside it, the repository on a volume of its own, the socket where Debian's build puts it.
 CONTAINER_PGDATA = "/var/lib/tunestack/postgres/pgdata"
 CONTAINER_BACKUP = Layout(backup_dir="/var/lib/pgbackrest", pgbackrest_dir="/var/lib/tunestack/postgres/pgbackrest",
-                          pg_socket_dir="/var/run/postgresql")
+                          pg_socket_dir=CONTAINER_SOCKET_DIR)
 
 
 # Debian's unit names for the services a drop-in configures.

@@ -21,6 +21,7 @@ DATA_PER_RAM = {"less_ram": 0.5, "mid_ram": 1.0, "greater_ram": 4.0}   # postgre
 DAYS_PER_FULL = {"weekly": 7, "daily": 1}
 WAL_PER_DAY_SHARE = 0.1     # assumed WAL a day, as a share of the data, when backup.wal_per_day is unset
 DEFAULT_PATH = "/var/lib/pgbackrest"
+CONTAINER_SOCKET_DIR = "/var/run/postgresql"   # the PostgreSQL image's socket folder (Debian's)
 BACKUP_HOUR_UTC = 1
 STALE_SLACK_S = 6 * 3600    # a scheduled backup of a large database may run for hours
 FULL_WEEKDAY = 6            # Sunday (datetime.weekday()): a weekly full backup lands on the quietest day
@@ -107,7 +108,12 @@ def archive_settings(spec: BackupSpec, stack: str, docker: bool, source_of, kind
                                               "container's environment, which tunestack does not deliver yet: "
                                               "archiving to a repository that cannot be reached would keep every "
                                               "WAL segment in pg_wal until the disk fills")}
+    socket = {"unix_socket_directories": policy(
+        CONTAINER_SOCKET_DIR, "pgBackRest reaches the server through its socket (pg1-socket-path), as Debian's psql "
+                              "in the image does; the fetched server builds would otherwise put it in /tmp")} \
+        if docker else {}
     return {
+        **socket,
         "archive_mode": policy("on", "every WAL segment is archived (PostgreSQL docs 26.3)"),
         "archive_command": policy(f"pgbackrest --stanza={stack} archive-push %p",
                                   "pgBackRest archives each segment and verifies it; its config is "
