@@ -57,6 +57,7 @@ postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
     plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
     secrets.migrator_password, secrets.jobs_password, major=spec.postgres.version,
     tls_files=certs.files("postgres"), backup_conf=starts.get("pgbackrest.conf"), stanza=plan.backup["stanza"].value,
+    backup_cron=starts.get("backup.cron"),
     backup_tls_files=certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
     backup_agent=Publish(agent.port, agent.address) if agent else None,
     repository_server=(repo_server.name, repo_server.address) if repo_server else None),
@@ -66,7 +67,7 @@ backup_repository = BackupRepository(repo_server.name, BackupRepositoryArgs(
     hosts.providers[(repo_server.host, 0)], network.networks[(repo_server.host, 0)].name,
     stack_images.image_id((repo_server.host, 0), images["postgres"]), hosts.urls[(repo_server.host, 0)],
     starts["pgbackrest.repository.conf"], plan.container(repo_server.host, repo_server.service), repo_server.port,
-    repo_server.address, (agent.name, agent.address), plan.backup["stanza"].value,
+    repo_server.address, (agent.name, agent.address), plan.backup["stanza"].value, starts["backup.cron"],
     certs.files("backup-repo", BACKUP_CERT, BACKUP_KEY), [postgres.container, *postgres.live]),
     opts=pulumi.ResourceOptions(depends_on=[stack_images])) if repo_server else None
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(

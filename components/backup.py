@@ -1,6 +1,7 @@
 """BackupRepository: pgBackRest's repository on another host of the stack (issue #27), in a
 container of the PostgreSQL image (pgBackRest is in it) running `pgbackrest server` over TLS, with
-the repository on a protected volume that outlives the container. Backups run here and read the
+the repository on a protected volume that outlives the container, and cron running the plan's
+backup schedule. Backups run here and read the
 db host's data through the agent in the PostgreSQL container (tunestack/plan/backupserver.py).
 
 Once both sides run, a command on this host creates the stanza (idempotent) and takes the first
@@ -19,6 +20,8 @@ from tunestack.plan.memory import ContainerLimit
 from tunestack.render import CONTAINER_BACKUP
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
+
+CRON_FILE = "/etc/cron.d/tunestack-backup"   # the schedule (render: backup.cron); cron runs in the image
 
 # The stanza (idempotent) and a first full backup when the repository holds none. As postgres in
 # the container that runs backups ($CONTAINER on $DOCKER_HOST); inputs as environment only.
@@ -41,6 +44,7 @@ class BackupRepositoryArgs:
     publish_address: str                      # the repository host's private address
     agent: tuple[str, str]                    # (name, address) of the database agent it reaches
     stanza: str
+    cron: str                                 # the backup schedule (render_container_bases: backup.cron)
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # certificate, key, CA
     database: list[pulumi.Resource] = field(default_factory=list)   # what archives and serves the agent
 
@@ -54,7 +58,7 @@ class BackupRepository(pulumi.ComponentResource):
             image=args.image,
             limit=args.limit,
             entrypoint=["/usr/bin/tini", "--", "/usr/local/bin/tunestack-backup-repo"],
-            files={DEFAULT_CONFIG: args.conf, **args.tls_files},
+            files={DEFAULT_CONFIG: args.conf, CRON_FILE: args.cron, **args.tls_files},
             secret_files={KEY_FILE},
             volumes=[(self.volume, CONTAINER_BACKUP.backup_dir)],
             healthcheck=["CMD", "pgbackrest", "server-ping", "localhost"],

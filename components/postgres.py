@@ -22,7 +22,7 @@ from tunestack.plan.tls import KEY_FILE
 from tunestack.backup.pgbackrest import DEFAULT_CONFIG
 from tunestack.render import CONTAINER_BACKUP, render_text
 
-from .backup import BACKUP_STANZA
+from .backup import BACKUP_STANZA, CRON_FILE
 from ._container import ContainerSpec, Publish, data_volume, service_container
 from ._live import LIVE_DIR, live_files, live_volume
 
@@ -65,6 +65,7 @@ class PostgresServerArgs:
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files: TLS only
     backup_conf: str | None = None   # pgbackrest.conf when the stack archives (render_container_bases)
     stanza: str = ""                 # the plan's stanza
+    backup_cron: str | None = None   # the schedule, run here when the repository is beside the server
     # A repository on another host (BackupRepository): the agent's certificate, key and CA, its
     # port published beside PostgreSQL's, and the repository server's name → address.
     backup_tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -82,6 +83,8 @@ class PostgresServer(pulumi.ComponentResource):
         beside = args.backup_conf is not None and args.repository_server is None
         self.backup_volume = data_volume(self, args.provider, f"{name}-backups") if beside else None
         backup_files = {DEFAULT_CONFIG: args.backup_conf} if args.backup_conf else {}
+        if beside and args.backup_cron:
+            backup_files[CRON_FILE] = args.backup_cron
         self.major_guard = command.local.Command(
             f"{name}-major-guard", create=MAJOR_GUARD,
             environment={"DOCKER_HOST": args.host_url, "VOLUME": self.volume.name, "IMAGE": args.image,

@@ -551,3 +551,19 @@ def test_backups_cross_hosts_only_between_the_two_certified_servers(stack):
     assert server.provider_name != postgres.provider_name   # another host's engine
     (stanza,) = [r for r in run.of_type("command:local:Command") if r.name == f"{repo.name}-stanza"]
     assert stanza.inputs["environment"]["STANZA"] == stack
+
+
+@pytest.mark.parametrize("stack,runner", [("dev", "dev-postgres"), ("staging", "staging-backup-repo"),
+                                          ("prod", "prod-backup-repo")])
+def test_the_backup_schedule_runs_in_the_one_container_that_runs_backups(stack, runner):
+    """Issue #27, point 2: the plan's schedule reaches cron in the container where pgBackRest runs
+    backups (beside PostgreSQL on one db host, else the repository server), and nowhere else: two
+    schedules would take two backups a night."""
+    from components.backup import CRON_FILE
+    from tunestack.render import render_container_bases
+
+    run, plan = run_program(stack), docker_plan(stack)
+    scheduled = {r.name: {u["file"]: u["content"] for u in r.inputs.get("uploads") or []}.get(CRON_FILE)
+                 for r in run.of_type(CONTAINER)}
+    assert [name for name, cron in scheduled.items() if cron] == [runner]
+    assert scheduled[runner] == render_container_bases(plan)["backup.cron"]

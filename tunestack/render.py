@@ -297,7 +297,17 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
            if plan.postgres["archive_mode"].text == "on" else {}),
         **({"pgbackrest.repository.conf": pgbackrest_conf(plan, CONTAINER_BACKUP, env, CONTAINER_PGDATA, "repository")}
            if "repository server" in plan.backup else {}),
+        **({"backup.cron": backup_crontab(plan, env)} if plan.postgres["archive_mode"].text == "on" else {}),
     }
+
+
+def backup_crontab(plan: Plan, env: Environment) -> str:
+    """The backup schedule for cron in the container that runs backups (/etc/cron.d)."""
+    from .backup.schedule import cron_entries
+    from .plan.backup import FULL_WEEKDAY
+
+    return env.get_template("backup.cron.j2").render(stack=plan.stack, entries=cron_entries(
+        plan.backup["full"].value, plan.backup["backup hour"].value, FULL_WEEKDAY))
 
 
 def write(files: dict[str, str], out_dir: Path) -> list[Path]:

@@ -10,4 +10,7 @@ for dir in /var/lib/pgbackrest /var/lib/tunestack/postgres/pgbackrest /var/lib/t
 done
 chown postgres:postgres /var/lib/tunestack/postgres && chmod 0700 /var/lib/tunestack/postgres
 chown -R postgres:postgres "$secrets"; chmod 0700 "$secrets"; find "$secrets" -type f -exec chmod 0600 {} +
+# The backup schedule (/etc/cron.d/tunestack-backup, rendered from the plan) where this container
+# runs the stack's backups: cron runs each as postgres. It daemonises itself, so tini adopts it.
+if [ -s /etc/cron.d/tunestack-backup ]; then cron; fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups pgbackrest server

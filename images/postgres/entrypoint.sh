@@ -54,4 +54,7 @@ if grep -q '^tls-server-address=' /etc/pgbackrest/pgbackrest.conf 2>/dev/null; t
   ( setsid sh -c 'while :; do setpriv --reuid=postgres --regid=postgres --init-groups pgbackrest server
                   echo "pgbackrest server exited ($?); starting it again in 2 s" >&2; sleep 2; done' </dev/null & )
 fi
+# The backup schedule (/etc/cron.d/tunestack-backup, rendered from the plan) where this container
+# runs the stack's backups: cron runs each as postgres. It daemonises itself, so tini adopts it.
+if [ -s /etc/cron.d/tunestack-backup ]; then cron; fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"

@@ -423,6 +423,16 @@ def test_a_restore_to_just_before_a_drop_returns_exactly_the_rows_committed_befo
     assert kept(engine)
 
 
+def test_cron_runs_the_backup_schedule_beside_postgresql(deployed):
+    """One db host: backups run in the PostgreSQL container, so its cron runs the plan's schedule,
+    from a root-owned file no service user can change."""
+    engine, replay, tmp = deployed
+    postgres = engine.client.containers.get("dev-postgres")
+    assert postgres.exec_run(["pgrep", "-x", "cron"]).exit_code == 0
+    assert postgres.exec_run(["stat", "-c", "%U %a", "/etc/cron.d/tunestack-backup"]).output.decode().split() \
+        == ["root", "644"]
+
+
 def test_a_restore_target_before_the_oldest_backup_is_refused_with_nothing_made(deployed):
     from tunestack.backup.docker import DockerBackups
     from tunestack.backup.target import TargetError

@@ -118,3 +118,16 @@ def test_backup_and_restore_across_hosts_from_the_command_line(staging):
     assert json.loads(made.stdout)["label"] == json.loads(listed.stdout)[-1]["label"]
     early = cli("restore", "--to", "2020-01-01T00:00:00Z")
     assert early.returncode == 2 and "before the oldest backup ended" in early.stderr and "Traceback" not in early.stderr
+
+
+def test_cron_runs_the_plans_schedule_in_the_repository_server_only(staging):
+    """The schedule runs where backups run (the repository host), as root's cron from a root-owned
+    file that no service user can change, and not also in the PostgreSQL container."""
+    bed, *_ = staging
+    server = bed.client(bed.hosts["cache"]).containers.get("bed-backup-repo")
+    postgres = bed.client(bed.hosts["db"]).containers.get("bed-postgres")
+    assert server.exec_run(["pgrep", "-x", "cron"]).exit_code == 0, "cron runs in the repository server"
+    assert server.exec_run(["stat", "-c", "%U %a", "/etc/cron.d/tunestack-backup"]).output.decode().split() \
+        == ["root", "644"]
+    assert "--type=diff" in server.exec_run(["cat", "/etc/cron.d/tunestack-backup"]).output.decode()
+    assert postgres.exec_run(["pgrep", "-x", "cron"]).exit_code != 0, "one schedule, not two"

@@ -27,8 +27,9 @@ def plan_of(*hosts, target="docker"):
     ((ALL_LOCAL,), "docker", []),
     ((ALL_LOCAL,), "hosts", []),
     # clients on other hosts: every server they reach serves TLS only
-    ((DB, CACHE, APPS), "docker", ["pgbouncer", "postgres", "redis-cache", "redis-queue"]
-     + ["backup-agent", "backup-repo"]),   # pgBackRest's servers: the repository on the cache host
+    # and pgBackRest's two servers: the repository on the cache host, the agent beside PostgreSQL
+    ((DB, CACHE, APPS), "docker", ["backup-agent", "backup-repo", "pgbouncer", "postgres", "redis-cache",
+                                   "redis-queue"]),
 ])
 def test_which_servers_serve_tls(hosts, target, served):
     assert sorted(plan_of(*hosts, target=target).tls) == served
