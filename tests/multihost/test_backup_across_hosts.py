@@ -3,8 +3,6 @@ repository on the cache host, in the repository server; PostgreSQL on the db hos
 over TLS, and backups run there, reading the data through the agent in the PostgreSQL container.
 A restore drill counts rows, and the repository is shown to survive the db host."""
 import json
-import socket
-import ssl
 import subprocess
 import sys
 
@@ -42,30 +40,68 @@ def test_the_repository_lives_on_the_cache_host_and_the_first_up_took_a_full_bac
     backups_of(bed).pgbackrest("--log-level-console=warn", "--archive-timeout=60", "check")
 
 
-def without_a_client_certificate(address: str, port: int, ca: str) -> str:
-    """What a TLS client that trusts the stack's CA but shows no certificate of its own gets."""
-    context = ssl.create_default_context(cafile=ca)
-    context.check_hostname = False   # the names are the containers'; the CA is what matters here
-    with socket.create_connection((address, port), timeout=10) as raw:
-        try:
-            with context.wrap_socket(raw) as tls:
-                tls.sendall(b"{}\n")
-                data = tls.recv(100)
-                return f"answered {data!r}" if data else "closed"
-        except (ssl.SSLError, ConnectionError) as exc:
-            return f"refused: {exc}"
+def client_certificate(replay, common_name: str) -> tuple[str, str]:
+    """(certificate, key) PEM for a pgBackRest client named `common_name`, signed by the stack's CA
+    (as anyone holding the CA key could make one)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    (ca,) = replay.run.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    ca_cert = x509.load_pem_x509_certificate(ca.plain_inputs["certPem"].encode())
+    ca_key = serialization.load_pem_private_key(ca.plain_inputs["privateKeyPem"].encode(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())
 
 
-def test_neither_server_answers_a_client_without_a_certificate_of_the_stack(staging, tmp_path):
-    """pgBackRest's TLS servers admit a client by its certificate's CN (tls-server-auth): one that
-    shows none gets nothing, from outside both hosts."""
+def info_as(bed, replay, plan, common_name: str):
+    """`pgbackrest info` against the repository server from a throwaway container of the
+    PostgreSQL image on the cache host, as a client whose certificate says `common_name`."""
+    from tests.docker.replay import tar_of
+
+    repo = plan.backup["repository server"].value
+    engine = bed.client(bed.hosts["cache"])
+    network = next(iter(engine.containers.get(repo.name).attrs["NetworkSettings"]["Networks"]))
+    cert, key = client_certificate(replay, common_name)
+    conf = (f"[global]\nrepo1-host={repo.name}\nrepo1-host-type=tls\nrepo1-host-port={repo.port}\n"
+            "repo1-host-ca-file=/c/ca.crt\nrepo1-host-cert-file=/c/client.crt\nrepo1-host-key-file=/c/client.key\n"
+            "log-level-file=off\n")
+    box = engine.containers.create(
+        engine.containers.get(repo.name).image.id,
+        ["sh", "-c", "chown -R postgres /c && chmod 0600 /c/client.key && setpriv --reuid=postgres --regid=postgres "
+                     "--init-groups pgbackrest --config=/c/pgbackrest.conf --stanza=bed --output=json info"],
+        entrypoint=[], network=network, extra_hosts={repo.name: repo.address})
+    try:
+        box.put_archive("/", tar_of({"/c/pgbackrest.conf": conf, "/c/ca.crt": ca_pem(replay), "/c/client.crt": cert,
+                                     "/c/client.key": key}))
+        box.start()
+        code = box.wait(timeout=120)["StatusCode"]
+        return code, box.logs().decode(errors="replace")
+    finally:
+        box.remove(force=True)
+
+
+def test_the_repository_server_admits_only_the_agents_name(staging):
+    """pgBackRest's TLS server authorises a client by its certificate's CN (tls-server-auth): even
+    a certificate of the stack's own CA is refused under another name; the agent's name, the
+    control, gets the stanza's backups."""
     bed, replay, plan, _ = staging
-    ca = tmp_path / "ca.crt"
-    ca.write_text(ca_pem(replay))
-    for setting in ("repository server", "database agent"):
-        server = plan.backup[setting].value
-        got = without_a_client_certificate(server.address, server.port, str(ca))
-        assert got == "closed" or got.startswith("refused"), (setting, got)
+    agent = plan.backup["database agent"].value
+    code, out = info_as(bed, replay, plan, "intruder")
+    assert code != 0 and "access denied" in out, out   # pgBackRest: protocol/helper.c, tls-server-auth
+    code, out = info_as(bed, replay, plan, agent.name)
+    assert code == 0 and json.loads(out)[0]["name"] == "bed" and json.loads(out)[0]["backup"], out
 
 
 def test_a_restore_across_hosts_returns_exactly_the_rows_committed_before_the_drop(staging):
