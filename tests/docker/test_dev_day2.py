@@ -395,7 +395,7 @@ def test_a_restore_to_just_before_a_drop_returns_exactly_the_rows_committed_befo
     from tunestack.poll import wait_until
 
     engine, replay, tmp = deployed
-    backups = DockerBackups(engine.client, "dev")
+    backups = DockerBackups("dev", engine.url)
     first = backups.backups()
     assert first and first[0].type == "full", "the first `up` took a full backup"
     started = engine.psql("SELECT pg_postmaster_start_time()")
@@ -439,7 +439,7 @@ def test_a_restore_target_before_the_oldest_backup_is_refused_with_nothing_made(
 
     engine, replay, tmp = deployed
     with pytest.raises(TargetError, match="before the oldest backup ended"):
-        DockerBackups(engine.client, "dev").restore("2020-01-01T00:00:00Z", "dev-restore-never")
+        DockerBackups("dev", engine.url).restore("2020-01-01T00:00:00Z", "dev-restore-never")
     assert not engine.client.volumes.list(filters={"name": "dev-restore-never"})
 
 

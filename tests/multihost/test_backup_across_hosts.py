@@ -24,7 +24,7 @@ def psql(bed, sql: str) -> str:
 
 
 def backups_of(bed) -> DockerBackups:
-    return DockerBackups(bed.client(bed.hosts["db"]), "bed", bed.client(bed.hosts["cache"]))
+    return DockerBackups("bed", bed.hosts["db"].socket, bed.hosts["cache"].socket)
 
 
 def test_the_repository_lives_on_the_cache_host_and_the_first_up_took_a_full_backup(staging):
@@ -52,7 +52,9 @@ def client_certificate(replay, common_name: str) -> tuple[str, str]:
 
     (ca,) = replay.run.of_type("tls:index/selfSignedCert:SelfSignedCert")
     ca_cert = x509.load_pem_x509_certificate(ca.plain_inputs["certPem"].encode())
-    ca_key = serialization.load_pem_private_key(ca.plain_inputs["privateKeyPem"].encode(), None)
+    key_pem = ca.plain_inputs["privateKeyPem"]
+    key_pem = key_pem["value"] if isinstance(key_pem, dict) else key_pem   # a secret, as the mocks keep it
+    ca_key = serialization.load_pem_private_key(key_pem.encode(), None)
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
@@ -122,7 +124,8 @@ def test_a_restore_across_hosts_returns_exactly_the_rows_committed_before_the_dr
     segment = psql(bed, "SELECT pg_walfile_name(pg_switch_wal())")
     assert wait_until(lambda: psql(bed, "SELECT last_archived_wal FROM pg_stat_archiver") >= segment, 120,
                       "the segment with the DROP archived on the cache host")
-    assert psql(bed, "SELECT failed_count FROM pg_stat_archiver") == "0"
+    # no failure since the last success (the verify rule; a push before the stanza existed may fail once)
+    assert psql(bed, "SELECT coalesce(last_failed_time < last_archived_time, true) FROM pg_stat_archiver") == "t"
     db_engine, volume = bed.client(bed.hosts["db"]), "bed-restore-drill"
     try:
         restored = backups.restore(target, volume)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import tarfile
 import time
 
@@ -28,23 +30,32 @@ from .target import Backup, choose_backup, parse_target, restore_options
 REPOSITORY = CONTAINER_BACKUP.backup_dir     # the repository volume in the container (components/postgres.py)
 
 
-class DockerBackups:
-    def __init__(self, client, stack: str, repository_client=None):
-        """`client`: a docker SDK client of the db host's engine; `repository_client`: the
-        repository host's, when the stack keeps its repository there."""
-        self.client, self.stack = client, stack
-        self.container = client.containers.get(container_name(stack, "postgres"))
-        self.runner = repository_client.containers.get(container_name(stack, REPOSITORY_SERVICE)) \
-            if repository_client else self.container
+def connect(url: str):
+    """A docker SDK client of the engine at `url` (unix://… or ssh://…, through the ssh client)."""
+    import docker
 
-    @staticmethod
-    def _exec(container, *argv: str) -> str:
-        res = container.exec_run(list(argv), user="postgres")
-        text = res.output.decode(errors="replace")
-        if res.exit_code:
-            raise PgBackRestError(f"{argv[0]} {argv[-1]} in {container.name} failed (exit {res.exit_code}):\n"
-                                  + "\n".join(text.splitlines()[-15:]))
-        return text
+    return docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
+
+
+class DockerBackups:
+    def __init__(self, stack: str, db_url: str, repository_url: str | None = None):
+        """`db_url`: the db host's engine; `repository_url`: the repository host's, when the stack
+        keeps its repository there. docker.errors.NotFound when a container is not there."""
+        self.stack, self.client = stack, connect(db_url)
+        self.container = self.client.containers.get(container_name(stack, "postgres"))
+        self.runner = connect(repository_url).containers.get(container_name(stack, REPOSITORY_SERVICE)) \
+            if repository_url else self.container
+        self.urls = {self.container.name: db_url, self.runner.name: repository_url or db_url}
+
+    def _exec(self, container, *argv: str) -> str:
+        """A command as postgres in `container`, through the docker CLI: the SDK's exec over
+        ssh:// breaks its pipe on close (docker-py's ssh client), the CLI's does not."""
+        res = subprocess.run(["docker", "exec", "-u", "postgres", container.name, *argv], capture_output=True,
+                             text=True, env={**os.environ, "DOCKER_HOST": self.urls[container.name]}, timeout=6 * 3600)
+        if res.returncode:
+            raise PgBackRestError(f"{argv[0]} {argv[-1]} in {container.name} failed (exit {res.returncode}):\n"
+                                  + "\n".join((res.stdout + res.stderr).splitlines()[-15:]))
+        return res.stdout
 
     def pgbackrest(self, *args: str) -> str:
         """pgBackRest where this stack runs its backups: beside PostgreSQL, or in the repository server."""

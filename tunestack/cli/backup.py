@@ -237,16 +237,15 @@ def _backups(args):
     spec = stack_spec(args.stack)
     plan = build_plan(spec, target="docker")
 
-    def engine(host):
-        url = os.environ.get("DOCKER_HOST") if host.is_local and os.environ.get("DOCKER_HOST") else docker_url(host)
-        return url, docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
-    url, client = engine(spec.host_with("db"))
+    def url_of(host) -> str:
+        return os.environ.get("DOCKER_HOST") if host.is_local and os.environ.get("DOCKER_HOST") else docker_url(host)
+    url = url_of(spec.host_with("db"))
     repository = plan.backup["repository server"].value if "repository server" in plan.backup else None
-    repo_url, repo_client = engine(next(h for h in spec.hosts if h.name == repository.host)) if repository else (url, None)
+    repo_url = url_of(next(h for h in spec.hosts if h.name == repository.host)) if repository else None
     try:
-        return DockerBackups(client, args.stack, repo_client)
+        return DockerBackups(args.stack, url, repo_url)
     except docker.errors.NotFound as exc:
-        raise UsageError(f"stack {args.stack} is not deployed on {url}{'' if repo_url == url else ' and ' + repo_url}: "
+        raise UsageError(f"stack {args.stack} is not deployed on {url}{' and ' + repo_url if repo_url else ''}: "
                          f"{exc.explanation}; deploy it first (pulumi up)") from None
 
 
