@@ -101,9 +101,11 @@ def test_the_repository_server_admits_only_the_agents_name(staging):
     bed, replay, plan, _ = staging
     agent = plan.backup["database agent"].value
     code, out = info_as(bed, replay, plan, "intruder")
-    assert code != 0 and "access denied" in out, out   # pgBackRest: protocol/helper.c, tls-server-auth
+    (refused,) = json.loads(out)   # `info` reports a repository it cannot read in its JSON, exit 0
+    assert "access denied" in refused["repo"][0]["status"]["message"] and not refused["backup"], out
     code, out = info_as(bed, replay, plan, agent.name)
-    assert code == 0 and json.loads(out)[0]["name"] == "bed" and json.loads(out)[0]["backup"], out
+    (admitted,) = json.loads(out)
+    assert code == 0 and admitted["status"]["code"] == 0 and admitted["backup"], out
 
 
 def test_a_restore_across_hosts_returns_exactly_the_rows_committed_before_the_drop(staging):
