@@ -459,6 +459,7 @@ def test_backup_and_restore_take_target_docker_from_the_command_line(deployed, t
                               capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     made = cli("backup", "--type", "incr", "--json")
     assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["redis_queue_snapshot"].endswith(".rdb")   # the queue beside it
     listed = cli("backup", "--list", "--json")
     assert listed.returncode == 0, listed.stderr
     labels = [b["label"] for b in json.loads(listed.stdout)]

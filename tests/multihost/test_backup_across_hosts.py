@@ -10,6 +10,7 @@ import pytest
 
 from tests.multihost.test_staging_shape import ca_pem
 from tunestack.backup.docker import DockerBackups
+from tunestack.backup.dockerqueue import QueueAccess
 from tunestack.poll import wait_until
 
 pytestmark = pytest.mark.multihost
@@ -23,8 +24,19 @@ def psql(bed, sql: str) -> str:
     return res.output.decode().strip()
 
 
-def backups_of(bed) -> DockerBackups:
-    return DockerBackups("bed", bed.hosts["db"].socket, bed.hosts["cache"].socket)
+def backups_of(bed, plan=None) -> DockerBackups:
+    queue = QueueAccess(bed.hosts["cache"].socket, plan.spec.redis_queue.port, "redis-queue" in plan.tls) if plan else None
+    return DockerBackups("bed", bed.hosts["db"].socket, bed.hosts["cache"].socket, queue)
+
+
+def queue_cli(bed, plan, *args: str) -> str:
+    """redis-cli on the queue, in its container as redis, with the password read there from its file."""
+    tls = "--tls --cacert /etc/tunestack/tls/ca.crt " if "redis-queue" in plan.tls else ""
+    res = bed.client(bed.hosts["cache"]).containers.get("bed-redis-queue").exec_run(
+        ["sh", "-c", 'REDISCLI_AUTH="$(cat /etc/tunestack/secrets/redis-queue-password)" redis-cli --no-auth-warning '
+                     f'{tls}-p {plan.spec.redis_queue.port} ' + " ".join(args)], user="redis")
+    assert res.exit_code == 0, res.output.decode()
+    return res.output.decode().strip()
 
 
 def test_the_repository_lives_on_the_cache_host_and_the_first_up_took_a_full_backup(staging):
@@ -172,3 +184,32 @@ def test_cron_runs_the_plans_schedule_in_the_repository_server_only(staging):
         == ["root", "644"]
     assert "--type=diff" in server.exec_run(["cat", "/etc/cron.d/tunestack-backup"]).output.decode()
     assert postgres.exec_run(["pgrep", "-x", "cron"]).exit_code != 0, "one schedule, not two"
+
+
+def test_the_queue_is_snapshotted_beside_a_backup_and_restored_as_it_was(staging):
+    """The queue holds jobs that exist nowhere else: a backup keeps its snapshot in the repository
+    on the cache host, under the backup's label; a restore with the queue brings back exactly the
+    keys it held then, none written after, into a new volume, proven by loading it."""
+    bed, _, plan, _ = staging
+    backups = backups_of(bed, plan)
+    queue_cli(bed, plan, "RPUSH", "drill:jobs", *[f"job{i}" for i in range(300)])
+    before = int(queue_cli(bed, plan, "DBSIZE"))
+    made = backups.backup("incr")
+    path = backups.queue.snapshot(made.label)
+    assert int(queue_cli(bed, plan, "DBSIZE")) == before, "nothing else wrote to the queue meanwhile"
+    assert path.endswith(f"{made.label}.rdb") and backups.queue.has_snapshot(made.label)
+    owner = backups.runner.exec_run(["stat", "-c", "%U %a", path]).output.decode().split()
+    assert owner == ["postgres", "600"]
+    for i in range(100):   # after the backup: not in its snapshot
+        queue_cli(bed, plan, "SET", f"drill:after{i}", "x")
+    cache, volume = bed.client(bed.hosts["cache"]), "bed-restore-queue"
+    try:
+        restored = backups.restore("latest", volume, queue=True)
+        print(f"restore with the queue: {restored}", flush=True)
+        assert restored["queue_snapshot_of"] == made.label and restored["queue_keys"] == before, restored
+    finally:
+        for engine, name in ((bed.client(bed.hosts["db"]), volume), (cache, f"{volume}-redis-queue")):
+            for v in engine.volumes.list(filters={"name": name}):
+                v.remove(force=True)
+    assert int(queue_cli(bed, plan, "LLEN", "drill:jobs")) == 300, "the running queue was not touched"
+    queue_cli(bed, plan, "DEL", "drill:jobs", *[f"drill:after{i}" for i in range(100)])

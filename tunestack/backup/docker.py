@@ -38,20 +38,28 @@ def connect(url: str):
 
 
 class DockerBackups:
-    def __init__(self, stack: str, db_url: str, repository_url: str | None = None):
+    def __init__(self, stack: str, db_url: str, repository_url: str | None = None, queue=None):
         """`db_url`: the db host's engine; `repository_url`: the repository host's, when the stack
-        keeps its repository there. docker.errors.NotFound when a container is not there."""
+        keeps its repository there; `queue`: how to reach the Redis queue (dockerqueue.QueueAccess),
+        whose snapshots go beside the backups. docker.errors.NotFound when a container is not there."""
+        from .dockerqueue import DockerQueue
+
         self.stack, self.client = stack, connect(db_url)
         self.container = self.client.containers.get(container_name(stack, "postgres"))
         self.runner = connect(repository_url).containers.get(container_name(stack, REPOSITORY_SERVICE)) \
             if repository_url else self.container
         self.urls = {self.container.name: db_url, self.runner.name: repository_url or db_url}
+        self.queue = DockerQueue(self, queue) if queue else None
+
+    def env_for(self, name: str) -> dict[str, str]:
+        """The environment for the docker CLI to reach container `name`'s engine."""
+        return {**os.environ, "DOCKER_HOST": self.urls[name]}
 
     def _exec(self, container, *argv: str) -> str:
         """A command as postgres in `container`, through the docker CLI: the SDK's exec over
         ssh:// breaks its pipe on close (docker-py's ssh client), the CLI's does not."""
         res = subprocess.run(["docker", "exec", "-u", "postgres", container.name, *argv], capture_output=True,
-                             text=True, env={**os.environ, "DOCKER_HOST": self.urls[container.name]}, timeout=6 * 3600)
+                             text=True, env=self.env_for(container.name), timeout=6 * 3600)
         if res.returncode:
             raise PgBackRestError(f"{argv[0]} {argv[-1]} in {container.name} failed (exit {res.returncode}):\n"
                                   + "\n".join((res.stdout + res.stderr).splitlines()[-15:]))
@@ -83,19 +91,24 @@ class DockerBackups:
                              "archive in its containers (plan --target docker --section backup says why)")
         return mounts[0]
 
-    def restore(self, to: str, volume: str) -> dict:
+    def restore(self, to: str, volume: str, queue: bool = False) -> dict:
         """Restore to `to` (a time with its zone, an LSN or latest) into the new volume `volume` and
-        prove it. Bad input (an unusable target, an existing volume) is refused before anything is
-        made; a failed proof removes the volume it made."""
+        prove it; with `queue`, the Redis queue's snapshot of the same backup too, into
+        `<volume>-redis-queue` on the queue's host. Bad input (an unusable target, an existing
+        volume, no snapshot) is refused before anything is made; a failed proof removes its volume."""
         import docker
 
         target = parse_target(to)
         backup = choose_backup(target, self.backups(), time.time(), self.current_lsn())
-        try:
-            self.client.volumes.get(volume)
-            raise UsageError(f"volume {volume} exists already; name a new one")
-        except docker.errors.NotFound:
-            pass
+        if queue and not (self.queue and self.queue.has_snapshot(backup.label)):
+            raise UsageError(f"--queue: backup {backup.label}, where this restore starts, has no Redis queue "
+                             "snapshot; restore without --queue, or to a target after a backup that has one")
+        for engine, name in [(self.client, volume)] + ([(self.queue.engine, f"{volume}-redis-queue")] if queue else []):
+            try:
+                engine.volumes.get(name)
+                raise UsageError(f"volume {name} exists already; name a new one (--into)")
+            except docker.errors.NotFound:
+                pass
         repository = None if self.remote else self._repository_volume()
         conf = self._exec(self.container, "cat", DEFAULT_CONFIG)
         self.client.volumes.create(volume, labels={"tunestack.stack": self.stack, "tunestack.restored-from": backup.label})
@@ -105,8 +118,11 @@ class DockerBackups:
             self.client.volumes.get(volume).remove(force=True)
             raise
         seconds = next((int(line.split()[2]) for line in out.splitlines() if line.startswith("recovered in ")), None)
-        return {"backup": backup.label, "target": target.describe(), "volume": volume, "recovery_seconds": seconds,
-                "tables": parse_counts(out)}
+        result = {"backup": backup.label, "target": target.describe(), "volume": volume, "recovery_seconds": seconds,
+                  "tables": parse_counts(out)}
+        if queue:
+            result.update(self.queue.restore(backup.label, f"{volume}-redis-queue"))
+        return result
 
     def _prove(self, conf: str, command: list[str], volume: str, repository: str | None) -> str:
         """Run restore-check in a throwaway container on the db host; its output, or PgBackRestError.

@@ -56,8 +56,9 @@ def register(sub) -> None:
     p.add_argument("--replace", action="store_true",
                    help="put the proven restore in place of the running database (asks first unless --yes)")
     p.add_argument("--queue", action="store_true",
-                   help="with --replace: also put the Redis queue back to the snapshot of the backup the restore "
-                        "starts from (Redis has no point in time: jobs queued after that backup are not in it)")
+                   help="also the Redis queue, to the snapshot of the backup the restore starts from (Redis has no "
+                        "point in time: jobs queued after that backup are not in it): with --replace on a local "
+                        "stack; with --target docker into a new volume <VOLUME>-redis-queue, proven")
     p.add_argument("--yes", action="store_true", help="with --replace: do not ask (needed when not on a terminal)")
     lock_option(p)
     report_options(p, "what was restored and counted")
@@ -230,6 +231,7 @@ def _backups(args):
     import docker
 
     from ..backup.docker import DockerBackups
+    from ..backup.dockerqueue import QueueAccess
     from ..plan import build_plan
     from ..targets import docker_url
     from .stacks import stack_spec
@@ -242,8 +244,9 @@ def _backups(args):
     url = url_of(spec.host_with("db"))
     repository = plan.backup["repository server"].value if "repository server" in plan.backup else None
     repo_url = url_of(next(h for h in spec.hosts if h.name == repository.host)) if repository else None
+    queue = QueueAccess(url_of(spec.host_with("cache")), spec.redis_queue.port, "redis-queue" in plan.tls)
     try:
-        return DockerBackups(args.stack, url, repo_url)
+        return DockerBackups(args.stack, url, repo_url, queue)
     except docker.errors.NotFound as exc:
         raise UsageError(f"stack {args.stack} is not deployed on {url}{' and ' + repo_url if repo_url else ''}: "
                          f"{exc.explanation}; deploy it first (pulumi up)") from None
@@ -266,11 +269,14 @@ def _docker_backup(args) -> int:
         say(f"taking a {args.type} backup in {backups.runner.name} …")
         t0 = time.monotonic()
         made = backups.backup(args.type)
+        say("snapshotting the Redis queue beside it …")
+        snapshot = backups.queue.snapshot(made.label)
     except PgBackRestError as exc:
         print(f"backup failed: {exc}", file=sys.stderr)
         return 1
-    result = {**asdict(made), "seconds": round(time.monotonic() - t0, 2)}
-    print_json(result) if args.format == "json" else print(f"backup {made.label} ({made.type}) in {result['seconds']} s")
+    result = {**asdict(made), "seconds": round(time.monotonic() - t0, 2), "redis_queue_snapshot": snapshot}
+    print_json(result) if args.format == "json" else print(f"backup {made.label} ({made.type}) in {result['seconds']} s; "
+                                                           f"Redis queue snapshot: {snapshot}")
     return 0
 
 
@@ -278,14 +284,14 @@ def _docker_restore(args) -> int:
     from ..backup.pgbackrest import PgBackRestError
     from ..backup.target import TargetError
 
-    if args.replace or args.queue:
-        raise UsageError("--replace and --queue act on a local stack; on Docker the restore goes into a new volume, "
-                         "proven, and nothing running is touched (README: Backups in containers)")
+    if args.replace:
+        raise UsageError("--replace acts on a local stack; on Docker the restore goes into a new volume, proven, and "
+                         "nothing running is touched (README: Backups in containers)")
     backups = _backups(args)
     volume = args.into or f"{args.stack}-restore-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     say(f"restoring {args.stack} to {args.to} into volume {volume}, proven in a throwaway container …")
     try:
-        result = backups.restore(args.to, volume)
+        result = backups.restore(args.to, volume, queue=args.queue)
     except TargetError as exc:
         raise UsageError(f"--to {args.to!r}: {exc}") from None
     except PgBackRestError as exc:
@@ -295,5 +301,9 @@ def _docker_restore(args) -> int:
         print_json(result)
     else:
         print(f"restored {result['target']} from {result['backup']} into volume {result['volume']}; recovery ended "
-              f"after {result['recovery_seconds']} s; rows: {_rows(result['tables'])}\nnothing running was changed")
+              f"after {result['recovery_seconds']} s; rows: {_rows(result['tables'])}")
+        if args.queue:
+            print(f"the Redis queue as backup {result['queue_snapshot_of']} left it: {result['queue_keys']} keys in "
+                  f"volume {result['queue_volume']}")
+        print("nothing running was changed")
     return 0
