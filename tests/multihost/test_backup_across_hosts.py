@@ -207,6 +207,7 @@ def test_the_queue_is_snapshotted_beside_a_backup_and_restored_as_it_was(staging
         restored = backups.restore("latest", volume, queue=True)
         print(f"restore with the queue: {restored}", flush=True)
         assert restored["queue_snapshot_of"] == made.label and restored["queue_keys"] == before, restored
+        assert restored["queue_lists"]["drill:jobs"] == 300, restored   # every job, none written after
     finally:
         for engine, name in ((bed.client(bed.hosts["db"]), volume), (cache, f"{volume}-redis-queue")):
             for v in engine.volumes.list(filters={"name": name}):

@@ -36,7 +36,8 @@ SNAPSHOT = (
     'sleep 0.2; done; '
     'cli INFO persistence | grep -q "^rdb_last_bgsave_status:ok" || { echo "the snapshot (BGSAVE) failed" >&2; exit 1; }')
 
-# In the throwaway container: load the snapshot with the AOF off, write the AOF from memory, count.
+# In the throwaway container: load the snapshot with the AOF off, write the AOF from memory, count
+# the keys and the jobs waiting in each list (job queues are lists: RQ, Sidekiq, BullMQ's wait).
 PROVE = (
     'set -eu; chown -R redis:redis /data; chmod 0700 /data; '
     'setpriv --reuid=redis --regid=redis --init-groups redis-server --port 0 --unixsocket /tmp/q.sock '
@@ -47,7 +48,9 @@ PROVE = (
     'until cli INFO persistence | tr -d "\\r" | grep -q "^aof_rewrite_in_progress:0" '
     '&& cli INFO persistence | tr -d "\\r" | grep -q "^aof_enabled:1"; do '
     'i=$((i + 1)); [ "$i" -le 1500 ] || { echo "the AOF was not written in 300 s" >&2; exit 1; }; sleep 0.2; done; '
-    'echo "keys $(cli DBSIZE)"; cli SHUTDOWN >/dev/null 2>&1 || true')
+    'echo "keys $(cli DBSIZE)"; '
+    'cli --scan --type list | while read -r key; do echo "list $(cli LLEN "$key") $key"; done; '
+    'cli SHUTDOWN >/dev/null 2>&1 || true')
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,9 @@ class DockerQueue:
             self.engine.volumes.get(volume).remove(force=True)
             raise PgBackRestError(f"the Redis queue's restore into {volume} failed (exit {code}):\n{out[-1000:]}")
         keys = next(int(line.split()[1]) for line in out.splitlines() if line.startswith("keys "))
-        return {"queue_volume": volume, "queue_keys": keys, "queue_snapshot_of": label}
+        lists = {line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in out.splitlines() if line.startswith("list ")}
+        return {"queue_volume": volume, "queue_keys": keys, "queue_lists": dict(sorted(lists.items())),
+                "queue_snapshot_of": label}
 
 
 def _read(container, path: str) -> bytes:

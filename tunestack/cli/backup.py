@@ -303,7 +303,8 @@ def _docker_restore(args) -> int:
         print(f"restored {result['target']} from {result['backup']} into volume {result['volume']}; recovery ended "
               f"after {result['recovery_seconds']} s; rows: {_rows(result['tables'])}")
         if args.queue:
-            print(f"the Redis queue as backup {result['queue_snapshot_of']} left it: {result['queue_keys']} keys in "
-                  f"volume {result['queue_volume']}")
+            waiting = ", ".join(f"{k} {n}" for k, n in result["queue_lists"].items()) or "no lists"
+            print(f"the Redis queue as backup {result['queue_snapshot_of']} left it: {result['queue_keys']} keys "
+                  f"(jobs waiting: {waiting}) in volume {result['queue_volume']}")
         print("nothing running was changed")
     return 0
