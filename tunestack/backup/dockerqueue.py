@@ -1,5 +1,5 @@
 """The Redis queue in a Docker stack's backups (issue #27): the queue holds jobs that exist nowhere
-else, so each backup taken on demand also snapshots it (BGSAVE) and keeps the RDB in the same
+else, so each backup taken on demand also snapshots it (`redis-cli --rdb`) and keeps the RDB in the same
 repository, as redis-queue/<backup label>.rdb, postgres' own.
 
 Redis has no point in time: a restore brings the queue back as it was when the backup the restore
@@ -19,22 +19,18 @@ from ..probes import redis_tls_flags
 from ..render import CONTAINER_BACKUP
 from .pgbackrest import PgBackRestError
 
-QUEUE_DATA = "/var/lib/tunestack/redis-queue"     # the queue's volume in its container (components/redis.py)
 SNAPSHOTS = f"{CONTAINER_BACKUP.backup_dir}/redis-queue"
 PASSWORD_FILE = "/etc/tunestack/secrets/redis-queue-password"
 
-# BGSAVE and wait for it (bounded), as redis in the queue's container, its password read there from
-# its own file: never in an argument or this machine's environment. rdb_saves counts finished
-# snapshots (Redis 7), so two backups within a second are told apart.
+# A fresh snapshot, as redis in the queue's container, its password read there from its own file
+# (never in an argument or this machine's environment): `redis-cli --rdb` asks the server for an
+# RDB made for this request (a fork at that moment, streamed like a replica's first sync), so it
+# holds every write made before it was asked, whatever save or AOF rewrite runs at the time.
+# Bounded; prints the file's path in the container.
 SNAPSHOT = (
     'set -eu; REDISCLI_AUTH="$(cat "$PASSWORD_FILE")"; export REDISCLI_AUTH; '
-    'cli() { redis-cli $TLS_FLAGS -p "$PORT" --no-auth-warning "$@"; }; '
-    'saves() { cli INFO persistence | tr -d "\\r" | sed -n "s/^rdb_saves://p"; }; '
-    'before=$(saves); cli BGSAVE SCHEDULE >/dev/null; i=0; '
-    'until [ "$(saves)" -gt "$before" ] && cli INFO persistence | grep -q "^rdb_bgsave_in_progress:0"; do '
-    'i=$((i + 1)); [ "$i" -le 1500 ] || { echo "the snapshot (BGSAVE) did not finish in 300 s" >&2; exit 1; }; '
-    'sleep 0.2; done; '
-    'cli INFO persistence | grep -q "^rdb_last_bgsave_status:ok" || { echo "the snapshot (BGSAVE) failed" >&2; exit 1; }')
+    'dir=$(mktemp -d); timeout 600 redis-cli $TLS_FLAGS -p "$PORT" --no-auth-warning --rdb "$dir/queue.rdb" >&2; '
+    'echo "$dir/queue.rdb"')
 
 # In the throwaway container: load the snapshot with the AOF off, write the AOF from memory, count
 # the keys and the jobs waiting in each list (job queues are lists: RQ, Sidekiq, BullMQ's wait).
@@ -81,7 +77,12 @@ class DockerQueue:
                              env=self.backups.env_for(self.container.name), timeout=600)
         if res.returncode:
             raise PgBackRestError(f"the Redis queue's snapshot failed: {(res.stdout + res.stderr).strip()[-500:]}")
-        rdb = _read(self.container, f"{QUEUE_DATA}/dump.rdb")
+        made = res.stdout.strip().splitlines()[-1]
+        try:
+            rdb = _read(self.container, made)
+        finally:
+            subprocess.run(["docker", "exec", "-u", "redis", self.container.name, "rm", "-rf", made.rsplit("/", 1)[0]],
+                           capture_output=True, env=self.backups.env_for(self.container.name), timeout=60)
         runner = self.backups.runner
         uid, gid = map(int, self.backups._exec(runner, "sh", "-c", 'echo "$(id -u) $(id -g)"').split())
         runner.put_archive("/", _tar({f"{SNAPSHOTS}/{label}.rdb": rdb}, uid, gid))
