@@ -45,7 +45,8 @@ PROVE = (
     '&& cli INFO persistence | tr -d "\\r" | grep -q "^aof_enabled:1"; do '
     'i=$((i + 1)); [ "$i" -le 1500 ] || { echo "the AOF was not written in 300 s" >&2; exit 1; }; sleep 0.2; done; '
     'echo "keys $(cli DBSIZE)"; '
-    'cli --scan --type list | while read -r key; do echo "list $(cli LLEN "$key") $key"; done; '
+    'cli --scan | while read -r key; do '
+    'if [ "$(cli TYPE "$key")" = list ]; then echo "list $(cli LLEN "$key") $key"; fi; done; '
     'cli SHUTDOWN >/dev/null 2>&1 || true')
 
 
