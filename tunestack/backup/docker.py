@@ -37,6 +37,13 @@ def connect(url: str):
     return docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
 
 
+def read_file(container, path: str) -> bytes:
+    """One file's bytes out of a container (the engine's archive API: no exec, no shell)."""
+    stream, _ = container.get_archive(path)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        return tar.extractfile(tar.getmembers()[0]).read()
+
+
 class DockerBackups:
     def __init__(self, stack: str, db_url: str, repository_url: str | None = None, queue=None):
         """`db_url`: the db host's engine; `repository_url`: the repository host's, when the stack
@@ -161,10 +168,7 @@ class DockerBackups:
         out = io.BytesIO()
         with tarfile.open(fileobj=out, mode="w") as tar:
             for path in (CA_FILE, CERT_FILE, KEY_FILE):
-                stream, _ = self.container.get_archive(path)
-                with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as got:
-                    member = got.getmembers()[0]
-                    data = got.extractfile(member).read()
+                data = read_file(self.container, path)
                 info = tarfile.TarInfo(path.lstrip("/"))
                 info.size, info.mode = len(data), 0o600 if path == KEY_FILE else 0o644
                 tar.addfile(info, io.BytesIO(data))

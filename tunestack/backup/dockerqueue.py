@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..plan.placement import container_name
 from ..probes import redis_tls_flags
 from ..render import CONTAINER_BACKUP
+from .docker import connect, read_file
 from .pgbackrest import PgBackRestError
 
 SNAPSHOTS = f"{CONTAINER_BACKUP.backup_dir}/redis-queue"
@@ -61,8 +62,6 @@ class QueueAccess:
 class DockerQueue:
     def __init__(self, backups, access: QueueAccess):
         """`backups`: the stack's DockerBackups (its runner keeps the repository)."""
-        from .docker import connect
-
         self.backups, self.access = backups, access
         self.engine = connect(access.url)
         self.container = self.engine.containers.get(container_name(backups.stack, "redis-queue"))
@@ -80,7 +79,7 @@ class DockerQueue:
             raise PgBackRestError(f"the Redis queue's snapshot failed: {(res.stdout + res.stderr).strip()[-500:]}")
         made = res.stdout.strip().splitlines()[-1]
         try:
-            rdb = _read(self.container, made)
+            rdb = read_file(self.container, made)
         finally:
             subprocess.run(["docker", "exec", "-u", "redis", self.container.name, "rm", "-rf", made.rsplit("/", 1)[0]],
                            capture_output=True, env=self.backups.env_for(self.container.name), timeout=60)
@@ -102,7 +101,7 @@ class DockerQueue:
             raise UsageError(f"volume {volume} exists already; name a new one")
         except docker.errors.NotFound:
             pass
-        rdb = _read(self.backups.runner, f"{SNAPSHOTS}/{label}.rdb")
+        rdb = read_file(self.backups.runner, f"{SNAPSHOTS}/{label}.rdb")
         self.engine.volumes.create(volume, labels={"tunestack.stack": self.backups.stack,
                                                    "tunestack.restored-from": label})
         box = self.engine.containers.create(
@@ -123,13 +122,6 @@ class DockerQueue:
         lists = {line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in out.splitlines() if line.startswith("list ")}
         return {"queue_volume": volume, "queue_keys": keys, "queue_lists": dict(sorted(lists.items())),
                 "queue_snapshot_of": label}
-
-
-def _read(container, path: str) -> bytes:
-    """One file's bytes out of a container (the engine's archive API)."""
-    stream, _ = container.get_archive(path)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        return tar.extractfile(tar.getmembers()[0]).read()
 
 
 def _tar(files: dict[str, bytes], uid: int, gid: int) -> bytes:
