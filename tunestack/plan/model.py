@@ -62,6 +62,7 @@ class Plan:
     pgbouncer_users: dict[str, dict[str, Setting]] = field(default_factory=dict)   # [users]: per-user caps
     tls: dict = field(default_factory=dict)   # service → tls.ServerTls: the servers that serve TLS only
     backup: dict[str, Setting] = field(default_factory=dict)   # the backup policy (plan/backup.py)
+    ha: dict[str, Setting] = field(default_factory=dict)   # Patroni and etcd, with replicas (plan/ha.py)
 
     @property
     def pgbouncer_service(self) -> dict[str, Setting]:
@@ -123,6 +124,8 @@ class Plan:
         for host, settings in self.host_kernel.items():
             out[f"host kernel {host}"] = settings
         out["backup"] = self.backup
+        if self.ha:
+            out["ha"] = self.ha
         return out
 
     def to_json(self) -> dict:

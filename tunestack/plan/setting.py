@@ -35,7 +35,8 @@ class Setting:
             object.__setattr__(self, "text", _text_of(self.value))
 
     def to_json(self) -> dict:
-        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        value = [v.to_json() if hasattr(v, "to_json") else v for v in self.value] \
+            if isinstance(self.value, tuple) else self.value
         return {"value": value, "text": self.text, "unit": self.unit, "reason": self.reason,
                 "source": self.source, **({"rule": self.rule} if self.rule else {})}
 

@@ -22,6 +22,7 @@ from .problems import path_text, schema_problem
 from .schema import NS, STACK_SCHEMA
 from .sections.app import app as app_section
 from .sections.backup import backup as backup_section
+from .sections.ha import ha as ha_section
 from .sections.hosts import hosts as hosts_section
 from .sections.images import images as images_section, registry as registry_section
 from .sections.pgbouncer import pgbouncer as pgbouncer_section
@@ -183,7 +184,8 @@ def build_spec(ck: Checker, name: str, display: str) -> StackSpec:
     traffic = traffic_section(ck)
     rollout = rollout_section(ck)
     images = images_section(ck)
-    ports_section(ck, hosts, pg, bouncer, cache, queue, app)
+    ha = ha_section(ck, hosts)
+    ports_section(ck, hosts, pg, bouncer, cache, queue, app, ha)
     if ck.problems:
         raise StackError(ck.problems)
     secrets = _secret_keys(ck.config)
@@ -195,4 +197,4 @@ def build_spec(ck: Checker, name: str, display: str) -> StackSpec:
     return StackSpec(name=name, path=display, hosts=hosts, postgres=pg, pgbouncer=bouncer, redis_cache=cache,
                      redis_queue=queue, app=app, traffic=traffic, rollout=rollout, images=images,
                      secret_keys=secrets, registry=registry_section(ck, secrets), given=frozenset(ck.given),
-                     backup=backup)
+                     backup=backup, ha=ha)

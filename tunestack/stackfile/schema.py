@@ -97,6 +97,20 @@ POSTGRES = _obj(
         "lock_timeout": DURATION,
         "idle_in_transaction_timeout": DURATION,
         "slow_query": DURATION,
+        "replicas": {"type": "integer", "minimum": 0, "maximum": 4,
+                     "description": "standby servers beside the primary, managed by Patroni with etcd; 0 (the "
+                                    "default) keeps one server"},
+        "rpo": {"oneOf": [{"const": 0}, {"const": "0"}, SIZE],
+                "description": "committed work a failover may lose: 0 (the default with replicas) waits for a "
+                               "synchronous standby on every commit; a size such as 1MiB lets a standby that far "
+                               "behind take over"},
+        "rto": dict(DURATION, description="the longest a lost primary may leave the stack without one, such as "
+                                          "30s (the default); Patroni's timings follow from it"),
+        "etcd_hosts": {"type": "array", "uniqueItems": False, "items": {"type": "string"},
+                       "description": "the hosts that run an etcd member, one each: 1, 3 or 5 names; without it "
+                                      "the planner picks distinct hosts"},
+        "patroni_port": dict(PORT, description="Patroni's REST API port (default 8008)"),
+        "etcd_port": dict(PORT, description="etcd's client port (default 2379); its peers use the next one"),
         "overrides": {"type": "object",
                       "description": "postgresql.conf settings to force, checked against PostgreSQL's ranges",
                       "additionalProperties": {"type": ["string", "number", "boolean"]}},

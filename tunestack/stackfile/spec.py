@@ -177,6 +177,33 @@ class BackupSpec:
 
 
 @dataclass(frozen=True)
+class HaSpec:
+    """postgres.replicas, rpo, rto and where etcd runs (plan/ha.py has the defaults' reasons)."""
+    replicas: int = 0                    # standbys beside the primary; 0 = one server, no Patroni
+    rpo_bytes: int = 0                   # 0 = synchronous; else the lag a failover candidate may have
+    rto_ms: int = 30_000                 # the longest a lost primary may leave the stack without one
+    etcd_hosts: tuple[str, ...] = ()     # host names, one member each; () = the planner places them
+    patroni_port: int = 8008             # Patroni's REST API (its default); + node index on a shared host
+    etcd_port: int = 2379                # etcd's client port (its default); peers on the next one
+
+    @property
+    def enabled(self) -> bool:
+        return self.replicas > 0
+
+    @property
+    def nodes(self) -> int:
+        return self.replicas + 1 if self.replicas else 0
+
+    def node_ports(self, pg_port: int, shared: bool) -> list[tuple[int, int]]:
+        """(PostgreSQL, Patroni REST) port of each node. On one shared machine the load balancer's
+        primary service keeps postgres.port and node i listens one above it plus i; on a machine of
+        its own each node keeps the defaults."""
+        if shared:
+            return [(pg_port + 1 + i, self.patroni_port + i) for i in range(self.nodes)]
+        return [(pg_port, self.patroni_port)] * self.nodes
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     path: str
@@ -193,6 +220,7 @@ class StackSpec:
     given: frozenset[str] = frozenset()  # dotted key paths the file sets, e.g. "postgres.port"
     registry: tuple[str, str] | None = None   # (address, username) for private images
     backup: BackupSpec = BackupSpec()
+    ha: HaSpec = HaSpec()
 
     def source_of(self, key_path: str) -> str:
         """'stack file' when the file sets `key_path` (e.g. "app.threads"), else 'default'."""

@@ -9,7 +9,22 @@ from ..schema import NS
 PGBACKREST_TLS_PORT = 8432
 
 
-def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app) -> None:
+def _ha_ports(ha, pg_port: int, shared: bool) -> list[tuple[str, list, int]]:
+    """Patroni's nodes, their REST APIs and etcd (stackfile/spec.py HaSpec.node_ports)."""
+    if not ha.enabled:
+        return []
+    out = []
+    for i, (node, rest) in enumerate(ha.node_ports(pg_port, shared)):
+        if shared:
+            out.append((f"PostgreSQL node {i} (postgres.port + {1 + i})", [f"{NS}:postgres", "port"], node))
+        out.append((f"Patroni's REST API of node {i}", [f"{NS}:postgres", "patroni_port"], rest))
+        if not shared:
+            break
+    return out + [("etcd's clients", [f"{NS}:postgres", "etcd_port"], ha.etcd_port),
+                  ("etcd's peers (etcd_port + 1)", [f"{NS}:postgres", "etcd_port"], ha.etcd_port + 1)]
+
+
+def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app, ha) -> None:
     taken = [("postgres", [f"{NS}:postgres", "port"], pg.port),
              ("pgbouncer", [f"{NS}:pgbouncer", "port"], bouncer.port),
              ("redis cache", [f"{NS}:redis", "cache", "port"], cache.port),
@@ -20,6 +35,7 @@ def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app) -> None:
     # stack's when one app machine holds every replica (plan/placement.py), on that machine.
     taken.append(("the canary (app port + 100)", [f"{NS}:app", "port"], app.canary_port))
     taken.append(("pgBackRest's TLS server", [f"{NS}:backup"], PGBACKREST_TLS_PORT))
+    taken += _ha_ports(ha, pg.port, sum(h.count for h in hosts) == 1)
     used: dict[int, tuple[str, list]] = {}
     for label, path, port in taken:
         if port > 65535:

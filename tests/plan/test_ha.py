@@ -1,0 +1,91 @@
+"""PostgreSQL with standbys (plan/ha.py, issue #28): Patroni's nodes and dynamic configuration, etcd's
+members, the standby settings, the memory they take, and the alerts."""
+from dataclasses import replace
+
+from tunestack.plan import build_plan
+from tunestack.plan.ha import DCS_PARAMETERS, ETCD_MEMORY, PATRONI_MEMORY, etcd_members, pg_nodes
+from tunestack.stackfile.spec import HaSpec
+
+from .helpers import spec
+
+
+def with_ha(s, **kw):
+    return replace(s, ha=HaSpec(**kw))
+
+
+def staging_ha(replicas=2, **kw):
+    s = spec("staging")
+    db = replace(s.hosts[0], count=replicas + 1, addresses=tuple(f"10.20.1.{10 + i}" for i in range(replicas + 1)))
+    return replace(with_ha(s, replicas=replicas, **kw), hosts=(db,) + s.hosts[1:])
+
+
+def test_a_stack_without_replicas_has_no_patroni():
+    plan = build_plan(spec("local"))
+    assert plan.ha == {} and "hot_standby_feedback" not in plan.postgres
+    assert not [a for a in plan.alerts if a["alert"].startswith(("Etcd", "PostgresNoPrimary"))]
+
+
+def test_local_ha_runs_its_nodes_on_ports_of_their_own_and_one_etcd_member():
+    plan = build_plan(spec("local-ha"))
+    nodes, members = plan.ha["nodes"].value, plan.ha["etcd members"].value
+    assert [(n.port, n.rest_port) for n in nodes] == [(15833, 18808), (15834, 18809)]
+    assert [(m.client_port, m.peer_port) for m in members] == [(12379, 12380)]
+    assert plan.postgres["port"].value == 15832   # the load balancer's primary service: what clients use
+
+
+def test_each_node_gets_its_own_machine_and_etcd_takes_three_distinct_ones():
+    s = staging_ha(replicas=2)
+    nodes, members = pg_nodes(s), etcd_members(s)
+    assert [n.address for n in nodes] == ["10.20.1.10", "10.20.1.11", "10.20.1.12"]
+    assert {n.port for n in nodes} == {s.postgres.port}
+    assert len({(m.host, m.machine) for m in members}) == 3
+
+
+def test_named_etcd_hosts_take_a_counted_hosts_next_machine():
+    s = staging_ha(replicas=2, etcd_hosts=("db", "db", "cache"))
+    assert [(m.host, m.machine) for m in etcd_members(s)] == [("db", 0), ("db", 1), ("cache", 0)]
+
+
+def test_rpo_0_is_synchronous_and_promotes_only_the_synchronous_standby():
+    ha = build_plan(spec("local-ha")).ha
+    assert ha["synchronous_mode"].value is True and ha["maximum_lag_on_failover"].value == 0
+    assert "round trip" in ha["synchronous_mode"].reason   # the cost is stated
+
+
+def test_an_rpo_in_bytes_bounds_a_candidates_lag_asynchronously():
+    plan = build_plan(staging_ha(replicas=1, rpo_bytes=1024 * 1024))
+    assert plan.ha["synchronous_mode"].value is False
+    assert plan.ha["maximum_lag_on_failover"].value == 1024 * 1024
+    assert "PostgresNoSynchronousStandby" not in {a["alert"] for a in plan.alerts}
+
+
+def test_rto_becomes_patronis_timings_with_the_false_failover_risk_in_the_reason():
+    ha = build_plan(spec("local-ha")).ha
+    assert (ha["ttl"].value, ha["loop_wait"].value, ha["retry_timeout"].value) == (23, 3, 10)
+    assert "false ones" in ha["ttl"].reason and "never demotes" in ha["retry_timeout"].reason
+    assert ha["worst-case rto"].value <= ha["rto"].value
+
+
+def test_standbys_get_replication_settings_patroni_keeps_equal_everywhere():
+    plan = build_plan(staging_ha(replicas=2))
+    assert plan.postgres["max_wal_senders"].value == 3 + 4 and plan.postgres["wal_log_hints"].value == "on"
+    assert plan.postgres["hot_standby_feedback"].value == "on"
+    assert {"max_connections", "max_wal_senders", "max_replication_slots", "wal_log_hints"} <= set(DCS_PARAMETERS)
+
+
+def test_nodes_sharing_a_machine_split_postgres_memory_and_count_in_its_budget():
+    one, two = build_plan(spec("local")), build_plan(spec("local-ha"))
+    assert two.postgres["shared_buffers"].value < one.postgres["shared_buffers"].value
+    (budget,) = [b for b in two.budgets if b.name == "memory on local"]
+    items = dict(next(h for h in two.hosts if h.name == "local").memory_items)
+    assert items["etcd member"] == ETCD_MEMORY and items["Patroni"] == PATRONI_MEMORY
+    assert any(k.startswith("PostgreSQL node 2 worst case") for k in items)
+    assert budget.ok and "etcd member" in budget.arithmetic
+
+
+def test_alerts_read_patronis_and_etcds_own_metrics():
+    alerts = {a["alert"]: a for a in build_plan(spec("local-ha")).alerts}
+    assert 'patroni_sync_standby{scope="local-ha-pg"}' in alerts["PostgresNoSynchronousStandby"]["expr"]
+    assert "patroni_postgres_timeline" in alerts["PostgresFailoverHappened"]["expr"]
+    assert "etcd_server_has_leader" in alerts["EtcdMemberDown"]["expr"]
+    assert "patroni_xlog_replayed_location" in alerts["PostgresReplicaLagging"]["expr"]

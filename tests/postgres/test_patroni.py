@@ -1,0 +1,33 @@
+"""Patroni's timings from an RTO (tunestack/postgres/patroni.py). Patroni docs, "Dynamic
+configuration": ttl ≥ 20, loop_wait ≥ 1, retry_timeout ≥ 3, and loop_wait + 2 × retry_timeout ≤ ttl."""
+import pytest
+
+from tunestack.postgres.patroni import min_rto_s, timings
+
+TABLE = [
+    # rto s, ttl, loop_wait, retry_timeout
+    (26, 20, 2, 9),      # the shortest: Patroni's minimum ttl
+    (30, 23, 3, 10),     # the default (Pigsty's pg_rto 30)
+    (60, 50, 6, 22),
+    (120, 104, 12, 46),
+]
+
+
+@pytest.mark.parametrize("rto,ttl,loop_wait,retry", TABLE)
+def test_timings_keep_patronis_rule_and_the_rto(rto, ttl, loop_wait, retry):
+    t = timings(rto)
+    assert (t.ttl, t.loop_wait, t.retry_timeout) == (ttl, loop_wait, retry)
+    assert t.loop_wait + 2 * t.retry_timeout <= t.ttl and t.ttl >= 20 and t.retry_timeout >= 3
+    assert t.worst_rto_s <= rto
+
+
+def test_below_the_minimum_ttl_there_is_no_plan():
+    assert min_rto_s() == 26
+    with pytest.raises(ValueError, match="minimum is 20s"):
+        timings(25)
+
+
+@pytest.mark.parametrize("rto", range(26, 601, 7))
+def test_every_allowed_rto_plans(rto):
+    t = timings(rto)
+    assert t.loop_wait + 2 * t.retry_timeout <= t.ttl <= rto

@@ -1,0 +1,278 @@
+"""PostgreSQL with standbys under Patroni, etcd as its consensus store, and the load balancer's
+primary service every client connects through. Pure.
+
+Sources: Patroni docs ("Dynamic configuration", "YAML configuration", "REST API": GET /primary
+answers 200 on the leader only), PostgreSQL docs 27.2 "Log-Shipping Standby Servers" and 20.6
+"Replication" (hot_standby_feedback, max_standby_streaming_delay, max_slot_wal_keep_size), etcd
+FAQ (odd cluster sizes), Pigsty's HA failure model (RTO phases)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..postgres.patroni import CHECK_S, PROMOTE_S, timings
+from ..stackfile.sections.ha import machines
+from ..stackfile.spec import HostSpec, StackSpec
+from ..units import MIB, format_bytes_human
+from .setting import Setting, chosen, policy
+
+PATRONI_MEMORY = 64 * MIB   # one Python process per node
+ETCD_MEMORY = 256 * MIB     # etcd holding Patroni's few keys, with its default snapshot count
+ETCD_QUOTA = 256 * MIB      # --quota-backend-bytes: Patroni's keys need kilobytes; the disk it may take
+SLOT_WAL_SHARE = 0.3        # of the WAL disk a lagging standby's slot may hold before it is cut loose
+# Patroni passes these on the postmaster's command line from its dynamic configuration (DCS), so
+# every node runs with the same values (Patroni: postgresql/config.py CMDLINE_OPTIONS); a node's
+# own file cannot change them.
+DCS_PARAMETERS = ("max_connections", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction",
+                  "track_commit_timestamp", "max_replication_slots", "max_worker_processes", "wal_level",
+                  "wal_log_hints", "wal_keep_size")
+SCOPE_SUFFIX = "-pg"
+
+
+@dataclass(frozen=True)
+class PgNode:
+    name: str          # Patroni's member name: <stack>-pg-<i>
+    host: str          # the stack file's host entry
+    machine: int       # which of its `count` machines
+    address: str       # where the node listens and how the others reach it
+    port: int
+    rest_port: int
+
+    def to_json(self) -> dict:
+        return vars(self).copy()
+
+
+@dataclass(frozen=True)
+class EtcdMember:
+    name: str
+    host: str
+    machine: int
+    address: str
+    client_port: int
+    peer_port: int
+
+    @property
+    def client_url(self) -> str:
+        return f"http://{self.address}:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://{self.address}:{self.peer_port}"
+
+    def to_json(self) -> dict:
+        return vars(self).copy()
+
+
+def _address(host: HostSpec, machine: int) -> str:
+    return host.addresses[machine] if host.addresses else "127.0.0.1"
+
+
+def pg_nodes(spec: StackSpec) -> tuple[PgNode, ...]:
+    """Node i on machine i of the db host entry (stackfile/sections/ha.py checks its count), or all
+    on the one machine of a one-machine stack."""
+    ha, db = spec.ha, spec.host_with("db")
+    shared = machines(spec.hosts) == 1
+    return tuple(PgNode(f"{spec.name}-pg-{i}", db.name, 0 if shared else i, _address(db, 0 if shared else i),
+                        port, rest)
+                 for i, (port, rest) in enumerate(ha.node_ports(spec.postgres.port, shared)))
+
+
+def _machines_in_order(spec: StackSpec) -> list[tuple[HostSpec, int]]:
+    """Every machine, db first (they exist already), then cache, then the rest."""
+    rank = {"db": 0, "cache": 1}
+    hosts = sorted(spec.hosts, key=lambda h: min(rank.get(r, 2) for r in h.roles))
+    return [(h, i) for h in hosts for i in range(h.count)]
+
+
+def etcd_members(spec: StackSpec) -> tuple[EtcdMember, ...]:
+    """The stack file's etcd_hosts (a name taken twice: its next machine), else 3 distinct machines,
+    else the one machine of a one-machine stack."""
+    ha, by_name = spec.ha, {h.name: h for h in spec.hosts}
+    if ha.etcd_hosts:
+        seen: dict[str, int] = {}
+        picked = []
+        for name in ha.etcd_hosts:
+            picked.append((by_name[name], seen.get(name, 0)))
+            seen[name] = seen.get(name, 0) + 1
+    else:
+        every = _machines_in_order(spec)
+        picked = every[:3] if len(every) >= 3 else every[:1]
+    return tuple(EtcdMember(f"{spec.name}-etcd-{i}", h.name, m, _address(h, m), ha.etcd_port, ha.etcd_port + 1)
+                 for i, (h, m) in enumerate(picked))
+
+
+def patroni_settings(spec: StackSpec) -> dict[str, Setting]:
+    """Patroni's dynamic configuration from postgres.rto and postgres.rpo."""
+    ha, source_of = spec.ha, spec.source_of
+    t = timings(ha.rto_ms // 1000)
+    rto = chosen(ha.rto_ms, "postgres.rto", source_of, "30s, Pigsty's pg_rto: a lost primary is replaced within "
+                                                       "half a minute")
+    out = {
+        "rto": replace(rto, text=f"{ha.rto_ms // 1000}s", unit="ms"),
+        "ttl": Setting(t.ttl, f"rto {ha.rto_ms // 1000}s − loop_wait {t.loop_wait}s − promotion {PROMOTE_S}s − "
+                              f"health check {CHECK_S}s: the leader key outlives a dead primary this long at "
+                              "most; shorter means sooner failover and more false ones (a stalled primary loses "
+                              "its key)", rule="what the RTO leaves after loop_wait, promotion and health check"),
+        "loop_wait": Setting(t.loop_wait, "a tenth of the RTO (at least 1 s, Patroni's minimum): how soon a standby "
+                                          "notices the leader key is gone", rule="a tenth of the RTO"),
+        "retry_timeout": Setting(t.retry_timeout, f"the most Patroni's rule loop_wait + 2 × retry_timeout ≤ ttl "
+                                                  f"allows ({t.loop_wait} + 2 × {t.retry_timeout} ≤ {t.ttl}): etcd or "
+                                                  "network trouble shorter than this never demotes the primary",
+                                 rule="the most loop_wait + 2 × retry_timeout ≤ ttl allows (Patroni docs)"),
+        "worst-case rto": Setting(t.worst_rto_s * 1000, f"ttl {t.ttl}s + loop_wait {t.loop_wait}s + promotion + "
+                                                        "health check, from the last leader-key renewal",
+                                  text=f"{t.worst_rto_s}s", unit="ms"),
+    }
+    return {**out, **durability(spec)}
+
+
+def durability(spec: StackSpec) -> dict[str, Setting]:
+    ha = spec.ha
+    rpo_key = "postgres.rpo"
+    if ha.rpo_bytes == 0:
+        return {
+            "rpo": chosen(0, rpo_key, spec.source_of, "0: no acknowledged commit is lost in a failover"),
+            "synchronous_mode": policy(True, "every commit waits until a standby has flushed it: each commit pays a "
+                                             "round trip to the standby and its WAL flush; Patroni promotes only "
+                                             "that standby"),
+            "synchronous_mode_strict": policy(False, "with no standby left the primary goes on alone rather than "
+                                                     "stop writing; Patroni then fails over to no one until a "
+                                                     "standby has caught up, so nothing acknowledged is lost"),
+            "maximum_lag_on_failover": policy(0, "only the synchronous standby may take over"),
+        }
+    return {
+        "rpo": replace(chosen(ha.rpo_bytes, rpo_key, spec.source_of, ""), text=format_bytes_human(ha.rpo_bytes),
+                       unit="bytes"),
+        "synchronous_mode": policy(False, "commits do not wait for a standby: no latency cost, and a failover may "
+                                          "lose up to the RPO of acknowledged commits"),
+        "synchronous_mode_strict": policy(False, "asynchronous replication"),
+        "maximum_lag_on_failover": Setting(ha.rpo_bytes, "postgres.rpo: a standby further behind never takes over",
+                                           "stack file", text=str(ha.rpo_bytes), unit="bytes"),
+    }
+
+
+def standby_settings(spec: StackSpec, wal_disk_bytes: int | None) -> dict[str, Setting]:
+    """postgresql.conf on every node: standbys that serve reads, WAL kept for the ones behind."""
+    nodes = spec.ha.nodes
+    out = {
+        "hot_standby": policy("on", "standbys answer read-only queries (DATABASE_REPLICA_URL)"),
+        "hot_standby_feedback": policy("on", "a long read on a standby is not cancelled by the primary's vacuum; the "
+                                             "cost is bloat on the primary while it runs"),
+        "max_standby_streaming_delay": Setting(30_000, "PostgreSQL's default 30s: a standby holds WAL replay at "
+                                                       "most this long for a conflicting read, which bounds its lag",
+                                               "policy", text="30s", unit="ms"),
+        "max_wal_senders": Setting(nodes + 4, f"{nodes - 1} standby(s), a node rejoining, pg_basebackup and "
+                                              "pgBackRest, with room for one more", rule="the standbys + 4"),
+        "max_replication_slots": Setting(nodes + 4, "one slot per node (Patroni keeps one for each member) and "
+                                                    "room for a rejoining node", rule="the nodes + 4"),
+        "wal_log_hints": policy("on", "pg_rewind brings a failed primary back as a standby (Patroni use_pg_rewind)"),
+        "wal_keep_size": policy("0", "slots keep what each standby still needs; max_slot_wal_keep_size bounds it"),
+    }
+    if wal_disk_bytes:
+        cap = int(wal_disk_bytes * SLOT_WAL_SHARE) // MIB
+        out["max_slot_wal_keep_size"] = Setting(
+            cap * MIB, f"{SLOT_WAL_SHARE:.0%} of postgres.wal_disk: a standby that far behind loses its slot (and is "
+                       "rebuilt) before pg_wal fills the disk and stops the primary", text=f"{cap}MB", unit="bytes",
+            rule=f"{SLOT_WAL_SHARE:.0%} of the WAL disk")
+    return out
+
+
+def _on_machine(spec: StackSpec) -> dict[str, tuple[int, int]]:
+    """Host entry → (PostgreSQL nodes, etcd members) on its busiest machine."""
+    nodes, members = pg_nodes(spec), etcd_members(spec)
+    out = {}
+    for h in spec.hosts:
+        per = [(sum(1 for n in nodes if (n.host, n.machine) == (h.name, m)),
+                sum(1 for e in members if (e.host, e.machine) == (h.name, m))) for m in range(h.count)]
+        out[h.name] = max(per)
+    return out
+
+
+def ha_shares(spec: StackSpec, shares: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Each host's shares once Patroni and etcd take theirs: etcd from PostgreSQL's share or the
+    app's (the cache host's free memory is its budget's), and the nodes on one machine split
+    PostgreSQL's share evenly. A node's share below PostgreSQL's minimum is the planner's
+    shortfall (share_shortfalls): replicas on a host without room for them."""
+    if not spec.ha.enabled:
+        return shares
+    out = {}
+    for name, (nodes, members) in _on_machine(spec).items():
+        share = dict(shares[name])
+        if "postgres" in share:
+            share["postgres"] = (share["postgres"] - members * ETCD_MEMORY - nodes * PATRONI_MEMORY) // max(1, nodes)
+        elif "app" in share:
+            share["app"] -= members * ETCD_MEMORY
+        out[name] = share
+    return out
+
+
+def ha_memory_items(spec: StackSpec, pg_worst: tuple[int, str]) -> dict[str, list[tuple[str, int]]]:
+    """What Patroni, the standbys and etcd add to each host's memory budget (memory.memory_items
+    has the first PostgreSQL server already)."""
+    if not spec.ha.enabled:
+        return {}
+    worst, how = pg_worst
+    out: dict[str, list[tuple[str, int]]] = {}
+    for name, (nodes, members) in _on_machine(spec).items():
+        items = [(f"PostgreSQL node {i + 1} worst case ({how})", worst) for i in range(1, nodes)]
+        items += [("Patroni", PATRONI_MEMORY)] * nodes + [("etcd member", ETCD_MEMORY)] * members
+        out[name] = items
+    return out
+
+
+def ha_alerts(spec: StackSpec, scope: str, members: int) -> list[dict]:
+    """On Patroni's own metrics (its REST API's GET /metrics: patroni_primary, patroni_sync_standby,
+    patroni_xlog_location, patroni_xlog_replayed_location, patroni_postgres_timeline) and etcd's
+    (etcd_server_has_leader): what an on-call person acts on."""
+    ha = spec.ha
+    lag = ha.rpo_bytes or 16 * MIB
+    on = f'{{scope="{scope}"}}'
+    alerts = [
+        {"alert": "PostgresNoPrimary", "expr": f"sum(patroni_primary{on}) < 1", "for": "1m", "severity": "critical",
+         "summary": "no node is the primary: writes fail until Patroni elects one (patronictl list says why)"},
+        {"alert": "PostgresReplicaLagging", "for": "2m", "severity": "warning",
+         "expr": f"max(patroni_xlog_location{on}) - min(patroni_xlog_replayed_location{on} and on(instance) "
+                 f"patroni_replica{on} == 1) > {lag}",
+         "summary": f"a standby has replayed over {format_bytes_human(lag)} less than the primary wrote"
+                    + (": beyond the RPO, it may not take over" if ha.rpo_bytes else ": its reads are stale")},
+        {"alert": "PostgresFailoverHappened", "for": "0m", "severity": "warning",
+         "expr": f"changes(max(patroni_postgres_timeline{on})[15m:1m]) > 0",
+         "summary": "the timeline moved: a failover or switchover happened in the last 15 minutes; check why "
+                    "(patronictl history) and that the old primary rejoined"},
+        {"alert": "EtcdMemberDown", "for": "1m", "severity": "warning",
+         "expr": f'count(etcd_server_has_leader{{job="etcd"}} == 1) < {members}',
+         "summary": f"fewer than {members} etcd members answer with a leader: "
+                    + ("one more lost and Patroni demotes the primary (no quorum)" if members > 1
+                       else "Patroni demotes the primary while etcd is down")},
+    ]
+    if ha.rpo_bytes == 0:
+        alerts.insert(1, {"alert": "PostgresNoSynchronousStandby", "for": "1m", "severity": "critical",
+                          "expr": f"sum(patroni_sync_standby{on}) < 1",
+                          "summary": "no synchronous standby: commits are acknowledged by the primary alone, and "
+                                     "Patroni fails over to no one until a standby is synchronous again"})
+    return alerts
+
+
+def with_ha(plan):
+    """The plan with section `ha` (Patroni's nodes and dynamic configuration, etcd's members) and
+    the standby settings in postgresql.conf; a plan without replicas unchanged."""
+    spec = plan.spec
+    if not spec.ha.enabled:
+        return plan
+    nodes, members = pg_nodes(spec), etcd_members(spec)
+    scope = f"{spec.name}{SCOPE_SUFFIX}"
+    ha = {
+        "scope": policy(scope, "Patroni's cluster name (its keys in etcd live under /service/<scope>)"),
+        "nodes": Setting(nodes, f"the primary and {spec.ha.replicas} standby(s), "
+                                + ("all on the one machine (a trial: a lost machine loses all)" if nodes[0].machine
+                                   == nodes[-1].machine else "one machine each"), "computed",
+                         text=",".join(n.name for n in nodes)),
+        "etcd members": Setting(members, f"{len(members)} member(s) on distinct machines: "
+                                         + ("a quorum survives losing one" if len(members) > 1 else
+                                            "one machine, one member (a trial)"), "computed",
+                                text=",".join(e.name for e in members)),
+        **patroni_settings(spec),
+        "primary check": policy("GET /primary", "the load balancer sends clients to the node whose Patroni answers "
+                                                "200 on /primary (Patroni REST API); replicas answer 503"),
+    }
+    postgres = {**plan.postgres, **standby_settings(spec, spec.postgres.wal_disk_bytes)}
+    return replace(plan, ha=ha, postgres=postgres, alerts=plan.alerts + ha_alerts(spec, scope, len(members)))

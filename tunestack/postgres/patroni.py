@@ -1,0 +1,52 @@
+"""Patroni's failover timings from a recovery time objective. Pure.
+
+Patroni docs, "Dynamic configuration": `ttl` (the leader key's lifetime, minimum 20 s), `loop_wait`
+(seconds between HA loops, minimum 1), `retry_timeout` (how long DCS and PostgreSQL trouble is
+retried before the leader demotes, minimum 3), under the rule loop_wait + 2 × retry_timeout ≤ ttl.
+
+A lost primary's worst case, from its last leader-key renewal: the key lives `ttl`, a standby
+notices within `loop_wait`, promotes (PROMOTE_S) and the load balancer sees the new primary within
+its health check (CHECK_S). What is left of the RTO after the last three is the ttl."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MIN_TTL_S, MIN_LOOP_WAIT_S, MIN_RETRY_TIMEOUT_S = 20, 1, 3   # Patroni docs, "Dynamic configuration"
+PROMOTE_S = 2       # pg_ctl promote and the leader race: Pigsty's failure model allows 2 s at worst
+CHECK_S = 2         # HAProxy: a check each second, one success to go up (plan/ha.py PRIMARY_CHECK)
+LOOP_WAIT_SHARE = 10   # a standby looks every tenth of the RTO: later notice, fewer DCS writes
+
+
+class Timings(NamedTuple):
+    ttl: int
+    loop_wait: int
+    retry_timeout: int
+
+    @property
+    def worst_rto_s(self) -> int:
+        return self.ttl + self.loop_wait + PROMOTE_S + CHECK_S
+
+
+def loop_wait_for(rto_s: int) -> int:
+    return max(MIN_LOOP_WAIT_S, rto_s // LOOP_WAIT_SHARE)
+
+
+def min_rto_s() -> int:
+    """The shortest RTO Patroni's minimum ttl allows (its loop_wait is that RTO's tenth)."""
+    rto = MIN_TTL_S
+    while rto - loop_wait_for(rto) - PROMOTE_S - CHECK_S < MIN_TTL_S:
+        rto += 1
+    return rto
+
+
+def timings(rto_s: int) -> Timings:
+    """The longest ttl the RTO allows (a longer one rides out longer DCS trouble) and, within
+    Patroni's rule, the longest retry_timeout: DCS or network trouble shorter than it never demotes
+    the leader. ValueError below min_rto_s()."""
+    loop_wait = loop_wait_for(rto_s)
+    ttl = rto_s - loop_wait - PROMOTE_S - CHECK_S
+    if ttl < MIN_TTL_S:
+        raise ValueError(f"an RTO of {rto_s}s leaves a ttl of {ttl}s; Patroni's minimum is {MIN_TTL_S}s")
+    retry = (ttl - loop_wait) // 2
+    assert retry >= MIN_RETRY_TIMEOUT_S and loop_wait + 2 * retry <= ttl
+    return Timings(ttl, loop_wait, retry)
