@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from .hafiles import NodePaths, patroni_yaml
+
 from .paths import TEMPLATES
 from .plan import Plan
 from .units import format_bytes_human
@@ -37,6 +39,7 @@ class Layout:
     backup_dir: str = "/var/lib/pgbackrest"
     pgbackrest_dir: str = "/var/lib/tunestack/pgbackrest"
     pg_socket_dir: str = "/run/postgresql"
+    conf_dir: str = "/etc/tunestack"       # where the rendered files land on the host
 
 
 class UnsafeValue(ValueError):
@@ -199,9 +202,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     elif spec.app.framework == "python":
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
             stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
-    files["haproxy.cfg"] = env.get_template("haproxy.cfg.j2").render(
-        stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker,
-        metrics_path=METRICS_PATH)
+    files["haproxy.cfg"] = haproxy_cfg(plan, layout, env)
+    files.update(patroni_files(plan, layout))
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
     # postgres_exporter's --extend.query-path: YAML written by the YAML library, never by hand.
     files["postgres-exporter-queries.yml"] = (
@@ -220,6 +222,38 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         redis={"cache": f"{plan.placement['redis-cache'].reach}:{spec.redis_cache.port}",
                "queue": f"{plan.placement['redis-queue'].reach}:{spec.redis_queue.port}"})
     return files
+
+
+def haproxy_cfg(plan: Plan, layout: Layout, env: Environment) -> str:
+    return env.get_template("haproxy.cfg.j2").render(
+        stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker,
+        metrics_path=METRICS_PATH, primary=primary_service(plan))
+
+
+def primary_service(plan: Plan) -> dict | None:
+    """HAProxy's TCP service in front of Patroni's nodes: clients connect to postgres.port and reach
+    whichever node answers 200 on GET /primary. Idle PgBouncer server connections pass through it,
+    so its timeouts outlast PgBouncer's server_idle_timeout."""
+    if not plan.ha:
+        return None
+    idle_s = plan.pgbouncer["server_idle_timeout"].value // 1000
+    return {"bind": plan.placement["postgres"].listen, "port": plan.spec.postgres.port, "idle_s": idle_s + 60,
+            "nodes": plan.ha["nodes"].value, "check": plan.ha["primary check"]}
+
+
+def node_paths(layout: Layout, node_name: str, bin_dir: str) -> NodePaths:
+    return NodePaths(data_dir=f"{layout.data_dir}/{node_name}", conf_file=f"{layout.conf_dir}/postgresql.conf",
+                     hba_file=f"{layout.conf_dir}/pg_hba.conf", ident_file=f"{layout.conf_dir}/pg_ident.conf",
+                     socket_dir=layout.pg_socket_dir, pgpass=f"{layout.run_dir}/{node_name}.pgpass", bin_dir=bin_dir)
+
+
+def patroni_files(plan: Plan, layout: Layout, bin_dir: str | None = None) -> dict[str, str]:
+    """patroni-<node>.yml per node (hafiles.py); Debian's bin folder unless the host has another."""
+    if not plan.ha:
+        return {}
+    bin_dir = bin_dir or f"/usr/lib/postgresql/{plan.spec.postgres.version}/bin"
+    return {f"patroni-{n.name}.yml": patroni_yaml(plan, n, node_paths(layout, n.name, bin_dir))
+            for n in plan.ha["nodes"].value}
 
 
 def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str | None = None,

@@ -165,7 +165,8 @@ def standby_settings(spec: StackSpec, wal_disk_bytes: int | None) -> dict[str, S
         "max_replication_slots": Setting(nodes + 4, "one slot per node (Patroni keeps one for each member) and "
                                                     "room for a rejoining node", rule="the nodes + 4"),
         "wal_log_hints": policy("on", "pg_rewind brings a failed primary back as a standby (Patroni use_pg_rewind)"),
-        "wal_keep_size": policy("0", "slots keep what each standby still needs; max_slot_wal_keep_size bounds it"),
+        "wal_keep_size": policy("128MB", "Patroni's default: a standby without a slot yet (one rejoining) finds the "
+                                         "last 128MB of WAL; slots keep what the others still need"),
     }
     if wal_disk_bytes:
         cap = int(wal_disk_bytes * SLOT_WAL_SHARE) // MIB
@@ -271,6 +272,9 @@ def with_ha(plan):
                                             "one machine, one member (a trial)"), "computed",
                                 text=",".join(e.name for e in members)),
         **patroni_settings(spec),
+        "watchdog": policy("off", "these machines have no /dev/watchdog, so nothing resets a hung Patroni whose "
+                                  "PostgreSQL still runs as primary; the load balancer still takes it out (a hung "
+                                  "Patroni fails the /primary check) while a standby takes over after ttl"),
         "primary check": policy("GET /primary", "the load balancer sends clients to the node whose Patroni answers "
                                                 "200 on /primary (Patroni REST API); replicas answer 503"),
     }

@@ -1,0 +1,87 @@
+"""What Patroni and etcd are given, from the plan's `ha` section (plan/ha.py): each node's Patroni
+YAML, written by the YAML library, and each etcd member's command line. Passwords are never in
+either: Patroni reads them from its environment (PATRONI_REPLICATION_PASSWORD,
+PATRONI_REWIND_PASSWORD, PATRONI_RESTAPI_PASSWORD: Patroni docs, "Environment configuration
+settings"), which only root and the service user can read.
+
+Settings Patroni keeps equal on every node (plan/ha.py DCS_PARAMETERS) go into bootstrap.dcs, the
+dynamic configuration every node reads from etcd; every other setting is the rendered
+postgresql.conf, which each node includes (postgresql.custom_conf)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from .plan.ha import DCS_PARAMETERS, ETCD_QUOTA, EtcdMember, PgNode
+
+SUPERUSER = "postgres"        # over the socket only (peer): pg_hba.conf has no password line for it
+REPLICATION_USER = "replicator"
+REWIND_USER = "rewinder"      # pg_rewind after a failover, with the grants Patroni gives it (PostgreSQL 11+)
+RESTAPI_USER = "patroni"      # POST /switchover and the other writes of the REST API; GETs stay open
+PASSWORD_ENV = {"replication": "PATRONI_REPLICATION_PASSWORD", "rewind": "PATRONI_REWIND_PASSWORD",
+                "restapi": "PATRONI_RESTAPI_PASSWORD"}
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """Where one node's files live on its machine."""
+    data_dir: str        # PGDATA
+    conf_file: str       # the rendered postgresql.conf, included by the one Patroni writes
+    hba_file: str
+    ident_file: str
+    socket_dir: str
+    pgpass: str          # Patroni writes the replication password here for pg_basebackup: the service's only
+    bin_dir: str
+
+
+def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
+    ha = plan.ha
+    dcs_parameters = {k: plan.postgres[k].text for k in DCS_PARAMETERS if k in plan.postgres}
+    dcs_parameters.setdefault("wal_level", "replica")
+    return {
+        "scope": ha["scope"].value,
+        "name": node.name,
+        "restapi": {"listen": f"{node.address}:{node.rest_port}", "connect_address": f"{node.address}:{node.rest_port}",
+                    "authentication": {"username": RESTAPI_USER}},
+        "etcd3": {"hosts": [f"{m.address}:{m.client_port}" for m in ha["etcd members"].value]},
+        "bootstrap": {
+            "dcs": {"ttl": ha["ttl"].value, "loop_wait": ha["loop_wait"].value,
+                    "retry_timeout": ha["retry_timeout"].value,
+                    "maximum_lag_on_failover": ha["maximum_lag_on_failover"].value,
+                    "synchronous_mode": ha["synchronous_mode"].value,
+                    "synchronous_mode_strict": ha["synchronous_mode_strict"].value,
+                    "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": dcs_parameters}},
+            "initdb": [{"encoding": "UTF8"}, "data-checksums"],
+        },
+        "postgresql": {
+            "listen": f"{node.address}:{node.port}", "connect_address": f"{node.address}:{node.port}",
+            "data_dir": paths.data_dir, "bin_dir": paths.bin_dir, "custom_conf": paths.conf_file,
+            "pgpass": paths.pgpass, "use_unix_socket": True, "use_unix_socket_repl": False,
+            "parameters": {"unix_socket_directories": paths.socket_dir, "hba_file": paths.hba_file,
+                           "ident_file": paths.ident_file},
+            "authentication": {"superuser": {"username": SUPERUSER},
+                               "replication": {"username": REPLICATION_USER},
+                               "rewind": {"username": REWIND_USER}},
+        },
+        "watchdog": {"mode": ha["watchdog"].value},
+        "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
+    }
+
+
+def patroni_yaml(plan, node: PgNode, paths: NodePaths) -> str:
+    return (f"# Patroni for node {node.name} of stack {plan.stack}, rendered by tunestack (plan section `ha`).\n"
+            "# Passwords come from the environment, never from this file.\n"
+            + yaml.safe_dump(patroni_config(plan, node, paths), sort_keys=False, width=1000))
+
+
+def etcd_args(plan, member: EtcdMember, data_dir: str) -> list[str]:
+    """etcd's command line (its flags; etcd docs, "Configuration flags"): a static cluster of the
+    plan's members, a backend quota sized for Patroni's few keys."""
+    members = plan.ha["etcd members"].value
+    return [f"--name={member.name}", f"--data-dir={data_dir}",
+            f"--listen-client-urls={member.client_url}", f"--advertise-client-urls={member.client_url}",
+            f"--listen-peer-urls={member.peer_url}", f"--initial-advertise-peer-urls={member.peer_url}",
+            "--initial-cluster=" + ",".join(f"{m.name}={m.peer_url}" for m in members),
+            f"--initial-cluster-token={plan.ha['scope'].value}", "--initial-cluster-state=new",
+            f"--quota-backend-bytes={ETCD_QUOTA}", "--auto-compaction-retention=1"]
