@@ -27,7 +27,7 @@ from tunestack.poll import wait_until
 from tunestack.render import Layout, render_plan, render_text
 from tunestack.servers import port_open, which
 
-from .realservers import own, pg_bin, service_user
+from .realservers import own, pg_bin, service_user, start_pgbouncer
 
 APP_USER = "app"
 
@@ -59,6 +59,7 @@ class Cluster:
     work: Path
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
+    bouncer: object = None
 
     # --- who is who -----------------------------------------------------------------------
     @property
@@ -112,6 +113,29 @@ class Cluster:
         env = {PASSWORD_ENV[k]: self.passwords[k] for k in PASSWORD_ENV}
         self.spawn(f"patroni-{node.name}", [which("patroni"), str(self.work / f"patroni-{node.name}.yml")], env)
 
+    def start_bouncer(self, ini_text: str) -> None:
+        """PgBouncer with the rendered pgbouncer.ini (its [databases] entry points at the primary
+        service); its own port and auth file moved into the work folder."""
+        self.passwords["admin"] = secrets.token_urlsafe(18)
+        (self.work / "bouncer").mkdir(exist_ok=True)
+        self.bouncer = start_pgbouncer(self.work / "bouncer", ini_text,
+                                       f'"{APP_USER}" "{self.passwords["app"]}"\n'
+                                       f'"tunestack_admin" "{self.passwords["admin"]}"\n')
+
+    def bouncer_admin(self):
+        return psycopg.connect(host="127.0.0.1", port=self.bouncer.port, dbname="pgbouncer", user="tunestack_admin",
+                               password=self.passwords["admin"], autocommit=True, prepare_threshold=None)
+
+    def serves_primary(self, name: str) -> bool:
+        """The primary service reaches node `name`, and it is a primary."""
+        try:
+            with psycopg.connect(host="127.0.0.1", port=self.primary_port(), dbname="app", user=APP_USER,
+                                 password=self.passwords["app"], connect_timeout=2) as conn:
+                port, standby = conn.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone()
+                return port == self.node(name).port and not standby
+        except psycopg.Error:
+            return False
+
     def postmaster_pid(self, node) -> int | None:
         pid_file = self.work / "data" / node.name / "postmaster.pid"
         try:
@@ -129,8 +153,10 @@ class Cluster:
                 os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
-        """HAProxy, then each Patroni (it stops its PostgreSQL and hands back the leader key), then
-        etcd: each waited for before the next."""
+        """PgBouncer, HAProxy, then each Patroni (it stops its PostgreSQL and hands back the leader
+        key), then etcd: each waited for before the next."""
+        if self.bouncer is not None:
+            self.bouncer.stop()
         for name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
                 proc.terminate()
@@ -145,9 +171,9 @@ class Cluster:
                 with contextlib_suppress():
                     os.kill(pid, signal.SIGQUIT)
 
-    def psql(self, node, sql: str) -> str:
+    def psql(self, node, sql: str, db: str = "app") -> str:
         res = subprocess.run([pg_bin("psql"), "-h", str(self.work / "sock"), "-p", str(node.port), "-U", "postgres",
-                              "-d", "postgres", "-Atqc", sql], user=service_user(), capture_output=True, text=True,
+                              "-d", db, "-Atqc", sql], user=service_user(), capture_output=True, text=True,
                              timeout=30)
         if res.returncode:
             raise RuntimeError(res.stderr)
@@ -194,9 +220,11 @@ def start_cluster(work: Path) -> Cluster:
         app_password = secrets.token_urlsafe(18)
         cluster.passwords["app"] = app_password
         leader = cluster.node(cluster.leader())
-        cluster.psql(leader, f"CREATE ROLE {APP_USER} LOGIN PASSWORD '{app_password}'; "
-                             f"CREATE TABLE acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now()); "
+        cluster.psql(leader, f"CREATE ROLE {APP_USER} LOGIN PASSWORD '{app_password}'", db="postgres")
+        cluster.psql(leader, f"CREATE DATABASE app OWNER {APP_USER}", db="postgres")
+        cluster.psql(leader, "CREATE TABLE acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now()); "
                              f"GRANT INSERT, SELECT ON acked TO {APP_USER}")
+        cluster.start_bouncer(files["pgbouncer.ini"])
     except BaseException:
         cluster.stop()
         raise
@@ -211,6 +239,7 @@ class Writer:
     port: int
     password: str
     first_id: int = 1
+    dbname: str = "app"
     seconds: float = 90
     limit: int = 200_000
     acked: list[int] = field(default_factory=list)
@@ -219,8 +248,8 @@ class Writer:
     stop_flag: threading.Event = field(default_factory=threading.Event)
 
     def _connect(self):
-        return psycopg.connect(host="127.0.0.1", port=self.port, dbname="postgres", user=APP_USER,
-                               password=self.password, autocommit=True, connect_timeout=2)
+        return psycopg.connect(host="127.0.0.1", port=self.port, dbname=self.dbname, user=APP_USER,
+                               password=self.password, autocommit=True, connect_timeout=2, prepare_threshold=None)
 
     def run(self) -> None:
         deadline, conn, next_id = time.monotonic() + self.seconds, None, self.first_id

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tunestack.hafiles import RESTAPI_USER
 from tunestack.poll import wait_until
+from tunestack.switchover import PatroniApi, switchover
 
 from .hacluster import Writer, cleanup, start_cluster
 
@@ -88,8 +90,32 @@ def test_a_killed_postmaster_comes_back_without_losing_an_acknowledged_commit(cl
     wait_until(lambda: cluster.sync_standby() is not None, 120, "a synchronous standby again")
 
 
+def test_a_switchover_behind_pgbouncer_fails_no_request(cluster):
+    """tunestack.switchover: PgBouncer's PAUSE holds the clients while Patroni moves the primary, RESUME
+    sends them to the new one. A client of PgBouncer (as the apps are) sees no failed write at all."""
+    old, new = cluster.leader(), cluster.sync_standby()
+    leader = cluster.node(old)
+    first = int(cluster.psql(leader, "SELECT coalesce(max(id), 0) FROM acked")) + 1_000_000
+    writer = Writer(cluster.bouncer.port, cluster.passwords["app"], first_id=first, seconds=60)
+    thread = writer.start()
+    wait_until(lambda: len(writer.acked) >= 200, 30, "the writer committing through PgBouncer")
+    api = PatroniApi(f"http://{leader.address}:{leader.rest_port}", RESTAPI_USER, cluster.passwords["restapi"])
+    with cluster.bouncer_admin() as admin:
+        held = switchover(api, old, new, admin, cluster.serves_primary)
+    settle = len(writer.acked)
+    wait_until(lambda: len(writer.acked) >= settle + 100, 30, "writes going on")
+    writer.stop_flag.set()
+    thread.join(10)
+    missing = _missing(cluster, writer.acked)
+    print(f"\nswitchover {old} → {new} behind PgBouncer: clients held {held:.1f}s, {len(writer.errors)} failed "
+          f"writes, {missing} of {len(writer.acked)} acknowledged commits lost")
+    assert cluster.leader() == new and writer.errors == [] and missing == 0
+    wait_until(lambda: cluster.sync_standby() == old, 120, f"{old} back as the synchronous standby")
+
+
 def test_a_switchover_moves_the_primary_and_keeps_every_commit(cluster):
-    """POST /switchover (what `tunestack failover` calls): the standby is caught up before it promotes."""
+    """POST /switchover straight to Patroni, clients on the primary service without PgBouncer: they
+    see the move as a short outage, and the standby is caught up before it promotes."""
     old, new = cluster.leader(), cluster.sync_standby()
 
     def switchover():
