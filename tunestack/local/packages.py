@@ -12,6 +12,8 @@ SERVERS = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "
            "haproxy": "haproxy", "supervisord": "supervisor",
            "pgbackrest": "pgbackrest"}   # backups and point-in-time recovery (plan/backup.py)
 SERVER_EXTRAS = ("postgresql-contrib",)      # pg_stat_statements
+# PostgreSQL with standbys (postgres.replicas, plan/ha.py): Patroni, etcd and its client.
+HA_BINARIES = {"patroni": "patroni", "etcd": "etcd-server", "etcdctl": "etcd-client"}
 # The Rails reference app (refapp/rails) runs on Debian's Ruby packages: no gem server is needed.
 RAILS_BINARIES = {"ruby": "ruby", "puma": "puma", "sidekiq": "ruby-sidekiq"}
 RAILS_LIBRARIES = ("ruby-activerecord", "ruby-railties", "ruby-actionpack", "ruby-pg", "ruby-redis",
@@ -28,7 +30,7 @@ TEST_TOOLS = ("wrk", "docker.io", "iptables", "debootstrap", "openssh-server", "
 
 def setup_packages() -> list[str]:
     """Everything `scripts/setup` installs with apt-get (Node apart: only where none is on PATH)."""
-    return [*SERVERS.values(), *SERVER_EXTRAS, *TEST_TOOLS, *RAILS_BINARIES.values(), *RAILS_LIBRARIES,
+    return [*SERVERS.values(), *SERVER_EXTRAS, *HA_BINARIES.values(), *TEST_TOOLS, *RAILS_BINARIES.values(), *RAILS_LIBRARIES,
             *GO_PACKAGES]
 
 

@@ -67,6 +67,12 @@ class LocalStack:
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
                              "on this machine only. Use `pulumi up` (see README) for it.")
         _check_cpu_sets(plan)
+        if plan.ha:
+            raise UsageError(f"{plan.spec.path} → config → tunestack:postgres → replicas: "
+                             f"{plan.spec.ha.replicas}; the local stack runs one PostgreSQL under supervisord and "
+                             "does not run Patroni and etcd yet (README, \"PostgreSQL with standbys\"); fix: remove "
+                             "replicas to run it, or try the failover tests: .venv/bin/python -m pytest -s "
+                             "tests/test_ha_failover.py")
         return plan
 
     def redact(self, text: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ..errors import Problem, StackError
 from ..postgres.patroni import CHECK_S, PROMOTE_S, timings
 from ..stackfile.sections.ha import machines
 from ..stackfile.spec import HostSpec, StackSpec
@@ -259,6 +260,11 @@ def with_ha(plan):
     spec = plan.spec
     if not spec.ha.enabled:
         return plan
+    if plan.placement.docker:
+        raise StackError([Problem(spec.path, "config → tunestack:postgres → replicas", spec.ha.replicas,
+                                  "0 for containers: the Pulumi program does not run Patroni and etcd yet",
+                                  "remove replicas for the Docker target; the files it needs render with "
+                                  "`tunestack render`")])
     nodes, members = pg_nodes(spec), etcd_members(spec)
     scope = f"{spec.name}{SCOPE_SUFFIX}"
     ha = {
