@@ -67,12 +67,7 @@ class LocalStack:
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
                              "on this machine only. Use `pulumi up` (see README) for it.")
         _check_cpu_sets(plan)
-        if plan.ha:
-            raise UsageError(f"{plan.spec.path} → config → tunestack:postgres → replicas: "
-                             f"{plan.spec.ha.replicas}; the local stack runs one PostgreSQL under supervisord and "
-                             "does not run Patroni and etcd yet (README, \"PostgreSQL with standbys\"); fix: remove "
-                             "replicas to run it, or try the failover tests: .venv/bin/python -m pytest -s "
-                             "tests/test_ha_failover.py")
+        _refuse_ha(plan)
         return plan
 
     def redact(self, text: str) -> str:
@@ -245,6 +240,16 @@ class LocalStack:
             return
         self.supervisor.shutdown()
         self._say(f"stopped; data kept in {self.folders.data}")
+
+
+def _refuse_ha(plan: Plan) -> None:
+    """Standbys are planned and rendered, not run by the local stack yet: exit 2 before anything."""
+    if plan.ha:
+        raise UsageError(f"{plan.spec.path} → config → tunestack:postgres → replicas: "
+                         f"{plan.spec.ha.replicas}; the local stack runs one PostgreSQL under supervisord and "
+                         "does not run Patroni and etcd yet (README, \"PostgreSQL with standbys\"); fix: remove "
+                         "replicas to run it, or try the failover tests: .venv/bin/python -m pytest -s "
+                         "tests/test_ha_failover.py")
 
 
 def _check_cpu_sets(plan: Plan) -> None:
