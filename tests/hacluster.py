@@ -137,7 +137,7 @@ class Cluster:
             return False
 
     def postmaster_pid(self, node) -> int | None:
-        pid_file = self.work / "data" / node.name / "postmaster.pid"
+        pid_file = self.work / "data" / "patroni" / node.name / "postmaster.pid"
         try:
             return int(pid_file.read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -193,7 +193,7 @@ def start_cluster(work: Path) -> Cluster:
     layout = Layout(secrets_dir=str(work / "secrets"), data_dir=str(work / "data"), run_dir=str(work / "run"),
                     pg_socket_dir=str(work / "sock"), conf_dir=str(work / "etc"),
                     pgbackrest_dir=str(work / "pgbackrest"), backup_dir=str(work / "backups"))
-    for d in ("secrets", "data", "run", "sock", "etc", "etcd"):
+    for d in ("secrets", "data/patroni", "run", "sock", "etc", "etcd"):
         (work / d).mkdir(parents=True, exist_ok=True)
     files = render_plan(plan, layout)
     (work / "etc" / "postgresql.conf").write_text(files["postgresql.conf"])

@@ -15,7 +15,8 @@ import pytest
 
 from tunestack.hafiles import RESTAPI_USER
 from tunestack.poll import wait_until
-from tunestack.switchover import PatroniApi, switchover
+from tunestack.patroniapi import PatroniApi
+from tunestack.switchover import switchover
 
 from .hacluster import Writer, cleanup, start_cluster
 

@@ -59,7 +59,7 @@ def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
             "data_dir": paths.data_dir, "bin_dir": paths.bin_dir, "custom_conf": paths.conf_file,
             "pgpass": paths.pgpass, "use_unix_socket": True, "use_unix_socket_repl": False,
             "parameters": {"unix_socket_directories": paths.socket_dir, "hba_file": paths.hba_file,
-                           "ident_file": paths.ident_file},
+                           "ident_file": paths.ident_file, **node_archive_command(plan, node, paths)},
             "authentication": {"superuser": {"username": SUPERUSER},
                                "replication": {"username": REPLICATION_USER},
                                "rewind": {"username": REWIND_USER}},
@@ -67,6 +67,16 @@ def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
         "watchdog": {"mode": ha["watchdog"].value},
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
     }
+
+
+def node_archive_command(plan, node: PgNode, paths: NodePaths) -> dict[str, str]:
+    """The plan's archive_command naming this node's data folder: pgBackRest checks the
+    segment against the cluster it finds there, whichever node is the primary when it runs."""
+    if plan.postgres.get("archive_mode") is None or plan.postgres["archive_mode"].text != "on":
+        return {}
+    command = plan.postgres["archive_command"].text
+    # archive-push takes the data folder only (pgBackRest refuses --pg1-port for it)
+    return {"archive_command": command.replace(" archive-push ", f" --pg1-path={paths.data_dir} archive-push ", 1)}
 
 
 def patroni_yaml(plan, node: PgNode, paths: NodePaths) -> str:

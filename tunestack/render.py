@@ -242,9 +242,12 @@ def primary_service(plan: Plan) -> dict | None:
 
 
 def node_paths(layout: Layout, node_name: str, bin_dir: str) -> NodePaths:
-    return NodePaths(data_dir=f"{layout.data_dir}/{node_name}", conf_file=f"{layout.conf_dir}/postgresql.conf",
+    """The node's data in <data>/patroni/<node>, beside the pgpass file Patroni writes for it: a
+    folder only the service user enters."""
+    return NodePaths(data_dir=f"{layout.data_dir}/patroni/{node_name}", conf_file=f"{layout.conf_dir}/postgresql.conf",
                      hba_file=f"{layout.conf_dir}/pg_hba.conf", ident_file=f"{layout.conf_dir}/pg_ident.conf",
-                     socket_dir=layout.pg_socket_dir, pgpass=f"{layout.run_dir}/{node_name}.pgpass", bin_dir=bin_dir)
+                     socket_dir=layout.pg_socket_dir, pgpass=f"{layout.data_dir}/patroni/{node_name}.pgpass",
+                     bin_dir=bin_dir)
 
 
 def patroni_files(plan: Plan, layout: Layout, bin_dir: str | None = None) -> dict[str, str]:
@@ -273,10 +276,14 @@ def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str |
         repo = {"repo1-path": layout.backup_dir}
     server = tls[AGENT_SERVICE if side == "db" else REPOSITORY_SERVICE].settings if remote else {}
     pg_host = client_options("pg1-host", plan.backup["database agent"].value) if remote and side != "db" else {}
+    pg_port = spec.postgres.port
+    if plan.ha and not pg_path:   # the first node's; commands name the leader's (--pg1-path, --pg1-port)
+        first = plan.ha["nodes"].value[0]
+        pg_path, pg_port = node_paths(layout, first.name, "").data_dir, first.port
     return env.get_template("pgbackrest.conf.j2").render(
         stack=plan.stack, options={k: plan.backup[k] for k in PGBACKREST_OPTIONS}, repo=repo, server=server,
         pg_host=pg_host, work_dir=layout.pgbackrest_dir,
-        pg_path=pg_path or f"{layout.data_dir}/postgres", pg_port=spec.postgres.port, pg_socket=layout.pg_socket_dir)
+        pg_path=pg_path or f"{layout.data_dir}/postgres", pg_port=pg_port, pg_socket=layout.pg_socket_dir)
 
 
 # The PostgreSQL image's places (images/postgres): PGDATA on the data volume, pgBackRest's work

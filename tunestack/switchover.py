@@ -10,34 +10,13 @@ primary, then sends them to the new one.
 If anything fails the clients are resumed all the same: they meet whatever primary there is."""
 from __future__ import annotations
 
-import base64
-import json
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+
+from .patroniapi import PatroniApi
 
 
 class SwitchoverError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class PatroniApi:
-    url: str             # http://address:rest_port of a node
-    user: str
-    password: str
-
-    def post(self, path: str, body: dict, timeout: float = 60) -> tuple[int, str]:
-        req = urllib.request.Request(self.url + path, method="POST", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        req.add_header("Authorization", f"Basic {token}")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
 
 
 def switchover(api: PatroniApi, leader: str, candidate: str, bouncer_admin, primary_is: callable,

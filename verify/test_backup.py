@@ -20,6 +20,16 @@ def _pgbackrest(host, config: str, stanza: str, *args: str):
     return host.run(f"{as_service}pgbackrest --config={config} --stanza={stanza} {' '.join(args)}")
 
 
+def _leader_options(host, plan, secrets_dir: str) -> tuple[str, ...]:
+    if not plan.ha:
+        return ()
+    from verify.helpers import psql
+
+    path, port = psql(host, secrets_dir, plan.postgres["port"].value,
+                      "SELECT current_setting('data_directory') || ' ' || inet_server_port()").split()
+    return (f"--pg1-path={path}", f"--pg1-port={port}")
+
+
 def test_archiving_has_not_failed_since_it_last_worked(host, plan, secrets_dir, record):
     """pg_stat_archiver (PostgreSQL docs 28.2): a failure newer than the last success means WAL is
     piling up in pg_wal and point-in-time recovery stops at the last archived segment."""
@@ -43,7 +53,9 @@ def test_the_newest_backup_is_younger_than_the_policy_allows(host, plan, pgbackr
            age is not None and age < limit)
 
 
-def test_pgbackrest_check_passes(host, plan, pgbackrest_config, record):
-    """pgBackRest's `check`: the config, the repository, and a WAL switch that reaches the archive."""
-    res = _pgbackrest(host, pgbackrest_config, plan.backup["stanza"].text, "--log-level-console=warn", "check")
+def test_pgbackrest_check_passes(host, plan, pgbackrest_config, secrets_dir, record):
+    """pgBackRest's `check`: the config, the repository, and a WAL switch that reaches the archive.
+    With standbys, on the node that leads now (the one the primary service reaches)."""
+    res = _pgbackrest(host, pgbackrest_config, plan.backup["stanza"].text, "--log-level-console=warn",
+                      *_leader_options(host, plan, secrets_dir), "check")
     record("check passes", "check passes" if res.rc == 0 else (res.stdout + res.stderr).strip()[-160:], res.rc == 0)

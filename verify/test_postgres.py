@@ -2,6 +2,7 @@
 with TLS, no session from the network in plaintext."""
 import pytest
 
+from tunestack.hafiles import NodePaths, node_archive_command
 from tunestack.postgres.catalog import catalog
 from verify.conftest import plan_of
 from verify.helpers import postgres_settings, psql
@@ -17,8 +18,21 @@ def pytest_generate_tests(metafunc):
 def test_setting(host, plan, secrets_dir, record, setting):
     planned = plan.postgres[setting].text
     port = plan.postgres["port"].value
-    actual = postgres_settings(host, secrets_dir, port).get(setting, "(not a setting of this server)")
+    settings = postgres_settings(host, secrets_dir, port)
+    actual = settings.get(setting, "(not a setting of this server)")
+    if plan.ha and setting in ("port", "archive_command"):
+        planned = node_setting(plan, setting, settings)
     record(planned, actual, catalog(plan.spec.postgres.version)[setting].same(planned, actual))
+
+
+def node_setting(plan, setting: str, settings: dict) -> str:
+    """With standbys, clients reach the leader through the primary service (postgres.port), which
+    listens on a port of its own; each node's archive_command names its own data folder and port
+    (hafiles.node_archive_command)."""
+    node = next(n for n in plan.ha["nodes"].value if str(n.port) == settings["port"])
+    if setting == "port":
+        return str(node.port)
+    return node_archive_command(plan, node, NodePaths(settings["data_directory"], "", "", "", "", "", ""))["archive_command"]
 
 
 def test_pg_stat_statements_loaded(host, plan, secrets_dir, record):

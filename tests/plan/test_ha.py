@@ -89,3 +89,11 @@ def test_alerts_read_patronis_and_etcds_own_metrics():
     assert "patroni_postgres_timeline" in alerts["PostgresFailoverHappened"]["expr"]
     assert "etcd_server_has_leader" in alerts["EtcdMemberDown"]["expr"]
     assert "patroni_xlog_replayed_location" in alerts["PostgresReplicaLagging"]["expr"]
+
+
+def test_max_connections_is_at_least_what_patroni_accepts():
+    """Patroni (postgresql/config.py CMDLINE_OPTIONS) runs max_connections 100 when its dynamic
+    configuration asks for fewer than 25; the one-host trial plans 20 without standbys."""
+    assert build_plan(spec("local")).postgres["max_connections"].value == 20
+    planned = build_plan(spec("local-ha")).postgres["max_connections"]
+    assert planned.value == 25 and "Patroni's minimum" in planned.reason

@@ -15,6 +15,9 @@ from .target import Backup
 DEFAULT_CONFIG = "/etc/pgbackrest/pgbackrest.conf"   # where pgBackRest looks without --config (containers)
 
 
+CLUSTER_COMMANDS = ("stanza-create", "stanza-upgrade", "check", "backup")   # the ones that reach PostgreSQL
+
+
 class PgBackRestError(Exception):
     """pgBackRest refused or failed; the message carries its own words."""
 
@@ -24,9 +27,13 @@ class PgBackRest:
     config: Path
     stanza: str
     user: str | None = None        # the database's service user (None: ourselves)
+    # options that win over the config's (--pg1-path, --pg1-port of the node that leads now)
+    overrides: tuple[str, ...] = ()
 
     def command(self, *args: str) -> list[str]:
-        return ["pgbackrest", f"--config={self.config}", f"--stanza={self.stanza}", *args]
+        # pgBackRest refuses pg options on commands that never touch a cluster (info, expire)
+        overrides = self.overrides if args and args[-1] in CLUSTER_COMMANDS else ()
+        return ["pgbackrest", f"--config={self.config}", f"--stanza={self.stanza}", *overrides, *args]
 
     def run(self, *args: str, timeout: float = 600, progress: Callable[[str], None] | None = None) -> str:
         """Run one command; its lines go to `progress` as they come. Exit non-zero: PgBackRestError."""

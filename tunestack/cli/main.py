@@ -8,12 +8,14 @@ import sys
 from .. import __version__
 from ..errors import BudgetError, EnvironmentProblem, StackError, UsageError
 from ..lock import LockHeld
-from . import advise, backup, bench, images, local, plan, postgres, preview, render, review, rollout, schema, verify
+from . import (advise, backup, bench, failover, images, local, plan, postgres, preview, render, review, rollout,
+               schema, verify)
 from .parser import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, Parser
 from .stacks import resolve_stack
 
 # In the order `tunestack --help` lists them (the README's command table follows it).
-COMMANDS = (plan, render, postgres, preview, local, backup, verify, advise, bench, review, rollout, images, schema)
+COMMANDS = (plan, render, postgres, preview, local, backup, failover, verify, advise, bench, review, rollout, images,
+            schema)
 
 
 def build_parser() -> Parser:

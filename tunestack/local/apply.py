@@ -10,6 +10,26 @@ SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web
 # before it is up (PostgreSQL first: its roles are made before anyone logs in).
 START_TOGETHER = (("postgres",), ("pgbouncer", "redis-cache", "redis-queue"),
                   ("web", "jobs", "haproxy", "backup-schedule"))
+
+
+def services_in_order(plan) -> tuple[str, ...]:
+    """SERVICES_IN_ORDER with PostgreSQL's own programs: etcd's and Patroni's when it has standbys."""
+    from .cluster import postgres_programs
+
+    return postgres_programs(plan) + SERVICES_IN_ORDER[1:]
+
+
+def start_groups(plan) -> tuple[tuple[str, ...], ...]:
+    """START_TOGETHER with PostgreSQL's programs: etcd before the Patroni nodes, which wait for it."""
+    from .cluster import postgres_programs
+
+    first = postgres_programs(plan)
+    if first == ("postgres",):
+        return START_TOGETHER
+    etcd = tuple(p for p in first if p.startswith("etcd-"))
+    return (etcd, tuple(p for p in first if p not in etcd)) + START_TOGETHER[1:]
+
+
 # Redis settings `up` applies live with CONFIG SET: restarting with a changed appendonly loses data.
 REDIS_LIVE = ("maxmemory", "maxmemory-policy", "appendonly", "timeout", "tcp-keepalive", "save", "appendfsync")
 
@@ -45,7 +65,7 @@ def redis_action(plan, applied: dict | None, role: str, changed: set[str]) -> st
 def actions(plan, applied: dict | None, changed: set[str]) -> dict[str, str]:
     """What each running service needs, from the applied plan and the files that changed."""
     out: dict[str, str] = {}
-    if changed & {"postgresql.conf", "pg_hba.conf", "pg_ident.conf"}:
+    if changed & {"postgresql.conf", "pg_hba.conf", "pg_ident.conf"} or any(n.startswith("patroni-") for n in changed):
         out["postgres"] = postgres_action(plan, applied)
     if changed & {"pgbouncer.ini", "service-secrets/pgbouncer-userlist.txt"}:
         out["pgbouncer"] = pgbouncer_action(plan, applied)

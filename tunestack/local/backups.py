@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..backup.pgbackrest import PgBackRest, backups_of
 from ..backup.target import Backup
+from ..render import node_paths
 from .errors import LocalStackError, wait_until
 
 
@@ -21,7 +22,15 @@ class LocalBackups:
         self.stack, self.folders = stack, stack.folders
 
     def pgbackrest(self, plan) -> PgBackRest:
-        return PgBackRest(self.folders.pgbackrest_conf, plan.backup["stanza"].text, self.folders.user)
+        """With standbys, pgBackRest works on the node that leads now: a backup needs the primary."""
+        overrides = ()
+        if plan.ha:
+            leader = self.stack.servers.cluster.leader(plan)
+            if leader is None:
+                raise LocalStackError("Patroni has no leader now: no backup can start (tunestack status)")
+            overrides = (f"--pg1-path={node_paths(self.folders.layout, leader.name, '').data_dir}",
+                         f"--pg1-port={leader.port}")
+        return PgBackRest(self.folders.pgbackrest_conf, plan.backup["stanza"].text, self.folders.user, overrides)
 
     def redis_snapshots(self) -> Path:
         return self.folders.backup / "redis-queue"

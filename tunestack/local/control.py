@@ -8,10 +8,12 @@ import pwd
 import urllib.request
 from pathlib import Path
 
+from ..hafiles import REPLICATION_USER
 from ..render import render_text
 from ..scram import scram_verifier
 from ..servers import port_open, psql_socket
 from .apply import REDIS_LIVE
+from .cluster import LocalCluster, postgres_programs, program_ports
 from .errors import LocalStackError, wait_until
 from .folders import StateFolders
 from .supervisor import Supervisor
@@ -20,23 +22,36 @@ from .supervisor import Supervisor
 class Servers:
     def __init__(self, folders: StateFolders, supervisor: Supervisor, passwords):
         self.folders, self.supervisor, self.passwords = folders, supervisor, passwords
+        self.cluster = LocalCluster(passwords)
+
+    def pg_port(self, plan) -> int:
+        """Where the superuser reaches the primary over the socket: the one server's port, or the
+        port of the node Patroni says leads."""
+        if not plan.ha:
+            return plan.postgres["port"].value
+        leader = self.cluster.leader(plan)
+        if leader is None:
+            raise LocalStackError("Patroni has no leader now (tunestack status shows each node); nothing was changed")
+        return leader.port
 
     def psql(self, plan, sql: str, db: str = "postgres", stdin: str | None = None) -> str:
-        res = psql_socket(str(self.folders.pg_socket_dir), plan.postgres["port"].value, sql, db=db, stdin=stdin)
+        res = psql_socket(str(self.folders.pg_socket_dir), self.pg_port(plan), sql, db=db, stdin=stdin)
         if res.returncode:
             raise LocalStackError(f"psql: {res.stderr.strip()}")
         return res.stdout
 
     def start(self, plan, services: list[str]) -> None:
-        self.supervisor.start(services, plan.ports())
-        if "postgres" in services:
+        self.supervisor.start(services, {**plan.ports(), **program_ports(plan)})
+        if postgres_programs(plan)[-1] in services:   # PostgreSQL's last program: it serves once that runs
             self.wait_serving("postgres", plan)
 
     def apply(self, service: str, action: str, plan) -> None:
         if action == "start":
             self.start(plan, [service])
             return
-        if action.startswith("restart") and service == "postgres":
+        if service == "postgres" and plan.ha:
+            self.apply_cluster(action, plan)
+        elif action.startswith("restart") and service == "postgres":
             with self.pgbouncer_paused(plan):   # clients queue in PgBouncer instead of failing
                 self.supervisor.ctl("restart", service)
                 self.wait_serving(service, plan)
@@ -48,25 +63,54 @@ class Servers:
             self.redis_config_set(service.split("-")[1], plan)
         self.wait_serving(service, plan)
 
+    def apply_cluster(self, action: str, plan) -> None:
+        """Patroni's way: the shared settings through its dynamic configuration, a reload on every
+        node, and a restart node by node when a setting read only at start changed."""
+        self.cluster.apply_dynamic(plan)
+        self.cluster.reload(plan)
+        if action.startswith("restart"):
+            self.cluster.restart(plan, lambda: self.pgbouncer_paused(plan))
+
     def wait_serving(self, service: str, plan) -> None:
+        if service == "postgres" and plan.ha:
+            self.cluster.wait_ready(plan)
+            wait_until(lambda: self.psql(plan, "SELECT 1").strip() == "1", 60, "the primary accepting queries")
+            return
         ports = plan.ports()
         if service in ports:
             wait_until(lambda: port_open(ports[service]), 60, f"{service} on port {ports[service]}")
         if service == "postgres":
             wait_until(lambda: self.psql(plan, "SELECT 1").strip() == "1", 60, "postgres accepting queries")
 
+    def pgbouncer_admin(self, plan):
+        """A connection to PgBouncer's admin console (PAUSE, RESUME, SHOW)."""
+        import psycopg
+
+        return psycopg.connect(host="127.0.0.1", port=plan.pgbouncer["listen_port"].value, dbname="pgbouncer",
+                               user="tunestack_admin", password=self.passwords.get()["admin"], autocommit=True,
+                               connect_timeout=5, prepare_threshold=None)
+
+    def serves_primary(self, plan, name: str) -> bool:
+        """The primary service (postgres.port) reaches node `name`, and it is a primary."""
+        import psycopg
+
+        node = next(n for n in plan.ha["nodes"].value if n.name == name)
+        try:
+            with psycopg.connect(host="127.0.0.1", port=plan.postgres["port"].value, dbname="app", user="app",
+                                 password=self.passwords.get()["app"], connect_timeout=2) as conn:
+                port, standby = conn.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone()
+                return port == node.port and not standby
+        except psycopg.Error:
+            return False
+
     @contextlib.contextmanager
     def pgbouncer_paused(self, plan):
         """PgBouncer's PAUSE (manual: waits for running queries, then closes server connections)
         around a PostgreSQL restart; RESUME afterwards. Clients wait instead of failing."""
-        import psycopg
-
         if "pgbouncer" not in self.supervisor.running():
             yield
             return
-        conn = psycopg.connect(host="127.0.0.1", port=plan.pgbouncer["listen_port"].value, dbname="pgbouncer",
-                               user="tunestack_admin", password=self.passwords.get()["admin"], autocommit=True,
-                               connect_timeout=5, prepare_threshold=None)
+        conn = self.pgbouncer_admin(plan)
         try:
             conn.execute("PAUSE")
             yield
@@ -132,5 +176,6 @@ def hba_files(folders: StateFolders) -> dict[str, str]:
     """pg_hba.conf and pg_ident.conf of the local stack: no trust; the superuser only as the
     service user (peer, mapped from whoever runs the stack)."""
     ident_user = folders.user or pwd.getpwuid(os.geteuid()).pw_name
-    return {"pg_hba.conf": render_text("pg_hba.conf.j2", local_stack=True, ident_map="tunestack", clients="127.0.0.1/32"),
+    return {"pg_hba.conf": render_text("pg_hba.conf.j2", local_stack=True, ident_map="tunestack", clients="127.0.0.1/32",
+                                       replication_user=REPLICATION_USER),
             "pg_ident.conf": render_text("pg_ident.conf.j2", map="tunestack", system_user=ident_user)}

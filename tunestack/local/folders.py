@@ -54,7 +54,7 @@ class StateFolders:
         """Where the rendered files point: this stack's secrets, data and HAProxy's socket folder."""
         return Layout(secrets_dir=str(self.service_secrets), data_dir=str(self.data), run_dir=str(self.run / "haproxy"),
                       control_dir=str(self.control), backup_dir=str(self.backup), pgbackrest_dir=str(self.pgbackrest),
-                      pg_socket_dir=str(self.pg_socket_dir))
+                      pg_socket_dir=str(self.pg_socket_dir), conf_dir=str(self.etc))
 
     def own(self, path: Path, mode: int, service: bool) -> None:
         """Give `path` to the service user (data, sockets, its secrets) or to root (everything root
@@ -78,6 +78,7 @@ class StateFolders:
                   (self.service_secrets, 0o700, True), (self.pg_socket_dir, 0o700, True),
                   (self.run / "haproxy", 0o700, True), (self.control, 0o700, False), (self.data / "redis-cache", 0o700, True),
                   (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True),
+                  (self.data / "patroni", 0o700, True), (self.data / "etcd", 0o700, True),
                   (self.backup, 0o700, True), (self.restore, 0o700, True), (self.metrics, 0o755, False), (self.pgbackrest, 0o700, True),
                   *((self.pgbackrest / d, 0o700, True) for d in ("spool", "log", "lock"))]
         for d, mode, service in layout:

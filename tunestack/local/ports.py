@@ -40,20 +40,24 @@ def supervisord_pid(run_dir: Path) -> int | None:
 
 def listening_ports(plan) -> dict[str, int]:
     """Every port a local stack's processes listen on: the servers and the canary slot."""
-    ports = dict(plan.ports())
+    from .cluster import program_ports
+
+    ports = {**plan.ports(), **program_ports(plan)}
     if "canary_port" in plan.rollout:
         ports["web-canary"] = plan.rollout["canary_port"].value
     return ports
 
 
-def check_ports_free(stack: str, ports: dict[str, int], run_dir: Path, supervisor_up: bool) -> None:
+def check_ports_free(stack: str, ports: dict[str, int], run_dir: Path, supervisor_up: bool,
+                     postmasters: set[int] = frozenset()) -> None:
     """EnvironmentProblem for the first planned port held by anything but this stack's supervisord
-    and its children."""
+    and its children. `postmasters`: this stack's Patroni-run PostgreSQL servers, which Patroni
+    detaches from itself (their PIDs from their own postmaster.pid)."""
     ours = supervisord_pid(run_dir) if supervisor_up else None
     taken = []
     for service, port in ports.items():
         for name, pid in holders(port):
-            if ours and pid and ours in _ancestors(pid):
+            if ours and pid and (ours in _ancestors(pid) or pid in postmasters):
                 continue
             taken.append(f"port {port} ({service}) is held by {name} (pid {pid or 'unknown'})")
     if taken:

@@ -8,12 +8,13 @@ from ..paths import ROOT, stacks_dir
 from ..render import environment, supervisor_env_value
 from ..servers import pg_bin, which
 from .appbuild import BUILT, app_build_id, app_commands
+from .cluster import cluster_programs
 from .folders import StateFolders
 
 WEB_ONLY = {"TUNESTACK_RUNTIME_TOKEN_FILE"}   # the jobs never serve a runtime report
 
 
-def _env(settings: dict, extra: dict[str, str]) -> str:
+def program_env(settings: dict, extra: dict[str, str]) -> str:
     pairs = {k: s.text for k, s in settings.items()}
     pairs.update(extra)
     return ",".join(f"{k}={supervisor_env_value(v)}" for k, v in pairs.items())
@@ -29,15 +30,16 @@ def _secrets_env(framework: str, pw: dict[str, str], folders: StateFolders) -> d
     return out
 
 
-def _server_programs(folders: StateFolders) -> list[dict]:
+def _server_programs(folders: StateFolders, plan, pw: dict[str, str]) -> list[dict]:
     etc, user = folders.etc, folders.user
-    return [
+    postgres = cluster_programs(plan, folders, pw, program_env) if plan.ha else [
         dict(name="postgres", user=user, startsecs=3, stopsignal="INT",
              command=f"{pg_bin('postgres')} -D {folders.data}/postgres -c config_file={etc}/postgresql.conf "
                      f"-c hba_file={etc}/pg_hba.conf -c ident_file={etc}/pg_ident.conf "
                      f"-c unix_socket_directories={folders.pg_socket_dir}",
              # archive_command's pgbackrest finds this stack's config here (plan/backup.py)
-             environment=_env({}, {"PGBACKREST_CONFIG": str(folders.pgbackrest_conf)})),
+             environment=program_env({}, {"PGBACKREST_CONFIG": str(folders.pgbackrest_conf)}))]
+    return postgres + [
         dict(name="pgbouncer", user=user, startsecs=1, stopsignal="INT", command=f"{which('pgbouncer')} {etc}/pgbouncer.ini"),
         dict(name="redis-cache", user=user, startsecs=1, stopsignal="TERM",
              command=f"{which('redis-server')} {etc}/redis-cache.conf --daemonize no"),
@@ -61,16 +63,16 @@ def _app_programs(plan, folders: StateFolders, pw: dict[str, str], rollout: dict
     build = {"APP_BUILD": app_build_id(framework)} if framework in BUILT else {}
     progs = [
         dict(name="web", user=None, startsecs=2, stopsignal="TERM", command=web_command,
-             environment=_env(plan.web_env, {**secrets_env, **build, **stable_env, "TUNESTACK_TRACK": "stable"})),
+             environment=program_env(plan.web_env, {**secrets_env, **build, **stable_env, "TUNESTACK_TRACK": "stable"})),
         dict(name="jobs", user=None, startsecs=2, stopsignal="TERM", command=jobs_command,
-             environment=_env(plan.jobs_env, {**{k: v for k, v in secrets_env.items() if k not in WEB_ONLY}, **build,
+             environment=program_env(plan.jobs_env, {**{k: v for k, v in secrets_env.items() if k not in WEB_ONLY}, **build,
                                               "DATABASE_PASSWORD": pw[plan.jobs_role]})),
     ]
     canary = rollout.get("canary")
     if canary and "canary_port" in plan.rollout:
         progs.append(dict(
             name="web-canary", user=None, startsecs=2, stopsignal="TERM", command=web_command,
-            environment=_env(plan.web_env, {**secrets_env, **build, "APP_VERSION": canary["version"], **canary["env"],
+            environment=program_env(plan.web_env, {**secrets_env, **build, "APP_VERSION": canary["version"], **canary["env"],
                                             "TUNESTACK_TRACK": "canary",
                                             # one control app per stack: the stable Puma's
                                             "PUMA_CONTROL_URL": "",
@@ -88,12 +90,13 @@ def backup_schedule(stack: str, folders: StateFolders) -> dict:
     service user and reads the Redis queue's password), with this stack's files."""
     return dict(name="backup-schedule", user=None, startsecs=2, stopsignal="TERM",
                 command=f"{sys.executable} -m tunestack backup --schedule --stack {stack} --state-dir {folders.dir.parent}",
-                environment=_env({}, {"TUNESTACK_STACKS_DIR": str(stacks_dir()), "PYTHONPATH": str(ROOT)}))
+                environment=program_env({}, {"TUNESTACK_STACKS_DIR": str(stacks_dir()), "PYTHONPATH": str(ROOT)}))
 
 
 def supervisord_conf(stack: str, plan, folders: StateFolders, pw: dict[str, str], rollout: dict) -> str:
-    progs = _server_programs(folders) + _app_programs(plan, folders, pw, rollout)
-    progs.insert(6, dict(name="haproxy", user=folders.user, startsecs=1, stopsignal="USR1",
+    servers = _server_programs(folders, plan, pw)
+    progs = servers + _app_programs(plan, folders, pw, rollout)
+    progs.insert(len(servers) + 2, dict(name="haproxy", user=folders.user, startsecs=1, stopsignal="USR1",
                          command=f"{which('haproxy')} -W -db -f {folders.etc}/haproxy.cfg"))
     progs.append(backup_schedule(stack, folders))
     for p in progs:

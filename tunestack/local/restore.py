@@ -38,6 +38,10 @@ class LocalRestore:
     def check(self, plan, to: str, into: str | None) -> tuple[Target, Backup, Path]:
         """The target parsed and reachable, the backup it starts from and the new folder: all
         UsageError (exit 2) before anything is touched."""
+        if plan.ha:
+            raise UsageError(f"stack {plan.stack} runs PostgreSQL with standbys under Patroni: restoring it is not "
+                             "built yet (a restore must replace every node, or the standbys rebuild from it); "
+                             "nothing was changed. Backups of it are taken and listed as usual")
         try:
             target = parse_target(to)
         except ValueError as exc:

@@ -27,6 +27,7 @@ from . import apply, status
 from .appbuild import build_app
 from .backups import LocalBackups
 from .restore import LocalRestore
+from .cluster import postmaster_pids
 from .control import Servers, hba_files
 from .errors import LocalStackError
 from .folders import StateFolders
@@ -67,7 +68,6 @@ class LocalStack:
             raise UsageError(f"stack {self.stack} has remote hosts ({', '.join(remote)}); the local stack runs "
                              "on this machine only. Use `pulumi up` (see README) for it.")
         _check_cpu_sets(plan)
-        _refuse_ha(plan)
         return plan
 
     def redact(self, text: str) -> str:
@@ -118,7 +118,8 @@ class LocalStack:
         t0 = time.monotonic()
         plan = self.plan()  # StackError / BudgetError: exit 2, nothing touched
         self._say(f"plan ok: {len(plan.postgres)} PostgreSQL settings, budgets hold")
-        check_ports_free(self.stack, listening_ports(plan), self.folders.run, self.supervisor.is_up())   # exit 3
+        check_ports_free(self.stack, listening_ports(plan), self.folders.run, self.supervisor.is_up(),
+                         postmaster_pids(plan, self.folders))   # exit 3
         ensure_packages(plan.spec.app.framework, say=self.say)
         self.folders.make()
         build_app(self.folders, plan.spec.app.framework, self._say)   # a failed build leaves the running stack as it was
@@ -127,19 +128,20 @@ class LocalStack:
         preflight(self.folders, files)
         was_running = self.supervisor.is_up()
         changed = self._install(files)
-        self._initdb()
+        if not plan.ha:   # Patroni runs initdb (and pg_basebackup) itself
+            self._initdb()
         actions = self._actions(plan, changed)
         try:
             self._run_actions(plan, actions)
             self.servers.wait_healthy(plan)
-            self.supervisor.wait_all_running(apply.SERVICES_IN_ORDER)
+            self.supervisor.wait_all_running(apply.services_in_order(plan))
             if not self.backups.has_backup(plan):   # restorable from its first minute, as RDS is
                 self._say("taking the first backup (full) …")
                 self.backups.backup(plan, "full")
         except BaseException:
             self._undo(was_running, actions)
             raise
-        state = self._record(plan, actions)
+        state = record_state(self.dir, self.stack, plan, actions)
         if was_running and not changed and set(actions.values()) <= {"config set"}:
             self._say("no changes")
         self._say(f"up in {time.monotonic() - t0:.1f}s")
@@ -183,11 +185,11 @@ class LocalStack:
         if not self.supervisor.is_up():
             self._say("starting supervisord")
             self.supervisor.launch()
-            return {s: "start" for s in apply.SERVICES_IN_ORDER}
+            return {s: "start" for s in apply.services_in_order(plan)}
         self.supervisor.update()   # programs whose command or environment changed are restarted here
         actions = apply.actions(plan, self.applied_plan(), changed)
         running = self.supervisor.running()
-        for service in apply.SERVICES_IN_ORDER:   # anything stopped or crashed is started again
+        for service in apply.services_in_order(plan):   # anything stopped or crashed is started again
             if service not in running:
                 actions[service] = "start"
         return actions
@@ -197,25 +199,20 @@ class LocalStack:
         if moving:  # stop every instance that moves first: swapped ports would otherwise collide
             self.supervisor.ctl("stop", *moving)
         pw = self.passwords.get()
-        for group in apply.START_TOGETHER:
+        groups = apply.start_groups(plan)
+        postgres_ready = len(groups) - len(apply.START_TOGETHER)   # the group after which PostgreSQL serves
+        for index, group in enumerate(groups):
             self.servers.start(plan, [s for s in group if actions.get(s) == "start"])
-            for service in group:
+            # with standbys, "postgres" is the cluster's action (reload or restart through Patroni)
+            for service in group + (("postgres",) if plan.ha and index == postgres_ready else ()):
                 action = actions.get(service)
                 if action and action != "start":
                     self.servers.apply(service, action, plan)
                 if action:
                     self._say(f"{service}: {action}")
-                if service == "postgres":
-                    self.servers.bootstrap(plan, pw)
-                    self.backups.ensure_stanza(plan)   # archiving works from the first WAL segment
-
-    def _record(self, plan: Plan, actions: dict[str, str]) -> dict:
-        applied = json.dumps(plan.to_json(), sort_keys=True, default=str)
-        (self.dir / "applied-plan.json").write_text(applied)
-        state = {"stack": self.stack, "plan_digest": plan.digest(),
-                 "applied_at": utc_timestamp(), "actions": actions, "pg_version": plan.spec.postgres.version}
-        (self.dir / "state.json").write_text(json.dumps(state, indent=2))
-        return state
+            if index == postgres_ready:
+                self.servers.bootstrap(plan, pw)
+                self.backups.ensure_stanza(plan)   # archiving works from the first WAL segment
 
     # --- status / down --------------------------------------------------------------------------
     def status_json(self) -> dict:
@@ -242,14 +239,14 @@ class LocalStack:
         self._say(f"stopped; data kept in {self.folders.data}")
 
 
-def _refuse_ha(plan: Plan) -> None:
-    """Standbys are planned and rendered, not run by the local stack yet: exit 2 before anything."""
-    if plan.ha:
-        raise UsageError(f"{plan.spec.path} → config → tunestack:postgres → replicas: "
-                         f"{plan.spec.ha.replicas}; the local stack runs one PostgreSQL under supervisord and "
-                         "does not run Patroni and etcd yet (README, \"PostgreSQL with standbys\"); fix: remove "
-                         "replicas to run it, or try the failover tests: .venv/bin/python -m pytest -s "
-                         "tests/test_ha_failover.py")
+def record_state(folder: Path, stack: str, plan: Plan, actions: dict[str, str]) -> dict:
+    """What `status` and the next `up` read: the applied plan, its digest and what was done."""
+    applied = json.dumps(plan.to_json(), sort_keys=True, default=str)
+    (folder / "applied-plan.json").write_text(applied)
+    state = {"stack": stack, "plan_digest": plan.digest(),
+             "applied_at": utc_timestamp(), "actions": actions, "pg_version": plan.spec.postgres.version}
+    (folder / "state.json").write_text(json.dumps(state, indent=2))
+    return state
 
 
 def _check_cpu_sets(plan: Plan) -> None:

@@ -29,10 +29,22 @@ def as_json(local) -> dict:
         out["programs"] = {p["name"]: {"state": p["statename"], "pid": p["pid"] or None}
                            for p in local.supervisor.programs()}
     try:
-        out["endpoints"] = {service: f"127.0.0.1:{port}" for service, port in local.plan().ports().items()}
+        plan = local.plan()
+        out["endpoints"] = {service: f"127.0.0.1:{port}" for service, port in plan.ports().items()}
+        if plan.ha and out["running"]:
+            out["cluster"] = local.servers.cluster.members(plan)   # Patroni's GET /cluster
     except Exception as exc:  # status must work even when the stack file is broken
         out["endpoints"], out["plan_error"] = None, str(exc)
     return out
+
+
+def _cluster_lines(local, plan) -> list[str]:
+    """Each node's role as Patroni sees it: who leads, who is the synchronous standby, how far behind."""
+    members = local.servers.cluster.members(plan)
+    if not members:
+        return ["nodes:      Patroni does not answer on any node"]
+    return [f"node:       {m['name']} {m['role']} {m['state']} 127.0.0.1:{m['port']} timeline {m.get('timeline', '?')}"
+            + (f" lag {m['lag']} bytes" if "lag" in m else "") for m in members]
 
 
 def as_text(local) -> str:
@@ -51,6 +63,8 @@ def as_text(local) -> str:
                      f"pgbouncer: 127.0.0.1:{plan.pgbouncer['listen_port'].value}")
         lines.append(f"redis:      cache 127.0.0.1:{plan.redis['cache']['port'].value}, "
                      f"queue 127.0.0.1:{plan.redis['queue']['port'].value}")
+        if plan.ha:
+            lines += _cluster_lines(local, plan)
         lines.append(f"logs:       {local.folders.log}   passwords: {local.secrets_dir / 'passwords.json'} "
                      f"({_who_reads(local.secrets_dir / 'passwords.json')})")
     except Exception as exc:  # status must work even when the stack file is broken

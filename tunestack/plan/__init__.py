@@ -34,7 +34,7 @@ from .ruby import DEFAULT_RUBY
 from .rollout import beside, canary_env_conflicts, fixed_split, place_replicas, plan_splits, replica_warning, rollout_settings
 from .sampling import plan_sampling
 from .backup import with_backup
-from .ha import ha_memory_items, ha_shares, with_ha
+from .ha import connection_floor, ha_memory_items, ha_shares, with_ha
 from .tls import with_tls
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
 
@@ -98,7 +98,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     db, app_hosts, redis_specs = spec.host_with("db"), spec.app_hosts(), (spec.redis_cache, spec.redis_queue)
     first, pg_mem = sizings[app_hosts[0].name], shares[db.name]["postgres"]
     conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections,
-                             pg.workload, spec.traffic)
+                             pg.workload, spec.traffic, connection_floor(spec))
     inputs = pg_inputs(pg, hs.pg_cores, db.storage, pg_mem, conns.max_connections.value,
                        postgres_memory_note(db, shares[db.name]), docker=where.docker)
     postgres = reserved_huge_pages(postgres_settings(inputs, pg, where["postgres"], where.listen_why,

@@ -104,7 +104,9 @@ def by_load(cores: Setting, bouncer: PgBouncerSpec, traffic: TrafficSpec | None)
 
 
 def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_connections: int,
-                     workload: str = "web", traffic: TrafficSpec | None = None) -> Connections:
+                     workload: str = "web", traffic: TrafficSpec | None = None,
+                     floor: tuple[int, str] = (PGTUNE_MIN_CONNECTIONS, "pgtune's minimum of 20")) -> Connections:
+    """`floor`: the fewest max_connections the server may get, and whose rule it is."""
     pool = by_load(server_pool(bouncer, db, clients, workload), bouncer, traffic)
     reserve = max(1, pool.value // 5)
     server = pool.value + reserve
@@ -118,9 +120,9 @@ def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_c
     why = (f"{pool.value} pool + {reserve} reserve (PgBouncer) + {admin_connections} direct admin/"
            f"migration + {SUPERUSER_RESERVED} superuser_reserved_connections")
     rule = ("PgBouncer's pool + reserve + direct admin/migration connections + "
-            "superuser_reserved_connections, at least pgtune's minimum of 20")
-    if derived < PGTUNE_MIN_CONNECTIONS:
-        derived, why = PGTUNE_MIN_CONNECTIONS, why + f" = {derived}, raised to pgtune's minimum of 20"
+            f"superuser_reserved_connections, at least {floor[1]}")
+    if derived < floor[0]:
+        derived, why = floor[0], why + f" = {derived}, raised to {floor[1]}"
     nofile = max_client.value + server + NOFILE_SPARE
     nofile_setting = Setting(round_up(nofile, 1024),
                              f"max_client_conn {max_client.value} + {server} server connections + 64 (PgBouncer "

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..errors import Problem, StackError
-from ..postgres.patroni import CHECK_S, PROMOTE_S, timings
+from ..postgres.patroni import CHECK_S, MIN_MAX_CONNECTIONS, PROMOTE_S, timings
 from ..stackfile.sections.ha import machines
 from ..stackfile.spec import HostSpec, StackSpec
 from ..units import MIB, format_bytes_human
+from .connections import PGTUNE_MIN_CONNECTIONS
 from .setting import Setting, chosen, policy
 
 PATRONI_MEMORY = 64 * MIB   # one Python process per node
@@ -176,6 +177,13 @@ def standby_settings(spec: StackSpec, wal_disk_bytes: int | None) -> dict[str, S
                        "rebuilt) before pg_wal fills the disk and stops the primary", text=f"{cap}MB", unit="bytes",
             rule=f"{SLOT_WAL_SHARE:.0%} of the WAL disk")
     return out
+
+
+def connection_floor(spec: StackSpec) -> tuple[int, str]:
+    """Fewer max_connections than Patroni accepts would leave every node on Patroni's 100."""
+    if spec.ha.enabled:
+        return MIN_MAX_CONNECTIONS, f"Patroni's minimum of {MIN_MAX_CONNECTIONS} (it runs 100 below that)"
+    return PGTUNE_MIN_CONNECTIONS, "pgtune's minimum of 20"
 
 
 def _on_machine(spec: StackSpec) -> dict[str, tuple[int, int]]:

@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 MIN_TTL_S, MIN_LOOP_WAIT_S, MIN_RETRY_TIMEOUT_S = 20, 1, 3   # Patroni docs, "Dynamic configuration"
+# Patroni runs PostgreSQL with its default 100 when the dynamic configuration asks for less
+# (Patroni: postgresql/config.py, CMDLINE_OPTIONS' validators).
+MIN_MAX_CONNECTIONS = 25
 PROMOTE_S = 2       # pg_ctl promote and the leader race: Pigsty's failure model allows 2 s at worst
 CHECK_S = 2         # HAProxy: a check each second, one success to go up (plan/ha.py PRIMARY_CHECK)
 LOOP_WAIT_SHARE = 10   # a standby looks every tenth of the RTO: later notice, fewer DCS writes
