@@ -16,6 +16,8 @@ from tunestack.cli import main
     (["advise", "--stack", "local", "--since", "15"], "--since '15': a duration with its unit"),
     (["rollout", "--stack", "local", "--version", "v2", "--steps", "10,5,100"], "--steps '10,5,100': weights must rise"),
     (["rollout", "--stack", "local", "--version", "v2", "--notify", "ftp://x"], "--notify 'ftp://x': an http://"),
+    # A switchover needs a standby: a stack of one PostgreSQL has none (issue #28).
+    (["failover", "--stack", "local"], "postgres.replicas is 0"),
 ])
 def test_bad_flags(capsys, argv, fragment):
     assert main(argv) == 2

@@ -1,0 +1,87 @@
+"""The local stack with a standby (stacks/Pulumi.local-ha.yaml, issue #28), brought up through the
+real CLI on ports of its own: Patroni leads with a synchronous standby, `verify` checks the cluster,
+`failover` moves the primary while a client writes through PgBouncer without one failed write or
+one lost commit, and `failover` refuses what it cannot do (exit 2)."""
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from tunestack.poll import wait_until
+from tunestack.throwaway import ThrowawayStack
+
+from .hacluster import Writer
+
+pytestmark = pytest.mark.servers
+BASE = 24432   # PgBouncer 24433, Redis 24434/24435, app 24436, LB 24437; primary 24442, nodes 24443-4,
+               # Patroni 24452-3, etcd 24462-3, the canary 24536
+
+
+def ports(c):
+    c["tunestack:postgres"].update(port=BASE + 10, patroni_port=BASE + 20, etcd_port=BASE + 30)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with ThrowawayStack("ha", BASE, edit=ports, source="local-ha", say=lambda m: None) as s:
+        yield s
+
+
+def cluster(stack) -> dict[str, str]:
+    res = stack.cli("status", "--json")
+    assert res.returncode == 0, res.stderr
+    return {m["name"]: m["role"] for m in json.loads(res.stdout)["cluster"]}
+
+
+def test_up_brings_a_leader_and_a_synchronous_standby(stack):
+    assert sorted(cluster(stack).values()) == ["leader", "sync_standby"]
+
+
+def test_verify_passes_with_the_cluster_checks(stack):
+    res = stack.cli("verify")
+    assert res.returncode == 0, res.stdout[-3000:]
+    for check in ("test_one_leader_and_every_node_running", "test_a_synchronous_standby_when_rpo_is_0",
+                  "test_the_primary_service_reaches_the_leader", "test_etcd_is_healthy"):
+        assert f"PASS  {check}" in res.stdout
+
+
+def test_failover_under_writes_through_pgbouncer_fails_none_and_loses_none(stack):
+    before = cluster(stack)
+    migrator = psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+                               password=stack.password("migrator"), autocommit=True)
+    with migrator:
+        migrator.execute("CREATE TABLE IF NOT EXISTS acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now())")
+        migrator.execute("GRANT INSERT, SELECT ON acked TO app")
+    writer = Writer(BASE + 1, stack.password("app"), seconds=60)
+    thread = writer.start()
+    wait_until(lambda: len(writer.acked) >= 200, 30, "the writer committing through PgBouncer")
+    res = stack.cli("failover", "--json")
+    settle = len(writer.acked)
+    wait_until(lambda: len(writer.acked) >= settle + 100, 30, "writes going on")
+    writer.stop_flag.set()
+    thread.join(10)
+    assert res.returncode == 0, res.stderr
+    moved = json.loads(res.stdout)
+    after = cluster(stack)
+    assert before[moved["from"]] == "leader" and after[moved["to"]] == "leader"
+    with psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+                         password=stack.password("migrator")) as conn:
+        have = {r[0] for r in conn.execute("SELECT id FROM acked")}
+    print(f"\nfailover {moved['from']} → {moved['to']}: clients held {moved['clients_held_s']}s, "
+          f"{len(writer.errors)} failed writes, {len(set(writer.acked) - have)} of {len(writer.acked)} lost")
+    assert writer.errors == [] and set(writer.acked) <= have
+
+
+def test_failover_to_a_node_that_is_not_a_standby_is_refused(stack):
+    leader = next(n for n, role in cluster(stack).items() if role == "leader")
+    for target, words in ((leader, "not a healthy standby"), ("nope", "not a node of this stack")):
+        res = stack.cli("failover", "--to", target)
+        assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert cluster(stack)[leader] == "leader", "nothing moved"
+
+
+def test_up_again_changes_nothing(stack):
+    res = stack.cli("up")
+    assert res.returncode == 0 and "[ha] no changes" in res.stdout, res.stdout
