@@ -20,6 +20,8 @@ BENCHMARKS = {
                  {"seconds": 2, "connections": 4}),
     "overload": ("overload", "twice the clients the stack serves at once: goodput within the SLO",
                  {"seconds": 3, "rounds": 1}),
+    "failover": ("failover", "PostgreSQL with a synchronous standby: RTO per fault, commits lost, rpo 0's cost",
+                 {"trials": 1, "seconds_after": 1, "latency_seconds": 2}),
     "backup": ("backup", "pgBackRest backup and restore against pg_basebackup and a copy; a disaster's RPO",
                {"rows": 50_000, "rpo_write_s": 12, "archive_timeout": "10s"}),
 }
@@ -39,6 +41,19 @@ def measure(name: str, smoke: bool, say) -> dict:
     return module.measure(**kwargs)
 
 
+def _print_failover(f: dict) -> None:
+    print(f"\nfailover (local-ha: a synchronous standby; the plan's rto {f['plan_rto_s']:g}s)   median RTO   worst RTO"
+          "   commits lost")
+    for fault, r in f["faults"].items():
+        print(f"  {fault:<38} {r['median_rto_s']:>8}s  {r['worst_rto_s']:>8}s   {r['lost']:>6}  "
+              f"({len(r['trials'])} trials)")
+    c = f["commit_latency"]
+    print(f"  commit latency                 rpo 0 (sync)   rpo 1MiB (async)   ratio")
+    print(f"    p50                           {c['rpo_0']['p50_ms']:>9}ms   {c['rpo_1MiB']['p50_ms']:>13}ms   "
+          f"{c['p50_ratio']}×")
+    print(f"    p95                           {c['rpo_0']['p95_ms']:>9}ms   {c['rpo_1MiB']['p95_ms']:>13}ms")
+
+
 def run(only: str | None, fmt: str, smoke: bool = False) -> int:
     say = (lambda m: print(m, file=sys.stderr, flush=True))
     results = {name: measure(name, smoke, say) for name in BENCHMARKS if only in (None, name)}
@@ -51,6 +66,8 @@ def run(only: str | None, fmt: str, smoke: bool = False) -> int:
         print(f"  every query and command advise runs     {a['sample_seconds']:>8}   {a['ratio']}× a SELECT 1")
         print(f"  one SELECT 1 the same way (psql)        {a['select_1_seconds']:>8}")
         print(f"  server time of its PostgreSQL queries   {a['server_exec_ms_per_sample']:>7}ms per sample")
+    if "failover" in results:
+        _print_failover(results["failover"])
     if "plan" in results:
         p = results["plan"]
         print(f"\nplan + render, {len(p['stacks'])} stacks ({', '.join(p['stacks'])})")

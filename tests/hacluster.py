@@ -1,6 +1,6 @@
 """A Patroni cluster on loopback from the plan's own files (issue #28): etcd, one Patroni per node and
 HAProxy's primary service, all rendered by tunestack (hafiles.py, render.py), started as the service
-user, stopped by PID at the end. And a writer that counts every commit it got back.
+user, stopped by PID at the end. Clients count their commits with tunestack.commitwriter.
 
 The stack is stacks/Pulumi.local-ha.yaml with its ports moved to free ones, so a running local-ha
 stack is never touched."""
@@ -12,8 +12,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import threading
-import time
 import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import psycopg
 
 from tunestack import stackfile
+from tunestack.commitwriter import CREATE_TABLE
 from tunestack.hafiles import PASSWORD_ENV, RESTAPI_USER, etcd_args
 from tunestack.plan import build_plan
 from tunestack.poll import wait_until
@@ -222,62 +221,12 @@ def start_cluster(work: Path) -> Cluster:
         leader = cluster.node(cluster.leader())
         cluster.psql(leader, f"CREATE ROLE {APP_USER} LOGIN PASSWORD '{app_password}'", db="postgres")
         cluster.psql(leader, f"CREATE DATABASE app OWNER {APP_USER}", db="postgres")
-        cluster.psql(leader, "CREATE TABLE acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now()); "
-                             f"GRANT INSERT, SELECT ON acked TO {APP_USER}")
+        cluster.psql(leader, f"{CREATE_TABLE}; GRANT INSERT, SELECT ON acked TO {APP_USER}")
         cluster.start_bouncer(files["pgbouncer.ini"])
     except BaseException:
         cluster.stop()
         raise
     return cluster
-
-
-@dataclass
-class Writer:
-    """One client inserting numbered rows through the primary service, as fast as the server
-    acknowledges them, for at most `seconds` and `limit` rows. `acked`: every id a COMMIT returned
-    for; `outage`: (first failure, first success after it), per outage, in monotonic seconds."""
-    port: int
-    password: str
-    first_id: int = 1
-    dbname: str = "app"
-    seconds: float = 90
-    limit: int = 200_000
-    acked: list[int] = field(default_factory=list)
-    outages: list[list[float]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stop_flag: threading.Event = field(default_factory=threading.Event)
-
-    def _connect(self):
-        return psycopg.connect(host="127.0.0.1", port=self.port, dbname=self.dbname, user=APP_USER,
-                               password=self.password, autocommit=True, connect_timeout=2, prepare_threshold=None)
-
-    def run(self) -> None:
-        deadline, conn, next_id = time.monotonic() + self.seconds, None, self.first_id
-        while not self.stop_flag.is_set() and time.monotonic() < deadline and next_id < self.first_id + self.limit:
-            try:
-                conn = conn or self._connect()
-                conn.execute("INSERT INTO acked (id) VALUES (%s)", (next_id,))
-                self.acked.append(next_id)
-                if self.outages and len(self.outages[-1]) == 1:
-                    self.outages[-1].append(time.monotonic())
-                next_id += 1
-                time.sleep(0.01)   # ~100 commits a second: bounded load
-            except psycopg.Error as exc:
-                if not self.outages or len(self.outages[-1]) == 2:
-                    self.outages.append([time.monotonic()])
-                self.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-                if conn is not None:
-                    conn.close()
-                conn = None
-                next_id += 1   # the failed id may or may not have committed: never reused
-                time.sleep(0.2)
-        if conn is not None:
-            conn.close()
-
-    def start(self) -> threading.Thread:
-        t = threading.Thread(target=self.run, daemon=True)
-        t.start()
-        return t
 
 
 def cleanup(work: Path) -> None:

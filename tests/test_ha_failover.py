@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tunestack.commitwriter import CommitWriter
 from tunestack.hafiles import RESTAPI_USER
-from tunestack.poll import wait_until
 from tunestack.patroniapi import PatroniApi
+from tunestack.poll import wait_until
 from tunestack.switchover import switchover
 
-from .hacluster import Writer, cleanup, start_cluster
+from .hacluster import cleanup, start_cluster
 
 pytestmark = pytest.mark.servers
 
@@ -43,10 +44,10 @@ def _missing(cluster, acked: list[int]) -> int:
     return len(set(acked) - have)
 
 
-def _through_fault(cluster, fault, what: str) -> tuple[float, Writer]:
+def _through_fault(cluster, fault, what: str) -> tuple[float, CommitWriter]:
     leader = cluster.node(cluster.leader())
     first = int(cluster.psql(leader, "SELECT coalesce(max(id), 0) FROM acked")) + 1_000_000   # ids never reused
-    writer = Writer(cluster.primary_port(), cluster.passwords["app"], first_id=first, seconds=120)
+    writer = CommitWriter(cluster.primary_port(), cluster.passwords["app"], first_id=first, seconds=120)
     thread = writer.start()
     wait_until(lambda: len(writer.acked) >= 200, 30, "the writer committing")
     assert not writer.errors, f"writes failed before the fault: {writer.errors[-3:]}"
@@ -97,7 +98,7 @@ def test_a_switchover_behind_pgbouncer_fails_no_request(cluster):
     old, new = cluster.leader(), cluster.sync_standby()
     leader = cluster.node(old)
     first = int(cluster.psql(leader, "SELECT coalesce(max(id), 0) FROM acked")) + 1_000_000
-    writer = Writer(cluster.bouncer.port, cluster.passwords["app"], first_id=first, seconds=60)
+    writer = CommitWriter(cluster.bouncer.port, cluster.passwords["app"], first_id=first, seconds=60)
     thread = writer.start()
     wait_until(lambda: len(writer.acked) >= 200, 30, "the writer committing through PgBouncer")
     api = PatroniApi(f"http://{leader.address}:{leader.rest_port}", RESTAPI_USER, cluster.passwords["restapi"])

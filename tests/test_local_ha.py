@@ -9,10 +9,10 @@ import json
 import psycopg
 import pytest
 
+from tunestack.commitwriter import CREATE_TABLE, CommitWriter
 from tunestack.poll import wait_until
 from tunestack.throwaway import ThrowawayStack
 
-from .hacluster import Writer
 
 pytestmark = pytest.mark.servers
 BASE = 24432   # PgBouncer 24433, Redis 24434/24435, app 24436, LB 24437; primary 24442, nodes 24443-4,
@@ -52,9 +52,9 @@ def test_failover_under_writes_through_pgbouncer_fails_none_and_loses_none(stack
     migrator = psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
                                password=stack.password("migrator"), autocommit=True)
     with migrator:
-        migrator.execute("CREATE TABLE IF NOT EXISTS acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now())")
+        migrator.execute(CREATE_TABLE)
         migrator.execute("GRANT INSERT, SELECT ON acked TO app")
-    writer = Writer(BASE + 1, stack.password("app"), seconds=60)
+    writer = CommitWriter(BASE + 1, stack.password("app"), seconds=60)
     thread = writer.start()
     wait_until(lambda: len(writer.acked) >= 200, 30, "the writer committing through PgBouncer")
     res = stack.cli("failover", "--json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..extensions import extension
 from .parser import report_options
 
-BENCHMARKS = ("storm", "web", "plan", "restart", "rails", "rollout", "advise", "backup", "overload", "webparts")
+BENCHMARKS = ("storm", "web", "plan", "restart", "rails", "rollout", "advise", "backup", "overload", "webparts", "failover")
 
 
 def register(sub) -> None:

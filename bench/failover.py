@@ -1,0 +1,123 @@
+"""PostgreSQL with a synchronous standby (stacks/Pulumi.local-ha.yaml) under faults, through the real
+CLI: how long writers go without a commit (the RTO a user sees) per fault over several trials, the
+commits lost, and what rpo 0 costs each commit against asynchronous replication (rpo 1MiB), in one
+run on the same stack.
+
+Faults: the leader's node frozen (SIGSTOP of its Patroni and every PostgreSQL process: a hung or
+cut-off machine; nothing answers until the leader key expires), and the leader's postmaster killed
+(kill -9; Patroni starts it again). A frozen node is thawed after the failover and rejoins."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+
+from tunestack.commitwriter import CREATE_TABLE, CommitWriter
+from tunestack.poll import wait_until
+from tunestack.servers import which
+from tunestack.throwaway import ThrowawayStack
+
+BASE = 29432
+
+
+def _ports(c):
+    c["tunestack:postgres"].update(port=BASE + 10, patroni_port=BASE + 20, etcd_port=BASE + 30)
+
+
+def _members(stack) -> list[dict]:
+    res = stack.cli("status", "--json")
+    return json.loads(res.stdout).get("cluster", []) if res.returncode == 0 else []
+
+
+def _ready(stack) -> bool:
+    roles = sorted(m["role"] for m in _members(stack) if m["state"] in ("running", "streaming"))
+    return roles == ["leader", "sync_standby"]
+
+
+def _leader(stack) -> tuple[int, Path]:
+    """The leader's node index and data folder."""
+    name = next(m["name"] for m in _members(stack) if m["role"] == "leader")
+    return int(name.rsplit("-", 1)[1]), stack.dir / "data" / "patroni" / name
+
+
+def _groups(stack, index: int, data: Path) -> set[int]:
+    """Process groups of the node: its Patroni (supervisord's program) and its postmaster's."""
+    conf = stack.dir / "etc" / "supervisord.conf"
+    patroni = int(subprocess.run([which("supervisorctl"), "-c", str(conf), "pid", f"patroni-{index}"],
+                                 capture_output=True, text=True).stdout.strip())
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    return {os.getpgid(patroni), os.getpgid(postmaster)}
+
+
+def _trial(stack, fault: str, seconds_after: float) -> dict:
+    """One fault under writes through the primary service; the longest write stall and the
+    acknowledged commits missing afterwards."""
+    index, data = _leader(stack)
+    first = int(time.time() * 1000) * 1000   # ids of their own per trial
+    writer = CommitWriter(BASE + 10, stack.password("app"), first_id=first, seconds=180)
+    thread = writer.start()
+    wait_until(lambda: len(writer.acked) >= 50, 30, "the writer committing")
+    at = time.monotonic()
+    if fault == "node frozen":
+        groups = _groups(stack, index, data)
+        for g in groups:
+            os.killpg(g, signal.SIGSTOP)
+        wait_until(lambda: any(m["role"] == "leader" and not m["name"].endswith(f"-{index}") for m in _members(stack)),
+                   120, "a new leader")
+    else:
+        os.kill(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+    # both faults fail the writes in flight: wait for the first commit after the outage
+    wait_until(lambda: writer.outages and len(writer.outages[-1]) == 2, 120, f"writes resuming after: {fault}")
+    if fault == "node frozen":
+        for g in groups:
+            os.killpg(g, signal.SIGCONT)
+    time.sleep(seconds_after)
+    writer.stop(thread)
+    with psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+                         password=stack.password("migrator")) as conn:
+        have = {r[0] for r in conn.execute("SELECT id FROM acked WHERE id >= %s", (first,))}
+    wait_until(lambda: _ready(stack), 180, "the cluster whole again")
+    return {"stall_s": round(writer.longest_stall_s(at), 2), "lost": len(set(writer.acked) - have),
+            "acknowledged": len(writer.acked), "failed_writes": len(writer.errors)}
+
+
+def _latency(stack, seconds: float) -> dict:
+    writer = CommitWriter(BASE + 1, stack.password("app"), first_id=int(time.time() * 1000) * 1000, seconds=seconds,
+                          pause_s=0.0)
+    writer.run()
+    ms = sorted(writer.latencies_ms)
+    return {"commits": len(ms), "p50_ms": round(statistics.median(ms), 3),
+            "p95_ms": round(ms[int(len(ms) * 0.95) - 1], 3), "failed": len(writer.errors)}
+
+
+def measure(say=print, trials: int = 10, seconds_after: float = 3, latency_seconds: float = 20) -> dict:
+    with ThrowawayStack("benchha", BASE, edit=_ports, source="local-ha", say=say) as stack:
+        with psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+                             password=stack.password("migrator"), autocommit=True) as conn:
+            conn.execute(CREATE_TABLE)
+            conn.execute("GRANT INSERT, SELECT ON acked TO app")
+        plan_rto_s = stack.plan().ha["rto"].value / 1000
+        faults = {}
+        for fault in ("node frozen", "postmaster killed"):
+            runs = []
+            for i in range(trials):
+                say(f"  {fault}, trial {i + 1} of {trials} …")
+                runs.append(_trial(stack, fault, seconds_after))
+            stalls = [r["stall_s"] for r in runs]
+            faults[fault] = {"trials": runs, "median_rto_s": round(statistics.median(stalls), 2),
+                             "worst_rto_s": max(stalls), "lost": sum(r["lost"] for r in runs)}
+        say("  commit latency, rpo 0 (synchronous) …")
+        sync = _latency(stack, latency_seconds)
+        stack.edit(lambda c: c["tunestack:postgres"].update(rpo="1MiB"))
+        assert stack.cli("up").returncode == 0
+        say("  commit latency, rpo 1MiB (asynchronous) …")
+        asynchronous = _latency(stack, latency_seconds)
+    return {"plan_rto_s": plan_rto_s, "faults": faults, "commit_latency": {
+        "rpo_0": sync, "rpo_1MiB": asynchronous,
+        "p50_ratio": round(sync["p50_ms"] / asynchronous["p50_ms"], 2) if asynchronous["p50_ms"] else None}}
