@@ -26,8 +26,13 @@ from tunestack.throwaway import ThrowawayStack
 BASE = 29432
 
 
-def _ports(c):
-    c["tunestack:postgres"].update(port=BASE + 10, patroni_port=BASE + 20, etcd_port=BASE + 30)
+def ha_ports(c, base: int = BASE):
+    """local-ha's ports moved beside a scratch stack's base: the primary service, its nodes,
+    Patroni's REST APIs and etcd each 10 apart."""
+    c["tunestack:postgres"].update(port=base + 10, patroni_port=base + 20, etcd_port=base + 30)
+
+
+FAULTS = ("node frozen", "postmaster killed")
 
 
 def _members(stack) -> list[dict]:
@@ -55,12 +60,12 @@ def _groups(stack, index: int, data: Path) -> set[int]:
     return {os.getpgid(patroni), os.getpgid(postmaster)}
 
 
-def _trial(stack, fault: str, seconds_after: float) -> dict:
+def fault_trial(stack, fault: str, seconds_after: float = 3) -> dict:
     """One fault under writes through the primary service; the longest write stall and the
     acknowledged commits missing afterwards."""
     index, data = _leader(stack)
     first = int(time.time() * 1000) * 1000   # ids of their own per trial
-    writer = CommitWriter(BASE + 10, stack.password("app"), first_id=first, seconds=180)
+    writer = CommitWriter(stack.base + 10, stack.password("app"), first_id=first, seconds=180)
     thread = writer.start()
     wait_until(lambda: len(writer.acked) >= 50, 30, "the writer committing")
     at = time.monotonic()
@@ -79,7 +84,7 @@ def _trial(stack, fault: str, seconds_after: float) -> dict:
             os.killpg(g, signal.SIGCONT)
     time.sleep(seconds_after)
     writer.stop(thread)
-    with psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+    with psycopg.connect(host="127.0.0.1", port=stack.base + 10, dbname="app", user="migrator",
                          password=stack.password("migrator")) as conn:
         have = {r[0] for r in conn.execute("SELECT id FROM acked WHERE id >= %s", (first,))}
     wait_until(lambda: _ready(stack), 180, "the cluster whole again")
@@ -88,7 +93,7 @@ def _trial(stack, fault: str, seconds_after: float) -> dict:
 
 
 def _latency(stack, seconds: float) -> dict:
-    writer = CommitWriter(BASE + 1, stack.password("app"), first_id=int(time.time() * 1000) * 1000, seconds=seconds,
+    writer = CommitWriter(stack.base + 1, stack.password("app"), first_id=int(time.time() * 1000) * 1000, seconds=seconds,
                           pause_s=0.0)
     writer.run()
     ms = sorted(writer.latencies_ms)
@@ -97,18 +102,18 @@ def _latency(stack, seconds: float) -> dict:
 
 
 def measure(say=print, trials: int = 10, seconds_after: float = 3, latency_seconds: float = 20) -> dict:
-    with ThrowawayStack("benchha", BASE, edit=_ports, source="local-ha", say=say) as stack:
-        with psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+    with ThrowawayStack("benchha", BASE, edit=ha_ports, source="local-ha", say=say) as stack:
+        with psycopg.connect(host="127.0.0.1", port=stack.base + 10, dbname="app", user="migrator",
                              password=stack.password("migrator"), autocommit=True) as conn:
             conn.execute(CREATE_TABLE)
             conn.execute("GRANT INSERT, SELECT ON acked TO app")
         plan_rto_s = stack.plan().ha["rto"].value / 1000
         faults = {}
-        for fault in ("node frozen", "postmaster killed"):
+        for fault in FAULTS:
             runs = []
             for i in range(trials):
                 say(f"  {fault}, trial {i + 1} of {trials} …")
-                runs.append(_trial(stack, fault, seconds_after))
+                runs.append(fault_trial(stack, fault, seconds_after))
             stalls = [r["stall_s"] for r in runs]
             faults[fault] = {"trials": runs, "median_rto_s": round(statistics.median(stalls), 2),
                              "worst_rto_s": max(stalls), "lost": sum(r["lost"] for r in runs)}

@@ -1,7 +1,9 @@
 """The local stack with a standby (stacks/Pulumi.local-ha.yaml, issue #28), brought up through the
 real CLI on ports of its own: Patroni leads with a synchronous standby, `verify` checks the cluster,
 `failover` moves the primary while a client writes through PgBouncer without one failed write or
-one lost commit, and `failover` refuses what it cannot do (exit 2)."""
+one lost commit, `failover` refuses what it cannot do (exit 2), and under faults (the leader's node
+frozen, its postmaster killed) writes resume within the plan's RTO with every acknowledged commit
+kept (rpo 0). Each fault prints its measured RTO (the longest time without a commit) and RPO."""
 from __future__ import annotations
 
 import json
@@ -13,19 +15,17 @@ from tunestack.commitwriter import CREATE_TABLE, CommitWriter
 from tunestack.poll import wait_until
 from tunestack.throwaway import ThrowawayStack
 
+from bench.failover import FAULTS, fault_trial, ha_ports
+
 
 pytestmark = pytest.mark.servers
 BASE = 24432   # PgBouncer 24433, Redis 24434/24435, app 24436, LB 24437; primary 24442, nodes 24443-4,
                # Patroni 24452-3, etcd 24462-3, the canary 24536
 
 
-def ports(c):
-    c["tunestack:postgres"].update(port=BASE + 10, patroni_port=BASE + 20, etcd_port=BASE + 30)
-
-
 @pytest.fixture(scope="module")
 def stack():
-    with ThrowawayStack("ha", BASE, edit=ports, source="local-ha", say=lambda m: None) as s:
+    with ThrowawayStack("ha", BASE, edit=lambda c: ha_ports(c, BASE), source="local-ha", say=lambda m: None) as s:
         yield s
 
 
@@ -80,6 +80,18 @@ def test_failover_to_a_node_that_is_not_a_standby_is_refused(stack):
         res = stack.cli("failover", "--to", target)
         assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert cluster(stack)[leader] == "leader", "nothing moved"
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_writes_resume_within_the_rto_and_no_acknowledged_commit_is_lost(stack, fault):
+    """Frozen node: its leader key expires (ttl), the synchronous standby promotes, HAProxy's
+    /primary check moves; thawed, the old primary rejoins as a standby. Killed postmaster: Patroni
+    starts it again. rpo 0: Patroni promotes only the synchronous standby, which has every commit."""
+    result = fault_trial(stack, fault, seconds_after=1)
+    rto = stack.plan().ha["rto"].value / 1000
+    print(f"\n{fault}: RTO {result['stall_s']}s (the plan's {rto:g}s), RPO {result['lost']} of "
+          f"{result['acknowledged']} acknowledged commits lost, {result['failed_writes']} failed writes")
+    assert result["lost"] == 0 and result["stall_s"] <= rto
 
 
 def test_up_again_changes_nothing(stack):

@@ -83,3 +83,16 @@ def test_etcd_is_healthy(host, ha, record):
         if out.rc or json.loads(out.stdout or "{}").get("health") != "true":
             unhealthy.append(m.name)
     record("every member healthy", unhealthy or "all healthy", not unhealthy)
+
+
+def test_etcd_refuses_a_client_without_credentials(host, ha, record):
+    """etcd's authentication is on (tunestack/etcdauth.py): anyone on the host could otherwise
+    rewrite Patroni's leader key and pick the primary."""
+    import base64
+
+    key = base64.b64encode(f"/service/{ha['scope'].value}/leader".encode()).decode()
+    member = ha["etcd members"].value[0]
+    out = host.run(f"curl -sS -m 5 -X POST -d {quote(json.dumps({'key': key}))} "
+                   f"{quote(member.client_url + '/v3/kv/range')}").stdout
+    error = json.loads(out or "{}").get("error", "")
+    record("refused: user name is empty", error or out[:120], "user name is empty" in error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..etcdauth import PATRONI_USER, ensure_auth
 from ..hafiles import PASSWORD_ENV, RESTAPI_USER, etcd_args
 from ..patroniapi import PatroniApi, first_answer, role_of
 from ..plan.ha import DCS_PARAMETERS
@@ -57,6 +58,9 @@ def cluster_programs(plan, folders: StateFolders, pw: dict[str, str], env_line) 
                   command=" ".join([which("etcd"), *etcd_args(plan, m, str(folders.data / "etcd" / m.name))]))
              for i, m in enumerate(plan.ha["etcd members"].value)]
     secrets = {PASSWORD_ENV[k]: pw[purpose] for k, purpose in PASSWORD_PURPOSE.items()}
+    # Patroni takes etcd's user from its environment only when the etcd3 section is there too
+    secrets.update(PATRONI_ETCD3_HOSTS=",".join(f"{m.address}:{m.client_port}" for m in plan.ha["etcd members"].value),
+                   PATRONI_ETCD3_USERNAME=PATRONI_USER, PATRONI_ETCD3_PASSWORD=pw["etcd-patroni"])
     for i, node in enumerate(plan.ha["nodes"].value):
         progs.append(dict(
             name=patroni_program(i), user=folders.user, startsecs=3, stopsignal="TERM", priority=200,
@@ -105,6 +109,11 @@ class LocalCluster:
         if not role_of(members, "leader"):
             return False
         return not plan.ha["synchronous_mode"].value or role_of(members, "sync_standby") is not None
+
+    def secure_etcd(self, plan) -> bool:
+        """etcd's authentication on (etcdauth.py), before any Patroni connects; False if it was."""
+        pw = self.passwords.get()
+        return ensure_auth(plan.ha["etcd members"].value[0].client_url, pw["etcd-root"], pw["etcd-patroni"])
 
     def wait_ready(self, plan, timeout: float = 180) -> None:
         want = "a leader and a synchronous standby" if plan.ha["synchronous_mode"].value else "a leader"

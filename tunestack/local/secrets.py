@@ -11,7 +11,7 @@ from .folders import StateFolders
 from ..errors import SECRET_MASK as MASK
 
 PURPOSES = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "runtime",
-            "replication", "rewind", "patroni-api")   # the last three: Patroni's (local/cluster.py)
+            "replication", "rewind", "patroni-api", "etcd-root", "etcd-patroni")   # Patroni's and etcd's (local/cluster.py)
 # Read by the apps on every request (NAME_FILE), so a new one takes effect without a restart:
 # `up` replaces them each time, and a captured token works only until the next `up`.
 ROTATED = ("runtime",)

@@ -202,6 +202,8 @@ class LocalStack:
         groups = apply.start_groups(plan)
         postgres_ready = len(groups) - len(apply.START_TOGETHER)   # the group after which PostgreSQL serves
         for index, group in enumerate(groups):
+            if plan.ha and index == postgres_ready and self.servers.cluster.secure_etcd(plan):
+                self._say("etcd: authentication on (users root and patroni)")
             self.servers.start(plan, [s for s in group if actions.get(s) == "start"])
             # with standbys, "postgres" is the cluster's action (reload or restart through Patroni)
             for service in group + (("postgres",) if plan.ha and index == postgres_ready else ()):
