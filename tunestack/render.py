@@ -174,7 +174,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         "pgbouncer.ini": env.get_template("pgbouncer.ini.j2").render(
             stack=plan.stack, bouncer_version=".".join(map(str, spec.pgbouncer.version)),
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, settings=plan.pgbouncer,
-            users=plan.pgbouncer_users, secrets_dir=layout.secrets_dir),
+            users=plan.pgbouncer_users, secrets_dir=layout.secrets_dir,
+            replica_port=plan.ha["replica port"].value if plan.ha else None),
     }
     for service, settings in plan.service_limits.items():
         files[f"{service}-limits.conf"] = env.get_template("limits.conf.j2").render(
@@ -238,7 +239,8 @@ def primary_service(plan: Plan) -> dict | None:
         return None
     idle_s = plan.pgbouncer["server_idle_timeout"].value // 1000
     return {"bind": plan.placement["postgres"].listen, "port": plan.spec.postgres.port, "idle_s": idle_s + 60,
-            "nodes": plan.ha["nodes"].value, "check": plan.ha["primary check"]}
+            "nodes": plan.ha["nodes"].value, "check": plan.ha["primary check"],
+            "replica_port": plan.ha["replica port"].value, "replica_lag": plan.ha["replica lag at most"]}
 
 
 def node_paths(layout: Layout, node_name: str, bin_dir: str) -> NodePaths:

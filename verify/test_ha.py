@@ -96,3 +96,14 @@ def test_etcd_refuses_a_client_without_credentials(host, ha, record):
                    f"{quote(member.client_url + '/v3/kv/range')}").stdout
     error = json.loads(out or "{}").get("error", "")
     record("refused: user name is empty", error or out[:120], "user name is empty" in error)
+
+
+def test_reads_through_the_replica_url_land_on_a_standby(host, plan, ha, secrets_dir, record):
+    """DATABASE_REPLICA_URL: PgBouncer's app_replica, the load balancer's read-only service, a
+    standby within the lag bound (the primary only when none is fit)."""
+    fit = [m for m in members(host, ha) if m["role"] != "leader" and m["state"] in ("running", "streaming")
+           and isinstance(m.get("lag"), int) and m["lag"] <= ha["replica lag at most"].value]
+    answer = psql(host, secrets_dir, plan.pgbouncer["listen_port"].value, "SELECT pg_is_in_recovery()",
+                  db="app_replica", user="app").strip()
+    expected = "t" if fit else "f"
+    record(f"pg_is_in_recovery {expected} ({len(fit)} standby fit to serve)", answer, answer == expected)

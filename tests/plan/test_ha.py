@@ -97,3 +97,11 @@ def test_max_connections_is_at_least_what_patroni_accepts():
     assert build_plan(spec("local")).postgres["max_connections"].value == 20
     planned = build_plan(spec("local-ha")).postgres["max_connections"]
     assert planned.value == 25 and "Patroni's minimum" in planned.reason
+
+
+def test_apps_get_a_replica_url_to_pgbouncers_read_only_database():
+    plan = build_plan(spec("local-ha"))
+    assert plan.web_env["DATABASE_REPLICA_URL"].value == "postgres://app@127.0.0.1:16832/app_replica"
+    assert plan.jobs_env["DATABASE_REPLICA_URL"].value.startswith("postgres://jobs@")
+    assert plan.ha["replica port"].value == 15835   # above the primary service (15832) and both nodes
+    assert "DATABASE_REPLICA_URL" not in build_plan(spec("local")).web_env

@@ -61,3 +61,10 @@ CASES = [
 def test_bad_input(tmp_path, capsys, case, text, fragments):
     check(tmp_path, capsys, case, text, fragments)
 
+
+
+def test_a_port_on_the_read_only_service_is_refused(tmp_path, capsys):
+    """local-ha's read-only service sits on postgres.port + 3 (two nodes above the primary service)."""
+    doc = yaml.safe_load(local_with(replicas=1))
+    doc["config"]["tunestack:pgbouncer"]["port"] = doc["config"][PG]["port"] + 3
+    check(tmp_path, capsys, "replica-port-taken", yaml.safe_dump(doc), ["a port not already taken"])

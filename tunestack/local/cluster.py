@@ -45,6 +45,7 @@ def program_ports(plan) -> dict[str, int]:
     if not plan.ha:
         return {}
     out = {etcd_program(i): m.client_port for i, m in enumerate(plan.ha["etcd members"].value)}
+    out["postgres replicas (haproxy)"] = plan.ha["replica port"].value
     for i, n in enumerate(plan.ha["nodes"].value):
         out[patroni_program(i)] = n.rest_port
         out[f"postgres node {n.name}"] = n.port

@@ -28,6 +28,7 @@ DCS_PARAMETERS = ("max_connections", "max_wal_senders", "max_prepared_transactio
                   "track_commit_timestamp", "max_replication_slots", "max_worker_processes", "wal_level",
                   "wal_log_hints", "wal_keep_size")
 SCOPE_SUFFIX = "-pg"
+REPLICA_LAG_BYTES = 16 * MIB
 
 
 @dataclass(frozen=True)
@@ -289,8 +290,29 @@ def with_ha(plan):
         "watchdog": policy("off", "these machines have no /dev/watchdog, so nothing resets a hung Patroni whose "
                                   "PostgreSQL still runs as primary; the load balancer still takes it out (a hung "
                                   "Patroni fails the /primary check) while a standby takes over after ttl"),
+        "replica port": Setting(spec.ha.replica_service_port(spec.postgres.port, machines(spec.hosts) == 1),
+                                "the load balancer's read-only service: the standbys, or the primary when no "
+                                "standby is fit to serve (DATABASE_REPLICA_URL through PgBouncer's app_replica)",
+                                rule="postgres.port + 1, above the nodes on a shared machine"),
+        "replica lag at most": Setting(REPLICA_LAG_BYTES, "a standby further behind than 16 MiB of WAL (seconds at "
+                                                          "peak) serves no reads: Patroni's GET /replica?lag= answers "
+                                                          "503 for it", "policy", text="16MiB", unit="bytes"),
         "primary check": policy("GET /primary", "the load balancer sends clients to the node whose Patroni answers "
                                                 "200 on /primary (Patroni REST API); replicas answer 503"),
     }
     postgres = {**plan.postgres, **standby_settings(spec, spec.postgres.wal_disk_bytes)}
-    return replace(plan, ha=ha, postgres=postgres, alerts=plan.alerts + ha_alerts(spec, scope, len(members)))
+    return replace(plan, ha=ha, postgres=postgres, alerts=plan.alerts + ha_alerts(spec, scope, len(members)),
+                   web_env=with_replica_url(plan.web_env), jobs_env=with_replica_url(plan.jobs_env))
+
+
+REPLICA_DATABASE = "app_replica"   # PgBouncer's database for reads on the standbys
+
+
+def with_replica_url(env: dict[str, Setting]) -> dict[str, Setting]:
+    """DATABASE_REPLICA_URL beside DATABASE_URL: the same role through the same PgBouncer, to its
+    read-only database (Rails: connects_to reading:; others: a second pool for reads)."""
+    url = env["DATABASE_URL"].value
+    return {**env, "DATABASE_REPLICA_URL": Setting(
+        url.rsplit("/", 1)[0] + f"/{REPLICA_DATABASE}",
+        "reads that may be a little stale, through PgBouncer to the standbys (replica lag at most 16MiB); "
+        "writes there fail (read-only)", "computed")}

@@ -202,6 +202,11 @@ class HaSpec:
             return [(pg_port + 1 + i, self.patroni_port + i) for i in range(self.nodes)]
         return [(pg_port, self.patroni_port)] * self.nodes
 
+    def replica_service_port(self, pg_port: int, shared: bool) -> int:
+        """The load balancer's read-only service: above the nodes on a shared machine, else next to
+        the primary service."""
+        return pg_port + 1 + (self.nodes if shared else 0)
+
 
 @dataclass(frozen=True)
 class StackSpec:

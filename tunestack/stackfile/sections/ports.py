@@ -20,6 +20,8 @@ def _ha_ports(ha, pg_port: int, shared: bool) -> list[tuple[str, list, int]]:
         out.append((f"Patroni's REST API of node {i}", [f"{NS}:postgres", "patroni_port"], rest))
         if not shared:
             break
+    out.append((f"the standbys' read-only service (postgres.port + {ha.replica_service_port(pg_port, shared) - pg_port})",
+                [f"{NS}:postgres", "port"], ha.replica_service_port(pg_port, shared)))
     return out + [("etcd's clients", [f"{NS}:postgres", "etcd_port"], ha.etcd_port),
                   ("etcd's peers (etcd_port + 1)", [f"{NS}:postgres", "etcd_port"], ha.etcd_port + 1)]
 
