@@ -7,12 +7,16 @@ kept (rpo 0). Each fault prints its measured RTO (the longest time without a com
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 
 import psycopg
 import pytest
 
 from tunestack.commitwriter import CREATE_TABLE, CommitWriter
 from tunestack.poll import wait_until
+from tunestack.servers import which
 from tunestack.throwaway import ThrowawayStack
 
 from bench.failover import FAULTS, fault_trial, ha_ports
@@ -27,6 +31,15 @@ BASE = 24432   # PgBouncer 24433, Redis 24434/24435, app 24436, LB 24437; primar
 def stack():
     with ThrowawayStack("ha", BASE, edit=lambda c: ha_ports(c, BASE), source="local-ha", say=lambda m: None) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def acked(stack):
+    """The table the writers fill, made by the schema's owner."""
+    with psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+                         password=stack.password("migrator"), autocommit=True) as migrator:
+        migrator.execute(CREATE_TABLE)
+        migrator.execute("GRANT INSERT, SELECT ON acked TO app")
 
 
 def cluster(stack) -> dict[str, str]:
@@ -47,13 +60,8 @@ def test_verify_passes_with_the_cluster_checks(stack):
         assert f"PASS  {check}" in res.stdout
 
 
-def test_failover_under_writes_through_pgbouncer_fails_none_and_loses_none(stack):
+def test_failover_under_writes_through_pgbouncer_fails_none_and_loses_none(stack, acked):
     before = cluster(stack)
-    migrator = psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
-                               password=stack.password("migrator"), autocommit=True)
-    with migrator:
-        migrator.execute(CREATE_TABLE)
-        migrator.execute("GRANT INSERT, SELECT ON acked TO app")
     writer = CommitWriter(BASE + 1, stack.password("app"), seconds=60)
     thread = writer.start()
     wait_until(lambda: len(writer.acked) >= 200, 30, "the writer committing through PgBouncer")
@@ -83,7 +91,7 @@ def test_failover_to_a_node_that_is_not_a_standby_is_refused(stack):
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_writes_resume_within_the_rto_and_no_acknowledged_commit_is_lost(stack, fault):
+def test_writes_resume_within_the_rto_and_no_acknowledged_commit_is_lost(stack, acked, fault):
     """Frozen node: its leader key expires (ttl), the synchronous standby promotes, HAProxy's
     /primary check moves; thawed, the old primary rejoins as a standby. Killed postmaster: Patroni
     starts it again. rpo 0: Patroni promotes only the synchronous standby, which has every commit."""
@@ -92,6 +100,42 @@ def test_writes_resume_within_the_rto_and_no_acknowledged_commit_is_lost(stack, 
     print(f"\n{fault}: RTO {result['stall_s']}s (the plan's {rto:g}s), RPO {result['lost']} of "
           f"{result['acknowledged']} acknowledged commits lost, {result['failed_writes']} failed writes")
     assert result["lost"] == 0 and result["stall_s"] <= rto
+
+
+def test_with_etcd_gone_no_node_takes_writes_and_none_is_lost(stack, acked):
+    """The one etcd member of a one-machine stack stopped: the primary cannot renew its leader key, so
+    Patroni demotes it within retry_timeout and no node accepts writes (no split brain: nobody may
+    lead without the consensus store). etcd back: a leader again, every acknowledged commit there."""
+    conf = str(stack.dir / "etc" / "supervisord.conf")
+    ctl = [which("supervisorctl"), "-c", conf]
+    writer = CommitWriter(BASE + 10, stack.password("app"), first_id=int(time.time() * 1000) * 1000, seconds=150)
+    thread = writer.start()
+    wait_until(lambda: len(writer.acked) >= 50, 30, "the writer committing")
+    ha = stack.plan().ha
+    subprocess.run([*ctl, "stop", "etcd-0"], check=True, capture_output=True)
+    stopped = time.monotonic()
+    try:
+        bound = ha["retry_timeout"].value + 2 * ha["loop_wait"].value + 5
+        wait_until(lambda: writer.outages, bound, "writes refused once the primary demotes")
+        nodes = [n.port for n in ha["nodes"].value]
+        sock = str(stack.dir / "run" / "postgres")
+        writable = [p for p in nodes if subprocess.run(
+            ["psql", "-h", sock, "-p", str(p), "-U", "postgres", "-Atc", "SELECT pg_is_in_recovery()"],
+            user="postgres" if os.geteuid() == 0 else None, capture_output=True, text=True).stdout.strip() == "f"]
+        assert writable == [], f"nodes still taking writes without etcd: {writable}"
+    finally:
+        subprocess.run([*ctl, "start", "etcd-0"], capture_output=True)
+        started = time.monotonic()
+    wait_until(lambda: writer.outages and len(writer.outages[-1]) == 2, 120, "writes resuming with etcd back")
+    writer.stop(thread)
+    with psycopg.connect(host="127.0.0.1", port=BASE + 10, dbname="app", user="migrator",
+                         password=stack.password("migrator")) as conn:
+        have = {r[0] for r in conn.execute("SELECT id FROM acked WHERE id >= %s", (writer.first_id,))}
+    print(f"\netcd stopped: writes refused {writer.outages[0][0] - stopped:.1f}s later (retry_timeout "
+          f"{ha['retry_timeout'].value}s), no node writable; etcd started: writes back {writer.outages[-1][1] - started:.1f}s "
+          f"later; {len(set(writer.acked) - have)} of {len(writer.acked)} acknowledged commits lost")
+    assert set(writer.acked) <= have
+    wait_until(lambda: sorted(cluster(stack).values()) == ["leader", "sync_standby"], 120, "the cluster whole again")
 
 
 def test_up_again_changes_nothing(stack):
