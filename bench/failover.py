@@ -23,7 +23,7 @@ from tunestack.poll import wait_until
 from tunestack.servers import which
 from tunestack.throwaway import ThrowawayStack
 
-BASE = 29432
+BASE = 32432   # below the ephemeral range (32768+) with its canary; no other test or benchmark uses it
 
 
 def ha_ports(c, base: int = BASE):

@@ -23,8 +23,8 @@ from bench.failover import FAULTS, fault_trial, ha_ports
 
 
 pytestmark = pytest.mark.servers
-BASE = 24432   # PgBouncer 24433, Redis 24434/24435, app 24436, LB 24437; primary 24442, nodes 24443-4,
-               # Patroni 24452-3, etcd 24462-3, the canary 24536
+BASE = 12432   # PgBouncer 12433, Redis 12434/12435, app 12436, LB 12437; primary 12442, nodes 12443-4,
+               # Patroni 12452-3, etcd 12462-3, the canary 12536
 
 
 @pytest.fixture(scope="module")
