@@ -2,7 +2,7 @@
 real CLI on ports of its own: Patroni leads with a synchronous standby, `verify` checks the cluster,
 `failover` moves the primary while a client writes through PgBouncer without one failed write or
 one lost commit, `failover` refuses what it cannot do (exit 2), and under faults (the leader's node
-lost, its postmaster killed, etcd gone) writes resume within the plan's RTO with every acknowledged
+lost, etcd gone) writes resume within the plan's RTO with every acknowledged
 commit kept (rpo 0). Each fault prints its measured RTO (the longest time without a commit) and RPO."""
 from __future__ import annotations
 
@@ -94,8 +94,8 @@ def test_failover_to_a_node_that_is_not_a_standby_is_refused(stack):
 def test_writes_resume_within_the_rto_and_no_acknowledged_commit_is_lost(stack, acked, fault):
     """Lost node (bench/failover.py): nothing of it answers, its leader key expires (ttl), the
     synchronous standby promotes, HAProxy's /primary check moves; restarted, the old primary rejoins
-    as a standby (pg_rewind). Killed postmaster: Patroni starts it again. rpo 0: Patroni promotes only
-    the synchronous standby, which has every commit."""
+    as a standby (pg_rewind). rpo 0: Patroni promotes only the synchronous standby, which has every
+    commit."""
     result = fault_trial(stack, fault, seconds_after=1)
     rto = stack.plan().ha["rto"].value / 1000
     print(f"\n{fault}: RTO {result['stall_s']}s (the plan's {rto:g}s), RPO {result['lost']} of "
