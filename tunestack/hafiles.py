@@ -35,10 +35,19 @@ class NodePaths:
     bin_dir: str
 
 
+def dynamic_config(plan) -> dict:
+    """Patroni's dynamic configuration from the plan: bootstrap.dcs when the cluster is made, and
+    what `up` sends with PATCH /config later (local/cluster.py)."""
+    ha = plan.ha
+    parameters = {k: plan.postgres[k].text for k in DCS_PARAMETERS if k in plan.postgres}
+    parameters.setdefault("wal_level", "replica")
+    return {**{k: ha[k].value for k in ("ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover",
+                                        "synchronous_mode", "synchronous_mode_strict")},
+            "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": parameters}}
+
+
 def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
     ha = plan.ha
-    dcs_parameters = {k: plan.postgres[k].text for k in DCS_PARAMETERS if k in plan.postgres}
-    dcs_parameters.setdefault("wal_level", "replica")
     return {
         "scope": ha["scope"].value,
         "name": node.name,
@@ -46,12 +55,7 @@ def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
                     "authentication": {"username": RESTAPI_USER}},
         "etcd3": {"hosts": [f"{m.address}:{m.client_port}" for m in ha["etcd members"].value]},
         "bootstrap": {
-            "dcs": {"ttl": ha["ttl"].value, "loop_wait": ha["loop_wait"].value,
-                    "retry_timeout": ha["retry_timeout"].value,
-                    "maximum_lag_on_failover": ha["maximum_lag_on_failover"].value,
-                    "synchronous_mode": ha["synchronous_mode"].value,
-                    "synchronous_mode_strict": ha["synchronous_mode_strict"].value,
-                    "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": dcs_parameters}},
+            "dcs": dynamic_config(plan),
             "initdb": [{"encoding": "UTF8"}, "data-checksums"],
         },
         "postgresql": {

@@ -8,12 +8,12 @@ node's postgresql.conf around the rendered one (custom_conf) and restarts a post
 every node, the dynamic configuration through PATCH /config, a restart node by node."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ..etcdauth import PATRONI_USER, ensure_auth
-from ..hafiles import PASSWORD_ENV, RESTAPI_USER, etcd_args
+from ..hafiles import PASSWORD_ENV, RESTAPI_USER, dynamic_config, etcd_args
 from ..patroniapi import PatroniApi, first_answer, role_of
-from ..plan.ha import DCS_PARAMETERS
 from ..render import node_paths
 from ..servers import which
 from .errors import LocalStackError, wait_until
@@ -123,10 +123,7 @@ class LocalCluster:
     def apply_dynamic(self, plan) -> None:
         """PATCH /config with the plan's timings and the settings every node shares: Patroni's
         bootstrap.dcs counts only when the cluster is made, later changes arrive this way."""
-        ha = plan.ha
-        body = {k: ha[k].value for k in ("ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover",
-                                         "synchronous_mode", "synchronous_mode_strict")}
-        body["postgresql"] = {"parameters": {k: plan.postgres[k].text for k in DCS_PARAMETERS if k in plan.postgres}}
+        body = dynamic_config(plan)
         leader = self.leader(plan)
         if leader is None:
             raise LocalStackError("Patroni has no leader: the dynamic configuration cannot be changed now")
@@ -156,10 +153,8 @@ class LocalCluster:
         order = sorted(plan.ha["nodes"].value, key=lambda n: leader is not None and n.name == leader.name)
         for node in order:
             api = self.api_of(plan, node.name)
-            if leader is not None and node.name == leader.name:
-                with paused():
-                    status, text = api.post("/restart", {}, timeout=120)
-            else:
+            primary = leader is not None and node.name == leader.name
+            with paused() if primary else contextlib.nullcontext():
                 status, text = api.post("/restart", {}, timeout=120)
             if status not in (200, 202):
                 raise LocalStackError(f"Patroni refused to restart {node.name} ({status}): {text[:300]}")
