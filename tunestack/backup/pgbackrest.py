@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..poll import poll
 from .target import Backup
 
 
@@ -16,6 +17,12 @@ DEFAULT_CONFIG = "/etc/pgbackrest/pgbackrest.conf"   # where pgBackRest looks wi
 
 
 CLUSTER_COMMANDS = ("stanza-create", "stanza-upgrade", "check", "backup")   # the ones that reach PostgreSQL
+
+# `info` status codes (pgBackRest's src/command/info/info.c) that mean the stanza is there: ok, and
+# no valid backup yet. Any other (1 missing path, 3 missing data, 4 mixed across repositories, 5
+# database mismatch) sends `ensure_stanza` to stanza-create, which makes the stanza or says why not.
+STANZA_THERE = (0, 2)
+LOCK_HELD_EXIT = 50   # LockAcquireError: another pgBackRest process (an archive-push) holds the stanza's lock
 
 
 class PgBackRestError(Exception):
@@ -58,6 +65,27 @@ class PgBackRest:
     def stanza_create(self) -> None:
         """Idempotent: pgBackRest accepts a second stanza-create for the same cluster."""
         self.run("--log-level-console=warn", "stanza-create", timeout=120)
+
+    def ensure_stanza(self, lock_wait_s: float = 60) -> bool:
+        """The stanza, made only when `info` says it is not there; True if it was made. A restarted
+        server's archive-push holds the stanza's lock at once, so stanza-create on an existing stanza
+        could fail on the lock alone; while the lock is held, the create is retried within `lock_wait_s`."""
+        if self.info().get("status", {}).get("code") in STANZA_THERE:
+            return False
+        failure: list[PgBackRestError] = []
+
+        def created() -> bool:
+            try:
+                self.stanza_create()
+                return True
+            except PgBackRestError as exc:
+                if f"(exit {LOCK_HELD_EXIT})" not in str(exc):
+                    raise
+                failure[:] = [exc]
+                return False
+        if not poll(created, lock_wait_s, interval=1, give_up_on=(PgBackRestError,)):
+            raise failure[0]
+        return True
 
     def check(self) -> None:
         """pgBackRest's own end-to-end check: the config, the repository, and that a WAL switch reaches

@@ -36,9 +36,9 @@ class LocalBackups:
         return self.folders.backup / "redis-queue"
 
     def ensure_stanza(self, plan) -> None:
-        """Once PostgreSQL serves with archive_mode on: the stanza (idempotent), so that WAL archiving
-        starts at once."""
-        self.pgbackrest(plan).stanza_create()
+        """Once PostgreSQL serves with archive_mode on: the stanza, if it is not there yet, so that WAL
+        archiving starts at once."""
+        self.pgbackrest(plan).ensure_stanza()
 
     def backup(self, plan, kind: str, progress=lambda line: None) -> dict:
         """A backup of `kind` (pgBackRest makes the first one full whatever was asked), then the Redis
