@@ -24,3 +24,8 @@ def database_keywords(url: str) -> dict:
     tls = {k: v[-1] for k, v in parse_qs(parts.query).items() if k in ("sslmode", "sslrootcert")}
     return dict(host=parts.hostname, port=parts.port or 5432, dbname=parts.path.lstrip("/"), user=parts.username,
                 **tls)
+
+
+def sentinel_hosts(value: str) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS ("host:port,host:port,…") as (host, port) pairs."""
+    return [(host, int(port)) for host, port in (entry.rsplit(":", 1) for entry in value.split(",") if entry)]

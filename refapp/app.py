@@ -21,7 +21,7 @@ import psycopg
 import psycopg_pool
 import redis
 
-from . import database_keywords, metrics, secret
+from . import database_keywords, metrics, secret, sentinel_hosts
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -77,9 +77,43 @@ def _resources() -> dict:
                           cache=redis.Redis.from_url(os.environ["REDIS_CACHE_URL"],
                                                      password=secret("REDIS_CACHE_PASSWORD"),
                                                      **{**common, "socket_connect_timeout": cache_connect}),
-                          queue=redis.Redis.from_url(os.environ["REDIS_URL"], password=secret("REDIS_PASSWORD"),
-                                                     **common))
+                          queue=_queue_client(common))
         return _state
+
+
+def _queue_client(common: dict) -> redis.Redis:
+    """The queue: REDIS_URL, or with replicas (REDIS_SENTINELS) the master the Sentinels name.
+    redis-py asks them again whenever a connection to it fails, and drops a connection whose node
+    answers READONLY (a master demoted by a failover)."""
+    if not os.environ.get("REDIS_SENTINELS"):
+        return redis.Redis.from_url(os.environ["REDIS_URL"], password=secret("REDIS_PASSWORD"), **common)
+    from redis.sentinel import Sentinel
+
+    timeouts = {k: common[k] for k in ("socket_timeout", "socket_connect_timeout")}
+    sentinel = Sentinel(sentinel_hosts(os.environ["REDIS_SENTINELS"]),
+                        sentinel_kwargs={"password": secret("REDIS_SENTINEL_PASSWORD"), **timeouts})
+    db = int(os.environ["REDIS_URL"].rsplit("/", 1)[1] or 0)
+    return sentinel.master_for(os.environ["REDIS_SENTINEL_MASTER"], password=secret("REDIS_PASSWORD"), db=db, **common)
+
+
+class QueueNotReplicated(Exception):
+    """No replica acknowledged the job within REDIS_WAIT_TIMEOUT_MS: not counted as queued."""
+
+
+def enqueue(queue: redis.Redis, job: str) -> None:
+    """LPUSH, and with REDIS_WAIT_REPLICAS the WAIT for that many replicas on the same connection
+    (a pipeline: WAIT counts the writes of its own connection only)."""
+    replicas = _env_int("REDIS_WAIT_REPLICAS", 0)
+    if not replicas:
+        queue.lpush("jobs", job)
+        return
+    pipe = queue.pipeline(transaction=False)
+    pipe.lpush("jobs", job)
+    pipe.wait(replicas, _env_int("REDIS_WAIT_TIMEOUT_MS", 1000))
+    acknowledged = pipe.execute()[1]
+    if acknowledged < replicas:
+        metrics.QUEUE_UNREPLICATED.inc()
+        raise QueueNotReplicated(f"{acknowledged} of {replicas} replica(s) acknowledged the job in time")
 
 
 def application(environ, start_response):
@@ -100,6 +134,8 @@ def application(environ, start_response):
             status, body = _page(started + float(os.environ.get("REQUEST_TIMEOUT", 30)))
         except (RequestTimeout, psycopg_pool.PoolTimeout) as exc:
             status, body = 503, {"error": f"request timeout: {exc}"}
+        except QueueNotReplicated as exc:   # the client is not told the job was queued
+            status, body = 503, {"error": f"queue: {exc}"}
         return _reply(start_response, status, body)
     finally:   # an exception is a 500 to the client: counted as one
         metrics.LATENCY.observe(time.monotonic() - started)
@@ -142,7 +178,7 @@ def _page(deadline: float) -> tuple[int, dict]:
     metrics.CACHE_READS.labels(result="miss" if cached is None else "hit").inc()
     if cached is None:
         r["cache"].set(key, str(n), ex=60)
-    r["queue"].lpush("jobs", json.dumps({"at": time.time()}))
+    enqueue(r["queue"], json.dumps({"at": time.time()}))
     return 200, {"hits": n, "cached": cached is not None}
 
 

@@ -10,6 +10,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .hafiles import NodePaths, patroni_yaml
+from .queuefiles import queue_ha_files
 
 from .paths import TEMPLATES
 from .plan import Plan
@@ -188,7 +189,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
                 stack=plan.stack, host=host, setting=settings["transparent_hugepage"])
     for role, settings in plan.redis.items():
         files[f"redis-{role}.conf"] = env.get_template("redis.conf.j2").render(
-            stack=plan.stack, role=role, settings=settings, secrets_dir=layout.secrets_dir,
+            stack=plan.stack, role=role, instance=None, settings=settings, secrets_dir=layout.secrets_dir,
             data_dir=layout.data_dir)
     if plan.postgres["archive_mode"].text == "on":
         files["pgbackrest.conf"] = pgbackrest_conf(plan, layout, env)
@@ -204,7 +205,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
             stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
     files["haproxy.cfg"] = haproxy_cfg(plan, layout, env)
-    files.update(patroni_files(plan, layout))
+    files.update(patroni_files(plan, layout) | queue_ha_files(plan, layout, env))
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
     # postgres_exporter's --extend.query-path: YAML written by the YAML library, never by hand.
     files["postgres-exporter-queries.yml"] = (

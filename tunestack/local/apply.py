@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..postgres.catalog import catalog
 from ..render import PGBOUNCER_AT_START
+from .sentinel import replica_programs, sentinel_programs
 
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy", "backup-schedule")
 # Services that need nothing from each other to start: each group starts at once, after the one
@@ -13,21 +14,34 @@ START_TOGETHER = (("postgres",), ("pgbouncer", "redis-cache", "redis-queue"),
 
 
 def services_in_order(plan) -> tuple[str, ...]:
-    """SERVICES_IN_ORDER with PostgreSQL's own programs: etcd's and Patroni's when it has standbys."""
+    """SERVICES_IN_ORDER with PostgreSQL's own programs (etcd's and Patroni's when it has standbys)
+    and the queue's replicas and Sentinels when it has replicas."""
     from .cluster import postgres_programs
 
-    return postgres_programs(plan) + SERVICES_IN_ORDER[1:]
+    rest = SERVICES_IN_ORDER[1:]
+    at = rest.index("redis-queue") + 1
+    return postgres_programs(plan) + rest[:at] + replica_programs(plan) + sentinel_programs(plan) + rest[at:]
 
 
 def start_groups(plan) -> tuple[tuple[str, ...], ...]:
-    """START_TOGETHER with PostgreSQL's programs: etcd before the Patroni nodes, which wait for it."""
+    """START_TOGETHER with PostgreSQL's programs (etcd before the Patroni nodes, which wait for it),
+    the queue's replicas beside its master and the Sentinels after them (`up` points the replicas
+    at the master in between), all before the apps."""
     from .cluster import postgres_programs
 
     first = postgres_programs(plan)
-    if first == ("postgres",):
-        return START_TOGETHER
     etcd = tuple(p for p in first if p.startswith("etcd-"))
-    return (etcd, tuple(p for p in first if p not in etcd)) + START_TOGETHER[1:]
+    pg = ((etcd, tuple(p for p in first if p not in etcd)) if etcd else (first,))
+    servers, apps = START_TOGETHER[1], START_TOGETHER[2]
+    sentinels = (sentinel_programs(plan),) if plan.queue_ha else ()
+    return pg + (servers + replica_programs(plan),) + sentinels + (apps,)
+
+
+def postgres_ready_group(plan) -> int:
+    """The index of the start group after which PostgreSQL serves (its last program's)."""
+    from .cluster import postgres_programs
+
+    return next(i for i, g in enumerate(start_groups(plan)) if postgres_programs(plan)[-1] in g)
 
 
 # Redis settings `up` applies live with CONFIG SET: restarting with a changed appendonly loses data.
@@ -71,6 +85,10 @@ def actions(plan, applied: dict | None, changed: set[str]) -> dict[str, str]:
         out["pgbouncer"] = pgbouncer_action(plan, applied)
     for role in ("cache", "queue"):
         out[f"redis-{role}"] = redis_action(plan, applied, role, changed)
+    for program in replica_programs(plan):   # the queue's password file is theirs too
+        out[program] = ("restart (new password)" if "service-secrets/redis-queue.conf" in changed else "config set")
+    for program in sentinel_programs(plan):
+        out[program] = "sentinel set"
     if "gunicorn.conf.py" in changed:
         out["web"] = "reload"
     if "puma.rb" in changed:     # preload_app!: only a restart loads a new puma.rb and code

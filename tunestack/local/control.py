@@ -16,6 +16,7 @@ from .apply import REDIS_LIVE
 from .cluster import LocalCluster, postgres_programs, program_ports
 from .errors import LocalStackError, wait_until
 from .folders import StateFolders
+from .sentinel import QueueSentinels, queue_program_ports
 from .supervisor import Supervisor
 
 
@@ -23,6 +24,7 @@ class Servers:
     def __init__(self, folders: StateFolders, supervisor: Supervisor, passwords):
         self.folders, self.supervisor, self.passwords = folders, supervisor, passwords
         self.cluster = LocalCluster(passwords)
+        self.queue = QueueSentinels(folders, passwords)
 
     def pg_port(self, plan) -> int:
         """Where the superuser reaches the primary over the socket: the one server's port, or the
@@ -41,7 +43,7 @@ class Servers:
         return res.stdout
 
     def start(self, plan, services: list[str]) -> None:
-        self.supervisor.start(services, {**plan.ports(), **program_ports(plan)})
+        self.supervisor.start(services, {**plan.ports(), **program_ports(plan), **queue_program_ports(plan)})
         if postgres_programs(plan)[-1] in services:   # PostgreSQL's last program: it serves once that runs
             self.wait_serving("postgres", plan)
 
@@ -60,7 +62,9 @@ class Servers:
         elif action == "reload":
             self.supervisor.ctl("signal", "HUP" if service != "haproxy" else "USR2", service)
         elif action == "config set":
-            self.redis_config_set(service.split("-")[1], plan)
+            self.redis_config_set(service.split("-")[1], plan, instance=service.removeprefix("redis-"))
+        elif action == "sentinel set":
+            self.queue.apply_settings(plan)
         self.wait_serving(service, plan)
 
     def apply_cluster(self, action: str, plan) -> None:
@@ -76,7 +80,7 @@ class Servers:
             self.cluster.wait_ready(plan)
             wait_until(lambda: self.psql(plan, "SELECT 1").strip() == "1", 60, "the primary accepting queries")
             return
-        ports = plan.ports()
+        ports = {**plan.ports(), **queue_program_ports(plan)}
         if service in ports:
             wait_until(lambda: port_open(ports[service]), 60, f"{service} on port {ports[service]}")
         if service == "postgres":
@@ -118,28 +122,30 @@ class Servers:
             conn.execute("RESUME")
             conn.close()
 
-    def redis_client(self, role: str, plan, port: int | None = None):
-        """A client for the instance that holds `role`'s data: its `dir` is checked before anything
-        is changed, so a port swap can never apply cache settings to the queue's process."""
+    def redis_client(self, role: str, plan, port: int | None = None, instance: str | None = None):
+        """A client for the instance that holds `role`'s data (`instance`: a queue replica's, e.g.
+        queue-1): its `dir` is checked before anything is changed, so a port swap can never apply
+        cache settings to the queue's process."""
         import redis as redis_py
 
-        port = port or plan.redis[role]["port"].value
+        instance = instance or role
+        port = port or {**plan.ports(), **queue_program_ports(plan)}[f"redis-{instance}"]
         client = redis_py.Redis(host="127.0.0.1", port=port, password=self.passwords.get()[f"redis-{role}"],
                                 socket_timeout=5)
         try:
             holds = client.config_get("dir").get("dir", "")
         except redis_py.AuthenticationError:
             holds = "(another instance: our password for it was refused)"
-        own = self.folders.data / f"redis-{role}"
+        own = self.folders.data / f"redis-{instance}"
         if Path(holds) != own:
             raise LocalStackError(f"the Redis on port {port} holds {holds}, not the {role}'s data ({own}); nothing "
                                   "was changed. Run `up` again: it restarts each instance from its own folder")
         return client
 
-    def redis_config_set(self, role: str, plan) -> None:
+    def redis_config_set(self, role: str, plan, instance: str | None = None) -> None:
         """Live changes through CONFIG SET: restarting with a changed appendonly loses data (redis.conf)."""
         settings = plan.redis[role]
-        client = self.redis_client(role, plan)
+        client = self.redis_client(role, plan, instance=instance)
         for key in REDIS_LIVE:
             if key in settings:
                 client.config_set(key, settings[key].text)

@@ -41,8 +41,9 @@ def supervisord_pid(run_dir: Path) -> int | None:
 def listening_ports(plan) -> dict[str, int]:
     """Every port a local stack's processes listen on: the servers and the canary slot."""
     from .cluster import program_ports
+    from .sentinel import queue_program_ports
 
-    ports = {**plan.ports(), **program_ports(plan)}
+    ports = {**plan.ports(), **program_ports(plan), **queue_program_ports(plan)}
     if "canary_port" in plan.rollout:
         ports["web-canary"] = plan.rollout["canary_port"].value
     return ports

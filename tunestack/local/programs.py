@@ -10,6 +10,7 @@ from ..servers import pg_bin, which
 from .appbuild import BUILT, app_build_id, app_commands
 from .cluster import cluster_programs
 from .folders import StateFolders
+from .sentinel import queue_ha_programs
 
 WEB_ONLY = {"TUNESTACK_RUNTIME_TOKEN_FILE"}   # the jobs never serve a runtime report
 
@@ -22,7 +23,9 @@ def program_env(settings: dict, extra: dict[str, str]) -> str:
 
 def _secrets_env(framework: str, pw: dict[str, str], folders: StateFolders) -> dict[str, str]:
     out = {"DATABASE_PASSWORD": pw["app"], "REDIS_PASSWORD": pw["redis-queue"],
-           "REDIS_CACHE_PASSWORD": pw["redis-cache"], "PYTHONPATH": str(ROOT)}
+           "REDIS_CACHE_PASSWORD": pw["redis-cache"], "PYTHONPATH": str(ROOT),
+           # read only where the plan gives REDIS_SENTINELS (redis.queue.replicas)
+           "REDIS_SENTINEL_PASSWORD": pw["redis-sentinel"]}
     if framework == "rails" or framework in BUILT:
         # The path, not the token: the app reads the file on each request, so `up` rotates it
         # without a restart (secrets.ROTATED).
@@ -45,7 +48,7 @@ def _server_programs(folders: StateFolders, plan, pw: dict[str, str]) -> list[di
              command=f"{which('redis-server')} {etc}/redis-cache.conf --daemonize no"),
         dict(name="redis-queue", user=user, startsecs=1, stopsignal="TERM",
              command=f"{which('redis-server')} {etc}/redis-queue.conf --daemonize no"),
-    ]
+    ] + queue_ha_programs(plan, folders)
 
 
 def _app_programs(plan, folders: StateFolders, pw: dict[str, str], rollout: dict) -> list[dict]:

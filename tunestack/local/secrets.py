@@ -11,7 +11,8 @@ from .folders import StateFolders
 from ..errors import SECRET_MASK as MASK
 
 PURPOSES = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "runtime",
-            "replication", "rewind", "patroni-api", "etcd-root", "etcd-patroni")   # Patroni's and etcd's (local/cluster.py)
+            "replication", "rewind", "patroni-api", "etcd-root", "etcd-patroni",   # Patroni's and etcd's (local/cluster.py)
+            "redis-sentinel")   # the queue's Sentinels (local/sentinel.py)
 # Read by the apps on every request (NAME_FILE), so a new one takes effect without a restart:
 # `up` replaces them each time, and a captured token works only until the next `up`.
 ROTATED = ("runtime",)
@@ -52,12 +53,14 @@ def secret_files(pw: dict[str, str]) -> dict[str, dict[str, str]]:
         "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"], "jobs-password": pw["jobs"],
                     "runtime-token": pw["runtime"],
                     "tunestack_admin-password": pw["admin"],
-                    "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"]},
+                    "redis-cache-password": pw["redis-cache"], "redis-queue-password": pw["redis-queue"],
+                    "redis-sentinel-password": pw["redis-sentinel"]},
         "service-secrets": {
             "pgbouncer-userlist.txt": render_text("pgbouncer-userlist.txt.j2", app=pw["app"], jobs=pw["jobs"],
                                                   admin=pw["admin"]),
             "redis-cache.conf": render_text("redis-secrets.conf.j2", password=pw["redis-cache"]),
-            "redis-queue.conf": render_text("redis-secrets.conf.j2", password=pw["redis-queue"])},
+            # masterauth too: with redis.queue.replicas any queue node may replicate another
+            "redis-queue.conf": render_text("redis-secrets.conf.j2", password=pw["redis-queue"], masterauth=True)},
     }
 
 

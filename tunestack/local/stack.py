@@ -128,6 +128,7 @@ class LocalStack:
         preflight(self.folders, files)
         was_running = self.supervisor.is_up()
         changed = self._install(files)
+        self.servers.queue.prepare(plan, files)   # the Sentinels' own rewritable copies, once
         if not plan.ha:   # Patroni runs initdb (and pg_basebackup) itself
             self._initdb()
         actions = self._actions(plan, changed)
@@ -200,7 +201,7 @@ class LocalStack:
             self.supervisor.ctl("stop", *moving)
         pw = self.passwords.get()
         groups = apply.start_groups(plan)
-        postgres_ready = len(groups) - len(apply.START_TOGETHER)   # the group after which PostgreSQL serves
+        postgres_ready = apply.postgres_ready_group(plan)   # the group after which PostgreSQL serves
         for index, group in enumerate(groups):
             if plan.ha and index == postgres_ready and self.servers.cluster.secure_etcd(plan):
                 self._say("etcd: authentication on (users root and patroni)")
@@ -215,6 +216,7 @@ class LocalStack:
             if index == postgres_ready:
                 self.servers.bootstrap(plan, pw)
                 self.backups.ensure_stanza(plan)   # archiving works from the first WAL segment
+            self.servers.queue.after_group(plan, group, self._say)
 
     # --- status / down --------------------------------------------------------------------------
     def status_json(self) -> dict:

@@ -35,6 +35,7 @@ from .rollout import beside, canary_env_conflicts, fixed_split, place_replicas, 
 from .sampling import plan_sampling
 from .backup import with_backup
 from .ha import connection_floor, ha_memory_items, ha_shares, with_ha
+from .queueha import queue_ha_extra_memory, queue_ha_shares, with_queue_ha
 from .tls import with_tls
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
 
@@ -56,7 +57,7 @@ def _size_hosts(spec: StackSpec, target: str) -> _Hosts:
     db, app_hosts = spec.host_with("db"), spec.app_hosts()
     redis_specs = (spec.redis_cache, spec.redis_queue)
     redis_bytes = sum(r.memory_bytes for r in redis_specs)
-    shares = ha_shares(spec, {h.name: share_host(h, redis_bytes) for h in spec.hosts})
+    shares = queue_ha_shares(spec, ha_shares(spec, {h.name: share_host(h, redis_bytes) for h in spec.hosts}))
     short = [share_budget(h.name, h.memory_bytes, *gap, redis_bytes) for h in spec.hosts
              for gap in share_shortfalls(h, shares[h.name])]
     if short:  # nothing can be planned on a host whose memory is spoken for
@@ -125,7 +126,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     kernel = kernel_settings(listen_backlogs(int(postgres["max_connections"].value), bouncer["listen_backlog"].value,
                                              lb["maxconn"].value, app.framework))
     limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
-    plan = with_ha(with_backup(with_tls(Plan(
+    plan = with_queue_ha(with_ha(with_backup(with_tls(Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
         pgbouncer=bouncer, pgbouncer_users=user_caps(conns.pool.value, JOBS_ROLE), redis=redis, app=app_plan,
         service_limits=limits, sampling=sampling, host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
@@ -141,7 +142,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
             spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},
-        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts, where))))))
+        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts, where)))))))
     _check_canary_env(spec, plan)
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)
@@ -249,11 +250,11 @@ def processes(spec: StackSpec, sizing: AppSizing | None) -> AppProcesses | None:
 def host_plans(spec: StackSpec, shares: dict, sizings: dict[str, AppSizing], pg_worst: tuple[int, str]):
     """Each host's worst-case memory, item by item, and its budgets."""
     hosts, budgets = [], []
-    ha_items = ha_memory_items(spec, pg_worst)
+    ha_items, queue_items = ha_memory_items(spec, pg_worst), queue_ha_extra_memory(spec)
     for h in spec.hosts:
         sizing = sizings.get(h.name)
         app_item = (sizing.memory_text(spec.app), sizing.memory_bytes) if sizing else None
-        items = memory_items(h, pg_worst, (spec.redis_cache, spec.redis_queue), app_item) + ha_items.get(h.name, [])
+        items = memory_items(h, pg_worst, (spec.redis_cache, spec.redis_queue), app_item) + ha_items.get(h.name, []) + queue_items.get(h.name, [])
         if sizing and sizing.processes < 1:
             budgets.append(one_worker_budget(h.name, shares[h.name]["app"], spec.app.memory_per_worker_bytes))
         budgets.append(memory_budget(h.name, items, h.memory_bytes))

@@ -63,6 +63,7 @@ class Plan:
     tls: dict = field(default_factory=dict)   # service → tls.ServerTls: the servers that serve TLS only
     backup: dict[str, Setting] = field(default_factory=dict)   # the backup policy (plan/backup.py)
     ha: dict[str, Setting] = field(default_factory=dict)   # Patroni and etcd, with replicas (plan/ha.py)
+    queue_ha: dict[str, Setting] = field(default_factory=dict)   # the queue's replicas and Sentinels (plan/queueha.py)
 
     @property
     def pgbouncer_service(self) -> dict[str, Setting]:
@@ -126,6 +127,8 @@ class Plan:
         out["backup"] = self.backup
         if self.ha:
             out["ha"] = self.ha
+        if self.queue_ha:
+            out["queue ha"] = self.queue_ha
         return out
 
     def to_json(self) -> dict:

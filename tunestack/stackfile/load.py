@@ -28,6 +28,7 @@ from .sections.images import images as images_section, registry as registry_sect
 from .sections.pgbouncer import pgbouncer as pgbouncer_section
 from .sections.ports import ports as ports_section
 from .sections.postgres import postgres as postgres_section
+from .sections.queueha import queue_ha as queue_ha_section
 from .sections.redis import redis as redis_section
 from .sections.rollout import rollout as rollout_section
 from .sections.tls import tls_ca as tls_section
@@ -185,7 +186,8 @@ def build_spec(ck: Checker, name: str, display: str) -> StackSpec:
     rollout = rollout_section(ck)
     images = images_section(ck)
     ha = ha_section(ck, hosts)
-    ports_section(ck, hosts, pg, bouncer, cache, queue, app, ha)
+    queue_ha = queue_ha_section(ck, hosts, app.jobs.redis)
+    ports_section(ck, hosts, pg, bouncer, cache, queue, app, ha, queue_ha)
     if ck.problems:
         raise StackError(ck.problems)
     secrets = _secret_keys(ck.config)
@@ -197,4 +199,4 @@ def build_spec(ck: Checker, name: str, display: str) -> StackSpec:
     return StackSpec(name=name, path=display, hosts=hosts, postgres=pg, pgbouncer=bouncer, redis_cache=cache,
                      redis_queue=queue, app=app, traffic=traffic, rollout=rollout, images=images,
                      secret_keys=secrets, registry=registry_section(ck, secrets), given=frozenset(ck.given),
-                     backup=backup, ha=ha)
+                     backup=backup, ha=ha, queue_ha=queue_ha)

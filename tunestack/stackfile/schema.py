@@ -135,6 +135,12 @@ REDIS_INSTANCE = _obj(
         "memory": SIZE,
         "policy": {"enum": list(EVICTION_POLICIES)},
         "port": PORT,
+        "replicas": {"type": "integer", "minimum": 0, "maximum": 2,
+                     "description": "queue only: replicas beside the master, failed over by three Redis Sentinels "
+                                    "(0, the default: one instance); jobs a client got an answer for are on a "
+                                    "replica before the answer (WAIT)"},
+        "sentinel_port": dict(PORT, description="queue only: Redis Sentinel's port (default 26379; + 0, 1, 2 on "
+                                                "a one-machine stack)"),
     },
     required=("memory",),
 )

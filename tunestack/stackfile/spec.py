@@ -208,6 +208,32 @@ class HaSpec:
         return pg_port + 1 + (self.nodes if shared else 0)
 
 
+SENTINELS = 3   # Redis Sentinel docs: three Sentinels on distinct machines is the smallest safe setup
+
+
+@dataclass(frozen=True)
+class QueueHaSpec:
+    """redis.queue.replicas and where Sentinel listens (plan/queueha.py has the reasons)."""
+    replicas: int = 0                    # queue Redis replicas beside its master; 0 = one instance, no Sentinel
+    sentinel_port: int = 26379           # Sentinel's default port; + index on a shared machine
+
+    @property
+    def enabled(self) -> bool:
+        return self.replicas > 0
+
+    @property
+    def nodes(self) -> int:
+        return self.replicas + 1 if self.replicas else 0
+
+    def node_ports(self, queue_port: int, shared: bool) -> list[int]:
+        """Each queue node's port: on one shared machine node i listens on redis.queue.port + i; on
+        machines of their own every node keeps redis.queue.port."""
+        return [queue_port + (i if shared else 0) for i in range(self.nodes)]
+
+    def sentinel_ports(self, shared: bool) -> list[int]:
+        return [self.sentinel_port + (i if shared else 0) for i in range(SENTINELS if self.enabled else 0)]
+
+
 @dataclass(frozen=True)
 class StackSpec:
     name: str
@@ -226,6 +252,7 @@ class StackSpec:
     registry: tuple[str, str] | None = None   # (address, username) for private images
     backup: BackupSpec = BackupSpec()
     ha: HaSpec = HaSpec()
+    queue_ha: QueueHaSpec = QueueHaSpec()
 
     def source_of(self, key_path: str) -> str:
         """'stack file' when the file sets `key_path` (e.g. "app.threads"), else 'default'."""

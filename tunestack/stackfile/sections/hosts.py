@@ -69,11 +69,32 @@ def _addresses(ck: Checker, h: dict, p: list, count: int) -> tuple[str, ...]:
     return addresses
 
 
+def _machines_wanted(ck: Checker, roles: list[str]) -> int:
+    """The most machines a host with these roles may have: any for app hosts; one per PostgreSQL
+    node (postgres.replicas) or queue node (redis.queue.replicas) for db and cache hosts, so that a
+    replica never shares its primary's machine. The replica sections check the counts match."""
+    if set(roles) == {"app"}:
+        return 1 << 30
+    config = ck.config
+    limits = []
+    if "db" in roles:
+        limits.append(1 + _count(config.get(f"{NS}:postgres", {}).get("replicas", 0)))
+    if "cache" in roles:
+        queue = config.get(f"{NS}:redis", {}).get("queue", {})
+        limits.append(1 + _count(queue.get("replicas", 0) if isinstance(queue, dict) else 0))
+    return min(limits)
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _host(ck: Checker, h: dict, p: list) -> HostSpec | None:
     count = h.get("count", 1)
-    if count > 1 and set(h["roles"]) != {"app"}:
-        ck.problem(p + ["count"], count, "1 for hosts with the db or cache role",
-                   "put db and cache on a host of their own with count 1")
+    if count > 1 and count > _machines_wanted(ck, h["roles"]):
+        ck.problem(p + ["count"], count, "1 for hosts with the db or cache role, unless each machine runs a node: "
+                   "postgres.replicas + 1 for db, redis.queue.replicas + 1 for cache",
+                   "put db and cache on a host of their own with count 1, or set the replicas")
     addresses = _addresses(ck, h, p, count)
     if "instance_type" in h and ("cpus" in h or "memory" in h):
         ck.problem(p + ["instance_type"], h["instance_type"], "either instance_type or cpus + memory",

@@ -26,7 +26,21 @@ def _ha_ports(ha, pg_port: int, shared: bool) -> list[tuple[str, list, int]]:
                   ("etcd's peers (etcd_port + 1)", [f"{NS}:postgres", "etcd_port"], ha.etcd_port + 1)]
 
 
-def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app, ha) -> None:
+def _queue_ha_ports(queue_ha, queue_port: int, shared: bool) -> list[tuple[str, list, int]]:
+    """The queue's replicas and Sentinels (stackfile/spec.py QueueHaSpec)."""
+    out = []
+    if shared:
+        out += [(f"queue Redis replica {i} (redis.queue.port + {i})", [f"{NS}:redis", "queue", "port"], port)
+                for i, port in enumerate(queue_ha.node_ports(queue_port, shared)) if i]
+    for i, port in enumerate(queue_ha.sentinel_ports(shared)):
+        out.append((f"Redis Sentinel {i}" + (f" (sentinel_port + {i})" if i else ""),
+                    [f"{NS}:redis", "queue", "sentinel_port"], port))
+        if not shared:
+            break
+    return out
+
+
+def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app, ha, queue_ha) -> None:
     taken = [("postgres", [f"{NS}:postgres", "port"], pg.port),
              ("pgbouncer", [f"{NS}:pgbouncer", "port"], bouncer.port),
              ("redis cache", [f"{NS}:redis", "cache", "port"], cache.port),
@@ -38,6 +52,7 @@ def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app, ha) -> None:
     taken.append(("the canary (app port + 100)", [f"{NS}:app", "port"], app.canary_port))
     taken.append(("pgBackRest's TLS server", [f"{NS}:backup"], PGBACKREST_TLS_PORT))
     taken += _ha_ports(ha, pg.port, sum(h.count for h in hosts) == 1)
+    taken += _queue_ha_ports(queue_ha, queue.port, sum(h.count for h in hosts) == 1)
     used: dict[int, tuple[str, list]] = {}
     for label, path, port in taken:
         if port > 65535:

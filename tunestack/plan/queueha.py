@@ -1,0 +1,193 @@
+"""The queue Redis with replicas, failed over by three Redis Sentinels, and every client finding
+the master through them. Pure.
+
+Sources: Redis docs, "High availability with Redis Sentinel" (quorum, down-after-milliseconds,
+failover-timeout, parallel-syncs; three Sentinels on distinct machines; "Sentinel, Docker, NAT, and
+possible issues"), "Sentinel client spec" (ask a Sentinel for the master, then check ROLE), WAIT
+("the replicas acknowledged the write"), and "Replication" ("Safety of replication when master has
+persistence turned off")."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..errors import Problem, StackError
+from ..stackfile.sections.ha import machines
+from ..stackfile.spec import StackSpec
+from ..units import MIB
+from .ha import _address, _machines_in_order
+from .setting import Setting, chosen, policy
+
+SENTINEL_MEMORY = 16 * MIB          # one small redis-server process in Sentinel mode
+QUORUM = 2                          # of 3: a majority, so a partitioned minority never fails over
+DOWN_AFTER_MS = 5_000
+FAILOVER_TIMEOUT_MS = 60_000
+WAIT_TIMEOUT_MS = 1_000
+MASTER_SUFFIX = "-queue"
+
+
+@dataclass(frozen=True)
+class RedisNode:
+    name: str          # <stack>-queue-<i>; node 0 is the first master
+    host: str
+    machine: int
+    address: str
+    port: int
+
+    def to_json(self) -> dict:
+        return vars(self).copy()
+
+
+@dataclass(frozen=True)
+class SentinelMember:
+    name: str
+    host: str
+    machine: int
+    address: str
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    def to_json(self) -> dict:
+        return vars(self).copy()
+
+
+def queue_nodes(spec: StackSpec) -> tuple[RedisNode, ...]:
+    """Node i on machine i of the cache host entry (the section checks its count), or all on the one
+    machine of a one-machine stack."""
+    qha, cache = spec.queue_ha, spec.host_with("cache")
+    shared = machines(spec.hosts) == 1
+    return tuple(RedisNode(f"{spec.name}-queue-{i}", cache.name, 0 if shared else i, _address(cache, 0 if shared else i),
+                           port) for i, port in enumerate(qha.node_ports(spec.redis_queue.port, shared)))
+
+
+def sentinel_members(spec: StackSpec) -> tuple[SentinelMember, ...]:
+    """Three distinct machines (db first, then cache, then the rest), or three on the one machine."""
+    qha = spec.queue_ha
+    shared = machines(spec.hosts) == 1
+    every = _machines_in_order(spec)
+    picked = [every[0]] * len(qha.sentinel_ports(shared)) if shared else every[:len(qha.sentinel_ports(shared))]
+    return tuple(SentinelMember(f"{spec.name}-sentinel-{i}", h.name, m, _address(h, m), port)
+                 for i, ((h, m), port) in enumerate(zip(picked, qha.sentinel_ports(shared))))
+
+
+def master_name(spec: StackSpec) -> str:
+    return f"{spec.name}{MASTER_SUFFIX}"
+
+
+def sentinel_settings(spec: StackSpec) -> dict[str, Setting]:
+    """What every Sentinel is told about the queue's master (sentinel.conf, SENTINEL SET)."""
+    return {
+        "quorum": Setting(QUORUM, "2 of the 3 Sentinels must agree the master is down, and a majority must "
+                                  "authorise the failover: a Sentinel cut off alone never fails over", "policy"),
+        "down-after-milliseconds": Setting(DOWN_AFTER_MS, "a master silent this long is down: Sentinel's default "
+                                           "30 s would leave every enqueue failing for 30 s; shorter risks a failover "
+                                           "on a pause (an AOF rewrite's fork of a 64 MiB queue takes milliseconds)",
+                                           "policy", unit="ms"),
+        "failover-timeout": Setting(FAILOVER_TIMEOUT_MS, "a failover that stalls is tried again after twice this "
+                                    "(Sentinel docs); Sentinel's default 3 min would leave the queue without a master "
+                                    "for 6", "policy", unit="ms"),
+        "parallel-syncs": Setting(1, "one replica resynchronises with a new master at a time (Sentinel's default)",
+                                  "policy"),
+    }
+
+
+def queue_ha_extra_memory(spec: StackSpec) -> dict[str, list[tuple[str, int]]]:
+    """What the replicas and Sentinels add to each host's memory beyond the queue instance every
+    cache machine already counts: the replicas sharing one machine, and the Sentinels."""
+    if not spec.queue_ha.enabled:
+        return {}
+    out: dict[str, list[tuple[str, int]]] = {h.name: [] for h in spec.hosts}
+    nodes = queue_nodes(spec)
+    if nodes[0].machine == nodes[-1].machine:   # all on one machine
+        out[nodes[0].host] += [(f"Redis queue replica {i}", spec.redis_queue.memory_bytes) for i in range(1, len(nodes))]
+    on_machine: dict[tuple[str, int], int] = {}
+    for s in sentinel_members(spec):
+        on_machine[(s.host, s.machine)] = on_machine.get((s.host, s.machine), 0) + 1
+    for h in spec.hosts:
+        busiest = max((on_machine.get((h.name, m), 0) for m in range(h.count)), default=0)
+        out[h.name] += [("Redis Sentinel", SENTINEL_MEMORY)] * busiest
+    return out
+
+
+def queue_ha_shares(spec: StackSpec, shares: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Each host's shares once the replicas and Sentinels take theirs, from the app's share where the
+    host runs the app, else PostgreSQL's (a shortfall is the planner's: no room for them)."""
+    extra = queue_ha_extra_memory(spec)
+    out = {}
+    for name, share in shares.items():
+        share = dict(share)
+        taken = sum(b for _, b in extra.get(name, []))
+        if taken:
+            share["app" if "app" in share else "postgres" if "postgres" in share else "redis"] -= taken
+        out[name] = share
+    return out
+
+
+def queue_ha_alerts(spec: StackSpec, name: str) -> list[dict]:
+    """On redis_exporter's names (redis_connected_slaves, redis_instance_info's role label) and the
+    refapps' own counter of enqueues no replica acknowledged in time."""
+    replicas = spec.queue_ha.replicas
+    return [
+        {"alert": "RedisQueueReplicaMissing", "for": "1m", "severity": "critical",
+         "expr": f'max(redis_connected_slaves{{instance=~".*:({spec.redis_queue.port})"}} '
+                 f'and on(instance) redis_instance_info{{role="master"}}) < {replicas}',
+         "summary": f"the queue's master has fewer than {replicas} replica(s): enqueues fail (each waits for a "
+                    "replica's acknowledgement) and a lost master loses the queue"},
+        {"alert": "RedisQueueFailedOver", "for": "0m", "severity": "warning",
+         "expr": 'changes(redis_instance_info{role="master"}[15m]) > 0',
+         "summary": f"Sentinel moved the queue's master ({name}) in the last 15 minutes: check why "
+                    "(SENTINEL MASTER, the old master's log) and that it rejoined as a replica"},
+        {"alert": "RedisQueueEnqueueUnreplicated", "for": "5m", "severity": "warning",
+         "expr": "sum(rate(tunestack_queue_unreplicated_total[5m])) > 0",
+         "summary": "enqueues are refused because no replica acknowledged them within the wait: the replica lags "
+                    "or is gone"},
+    ]
+
+
+def with_queue_ha(plan):
+    """The plan with section `queue_ha` (nodes, Sentinels and their settings) and the apps' queue
+    settings pointed at Sentinel; a plan without queue replicas unchanged."""
+    spec = plan.spec
+    if not spec.queue_ha.enabled:
+        return plan
+    if plan.placement.docker:
+        raise StackError([Problem(spec.path, "config → tunestack:redis → queue → replicas", spec.queue_ha.replicas,
+                                  "0 for containers: the Pulumi program does not run Sentinel yet",
+                                  "remove redis.queue.replicas for the Docker target; `tunestack render` renders "
+                                  "its files")])
+    nodes, members, name = queue_nodes(spec), sentinel_members(spec), master_name(spec)
+    section = {
+        "master name": policy(name, "the name every Sentinel and client knows the queue's master by"),
+        "nodes": Setting(nodes, f"the master and {spec.queue_ha.replicas} replica(s), "
+                                + ("all on the one machine (a trial: a lost machine loses all)"
+                                   if nodes[0].machine == nodes[-1].machine else "one machine each"), "computed",
+                         text=",".join(n.name for n in nodes)),
+        "sentinels": Setting(members, "three Sentinels (Redis docs: the smallest setup that survives losing one), "
+                                      + ("on the one machine (a trial)" if members[0].machine == members[-1].machine
+                                         and members[0].host == members[-1].host else "on distinct machines"),
+                             "computed", text=",".join(s.endpoint for s in members)),
+        **sentinel_settings(spec),
+        "port": chosen(spec.queue_ha.sentinel_port, "redis.queue.sentinel_port", spec.source_of, "Sentinel's own port"),
+    }
+    env = queue_env(spec, members, name)
+    return replace(plan, queue_ha=section, web_env={**plan.web_env, **env}, jobs_env={**plan.jobs_env, **env},
+                   alerts=plan.alerts + queue_ha_alerts(spec, name))
+
+
+def queue_env(spec: StackSpec, members, name: str) -> dict[str, Setting]:
+    """The queue through Sentinel, and every enqueue acknowledged by a replica before it counts."""
+    return {
+        "REDIS_URL": Setting(f"redis://{name}/0", "the queue by its master's name: clients ask a Sentinel where it is "
+                                                  "(REDIS_SENTINELS) and never hold a fixed address", "computed"),
+        "REDIS_SENTINELS": Setting(",".join(s.endpoint for s in members), "every Sentinel: a client asks the next "
+                                   "when one does not answer (Sentinel client spec)", "computed"),
+        "REDIS_SENTINEL_MASTER": policy(name, "the master's name in Sentinel"),
+        "REDIS_WAIT_REPLICAS": Setting(1, "an enqueue answers only once a replica has the job (WAIT 1): a master "
+                                          "lost right after loses no job a client was told was queued", "policy"),
+        "REDIS_WAIT_TIMEOUT_MS": Setting(WAIT_TIMEOUT_MS, "no replica acknowledgement within 1 s: the enqueue fails "
+                                         "(the client may retry) instead of counting a job that a failover could "
+                                         "lose; a replica on the network acknowledges in milliseconds", "policy",
+                                         unit="ms"),
+    }

@@ -1,0 +1,33 @@
+"""The files of the queue Redis with replicas (plan/queueha.py): a config per replica and one per
+Sentinel, rendered from the same templates as the rest (render.py calls in here)."""
+from __future__ import annotations
+
+from jinja2 import Environment
+
+from .plan.setting import Setting
+
+
+def queue_replica_instance(index: int) -> str:
+    """The name of queue node `index`'s config, data folder and program: node 0 keeps redis-queue's."""
+    return "queue" if index == 0 else f"queue-{index}"
+
+
+def queue_ha_files(plan, layout, env: Environment) -> dict[str, str]:
+    """With queue replicas: redis-queue-<i>.conf for each replica (the queue's settings on its own
+    port and folder; no `replicaof`: Sentinel alone says who replicates whom, so a restarted node
+    never follows a stale master from its file) and sentinel-<i>.conf for each Sentinel."""
+    if not plan.queue_ha:
+        return {}
+    files = {}
+    nodes = plan.queue_ha["nodes"].value
+    for i, node in enumerate(nodes[1:], start=1):
+        settings = {**plan.redis["queue"], "port": Setting(node.port, f"queue replica {i}: redis.queue.port + {i}",
+                                                           "computed")}
+        files[f"redis-{queue_replica_instance(i)}.conf"] = env.get_template("redis.conf.j2").render(
+            stack=plan.stack, role="queue", instance=queue_replica_instance(i), settings=settings,
+            secrets_dir=layout.secrets_dir, data_dir=layout.data_dir)
+    for i, member in enumerate(plan.queue_ha["sentinels"].value):
+        files[f"sentinel-{i}.conf"] = env.get_template("sentinel.conf.j2").render(
+            stack=plan.stack, member=member, index=i, master=nodes[0], name=plan.queue_ha["master name"].text,
+            section=plan.queue_ha, data_dir=layout.data_dir)
+    return files
