@@ -32,8 +32,9 @@ BASE = 32432   # below the ephemeral range (32768+) with its canary; no other te
 
 def ha_ports(c, base: int = BASE):
     """local-ha's ports moved beside a scratch stack's base: the primary service, its nodes,
-    Patroni's REST APIs and etcd each 10 apart."""
+    Patroni's REST APIs, etcd, the queue's nodes and its Sentinels each 10 apart."""
     c["tunestack:postgres"].update(port=base + 10, patroni_port=base + 20, etcd_port=base + 30)
+    c["tunestack:redis"]["queue"].update(port=base + 40, sentinel_port=base + 50)
 
 
 # A killed postmaster is not among them yet: after other faults its node was sometimes left "start

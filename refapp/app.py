@@ -16,6 +16,7 @@ import os
 import random
 import threading
 import time
+import uuid
 
 import psycopg
 import psycopg_pool
@@ -97,12 +98,16 @@ def _queue_client(common: dict) -> redis.Redis:
 
 
 class QueueNotReplicated(Exception):
-    """No replica acknowledged the job within REDIS_WAIT_TIMEOUT_MS: not counted as queued."""
+    """A connected replica did not acknowledge the job within REDIS_WAIT_TIMEOUT_MS: not counted as
+    queued (the client may retry)."""
 
 
 def enqueue(queue: redis.Redis, job: str) -> None:
     """LPUSH, and with REDIS_WAIT_REPLICAS the WAIT for that many replicas on the same connection
-    (a pipeline: WAIT counts the writes of its own connection only)."""
+    (a pipeline: WAIT counts the writes of its own connection only). With fewer replicas connected
+    than asked (one lost, or resynchronising after a failover) the job is accepted and counted in
+    tunestack_queue_unreplicated_total, as Patroni's non-strict synchronous mode keeps committing
+    without a standby: the queue stays up, and RedisQueueReplicaMissing says the risk."""
     replicas = _env_int("REDIS_WAIT_REPLICAS", 0)
     if not replicas:
         queue.lpush("jobs", job)
@@ -111,9 +116,12 @@ def enqueue(queue: redis.Redis, job: str) -> None:
     pipe.lpush("jobs", job)
     pipe.wait(replicas, _env_int("REDIS_WAIT_TIMEOUT_MS", 1000))
     acknowledged = pipe.execute()[1]
-    if acknowledged < replicas:
-        metrics.QUEUE_UNREPLICATED.inc()
-        raise QueueNotReplicated(f"{acknowledged} of {replicas} replica(s) acknowledged the job in time")
+    if acknowledged >= replicas:
+        return
+    connected = len(queue.execute_command("ROLE")[2])   # the master's replicas: ["master", offset, [[ip, port, offset], …]]
+    if connected >= replicas:
+        raise QueueNotReplicated(f"{acknowledged} of {connected} connected replica(s) acknowledged the job in time")
+    metrics.QUEUE_UNREPLICATED.inc()
 
 
 def application(environ, start_response):
@@ -178,8 +186,9 @@ def _page(deadline: float) -> tuple[int, dict]:
     metrics.CACHE_READS.labels(result="miss" if cached is None else "hit").inc()
     if cached is None:
         r["cache"].set(key, str(n), ex=60)
-    enqueue(r["queue"], json.dumps({"at": time.time()}))
-    return 200, {"hits": n, "cached": cached is not None}
+    job = uuid.uuid4().hex   # named in the answer: a client can find its job in the queue
+    enqueue(r["queue"], json.dumps({"at": time.time(), "id": job}))
+    return 200, {"hits": n, "cached": cached is not None, "job": job}
 
 
 def _reply(start_response, status: int, body: dict):

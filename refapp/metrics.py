@@ -16,9 +16,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5
 LATENCY = Histogram("tunestack_http_request_duration_seconds", "Time to answer a request.", buckets=LATENCY_BUCKETS)
 REQUESTS = Counter("tunestack_http_requests", "Requests answered, by status class.", ["code"])
 CACHE_READS = Counter("tunestack_cache_reads", "Cache reads, by hit or miss.", ["result"])
-# Exposed as tunestack_queue_unreplicated_total: enqueues refused because no replica acknowledged them
-# within REDIS_WAIT_TIMEOUT_MS (the RedisQueueEnqueueUnreplicated alert, plan/queueha.py).
-QUEUE_UNREPLICATED = Counter("tunestack_queue_unreplicated", "Enqueues no replica acknowledged in time.")
+# Exposed as tunestack_queue_unreplicated_total: enqueues accepted while fewer replicas were connected
+# than REDIS_WAIT_REPLICAS asks (the RedisQueueEnqueueUnreplicated alert, plan/queueha.py).
+QUEUE_UNREPLICATED = Counter("tunestack_queue_unreplicated", "Enqueues accepted with no replica to wait for.")
 # Per process, added up over the live workers.
 POOL_IN_USE = Gauge("tunestack_db_pool_in_use_connections", "Pool connections lent out now.",
                     multiprocess_mode="livesum")

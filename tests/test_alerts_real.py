@@ -57,7 +57,7 @@ def test_promtool_accepts_the_rules_and_the_scrape_config(stack, tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("stack", ["local", "local-rails"])
+@pytest.mark.parametrize("stack", ["local", "local-rails", "local-ha"])   # local-ha: the queue's replica alerts
 def test_redis_metric_names_are_in_redis_exporters_output(stack, server_dir):
     plan = build_plan(stackfile.load(stackfile.stack_path(stack), name=stack))
     port, web = free_port(), free_port()
@@ -243,3 +243,51 @@ def test_each_postgres_and_host_alert_fires_and_stays_quiet(alert, metric, fires
     res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "t.yml")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _promtool_test(tmp_path, files: dict, tests: list[dict]) -> None:
+    import yaml
+
+    (tmp_path / "alerts.yml").write_text(files["alerts.yml"])
+    (tmp_path / "t.test.yml").write_text(yaml.safe_dump({"rule_files": ["alerts.yml"], "evaluation_interval": "1m",
+                                                         "tests": tests}))
+    res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "t.test.yml")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_queue_failover_alerts_fire_and_stay_quiet(tmp_path):
+    """Issue #28: on redis_exporter's series as a failover really changes them: the replica's
+    instance_info moves from role="slave" to role="master" (a new series, not a new value), and a
+    master whose replica is gone streams to 0."""
+    import yaml
+
+    files = render_plan(build_plan(stackfile.load(stackfile.stack_path("local-ha"), name="local-ha")))
+    node0, node1, cache = 'instance="q0:9121"', 'instance="q1:9121"', 'instance="c:9121"'
+    steady = [{"series": f'redis_instance_info{{{node0},role="master"}}', "values": "1x30"},
+              {"series": f'redis_instance_info{{{node1},role="slave"}}', "values": "1x30"},
+              {"series": f'redis_instance_info{{{cache},role="master"}}', "values": "1x30"},
+              {"series": f"redis_connected_slaves{{{node0}}}", "values": "1x30"},
+              {"series": f"redis_connected_slaves{{{node1}}}", "values": "0x30"},
+              {"series": f"redis_connected_slaves{{{cache}}}", "values": "0x30"}]
+    # at minute 10 node 1 is promoted; node 0 is gone (its series end), so none streams to a replica
+    failover = [{"series": f'redis_instance_info{{{node0},role="master"}}', "values": "1x10"},
+                {"series": f'redis_instance_info{{{node1},role="slave"}}', "values": "1x10"},
+                {"series": f'redis_instance_info{{{node1},role="master"}}', "values": "_x10 1x20"},
+                {"series": f'redis_instance_info{{{cache},role="master"}}', "values": "1x30"},
+                {"series": f"redis_connected_slaves{{{node0}}}", "values": "1x10"},
+                {"series": f"redis_connected_slaves{{{node1}}}", "values": "0x30"},
+                {"series": f"redis_connected_slaves{{{cache}}}", "values": "0x30"}]
+    quiet = [{"eval_time": "20m", "alertname": name, "exp_alerts": []}
+             for name in ("RedisQueueFailedOver", "RedisQueueReplicaMissing")]
+    rules = {r["alert"]: r for g in yaml.safe_load(files["alerts.yml"])["groups"] for r in g["rules"] if "alert" in r}
+
+    def alert(name: str, **labels) -> dict:
+        return {"exp_labels": {**rules[name]["labels"], **labels}, "exp_annotations": rules[name]["annotations"]}
+    # node 0's last samples stay visible for Prometheus' 5-minute lookback: the replica is missed from 16m
+    fired = [{"eval_time": "14m", "alertname": "RedisQueueFailedOver",
+              "exp_alerts": [alert("RedisQueueFailedOver", instance="q1:9121", role="master")]},
+             {"eval_time": "20m", "alertname": "RedisQueueReplicaMissing", "exp_alerts": [alert("RedisQueueReplicaMissing")]},
+             {"eval_time": "40m", "alertname": "RedisQueueFailedOver", "exp_alerts": []}]
+    _promtool_test(tmp_path, files, [{"interval": "1m", "input_series": steady, "alert_rule_test": quiet},
+                                     {"interval": "1m", "input_series": failover, "alert_rule_test": fired}])

@@ -18,6 +18,8 @@ from tunestack.paths import ROOT
 from tunestack.poll import poll
 from tunestack.throwaway import ThrowawayStack
 
+from tests.queueha import queue_master_lost_trial, with_queue_replica
+
 pytestmark = pytest.mark.servers
 # Own ports each: base..base+5, the canary at the app port + 100.
 STACKS = {"local-go": ("gostack", 31432), "local-node": ("nodestack", 20432)}
@@ -40,6 +42,7 @@ def stack(request):
 
     def gates(c):
         c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 500, "min_requests": 15}
+        with_queue_replica(c, base)
     with ThrowawayStack(name, base, gates, say=lambda m: None, source=request.param) as s:
         s.source = request.param
         yield s
@@ -110,7 +113,7 @@ def test_the_runtime_token_is_new_after_every_up_and_the_old_one_is_refused(stac
     assert runtime_answer(stack, captured) == 404
     assert runtime_answer(stack, fresh) == 200
     assert web_pid(stack) == pid, "rotating the token restarted the web server"
-    assert "no changes" in res.stderr + res.stdout, "a token rotation is not a change to report or restart for"
+    assert "no changes" in res.stderr + res.stdout, "a token rotation is not a change to report or restart for:\n" + res.stdout
 
 
 def test_the_app_serves_every_metric_the_alerts_read(stack):
@@ -157,3 +160,7 @@ def test_no_job_is_lost_when_a_backend_is_killed(stack, service):
     assert result["restarted"] and result["served"] > 50, result
     assert result["lost"] == 0 and result["drained"], result
     assert result["jobs_state"] == "RUNNING", "the worker recovered by itself"
+
+
+def test_the_queues_master_lost_loses_no_acknowledged_job(stack):
+    queue_master_lost_trial(stack)

@@ -20,11 +20,12 @@ from tunestack.servers import which
 from tunestack.throwaway import ThrowawayStack
 
 from bench.failover import FAULTS, fault_trial, ha_ports
+from tests.queueha import queue_master_lost_trial
 
 
 pytestmark = pytest.mark.servers
-BASE = 12432   # PgBouncer 12433, Redis 12434/12435, app 12436, LB 12437; primary 12442, nodes 12443-4,
-               # Patroni 12452-3, etcd 12462-3, the canary 12536
+BASE = 12432   # PgBouncer 12433, Redis cache 12434, app 12436, LB 12437; primary 12442, nodes 12443-4,
+               # Patroni 12452-3, etcd 12462-3, queue 12472-3, Sentinels 12482-4, the canary 12536
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +139,19 @@ def test_with_etcd_gone_no_node_takes_writes_and_none_is_lost(stack, acked):
     assert set(writer.acked) <= have
     wait_until(lambda: sorted(cluster(stack).values()) == ["leader", "sync_standby"], 120, "the cluster whole again")
 
+
+
+def test_up_brings_the_queue_a_streaming_replica_under_three_sentinels(stack):
+    res = stack.cli("status", "--json")
+    queue = json.loads(res.stdout)["queue"]
+    assert sorted(n["role"] for n in queue) == ["master", "replica"]
+    assert [n["link"] for n in queue if n["role"] == "replica"] == ["up"]
+
+
+def test_the_queues_master_lost_under_load_loses_no_acknowledged_job(stack):
+    """SIGSTOP of the queue's master, SIGKILL once the Sentinels elect its replica: every job the app
+    answered 200 for (it names the job) is in the new master's queue (tests/queueha.py)."""
+    queue_master_lost_trial(stack)
 
 def test_down_then_up_brings_the_same_cluster_back_with_every_commit(stack, acked):
     """A stopped local-ha started again: the first `up` must succeed (it once failed on pgBackRest's

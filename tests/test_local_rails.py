@@ -15,6 +15,8 @@ from tunestack.paths import ROOT
 from tunestack.poll import poll
 from tunestack.throwaway import ThrowawayStack
 
+from tests.queueha import queue_master_lost_trial, with_queue_replica
+
 pytestmark = pytest.mark.servers
 STACK = "rails"
 BASE = 28432   # its own ports: 28432–28437, the canary 28536
@@ -22,8 +24,11 @@ BASE = 28432   # its own ports: 28432–28437, the canary 28536
 
 @pytest.fixture(scope="module")
 def stack():
+    base = BASE
+
     def gates(c):
         c["tunestack:rollout"]["gates"] = {"max_error_rate": 0.01, "max_p95_ms": 500, "min_requests": 15}
+        with_queue_replica(c, base)
     with ThrowawayStack(STACK, BASE, gates, say=lambda m: None, source="local-rails") as s:
         yield s
 
@@ -135,3 +140,7 @@ def test_no_job_is_lost_when_a_backend_is_killed(stack, service):
     assert result["restarted"] and result["served"] > 25, result
     assert result["lost"] == 0 and result["drained"], result
     assert result["jobs_state"] == "RUNNING", "Sidekiq recovered by itself"
+
+
+def test_the_queues_master_lost_loses_no_acknowledged_sidekiq_job(stack):
+    queue_master_lost_trial(stack)

@@ -21,11 +21,13 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -44,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/FZambia/sentinel"
 	"github.com/gomodule/redigo/redis"
 	"github.com/lib/pq"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -195,6 +198,82 @@ func redisPool(urlVar, passwordVar, connectVar string, size int) *redis.Pool {
 	}
 }
 
+// queuePool is the queue's pool: REDIS_URL, or with replicas (REDIS_SENTINELS) the master the
+// Sentinels name (FZambia/sentinel asks them in turn), checked with ROLE whenever a connection is
+// borrowed, so that one still open to a demoted master is dropped instead of answering READONLY.
+func queuePool(size int) *redis.Pool {
+	pool := redisPool("REDIS_URL", "REDIS_PASSWORD", "REDIS_CONNECT_TIMEOUT", size)
+	if os.Getenv("REDIS_SENTINELS") == "" {
+		return pool
+	}
+	timeout := envSeconds("REDIS_CONNECT_TIMEOUT", 5)
+	guide := &sentinel.Sentinel{
+		Addrs: strings.Split(os.Getenv("REDIS_SENTINELS"), ","), MasterName: os.Getenv("REDIS_SENTINEL_MASTER"),
+		Dial: func(addr string) (redis.Conn, error) {
+			return redis.Dial("tcp", addr, redis.DialPassword(secret("REDIS_SENTINEL_PASSWORD")),
+				redis.DialConnectTimeout(timeout), redis.DialReadTimeout(timeout), redis.DialWriteTimeout(timeout))
+		},
+	}
+	db, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimPrefix(os.Getenv("REDIS_URL"), "redis://"+os.Getenv("REDIS_SENTINEL_MASTER")), "/"))
+	pool.Dial = func() (redis.Conn, error) {
+		addr, err := guide.MasterAddr()
+		if err != nil {
+			return nil, err
+		}
+		return redis.Dial("tcp", addr, redis.DialPassword(secret("REDIS_PASSWORD")), redis.DialDatabase(db),
+			redis.DialConnectTimeout(timeout), redis.DialReadTimeout(envSeconds("REDIS_READ_TIMEOUT", 1)),
+			redis.DialWriteTimeout(envSeconds("REDIS_WRITE_TIMEOUT", 1)))
+	}
+	pool.TestOnBorrow = func(c redis.Conn, _ time.Time) error {
+		if !sentinel.TestRole(c, "master") {
+			return fmt.Errorf("the queue's node is no longer its master")
+		}
+		return nil
+	}
+	return pool
+}
+
+// newJobID is 32 random hex digits.
+func newJobID() string {
+	b := make([]byte, 16)
+	crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// enqueue is LPUSH, and with REDIS_WAIT_REPLICAS the WAIT for that many replicas on the same
+// connection (WAIT counts its own connection's writes). With fewer replicas connected than asked
+// the job is accepted and counted, as Patroni's non-strict synchronous mode commits without a
+// standby; a connected replica that has not acknowledged within REDIS_WAIT_TIMEOUT_MS fails it.
+func enqueue(q redis.Conn, job string, unreplicated func()) error {
+	replicas := envInt("REDIS_WAIT_REPLICAS", 0)
+	if replicas == 0 {
+		_, err := q.Do("LPUSH", jobsKey, job)
+		return err
+	}
+	q.Send("LPUSH", jobsKey, job)
+	q.Send("WAIT", replicas, envInt("REDIS_WAIT_TIMEOUT_MS", 1000))
+	if err := q.Flush(); err != nil {
+		return err
+	}
+	if _, err := q.Receive(); err != nil {
+		return err
+	}
+	acknowledged, err := redis.Int(q.Receive())
+	if err != nil || acknowledged >= replicas {
+		return err
+	}
+	role, err := redis.Values(q.Do("ROLE"))
+	if err != nil || len(role) < 3 {
+		return fmt.Errorf("ROLE: %v", err)
+	}
+	connected, _ := redis.Values(role[2], nil)
+	if len(connected) >= replicas {
+		return fmt.Errorf("%d of %d connected replica(s) acknowledged the job in time", acknowledged, len(connected))
+	}
+	unreplicated()
+	return nil
+}
+
 // report is what a process really runs with: read back from database/sql and the Go runtime,
 // never from the environment; the session's timeouts as PostgreSQL shows them to its role.
 func report(db *sql.DB) (map[string]any, error) {
@@ -245,7 +324,7 @@ func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWrit
 func web() {
 	db := openDB()
 	cache := redisPool("REDIS_CACHE_URL", "REDIS_CACHE_PASSWORD", "REDIS_CACHE_CONNECT_TIMEOUT", envInt("REDIS_POOL_SIZE", 8))
-	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", "REDIS_CONNECT_TIMEOUT", envInt("REDIS_POOL_SIZE", 8))
+	queue := queuePool(envInt("REDIS_POOL_SIZE", 8))
 	faults, _ := strconv.ParseFloat(env("APP_FAULT_RATE", "0"), 64)
 	latency := time.Duration(envInt("APP_EXTRA_LATENCY_MS", 0)) * time.Millisecond
 	m := newMetrics(db, queue)
@@ -308,11 +387,12 @@ func web() {
 		}
 		q := queue.Get()
 		defer q.Close()
-		if _, err := q.Do("LPUSH", jobsKey, fmt.Sprintf(`{"at": %d}`, time.Now().Unix())); err != nil {
+		job := newJobID() // named in the answer: a client can find its job in the queue
+		if err := enqueue(q, fmt.Sprintf(`{"at": %d, "id": %q}`, time.Now().Unix(), job), m.queueUnreplicated.Inc); err != nil {
 			reply(w, 503, map[string]string{"error": "queue: " + err.Error()})
 			return
 		}
-		reply(w, 200, map[string]any{"hits": hits, "cached": cached != ""})
+		reply(w, 200, map[string]any{"hits": hits, "cached": cached != "", "job": job})
 	})
 	// The request timeout, inside the app: a request still running then is answered 503.
 	timed := http.TimeoutHandler(mux, requestTimeout, `{"error": "request timeout"}`)
@@ -448,7 +528,7 @@ func min(a, b int) int {
 // wait in the queue Redis, where they survive a restart.
 func jobs() {
 	db := openDB()
-	queue := redisPool("REDIS_URL", "REDIS_PASSWORD", "REDIS_CONNECT_TIMEOUT", envInt("REDIS_POOL_SIZE", 4))
+	queue := queuePool(envInt("REDIS_POOL_SIZE", 4))
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s:%d", host, os.Getpid())
 	processing := processingPrefix + id

@@ -21,6 +21,8 @@ type metrics struct {
 	latency    prometheus.Histogram
 	requests   *prometheus.CounterVec
 	cacheReads *prometheus.CounterVec
+	// enqueues accepted with fewer replicas connected than REDIS_WAIT_REPLICAS asks (plan/queueha.py)
+	queueUnreplicated prometheus.Counter
 }
 
 func newMetrics(db *sql.DB, queue *redis.Pool) *metrics {
@@ -33,8 +35,10 @@ func newMetrics(db *sql.DB, queue *redis.Pool) *metrics {
 			Name: "tunestack_http_requests_total", Help: "Requests answered, by status class."}, []string{"code"}),
 		cacheReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tunestack_cache_reads_total", Help: "Cache reads, by hit or miss."}, []string{"result"}),
+		queueUnreplicated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tunestack_queue_unreplicated_total", Help: "Enqueues accepted with no replica to wait for."}),
 	}
-	m.registry.MustRegister(m.latency, m.requests, m.cacheReads,
+	m.registry.MustRegister(m.latency, m.requests, m.cacheReads, m.queueUnreplicated,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tunestack_db_pool_in_use_connections", Help: "Pool connections lent out now."},
 			func() float64 { return float64(db.Stats().InUse) }),

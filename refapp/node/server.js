@@ -90,7 +90,7 @@ function openPool() {
 // blockMs: a blocking pop waits that long before its reply, so its command timeout is longer.
 // connectVar: the connect timeout's variable (a cache gives up sooner than the queue).
 function redisClient(urlVar, passwordVar, blockMs = 0, connectVar = 'REDIS_CONNECT_TIMEOUT') {
-  return new Redis(process.env[urlVar], {
+  const options = {
     password: secret(passwordVar),
     connectTimeout: seconds(connectVar, seconds('REDIS_CONNECT_TIMEOUT', 5) / 1000),
     commandTimeout: blockMs + seconds('REDIS_READ_TIMEOUT', 1),
@@ -98,7 +98,44 @@ function redisClient(urlVar, passwordVar, blockMs = 0, connectVar = 'REDIS_CONNE
     // rediss:// across hosts: verified against the stack's CA (REDIS_TLS_CA_FILE).
     ...(process.env[urlVar].startsWith('rediss://') && process.env.REDIS_TLS_CA_FILE
       ? { tls: { ca: fs.readFileSync(process.env.REDIS_TLS_CA_FILE) } } : {}),
-  });
+  };
+  // The queue with replicas (REDIS_SENTINELS): the master the Sentinels name. ioredis asks them
+  // again on every reconnect and drops a connection whose node answers READONLY (a demoted master).
+  if (urlVar === 'REDIS_URL' && process.env.REDIS_SENTINELS) {
+    return new Redis({
+      ...options,
+      sentinels: process.env.REDIS_SENTINELS.split(',').map((e) => {
+        const at = e.lastIndexOf(':');
+        return { host: e.slice(0, at), port: Number(e.slice(at + 1)) };
+      }),
+      name: process.env.REDIS_SENTINEL_MASTER,
+      sentinelPassword: secret('REDIS_SENTINEL_PASSWORD'),
+      db: Number(new URL(process.env.REDIS_URL).pathname.slice(1) || 0),
+    });
+  }
+  return new Redis(process.env[urlVar], options);
+}
+
+// LPUSH, and with REDIS_WAIT_REPLICAS the WAIT for that many replicas on the same connection (a
+// pipeline: WAIT counts its own connection's writes). With fewer replicas connected than asked the
+// job is accepted and counted (tunestack_queue_unreplicated_total), as Patroni's non-strict
+// synchronous mode commits without a standby; a connected replica that has not acknowledged in
+// REDIS_WAIT_TIMEOUT_MS fails the enqueue.
+async function enqueue(queue, job, unreplicated) {
+  const replicas = envInt('REDIS_WAIT_REPLICAS', 0);
+  if (replicas === 0) return queue.lpush(JOBS_KEY, job);
+  const [[pushErr], [waitErr, acknowledged]] = await queue.pipeline()
+    .lpush(JOBS_KEY, job).wait(replicas, envInt('REDIS_WAIT_TIMEOUT_MS', 1000)).exec();
+  if (pushErr || waitErr) throw pushErr || waitErr;
+  if (acknowledged >= replicas) return undefined;
+  const connected = (await queue.role())[2].length;
+  if (connected >= replicas) {
+    const err = new Error(`queue: ${acknowledged} of ${connected} connected replica(s) acknowledged the job in time`);
+    err.status = 503;
+    throw err;
+  }
+  unreplicated.inc();
+  return undefined;
 }
 
 // What this process really runs with: read back from node-postgres and V8, never the environment.
@@ -164,7 +201,11 @@ function metrics(pool, queue) {
     aggregator: 'max',
     async collect() { this.set(await queue.llen(JOBS_KEY).catch(() => -1)); },
   });
-  return { registry, latency, requests, cacheReads };
+  const queueUnreplicated = new prom.Counter({
+    name: 'tunestack_queue_unreplicated_total', help: 'Enqueues accepted with no replica to wait for.',
+    registers: [registry],
+  });
+  return { registry, latency, requests, cacheReads, queueUnreplicated };
 }
 
 // The whole cluster's metrics: a worker asks the primary, which gathers every worker's (prom-client
@@ -211,8 +252,9 @@ function worker() {
     const cached = await cache.get(key);
     m.cacheReads.inc({ result: cached === null ? 'miss' : 'hit' });
     if (cached === null) await cache.set(key, String(count), 'EX', 60);
-    await queue.lpush(JOBS_KEY, JSON.stringify({ at: Date.now() / 1000 }));
-    return reply(res, 200, { hits: count, cached: cached !== null });
+    const job = crypto.randomBytes(16).toString('hex');   // named in the answer: a client can find its job
+    await enqueue(queue, JSON.stringify({ at: Date.now() / 1000, id: job }), m.queueUnreplicated);
+    return reply(res, 200, { hits: count, cached: cached !== null, job });
   }
 
   async function runtime(req, res, url) {

@@ -112,14 +112,18 @@ module RefApp
       nil
     end
 
+    def self.queue_unreplicated(conn)
+      conn.hincrby("#{KEY}:queue", "unreplicated", 1)
+    end
+
     def self.exposition
-      latency, requests, cache, pools = Sidekiq.redis do |r|
+      latency, requests, cache, pools, queue = Sidekiq.redis do |r|
         pids = r.smembers("#{KEY}:pools")
         values = pids.empty? ? [] : r.mget(*pids.map { |pid| "#{KEY}:pool:#{pid}" })
         gone = pids.zip(values).select { |_, v| v.nil? }.map(&:first)
         r.srem("#{KEY}:pools", gone) unless gone.empty?   # workers that ended: their key expired
         [r.hgetall("#{KEY}:latency"), r.hgetall("#{KEY}:requests"), r.hgetall("#{KEY}:cache"),
-         values.compact.map { |v| JSON.parse(v) }]
+         values.compact.map { |v| JSON.parse(v) }, r.hgetall("#{KEY}:queue")]
       end
       depth = Sidekiq::Queue.new("default").size
       lines = ["# TYPE tunestack_http_request_duration_seconds histogram"]
@@ -138,6 +142,8 @@ module RefApp
       lines << "tunestack_db_pool_max_connections #{pools.sum { |p| p["size"] }}"
       lines << "# TYPE tunestack_job_queue_depth gauge"
       lines << "tunestack_job_queue_depth #{depth}"
+      lines << "# TYPE tunestack_queue_unreplicated_total counter"
+      lines << "tunestack_queue_unreplicated_total #{queue.fetch("unreplicated", 0)}"
       lines.join("\n") + "\n"
     end
 
@@ -250,8 +256,10 @@ module RefApp
       cached = Rails.cache.read(key)
       Metrics.cache_read(!cached.nil?)
       Rails.cache.write(key, hits, expires_in: 60) if cached.nil?
-      HitJob.perform_async
-      render json: { hits: hits, cached: !cached.nil? }
+      job = HitJob.perform_async   # its jid, named in the answer: a client can find its job
+      render json: { hits: hits, cached: !cached.nil?, job: job }
+    rescue RefApp::WaitForReplicas::NotReplicated => e   # the client is not told the job was queued
+      render json: { error: "queue: #{e.message}" }, status: 503
     end
 
     def metrics
@@ -296,10 +304,14 @@ queue_redis = {
   connect_timeout: RefApp.seconds("REDIS_CONNECT_TIMEOUT", 5),
   read_timeout: RefApp.seconds("REDIS_READ_TIMEOUT", 1),
   write_timeout: RefApp.seconds("REDIS_WRITE_TIMEOUT", 1),
+  **RefApp.sentinels,   # with queue replicas: the master the Sentinels name (REDIS_URL's host is its name)
 }
 # The pool sizes are the plan's (REDIS_POOL_SIZE): web threads in Puma, job threads + 2 in Sidekiq.
 Sidekiq.configure_server { |c| c.redis = queue_redis.merge(size: Integer(ENV.fetch("REDIS_POOL_SIZE", 7))) }
-Sidekiq.configure_client { |c| c.redis = queue_redis.merge(size: Integer(ENV.fetch("REDIS_POOL_SIZE", 5))) }
+Sidekiq.configure_client do |c|
+  c.redis = queue_redis.merge(size: Integer(ENV.fetch("REDIS_POOL_SIZE", 5)))
+  c.client_middleware { |chain| chain.add RefApp::WaitForReplicas }
+end
 
 
 RefApp::Application.initialize!

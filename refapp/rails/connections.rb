@@ -27,6 +27,44 @@ module RefApp
     { ssl_params: params }
   end
 
+  # redis-rb's Sentinel options for the queue with replicas (REDIS_SENTINELS): it asks the
+  # Sentinels for the master named by REDIS_URL's host, and checks ROLE on every connect.
+  def self.sentinels
+    list = ENV["REDIS_SENTINELS"].to_s
+    return {} if list.empty?
+    password = secret("REDIS_SENTINEL_PASSWORD")
+    { role: :master, sentinels: list.split(",").map do |entry|
+      host, port = entry.rpartition(":").values_at(0, 2)
+      { host: host, port: Integer(port), password: password }
+    end }
+  end
+
+  # Sidekiq client middleware: with REDIS_WAIT_REPLICAS, a push counts only once that many replicas
+  # have it (WAIT). WAIT counts the writes of its own connection, so the push runs inside this
+  # connection's checkout (connection_pool hands a thread the connection it already holds). With
+  # fewer replicas connected than asked the job is accepted and counted, as Patroni's non-strict
+  # synchronous mode commits without a standby; a connected replica that has not acknowledged
+  # within REDIS_WAIT_TIMEOUT_MS fails the push.
+  class WaitForReplicas
+    class NotReplicated < StandardError; end
+
+    def call(_worker, _job, _queue, redis_pool)
+      replicas = Integer(ENV.fetch("REDIS_WAIT_REPLICAS", "0"))
+      return yield if replicas.zero?
+      redis_pool.with do |conn|
+        pushed = yield
+        acknowledged = conn.call("WAIT", replicas, Integer(ENV.fetch("REDIS_WAIT_TIMEOUT_MS", "1000")))
+        next pushed if acknowledged >= replicas
+        connected = conn.call("ROLE")[2].size
+        if connected >= replicas
+          raise NotReplicated, "#{acknowledged} of #{connected} connected replica(s) acknowledged the job in time"
+        end
+        RefApp::Metrics.queue_unreplicated(conn)
+        pushed
+      end
+    end
+  end
+
   module PreviousPassword
     REFUSED = /password authentication failed|SASL authentication failed/.freeze
 

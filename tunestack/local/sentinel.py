@@ -103,7 +103,7 @@ class QueueSentinels:
         name = plan.queue_ha["master name"].text
         for member in plan.queue_ha["sentinels"].value:
             try:
-                addr = self.sentinel(member).sentinel_get_master_addr_by_name(name)
+                addr = self.sentinel(member).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
             except redis_py.RedisError:
                 continue
             if addr:
@@ -163,7 +163,7 @@ class QueueSentinels:
         for member in plan.queue_ha["sentinels"].value:
             client = self.sentinel(member)
             client.execute_command("SENTINEL", "CKQUORUM", name)   # raises unless a majority is reachable
-            if int(client.sentinel_master(name).get("num-slaves", 0)) < plan.spec.queue_ha.replicas:
+            if int(sentinel_master(client, name).get("num-slaves", 0)) < plan.spec.queue_ha.replicas:
                 return False
         return True
 
@@ -184,6 +184,12 @@ class QueueSentinels:
                 role, link = "down", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             out.append({"name": node.name, "port": node.port, "role": role, "link": link})
         return out
+
+
+def sentinel_master(client, name: str) -> dict[str, str]:
+    """SENTINEL MASTER's key-value pairs (redis-py's own helper answers True unless told otherwise)."""
+    flat = client.execute_command("SENTINEL", "MASTER", name)
+    return dict(zip(flat[::2], flat[1::2]))
 
 
 def require_queue_master(sentinels: QueueSentinels, plan):

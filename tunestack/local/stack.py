@@ -143,7 +143,7 @@ class LocalStack:
             self._undo(was_running, actions)
             raise
         state = record_state(self.dir, self.stack, plan, actions)
-        if was_running and not changed and set(actions.values()) <= {"config set"}:
+        if was_running and not changed and set(actions.values()) <= {"config set", "sentinel set"}:
             self._say("no changes")
         self._say(f"up in {time.monotonic() - t0:.1f}s")
         return state

@@ -33,6 +33,8 @@ def as_json(local) -> dict:
         out["endpoints"] = {service: f"127.0.0.1:{port}" for service, port in plan.ports().items()}
         if plan.ha and out["running"]:
             out["cluster"] = local.servers.cluster.members(plan)   # Patroni's GET /cluster
+        if plan.queue_ha and out["running"]:
+            out["queue"] = local.servers.queue.roles(plan)         # each node's INFO replication
     except Exception as exc:  # status must work even when the stack file is broken
         out["endpoints"], out["plan_error"] = None, str(exc)
     return out
@@ -65,6 +67,9 @@ def as_text(local) -> str:
                      f"queue 127.0.0.1:{plan.redis['queue']['port'].value}")
         if plan.ha:
             lines += _cluster_lines(local, plan)
+        if plan.queue_ha:
+            lines += [f"queue node: {n['name']} {n['role']} 127.0.0.1:{n['port']}"
+                      + (f" link {n['link']}" if n["link"] else "") for n in local.servers.queue.roles(plan)]
         lines.append(f"logs:       {local.folders.log}   passwords: {local.secrets_dir / 'passwords.json'} "
                      f"({_who_reads(local.secrets_dir / 'passwords.json')})")
     except Exception as exc:  # status must work even when the stack file is broken

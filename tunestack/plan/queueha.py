@@ -21,7 +21,6 @@ SENTINEL_MEMORY = 16 * MIB          # one small redis-server process in Sentinel
 QUORUM = 2                          # of 3: a majority, so a partitioned minority never fails over
 DOWN_AFTER_MS = 5_000
 FAILOVER_TIMEOUT_MS = 60_000
-WAIT_TIMEOUT_MS = 1_000
 MASTER_SUFFIX = "-queue"
 
 
@@ -131,18 +130,21 @@ def queue_ha_alerts(spec: StackSpec, name: str) -> list[dict]:
     replicas = spec.queue_ha.replicas
     return [
         {"alert": "RedisQueueReplicaMissing", "for": "1m", "severity": "critical",
-         "expr": f'max(redis_connected_slaves{{instance=~".*:({spec.redis_queue.port})"}} '
-                 f'and on(instance) redis_instance_info{{role="master"}}) < {replicas}',
-         "summary": f"the queue's master has fewer than {replicas} replica(s): enqueues fail (each waits for a "
-                    "replica's acknowledgement) and a lost master loses the queue"},
+         # the cache never has replicas (redis.cache.replicas is refused), so the most any master
+         # streams to is the queue master's count
+         "expr": f'max(redis_connected_slaves and on(instance) redis_instance_info{{role="master"}}) < {replicas}',
+         "summary": f"the queue's master streams to fewer than {replicas} replica(s): jobs are queued without a "
+                    "replica's acknowledgement, and a lost master loses them"},
         {"alert": "RedisQueueFailedOver", "for": "0m", "severity": "warning",
-         "expr": 'changes(redis_instance_info{role="master"}[15m]) > 0',
-         "summary": f"Sentinel moved the queue's master ({name}) in the last 15 minutes: check why "
-                    "(SENTINEL MASTER, the old master's log) and that it rejoined as a replica"},
+         # the instance that is master now and was a replica in the last 15 minutes: a failover
+         # moves the role label, so the series changes rather than its value
+         "expr": 'redis_instance_info{role="master"} and on(instance) '
+                 'max_over_time(redis_instance_info{role="slave"}[15m])',
+         "summary": f"Sentinel made a replica the queue's master ({name}) in the last 15 minutes: check why "
+                    "(SENTINEL MASTER, the old master's log) and that the old one rejoined as a replica"},
         {"alert": "RedisQueueEnqueueUnreplicated", "for": "5m", "severity": "warning",
          "expr": "sum(rate(tunestack_queue_unreplicated_total[5m])) > 0",
-         "summary": "enqueues are refused because no replica acknowledged them within the wait: the replica lags "
-                    "or is gone"},
+         "summary": "jobs are queued with no replica connected to wait for: a master lost now loses them"},
     ]
 
 
@@ -171,23 +173,28 @@ def with_queue_ha(plan):
         **sentinel_settings(spec),
         "port": chosen(spec.queue_ha.sentinel_port, "redis.queue.sentinel_port", spec.source_of, "Sentinel's own port"),
     }
-    env = queue_env(spec, members, name)
+    env = queue_env(spec, members, name, plan.web_env["REDIS_READ_TIMEOUT"].value)
     return replace(plan, queue_ha=section, web_env={**plan.web_env, **env}, jobs_env={**plan.jobs_env, **env},
                    alerts=plan.alerts + queue_ha_alerts(spec, name))
 
 
-def queue_env(spec: StackSpec, members, name: str) -> dict[str, Setting]:
+def queue_env(spec: StackSpec, members, name: str, read_timeout_ms: int) -> dict[str, Setting]:
     """The queue through Sentinel, and every enqueue acknowledged by a replica before it counts."""
+    wait_ms = read_timeout_ms // 2
     return {
         "REDIS_URL": Setting(f"redis://{name}/0", "the queue by its master's name: clients ask a Sentinel where it is "
                                                   "(REDIS_SENTINELS) and never hold a fixed address", "computed"),
         "REDIS_SENTINELS": Setting(",".join(s.endpoint for s in members), "every Sentinel: a client asks the next "
                                    "when one does not answer (Sentinel client spec)", "computed"),
         "REDIS_SENTINEL_MASTER": policy(name, "the master's name in Sentinel"),
-        "REDIS_WAIT_REPLICAS": Setting(1, "an enqueue answers only once a replica has the job (WAIT 1): a master "
-                                          "lost right after loses no job a client was told was queued", "policy"),
-        "REDIS_WAIT_TIMEOUT_MS": Setting(WAIT_TIMEOUT_MS, "no replica acknowledgement within 1 s: the enqueue fails "
-                                         "(the client may retry) instead of counting a job that a failover could "
-                                         "lose; a replica on the network acknowledges in milliseconds", "policy",
-                                         unit="ms"),
+        "REDIS_WAIT_REPLICAS": Setting(1, "an enqueue answers only once a connected replica has the job (WAIT 1): a "
+                                          "master lost right after loses no job a client was told was queued; with no "
+                                          "replica connected the job is accepted and counted, as Patroni's non-strict "
+                                          "synchronous mode commits without a standby", "policy"),
+        "REDIS_WAIT_TIMEOUT_MS": Setting(wait_ms, f"half of REDIS_READ_TIMEOUT ({read_timeout_ms} ms): WAIT holds the "
+                                         "connection, and a wait as long as the read timeout would end as a timeout "
+                                         "error instead of an answer; a connected replica that has not acknowledged "
+                                         "by then fails the enqueue (the client may retry) rather than count a job "
+                                         "a failover could lose", "computed", unit="ms",
+                                         rule="half of REDIS_READ_TIMEOUT"),
     }
