@@ -1,7 +1,8 @@
-"""PostgreSQL with a synchronous standby (stacks/Pulumi.local-ha.yaml) under faults, through the real
-CLI: how long writers go without a commit (the RTO a user sees) per fault over several trials, the
-commits lost, and what rpo 0 costs each commit against asynchronous replication (rpo 1MiB), in one
-run on the same stack.
+"""PostgreSQL with a synchronous standby and the queue with a replica under Sentinel
+(stacks/Pulumi.local-ha.yaml) under faults, through the real CLI: how long writers go without a
+commit, or clients without a queued job (the RTO a user sees), per fault over several trials, what
+was lost, and what rpo 0 costs each commit against asynchronous replication (rpo 1MiB), in one run
+on the same stack. The queue's fault: bench/queuefault.py.
 
 Faults: the leader's node lost (SIGSTOP of its Patroni and every PostgreSQL process, so that nothing
 answers until the leader key expires, then SIGKILL once a standby leads: the machine gone; supervisord
@@ -26,6 +27,8 @@ from tunestack.commitwriter import CREATE_TABLE, CommitWriter
 from tunestack.poll import wait_until
 from tunestack.servers import which
 from tunestack.throwaway import ThrowawayStack
+
+from bench.queuefault import FAULT as QUEUE_FAULT, queue_master_lost
 
 BASE = 32432   # below the ephemeral range (32768+) with its canary; no other test or benchmark uses it
 
@@ -104,6 +107,13 @@ def fault_trial(stack, fault: str, seconds_after: float = 3) -> dict:
             "acknowledged": len(writer.acked), "failed_writes": len(writer.errors)}
 
 
+def summary(runs: list[dict], rto_key: str) -> dict:
+    """A fault's trials: median and worst RTO, and what was lost over all of them."""
+    rtos = [r[rto_key] for r in runs]
+    return {"trials": runs, "median_rto_s": round(statistics.median(rtos), 2), "worst_rto_s": max(rtos),
+            "lost": sum(r["lost"] for r in runs), "acknowledged": sum(r["acknowledged"] for r in runs)}
+
+
 def _latency(stack, seconds: float) -> dict:
     writer = CommitWriter(stack.base + 1, stack.password("app"), first_id=int(time.time() * 1000) * 1000, seconds=seconds,
                           pause_s=0.0)
@@ -126,9 +136,12 @@ def measure(say=print, trials: int = 10, seconds_after: float = 3, latency_secon
             for i in range(trials):
                 say(f"  {fault}, trial {i + 1} of {trials} …")
                 runs.append(fault_trial(stack, fault, seconds_after))
-            stalls = [r["stall_s"] for r in runs]
-            faults[fault] = {"trials": runs, "median_rto_s": round(statistics.median(stalls), 2),
-                             "worst_rto_s": max(stalls), "lost": sum(r["lost"] for r in runs)}
+            faults[fault] = summary(runs, "stall_s")
+        runs = []
+        for i in range(trials):   # the queue: Sentinel elects the replica (bench/queuefault.py)
+            say(f"  {QUEUE_FAULT}, trial {i + 1} of {trials} …")
+            runs.append(queue_master_lost(stack, seconds_after=seconds_after))
+        faults[QUEUE_FAULT] = summary(runs, "rto_s")
         say("  commit latency, rpo 0 (synchronous) …")
         sync = _latency(stack, latency_seconds)
         stack.edit(lambda c: c["tunestack:postgres"].update(rpo="1MiB"))

@@ -98,6 +98,8 @@ def queue_master_lost(stack, rate: float = 40, seconds_after: float = 3) -> dict
     plan = stack.plan()
     nodes = plan.queue_ha["nodes"].value
     programs = {n.name: ("redis-queue" if i == 0 else f"redis-queue-{i}") for i, n in enumerate(nodes)}
+    # a fair start: every replica streaming (an earlier fault may still be healing)
+    wait_until(lambda: _whole(stack, len(nodes)), 90, "the queue whole before the fault")
     old = next(r["name"] for r in _roles(stack) if r["role"] == "master")
     rpc = local.rpc().supervisor
     rpc.stopProcess("jobs")   # the queue only grows: every acknowledged job must still be in it
@@ -116,8 +118,11 @@ def queue_master_lost(stack, rate: float = 40, seconds_after: float = 3) -> dict
             client.stop.wait(seconds_after)
         acknowledged = client.acknowledged()
         have = queued_jobs(local, plan)
+        lost = acknowledged - have
         result = {"rto_s": round(client.longest_gap_s(at), 2), "acknowledged": len(acknowledged),
-                  "lost": len(acknowledged - have), "failed_requests": sum(1 for _, s, _ in client.outcomes if s != 200)}
+                  "lost": len(lost), "failed_requests": sum(1 for _, s, _ in client.outcomes if s != 200),
+                  # when each lost job was answered, in seconds from the fault: what went wrong, and when
+                  "lost_at_s": sorted(round(t - at, 2) for t, _, job in client.outcomes if job in lost)}
     finally:
         rpc.startProcess("jobs")
     wait_until(lambda: _whole(stack, len(nodes)), 90, "the old master back as a replica")
