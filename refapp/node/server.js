@@ -101,6 +101,8 @@ function redisClient(urlVar, passwordVar, blockMs = 0, connectVar = 'REDIS_CONNE
   };
   // The queue with replicas (REDIS_SENTINELS): the master the Sentinels name. ioredis asks them
   // again on every reconnect and drops a connection whose node answers READONLY (a demoted master).
+  // failoverDetector: a hung master keeps its TCP connection open, and a command timeout does not
+  // reconnect; Sentinel's +switch-master does (measured: 24 s to the first queued job without it).
   if (urlVar === 'REDIS_URL' && process.env.REDIS_SENTINELS) {
     return new Redis({
       ...options,
@@ -110,6 +112,7 @@ function redisClient(urlVar, passwordVar, blockMs = 0, connectVar = 'REDIS_CONNE
       }),
       name: process.env.REDIS_SENTINEL_MASTER,
       sentinelPassword: secret('REDIS_SENTINEL_PASSWORD'),
+      failoverDetector: true,
       db: Number(new URL(process.env.REDIS_URL).pathname.slice(1) || 0),
     });
   }
