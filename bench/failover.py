@@ -4,9 +4,10 @@ commit, or clients without a queued job (the RTO a user sees), per fault over se
 was lost, and what rpo 0 costs each commit against asynchronous replication (rpo 1MiB), in one run
 on the same stack. The queue's fault: bench/queuefault.py.
 
-Faults: the leader's node lost (SIGSTOP of its Patroni and every PostgreSQL process, so that nothing
-answers until the leader key expires, then SIGKILL once a standby leads: the machine gone; supervisord
-starting its Patroni again is the machine coming back, and it rejoins through pg_rewind).
+Faults: the leader's postmaster killed, its Patroni killed, and the leader's node lost (SIGSTOP of
+its Patroni and every PostgreSQL process, so that nothing answers until the leader key expires, then
+SIGKILL once a standby leads: the machine gone; supervisord starting its Patroni again is the machine
+coming back, and it rejoins through pg_rewind).
 
 A hung node that is thawed instead of killed is not a trial here: Debian's Patroni 3.0 can let such
 a stale primary take the leader key back (Patroni PR #2787, in 3.1, narrows that window), which is
@@ -40,11 +41,11 @@ def ha_ports(c, base: int = BASE):
     c["tunestack:redis"]["queue"].update(port=base + 40, sentinel_port=base + 50)
 
 
-# A killed postmaster is not among them yet: after other faults its node was sometimes left "start
-# failed" by Patroni 3.0 (twice in about 30 trials); until that is understood it would only flake.
+# "postmaster killed": kill -9 of the leader's postmaster alone. Its backends see it gone and exit;
+# Patroni starts it again in place after crash recovery (a new timeline), as the leader it still is.
 # "patroni killed": kill -9 of the leader's Patroni alone; its postmaster runs on, supervisord starts
-# Patroni again within seconds, and it renews the leader key it still holds: no failover, no stall.
-FAULTS = ("node lost", "patroni killed")
+# Patroni again within seconds, and it renews the leader key it still holds: no failover.
+FAULTS = ("node lost", "postmaster killed", "patroni killed")
 
 
 def _members(stack) -> list[dict]:
@@ -93,6 +94,9 @@ def fault_trial(stack, fault: str, seconds_after: float = 3) -> dict:
         wait_until(lambda: any(m["role"] == "leader" and not m["name"].endswith(f"-{index}") for m in _members(stack)),
                    120, "a new leader")
         # the fault fails the writes in flight: wait for the first commit after the outage
+        wait_until(lambda: writer.outages and len(writer.outages[-1]) == 2, 120, f"writes resuming after: {fault}")
+    elif fault == "postmaster killed":   # its backends notice and exit; Patroni starts it again in place
+        os.kill(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
         wait_until(lambda: writer.outages and len(writer.outages[-1]) == 2, 120, f"writes resuming after: {fault}")
     else:   # patroni killed
         old = _patroni_pid(stack, index)
