@@ -26,6 +26,10 @@ def queue_ha_files(plan, layout, env: Environment) -> dict[str, str]:
         files[f"redis-{queue_replica_instance(i)}.conf"] = env.get_template("redis.conf.j2").render(
             stack=plan.stack, role="queue", instance=queue_replica_instance(i), settings=settings,
             secrets_dir=layout.secrets_dir, data_dir=layout.data_dir)
+    # a failover in progress ends well within half of failover-timeout (seconds here)
+    files["redis-node.sh"] = env.get_template("redis-node.sh.j2").render(
+        stack=plan.stack, name=plan.queue_ha["master name"].text,
+        wait_s=plan.queue_ha["failover-timeout"].value // 2000)
     for i, member in enumerate(plan.queue_ha["sentinels"].value):
         files[f"sentinel-{i}.conf"] = env.get_template("sentinel.conf.j2").render(
             stack=plan.stack, member=member, index=i, master=nodes[0], name=plan.queue_ha["master name"].text,

@@ -51,13 +51,15 @@ def test_the_local_stack_maps_its_user_to_the_superuser_by_peer(tmp_path):
 
 def test_secret_files_escape_for_their_format():
     pw = {"app": 'a"b', "jobs": "j", "admin": "x", "migrator": "m", "redis-cache": "c c", "redis-queue": "q",
-          "runtime": "r"}
+          "runtime": "r", "redis-sentinel": "s"}
     files = secret_files(pw)["service-secrets"]
     # PgBouncer manual (auth_file): a double quote inside a field is doubled.
     assert files["pgbouncer-userlist.txt"].splitlines()[0] == '"app" "a""b"'
     # redis.conf: a value with a space is double-quoted (sdssplitargs).
     assert files["redis-cache.conf"] == 'requirepass "c c"\n'
-    assert files["redis-queue.conf"] == "requirepass q\n"
+    # the queue's nodes log in to each other with it too (redis.queue.replicas)
+    assert files["redis-queue.conf"] == "requirepass q\n# a replica logs in to its master with the queue's password " \
+                                        "(every node may become either)\nmasterauth q\n"
 
 
 

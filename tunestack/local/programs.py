@@ -10,7 +10,7 @@ from ..servers import pg_bin, which
 from .appbuild import BUILT, app_build_id, app_commands
 from .cluster import cluster_programs
 from .folders import StateFolders
-from .sentinel import queue_ha_programs
+from .sentinel import queue_ha_programs, queue_node_command
 
 WEB_ONLY = {"TUNESTACK_RUNTIME_TOKEN_FILE"}   # the jobs never serve a runtime report
 
@@ -47,7 +47,8 @@ def _server_programs(folders: StateFolders, plan, pw: dict[str, str]) -> list[di
         dict(name="redis-cache", user=user, startsecs=1, stopsignal="TERM",
              command=f"{which('redis-server')} {etc}/redis-cache.conf --daemonize no"),
         dict(name="redis-queue", user=user, startsecs=1, stopsignal="TERM",
-             command=f"{which('redis-server')} {etc}/redis-queue.conf --daemonize no"),
+             command=queue_node_command(plan, folders, 0) if plan.queue_ha else
+             f"{which('redis-server')} {etc}/redis-queue.conf --daemonize no"),
     ] + queue_ha_programs(plan, folders)
 
 

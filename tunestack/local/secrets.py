@@ -60,7 +60,9 @@ def secret_files(pw: dict[str, str]) -> dict[str, dict[str, str]]:
                                                   admin=pw["admin"]),
             "redis-cache.conf": render_text("redis-secrets.conf.j2", password=pw["redis-cache"]),
             # masterauth too: with redis.queue.replicas any queue node may replicate another
-            "redis-queue.conf": render_text("redis-secrets.conf.j2", password=pw["redis-queue"], masterauth=True)},
+            "redis-queue.conf": render_text("redis-secrets.conf.j2", password=pw["redis-queue"], masterauth=True),
+            # a queue node asks the Sentinels whom to follow before it starts (redis-node.sh)
+            "redis-sentinel-password": pw["redis-sentinel"]},
     }
 
 

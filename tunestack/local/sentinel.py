@@ -40,13 +40,24 @@ def queue_program_ports(plan) -> dict[str, int]:
     return out
 
 
+def queue_node_command(plan, folders: StateFolders, index: int) -> str:
+    """Node `index` through redis-node.sh (queuefiles.py): a replica of the master the Sentinels name
+    when they name another node, else a master."""
+    node, program = plan.queue_ha["nodes"].value[index], queue_node_program(index)
+    sentinels = " ".join(s.endpoint for s in plan.queue_ha["sentinels"].value)
+    return (f"/bin/sh {folders.etc}/redis-node.sh {which('redis-server')} {which('redis-cli')} "
+            f"{folders.etc}/{program}.conf {node.address} {node.port} "
+            f"{folders.service_secrets}/redis-sentinel-password {sentinels}")
+
+
 def queue_ha_programs(plan, folders: StateFolders) -> list[dict]:
     """The replicas, then the Sentinels (each from its own rewritable copy of its file)."""
     if not plan.queue_ha:
         return []
     server = which("redis-server")
-    progs = [dict(name=p, user=folders.user, startsecs=1, stopsignal="TERM",
-                  command=f"{server} {folders.etc}/{p}.conf --daemonize no") for p in replica_programs(plan)]
+    progs = [dict(name=queue_node_program(i), user=folders.user, startsecs=1, stopsignal="TERM",
+                  command=queue_node_command(plan, folders, i))
+             for i in range(1, len(plan.queue_ha["nodes"].value))]
     progs += [dict(name=p, user=folders.user, startsecs=1, stopsignal="TERM",
                    command=f"{server} {folders.data / p / 'sentinel.conf'} --sentinel --daemonize no")
               for p in sentinel_programs(plan)]
