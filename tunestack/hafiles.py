@@ -41,8 +41,8 @@ def dynamic_config(plan) -> dict:
     ha = plan.ha
     parameters = {k: plan.postgres[k].text for k in DCS_PARAMETERS if k in plan.postgres}
     parameters.setdefault("wal_level", "replica")
-    return {**{k: ha[k].value for k in ("ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover",
-                                        "synchronous_mode", "synchronous_mode_strict")},
+    return {**{k: ha[k].value for k in ("ttl", "loop_wait", "retry_timeout", "primary_start_timeout",
+                                        "maximum_lag_on_failover", "synchronous_mode", "synchronous_mode_strict")},
             "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": parameters}}
 
 

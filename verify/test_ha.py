@@ -44,7 +44,7 @@ def test_one_leader_and_every_node_running(host, ha, record):
 
 def test_patroni_runs_the_planned_timings(host, ha, record):
     config = rest(host, ha["nodes"].value[0], "/config")
-    keys = ("ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode")
+    keys = ("ttl", "loop_wait", "retry_timeout", "primary_start_timeout", "maximum_lag_on_failover", "synchronous_mode")
     planned = {k: ha[k].value for k in keys}
     record(planned, {k: config.get(k) for k in keys}, all(config.get(k) == v for k, v in planned.items()))
 

@@ -5,18 +5,18 @@ import pytest
 from tunestack.postgres.patroni import min_rto_s, timings
 
 TABLE = [
-    # rto s, ttl, loop_wait, retry_timeout
-    (26, 20, 2, 9),      # the shortest: Patroni's minimum ttl
-    (30, 23, 3, 10),     # the default (Pigsty's pg_rto 30)
-    (60, 50, 6, 22),
-    (120, 104, 12, 46),
+    # rto s, ttl, loop_wait, retry_timeout, primary_start_timeout
+    (26, 20, 2, 9, 18),      # the shortest: Patroni's minimum ttl
+    (30, 23, 3, 10, 20),     # the default (Pigsty's pg_rto 30)
+    (60, 50, 6, 22, 44),
+    (120, 104, 12, 46, 92),
 ]
 
 
-@pytest.mark.parametrize("rto,ttl,loop_wait,retry", TABLE)
-def test_timings_keep_patronis_rule_and_the_rto(rto, ttl, loop_wait, retry):
+@pytest.mark.parametrize("rto,ttl,loop_wait,retry,start", TABLE)
+def test_timings_keep_patronis_rule_and_the_rto(rto, ttl, loop_wait, retry, start):
     t = timings(rto)
-    assert (t.ttl, t.loop_wait, t.retry_timeout) == (ttl, loop_wait, retry)
+    assert (t.ttl, t.loop_wait, t.retry_timeout, t.primary_start_timeout) == (ttl, loop_wait, retry, start)
     assert t.loop_wait + 2 * t.retry_timeout <= t.ttl and t.ttl >= 20 and t.retry_timeout >= 3
     assert t.worst_rto_s <= rto
 
@@ -31,3 +31,6 @@ def test_below_the_minimum_ttl_there_is_no_plan():
 def test_every_allowed_rto_plans(rto):
     t = timings(rto)
     assert t.loop_wait + 2 * t.retry_timeout <= t.ttl <= rto
+    # Patroni docs, primary_start_timeout: a crashed primary's worst case is loop_wait +
+    # primary_start_timeout + loop_wait (then the promotion and the check): within the RTO too
+    assert 0 < t.primary_start_timeout and t.worst_crash_rto_s <= rto

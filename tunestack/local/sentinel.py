@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..queuefiles import queue_replica_instance
 from ..servers import which
-from .errors import LocalStackError, wait_until
+from .errors import wait_until
 from .folders import StateFolders
 
 
@@ -202,10 +202,3 @@ def sentinel_master(client, name: str) -> dict[str, str]:
     flat = client.execute_command("SENTINEL", "MASTER", name)
     return dict(zip(flat[::2], flat[1::2]))
 
-
-def require_queue_master(sentinels: QueueSentinels, plan):
-    master = sentinels.master(plan)
-    if master is None:
-        raise LocalStackError("no Sentinel names a master for the queue now (tunestack status shows each node); "
-                              "nothing was changed")
-    return master

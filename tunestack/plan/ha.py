@@ -121,6 +121,13 @@ def patroni_settings(spec: StackSpec) -> dict[str, Setting]:
                                                   f"allows ({t.loop_wait} + 2 × {t.retry_timeout} ≤ {t.ttl}): etcd or "
                                                   "network trouble shorter than this never demotes the primary",
                                  rule="the most loop_wait + 2 × retry_timeout ≤ ttl allows (Patroni docs)"),
+        "primary_start_timeout": Setting(t.primary_start_timeout, f"rto {ha.rto_ms // 1000}s − 2 × loop_wait − promotion "
+                                         f"{PROMOTE_S}s − health check {CHECK_S}s: how long Patroni tries to start a "
+                                         "crashed primary again in place before a standby takes over; Patroni's "
+                                         "default 300 s would break the RTO"
+                                         + ("" if ha.rpo_bytes == 0 else ", and an asynchronous standby that takes "
+                                            "over may lack up to the rpo of committed work"),
+                                         rule="what the RTO leaves after two loops, promotion and health check"),
         "worst-case rto": Setting(t.worst_rto_s * 1000, f"ttl {t.ttl}s + loop_wait {t.loop_wait}s + promotion + "
                                                         "health check, from the last leader-key renewal",
                                   text=f"{t.worst_rto_s}s", unit="ms"),

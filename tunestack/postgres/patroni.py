@@ -6,7 +6,13 @@ retried before the leader demotes, minimum 3), under the rule loop_wait + 2 × r
 
 A lost primary's worst case, from its last leader-key renewal: the key lives `ttl`, a standby
 notices within `loop_wait`, promotes (PROMOTE_S) and the load balancer sees the new primary within
-its health check (CHECK_S). What is left of the RTO after the last three is the ttl."""
+its health check (CHECK_S). What is left of the RTO after the last three is the ttl.
+
+A crashed primary (its postmaster gone, Patroni alive) is Patroni's other worst case (docs,
+`primary_start_timeout`): noticed within `loop_wait`, started again in place for up to
+`primary_start_timeout`, then its leader key is released and a standby takes over within
+`loop_wait`, a promotion and a check. Patroni's default of 300 s would let that last five minutes
+whatever the RTO; what the RTO leaves after the rest is the timeout."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -24,10 +30,17 @@ class Timings(NamedTuple):
     ttl: int
     loop_wait: int
     retry_timeout: int
+    primary_start_timeout: int
 
     @property
     def worst_rto_s(self) -> int:
         return self.ttl + self.loop_wait + PROMOTE_S + CHECK_S
+
+    @property
+    def worst_crash_rto_s(self) -> int:
+        """A crashed primary that does not start again (Patroni docs: loop_wait + primary_start_timeout
+        + loop_wait), with the promotion and the check."""
+        return 2 * self.loop_wait + self.primary_start_timeout + PROMOTE_S + CHECK_S
 
 
 def loop_wait_for(rto_s: int) -> int:
@@ -52,4 +65,5 @@ def timings(rto_s: int) -> Timings:
         raise ValueError(f"an RTO of {rto_s}s leaves a ttl of {ttl}s; Patroni's minimum is {MIN_TTL_S}s")
     retry = (ttl - loop_wait) // 2
     assert retry >= MIN_RETRY_TIMEOUT_S and loop_wait + 2 * retry <= ttl
-    return Timings(ttl, loop_wait, retry)
+    start = rto_s - 2 * loop_wait - PROMOTE_S - CHECK_S
+    return Timings(ttl, loop_wait, retry, start)
