@@ -164,3 +164,13 @@ def test_no_job_is_lost_when_a_backend_is_killed(stack, service):
 
 def test_the_queues_master_lost_loses_no_acknowledged_job(stack):
     queue_master_lost_trial(stack)
+
+
+def test_putting_a_queue_with_replicas_back_is_refused_and_touches_nothing(stack):
+    """One node's folder put back would be overwritten by its master's, or overwrite its replicas."""
+    before = stack.cli("status", "--json").stdout
+    res = stack.cli("restore", "--to", "latest", "--replace", "--queue", "--yes")
+    assert res.returncode == 2 and "replicas under Sentinel" in res.stderr and "Traceback" not in res.stderr
+    after = json.loads(stack.cli("status", "--json").stdout)
+    assert {p: s["pid"] for p, s in after["programs"].items()} == \
+        {p: s["pid"] for p, s in json.loads(before)["programs"].items()}, "nothing was restarted"

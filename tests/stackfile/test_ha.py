@@ -68,3 +68,13 @@ def test_a_port_on_the_read_only_service_is_refused(tmp_path, capsys):
     doc = yaml.safe_load(local_with(replicas=1))
     doc["config"]["tunestack:pgbouncer"]["port"] = doc["config"][PG]["port"] + 3
     check(tmp_path, capsys, "replica-port-taken", yaml.safe_dump(doc), ["a port not already taken"])
+
+
+def test_a_stack_of_one_machine_per_node_plans(tmp_path, capsys):
+    """A db host with one machine per PostgreSQL node is the point of replicas; such a file was
+    refused until db and cache hosts could have more than one machine."""
+    from tunestack.cli import main
+
+    path = tmp_path / "Pulumi.ha.yaml"
+    path.write_text(staging_ha(replicas=2))
+    assert main(["plan", "--stack-file", str(path)]) == 0, capsys.readouterr().err

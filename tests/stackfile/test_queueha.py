@@ -63,3 +63,11 @@ CASES = [
 @pytest.mark.parametrize("case,text,fragments", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(tmp_path, capsys, case, text, fragments):
     check(tmp_path, capsys, case, text, fragments)
+
+
+def test_a_cache_host_with_one_machine_per_queue_node_plans(tmp_path, capsys):
+    from tunestack.cli import main
+
+    path = tmp_path / "Pulumi.q.yaml"
+    path.write_text(staging_queue(cache_count=2, replicas=1))
+    assert main(["plan", "--stack-file", str(path)]) == 0, capsys.readouterr().err
