@@ -134,7 +134,9 @@ class Runs:
         from ..paths import VERIFY
 
         o = self.opts
-        cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-p", "no:cacheprovider", "-q", "--no-header", "-rfE",
+        # -o addopts=: the project's own test options (pyproject.toml) are not verify's
+        cmd = [sys.executable, "-m", "pytest", str(VERIFY), "-o", "addopts=", "-p", "no:cacheprovider", "-q",
+               "--no-header", "-rfE",
                "--tb=line", f"--hosts={hosts}", "--stack", self.stack, "--target", o.target,
                "--secrets-dir", self.secrets, "--control-dir", self.control,
                "--pgbackrest-config", self.pgbackrest_config, "--report", str(report), *testinfra_options(o, machine)]

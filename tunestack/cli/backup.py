@@ -182,7 +182,8 @@ def run_restore(args) -> int:
     stack = _local_only(args, "restore")
     plan = stack.plan()
     target, backup, folder = stack.restore.check(plan, args.to, args.into)   # exit 2, nothing touched
-    if args.queue and plan.queue_ha:   # one node's folder put back would be overwritten by its master, or overwrite its replicas
+    # one node's folder put back would be overwritten by its master's, or overwrite its replicas
+    if args.queue and plan.queue_ha:
         raise UsageError(f"--queue: stack {plan.stack} runs the queue with replicas under Sentinel: putting it back is "
                          "not built yet; nothing was changed. Restore without --queue, or take the replicas out first")
     if args.queue and not QueueRestore(stack).has_snapshot(backup.label):
