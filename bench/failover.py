@@ -41,8 +41,11 @@ def ha_ports(c, base: int = BASE):
     c["tunestack:redis"]["queue"].update(port=base + 40, sentinel_port=base + 50)
 
 
-# "postmaster killed": kill -9 of the leader's postmaster alone. Its backends see it gone and exit;
+# "postmaster killed": kill -9 of the leader's postmaster and its backends (its process group).
 # Patroni starts it again in place after crash recovery (a new timeline), as the leader it still is.
+# The postmaster alone killed is not a trial: in the 25th such trial a process it left behind still
+# held its shared memory ("pre-existing shared memory block is still in use"), Patroni 3.0 tried
+# crash recovery once, and the node stayed "start failed" (writes went on: a standby took over).
 # "patroni killed": kill -9 of the leader's Patroni alone; its postmaster runs on, supervisord starts
 # Patroni again within seconds, and it renews the leader key it still holds: no failover.
 FAULTS = ("node lost", "postmaster killed", "patroni killed")
@@ -95,8 +98,8 @@ def fault_trial(stack, fault: str, seconds_after: float = 3) -> dict:
                    120, "a new leader")
         # the fault fails the writes in flight: wait for the first commit after the outage
         wait_until(lambda: writer.outages and len(writer.outages[-1]) == 2, 120, f"writes resuming after: {fault}")
-    elif fault == "postmaster killed":   # its backends notice and exit; Patroni starts it again in place
-        os.kill(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+    elif fault == "postmaster killed":   # with its backends (its process group): see FAULTS
+        os.killpg(os.getpgid(int((data / "postmaster.pid").read_text().split()[0])), signal.SIGKILL)
         wait_until(lambda: writer.outages and len(writer.outages[-1]) == 2, 120, f"writes resuming after: {fault}")
     else:   # patroni killed
         old = _patroni_pid(stack, index)

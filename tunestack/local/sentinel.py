@@ -108,19 +108,21 @@ class QueueSentinels:
                               socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
 
     def master(self, plan):
-        """The node the first Sentinel that answers calls the master, or None when none answers."""
+        """The node the Sentinels call the master, or None when none answers. Of several answers the
+        one with the highest config-epoch: right after a failover only the Sentinel that led it knows
+        the new master (redis-node.sh decides the same way)."""
         import redis as redis_py
 
-        name = plan.queue_ha["master name"].text
+        name, best = plan.queue_ha["master name"].text, (-1, None)
         for member in plan.queue_ha["sentinels"].value:
             try:
-                addr = self.sentinel(member).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+                state = sentinel_master(self.sentinel(member), name)
             except redis_py.RedisError:
                 continue
-            if addr:
-                return next((n for n in plan.queue_ha["nodes"].value if (n.address, n.port) == (addr[0], int(addr[1]))),
-                            None)
-        return None
+            epoch = int(state.get("config-epoch", -1))
+            if epoch > best[0]:
+                best = (epoch, (state.get("ip"), int(state.get("port", 0))))
+        return next((n for n in plan.queue_ha["nodes"].value if (n.address, n.port) == best[1]), None)
 
     def attach_replicas(self, plan) -> list[str]:
         """Point every node that is not Sentinel's master (node 0 before any Sentinel runs) at it;
