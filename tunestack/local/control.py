@@ -13,10 +13,11 @@ from ..render import render_text
 from ..scram import scram_verifier
 from ..servers import port_open, psql_socket
 from .apply import REDIS_LIVE
-from .cluster import LocalCluster, postgres_programs, program_ports
+from .cluster import LocalCluster, postgres_programs
 from .errors import LocalStackError, wait_until
 from .folders import StateFolders
-from .sentinel import QueueSentinels, queue_program_ports
+from .ports import server_ports
+from .sentinel import QueueSentinels
 from .supervisor import Supervisor
 
 
@@ -43,7 +44,7 @@ class Servers:
         return res.stdout
 
     def start(self, plan, services: list[str]) -> None:
-        self.supervisor.start(services, {**plan.ports(), **program_ports(plan), **queue_program_ports(plan)})
+        self.supervisor.start(services, server_ports(plan))
         if postgres_programs(plan)[-1] in services:   # PostgreSQL's last program: it serves once that runs
             self.wait_serving("postgres", plan)
 
@@ -80,7 +81,7 @@ class Servers:
             self.cluster.wait_ready(plan)
             wait_until(lambda: self.psql(plan, "SELECT 1").strip() == "1", 60, "the primary accepting queries")
             return
-        ports = {**plan.ports(), **queue_program_ports(plan)}
+        ports = server_ports(plan)
         if service in ports:
             wait_until(lambda: port_open(ports[service]), 60, f"{service} on port {ports[service]}")
         if service == "postgres":
@@ -129,7 +130,7 @@ class Servers:
         import redis as redis_py
 
         instance = instance or role
-        port = port or {**plan.ports(), **queue_program_ports(plan)}[f"redis-{instance}"]
+        port = port or server_ports(plan)[f"redis-{instance}"]
         client = redis_py.Redis(host="127.0.0.1", port=port, password=self.passwords.get()[f"redis-{role}"],
                                 socket_timeout=5)
         try:

@@ -38,12 +38,18 @@ def supervisord_pid(run_dir: Path) -> int | None:
         return None
 
 
-def listening_ports(plan) -> dict[str, int]:
-    """Every port a local stack's processes listen on: the servers and the canary slot."""
+def server_ports(plan) -> dict[str, int]:
+    """Each server program's port: the plan's services, Patroni's and etcd's programs, the queue's
+    replicas and Sentinels."""
     from .cluster import program_ports
     from .sentinel import queue_program_ports
 
-    ports = {**plan.ports(), **program_ports(plan), **queue_program_ports(plan)}
+    return {**plan.ports(), **program_ports(plan), **queue_program_ports(plan)}
+
+
+def listening_ports(plan) -> dict[str, int]:
+    """Every port a local stack's processes listen on: the servers and the canary slot."""
+    ports = server_ports(plan)
     if "canary_port" in plan.rollout:
         ports["web-canary"] = plan.rollout["canary_port"].value
     return ports

@@ -2,10 +2,10 @@
 Sentinels as supervisord programs beside `redis-queue` (node 0), and what `up`, `status` and
 `verify` ask of them.
 
-No node's file says `replicaof`: every node starts as a master of its own data, and who replicates
-whom is Sentinel's alone. `up` points each node that is not Sentinel's master at it (REPLICAOF);
-Sentinel does the same for a node that comes back after a failover. A restarted node can thus
-never follow a master that no longer is one. Sentinel rewrites its own config file, so each gets
+No node's file says `replicaof`: who replicates whom is Sentinel's alone. Each node starts through
+redis-node.sh (queuefiles.py), as a replica of the master the Sentinels name, or as a master when
+it is that master or no Sentinel answers; `up` then points each node that is not Sentinel's master
+at it (REPLICAOF), and Sentinel does the same for a node that comes back after a failover. Sentinel rewrites its own config file, so each gets
 a copy in its data folder, made once from the rendered file with the passwords added."""
 from __future__ import annotations
 
