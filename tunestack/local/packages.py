@@ -21,7 +21,8 @@ RAILS_LIBRARIES = ("ruby-activerecord", "ruby-railties", "ruby-actionpack", "rub
                    "ruby-connection-pool", "libjemalloc2")
 # The Go reference app (refapp/go) builds GOPATH-style from Debian's Go library packages: no module proxy.
 GO_PACKAGES = ("golang-go", "golang-github-lib-pq-dev", "golang-github-gomodule-redigo-dev",
-               "golang-github-prometheus-client-golang-dev")
+               "golang-github-prometheus-client-golang-dev",
+               "golang-github-fzambia-sentinel-dev")   # redigo through Redis Sentinel (redis.queue.replicas)
 # The Node reference app: Debian's nodejs and npm where the machine has no Node of its own.
 NODE_BINARIES = {"node": "nodejs", "npm": "npm"}
 # What the tests and benchmarks add: load generation, the Docker engine and the multihost test bed.
