@@ -6,13 +6,16 @@ from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServe
                         BackupRepositoryArgs, DatabasePassword,
                         DatabasePasswordArgs, DockerHosts,
                         DockerHostsArgs, LoadBalancer, LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
+                        PostgresCluster, PostgresClusterArgs,
                         PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, RolloutGuard, RolloutGuardArgs,
                         StackCertificates, StackCertificatesArgs, StackImages, StackImagesArgs, StackSecrets,
                         StackSecretsArgs)
 from components._container import Publish
 from components.app import Replica
+from components.cluster import Machine, Passwords, cluster_hba
 from tunestack.errors import BudgetError, Problem, StackError
-from tunestack.images import images_by_machine, migration_image
+from tunestack.hafiles import REPLICATION_USER, etcd_args
+from tunestack.images import images_by_machine, migration_image, migration_machine
 from tunestack.plan import build_plan, container_name
 from tunestack.plan.backupserver import CERT_FILE as BACKUP_CERT, KEY_FILE as BACKUP_KEY
 from tunestack.plan.rollout import running
@@ -46,42 +49,73 @@ stack_images = StackImages(f"{stack}-images", StackImagesArgs(hosts.providers, h
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
 secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("dbPassword"),
                                                             config.get_secret("redisPassword"),
-                                                            config.get_secret("dbPasswordPrevious")))
+                                                            config.get_secret("dbPasswordPrevious"), ha=bool(plan.ha)))
 certs = StackCertificates(f"{stack}-tls", StackCertificatesArgs(stack, plan.tls, config.get("tlsCaCert"),
                                                               config.get_secret("tlsCaKey")))
 
-postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
-    hosts.providers[db_machine], network.networks[db_machine].name, stack_images.image_id(db_machine, images["postgres"]),
-    hosts.urls[db_machine],
-    starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
-    plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
-    secrets.migrator_password, secrets.jobs_password, major=spec.postgres.version,
-    tls_files=certs.files("postgres"), backup_conf=starts.get("pgbackrest.conf"), stanza=plan.backup["stanza"].value,
-    backup_cron=starts.get("backup.cron"),
-    backup_tls_files=certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
-    backup_agent=Publish(agent.port, agent.address) if agent else None,
-    repository_server=(repo_server.name, repo_server.address) if repo_server else None),
-    opts=pulumi.ResourceOptions(depends_on=[stack_images]))
+
+
+def machine(name: str, index: int) -> Machine:
+    key = (name, index)
+    return Machine(hosts.providers[key], network.networks[key].name, stack_images.image_id(key, images["postgres"]),
+                   hosts.urls[key])
+
+
+if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to the primary (cluster.py)
+    cluster = PostgresCluster(container_name(stack, "pg"), PostgresClusterArgs(
+        [(n, machine(n.host, n.machine)) for n in plan.ha["nodes"].value],
+        [(m, machine(m.host, m.machine)) for m in plan.ha["etcd members"].value],
+        Machine(hosts.providers[cache_machine], network.networks[cache_machine].name,
+                stack_images.image_id(cache_machine, images["haproxy"]), hosts.urls[cache_machine]),
+        {**files, **starts}, {m.name: etcd_args(plan, m, "/var/lib/tunestack/etcd", listen="0.0.0.0")
+                              for m in plan.ha["etcd members"].value},
+        plan.container(db.name, "postgres"), plan.container(db.name, "etcd") or plan.container(cache.name, "etcd"),
+        plan.container(cache.name, "haproxy"), where["postgres"].reach,
+        Passwords(secrets.admin_password, secrets.migrator_password, secrets.jobs_password, *secrets.ha.values()),
+        cluster_hba(bool(certs.files("postgres")), REPLICATION_USER), tls_files=certs.files("postgres"),
+        backup_files={k: v for k, v in {"/etc/pgbackrest/pgbackrest.conf": starts.get("pgbackrest.conf")}.items() if v}
+        | certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
+        hosts=dict([(repo_server.name, repo_server.address)]) if repo_server else {}),
+        opts=pulumi.ResourceOptions(depends_on=[stack_images]))
+    postgres = None
+else:
+    postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
+        hosts.providers[db_machine], network.networks[db_machine].name, stack_images.image_id(db_machine, images["postgres"]),
+        hosts.urls[db_machine],
+        starts["postgresql.live.conf"], files["roles.sql"], starts["postgresql.conf"],
+        plan.container(db.name, "postgres"), spec.postgres.port, where["postgres"].publish, secrets.admin_password,
+        secrets.migrator_password, secrets.jobs_password, major=spec.postgres.version,
+        tls_files=certs.files("postgres"), backup_conf=starts.get("pgbackrest.conf"), stanza=plan.backup["stanza"].value,
+        backup_cron=starts.get("backup.cron"),
+        backup_tls_files=certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
+        backup_agent=Publish(agent.port, agent.address) if agent else None,
+        repository_server=(repo_server.name, repo_server.address) if repo_server else None),
+        opts=pulumi.ResourceOptions(depends_on=[stack_images]))
 # pgBackRest's repository on another host of the stack (plan: backup → repository server).
 backup_repository = BackupRepository(repo_server.name, BackupRepositoryArgs(
     hosts.providers[(repo_server.host, 0)], network.networks[(repo_server.host, 0)].name,
     stack_images.image_id((repo_server.host, 0), images["postgres"]), hosts.urls[(repo_server.host, 0)],
     starts["pgbackrest.repository.conf"], plan.container(repo_server.host, repo_server.service), repo_server.port,
     repo_server.address, (agent.name, agent.address), plan.backup["stanza"].value, starts["backup.cron"],
-    certs.files("backup-repo", BACKUP_CERT, BACKUP_KEY), [postgres.container, *postgres.live]),
+    certs.files("backup-repo", BACKUP_CERT, BACKUP_KEY),
+    [*cluster.nodes, *cluster.live] if plan.ha else [postgres.container, *postgres.live]),
     opts=pulumi.ResourceOptions(depends_on=[stack_images])) if repo_server else None
+bouncer_machine = (where["pgbouncer"].host.name, 0)   # the db machine, or with standbys the cache host
 pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
-    hosts.providers[(db.name, 0)], network.networks[(db.name, 0)].name, stack_images.image_id(db_machine, images["pgbouncer"]), hosts.urls[(db.name, 0)],
-    starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], postgres.container.id,
-    plan.container(db.name, "pgbouncer"), spec.pgbouncer.port,
+    hosts.providers[bouncer_machine], network.networks[bouncer_machine].name,
+    stack_images.image_id(bouncer_machine, images["pgbouncer"]), hosts.urls[bouncer_machine],
+    starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], cluster.proxy.id if plan.ha else postgres.container.id,
+    plan.container(bouncer_machine[0], "pgbouncer"), spec.pgbouncer.port,
     where["pgbouncer"].publish, secrets.admin_password, secrets.jobs_password,
     tls_files=certs.files("pgbouncer") or certs.client_files()),   # it verifies PostgreSQL too
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, postgres]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, *([cluster.proxy, *cluster.proxy_live] if plan.ha else [postgres])]))
 # The app role's password reaches the running servers before the replicas; during a rotation's
 # first `up` the servers keep the previous one (components/dbpassword.py).
 db_password = DatabasePassword(f"{stack}-db-password", DatabasePasswordArgs(
-    hosts.urls[db_machine], postgres.container, pgbouncer.container,
-    secrets.db_password if secrets.db_password_previous is None else secrets.db_password_previous))
+    hosts.urls[db_machine], cluster.nodes[0] if plan.ha else postgres.container, pgbouncer.container,
+    secrets.db_password if secrets.db_password_previous is None else secrets.db_password_previous,
+    nodes=[(hosts.urls[(n.host, n.machine)], c) for n, c in zip(plan.ha["nodes"].value, cluster.nodes)] if plan.ha else [],
+    bouncer_host_url=hosts.urls[bouncer_machine]))
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name,
     stack_images.image_id(cache_machine, images["redis"]), inst.role, files,
@@ -94,11 +128,13 @@ redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs
 rollout_guard = RolloutGuard(f"{stack}-rollout-guard", RolloutGuardArgs(
     container_name(stack, "lb"), hosts.urls[cache_machine], images.get("canary_app") or "",
     sum(1 for r in running(plan.replicas) if r.track == "canary")))
+migrate_machine = migration_machine(plan)   # beside PostgreSQL, or the proxy to the primary
 migration = AppMigration(f"{stack}-migrate", AppMigrationArgs(
-    hosts.urls[db_machine], network.networks[db_machine].name,
-    stack_images.image_id(db_machine, migration_image(plan)), {k: s.text for k, s in plan.migrate_env.items()},
+    hosts.urls[migrate_machine], network.networks[migrate_machine].name,
+    stack_images.image_id(migrate_machine, migration_image(plan)), {k: s.text for k, s in plan.migrate_env.items()},
     secrets.migrator_password, certs.ca_pem),
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, postgres]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard,
+                                            *([cluster.proxy, *cluster.proxy_live] if plan.ha else [postgres])]))
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
                     r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish, r.port)
             for r in running(plan.replicas)]

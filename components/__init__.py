@@ -2,6 +2,7 @@
 compute nothing themselves."""
 from .app import AppServerGroup, AppServerGroupArgs
 from .backup import BackupRepository, BackupRepositoryArgs
+from .cluster import PostgresCluster, PostgresClusterArgs
 from .dbpassword import DatabasePassword, DatabasePasswordArgs
 from .hosts import DockerHosts, DockerHostsArgs
 from .images import StackImages, StackImagesArgs
@@ -19,7 +20,7 @@ __all__ = [
     "AppMigration", "AppMigrationArgs", "AppServerGroup", "AppServerGroupArgs", "BackupRepository",
     "BackupRepositoryArgs", "DatabasePassword", "DatabasePasswordArgs",
     "DockerHosts", "DockerHostsArgs", "LoadBalancer",
-    "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresServer", "PostgresServerArgs",
+    "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresCluster", "PostgresClusterArgs", "PostgresServer", "PostgresServerArgs",
     "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackCertificates", "StackCertificatesArgs",
     "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
 ]

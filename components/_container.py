@@ -61,6 +61,7 @@ class ContainerSpec:
     aliases: list[str] = field(default_factory=list)       # names on the private network; default: `name`
     hosts: dict[str, str] = field(default_factory=dict)    # name → address in /etc/hosts (servers on other hosts)
     entrypoint: list[str] | None = None                    # default: the image's
+    stop_signal: str | None = None                         # default: the image's STOPSIGNAL
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -90,6 +91,7 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         wait=True,              # fail `pulumi up` on a container that never turns healthy
         wait_timeout=180,
         stop_timeout=spec.stop_seconds,
+        stop_signal=spec.stop_signal,
         destroy_grace_seconds=spec.stop_seconds,
         ulimits=spec.ulimits or ([docker.ContainerUlimitArgs(name="nofile", soft=spec.limit.nofile,
                                                              hard=spec.limit.nofile)] if spec.limit.nofile else None),

@@ -12,6 +12,7 @@ class StackSecretsArgs:
     db_password: pulumi.Output[str] | None = None     # tunestack:dbPassword (secret)
     redis_password: pulumi.Output[str] | None = None  # tunestack:redisPassword (secret)
     db_password_previous: pulumi.Output[str] | None = None   # tunestack:dbPasswordPrevious: during a rotation
+    ha: bool = False      # postgres.replicas: Patroni's users, its REST API and etcd get their own
 
 
 class StackSecrets(pulumi.ComponentResource):
@@ -35,4 +36,8 @@ class StackSecrets(pulumi.ComponentResource):
         self.jobs_password = password("jobs", None)        # job processes: their own role and timeouts
         self.admin_password = password("admin", None)
         self.migrator_password = password("migrator", None)   # migrations: not the app's password
+        # Patroni's replication and pg_rewind users, its REST API's writes, etcd's root and Patroni's
+        # etcd user: only with standbys, so a stack without them keeps its resources as they were.
+        self.ha = {k: password(k, None) for k in ("replication", "rewind", "patroni-api", "etcd-root",
+                                                   "etcd-patroni")} if args.ha else {}
         self.register_outputs({})

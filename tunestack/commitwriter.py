@@ -1,7 +1,7 @@
 """Bounded write load that counts what the database acknowledged: one client inserting numbered rows,
 recording every id whose COMMIT came back, each commit's latency, and each outage (first failed
 write, first successful one after it). Failover tests and the HA benchmark read it; only ever
-pointed at loopback servers the caller started."""
+pointed at servers the caller started (loopback, or a test bed's namespaces)."""
 from __future__ import annotations
 
 import threading
@@ -30,12 +30,15 @@ class CommitWriter:
     outages: list[list[float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stop_flag: threading.Event = field(default_factory=threading.Event)
+    host: str = "127.0.0.1"
+    tls: dict[str, str] = field(default_factory=dict)   # libpq's sslmode, sslrootcert: a test bed's TLS
 
     def _connect(self):
         import psycopg
 
-        return psycopg.connect(host="127.0.0.1", port=self.port, dbname=self.dbname, user=self.user,
-                               password=self.password, autocommit=True, connect_timeout=2, prepare_threshold=None)
+        return psycopg.connect(host=self.host, port=self.port, dbname=self.dbname, user=self.user,
+                               password=self.password, autocommit=True, connect_timeout=2, prepare_threshold=None,
+                               **self.tls)
 
     def _commit(self, conn, next_id: int) -> None:
         t0 = time.monotonic()

@@ -33,6 +33,8 @@ class NodePaths:
     socket_dir: str
     pgpass: str          # Patroni writes the replication password here for pg_basebackup: the service's only
     bin_dir: str
+    listen: str = ""     # the address PostgreSQL and the REST API bind; "" = the node's own address
+    post_bootstrap: str = ""   # a script run once on the new cluster's first primary (Patroni bootstrap)
 
 
 def dynamic_config(plan) -> dict:
@@ -48,22 +50,25 @@ def dynamic_config(plan) -> dict:
 
 def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
     ha = plan.ha
+    bind = paths.listen or node.address
+    bootstrap = {"dcs": dynamic_config(plan), "initdb": [{"encoding": "UTF8"}, "data-checksums"]}
+    if paths.post_bootstrap:
+        bootstrap["post_bootstrap"] = paths.post_bootstrap
+    parameters = {"unix_socket_directories": paths.socket_dir, "hba_file": paths.hba_file,
+                  **({"ident_file": paths.ident_file} if paths.ident_file else {}),
+                  **node_archive_command(plan, node, paths)}
     return {
         "scope": ha["scope"].value,
         "name": node.name,
-        "restapi": {"listen": f"{node.address}:{node.rest_port}", "connect_address": f"{node.address}:{node.rest_port}",
+        "restapi": {"listen": f"{bind}:{node.rest_port}", "connect_address": f"{node.address}:{node.rest_port}",
                     "authentication": {"username": RESTAPI_USER}},
         "etcd3": {"hosts": [f"{m.address}:{m.client_port}" for m in ha["etcd members"].value]},
-        "bootstrap": {
-            "dcs": dynamic_config(plan),
-            "initdb": [{"encoding": "UTF8"}, "data-checksums"],
-        },
+        "bootstrap": bootstrap,
         "postgresql": {
-            "listen": f"{node.address}:{node.port}", "connect_address": f"{node.address}:{node.port}",
+            "listen": f"{bind}:{node.port}", "connect_address": f"{node.address}:{node.port}",
             "data_dir": paths.data_dir, "bin_dir": paths.bin_dir, "custom_conf": paths.conf_file,
             "pgpass": paths.pgpass, "use_unix_socket": True, "use_unix_socket_repl": False,
-            "parameters": {"unix_socket_directories": paths.socket_dir, "hba_file": paths.hba_file,
-                           "ident_file": paths.ident_file, **node_archive_command(plan, node, paths)},
+            "parameters": parameters,
             "authentication": {"superuser": {"username": SUPERUSER},
                                "replication": {"username": REPLICATION_USER},
                                "rewind": {"username": REWIND_USER}},
@@ -89,13 +94,15 @@ def patroni_yaml(plan, node: PgNode, paths: NodePaths) -> str:
             + yaml.safe_dump(patroni_config(plan, node, paths), sort_keys=False, width=1000))
 
 
-def etcd_args(plan, member: EtcdMember, data_dir: str) -> list[str]:
+def etcd_args(plan, member: EtcdMember, data_dir: str, listen: str = "") -> list[str]:
     """etcd's command line (its flags; etcd docs, "Configuration flags"): a static cluster of the
-    plan's members, a backend quota sized for Patroni's few keys."""
+    plan's members, a backend quota sized for Patroni's few keys. `listen`: the address it binds
+    when not its own (a container's every interface; its machine publishes the ports)."""
     members = plan.ha["etcd members"].value
+    bind = (lambda url: url.replace(f"//{member.address}:", f"//{listen}:")) if listen else (lambda url: url)
     return [f"--name={member.name}", f"--data-dir={data_dir}",
-            f"--listen-client-urls={member.client_url}", f"--advertise-client-urls={member.client_url}",
-            f"--listen-peer-urls={member.peer_url}", f"--initial-advertise-peer-urls={member.peer_url}",
+            f"--listen-client-urls={bind(member.client_url)}", f"--advertise-client-urls={member.client_url}",
+            f"--listen-peer-urls={bind(member.peer_url)}", f"--initial-advertise-peer-urls={member.peer_url}",
             "--initial-cluster=" + ",".join(f"{m.name}={m.peer_url}" for m in members),
             f"--initial-cluster-token={plan.ha['scope'].value}", "--initial-cluster-state=new",
             f"--quota-backend-bytes={ETCD_QUOTA}", "--auto-compaction-retention=1"]

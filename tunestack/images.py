@@ -36,6 +36,13 @@ def migration_image(plan) -> str | None:
     return images.get("app")
 
 
+def migration_machine(plan) -> Machine:
+    """Where migrations run: beside PostgreSQL, or with standbys beside the proxy that reaches the
+    primary (the cache host, components/cluster.py)."""
+    role = "cache" if plan.ha and plan.placement.docker else "db"
+    return plan.spec.host_with(role).name, 0
+
+
 def images_by_machine(plan) -> dict[Machine, set[str]]:
     """Which image references each machine runs: PostgreSQL and PgBouncer on the db host, and the
     app image whose migration runs beside them (migration_image); both Redis and HAProxy on the
@@ -45,7 +52,12 @@ def images_by_machine(plan) -> dict[Machine, set[str]]:
     db, cache = (spec.host_with("db").name, 0), (spec.host_with("cache").name, 0)
     track = {"stable": images.get("app"), "canary": images.get("canary_app")}
     needs: dict[Machine, set[str]] = {}
-    for machine, ref in [(db, images.get("postgres")), (db, images.get("pgbouncer")), (db, migration_image(plan)),
+    # with standbys: every node's machine and every etcd member's (etcd is in the PostgreSQL image)
+    cluster = [(n.host, n.machine) for n in plan.ha["nodes"].value] + \
+        [(m.host, m.machine) for m in plan.ha["etcd members"].value] if plan.ha else []
+    for machine, ref in [(db, images.get("postgres")), *((m, images.get("postgres")) for m in cluster),
+                         ((plan.placement["pgbouncer"].host.name, 0), images.get("pgbouncer")),
+                         (migration_machine(plan), migration_image(plan)),
                          (cache, images.get("redis")), (cache, images.get("haproxy")),
                          *[((r.host, r.machine), track[r.track]) for r in running(plan.replicas)],
                          *([((plan.backup["repository server"].value.host, 0), images.get("postgres"))]

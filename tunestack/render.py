@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from .hafiles import NodePaths, patroni_yaml
+from .harender import container_patroni_files, node_paths, patroni_files, postgres_proxy_cfg, primary_service
 from .queuefiles import queue_ha_files
 
 from .paths import TEMPLATES
@@ -205,7 +205,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         files["gunicorn.conf.py"] = env.get_template("gunicorn.conf.py.j2").render(
             stack=plan.stack, app=plan.app, bind=plan.placement.app_bind)
     files["haproxy.cfg"] = haproxy_cfg(plan, layout, env)
-    files.update(patroni_files(plan, layout) | queue_ha_files(plan, layout, env))
+    files.update(postgres_proxy_cfg(plan, layout, env) | patroni_files(plan, layout) | queue_ha_files(plan, layout, env))
     files["alerts.yml"] = env.get_template("alerts.yml.j2").render(stack=plan.stack, alerts=plan.alerts)
     # postgres_exporter's --extend.query-path: YAML written by the YAML library, never by hand.
     files["postgres-exporter-queries.yml"] = (
@@ -230,36 +230,6 @@ def haproxy_cfg(plan: Plan, layout: Layout, env: Environment) -> str:
     return env.get_template("haproxy.cfg.j2").render(
         stack=plan.stack, lb=plan.loadbalancer, replicas=plan.replicas, layout=layout, docker=plan.placement.docker,
         metrics_path=METRICS_PATH, primary=primary_service(plan))
-
-
-def primary_service(plan: Plan) -> dict | None:
-    """HAProxy's TCP service in front of Patroni's nodes: clients connect to postgres.port and reach
-    whichever node answers 200 on GET /primary. Idle PgBouncer server connections pass through it,
-    so its timeouts outlast PgBouncer's server_idle_timeout."""
-    if not plan.ha:
-        return None
-    idle_s = plan.pgbouncer["server_idle_timeout"].value // 1000
-    return {"bind": plan.placement["postgres"].listen, "port": plan.spec.postgres.port, "idle_s": idle_s + 60,
-            "nodes": plan.ha["nodes"].value, "check": plan.ha["primary check"],
-            "replica_port": plan.ha["replica port"].value, "replica_lag": plan.ha["replica lag at most"]}
-
-
-def node_paths(layout: Layout, node_name: str, bin_dir: str) -> NodePaths:
-    """The node's data in <data>/patroni/<node>, beside the pgpass file Patroni writes for it: a
-    folder only the service user enters."""
-    return NodePaths(data_dir=f"{layout.data_dir}/patroni/{node_name}", conf_file=f"{layout.conf_dir}/postgresql.conf",
-                     hba_file=f"{layout.conf_dir}/pg_hba.conf", ident_file=f"{layout.conf_dir}/pg_ident.conf",
-                     socket_dir=layout.pg_socket_dir, pgpass=f"{layout.data_dir}/patroni/{node_name}.pgpass",
-                     bin_dir=bin_dir)
-
-
-def patroni_files(plan: Plan, layout: Layout, bin_dir: str | None = None) -> dict[str, str]:
-    """patroni-<node>.yml per node (hafiles.py); Debian's bin folder unless the host has another."""
-    if not plan.ha:
-        return {}
-    bin_dir = bin_dir or f"/usr/lib/postgresql/{plan.spec.postgres.version}/bin"
-    return {f"patroni-{n.name}.yml": patroni_yaml(plan, n, node_paths(layout, n.name, bin_dir))
-            for n in plan.ha["nodes"].value}
 
 
 def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str | None = None,
@@ -333,7 +303,8 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
         "pgbouncer.ini": env.get_template("pgbouncer.container.ini.j2").render(
             stack=plan.stack, at_start={k: s for k, s in plan.pgbouncer.items() if k in PGBOUNCER_AT_START or k in tls},
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, users=plan.pgbouncer_users,
-            live=f"{LIVE_DIR}/pgbouncer.ini", auth_file=PGBOUNCER_AUTH_FILE),
+            live=f"{LIVE_DIR}/pgbouncer.ini", auth_file=PGBOUNCER_AUTH_FILE,
+            replica_port=plan.ha["replica port"].value if plan.ha else None),
         "pgbouncer.live.ini": env.get_template("pgbouncer.live.ini.j2").render(
             stack=plan.stack, settings={k: s for k, s in plan.pgbouncer.items()
                                         if k not in PGBOUNCER_AT_START and k not in tls}),
@@ -342,7 +313,10 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
         **({"pgbackrest.repository.conf": pgbackrest_conf(plan, CONTAINER_BACKUP, env, CONTAINER_PGDATA, "repository")}
            if "repository server" in plan.backup else {}),
         **({"backup.cron": backup_crontab(plan, env)} if plan.postgres["archive_mode"].text == "on" else {}),
+        **container_patroni_files(plan, CONTAINER_PGDATA),
     }
+
+
 
 
 def backup_crontab(plan: Plan, env: Environment) -> str:

@@ -6,9 +6,18 @@
 # (roles, passwords read from the secret files, grants) and the last delivered roles.sql (per-role
 # timeouts), so a rotated password always reaches the roles, idempotently. Later settings and
 # timeouts arrive while running, through tunestack-live, without a restart.
+# With standbys (postgres.replicas) the same image runs two other programs:
+#   etcd ARGS…       a member of the consensus store, as the etcd user, its data on the volume;
+#   patroni FILE     Patroni, which makes the cluster (initdb on the first node, pg_basebackup for
+#                    the others; tunestack-post-bootstrap on the first primary) and runs the server.
 set -eu
 secrets=/etc/tunestack/secrets
 as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+if [ "${1:-}" = etcd ]; then
+  data=/var/lib/tunestack/etcd
+  mkdir -p "$data" && chown etcd:etcd "$data" && chmod 0700 "$data"
+  exec setpriv --reuid=etcd --regid=etcd --init-groups "$@"
+fi
 mkdir -p "$(dirname "$PGDATA")" /var/run/postgresql
 chown postgres:postgres "$(dirname "$PGDATA")" /var/run/postgresql
 chmod 0700 "$(dirname "$PGDATA")"
@@ -32,20 +41,31 @@ else
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secrets/app-password"
 fi
 chown postgres:postgres "$secrets/app-password" && chmod 0600 "$secrets/app-password"
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
+if [ "${1:-}" = patroni ]; then
+  # Patroni's passwords: from the secret files into its environment only (Patroni docs,
+  # "Environment configuration settings"), never its YAML or a command line.
+  pw() { cat "$secrets/$1"; }
+  PATRONI_SUPERUSER_PASSWORD=$(pw postgres-password) PATRONI_REPLICATION_PASSWORD=$(pw replication-password)
+  PATRONI_REWIND_PASSWORD=$(pw rewind-password) PATRONI_RESTAPI_PASSWORD=$(pw patroni-api-password)
+  PATRONI_ETCD3_USERNAME=patroni PATRONI_ETCD3_PASSWORD=$(pw etcd-patroni-password)
+  export PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_PASSWORD \
+    PATRONI_ETCD3_USERNAME PATRONI_ETCD3_PASSWORD
+elif [ ! -s "$PGDATA/PG_VERSION" ]; then
   as_postgres initdb -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
     --pwfile="$secrets/postgres-password" -E UTF8 >/dev/null
 fi
-# A private server: no TCP, its socket in a folder only postgres can enter.
-sock=$(as_postgres mktemp -d)
-as_postgres pg_ctl -D "$PGDATA" -w -t 120 -l "$sock/bootstrap.log" \
-  -o "-c config_file=/etc/tunestack/postgresql.conf -c listen_addresses= -c unix_socket_directories=$sock" start >/dev/null
-as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /usr/local/share/tunestack/bootstrap.sql
-if [ -f /etc/tunestack/live/roles.sql ]; then
-  as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /etc/tunestack/live/roles.sql
+if [ "${1:-}" != patroni ]; then
+  # A private server: no TCP, its socket in a folder only postgres can enter.
+  sock=$(as_postgres mktemp -d)
+  as_postgres pg_ctl -D "$PGDATA" -w -t 120 -l "$sock/bootstrap.log" \
+    -o "-c config_file=/etc/tunestack/postgresql.conf -c listen_addresses= -c unix_socket_directories=$sock" start >/dev/null
+  as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /usr/local/share/tunestack/bootstrap.sql
+  if [ -f /etc/tunestack/live/roles.sql ]; then
+    as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /etc/tunestack/live/roles.sql
+  fi
+  as_postgres pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
+  rm -rf "$sock"
 fi
-as_postgres pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
-rm -rf "$sock"
 # The database agent, when the stack's repository is on another host: pgBackRest's TLS server, which
 # that host's backups read the data folder and the socket through. Detached so that tini adopts it,
 # never the postmaster (which would take an unknown child's exit for a crashed backend and restart

@@ -21,6 +21,9 @@ as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 port=$(sed -n 4p "$PGDATA/postmaster.pid")
 socket=$(sed -n 5p "$PGDATA/postmaster.pid")
 sql() { as_postgres psql -h "$socket" -p "$port" -U postgres -d postgres -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+# A standby under Patroni keeps roles.sql and the app password for the day it leads, and changes no
+# role: it is read-only, and the primary's ALTER ROLE reaches it through replication.
+standby() { [ "$(sql -c "SELECT pg_is_in_recovery()")" = t ]; }
 
 if [ "$file" = app-password ]; then
   umask 077
@@ -31,6 +34,7 @@ if [ "$file" = app-password ]; then
     rm -f "$new"; echo "tunestack-live: the app password must be one line without a line break" >&2; exit 2
   fi
   chown postgres:postgres "$new" && mv "$new" "$live/secrets/app-password"
+  if standby; then echo "app password kept (a standby: the primary sets it)"; exit 0; fi
   # Read by psql itself (backticks), never on a command line; nothing of it in statistics or logs.
   sql <<'SQL'
 SET pg_stat_statements.track = 'none';
@@ -51,6 +55,7 @@ cat > "$new"
 chmod 0644 "$new"
 if [ "$file" = roles.sql ]; then
   mv "$new" "$live/roles.sql"
+  if standby; then echo "roles.sql kept (a standby: the primary applies it)"; exit 0; fi
   sql -f "$live/roles.sql"
   echo "roles.sql applied"
   exit 0

@@ -113,12 +113,10 @@ class Replay:
         return sorted(out)
 
     def apply(self) -> None:
-        self.storage(self.run)
-        for r in self.run.registrations:
-            if r.type == CONTAINER:
-                self.container(r)
-            elif r.type == COMMAND:
-                self.command(r)
+        """The first `pulumi up`: every resource new, each as soon as what it waits for is done,
+        the independent ones at the same time (three etcd members only turn healthy together)."""
+        run, self.run = self.run, ProgramRun(self.run.stack)
+        self._update(run)
 
     def storage(self, run: ProgramRun) -> None:
         """Networks and volumes (created once; a volume outlives its containers)."""
@@ -265,6 +263,7 @@ class Replay:
             image=self.image_of(r), name=i["name"], command=i.get("command"), entrypoint=i.get("entrypoints"),
             environment=i.get("envs"), host_config=host_config, ports=list(ports) or None,
             stop_timeout=int(i["stopTimeout"]) if i.get("stopTimeout") else None,
+            stop_signal=i.get("stopSignal"),
             healthcheck={"test": health["tests"], "interval": nanoseconds(health["interval"]),
                          "timeout": nanoseconds(health["timeout"]), "retries": int(health["retries"]),
                          "start_period": nanoseconds(health["startPeriod"])},

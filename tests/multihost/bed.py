@@ -20,7 +20,7 @@ from pathlib import Path
 from tunestack.poll import wait_until
 from tunestack.servers import port_open
 
-SUBNETS = {7: "the tests", 8: "bench/rollout_docker.py"}
+SUBNETS = {7: "the tests", 8: "bench/rollout_docker.py", 9: "the HA tests (tests/multihost/ha.py)"}
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -57,3 +57,14 @@ def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m
                     say=say, env=bed.env)
     replay.apply()
     return replay, build_plan(load(path, name="bed"), target="docker"), stacks
+
+
+def ca_pem(replay) -> str:
+    """The stack's CA certificate, as the program's CA resource holds it."""
+    return next(r.plain_inputs["certPem"] for r in replay.run.of_type("tls:index/selfSignedCert:SelfSignedCert"))
+
+
+def password(replay, key: str, stack: str = "bed") -> str:
+    """One of the stack's passwords (StackSecrets), as the program generated it."""
+    return next(r.plain_inputs["result"] for r in replay.run.of_type("random:index/randomPassword:RandomPassword")
+                if r.name == f"{stack}-secrets-{key}")

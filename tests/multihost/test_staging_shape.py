@@ -13,7 +13,7 @@ import yaml
 
 from tests.docker.replay import CONTAINER, plain
 from tests.docker.replay import ReplayStack
-from tests.multihost.staging import IMAGES
+from tests.multihost.staging import IMAGES, ca_pem, password
 from tunestack.plan import build_plan
 from tunestack.poll import wait_until
 from tunestack.stackfile import load
@@ -79,15 +79,6 @@ def test_every_published_port_asks_for_a_password(staging, tmp_path, service):
         assert "NOAUTH" in res.stdout + res.stderr, res.stdout + res.stderr
 
 
-def ca_pem(replay) -> str:
-    """The stack's CA certificate, as the program's CA resource holds it."""
-    return next(r.plain_inputs["certPem"] for r in replay.run.of_type("tls:index/selfSignedCert:SelfSignedCert"))
-
-
-def password(replay, key: str) -> str:
-    """One of the stack's passwords (StackSecrets), as the program generated it."""
-    return next(r.plain_inputs["result"] for r in replay.run.of_type("random:index/randomPassword:RandomPassword")
-                if r.name == f"bed-secrets-{key}")
 
 
 def from_app_host(bed, cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -105,3 +105,48 @@ def test_apps_get_a_replica_url_to_pgbouncers_read_only_database():
     assert plan.jobs_env["DATABASE_REPLICA_URL"].value.startswith("postgres://jobs@")
     assert plan.ha["replica port"].value == 15835   # above the primary service (15832) and both nodes
     assert "DATABASE_REPLICA_URL" not in build_plan(spec("local")).web_env
+
+
+def test_containers_with_standbys_put_pgbouncer_beside_the_proxy_and_count_it_there():
+    """Docker with standbys: PgBouncer leaves the db machines (losing one, the primary's included,
+    must not take the pooler with it) and is budgeted on the cache host, where the proxy to the
+    primary runs; the db host's memory holds no PgBouncer any more."""
+    plan = build_plan(staging_ha(replicas=1), target="docker")
+    assert plan.placement["pgbouncer"].host.name == "cache"
+    assert plan.placement["postgres"].reach == "staging-postgres"   # the proxy's alias, on the cache host
+    items = {h.name: [label for label, _ in h.memory_items] for h in plan.hosts}
+    assert "PgBouncer" in items["cache"] and "PgBouncer" not in items["db"]
+    assert plan.container("cache", "pgbouncer") and not plan.container("db", "pgbouncer")
+    assert build_plan(staging_ha(replicas=1), target="hosts").placement["pgbouncer"].host.name == "db"
+
+
+def test_each_node_container_holds_patroni_and_each_etcd_member_machine_has_a_container():
+    s = staging_ha(replicas=1)
+    bare = build_plan(replace(s, ha=HaSpec()), target="docker")
+    plan = build_plan(s, target="docker")
+    assert plan.container("db", "postgres").memory_bytes >= PATRONI_MEMORY
+    hosts_with_members = {m.host for m in etcd_members(s)}
+    for host in ("db", "cache"):
+        assert (plan.container(host, "etcd") is not None) == (host in hosts_with_members)
+        assert plan.container(host, "etcd") is None or plan.container(host, "etcd").memory_bytes == ETCD_MEMORY
+    assert bare.container("db", "etcd") is None
+
+
+def test_the_postgres_certificate_names_every_node_address():
+    """PgBouncer verifies PostgreSQL's name through the proxy (verify-full), and the standbys and
+    tests reach each node on its machine's address: one certificate carries all of them."""
+    plan = build_plan(staging_ha(replicas=2), target="docker")
+    tls = plan.tls["postgres"]
+    assert set(tls.ip_addresses) >= {"10.20.1.10", "10.20.1.11", "10.20.1.12"}
+    assert "staging-postgres" in tls.dns_names
+
+
+def test_containers_on_one_machine_cannot_have_standbys():
+    import pytest
+
+    from tunestack.errors import StackError
+
+    s = with_ha(spec("dev"), replicas=1)
+    with pytest.raises(StackError) as err:
+        build_plan(s, target="docker")
+    assert "one machine" in str(err.value) and "local-ha" in str(err.value)

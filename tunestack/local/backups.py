@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..backup.pgbackrest import PgBackRest, backups_of
 from ..backup.target import Backup
-from ..render import node_paths
+from ..harender import node_paths
 from .errors import LocalStackError, wait_until
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..etcdauth import PATRONI_USER, ensure_auth
 from ..hafiles import PASSWORD_ENV, RESTAPI_USER, dynamic_config, etcd_args
 from ..patroniapi import PatroniApi, first_answer, role_of
-from ..render import node_paths
+from ..harender import node_paths
 from ..servers import which
 from .errors import LocalStackError, wait_until
 from .folders import StateFolders

@@ -27,7 +27,7 @@ from .memory import (AppProcesses, container_limits, cpu_shares, whole_cores, me
                      share_host, share_shortfalls)
 from .model import HostPlan, Plan
 from .pgbouncer import pgbouncer_settings, user_caps
-from .placement import Placement, container_name, place
+from .placement import Placement, container_name, place, runs_pgbouncer
 from .postgres import pg_inputs, postgres_settings, role_settings, worst_case
 from .redis import redis_settings
 from .ruby import DEFAULT_RUBY
@@ -62,8 +62,8 @@ def _size_hosts(spec: StackSpec, target: str) -> _Hosts:
              for gap in share_shortfalls(h, shares[h.name])]
     if short:  # nothing can be planned on a host whose memory is spoken for
         raise BudgetError(spec.name, short, spec.path)
-    cpus = {h.name: cpu_shares(h, tuple(r.role for r in redis_specs), app.jobs.processes, app.framework)
-            for h in spec.hosts}
+    cpus = {h.name: cpu_shares(h, tuple(r.role for r in redis_specs), app.jobs.processes, app.framework,
+                               runs_pgbouncer(spec, h, where.docker)) for h in spec.hosts}
     # In containers, per-core rules see the container's CPU limit, not the host's cores.
     capped = where.docker
     sizings = {h.name: size_app(app, h, shares[h.name]["app"], cpus[h.name]["web"] if capped else None)
@@ -119,7 +119,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     warnings = plan_warnings(spec, sampling, sizings, replica_warning(clients.app_hosts, spec.rollout.steps,
                                                                       where.canary is not None))
     budgets = _budgets(spec, hs, conns, postgres, sampling)
-    hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres, pg.version))
+    hosts, host_budgets = host_plans(spec, shares, sizings, worst_case(postgres, pg.version), where.docker)
     lb = loadbalancer_settings(app, where, fleet_threads, first.processes * app.threads, chain.queue_wait_ms,
                                spec.traffic.health_paths[0], source_of)
     budgets += chain_budget(chain, lb["timeout_server"].value)
@@ -247,14 +247,16 @@ def processes(spec: StackSpec, sizing: AppSizing | None) -> AppProcesses | None:
     return AppProcesses(sizing.processes, sizing.memory_bytes - jobs_bytes, spec.app.jobs.processes, jobs_bytes)
 
 
-def host_plans(spec: StackSpec, shares: dict, sizings: dict[str, AppSizing], pg_worst: tuple[int, str]):
+def host_plans(spec: StackSpec, shares: dict, sizings: dict[str, AppSizing], pg_worst: tuple[int, str],
+               docker: bool = False):
     """Each host's worst-case memory, item by item, and its budgets."""
     hosts, budgets = [], []
     ha_items, queue_items = ha_memory_items(spec, pg_worst), queue_ha_extra_memory(spec)
     for h in spec.hosts:
         sizing = sizings.get(h.name)
         app_item = (sizing.memory_text(spec.app), sizing.memory_bytes) if sizing else None
-        items = memory_items(h, pg_worst, (spec.redis_cache, spec.redis_queue), app_item) + ha_items.get(h.name, []) + queue_items.get(h.name, [])
+        items = (memory_items(h, pg_worst, (spec.redis_cache, spec.redis_queue), app_item,
+                              runs_pgbouncer(spec, h, docker)) + ha_items.get(h.name, []) + queue_items.get(h.name, []))
         if sizing and sizing.processes < 1:
             budgets.append(one_worker_budget(h.name, shares[h.name]["app"], spec.app.memory_per_worker_bytes))
         budgets.append(memory_budget(h.name, items, h.memory_bytes))

@@ -276,11 +276,12 @@ def with_ha(plan):
     spec = plan.spec
     if not spec.ha.enabled:
         return plan
-    if plan.placement.docker:
+    if plan.placement.docker and machines(spec.hosts) == 1:
         raise StackError([Problem(spec.path, "config → tunestack:postgres → replicas", spec.ha.replicas,
-                                  "0 for containers: the Pulumi program does not run Patroni and etcd yet",
-                                  "remove replicas for the Docker target; the files it needs render with "
-                                  "`tunestack render`")])
+                                  "0 for containers on one machine: the Pulumi program runs one node per db "
+                                  "machine, and standbys beside their primary die with it",
+                                  "give the db host count: replicas + 1 with one address each, or try a failover "
+                                  "on one machine with the local-ha stack (`tunestack up --stack local-ha`)")])
     nodes, members = pg_nodes(spec), etcd_members(spec)
     scope = f"{spec.name}{SCOPE_SUFFIX}"
     ha = {
@@ -310,8 +311,29 @@ def with_ha(plan):
                                                 "200 on /primary (Patroni REST API); replicas answer 503"),
     }
     postgres = {**plan.postgres, **standby_settings(spec, spec.postgres.wal_disk_bytes)}
+    containers = ha_container_limits(spec, plan.containers) if plan.placement.docker else plan.containers
     return replace(plan, ha=ha, postgres=postgres, alerts=plan.alerts + ha_alerts(spec, scope, len(members)),
+                   containers=containers,
                    web_env=with_replica_url(plan.web_env), jobs_env=with_replica_url(plan.jobs_env))
+
+
+ETCD_CPUS = 0.25   # Patroni's few keys: a heartbeat per loop_wait per node
+
+
+def ha_container_limits(spec: StackSpec, containers: dict[str, list]) -> dict[str, list]:
+    """Containers with standbys: each node's container holds Patroni beside PostgreSQL (its share
+    was taken from PostgreSQL's, ha_shares), and each etcd member is a container of its own."""
+    from .memory import ContainerLimit
+
+    out = {}
+    members = {e.host for e in etcd_members(spec)}
+    for host, limits in containers.items():
+        limits = [replace(c, memory_bytes=c.memory_bytes + PATRONI_MEMORY, reason=c.reason + "; Patroni beside it")
+                  if c.service == "postgres" else c for c in limits]
+        if host in members:
+            limits.append(ContainerLimit("etcd", ETCD_MEMORY, ETCD_CPUS, "etcd holding Patroni's keys"))
+        out[host] = limits
+    return out
 
 
 REPLICA_DATABASE = "app_replica"   # PgBouncer's database for reads on the standbys

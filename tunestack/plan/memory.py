@@ -97,7 +97,7 @@ def job_cpus(app_cpus: float, processes: int, framework: str) -> float:
 
 
 def cpu_shares(host: HostSpec, redis_roles: tuple[str, ...], job_processes: int,
-               framework: str = "python") -> dict[str, float]:
+               framework: str = "python", pgbouncer: bool | None = None) -> dict[str, float]:
     """The CPUs each container on `host` may use (Docker's `cpus`), decided before any worker count:
     where a limit caps a service, its workers, pools and parallelism are sized from it.
 
@@ -106,7 +106,7 @@ def cpu_shares(host: HostSpec, redis_roles: tuple[str, ...], job_processes: int,
     quarter core each (Sidekiq a whole one), at most half of the app's part; web gets the remainder."""
     small = min(1.0, host.cpus / 8)
     shares: dict[str, float] = {}
-    if "db" in host.roles:
+    if _runs_pgbouncer(host, pgbouncer):
         shares["pgbouncer"] = small
     if "cache" in host.roles:
         shares.update({f"redis-{role}": small for role in redis_roles})
@@ -129,12 +129,17 @@ def whole_cores(cpus: float) -> int:
     return max(1, round(cpus))
 
 
+def _runs_pgbouncer(host: HostSpec, pgbouncer: bool | None) -> bool:
+    """PgBouncer runs on the db host (placement.service_role says where else); None: the db host."""
+    return "db" in host.roles if pgbouncer is None else pgbouncer
+
+
 def container_limits(host: HostSpec, shares: dict[str, int], redis: tuple[RedisInstanceSpec, ...],
                      app: AppProcesses | None, cpus: dict[str, float]) -> list[ContainerLimit]:
     """Memory and CPU caps of every container on a host (`cpus` from cpu_shares). They add up to at
     most the host."""
     limits: list[ContainerLimit] = []
-    if "db" in host.roles:
+    if "pgbouncer" in cpus:
         limits.append(ContainerLimit("pgbouncer", PGBOUNCER_MEMORY, cpus["pgbouncer"], "single-threaded: one core at most"))
     if "cache" in host.roles:
         for inst in redis:
@@ -173,12 +178,14 @@ def postgres_memory_note(host: HostSpec, shares: dict[str, int]) -> str:
 
 
 def memory_items(host: HostSpec, postgres_worst: tuple[int, str] | None, redis: tuple[RedisInstanceSpec, ...],
-                 app: tuple[str, int] | None) -> list[tuple[str, int]]:
+                 app: tuple[str, int] | None, pgbouncer: bool | None = None) -> list[tuple[str, int]]:
     """Worst-case memory of everything on `host`, item by item, for the host's memory budget."""
     items = [("OS reserve", os_reserve_bytes(host.memory_bytes))]
     if "db" in host.roles and postgres_worst:
         worst, how = postgres_worst
-        items += [(f"PostgreSQL worst case ({how})", worst), ("PgBouncer", PGBOUNCER_MEMORY)]
+        items.append((f"PostgreSQL worst case ({how})", worst))
+    if _runs_pgbouncer(host, pgbouncer):
+        items.append(("PgBouncer", PGBOUNCER_MEMORY))
     if "cache" in host.roles:
         labels = {"cache": "Redis cache (maxmemory + headroom)", "queue": "Redis queue (maxmemory + fork headroom)"}
         items += [(labels[inst.role], inst.memory_bytes) for inst in redis]

@@ -25,6 +25,19 @@ SERVICE_ROLE = {"postgres": "db", "pgbouncer": "db", "redis-cache": "cache", "re
                 "haproxy": "cache"}
 
 
+def service_role(spec: StackSpec, service: str, docker: bool) -> str:
+    """SERVICE_ROLE, but for containers with standbys (postgres.replicas): PgBouncer runs beside the
+    load balancer, whose primary service reaches whichever node leads, so that losing a db machine,
+    the primary's included, never takes the pooler with it."""
+    if service == "pgbouncer" and docker and spec.ha.enabled:
+        return "cache"
+    return SERVICE_ROLE[service]
+
+
+def runs_pgbouncer(spec: StackSpec, host: HostSpec, docker: bool) -> bool:
+    return spec.host_with(service_role(spec, "pgbouncer", docker)).name == host.name
+
+
 def container_name(stack: str, service: str) -> str:
     """The container (and private-network alias) of a service: `<stack>-<service>`."""
     return f"{stack}-{service}"
@@ -88,11 +101,15 @@ def place(spec: StackSpec, target: str) -> Placement:
         return all(h.name == host.name for h in app_hosts)
 
     spots: dict[str, Spot] = {}
-    for service, role in SERVICE_ROLE.items():
+    for service in SERVICE_ROLE:
+        role = service_role(spec, service, docker)
         host = spec.host_with(role)
         if service == "haproxy":   # the entry point: users reach it on the host's address
             listen = "0.0.0.0" if docker else host.address
             spots[service] = Spot(service, host, listen, host.address, host.address if docker else None)
+            continue
+        if service == "postgres" and docker and spec.ha.enabled:
+            spots[service] = cluster_spot(spec, host)
             continue
         listen = ("*" if role == "db" else "0.0.0.0") if docker else host.address
         # Docker clients on the same host use the private network's alias; others the host address.
@@ -118,6 +135,14 @@ def place(spec: StackSpec, target: str) -> Placement:
         canary = docker_canary_slot(spec, app_hosts[0], lb_host, len(replicas))
     app_bind = "127.0.0.1" if app_hosts[0].is_local and not docker else "0.0.0.0"
     return Placement(spec.name, target, spots, tuple(replicas), canary, app_bind)
+
+
+def cluster_spot(spec: StackSpec, db: HostSpec) -> Spot:
+    """PostgreSQL under Patroni in containers: every node listens on all of its container's
+    interfaces and publishes its port on its own machine's address (the other nodes stream from
+    it, the load balancer checks it); clients reach the load balancer's primary service by the
+    alias <stack>-postgres on the cache host's private network."""
+    return Spot("postgres", db, "*", container_name(spec.name, "postgres"), db.addresses[0] if db.addresses else db.address)
 
 
 def docker_canary_slot(spec: StackSpec, host: HostSpec, lb_host: HostSpec, index: int) -> ReplicaSpot:

@@ -50,9 +50,11 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def tls_servers(placement, alias_of, ports: dict[str, int]) -> dict[str, ServerTls]:
+def tls_servers(placement, alias_of, ports: dict[str, int],
+                more_ips: dict[str, tuple[str, ...]] | None = None) -> dict[str, ServerTls]:
     """The servers that serve TLS, with their certificate's names. `alias_of(service)`: the
-    service's name on the private network; `ports`: each server's client port."""
+    service's name on the private network; `ports`: each server's client port; `more_ips`: other
+    addresses a service answers on (each PostgreSQL node under Patroni: its machine's)."""
     if not placement.docker:
         return {}
     out = {}
@@ -62,6 +64,7 @@ def tls_servers(placement, alias_of, ports: dict[str, int]) -> dict[str, ServerT
             continue
         names = [alias_of(service), "localhost"] + ([] if _is_ip(spot.publish) else [spot.publish])
         ips = ["127.0.0.1"] + ([spot.publish] if _is_ip(spot.publish) else [])
+        ips += [ip for ip in (more_ips or {}).get(service, ()) if ip not in ips]
         out[service] = ServerTls(service, tuple(names), tuple(ips), server_settings(service, spot.host.name, ports[service]))
     return out
 
@@ -113,7 +116,11 @@ def with_tls(plan):
     server side)."""
     from .placement import container_name
 
-    servers = tls_servers(plan.placement, lambda s: container_name(plan.stack, s), plan.ports())
+    from .ha import pg_nodes
+
+    nodes = pg_nodes(plan.spec) if plan.spec.ha.enabled else ()
+    servers = tls_servers(plan.placement, lambda s: container_name(plan.stack, s), plan.ports(),
+                          {"postgres": tuple(n.address for n in nodes)})
     if not servers:
         return plan
     postgres, bouncer = dict(plan.postgres), dict(plan.pgbouncer)

@@ -1,0 +1,129 @@
+"""The HA shape on the test bed (issue #28): two db machines with a PostgreSQL node each under
+Patroni, etcd on three machines (both db machines and the cache host), the proxy to the primary,
+PgBouncer and both Redis on the cache host, one app host. Deployed through the replay over SSH as
+the staging shape is (staging.py), on a bed of its own (subnet 9)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from components.mockrun import run_program
+from tests.docker.replay import Replay
+from tests.multihost.bed import Bed
+from tests.multihost.staging import IMAGES
+from tunestack.plan import build_plan
+from tunestack.stackfile import load
+
+HOSTS = ("db1", "db2", "cache", "app1")
+
+
+def stack_document(bed: Bed, rto: str = "30s") -> dict:
+    h = bed.hosts
+    return {"config": {
+        "tunestack:hosts": [
+            {"name": "db", "roles": ["db"], "count": 2, "cpus": 2, "memory": "2GiB", "storage": "ssd",
+             "addresses": [h["db1"].address, h["db2"].address], "ssh_user": "root"},
+            {"name": "cache", "roles": ["cache"], "cpus": 2, "memory": "2GiB", "addresses": [h["cache"].address],
+             "ssh_user": "root"},
+            {"name": "app", "roles": ["app"], "cpus": 2, "memory": "2GiB", "addresses": [h["app1"].address],
+             "ssh_user": "root"}],
+        "tunestack:postgres": {"version": int(IMAGES["postgres"].split(":")[1]), "workload": "oltp", "replicas": 1,
+                               "rto": rto},
+        "tunestack:pgbouncer": {"pool_mode": "transaction", "version": "1.18"},
+        "tunestack:redis": {"cache": {"memory": "128MiB", "policy": "allkeys-lfu"}, "queue": {"memory": "128MiB"}},
+        "tunestack:app": {"framework": "python", "threads": 2, "memory_per_worker": "128MiB",
+                          "jobs": {"concurrency": 2, "processes": 1, "memory_per_process": "128MiB"}},
+        "tunestack:traffic": {"peak_rps": 5, "tracing_budget": {"per_month": 100000, "unit": "transactions"}},
+        "tunestack:rollout": {"steps": [100], "bake": "5s", "max_surge": 100},
+        "tunestack:images": {k: v for k, v in IMAGES.items() if k != "canary_app"},
+    }}
+
+
+def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m, flush=True)):
+    """Copy the images, run the program for the bed's HA stack file under the mocks and replay it
+    on the hosts' engines over SSH. Returns (replay, plan, stack file)."""
+    pg, app = IMAGES["postgres"], IMAGES["app"]
+    bed.load_images(source_engine_url, {"db1": [pg], "db2": [pg],
+                                        "cache": [pg, IMAGES["redis"], IMAGES["haproxy"], IMAGES["pgbouncer"], app],
+                                        "app1": [app]})
+    path = stacks / "Pulumi.ha.yaml"
+    path.write_text(yaml.safe_dump(stack_document(bed)))
+    by_url = {h.url: h for h in bed.hosts.values()}
+    replay = Replay(run_program("ha", stack_file=path), lambda url: (bed.client(by_url[url], over_ssh=True), url),
+                    say=say, env=bed.env)
+    replay.apply()
+    return replay, build_plan(load(path, name="ha"), target="docker"), path
+
+
+class HaBed:
+    """What the HA tests ask of the deployed bed: Patroni's view, the nodes' containers and
+    namespaces, and writers that count acknowledged commits through PgBouncer on the cache host."""
+
+    def __init__(self, bed: Bed, replay, plan, work: Path):
+        from tests.multihost.staging import ca_pem
+
+        self.bed, self.replay, self.plan = bed, replay, plan
+        self.ca = work / "ca.crt"
+        self.ca.write_text(ca_pem(replay))
+        self.nodes = plan.ha["nodes"].value
+        # node i runs on db machine i: the bed's db1, db2, …
+        self.host_of = {n.name: f"db{n.machine + 1}" for n in self.nodes}
+
+    def password(self, key: str) -> str:
+        from tests.multihost.staging import password
+
+        return password(self.replay, key, stack="ha")
+
+    def apis(self, write: bool = False):
+        from tunestack.hafiles import RESTAPI_USER
+        from tunestack.patroniapi import PatroniApi
+
+        pw = self.password("patroni-api") if write else ""
+        return {n.name: PatroniApi(f"http://{n.address}:{n.rest_port}", RESTAPI_USER if write else "", pw)
+                for n in self.nodes}
+
+    def roles(self) -> dict[str, str]:
+        """Each member's role as the first node that answers sees it (running members only)."""
+        from tunestack.patroniapi import first_answer
+
+        return {m["name"]: m["role"] for m in first_answer(list(self.apis().values()))
+                if m.get("state") in ("running", "streaming")}
+
+    def leader(self):
+        name = next((n for n, role in self.roles().items() if role == "leader"), None)
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def whole(self) -> bool:
+        return sorted(self.roles().values()) == ["leader", "sync_standby"]
+
+    def container(self, host: str, name: str):
+        return self.bed.client(self.bed.hosts[host]).containers.get(name)
+
+    def tls(self) -> dict[str, str]:
+        return {"sslmode": "verify-full", "sslrootcert": str(self.ca)}
+
+    def writer(self, first_id: int, seconds: float = 120, **kw):
+        """A CommitWriter through PgBouncer on the cache host, over TLS, as the app."""
+        from tunestack.commitwriter import CommitWriter
+
+        return CommitWriter(self.plan.spec.pgbouncer.port, self.password("db"), host=self.bed.hosts["cache"].address,
+                            first_id=first_id, seconds=seconds, tls=self.tls(), **kw)
+
+    def direct(self, node, sql: str, user: str = "migrator", params=()):
+        """SQL on one node, over TLS, straight to its published port."""
+        import psycopg
+
+        with psycopg.connect(host=node.address, port=node.port, dbname="app", user=user, autocommit=True,
+                             password=self.password("migrator" if user == "migrator" else "db"), connect_timeout=3,
+                             **self.tls()) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def proxy_sends_to(self, name: str) -> bool:
+        """True when the proxy's primary backend has exactly `name` up (its admin socket)."""
+        proxy = self.container("cache", f"{self.plan.placement['postgres'].reach}-proxy")
+        res = proxy.exec_run(["sh", "-c", "echo 'show servers state postgres-primary' | socat -t 5 stdio "
+                                          "unix-connect:/tmp/haproxy.sock"])
+        up = {f[3] for f in (line.split() for line in res.output.decode().splitlines()[2:]) if len(f) > 5 and f[5] == "2"}
+        return up == {name}
