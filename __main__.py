@@ -75,7 +75,8 @@ if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to th
         cluster_hba(bool(certs.files("postgres")), REPLICATION_USER), tls_files=certs.files("postgres"),
         backup_files={k: v for k, v in {"/etc/pgbackrest/pgbackrest.conf": starts.get("pgbackrest.conf")}.items() if v}
         | certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
-        hosts=dict([(repo_server.name, repo_server.address)]) if repo_server else {}),
+        hosts=dict([(repo_server.name, repo_server.address)]) if repo_server else {},
+        backup_agent_port=agent.port if agent else None),
         opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     postgres = None
 else:
@@ -96,7 +97,8 @@ backup_repository = BackupRepository(repo_server.name, BackupRepositoryArgs(
     hosts.providers[(repo_server.host, 0)], network.networks[(repo_server.host, 0)].name,
     stack_images.image_id((repo_server.host, 0), images["postgres"]), hosts.urls[(repo_server.host, 0)],
     starts["pgbackrest.repository.conf"], plan.container(repo_server.host, repo_server.service), repo_server.port,
-    repo_server.address, (agent.name, agent.address), plan.backup["stanza"].value, starts["backup.cron"],
+    repo_server.address, {a.name: a.address for a in plan.backup["database agents"].value},
+    plan.backup["stanza"].value, starts["backup.cron"],
     certs.files("backup-repo", BACKUP_CERT, BACKUP_KEY),
     [*cluster.nodes, *cluster.live] if plan.ha else [postgres.container, *postgres.live]),
     opts=pulumi.ResourceOptions(depends_on=[stack_images])) if repo_server else None

@@ -42,7 +42,7 @@ class BackupRepositoryArgs:
     limit: ContainerLimit
     port: int
     publish_address: str                      # the repository host's private address
-    agent: tuple[str, str]                    # (name, address) of the database agent it reaches
+    agents: dict[str, str]                    # name → address of each database agent it reaches
     stanza: str
     cron: str                                 # the backup schedule (render_container_bases: backup.cron)
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # certificate, key, CA
@@ -63,7 +63,7 @@ class BackupRepository(pulumi.ComponentResource):
             volumes=[(self.volume, CONTAINER_BACKUP.backup_dir)],
             healthcheck=["CMD", "pgbackrest", "server-ping", "localhost"],
             publish=[Publish(args.port, args.publish_address)],
-            hosts=dict([args.agent]),
+            hosts=args.agents,
         ))
         self.stanza = command.local.Command(
             f"{name}-stanza", create=BACKUP_STANZA,

@@ -102,6 +102,7 @@ class PostgresClusterArgs:
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     backup_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # pgbackrest.conf, agent TLS
     hosts: dict[str, str] = field(default_factory=dict)   # name → address (the repository server)
+    backup_agent_port: int | None = None   # each node's pgBackRest agent, published beside PostgreSQL
 
 
 class PostgresCluster(pulumi.ComponentResource):
@@ -159,7 +160,8 @@ class PostgresCluster(pulumi.ComponentResource):
                   "PATRONI_ETCD3_HOSTS=" + ",".join(f"{m.address}:{m.client_port}" for m, _ in args.members)],
             volumes=[(volume, DATA_DIR), (live, LIVE_DIR)],
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(node.port)],
-            publish=[Publish(node.port, node.address), Publish(node.rest_port, node.address)],
+            publish=[Publish(node.port, node.address), Publish(node.rest_port, node.address)]
+            + ([Publish(args.backup_agent_port, node.address)] if args.backup_agent_port else []),
             hosts=args.hosts,
             shm_bytes=args.node_limit.shm_bytes,
             # Patroni stops PostgreSQL (fast shutdown) and hands its leader key back on SIGTERM

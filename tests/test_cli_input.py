@@ -91,3 +91,23 @@ def test_a_local_rails_stack_with_more_cpus_than_this_machine_is_refused(tmp_pat
     err = capsys.readouterr().err
     assert f"cpus: {many}" in err and "set cpus to at most" in err and "Traceback" not in err
     assert not (tmp_path / "state" / "toomany" / "etc").exists(), "nothing written"
+
+
+def test_standbys_from_a_fetched_server_build_are_refused_before_any_engine_is_asked(tmp_path, capsys, monkeypatch):
+    """Issue #28: Patroni runs pg_controldata, pg_basebackup and pg_rewind, which the npm server
+    builds (`--postgres-source fetched`) lack: exit 2 with the two ways out, no engine contacted
+    (DOCKER_HOST names a socket that does not exist)."""
+    import yaml
+
+    from tunestack import stackfile
+
+    doc = yaml.safe_load(stackfile.stack_path("staging").read_text())
+    doc["config"]["tunestack:hosts"][0].update(count=2, addresses=["10.20.1.10", "10.20.1.11"])
+    doc["config"]["tunestack:postgres"]["replicas"] = 1
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    assert main(["images", "build", "--stack-file", str(path), "--postgres-source", "fetched"]) == 2
+    err = capsys.readouterr().err
+    assert "pg_rewind" in err and "--postgres-source pgdg" in err and "postgres.version: 15" in err
+    assert "no Docker engine" not in err and "Traceback" not in err

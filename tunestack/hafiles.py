@@ -35,6 +35,7 @@ class NodePaths:
     bin_dir: str
     listen: str = ""     # the address PostgreSQL and the REST API bind; "" = the node's own address
     post_bootstrap: str = ""   # a script run once on the new cluster's first primary (Patroni bootstrap)
+    tls_ca: str = ""     # nodes on other machines: replication and pg_rewind verify the primary (verify-full)
 
 
 def dynamic_config(plan) -> dict:
@@ -51,9 +52,12 @@ def dynamic_config(plan) -> dict:
 def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
     ha = plan.ha
     bind = paths.listen or node.address
-    bootstrap = {"dcs": dynamic_config(plan), "initdb": [{"encoding": "UTF8"}, "data-checksums"]}
+    # no trust, even in the data folder's own pg_hba.conf, which hba_file replaces
+    bootstrap = {"dcs": dynamic_config(plan), "initdb": [{"encoding": "UTF8"}, "data-checksums", {"auth-local": "peer"},
+                                                         {"auth-host": "scram-sha-256"}]}
     if paths.post_bootstrap:
         bootstrap["post_bootstrap"] = paths.post_bootstrap
+    verify = {"sslmode": "verify-full", "sslrootcert": paths.tls_ca} if paths.tls_ca else {}
     parameters = {"unix_socket_directories": paths.socket_dir, "hba_file": paths.hba_file,
                   **({"ident_file": paths.ident_file} if paths.ident_file else {}),
                   **node_archive_command(plan, node, paths)}
@@ -70,8 +74,8 @@ def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
             "pgpass": paths.pgpass, "use_unix_socket": True, "use_unix_socket_repl": False,
             "parameters": parameters,
             "authentication": {"superuser": {"username": SUPERUSER},
-                               "replication": {"username": REPLICATION_USER},
-                               "rewind": {"username": REWIND_USER}},
+                               "replication": {"username": REPLICATION_USER, **verify},
+                               "rewind": {"username": REWIND_USER, **verify}},
         },
         "watchdog": {"mode": ha["watchdog"].value},
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .hafiles import NodePaths, patroni_yaml
 from .plan.backup import CONTAINER_SOCKET_DIR
+from .plan.tls import CA_FILE
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -57,7 +58,8 @@ def container_patroni_files(plan: Plan, data_dir: str) -> dict[str, str]:
                       hba_file="/etc/tunestack/pg_hba.conf", ident_file="", socket_dir=CONTAINER_SOCKET_DIR,
                       pgpass=f"{data_dir.rsplit('/', 1)[0]}/patroni.pgpass",
                       bin_dir=f"/usr/lib/postgresql/{plan.spec.postgres.version}/bin", listen="0.0.0.0",
-                      post_bootstrap="/usr/local/bin/tunestack-post-bootstrap")
+                      post_bootstrap="/usr/local/bin/tunestack-post-bootstrap",
+                      tls_ca=CA_FILE if "postgres" in plan.tls else "")
     return {f"patroni-{n.name}.yml": patroni_yaml(plan, n, paths) for n in plan.ha["nodes"].value}
 
 

@@ -248,15 +248,18 @@ def pgbackrest_conf(plan: Plan, layout: Layout, env: Environment, pg_path: str |
     else:
         repo = {"repo1-path": layout.backup_dir}
     server = tls[AGENT_SERVICE if side == "db" else REPOSITORY_SERVICE].settings if remote else {}
-    pg_host = client_options("pg1-host", plan.backup["database agent"].value) if remote and side != "db" else {}
     pg_port = spec.postgres.port
     if plan.ha and not pg_path:   # the first node's; commands name the leader's (--pg1-path, --pg1-port)
         first = plan.ha["nodes"].value[0]
         pg_path, pg_port = node_paths(layout, first.name, "").data_dir, first.port
+    pg_path = pg_path or f"{layout.data_dir}/postgres"
+    # The repository side reaches each node's agent (pg1-host, pg2-host, …); the db side is pg1 itself.
+    agents = plan.backup["database agents"].value if remote and side != "db" else (None,)
+    pgs = [{"index": i + 1, "host": client_options(f"pg{i + 1}-host", a) if a else {}, "path": pg_path,
+            "port": pg_port} for i, a in enumerate(agents)]
     return env.get_template("pgbackrest.conf.j2").render(
         stack=plan.stack, options={k: plan.backup[k] for k in PGBACKREST_OPTIONS}, repo=repo, server=server,
-        pg_host=pg_host, work_dir=layout.pgbackrest_dir,
-        pg_path=pg_path or f"{layout.data_dir}/postgres", pg_port=pg_port, pg_socket=layout.pg_socket_dir)
+        pgs=pgs, work_dir=layout.pgbackrest_dir, pg_socket=layout.pg_socket_dir)
 
 
 # The PostgreSQL image's places (images/postgres): PGDATA on the data volume, pgBackRest's work

@@ -48,7 +48,9 @@ if [ "${1:-}" = patroni ]; then
   PATRONI_SUPERUSER_PASSWORD=$(pw postgres-password) PATRONI_REPLICATION_PASSWORD=$(pw replication-password)
   PATRONI_REWIND_PASSWORD=$(pw rewind-password) PATRONI_RESTAPI_PASSWORD=$(pw patroni-api-password)
   PATRONI_ETCD3_USERNAME=patroni PATRONI_ETCD3_PASSWORD=$(pw etcd-patroni-password)
-  export PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_PASSWORD \
+  # libpq (pg_basebackup, pg_rewind) looks for client certificates under $HOME: postgres' own, not root's
+  HOME=$(getent passwd postgres | cut -d: -f6)
+  export HOME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_PASSWORD \
     PATRONI_ETCD3_USERNAME PATRONI_ETCD3_PASSWORD
 elif [ ! -s "$PGDATA/PG_VERSION" ]; then
   as_postgres initdb -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \

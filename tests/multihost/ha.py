@@ -16,6 +16,9 @@ from tunestack.plan import build_plan
 from tunestack.stackfile import load
 
 HOSTS = ("db1", "db2", "cache", "app1")
+# Debian 12's PostgreSQL: Patroni needs pg_controldata, pg_basebackup and pg_rewind, which the
+# server builds from npm (the staging image's major) do not have.
+PG_IMAGE = "tunestack/postgres:15"
 
 
 def stack_document(bed: Bed, rto: str = "30s") -> dict:
@@ -28,22 +31,21 @@ def stack_document(bed: Bed, rto: str = "30s") -> dict:
              "ssh_user": "root"},
             {"name": "app", "roles": ["app"], "cpus": 2, "memory": "2GiB", "addresses": [h["app1"].address],
              "ssh_user": "root"}],
-        "tunestack:postgres": {"version": int(IMAGES["postgres"].split(":")[1]), "workload": "oltp", "replicas": 1,
-                               "rto": rto},
+        "tunestack:postgres": {"version": int(PG_IMAGE.split(":")[1]), "workload": "oltp", "replicas": 1, "rto": rto},
         "tunestack:pgbouncer": {"pool_mode": "transaction", "version": "1.18"},
         "tunestack:redis": {"cache": {"memory": "128MiB", "policy": "allkeys-lfu"}, "queue": {"memory": "128MiB"}},
         "tunestack:app": {"framework": "python", "threads": 2, "memory_per_worker": "128MiB",
                           "jobs": {"concurrency": 2, "processes": 1, "memory_per_process": "128MiB"}},
         "tunestack:traffic": {"peak_rps": 5, "tracing_budget": {"per_month": 100000, "unit": "transactions"}},
         "tunestack:rollout": {"steps": [100], "bake": "5s", "max_surge": 100},
-        "tunestack:images": {k: v for k, v in IMAGES.items() if k != "canary_app"},
+        "tunestack:images": {**{k: v for k, v in IMAGES.items() if k != "canary_app"}, "postgres": PG_IMAGE},
     }}
 
 
 def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m, flush=True)):
     """Copy the images, run the program for the bed's HA stack file under the mocks and replay it
     on the hosts' engines over SSH. Returns (replay, plan, stack file)."""
-    pg, app = IMAGES["postgres"], IMAGES["app"]
+    pg, app = PG_IMAGE, IMAGES["app"]
     bed.load_images(source_engine_url, {"db1": [pg], "db2": [pg],
                                         "cache": [pg, IMAGES["redis"], IMAGES["haproxy"], IMAGES["pgbouncer"], app],
                                         "app1": [app]})

@@ -53,6 +53,13 @@ def build(args) -> int:
         plan = plan_from_args(args, target="docker")
         needs = set().union(*images.images_by_machine(plan).values())
         recipes = images.recipes_for(needs, args.postgres_source)
+        fetched = [r.tag for r in recipes if r.fetched_server]
+        if plan.ha and fetched:
+            print(f"error: stack {plan.stack} runs PostgreSQL with standbys (postgres.replicas), and the server build "
+                  f"--postgres-source fetched puts in {fetched[0]} has no pg_controldata, pg_basebackup or pg_rewind, "
+                  "which Patroni needs. Build it with --postgres-source pgdg (apt.postgresql.org), or set "
+                  "postgres.version: 15 (Debian 12's own)", file=sys.stderr)
+            return EXIT_BAD_INPUT
         what = f"stack {plan.stack}'s images ({', '.join(r.tag for r in recipes) or 'none of them are ours'})"
         if not recipes:
             print(f"stack {plan.stack} runs no image this project builds: nothing to do")

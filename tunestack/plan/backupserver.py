@@ -82,10 +82,19 @@ def client_options(prefix: str, server: BackupServer) -> dict[str, Setting]:
     }
 
 
-def certificate(server: BackupServer, settings: dict[str, Setting]) -> ServerTls:
-    """Its certificate's names: the name clients use, and localhost for the checks inside its own
-    container. No IP address: pgBackRest 2.45 would not check one."""
-    return ServerTls(server.service, (server.name, "localhost"), ("127.0.0.1",), settings, client=True)
+def certificate(server: BackupServer, settings: dict[str, Setting], more_names: tuple[str, ...] = ()) -> ServerTls:
+    """Its certificate's names: the name clients use (its CN, what the other side admits), any
+    other names it is reached by, and localhost for the checks inside its own container. No IP
+    address: pgBackRest 2.45 would not check one."""
+    return ServerTls(server.service, (server.name, *more_names, "localhost"), ("127.0.0.1",), settings, client=True)
+
+
+def node_agents(stack: str, nodes) -> tuple[BackupServer, ...]:
+    """With standbys: an agent in every node's container, each its own name on its machine's address
+    (pg1-host, pg2-host, … of the repository's config: pgBackRest backs up from whichever is the
+    primary). They share one certificate whose CN is the agent name the repository admits."""
+    return tuple(BackupServer(AGENT_SERVICE, f"{container_name(stack, AGENT_SERVICE)}-{i}", n.host, n.address)
+                 for i, n in enumerate(nodes))
 
 
 def repository_limit(host, containers: list[ContainerLimit]) -> ContainerLimit:
@@ -103,8 +112,12 @@ def with_backup_servers(plan, repository_host: str):
     spec, stanza = plan.spec, plan.backup["stanza"].value
     repo_spec = next(h for h in spec.hosts if h.name == repository_host)
     repo, agent = backup_servers(plan.stack, spec.host_with("db"), repo_spec)
+    from .ha import pg_nodes
+
+    agents = node_agents(plan.stack, pg_nodes(spec)) if spec.ha.enabled else (agent,)
     tls = {**plan.tls, repo.service: certificate(repo, server_options(repo, agent, stanza)),
-           agent.service: certificate(agent, server_options(agent, repo, stanza))}
+           agent.service: certificate(agent, server_options(agent, repo, stanza),
+                                      tuple(a.name for a in agents if a.name != agent.name))}
     limit = repository_limit(repo_spec, plan.containers[repository_host])
     hosts = [replace(h, memory_items=h.memory_items + [("pgBackRest repository server", limit.memory_bytes)])
              if h.name == repository_host else h for h in plan.hosts]
@@ -116,6 +129,9 @@ def with_backup_servers(plan, repository_host: str):
                                            text=f"{repo.name} ({repo.address}:{repo.port})"),
               "database agent": Setting(agent, f"pgBackRest's TLS server in the PostgreSQL container: backups run "
                                                f"on {repo.host} and read the data through it", "policy",
-                                        text=f"{agent.name} ({agent.address}:{agent.port})")}
+                                        text=f"{agent.name} ({agent.address}:{agent.port})"),
+              "database agents": Setting(agents, "one agent per PostgreSQL node: the repository's pg1-host, "
+                                                 "pg2-host, …; pgBackRest backs up from the primary among them",
+                                         "policy", text=", ".join(f"{a.name} ({a.address})" for a in agents))}
     return replace(plan, tls=tls, backup=backup, hosts=hosts, budgets=budgets,
                    containers={**plan.containers, repository_host: plan.containers[repository_host] + [limit]})
