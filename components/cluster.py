@@ -159,7 +159,9 @@ class PostgresCluster(pulumi.ComponentResource):
             envs=[f"PGDATA={DATA_DIR}/pgdata",
                   "PATRONI_ETCD3_HOSTS=" + ",".join(f"{m.address}:{m.client_port}" for m, _ in args.members)],
             volumes=[(volume, DATA_DIR), (live, LIVE_DIR)],
-            healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(node.port)],
+            # Patroni running PostgreSQL in a cluster with a leader (images/postgres/patroni-ready.py):
+            # pg_isready would answer while a new cluster's post_bootstrap still makes the roles
+            healthcheck=["CMD", "tunestack-patroni-ready", str(node.rest_port)],
             publish=[Publish(node.port, node.address), Publish(node.rest_port, node.address)]
             + ([Publish(args.backup_agent_port, node.address)] if args.backup_agent_port else []),
             hosts=args.hosts,

@@ -72,6 +72,9 @@ def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
             "listen": f"{bind}:{node.port}", "connect_address": f"{node.address}:{node.port}",
             "data_dir": paths.data_dir, "bin_dir": paths.bin_dir, "custom_conf": paths.conf_file,
             "pgpass": paths.pgpass, "use_unix_socket": True, "use_unix_socket_repl": False,
+            # a standby is copied now, not after the primary's next scheduled checkpoint (pg_basebackup
+            # waits for one; checkpoint_timeout may be many minutes)
+            "basebackup": [{"checkpoint": "fast"}],
             "parameters": parameters,
             "authentication": {"superuser": {"username": SUPERUSER},
                                "replication": {"username": REPLICATION_USER, **verify},

@@ -10,13 +10,14 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
 from .paths import ROOT
 from .plan.rollout import running
-from .recipes import (ALIASES, BASE, MIRROR, RECIPES, buildable_tags, is_buildable, postgres_recipe,  # noqa: F401
+from .recipes import (ALIASES, BASE, MIRROR, PATRONI, RECIPES, buildable_tags, is_buildable, postgres_recipe,  # noqa: F401
                       recipes_for)
 from .targets import LOCAL_SOCKET, RUNS_AS, Machine, docker_url  # noqa: F401
 
@@ -158,7 +159,7 @@ def build(client, say=print, recipes=None) -> list[str]:
         say(f"building {recipe.tag} from {recipe.dockerfile} …")
         args = {"BASE": BASE}
         if recipe.tag.startswith("tunestack/postgres:"):
-            args["PG_MAJOR"] = recipe.tag.split(":")[1]
+            args.update(PG_MAJOR=recipe.tag.split(":")[1], PATRONI_REQUIREMENT=PATRONI)
         with _context(recipe) as context:
             try:
                 client.images.build(path=context, dockerfile=str(ROOT / recipe.dockerfile), tag=recipe.tag,
@@ -191,17 +192,38 @@ def _context(recipe):
             shutil.copy2(ROOT / "images" / "app-common" / "tunestack-migrate", Path(tmp) / "tunestack-migrate")
             yield tmp
         return
-    if recipe.fetched_server is None:
+    if not recipe.tag.startswith("tunestack/postgres:"):
         yield str(ROOT / recipe.context)
         return
-    from .servers import pg_build_cache
-
-    server = Path(pg_build_cache()) / str(recipe.fetched_server)
-    if not (server / "bin" / "postgres").exists():
-        raise ImageError(f"{recipe.tag}: no PostgreSQL {recipe.fetched_server} build in {server.parent}; fetch it "
-                         f"with: scripts/fetch-postgres {recipe.fetched_server}")
     with tempfile.TemporaryDirectory(prefix="tunestack-image-") as tmp:
         shutil.copytree(ROOT / recipe.context, tmp, dirs_exist_ok=True)
-        shutil.copytree(server, Path(tmp) / "server", symlinks=True, ignore=shutil.ignore_patterns(".pin"))
+        _patroni_wheels(Path(tmp) / "wheels")
+        if recipe.fetched_server is not None:
+            from .servers import pg_build_cache
+
+            server = Path(pg_build_cache()) / str(recipe.fetched_server)
+            if not (server / "bin" / "postgres").exists():
+                raise ImageError(f"{recipe.tag}: no PostgreSQL {recipe.fetched_server} build in {server.parent}; fetch "
+                                 f"it with: scripts/fetch-postgres {recipe.fetched_server}")
+            shutil.copytree(server, Path(tmp) / "server", symlinks=True, ignore=shutil.ignore_patterns(".pin"))
         yield tmp
+
+
+def _patroni_wheels(into: Path) -> None:
+    """Patroni and its dependencies for the image's Python (Debian 12: CPython 3.11 on x86-64),
+    downloaded by this machine's pip from PyPI, so the build container needs no index. Wheels
+    where PyPI has them (binary ones for this machine, which must match the image's), sources for
+    the pure-Python rest (ydiff and python-etcd publish no wheels)."""
+    import platform
+
+    if sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64" or sys.platform != "linux":
+        raise ImageError(f"the PostgreSQL image takes Patroni's wheels from the building machine, which must run "
+                         f"CPython 3.11 on Linux x86-64 as the image does (Debian 12); this one runs "
+                         f"{platform.python_implementation()} {platform.python_version()} on {sys.platform} "
+                         f"{platform.machine()}. Build on a Debian 12 machine (scripts/setup).")
+    res = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--prefer-binary",
+                          "--dest", str(into), PATRONI], capture_output=True, text=True)
+    if res.returncode:
+        raise ImageError(f"downloading {PATRONI} for the PostgreSQL image failed (PyPI unreachable?):\n"
+                         f"{res.stderr.strip()[-1500:]}")
 

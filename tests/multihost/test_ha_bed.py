@@ -154,18 +154,26 @@ def test_a_partitioned_primary_takes_no_write_once_another_leads(ha):
     direct.host, direct.port = leader.address, leader.port
     threads = [through_bouncer.start(), direct.start()]
     wait_until(lambda: len(through_bouncer.acked) >= 50 and len(direct.acked) >= 50, 30, "both writers committing")
-    rules = [r for a in others for r in (["-A", "INPUT", "-s", a, "-j", "DROP"], ["-A", "OUTPUT", "-d", a, "-j", "DROP"])]
+    # Before Docker's rules see a packet: every packet from the others as it arrives (raw
+    # PREROUTING, ahead of the published ports' DNAT), every packet to them as it leaves (mangle
+    # POSTROUTING: the containers' forwarded ones and the host's own).
+    rules = [(table, chain, flag, a) for a in others
+             for table, chain, flag in (("raw", "PREROUTING", "-s"), ("mangle", "POSTROUTING", "-d"))]
     cut = time.monotonic()
-    for rule in rules:
-        sh("ip", "netns", "exec", host.netns, "iptables", *rule)
+    for table, chain, flag, address in rules:
+        sh("ip", "netns", "exec", host.netns, "iptables", "-t", table, "-I", chain, flag, address, "-j", "DROP")
     try:
         wait_until(lambda: through_bouncer.commit_times and through_bouncer.commit_times[-1] > cut + 1
                    and through_bouncer.longest_stall_s(cut) > 0.5, 90, "another node to take writes")
-        demoted = ha.apis()[leader.name]
-        wait_until(lambda: demoted.status().get("role") != "master", 60, f"{leader.name} to demote")
+        # it stops being the primary once it cannot renew its leader key (retry_timeout); its fast
+        # shutdown may then wait out its walsender (wal_sender_timeout) before it answers as a standby
+        old = ha.apis()[leader.name]
+        bound = ha.plan.ha["retry_timeout"].value + 2 * ha.plan.ha["loop_wait"].value + 5
+        wait_until(lambda: old.request("GET", "/primary", timeout=3)[0] != 200, bound, f"{leader.name} to step down")
     finally:
-        for rule in rules:
-            sh("ip", "netns", "exec", host.netns, "iptables", "-D", *rule[1:], check=False)
+        for table, chain, flag, address in rules:
+            sh("ip", "netns", "exec", host.netns, "iptables", "-t", table, "-D", chain, flag, address, "-j", "DROP",
+               check=False)
     for w, t in zip((through_bouncer, direct), threads):
         w.stop(t)
     first_new = next(t for t in through_bouncer.commit_times if t > cut + through_bouncer.longest_stall_s(cut) - 0.5)

@@ -1,0 +1,20 @@
+#!/usr/bin/python3
+"""tunestack-patroni-ready PORT: the node container's health check under Patroni. Healthy once
+Patroni runs PostgreSQL in a cluster that has a leader: a new cluster's first primary only after
+its post_bootstrap (roles, grants) is done and it took the leader key, so nothing delivered next
+meets a database without its roles; a standby once it follows a leader. GET /patroni answers 503
+for a standby with the same body, so its body is read either way."""
+import json
+import sys
+import urllib.error
+import urllib.request
+
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/patroni", timeout=2) as answer:
+        state = json.loads(answer.read())
+except urllib.error.HTTPError as exc:
+    state = json.loads(exc.read() or b"{}")
+except (OSError, ValueError) as exc:
+    sys.exit(f"Patroni does not answer: {exc}")
+if state.get("state") != "running" or state.get("cluster_unlocked", True):
+    sys.exit(f"not ready: state {state.get('state')}, cluster without a leader: {state.get('cluster_unlocked')}")
