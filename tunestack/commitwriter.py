@@ -86,3 +86,9 @@ class CommitWriter:
         times = [t for t in self.commit_times]
         gaps = [b - a for a, b in zip(times, times[1:]) if b >= after]
         return max(gaps, default=0.0)
+
+    def resumed_at(self, after: float = 0.0) -> float | None:
+        """When the first commit after the longest stall (longest_stall_s) came back."""
+        times = self.commit_times
+        gaps = [(b - a, b) for a, b in zip(times, times[1:]) if b >= after]
+        return max(gaps)[1] if gaps else None

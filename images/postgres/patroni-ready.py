@@ -16,5 +16,6 @@ except urllib.error.HTTPError as exc:
     state = json.loads(exc.read() or b"{}")
 except (OSError, ValueError) as exc:
     sys.exit(f"Patroni does not answer: {exc}")
-if state.get("state") != "running" or state.get("cluster_unlocked", True):
-    sys.exit(f"not ready: state {state.get('state')}, cluster without a leader: {state.get('cluster_unlocked')}")
+unlocked = state.get("cluster_unlocked", False)   # in the answer only when true
+if state.get("state") != "running" or unlocked:
+    sys.exit(f"not ready: PostgreSQL {state.get('state')}" + (", the cluster has no leader" if unlocked else ""))

@@ -85,16 +85,26 @@ class HaBed:
         return {n.name: PatroniApi(f"http://{n.address}:{n.rest_port}", RESTAPI_USER if write else "", pw)
                 for n in self.nodes}
 
-    def roles(self) -> dict[str, str]:
-        """Each member's role as the first node that answers sees it (running members only)."""
-        from tunestack.patroniapi import first_answer
-
-        return {m["name"]: m["role"] for m in first_answer(list(self.apis().values()))
-                if m.get("state") in ("running", "streaming")}
-
     def leader(self):
-        name = next((n for n, role in self.roles().items() if role == "leader"), None)
-        return next((n for n in self.nodes if n.name == name), None)
+        """The node whose Patroni answers GET /primary with 200 (as the proxy checks), or None; a
+        recovering old primary's own /cluster may still name itself."""
+        from tunestack.patroniapi import PatroniUnreachable
+
+        for node, api in zip(self.nodes, self.apis().values()):
+            try:
+                if api.request("GET", "/primary", timeout=3)[0] == 200:
+                    return node
+            except PatroniUnreachable:
+                continue
+        return None
+
+    def roles(self) -> dict[str, str]:
+        """Each running member's role, as the leader sees it ({} without one)."""
+        leader = self.leader()
+        if leader is None:
+            return {}
+        return {m["name"]: m["role"] for m in self.apis()[leader.name].members()
+                if m.get("state") in ("running", "streaming")}
 
     def whole(self) -> bool:
         return sorted(self.roles().values()) == ["leader", "sync_standby"]

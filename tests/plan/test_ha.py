@@ -61,7 +61,7 @@ def test_an_rpo_in_bytes_bounds_a_candidates_lag_asynchronously():
 
 def test_rto_becomes_patronis_timings_with_the_false_failover_risk_in_the_reason():
     ha = build_plan(spec("local-ha")).ha
-    assert (ha["ttl"].value, ha["loop_wait"].value, ha["retry_timeout"].value) == (23, 3, 10)
+    assert (ha["ttl"].value, ha["loop_wait"].value, ha["retry_timeout"].value) == (21, 3, 9)
     assert "false ones" in ha["ttl"].reason and "never demotes" in ha["retry_timeout"].reason
     assert ha["worst-case rto"].value <= ha["rto"].value
 

@@ -39,7 +39,7 @@ def two_machines(c):
 
 CASES = [
     # Patroni docs, "Dynamic configuration": ttl at least 20 s; the RTO adds loop_wait, promotion, check.
-    ("rto-below-patroni", local_with(replicas=1, rto="20s"), ["postgres → rto", "from 26s"]),
+    ("rto-below-patroni", local_with(replicas=1, rto="20s"), ["postgres → rto", "from 28s"]),
     ("rto-fraction", local_with(replicas=1, rto="30500ms"), ["postgres → rto", "whole seconds"]),
     ("two-etcd-on-one-host", staging_ha(replicas=2, etcd_hosts=["cache", "cache", "db"]),
      ["etcd_hosts", "two etcd members on one machine"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..errors import Problem, StackError
-from ..postgres.patroni import CHECK_S, MIN_MAX_CONNECTIONS, PROMOTE_S, timings
+from ..postgres.patroni import CHECK_S, ETCD_ELECTION_S, MIN_MAX_CONNECTIONS, PROMOTE_S, RECONNECT_S, timings
 from ..stackfile.sections.ha import machines
 from ..stackfile.spec import HostSpec, StackSpec
 from ..units import MIB, format_bytes_human
@@ -112,9 +112,12 @@ def patroni_settings(spec: StackSpec) -> dict[str, Setting]:
     out = {
         "rto": replace(rto, text=f"{ha.rto_ms // 1000}s", unit="ms"),
         "ttl": Setting(t.ttl, f"rto {ha.rto_ms // 1000}s − loop_wait {t.loop_wait}s − promotion {PROMOTE_S}s − "
-                              f"health check {CHECK_S}s: the leader key outlives a dead primary this long at "
-                              "most; shorter means sooner failover and more false ones (a stalled primary loses "
-                              "its key)", rule="what the RTO leaves after loop_wait, promotion and health check"),
+                              f"health check {CHECK_S}s − etcd election {ETCD_ELECTION_S}s (a lost machine that held "
+                              f"etcd's leader: the new one renews every lease) − reconnection {RECONNECT_S}s: the "
+                              "leader key outlives a dead primary this long at most; shorter means sooner failover "
+                              "and more false ones (a stalled primary loses its key)",
+                       rule="what the RTO leaves after loop_wait, promotion, health check, etcd election and "
+                            "reconnection"),
         "loop_wait": Setting(t.loop_wait, "a tenth of the RTO (at least 1 s, Patroni's minimum): how soon a standby "
                                           "notices the leader key is gone", rule="a tenth of the RTO"),
         "retry_timeout": Setting(t.retry_timeout, f"the most Patroni's rule loop_wait + 2 × retry_timeout ≤ ttl "
@@ -122,14 +125,16 @@ def patroni_settings(spec: StackSpec) -> dict[str, Setting]:
                                                   "network trouble shorter than this never demotes the primary",
                                  rule="the most loop_wait + 2 × retry_timeout ≤ ttl allows (Patroni docs)"),
         "primary_start_timeout": Setting(t.primary_start_timeout, f"rto {ha.rto_ms // 1000}s − 2 × loop_wait − promotion "
-                                         f"{PROMOTE_S}s − health check {CHECK_S}s: how long Patroni tries to start a "
+                                         f"{PROMOTE_S}s − health check {CHECK_S}s − reconnection {RECONNECT_S}s: how long Patroni tries to start a "
                                          "crashed primary again in place before a standby takes over; Patroni's "
                                          "default 300 s would break the RTO"
                                          + ("" if ha.rpo_bytes == 0 else ", and an asynchronous standby that takes "
                                             "over may lack up to the rpo of committed work"),
-                                         rule="what the RTO leaves after two loops, promotion and health check"),
-        "worst-case rto": Setting(t.worst_rto_s * 1000, f"ttl {t.ttl}s + loop_wait {t.loop_wait}s + promotion + "
-                                                        "health check, from the last leader-key renewal",
+                                         rule="what the RTO leaves after two loops, promotion, health check and "
+                                              "reconnection"),
+        "worst-case rto": Setting(t.worst_rto_s * 1000, f"ttl {t.ttl}s + etcd election + loop_wait {t.loop_wait}s + "
+                                                        "promotion + health check + reconnection, from the last "
+                                                        "leader-key renewal",
                                   text=f"{t.worst_rto_s}s", unit="ms"),
     }
     return {**out, **durability(spec)}
