@@ -6,14 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from components.mockrun import run_program
-from tests.docker.replay import Replay
 from tests.multihost.bed import Bed
-from tests.multihost.staging import IMAGES
-from tunestack.plan import build_plan
-from tunestack.stackfile import load
+from tests.multihost.staging import IMAGES, replay_stack
 
 HOSTS = ("db1", "db2", "cache", "app1")
 # Debian 12's PostgreSQL: Patroni needs pg_controldata, pg_basebackup and pg_rewind, which the
@@ -49,13 +43,7 @@ def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m
     bed.load_images(source_engine_url, {"db1": [pg], "db2": [pg],
                                         "cache": [pg, IMAGES["redis"], IMAGES["haproxy"], IMAGES["pgbouncer"], app],
                                         "app1": [app]})
-    path = stacks / "Pulumi.ha.yaml"
-    path.write_text(yaml.safe_dump(stack_document(bed)))
-    by_url = {h.url: h for h in bed.hosts.values()}
-    replay = Replay(run_program("ha", stack_file=path), lambda url: (bed.client(by_url[url], over_ssh=True), url),
-                    say=say, env=bed.env)
-    replay.apply()
-    return replay, build_plan(load(path, name="ha"), target="docker"), path
+    return replay_stack(bed, "ha", stack_document(bed), stacks, say)
 
 
 class HaBed:

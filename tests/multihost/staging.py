@@ -50,13 +50,20 @@ def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m
     # the cache host keeps the backups, in a container of the PostgreSQL image (pgBackRest)
     bed.load_images(source_engine_url, {"db": [IMAGES["postgres"], IMAGES["pgbouncer"], *apps],
                                         "cache": [IMAGES["redis"], IMAGES["haproxy"], IMAGES["postgres"]], "app1": apps, "app2": apps})
-    path = stacks / "Pulumi.bed.yaml"
-    path.write_text(yaml.safe_dump(stack_document(bed)))
+    replay, plan, _ = replay_stack(bed, "bed", stack_document(bed), stacks, say)
+    return replay, plan, stacks
+
+
+def replay_stack(bed: Bed, stack: str, document: dict, stacks: Path, say):
+    """Write the stack file, run the program for it under the mocks and replay what it declares on
+    the bed's engines over SSH. Returns (replay, plan, stack file)."""
+    path = stacks / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document))
     by_url = {h.url: h for h in bed.hosts.values()}
-    replay = Replay(run_program("bed", stack_file=path), lambda url: (bed.client(by_url[url], over_ssh=True), url),
+    replay = Replay(run_program(stack, stack_file=path), lambda url: (bed.client(by_url[url], over_ssh=True), url),
                     say=say, env=bed.env)
     replay.apply()
-    return replay, build_plan(load(path, name="bed"), target="docker"), stacks
+    return replay, build_plan(load(path, name=stack), target="docker"), path
 
 
 def ca_pem(replay) -> str:
