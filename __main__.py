@@ -117,7 +117,7 @@ db_password = DatabasePassword(f"{stack}-db-password", DatabasePasswordArgs(
     hosts.urls[db_machine], cluster.nodes[0] if plan.ha else postgres.container, pgbouncer.container,
     secrets.db_password if secrets.db_password_previous is None else secrets.db_password_previous,
     nodes=[(hosts.urls[(n.host, n.machine)], c) for n, c in zip(plan.ha["nodes"].value, cluster.nodes)] if plan.ha else [],
-    bouncer_host_url=hosts.urls[bouncer_machine]))
+    bouncer_host_url=hosts.urls[bouncer_machine] if plan.ha else ""))   # with standbys PgBouncer has a host of its own
 redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs(
     hosts.providers[(cache.name, 0)], network.networks[(cache.name, 0)].name,
     stack_images.image_id(cache_machine, images["redis"]), inst.role, files,
