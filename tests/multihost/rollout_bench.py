@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ def measure(say=print, rounds: int = 5) -> dict:
     # smoke run): copied from, never started or stopped here
     given = os.environ.get("TUNESTACK_BENCH_ENGINE")
     engine, bed = (GivenEngine(given) if given else Engine()), Bed(subnet=8)   # its own range: it may run beside the tests
-    path_before = os.environ["PATH"]
+    path_before, stacks_dir = os.environ["PATH"], tempfile.mkdtemp(prefix="tunestack-bench-")
     try:
         engine.start()
         say("  building the images …")
@@ -57,7 +58,7 @@ def measure(say=print, rounds: int = 5) -> dict:
         bed.start()
         os.environ["PATH"] = bed.env["PATH"]
         say("  deploying the staging shape on the bed …")
-        replay, plan, stacks = deploy(bed, engine.url, Path(tempfile.mkdtemp(prefix="tunestack-bench-")), say=say)
+        replay, plan, stacks = deploy(bed, engine.url, Path(stacks_dir), say=say)
         stack = ReplayStack(replay, stacks / "Pulumi.bed.yaml", "bed")
         lb = LoadBalancerControl("bed-lb", bed.hosts["cache"].url, env=bed.env)
         docker = DockerEngine.for_stack(plan, stack, lb, say=lambda m: None)
@@ -89,6 +90,7 @@ def measure(say=print, rounds: int = 5) -> dict:
         os.environ["PATH"] = path_before
         bed.stop()
         engine.stop()
+        shutil.rmtree(stacks_dir, ignore_errors=True)   # the bed's stack file
     return {"rounds": rounds, "start_canary_seconds": start_s, "step_runtime_weights_seconds": step_s,
             "step_program_apply_seconds": apply_s,
             "step_ratio": round(apply_s / step_s, 1) if step_s else None,
