@@ -55,23 +55,23 @@ certs = StackCertificates(f"{stack}-tls", StackCertificatesArgs(stack, plan.tls,
 
 
 
-def machine(name: str, index: int) -> Machine:
+def machine(name: str, index: int, image: str = images["postgres"]) -> Machine:
     key = (name, index)
-    return Machine(hosts.providers[key], network.networks[key].name, stack_images.image_id(key, images["postgres"]),
-                   hosts.urls[key])
+    return Machine(hosts.providers[key], network.networks[key].name, stack_images.image_id(key, image), hosts.urls[key])
 
 
 if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to the primary (cluster.py)
     cluster = PostgresCluster(container_name(stack, "pg"), PostgresClusterArgs(
         [(n, machine(n.host, n.machine)) for n in plan.ha["nodes"].value],
         [(m, machine(m.host, m.machine)) for m in plan.ha["etcd members"].value],
-        Machine(hosts.providers[cache_machine], network.networks[cache_machine].name,
-                stack_images.image_id(cache_machine, images["haproxy"]), hosts.urls[cache_machine]),
+        machine(*cache_machine, images["haproxy"]),
         {**files, **starts}, {m.name: etcd_args(plan, m, "/var/lib/tunestack/etcd", listen="0.0.0.0")
                               for m in plan.ha["etcd members"].value},
         plan.container(db.name, "postgres"), plan.container(db.name, "etcd") or plan.container(cache.name, "etcd"),
         plan.container(cache.name, "haproxy"), where["postgres"].reach,
-        Passwords(secrets.admin_password, secrets.migrator_password, secrets.jobs_password, *secrets.ha.values()),
+        Passwords(secrets.admin_password, secrets.migrator_password, secrets.jobs_password,
+                  replication=secrets.ha["replication"], rewind=secrets.ha["rewind"], restapi=secrets.ha["patroni-api"],
+                  etcd_root=secrets.ha["etcd-root"], etcd_patroni=secrets.ha["etcd-patroni"]),
         cluster_hba(bool(certs.files("postgres")), REPLICATION_USER), tls_files=certs.files("postgres"),
         backup_files={k: v for k, v in {"/etc/pgbackrest/pgbackrest.conf": starts.get("pgbackrest.conf")}.items() if v}
         | certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
@@ -79,6 +79,7 @@ if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to th
         backup_agent_port=agent.port if agent else None),
         opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     postgres = None
+    database_ready = [cluster.proxy, *cluster.proxy_live]   # what PgBouncer and the migrations connect through
 else:
     postgres = PostgresServer(container_name(stack, "postgres"), PostgresServerArgs(
         hosts.providers[db_machine], network.networks[db_machine].name, stack_images.image_id(db_machine, images["postgres"]),
@@ -92,6 +93,7 @@ else:
         backup_agent=Publish(agent.port, agent.address) if agent else None,
         repository_server=(repo_server.name, repo_server.address) if repo_server else None),
         opts=pulumi.ResourceOptions(depends_on=[stack_images]))
+    database_ready = [postgres]
 # pgBackRest's repository on another host of the stack (plan: backup → repository server).
 backup_repository = BackupRepository(repo_server.name, BackupRepositoryArgs(
     hosts.providers[(repo_server.host, 0)], network.networks[(repo_server.host, 0)].name,
@@ -110,7 +112,7 @@ pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     plan.container(bouncer_machine[0], "pgbouncer"), spec.pgbouncer.port,
     where["pgbouncer"].publish, secrets.admin_password, secrets.jobs_password,
     tls_files=certs.files("pgbouncer") or certs.client_files()),   # it verifies PostgreSQL too
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, *([cluster.proxy, *cluster.proxy_live] if plan.ha else [postgres])]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, *database_ready]))
 # The app role's password reaches the running servers before the replicas; during a rotation's
 # first `up` the servers keep the previous one (components/dbpassword.py).
 db_password = DatabasePassword(f"{stack}-db-password", DatabasePasswordArgs(
@@ -135,8 +137,7 @@ migration = AppMigration(f"{stack}-migrate", AppMigrationArgs(
     hosts.urls[migrate_machine], network.networks[migrate_machine].name,
     stack_images.image_id(migrate_machine, migration_image(plan)), {k: s.text for k, s in plan.migrate_env.items()},
     secrets.migrator_password, certs.ca_pem),
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard,
-                                            *([cluster.proxy, *cluster.proxy_live] if plan.ha else [postgres])]))
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, *database_ready]))
 replicas = [Replica(r.name, hosts.providers[(r.host, r.machine)], network.networks[(r.host, r.machine)].name,
                     r.track, stack_images.image_id((r.host, r.machine), track_image[r.track]), r.publish, r.port)
             for r in running(plan.replicas)]

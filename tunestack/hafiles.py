@@ -106,10 +106,10 @@ def etcd_args(plan, member: EtcdMember, data_dir: str, listen: str = "") -> list
     plan's members, a backend quota sized for Patroni's few keys. `listen`: the address it binds
     when not its own (a container's every interface; its machine publishes the ports)."""
     members = plan.ha["etcd members"].value
-    bind = (lambda url: url.replace(f"//{member.address}:", f"//{listen}:")) if listen else (lambda url: url)
+    bind = listen or member.address
     return [f"--name={member.name}", f"--data-dir={data_dir}",
-            f"--listen-client-urls={bind(member.client_url)}", f"--advertise-client-urls={member.client_url}",
-            f"--listen-peer-urls={bind(member.peer_url)}", f"--initial-advertise-peer-urls={member.peer_url}",
+            f"--listen-client-urls=http://{bind}:{member.client_port}", f"--advertise-client-urls={member.client_url}",
+            f"--listen-peer-urls=http://{bind}:{member.peer_port}", f"--initial-advertise-peer-urls={member.peer_url}",
             "--initial-cluster=" + ",".join(f"{m.name}={m.peer_url}" for m in members),
             f"--initial-cluster-token={plan.ha['scope'].value}", "--initial-cluster-state=new",
             f"--quota-backend-bytes={ETCD_QUOTA}", "--auto-compaction-retention=1"]

@@ -46,9 +46,6 @@ def patroni_files(plan: Plan, layout: Layout, bin_dir: str | None = None) -> dic
             for n in plan.ha["nodes"].value}
 
 
-CONTAINER_SOCKET_DIR = "/var/run/postgresql"
-
-
 def container_patroni_files(plan: Plan, data_dir: str) -> dict[str, str]:
     """patroni-<node>.yml per node of the Docker target: the container's own paths, PostgreSQL and
     the REST API on every interface of the container (its machine publishes both ports)."""
