@@ -7,18 +7,20 @@ from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServe
                         DatabasePasswordArgs, DockerHosts,
                         DockerHostsArgs, LoadBalancer, LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
                         PostgresCluster, PostgresClusterArgs,
-                        PrivateNetwork, PrivateNetworkArgs, Redis, RedisArgs, RolloutGuard, RolloutGuardArgs,
+                        PrivateNetwork, PrivateNetworkArgs, QueueCluster, QueueClusterArgs, QueuePasswords, Redis,
+                        RedisArgs, RolloutGuard, RolloutGuardArgs,
                         StackCertificates, StackCertificatesArgs, StackImages, StackImagesArgs, StackSecrets,
                         StackSecretsArgs)
 from components._container import Publish
 from components.app import Replica
 from components.cluster import Machine, Passwords, cluster_hba
 from tunestack.errors import BudgetError, Problem, StackError
-from tunestack.hafiles import REPLICATION_USER, etcd_args
+from tunestack.hafiles import REPLICATION_USER, EtcdTlsFiles, etcd_args
 from tunestack.images import images_by_machine, migration_image, migration_machine
 from tunestack.plan import build_plan, container_name
 from tunestack.plan.backupserver import CERT_FILE as BACKUP_CERT, KEY_FILE as BACKUP_KEY
 from tunestack.plan.rollout import running
+from tunestack.plan.tls import CA_FILE as TLS_CA, CERT_FILE as TLS_CERT, KEY_FILE as TLS_KEY
 from tunestack.pulumi_config import stack_document
 from tunestack.render import Layout, render_container_bases, render_plan
 from tunestack.stackfile import load_document
@@ -49,7 +51,8 @@ stack_images = StackImages(f"{stack}-images", StackImagesArgs(hosts.providers, h
 network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers, hosts.names))
 secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("dbPassword"),
                                                             config.get_secret("redisPassword"),
-                                                            config.get_secret("dbPasswordPrevious"), ha=bool(plan.ha)))
+                                                            config.get_secret("dbPasswordPrevious"), ha=bool(plan.ha),
+                                                            queue_ha=bool(plan.queue_ha)))
 certs = StackCertificates(f"{stack}-tls", StackCertificatesArgs(stack, plan.tls, config.get("tlsCaCert"),
                                                               config.get_secret("tlsCaKey")))
 
@@ -65,7 +68,8 @@ if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to th
         [(n, machine(n.host, n.machine)) for n in plan.ha["nodes"].value],
         [(m, machine(m.host, m.machine)) for m in plan.ha["etcd members"].value],
         machine(*cache_machine, images["haproxy"]),
-        {**files, **starts}, {m.name: etcd_args(plan, m, "/var/lib/tunestack/etcd", listen="0.0.0.0")
+        {**files, **starts}, {m.name: etcd_args(plan, m, "/var/lib/tunestack/etcd", listen="0.0.0.0",
+                                                tls=EtcdTlsFiles(TLS_CERT, TLS_KEY, TLS_CA))
                               for m in plan.ha["etcd members"].value},
         plan.container(db.name, "postgres"), plan.container(db.name, "etcd") or plan.container(cache.name, "etcd"),
         plan.container(cache.name, "haproxy"), where["postgres"].reach,
@@ -73,6 +77,7 @@ if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to th
                   replication=secrets.ha["replication"], rewind=secrets.ha["rewind"], restapi=secrets.ha["patroni-api"],
                   etcd_root=secrets.ha["etcd-root"], etcd_patroni=secrets.ha["etcd-patroni"]),
         cluster_hba(bool(certs.files("postgres")), REPLICATION_USER), tls_files=certs.files("postgres"),
+        etcd_tls_files=certs.files("etcd"), ca_files=certs.client_files(),
         backup_files={k: v for k, v in {"/etc/pgbackrest/pgbackrest.conf": starts.get("pgbackrest.conf")}.items() if v}
         | certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
         hosts=dict([(repo_server.name, repo_server.address)]) if repo_server else {},
@@ -127,7 +132,16 @@ redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs
     secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password,
     tls_files=certs.files(f"redis-{inst.role}")),
     opts=pulumi.ResourceOptions(depends_on=[stack_images]))
-    for inst in (spec.redis_cache, spec.redis_queue)}
+    for inst in (spec.redis_cache, spec.redis_queue) if not (inst.role == "queue" and plan.queue_ha)}
+if plan.queue_ha:   # the queue's replicas and its Sentinels (components/queue.py)
+    redis["queue"] = QueueCluster(container_name(stack, "queue"), QueueClusterArgs(
+        [(n, machine(n.host, n.machine, images["redis"])) for n in plan.queue_ha["nodes"].value],
+        [(m, machine(m.host, m.machine, images["redis"])) for m in plan.queue_ha["sentinels"].value],
+        files, plan.queue_ha["master name"].text, plan.container(cache.name, "redis-queue"),
+        plan.container(plan.queue_ha["sentinels"].value[0].host, "sentinel"),
+        QueuePasswords(secrets.redis_password, secrets.redis_sentinel_password),
+        node_tls_files=certs.files("redis-queue"), sentinel_tls_files=certs.files("redis-sentinel")),
+        opts=pulumi.ResourceOptions(depends_on=[stack_images]))
 
 rollout_guard = RolloutGuard(f"{stack}-rollout-guard", RolloutGuardArgs(
     container_name(stack, "lb"), hosts.urls[cache_machine], images.get("canary_app") or "",
@@ -148,7 +162,7 @@ app = AppServerGroup(container_name(stack, "app"), AppServerGroupArgs(
     spec.app.port, plan.loadbalancer["health_path"].text, secrets.db_password, secrets.jobs_password,
     secrets.redis_password,
     secrets.redis_cache_password, spec.app.jobs.processes, dict(spec.rollout.canary_env), certs.client_files(),
-    secrets.db_password_previous),
+    secrets.db_password_previous, secrets.redis_sentinel_password),
     opts=pulumi.ResourceOptions(depends_on=[stack_images, rollout_guard, migration, pgbouncer, *redis.values(),
                                             db_password]))
 lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(

@@ -11,6 +11,7 @@ from .migrate import AppMigration, AppMigrationArgs
 from .network import PrivateNetwork, PrivateNetworkArgs
 from .pgbouncer import PgBouncer, PgBouncerArgs
 from .postgres import PostgresServer, PostgresServerArgs
+from .queue import QueueCluster, QueueClusterArgs, QueuePasswords
 from .redis import Redis, RedisArgs
 from .rollout import RolloutGuard, RolloutGuardArgs
 from .secrets import StackSecrets, StackSecretsArgs
@@ -21,6 +22,6 @@ __all__ = [
     "BackupRepositoryArgs", "DatabasePassword", "DatabasePasswordArgs",
     "DockerHosts", "DockerHostsArgs", "LoadBalancer",
     "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresCluster", "PostgresClusterArgs", "PostgresServer", "PostgresServerArgs",
-    "PrivateNetwork", "PrivateNetworkArgs", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackCertificates", "StackCertificatesArgs",
+    "PrivateNetwork", "PrivateNetworkArgs", "QueueCluster", "QueueClusterArgs", "QueuePasswords", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackCertificates", "StackCertificatesArgs",
     "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
 ]

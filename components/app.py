@@ -68,6 +68,7 @@ class AppServerGroupArgs:
     canary_env: dict[str, str] = field(default_factory=dict)   # extra env of canary replicas (rollout --env)
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # the CA its clients verify with
     db_password_previous: pulumi.Output[str] | None = None   # during a rotation (components/dbpassword.py)
+    redis_sentinel_password: pulumi.Output[str] | None = None   # with queue replicas: the Sentinels'
 
 
 def generation(name: str, *inputs: pulumi.Input) -> pulumi.Output[str]:
@@ -91,6 +92,9 @@ class AppServerGroup(pulumi.ComponentResource):
         secrets = [f"DATABASE_PASSWORD_FILE={SECRETS}/database-password",
                    f"REDIS_PASSWORD_FILE={SECRETS}/redis-password",
                    f"REDIS_CACHE_PASSWORD_FILE={SECRETS}/redis-cache-password"]
+        if args.redis_sentinel_password is not None:   # the queue through its Sentinels
+            secret_files[f"{SECRETS}/redis-sentinel-password"] = args.redis_sentinel_password
+            secrets.append(f"REDIS_SENTINEL_PASSWORD_FILE={SECRETS}/redis-sentinel-password")
         # Web processes connect as the app role: during a rotation they know the previous password
         # too, and use it when the new one is refused (the servers switch after the replicas).
         web_secrets = {f"{SECRETS}/database-password-previous": args.db_password_previous} \

@@ -29,7 +29,7 @@ from tunestack import etcdauth
 from tunestack.hafiles import etcd_args
 from tunestack.plan.ha import EtcdMember, PgNode
 from tunestack.plan.memory import ContainerLimit
-from tunestack.plan.tls import KEY_FILE
+from tunestack.plan.tls import CA_FILE, KEY_FILE
 from tunestack.render import render_text
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
@@ -100,6 +100,8 @@ class PostgresClusterArgs:
     passwords: Passwords
     hba: str
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    etcd_tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # etcd's certificate, key and CA
+    ca_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # the CA: the proxy verifies the APIs
     backup_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # pgbackrest.conf, agent TLS
     hosts: dict[str, str] = field(default_factory=dict)   # name → address (the repository server)
     backup_agent_port: int | None = None   # each node's pgBackRest agent, published beside PostgreSQL
@@ -113,7 +115,8 @@ class PostgresCluster(pulumi.ComponentResource):
         self.etcd_auth = command.local.Command(
             f"{name}-etcd-auth", create=ETCD_AUTH,
             stdin=pulumi.Output.json_dumps({"root": args.passwords.etcd_root, "patroni": args.passwords.etcd_patroni}),
-            environment={"DOCKER_HOST": machine.host_url, "MEMBER": first.name, "URL": f"http://127.0.0.1:{first.client_port}",
+            environment={"DOCKER_HOST": machine.host_url, "MEMBER": first.name,
+                         "URL": f"{first.scheme}://127.0.0.1:{first.client_port}",
                          "CODE": inspect.getsource(etcdauth) + AUTH_MAIN},
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.members, additional_secret_outputs=["stdin"]))
         self.nodes: list[docker.Container] = []
@@ -130,12 +133,15 @@ class PostgresCluster(pulumi.ComponentResource):
     def _member(self, member: EtcdMember, machine: Machine, args: PostgresClusterArgs) -> docker.Container:
         volume = data_volume(self, machine.provider, f"{member.name}-data")
         return service_container(self, machine.provider, machine.network, ContainerSpec(
-            name=member.name, image=machine.image, limit=args.etcd_limit, files={},
+            name=member.name, image=machine.image, limit=args.etcd_limit, files=args.etcd_tls_files,
+            secret_files={KEY_FILE} if args.etcd_tls_files else set(),
             command=["etcd", *args.etcd_args[member.name]],
             volumes=[(volume, ETCD_DIR)],
+            # Python verifies HTTPS with this CA (the health check, and etcd-auth's `docker exec`)
+            envs=[f"SSL_CERT_FILE={CA_FILE}"] if member.tls else [],
             # answers at all (a member alone has no quorum yet, and the others start beside it)
             healthcheck=["CMD", "python3", "-c", "import urllib.request as u; "
-                         f"u.urlopen('http://127.0.0.1:{member.client_port}/version', timeout=2)"],
+                         f"u.urlopen('{member.scheme}://127.0.0.1:{member.client_port}/version', timeout=2)"],
             publish=[Publish(member.client_port, member.address), Publish(member.peer_port, member.address)],
             stop_signal="SIGTERM", stop_seconds=30))
 
@@ -157,11 +163,12 @@ class PostgresCluster(pulumi.ComponentResource):
             secret_files={*secrets, KEY_FILE},
             # Patroni reads etcd's user from its environment only beside the hosts there
             envs=[f"PGDATA={DATA_DIR}/pgdata",
-                  "PATRONI_ETCD3_HOSTS=" + ",".join(f"{m.address}:{m.client_port}" for m, _ in args.members)],
+                  "PATRONI_ETCD3_HOSTS=" + ",".join(f"{m.address}:{m.client_port}" for m, _ in args.members),
+                  *([f"SSL_CERT_FILE={CA_FILE}"] if node.tls else [])],
             volumes=[(volume, DATA_DIR), (live, LIVE_DIR)],
             # Patroni running PostgreSQL in a cluster with a leader (images/postgres/patroni-ready.py):
             # pg_isready would answer while a new cluster's post_bootstrap still makes the roles
-            healthcheck=["CMD", "tunestack-patroni-ready", str(node.rest_port)],
+            healthcheck=["CMD", "tunestack-patroni-ready", str(node.rest_port), "https" if node.tls else "http"],
             publish=[Publish(node.port, node.address), Publish(node.rest_port, node.address)]
             + ([Publish(args.backup_agent_port, node.address)] if args.backup_agent_port else []),
             hosts=args.hosts,
@@ -174,7 +181,7 @@ class PostgresCluster(pulumi.ComponentResource):
         name = f"{args.proxy_alias}-proxy"
         live = live_volume(self, args.proxy.provider, name)
         container = service_container(self, args.proxy.provider, args.proxy.network, ContainerSpec(
-            name=name, image=args.proxy.image, limit=args.proxy_limit, files={},
+            name=name, image=args.proxy.image, limit=args.proxy_limit, files=args.ca_files,
             volumes=[(live, LIVE_DIR)], aliases=[args.proxy_alias],
             healthcheck=["CMD", "haproxy", "-c", "-q", "-f", "/usr/local/share/tunestack/haproxy-base.cfg",
                          "-f", f"{LIVE_DIR}/"],

@@ -13,6 +13,7 @@ class StackSecretsArgs:
     redis_password: pulumi.Output[str] | None = None  # tunestack:redisPassword (secret)
     db_password_previous: pulumi.Output[str] | None = None   # tunestack:dbPasswordPrevious: during a rotation
     ha: bool = False      # postgres.replicas: Patroni's users, its REST API and etcd get their own
+    queue_ha: bool = False   # redis.queue.replicas: the Sentinels get their own
 
 
 class StackSecrets(pulumi.ComponentResource):
@@ -40,4 +41,5 @@ class StackSecrets(pulumi.ComponentResource):
         # etcd user: only with standbys, so a stack without them keeps its resources as they were.
         self.ha = {k: password(k, None) for k in ("replication", "rewind", "patroni-api", "etcd-root",
                                                    "etcd-patroni")} if args.ha else {}
+        self.redis_sentinel_password = password("redis-sentinel", None) if args.queue_ha else None
         self.register_outputs({})

@@ -91,10 +91,14 @@ def _queue_client(common: dict) -> redis.Redis:
     from redis.sentinel import Sentinel
 
     timeouts = {k: common[k] for k in ("socket_timeout", "socket_connect_timeout")}
+    # rediss:// (the nodes and Sentinels on other machines): TLS to both, verified against the CA
+    tls = {k: common[k] for k in ("ssl_ca_certs", "ssl_cert_reqs") if k in common}
+    tls = {"ssl": True, **tls} if os.environ["REDIS_URL"].startswith("rediss://") else {}
     sentinel = Sentinel(sentinel_hosts(os.environ["REDIS_SENTINELS"]),
-                        sentinel_kwargs={"password": secret("REDIS_SENTINEL_PASSWORD"), **timeouts})
+                        sentinel_kwargs={"password": secret("REDIS_SENTINEL_PASSWORD"), **timeouts, **tls})
     db = int(os.environ["REDIS_URL"].rsplit("/", 1)[1] or 0)
-    return sentinel.master_for(os.environ["REDIS_SENTINEL_MASTER"], password=secret("REDIS_PASSWORD"), db=db, **common)
+    return sentinel.master_for(os.environ["REDIS_SENTINEL_MASTER"], password=secret("REDIS_PASSWORD"), db=db,
+                               **common, **({"ssl": True} if tls else {}))
 
 
 class QueueNotReplicated(Exception):

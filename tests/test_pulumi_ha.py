@@ -104,3 +104,33 @@ def test_a_stack_without_standbys_keeps_its_resources(tmp_path):
     names = {plain(c.inputs)["name"] for c in run.of_type(CONTAINER)}
     assert "staging-postgres" in names and not any(n.startswith(("staging-pg-", "staging-etcd-")) for n in names)
     assert not [r for r in run.registrations if r.name.startswith("staging-secrets-") and "etcd" in r.name]
+
+
+def test_etcd_serves_tls_only_and_asks_its_peers_for_a_certificate(run):
+    c = containers(run)
+    for name in (n for n in c if n.startswith("staging-etcd-")):
+        args = plain(c[name].inputs)["command"]
+        flags = dict(a.split("=", 1) if "=" in a else (a, "") for a in args[1:])
+        urls = [flags[k] for k in ("--listen-client-urls", "--advertise-client-urls", "--listen-peer-urls",
+                                   "--initial-advertise-peer-urls")]
+        assert all(u.startswith("https://") for u in urls), urls
+        assert all(p.split("=", 1)[1].startswith("https://") for p in flags["--initial-cluster"].split(","))
+        assert "--peer-client-cert-auth" in flags and flags["--peer-trusted-ca-file"] == "/etc/tunestack/tls/ca.crt"
+        uploads = {u["file"]: u["content"] for u in c[name].inputs["uploads"]}
+        assert SECRET_SIG in uploads[flags["--key-file"]]
+        assert {flags["--cert-file"], "/etc/tunestack/tls/ca.crt"} <= set(uploads)
+
+
+def test_patronis_api_serves_https_and_the_proxy_checks_it_against_the_ca(run):
+    c = containers(run)
+    for node in ("staging-pg-0", "staging-pg-1"):
+        uploads = {u["file"]: u["content"] for u in plain(c[node].inputs)["uploads"]}
+        patroni = yaml.safe_load(uploads["/etc/tunestack/patroni.yml"])
+        assert patroni["restapi"]["certfile"] in uploads and patroni["restapi"]["cafile"] in uploads
+        assert patroni["etcd3"]["protocol"] == "https"
+        assert plain(c[node].inputs)["healthcheck"]["tests"][-1] == "https"
+    proxy = {u["file"]: u["content"] for u in plain(c["staging-postgres-proxy"].inputs)["uploads"]}
+    assert set(proxy) == {"/etc/tunestack/tls/ca.crt"}, "the proxy holds the CA, no key"
+    cfg = run.by_name("staging-postgres-proxy-live-haproxy.cfg")
+    text = json.dumps(plain(cfg.inputs))
+    assert text.count("check-ssl verify required ca-file /etc/tunestack/tls/ca.crt") == 4   # 2 nodes, 2 services

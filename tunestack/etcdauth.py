@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import urllib.error
 import urllib.request
 
@@ -26,11 +27,12 @@ def _prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _post(url: str, path: str, body: dict, token: str | None = None) -> dict:
+def _post(url: str, path: str, body: dict, token: str | None = None, cafile: str | None = None) -> dict:
     req = urllib.request.Request(url + path, method="POST", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json", **({"Authorization": token} if token else {})})
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        context = ssl.create_default_context(cafile=cafile) if cafile else None   # https: the stack's CA
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
             return json.loads(r.read().decode() or "{}")
     except urllib.error.HTTPError as e:
         return json.loads(e.read().decode() or "{}")
@@ -38,8 +40,8 @@ def _post(url: str, path: str, body: dict, token: str | None = None) -> dict:
         raise EtcdAuthError(f"etcd at {url} does not answer: {exc}") from None
 
 
-def auth_enabled(url: str) -> bool:
-    answer = _post(url, "/v3/auth/authenticate", {"name": "root", "password": "-"})
+def auth_enabled(url: str, cafile: str | None = None) -> bool:
+    answer = _post(url, "/v3/auth/authenticate", {"name": "root", "password": "-"}, cafile=cafile)
     return "not enabled" not in answer.get("error", "")
 
 

@@ -36,6 +36,8 @@ class NodePaths:
     listen: str = ""     # the address PostgreSQL and the REST API bind; "" = the node's own address
     post_bootstrap: str = ""   # a script run once on the new cluster's first primary (Patroni bootstrap)
     tls_ca: str = ""     # nodes on other machines: replication and pg_rewind verify the primary (verify-full)
+    tls_cert: str = ""   # with tls_ca: the node's certificate and key, which its REST API serves
+    tls_key: str = ""
 
 
 def dynamic_config(plan) -> dict:
@@ -61,12 +63,14 @@ def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
     parameters = {"unix_socket_directories": paths.socket_dir, "hba_file": paths.hba_file,
                   **({"ident_file": paths.ident_file} if paths.ident_file else {}),
                   **node_archive_command(plan, node, paths)}
+    members = ha["etcd members"].value
     return {
         "scope": ha["scope"].value,
         "name": node.name,
         "restapi": {"listen": f"{bind}:{node.rest_port}", "connect_address": f"{node.address}:{node.rest_port}",
-                    "authentication": {"username": RESTAPI_USER}},
-        "etcd3": {"hosts": [f"{m.address}:{m.client_port}" for m in ha["etcd members"].value]},
+                    "authentication": {"username": RESTAPI_USER}, **restapi_tls(node, paths)},
+        "etcd3": {"hosts": [f"{m.address}:{m.client_port}" for m in members],
+                  **({"protocol": "https", "cacert": paths.tls_ca} if members[0].tls else {})},
         "bootstrap": bootstrap,
         "postgresql": {
             "listen": f"{bind}:{node.port}", "connect_address": f"{node.address}:{node.port}",
@@ -85,6 +89,15 @@ def patroni_config(plan, node: PgNode, paths: NodePaths) -> dict:
     }
 
 
+def restapi_tls(node: PgNode, paths: NodePaths) -> dict[str, str]:
+    """HTTPS for the REST API (Patroni docs, "REST API" settings certfile, keyfile, cafile); cafile
+    is also what Patroni verifies the other nodes' APIs with (patroni/request.py: restapi.cafile
+    when ctl.cacert is unset). Clients bring no certificate: writes carry basic auth."""
+    if not node.tls:
+        return {}
+    return {"certfile": paths.tls_cert, "keyfile": paths.tls_key, "cafile": paths.tls_ca}
+
+
 def node_archive_command(plan, node: PgNode, paths: NodePaths) -> dict[str, str]:
     """The plan's archive_command naming this node's data folder: pgBackRest checks the
     segment against the cluster it finds there, whichever node is the primary when it runs."""
@@ -101,15 +114,32 @@ def patroni_yaml(plan, node: PgNode, paths: NodePaths) -> str:
             + yaml.safe_dump(patroni_config(plan, node, paths), sort_keys=False, width=1000))
 
 
-def etcd_args(plan, member: EtcdMember, data_dir: str, listen: str = "") -> list[str]:
-    """etcd's command line (its flags; etcd docs, "Configuration flags"): a static cluster of the
-    plan's members, a backend quota sized for Patroni's few keys. `listen`: the address it binds
-    when not its own (a container's every interface; its machine publishes the ports)."""
+@dataclass(frozen=True)
+class EtcdTlsFiles:
+    cert: str
+    key: str
+    ca: str
+
+
+def etcd_args(plan, member: EtcdMember, data_dir: str, listen: str = "",
+              tls: EtcdTlsFiles | None = None) -> list[str]:
+    """etcd's command line (its flags; etcd docs, "Configuration flags" and "Transport security
+    model"): a static cluster of the plan's members, a backend quota sized for Patroni's few keys.
+    `listen`: the address it binds when not its own (a container's every interface; its machine
+    publishes the ports). A member with `tls` serves its clients and peers over TLS with the files
+    `tls` names, and accepts a peer only with a certificate from the stack's CA."""
     members = plan.ha["etcd members"].value
-    bind = listen or member.address
-    return [f"--name={member.name}", f"--data-dir={data_dir}",
-            f"--listen-client-urls=http://{bind}:{member.client_port}", f"--advertise-client-urls={member.client_url}",
-            f"--listen-peer-urls=http://{bind}:{member.peer_port}", f"--initial-advertise-peer-urls={member.peer_url}",
-            "--initial-cluster=" + ",".join(f"{m.name}={m.peer_url}" for m in members),
-            f"--initial-cluster-token={plan.ha['scope'].value}", "--initial-cluster-state=new",
-            f"--quota-backend-bytes={ETCD_QUOTA}", "--auto-compaction-retention=1"]
+    bind, scheme = listen or member.address, member.scheme
+    out = [f"--name={member.name}", f"--data-dir={data_dir}",
+           f"--listen-client-urls={scheme}://{bind}:{member.client_port}", f"--advertise-client-urls={member.client_url}",
+           f"--listen-peer-urls={scheme}://{bind}:{member.peer_port}", f"--initial-advertise-peer-urls={member.peer_url}",
+           "--initial-cluster=" + ",".join(f"{m.name}={m.peer_url}" for m in members),
+           f"--initial-cluster-token={plan.ha['scope'].value}", "--initial-cluster-state=new",
+           f"--quota-backend-bytes={ETCD_QUOTA}", "--auto-compaction-retention=1"]
+    if member.tls:
+        if tls is None:
+            raise ValueError(f"etcd member {member.name} serves TLS: name its certificate files")
+        # clients log in with a password (etcd auth), so their certificates are not asked for
+        out += [f"--cert-file={tls.cert}", f"--key-file={tls.key}", f"--peer-cert-file={tls.cert}",
+                f"--peer-key-file={tls.key}", f"--peer-trusted-ca-file={tls.ca}", "--peer-client-cert-auth"]
+    return out

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .hafiles import NodePaths, patroni_yaml
 from .plan.backup import CONTAINER_SOCKET_DIR
-from .plan.tls import CA_FILE
+from .plan.tls import CA_FILE, CERT_FILE, KEY_FILE
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -25,7 +25,9 @@ def primary_service(plan: Plan) -> dict | None:
     idle_s = plan.pgbouncer["server_idle_timeout"].value // 1000
     return {"bind": plan.placement["postgres"].listen, "port": plan.spec.postgres.port, "idle_s": idle_s + 60,
             "nodes": plan.ha["nodes"].value, "check": plan.ha["primary check"],
-            "replica_port": plan.ha["replica port"].value, "replica_lag": plan.ha["replica lag at most"]}
+            "replica_port": plan.ha["replica port"].value, "replica_lag": plan.ha["replica lag at most"],
+            # HTTPS checks verified against the stack's CA (its file is in the proxy's container)
+            "check_ca": CA_FILE if plan.ha["nodes"].value[0].tls else ""}
 
 
 def node_paths(layout: Layout, node_name: str, bin_dir: str) -> NodePaths:
@@ -56,7 +58,7 @@ def container_patroni_files(plan: Plan, data_dir: str) -> dict[str, str]:
                       pgpass=f"{data_dir.rsplit('/', 1)[0]}/patroni.pgpass",
                       bin_dir=f"/usr/lib/postgresql/{plan.spec.postgres.version}/bin", listen="0.0.0.0",
                       post_bootstrap="/usr/local/bin/tunestack-post-bootstrap",
-                      tls_ca=CA_FILE if "postgres" in plan.tls else "")
+                      tls_ca=CA_FILE if "postgres" in plan.tls else "", tls_cert=CERT_FILE, tls_key=KEY_FILE)
     return {f"patroni-{n.name}.yml": patroni_yaml(plan, n, paths) for n in plan.ha["nodes"].value}
 
 

@@ -56,10 +56,14 @@ def images_by_machine(plan) -> dict[Machine, set[str]]:
     # with standbys: every node's machine and every etcd member's (etcd is in the PostgreSQL image)
     cluster = [(n.host, n.machine) for n in plan.ha["nodes"].value] + \
         [(m.host, m.machine) for m in plan.ha["etcd members"].value] if plan.ha else []
+    # with queue replicas: every queue node's machine and every Sentinel's (Sentinel is in the Redis image)
+    queue = [(n.host, n.machine) for n in plan.queue_ha["nodes"].value] + \
+        [(m.host, m.machine) for m in plan.queue_ha["sentinels"].value] if plan.queue_ha else []
     for machine, ref in [(db, images.get("postgres")), *((m, images.get("postgres")) for m in cluster),
                          ((plan.placement["pgbouncer"].host.name, 0), images.get("pgbouncer")),
                          (migration_machine(plan), migration_image(plan)),
                          (cache, images.get("redis")), (cache, images.get("haproxy")),
+                         *((m, images.get("redis")) for m in queue),
                          *[((r.host, r.machine), track[r.track]) for r in running(plan.replicas)],
                          *([((plan.backup["repository server"].value.host, 0), images.get("postgres"))]
                            if "repository server" in plan.backup else [])]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ class PatroniUnreachable(RuntimeError):
 
 @dataclass(frozen=True)
 class PatroniApi:
-    url: str             # http://address:rest_port of one node
+    url: str             # PgNode.api_url: http(s)://address:rest_port of one node
     user: str = ""
     password: str = ""
+    cafile: str = ""     # https: the stack's CA, which the node's certificate is verified against
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 10) -> tuple[int, str]:
         """(status, body); PatroniUnreachable when nothing answers."""
@@ -30,7 +32,8 @@ class PatroniApi:
             token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
+            with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from jinja2 import Environment
 
 from .plan.setting import Setting
+from .probes import redis_tls_flags
 
 
 def queue_replica_instance(index: int) -> str:
@@ -27,11 +28,24 @@ def queue_ha_files(plan, layout, env: Environment) -> dict[str, str]:
             stack=plan.stack, role="queue", instance=queue_replica_instance(i), settings=settings,
             secrets_dir=layout.secrets_dir, data_dir=layout.data_dir)
     # a failover in progress ends well within half of failover-timeout (seconds here)
+    sentinel_tls = plan.tls["redis-sentinel"].settings if "redis-sentinel" in plan.tls else {}
     files["redis-node.sh"] = env.get_template("redis-node.sh.j2").render(
         stack=plan.stack, name=plan.queue_ha["master name"].text,
-        wait_s=plan.queue_ha["failover-timeout"].value // 2000)
+        wait_s=plan.queue_ha["failover-timeout"].value // 2000,
+        cli_tls=redis_tls_flags(bool(sentinel_tls)))
     for i, member in enumerate(plan.queue_ha["sentinels"].value):
         files[f"sentinel-{i}.conf"] = env.get_template("sentinel.conf.j2").render(
             stack=plan.stack, member=member, index=i, master=nodes[0], name=plan.queue_ha["master name"].text,
-            section=plan.queue_ha, data_dir=layout.data_dir)
+            section=plan.queue_ha, data_dir=layout.data_dir, tls=sentinel_tls, announce=plan.placement.docker)
     return files
+
+
+def sentinel_secrets(master_name: str, sentinel_password: str, queue_password: str) -> str:
+    """What each Sentinel's own copy of its file adds at deploy time: its password (clients and the
+    other Sentinels log in with it) and the queue's (auth-pass: to watch and reconfigure the nodes).
+    Never in a rendered file; the copy is the service user's, 0600."""
+    from .render import redis_word
+
+    return ("# added at deploy time: the passwords (this copy is the service user's, 0600)\n"
+            f"requirepass {redis_word(sentinel_password)}\n"
+            f"sentinel auth-pass {master_name} {redis_word(queue_password)}\n")

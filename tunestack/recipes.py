@@ -21,6 +21,13 @@ DEBIAN_PG_MAJOR = 15
 # Patroni in the PostgreSQL image (images/postgres/Dockerfile): from PyPI, pinned, with its etcd3
 # client and psycopg2's wheel; not Debian 12's 3.0.2 (see the Dockerfile for why).
 PATRONI = "patroni[etcd3,psycopg2-binary]==3.3.11"
+# The same release for the local-ha stack, in a root-owned virtualenv that scripts/setup makes from
+# PyPI: one pinned Patroni wherever a cluster runs.
+PATRONI_VENV = "/opt/tunestack/patroni"
+
+
+def patroni_version() -> str:
+    return PATRONI.rsplit("==", 1)[1]
 POSTGRES_SOURCES = ("pgdg", "fetched")   # where a major other than Debian 12's comes from
 
 

@@ -16,6 +16,10 @@ as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 if [ "${1:-}" = etcd ]; then
   data=/var/lib/tunestack/etcd
   mkdir -p "$data" && chown etcd:etcd "$data" && chmod 0700 "$data"
+  # its TLS key (members on several machines): etcd's own, 0600
+  if [ -d "$secrets" ]; then
+    chown -R etcd:etcd "$secrets"; chmod 0700 "$secrets"; find "$secrets" -type f -exec chmod 0600 {} +
+  fi
   exec setpriv --reuid=etcd --regid=etcd --init-groups "$@"
 fi
 mkdir -p "$(dirname "$PGDATA")" /var/run/postgresql

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tunestack-patroni-ready PORT: the node container's health check under Patroni. Healthy once
+"""tunestack-patroni-ready PORT [SCHEME]: the node container's health check under Patroni. Healthy once
 Patroni runs PostgreSQL in a cluster that has a leader: a new cluster's first primary only after
 its post_bootstrap (roles, grants) is done and it took the leader key, so nothing delivered next
 meets a database without its roles; a standby once it follows a leader. GET /patroni answers 503
@@ -10,7 +10,9 @@ import urllib.error
 import urllib.request
 
 try:
-    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/patroni", timeout=2) as answer:
+    # HTTPS when the API serves it (verified with the CA in SSL_CERT_FILE, the container's env)
+    scheme = sys.argv[2] if len(sys.argv) > 2 else "http"
+    with urllib.request.urlopen(f"{scheme}://127.0.0.1:{sys.argv[1]}/patroni", timeout=2) as answer:
         state = json.loads(answer.read())
 except urllib.error.HTTPError as exc:
     state = json.loads(exc.read() or b"{}")

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tunestack's Redis entrypoint. The data volume (named by TUNESTACK_DATA_DIR, the rendered `dir`)
 # is created root-owned by Docker: give it to redis, with files the queue's AOF writes 0600.
+# With queue replicas the same image runs each node (redis-node.sh) and each Sentinel.
 set -eu
 secrets=/etc/tunestack/secrets
 data="${TUNESTACK_DATA_DIR:?set TUNESTACK_DATA_DIR to the rendered dir}"
@@ -10,4 +11,14 @@ if [ -d "$secrets" ]; then
   chown -R redis:redis "$secrets"; chmod 0700 "$secrets"; find "$secrets" -type f -exec chmod 0600 {} +
 fi
 umask 077
+# sentinel RENDERED SECRETS: Sentinel rewrites its file (what it learns: replicas, Sentinels,
+# epochs), so it runs from its own copy on the data volume, made once from the rendered file and
+# the passwords; later starts keep what it learned.
+if [ "${1:-}" = sentinel ]; then
+  if [ ! -s "$data/sentinel.conf" ]; then
+    cat "$2" "$3" > "$data/sentinel.conf"
+    chown redis:redis "$data/sentinel.conf"
+  fi
+  exec setpriv --reuid=redis --regid=redis --init-groups redis-server "$data/sentinel.conf" --sentinel --daemonize no
+fi
 exec setpriv --reuid=redis --regid=redis --init-groups "$@"

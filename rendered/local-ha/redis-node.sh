@@ -44,7 +44,9 @@ while [ "$failing" = 1 ] && [ "$waited" -lt 30 ]; do
   ask "$@"
 done
 unset REDISCLI_AUTH
+# the address and port the master and the Sentinels are told: this node's own, not a container's
+announce="--replica-announce-ip $self_addr --replica-announce-port $self_port"
 if [ -n "$best" ] && [ "$best" != "$self_addr $self_port" ]; then
-  exec "$server" "$conf" --daemonize no --replicaof "${best% *}" "${best#* }"
+  exec "$server" "$conf" --daemonize no $announce --replicaof "${best% *}" "${best#* }"
 fi
-exec "$server" "$conf" --daemonize no
+exec "$server" "$conf" --daemonize no $announce

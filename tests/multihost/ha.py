@@ -1,6 +1,8 @@
 """The HA shape on the test bed (issue #28): two db machines with a PostgreSQL node each under
 Patroni, etcd on three machines (both db machines and the cache host), the proxy to the primary,
-PgBouncer and both Redis on the cache host, one app host. Deployed through the replay over SSH as
+PgBouncer and the cache Redis on the cache host, the queue's master and its replica on the two
+cache machines with Sentinels on three machines (both db machines and the first cache machine),
+one app host. Deployed through the replay over SSH as
 the staging shape is (staging.py), on a bed of its own (subnet 9)."""
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 from tests.multihost.bed import Bed
 from tests.multihost.staging import IMAGES, replay_stack
 
-HOSTS = ("db1", "db2", "cache", "app1")
+HOSTS = ("db1", "db2", "cache", "cache2", "app1")
 # Debian 12's PostgreSQL: Patroni needs pg_controldata, pg_basebackup and pg_rewind, which the
 # server builds from npm (the staging image's major) do not have.
 PG_IMAGE = "tunestack/postgres:15"
@@ -21,13 +23,14 @@ def stack_document(bed: Bed, rto: str = "30s") -> dict:
         "tunestack:hosts": [
             {"name": "db", "roles": ["db"], "count": 2, "cpus": 2, "memory": "2GiB", "storage": "ssd",
              "addresses": [h["db1"].address, h["db2"].address], "ssh_user": "root"},
-            {"name": "cache", "roles": ["cache"], "cpus": 2, "memory": "2GiB", "addresses": [h["cache"].address],
-             "ssh_user": "root"},
+            {"name": "cache", "roles": ["cache"], "count": 2, "cpus": 2, "memory": "2GiB",
+             "addresses": [h["cache"].address, h["cache2"].address], "ssh_user": "root"},
             {"name": "app", "roles": ["app"], "cpus": 2, "memory": "2GiB", "addresses": [h["app1"].address],
              "ssh_user": "root"}],
         "tunestack:postgres": {"version": int(PG_IMAGE.split(":")[1]), "workload": "oltp", "replicas": 1, "rto": rto},
         "tunestack:pgbouncer": {"pool_mode": "transaction", "version": "1.18"},
-        "tunestack:redis": {"cache": {"memory": "128MiB", "policy": "allkeys-lfu"}, "queue": {"memory": "128MiB"}},
+        "tunestack:redis": {"cache": {"memory": "128MiB", "policy": "allkeys-lfu"},
+                            "queue": {"memory": "128MiB", "replicas": 1}},
         "tunestack:app": {"framework": "python", "threads": 2, "memory_per_worker": "128MiB",
                           "jobs": {"concurrency": 2, "processes": 1, "memory_per_process": "128MiB"}},
         "tunestack:traffic": {"peak_rps": 5, "tracing_budget": {"per_month": 100000, "unit": "transactions"}},
@@ -39,10 +42,10 @@ def stack_document(bed: Bed, rto: str = "30s") -> dict:
 def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m, flush=True)):
     """Copy the images, run the program for the bed's HA stack file under the mocks and replay it
     on the hosts' engines over SSH. Returns (replay, plan, stack file)."""
-    pg, app = PG_IMAGE, IMAGES["app"]
-    bed.load_images(source_engine_url, {"db1": [pg], "db2": [pg],
-                                        "cache": [pg, IMAGES["redis"], IMAGES["haproxy"], IMAGES["pgbouncer"], app],
-                                        "app1": [app]})
+    pg, app, redis = PG_IMAGE, IMAGES["app"], IMAGES["redis"]
+    bed.load_images(source_engine_url, {"db1": [pg, redis], "db2": [pg, redis],
+                                        "cache": [pg, redis, IMAGES["haproxy"], IMAGES["pgbouncer"], app],
+                                        "cache2": [redis], "app1": [app]})
     return replay_stack(bed, "ha", stack_document(bed), stacks, say)
 
 
@@ -70,7 +73,7 @@ class HaBed:
         from tunestack.patroniapi import PatroniApi
 
         pw = self.password("patroni-api") if write else ""
-        return {n.name: PatroniApi(f"http://{n.address}:{n.rest_port}", RESTAPI_USER if write else "", pw)
+        return {n.name: PatroniApi(n.api_url, RESTAPI_USER if write else "", pw, cafile=str(self.ca))
                 for n in self.nodes}
 
     def leader(self):
@@ -120,6 +123,49 @@ class HaBed:
             cur = conn.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
+    def redis(self, address: str, port: int, key: str):
+        """A client of one queue node ("redis") or Sentinel ("redis-sentinel"), over TLS."""
+        import redis as redis_py
+
+        return redis_py.Redis(host=address, port=port, password=self.password(key), ssl=True,
+                              ssl_ca_certs=str(self.ca), socket_timeout=2, socket_connect_timeout=2,
+                              decode_responses=True)
+
+    def queue_master(self):
+        """The queue node the Sentinels name (the highest config-epoch of those that answer), or None."""
+        import redis as redis_py
+
+        name, best = self.plan.queue_ha["master name"].text, (-1, None)
+        for m in self.plan.queue_ha["sentinels"].value:
+            try:
+                flat = self.redis(m.address, m.port, "redis-sentinel").execute_command("SENTINEL", "MASTER", name)
+            except redis_py.RedisError:
+                continue
+            state = dict(zip(flat[::2], flat[1::2]))
+            if int(state.get("config-epoch", -1)) > best[0]:
+                best = (int(state["config-epoch"]), (state["ip"], int(state["port"])))
+        return next((n for n in self.plan.queue_ha["nodes"].value if (n.address, n.port) == best[1]), None)
+
+    def queue_whole(self) -> bool:
+        """The master the Sentinels name streams to every replica."""
+        import redis as redis_py
+
+        master = self.queue_master()
+        try:
+            info = self.redis(master.address, master.port, "redis").info("replication") if master else {}
+        except redis_py.RedisError:
+            return False
+        online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
+                  and v.get("state") == "online"]
+        return info.get("role") == "master" and len(online) == self.plan.spec.queue_ha.replicas
+
+    def queued_jobs(self) -> set[str]:
+        import json
+
+        master = self.queue_master()
+        raw = self.redis(master.address, master.port, "redis").lrange("jobs", 0, -1)
+        return {json.loads(r).get("id", "") for r in raw}
+
     def proxy_sends_to(self, name: str) -> bool:
         """True when the proxy's primary backend has exactly `name` up (its admin socket)."""
         proxy = self.container("cache", f"{self.plan.placement['postgres'].reach}-proxy")
@@ -127,3 +173,19 @@ class HaBed:
                                           "unix-connect:/tmp/haproxy.sock"])
         up = {f[3] for f in (line.split() for line in res.output.decode().splitlines()[2:]) if len(f) > 5 and f[5] == "2"}
         return up == {name}
+
+
+def answers(url: str, cafile: str | None = None) -> bool:
+    """True when `url` answers a GET with 200: plain HTTP to a TLS-only port, or TLS without the
+    client certificate a port asks for, answers False."""
+    import http.client
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=cafile) if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as r:
+            return r.status == 200
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError):
+        return False

@@ -8,17 +8,19 @@ Faults: the leader's postmaster killed, its Patroni killed (the node's container
 restart policy brings it back), the whole leader host lost (its network link down: nothing of it
 answers), the leader partitioned from etcd and its standby while clients still reach it (never two
 primaries: the old one must take no write once the new one does), a planned switchover behind
-PgBouncer's PAUSE (0 failed writes), and an etcd member lost (nothing happens)."""
+PgBouncer's PAUSE (0 failed writes), an etcd member lost (nothing happens), and the queue's master
+lost (Sentinel elects its replica; no job an answer named is lost)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 
 import pytest
 
 from tests.multihost.bed import Bed, sh
-from tests.multihost.ha import HOSTS, HaBed, deploy
+from tests.multihost.ha import HOSTS, HaBed, answers, deploy
 from tunestack.etcdauth import auth_enabled
 from tunestack.poll import wait_until
 from tunestack.switchover import switchover
@@ -55,7 +57,14 @@ def new_ids() -> int:
 def test_the_cluster_forms_with_a_synchronous_standby_and_etcd_locked(ha):
     wait_until(ha.whole, 120, "a leader and a synchronous standby")
     for m in ha.plan.ha["etcd members"].value:
-        assert auth_enabled(m.client_url), f"etcd {m.name} accepts anyone"
+        assert auth_enabled(m.client_url, cafile=str(ha.ca)), f"etcd {m.name} accepts anyone"
+        # across machines: TLS only, and a peer must show a certificate from the stack's CA
+        assert answers(f"{m.client_url}/version", str(ha.ca))
+        assert not answers(f"http://{m.address}:{m.client_port}/version"), f"etcd {m.name} serves plain HTTP"
+        assert not answers(f"{m.peer_url}/members", str(ha.ca)), f"etcd {m.name} takes a peer with no certificate"
+    for n in ha.nodes:   # Patroni's REST API: HTTPS only
+        assert answers(f"{n.api_url}/liveness", str(ha.ca))
+        assert not answers(f"http://{n.address}:{n.rest_port}/liveness"), f"{n.name}'s API serves plain HTTP"
     leader = ha.leader()
     assert wait_until(lambda: ha.proxy_sends_to(leader.name), 30, "the proxy on the leader")
     # the standby streams over TLS (pg_hba: hostssl replication)
@@ -222,3 +231,66 @@ def test_the_proxy_reaches_only_the_leader(ha):
                          capture_output=True, text=True, timeout=20,
                          env={**os.environ, "PGPASSWORD": ha.password("migrator")})
     assert res.stdout.strip() == "t", res.stderr
+
+
+def test_the_queue_streams_to_its_replica_over_tls_under_three_sentinels(ha):
+    wait_until(ha.queue_whole, 90, "the queue's master streaming to its replica")
+    master = ha.queue_master()
+    assert master is not None and master.name == ha.plan.queue_ha["nodes"].value[0].name
+    for node in ha.plan.queue_ha["nodes"].value:   # TLS only: a plaintext PING gets no PONG
+        assert not plaintext_pong(node.address, node.port), f"{node.name} answers plaintext"
+    for m in ha.plan.queue_ha["sentinels"].value:
+        assert not plaintext_pong(m.address, m.port), f"{m.name} answers plaintext"
+        assert ha.redis(m.address, m.port, "redis-sentinel").ping()
+
+
+def plaintext_pong(address: str, port: int) -> bool:
+    with socket.create_connection((address, port), timeout=3) as conn:
+        conn.sendall(b"PING\r\n")
+        try:
+            return conn.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+        except OSError:
+            return False
+
+
+def test_the_queues_master_lost_loses_no_acknowledged_job(ha):
+    """Sentinel's failover on containers across machines: the master's process frozen (it answers
+    nothing) until the Sentinels elect its replica, then killed; every job an answer 200 named must
+    be on the new master. The job worker is stopped for the trial, so the queue only grows."""
+    from bench.queuefault import JobClient
+
+    wait_until(ha.queue_whole, 90, "the queue whole before the fault")
+    old = ha.queue_master()
+    host = "cache" if old.machine == 0 else "cache2"
+    node = ha.container(host, old.name)
+    jobs = [c for c in ha.bed.client(ha.bed.hosts["app1"]).containers.list()
+            if c.labels.get("tunestack.service") == "jobs"]
+    for c in jobs:
+        c.stop(timeout=30)
+    lb = f"http://{ha.bed.hosts['cache'].address}:{ha.plan.loadbalancer['port'].value}/"
+    try:
+        with JobClient(lb, threads=4, rate=20, limit_s=150) as client:
+            wait_until(lambda: len(client.acknowledged()) >= 50, 60, "jobs being queued")
+            at = time.monotonic()
+            node.exec_run(["pkill", "-STOP", "-x", "redis-server"])
+            try:
+                wait_until(lambda: (ha.queue_master() or old).name != old.name, 60, "the Sentinels electing the replica")
+            finally:
+                node.kill()
+            elected = time.monotonic()
+            wait_until(lambda: client.ok_after(elected), 60, "jobs queued again on the new master")
+            client.stop.wait(1)
+        acknowledged = client.acknowledged()
+        lost = acknowledged - ha.queued_jobs()
+        rto = client.longest_gap_s(at)
+        failed = sum(1 for _, s, _ in client.outcomes if s != 200)
+    finally:
+        node.start()
+        for c in jobs:
+            c.start()
+    bound = ha.plan.queue_ha["down-after-milliseconds"].value / 1000 + 10
+    print(f"\nqueue master {old.name} lost: RTO {rto:.1f}s (bound {bound:g}s), {len(lost)} of {len(acknowledged)} "
+          f"acknowledged jobs lost, {failed} failed requests")
+    assert not lost and len(acknowledged) >= 50
+    assert rto <= bound
+    wait_until(ha.queue_whole, 120, "the old master back as a replica")

@@ -150,3 +150,21 @@ def test_containers_on_one_machine_cannot_have_standbys():
     with pytest.raises(StackError) as err:
         build_plan(s, target="docker")
     assert "one machine" in str(err.value) and "local-ha" in str(err.value)
+
+
+def test_etcd_and_patronis_api_cross_machines_over_tls_with_a_certificate_for_every_member():
+    """etcd docs, "Transport security model": members on several machines serve clients and peers
+    over TLS; the one certificate is also each member's client identity to its peers."""
+    plan = build_plan(staging_ha(replicas=2), target="docker")
+    members = plan.ha["etcd members"].value
+    assert all(m.tls and m.client_url.startswith("https://") and m.peer_url.startswith("https://") for m in members)
+    assert all(n.tls and n.api_url.startswith("https://") for n in plan.ha["nodes"].value)
+    etcd = plan.tls["etcd"]
+    assert set(etcd.ip_addresses) == {"127.0.0.1", *(m.address for m in members)}
+    assert etcd.client, "peers verify each other's client certificates"
+
+
+def test_the_local_cluster_on_one_machine_stays_plain_http():
+    plan = build_plan(spec("local-ha"), target="hosts")
+    assert "etcd" not in plan.tls and "tls" not in plan.ha
+    assert all(not m.tls for m in plan.ha["etcd members"].value)

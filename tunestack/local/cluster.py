@@ -14,6 +14,7 @@ from pathlib import Path
 from ..etcdauth import PATRONI_USER, ensure_auth
 from ..hafiles import PASSWORD_ENV, RESTAPI_USER, dynamic_config, etcd_args
 from ..patroniapi import PatroniApi, first_answer, role_of
+from ..recipes import PATRONI_VENV, patroni_version
 from ..harender import node_paths
 from ..servers import which
 from .errors import LocalStackError, wait_until
@@ -65,10 +66,20 @@ def cluster_programs(plan, folders: StateFolders, pw: dict[str, str], env_line) 
     for i, node in enumerate(plan.ha["nodes"].value):
         progs.append(dict(
             name=patroni_program(i), user=folders.user, startsecs=3, stopsignal="TERM", priority=200,
-            command=f"{which('patroni')} {folders.etc}/patroni-{node.name}.yml",
+            command=f"{patroni_binary()} {folders.etc}/patroni-{node.name}.yml",
             # archive_command's pgbackrest finds this stack's config here (plan/backup.py)
             environment=env_line({}, {**secrets, "PGBACKREST_CONFIG": str(folders.pgbackrest_conf)})))
     return progs
+
+
+def patroni_binary() -> str:
+    """The pinned Patroni scripts/setup installs (recipes.PATRONI_VENV); Debian 12's 3.0.2 is not used:
+    its etcd3 update_leader() puts the leader key without a compare (fixed in 3.0.3, Patroni PR #2693)."""
+    binary = Path(PATRONI_VENV) / "bin" / "patroni"
+    if not binary.exists():
+        raise LocalStackError(f"Patroni {patroni_version()} is not installed at {PATRONI_VENV}: run `bash scripts/setup` "
+                              "(it installs the pinned release from PyPI)")
+    return str(binary)
 
 
 def postmaster_pids(plan, folders: StateFolders) -> set[int]:
@@ -89,7 +100,7 @@ class LocalCluster:
 
     def apis(self, plan, write: bool = False) -> list[PatroniApi]:
         password = self.passwords.get()[PASSWORD_PURPOSE["restapi"]] if write else ""
-        return [PatroniApi(f"http://{n.address}:{n.rest_port}", RESTAPI_USER if write else "", password)
+        return [PatroniApi(n.api_url, RESTAPI_USER if write else "", password)
                 for n in plan.ha["nodes"].value]
 
     def api_of(self, plan, name: str) -> PatroniApi:

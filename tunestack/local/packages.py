@@ -13,6 +13,8 @@ SERVERS = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "
            "pgbackrest": "pgbackrest"}   # backups and point-in-time recovery (plan/backup.py)
 SERVER_EXTRAS = ("postgresql-contrib",)      # pg_stat_statements
 # PostgreSQL with standbys (postgres.replicas, plan/ha.py): Patroni, etcd and its client.
+# Patroni itself comes from PyPI, pinned (scripts/setup, tunestack/recipes.py PATRONI_VENV); Debian's
+# `patroni` package stays for what it brings along (psycopg2 for the tests' tools, patronictl).
 HA_BINARIES = {"patroni": "patroni", "etcd": "etcd-server", "etcdctl": "etcd-client"}
 # The Rails reference app (refapp/rails) runs on Debian's Ruby packages: no gem server is needed.
 RAILS_BINARIES = {"ruby": "ruby", "puma": "puma", "sidekiq": "ruby-sidekiq"}

@@ -9,7 +9,7 @@ at it (REPLICAOF), and Sentinel does the same for a node that comes back after a
 a copy in its data folder, made once from the rendered file with the passwords added."""
 from __future__ import annotations
 
-from ..queuefiles import queue_replica_instance
+from ..queuefiles import queue_replica_instance, sentinel_secrets
 from ..servers import which
 from .errors import wait_until
 from .folders import StateFolders
@@ -65,13 +65,8 @@ def queue_ha_programs(plan, folders: StateFolders) -> list[dict]:
 
 
 def sentinel_runtime_conf(rendered: str, master_name: str, pw: dict[str, str]) -> str:
-    """The rendered file with the passwords Sentinel needs: its own (clients and the other Sentinels
-    log in with it) and the queue's (auth-pass: to watch and reconfigure the nodes)."""
-    from ..render import redis_word
-
-    return (rendered + "# added at deploy time: the passwords (this copy is the service user's, 0600)\n"
-            f"requirepass {redis_word(pw['redis-sentinel'])}\n"
-            f"sentinel auth-pass {master_name} {redis_word(pw['redis-queue'])}\n")
+    """The rendered file with the passwords Sentinel needs (queuefiles.sentinel_secrets)."""
+    return rendered + sentinel_secrets(master_name, pw["redis-sentinel"], pw["redis-queue"])
 
 
 class QueueSentinels:

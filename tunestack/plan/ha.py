@@ -39,6 +39,11 @@ class PgNode:
     address: str       # where the node listens and how the others reach it
     port: int
     rest_port: int
+    tls: bool = False  # its REST API serves HTTPS (nodes on several machines: plan/tls.py)
+
+    @property
+    def api_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.address}:{self.rest_port}"
 
     def to_json(self) -> dict:
         return vars(self).copy()
@@ -52,14 +57,19 @@ class EtcdMember:
     address: str
     client_port: int
     peer_port: int
+    tls: bool = False   # client and peer traffic over TLS (members on several machines: plan/tls.py)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.address}:{self.client_port}"
+        return f"{self.scheme}://{self.address}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.address}:{self.peer_port}"
+        return f"{self.scheme}://{self.address}:{self.peer_port}"
 
     def to_json(self) -> dict:
         return vars(self).copy()
@@ -288,6 +298,8 @@ def with_ha(plan):
                                   "give the db host count: replicas + 1 with one address each, or try a failover "
                                   "on one machine with the local-ha stack (`tunestack up --stack local-ha`)")])
     nodes, members = pg_nodes(spec), etcd_members(spec)
+    if "etcd" in plan.tls:   # across machines: etcd's traffic and Patroni's REST API leave the host
+        nodes, members = tuple(replace(n, tls=True) for n in nodes), tuple(replace(m, tls=True) for m in members)
     scope = f"{spec.name}{SCOPE_SUFFIX}"
     ha = {
         "scope": policy(scope, "Patroni's cluster name (its keys in etcd live under /service/<scope>)"),
@@ -314,6 +326,10 @@ def with_ha(plan):
                                                           "503 for it", "policy", text="16MiB", unit="bytes"),
         "primary check": policy("GET /primary", "the load balancer sends clients to the node whose Patroni answers "
                                                 "200 on /primary (Patroni REST API); replicas answer 503"),
+        **({"tls": policy("etcd peers and clients, Patroni's REST API", "the members and nodes are on several "
+                          "machines: etcd's peer and client traffic is TLS, each peer verified against the stack's "
+                          "CA (--peer-client-cert-auth); Patroni's REST API serves HTTPS, and the proxy's checks "
+                          "and Patroni's own requests verify it")} if "etcd" in plan.tls else {}),
     }
     postgres = {**plan.postgres, **standby_settings(spec, spec.postgres.wal_disk_bytes)}
     containers = ha_container_limits(spec, plan.containers) if plan.placement.docker else plan.containers

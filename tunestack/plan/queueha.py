@@ -155,11 +155,9 @@ def with_queue_ha(plan):
     if not spec.queue_ha.enabled:
         return plan
     if plan.placement.docker:
-        raise StackError([Problem(spec.path, "config → tunestack:redis → queue → replicas", spec.queue_ha.replicas,
-                                  "0 for containers: the Pulumi program does not run Sentinel yet",
-                                  "remove redis.queue.replicas for the Docker target; `tunestack render` renders "
-                                  "its files")])
+        refuse_on_containers(spec)
     nodes, members, name = queue_nodes(spec), sentinel_members(spec), master_name(spec)
+    tls = "redis-queue" in plan.tls   # across machines: replication and Sentinel's links are TLS too
     section = {
         "master name": policy(name, "the name every Sentinel and client knows the queue's master by"),
         "nodes": Setting(nodes, f"the master and {spec.queue_ha.replicas} replica(s), "
@@ -173,17 +171,60 @@ def with_queue_ha(plan):
         **sentinel_settings(spec),
         "port": chosen(spec.queue_ha.sentinel_port, "redis.queue.sentinel_port", spec.source_of, "Sentinel's own port"),
     }
-    env = queue_env(spec, members, name, plan.web_env["REDIS_READ_TIMEOUT"].value)
+    env = queue_env(spec, members, name, plan.web_env["REDIS_READ_TIMEOUT"].value, tls)
+    redis = plan.redis
+    if tls:
+        redis = {**redis, "queue": {**redis["queue"], "tls-replication": policy(
+            "yes", "a replica streams from a master on another machine: over TLS, verified against the stack's CA")}}
+    containers = queue_ha_container_limits(spec, plan.containers) if plan.placement.docker else plan.containers
     return replace(plan, queue_ha=section, web_env={**plan.web_env, **env}, jobs_env={**plan.jobs_env, **env},
-                   alerts=plan.alerts + queue_ha_alerts(spec, name))
+                   redis=redis, containers=containers, alerts=plan.alerts + queue_ha_alerts(spec, name))
 
 
-def queue_env(spec: StackSpec, members, name: str, read_timeout_ms: int) -> dict[str, Setting]:
-    """The queue through Sentinel, and every enqueue acknowledged by a replica before it counts."""
+FRAMEWORKS_ON_TLS_SENTINEL = ("python",)   # the reference apps that reach Sentinel over TLS
+
+
+def refuse_on_containers(spec: StackSpec) -> None:
+    """Containers put each queue node on a machine of its own, and their clients reach the
+    Sentinels over TLS."""
+    where = "config → tunestack:redis → queue → replicas"
+    if machines(spec.hosts) == 1 or spec.host_with("cache").count < spec.queue_ha.nodes:
+        raise StackError([Problem(spec.path, where, spec.queue_ha.replicas,
+                                  "for containers, one cache machine per queue node (the master and each replica)",
+                                  f"give the cache host count: {spec.queue_ha.nodes} with one address each, or try "
+                                  "Sentinel on one machine with the local-ha stack")])
+    if spec.app.framework not in FRAMEWORKS_ON_TLS_SENTINEL:
+        raise StackError([Problem(spec.path, where, spec.queue_ha.replicas,
+                                  "0 for the " + spec.app.framework + " reference app on containers: its Sentinel "
+                                  "client does not speak TLS yet (the Python app's does)",
+                                  "remove redis.queue.replicas for this framework on containers; the local stack "
+                                  "runs it with Sentinel")])
+
+
+SENTINEL_CPUS = 0.1   # a Sentinel pings each instance once a second
+
+
+def queue_ha_container_limits(spec: StackSpec, containers: dict[str, list]) -> dict[str, list]:
+    """A container per Sentinel on the hosts that run one (its memory is queue_ha_extra_memory's);
+    the replicas' machines run the cache host's queue container."""
+    from .memory import ContainerLimit
+
+    hosts = {s.host for s in sentinel_members(spec)}
+    return {host: limits + ([ContainerLimit("sentinel", SENTINEL_MEMORY, SENTINEL_CPUS, "Redis Sentinel")]
+                            if host in hosts else [])
+            for host, limits in containers.items()}
+
+
+def queue_env(spec: StackSpec, members, name: str, read_timeout_ms: int, tls: bool = False) -> dict[str, Setting]:
+    """The queue through Sentinel, and every enqueue acknowledged by a replica before it counts.
+    `tls`: the nodes and Sentinels serve TLS only (rediss://, verified with REDIS_TLS_CA_FILE)."""
     wait_ms = read_timeout_ms // 2
+    scheme = "rediss" if tls else "redis"
     return {
-        "REDIS_URL": Setting(f"redis://{name}/0", "the queue by its master's name: clients ask a Sentinel where it is "
-                                                  "(REDIS_SENTINELS) and never hold a fixed address", "computed"),
+        "REDIS_URL": Setting(f"{scheme}://{name}/0", "the queue by its master's name: clients ask a Sentinel where it "
+                                                     "is (REDIS_SENTINELS) and never hold a fixed address"
+                                                     + ("; TLS to the Sentinels and the nodes" if tls else ""),
+                             "computed"),
         "REDIS_SENTINELS": Setting(",".join(s.endpoint for s in members), "every Sentinel: a client asks the next "
                                    "when one does not answer (Sentinel client spec)", "computed"),
         "REDIS_SENTINEL_MASTER": policy(name, "the master's name in Sentinel"),

@@ -92,6 +92,25 @@ def server_settings(service: str, host: str, port: int = 0) -> dict[str, Setting
             "tls-auth-clients": policy("no", "clients authenticate with their instance's password (AUTH)")}
 
 
+def etcd_tls(members) -> ServerTls:
+    """etcd's one certificate, every member's: its server identity for clients and peers, and its
+    client identity towards the other members (--peer-client-cert-auth). Its flags are hafiles.py's."""
+    return ServerTls("etcd", tuple(m.name for m in members) + ("localhost",),
+                     ("127.0.0.1", *dict.fromkeys(m.address for m in members)), client=True)
+
+
+def sentinel_tls(members) -> ServerTls:
+    """The Sentinels' one certificate: clients and the other Sentinels reach each on its machine's
+    address. Like the queue's nodes they serve TLS only, and reach the nodes and each other over
+    TLS (tls-replication: Redis docs, "TLS", Sentinel)."""
+    port = members[0].port
+    settings = {**server_settings("redis-sentinel", members[0].host, port),
+                "tls-replication": policy("yes", "Sentinel's links to the queue's nodes and to the other "
+                                                 "Sentinels cross machines: TLS")}
+    return ServerTls("redis-sentinel", tuple(m.name for m in members) + ("localhost",),
+                     ("127.0.0.1", *dict.fromkeys(m.address for m in members)), settings)
+
+
 def pgbouncer_verifies_postgres() -> dict[str, Setting]:
     """PgBouncer's server side where PostgreSQL serves TLS only."""
     return {"server_tls_sslmode": policy("verify-full", "PostgreSQL serves TLS only: PgBouncer verifies its "
@@ -116,13 +135,20 @@ def with_tls(plan):
     server side)."""
     from .placement import container_name
 
-    from .ha import pg_nodes
+    from .ha import etcd_members, pg_nodes
+    from .queueha import queue_nodes, sentinel_members
 
-    nodes = pg_nodes(plan.spec) if plan.spec.ha.enabled else ()
+    spec = plan.spec
+    nodes = pg_nodes(spec) if spec.ha.enabled else ()
+    queue = queue_nodes(spec) if spec.queue_ha.enabled else ()
     servers = tls_servers(plan.placement, lambda s: container_name(plan.stack, s), plan.ports(),
-                          {"postgres": tuple(n.address for n in nodes)})
+                          {"postgres": tuple(n.address for n in nodes), "redis-queue": tuple(n.address for n in queue)})
     if not servers:
         return plan
+    if nodes:
+        servers["etcd"] = etcd_tls(etcd_members(spec))
+    if queue and "redis-queue" in servers:
+        servers["redis-sentinel"] = sentinel_tls(sentinel_members(spec))
     postgres, bouncer = dict(plan.postgres), dict(plan.pgbouncer)
     if "postgres" in servers:
         postgres.update(servers["postgres"].settings)
