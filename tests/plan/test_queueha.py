@@ -71,10 +71,26 @@ def test_sentinels_elsewhere_count_on_their_own_hosts():
     assert per_host["db"] == 1 and per_host["cache"] == 1   # one per machine: the busiest machine counts
 
 
-def test_the_docker_target_refuses_queue_replicas_for_now():
+def test_containers_refuse_queue_replicas_on_one_machine():
+    """A replica beside its master on one engine dies with it: containers need a cache machine each."""
     with pytest.raises(StackError) as err:
         build_plan(replace(spec("local"), queue_ha=QueueHaSpec(replicas=1)), target="docker")
-    assert "queue → replicas" in str(err.value.problems[0].key_path)
+    problem = err.value.problems[0]
+    assert "queue → replicas" in str(problem.key_path) and "one cache machine per queue node" in problem.allowed
+
+
+def test_containers_run_a_node_per_cache_machine_over_tls_with_a_sentinel_container_each():
+    s = staging_queue()
+    plan = build_plan(replace(s, app=replace(s.app, framework="python")), target="docker")
+    nodes = plan.queue_ha["nodes"].value
+    assert [n.machine for n in nodes] == [0, 1] and len({n.address for n in nodes}) == 2
+    assert set(plan.tls["redis-queue"].ip_addresses) >= {n.address for n in nodes}
+    assert plan.redis["queue"]["tls-replication"].text == "yes"
+    sentinels = {m.address for m in plan.queue_ha["sentinels"].value}
+    assert set(plan.tls["redis-sentinel"].ip_addresses) == {"127.0.0.1", *sentinels}
+    assert plan.web_env["REDIS_URL"].text.startswith("rediss://")
+    for host in {m.host for m in plan.queue_ha["sentinels"].value}:
+        assert plan.container(host, "sentinel").memory_bytes == SENTINEL_MEMORY
 
 
 def test_alerts_watch_the_replica_count_and_failovers():
