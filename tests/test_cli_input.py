@@ -111,3 +111,11 @@ def test_standbys_from_a_fetched_server_build_are_refused_before_any_engine_is_a
     err = capsys.readouterr().err
     assert "pg_rewind" in err and "--postgres-source pgdg" in err and "postgres.version: 15" in err
     assert "no Docker engine" not in err and "Traceback" not in err
+
+
+def test_failover_on_containers_without_standbys_is_refused_before_any_engine_is_asked(tmp_path, capsys,
+                                                                                      monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    assert main(["failover", "--stack", "staging", "--target", "docker"]) == 2
+    err = capsys.readouterr().err
+    assert "postgres.replicas is 0" in err and "Traceback" not in err

@@ -57,6 +57,7 @@ class HaBed:
         from tests.multihost.staging import ca_pem
 
         self.bed, self.replay, self.plan = bed, replay, plan
+        self.stack_file = None   # the deployed stack file (the fixture sets it): what the CLI is given
         self.ca = work / "ca.crt"
         self.ca.write_text(ca_pem(replay))
         self.nodes = plan.ha["nodes"].value

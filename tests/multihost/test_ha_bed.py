@@ -23,7 +23,6 @@ from tests.multihost.bed import Bed, sh
 from tests.multihost.ha import HOSTS, HaBed, answers, deploy
 from tunestack.etcdauth import auth_enabled
 from tunestack.poll import wait_until
-from tunestack.switchover import switchover
 
 pytestmark = pytest.mark.multihost
 
@@ -35,8 +34,9 @@ def ha(engine, tmp_path_factory):
     try:
         bed.start()
         os.environ["PATH"] = bed.env["PATH"]   # the docker SDK's ssh:// runs `ssh` from PATH
-        replay, plan, _ = deploy(bed, engine.url, tmp_path_factory.mktemp("ha"))
+        replay, plan, stack_file = deploy(bed, engine.url, tmp_path_factory.mktemp("ha"))
         h = HaBed(bed, replay, plan, tmp_path_factory.mktemp("ha-ca"))
+        h.stack_file = stack_file
         h.direct(h.leader(), "CREATE TABLE IF NOT EXISTS acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now())")
         h.direct(h.leader(), "GRANT INSERT, SELECT ON acked TO app")
         yield h
@@ -72,30 +72,33 @@ def test_the_cluster_forms_with_a_synchronous_standby_and_etcd_locked(ha):
     assert rows == [(True,)], rows
 
 
-def test_a_switchover_behind_pgbouncer_fails_no_write(ha):
+def test_failover_on_containers_behind_pgbouncer_fails_no_write(ha):
+    """`tunestack failover --target docker`, as an operator runs it: through the machines' engines
+    over SSH, PgBouncer holding the clients while Patroni moves the primary."""
+    import json
+    import sys
+
     wait_until(ha.whole, 120, "a whole cluster")
     leader = ha.leader()
     candidate = next(n for n in ha.nodes if n.name != leader.name)
     writer = ha.writer(new_ids(), seconds=90)
     thread = writer.start()
     wait_until(lambda: len(writer.acked) >= 100, 30, "the writer committing through PgBouncer")
-    bouncer = ha.container("cache", f"{ha.plan.stack}-pgbouncer")
-
-    class Hold:   # PgBouncer's PAUSE/RESUME, as the program's hold command gives them
-        @staticmethod
-        def execute(sql: str):
-            res = bouncer.exec_run(["tunestack-hold", sql.lower()])
-            assert res.exit_code == 0, res.output.decode()
-
-    held = switchover(ha.apis(write=True)[leader.name], leader.name, candidate.name, Hold,
-                      lambda name: ha.proxy_sends_to(name))
+    res = subprocess.run([sys.executable, "-m", "tunestack", "failover", "--stack-file", str(ha.stack_file),
+                          "--target", "docker", "--to", candidate.name, "--format", "json"],
+                         capture_output=True, text=True, timeout=180, env={**os.environ, **ha.bed.env})
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)
     count = len(writer.acked)
     wait_until(lambda: len(writer.acked) >= count + 100, 30, "writes going on after the switchover")
     writer.stop(thread)
     lost = set(writer.acked) - stored(ha, writer.acked)
-    print(f"\nswitchover {leader.name} → {candidate.name}: clients held {held:.1f}s, {len(writer.errors)} failed "
-          f"writes, {len(lost)} of {len(writer.acked)} acknowledged commits lost")
+    print(f"\nfailover {leader.name} → {candidate.name}: clients held {result['clients_held_s']:.1f}s, "
+          f"{len(writer.errors)} failed writes, {len(lost)} of {len(writer.acked)} acknowledged commits lost")
+    assert (result["from"], result["to"]) == (leader.name, candidate.name)
+    assert ha.leader().name == candidate.name
     assert writer.errors == [] and not lost
+    assert ha.password("patroni-api") not in res.stdout + res.stderr
 
 
 def _postmaster_killed(ha: HaBed, leader):
