@@ -149,3 +149,47 @@ class ContainerCluster:
             return False
         up = {f[3] for f in (line.split() for line in out.splitlines()[2:]) if len(f) > 5 and f[5] == "2"}
         return up == {name}
+
+
+QUEUE_ROLE = ('export REDISCLI_AUTH="$(cat /etc/tunestack/secrets/redis-queue-password)"; '
+              'redis-cli --no-auth-warning $TLS -p "$PORT" ROLE | head -1')
+
+
+def queue_roles(plan, url_of) -> list[dict]:
+    """Each queue node's role as it says itself (ROLE, inside its container), or "down"."""
+    from .probes import redis_tls_flags
+
+    if not plan.queue_ha:
+        return []
+    tls = redis_tls_flags("redis-queue" in plan.tls).strip()
+    out = []
+    for node in plan.queue_ha["nodes"].value:
+        try:
+            role = docker_exec(url_of(node.host, node.machine), node.name, "env", f"TLS={tls}", f"PORT={node.port}",
+                               "sh", "-c", QUEUE_ROLE, timeout=20).strip()
+        except (RuntimeError, subprocess.TimeoutExpired):
+            role = "down"
+        out.append({"name": node.name, "address": f"{node.address}:{node.port}",
+                    "role": {"slave": "replica"}.get(role, role or "down")})
+    return out
+
+
+def stack_containers(plan, url_of) -> list[dict]:
+    """The stack's containers on every machine: name, machine, state and health (the engine's view)."""
+    import docker
+
+    from .backup.docker import connect
+
+    rows = []
+    for host in plan.spec.hosts:
+        for machine in range(host.count):
+            url = url_of(host.name, machine)
+            try:
+                found = connect(url).containers.list(all=True)
+            except docker.errors.DockerException as exc:
+                rows.append({"machine": url, "name": "-", "state": f"unreachable: {str(exc)[:120]}", "health": ""})
+                continue
+            rows += [{"machine": url, "name": c.name, "state": c.status,
+                      "health": c.attrs.get("State", {}).get("Health", {}).get("Status", "")}
+                     for c in found if c.name.startswith(f"{plan.stack}-")]
+    return rows

@@ -124,6 +124,22 @@ class HaBed:
             cur = conn.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
+    def cli(self, *args: str) -> dict:
+        """`tunestack COMMAND --stack-file <the bed's> --target docker ARGS` as an operator runs it (the
+        bed's ssh on PATH); its JSON answer. No password of the stack may be in what it prints."""
+        import json
+        import os
+        import subprocess
+        import sys
+
+        res = subprocess.run([sys.executable, "-m", "tunestack", args[0], "--stack-file", str(self.stack_file),
+                              "--target", "docker", *args[1:]], capture_output=True, text=True, timeout=180,
+                             env={**os.environ, **self.bed.env})
+        assert res.returncode == 0, res.stderr
+        for key in ("patroni-api", "redis", "redis-sentinel", "db"):
+            assert self.password(key) not in res.stdout + res.stderr, key
+        return json.loads(res.stdout)
+
     def redis(self, address: str, port: int, key: str):
         """A client of one queue node ("redis") or Sentinel ("redis-sentinel"), over TLS."""
         import redis as redis_py

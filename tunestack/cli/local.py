@@ -5,7 +5,7 @@ import sys
 
 from ..console import print_json, waiting
 from ..errors import UsageError
-from .parser import lock_option, report_options, stack_options, state_dir_option
+from .parser import lock_option, report_options, stack_options, state_dir_option, target_option
 from .stacks import local_stack, locked
 
 
@@ -32,8 +32,12 @@ def register(sub) -> None:
     report_options(p, "what was stopped")
     state_dir_option(p)
     p.set_defaults(func=run_down)
-    p = sub.add_parser("status", help="what runs, where, and with which plan")
+    p = sub.add_parser("status", help="what runs, where, and with which plan",
+                       description="A local stack's programs, ports and plan; with --target docker a deployed "
+                                   "stack's containers on every machine (through each machine's Docker engine), "
+                                   "Patroni's members and the queue's roles.")
     stack_options(p)
+    target_option(p)
     report_options(p, "the status")
     state_dir_option(p)
     p.set_defaults(func=run_status)
@@ -80,5 +84,33 @@ def run_down(args) -> int:
 
 
 def run_status(args) -> int:
+    if args.target == "docker":
+        return _docker_status(args)
     _report(args, local_stack(args))
     return 0
+
+
+def _docker_status(args) -> int:
+    from ..dockerha import ContainerCluster, engine_urls, queue_roles, stack_containers
+    from ..plan import build_plan
+    from .stacks import stack_spec
+
+    spec = stack_spec(args.stack)
+    plan = build_plan(spec, target="docker")
+    url_of = engine_urls(spec)
+    status = {"stack": args.stack, "containers": stack_containers(plan, url_of),
+              "postgres": ContainerCluster(plan, url_of).members() if plan.ha else [],
+              "queue": queue_roles(plan, url_of)}
+    unreachable = 1 if any(c["name"] == "-" for c in status["containers"]) else 0   # a machine did not answer
+    if args.format == "json":
+        print_json(status)
+        return unreachable
+    print(f"stack {args.stack} (containers)")
+    for c in status["containers"]:
+        print(f"  {c['name']:<32} {c['state']:<10} {c['health']:<10} {c['machine']}")
+    for m in status["postgres"]:
+        print(f"postgres node: {m['name']} {m['role']} {m['state']} timeline {m.get('timeline', '-')}"
+              + (f" lag {m['lag']}" if "lag" in m else ""))
+    for q in status["queue"]:
+        print(f"queue node: {q['name']} {q['role']} {q['address']}")
+    return unreachable
