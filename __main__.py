@@ -15,7 +15,7 @@ from components._container import Publish
 from components.app import Replica
 from components.cluster import Machine, Passwords, cluster_hba
 from tunestack.errors import BudgetError, Problem, StackError
-from tunestack.hafiles import REPLICATION_USER, EtcdTlsFiles, etcd_args
+from tunestack.hafiles import REPLICATION_USER, EtcdTlsFiles, dynamic_config, etcd_args
 from tunestack.images import images_by_machine, migration_image, migration_machine
 from tunestack.plan import build_plan, container_name
 from tunestack.plan.backupserver import CERT_FILE as BACKUP_CERT, KEY_FILE as BACKUP_KEY
@@ -81,7 +81,7 @@ if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to th
         backup_files={k: v for k, v in {"/etc/pgbackrest/pgbackrest.conf": starts.get("pgbackrest.conf")}.items() if v}
         | certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
         hosts=dict([(repo_server.name, repo_server.address)]) if repo_server else {},
-        backup_agent_port=agent.port if agent else None),
+        backup_agent_port=agent.port if agent else None, dynamic_config=dynamic_config(plan)),
         opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     postgres = None
     database_ready = [cluster.proxy, *cluster.proxy_live]   # what PgBouncer and the migrations connect through

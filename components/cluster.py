@@ -19,6 +19,7 @@ through its environment (images/postgres/entrypoint.sh), never its YAML or a com
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -26,7 +27,8 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from tunestack import etcdauth
-from tunestack.hafiles import etcd_args
+from tunestack.dockerha import API_CALL
+from tunestack.hafiles import RESTAPI_USER, etcd_args
 from tunestack.plan.ha import EtcdMember, PgNode
 from tunestack.plan.memory import ContainerLimit
 from tunestack.plan.tls import CA_FILE, KEY_FILE
@@ -63,6 +65,17 @@ for attempt in range(60):
             raise SystemExit(f"etcd auth: {exc}")
         time.sleep(1)
 '''
+
+
+# Each node in turn until one takes it: DOCKER_HOST|container|REST port|scheme. The request is
+# JSON on stdin (dockerha.API_CALL); Patroni answers 200 with the configuration it keeps.
+PATCH_DCS = ('for target in $NODES; do host=${target%%|*}; rest=${target#*|}; node=${rest%%|*}; rest=${rest#*|}; '
+             'port=${rest%%|*}; scheme=${rest#*|}; '
+             'answer=$(printf \'{"url": "%s://127.0.0.1:%s/config", "method": "PATCH", "auth": "%s", '
+             '"timeout": 30, "body": %s}\' "$scheme" "$port" "$USER" "$BODY" '
+             '| DOCKER_HOST=$host docker exec -i "$node" python3 -c "$CODE") || continue; '
+             'case "$answer" in *\'"status": 200\'*) echo "$node: dynamic configuration applied"; exit 0;; esac; '
+             'echo "$node: $answer" >&2; done; exit 1')
 
 
 @dataclass
@@ -105,11 +118,13 @@ class PostgresClusterArgs:
     backup_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # pgbackrest.conf, agent TLS
     hosts: dict[str, str] = field(default_factory=dict)   # name → address (the repository server)
     backup_agent_port: int | None = None   # each node's pgBackRest agent, published beside PostgreSQL
+    dynamic_config: dict = field(default_factory=dict)   # hafiles.dynamic_config(plan), PATCHed on every change
 
 
 class PostgresCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:PostgresCluster", name, None, opts)
+        self._name = name
         self.members = [self._member(m, machine, args) for m, machine in args.members]
         first, machine = args.members[0]
         self.etcd_auth = command.local.Command(
@@ -127,6 +142,7 @@ class PostgresCluster(pulumi.ComponentResource):
             self.live += live_files(self, node.name, machine.host_url, self.nodes[-1],
                                     {"postgresql.conf": args.files["postgresql.live.conf"],
                                      "roles.sql": args.files["roles.sql"]})
+        self.dynamic = self._dynamic(args)
         self.proxy = self._proxy(args)
         self.register_outputs({"nodes": [c.name for c in self.nodes], "proxy": self.proxy.name})
 
@@ -176,6 +192,19 @@ class PostgresCluster(pulumi.ComponentResource):
             # Patroni stops PostgreSQL (fast shutdown) and hands its leader key back on SIGTERM
             stop_signal="SIGTERM", stop_seconds=120,
             depends_on=after))
+
+    def _dynamic(self, args: PostgresClusterArgs) -> command.local.Command:
+        """PATCH /config with the plan's dynamic configuration (hafiles.dynamic_config): bootstrap.dcs
+        counts only when the cluster is made, so a changed rto or shared setting arrives this way. Run
+        inside the first node that answers (dockerha.API_CALL: its loopback, the password read there);
+        the configuration is the trigger, so a change runs it again."""
+        body = json.dumps(args.dynamic_config, sort_keys=True)
+        targets = " ".join(f"{machine.host_url}|{node.name}|{node.rest_port}|{'https' if node.tls else 'http'}"
+                           for node, machine in args.nodes)
+        return command.local.Command(
+            f"{self._name}-dcs", create=PATCH_DCS, triggers=[body],
+            environment={"NODES": targets, "BODY": body, "USER": RESTAPI_USER, "CODE": API_CALL},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.nodes, *self.live]))
 
     def _proxy(self, args: PostgresClusterArgs) -> docker.Container:
         name = f"{args.proxy_alias}-proxy"

@@ -134,3 +134,19 @@ def test_patronis_api_serves_https_and_the_proxy_checks_it_against_the_ca(run):
     cfg = run.by_name("staging-postgres-proxy-live-haproxy.cfg")
     text = json.dumps(plain(cfg.inputs))
     assert text.count("check-ssl verify required ca-file /etc/tunestack/tls/ca.crt") == 4   # 2 nodes, 2 services
+
+
+def test_patronis_dynamic_configuration_is_patched_after_the_nodes_and_on_every_change(run):
+    """bootstrap.dcs counts once (Patroni docs, "Dynamic configuration"): a changed rto reaches a
+    running cluster only through PATCH /config, which this command sends whenever the plan's
+    configuration (its trigger) changes."""
+    c = containers(run)
+    dcs = run.by_name("staging-pg-dcs")
+    inputs = plain(dcs.inputs)
+    body = json.loads(inputs["environment"]["BODY"])
+    assert inputs["triggers"] == [inputs["environment"]["BODY"]]
+    assert (body["ttl"], body["loop_wait"], body["retry_timeout"]) == (21, 3, 9)   # rto 30s: tests/postgres/test_patroni.py
+    assert [t.split("|")[1] for t in inputs["environment"]["NODES"].split()] == ["staging-pg-0", "staging-pg-1"]
+    for node in ("staging-pg-0", "staging-pg-1"):
+        assert c[node].urn in run.waits_for(dcs)
+    assert "password" not in json.dumps(inputs).lower().replace("patroni-api-password", "")
