@@ -203,7 +203,9 @@ class PostgresCluster(pulumi.ComponentResource):
                            for node, machine in args.nodes)
         return command.local.Command(
             f"{self._name}-dcs", create=PATCH_DCS, triggers=[body],
-            environment={"NODES": targets, "BODY": body, "USER": RESTAPI_USER, "CODE": API_CALL},
+            # DOCKER_HOST: node 0's engine, as every command here names one; the loop names each node's
+            environment={"DOCKER_HOST": args.nodes[0][1].host_url, "NODES": targets, "BODY": body,
+                         "USER": RESTAPI_USER, "CODE": API_CALL},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.nodes, *self.live]))
 
     def _proxy(self, args: PostgresClusterArgs) -> docker.Container:

@@ -13,6 +13,7 @@ lost (Sentinel elects its replica; no job an answer named is lost)."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -273,7 +274,8 @@ def test_the_queues_master_lost_loses_no_acknowledged_job(ha):
         with JobClient(lb, threads=4, rate=20, limit_s=150) as client:
             wait_until(lambda: len(client.acknowledged()) >= 50, 60, "jobs being queued")
             at = time.monotonic()
-            node.exec_run(["pkill", "-STOP", "-x", "redis-server"])
+            # from outside: inside its container redis-server is PID 1, which ignores SIGSTOP there
+            os.kill(node.attrs["State"]["Pid"], signal.SIGSTOP)
             try:
                 wait_until(lambda: (ha.queue_master() or old).name != old.name, 60, "the Sentinels electing the replica")
             finally:
