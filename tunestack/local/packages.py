@@ -11,7 +11,8 @@ import sys
 SERVERS = {"postgres": "postgresql", "pgbouncer": "pgbouncer", "redis-server": "redis-server",
            "haproxy": "haproxy", "supervisord": "supervisor",
            "pgbackrest": "pgbackrest"}   # backups and point-in-time recovery (plan/backup.py)
-SERVER_EXTRAS = ("postgresql-contrib",)      # pg_stat_statements
+SERVER_EXTRAS = ("postgresql-contrib",       # pg_stat_statements
+                 "python3-venv")             # the pinned Patroni's virtualenv (scripts/setup)
 # PostgreSQL with standbys (postgres.replicas, plan/ha.py): Patroni, etcd and its client.
 # Patroni itself comes from PyPI, pinned (scripts/setup, tunestack/recipes.py PATRONI_VENV); Debian's
 # `patroni` package stays for what it brings along (psycopg2 for the tests' tools, patronictl).

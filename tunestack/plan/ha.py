@@ -314,9 +314,10 @@ def with_ha(plan):
         **patroni_settings(spec),
         "watchdog": policy("off", "these machines have no /dev/watchdog, so nothing resets a hung Patroni whose "
                                   "PostgreSQL still runs as primary; the load balancer takes it out (a hung Patroni "
-                                  "fails the /primary check) while a standby takes over after ttl, but once it "
-                                  "wakes, Patroni 3.0 may let it take the leader key back (Patroni PR #2787): load "
-                                  "softdog and set watchdog: required where that matters"),
+                                  "fails the /primary check) while a standby takes over after ttl, and once it "
+                                  "wakes it may serve until its Patroni's next loop demotes it (Patroni 3.1+, which "
+                                  "tunestack pins, keeps it from the leader race: PR #2787): load softdog and set "
+                                  "watchdog: required where that matters"),
         "replica port": Setting(spec.ha.replica_service_port(spec.postgres.port, machines(spec.hosts) == 1),
                                 "the load balancer's read-only service: the standbys, or the primary when no "
                                 "standby is fit to serve (DATABASE_REPLICA_URL through PgBouncer's app_replica)",
