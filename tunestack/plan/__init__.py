@@ -35,6 +35,7 @@ from .rollout import beside, canary_env_conflicts, fixed_split, place_replicas, 
 from .sampling import plan_sampling
 from .backup import with_backup
 from .ha import connection_floor, ha_memory_items, ha_shares, with_ha
+from .monitoring import with_monitoring
 from .queueha import queue_ha_extra_memory, queue_ha_shares, with_queue_ha
 from .tls import with_tls
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
@@ -126,7 +127,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     kernel = kernel_settings(listen_backlogs(int(postgres["max_connections"].value), bouncer["listen_backlog"].value,
                                              lb["maxconn"].value, app.framework))
     limits = service_limits(conns.nofile, lb["maxconn"].value, "cache" in db.roles)
-    plan = with_queue_ha(with_ha(with_backup(with_tls(Plan(
+    plan = with_monitoring(with_queue_ha(with_ha(with_backup(with_tls(Plan(
         stack=spec.name, spec=spec, placement=where, hosts=hosts, postgres=postgres, postgres_roles=roles,
         pgbouncer=bouncer, pgbouncer_users=user_caps(conns.pool.value, JOBS_ROLE), redis=redis, app=app_plan,
         service_limits=limits, sampling=sampling, host_kernel=host_kernels(spec, where, kernel, postgres, hosts),
@@ -142,7 +143,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
         warnings=warnings,
         containers={h.name: with_sysctls(container_limits(h, shares[h.name], redis_specs, processes(
             spec, sizings.get(h.name)), hs.cpus[h.name]), kernel, limits) for h in spec.hosts},
-        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts, where)))))))
+        splits=splits, replicas=place_replicas(where, current_split(spec, splits, clients.app_hosts, where))))))))
     _check_canary_env(spec, plan)
     if strict and plan.violations:
         raise BudgetError(spec.name, plan.violations, spec.path)

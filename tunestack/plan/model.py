@@ -64,6 +64,7 @@ class Plan:
     backup: dict[str, Setting] = field(default_factory=dict)   # the backup policy (plan/backup.py)
     ha: dict[str, Setting] = field(default_factory=dict)   # Patroni and etcd, with replicas (plan/ha.py)
     queue_ha: dict[str, Setting] = field(default_factory=dict)   # the queue's replicas and Sentinels (plan/queueha.py)
+    monitoring: dict[str, Setting] = field(default_factory=dict)   # Prometheus' targets and size (plan/monitoring.py)
 
     @property
     def pgbouncer_service(self) -> dict[str, Setting]:

@@ -22,6 +22,7 @@ from .problems import path_text, schema_problem
 from .schema import NS, STACK_SCHEMA
 from .sections.app import app as app_section
 from .sections.backup import backup as backup_section
+from .sections.monitoring import monitoring as monitoring_section
 from .sections.ha import ha as ha_section
 from .sections.hosts import hosts as hosts_section
 from .sections.images import images as images_section, registry as registry_section
@@ -193,10 +194,11 @@ def build_spec(ck: Checker, name: str, display: str) -> StackSpec:
     secrets = _secret_keys(ck.config)
     tls_section(ck, secrets)
     backup = backup_section(ck, hosts, secrets)
+    monitoring = monitoring_section(ck)
     if ck.problems:
         raise StackError(ck.problems)
     _note_sections(ck)
     return StackSpec(name=name, path=display, hosts=hosts, postgres=pg, pgbouncer=bouncer, redis_cache=cache,
                      redis_queue=queue, app=app, traffic=traffic, rollout=rollout, images=images,
                      secret_keys=secrets, registry=registry_section(ck, secrets), given=frozenset(ck.given),
-                     backup=backup, ha=ha, queue_ha=queue_ha)
+                     backup=backup, ha=ha, queue_ha=queue_ha, monitoring=monitoring)

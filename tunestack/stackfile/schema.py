@@ -255,6 +255,20 @@ BACKUP = _obj(
     description="the backup policy (pgBackRest)",
 )
 
+MONITORING = _obj(
+    {
+        "retention": {**DURATION, "description": "how long Prometheus keeps samples (default 15d); the disk "
+                                                 "must hold them"},
+        "scrape_interval": {**DURATION, "description": "how often every target is scraped (default 15s)"},
+        "disk": {**SIZE, "description": "the disk given to Prometheus; checked against what the retention needs"},
+        "receiver": {"type": "string", "maxLength": 500,
+                     "description": "the http(s) URL Alertmanager sends alerts to (a webhook receiver)"},
+        "targets": {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 100},
+                    "description": "more scrape targets, each address:port on a private network"},
+    },
+    description="Prometheus, Alertmanager and the exporters deployed with the stack",
+)
+
 ROLLOUT = _obj(
     {
         "steps": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 100}},
@@ -300,6 +314,7 @@ CONFIG = {
                                  "description": "the rollout state on Docker: canary replicas a rollout started "
                                                 "(their traffic moves by load-balancer weights at run time)"},
         f"{NS}:backup": BACKUP,
+        f"{NS}:monitoring": MONITORING,
         f"{NS}:backupS3Key": {**SECRET, "description": "the S3 access key id of tunestack:backup.repository.s3"},
         f"{NS}:backupS3KeySecret": {**SECRET, "description": "its secret access key"},
         f"{NS}:dbPassword": SECRET,

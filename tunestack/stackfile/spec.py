@@ -235,6 +235,16 @@ class QueueHaSpec:
 
 
 @dataclass(frozen=True)
+class MonitoringSpec:
+    """tunestack:monitoring (plan/monitoring.py has the defaults' reasons)."""
+    retention_ms: int = 15 * 86_400_000      # Prometheus' own default (--storage.tsdb.retention.time)
+    scrape_interval_ms: int = 15_000         # Prometheus' documented example interval
+    disk_bytes: int | None = None            # the disk given to Prometheus; None = the plan sizes it
+    receiver: str = ""                       # Alertmanager's webhook URL; "" = alerts stay in Alertmanager
+    targets: tuple[str, ...] = ()            # extra scrape targets, address:port on private networks
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     path: str
@@ -253,6 +263,7 @@ class StackSpec:
     backup: BackupSpec = BackupSpec()
     ha: HaSpec = HaSpec()
     queue_ha: QueueHaSpec = QueueHaSpec()
+    monitoring: MonitoringSpec = MonitoringSpec()
 
     def source_of(self, key_path: str) -> str:
         """'stack file' when the file sets `key_path` (e.g. "app.threads"), else 'default'."""
