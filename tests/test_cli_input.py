@@ -119,3 +119,20 @@ def test_failover_on_containers_without_standbys_is_refused_before_any_engine_is
     assert main(["failover", "--stack", "staging", "--target", "docker"]) == 2
     err = capsys.readouterr().err
     assert "postgres.replicas is 0" in err and "Traceback" not in err
+
+
+def test_verify_on_containers_refuses_a_cluster_it_cannot_check_yet(tmp_path, capsys):
+    """verify's docker:// checks know one PostgreSQL and one queue container: a stack with standbys
+    gets exit 2 and the command that shows its cluster, not failures of containers that are not there."""
+    import yaml
+
+    from tunestack import stackfile
+
+    doc = yaml.safe_load(stackfile.stack_path("staging").read_text())
+    doc["config"]["tunestack:hosts"][0].update(count=2, addresses=["10.20.1.10", "10.20.1.11"])
+    doc["config"]["tunestack:postgres"]["replicas"] = 1
+    path = tmp_path / "Pulumi.hastaging.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["verify", "--stack-file", str(path), "--target", "docker"]) == 2
+    err = capsys.readouterr().err
+    assert "status --stack hastaging --target docker" in err and "Traceback" not in err

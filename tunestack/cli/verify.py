@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..choices import PG_VERSIONS
 from ..console import print_json, waiting
+from ..errors import UsageError
 from .parser import report_options, stack_options, state_dir_option, target_option
 from .stacks import require_stack
 
@@ -57,6 +58,7 @@ def run(args) -> int:
     from ..checks.ssh import ensure_reachable
 
     require_stack(args.stack)
+    _no_container_cluster(args)
     if not args.collect_only:
         _running_if_local(args)
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,6 +85,21 @@ def run(args) -> int:
         return max(report.codes) or 1
     _print(report)
     return report.exit_code
+
+
+def _no_container_cluster(args) -> None:
+    """verify's docker:// checks know the single `<stack>-postgres` and `<stack>-redis-queue`
+    containers, not a cluster's nodes, etcd members and Sentinels on several machines: refused with
+    exit 2 rather than failing checks of containers that are not there."""
+    from .stacks import stack_spec
+
+    if args.target != "docker" or args.hosts:
+        return
+    spec = stack_spec(args.stack)
+    if spec.ha.enabled or spec.queue_ha.enabled:
+        raise UsageError(f"verify --target docker does not check a stack with postgres.replicas or "
+                         f"redis.queue.replicas yet: `tunestack status --stack {args.stack} --target docker` shows "
+                         "each node's role and each container's health; local-ha runs the cluster checks")
 
 
 def _running_if_local(args) -> None:
