@@ -58,7 +58,8 @@ def _docker_env(url: str) -> dict[str, str]:
 
 def engine_urls(spec):
     """`url_of(host, machine)`: that machine's engine, as the program reaches it (DOCKER_HOST for a
-    local host when set, else the local socket or ssh://user@address)."""
+    local host when set, else the local socket or ssh://user@address). Every command that acts on a
+    deployed stack's containers asks this (failover, status, backup and restore --target docker)."""
     from .targets import docker_url
 
     hosts = {h.name: h for h in spec.hosts}

@@ -2,7 +2,6 @@
 plan's schedule, and point-in-time restores that are proven before they replace anything."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -237,18 +236,16 @@ def _backups(args):
     from ..backup.docker import DockerBackups
     from ..backup.dockerqueue import QueueAccess
     from ..plan import build_plan
-    from ..targets import docker_url
+    from ..dockerha import engine_urls
     from .stacks import stack_spec
 
     spec = stack_spec(args.stack)
     plan = build_plan(spec, target="docker")
-
-    def url_of(host) -> str:
-        return os.environ.get("DOCKER_HOST") if host.is_local and os.environ.get("DOCKER_HOST") else docker_url(host)
-    url = url_of(spec.host_with("db"))
+    url_of = engine_urls(spec)
+    url = url_of(spec.host_with("db").name, 0)
     repository = plan.backup["repository server"].value if "repository server" in plan.backup else None
-    repo_url = url_of(next(h for h in spec.hosts if h.name == repository.host)) if repository else None
-    queue = QueueAccess(url_of(spec.host_with("cache")), spec.redis_queue.port, "redis-queue" in plan.tls)
+    repo_url = url_of(repository.host, 0) if repository else None
+    queue = QueueAccess(url_of(spec.host_with("cache").name, 0), spec.redis_queue.port, "redis-queue" in plan.tls)
     try:
         return DockerBackups(args.stack, url, repo_url, queue)
     except docker.errors.NotFound as exc:
