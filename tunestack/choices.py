@@ -25,3 +25,8 @@ IMAGE_KEYS = ("postgres", "pgbouncer", "redis", "app", "canary_app", "haproxy")
 TARGETS = ("hosts", "docker")
 MAX_LOAD_RATE = 500   # requests/s a rollout's own synthetic load sends at most (`rollout --load`)
 MAX_BAKE_MS = 86_400_000   # a day: a longer bake holds the stack's rollout for days   # services as packages on hosts, or as containers
+
+# The monitoring servers and their default ports (each project's documented one; the Prometheus
+# wiki's "Default port allocations" for the exporters).
+MONITORING_PORTS = (("prometheus", 9090), ("alertmanager", 9093), ("node_exporter", 9100),
+                    ("postgres_exporter", 9187), ("pgbouncer_exporter", 9127), ("redis_exporter", 9121))

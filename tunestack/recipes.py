@@ -26,6 +26,15 @@ PATRONI = "patroni[etcd3,psycopg2-binary]==3.3.11"
 PATRONI_VENV = "/opt/tunestack/patroni"
 
 
+# PgBouncer's exporter: spreaker's from PyPI (Debian 12's prometheus-pgbouncer-exporter 1.7 fails at
+# start on PgBouncer 1.8 and later: it reads SHOW STATS' total_requests, which 1.8 dropped). Its
+# own pins (psycopg2 2.8.5, prometheus_client 0.8) do not build on Python 3.11, so it goes in without
+# them, onto Debian's python3-psycopg2, python3-prometheus-client and python3-yaml (a virtualenv with
+# the system's site packages), with python-json-logger, its one library Debian lacks.
+PGBOUNCER_EXPORTER = ("prometheus-pgbouncer-exporter==2.1.2", "python-json-logger>=2,<3")
+PGBOUNCER_EXPORTER_VENV = "/opt/tunestack/pgbouncer-exporter"
+
+
 def patroni_version() -> str:
     return PATRONI.rsplit("==", 1)[1]
 POSTGRES_SOURCES = ("pgdg", "fetched")   # where a major other than Debian 12's comes from

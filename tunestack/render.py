@@ -10,6 +10,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .harender import container_patroni_files, node_paths, patroni_files, postgres_proxy_cfg, primary_service
+from .monitoring.config import alertmanager_config, dump, pgbouncer_exporter_config, prometheus_config
 from .queuefiles import queue_ha_files
 
 from .paths import TEMPLATES
@@ -176,7 +177,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
             stack=plan.stack, bouncer_version=".".join(map(str, spec.pgbouncer.version)),
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, settings=plan.pgbouncer,
             users=plan.pgbouncer_users, secrets_dir=layout.secrets_dir,
-            replica_port=plan.ha["replica port"].value if plan.ha else None),
+            replica_port=plan.ha["replica port"].value if plan.ha else None,
+            monitoring=spec.monitoring.enabled),
     }
     for service, settings in plan.service_limits.items():
         files[f"{service}-limits.conf"] = env.get_template("limits.conf.j2").render(
@@ -214,15 +216,10 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
         + yaml.safe_dump(EXPORTER_QUERIES, sort_keys=False, width=1000))
     files["deploy.yml"] = env.get_template("deploy.yml.j2").render(
         stack=plan.stack, containers=plan.containers, splits=plan.splits, human=format_bytes_human)
-    files["prometheus-scrape.yml"] = env.get_template("prometheus-scrape.yml.j2").render(
-        stack=plan.stack, metrics_path=METRICS_PATH, lb=f"{plan.placement['haproxy'].reach}:{spec.app.lb_port}",
-        pgbouncer=f"{plan.placement['pgbouncer'].reach}:{spec.pgbouncer.port}",
-        postgres=f"{plan.placement['postgres'].reach}:{spec.postgres.port}",
-        hosts=sorted({a for h in plan.hosts for a in (h.addresses or ("127.0.0.1",))}),
-        # the app's own metrics, from every replica (each serves its own processes', or all workers')
-        apps=sorted({f"{r.address}:{r.port}" for r in running(plan.replicas)}),
-        redis={"cache": f"{plan.placement['redis-cache'].reach}:{spec.redis_cache.port}",
-               "queue": f"{plan.placement['redis-queue'].reach}:{spec.redis_queue.port}"})
+    files["prometheus.yml"] = dump(plan.stack, "Prometheus' configuration", prometheus_config(plan))
+    files["alertmanager.yml"] = dump(plan.stack, "Alertmanager's configuration", alertmanager_config(plan))
+    if spec.monitoring.enabled:
+        files["pgbouncer-exporter.yml"] = dump(plan.stack, "PgBouncer's exporter", pgbouncer_exporter_config(plan))
     return files
 
 

@@ -14,17 +14,18 @@ def rules_for(s=None, query_wait_ms=5000, max_client=176):
 
 @pytest.mark.parametrize("query_wait_ms,seconds", [(5000, 2), (13000, 6), (1000, 1)])
 def test_pgbouncer_alerts_on_waiting_clients_not_a_busy_pool(query_wait_ms, seconds):
-    """prometheus-community/pgbouncer_exporter README: pools.maxwait → pgbouncer_pools_client_maxwait_seconds,
-    pools.cl_waiting → pgbouncer_pools_client_waiting_connections. In transaction mode a pool at 100 %
-    is normal at peak; a client waiting toward query_wait_timeout (then refused) is the signal."""
+    """spreaker/prometheus-pgbouncer-exporter 2.1.2, collector.py: SHOW POOLS maxwait →
+    pgbouncer_pools_client_maxwait_seconds. In transaction mode a pool at 100 % is normal at peak;
+    a client waiting toward query_wait_timeout (then refused) is the signal."""
     rules = rules_for(query_wait_ms=query_wait_ms)
     assert rules["PgBouncerClientsWaiting"]["expr"] == f"max(pgbouncer_pools_client_maxwait_seconds) >= {seconds}"
-    assert "pgbouncer_pools_client_waiting_connections" in rules["PgBouncerClientsQueued"]["expr"]
+    assert rules["PgBouncerDown"]["expr"] == "pgbouncer_up == 0"
     assert not any("server_active" in r["expr"] for r in rules.values())
 
 
 @pytest.mark.parametrize("max_client,threshold", [(176, 140), (1100, 880)])
 def test_client_limit_alert_at_80_percent(max_client, threshold):
+    # cl_active + cl_waiting: every client PgBouncer holds (the same exporter's SHOW POOLS columns)
     assert rules_for(max_client=max_client)["PgBouncerClientsNearLimit"]["expr"].endswith(f"> {threshold}")
 
 

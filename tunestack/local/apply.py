@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..postgres.catalog import catalog
 from ..render import PGBOUNCER_AT_START
+from .monitoring import actions as monitoring_actions, monitoring_programs
 from .sentinel import replica_programs, sentinel_programs
 
 SERVICES_IN_ORDER = ("postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy", "backup-schedule")
@@ -20,13 +21,15 @@ def services_in_order(plan) -> tuple[str, ...]:
 
     rest = SERVICES_IN_ORDER[1:]
     at = rest.index("redis-queue") + 1
-    return postgres_programs(plan) + rest[:at] + replica_programs(plan) + sentinel_programs(plan) + rest[at:]
+    return (postgres_programs(plan) + rest[:at] + replica_programs(plan) + sentinel_programs(plan) + rest[at:]
+            + monitoring_programs(plan))
 
 
 def start_groups(plan) -> tuple[tuple[str, ...], ...]:
     """START_TOGETHER with PostgreSQL's programs (etcd before the Patroni nodes, which wait for it),
     the queue's replicas beside its master and the Sentinels after them (`up` points the replicas
-    at the master in between), all before the apps."""
+    at the master in between), all before the apps; monitoring last, once every login it uses exists
+    and every target serves."""
     from .cluster import postgres_programs
 
     first = postgres_programs(plan)
@@ -34,7 +37,8 @@ def start_groups(plan) -> tuple[tuple[str, ...], ...]:
     pg = ((etcd, tuple(p for p in first if p not in etcd)) if etcd else (first,))
     servers, apps = START_TOGETHER[1], START_TOGETHER[2]
     sentinels = (sentinel_programs(plan),) if plan.queue_ha else ()
-    return pg + (servers + replica_programs(plan),) + sentinels + (apps,)
+    monitoring = (monitoring_programs(plan),) if monitoring_programs(plan) else ()
+    return pg + (servers + replica_programs(plan),) + sentinels + (apps,) + monitoring
 
 
 def postgres_ready_group(plan) -> int:
@@ -97,4 +101,4 @@ def actions(plan, applied: dict | None, changed: set[str]) -> dict[str, str]:
         out["jobs"] = "restart (sidekiq.yml changed)"
     if "haproxy.cfg" in changed:
         out["haproxy"] = "reload"
-    return out
+    return out | monitoring_actions(plan, changed)

@@ -16,6 +16,8 @@ from .apply import REDIS_LIVE
 from .cluster import LocalCluster, postgres_programs
 from .errors import LocalStackError, wait_until
 from .folders import StateFolders
+from .monitoring import enabled as monitoring_on
+from ..plan.monitoring import MONITOR_CONNECTIONS
 from .ports import server_ports
 from .sentinel import QueueSentinels
 from .supervisor import Supervisor
@@ -156,7 +158,10 @@ class Servers:
         Passwords go in as SCRAM verifiers, in a session with statement statistics and logging
         off, so that no password (nor verifier) lands in pg_stat_statements or the server log."""
         verifiers = {role: scram_verifier(pw[role]) for role in ("app", "jobs", "migrator")}
-        self.psql(plan, "", stdin=render_text("bootstrap.sql.j2", passwords_from_files=False, verifiers=verifiers))
+        monitor = {"monitor_verifier": scram_verifier(pw["monitor-postgres"]),
+                   "monitor_connections": MONITOR_CONNECTIONS} if monitoring_on(plan) else {}
+        self.psql(plan, "", stdin=render_text("bootstrap.sql.j2", passwords_from_files=False, verifiers=verifiers,
+                                              **monitor))
         self.psql(plan, "", stdin=(self.folders.etc / "roles.sql").read_text())
 
     def wait_healthy(self, plan) -> None:

@@ -79,6 +79,7 @@ class StateFolders:
                   (self.run / "haproxy", 0o700, True), (self.control, 0o700, False), (self.data / "redis-cache", 0o700, True),
                   (self.data / "redis-queue", 0o700, True), (self.data / "postgres", 0o700, True),
                   (self.data / "patroni", 0o700, True), (self.data / "etcd", 0o700, True),
+                  (self.data / "prometheus", 0o700, True), (self.data / "alertmanager", 0o700, True),
                   (self.backup, 0o700, True), (self.restore, 0o700, True), (self.metrics, 0o755, False), (self.pgbackrest, 0o700, True),
                   *((self.pgbackrest / d, 0o700, True) for d in ("spool", "log", "lock"))]
         for d, mode, service in layout:

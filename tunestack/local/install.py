@@ -5,9 +5,10 @@ import os
 import subprocess
 
 from ..errors import EnvironmentProblem
+from ..recipes import PGBOUNCER_EXPORTER_VENV
 from ..servers import pg_bin, which
 from .errors import LocalStackError
-from .packages import GO_PACKAGES, NODE_BINARIES, RAILS_BINARIES, RAILS_LIBRARIES, SERVERS
+from .packages import GO_PACKAGES, MONITORING_BINARIES, MONITORING_LIBRARIES, NODE_BINARIES, RAILS_BINARIES, RAILS_LIBRARIES, SERVERS
 
 
 def _installed(package: str) -> bool:
@@ -15,10 +16,14 @@ def _installed(package: str) -> bool:
     return res.returncode == 0 and "install ok installed" in res.stdout
 
 
-def missing_packages(framework: str) -> list[str]:
-    """The packages of the servers and of `framework`'s reference app that this machine lacks."""
+def missing_packages(framework: str, monitoring: bool = False) -> list[str]:
+    """The packages of the servers, of `framework`'s reference app and of the monitoring servers
+    where the stack runs them, that this machine lacks."""
     missing = [pkg for binary, pkg in SERVERS.items()
                if not (pg_bin("postgres") if binary == "postgres" else which(binary))]
+    if monitoring:
+        missing += [pkg for binary, pkg in MONITORING_BINARIES.items() if not which(binary)]
+        missing += [pkg for pkg in MONITORING_LIBRARIES if not _installed(pkg)]
     if framework == "rails":
         missing += [pkg for binary, pkg in RAILS_BINARIES.items() if not which(binary)]
         missing += [pkg for pkg in RAILS_LIBRARIES if not _installed(pkg)]
@@ -29,8 +34,11 @@ def missing_packages(framework: str) -> list[str]:
     return missing
 
 
-def ensure_packages(framework: str = "python", say=print) -> None:
-    missing = missing_packages(framework)
+def ensure_packages(framework: str = "python", say=print, monitoring: bool = False) -> None:
+    if monitoring and not os.access(f"{PGBOUNCER_EXPORTER_VENV}/bin/pgbouncer-exporter", os.X_OK):
+        raise EnvironmentProblem(f"PgBouncer's exporter is not in {PGBOUNCER_EXPORTER_VENV} (tunestack:monitoring "
+                                 "runs it); install it with: bash scripts/setup")
+    missing = missing_packages(framework, monitoring)
     if not missing:
         return
     command = ["apt-get", "install", "-y", *missing]

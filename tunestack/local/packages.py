@@ -17,6 +17,14 @@ SERVER_EXTRAS = ("postgresql-contrib",       # pg_stat_statements
 # Patroni itself comes from PyPI, pinned (scripts/setup, tunestack/recipes.py PATRONI_VENV); Debian's
 # `patroni` package stays for what it brings along (psycopg2 for the tests' tools, patronictl).
 HA_BINARIES = {"patroni": "patroni", "etcd": "etcd-server", "etcdctl": "etcd-client"}
+# Monitoring (tunestack:monitoring, local/monitoring.py): Prometheus, Alertmanager and the exporters.
+# PgBouncer's exporter comes from PyPI (scripts/setup, tunestack/recipes.py PGBOUNCER_EXPORTER) onto
+# Debian's libraries, listed here.
+MONITORING_BINARIES = {"prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager",
+                       "prometheus-node-exporter": "prometheus-node-exporter",
+                       "prometheus-postgres-exporter": "prometheus-postgres-exporter",
+                       "prometheus-redis-exporter": "prometheus-redis-exporter"}
+MONITORING_LIBRARIES = ("python3-psycopg2", "python3-prometheus-client", "python3-yaml")
 # The Rails reference app (refapp/rails) runs on Debian's Ruby packages: no gem server is needed.
 RAILS_BINARIES = {"ruby": "ruby", "puma": "puma", "sidekiq": "ruby-sidekiq"}
 RAILS_LIBRARIES = ("ruby-activerecord", "ruby-railties", "ruby-actionpack", "ruby-pg", "ruby-redis",
@@ -34,7 +42,8 @@ TEST_TOOLS = ("wrk", "docker.io", "iptables", "debootstrap", "openssh-server", "
 
 def setup_packages() -> list[str]:
     """Everything `scripts/setup` installs with apt-get (Node apart: only where none is on PATH)."""
-    return [*SERVERS.values(), *SERVER_EXTRAS, *HA_BINARIES.values(), *TEST_TOOLS, *RAILS_BINARIES.values(), *RAILS_LIBRARIES,
+    return [*SERVERS.values(), *SERVER_EXTRAS, *HA_BINARIES.values(), *MONITORING_BINARIES.values(), *MONITORING_LIBRARIES,
+            *TEST_TOOLS, *RAILS_BINARIES.values(), *RAILS_LIBRARIES,
             *GO_PACKAGES]
 
 

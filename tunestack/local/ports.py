@@ -40,11 +40,12 @@ def supervisord_pid(run_dir: Path) -> int | None:
 
 def server_ports(plan) -> dict[str, int]:
     """Each server program's port: the plan's services, Patroni's and etcd's programs, the queue's
-    replicas and Sentinels."""
+    replicas and Sentinels, the monitoring servers."""
     from .cluster import program_ports
+    from .monitoring import program_ports as monitoring_ports
     from .sentinel import queue_program_ports
 
-    return {**plan.ports(), **program_ports(plan), **queue_program_ports(plan)}
+    return {**plan.ports(), **program_ports(plan), **queue_program_ports(plan), **monitoring_ports(plan)}
 
 
 def listening_ports(plan) -> dict[str, int]:

@@ -19,8 +19,9 @@ def initdb(data: Path, user: str | None, *extra: str) -> subprocess.CompletedPro
                           user=user, capture_output=True, text=True)
 
 
-def preflight(folders: StateFolders, files: dict[str, str]) -> None:
-    """HAProxy checks its config (-c); PostgreSQL starts on the new postgresql.conf in a scratch cluster."""
+def preflight(folders: StateFolders, files: dict[str, str], monitoring: bool = False) -> None:
+    """HAProxy checks its config (-c); PostgreSQL starts on the new postgresql.conf in a scratch
+    cluster; promtool and amtool check the monitoring files where the stack runs them."""
     with tempfile.TemporaryDirectory(prefix="tunestack-preflight-") as tmp:
         tmp_path = Path(tmp)
         folders.own(tmp_path, 0o700, True)   # the throwaway server's socket folder: its user only
@@ -30,6 +31,20 @@ def preflight(folders: StateFolders, files: dict[str, str]) -> None:
         if res.returncode:
             raise LocalStackError(f"haproxy rejected haproxy.cfg:\n{res.stdout}{res.stderr}".strip())
         _preflight_postgres(folders, tmp_path, files["postgresql.conf"])
+        if monitoring:
+            _preflight_monitoring(tmp_path, files)
+
+
+def _preflight_monitoring(tmp: Path, files: dict[str, str]) -> None:
+    """Prometheus' and Alertmanager's own checkers (promtool, amtool) on the new files."""
+    for name in ("prometheus.yml", "alerts.yml", "alertmanager.yml"):
+        (tmp / name).write_text(files[name])
+    for tool, args, name in ((which("promtool"), ["check", "config", str(tmp / "prometheus.yml")], "prometheus.yml"),
+                             (which("amtool"), ["check-config", str(tmp / "alertmanager.yml")], "alertmanager.yml")):
+        res = subprocess.run([tool, *args], capture_output=True, text=True)
+        if res.returncode:
+            raise LocalStackError(f"{name} was rejected ({Path(tool).name}); nothing was changed:\n"
+                                  f"{res.stdout}{res.stderr}".strip())
 
 
 def _preflight_postgres(folders: StateFolders, tmp: Path, conf: str) -> None:

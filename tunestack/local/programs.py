@@ -10,6 +10,7 @@ from ..servers import pg_bin, which
 from .appbuild import BUILT, app_build_id, app_commands
 from .cluster import cluster_programs
 from .folders import StateFolders
+from .monitoring import programs as monitoring_programs
 from .sentinel import queue_ha_programs, queue_node_command
 
 WEB_ONLY = {"TUNESTACK_RUNTIME_TOKEN_FILE"}   # the jobs never serve a runtime report
@@ -103,6 +104,7 @@ def supervisord_conf(stack: str, plan, folders: StateFolders, pw: dict[str, str]
     progs.insert(len(servers) + 2, dict(name="haproxy", user=folders.user, startsecs=1, stopsignal="USR1",
                          command=f"{which('haproxy')} -W -db -f {folders.etc}/haproxy.cfg"))
     progs.append(backup_schedule(stack, folders))
+    progs += monitoring_programs(plan, folders, program_env)
     for p in progs:
         p.setdefault("environment", "")
         p["directory"] = str(folders.dir)  # never the checkout: nothing a server writes lands in the repo

@@ -12,7 +12,8 @@ from ..errors import SECRET_MASK as MASK
 
 PURPOSES = ("app", "jobs", "migrator", "admin", "redis-cache", "redis-queue", "runtime",
             "replication", "rewind", "patroni-api", "etcd-root", "etcd-patroni",   # Patroni's and etcd's (local/cluster.py)
-            "redis-sentinel")   # the queue's Sentinels (local/sentinel.py)
+            "redis-sentinel",   # the queue's Sentinels (local/sentinel.py)
+            "monitor-postgres", "monitor-pgbouncer", "monitor-redis")   # the exporters' own (local/monitoring.py)
 # Read by the apps on every request (NAME_FILE), so a new one takes effect without a restart:
 # `up` replaces them each time, and a captured token works only until the next `up`.
 ROTATED = ("runtime",)
@@ -46,8 +47,13 @@ class Passwords:
         return text
 
 
-def secret_files(pw: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Secret files by folder: root's (read by verify) and the service user's (read by servers)."""
+def secret_files(pw: dict[str, str], plan=None) -> dict[str, dict[str, str]]:
+    """Secret files by folder: root's (read by verify) and the service user's (read by servers);
+    with `plan`'s monitoring on, the exporters' logins too."""
+    from .monitoring import enabled, exporter_secret_files, redis_password_hash
+
+    monitor = plan is not None and enabled(plan)
+    redis_monitor = {"monitor_hash": redis_password_hash(pw["monitor-redis"])} if monitor else {}
     return {
         # verify reads <user>-password on the host (tunestack verify --secrets-dir)
         "secrets": {"migrator-password": pw["migrator"], "app-password": pw["app"], "jobs-password": pw["jobs"],
@@ -57,20 +63,22 @@ def secret_files(pw: dict[str, str]) -> dict[str, dict[str, str]]:
                     "redis-sentinel-password": pw["redis-sentinel"]},
         "service-secrets": {
             "pgbouncer-userlist.txt": render_text("pgbouncer-userlist.txt.j2", app=pw["app"], jobs=pw["jobs"],
-                                                  admin=pw["admin"]),
-            "redis-cache.conf": render_text("redis-secrets.conf.j2", password=pw["redis-cache"]),
+                                                  admin=pw["admin"], monitor=pw["monitor-pgbouncer"] if monitor else None),
+            "redis-cache.conf": render_text("redis-secrets.conf.j2", password=pw["redis-cache"], **redis_monitor),
             # masterauth too: with redis.queue.replicas any queue node may replicate another
-            "redis-queue.conf": render_text("redis-secrets.conf.j2", password=pw["redis-queue"], masterauth=True),
+            "redis-queue.conf": render_text("redis-secrets.conf.j2", password=pw["redis-queue"], masterauth=True,
+                                            **redis_monitor),
             # a queue node asks the Sentinels whom to follow before it starts (redis-node.sh)
-            "redis-sentinel-password": pw["redis-sentinel"]},
+            "redis-sentinel-password": pw["redis-sentinel"],
+            **(exporter_secret_files(plan, pw) if monitor else {})},
     }
 
 
-def write_secret_files(folders: StateFolders, pw: dict[str, str]) -> set[str]:
+def write_secret_files(folders: StateFolders, pw: dict[str, str], plan=None) -> set[str]:
     """Write the secret files; return `folder/name` of each whose content changed (a new password:
     its servers restart). The rotated tokens change every time and restart nothing."""
     changed = set()
-    for folder, files in secret_files(pw).items():
+    for folder, files in secret_files(pw, plan).items():
         for name, content in files.items():
             path = folders.dir / folder / name
             if not path.exists() or path.read_text() != content:

@@ -120,14 +120,14 @@ class LocalStack:
         self._say(f"plan ok: {len(plan.postgres)} PostgreSQL settings, budgets hold")
         check_ports_free(self.stack, listening_ports(plan), self.folders.run, self.supervisor.is_up(),
                          postmaster_pids(plan, self.folders))   # exit 3
-        ensure_packages(plan.spec.app.framework, say=self.say)
+        ensure_packages(plan.spec.app.framework, say=self.say, monitoring=plan.spec.monitoring.enabled)
         self.folders.make()
         build_app(self.folders, plan.spec.app.framework, self._say)   # a failed build leaves the running stack as it was
         files = self.files(plan)
         self._say("checking the new configs with the real servers…")
-        preflight(self.folders, files)
+        preflight(self.folders, files, monitoring=plan.spec.monitoring.enabled)
         was_running = self.supervisor.is_up()
-        changed = self._install(files)
+        changed = self._install(files, plan)
         self.servers.queue.prepare(plan, files)   # the Sentinels' own rewritable copies, once
         if not plan.ha:   # Patroni runs initdb (and pg_basebackup) itself
             self._initdb()
@@ -163,12 +163,12 @@ class LocalStack:
         except Exception as exc:   # the original failure is what the user needs to see
             self._say(f"could not stop everything it started: {exc}")
 
-    def _install(self, files: dict[str, str]) -> set[str]:
+    def _install(self, files: dict[str, str], plan: Plan) -> set[str]:
         """Write the secret files and the configs (root's: no service user may change what root
         runs or reads); the names of those whose content changed."""
         etc = self.folders.etc
         changed = {name for name in files if not (etc / name).exists() or (etc / name).read_text() != files[name]}
-        changed |= write_secret_files(self.folders, self.passwords.rotate())   # a captured token ends here
+        changed |= write_secret_files(self.folders, self.passwords.rotate(), plan)   # a captured token ends here
         for name, content in files.items():
             self.folders.write(etc / name, content, 0o600 if name == "supervisord.conf" else 0o644)
         return changed

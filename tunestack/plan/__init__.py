@@ -35,7 +35,7 @@ from .rollout import beside, canary_env_conflicts, fixed_split, place_replicas, 
 from .sampling import plan_sampling
 from .backup import with_backup
 from .ha import connection_floor, ha_memory_items, ha_shares, with_ha
-from .monitoring import with_monitoring
+from .monitoring import MONITOR_CONNECTIONS, with_monitoring
 from .queueha import queue_ha_extra_memory, queue_ha_shares, with_queue_ha
 from .tls import with_tls
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
@@ -78,12 +78,18 @@ def _size_hosts(spec: StackSpec, target: str) -> _Hosts:
     return _Hosts(where, shares, cpus, sizings, clients, pg_cores)
 
 
+def direct_connections(spec: StackSpec) -> int:
+    """Connections that reach PostgreSQL without PgBouncer: the stack file's admin_connections, and
+    postgres_exporter's where monitoring runs (its role's CONNECTION LIMIT)."""
+    return spec.postgres.admin_connections + (MONITOR_CONNECTIONS if spec.monitoring.enabled else 0)
+
+
 def _budgets(spec: StackSpec, hs: _Hosts, conns, postgres: dict, sampling) -> list:
     pg, first = spec.postgres, hs.sizings[spec.app_hosts()[0].name]
     max_connections = int(postgres["max_connections"].value)
     reserved = int(postgres["reserved_connections"].value) if "reserved_connections" in postgres else 0
     budgets = [fleet_budget(hs.fleet, conns, first_host_text(first, spec.app)),
-               server_budget(conns, pg.admin_connections, max_connections, reserved)]
+               server_budget(conns, direct_connections(spec), max_connections, reserved)]
     return budgets + [b for b in [tracing_budget(sampling.monthly_units, spec.traffic.tracing_per_month,
                                                  spec.traffic.tracing_unit)] if b]
 
@@ -99,7 +105,7 @@ def build_plan(spec: StackSpec, pg_version: int | None = None, strict: bool = Tr
     where, shares, sizings, clients = hs.where, hs.shares, hs.sizings, hs.fleet
     db, app_hosts, redis_specs = spec.host_with("db"), spec.app_hosts(), (spec.redis_cache, spec.redis_queue)
     first, pg_mem = sizings[app_hosts[0].name], shares[db.name]["postgres"]
-    conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, pg.admin_connections,
+    conns = plan_connections(spec.pgbouncer, replace(db, cpus=hs.pg_cores), clients.with_surge, direct_connections(spec),
                              pg.workload, spec.traffic, connection_floor(spec))
     inputs = pg_inputs(pg, hs.pg_cores, db.storage, pg_mem, conns.max_connections.value,
                        postgres_memory_note(db, shares[db.name]), docker=where.docker)

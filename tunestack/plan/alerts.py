@@ -1,10 +1,14 @@
 """Prometheus alert rules whose thresholds come from the plan, on the metric names real exporters
 export. Pure.
 
-- PgBouncer: prometheus-community/pgbouncer_exporter (README, "Metrics": pools.cl_waiting →
-  pgbouncer_pools_client_waiting_connections, pools.maxwait → pgbouncer_pools_client_maxwait_seconds).
-- Redis: oliver006/redis_exporter (redis_memory_used_bytes). It labels series by scrape target
-  only, so the scrape config adds role="cache" / role="queue".
+- PgBouncer: spreaker/prometheus-pgbouncer-exporter 2.1.2 (PyPI; its collector.py: SHOW POOLS
+  cl_waiting → pgbouncer_pools_client_waiting_connections, maxwait →
+  pgbouncer_pools_client_maxwait_seconds, and pgbouncer_up), the names prometheus-community's
+  exporter uses too. Debian's prometheus-pgbouncer-exporter 1.7 is not used: it reads SHOW STATS'
+  total_requests, which PgBouncer 1.8 dropped, and fails at start on PgBouncer 1.18.
+- Redis: oliver006/redis_exporter (redis_memory_used_bytes, redis_evicted_keys_total,
+  redis_rejected_connections_total, redis_errors_total{err}, redis_aof_last_write_status). It
+  labels series by scrape target only, so the scrape config adds role="cache" / role="queue".
 - The app's own metrics (every reference app, on METRICS_PATH at the app port):
   tunestack_http_request_duration_seconds (a histogram: the guides' p95 < 200 ms), the DB pool's
   tunestack_db_pool_in_use_connections / tunestack_db_pool_max_connections (the guides' pool < 80 %),
@@ -38,21 +42,21 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
     waited = max(1, query_wait_ms // 2000)
     app = 'proxy="app"'
     return [
+        {"alert": "PgBouncerDown", "expr": "pgbouncer_up == 0", "for": "1m", "severity": "critical",
+         "summary": "the exporter cannot read PgBouncer's admin console: PgBouncer is down or refuses logins, and "
+                    "every client of the database with it"},
         {"alert": "PgBouncerClientsWaiting",
          "expr": f"max(pgbouncer_pools_client_maxwait_seconds) >= {waited}",
-         "for": "2m", "severity": "warning",
+         "for": "1m", "severity": "warning",
          "summary": f"a client waited {waited}s or more for a server connection: half of query_wait_timeout "
                     f"({query_wait_ms // 1000}s), after which PgBouncer refuses it (a busy pool alone is normal "
                     "in transaction mode; waiting clients are the signal)"},
-        {"alert": "PgBouncerClientsQueued",
-         "expr": "sum(pgbouncer_pools_client_waiting_connections) > 0",
-         "for": "5m", "severity": "info",
-         "summary": "clients queued for a server connection for 5 minutes: the server pool is too small for the load"},
         {"alert": "PgBouncerClientsNearLimit",
-         "expr": "sum(pgbouncer_pools_client_active_connections + pgbouncer_pools_client_waiting_connections) > "
+         "expr": "sum(pgbouncer_pools_client_active_connections) + sum(pgbouncer_pools_client_waiting_connections) > "
                  f"{math.floor(max_client * SHARE_NEAR_LIMIT)}",
          "for": "5m", "severity": "warning",
-         "summary": f"client connections above 80% of max_client_conn {max_client} (the fleet plans {fleet})"},
+         "summary": f"client connections above 80% of max_client_conn {max_client} (the fleet plans {fleet}); "
+                    "past it PgBouncer refuses logins"},
         app_latency(g.max_p95_ms),
         {"alert": "AppErrorRateHigh",
          "expr": f'sum(rate(haproxy_backend_http_responses_total{{{app},code="5xx"}}[5m])) / '
@@ -63,10 +67,35 @@ def alert_rules(spec: StackSpec, query_wait_ms: int, max_client: int, queue_max:
          "for": "5m", "severity": "critical",
          "summary": "queue Redis above 80% of maxmemory: at 100% noeviction refuses new jobs"},
         cache_hit_rate(cache_max),
+        *redis_alerts(),
         {"alert": "JobQueueBacklog", "for": "10m", "severity": "warning",
          "expr": f"max(tunestack_job_queue_depth) > {depth}",
          "summary": f"more than {depth} queued jobs: 10 per job thread in the fleet"},
         pool_near_full(spec.app.framework, spec.app.threads, web_pool),
+    ]
+
+
+def redis_alerts() -> list[dict]:
+    """Both Redis: what loses work or refuses clients. The queue never evicts (noeviction), so a full
+    queue shows as writes refused with OOM (INFO errorstats, Redis 6.2 on); a full cache evicts by
+    design, which matters only when it does so without pause."""
+    return [
+        {"alert": "RedisQueueWritesRefused", "for": "0m", "severity": "critical",
+         "expr": 'sum(increase(redis_errors_total{role="queue",err="OOM"}[5m])) > 0',
+         "summary": "the queue Redis refused writes at maxmemory (noeviction): jobs were not queued; its "
+                    "workers are behind or stopped"},
+        {"alert": "RedisCacheEvicting", "for": "15m", "severity": "info",
+         "expr": 'sum(rate(redis_evicted_keys_total{role="cache"}[5m])) > 0',
+         "summary": "the cache has evicted keys without pause for 15 minutes: it is full, and what it evicts "
+                    "must be read from PostgreSQL again (see CacheHitRateLow)"},
+        {"alert": "RedisRejectingConnections", "for": "0m", "severity": "critical",
+         "expr": "sum by (role) (increase(redis_rejected_connections_total[5m])) > 0",
+         "summary": "a Redis refused connections at maxclients: its clients fail until connections close"},
+        {"alert": "RedisAofWriteFailing", "for": "1m", "severity": "critical",
+         "expr": "min by (role, instance) (redis_aof_last_write_status) == 0 or "
+                 "min by (role, instance) (redis_aof_last_bgrewrite_status) == 0",
+         "summary": "a Redis cannot write or rewrite its append-only file (a full or read-only disk): what it "
+                    "accepts now is lost at its next restart"},
     ]
 
 

@@ -117,8 +117,8 @@ def plan_connections(bouncer: PgBouncerSpec, db: HostSpec, clients: int, admin_c
                              f"{clients} fleet connections incl. rollout surge + 10% (at least 10) for admin "
                              "and stats clients")
     derived = server + admin_connections + SUPERUSER_RESERVED
-    why = (f"{pool.value} pool + {reserve} reserve (PgBouncer) + {admin_connections} direct admin/"
-           f"migration + {SUPERUSER_RESERVED} superuser_reserved_connections")
+    why = (f"{pool.value} pool + {reserve} reserve (PgBouncer) + {admin_connections} direct (admin, "
+           f"migration, monitoring) + {SUPERUSER_RESERVED} superuser_reserved_connections")
     rule = ("PgBouncer's pool + reserve + direct admin/migration connections + "
             f"superuser_reserved_connections, at least {floor[1]}")
     if derived < floor[0]:

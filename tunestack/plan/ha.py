@@ -255,12 +255,14 @@ def ha_memory_items(spec: StackSpec, pg_worst: tuple[int, str]) -> dict[str, lis
 def ha_alerts(spec: StackSpec, scope: str, members: int) -> list[dict]:
     """On Patroni's own metrics (its REST API's GET /metrics: patroni_primary, patroni_sync_standby,
     patroni_xlog_location, patroni_xlog_replayed_location, patroni_postgres_timeline) and etcd's
-    (etcd_server_has_leader): what an on-call person acts on."""
+    (etcd_server_has_leader): what an on-call person acts on. A count or sum over series that are
+    all gone (every member down, none scraped) is no value at all, not 0: `or vector(0)` makes it 0,
+    or the alert could not fire when things are worst."""
     ha = spec.ha
     lag = ha.rpo_bytes or 16 * MIB
     on = f'{{scope="{scope}"}}'
     alerts = [
-        {"alert": "PostgresNoPrimary", "expr": f"sum(patroni_primary{on}) < 1", "for": "1m", "severity": "critical",
+        {"alert": "PostgresNoPrimary", "expr": f"(sum(patroni_primary{on}) or vector(0)) < 1", "for": "1m", "severity": "critical",
          "summary": "no node is the primary: writes fail until Patroni elects one (patronictl list says why)"},
         {"alert": "PostgresReplicaLagging", "for": "2m", "severity": "warning",
          "expr": f"max(patroni_xlog_location{on}) - min(patroni_xlog_replayed_location{on} and on(instance) "
@@ -272,14 +274,14 @@ def ha_alerts(spec: StackSpec, scope: str, members: int) -> list[dict]:
          "summary": "the timeline moved: a failover or switchover happened in the last 15 minutes; check why "
                     "(patronictl history) and that the old primary rejoined"},
         {"alert": "EtcdMemberDown", "for": "1m", "severity": "warning",
-         "expr": f'count(etcd_server_has_leader{{job="etcd"}} == 1) < {members}',
+         "expr": f'(count(etcd_server_has_leader{{job="etcd"}} == 1) or vector(0)) < {members}',
          "summary": f"fewer than {members} etcd members answer with a leader: "
                     + ("one more lost and Patroni demotes the primary (no quorum)" if members > 1
                        else "Patroni demotes the primary while etcd is down")},
     ]
     if ha.rpo_bytes == 0:
         alerts.insert(1, {"alert": "PostgresNoSynchronousStandby", "for": "1m", "severity": "critical",
-                          "expr": f"sum(patroni_sync_standby{on}) < 1",
+                          "expr": f"(sum(patroni_sync_standby{on}) or vector(0)) < 1",
                           "summary": "no synchronous standby: commits are acknowledged by the primary alone, and "
                                      "Patroni fails over to no one until a standby is synchronous again"})
     return alerts

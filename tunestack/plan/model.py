@@ -130,6 +130,8 @@ class Plan:
             out["ha"] = self.ha
         if self.queue_ha:
             out["queue ha"] = self.queue_ha
+        if self.monitoring and self.monitoring["enabled"].value:
+            out["monitoring"] = self.monitoring
         return out
 
     def to_json(self) -> dict:

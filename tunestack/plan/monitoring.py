@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from ..errors import Problem, StackError
 from ..units import KIB, MIB, format_bytes_human
+from .alerts import METRICS_PATH
+from .rollout import running
 from .setting import Setting, policy
 
 BYTES_PER_SAMPLE = 2            # the docs' upper figure: the disk is planned for the worst of 1-2
@@ -30,35 +32,86 @@ SERIES = {"node": 1_000, "postgres": 600, "pgbouncer": 150, "redis": 250, "hapro
           "prometheus": 1_000, "alertmanager": 150, "patroni": 60, "etcd": 800, "sentinel": 250, "other": 1_000}
 
 
+# postgres_exporter holds one connection; a second while it reconnects. Its role's CONNECTION LIMIT,
+# counted among the direct connections in max_connections.
+MONITOR_CONNECTIONS = 2
+MONITOR_ROLE = "tunestack_monitor"   # pg_monitor in PostgreSQL, a stats user in PgBouncer, an ACL user in Redis
+# What the servers themselves hold in memory (RSS), beside Prometheus' head block: measured on the
+# local stack at start (ps -o rss: node_exporter 20 MB, postgres_exporter 18, PgBouncer's 31,
+# redis_exporter 16, Alertmanager 35), with room to grow.
+ALERTMANAGER_MEMORY = 64 * MIB
+EXPORTER_MEMORY = {"node_exporter": 32 * MIB, "postgres_exporter": 32 * MIB,
+                   "pgbouncer_exporter": 48 * MIB,   # a Python process (prometheus_client, psycopg2)
+                   "redis_exporter": 32 * MIB}
+# The service each exporter sits beside: it reads its server over loopback or a private socket.
+EXPORTS = {"postgres_exporter": "postgres", "pgbouncer_exporter": "pgbouncer", "redis_exporter": "redis-cache"}
+
+
 @dataclass(frozen=True)
 class ScrapeTarget:
     kind: str          # a SERIES key
     name: str
-    address: str       # host:port, or the service name until its exporter is placed
+    address: str       # host:port Prometheus scrapes
+    path: str = "/metrics"
+    target: str = ""   # redis_exporter's multi-target mode: the Redis it reads (its ?target=)
+    labels: tuple[tuple[str, str], ...] = ()   # added to every series (role for Redis, track for the app)
+
+
+def host_address(host, machine: int = 0) -> str:
+    return (host.addresses or ("127.0.0.1",))[machine]
+
+
+def monitoring_host(spec):
+    """Prometheus and Alertmanager run on the cache host: the db host keeps its memory for PostgreSQL's
+    page cache, an app host's is sized to its workers."""
+    return spec.host_with("cache")
+
+
+def exporter_hosts(spec) -> dict[str, object]:
+    """Each exporter's host: beside the server it reads."""
+    return {"postgres_exporter": spec.host_with("db"), "pgbouncer_exporter": spec.host_with("db"),
+            "redis_exporter": spec.host_with("cache")}
+
+
+def _redis_targets(plan, at: str) -> list[ScrapeTarget]:
+    """Both Redis through one redis_exporter in multi-target mode (GET /scrape?target=redis://…)."""
+    queue = plan.queue_ha["nodes"].value if plan.queue_ha else ()
+    cache = plan.placement["redis-cache"]
+    cache_role, queue_role = (("role", "cache"),), (("role", "queue"),)
+    out = [ScrapeTarget("redis", "redis-cache", at, "/scrape",
+                        f"redis://{cache.reach}:{plan.spec.redis_cache.port}", cache_role)]
+    out += [ScrapeTarget("redis", n.name, at, "/scrape", f"redis://{n.address}:{n.port}", queue_role)
+            for n in queue] or \
+        [ScrapeTarget("redis", "redis-queue", at, "/scrape",
+                      f"redis://{plan.placement['redis-queue'].reach}:{plan.spec.redis_queue.port}", queue_role)]
+    return out
 
 
 def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
     """Everything the stack's Prometheus scrapes: each machine's node exporter, PostgreSQL (each node
     with standbys, and each Patroni), PgBouncer, both Redis (each queue node and Sentinel), HAProxy,
     every app replica, etcd, Prometheus and Alertmanager themselves, and the stack file's extra ones."""
-    spec = plan.spec
-    out = [ScrapeTarget("node", f"{h.name}-{i}", f"{(h.addresses or ('127.0.0.1',))[i]}:9100")
+    spec, port = plan.spec, plan.spec.monitoring.port
+    at = {name: f"{host_address(h)}:{port(name)}" for name, h in exporter_hosts(spec).items()}
+    out = [ScrapeTarget("node", f"{h.name}-{i}", f"{host_address(h, i)}:{port('node_exporter')}")
            for h in spec.hosts for i in range(h.count)]
     nodes = plan.ha["nodes"].value if plan.ha else ()
-    out += [ScrapeTarget("postgres", n.name, n.name) for n in nodes] or [ScrapeTarget("postgres", "postgres", "postgres")]
+    out += [ScrapeTarget("postgres", n.name, f"{n.address}:{port('postgres_exporter')}") for n in nodes] or \
+        [ScrapeTarget("postgres", "postgres", at["postgres_exporter"])]
     out += [ScrapeTarget("patroni", n.name, f"{n.address}:{n.rest_port}") for n in nodes]
     out += [ScrapeTarget("etcd", m.name, f"{m.address}:{m.client_port}") for m in (plan.ha["etcd members"].value
                                                                                   if plan.ha else ())]
-    out += [ScrapeTarget("pgbouncer", "pgbouncer", "pgbouncer"), ScrapeTarget("redis", "redis-cache", "redis-cache")]
-    queue = plan.queue_ha["nodes"].value if plan.queue_ha else ()
-    out += [ScrapeTarget("redis", n.name, f"{n.address}:{n.port}") for n in queue] or \
-        [ScrapeTarget("redis", "redis-queue", "redis-queue")]
+    out += [ScrapeTarget("pgbouncer", "pgbouncer", at["pgbouncer_exporter"])]
+    out += _redis_targets(plan, at["redis_exporter"])
     out += [ScrapeTarget("sentinel", s.name, s.endpoint) for s in (plan.queue_ha["sentinels"].value
                                                                    if plan.queue_ha else ())]
-    out += [ScrapeTarget("haproxy", "haproxy", "haproxy")]
-    out += [ScrapeTarget("app", r.name, f"{r.address}:{r.port}") for r in plan.placement.replicas]
-    out += [ScrapeTarget("prometheus", "prometheus", "prometheus"),
-            ScrapeTarget("alertmanager", "alertmanager", "alertmanager")]
+    out += [ScrapeTarget("haproxy", "haproxy", f"{plan.placement['haproxy'].reach}:{plan.loadbalancer['port'].value}",
+                         METRICS_PATH)]
+    out += [ScrapeTarget("app", r.name, f"{r.address}:{r.port}", METRICS_PATH, labels=(("track", r.track),))
+            for r in running(plan.replicas)]
+    home = host_address(monitoring_host(spec))
+    out += [ScrapeTarget("prometheus", "prometheus", f"{home}:{port('prometheus')}"),
+            ScrapeTarget("alertmanager", "alertmanager", f"{home}:{port('alertmanager')}")]
     out += [ScrapeTarget("other", t, t) for t in spec.monitoring.targets]
     return tuple(out)
 
@@ -99,15 +152,23 @@ def monitoring_settings(plan) -> dict[str, Setting]:
                                     "of the stack, with the stack file's own", text=str(len(targets))),
         "series": Setting(series, "the targets' series, estimated per kind of exporter until the tests count them "
                                   "live", "computed"),
-        "scrape_interval": Setting(m.scrape_interval_ms, "monitoring.scrape_interval (Prometheus' documented 15s "
-                                                         "by default)", unit="ms"),
-        "retention": Setting(m.retention_ms, "monitoring.retention (Prometheus' own default, 15d)", unit="ms",
+        "scrape_interval": Setting(m.scrape_interval_ms, "monitoring.scrape_interval; also the rules' evaluation "
+                                                         "interval (Prometheus' documented 15s by default)", unit="ms"),
+        "retention": Setting(m.retention_ms, "monitoring.retention (Prometheus' own default is 15d)", unit="ms",
                              text=f"{m.retention_ms // 3_600_000}h"),
         "disk": Setting(m.disk_bytes or need, ("monitoring.disk, checked: " if m.disk_bytes else "sized: ")
                         + f"{format_bytes_human(need)} for the retention at {BYTES_PER_SAMPLE} bytes a sample (the "
                           "docs' 1-2), indexes and the write-ahead log", unit="bytes"),
         "memory": Setting(memory, f"{format_bytes_human(BASE_MEMORY)} for Prometheus itself and about 3 kB per series "
                                   "in the head block (Robust Perception, Prometheus 2.20 on)", unit="bytes"),
+        "enabled": policy(m.enabled, "the stack file's tunestack:monitoring section: Prometheus, Alertmanager and "
+                                     "the exporters run with the stack" if m.enabled else
+                                     "no tunestack:monitoring section: the rules are rendered for a Prometheus of "
+                                     "your own"),
+        "ports": Setting(dict(m.ports), "each server's documented default port unless monitoring.ports sets it",
+                         "policy", text=", ".join(f"{k} {v}" for k, v in m.ports)),
+        "host": policy(monitoring_host(plan.spec).name, "Prometheus and Alertmanager beside the cache: the db host "
+                                                        "keeps its memory for PostgreSQL"),
         "receiver": policy(m.receiver or "", "monitoring.receiver: where Alertmanager posts alerts"
                            if m.receiver else "none given: alerts wait in Alertmanager (its API and `tunestack "
                                               "status` show them)"),
@@ -115,8 +176,29 @@ def monitoring_settings(plan) -> dict[str, Setting]:
 
 
 
+def memory_items(spec, prometheus_bytes: int) -> dict[str, list[tuple[str, int]]]:
+    """What the monitoring servers add to each host's memory budget: a node exporter on every host,
+    each exporter beside its server, Prometheus and Alertmanager on the monitoring host."""
+    out: dict[str, list[tuple[str, int]]] = {h.name: [("node_exporter", EXPORTER_MEMORY["node_exporter"])]
+                                            for h in spec.hosts}
+    for name, host in exporter_hosts(spec).items():
+        out[host.name].append((name, EXPORTER_MEMORY[name]))
+    out[monitoring_host(spec).name] += [("Prometheus", prometheus_bytes), ("Alertmanager", ALERTMANAGER_MEMORY)]
+    return out
+
+
 def with_monitoring(plan):
-    """The plan with section `monitoring` (Prometheus' targets, series, memory and disk)."""
+    """The plan with section `monitoring` (Prometheus' targets, series, memory and disk); where the
+    stack file turns monitoring on, its servers in the hosts' memory budgets."""
     from dataclasses import replace
 
-    return replace(plan, monitoring=monitoring_settings(plan))
+    from .budgets import memory_budget
+
+    settings = monitoring_settings(plan)
+    if not plan.spec.monitoring.enabled:
+        return replace(plan, monitoring=settings)
+    extra = memory_items(plan.spec, settings["memory"].value)
+    hosts = [replace(h, memory_items=h.memory_items + extra.get(h.name, [])) for h in plan.hosts]
+    recounted = {f"memory on {h.name}": memory_budget(h.name, h.memory_items, h.memory_bytes) for h in hosts}
+    budgets = [recounted.get(b.name, b) for b in plan.budgets]
+    return replace(plan, monitoring=settings, hosts=hosts, budgets=budgets)

@@ -2,10 +2,11 @@
 Pure.
 
 - prometheus-community/postgres_exporter 0.11 (Debian's prometheus-postgres-exporter): `pg_up`,
-  `pg_stat_activity_count`, `pg_stat_activity_max_tx_duration{state}` by default, and from the
+  `pg_stat_activity_count`, `pg_stat_activity_max_tx_duration{state}`, `pg_stat_database_deadlocks` by default, and from the
   queries file the plan renders (`postgres-exporter-queries.yml`, its --extend.query-path):
   `pg_database_xid_age{datname}` and `pg_wal_bytes`.
-- prometheus/node_exporter (`node_filesystem_avail_bytes`, `node_filesystem_size_bytes`).
+- prometheus/node_exporter (`node_filesystem_avail_bytes`, `node_filesystem_size_bytes`,
+  `node_memory_MemAvailable_bytes`, `node_memory_MemTotal_bytes`, `node_cpu_seconds_total`).
 - Prometheus itself: `up` for every scrape target.
 """
 from __future__ import annotations
@@ -39,8 +40,9 @@ EXPORTER_QUERIES = {
 
 
 def postgres_alerts(max_connections: int, reserved: int, freeze_max_age: int, max_wal_bytes: int,
-                    longest_statement_ms: int) -> list[dict]:
-    """`reserved`: connections only superusers (and pg_use_reserved_connections) may take."""
+                    longest_statement_ms: int, idle_timeout_ms: int = 0) -> list[dict]:
+    """`reserved`: connections only superusers (and pg_use_reserved_connections) may take;
+    `idle_timeout_ms`: idle_in_transaction_session_timeout (0: none)."""
     usable = max_connections - reserved
     near = math.floor(usable * NEAR_LIMIT)
     long_s = max(60, 2 * longest_statement_ms // 1000)
@@ -55,6 +57,11 @@ def postgres_alerts(max_connections: int, reserved: int, freeze_max_age: int, ma
          "expr": f'max(pg_stat_activity_max_tx_duration{{state=~"active|idle in transaction"}}) > {long_s}',
          "summary": f"a transaction open for over {long_s}s, twice the longest statement any role may run: "
                     "it holds back vacuum (the xmin horizon) and may hold locks"},
+        idle_in_transaction(idle_timeout_ms),
+        {"alert": "PostgresDeadlocks", "for": "0m", "severity": "warning",
+         "expr": "sum(increase(pg_stat_database_deadlocks[10m])) > 0",
+         "summary": "PostgreSQL broke a deadlock in the last 10 minutes and rolled back one of the transactions: "
+                    "two code paths take the same locks in different orders (the server log names the queries)"},
         {"alert": "PostgresXidAgeHigh", "for": "30m", "severity": "warning",
          "expr": f"max(pg_database_xid_age) > {2 * freeze_max_age}",
          "summary": f"a database's oldest unfrozen transaction is over {2 * freeze_max_age} transactions old, "
@@ -65,6 +72,19 @@ def postgres_alerts(max_connections: int, reserved: int, freeze_max_age: int, ma
          "summary": f"pg_wal holds over twice max_wal_size ({max_wal_bytes} bytes): WAL is kept for a failing "
                     "archive_command or an unused replication slot, and will fill the disk"},
     ]
+
+
+def idle_in_transaction(timeout_ms: int) -> dict:
+    """PostgreSQL ends a session idle in a transaction at the timeout, so an alert above it could never
+    fire: it fires at half of it (60s where no timeout is set). The transaction's age stands in for
+    the time idle: postgres_exporter reports the oldest transaction per state."""
+    at = timeout_ms // 2000 if timeout_ms else 60
+    return {"alert": "PostgresIdleInTransaction", "for": "0m", "severity": "warning",
+            "expr": f'max(pg_stat_activity_max_tx_duration{{state="idle in transaction"}}) > {at}',
+            "summary": f"a session has sat in an open transaction for over {at}s"
+                       + (f", half of idle_in_transaction_session_timeout ({timeout_ms // 1000}s), at which "
+                          "PostgreSQL ends it" if timeout_ms else "") + ": the app lost track of a transaction; "
+                       "it holds locks and holds back vacuum meanwhile"}
 
 
 def backup_alerts(archive_timeout_s: int, newest_max_age_s: int) -> list[dict]:
@@ -89,15 +109,28 @@ def backup_alerts(archive_timeout_s: int, newest_max_age_s: int) -> list[dict]:
     ]
 
 
+MEMORY_AVAILABLE_MIN = 0.1  # policy: below it the kernel reclaims page cache PostgreSQL reads from, then kills
+CPU_BUSY_MAX = 0.9          # policy: above it for 15 minutes, requests queue for a core
+
+
 def host_alerts() -> list[dict]:
     return [
-        {"alert": "TargetDown", "expr": "up == 0", "for": "2m", "severity": "critical",
+        # A canary's target answers only during a rollout, whose own gates judge it.
+        {"alert": "TargetDown", "expr": 'up{track!="canary"} == 0', "for": "2m", "severity": "critical",
          "summary": "Prometheus cannot scrape a target: every alert on its metrics is blind"},
         {"alert": "DiskSpaceLow", "for": "10m", "severity": "critical",
          "expr": 'node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / '
                  f'node_filesystem_size_bytes{{fstype!~"tmpfs|overlay|squashfs"}} < {DISK_FREE_MIN:g}',
          "summary": f"a filesystem has less than {DISK_FREE_MIN:.0%} free: PostgreSQL stops when WAL cannot be "
                     "written, Redis when its AOF cannot"},
+        {"alert": "HostMemoryLow", "for": "5m", "severity": "critical",
+         "expr": f"node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes < {MEMORY_AVAILABLE_MIN:g}",
+         "summary": f"a host has less than {MEMORY_AVAILABLE_MIN:.0%} of its memory available: the page cache "
+                    "shrinks first, then the kernel's OOM killer ends a server (the host budget no longer holds)"},
+        {"alert": "HostCpuSaturated", "for": "15m", "severity": "warning",
+         "expr": f'1 - avg by (instance) (rate(node_cpu_seconds_total{{mode="idle"}}[5m])) > {CPU_BUSY_MAX:g}',
+         "summary": f"a host's cores have been over {CPU_BUSY_MAX:.0%} busy for 15 minutes: requests wait for a "
+                    "core, and latency grows with the load"},
     ]
 
 
@@ -111,4 +144,5 @@ def plan_postgres_alerts(postgres: dict, roles: dict, gucs: dict) -> list[dict]:
     longest = max((int(r["statement_timeout"].value) for r in roles.values() if "statement_timeout" in r), default=0)
     return postgres_alerts(value("max_connections"), value("superuser_reserved_connections")
                            + value("reserved_connections"), value("autovacuum_freeze_max_age"),
-                           int(postgres["max_wal_size"].value), longest) + host_alerts()
+                           int(postgres["max_wal_size"].value), longest,
+                           value("idle_in_transaction_session_timeout")) + host_alerts()

@@ -132,7 +132,8 @@ def queue_ha_alerts(spec: StackSpec, name: str) -> list[dict]:
         {"alert": "RedisQueueReplicaMissing", "for": "1m", "severity": "critical",
          # the cache never has replicas (redis.cache.replicas is refused), so the most any master
          # streams to is the queue master's count
-         "expr": f'max(redis_connected_slaves and on(instance) redis_instance_info{{role="master"}}) < {replicas}',
+         "expr": f'(max(redis_connected_slaves and on(instance) redis_instance_info{{role="master"}}) or vector(0)) '
+                 f'< {replicas}',
          "summary": f"the queue's master streams to fewer than {replicas} replica(s): jobs are queued without a "
                     "replica's acknowledgement, and a lost master loses them"},
         {"alert": "RedisQueueFailedOver", "for": "0m", "severity": "warning",

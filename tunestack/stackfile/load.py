@@ -188,13 +188,13 @@ def build_spec(ck: Checker, name: str, display: str) -> StackSpec:
     images = images_section(ck)
     ha = ha_section(ck, hosts)
     queue_ha = queue_ha_section(ck, hosts, app.jobs.redis)
-    ports_section(ck, hosts, pg, bouncer, cache, queue, app, ha, queue_ha)
+    monitoring = monitoring_section(ck)
+    ports_section(ck, hosts, pg, bouncer, cache, queue, app, ha, queue_ha, monitoring)
     if ck.problems:
         raise StackError(ck.problems)
     secrets = _secret_keys(ck.config)
     tls_section(ck, secrets)
     backup = backup_section(ck, hosts, secrets)
-    monitoring = monitoring_section(ck)
     if ck.problems:
         raise StackError(ck.problems)
     _note_sections(ck)

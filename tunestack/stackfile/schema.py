@@ -7,8 +7,8 @@ checked by `stackfile.py` after the schema passes. `python -m tunestack schema` 
 """
 from __future__ import annotations
 
-from ..choices import (DB_SIZES, EVICTION_POLICIES, FRAMEWORKS, IMAGE_KEYS, JOB_REDIS, PG_BUILD_FEATURES, PG_VERSIONS,
-                      POOL_MODES,
+from ..choices import (DB_SIZES, EVICTION_POLICIES, FRAMEWORKS, IMAGE_KEYS, JOB_REDIS, MONITORING_PORTS,
+                      PG_BUILD_FEATURES, PG_VERSIONS, POOL_MODES,
                       ROLES, STORAGES, TRACING_UNITS, WORKLOADS)
 
 NS = "tunestack"
@@ -265,8 +265,10 @@ MONITORING = _obj(
                      "description": "the http(s) URL Alertmanager sends alerts to (a webhook receiver)"},
         "targets": {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 100},
                     "description": "more scrape targets, each address:port on a private network"},
+        "ports": _obj({name: dict(PORT, description=f"{name}'s port (default {port})")
+                       for name, port in MONITORING_PORTS}),
     },
-    description="Prometheus, Alertmanager and the exporters deployed with the stack",
+    description="Prometheus, Alertmanager and the exporters deployed with the stack (this section turns them on)",
 )
 
 ROLLOUT = _obj(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..choices import MONITORING_PORTS
 from ..units import MIB
 
 
@@ -242,6 +243,11 @@ class MonitoringSpec:
     disk_bytes: int | None = None            # the disk given to Prometheus; None = the plan sizes it
     receiver: str = ""                       # Alertmanager's webhook URL; "" = alerts stay in Alertmanager
     targets: tuple[str, ...] = ()            # extra scrape targets, address:port on private networks
+    enabled: bool = False                    # the section is given: Prometheus and the rest are deployed
+    ports: tuple[tuple[str, int], ...] = MONITORING_PORTS   # each server's port (each one's documented default)
+
+    def port(self, server: str) -> int:
+        return dict(self.ports)[server]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ def monitoring(ck: Checker) -> MonitoringSpec:
     for i, target in enumerate(c.get("targets", [])):
         target_problem(ck, i, target)
     out["targets"] = tuple(c.get("targets", []))
-    return MonitoringSpec(**out)
+    given = c.get("ports") or {}
+    out["ports"] = tuple((name, given.get(name, port)) for name, port in MonitoringSpec.ports)
+    return MonitoringSpec(enabled=True, **out)
 
 
 def receiver_problem(ck: Checker, url: str) -> None:

@@ -40,7 +40,13 @@ def _queue_ha_ports(queue_ha, queue_port: int, shared: bool) -> list[tuple[str, 
     return out
 
 
-def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app, ha, queue_ha) -> None:
+def _monitoring_ports(monitoring) -> list[tuple[str, list, int]]:
+    if not monitoring.enabled:
+        return []
+    return [(name.replace("_", " "), [f"{NS}:monitoring", "ports", name], port) for name, port in monitoring.ports]
+
+
+def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app, ha, queue_ha, monitoring) -> None:
     taken = [("postgres", [f"{NS}:postgres", "port"], pg.port),
              ("pgbouncer", [f"{NS}:pgbouncer", "port"], bouncer.port),
              ("redis cache", [f"{NS}:redis", "cache", "port"], cache.port),
@@ -53,6 +59,7 @@ def ports(ck: Checker, hosts, pg, bouncer, cache, queue, app, ha, queue_ha) -> N
     taken.append(("pgBackRest's TLS server", [f"{NS}:backup"], PGBACKREST_TLS_PORT))
     taken += _ha_ports(ha, pg.port, sum(h.count for h in hosts) == 1)
     taken += _queue_ha_ports(queue_ha, queue.port, sum(h.count for h in hosts) == 1)
+    taken += _monitoring_ports(monitoring)
     used: dict[int, tuple[str, list]] = {}
     for label, path, port in taken:
         if port > 65535:

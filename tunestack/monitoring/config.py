@@ -1,0 +1,84 @@
+"""prometheus.yml and alertmanager.yml from the plan, as data written by the YAML library (never
+by hand: a target or URL is escaped by the dumper). Pure.
+
+Sources: Prometheus docs, "Configuration" (scrape_config, relabel_config, alerting) and
+Alertmanager docs, "Configuration" (route, webhook_config): group_wait 30s and group_interval 5m
+are Alertmanager's defaults, kept at Prometheus' default 15s scrape interval and scaled with it."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import yaml
+
+from ..plan.monitoring import MONITOR_ROLE
+
+RULES_FILE = "alerts.yml"        # beside prometheus.yml: Prometheus resolves it against the config's folder
+# At the 15s default interval these give Alertmanager's own defaults (30s, 5m): a notification waits
+# for two evaluations to gather its group, and a changed group (a new or resolved alert) is sent
+# after twenty.
+GROUP_WAIT_INTERVALS, GROUP_CHANGE_INTERVALS = 2, 20
+REPEAT_INTERVAL = "4h"           # Alertmanager's default
+
+
+def _seconds(ms: int) -> str:
+    return f"{max(1, round(ms / 1000))}s"
+
+
+def _job(kind: str, targets) -> dict:
+    first = targets[0]
+    job = {"job_name": kind, "metrics_path": first.path,
+           "static_configs": [{"targets": [t.target or t.address], "labels": {"name": t.name, **dict(t.labels)}}
+                              for t in targets]}
+    if first.target:   # redis_exporter's multi-target mode: the Redis is a parameter, the exporter the address
+        job["relabel_configs"] = [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": first.address}]
+    return job
+
+
+def prometheus_config(plan) -> dict:
+    m = plan.monitoring
+    interval = _seconds(m["scrape_interval"].value)
+    by_kind: dict[str, list] = defaultdict(list)
+    for t in m["targets"].value:
+        by_kind[t.kind].append(t)
+    alertmanager = next(t.address for t in m["targets"].value if t.kind == "alertmanager")
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval,
+                   "external_labels": {"stack": plan.stack}},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "rule_files": [RULES_FILE],
+        "scrape_configs": [_job(kind, targets) for kind, targets in by_kind.items()],
+    }
+
+
+def alertmanager_config(plan) -> dict:
+    m = plan.monitoring
+    interval = m["scrape_interval"].value
+    receiver = {"name": "stack"}
+    if m["receiver"].value:
+        receiver["webhook_configs"] = [{"url": m["receiver"].value, "send_resolved": True}]
+    return {
+        "route": {"receiver": "stack", "group_by": ["alertname", "instance"],
+                  "group_wait": _seconds(GROUP_WAIT_INTERVALS * interval),
+                  "group_interval": _seconds(GROUP_CHANGE_INTERVALS * interval),
+                  "repeat_interval": REPEAT_INTERVAL},
+        "receivers": [receiver],
+    }
+
+
+def pgbouncer_exporter_config(plan) -> dict:
+    """spreaker/prometheus-pgbouncer-exporter's file: where it listens and the PgBouncer it reads, as
+    the stats user; libpq finds the password in PGPASSFILE, so none is written here."""
+    port = plan.spec.monitoring.port("pgbouncer_exporter")
+    at = next(t.address for t in plan.monitoring["targets"].value if t.kind == "pgbouncer")
+    bouncer = plan.placement["pgbouncer"].reach
+    return {"exporter_host": at.rsplit(":", 1)[0], "exporter_port": port,
+            "pgbouncers": [{"dsn": f"postgresql://{MONITOR_ROLE}@{bouncer}:{plan.pgbouncer['listen_port'].value}"
+                                   "/pgbouncer", "connect_timeout": 5}]}
+
+
+def dump(stack: str, what: str, config: dict) -> str:
+    return (f"# {what} for stack {stack}, rendered by tunestack from its plan (tunestack plan --section "
+            "monitoring).\n" + yaml.safe_dump(config, sort_keys=False, width=1000))
