@@ -43,16 +43,18 @@ def fetch(url):
 
 
 @pytest.mark.parametrize("stack", stackfile.stack_names())
-def test_promtool_accepts_the_rules_and_the_scrape_config(stack, tmp_path):
+def test_promtool_and_amtool_accept_the_rendered_files(stack, tmp_path):
     files = render_plan(build_plan(stackfile.load(stackfile.stack_path(stack), name=stack)))
     (tmp_path / "alerts.yml").write_text(files["alerts.yml"])
     res = subprocess.run([tool("promtool"), "check", "rules", str(tmp_path / "alerts.yml")],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    # The scrape jobs in a whole prometheus.yml, the <exporter> placeholders given example hosts.
-    scrape = re.sub(r"<(\w+)>", r"\1.example.invalid", files["prometheus-scrape.yml"])
-    (tmp_path / "prometheus.yml").write_text("rule_files: [alerts.yml]\n" + scrape)
+    (tmp_path / "prometheus.yml").write_text(files["prometheus.yml"])
     res = subprocess.run([tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (tmp_path / "alertmanager.yml").write_text(files["alertmanager.yml"])
+    res = subprocess.run([shutil.which("amtool") or "/usr/bin/amtool", "check-config", str(tmp_path / "alertmanager.yml")],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 
@@ -159,7 +161,7 @@ def test_postgres_and_node_exporters_export_what_the_postgres_and_host_alerts_re
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         exporters.append(subprocess.Popen(
             [tool("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{node_web}",
-             "--collector.disable-defaults", "--collector.filesystem"],
+             "--collector.disable-defaults", "--collector.filesystem", "--collector.meminfo", "--collector.cpu"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
         def scraped():
@@ -173,32 +175,10 @@ def test_postgres_and_node_exporters_export_what_the_postgres_and_host_alerts_re
             p.wait(10)
         server.stop()
     exported = set(re.findall(r"^((?:pg|node)_\w+)", output + node, re.M))
-    used = {m for a in plan.alerts for m in re.findall(r"\b((?:pg|node)_[a-z0-9_]+)", a["expr"])}
+    used = {m for a in plan.alerts for m in re.findall(r"\b((?:pg|node)_[A-Za-z0-9_]+)", a["expr"])}
     assert {"pg_up", "pg_database_xid_age", "pg_wal_bytes", "node_filesystem_avail_bytes"} <= used
     assert used <= exported, used - exported
     assert re.search(r"^pg_up(\{[^}]*\})? 1$", output, re.M)
-
-
-# Each new alert: series that make it fire after its `for`, and series that keep it quiet.
-# (alert, the metric as exported, a value that fires, a value that does not; labels as exported)
-FIRE_AND_QUIET = [
-    ("PostgresDown", "pg_up", lambda p: 0, lambda p: 1, {}),
-    ("PostgresConnectionsNearMax", "pg_stat_activity_count",
-     lambda p: p.postgres["max_connections"].value, lambda p: 1, {"datname": "app", "state": "active"}),
-    ("PostgresLongTransaction", "pg_stat_activity_max_tx_duration",
-     lambda p: 3600 * 24, lambda p: 1, {"datname": "app", "state": "idle in transaction"}),
-    ("PostgresXidAgeHigh", "pg_database_xid_age", lambda p: 2**31 - 10**7, lambda p: 10**6, {"datname": "app"}),
-    ("PostgresWalPiling", "pg_wal_bytes", lambda p: 10 * p.postgres["max_wal_size"].value,
-     lambda p: p.postgres["max_wal_size"].value // 2, {}),
-    ("TargetDown", "up", lambda p: 0, lambda p: 1, {"job": "local-postgres", "instance": "db:9187"}),
-    # issue #27: archiving and backups (promtool's time() at the 80m evaluation is 4800 s)
-    ("PostgresArchiveFailing", "pg_archiver_failing", lambda p: 1, lambda p: 0, {}),
-    ("PostgresArchiveLagging", "pg_archiver_oldest_ready_seconds",
-     lambda p: 10 * p.postgres["archive_timeout"].value // 1000, lambda p: 0, {}),
-    ("BackupStale", "tunestack_backup_last_success_timestamp_seconds",
-     lambda p: 4800 - p.backup["newest backup at most"].value - 3600, lambda p: 4800 - 3600,
-     {"stanza": "local", "type": "diff"}),
-]
 
 
 def test_backup_stale_fires_when_no_backup_was_ever_reported(tmp_path):
@@ -213,32 +193,6 @@ def test_backup_stale_fires_when_no_backup_was_ever_reported(tmp_path):
         {"interval": "1m", "input_series": [{"series": "up{job=\"node\"}", "values": "1x90"}],
          "alert_rule_test": [{"eval_time": "80m", "alertname": "BackupStale",
                               "exp_alerts": [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]}]}]}
-    (tmp_path / "t.yml").write_text(yaml.safe_dump(tests))
-    res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "t.yml")],
-                         capture_output=True, text=True, cwd=tmp_path)
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-@pytest.mark.parametrize("alert,metric,fires,quiet,labels", FIRE_AND_QUIET, ids=[c[0] for c in FIRE_AND_QUIET])
-def test_each_postgres_and_host_alert_fires_and_stays_quiet(alert, metric, fires, quiet, labels, tmp_path):
-    """promtool runs the rendered rule: it fires on a value past its threshold for longer than its
-    `for`, and stays quiet on a healthy value."""
-    import yaml
-
-    plan = build_plan(stackfile.load(stackfile.stack_path("local"), name="local"))
-    (tmp_path / "alerts.yml").write_text(render_plan(plan)["alerts.yml"])
-    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    series = f"{metric}{{{selector}}}" if selector else metric
-
-    def case(value, expected):
-        return {"interval": "1m", "input_series": [{"series": series, "values": f"{value}x90"}],
-                "alert_rule_test": [{"eval_time": "80m", "alertname": alert, "exp_alerts": expected}]}
-    rule = next(r for g in yaml.safe_load((tmp_path / "alerts.yml").read_text())["groups"] for r in g["rules"]
-                if r.get("alert") == alert)
-    fired_labels = {**rule["labels"], **(labels if alert in ("PostgresDown", "TargetDown") else {})}
-    tests = {"rule_files": ["alerts.yml"], "evaluation_interval": "1m", "tests": [
-        case(fires(plan), [{"exp_labels": fired_labels, "exp_annotations": rule["annotations"]}]),
-        case(quiet(plan), [])]}
     (tmp_path / "t.yml").write_text(yaml.safe_dump(tests))
     res = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "t.yml")],
                          capture_output=True, text=True, cwd=tmp_path)

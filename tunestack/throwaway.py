@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .choices import MONITORING_PORTS
 from .paths import ROOT
 from .servers import psql_socket
 PORTS = 6  # postgres, pgbouncer, redis cache, redis queue, app, load balancer (app + 100: canary)
@@ -26,8 +27,10 @@ def raise_nofile() -> None:
 
 class ThrowawayStack:
     def __init__(self, name: str, base_port: int, edit=None, say=print, keep_up: bool = False,
-                 source: str = "local"):
-        """`source`: the stack file copied (local: the Python app; local-rails: the Rails app)."""
+                 source: str = "local", monitoring: bool = False):
+        """`source`: the stack file copied (local: the Python app; local-rails: the Rails app);
+        `monitoring`: keep its tunestack:monitoring section, on ports base + 10 to base + 15
+        (otherwise dropped: Prometheus and the exporters would only slow the copy down)."""
         # Ports stay below Linux's ephemeral range (32768+), where a client socket may hold them.
         assert base_port + 4 + 200 < 32768
         self.name, self.base, self.say = name, base_port, say
@@ -42,6 +45,10 @@ class ThrowawayStack:
         c["tunestack:redis"]["queue"]["port"] = base_port + 3
         c["tunestack:app"]["port"] = base_port + 4
         c["tunestack:app"]["lb_port"] = base_port + 5
+        if monitoring:
+            c["tunestack:monitoring"]["ports"] = {name: base_port + 10 + i for i, (name, _) in enumerate(MONITORING_PORTS)}
+        else:
+            c.pop("tunestack:monitoring", None)
         if edit:
             edit(c)
         self.doc = doc

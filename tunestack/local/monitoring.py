@@ -98,6 +98,7 @@ def programs(plan, folders: StateFolders, program_env) -> list[dict]:
         program("prometheus", f"{which('prometheus')} --config.file={etc}/prometheus.yml "
                 f"--storage.tsdb.path={data}/prometheus --storage.tsdb.retention.time={hours}h "
                 f"--storage.tsdb.retention.size={m['disk'].value // (1024 * 1024)}MB "
+                f"--rules.alert.resend-delay={m['alert_resend_delay'].text} "
                 f"--web.listen-address=127.0.0.1:{port['prometheus']}"),
     ]
 

@@ -1,0 +1,371 @@
+"""Issue #29: every alert the local stack can really be driven into, fired for real. A scratch copy
+of the local stack runs with its monitoring (Prometheus and Alertmanager every second, Alertmanager
+posting to a receiver on loopback). Each condition is produced on the real servers (a stopped
+exporter, a held transaction, filled connections, a stopped job worker with queued jobs, a cache
+too small for what is read, PgBouncer paused under load, …); the test waits for Alertmanager to
+deliver the alert, removes the cause, and waits for it to be delivered resolved.
+
+The rules are the rendered ones with time compressed (tests/monitoring/alerting.py says how). Not
+produced here, and covered by promtool only: a transaction open longer than twice the longest
+statement_timeout (10 minutes on the local stack: the jobs role's 5), a transaction ID age near
+wraparound (2 billion transactions), WAL piling past twice max_wal_size, a full disk, a host out of memory, an archive
+lagging five times archive_timeout, and a backup a day old: none can be made on a shared CI machine
+in minutes without harming it.
+
+Scenarios that do not disturb each other run at once (a phase); every load is bounded in count and
+time; everything induced is undone even when the test fails."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from tests.monitoring.alerting import Monitored, Receiver
+from tunestack.poll import wait_until
+from tunestack.throwaway import ThrowawayStack
+
+pytestmark = pytest.mark.servers
+BASE = 14932   # its own ports: 14932-14937, monitoring 14942-14947, the canary 15036
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="module")
+def mon(receiver):
+    def monitored(c):
+        c["tunestack:monitoring"].update(scrape_interval="1s", receiver=receiver.url)
+    with ThrowawayStack("watched", BASE, monitored, say=lambda m: None, monitoring=True) as stack:
+        m = Monitored(stack)
+        m.compress_rules()
+        yield m
+
+
+class Load:
+    """GET / through the load balancer from `clients` threads until stopped: at most `limit`
+    requests and `seconds` seconds."""
+
+    def __init__(self, url: str, clients: int = 4, limit: int = 20_000, seconds: float = 150):
+        self.url, self.stop, self.sent = url, threading.Event(), 0
+        deadline = time.monotonic() + seconds
+
+        def client():
+            while not self.stop.is_set() and time.monotonic() < deadline and self.sent < limit:
+                self.sent += 1
+                with contextlib.suppress(OSError, urllib.error.URLError):
+                    urllib.request.urlopen(self.url, timeout=20).read()
+                time.sleep(0.02)
+        self.threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def close(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+
+def run_phase(receiver: Receiver, scenarios: list) -> None:
+    """Induce every scenario, wait for each alert firing, undo them all (also on failure), then
+    wait for each resolved."""
+    undo = contextlib.ExitStack()
+    with undo:
+        for s in scenarios:
+            undo.callback(s.undo)
+            s.induce()
+        for s in scenarios:
+            for alert, labels in s.alerts:
+                receiver.wait(alert, "firing", **labels)
+    for s in scenarios:
+        for alert, labels in s.alerts:
+            receiver.wait(alert, "resolved", timeout=150, **labels)
+        s.check_after()
+
+
+class Scenario:
+    alerts: list[tuple[str, dict]] = []
+
+    def __init__(self, mon: Monitored):
+        self.mon = mon
+
+    def check_after(self) -> None:
+        """What must hold once the cause is gone (nothing lost)."""
+
+
+class StoppedExporter(Scenario):
+    alerts = [("TargetDown", {"job": "node"})]
+
+    def induce(self):
+        self.mon.ctl("stop", "node-exporter")
+
+    def undo(self):
+        self.mon.ctl("start", "node-exporter")
+
+
+class QueueFullWorkerStopped(Scenario):
+    """The job worker stopped while jobs keep coming: 1 MB jobs until the queue Redis refuses one at
+    maxmemory (noeviction). Every job it accepted is done once the worker is back."""
+    alerts = [("JobQueueBacklog", {}), ("RedisQueueMemoryHigh", {"role": "queue"}), ("RedisQueueWritesRefused", {})]
+    JOB = 1 << 20
+
+    def induce(self):
+        import redis as redis_py
+
+        self.mon.ctl("stop", "jobs")
+        queue, self.accepted, pad = self.mon.redis("queue"), 0, "x" * self.JOB
+        limit = self.mon.plan.redis["queue"]["maxmemory"].value // self.JOB + 50
+        for _ in range(limit):
+            try:
+                queue.lpush("jobs", json.dumps({"at": time.time(), "id": uuid.uuid4().hex, "pad": pad}))
+                self.accepted += 1
+            except redis_py.exceptions.OutOfMemoryError:   # redis-py's name for Redis' OOM reply
+                break
+        else:
+            raise AssertionError(f"the queue took {limit} jobs of 1 MB without refusing one")
+        self.refused_for = threading.Event()   # keep refusing while the alert is awaited: a rate needs two
+
+        def refuse():
+            while not self.refused_for.wait(0.5):
+                with contextlib.suppress(redis_py.exceptions.OutOfMemoryError):
+                    queue.lpush("jobs", json.dumps({"at": time.time(), "id": uuid.uuid4().hex, "pad": pad}))
+                    self.accepted += 1
+        self.pusher = threading.Thread(target=refuse, daemon=True)
+        self.pusher.start()
+
+    def undo(self):
+        with contextlib.suppress(AttributeError):
+            self.refused_for.set()
+            self.pusher.join(10)
+        self.mon.ctl("start", "jobs")
+
+    def check_after(self):
+        queue = self.mon.redis("queue")
+        wait_until(lambda: queue.llen("jobs") == 0, 120, "the worker to drain every job the queue accepted")
+
+
+class PostgresStrained(Scenario):
+    """A session idle in a transaction, a deadlock, and sessions filled to just past 80 % of what
+    max_connections leaves logins."""
+    alerts = [("PostgresIdleInTransaction", {}), ("PostgresDeadlocks", {}), ("PostgresConnectionsNearMax", {})]
+
+    def induce(self):
+        self.held = []
+        idle = self.mon.postgres()
+        idle.autocommit = False
+        idle.execute("SELECT txid_current()")   # a transaction open, and then nothing
+        self.held.append(idle)
+        self._deadlock()
+        self._fill()
+
+    def _deadlock(self):
+        a, b = self.mon.postgres(), self.mon.postgres()
+        a.execute("CREATE TABLE IF NOT EXISTS alert_deadlock (id int PRIMARY KEY)")
+        a.execute("INSERT INTO alert_deadlock VALUES (1), (2) ON CONFLICT DO NOTHING")
+        a.autocommit = b.autocommit = False
+        a.execute("UPDATE alert_deadlock SET id = id WHERE id = 1")
+        b.execute("UPDATE alert_deadlock SET id = id WHERE id = 2")
+
+        def blocked():
+            with contextlib.suppress(Exception):
+                a.execute("UPDATE alert_deadlock SET id = id WHERE id = 2")
+        waiter = threading.Thread(target=blocked, daemon=True)
+        waiter.start()
+        time.sleep(0.5)   # a is waiting for b's row: now b waits for a's, and one of them is chosen
+        with contextlib.suppress(Exception):
+            b.execute("UPDATE alert_deadlock SET id = id WHERE id = 1")
+        waiter.join(10)
+        for conn in (a, b):   # a session reports its counts when it ends (or idle, within seconds)
+            conn.rollback()
+            conn.close()
+
+    def _fill(self):
+        import psycopg
+
+        pg = self.mon.plan.postgres
+        usable = int(pg["max_connections"].value) - int(pg["superuser_reserved_connections"].value)
+        probe = self.mon.postgres()
+        self.held.append(probe)
+
+        def sessions():
+            return probe.execute("SELECT count(*) FROM pg_stat_activity WHERE datname IS NOT NULL").fetchone()[0]
+        while sessions() <= 0.8 * usable:
+            try:
+                self.held.append(self.mon.postgres())
+            except psycopg.OperationalError as exc:
+                raise AssertionError(f"{sessions()} sessions, and no more: {exc}") from None
+
+    def undo(self):
+        for conn in getattr(self, "held", []):
+            with contextlib.suppress(Exception):
+                conn.cancel()
+                conn.close()
+
+
+class PgBouncerCrowded(Scenario):
+    """Idle clients held open until PgBouncer holds just past 80 % of max_client_conn."""
+    alerts = [("PgBouncerClientsNearLimit", {})]
+
+    def induce(self):
+        admin, near = self.mon.pgbouncer_admin(), 0.8 * self.mon.plan.pgbouncer["max_client_conn"].value
+        self.held = [admin]
+
+        def clients():
+            rows = admin.execute("SHOW POOLS").fetchall()
+            return sum(r[2] + r[3] for r in rows)   # cl_active, cl_waiting
+        while clients() <= near:
+            self.held.append(self.mon.postgres("app", via_pgbouncer=True))
+
+    def undo(self):
+        for conn in getattr(self, "held", []):
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+class CacheTooSmall(Scenario):
+    """The cache given less memory than its keys take, under traffic: it evicts without pause, and
+    what the app reads is mostly gone."""
+    alerts = [("RedisCacheEvicting", {}), ("CacheHitRateLow", {})]
+
+    def induce(self):
+        cache = self.mon.redis("cache")
+        self.load = Load(self.mon.stack.plan().entry_url(), clients=4)
+        time.sleep(2)   # the pages are cached once
+        used = int(cache.info("memory")["used_memory"])
+        cache.config_set("maxmemory", str(max(used - 200_000, 1_000_000)))
+
+    def undo(self):
+        with contextlib.suppress(AttributeError):
+            self.load.close()
+        self.mon.redis("cache").config_set("maxmemory", str(self.mon.plan.redis["cache"]["maxmemory"].value))
+
+
+class ArchiveFailing(Scenario):
+    """pgBackRest's repository made unwritable: archive_command fails on the next segment. Root
+    changes the folder's mode; the service user's archive-push is refused."""
+    alerts = [("PostgresArchiveFailing", {})]
+
+    def induce(self):
+        self.repo = self.mon.stack.dir / "backup"
+        self.mode = self.repo.stat().st_mode & 0o777
+        self.repo.chmod(0)
+        self.mon.stack.psql_socket("CREATE TABLE IF NOT EXISTS archive_probe (at timestamptz); "
+                                   "INSERT INTO archive_probe VALUES (now()); SELECT pg_switch_wal()")
+
+    def undo(self):
+        with contextlib.suppress(AttributeError):
+            self.repo.chmod(self.mode)
+            self.mon.stack.psql_socket("INSERT INTO archive_probe VALUES (now()); SELECT pg_switch_wal()")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the archive scenario changes a service-owned folder's mode as root")
+def test_a_stopped_exporter_a_full_queue_a_strained_database_a_small_cache_and_a_failing_archive(mon, receiver):
+    run_phase(receiver, [StoppedExporter(mon), QueueFullWorkerStopped(mon), PostgresStrained(mon),
+                         PgBouncerCrowded(mon), CacheTooSmall(mon), ArchiveFailing(mon)])
+
+
+class PausedUnderLoad(Scenario):
+    """PgBouncer paused (its admin console's PAUSE) while requests keep coming: clients wait in
+    PgBouncer, the app's pool is all lent out, requests slow down and then fail."""
+    alerts = [("PgBouncerClientsWaiting", {}), ("AppDbPoolNearFull", {}), ("AppLatencyP95High", {}),
+              ("AppErrorRateHigh", {})]
+
+    def induce(self):
+        threads = self.mon.plan.spec.app.threads * int(self.mon.plan.app["workers"].value)
+        self.admin = self.mon.pgbouncer_admin()
+        self.admin.execute("PAUSE app")
+        self.load = Load(self.mon.stack.plan().entry_url(), clients=2 * threads)
+
+    def undo(self):
+        with contextlib.suppress(AttributeError):
+            self.admin.execute("RESUME app")
+            self.load.close()
+            self.admin.close()
+
+
+class CacheRefusesClients(Scenario):
+    """maxclients reached on the cache: new connections are refused."""
+    alerts = [("RedisRejectingConnections", {"role": "cache"})]
+
+    def induce(self):
+        import redis as redis_py
+
+        cache = self.mon.redis("cache")
+        self.before = cache.config_get("maxclients")["maxclients"]
+        cache.config_set("maxclients", str(int(cache.info("clients")["connected_clients"]) + 1))
+        self.held = []
+        for _ in range(5):
+            extra = self.mon.redis("cache")
+            with contextlib.suppress(redis_py.exceptions.ConnectionError):
+                extra.ping()
+            self.held.append(extra)
+
+    def undo(self):
+        with contextlib.suppress(AttributeError):
+            for c in self.held:
+                c.close()
+            wait_until(lambda: self.mon.redis("cache").config_set("maxclients", self.before), 30, "the cache to take a client")
+
+
+class AofCannotBeRewritten(Scenario):
+    """The queue's append-only folder made read-only: the next rewrite fails."""
+    alerts = [("RedisAofWriteFailing", {"role": "queue"})]
+
+    def induce(self):
+        self.aof = self.mon.stack.dir / "data" / "redis-queue" / "appendonlydir"
+        self.mode = self.aof.stat().st_mode & 0o777
+        self.aof.chmod(0o500)
+        self.mon.redis("queue").bgrewriteaof()
+
+    def undo(self):
+        with contextlib.suppress(AttributeError):
+            self.aof.chmod(self.mode)
+            queue = self.mon.redis("queue")
+            wait_until(lambda: not int(queue.info("persistence")["aof_rewrite_in_progress"]), 60, "the failed rewrite")
+            queue.bgrewriteaof()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the AOF scenario changes a service-owned folder's mode as root")
+def test_pgbouncer_paused_under_load_a_cache_refusing_clients_and_an_aof_that_cannot_be_written(mon, receiver):
+    run_phase(receiver, [PausedUnderLoad(mon), CacheRefusesClients(mon), AofCannotBeRewritten(mon)])
+
+
+class ServersStopped(Scenario):
+    alerts = [("PgBouncerDown", {}), ("PostgresDown", {})]
+
+    def induce(self):
+        self.mon.ctl("stop", "pgbouncer")
+        self.mon.ctl("stop", "postgres")
+
+    def undo(self):
+        self.mon.ctl("start", "postgres")
+        self.mon.ctl("start", "pgbouncer")
+
+
+class CoresBusy(Scenario):
+    """Every core busy (a bounded spin per core)."""
+    alerts = [("HostCpuSaturated", {})]
+
+    def induce(self):
+        spin = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: pass"
+        self.spinners = [subprocess.Popen(["python3", "-c", spin]) for _ in range(os.cpu_count() or 2)]
+
+    def undo(self):
+        for p in getattr(self, "spinners", []):
+            p.terminate()
+            p.wait(10)
+
+
+def test_stopped_servers_and_busy_cores(mon, receiver):
+    run_phase(receiver, [ServersStopped(mon), CoresBusy(mon)])
