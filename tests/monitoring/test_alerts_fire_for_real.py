@@ -326,7 +326,11 @@ class AofCannotBeRewritten(Scenario):
         self.aof = self.mon.stack.dir / "data" / "redis-queue" / "appendonlydir"
         self.mode = self.aof.stat().st_mode & 0o777
         self.aof.chmod(0o500)
-        self.mon.redis("queue").bgrewriteaof()
+        import redis as redis_py
+
+        # Redis 7 opens the next AOF file before it forks: refused at once, and counted as a failed rewrite
+        with pytest.raises(redis_py.exceptions.ResponseError, match="AOF background rewriting"):
+            self.mon.redis("queue").bgrewriteaof()
 
     def undo(self):
         with contextlib.suppress(AttributeError):

@@ -95,7 +95,8 @@ def cases(plan) -> dict[str, Case]:
             {f"redis_aof_last_write_status{{{queue}}}": flat(1), f"redis_aof_last_bgrewrite_status{{{queue}}}": flat(1)},
             {"role": "queue", "instance": "redis://q:6379"}),
         # PostgreSQL (postgres_exporter and the rendered queries)
-        "PostgresDown": Case({'pg_up{instance="db:9187"}': flat(0)}, {'pg_up{instance="db:9187"}': flat(1)},
+        "PostgresDown": Case({'pg_up{instance="db:9187"}': flat(0)}, {'pg_up{instance="db:9187"}': flat(1),
+                                                                       'up{job="postgres",instance="db:9187"}': flat(1)},
                              {"instance": "db:9187"}),
         "PostgresConnectionsNearMax": Case(
             {'pg_stat_activity_count{datname="app",state="active"}': flat(pg["max_connections"].value)},
