@@ -66,7 +66,8 @@ def control_dir(pytestconfig) -> str:
     return pytestconfig.getoption("--control-dir")
 
 
-ALL_SERVICES = {"postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy"}
+ALL_SERVICES = {"postgres", "pgbouncer", "redis-cache", "redis-queue", "web", "jobs", "haproxy",
+                "monitoring"}   # Prometheus and Alertmanager, where tunestack:monitoring runs them
 
 
 def services_on(host_id: str, plan: Plan) -> set[str]:
@@ -88,6 +89,8 @@ def services_on(host_id: str, plan: Plan) -> set[str]:
         return set()
     address = name.split("@")[-1].split(":")[0]
     out = {s for s, spot in plan.placement.spots.items() if address in (spot.host.address, *spot.host.addresses)}
+    if plan.monitoring and address in plan.monitoring["host address"].value:
+        out.add("monitoring")
     if any(address in h.addresses for h in plan.spec.app_hosts()):
         out |= {"web", "jobs"}
     return out

@@ -77,9 +77,9 @@ class Load:
             t.join(30)
 
 
-def run_phase(receiver: Receiver, scenarios: list) -> None:
-    """Induce every scenario, wait for each alert firing, undo them all (also on failure), then
-    wait for each resolved."""
+def run_phase(receiver: Receiver, scenarios: list, while_firing=lambda: None) -> None:
+    """Induce every scenario, wait for each alert firing (then call `while_firing`), undo them all
+    (also on failure), then wait for each resolved."""
     undo = contextlib.ExitStack()
     with undo:
         for s in scenarios:
@@ -88,6 +88,7 @@ def run_phase(receiver: Receiver, scenarios: list) -> None:
         for s in scenarios:
             for alert, labels in s.alerts:
                 receiver.wait(alert, "firing", **labels)
+        while_firing()
     for s in scenarios:
         for alert, labels in s.alerts:
             receiver.wait(alert, "resolved", timeout=150, **labels)
@@ -269,10 +270,47 @@ class ArchiveFailing(Scenario):
             self.mon.stack.psql_socket("INSERT INTO archive_probe VALUES (now()); SELECT pg_switch_wal()")
 
 
+def test_every_metric_a_rule_reads_is_in_prometheus(mon):
+    """The names every rule reads, against the series Prometheus holds from the deployed exporters:
+    also those of the rules no scenario below can drive (XID age, WAL, disk, memory, backups)."""
+    import re
+
+    used = {m for a in mon.plan.alerts for m in re.findall(r"\b((?:pg|node|redis|pgbouncer|haproxy|tunestack)_\w+)", a["expr"])}
+    assert len(used) >= 30
+    for _ in range(3):   # a labelled counter has no series before its first count: the cache's reads
+        urllib.request.urlopen(mon.plan.entry_url(), timeout=20).read()
+
+    def missing():
+        return used - set(mon.prometheus("/api/v1/label/__name__/values"))
+    with contextlib.suppress(Exception):   # every target scraped once or twice; then say what is missing
+        wait_until(lambda: not missing(), 60, "every name the rules read")
+    assert not missing(), sorted(missing())
+
+
+def test_verify_finds_every_target_up_and_the_plans_rules_loaded(mon):
+    res = mon.stack.cli("verify")
+    assert res.returncode == 0, res.stdout + res.stderr
+    for check in ("test_every_planned_target_is_scraped_and_up", "test_prometheus_evaluates_the_plans_rules",
+                  "test_alertmanager_is_ready"):
+        assert f"PASS  {check}" in res.stdout, check
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the archive scenario changes a service-owned folder's mode as root")
 def test_a_stopped_exporter_a_full_queue_a_strained_database_a_small_cache_and_a_failing_archive(mon, receiver):
+    def status_shows_them():
+        """`tunestack status --json` lists the stopped exporter's target down and its alert firing."""
+        res = mon.stack.cli("status", "--json")
+        assert res.returncode == 0, res.stderr
+        report = json.loads(res.stdout)["monitoring"]
+        assert [t["health"] for t in report["targets"] if t["job"] == "node"] == ["down"]
+        assert {"TargetDown", "JobQueueBacklog"} <= {a["name"] for a in report["alerts"] if a["state"] == "firing"}
+        text = mon.stack.cli("status").stdout
+        assert "down:     node" in text and "critical  TargetDown" in text
+        verify = mon.stack.cli("verify")   # and verify fails on the target down, by name
+        assert verify.returncode == 1, verify.stdout + verify.stderr
+        assert "FAIL  test_every_planned_target_is_scraped_and_up" in verify.stdout and "node local-0" in verify.stdout
     run_phase(receiver, [StoppedExporter(mon), QueueFullWorkerStopped(mon), PostgresStrained(mon),
-                         PgBouncerCrowded(mon), CacheTooSmall(mon), ArchiveFailing(mon)])
+                         PgBouncerCrowded(mon), CacheTooSmall(mon), ArchiveFailing(mon)], status_shows_them)
 
 
 class PausedUnderLoad(Scenario):

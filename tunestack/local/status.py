@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from ..monitoring.report import monitoring_lines, monitoring_report
+
 
 def _applied(local) -> dict | None:
     path = local.dir / "state.json"
@@ -35,6 +37,8 @@ def as_json(local) -> dict:
             out["cluster"] = local.servers.cluster.members(plan)   # Patroni's GET /cluster
         if plan.queue_ha and out["running"]:
             out["queue"] = local.servers.queue.roles(plan)         # each node's INFO replication
+        if out["running"]:
+            out["monitoring"] = monitoring_report(plan)            # Prometheus' targets and alerts
     except Exception as exc:  # status must work even when the stack file is broken
         out["endpoints"], out["plan_error"] = None, str(exc)
     return out
@@ -70,6 +74,7 @@ def as_text(local) -> str:
         if plan.queue_ha:
             lines += [f"queue node: {n['name']} {n['role']} 127.0.0.1:{n['port']}"
                       + (f" link {n['link']}" if n["link"] else "") for n in local.servers.queue.roles(plan)]
+        lines += monitoring_lines(monitoring_report(plan))
         lines.append(f"logs:       {local.folders.log}   passwords: {local.secrets_dir / 'passwords.json'} "
                      f"({_who_reads(local.secrets_dir / 'passwords.json')})")
     except Exception as exc:  # status must work even when the stack file is broken

@@ -169,6 +169,7 @@ def monitoring_settings(plan) -> dict[str, Setting]:
                          "policy", text=", ".join(f"{k} {v}" for k, v in m.ports)),
         "host": policy(monitoring_host(plan.spec).name, "Prometheus and Alertmanager beside the cache: the db host "
                                                         "keeps its memory for PostgreSQL"),
+        "host address": policy(host_address(monitoring_host(plan.spec)), "where Prometheus and Alertmanager listen"),
         # Prometheus resends every firing alert to Alertmanager this often: one lost (Alertmanager
         # restarting, or not yet known after a reload) is late by at most this much.
         "alert_resend_delay": Setting(4 * m.scrape_interval_ms, "four evaluations: at the 15s default interval, "

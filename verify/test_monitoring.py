@@ -1,0 +1,50 @@
+"""The stack's monitoring (tunestack:monitoring), on the host that runs Prometheus: every target the
+plan scrapes is scraped and up, Prometheus evaluates exactly the plan's rules, and Alertmanager is
+ready. Prometheus' and Alertmanager's HTTP APIs, asked with curl on that host (they listen on its
+loopback or private address only)."""
+import json
+import time
+from shlex import quote
+
+import pytest
+
+SERVICE = "monitoring"
+FIRST_SCRAPES_S = 30   # a Prometheus just started scrapes every target within one interval or two
+
+
+@pytest.fixture
+def prometheus(plan):
+    if not (plan.monitoring and plan.monitoring["enabled"].value):
+        pytest.skip("no tunestack:monitoring section: Prometheus is the team's own")
+    return next(t.address for t in plan.monitoring["targets"].value if t.kind == "prometheus")
+
+
+def api(host, url: str) -> dict:
+    return json.loads(host.check_output(f"curl -fsS -m 5 {quote(url)}"))
+
+
+def test_every_planned_target_is_scraped_and_up(host, plan, prometheus, record):
+    """The canary's target answers during a rollout only: it is not counted."""
+    planned = {(t.kind, t.name) for t in plan.monitoring["targets"].value if dict(t.labels).get("track") != "canary"}
+    deadline = time.monotonic() + max(FIRST_SCRAPES_S, 3 * plan.monitoring["scrape_interval"].value / 1000)
+    while True:
+        targets = api(host, f"http://{prometheus}/api/v1/targets?state=active")["data"]["activeTargets"]
+        seen = {(t["labels"]["job"], t["labels"].get("name")): t for t in targets if t["labels"].get("track") != "canary"}
+        scraped = set(seen) >= planned and all(t["health"] != "unknown" for t in seen.values())
+        if scraped or time.monotonic() > deadline:
+            break
+        time.sleep(1)   # bounded by the deadline: a Prometheus just (re)started scrapes on its own schedule
+    record(sorted(planned), sorted(seen))
+    down = {f"{job} {name}": f"{t['health']}: {t['lastError']}" for (job, name), t in seen.items() if t["health"] != "up"}
+    record({}, down)
+
+
+def test_prometheus_evaluates_the_plans_rules(host, plan, prometheus, record):
+    groups = api(host, f"http://{prometheus}/api/v1/rules?type=alert")["data"]["groups"]
+    record(sorted(a["alert"] for a in plan.alerts), sorted(r["name"] for g in groups for r in g["rules"]))
+
+
+def test_alertmanager_is_ready(host, plan, prometheus, record):
+    address = next(t.address for t in plan.monitoring["targets"].value if t.kind == "alertmanager")
+    out = host.run(f"curl -fsS -m 5 {quote(f'http://{address}/-/ready')}")
+    record(0, out.rc)
