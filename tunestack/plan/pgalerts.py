@@ -104,8 +104,9 @@ def backup_alerts(archive_timeout_s: int, newest_max_age_s: int) -> list[dict]:
          "summary": f"a WAL segment has waited over {lag}s to be archived, five times archive_timeout "
                     f"({archive_timeout_s}s): a lost db host would lose more committed work than the RPO"},
         {"alert": "BackupStale", "for": "30m", "severity": "critical",
+         # none known: unless the node exporter that reports it is down (TargetDown says that)
          "expr": f"time() - max(tunestack_backup_last_success_timestamp_seconds) > {newest_max_age_s} "
-                 "or absent(tunestack_backup_last_success_timestamp_seconds)",
+                 'or (absent(tunestack_backup_last_success_timestamp_seconds) unless on() (up{job="node"} == 0))',
          "summary": f"the newest backup is over {newest_max_age_s // 3600}h old (or none is known): a scheduled "
                     "backup failed; restores reach back only as far as the last one (tunestack backup --list)"},
     ]
