@@ -134,6 +134,8 @@ class Rollout:
         results.append(GateResult("testinfra on canary host", ok_host, host_detail, "passes"))
         for r in results:
             self.say(fit(f"  gate {r.name:<26} {'pass' if r.ok else 'FAIL'}  measured {r.measured}, needs {r.threshold}"))
+        for query, value in metrics.source:   # where the measurements came from, as asked
+            self.say(fit(f"    {query} = {value}", indent=8))
         if not results[0].ok:
             rate = load_needed(self.gates[2], state.bake_s, weight)
             self.say(f"  the canary got {metrics.requests} request(s) in the {state.bake_s:g}s bake at {weight}%, "

@@ -11,6 +11,7 @@ class Metrics:
     errors: int
     p95_ms: float | None
     synthetic: int = 0     # of `requests`, those the rollout's own load sent (marked, counted apart)
+    source: tuple[tuple[str, str], ...] = ()   # (query, what it returned) where a query measured them
 
     @property
     def error_rate(self) -> float | None:

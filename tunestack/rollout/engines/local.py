@@ -1,6 +1,6 @@
 """The local stack's rollout engine: a canary app process beside the stable one under supervisord,
-HAProxy weights over its admin socket, and HAProxy's own request log for the canary's error rate
-and latency."""
+HAProxy weights over its admin socket, and the canary's error rate and latency from the stack's
+Prometheus where it runs one (rollout/promgates.py), else from HAProxy's own request log."""
 from __future__ import annotations
 
 import socket
@@ -11,6 +11,7 @@ from ...local.errors import wait_until
 from ...servers import port_open
 from ..gates import Metrics
 from ..haproxy_log import HaproxyLogFile
+from ..promgates import prometheus_gates
 
 
 class HaproxyAdmin:
@@ -46,12 +47,13 @@ class HaproxyAdmin:
 
 class LocalEngine:
     def __init__(self, local, stable_server: str, canary_server: str, canary_port: int, app_port: int,
-                 admin: HaproxyAdmin, log: HaproxyLogFile, say=print):
-        """`local`: the stack's programs (LocalStack: write_rollout_programs and its supervisor)."""
+                 admin: HaproxyAdmin, log: HaproxyLogFile, say=print, gates=None):
+        """`local`: the stack's programs (LocalStack: write_rollout_programs and its supervisor);
+        `gates`: where the canary is measured (a PrometheusGateSource); None: HAProxy's log."""
         self.local, self.say = local, say
         self.stable_server, self.canary_server = stable_server, canary_server
         self.canary_port, self.app_port = canary_port, app_port
-        self.admin, self.log = admin, log
+        self.admin, self.log, self.gates = admin, log, gates
 
     @classmethod
     def for_stack(cls, local, plan, say=print) -> "LocalEngine":
@@ -59,7 +61,7 @@ class LocalEngine:
                    canary_server=next(r.name for r in plan.replicas if r.track == "canary"),
                    canary_port=plan.rollout["canary_port"].value, app_port=plan.app["port"].value,
                    admin=HaproxyAdmin(local.folders.run / "haproxy" / "haproxy.sock"),
-                   log=HaproxyLogFile(local.folders.log / "haproxy.log"), say=say)
+                   log=HaproxyLogFile(local.folders.log / "haproxy.log"), say=say, gates=prometheus_gates(plan))
 
     def start_canary(self, version: str, env: dict[str, str]) -> None:
         self.local.write_rollout_programs(canary={"version": version, "env": env})
@@ -75,11 +77,11 @@ class LocalEngine:
         self.admin.set_weight(self.canary_server, split.canary_server_weight)
         return f"HAProxy weights {self.stable_server}={split.stable_server_weight} {self.canary_server}={split.canary_server_weight}"
 
-    def mark(self) -> tuple[int, int]:
-        return self.log.mark()
+    def mark(self):
+        return self.gates.mark() if self.gates else self.log.mark()
 
     def measure(self, since) -> Metrics:
-        return self.log.metrics_since(since, self.canary_server)
+        return self.gates.measure(since) if self.gates else self.log.metrics_since(since, self.canary_server)
 
     def verify_canary(self, version: str) -> tuple[bool, str]:
         """testinfra on the canary's host: the process runs the new version and listens."""
