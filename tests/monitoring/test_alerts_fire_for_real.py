@@ -287,6 +287,40 @@ def test_every_metric_a_rule_reads_is_in_prometheus(mon):
     assert not missing(), sorted(missing())
 
 
+def test_each_target_exports_no_more_series_than_the_plan_sizes_prometheus_for(mon):
+    """plan/monitoring.py's SERIES sizes Prometheus' memory and disk: each must bound what the
+    deployed exporter really exports (samples of its newest scrape)."""
+    from tunestack.plan.monitoring import SERIES
+
+    urllib.request.urlopen(mon.plan.entry_url(), timeout=20).read()   # the app's labelled series exist
+    wait_until(lambda: all(v > 0 for _, v in mon_samples(mon)), 30, "every target scraped")
+    over = {job: (n, SERIES[job]) for job, n in mon_samples(mon) if n > SERIES[job]}
+    assert not over, over
+
+
+def mon_samples(mon) -> list[tuple[str, float]]:
+    rows = mon.prometheus("/api/v1/query?query=scrape_samples_scraped")["result"]
+    return [(r["metric"]["job"], float(r["value"][1])) for r in rows if r["metric"].get("track") != "canary"]
+
+
+def test_advise_reads_its_window_from_prometheus(mon):
+    """Issue #29: with Prometheus, advise needs no earlier run of its own: its first run compares
+    with the counters Prometheus stored when the window began, and says which window it used."""
+    for _ in range(6):   # sorts larger than work_mem write temporary files (PostgreSQL docs, work_mem)
+        mon.stack.psql_socket("SELECT count(*) FROM (SELECT random() AS r FROM generate_series(1, 1500000) "
+                              "ORDER BY 1) s")
+    wait_until(lambda: mon.prometheus('/api/v1/query?query=pg_stat_database_temp_files{datname="app"}>=6')["result"],
+               30, "Prometheus to scrape the spills")
+    def advised():   # a Prometheus started seconds ago holds less than advise's 15 s window
+        res = mon.stack.cli("advise", "--json")
+        assert res.returncode == 0, res.stdout + res.stderr
+        return json.loads(res.stdout) if json.loads(res.stdout)["window_source"] else None
+    report = wait_until(advised, 60, "Prometheus to hold 15 s of the stack's counters")
+    assert report["window_source"].startswith(f"Prometheus at 127.0.0.1:{mon.ports['prometheus']}, from ")
+    assert report["window_s"] >= 15
+    assert ["tunestack:postgres", "overrides", "work_mem"] in [f["key"] for f in report["findings"]], report
+
+
 def test_verify_finds_every_target_up_and_the_plans_rules_loaded(mon):
     res = mon.stack.cli("verify")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -333,7 +367,9 @@ class PausedUnderLoad(Scenario):
 
 
 class CacheRefusesClients(Scenario):
-    """maxclients reached on the cache: new connections are refused."""
+    """maxclients reached on the cache: new connections are refused. The extra clients close again
+    at once: while they hold the last slot the exporter's own connection is refused too, and the
+    count of refusals reaches Prometheus only once the exporter gets in."""
     alerts = [("RedisRejectingConnections", {"role": "cache"})]
 
     def induce(self):
@@ -348,11 +384,11 @@ class CacheRefusesClients(Scenario):
             with contextlib.suppress(redis_py.exceptions.ConnectionError):
                 extra.ping()
             self.held.append(extra)
+        for c in self.held:
+            c.close()
 
     def undo(self):
         with contextlib.suppress(AttributeError):
-            for c in self.held:
-                c.close()
             wait_until(lambda: self.mon.redis("cache").config_set("maxclients", self.before), 30, "the cache to take a client")
 
 
@@ -379,8 +415,8 @@ class AofCannotBeRewritten(Scenario):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the AOF scenario changes a service-owned folder's mode as root")
-def test_pgbouncer_paused_under_load_a_cache_refusing_clients_and_an_aof_that_cannot_be_written(mon, receiver):
-    run_phase(receiver, [PausedUnderLoad(mon), CacheRefusesClients(mon), AofCannotBeRewritten(mon)])
+def test_pgbouncer_paused_under_load_and_an_aof_that_cannot_be_written(mon, receiver):
+    run_phase(receiver, [PausedUnderLoad(mon), AofCannotBeRewritten(mon)])
 
 
 class ServersStopped(Scenario):
@@ -409,5 +445,7 @@ class CoresBusy(Scenario):
             p.wait(10)
 
 
-def test_stopped_servers_and_busy_cores(mon, receiver):
-    run_phase(receiver, [ServersStopped(mon), CoresBusy(mon)])
+def test_stopped_servers_a_cache_refusing_clients_and_busy_cores(mon, receiver):
+    """The cache's scenario runs here, with no load on the app: under load the app's own new cache
+    connections take the last slot, and the exporter, refused, cannot report the refusals."""
+    run_phase(receiver, [ServersStopped(mon), CacheRefusesClients(mon), CoresBusy(mon)])

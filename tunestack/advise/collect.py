@@ -33,6 +33,21 @@ def sample_local(stack: str):
     return plan, SampleStore(local.dir / "advise-samples.jsonl"), now
 
 
+def applied_at(stack: str) -> float | None:
+    """When the local stack's running plan was applied (its state.json), as a Unix time."""
+    import calendar
+    import json
+    import time
+
+    from ..local import LocalStack
+
+    path = LocalStack(stack).dir / "state.json"
+    try:
+        return float(calendar.timegm(time.strptime(json.loads(path.read_text())["applied_at"], "%Y-%m-%dT%H:%M:%SZ")))
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def sample_remote(stack: str, reach: Reach):
     """A stack on other machines, or in containers: each area read where verify reads it."""
     import testinfra

@@ -69,9 +69,16 @@ def _usable(area: str, before: dict, after: dict, keys: tuple[str, ...]) -> NoDa
             return NoData(area, f"could not be read: {sample['error']}")
     if any(_delta(before, after, k) is None for k in keys):
         return NoData(area, "the counters are missing from a sample")
-    if any(_delta(before, after, k) < 0 for k in keys) or before.get("stats_reset") != after.get("stats_reset"):
+    if any(_delta(before, after, k) < 0 for k in keys) or _reset_at(before) != _reset_at(after):
         return NoData(area, "the counters were reset or the server restarted between the samples")
     return None
+
+
+def _reset_at(sample: dict) -> int | None:
+    """When the statistics were last reset, in whole seconds (0: never): a sample from Prometheus
+    carries the exporter's rounding of the same time."""
+    reset = sample.get("stats_reset")
+    return None if reset is None else int(reset)
 
 
 MAINTENANCE_CAP_MIB = 2048   # pgtune's own cap for maintenance_work_mem

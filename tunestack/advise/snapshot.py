@@ -18,10 +18,12 @@ WAL_BYTES = "SELECT wal_bytes FROM pg_stat_wal"       # PostgreSQL 14+
 # The statements that cost the most so far (pg_stat_statements normalises constants away).
 # Rows whose text may hold anything (a query with \r or \n, a quoted table name with |) come back as
 # one JSON document: the parser never splits server text on lines or separators.
-# advise's own reads of the statistics views are left out: idle, a stack's top statements were its own.
+# advise's own reads of the statistics views are left out: idle, a stack's top statements were its own;
+# so are postgres_exporter's (its role's), which would lead every idle stack's list.
+NOT_THE_EXPORTER = "userid <> ALL (SELECT oid FROM pg_roles WHERE rolname = 'tunestack_monitor') "
 STATEMENTS = ("SELECT coalesce(json_agg(s), '[]') FROM (SELECT queryid::text AS id, calls, total_exec_time AS ms, "
               "rows, temp_blks_written AS temp, left(query, 100) AS query FROM pg_stat_statements "
-              "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'app') "
+              "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'app') AND " + NOT_THE_EXPORTER +
               "AND query !~* 'pg_stat_(statements|database|bgwriter|checkpointer|wal|activity|user_tables)' "
               "AND query !~* '^\\s*show\\M' "
               "ORDER BY total_exec_time DESC LIMIT 20) s")

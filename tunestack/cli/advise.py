@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..console import fit, print_json, printable
-from ..units import parse_seconds, plural
+from ..units import parse_seconds, plural, utc_timestamp
 from .parser import flag_value, report_options, stack_options, state_dir_option, target_option
 from .stacks import stack_spec
 
@@ -17,7 +17,10 @@ def register(sub) -> None:
                                    "(comments and order kept) for review. Each run stores its sample; the first "
                                    "says \"not enough data\".")
     stack_options(p)
-    p.add_argument("--since", default="1h", help="compare with the oldest sample this recent, e.g. 15m (default 1h)")
+    p.add_argument("--since", default=None,
+                   help="how far back to compare, e.g. 15m: with the stack's Prometheus (tunestack:monitoring) its "
+                        "counters then (default 24h, bounded by when the running plan was applied and by what "
+                        "Prometheus holds); otherwise the oldest sample advise stored this recent (default 1h)")
     p.add_argument("--write", action="store_true", help="write the proposed changes into the stack file")
     target_option(p)
     p.add_argument("--secrets-dir", help="where the password files are on the hosts (default: the local stack's "
@@ -37,20 +40,22 @@ def run(args) -> int:
     from ..advise.write import write_checked
 
     spec = stack_spec(args.stack)
-    since = flag_value("--since", args.since, parse_seconds)
     plan, store, now = sample(args.stack, spec, Reach(args.target, args.secrets_dir, args.ssh_config,
                                                       args.ssh_identity_file))
     now["plan"] = plan.digest()   # advice compares samples taken under one plan only
+    history = from_prometheus(args, plan, now)
+    since = flag_value("--since", args.since or "1h", parse_seconds)
     past = store.add(now, since)
-    before = baseline(past, now, since)
+    before, source = history if history else (baseline(past, now, since), "advise's own samples")
     if before is None:
         changed = bool(within(past, now, since))   # samples there are, under another plan
         message = ((f"the plan changed since the earlier samples: the window starts again now; " if changed else
                     "not enough data yet: ") +
                    f"this sample is stored; run advise again after at least {MIN_WINDOW_S} s "
-                   f"of traffic (compares with the oldest sample in the last {args.since})")
+                   f"of traffic (compares with the oldest sample in the last {args.since or '1h'})")
         if args.format == "json":
-            print_json({"stack": args.stack, "window_s": None, "findings": [], "not_enough_data": [message]})
+            print_json({"stack": args.stack, "window_s": None, "window_source": None, "findings": [],
+                        "not_enough_data": [message]})
         else:
             print(fit(message, 0))
         return 0
@@ -59,12 +64,12 @@ def run(args) -> int:
     said = notes(before, now)
     written = write_checked(args.stack, findings) if args.write and findings else None
     if args.format == "json":
-        print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]),
+        print_json({"stack": args.stack, "window_s": round(now["at"] - before["at"]), "window_source": source,
                     "findings": [f.to_json() for f in findings], "notes": said, "top_statements": top,
                     "app": now.get("app"),
                     "not_enough_data": [f"{n.area}: {n.why}" for n in no_data], "written": written})
         return 0
-    _print_findings(args.stack, now["at"] - before["at"], findings, no_data, written)
+    _print_findings(args.stack, now["at"] - before["at"], findings, no_data, written, source)
     for note in said:
         print("\n" + fit(f"note: {printable(note)}", 6))
     _print_app(now.get("app") or {})
@@ -72,8 +77,29 @@ def run(args) -> int:
     return 0
 
 
-def _print_findings(stack: str, seconds: float, findings, no_data, written) -> None:
+def from_prometheus(args, plan, now: dict) -> tuple[dict, str] | None:
+    """The window's first counters from the local stack's Prometheus, and what set the window; None
+    where it runs none (or does not answer), or holds less than MIN_WINDOW_S of them."""
+    from ..advise.collect import applied_at
+    from ..advise.history import baseline_from
+    from ..advise.rules import MIN_WINDOW_S
+    from ..monitoring.report import enabled, prometheus_address
+    from ..targets import is_local_stack
+
+    if not (enabled(plan) and is_local_stack(plan.spec) and args.target == "hosts"):
+        return None
+    since = flag_value("--since", args.since or "24h", parse_seconds)
+    found = baseline_from(prometheus_address(plan), now["at"], since, applied_at(args.stack),
+                          plan.monitoring["scrape_interval"].value / 1000)
+    if found is None or now["at"] - found[1].start < MIN_WINDOW_S:
+        return None
+    before, window = found
+    return before, f"Prometheus at {prometheus_address(plan)}, from {utc_timestamp(window.start)} ({window.why})"
+
+
+def _print_findings(stack: str, seconds: float, findings, no_data, written, source: str) -> None:
     print(f"stack {stack}: {plural(len(findings), 'finding')} over the last {seconds:.0f} s")
+    print(fit(f"  the counters then: {source}", 4))
     # Findings quote what servers said (table names, error text): shown escaped, never raw.
     for f in findings:
         print(f"\n{printable(f.area)}")

@@ -85,7 +85,8 @@ class Prometheus:
         groups = _get(f"{self.base}/api/v1/rules?type=alert")["data"]["groups"]
         return [r["name"] for g in groups for r in g["rules"]]
 
-    def query(self, expr: str) -> list[tuple[dict, float]]:
-        """An instant query: each series' labels and value."""
-        data = _get(f"{self.base}/api/v1/query?query={urllib.parse.quote(expr)}")["data"]
+    def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]:
+        """An instant query (at `at`, a Unix time, or now): each series' labels and value."""
+        when = f"&time={at:.3f}" if at is not None else ""
+        data = _get(f"{self.base}/api/v1/query?query={urllib.parse.quote(expr)}{when}")["data"]
         return [(r["metric"], float(r["value"][1])) for r in data["result"]]
