@@ -40,6 +40,8 @@ def run(args) -> int:
     from ..advise.write import write_checked
 
     spec = stack_spec(args.stack)
+    if args.since is not None:   # bad input: exit 2 before any server is read
+        flag_value("--since", args.since, parse_seconds)
     plan, store, now = sample(args.stack, spec, Reach(args.target, args.secrets_dir, args.ssh_config,
                                                       args.ssh_identity_file))
     now["plan"] = plan.digest()   # advice compares samples taken under one plan only
