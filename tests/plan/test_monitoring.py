@@ -58,3 +58,29 @@ def test_extra_targets_count_and_a_given_disk_is_kept():
     plan = build_plan(replace(s, monitoring=MonitoringSpec(targets=("10.0.0.7:9100",), disk_bytes=50 * GIB)))
     assert "10.0.0.7:9100" in [t.address for t in plan.monitoring["targets"].value]
     assert plan.monitoring["disk"].value == 50 * GIB
+
+
+def test_monitoring_on_containers_is_refused_not_silently_left_out():
+    s = spec("staging")
+    with pytest.raises(StackError) as err:
+        build_plan(replace(s, monitoring=MonitoringSpec(enabled=True)), target="docker")
+    assert err.value.problems[0].key_path.endswith("tunestack:monitoring")
+
+
+def test_the_monitoring_servers_are_in_the_hosts_memory_and_the_exporters_login_in_max_connections():
+    """Turning monitoring on adds Prometheus (its planned memory), Alertmanager and each exporter to
+    the host's memory items, and postgres_exporter's CONNECTION LIMIT to the direct connections."""
+    from tunestack.plan.monitoring import ALERTMANAGER_MEMORY, EXPORTER_MEMORY, MONITOR_CONNECTIONS
+
+    s = spec("local")
+    off = build_plan(replace(s, monitoring=MonitoringSpec()))
+    on = build_plan(replace(s, monitoring=MonitoringSpec(enabled=True)))
+    added = dict(on.hosts[0].memory_items).keys() - dict(off.hosts[0].memory_items).keys()
+    assert added == {"Prometheus", "Alertmanager", *EXPORTER_MEMORY}
+    items = dict(on.hosts[0].memory_items)
+    assert items["Prometheus"] == on.monitoring["memory"].value and items["Alertmanager"] == ALERTMANAGER_MEMORY
+    budget = next(b for b in on.budgets if b.name == "memory on local")
+    assert budget.used == sum(v for _, v in on.hosts[0].memory_items)
+    server = next(b for b in on.budgets if b.name.startswith("server pools"))
+    server_off = next(b for b in off.budgets if b.name.startswith("server pools"))
+    assert server.used == server_off.used + MONITOR_CONNECTIONS
