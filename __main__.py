@@ -35,6 +35,8 @@ try:  # a bad stack file stops the program before any resource is registered
                                   "an image for " + ", ".join(spec.missing_images()), "pin each image in the stack file")])
 except (StackError, BudgetError) as exc:
     raise pulumi.RunError(str(exc)) from None
+for warning in plan.warnings:   # what the plan says of this stack, in the preview's own diagnostics
+    pulumi.log.warn(warning)
 files = render_plan(plan, Layout(run_dir="/tmp"))
 starts = render_container_bases(plan)
 where = plan.placement

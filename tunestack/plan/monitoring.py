@@ -207,12 +207,11 @@ def with_monitoring(plan):
     settings = monitoring_settings(plan)
     if not plan.spec.monitoring.enabled:
         return replace(plan, monitoring=settings)
-    if plan.placement.docker:   # said plainly rather than planned and silently not deployed
-        raise StackError([Problem(plan.spec.path, "config → tunestack:monitoring", "(a section)",
-                                  "no tunestack:monitoring on containers yet: Prometheus, Alertmanager and the "
-                                  "exporters run with the local stack (supervisord) only",
-                                  "remove the section from this Pulumi stack's file; its rules and prometheus.yml "
-                                  "are rendered for a Prometheus of your own (tunestack render)")])
+    if plan.placement.docker:   # said plainly rather than planned as if it ran
+        return replace(plan, monitoring=settings, warnings=plan.warnings + [
+            "tunestack:monitoring: Prometheus, Alertmanager and the exporters run with the local stack "
+            "(supervisord) only so far; on containers none is deployed, and alerts.yml and prometheus.yml are "
+            "rendered for a Prometheus of your own"])
     extra = memory_items(plan.spec, settings["memory"].value)
     hosts = [replace(h, memory_items=h.memory_items + extra.get(h.name, [])) for h in plan.hosts]
     recounted = {f"memory on {h.name}": memory_budget(h.name, h.memory_items, h.memory_bytes) for h in hosts}
