@@ -120,3 +120,24 @@ def actions(plan, changed: set[str]) -> dict[str, str]:
     if f"service-secrets/{REDIS_PASSWORDS}" in changed:
         out["redis-exporter"] = "restart (new password)"
     return out
+
+
+def wait_first_scrapes(plan) -> None:
+    """After `up` starts Prometheus: every target scraped once (bounded by three intervals), so the
+    stack's state printed next says up or down rather than "starting". Not a failure when it takes
+    longer: status says what it sees."""
+    from ..monitoring.api import MonitoringUnreachable, Prometheus
+    from ..monitoring.report import prometheus_address
+    from ..poll import poll
+
+    if not enabled(plan):
+        return
+    prometheus = Prometheus(prometheus_address(plan))
+
+    def scraped() -> bool:
+        try:
+            targets = prometheus.targets()
+        except MonitoringUnreachable:
+            return False
+        return bool(targets) and all(t.health != "unknown" for t in targets)
+    poll(scraped, 3 * plan.monitoring["scrape_interval"].value / 1000 + 10, interval=0.5)
