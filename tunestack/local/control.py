@@ -16,7 +16,7 @@ from .apply import REDIS_LIVE
 from .cluster import LocalCluster, postgres_programs
 from .errors import LocalStackError, wait_until
 from .folders import StateFolders
-from .monitoring import enabled as monitoring_on
+from .monitoring import enabled as monitoring_on, wait_first_scrapes
 from ..plan.monitoring import MONITOR_CONNECTIONS
 from .ports import server_ports
 from .sentinel import QueueSentinels
@@ -182,6 +182,7 @@ class Servers:
                 return r.status == 200
 
         wait_until(ok, 60, f"app health through the load balancer ({url})")
+        wait_first_scrapes(plan)   # monitoring: every target scraped once, so status says up or down
 
 
 def hba_files(folders: StateFolders) -> dict[str, str]:

@@ -34,7 +34,6 @@ from .folders import StateFolders
 from .install import ensure_packages
 from .ports import check_ports_free, listening_ports
 from .preflight import initdb, preflight
-from .monitoring import wait_first_scrapes
 from .programs import supervisord_conf
 from .secrets import Passwords, write_secret_files
 from .supervisor import Supervisor
@@ -137,7 +136,6 @@ class LocalStack:
             self._run_actions(plan, actions)
             self.servers.wait_healthy(plan)
             self.supervisor.wait_all_running(apply.services_in_order(plan))
-            wait_first_scrapes(plan)
             if not self.backups.has_backup(plan):   # restorable from its first minute, as RDS is
                 self._say("taking the first backup (full) …")
                 self.backups.backup(plan, "full")
