@@ -8,15 +8,17 @@ from shlex import quote
 
 import pytest
 
+from tunestack.plan.monitoring import address_of, runs
+
 SERVICE = "monitoring"
 FIRST_SCRAPES_S = 30   # a Prometheus just started scrapes every target within one interval or two
 
 
 @pytest.fixture
 def prometheus(plan):
-    if not (plan.monitoring and plan.monitoring["enabled"].value):
+    if not runs(plan):
         pytest.skip("no tunestack:monitoring section: Prometheus is the team's own")
-    return next(t.address for t in plan.monitoring["targets"].value if t.kind == "prometheus")
+    return address_of(plan, "prometheus")
 
 
 def api(host, url: str) -> dict:
@@ -45,6 +47,6 @@ def test_prometheus_evaluates_the_plans_rules(host, plan, prometheus, record):
 
 
 def test_alertmanager_is_ready(host, plan, prometheus, record):
-    address = next(t.address for t in plan.monitoring["targets"].value if t.kind == "alertmanager")
+    address = address_of(plan, "alertmanager")
     out = host.run(f"curl -fsS -m 5 {quote(f'http://{address}/-/ready')}")
     record(0, out.rc)

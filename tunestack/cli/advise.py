@@ -85,18 +85,19 @@ def from_prometheus(args, plan, now: dict) -> tuple[dict, str] | None:
     from ..advise.collect import applied_at
     from ..advise.history import baseline_from
     from ..advise.rules import MIN_WINDOW_S
-    from ..monitoring.report import enabled, prometheus_address
+    from ..plan.monitoring import address_of, runs
     from ..targets import is_local_stack
 
-    if not (enabled(plan) and is_local_stack(plan.spec) and args.target == "hosts"):
+    if not (runs(plan) and is_local_stack(plan.spec) and args.target == "hosts"):
         return None
     since = flag_value("--since", args.since or "24h", parse_seconds)
-    found = baseline_from(prometheus_address(plan), now["at"], since, applied_at(args.stack),
+    prometheus = address_of(plan, "prometheus")
+    found = baseline_from(prometheus, now["at"], since, applied_at(args.stack),
                           plan.monitoring["scrape_interval"].value / 1000)
     if found is None or now["at"] - found[1].start < MIN_WINDOW_S:
         return None
     before, window = found
-    return before, f"Prometheus at {prometheus_address(plan)}, from {utc_timestamp(window.start)} ({window.why})"
+    return before, f"Prometheus at {prometheus}, from {utc_timestamp(window.start)} ({window.why})"
 
 
 def _print_findings(stack: str, seconds: float, findings, no_data, written, source: str) -> None:

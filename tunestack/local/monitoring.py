@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..plan.monitoring import MONITOR_ROLE
+from ..plan.monitoring import MONITOR_ROLE, address_of, runs as enabled
 from ..recipes import PGBOUNCER_EXPORTER_VENV
 from ..servers import which
 from .folders import StateFolders
@@ -25,11 +25,6 @@ REDIS_USER = "tunestack-monitor"   # Redis ACL user names may hold a dash; the S
 POSTGRES_PASSWORD_FILE = "postgres-exporter-password"
 PGBOUNCER_PGPASS = "pgbouncer-exporter.pgpass"
 REDIS_PASSWORDS = "redis-exporter-passwords.json"
-DATA = ("prometheus", "alertmanager")   # their folders under data/
-
-
-def enabled(plan) -> bool:
-    return bool(plan.monitoring) and plan.monitoring["enabled"].value
 
 
 def monitoring_programs(plan) -> tuple[str, ...]:
@@ -37,12 +32,10 @@ def monitoring_programs(plan) -> tuple[str, ...]:
 
 
 def program_ports(plan) -> dict[str, int]:
+    """Each program's planned port: a server's name in the stack file, with a dash for supervisord."""
     if not enabled(plan):
         return {}
-    port = plan.spec.monitoring.port
-    return {"node-exporter": port("node_exporter"), "postgres-exporter": port("postgres_exporter"),
-            "pgbouncer-exporter": port("pgbouncer_exporter"), "redis-exporter": port("redis_exporter"),
-            "alertmanager": port("alertmanager"), "prometheus": port("prometheus")}
+    return {name.replace("_", "-"): port for name, port in plan.spec.monitoring.ports}
 
 
 def redis_uris(plan) -> list[str]:
@@ -127,12 +120,11 @@ def wait_first_scrapes(plan) -> None:
     stack's state printed next says up or down rather than "starting". Not a failure when it takes
     longer: status says what it sees."""
     from ..monitoring.api import MonitoringUnreachable, Prometheus
-    from ..monitoring.report import prometheus_address
     from ..poll import poll
 
     if not enabled(plan):
         return
-    prometheus = Prometheus(prometheus_address(plan))
+    prometheus = Prometheus(address_of(plan, "prometheus"))
 
     def scraped() -> bool:
         try:

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import yaml
 
-from ..plan.monitoring import MONITOR_ROLE
+from ..plan.monitoring import MONITOR_ROLE, address_of
 
 RULES_FILE = "alerts.yml"        # beside prometheus.yml: Prometheus resolves it against the config's folder
 # At the 15s default interval these give Alertmanager's own defaults (30s, 5m): a notification waits
@@ -43,7 +43,7 @@ def prometheus_config(plan) -> dict:
     by_kind: dict[str, list] = defaultdict(list)
     for t in m["targets"].value:
         by_kind[t.kind].append(t)
-    alertmanager = next(t.address for t in m["targets"].value if t.kind == "alertmanager")
+    alertmanager = address_of(plan, "alertmanager")
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval,
                    "external_labels": {"stack": plan.stack}},
@@ -72,7 +72,7 @@ def pgbouncer_exporter_config(plan) -> dict:
     """spreaker/prometheus-pgbouncer-exporter's file: where it listens and the PgBouncer it reads, as
     the stats user; libpq finds the password in PGPASSFILE, so none is written here."""
     port = plan.spec.monitoring.port("pgbouncer_exporter")
-    at = next(t.address for t in plan.monitoring["targets"].value if t.kind == "pgbouncer")
+    at = address_of(plan, "pgbouncer")
     bouncer = plan.placement["pgbouncer"].reach
     return {"exporter_host": at.rsplit(":", 1)[0], "exporter_port": port,
             "pgbouncers": [{"dsn": f"postgresql://{MONITOR_ROLE}@{bouncer}:{plan.pgbouncer['listen_port'].value}"

@@ -2,15 +2,8 @@
 and the alerts firing or pending, from the stack's own Prometheus."""
 from __future__ import annotations
 
+from ..plan.monitoring import address_of, runs
 from .api import MonitoringUnreachable, Prometheus
-
-
-def prometheus_address(plan) -> str:
-    return next(t.address for t in plan.monitoring["targets"].value if t.kind == "prometheus")
-
-
-def enabled(plan) -> bool:
-    return bool(plan.monitoring) and plan.monitoring["enabled"].value
 
 
 def counted(target) -> bool:
@@ -20,9 +13,9 @@ def counted(target) -> bool:
 
 def monitoring_report(plan) -> dict | None:
     """None where the stack runs no monitoring; `unreachable` where its Prometheus does not answer."""
-    if not enabled(plan):
+    if not runs(plan):
         return None
-    address = prometheus_address(plan)
+    address = address_of(plan, "prometheus")
     prometheus = Prometheus(address)
     try:
         targets, alerts = prometheus.targets(), prometheus.alerts()

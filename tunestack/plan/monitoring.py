@@ -120,6 +120,16 @@ def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
     return tuple(out)
 
 
+def runs(plan) -> bool:
+    """The stack file turns monitoring on: its servers run with the stack."""
+    return bool(plan.monitoring) and plan.monitoring["enabled"].value
+
+
+def address_of(plan, kind: str) -> str:
+    """Where the first target of `kind` (prometheus, alertmanager, pgbouncer, …) is scraped."""
+    return next(t.address for t in plan.monitoring["targets"].value if t.kind == kind)
+
+
 def disk_needed(series: int, interval_ms: int, retention_ms: int) -> int:
     """The docs' formula for the blocks, with indexes on top, plus the write-ahead log."""
     per_second = series * 1000 / interval_ms
