@@ -5,7 +5,7 @@ import pulumi
 from components import (AppMigration, AppMigrationArgs, AppServerGroup, AppServerGroupArgs, BackupRepository,
                         BackupRepositoryArgs, DatabasePassword,
                         DatabasePasswordArgs, DockerHosts,
-                        DockerHostsArgs, LoadBalancer, LoadBalancerArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
+                        DockerHostsArgs, LoadBalancer, LoadBalancerArgs, Monitoring, MonitoringArgs, PgBouncer, PgBouncerArgs, PostgresServer, PostgresServerArgs,
                         PostgresCluster, PostgresClusterArgs,
                         PrivateNetwork, PrivateNetworkArgs, QueueCluster, QueueClusterArgs, QueuePasswords, Redis,
                         RedisArgs, RolloutGuard, RolloutGuardArgs,
@@ -17,6 +17,8 @@ from components.cluster import Machine, Passwords, cluster_hba
 from tunestack.errors import BudgetError, Problem, StackError
 from tunestack.hafiles import REPLICATION_USER, EtcdTlsFiles, dynamic_config, etcd_args
 from tunestack.images import images_by_machine, migration_image, migration_machine
+from tunestack.monitoring.containers import credentials, monitoring_containers
+from tunestack.plan.monitoring import MONITOR_CONNECTIONS
 from tunestack.plan import build_plan, container_name
 from tunestack.plan.backupserver import CERT_FILE as BACKUP_CERT, KEY_FILE as BACKUP_KEY
 from tunestack.plan.rollout import running
@@ -54,7 +56,8 @@ network = PrivateNetwork(f"{stack}-private", PrivateNetworkArgs(hosts.providers,
 secrets = StackSecrets(f"{stack}-secrets", StackSecretsArgs(config.get_secret("dbPassword"),
                                                             config.get_secret("redisPassword"),
                                                             config.get_secret("dbPasswordPrevious"), ha=bool(plan.ha),
-                                                            queue_ha=bool(plan.queue_ha)))
+                                                            queue_ha=bool(plan.queue_ha),
+                                                            monitoring=bool(monitoring_containers(plan))))
 certs = StackCertificates(f"{stack}-tls", StackCertificatesArgs(stack, plan.tls, config.get("tlsCaCert"),
                                                               config.get_secret("tlsCaKey")))
 
@@ -98,7 +101,8 @@ else:
         backup_cron=starts.get("backup.cron"),
         backup_tls_files=certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
         backup_agent=Publish(agent.port, agent.address) if agent else None,
-        repository_server=(repo_server.name, repo_server.address) if repo_server else None),
+        repository_server=(repo_server.name, repo_server.address) if repo_server else None,
+        monitor_password=secrets.monitor.get("postgres"), monitor_connections=MONITOR_CONNECTIONS),
         opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     database_ready = [postgres]
 # pgBackRest's repository on another host of the stack (plan: backup → repository server).
@@ -118,7 +122,8 @@ pgbouncer = PgBouncer(container_name(stack, "pgbouncer"), PgBouncerArgs(
     starts["pgbouncer.live.ini"], starts["pgbouncer.ini"], cluster.proxy.id if plan.ha else postgres.container.id,
     plan.container(bouncer_machine[0], "pgbouncer"), spec.pgbouncer.port,
     where["pgbouncer"].publish, secrets.admin_password, secrets.jobs_password,
-    tls_files=certs.files("pgbouncer") or certs.client_files()),   # it verifies PostgreSQL too
+    tls_files=certs.files("pgbouncer") or certs.client_files(),   # it verifies PostgreSQL too
+    monitor_password=secrets.monitor.get("pgbouncer")),
     opts=pulumi.ResourceOptions(depends_on=[stack_images, *database_ready]))
 # The app role's password reaches the running servers before the replicas; during a rotation's
 # first `up` the servers keep the previous one (components/dbpassword.py).
@@ -132,7 +137,7 @@ redis = {inst.role: Redis(container_name(stack, f"redis-{inst.role}"), RedisArgs
     stack_images.image_id(cache_machine, images["redis"]), inst.role, files,
     plan.container(cache.name, f"redis-{inst.role}"), inst.port, where[f"redis-{inst.role}"].publish,
     secrets.redis_cache_password if inst.role == "cache" else secrets.redis_password,
-    tls_files=certs.files(f"redis-{inst.role}")),
+    tls_files=certs.files(f"redis-{inst.role}"), monitor_password=secrets.monitor.get("redis")),
     opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     for inst in (spec.redis_cache, spec.redis_queue) if not (inst.role == "queue" and plan.queue_ha)}
 if plan.queue_ha:   # the queue's replicas and its Sentinels (components/queue.py)
@@ -172,6 +177,16 @@ lb = LoadBalancer(container_name(stack, "lb"), LoadBalancerArgs(
     hosts.urls[(cache.name, 0)], files,
     plan.container(cache.name, "haproxy"), plan.loadbalancer["port"].value, where["haproxy"].publish),
     opts=pulumi.ResourceOptions(depends_on=[stack_images, app]))
+# Prometheus, Alertmanager and the exporters (tunestack/monitoring/containers.py), once the servers
+# they read run with the exporters' logins.
+watch = monitoring_containers(plan)
+monitoring = Monitoring(f"{stack}-monitoring", MonitoringArgs(
+    watch, {(c.host, c.machine): machine(c.host, c.machine, images["monitoring"]) for c in watch},
+    {(c.host, c.service): plan.container(c.host, c.service) for c in watch}, files,
+    pulumi.Output.all(**secrets.monitor).apply(lambda pw: credentials(plan, {f"monitor-{k}": v for k, v in pw.items()})),
+    {c.tls: certs.files(c.tls) for c in watch if c.tls}, certs.client_files()),
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, pgbouncer, *database_ready, *redis.values(), app, lb])) \
+    if watch else None
 
 pulumi.export("endpoints", {
     "web": lb.endpoint,

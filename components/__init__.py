@@ -8,6 +8,7 @@ from .hosts import DockerHosts, DockerHostsArgs
 from .images import StackImages, StackImagesArgs
 from .loadbalancer import LoadBalancer, LoadBalancerArgs
 from .migrate import AppMigration, AppMigrationArgs
+from .monitoring import Monitoring, MonitoringArgs
 from .network import PrivateNetwork, PrivateNetworkArgs
 from .pgbouncer import PgBouncer, PgBouncerArgs
 from .postgres import PostgresServer, PostgresServerArgs
@@ -21,7 +22,7 @@ __all__ = [
     "AppMigration", "AppMigrationArgs", "AppServerGroup", "AppServerGroupArgs", "BackupRepository",
     "BackupRepositoryArgs", "DatabasePassword", "DatabasePasswordArgs",
     "DockerHosts", "DockerHostsArgs", "LoadBalancer",
-    "LoadBalancerArgs", "PgBouncer", "PgBouncerArgs", "PostgresCluster", "PostgresClusterArgs", "PostgresServer", "PostgresServerArgs",
+    "LoadBalancerArgs", "Monitoring", "MonitoringArgs", "PgBouncer", "PgBouncerArgs", "PostgresCluster", "PostgresClusterArgs", "PostgresServer", "PostgresServerArgs",
     "PrivateNetwork", "PrivateNetworkArgs", "QueueCluster", "QueueClusterArgs", "QueuePasswords", "Redis", "RedisArgs", "RolloutGuard", "RolloutGuardArgs", "StackCertificates", "StackCertificatesArgs",
     "StackImages", "StackImagesArgs", "StackSecrets", "StackSecretsArgs",
 ]

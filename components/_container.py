@@ -63,6 +63,8 @@ class ContainerSpec:
     entrypoint: list[str] | None = None                    # default: the image's
     stop_signal: str | None = None                         # default: the image's STOPSIGNAL
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    binds: list[tuple[str, str]] = field(default_factory=list)   # (host path, container path), read-only
+    pid_mode: str | None = None                                   # "host": the machine's PID namespace
 
 
 def service_container(parent: pulumi.ComponentResource, provider: docker.Provider,
@@ -105,7 +107,9 @@ def service_container(parent: pulumi.ComponentResource, provider: docker.Provide
         ports=[docker.ContainerPortArgs(internal=p.port, external=p.host_port or p.port, ip=p.address)
                for p in spec.publish] or None,
         volumes=[docker.ContainerVolumeArgs(volume_name=v.name, container_path=path) for v, path in spec.volumes]
+        + [docker.ContainerVolumeArgs(host_path=host, container_path=path, read_only=True) for host, path in spec.binds]
         or None,
+        pid_mode=spec.pid_mode,
         # A fixed name or fixed host ports: the old container must go before the new one starts.
         # Data lives in volumes, which are never replaced.
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, delete_before_replace=spec.delete_first,

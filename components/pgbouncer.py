@@ -42,14 +42,15 @@ class PgBouncerArgs:
     admin_password: pulumi.Output[str]
     jobs_password: pulumi.Output[str]
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files
+    monitor_password: pulumi.Output[str] | None = None   # tunestack:monitoring: the exporter's stats user
 
 
 class PgBouncer(pulumi.ComponentResource):
     def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:PgBouncer", name, None, opts)
         # The app user's password arrives live (DatabasePassword): a rotation never restarts PgBouncer.
-        userlist = pulumi.Output.all(args.admin_password, args.jobs_password).apply(
-            lambda pw: render_text("pgbouncer-userlist.txt.j2", app=None, admin=pw[0], jobs=pw[1]))
+        userlist = pulumi.Output.all(args.admin_password, args.jobs_password, args.monitor_password).apply(
+            lambda pw: render_text("pgbouncer-userlist.txt.j2", app=None, admin=pw[0], jobs=pw[1], monitor=pw[2]))
         self.live_volume = live_volume(self, args.provider, name)
         spec = ContainerSpec(
             name=name,

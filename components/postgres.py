@@ -71,6 +71,9 @@ class PostgresServerArgs:
     backup_tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     backup_agent: Publish | None = None
     repository_server: tuple[str, str] | None = None
+    # tunestack:monitoring: postgres_exporter's role (pg_monitor), its password and CONNECTION LIMIT.
+    monitor_password: pulumi.Output[str] | None = None
+    monitor_connections: int = 0
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -106,10 +109,12 @@ class PostgresServer(pulumi.ComponentResource):
                    **args.tls_files,
                    f"{SECRETS}/postgres-password": args.superuser_password,
                    f"{SECRETS}/migrator-password": args.migrator_password,
-                   f"{SECRETS}/jobs-password": args.jobs_password, **backup_files, **args.backup_tls_files},
+                   f"{SECRETS}/jobs-password": args.jobs_password, **backup_files, **args.backup_tls_files,
+                   **({f"{SECRETS}/monitor-password": args.monitor_password} if args.monitor_password else {})},
             secret_files={f"{SECRETS}/postgres-password", f"{SECRETS}/migrator-password",
-                          f"{SECRETS}/jobs-password", KEY_FILE, BACKUP_KEY_FILE},
-            envs=[f"PGDATA={DATA_DIR}/pgdata"],
+                          f"{SECRETS}/jobs-password", f"{SECRETS}/monitor-password", KEY_FILE, BACKUP_KEY_FILE},
+            envs=[f"PGDATA={DATA_DIR}/pgdata"]
+            + ([f"TUNESTACK_MONITOR_CONNECTIONS={args.monitor_connections}"] if args.monitor_password else []),
             volumes=[(self.volume, DATA_DIR), (self.live_volume, LIVE_DIR)]
             + ([(self.backup_volume, REPOSITORY)] if self.backup_volume else []),
             healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(args.port)],

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from tunestack.monitoring.servers import redis_password_hash
 from tunestack.plan.memory import ContainerLimit
 from tunestack.plan.tls import KEY_FILE
 from tunestack.probes import redis_tls_flags
@@ -26,6 +27,7 @@ class RedisArgs:
     publish_address: str | None
     password: pulumi.Output[str]
     tls_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)   # StackCertificates.files: TLS only
+    monitor_password: pulumi.Output[str] | None = None   # tunestack:monitoring: redis_exporter's ACL user
 
 
 class Redis(pulumi.ComponentResource):
@@ -41,8 +43,9 @@ class Redis(pulumi.ComponentResource):
             limit=args.limit,
             command=["redis-server", f"/etc/tunestack/redis-{args.role}.conf"],
             files={f"/etc/tunestack/redis-{args.role}.conf": args.files[f"redis-{args.role}.conf"],
-                   secret_path: pulumi.Output.from_input(args.password).apply(
-                       lambda pw: render_text("redis-secrets.conf.j2", password=pw)),
+                   secret_path: pulumi.Output.all(args.password, args.monitor_password).apply(
+                       lambda pw: render_text("redis-secrets.conf.j2", password=pw[0],
+                                              monitor_hash=redis_password_hash(pw[1]) if pw[1] else "")),
                    password_path: args.password,    # what `tunestack verify` authenticates with
                    **args.tls_files},
             secret_files={secret_path, password_path, KEY_FILE},

@@ -14,6 +14,7 @@ class StackSecretsArgs:
     db_password_previous: pulumi.Output[str] | None = None   # tunestack:dbPasswordPrevious: during a rotation
     ha: bool = False      # postgres.replicas: Patroni's users, its REST API and etcd get their own
     queue_ha: bool = False   # redis.queue.replicas: the Sentinels get their own
+    monitoring: bool = False  # tunestack:monitoring on containers: each exporter logs in with its own
 
 
 class StackSecrets(pulumi.ComponentResource):
@@ -42,4 +43,7 @@ class StackSecrets(pulumi.ComponentResource):
         self.ha = {k: password(k, None) for k in ("replication", "rewind", "patroni-api", "etcd-root",
                                                    "etcd-patroni")} if args.ha else {}
         self.redis_sentinel_password = password("redis-sentinel", None) if args.queue_ha else None
+        # postgres_exporter's role, PgBouncer's stats user, Redis' ACL user for redis_exporter.
+        self.monitor = {k: password(f"monitor-{k}", None) for k in ("postgres", "pgbouncer", "redis")} \
+            if args.monitoring else {}
         self.register_outputs({})

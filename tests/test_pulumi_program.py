@@ -15,6 +15,7 @@ from components.mockrun import SECRET_SIG, UNKNOWN, mock_image_id, run_program
 from tests.docker.replay import plain
 from tunestack import stackfile
 from tunestack.errors import StackError
+from tunestack.monitoring.containers import monitoring_containers
 from tunestack.plan import build_plan
 from tunestack.plan.rollout import running
 from tunestack.render import Layout, render_container_bases, render_plan
@@ -29,7 +30,12 @@ COMPONENTS = {"tunestack:index:PostgresServer", "tunestack:index:PgBouncer", "tu
               "tunestack:index:AppServerGroup", "tunestack:index:LoadBalancer", "tunestack:index:PrivateNetwork",
               "tunestack:index:DockerHosts", "tunestack:index:StackSecrets", "tunestack:index:StackImages",
               "tunestack:index:RolloutGuard", "tunestack:index:AppMigration", "tunestack:index:StackCertificates",
-              "tunestack:index:DatabasePassword", "tunestack:index:BackupRepository"}
+              "tunestack:index:DatabasePassword", "tunestack:index:BackupRepository", "tunestack:index:Monitoring"}
+
+
+def app_containers(run):
+    """The app replicas' containers: the children of the AppServerGroup component."""
+    return [c for c in run.of_type(CONTAINER) if c.parent.split("::")[-2].endswith("tunestack:index:AppServerGroup")]
 
 
 def docker_plan(stack):
@@ -50,7 +56,9 @@ def test_resource_graph(stack):
     types = {r.type for r in run.registrations}
     plan = docker_plan(stack)
     remote_backups = "repository server" in plan.backup   # a repository on another host (issue #27)
-    assert COMPONENTS - ({"tunestack:index:BackupRepository"} if not remote_backups else set()) <= types
+    monitored = bool(monitoring_containers(plan))   # a tunestack:monitoring section (dev, prod)
+    assert COMPONENTS - ({"tunestack:index:BackupRepository"} if not remote_backups else set()) \
+        - ({"tunestack:index:Monitoring"} if not monitored else set()) <= types
     for r in run.registrations:
         parent = by_urn.get(r.parent)
         if r.type in COMPONENTS:
@@ -64,7 +72,7 @@ def test_resource_graph(stack):
             for r in running(plan.replicas) for p in range(processes)}
     expected = {f"{stack}-postgres", f"{stack}-pgbouncer", f"{stack}-redis-cache", f"{stack}-redis-queue",
                 f"{stack}-lb"} | {r.name for r in running(plan.replicas)} | jobs \
-        | ({f"{stack}-backup-repo"} if remote_backups else set())
+        | ({f"{stack}-backup-repo"} if remote_backups else set()) | {c.name for c in monitoring_containers(plan)}
     assert containers == expected
     # One Docker provider per machine: the socket locally, ssh://user@address for listed hosts.
     providers = {r.name: r.inputs.get("host") for r in run.of_type("pulumi:providers:docker")}
@@ -274,8 +282,12 @@ def test_preview_lists_the_full_graph_of_prod():
     # CA's key and certificate, and a key, request and certificate for each of the 4 servers, + the
     # app role's password delivered live (component and command), + pgBackRest's repository on the
     # cache host (issue #27: component, volume, container, stanza command, the PostgreSQL image on
-    # that machine, and a key, request and certificate for the repository server and the agent)
-    assert out.startswith("stack prod: 134 resources")
+    # that machine, and a key, request and certificate for the repository server and the agent),
+    # + monitoring (issue #29): its component, a node exporter on each of the 12 machines and the
+    # monitoring image there, the 3 server exporters, Prometheus and Alertmanager with a volume each,
+    # the exporters' 3 RandomPasswords, and a key, request and certificate for each of the 11 node
+    # exporters away from Prometheus: 134 + 1 + 24 + 3 + 4 + 3 + 33
+    assert out.startswith("stack prod: 202 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out
@@ -423,7 +435,7 @@ def test_no_app_replica_changes_before_the_rollout_guard_has_run(stack):
     run = run_program(stack)
     (guard,) = [r for r in run.of_type("command:local:Command") if r.name == f"{stack}-rollout-guard-check"]
     assert guard.plain_inputs["environment"]["LB"] == f"{stack}-lb"
-    apps = [c for c in run.of_type(CONTAINER) if "-app-" in c.name]
+    apps = app_containers(run)
     assert apps and all(guard.urn in run.waits_for(c) for c in apps)
     # the canary config is its trigger: an `up` that changes it runs the guard again
     changed = run_program(stack, extra_config={"tunestack:canaryReplicas": "2",
@@ -451,7 +463,7 @@ def test_migrations_run_once_before_any_app_replica_changes(stack):
     postgres = next(r for r in run.of_type(CONTAINER) if r.name == f"{stack}-postgres")
     guard = next(r for r in run.of_type("command:local:Command") if r.name == f"{stack}-rollout-guard-check")
     assert postgres.urn in run.waits_for(migrate) and guard.urn in run.waits_for(migrate)
-    apps = [c for c in run.of_type(CONTAINER) if "-app-" in c.name]
+    apps = app_containers(run)
     assert apps and all(migrate.urn in run.waits_for(c) for c in apps)
 
 
@@ -506,7 +518,7 @@ def test_a_password_rotation_replaces_no_server_and_switches_before_the_replicas
         ["first-password", "first-password", "second-password"]
     assert SECRET_SIG in json.dumps(switch(after).inputs["stdin"])
     for run in (before, rotating, after):
-        for app in (c for c in run.of_type(CONTAINER) if "-app-" in c.name):
+        for app in app_containers(run):
             assert switch(run).urn in run.waits_for(app), f"{app.name} starts before the servers' password"
     web = next(c for c in rotating.of_type(CONTAINER) if "-app-web-" in c.name)
     jobs = next(c for c in rotating.of_type(CONTAINER) if "-app-jobs-" in c.name)

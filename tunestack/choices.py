@@ -21,7 +21,7 @@ RAILS_VERSIONS = ("6.1", "7.0", "7.1", "7.2", "8.0", "8.1")
 # The oldest Ruby each Rails runs on (Rails guides, "Upgrading Ruby on Rails": 7.2 needs 3.1, 8.0 needs 3.2).
 RAILS_MIN_RUBY = {"6.1": "2.5", "7.0": "2.7", "7.1": "2.7", "7.2": "3.1", "8.0": "3.2", "8.1": "3.2"}
 TRACING_UNITS = ("transactions", "spans")
-IMAGE_KEYS = ("postgres", "pgbouncer", "redis", "app", "canary_app", "haproxy")
+IMAGE_KEYS = ("postgres", "pgbouncer", "redis", "app", "canary_app", "haproxy", "monitoring")
 TARGETS = ("hosts", "docker")
 MAX_LOAD_RATE = 500   # requests/s a rollout's own synthetic load sends at most (`rollout --load`)
 MAX_BAKE_MS = 86_400_000   # a day: a longer bake holds the stack's rollout for days   # services as packages on hosts, or as containers

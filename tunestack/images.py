@@ -15,9 +15,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from .monitoring.containers import monitoring_containers
 from .paths import ROOT
 from .plan.rollout import running
-from .recipes import (ALIASES, BASE, MIRROR, PATRONI, RECIPES, buildable_tags, is_buildable, postgres_recipe,  # noqa: F401
+from .recipes import (ALIASES, BASE, MIRROR, PATRONI, PGBOUNCER_EXPORTER, RECIPES, buildable_tags, is_buildable, postgres_recipe,  # noqa: F401
                       recipes_for)
 from .targets import LOCAL_SOCKET, RUNS_AS, Machine, docker_url  # noqa: F401
 
@@ -48,7 +49,8 @@ def images_by_machine(plan) -> dict[Machine, set[str]]:
     """Which image references each machine runs: PostgreSQL and PgBouncer on the db host, and the
     app image whose migration runs beside them (migration_image); both Redis and HAProxy on the
     cache host; each replica its track's app image; the PostgreSQL image also on the host of a
-    repository server (pgBackRest is in it)."""
+    repository server (pgBackRest is in it); the monitoring image on every machine a monitoring
+    container runs on (a node exporter on each)."""
     spec, images = plan.spec, plan.spec.images
     db, cache = (spec.host_with("db").name, 0), (spec.host_with("cache").name, 0)
     track = {"stable": images.get("app"), "canary": images.get("canary_app")}
@@ -66,7 +68,8 @@ def images_by_machine(plan) -> dict[Machine, set[str]]:
                          *((m, images.get("redis")) for m in queue),
                          *[((r.host, r.machine), track[r.track]) for r in running(plan.replicas)],
                          *([((plan.backup["repository server"].value.host, 0), images.get("postgres"))]
-                           if "repository server" in plan.backup else [])]:
+                           if "repository server" in plan.backup else []),
+                         *(((c.host, c.machine), images.get("monitoring")) for c in monitoring_containers(plan))]:
         if ref:
             needs.setdefault(machine, set()).add(ref)
     return needs
@@ -164,6 +167,8 @@ def build(client, say=print, recipes=None) -> list[str]:
         args = {"BASE": BASE}
         if recipe.tag.startswith("tunestack/postgres:"):
             args.update(PG_MAJOR=recipe.tag.split(":")[1], PATRONI_REQUIREMENT=PATRONI)
+        if recipe.tag.startswith("tunestack/monitoring:"):
+            args.update(PGBOUNCER_EXPORTER=" ".join(PGBOUNCER_EXPORTER))
         with _context(recipe) as context:
             try:
                 client.images.build(path=context, dockerfile=str(ROOT / recipe.dockerfile), tag=recipe.tag,
@@ -196,6 +201,12 @@ def _context(recipe):
             shutil.copy2(ROOT / "images" / "app-common" / "tunestack-migrate", Path(tmp) / "tunestack-migrate")
             yield tmp
         return
+    if recipe.tag.startswith("tunestack/monitoring:"):   # PgBouncer's exporter: from this machine's pip
+        with tempfile.TemporaryDirectory(prefix="tunestack-image-") as tmp:
+            shutil.copytree(ROOT / recipe.context, tmp, dirs_exist_ok=True)
+            _wheels(Path(tmp) / "wheels", PGBOUNCER_EXPORTER, deps=False)
+            yield tmp
+        return
     if not recipe.tag.startswith("tunestack/postgres:"):
         yield str(ROOT / recipe.context)
         return
@@ -225,9 +236,15 @@ def _patroni_wheels(into: Path) -> None:
                          f"CPython 3.11 on Linux x86-64 as the image does (Debian 12); this one runs "
                          f"{platform.python_implementation()} {platform.python_version()} on {sys.platform} "
                          f"{platform.machine()}. Build on a Debian 12 machine (scripts/setup).")
-    res = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--prefer-binary",
-                          "--dest", str(into), PATRONI], capture_output=True, text=True)
-    if res.returncode:
-        raise ImageError(f"downloading {PATRONI} for the PostgreSQL image failed (PyPI unreachable?):\n"
-                         f"{res.stderr.strip()[-1500:]}")
+    _wheels(into, (PATRONI,))
 
+
+def _wheels(into: Path, requirements, deps: bool = True) -> None:
+    """Download `requirements` with this machine's pip (its index, proxy and certificates), so that
+    the image's build installs them with no index at all."""
+    res = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--prefer-binary",
+                          *([] if deps else ["--no-deps"]), "--dest", str(into), *requirements],
+                         capture_output=True, text=True)
+    if res.returncode:
+        raise ImageError(f"downloading {' '.join(requirements)} for an image failed (PyPI unreachable?):\n"
+                         f"{res.stderr.strip()[-1500:]}")

@@ -55,6 +55,8 @@ RECIPES = (
     ImageRecipe("tunestack/pgbouncer:1.18", "images/pgbouncer/Dockerfile", "images/pgbouncer"),
     ImageRecipe("tunestack/redis:7.0", "images/redis/Dockerfile", "images/redis"),
     ImageRecipe("tunestack/haproxy:2.6", "images/haproxy/Dockerfile", "images/haproxy"),
+    # Prometheus 2.42, Alertmanager 0.25 and the exporters from Debian 12; PgBouncer's from PyPI.
+    ImageRecipe("tunestack/monitoring:2.42", "images/monitoring/Dockerfile", "images/monitoring"),
     ImageRecipe("tunestack/refapp:0.1.0", "images/refapp/Dockerfile", "."),
     ImageRecipe("tunestack/refapp-go:0.1.0", "images/refapp-go/Dockerfile", "images/refapp-go", app_build="go"),
     ImageRecipe("tunestack/refapp-node:0.1.0", "images/refapp-node/Dockerfile", "images/refapp-node",

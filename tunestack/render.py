@@ -10,7 +10,9 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .harender import container_patroni_files, node_paths, patroni_files, postgres_proxy_cfg, primary_service
-from .monitoring.config import alertmanager_config, dump, pgbouncer_exporter_config, prometheus_config
+from .monitoring.config import (alertmanager_config, dump, node_exporter_web_config, pgbouncer_exporter_config,
+                                prometheus_config)
+from .monitoring.containers import WEB_CONFIG, monitoring_containers
 from .queuefiles import queue_ha_files
 
 from .paths import TEMPLATES
@@ -220,6 +222,8 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     files["alertmanager.yml"] = dump(plan.stack, "Alertmanager's configuration", alertmanager_config(plan))
     if spec.monitoring.enabled:
         files["pgbouncer-exporter.yml"] = dump(plan.stack, "PgBouncer's exporter", pgbouncer_exporter_config(plan))
+    if any(c.tls for c in monitoring_containers(plan)):
+        files[WEB_CONFIG] = dump(plan.stack, "The node exporters' TLS", node_exporter_web_config())
     return files
 
 
@@ -304,7 +308,8 @@ def render_container_bases(plan: Plan, layout: Layout = Layout()) -> dict[str, s
             stack=plan.stack, at_start={k: s for k, s in plan.pgbouncer.items() if k in PGBOUNCER_AT_START or k in tls},
             db_host=plan.placement["postgres"].reach, db_port=spec.postgres.port, users=plan.pgbouncer_users,
             live=f"{LIVE_DIR}/pgbouncer.ini", auth_file=PGBOUNCER_AUTH_FILE,
-            replica_port=plan.ha["replica port"].value if plan.ha else None),
+            replica_port=plan.ha["replica port"].value if plan.ha else None,
+            monitoring=bool(monitoring_containers(plan))),
         "pgbouncer.live.ini": env.get_template("pgbouncer.live.ini.j2").render(
             stack=plan.stack, settings={k: s for k, s in plan.pgbouncer.items()
                                         if k not in PGBOUNCER_AT_START and k not in tls}),

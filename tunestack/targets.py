@@ -14,7 +14,7 @@ Machine = tuple[str, int]   # (host name in the stack file, which of its `count`
 # The user each image's service runs as. Checks inside a container run as that user: Docker gives
 # root no CAP_SYS_PTRACE, so only the owner may read a process's sockets, limits and environment.
 RUNS_AS = {"postgres": "postgres", "pgbouncer": "postgres", "redis-cache": "redis", "redis-queue": "redis",
-           "lb": "haproxy", "haproxy": "haproxy", "app": "app"}
+           "lb": "haproxy", "haproxy": "haproxy", "app": "app", "monitoring": "prometheus"}
 # The planned service → the container it runs in (the load balancer's container is `lb`).
 CONTAINER_OF = {"postgres": "postgres", "pgbouncer": "pgbouncer", "redis-cache": "redis-cache",
                 "redis-queue": "redis-queue", "haproxy": "lb"}

@@ -84,6 +84,8 @@ def services_on(host_id: str, plan: Plan) -> set[str]:
             return {"web"}
         if service.startswith("app-jobs"):
             return {"jobs"}
+        if service == "monitoring-prometheus":   # the monitoring checks ask its API from inside its container
+            return {"monitoring"}
         return {"haproxy"} if service == "lb" else {service}
     if plan.placement.docker:   # the services run in containers: their checks run there (docker://)
         return set()

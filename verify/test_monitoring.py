@@ -8,7 +8,7 @@ from shlex import quote
 
 import pytest
 
-from tunestack.plan.monitoring import address_of, runs
+from tunestack.plan.monitoring import address_of, api_address, runs
 
 SERVICE = "monitoring"
 FIRST_SCRAPES_S = 30   # a Prometheus just started scrapes every target within one interval or two
@@ -18,7 +18,7 @@ FIRST_SCRAPES_S = 30   # a Prometheus just started scrapes every target within o
 def prometheus(plan):
     if not runs(plan):
         pytest.skip("no tunestack:monitoring section: Prometheus is the team's own")
-    return address_of(plan, "prometheus")
+    return api_address(plan, "prometheus")
 
 
 def api(host, url: str) -> dict:
@@ -46,7 +46,11 @@ def test_prometheus_evaluates_the_plans_rules(host, plan, prometheus, record):
     record(sorted(a["alert"] for a in plan.alerts), sorted(r["name"] for g in groups for r in g["rules"]))
 
 
-def test_alertmanager_is_ready(host, plan, prometheus, record):
+def test_alertmanager_is_ready_where_prometheus_sends_alerts(host, plan, prometheus, record):
+    """Asked at the address Prometheus' configuration names (from its host or container), and
+    Prometheus itself lists it among its active Alertmanagers."""
     address = address_of(plan, "alertmanager")
     out = host.run(f"curl -fsS -m 5 {quote(f'http://{address}/-/ready')}")
     record(0, out.rc)
+    active = api(host, f"http://{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+    record([f"http://{address}/api/v2/alerts"], [a["url"] for a in active])

@@ -65,7 +65,8 @@ if [ "${1:-}" != patroni ]; then
   sock=$(as_postgres mktemp -d)
   as_postgres pg_ctl -D "$PGDATA" -w -t 120 -l "$sock/bootstrap.log" \
     -o "-c config_file=/etc/tunestack/postgresql.conf -c listen_addresses= -c unix_socket_directories=$sock" start >/dev/null
-  as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /usr/local/share/tunestack/bootstrap.sql
+  as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X \
+    -v monitor_connections="${TUNESTACK_MONITOR_CONNECTIONS:-0}" -f /usr/local/share/tunestack/bootstrap.sql
   if [ -f /etc/tunestack/live/roles.sql ]; then
     as_postgres psql -h "$sock" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -X -f /etc/tunestack/live/roles.sql
   fi

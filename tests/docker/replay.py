@@ -2,7 +2,8 @@
 
 It stands in for the engine and its providers in tests only, so that a defect in components/ fails
 a real test: networks, volumes, then each container with its image, command, environment, uploads,
-labels, limits, /dev/shm, ulimits, sysctls, healthcheck, network aliases and published ports, turning healthy
+labels, limits, /dev/shm, ulimits, sysctls, read-only host mounts, PID namespace, healthcheck, network
+aliases and published ports, turning healthy
 before anything that depends on it starts (the provider's `wait`), and each `command.local.Command`
 run as pulumi-command runs it (`/bin/sh -c CREATE` with its stdin and environment; DOCKER_HOST
 pointed at this engine, as the stack's provider would be).
@@ -252,7 +253,9 @@ class Replay:
             shm_size=f"{int(i['shmSize'])}m" if i.get("shmSize") else None,
             restart_policy={"Name": i.get("restart", "no")},
             ulimits=[{"Name": u["name"], "Soft": int(u["soft"]), "Hard": int(u["hard"])} for u in i.get("ulimits", [])],
-            binds={v["volumeName"]: {"bind": v["containerPath"], "mode": "rw"} for v in i.get("volumes", [])},
+            binds={v.get("volumeName") or v["hostPath"]: {"bind": v["containerPath"], "mode": "ro" if v.get("readOnly")
+                                                          else "rw"} for v in i.get("volumes", [])},
+            pid_mode=i.get("pidMode"),
             sysctls=i.get("sysctls") or None,
             extra_hosts={h["host"]: h["ip"] for h in i.get("hosts", [])} or None,
             port_bindings=ports or None, network_mode=networks[0]["name"] if networks else "none")

@@ -1,6 +1,7 @@
 """The dev stack's containers, as the Pulumi program declares them, run for real (issue #11):
 every container turns healthy, the app answers through HAProxy, and the servers report the plan."""
 import json
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -128,7 +129,62 @@ def test_docker_inspect_shows_no_password(dev):
     engine = dev[0]
     passwords = [engine.read("dev-postgres", f"/etc/tunestack/secrets/{u}-password") for u in ("app", "migrator", "postgres")]
     passwords += [engine.read(f"dev-redis-{r}", f"/etc/tunestack/secrets/redis-{r}-password") for r in ("cache", "queue")]
+    passwords += [engine.read("dev-monitoring-postgres-exporter", "/etc/tunestack/secrets/postgres-exporter-password")]
+    passwords += list(json.loads(engine.read("dev-monitoring-redis-exporter",
+                                             "/etc/tunestack/secrets/redis-exporter-passwords.json")).values())
     assert all(len(p) >= 16 for p in passwords)
     for c in engine.client.containers.list():
-        env = "\n".join(c.attrs["Config"]["Env"] or [])
+        env = "\n".join(c.attrs["Config"]["Env"] or []) + "\n" + " ".join(c.attrs["Config"]["Cmd"] or [])
         assert not any(p in env for p in passwords), f"{c.name}: a password in docker inspect"
+
+
+def prometheus_api(plan, path: str) -> dict:
+    from tunestack.plan.monitoring import api_address
+
+    with urllib.request.urlopen(f"http://{api_address(plan, 'prometheus')}{path}", timeout=5) as r:
+        return json.loads(r.read())["data"]
+
+
+def test_prometheus_scrapes_every_target_the_plan_names(dev):
+    """Issue #29 on the real engine: Prometheus (published on the host's address) scrapes every
+    target of the plan and each is up: the node exporter reading the machine's /proc, PostgreSQL and
+    PgBouncer through their exporters' own logins, both Redis through redis_exporter's ACL user,
+    HAProxy's own endpoint, the app replica, Prometheus and Alertmanager."""
+    engine, run, replay, plan = dev
+    planned = {(t.kind, t.name) for t in plan.monitoring["targets"].value}
+
+    def all_up():
+        targets = prometheus_api(plan, "/api/v1/targets?state=active")["activeTargets"]
+        seen = {(t["labels"]["job"], t["labels"]["name"]): t["health"] for t in targets}
+        return seen if set(seen) == planned and set(seen.values()) == {"up"} else None
+
+    seen = wait_until(all_up, 120, "every planned target scraped and up")
+    assert set(seen) == planned
+    # The servers answer their exporters, not only the exporters Prometheus.
+    for query, expected in (("pg_up", 1), ("pgbouncer_up", 1), ("min(redis_up)", 1), ("count(redis_up)", 2)):
+        result = prometheus_api(plan, "/api/v1/query?" + urllib.parse.urlencode({"query": query}))["result"]
+        assert [float(r["value"][1]) for r in result] == [expected], (query, result)
+    # node_exporter reads the machine: its memory, not the container's limit
+    total = prometheus_api(plan, "/api/v1/query?query=node_memory_MemTotal_bytes")["result"]
+    assert float(total[0]["value"][1]) > plan.container("dev", "node-exporter").memory_bytes * 10
+
+
+def test_the_exporters_log_in_with_least_rights_and_run_unprivileged(dev):
+    """postgres_exporter's role: pg_monitor, no superuser, the plan's CONNECTION LIMIT; every
+    monitoring process runs as `prometheus` with its credentials 0600 and its own."""
+    from tunestack.monitoring.containers import monitoring_containers
+    from tunestack.plan.monitoring import MONITOR_CONNECTIONS
+
+    engine, run, replay, plan = dev
+    row = engine.psql("SELECT rolsuper, rolconnlimit, pg_has_role('tunestack_monitor', 'pg_monitor', 'member') "
+                      "FROM pg_roles WHERE rolname = 'tunestack_monitor'")
+    assert row == f"f|{MONITOR_CONNECTIONS}|t"
+    for c in monitoring_containers(plan):
+        container = engine.client.containers.get(c.name)
+        uid = container.exec_run(["id", "-u", "prometheus"]).output.decode().strip()
+        # `docker top` runs ps on the machine, which names uids by its own /etc/passwd: compare numbers
+        users = {p[0] for p in container.top(ps_args="-o uid,pid")["Processes"]}
+        assert users == {uid} and uid != "0", (c.name, users, uid)
+        for secret in c.secrets:
+            out = container.exec_run(["stat", "-c", "%a %U", f"/etc/tunestack/secrets/{secret}"]).output.decode()
+            assert out.strip() == "600 prometheus", (c.name, secret, out)

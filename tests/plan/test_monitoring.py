@@ -60,11 +60,63 @@ def test_extra_targets_count_and_a_given_disk_is_kept():
     assert plan.monitoring["disk"].value == 50 * GIB
 
 
-def test_monitoring_on_containers_is_said_not_to_run_there_yet():
-    s = spec("staging")
-    plan = build_plan(replace(s, monitoring=MonitoringSpec(enabled=True)), target="docker")
-    assert any(w.startswith("tunestack:monitoring: ") and "on containers none is deployed" in w for w in plan.warnings)
-    assert "Prometheus" not in dict(plan.hosts[0].memory_items)   # nothing planned that does not run
+def on(name: str, **changes):
+    s = spec(name)
+    return build_plan(replace(s, monitoring=MonitoringSpec(enabled=True), **changes), target="docker")
+
+
+def test_on_containers_the_exporters_sit_beside_prometheus_and_read_their_servers_over_tls():
+    """staging: db, cache and three app machines. Prometheus, Alertmanager and the three server
+    exporters on the cache host; PostgreSQL and PgBouncer (db host) read at the db host's
+    published address over TLS (verify-full), both Redis (cache host) by their aliases over TLS
+    (rediss://): each exporter is a client as the apps are."""
+    from tunestack.plan.monitoring import docker_exporters
+
+    plan = on("staging")
+    db = plan.spec.host_with("db").address
+    by = {e.program: e for e in docker_exporters(plan) if e.program != "node_exporter"}
+    assert {e.host for e in by.values()} == {"cache"}
+    assert (by["postgres_exporter"].reads, by["postgres_exporter"].reads_tls) == (f"{db}:5432", True)
+    assert (by["pgbouncer_exporter"].reads, by["pgbouncer_exporter"].reads_tls) == (f"{db}:6432", True)
+    redis = [t.target for t in plan.monitoring["targets"].value if t.kind == "redis"]
+    assert redis == ["rediss://staging-redis-cache:6379", "rediss://staging-redis-queue:6380"]
+
+
+def test_a_node_exporter_away_from_prometheus_is_published_and_scraped_over_https_with_its_own_certificate():
+    plan = on("staging")
+    nodes = {t.name: t for t in plan.monitoring["targets"].value if t.kind == "node"}
+    assert set(nodes) == {"db-0", "cache-0", "app-0", "app-1", "app-2"}
+    assert not nodes["cache-0"].tls and nodes["cache-0"].address == "staging-monitoring-node-exporter-cache-0:9100"
+    app1 = plan.spec.app_hosts()[0].addresses[1]
+    assert nodes["app-1"].tls and nodes["app-1"].address == f"{app1}:9100"
+    cert = plan.tls["monitoring-node-exporter-app-1"]
+    assert app1 in cert.ip_addresses   # Prometheus verifies the name it connects to
+    assert "monitoring-node-exporter-cache-0" not in plan.tls
+
+
+def test_the_monitoring_containers_are_in_the_hosts_memory_and_limits():
+    """Each container's memory limit is the item its host's memory budget counts."""
+    plan = on("staging")
+    for host in plan.hosts:
+        items = dict(host.memory_items)
+        limits = {c.service: c.memory_bytes for c in plan.containers[host.name]}
+        assert limits["node-exporter"] == items["node_exporter"]
+        if host.name == "cache":
+            assert limits["prometheus"] == items["Prometheus"] == plan.monitoring["memory"].value
+            assert {"alertmanager", "postgres-exporter", "pgbouncer-exporter", "redis-exporter"} <= set(limits)
+        else:
+            assert "Prometheus" not in items and "postgres-exporter" not in limits
+
+
+def test_monitoring_on_containers_with_standbys_is_said_not_to_run_there_yet():
+    from tunestack.monitoring.containers import monitoring_containers
+
+    from .test_ha import staging_ha
+
+    plan = build_plan(replace(staging_ha(), monitoring=MonitoringSpec(enabled=True)), target="docker")
+    assert any(w.startswith("tunestack:monitoring: on containers with standbys") for w in plan.warnings)
+    assert "Prometheus" not in dict(plan.hosts[1].memory_items)   # nothing planned that does not run
+    assert monitoring_containers(plan) == () and "monitoring" not in plan.spec.missing_images()
 
 
 def test_the_monitoring_servers_are_in_the_hosts_memory_and_the_exporters_login_in_max_connections():

@@ -88,9 +88,18 @@ def _local_docker_hosts(stack: str) -> str:
     from ..plan import plan_stack
     from ..plan.placement import container_name
 
-    placement = plan_stack(stack, target="docker").placement
+    plan = plan_stack(stack, target="docker")
     specs = [container_spec(s, container_name(stack, c)) for s, c in CONTAINER_OF.items()]
-    return ",".join(specs + [f"docker://{RUNS_AS['app']}@{name}" for name in _app_containers(placement)])
+    specs += _prometheus(plan, plan.spec.hosts[0].name, 0)
+    return ",".join(specs + [f"docker://{RUNS_AS['app']}@{name}" for name in _app_containers(plan.placement)])
+
+
+def _prometheus(plan, host: str, index: int) -> list[str]:
+    """The monitoring checks ask Prometheus' API from inside its container, where it runs."""
+    from ..monitoring.containers import monitoring_containers
+
+    return [container_spec("monitoring", c.name) for c in monitoring_containers(plan)
+            if c.service == "prometheus" and (c.host, c.machine) == (host, index)]
 
 
 def _machine_hosts(plan, host, index: int) -> str:
@@ -103,7 +112,7 @@ def _machine_hosts(plan, host, index: int) -> str:
               if plan.placement[s].host.name == host.name and index == 0]
     specs += [container_spec("app", r.name) for r in running(plan.replicas)
               if r.host == host.name and r.machine == index]
-    return ",".join(specs)
+    return ",".join(specs + _prometheus(plan, host.name, index))
 
 
 class Runs:

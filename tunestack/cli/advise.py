@@ -85,13 +85,13 @@ def from_prometheus(args, plan, now: dict) -> tuple[dict, str] | None:
     from ..advise.collect import applied_at
     from ..advise.history import baseline_from
     from ..advise.rules import MIN_WINDOW_S
-    from ..plan.monitoring import address_of, runs
+    from ..plan.monitoring import api_address, runs
     from ..targets import is_local_stack
 
     if not (runs(plan) and is_local_stack(plan.spec) and args.target == "hosts"):
         return None
     since = flag_value("--since", args.since or "24h", parse_seconds)
-    prometheus = address_of(plan, "prometheus")
+    prometheus = api_address(plan, "prometheus")
     found = baseline_from(prometheus, now["at"], since, applied_at(args.stack),
                           plan.monitoring["scrape_interval"].value / 1000)
     if found is None or now["at"] - found[1].start < MIN_WINDOW_S:

@@ -12,19 +12,14 @@ Binaries from Debian's packages (tunestack/local/packages.py MONITORING_BINARIES
 exporter (scripts/setup installs it)."""
 from __future__ import annotations
 
-import hashlib
-import json
-
-from ..plan.monitoring import MONITOR_ROLE, address_of, runs as enabled
+from ..monitoring import servers
+from ..monitoring.servers import PGBOUNCER_PGPASS, POSTGRES_PASSWORD_FILE, REDIS_PASSWORDS
+from ..plan.monitoring import api_address, runs as enabled
 from ..recipes import PGBOUNCER_EXPORTER_VENV
 from ..servers import which
 from .folders import StateFolders
 
 PROGRAMS = ("node-exporter", "postgres-exporter", "pgbouncer-exporter", "redis-exporter", "alertmanager", "prometheus")
-REDIS_USER = "tunestack-monitor"   # Redis ACL user names may hold a dash; the SQL role's may not unquoted
-POSTGRES_PASSWORD_FILE = "postgres-exporter-password"
-PGBOUNCER_PGPASS = "pgbouncer-exporter.pgpass"
-REDIS_PASSWORDS = "redis-exporter-passwords.json"
 
 
 def monitoring_programs(plan) -> tuple[str, ...]:
@@ -38,61 +33,38 @@ def program_ports(plan) -> dict[str, int]:
     return {name.replace("_", "-"): port for name, port in plan.spec.monitoring.ports}
 
 
-def redis_uris(plan) -> list[str]:
-    return [t.target for t in plan.monitoring["targets"].value if t.kind == "redis"]
-
-
-def pgpass_field(text: str) -> str:
-    """libpq's password file: `:` and `\\` escaped with a backslash (PostgreSQL docs, 34.16)."""
-    return text.replace("\\", "\\\\").replace(":", "\\:")
-
-
-def redis_password_hash(password: str) -> str:
-    """Redis ACL's `#<hash>` form: the SHA-256 of the password, hex (Redis docs, ACL rules)."""
-    return hashlib.sha256(password.encode()).hexdigest()
-
-
 def exporter_secret_files(plan, pw: dict[str, str]) -> dict[str, str]:
     """The exporters' own credentials, for the service user's secret folder."""
     if not enabled(plan):
         return {}
-    bouncer = plan.pgbouncer["listen_port"].value
-    return {POSTGRES_PASSWORD_FILE: pw["monitor-postgres"],
-            PGBOUNCER_PGPASS: f"127.0.0.1:{bouncer}:pgbouncer:{MONITOR_ROLE}:{pgpass_field(pw['monitor-pgbouncer'])}\n",
-            REDIS_PASSWORDS: json.dumps({uri: pw["monitor-redis"] for uri in redis_uris(plan)})}
+    return servers.secret_files(plan, pw, f"127.0.0.1:{plan.pgbouncer['listen_port'].value}")
 
 
 def programs(plan, folders: StateFolders, program_env) -> list[dict]:
     """The supervisord programs; each listens on loopback at its planned port."""
     if not enabled(plan):
         return []
-    etc, data, secrets, user = folders.etc, folders.data, folders.service_secrets, folders.user
-    port, m = program_ports(plan), plan.monitoring
-    hours = max(2, m["retention"].value // 3_600_000)
+    port = program_ports(plan)
+    paths = servers.Paths(str(folders.etc), str(folders.data), str(folders.service_secrets))
 
-    def program(name: str, command: str, env: dict[str, str] | None = None) -> dict:
-        return dict(name=name, user=user, startsecs=1, stopsignal="TERM", command=command,
+    def at(name: str) -> str:
+        return f"127.0.0.1:{port[name]}"
+
+    def program(name: str, argv: list[str], env: dict[str, str] | None = None) -> dict:
+        return dict(name=name, user=folders.user, startsecs=1, stopsignal="TERM", command=" ".join(argv),
                     environment=program_env({}, env or {}))
     return [
-        program("node-exporter", f"{which('prometheus-node-exporter')} --web.listen-address=127.0.0.1:"
-                f"{port['node-exporter']} --collector.textfile.directory={folders.metrics}"),
-        program("postgres-exporter", f"{which('prometheus-postgres-exporter')} --web.listen-address=127.0.0.1:"
-                f"{port['postgres-exporter']} --extend.query-path={etc}/postgres-exporter-queries.yml",
-                {"DATA_SOURCE_URI": f"127.0.0.1:{plan.postgres['port'].value}/app?sslmode=disable",
-                 "DATA_SOURCE_USER": MONITOR_ROLE, "DATA_SOURCE_PASS_FILE": str(secrets / POSTGRES_PASSWORD_FILE)}),
-        program("pgbouncer-exporter", f"{PGBOUNCER_EXPORTER_VENV}/bin/pgbouncer-exporter --config "
-                f"{etc}/pgbouncer-exporter.yml", {"PGPASSFILE": str(secrets / PGBOUNCER_PGPASS)}),
-        program("redis-exporter", f"{which('prometheus-redis-exporter')} --web.listen-address=127.0.0.1:"
-                f"{port['redis-exporter']} --redis.addr= --redis.user={REDIS_USER} "
-                f"--redis.password-file={secrets / REDIS_PASSWORDS}"),
-        program("alertmanager", f"{which('prometheus-alertmanager')} --config.file={etc}/alertmanager.yml "
-                f"--storage.path={data}/alertmanager --web.listen-address=127.0.0.1:{port['alertmanager']} "
-                "--cluster.listen-address="),   # empty: no gossip port, one Alertmanager
-        program("prometheus", f"{which('prometheus')} --config.file={etc}/prometheus.yml "
-                f"--storage.tsdb.path={data}/prometheus --storage.tsdb.retention.time={hours}h "
-                f"--storage.tsdb.retention.size={m['disk'].value // (1024 * 1024)}MB "
-                f"--rules.alert.resend-delay={m['alert_resend_delay'].text} "
-                f"--web.listen-address=127.0.0.1:{port['prometheus']}"),
+        program("node-exporter", servers.node_exporter(which("prometheus-node-exporter"), at("node-exporter"),
+                                                       textfiles=str(folders.metrics))),
+        program("postgres-exporter", servers.postgres_exporter(which("prometheus-postgres-exporter"), paths,
+                                                               at("postgres-exporter")),
+                servers.postgres_exporter_env(f"127.0.0.1:{plan.postgres['port'].value}", False, paths)),
+        program("pgbouncer-exporter", servers.pgbouncer_exporter(PGBOUNCER_EXPORTER_VENV, paths),
+                servers.pgbouncer_exporter_env(paths)),
+        program("redis-exporter", servers.redis_exporter(which("prometheus-redis-exporter"), paths,
+                                                         at("redis-exporter"))),
+        program("alertmanager", servers.alertmanager(which("prometheus-alertmanager"), paths, at("alertmanager"))),
+        program("prometheus", servers.prometheus(plan, which("prometheus"), paths, at("prometheus"))),
     ]
 
 
@@ -124,7 +96,7 @@ def wait_first_scrapes(plan) -> None:
 
     if not enabled(plan):
         return
-    prometheus = Prometheus(address_of(plan, "prometheus"))
+    prometheus = Prometheus(api_address(plan, "prometheus"))
 
     def scraped() -> bool:
         try:

@@ -50,7 +50,8 @@ class Passwords:
 def secret_files(pw: dict[str, str], plan=None) -> dict[str, dict[str, str]]:
     """Secret files by folder: root's (read by verify) and the service user's (read by servers);
     with `plan`'s monitoring on, the exporters' logins too."""
-    from .monitoring import enabled, exporter_secret_files, redis_password_hash
+    from ..monitoring.servers import redis_password_hash
+    from .monitoring import enabled, exporter_secret_files
 
     monitor = plan is not None and enabled(plan)
     redis_monitor = {"monitor_hash": redis_password_hash(pw["monitor-redis"])} if monitor else {}

@@ -10,7 +10,8 @@ from collections import defaultdict
 
 import yaml
 
-from ..plan.monitoring import MONITOR_ROLE, address_of
+from ..plan.monitoring import MONITOR_ROLE, address_of, docker_exporters
+from ..plan.tls import CA_FILE, CERT_FILE, KEY_FILE, verified
 
 RULES_FILE = "alerts.yml"        # beside prometheus.yml: Prometheus resolves it against the config's folder
 # At the 15s default interval these give Alertmanager's own defaults (30s, 5m): a notification waits
@@ -27,8 +28,13 @@ def _seconds(ms: int) -> str:
 def _job(kind: str, targets) -> dict:
     first = targets[0]
     job = {"job_name": kind, "metrics_path": first.path,
-           "static_configs": [{"targets": [t.target or t.address], "labels": {"name": t.name, **dict(t.labels)}}
+           "static_configs": [{"targets": [t.target or t.address],
+                               "labels": {"name": t.name, **dict(t.labels),
+                                          # per target: a node exporter on another host answers HTTPS only
+                                          **({"__scheme__": "https"} if t.tls else {})}}
                               for t in targets]}
+    if any(t.tls for t in targets):   # verified against the stack's CA, by the name in the target's address
+        job["tls_config"] = {"ca_file": CA_FILE}
     if first.target:   # redis_exporter's multi-target mode: the Redis is a parameter, the exporter the address
         job["relabel_configs"] = [
             {"source_labels": ["__address__"], "target_label": "__param_target"},
@@ -72,11 +78,20 @@ def pgbouncer_exporter_config(plan) -> dict:
     """spreaker/prometheus-pgbouncer-exporter's file: where it listens and the PgBouncer it reads, as
     the stats user; libpq finds the password in PGPASSFILE, so none is written here."""
     port = plan.spec.monitoring.port("pgbouncer_exporter")
-    at = address_of(plan, "pgbouncer")
-    bouncer = plan.placement["pgbouncer"].reach
-    return {"exporter_host": at.rsplit(":", 1)[0], "exporter_port": port,
-            "pgbouncers": [{"dsn": f"postgresql://{MONITOR_ROLE}@{bouncer}:{plan.pgbouncer['listen_port'].value}"
-                                   "/pgbouncer", "connect_timeout": 5}]}
+    if plan.placement.docker:   # in its container, beside Prometheus: every interface of the container
+        exporter = next(e for e in docker_exporters(plan) if e.program == "pgbouncer_exporter")
+        listen, dsn = "0.0.0.0", f"postgresql://{MONITOR_ROLE}@{exporter.reads}/pgbouncer"
+        dsn = verified(dsn) if exporter.reads_tls else dsn
+    else:
+        listen = address_of(plan, "pgbouncer").rsplit(":", 1)[0]
+        dsn = f"postgresql://{MONITOR_ROLE}@{plan.placement['pgbouncer'].reach}:{plan.pgbouncer['listen_port'].value}" \
+              "/pgbouncer"
+    return {"exporter_host": listen, "exporter_port": port, "pgbouncers": [{"dsn": dsn, "connect_timeout": 5}]}
+
+
+def node_exporter_web_config() -> dict:
+    """exporter-toolkit's web config: HTTPS only, with the exporter's certificate (plan.tls)."""
+    return {"tls_server_config": {"cert_file": CERT_FILE, "key_file": KEY_FILE}}
 
 
 def dump(stack: str, what: str, config: dict) -> str:

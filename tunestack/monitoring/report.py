@@ -2,7 +2,7 @@
 and the alerts firing or pending, from the stack's own Prometheus."""
 from __future__ import annotations
 
-from ..plan.monitoring import address_of, runs
+from ..plan.monitoring import api_address, runs
 from .api import MonitoringUnreachable, Prometheus
 
 
@@ -15,7 +15,7 @@ def monitoring_report(plan) -> dict | None:
     """None where the stack runs no monitoring; `unreachable` where its Prometheus does not answer."""
     if not runs(plan):
         return None
-    address = address_of(plan, "prometheus")
+    address = api_address(plan, "prometheus")
     prometheus = Prometheus(address)
     try:
         targets, alerts = prometheus.targets(), prometheus.alerts()

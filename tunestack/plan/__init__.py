@@ -35,7 +35,7 @@ from .rollout import beside, canary_env_conflicts, fixed_split, place_replicas, 
 from .sampling import plan_sampling
 from .backup import with_backup
 from .ha import connection_floor, ha_memory_items, ha_shares, with_ha
-from .monitoring import MONITOR_CONNECTIONS, with_monitoring
+from .monitoring import MONITOR_CONNECTIONS, monitoring_cpus, with_monitoring
 from .queueha import queue_ha_extra_memory, queue_ha_shares, with_queue_ha
 from .tls import with_tls
 from .timeouts import chain_budget, connect_timeout, queue_wait_timeout, timeout_chain
@@ -64,7 +64,8 @@ def _size_hosts(spec: StackSpec, target: str) -> _Hosts:
     if short:  # nothing can be planned on a host whose memory is spoken for
         raise BudgetError(spec.name, short, spec.path)
     cpus = {h.name: cpu_shares(h, tuple(r.role for r in redis_specs), app.jobs.processes, app.framework,
-                               runs_pgbouncer(spec, h, where.docker)) for h in spec.hosts}
+                               runs_pgbouncer(spec, h, where.docker), monitoring_cpus(spec, h, where.docker))
+            for h in spec.hosts}
     # In containers, per-core rules see the container's CPU limit, not the host's cores.
     capped = where.docker
     sizings = {h.name: size_app(app, h, shares[h.name]["app"], cpus[h.name]["web"] if capped else None)

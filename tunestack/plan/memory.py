@@ -97,15 +97,17 @@ def job_cpus(app_cpus: float, processes: int, framework: str) -> float:
 
 
 def cpu_shares(host: HostSpec, redis_roles: tuple[str, ...], job_processes: int,
-               framework: str = "python", pgbouncer: bool | None = None) -> dict[str, float]:
+               framework: str = "python", pgbouncer: bool | None = None,
+               helpers: dict[str, float] | None = None) -> dict[str, float]:
     """The CPUs each container on `host` may use (Docker's `cpus`), decided before any worker count:
     where a limit caps a service, its workers, pools and parallelism are sized from it.
 
     Single-threaded helpers (PgBouncer, each Redis, HAProxy) get an eighth of the host, at most a
     core; PostgreSQL and the app split the rest evenly when they share a host; job processes take a
-    quarter core each (Sidekiq a whole one), at most half of the app's part; web gets the remainder."""
+    quarter core each (Sidekiq a whole one), at most half of the app's part; web gets the remainder.
+    `helpers`: fixed slices of other containers on the host (the monitoring ones), set aside first."""
     small = min(1.0, host.cpus / 8)
-    shares: dict[str, float] = {}
+    shares: dict[str, float] = dict(helpers or {})
     if _runs_pgbouncer(host, pgbouncer):
         shares["pgbouncer"] = small
     if "cache" in host.roles:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..errors import Problem, StackError
 from ..units import KIB, MIB, format_bytes_human
 from .alerts import METRICS_PATH
+from .placement import container_name
 from .rollout import running
 from .setting import Setting, policy
 
@@ -59,6 +60,21 @@ class ScrapeTarget:
     path: str = "/metrics"
     target: str = ""   # redis_exporter's multi-target mode: the Redis it reads (its ?target=)
     labels: tuple[tuple[str, str], ...] = ()   # added to every series (role for Redis, track for the app)
+    tls: bool = False  # scraped over HTTPS, verified against the stack's CA (a node exporter on another host)
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """One exporter container of a stack on Docker: its program, where it runs and listens, and the
+    server it reads (host:port as its client connects, and whether over TLS)."""
+    program: str       # node_exporter | postgres_exporter | pgbouncer_exporter | redis_exporter
+    container: str     # its name, and its alias on its host's private network
+    host: str
+    machine: int
+    port: int
+    reads: str = ""    # host:port of its server (empty: the node exporter reads its host)
+    reads_tls: bool = False
+    publish: str | None = None   # the host address it is published on (scraped from another host: TLS)
 
 
 def host_address(host, machine: int = 0) -> str:
@@ -71,34 +87,82 @@ def monitoring_host(spec):
     return spec.host_with("cache")
 
 
-def exporter_hosts(spec) -> dict[str, object]:
-    """Each exporter's host: beside the server it reads."""
+def exporter_hosts(spec, docker: bool = False) -> dict[str, object]:
+    """Each exporter's host: on hosts, beside the server it reads (over loopback). On Docker, beside
+    Prometheus: each reads its server as any client does (over TLS where that server is published
+    for other hosts), and only the node exporters are scraped across hosts."""
+    if docker:
+        return dict.fromkeys(("postgres_exporter", "pgbouncer_exporter", "redis_exporter"), monitoring_host(spec))
     return {"postgres_exporter": spec.host_with("db"), "pgbouncer_exporter": spec.host_with("db"),
             "redis_exporter": spec.host_with("cache")}
 
 
+def reach_from_monitoring(plan, service: str) -> str:
+    """How a client beside Prometheus reaches `service`: its alias on the same host's private
+    network, else the address its host publishes it on."""
+    spot = plan.placement[service]
+    if spot.host.name == monitoring_host(plan.spec).name:
+        return container_name(plan.stack, service)
+    return spot.publish or spot.reach
+
+
+def monitoring_name(stack: str, server: str) -> str:
+    """A monitoring container's name and alias on Docker: <stack>-monitoring-<server>."""
+    return container_name(stack, f"monitoring-{server}")
+
+
+def docker_exporters(plan) -> tuple[Exporter, ...]:
+    """The exporter containers of a stack on Docker: a node exporter on every machine (published,
+    with TLS, on the machines away from Prometheus), and the three server exporters beside it."""
+    spec, port = plan.spec, plan.spec.monitoring.port
+    home = monitoring_host(spec).name
+    out = []
+    for h in spec.hosts:
+        for i in range(h.count):
+            away = (h.name, i) != (home, 0)
+            out.append(Exporter("node_exporter", monitoring_name(plan.stack, f"node-exporter-{h.name}-{i}"), h.name, i,
+                                port("node_exporter"), publish=host_address(h, i) if away else None))
+    tls = plan.tls
+    for program, service, server_port in (
+            ("postgres_exporter", "postgres", plan.spec.postgres.port),
+            ("pgbouncer_exporter", "pgbouncer", plan.pgbouncer["listen_port"].value),
+            ("redis_exporter", "redis-cache", 0)):   # redis_exporter reads both Redis: its targets say which
+        reads = f"{reach_from_monitoring(plan, service)}:{server_port}" if server_port else ""
+        out.append(Exporter(program, monitoring_name(plan.stack, program.replace("_", "-")), home, 0, port(program),
+                            reads, reads_tls=service in tls))
+    return tuple(out)
+
+
 def _redis_targets(plan, at: str) -> list[ScrapeTarget]:
-    """Both Redis through one redis_exporter in multi-target mode (GET /scrape?target=redis://…)."""
+    """Both Redis through one redis_exporter in multi-target mode (GET /scrape?target=redis://…);
+    on Docker as the exporter beside Prometheus reaches each, rediss:// where Redis serves TLS."""
     queue = plan.queue_ha["nodes"].value if plan.queue_ha else ()
-    cache = plan.placement["redis-cache"]
     cache_role, queue_role = (("role", "cache"),), (("role", "queue"),)
-    out = [ScrapeTarget("redis", "redis-cache", at, "/scrape",
-                        f"redis://{cache.reach}:{plan.spec.redis_cache.port}", cache_role)]
+
+    def uri(service: str, port: int) -> str:
+        if not plan.placement.docker:
+            return f"redis://{plan.placement[service].reach}:{port}"
+        return f"{'rediss' if service in plan.tls else 'redis'}://{reach_from_monitoring(plan, service)}:{port}"
+    out = [ScrapeTarget("redis", "redis-cache", at, "/scrape", uri("redis-cache", plan.spec.redis_cache.port), cache_role)]
     out += [ScrapeTarget("redis", n.name, at, "/scrape", f"redis://{n.address}:{n.port}", queue_role)
             for n in queue] or \
-        [ScrapeTarget("redis", "redis-queue", at, "/scrape",
-                      f"redis://{plan.placement['redis-queue'].reach}:{plan.spec.redis_queue.port}", queue_role)]
+        [ScrapeTarget("redis", "redis-queue", at, "/scrape", uri("redis-queue", plan.spec.redis_queue.port), queue_role)]
     return out
 
 
-def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
-    """Everything the stack's Prometheus scrapes: each machine's node exporter, PostgreSQL (each node
-    with standbys, and each Patroni), PgBouncer, both Redis (each queue node and Sentinel), HAProxy,
-    every app replica, etcd, Prometheus and Alertmanager themselves, and the stack file's extra ones."""
+def _exporter_targets(plan) -> list[ScrapeTarget]:
+    """The node exporters and the server exporters: on hosts beside their servers, on Docker the
+    containers docker_exporters places."""
     spec, port = plan.spec, plan.spec.monitoring.port
-    at = {name: f"{host_address(h)}:{port(name)}" for name, h in exporter_hosts(spec).items()}
-    out = [ScrapeTarget("node", f"{h.name}-{i}", f"{host_address(h, i)}:{port('node_exporter')}")
-           for h in spec.hosts for i in range(h.count)]
+    if plan.placement.docker:
+        exporters = docker_exporters(plan)
+        at = {e.program: f"{e.container}:{e.port}" for e in exporters}
+        out = [ScrapeTarget("node", f"{e.host}-{e.machine}", f"{e.publish or e.container}:{e.port}", tls=bool(e.publish))
+               for e in exporters if e.program == "node_exporter"]
+    else:
+        at = {name: f"{host_address(h)}:{port(name)}" for name, h in exporter_hosts(spec).items()}
+        out = [ScrapeTarget("node", f"{h.name}-{i}", f"{host_address(h, i)}:{port('node_exporter')}")
+               for h in spec.hosts for i in range(h.count)]
     nodes = plan.ha["nodes"].value if plan.ha else ()
     out += [ScrapeTarget("postgres", n.name, f"{n.address}:{port('postgres_exporter')}") for n in nodes] or \
         [ScrapeTarget("postgres", "postgres", at["postgres_exporter"])]
@@ -106,16 +170,25 @@ def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
     out += [ScrapeTarget("etcd", m.name, f"{m.address}:{m.client_port}") for m in (plan.ha["etcd members"].value
                                                                                   if plan.ha else ())]
     out += [ScrapeTarget("pgbouncer", "pgbouncer", at["pgbouncer_exporter"])]
-    out += _redis_targets(plan, at["redis_exporter"])
+    return out + _redis_targets(plan, at["redis_exporter"])
+
+
+def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
+    """Everything the stack's Prometheus scrapes: each machine's node exporter, PostgreSQL (each node
+    with standbys, and each Patroni), PgBouncer, both Redis (each queue node and Sentinel), HAProxy,
+    every app replica, etcd, Prometheus and Alertmanager themselves, and the stack file's extra ones.
+    On Docker, servers on Prometheus' host by their aliases, the others at their published addresses."""
+    spec, port, docker = plan.spec, plan.spec.monitoring.port, plan.placement.docker
+    out = _exporter_targets(plan)
     out += [ScrapeTarget("sentinel", s.name, s.endpoint) for s in (plan.queue_ha["sentinels"].value
                                                                    if plan.queue_ha else ())]
-    out += [ScrapeTarget("haproxy", "haproxy", f"{plan.placement['haproxy'].reach}:{plan.loadbalancer['port'].value}",
-                         METRICS_PATH)]
+    lb = container_name(plan.stack, "lb") if docker else plan.placement["haproxy"].reach
+    out += [ScrapeTarget("haproxy", "haproxy", f"{lb}:{plan.loadbalancer['port'].value}", METRICS_PATH)]
     out += [ScrapeTarget("app", r.name, f"{r.address}:{r.port}", METRICS_PATH, labels=(("track", r.track),))
             for r in running(plan.replicas)]
     home = host_address(monitoring_host(spec))
-    out += [ScrapeTarget("prometheus", "prometheus", f"{home}:{port('prometheus')}"),
-            ScrapeTarget("alertmanager", "alertmanager", f"{home}:{port('alertmanager')}")]
+    at = {k: monitoring_name(plan.stack, k) if docker else home for k in ("prometheus", "alertmanager")}
+    out += [ScrapeTarget(k, k, f"{at[k]}:{port(k)}") for k in ("prometheus", "alertmanager")]
     out += [ScrapeTarget("other", t, t) for t in spec.monitoring.targets]
     return tuple(out)
 
@@ -128,6 +201,12 @@ def runs(plan) -> bool:
 def address_of(plan, kind: str) -> str:
     """Where the first target of `kind` (prometheus, alertmanager, pgbouncer, …) is scraped."""
     return next(t.address for t in plan.monitoring["targets"].value if t.kind == kind)
+
+
+def api_address(plan, kind: str) -> str:
+    """Where an operator's tools (status, verify, advise, the rollout gates) reach Prometheus or
+    Alertmanager: the monitoring host's address (on Docker, where the port is published)."""
+    return f"{plan.monitoring['host address'].value}:{plan.spec.monitoring.port(kind)}"
 
 
 def disk_needed(series: int, interval_ms: int, retention_ms: int) -> int:
@@ -196,20 +275,69 @@ def monitoring_settings(plan) -> dict[str, Setting]:
 
 
 
-def memory_items(spec, prometheus_bytes: int) -> dict[str, list[tuple[str, int]]]:
+def memory_items(spec, prometheus_bytes: int, docker: bool = False) -> dict[str, list[tuple[str, int]]]:
     """What the monitoring servers add to each host's memory budget: a node exporter on every host,
-    each exporter beside its server, Prometheus and Alertmanager on the monitoring host."""
+    each exporter where exporter_hosts puts it, Prometheus and Alertmanager on the monitoring host."""
     out: dict[str, list[tuple[str, int]]] = {h.name: [("node_exporter", EXPORTER_MEMORY["node_exporter"])]
                                             for h in spec.hosts}
-    for name, host in exporter_hosts(spec).items():
+    for name, host in exporter_hosts(spec, docker).items():
         out[host.name].append((name, EXPORTER_MEMORY[name]))
     out[monitoring_host(spec).name] += [("Prometheus", prometheus_bytes), ("Alertmanager", ALERTMANAGER_MEMORY)]
     return out
 
 
+MONITORING_CONTAINERS = {"prometheus": "Prometheus", "alertmanager": "Alertmanager"}
+
+
+EXPORTER_CPUS = 0.1   # an exporter or Alertmanager: a scrape or a notification now and then
+
+
+def on_containers(spec, docker: bool) -> bool:
+    """Monitoring runs in containers of its own: on Docker, so far without standbys."""
+    return docker and spec.monitoring.enabled and not (spec.ha.enabled or spec.queue_ha.enabled)
+
+
+def monitoring_cpus(spec, host, docker: bool) -> dict[str, float]:
+    """The monitoring containers' CPUs on `host`, set aside before PostgreSQL and the app split the
+    rest (memory.cpu_shares): a tenth of a core for each exporter and Alertmanager; Prometheus (rule
+    evaluation, compaction) a sixteenth of its host, a quarter core at least and a core at most."""
+    if not on_containers(spec, docker):
+        return {}
+    out = {"node-exporter": EXPORTER_CPUS}
+    if host.name == monitoring_host(spec).name:
+        out |= dict.fromkeys(("postgres-exporter", "pgbouncer-exporter", "redis-exporter", "alertmanager"),
+                             EXPORTER_CPUS)
+        out["prometheus"] = min(1.0, max(0.25, host.cpus / 16))
+    return out
+
+
+def monitoring_limits(plan, memory: dict[str, list[tuple[str, int]]]) -> dict[str, list]:
+    """The monitoring containers' limits on each host: memory as budgeted, CPUs as set aside."""
+    from .memory import ContainerLimit
+
+    out: dict[str, list] = {}
+    for host in plan.spec.hosts:
+        cpus = monitoring_cpus(plan.spec, host, True)
+        out[host.name] = [ContainerLimit(name.lower().replace("_", "-"), size, cpus[name.lower().replace("_", "-")],
+                                         "the monitoring server's budgeted memory, and the CPUs set aside for it "
+                                         "before PostgreSQL and the app split the host")
+                          for name, size in memory.get(host.name, [])]
+    return out
+
+
+def node_exporter_tls(plan) -> dict:
+    """A certificate for each node exporter Prometheus scrapes from another host (HTTPS: the
+    exporter-toolkit web config), with the names Prometheus connects to."""
+    from .tls import ServerTls
+
+    short = {e: e.container.removeprefix(f"{plan.stack}-") for e in docker_exporters(plan) if e.publish}
+    return {name: ServerTls(name, (e.container, "localhost"), ("127.0.0.1", e.publish)) for e, name in short.items()}
+
+
 def with_monitoring(plan):
     """The plan with section `monitoring` (Prometheus' targets, series, memory and disk); where the
-    stack file turns monitoring on, its servers in the hosts' memory budgets."""
+    stack file turns monitoring on, its servers in the hosts' memory budgets, and on Docker their
+    containers' limits and the node exporters' certificates."""
     from dataclasses import replace
 
     from .budgets import memory_budget
@@ -217,13 +345,19 @@ def with_monitoring(plan):
     settings = monitoring_settings(plan)
     if not plan.spec.monitoring.enabled:
         return replace(plan, monitoring=settings)
-    if plan.placement.docker:   # said plainly rather than planned as if it ran
+    docker = plan.placement.docker
+    if docker and not on_containers(plan.spec, docker):   # said plainly rather than planned as if it ran
         return replace(plan, monitoring=settings, warnings=plan.warnings + [
-            "tunestack:monitoring: Prometheus, Alertmanager and the exporters run with the local stack "
-            "(supervisord) only so far; on containers none is deployed, and alerts.yml and prometheus.yml are "
-            "rendered for a Prometheus of your own"])
-    extra = memory_items(plan.spec, settings["memory"].value)
+            "tunestack:monitoring: on containers with standbys (postgres.replicas, redis.queue.replicas) no "
+            "monitoring is deployed yet (the exporter per node, Patroni's, etcd's and Sentinel's targets); "
+            "alerts.yml and prometheus.yml are rendered for a Prometheus of your own"])
+    extra = memory_items(plan.spec, settings["memory"].value, docker)
     hosts = [replace(h, memory_items=h.memory_items + extra.get(h.name, [])) for h in plan.hosts]
     recounted = {f"memory on {h.name}": memory_budget(h.name, h.memory_items, h.memory_bytes) for h in hosts}
     budgets = [recounted.get(b.name, b) for b in plan.budgets]
-    return replace(plan, monitoring=settings, hosts=hosts, budgets=budgets)
+    if not docker:
+        return replace(plan, monitoring=settings, hosts=hosts, budgets=budgets)
+    limits = monitoring_limits(plan, extra)
+    return replace(plan, monitoring=settings, hosts=hosts, budgets=budgets,
+                   containers={h: [*c, *limits.get(h, [])] for h, c in plan.containers.items()},
+                   tls={**plan.tls, **node_exporter_tls(plan)})

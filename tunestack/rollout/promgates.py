@@ -49,11 +49,11 @@ def _value(rows: list[tuple[dict, float]]) -> float | None:
 
 def prometheus_gates(plan) -> "PrometheusGateSource | None":
     """The stack's own Prometheus as the gates' source, where tunestack:monitoring runs one."""
-    from ..plan.monitoring import address_of, runs
+    from ..plan.monitoring import api_address, runs
 
     if not runs(plan):
         return None
-    return PrometheusGateSource(Prometheus(address_of(plan, "prometheus")), plan.monitoring["scrape_interval"].value / 1000)
+    return PrometheusGateSource(Prometheus(api_address(plan, "prometheus")), plan.monitoring["scrape_interval"].value / 1000)
 
 
 class PrometheusGateSource:

@@ -280,6 +280,8 @@ class StackSpec:
         needed = ["postgres", "pgbouncer", "redis", "haproxy", "app"]
         if self.rollout.canary_weight:
             needed.append("canary_app")
+        if self.monitoring.enabled and not (self.ha.enabled or self.queue_ha.enabled):
+            needed.append("monitoring")   # Prometheus, Alertmanager and the exporters (plan/monitoring.py)
         return [k for k in needed if not self.images.get(k)]
 
     def host_with(self, role: str) -> HostSpec:
