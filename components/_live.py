@@ -16,7 +16,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-LIVE_DIR = "/etc/tunestack/live"
+from tunestack.paths import LIVE_DIR  # noqa: F401  (components import it from here)
 
 
 def live_volume(parent: pulumi.ComponentResource, provider: docker.Provider, name: str) -> docker.Volume:

@@ -1,6 +1,7 @@
 """Monitoring: Prometheus, Alertmanager and the exporters of a stack on Docker, one server per
 container, as tunestack/monitoring/containers.py lays them out from the plan (which, where, with
-which files, secrets, ports and probe). The exporters' credentials are secret uploads, 0600 and
+which files, secrets, ports and probe). Prometheus' targets and rules and Alertmanager's receiver
+arrive live (components/_live.py): a plan change reloads them and replaces no container. The exporters' credentials are secret uploads, 0600 and
 the `prometheus` user's (the image's entrypoint); none is in a command line or an environment
 variable. Prometheus' and Alertmanager's data volumes are not protected: losing them loses
 history and silences, never a user's data."""
@@ -15,6 +16,7 @@ from tunestack.plan.memory import ContainerLimit
 from tunestack.plan.tls import KEY_FILE
 
 from ._container import ContainerSpec, Publish, data_volume, service_container
+from ._live import LIVE_DIR, live_files, live_volume
 from .cluster import Machine
 
 
@@ -32,7 +34,13 @@ class MonitoringArgs:
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tunestack:index:Monitoring", name, None, opts)
-        self.containers = {c.name: self._container(c, args) for c in args.containers}
+        self.containers, self.live = {}, []
+        for c in args.containers:
+            machine = args.machines[(c.host, c.machine)]
+            self.containers[c.name] = self._container(c, args)
+            if c.live:   # targets, rules, receiver: delivered and reloaded, never a replacement
+                self.live += live_files(self, c.name, machine.host_url, self.containers[c.name],
+                                        {n: args.files[n] for n in c.live})
         self.register_outputs({"containers": sorted(self.containers)})
 
     def _container(self, c: MonitoringContainer, args: MonitoringArgs):
@@ -42,6 +50,8 @@ class Monitoring(pulumi.ComponentResource):
         files |= {f"{SECRETS}/{n}": args.secret_files.apply(lambda s, n=n: s[n]) for n in c.secrets}
         files |= args.tls_files[c.tls] if c.tls else args.ca_files if c.ca else {}
         volumes = [(data_volume(self, machine.provider, f"{c.name}-data", protect=False), c.data)] if c.data else []
+        if c.live:
+            volumes.append((live_volume(self, machine.provider, c.name), LIVE_DIR))
         return service_container(self, machine.provider, machine.network, ContainerSpec(
             name=c.name, image=machine.image, limit=args.limits[(c.host, c.service)],
             command=list(c.command), files=files, secret_files=secrets | {KEY_FILE},

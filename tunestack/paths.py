@@ -32,3 +32,7 @@ def state_root() -> Path:
         return Path("/var/lib/tunestack")
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(xdg) / "tunestack"
+
+# In a container: the files delivered while its server runs (components/_live.py), on a volume of
+# their own, and read by the server from there.
+LIVE_DIR = "/etc/tunestack/live"

@@ -15,7 +15,7 @@ from .monitoring.config import (alertmanager_config, dump, node_exporter_web_con
 from .monitoring.containers import WEB_CONFIG, monitoring_containers
 from .queuefiles import queue_ha_files
 
-from .paths import TEMPLATES
+from .paths import LIVE_DIR, TEMPLATES
 from .plan import Plan
 from .units import format_bytes_human
 from .plan.alerts import METRICS_PATH
@@ -274,7 +274,6 @@ CONTAINER_BACKUP = Layout(backup_dir="/var/lib/pgbackrest", pgbackrest_dir="/var
 SYSTEMD_UNITS = {"postgres": "postgresql@.service", "pgbouncer": "pgbouncer.service",
                  "redis-cache": "redis-server@cache.service", "redis-queue": "redis-server@queue.service",
                  "haproxy": "haproxy.service"}
-LIVE_DIR = "/etc/tunestack/live"
 # The Docker image's auth file: composed by the image from its uploaded users and the app's password,
 # which arrives live (images/pgbouncer/admin.sh), so a rotation never restarts PgBouncer.
 PGBOUNCER_AUTH_FILE = "/run/tunestack/pgbouncer-userlist.txt"

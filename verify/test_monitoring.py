@@ -52,5 +52,10 @@ def test_alertmanager_is_ready_where_prometheus_sends_alerts(host, plan, prometh
     address = address_of(plan, "alertmanager")
     out = host.run(f"curl -fsS -m 5 {quote(f'http://{address}/-/ready')}")
     record(0, out.rc)
-    active = api(host, f"http://{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+    deadline = time.monotonic() + FIRST_SCRAPES_S
+    while True:   # a Prometheus just (re)loaded finds its Alertmanagers again within seconds
+        active = api(host, f"http://{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+        if active or time.monotonic() > deadline:
+            break
+        time.sleep(1)   # bounded by the deadline
     record([f"http://{address}/api/v2/alerts"], [a["url"] for a in active])

@@ -107,7 +107,9 @@ def test_reload_only_settings_reach_running_servers_without_replacing_a_containe
     mark = len(replay.steps)
     load = apply_under_load(replay, program(tmp, work_mem, more_clients), "reload-only settings")
     assert container_ids(engine) == before, "no container was replaced"
-    assert sorted(replay.steps[mark:]) == ["run dev-pgbouncer-live-pgbouncer.ini",
+    # PgBouncer's alert follows max_client_conn: Prometheus gets the new rules live too (issue #29)
+    assert sorted(replay.steps[mark:]) == ["run dev-monitoring-prometheus-live-alerts.yml",
+                                           "run dev-pgbouncer-live-pgbouncer.ini",
                                            "run dev-postgres-live-postgresql.conf"]
     assert engine.psql("SHOW work_mem") == "8MB"
     assert engine.psql("SELECT pg_postmaster_start_time()") == started, "PostgreSQL reloaded, never restarted"

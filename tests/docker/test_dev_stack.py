@@ -182,9 +182,27 @@ def test_the_exporters_log_in_with_least_rights_and_run_unprivileged(dev):
     for c in monitoring_containers(plan):
         container = engine.client.containers.get(c.name)
         uid = container.exec_run(["id", "-u", "prometheus"]).output.decode().strip()
-        # `docker top` runs ps on the machine, which names uids by its own /etc/passwd: compare numbers
-        users = {p[0] for p in container.top(ps_args="-o uid,pid")["Processes"]}
+        # `docker top` runs ps on the machine, which names uids by its own /etc/passwd: compare numbers.
+        # The healthcheck's probe (Docker runs it as the image's user) is not the server.
+        users = {p[0] for p in container.top(ps_args="-o uid,pid,args")["Processes"] if "tunestack-probe" not in p[2]}
         assert users == {uid} and uid != "0", (c.name, users, uid)
         for secret in c.secrets:
             out = container.exec_run(["stat", "-c", "%a %U", f"/etc/tunestack/secrets/{secret}"]).output.decode()
             assert out.strip() == "600 prometheus", (c.name, secret, out)
+
+
+def test_rules_arrive_live_and_a_file_promtool_rejects_is_never_loaded(dev):
+    """Prometheus' rules and targets are delivered into the running container and reloaded
+    (SIGHUP), never by replacing it: a rules file promtool rejects leaves the plan's rules running."""
+    engine, run, replay, plan = dev
+    container = engine.client.containers.get("dev-monitoring-prometheus")
+    started = container.attrs["State"]["StartedAt"]
+    broken = container.exec_run(["sh", "-c", "printf 'groups: [{name: x, rules: [{alert: A, expr: \"up ==\"}]}]\\n' "
+                                             "| tunestack-live alerts.yml"])
+    assert broken.exit_code == 1 and b"rejected" in broken.output, broken.output
+    rules = prometheus_api(plan, "/api/v1/rules?type=alert")["groups"]
+    assert sorted(r["name"] for g in rules for r in g["rules"]) == sorted(a["alert"] for a in plan.alerts)
+    again = container.exec_run(["sh", "-c", "cat /etc/tunestack/live/alerts.yml | tunestack-live alerts.yml"])
+    assert again.exit_code == 0 and b"alerts.yml reloaded" in again.output, again.output
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] == started, "reloaded in place, not restarted"

@@ -5,12 +5,14 @@ exporter, a held transaction, filled connections, a stopped job worker with queu
 too small for what is read, PgBouncer paused under load, …); the test waits for Alertmanager to
 deliver the alert, removes the cause, and waits for it to be delivered resolved.
 
-The rules are the rendered ones with time compressed (tests/monitoring/alerting.py says how). Not
-produced here, and covered by promtool only: a transaction open longer than twice the longest
-statement_timeout (10 minutes on the local stack: the jobs role's 5), a transaction ID age near
-wraparound (2 billion transactions), WAL piling past twice max_wal_size, a full disk, a host out of memory, an archive
-lagging five times archive_timeout, and a backup a day old: none can be made on a shared CI machine
-in minutes without harming it.
+The rules are the rendered ones with time compressed (tests/monitoring/alerting.py says how); the
+scratch stack sets the stack-file values some thresholds derive from low enough to reach in a
+minute (a jobs statement_timeout of 20 s, autovacuum_freeze_max_age and max_wal_size near
+PostgreSQL's minimums), so the long transaction, the transaction ID age and the WAL piling are
+produced for real too, and an archive_timeout of 10 s brings the archive's lag alert within a
+minute. Not produced here, and covered by promtool only: a full disk, a host out of memory, and a
+backup older than the schedule allows (a day and more): none can be made on a shared CI machine in
+minutes without harming it.
 
 Scenarios that do not disturb each other run at once (a phase); every load is bounded in count and
 time; everything induced is undone even when the test fails."""
@@ -47,6 +49,15 @@ def receiver():
 def mon(receiver):
     def monitored(c):
         c["tunestack:monitoring"].update(scrape_interval="1s", receiver=receiver.url)
+        # Thresholds the plan derives from these, within reach in a minute (LongTransactionsAgingAndWalKept):
+        # a long transaction at twice the longest statement (60 s, the rule's floor), transaction ID
+        # age at twice autovacuum_freeze_max_age (PostgreSQL's minimum, 100,000), WAL at twice
+        # max_wal_size (32 MB, two segments' worth above PostgreSQL's minimum).
+        c["tunestack:app"]["jobs"]["statement_timeout"] = "20s"
+        c["tunestack:postgres"]["overrides"] = {"autovacuum_freeze_max_age": 100_000, "max_wal_size": "32MB",
+                                                "min_wal_size": "32MB"}
+        # an archive five archive_timeouts behind (ArchiveFailing): 50 s at the shortest allowed, 10 s
+        c.setdefault("tunestack:backup", {})["archive_timeout"] = "10s"
     with ThrowawayStack("watched", BASE, monitored, say=lambda m: None, monitoring=True) as stack:
         m = Monitored(stack)
         m.compress_rules()
@@ -253,9 +264,10 @@ class CacheTooSmall(Scenario):
 
 
 class ArchiveFailing(Scenario):
-    """pgBackRest's repository made unwritable: archive_command fails on the next segment. Root
-    changes the folder's mode; the service user's archive-push is refused."""
-    alerts = [("PostgresArchiveFailing", {})]
+    """pgBackRest's repository made unwritable: archive_command fails on the next segment, which then
+    waits past five archive_timeouts. Root changes the folder's mode; the service user's archive-push
+    is refused."""
+    alerts = [("PostgresArchiveFailing", {}), ("PostgresArchiveLagging", {})]
 
     def induce(self):
         self.repo = self.mon.stack.dir / "backup"
@@ -449,3 +461,86 @@ def test_stopped_servers_a_cache_refusing_clients_and_busy_cores(mon, receiver):
     """The cache's scenario runs here, with no load on the app: under load the app's own new cache
     connections take the last slot, and the exporter, refused, cannot report the refusals."""
     run_phase(receiver, [ServersStopped(mon), CacheRefusesClients(mon), CoresBusy(mon)])
+
+
+def threshold(plan, alert: str) -> float:
+    """The number an alert's rule compares with, as the plan rendered it (`… > N`)."""
+    return float(next(a["expr"] for a in plan.alerts if a["alert"] == alert).rsplit(">", 1)[1])
+
+
+class LongTransaction(Scenario):
+    """A transaction kept busy past twice the longest statement any role may run, as migrator
+    (no statement_timeout: migrations may run long); cancelled by its pid."""
+    alerts = [("PostgresLongTransaction", {})]
+
+    def induce(self):
+        self.conn = self.mon.postgres()
+        self.conn.autocommit = False
+        self.pid = self.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        hold = threshold(self.mon.plan, "PostgresLongTransaction") + 90   # bounded: it ends on its own too
+
+        def busy():
+            with contextlib.suppress(Exception):   # cancelled by undo
+                self.conn.execute(f"SELECT pg_sleep({hold})")
+        self.thread = threading.Thread(target=busy, daemon=True)
+        self.thread.start()
+
+    def undo(self):
+        self.mon.stack.psql_socket(f"SELECT pg_cancel_backend({self.pid})")
+        self.thread.join(30)
+        with contextlib.suppress(Exception):
+            self.conn.rollback()
+        self.conn.close()
+
+
+class TransactionIdsAging(Scenario):
+    """Transaction IDs used faster than vacuum can freeze them, an old one held open meanwhile: one
+    subtransaction that writes per ID, past the rule's threshold. Undone by releasing the old one
+    and VACUUM (FREEZE) in every database that takes connections, as the superuser."""
+    alerts = [("PostgresXidAgeHigh", {})]
+
+    def induce(self):
+        self.holder = self.mon.postgres()
+        self.holder.execute("SET idle_in_transaction_session_timeout = 0")
+        self.holder.autocommit = False
+        self.holder.execute("SELECT txid_current()")
+        ids = int(threshold(self.mon.plan, "PostgresXidAgeHigh")) + 20_000
+        with self.mon.postgres() as burn:
+            burn.execute("CREATE TABLE IF NOT EXISTS alert_xid_burn (n int)")
+            burn.execute(f"DO $$ BEGIN FOR i IN 1..{ids} LOOP BEGIN INSERT INTO alert_xid_burn VALUES (i); "
+                         "EXCEPTION WHEN others THEN NULL; END; END LOOP; END $$")
+
+    def undo(self):
+        self.holder.rollback()
+        self.holder.close()
+        self.mon.stack.psql_socket("DROP TABLE IF EXISTS alert_xid_burn")
+        for db in self.mon.stack.psql_socket("SELECT datname FROM pg_database WHERE datallowconn", db="postgres").split():
+            self.mon.stack.psql_socket("VACUUM (FREEZE)", db=db)
+
+
+class WalKeptForASlot(Scenario):
+    """An unused replication slot keeps WAL while writes go on, past the rule's threshold (twice
+    max_wal_size). Undone by dropping the slot, waiting for the archive to take every segment
+    (archived ones only may go) and a checkpoint, which recycles what the slot kept."""
+    alerts = [("PostgresWalPiling", {})]
+    ROUND = 16 << 20   # about this much WAL per INSERT below
+
+    def induce(self):
+        self.mon.stack.psql_socket("SELECT pg_create_physical_replication_slot('alert_wal_pile', true)")
+        with self.mon.postgres() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS alert_wal_pile (n int, pad text)")
+            for _ in range(int(threshold(self.mon.plan, "PostgresWalPiling")) // self.ROUND + 3):
+                conn.execute("INSERT INTO alert_wal_pile SELECT g, repeat('x', 300) FROM generate_series(1, 50000) g")
+
+    def undo(self):
+        sql = self.mon.stack.psql_socket
+        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'alert_wal_pile'")
+        sql("DROP TABLE IF EXISTS alert_wal_pile")
+        sql("SELECT pg_switch_wal()")
+        wait_until(lambda: sql("SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'").strip() == "0",
+                   120, "the archive to take every WAL segment")
+        sql("CHECKPOINT")
+
+
+def test_a_long_transaction_transaction_ids_aging_and_wal_kept_for_a_slot(mon, receiver):
+    run_phase(receiver, [LongTransaction(mon), TransactionIdsAging(mon), WalKeptForASlot(mon)])

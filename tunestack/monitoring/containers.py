@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..plan.monitoring import docker_exporters, monitoring_host, monitoring_name, runs
+from ..paths import LIVE_DIR
 from ..recipes import PGBOUNCER_EXPORTER_VENV
 from . import servers
 
 ETC, DATA, SECRETS = "/etc/tunestack", "/var/lib/tunestack", "/etc/tunestack/secrets"
 PATHS = servers.Paths(ETC, DATA, SECRETS)
+LIVE_PATHS = servers.Paths(LIVE_DIR, DATA, SECRETS)   # reloaded on SIGHUP
 HOST_ROOT = "/host"                     # the machine's / inside a node exporter's container
 WEB_CONFIG = "node-exporter-web.yml"    # the node exporter's TLS (exporter-toolkit)
 BINARIES = {"prometheus": "/usr/bin/prometheus", "alertmanager": "/usr/bin/prometheus-alertmanager",
@@ -42,6 +44,7 @@ class MonitoringContainer:
     data: str = ""                 # a volume at this path
     publish: tuple[tuple[int, str], ...] = ()   # (port, host address)
     host_root: bool = False        # the machine's / read-only at HOST_ROOT, and its PID namespace
+    live: tuple[str, ...] = ()     # rendered files delivered live to LIVE_DIR/<name> (a reload, no replacement)
 
     @property
     def port(self) -> int:
@@ -87,15 +90,18 @@ def monitoring_containers(plan) -> tuple[MonitoringContainer, ...]:
                 tuple(servers.redis_exporter(BINARIES["redis_exporter"], PATHS, listen(e.port), tls=e.reads_tls)),
                 f"http://127.0.0.1:{e.port}/", secrets=(servers.REDIS_PASSWORDS,), ca=e.reads_tls))
     am, prom = port("alertmanager"), port("prometheus")
+    # Targets, rules and the receiver follow the plan live: tunestack-live reloads the server in
+    # place (images/monitoring/live.sh), told where it answers by TUNESTACK_SELF.
     out.append(MonitoringContainer(
         monitoring_name(plan.stack, "alertmanager"), "alertmanager", home.name, 0,
-        tuple(servers.alertmanager(BINARIES["alertmanager"], PATHS, listen(am))), f"http://127.0.0.1:{am}/-/ready",
-        files=("alertmanager.yml",), data=f"{DATA}/alertmanager", publish=((am, published),)))
+        tuple(servers.alertmanager(BINARIES["alertmanager"], LIVE_PATHS, listen(am))), f"http://127.0.0.1:{am}/-/ready",
+        (("TUNESTACK_SELF", f"http://127.0.0.1:{am}"),), live=("alertmanager.yml",), data=f"{DATA}/alertmanager",
+        publish=((am, published),)))
     out.append(MonitoringContainer(
         monitoring_name(plan.stack, "prometheus"), "prometheus", home.name, 0,
-        tuple(servers.prometheus(plan, BINARIES["prometheus"], PATHS, listen(prom))),
-        f"http://127.0.0.1:{prom}/-/ready", files=("prometheus.yml", "alerts.yml"), ca=ca,
-        data=f"{DATA}/prometheus", publish=((prom, published),)))
+        tuple(servers.prometheus(plan, BINARIES["prometheus"], LIVE_PATHS, listen(prom))),
+        f"http://127.0.0.1:{prom}/-/ready", (("TUNESTACK_SELF", f"http://127.0.0.1:{prom}"),),
+        live=("alerts.yml", "prometheus.yml"), ca=ca, data=f"{DATA}/prometheus", publish=((prom, published),)))
     return tuple(out)
 
 
