@@ -10,9 +10,9 @@ scratch stack sets the stack-file values some thresholds derive from low enough 
 minute (a jobs statement_timeout of 20 s, autovacuum_freeze_max_age and max_wal_size near
 PostgreSQL's minimums), so the long transaction, the transaction ID age and the WAL piling are
 produced for real too, and an archive_timeout of 10 s brings the archive's lag alert within a
-minute. Not produced here, and covered by promtool only: a full disk, a host out of memory, and a
-backup older than the schedule allows (a day and more): none can be made on a shared CI machine in
-minutes without harming it.
+minute; a filesystem filling up is a small loop-mounted one of the test's own. Not produced here,
+and covered by promtool only: a host out of memory, and a backup older than the schedule allows (a
+day and more): neither can be made on a shared CI machine in minutes without harming it.
 
 Scenarios that do not disturb each other run at once (a phase); every load is bounded in count and
 time; everything induced is undone even when the test fails."""
@@ -542,5 +542,50 @@ class WalKeptForASlot(Scenario):
         sql("CHECKPOINT")
 
 
-def test_a_long_transaction_transaction_ids_aging_and_wal_kept_for_a_slot(mon, receiver):
-    run_phase(receiver, [LongTransaction(mon), TransactionIdsAging(mon), WalKeptForASlot(mon)])
+class FilesystemFilling(Scenario):
+    """A filesystem of the host filling up: a 64 MiB ext4 image of the test's own, loop-mounted
+    (root), written to 95 % full; the node exporter reports it as it would a data disk. Undone by
+    deleting the file; once Prometheus sees the space back, unmounted and removed."""
+    SIZE = 64 << 20
+
+    def induce(self):
+        import tempfile
+
+        self.dir = tempfile.mkdtemp(prefix="tunestack-disk-")
+        os.chmod(self.dir, 0o755)   # the node exporter runs as the service user: it must reach the mount
+        image, self.mount = os.path.join(self.dir, "fs.img"), os.path.join(self.dir, "mnt")
+        os.mkdir(self.mount)
+        with open(image, "wb") as f:
+            f.truncate(self.SIZE)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", image], check=True, capture_output=True)
+        subprocess.run(["mount", "-o", "loop", image, self.mount], check=True, capture_output=True)
+        self.mounted = True
+        self.alerts = [("DiskSpaceLow", {"mountpoint": self.mount})]
+        st = os.statvfs(self.mount)
+        fill = st.f_bavail * st.f_frsize - int(0.05 * st.f_blocks * st.f_frsize)
+        with open(os.path.join(self.mount, "fill"), "wb") as f:
+            for _ in range(fill >> 20):
+                f.write(b"\0" * (1 << 20))
+
+    def undo(self):
+        import shutil
+        import urllib.parse
+
+        if getattr(self, "mounted", False):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(self.mount, "fill"))
+            free = (f'node_filesystem_avail_bytes{{mountpoint="{self.mount}"}} / '
+                    f'node_filesystem_size_bytes{{mountpoint="{self.mount}"}} > 0.5')
+            with contextlib.suppress(Exception):   # bounded; the mount goes either way
+                wait_until(lambda: self.mon.prometheus("/api/v1/query?" + urllib.parse.urlencode({"query": free}))
+                           ["result"], 30, "Prometheus to see the space back")
+            subprocess.run(["umount", self.mount], check=True, capture_output=True)
+        if hasattr(self, "dir"):
+            shutil.rmtree(self.dir)
+
+
+def test_a_long_transaction_transaction_ids_aging_wal_kept_for_a_slot_and_a_filling_disk(mon, receiver):
+    scenarios = [LongTransaction(mon), TransactionIdsAging(mon), WalKeptForASlot(mon)]
+    if os.geteuid() == 0:   # a loop mount needs root (CI runs as root)
+        scenarios.append(FilesystemFilling(mon))
+    run_phase(receiver, scenarios)
