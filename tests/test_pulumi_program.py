@@ -368,6 +368,18 @@ def test_a_stack_without_images_is_refused_before_any_resource():
     assert "tunestack:images" in text and "an image for" in text and "pin each image" in text
 
 
+def test_monitoring_without_its_image_is_refused_before_any_resource():
+    """dev's tunestack:monitoring with no images.monitoring pinned: the stack file is refused, naming
+    the image, before anything is registered."""
+    from tunestack.pulumi_config import runtime_config
+
+    values, _ = runtime_config(yaml.safe_load((Path("stacks") / "Pulumi.dev.yaml").read_text()))
+    images = {k: v for k, v in json.loads(values["tunestack:images"]).items() if k != "monitoring"}
+    with pytest.raises(Exception) as exc:
+        run_program("dev", extra_config={"tunestack:images": json.dumps(images)})
+    assert "an image for monitoring" in str(exc.value) and "pin each image" in str(exc.value)
+
+
 @pytest.mark.parametrize("framework,keys", [
     ("go", ("GOMAXPROCS", "GOMEMLIMIT", "DB_MAX_OPEN_CONNS", "DB_CONN_MAX_LIFETIME")),
     ("node", ("PG_POOL_MAX", "NODE_OPTIONS", "PG_CONNECTION_TIMEOUT_MILLIS"))])

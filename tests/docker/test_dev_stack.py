@@ -206,3 +206,20 @@ def test_rules_arrive_live_and_a_file_promtool_rejects_is_never_loaded(dev):
     assert again.exit_code == 0 and b"alerts.yml reloaded" in again.output, again.output
     container.reload()
     assert container.attrs["State"]["StartedAt"] == started, "reloaded in place, not restarted"
+
+
+def test_status_shows_the_containers_scrape_health_and_alerts(dev):
+    """`tunestack status --target docker` asks the stack's Prometheus where the program published it."""
+    import os
+    import subprocess
+    import sys
+
+    engine, run, replay, plan = dev
+    res = subprocess.run([sys.executable, "-m", "tunestack", "status", "--stack", "dev", "--target", "docker"],
+                         env={**os.environ, "DOCKER_HOST": engine.url}, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    targets = len(plan.monitoring["targets"].value)
+    assert "targets up" in res.stdout and f"monitoring: Prometheus http://127.0.0.1:{plan.spec.monitoring.port('prometheus')}" \
+        in res.stdout, res.stdout
+    line = next(x for x in res.stdout.splitlines() if x.startswith("monitoring: "))
+    assert f"{targets} of {targets} targets up" in line and "alerts:" in res.stdout, res.stdout

@@ -136,3 +136,18 @@ def test_the_monitoring_servers_are_in_the_hosts_memory_and_the_exporters_login_
     server = next(b for b in on.budgets if b.name.startswith("server pools"))
     server_off = next(b for b in off.budgets if b.name.startswith("server pools"))
     assert server.used == server_off.used + MONITOR_CONNECTIONS
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_rollout_step_changes_what_is_scraped_but_never_prometheus_size(stack):
+    """Prometheus' memory and disk are its container's limit and arguments: a change restarts it.
+    They are sized for every app slot, so a canary coming and going (targets, delivered live)
+    leaves them as they are (found by the dev stack's day-2 test on the real engine)."""
+    s = spec(stack)
+    steady = build_plan(s, target="docker")
+    rolling = build_plan(replace(s, rollout=replace(s.rollout, canary_weight=50)), target="docker")
+    tracks = [sorted(dict(t.labels)["track"] for t in p.monitoring["targets"].value if t.kind == "app")
+              for p in (steady, rolling)]
+    assert tracks[0] != tracks[1] and "canary" in tracks[1]
+    for key in ("series", "memory", "disk"):
+        assert steady.monitoring[key].value == rolling.monitoring[key].value, key

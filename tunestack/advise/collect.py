@@ -36,14 +36,14 @@ def sample_local(stack: str):
 def applied_at(stack: str) -> float | None:
     """When the local stack's running plan was applied (its state.json), as a Unix time."""
     import calendar
-    import json
     import time
 
     from ..local import LocalStack
+    from ..local.stack import read_state
 
-    path = LocalStack(stack).dir / "state.json"
     try:
-        return float(calendar.timegm(time.strptime(json.loads(path.read_text())["applied_at"], "%Y-%m-%dT%H:%M:%SZ")))
+        state = read_state(LocalStack(stack).dir) or {}
+        return float(calendar.timegm(time.strptime(state["applied_at"], "%Y-%m-%dT%H:%M:%SZ")))
     except (OSError, KeyError, ValueError):
         return None
 

@@ -35,7 +35,8 @@ def register(sub) -> None:
     p = sub.add_parser("status", help="what runs, where, and with which plan",
                        description="A local stack's programs, ports and plan; with --target docker a deployed "
                                    "stack's containers on every machine (through each machine's Docker engine), "
-                                   "Patroni's members and the queue's roles.")
+                                   "Patroni's members, the queue's roles and, with tunestack:monitoring, "
+                                   "Prometheus' targets and the alerts firing.")
     stack_options(p)
     target_option(p)
     report_options(p, "the status")
@@ -92,6 +93,8 @@ def run_status(args) -> int:
 
 def _docker_status(args) -> int:
     from ..dockerha import ContainerCluster, engine_urls, queue_roles, stack_containers
+    from ..monitoring.containers import monitoring_containers
+    from ..monitoring.report import monitoring_lines, monitoring_report
     from ..plan import build_plan
     from .stacks import stack_spec
 
@@ -100,7 +103,8 @@ def _docker_status(args) -> int:
     url_of = engine_urls(spec)
     status = {"stack": args.stack, "containers": stack_containers(plan, url_of),
               "postgres": ContainerCluster(plan, url_of).members() if plan.ha else [],
-              "queue": queue_roles(plan, url_of)}
+              "queue": queue_roles(plan, url_of),
+              "monitoring": monitoring_report(plan) if monitoring_containers(plan) else None}
     unreachable = 1 if any(c["name"] == "-" for c in status["containers"]) else 0   # a machine did not answer
     if args.format == "json":
         print_json(status)
@@ -113,4 +117,6 @@ def _docker_status(args) -> int:
               + (f" lag {m['lag']}" if "lag" in m else ""))
     for q in status["queue"]:
         print(f"queue node: {q['name']} {q['role']} {q['address']}")
+    for line in monitoring_lines(status["monitoring"]):
+        print(line)
     return unreachable

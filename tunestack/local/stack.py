@@ -253,6 +253,12 @@ def record_state(folder: Path, stack: str, plan: Plan, actions: dict[str, str]) 
     return state
 
 
+def read_state(folder: Path) -> dict | None:
+    """What record_state wrote, or None before the first `up`."""
+    path = folder / "state.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def _check_cpu_sets(plan: Plan) -> None:
     """The local stack's host is this machine: CPU sets the plan pins Puma and Sidekiq to must be
     CPUs it may use, or taskset would stop both from starting."""

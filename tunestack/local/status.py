@@ -1,14 +1,13 @@
 """What `status` says of a local stack: the applied plan, each program's state, the endpoints."""
 from __future__ import annotations
 
-import json
-
 from ..monitoring.report import monitoring_lines, monitoring_report
 
 
 def _applied(local) -> dict | None:
-    path = local.dir / "state.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    from .stack import read_state
+
+    return read_state(local.dir)
 
 
 def _who_reads(path) -> str:

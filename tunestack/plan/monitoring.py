@@ -226,10 +226,19 @@ def longest_retention_ms(series: int, interval_ms: int, disk: int) -> int:
     return max(0, int(room / (per_second * BYTES_PER_SAMPLE * (1 + INDEX_SHARE)) * 1000))
 
 
+def sized_series(plan, targets) -> int:
+    """The series Prometheus is sized for: every target's bound, with as many app targets as the
+    load balancer has app slots (each replica, and the canary's slot), whatever the rollout runs
+    now. A rollout step changes what is scraped (delivered live), never Prometheus' memory or disk:
+    those are its container's limits and arguments, and a change would restart it mid-rollout."""
+    apps = max(sum(t.kind == "app" for t in targets), len(plan.placement.app_slots))
+    return sum(SERIES[t.kind] for t in targets if t.kind != "app") + apps * SERIES["app"]
+
+
 def monitoring_settings(plan) -> dict[str, Setting]:
     m = plan.spec.monitoring
     targets = scrape_targets(plan)
-    series = sum(SERIES[t.kind] for t in targets)
+    series = sized_series(plan, targets)
     need = disk_needed(series, m.scrape_interval_ms, m.retention_ms)
     if m.disk_bytes is not None and need > m.disk_bytes:
         days = longest_retention_ms(series, m.scrape_interval_ms, m.disk_bytes) / 86_400_000
@@ -245,7 +254,8 @@ def monitoring_settings(plan) -> dict[str, Setting]:
         "targets": Setting(targets, f"{len(targets)} scrape targets: every machine's node exporter and each server "
                                     "of the stack, with the stack file's own", text=str(len(targets))),
         "series": Setting(series, "the targets' series, per kind of exporter: bounds above what each exported "
-                                  "live on the local stack (Patroni's, etcd's and Sentinel's estimated)", "computed"),
+                                  "live on the local stack (Patroni's, etcd's and Sentinel's estimated); the app's "
+                                  "for every app slot, the canary's included, whatever the rollout runs", "computed"),
         "scrape_interval": Setting(m.scrape_interval_ms, "monitoring.scrape_interval; also the rules' evaluation "
                                                          "interval (Prometheus' documented 15s by default)", unit="ms"),
         "retention": Setting(m.retention_ms, "monitoring.retention (Prometheus' own default is 15d)", unit="ms",
