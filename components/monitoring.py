@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from tunestack.monitoring.containers import HOST_ROOT, SECRETS, MonitoringContainer
+from tunestack.monitoring.containers import ETC, HOST_ROOT, SECRETS, MonitoringContainer
 from tunestack.plan.memory import ContainerLimit
 from tunestack.plan.tls import KEY_FILE
 
@@ -45,7 +45,7 @@ class Monitoring(pulumi.ComponentResource):
 
     def _container(self, c: MonitoringContainer, args: MonitoringArgs):
         machine = args.machines[(c.host, c.machine)]
-        files: dict[str, pulumi.Input[str]] = {f"/etc/tunestack/{n}": args.files[n] for n in c.files}
+        files: dict[str, pulumi.Input[str]] = {f"{ETC}/{n}": args.files[n] for n in c.files}
         secrets = {f"{SECRETS}/{n}" for n in c.secrets}
         files |= {f"{SECRETS}/{n}": args.secret_files.apply(lambda s, n=n: s[n]) for n in c.secrets}
         files |= args.tls_files[c.tls] if c.tls else args.ca_files if c.ca else {}
@@ -58,5 +58,4 @@ class Monitoring(pulumi.ComponentResource):
             envs=[f"{k}={v}" for k, v in c.env] + ([f"TUNESTACK_DATA_DIR={c.data}"] if c.data else []),
             volumes=volumes, publish=[Publish(port, address) for port, address in c.publish],
             healthcheck=["CMD", "tunestack-probe", c.health],
-            binds=[("/", HOST_ROOT)] if c.host_root else [], pid_mode="host" if c.host_root else None,
-            stop_seconds=30))
+            binds=[("/", HOST_ROOT)] if c.host_root else [], pid_mode="host" if c.host_root else None))

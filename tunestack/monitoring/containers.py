@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..plan.monitoring import docker_exporters, monitoring_host, monitoring_name, runs
+from ..plan.monitoring import docker_exporters, monitoring_host, monitoring_name, on_containers
 from ..paths import LIVE_DIR
 from ..recipes import PGBOUNCER_EXPORTER_VENV
 from . import servers
@@ -53,7 +53,7 @@ class MonitoringContainer:
 
 def monitoring_containers(plan) -> tuple[MonitoringContainer, ...]:
     """Nothing unless monitoring runs on this Docker stack (plan/monitoring.with_monitoring)."""
-    if not (runs(plan) and plan.placement.docker) or plan.ha or plan.queue_ha:
+    if not on_containers(plan.spec, plan.placement.docker):
         return ()
     spec, home = plan.spec, monitoring_host(plan.spec)
     port = spec.monitoring.port
