@@ -61,25 +61,33 @@ def test_promtool_and_amtool_accept_the_rendered_files(stack, tmp_path):
 
 @pytest.mark.parametrize("stack", ["local", "local-rails", "local-ha"])   # local-ha: the queue's replica alerts
 def test_redis_metric_names_are_in_redis_exporters_output(stack, server_dir):
+    """local-ha's Sentinel alerts too: a Sentinel watching that Redis, read by the same exporter."""
     plan = build_plan(stackfile.load(stackfile.stack_path(stack), name=stack))
-    port, web = free_port(), free_port()
-    server = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
-                               "--bind", "127.0.0.1", "--save", "", "--dir", str(server_dir)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    exporter = None
+    port, web, sentinel_port = free_port(), free_port(), free_port()
+    redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    started = [subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--dir", str(server_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         client = redis_py.Redis(port=port)
         wait_until(lambda: client.ping(), 10, "redis")
         client.set("k", "v"), client.get("k"), client.get("missing")   # a hit and a miss
-        exporter = subprocess.Popen([tool("prometheus-redis-exporter"), f"--redis.addr=redis://127.0.0.1:{port}",
-                                     f"--web.listen-address=127.0.0.1:{web}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if plan.queue_ha:
+            (server_dir / "sentinel.conf").write_text(f"port {sentinel_port}\nbind 127.0.0.1\n"
+                                                      f"sentinel monitor q 127.0.0.1 {port} 1\n")
+            started.append(subprocess.Popen([redis_server, str(server_dir / "sentinel.conf"), "--sentinel"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_until(lambda: redis_py.Redis(port=sentinel_port).ping(), 10, "sentinel")
+        started.append(subprocess.Popen([tool("prometheus-redis-exporter"), f"--redis.addr=redis://127.0.0.1:{port}",
+                                         f"--web.listen-address=127.0.0.1:{web}"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         output = wait_until(lambda: fetch(f"http://127.0.0.1:{web}/metrics"), 15, "redis_exporter")
+        if plan.queue_ha:
+            output += wait_until(lambda: fetch(f"http://127.0.0.1:{web}/scrape?target=redis://127.0.0.1:{sentinel_port}"),
+                                 15, "redis_exporter reading the Sentinel")
     finally:
-        for p in (exporter, server):
-            if p:
-                p.terminate()
-                p.wait(10)
+        for p in reversed(started):
+            p.terminate()
+            p.wait(10)
     exported = set(re.findall(r"^(redis_\w+)", output, re.M))
     used = used_metrics(plan, "redis_")
     assert used and used <= exported, used - exported
@@ -212,23 +220,25 @@ def _promtool_test(tmp_path, files: dict, tests: list[dict]) -> None:
 
 def test_the_queue_failover_alerts_fire_and_stay_quiet(tmp_path):
     """Issue #28: on redis_exporter's series as a failover really changes them: the replica's
-    instance_info moves from role="slave" to role="master" (a new series, not a new value), and a
-    master whose replica is gone streams to 0."""
+    instance_info moves from slave to master (a new series, not a new value), and a master whose
+    replica is gone streams to 0. Labelled as Prometheus stores them: the scrape config's role
+    (queue, cache), the exporter's own as exported_role (what local-ha's live series show)."""
     import yaml
 
     files = render_plan(build_plan(stackfile.load(stackfile.stack_path("local-ha"), name="local-ha")))
-    node0, node1, cache = 'instance="q0:9121"', 'instance="q1:9121"', 'instance="c:9121"'
-    steady = [{"series": f'redis_instance_info{{{node0},role="master"}}', "values": "1x30"},
-              {"series": f'redis_instance_info{{{node1},role="slave"}}', "values": "1x30"},
-              {"series": f'redis_instance_info{{{cache},role="master"}}', "values": "1x30"},
+    node0, node1 = 'instance="q0:9121",role="queue"', 'instance="q1:9121",role="queue"'
+    cache = 'instance="c:9121",role="cache"'
+    steady = [{"series": f'redis_instance_info{{{node0},exported_role="master"}}', "values": "1x30"},
+              {"series": f'redis_instance_info{{{node1},exported_role="slave"}}', "values": "1x30"},
+              {"series": f'redis_instance_info{{{cache},exported_role="master"}}', "values": "1x30"},
               {"series": f"redis_connected_slaves{{{node0}}}", "values": "1x30"},
               {"series": f"redis_connected_slaves{{{node1}}}", "values": "0x30"},
               {"series": f"redis_connected_slaves{{{cache}}}", "values": "0x30"}]
     # at minute 10 node 1 is promoted; node 0 is gone (its series end), so none streams to a replica
-    failover = [{"series": f'redis_instance_info{{{node0},role="master"}}', "values": "1x10"},
-                {"series": f'redis_instance_info{{{node1},role="slave"}}', "values": "1x10"},
-                {"series": f'redis_instance_info{{{node1},role="master"}}', "values": "_x10 1x20"},
-                {"series": f'redis_instance_info{{{cache},role="master"}}', "values": "1x30"},
+    failover = [{"series": f'redis_instance_info{{{node0},exported_role="master"}}', "values": "1x10"},
+                {"series": f'redis_instance_info{{{node1},exported_role="slave"}}', "values": "1x10"},
+                {"series": f'redis_instance_info{{{node1},exported_role="master"}}', "values": "_x10 1x20"},
+                {"series": f'redis_instance_info{{{cache},exported_role="master"}}', "values": "1x30"},
                 {"series": f"redis_connected_slaves{{{node0}}}", "values": "1x10"},
                 {"series": f"redis_connected_slaves{{{node1}}}", "values": "0x30"},
                 {"series": f"redis_connected_slaves{{{cache}}}", "values": "0x30"}]
@@ -240,7 +250,7 @@ def test_the_queue_failover_alerts_fire_and_stay_quiet(tmp_path):
         return {"exp_labels": {**rules[name]["labels"], **labels}, "exp_annotations": rules[name]["annotations"]}
     # node 0's last samples stay visible for Prometheus' 5-minute lookback: the replica is missed from 16m
     fired = [{"eval_time": "14m", "alertname": "RedisQueueFailedOver",
-              "exp_alerts": [alert("RedisQueueFailedOver", instance="q1:9121", role="master")]},
+              "exp_alerts": [alert("RedisQueueFailedOver", instance="q1:9121", role="queue", exported_role="master")]},
              {"eval_time": "20m", "alertname": "RedisQueueReplicaMissing", "exp_alerts": [alert("RedisQueueReplicaMissing")]},
              {"eval_time": "40m", "alertname": "RedisQueueFailedOver", "exp_alerts": []}]
     _promtool_test(tmp_path, files, [{"interval": "1m", "input_series": steady, "alert_rule_test": quiet},

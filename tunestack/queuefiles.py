@@ -40,12 +40,24 @@ def queue_ha_files(plan, layout, env: Environment) -> dict[str, str]:
     return files
 
 
-def sentinel_secrets(master_name: str, sentinel_password: str, queue_password: str) -> str:
+# redis_exporter's user on a Sentinel (tunestack:monitoring): what it runs there (INFO, SENTINEL
+# MASTERS, SENTINELS, REPLICAS/SLAVES and CKQUORUM for its redis_sentinel_* series) and nothing that
+# changes Sentinel or shows its passwords. A Sentinel knows none of a Redis' LATENCY, SLOWLOG or
+# CONFIG: naming them is an error there. Checked against redis_exporter 1.45 by the HA tests.
+SENTINEL_MONITOR_RULES = ("resetchannels", "-@all", "+ping", "+info", "+hello", "+auth", "+client|setname",
+                          "+sentinel|masters", "+sentinel|master", "+sentinel|sentinels", "+sentinel|replicas",
+                          "+sentinel|slaves", "+sentinel|ckquorum")
+
+
+def sentinel_secrets(master_name: str, sentinel_password: str, queue_password: str, monitor_hash: str = "") -> str:
     """What each Sentinel's own copy of its file adds at deploy time: its password (clients and the
-    other Sentinels log in with it) and the queue's (auth-pass: to watch and reconfigure the nodes).
-    Never in a rendered file; the copy is the service user's, 0600."""
+    other Sentinels log in with it), the queue's (auth-pass: to watch and reconfigure the nodes) and,
+    with monitoring, redis_exporter's user (its password's SHA-256). Never in a rendered file; the
+    copy is the service user's, 0600."""
+    from .monitoring.servers import REDIS_USER
     from .render import redis_word
 
+    monitor = f"user {REDIS_USER} on #{monitor_hash} {' '.join(SENTINEL_MONITOR_RULES)}\n" if monitor_hash else ""
     return ("# added at deploy time: the passwords (this copy is the service user's, 0600)\n"
             f"requirepass {redis_word(sentinel_password)}\n"
-            f"sentinel auth-pass {master_name} {redis_word(queue_password)}\n")
+            f"sentinel auth-pass {master_name} {redis_word(queue_password)}\n" + monitor)

@@ -86,6 +86,8 @@ def cases(plan) -> dict[str, Case]:
         "RedisQueueWritesRefused": Case(   # the exporter's own refused CONFIG GET counts NOPERM every scrape
             {f'redis_errors_total{{{queue},err="OOM"}}': grows(1), f'redis_errors_total{{{queue},err="NOPERM"}}': grows(4)},
             {f'redis_errors_total{{{queue},err="OOM"}}': flat(0), f'redis_errors_total{{{queue},err="NOPERM"}}': grows(4)}),
+        "RedisDown": Case({f"redis_up{{{queue}}}": flat(0)}, {f"redis_up{{{queue}}}": flat(1)},
+                          {"role": "queue", "instance": "redis://q:6379"}),
         "RedisCacheEvicting": Case({'redis_evicted_keys_total{role="cache"}': grows(100)},
                                    {'redis_evicted_keys_total{role="cache"}': flat(5)}),
         "RedisRejectingConnections": Case({f"redis_rejected_connections_total{{{queue}}}": grows(1)},
@@ -171,18 +173,24 @@ def ha_cases(plan) -> dict[str, Case]:
 
 
 def queue_ha_cases() -> dict[str, Case]:
-    master, replica = 'instance="redis://q0:6379"', 'instance="redis://q1:6379"'
+    # As Prometheus stores them: the scrape config's role (queue) wins, the exporter's own role label
+    # (master or slave) is kept as exported_role (as the live series on local-ha show)
+    master, replica = 'role="queue",instance="redis://q0:6379"', 'role="queue",instance="redis://q1:6379"'
     return {
         "RedisQueueEnqueueUnreplicated": Case({"tunestack_queue_unreplicated_total": grows(2)},
                                               {"tunestack_queue_unreplicated_total": flat(4)}),
         "RedisQueueReplicaMissing": Case(   # the master gone too: no series at all
-            {f'redis_instance_info{{{replica},role="slave"}}': flat(1)},
-            {f'redis_instance_info{{{master},role="master"}}': flat(1), f"redis_connected_slaves{{{master}}}": flat(1),
-             f'redis_instance_info{{{replica},role="slave"}}': flat(1), f"redis_connected_slaves{{{replica}}}": flat(0)}),
+            {f'redis_instance_info{{{replica},exported_role="slave"}}': flat(1)},
+            {f'redis_instance_info{{{master},exported_role="master"}}': flat(1), f"redis_connected_slaves{{{master}}}": flat(1),
+             f'redis_instance_info{{{replica},exported_role="slave"}}': flat(1), f"redis_connected_slaves{{{replica}}}": flat(0)}),
+        # SENTINEL CKQUORUM as redis_exporter reports it; its message is a label (Sentinel's own words)
+        "RedisSentinelQuorumLost": Case(
+            {'redis_sentinel_master_ckquorum_status{master_name="q",message="NOQUORUM 1 usable Sentinels"}': flat(0)},
+            {'redis_sentinel_master_ckquorum_status{master_name="q",message="OK 3 usable Sentinels"}': flat(1)}),
         "RedisQueueFailedOver": Case(
-            {f'redis_instance_info{{{replica},role="slave"}}': "1x70", f'redis_instance_info{{{replica},role="master"}}': "_x70 1x20"},
-            {f'redis_instance_info{{{replica},role="slave"}}': flat(1), f'redis_instance_info{{{master},role="master"}}': flat(1)},
-            {"instance": "redis://q1:6379", "role": "master"}),
+            {f'redis_instance_info{{{replica},exported_role="slave"}}': "1x70", f'redis_instance_info{{{replica},exported_role="master"}}': "_x70 1x20"},
+            {f'redis_instance_info{{{replica},exported_role="slave"}}': flat(1), f'redis_instance_info{{{master},exported_role="master"}}': flat(1)},
+            {"instance": "redis://q1:6379", "role": "queue", "exported_role": "master"}),
     }
 
 

@@ -9,7 +9,7 @@ at it (REPLICAOF), and Sentinel does the same for a node that comes back after a
 a copy in its data folder, made once from the rendered file with the passwords added."""
 from __future__ import annotations
 
-from ..queuefiles import queue_replica_instance, sentinel_secrets
+from ..queuefiles import SENTINEL_MONITOR_RULES, queue_replica_instance, sentinel_secrets
 from ..servers import which
 from .errors import wait_until
 from .folders import StateFolders
@@ -64,9 +64,17 @@ def queue_ha_programs(plan, folders: StateFolders) -> list[dict]:
     return progs
 
 
-def sentinel_runtime_conf(rendered: str, master_name: str, pw: dict[str, str]) -> str:
+def monitor_hash(plan, pw: dict[str, str]) -> str:
+    """redis_exporter's password hash for the Sentinels' ACL when monitoring runs, else ""."""
+    from ..monitoring.servers import redis_password_hash
+    from .monitoring import enabled
+
+    return redis_password_hash(pw["monitor-redis"]) if enabled(plan) else ""
+
+
+def sentinel_runtime_conf(rendered: str, master_name: str, pw: dict[str, str], monitor: str = "") -> str:
     """The rendered file with the passwords Sentinel needs (queuefiles.sentinel_secrets)."""
-    return rendered + sentinel_secrets(master_name, pw["redis-sentinel"], pw["redis-queue"])
+    return rendered + sentinel_secrets(master_name, pw["redis-sentinel"], pw["redis-queue"], monitor)
 
 
 class QueueSentinels:
@@ -87,8 +95,8 @@ class QueueSentinels:
             conf = self.folders.data / program / "sentinel.conf"
             if not conf.exists():
                 self.folders.write(conf, sentinel_runtime_conf(files[f"{program}.conf"],
-                                                               plan.queue_ha["master name"].text, pw), 0o600,
-                                   service=True)
+                                                               plan.queue_ha["master name"].text, pw,
+                                                               monitor_hash(plan, pw)), 0o600, service=True)
 
     def sentinel(self, member, timeout: float = 2):
         import redis as redis_py
@@ -149,13 +157,22 @@ class QueueSentinels:
             self.wait_ready(plan)
 
     def apply_settings(self, plan) -> None:
-        """Sentinel's settings live on every Sentinel (SENTINEL SET): its file is its own."""
-        name = plan.queue_ha["master name"].text
+        """Sentinel's settings live on every Sentinel (SENTINEL SET): its file is its own. So does
+        redis_exporter's user: set (or dropped) live, then written to the file (FLUSHCONFIG)."""
+        from ..monitoring.servers import REDIS_USER
+
+        name, monitor = plan.queue_ha["master name"].text, monitor_hash(plan, self.passwords.get())
         for member in plan.queue_ha["sentinels"].value:
             client = self.sentinel(member)
             client.execute_command("SENTINEL", "SET", name, "quorum", plan.queue_ha["quorum"].text)
             for key in ("down-after-milliseconds", "failover-timeout", "parallel-syncs"):
                 client.execute_command("SENTINEL", "SET", name, key, plan.queue_ha[key].text)
+            if monitor:
+                client.execute_command("ACL", "SETUSER", REDIS_USER, "reset", "on", f"#{monitor}",
+                                       *SENTINEL_MONITOR_RULES)
+            else:
+                client.execute_command("ACL", "DELUSER", REDIS_USER)
+            client.execute_command("SENTINEL", "FLUSHCONFIG")
 
     def ready(self, plan) -> bool:
         """Every replica streams from the master, and every Sentinel knows them and has its quorum."""

@@ -88,7 +88,7 @@ def redis_password_hash(password: str) -> str:
 
 
 def redis_uris(plan) -> list[str]:
-    return [t.target for t in plan.monitoring["targets"].value if t.kind == "redis"]
+    return [t.target for t in plan.monitoring["targets"].value if t.kind in ("redis", "sentinel")]
 
 
 def secret_files(plan, pw: dict[str, str], bouncer: str) -> dict[str, str]:

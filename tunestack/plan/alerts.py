@@ -80,6 +80,11 @@ def redis_alerts() -> list[dict]:
     queue shows as writes refused with OOM (INFO errorstats, Redis 6.2 on); a full cache evicts by
     design, which matters only when it does so without pause."""
     return [
+        # redis_exporter answers its scrape whether or not it reaches the Redis: `up` stays 1 and only
+        # redis_up says the Redis (or a Sentinel: role="sentinel") is gone
+        {"alert": "RedisDown", "for": "1m", "severity": "critical", "expr": "redis_up == 0",
+         "summary": "the exporter cannot reach or log in to this Redis: its clients fail (the cache's read "
+                    "PostgreSQL instead, the queue's cannot queue jobs)"},
         {"alert": "RedisQueueWritesRefused", "for": "0m", "severity": "critical",
          "expr": 'sum(increase(redis_errors_total{role="queue",err="OOM"}[5m])) > 0',
          "summary": "the queue Redis refused writes at maxmemory (noeviction): jobs were not queued; its "

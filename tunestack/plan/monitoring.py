@@ -148,7 +148,11 @@ def _redis_targets(plan, at: str) -> list[ScrapeTarget]:
     out += [ScrapeTarget("redis", n.name, at, "/scrape", f"redis://{n.address}:{n.port}", queue_role)
             for n in queue] or \
         [ScrapeTarget("redis", "redis-queue", at, "/scrape", uri("redis-queue", plan.spec.redis_queue.port), queue_role)]
-    return out
+    # redis_exporter reads a Sentinel as it does a Redis (INFO, SENTINEL MASTERS, CKQUORUM, …): its
+    # redis_sentinel_* series, as the monitoring user Sentinel's ACL allows (queuefiles.py)
+    sentinels = plan.queue_ha["sentinels"].value if plan.queue_ha else ()
+    return out + [ScrapeTarget("sentinel", s.name, at, "/scrape", f"redis://{s.address}:{s.port}", (("role", "sentinel"),))
+                  for s in sentinels]
 
 
 def _exporter_targets(plan) -> list[ScrapeTarget]:
@@ -164,25 +168,25 @@ def _exporter_targets(plan) -> list[ScrapeTarget]:
         at = {name: f"{host_address(h)}:{port(name)}" for name, h in exporter_hosts(spec).items()}
         out = [ScrapeTarget("node", f"{h.name}-{i}", f"{host_address(h, i)}:{port('node_exporter')}")
                for h in spec.hosts for i in range(h.count)]
-    nodes = plan.ha["nodes"].value if plan.ha else ()
-    out += [ScrapeTarget("postgres", n.name, f"{n.address}:{port('postgres_exporter')}") for n in nodes] or \
-        [ScrapeTarget("postgres", "postgres", at["postgres_exporter"])]
-    out += [ScrapeTarget("patroni", n.name, f"{n.address}:{n.rest_port}") for n in nodes]
-    out += [ScrapeTarget("etcd", m.name, f"{m.address}:{m.client_port}") for m in (plan.ha["etcd members"].value
-                                                                                  if plan.ha else ())]
+    # With standbys, postgres_exporter reads through the primary service (postgres.port), so it
+    # follows the primary across failovers; each node's role, lag and timeline are Patroni's metrics.
+    out += [ScrapeTarget("postgres", "postgres", at["postgres_exporter"])]
+    if plan.ha:
+        out += [ScrapeTarget("patroni", n.name, f"{n.address}:{n.rest_port}", tls=n.tls) for n in plan.ha["nodes"].value]
+        out += [ScrapeTarget("etcd", m.name, f"{m.address}:{m.client_port}", tls=m.tls)
+                for m in plan.ha["etcd members"].value]
     out += [ScrapeTarget("pgbouncer", "pgbouncer", at["pgbouncer_exporter"])]
     return out + _redis_targets(plan, at["redis_exporter"])
 
 
 def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
-    """Everything the stack's Prometheus scrapes: each machine's node exporter, PostgreSQL (each node
-    with standbys, and each Patroni), PgBouncer, both Redis (each queue node and Sentinel), HAProxy,
+    """Everything the stack's Prometheus scrapes: each machine's node exporter, PostgreSQL (with
+    standbys: the primary, each Patroni and etcd member), PgBouncer, both Redis (each queue node and
+    Sentinel), HAProxy,
     every app replica, etcd, Prometheus and Alertmanager themselves, and the stack file's extra ones.
     On Docker, servers on Prometheus' host by their aliases, the others at their published addresses."""
     spec, port, docker = plan.spec, plan.spec.monitoring.port, plan.placement.docker
     out = _exporter_targets(plan)
-    out += [ScrapeTarget("sentinel", s.name, s.endpoint) for s in (plan.queue_ha["sentinels"].value
-                                                                   if plan.queue_ha else ())]
     lb = container_name(plan.stack, "lb") if docker else plan.placement["haproxy"].reach
     out += [ScrapeTarget("haproxy", "haproxy", f"{lb}:{plan.loadbalancer['port'].value}", METRICS_PATH)]
     out += [ScrapeTarget("app", r.name, f"{r.address}:{r.port}", METRICS_PATH, labels=(("track", r.track),))

@@ -126,23 +126,33 @@ def queue_ha_shares(spec: StackSpec, shares: dict[str, dict[str, int]]) -> dict[
 
 def queue_ha_alerts(spec: StackSpec, name: str) -> list[dict]:
     """On redis_exporter's names (redis_connected_slaves, redis_instance_info's role label) and the
-    refapps' own counter of enqueues no replica acknowledged in time."""
+    refapps' own counter of enqueues no replica acknowledged in time.
+
+    The scrape config labels each Redis with its role in the stack (role="queue"), so Prometheus
+    keeps the exporter's own role label (master or slave) as exported_role (Prometheus docs,
+    scrape_config honor_labels: a clash renames the scraped label exported_<name>)."""
     replicas = spec.queue_ha.replicas
     return [
         {"alert": "RedisQueueReplicaMissing", "for": "1m", "severity": "critical",
          # the cache never has replicas (redis.cache.replicas is refused), so the most any master
          # streams to is the queue master's count
-         "expr": f'(max(redis_connected_slaves and on(instance) redis_instance_info{{role="master"}}) or vector(0)) '
+         "expr": f'(max(redis_connected_slaves and on(instance) redis_instance_info{{exported_role="master"}}) or vector(0)) '
                  f'< {replicas}',
          "summary": f"the queue's master streams to fewer than {replicas} replica(s): jobs are queued without a "
                     "replica's acknowledgement, and a lost master loses them"},
         {"alert": "RedisQueueFailedOver", "for": "0m", "severity": "warning",
          # the instance that is master now and was a replica in the last 15 minutes: a failover
-         # moves the role label, so the series changes rather than its value
-         "expr": 'redis_instance_info{role="master"} and on(instance) '
-                 'max_over_time(redis_instance_info{role="slave"}[15m])',
+         # moves the (exported) role label, so the series changes rather than its value
+         "expr": 'redis_instance_info{exported_role="master"} and on(instance) '
+                 'max_over_time(redis_instance_info{exported_role="slave"}[15m])',
          "summary": f"Sentinel made a replica the queue's master ({name}) in the last 15 minutes: check why "
                     "(SENTINEL MASTER, the old master's log) and that the old one rejoined as a replica"},
+        {"alert": "RedisSentinelQuorumLost", "for": "1m", "severity": "critical",
+         # SENTINEL CKQUORUM as each Sentinel answers it (redis_exporter): a majority of the Sentinels
+         # must be reachable to authorize a failover
+         "expr": "min(redis_sentinel_master_ckquorum_status) == 0",
+         "summary": f"a Sentinel cannot reach a majority of the {len(sentinel_members(spec))} Sentinels: a lost "
+                    "queue master would not be failed over"},
         {"alert": "RedisQueueEnqueueUnreplicated", "for": "5m", "severity": "warning",
          "expr": "sum(rate(tunestack_queue_unreplicated_total[5m])) > 0",
          "summary": "jobs are queued with no replica connected to wait for: a master lost now loses them"},
