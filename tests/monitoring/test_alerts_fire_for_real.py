@@ -546,6 +546,7 @@ class FilesystemFilling(Scenario):
     """A filesystem of the host filling up: a 64 MiB ext4 image of the test's own, loop-mounted
     (root), written to 95 % full; the node exporter reports it as it would a data disk. Undone by
     deleting the file; once Prometheus sees the space back, unmounted and removed."""
+    alerts = [("DiskSpaceLow", {})]   # induce names the mount
     SIZE = 64 << 20
 
     def induce(self):
@@ -584,8 +585,20 @@ class FilesystemFilling(Scenario):
             shutil.rmtree(self.dir)
 
 
-def test_a_long_transaction_transaction_ids_aging_wal_kept_for_a_slot_and_a_filling_disk(mon, receiver):
-    scenarios = [LongTransaction(mon), TransactionIdsAging(mon), WalKeptForASlot(mon)]
+class CacheStopped(Scenario):
+    """The cache Redis stopped: redis_exporter still answers its scrape (`up` stays 1), redis_up
+    says the Redis is gone."""
+    alerts = [("RedisDown", {"role": "cache"})]
+
+    def induce(self):
+        self.mon.ctl("stop", "redis-cache")
+
+    def undo(self):
+        self.mon.ctl("start", "redis-cache")
+
+
+def test_a_long_transaction_transaction_ids_aging_wal_kept_for_a_slot_a_stopped_cache_and_a_filling_disk(mon, receiver):
+    scenarios = [LongTransaction(mon), TransactionIdsAging(mon), WalKeptForASlot(mon), CacheStopped(mon)]
     if os.geteuid() == 0:   # a loop mount needs root (CI runs as root)
         scenarios.append(FilesystemFilling(mon))
     run_phase(receiver, scenarios)
