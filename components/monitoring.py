@@ -37,14 +37,13 @@ class Monitoring(pulumi.ComponentResource):
         self.containers, self.live = {}, []
         for c in args.containers:
             machine = args.machines[(c.host, c.machine)]
-            self.containers[c.name] = self._container(c, args)
+            self.containers[c.name] = self._container(c, machine, args)
             if c.live:   # targets, rules, receiver: delivered and reloaded, never a replacement
                 self.live += live_files(self, c.name, machine.host_url, self.containers[c.name],
                                         {n: args.files[n] for n in c.live})
         self.register_outputs({"containers": sorted(self.containers)})
 
-    def _container(self, c: MonitoringContainer, args: MonitoringArgs):
-        machine = args.machines[(c.host, c.machine)]
+    def _container(self, c: MonitoringContainer, machine: Machine, args: MonitoringArgs):
         files: dict[str, pulumi.Input[str]] = {f"{ETC}/{n}": args.files[n] for n in c.files}
         secrets = {f"{SECRETS}/{n}" for n in c.secrets}
         files |= {f"{SECRETS}/{n}": args.secret_files.apply(lambda s, n=n: s[n]) for n in c.secrets}
