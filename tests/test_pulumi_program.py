@@ -287,8 +287,10 @@ def test_preview_lists_the_full_graph_of_prod():
     # monitoring image there, the 3 server exporters, Prometheus and Alertmanager with a volume each,
     # the exporters' 3 RandomPasswords, a key, request and certificate for each of the 11 node
     # exporters away from Prometheus, and a live volume each for Prometheus and Alertmanager with
-    # their 3 live-file commands: 134 + 1 + 24 + 3 + 4 + 3 + 33 + 5
-    assert out.startswith("stack prod: 207 resources")
+    # their 3 live-file commands, + a key, request and certificate each for Prometheus and
+    # Alertmanager (HTTPS: the operators reach them from other machines):
+    # 134 + 1 + 24 + 3 + 4 + 3 + 33 + 5 + 6
+    assert out.startswith("stack prod: 213 resources")
     for name in ["prod-postgres", "prod-pgbouncer", "prod-redis-cache", "prod-redis-queue", "prod-lb",
                  "prod-app-web-10", "prod-app-jobs-10", "prod-hosts-app-10", "prod-postgres-data"]:
         assert f"  {name}" in out

@@ -10,7 +10,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .harender import container_patroni_files, node_paths, patroni_files, postgres_proxy_cfg, primary_service
-from .monitoring.config import (alertmanager_config, dump, node_exporter_web_config, pgbouncer_exporter_config,
+from .monitoring.config import (alertmanager_config, dump, web_tls_config, pgbouncer_exporter_config,
                                 prometheus_config)
 from .monitoring.containers import WEB_CONFIG, monitoring_containers
 from .queuefiles import queue_ha_files
@@ -223,7 +223,7 @@ def render_plan(plan: Plan, layout: Layout = Layout()) -> dict[str, str]:
     if spec.monitoring.enabled:
         files["pgbouncer-exporter.yml"] = dump(plan.stack, "PgBouncer's exporter", pgbouncer_exporter_config(plan))
     if any(c.tls for c in monitoring_containers(plan)):
-        files[WEB_CONFIG] = dump(plan.stack, "The node exporters' TLS", node_exporter_web_config())
+        files[WEB_CONFIG] = dump(plan.stack, "HTTPS for the monitoring servers reached from other hosts", web_tls_config())
     return files
 
 

@@ -12,7 +12,7 @@ case "$file" in
   alertmanager.yml) check="amtool check-config" ;;
   *) echo "tunestack-live: unknown file '$file'; allowed: prometheus.yml, alerts.yml, alertmanager.yml" >&2; exit 2 ;;
 esac
-: "${TUNESTACK_SELF:?set TUNESTACK_SELF to the server's own http://127.0.0.1:PORT}"
+: "${TUNESTACK_SELF:?set TUNESTACK_SELF to the server's own http://127.0.0.1:PORT or https://localhost:PORT}"
 new="$live/.$file.new"
 trap 'rm -f "$new"' EXIT
 cat > "$new"
@@ -22,9 +22,12 @@ if ! out=$($check "$new" 2>&1); then
   exit 1
 fi
 chown root:prometheus "$new" && chmod 0640 "$new"
-# The reload's outcome, as the server reports it: its last successful reload's time moves.
+# The reload's outcome, as the server reports it: its last successful reload's time moves. Over
+# HTTPS (a stack across machines) verified against the stack's CA, by the name localhost.
+ca=
+case "$TUNESTACK_SELF" in https:*) ca=/etc/tunestack/tls/ca.crt ;; esac
 stamp() {
-  curl -fsS -m 5 "$TUNESTACK_SELF/metrics" 2>/dev/null \
+  curl -fsS -m 5 ${ca:+--cacert "$ca"} "$TUNESTACK_SELF/metrics" 2>/dev/null \
     | sed -n 's/^[a-z]*_config_last_reload_success_timestamp_seconds \(.*\)$/\1/p'
 }
 before=$(stamp)

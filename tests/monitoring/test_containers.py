@@ -57,9 +57,44 @@ def test_exporters_read_published_servers_over_verified_tls_and_no_secret_is_in_
 
 
 def test_prometheus_and_alertmanager_take_their_files_live():
-    """A changed target, rule or receiver reloads them (tunestack-live); it is no container input."""
+    """A changed target, rule or receiver reloads them (tunestack-live); it is no container input.
+    Their one rendered input is the HTTPS setting, which no plan change touches."""
     plan = staging()
     by = {c.service: c for c in monitoring_containers(plan)}
-    assert by["prometheus"].live == ("alerts.yml", "prometheus.yml") and not by["prometheus"].files
-    assert by["alertmanager"].live == ("alertmanager.yml",)
-    assert ("TUNESTACK_SELF", f"http://127.0.0.1:{by['prometheus'].port}") in by["prometheus"].env
+    assert by["prometheus"].live == ("alerts.yml", "prometheus.yml") and by["prometheus"].files == ("web-tls.yml",)
+    assert by["alertmanager"].live == ("alertmanager.yml",) and by["alertmanager"].files == ("web-tls.yml",)
+    assert ("TUNESTACK_SELF", f"https://localhost:{by['prometheus'].port}") in by["prometheus"].env
+
+
+def test_across_machines_prometheus_and_alertmanager_answer_https_only_and_are_reached_so():
+    """Standards, "TLS wherever traffic leaves a host": the operators' tools reach them at the cache
+    host's address from elsewhere. Their certificates name every way they are reached; Prometheus
+    scrapes both and sends alerts over verified HTTPS."""
+    from tunestack.monitoring.config import prometheus_config
+    from tunestack.plan.monitoring import api_url
+
+    plan = staging()
+    published = plan.monitoring["host address"].value
+    for c in monitoring_containers(plan):
+        if c.service in ("prometheus", "alertmanager"):
+            cert = plan.tls[c.tls]
+            assert set(cert.dns_names) == {c.name, "localhost"} and set(cert.ip_addresses) == {"127.0.0.1", published}
+            assert "--web.config.file=/etc/tunestack/web-tls.yml" in c.command
+            assert c.health == f"https://localhost:{c.port}/-/ready"
+    assert api_url(plan, "prometheus") == f"https://{published}:9090"
+    config = prometheus_config(plan)
+    assert config["alerting"]["alertmanagers"][0]["scheme"] == "https"
+    assert config["alerting"]["alertmanagers"][0]["tls_config"] == {"ca_file": CA_FILE}
+    for job in config["scrape_configs"]:
+        if job["job_name"] in ("prometheus", "alertmanager"):
+            assert job["static_configs"][0]["labels"]["__scheme__"] == "https" and job["tls_config"]["ca_file"] == CA_FILE
+
+
+def test_on_one_machine_they_stay_plain_http():
+    """dev: nothing leaves the machine (the same rule as every server's TLS, plan/tls.py)."""
+    from tunestack.plan.monitoring import api_url
+
+    plan = build_plan(spec("dev"), target="docker")
+    by = {c.service: c for c in monitoring_containers(plan)}
+    assert not by["prometheus"].tls and not by["alertmanager"].tls and not by["prometheus"].files
+    assert api_url(plan, "prometheus").startswith("http://127.0.0.1:")

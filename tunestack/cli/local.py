@@ -94,7 +94,7 @@ def run_status(args) -> int:
 def _docker_status(args) -> int:
     from ..dockerha import ContainerCluster, engine_urls, queue_roles, stack_containers
     from ..monitoring.containers import monitoring_containers
-    from ..monitoring.report import monitoring_lines, monitoring_report
+    from ..monitoring.report import monitoring_lines, monitoring_report, stack_ca
     from ..plan import build_plan
     from .stacks import stack_spec
 
@@ -104,7 +104,7 @@ def _docker_status(args) -> int:
     status = {"stack": args.stack, "containers": stack_containers(plan, url_of),
               "postgres": ContainerCluster(plan, url_of).members() if plan.ha else [],
               "queue": queue_roles(plan, url_of),
-              "monitoring": monitoring_report(plan) if monitoring_containers(plan) else None}
+              "monitoring": monitoring_report(plan, stack_ca(plan, url_of)) if monitoring_containers(plan) else None}
     unreachable = 1 if any(c["name"] == "-" for c in status["containers"]) else 0   # a machine did not answer
     if args.format == "json":
         print_json(status)

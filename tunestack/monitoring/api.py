@@ -1,6 +1,7 @@
 """What tunestack asks a running Prometheus and Alertmanager, through their HTTP APIs (Prometheus
 docs, "HTTP API": /api/v1/targets, /api/v1/alerts, /api/v1/query; Alertmanager's /api/v2/alerts).
-Plain HTTP on loopback or the stack's private network, where the plan puts them."""
+Plain HTTP on loopback or a one-machine stack; HTTPS, verified against the stack's CA, where the
+operators reach them from another machine (plan/monitoring.serves_https)."""
 from __future__ import annotations
 
 import json
@@ -14,9 +15,9 @@ class MonitoringUnreachable(Exception):
     """Prometheus or Alertmanager did not answer."""
 
 
-def _get(url: str, timeout: float = 5) -> dict:
+def _get(url: str, timeout: float = 5, context=None) -> dict:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as r:
             return json.loads(r.read())
     except (OSError, urllib.error.URLError, ValueError) as exc:
         raise MonitoringUnreachable(f"{url.split('?')[0]}: {getattr(exc, 'reason', exc)}") from None
@@ -62,31 +63,39 @@ def _age(last_scrape: str, now: float) -> float:
 
 
 class Prometheus:
-    def __init__(self, address: str):
-        self.base = f"http://{address}"
+    def __init__(self, url: str, ca_pem: str | None = None):
+        """`url`: http(s)://host:port (host:port alone is http); `ca_pem`: the stack's CA, which an
+        https URL is verified against (plan/monitoring.serves_https)."""
+        import ssl
+
+        self.base = url if "://" in url else f"http://{url}"
+        self.context = ssl.create_default_context(cadata=ca_pem) if self.base.startswith("https:") else None
+
+    def _get(self, path: str) -> dict:
+        return _get(f"{self.base}{path}", context=self.context)
 
     def targets(self) -> list[Target]:
         import time
 
         now = time.time()
-        data = _get(f"{self.base}/api/v1/targets?state=active")["data"]["activeTargets"]
+        data = self._get("/api/v1/targets?state=active")["data"]["activeTargets"]
         return [Target(t["labels"].get("job", ""), t["labels"].get("name", t["labels"].get("instance", "")),
                        t["scrapeUrl"], t["health"], t.get("lastError", ""), _age(t.get("lastScrape", ""), now),
                        t["labels"].get("track", "")) for t in data]
 
     def alerts(self) -> list[Alert]:
-        data = _get(f"{self.base}/api/v1/alerts")["data"]["alerts"]
+        data = self._get("/api/v1/alerts")["data"]["alerts"]
         keep = ("alertname", "severity", "stack")
         return [Alert(a["labels"]["alertname"], a["state"], a["labels"].get("severity", ""),
                       {k: v for k, v in a["labels"].items() if k not in keep}, a.get("annotations", {}).get("summary", ""))
                 for a in data]
 
     def rule_names(self) -> list[str]:
-        groups = _get(f"{self.base}/api/v1/rules?type=alert")["data"]["groups"]
+        groups = self._get("/api/v1/rules?type=alert")["data"]["groups"]
         return [r["name"] for g in groups for r in g["rules"]]
 
     def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]:
         """An instant query (at `at`, a Unix time, or now): each series' labels and value."""
         when = f"&time={at:.3f}" if at is not None else ""
-        data = _get(f"{self.base}/api/v1/query?query={urllib.parse.quote(expr)}{when}")["data"]
+        data = self._get(f"/api/v1/query?query={urllib.parse.quote(expr)}{when}")["data"]
         return [(r["metric"], float(r["value"][1])) for r in data["result"]]

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import yaml
 
-from ..plan.monitoring import MONITOR_ROLE, address_of, docker_exporters
+from ..plan.monitoring import MONITOR_ROLE, address_of, docker_exporters, serves_https
 from ..plan.tls import CA_FILE, CERT_FILE, KEY_FILE, verified
 
 RULES_FILE = "alerts.yml"        # beside prometheus.yml: Prometheus resolves it against the config's folder
@@ -49,11 +49,13 @@ def prometheus_config(plan) -> dict:
     by_kind: dict[str, list] = defaultdict(list)
     for t in m["targets"].value:
         by_kind[t.kind].append(t)
-    alertmanager = address_of(plan, "alertmanager")
+    alertmanager = {"static_configs": [{"targets": [address_of(plan, "alertmanager")]}]}
+    if serves_https(plan):   # verified by its alias, which its certificate names
+        alertmanager |= {"scheme": "https", "tls_config": {"ca_file": CA_FILE}}
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval,
                    "external_labels": {"stack": plan.stack}},
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "alerting": {"alertmanagers": [alertmanager]},
         "rule_files": [RULES_FILE],
         "scrape_configs": [_job(kind, targets) for kind, targets in by_kind.items()],
     }
@@ -89,8 +91,9 @@ def pgbouncer_exporter_config(plan) -> dict:
     return {"exporter_host": listen, "exporter_port": port, "pgbouncers": [{"dsn": dsn, "connect_timeout": 5}]}
 
 
-def node_exporter_web_config() -> dict:
-    """exporter-toolkit's web config: HTTPS only, with the exporter's certificate (plan.tls)."""
+def web_tls_config() -> dict:
+    """exporter-toolkit's web config (node_exporter, Prometheus, Alertmanager): HTTPS only, with the
+    server's certificate (plan.tls), at the same paths in each container."""
     return {"tls_server_config": {"cert_file": CERT_FILE, "key_file": KEY_FILE}}
 
 

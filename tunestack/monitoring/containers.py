@@ -5,14 +5,14 @@ Prometheus, Alertmanager and the three server exporters run on the monitoring ho
 host, plan/monitoring.py); a node exporter runs on every machine, reading the host's /proc, /sys
 and root file system (mounted read-only; node_exporter docs, "Docker": --path.rootfs, the host's
 PID namespace). Prometheus and Alertmanager are published on the monitoring host's address for the
-operator's tools; a node exporter on another machine is published on its own and answers HTTPS
-only (exporter-toolkit's web config), verified by Prometheus against the stack's CA. Every process
-runs as the image's `prometheus` user."""
+operator's tools; a node exporter on another machine is published on its own. Whatever is reached
+from another machine answers HTTPS only (exporter-toolkit's web config), verified against the
+stack's CA. Every process runs as the image's `prometheus` user."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..plan.monitoring import docker_exporters, monitoring_host, monitoring_name, on_containers
+from ..plan.monitoring import docker_exporters, monitoring_host, monitoring_name, on_containers, serves_https
 from ..paths import LIVE_DIR
 from ..recipes import PGBOUNCER_EXPORTER_VENV
 from . import servers
@@ -21,7 +21,7 @@ ETC, DATA, SECRETS = "/etc/tunestack", "/var/lib/tunestack", "/etc/tunestack/sec
 PATHS = servers.Paths(ETC, DATA, SECRETS)
 LIVE_PATHS = servers.Paths(LIVE_DIR, DATA, SECRETS)   # reloaded on SIGHUP
 HOST_ROOT = "/host"                     # the machine's / inside a node exporter's container
-WEB_CONFIG = "node-exporter-web.yml"    # the node exporter's TLS (exporter-toolkit)
+WEB_CONFIG = "web-tls.yml"              # HTTPS for node_exporter, Prometheus, Alertmanager (exporter-toolkit)
 BINARIES = {"prometheus": "/usr/bin/prometheus", "alertmanager": "/usr/bin/prometheus-alertmanager",
             "node_exporter": "/usr/bin/prometheus-node-exporter",
             "postgres_exporter": "/usr/bin/prometheus-postgres-exporter",
@@ -55,10 +55,6 @@ def monitoring_containers(plan) -> tuple[MonitoringContainer, ...]:
     """Nothing unless monitoring runs on this Docker stack (plan/monitoring.with_monitoring)."""
     if not on_containers(plan.spec, plan.placement.docker):
         return ()
-    spec, home = plan.spec, monitoring_host(plan.spec)
-    port = spec.monitoring.port
-    ca = bool(plan.tls)
-    published = plan.monitoring["host address"].value
 
     def listen(p: int) -> str:
         return f"0.0.0.0:{p}"   # inside its container: reached by its alias, or where it is published
@@ -89,19 +85,28 @@ def monitoring_containers(plan) -> tuple[MonitoringContainer, ...]:
                 e.container, "redis-exporter", e.host, e.machine,
                 tuple(servers.redis_exporter(BINARIES["redis_exporter"], PATHS, listen(e.port), tls=e.reads_tls)),
                 f"http://127.0.0.1:{e.port}/", secrets=(servers.REDIS_PASSWORDS,), ca=e.reads_tls))
-    am, prom = port("alertmanager"), port("prometheus")
-    # Targets, rules and the receiver follow the plan live: tunestack-live reloads the server in
-    # place (images/monitoring/live.sh), told where it answers by TUNESTACK_SELF.
-    out.append(MonitoringContainer(
-        monitoring_name(plan.stack, "alertmanager"), "alertmanager", home.name, 0,
-        tuple(servers.alertmanager(BINARIES["alertmanager"], LIVE_PATHS, listen(am))), f"http://127.0.0.1:{am}/-/ready",
-        (("TUNESTACK_SELF", f"http://127.0.0.1:{am}"),), live=("alertmanager.yml",), data=f"{DATA}/alertmanager",
-        publish=((am, published),)))
-    out.append(MonitoringContainer(
-        monitoring_name(plan.stack, "prometheus"), "prometheus", home.name, 0,
-        tuple(servers.prometheus(plan, BINARIES["prometheus"], LIVE_PATHS, listen(prom))),
-        f"http://127.0.0.1:{prom}/-/ready", (("TUNESTACK_SELF", f"http://127.0.0.1:{prom}"),),
-        live=("alerts.yml", "prometheus.yml"), ca=ca, data=f"{DATA}/prometheus", publish=((prom, published),)))
+    return tuple(out) + _servers(plan)
+
+
+def _servers(plan) -> tuple[MonitoringContainer, ...]:
+    """Prometheus and Alertmanager on the monitoring host, published on its address; HTTPS only
+    where that address is reached from other machines (plan/monitoring.serves_https). Targets, rules
+    and the receiver follow the plan live: tunestack-live reloads the server in place
+    (images/monitoring/live.sh), told where it answers by TUNESTACK_SELF."""
+    home, published, https = monitoring_host(plan.spec).name, plan.monitoring["host address"].value, serves_https(plan)
+    web_config = f"{ETC}/{WEB_CONFIG}" if https else ""
+    self_url = "https://localhost" if https else "http://127.0.0.1"
+    out = []
+    for kind, live, data in (("alertmanager", ("alertmanager.yml",), "alertmanager"),
+                             ("prometheus", ("alerts.yml", "prometheus.yml"), "prometheus")):
+        p = plan.spec.monitoring.port(kind)
+        command = (servers.alertmanager(BINARIES[kind], LIVE_PATHS, f"0.0.0.0:{p}", web_config) if kind == "alertmanager"
+                   else servers.prometheus(plan, BINARIES[kind], LIVE_PATHS, f"0.0.0.0:{p}", web_config))
+        out.append(MonitoringContainer(
+            monitoring_name(plan.stack, kind), kind, home, 0, tuple(command), f"{self_url}:{p}/-/ready",
+            (("TUNESTACK_SELF", f"{self_url}:{p}"),), files=(WEB_CONFIG,) if https else (),
+            tls=f"monitoring-{kind}" if https else "", ca=https or (kind == "prometheus" and bool(plan.tls)),
+            live=live, data=f"{DATA}/{data}", publish=((p, published),)))
     return tuple(out)
 
 

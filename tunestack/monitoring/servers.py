@@ -24,17 +24,20 @@ class Paths:
     secrets: str      # the exporters' credentials
 
 
-def prometheus(plan, binary: str, paths: Paths, listen: str) -> list[str]:
+def prometheus(plan, binary: str, paths: Paths, listen: str, web_config: str = "") -> list[str]:
+    """`web_config`: HTTPS (exporter-toolkit's file), as for node_exporter."""
     m = plan.monitoring
     hours = max(2, m["retention"].value // 3_600_000)
     return [binary, f"--config.file={paths.etc}/prometheus.yml", f"--storage.tsdb.path={paths.data}/prometheus",
             f"--storage.tsdb.retention.time={hours}h", f"--storage.tsdb.retention.size={m['disk'].value // MIB}MB",
-            f"--rules.alert.resend-delay={m['alert_resend_delay'].text}", f"--web.listen-address={listen}"]
+            f"--rules.alert.resend-delay={m['alert_resend_delay'].text}", f"--web.listen-address={listen}",
+            *([f"--web.config.file={web_config}"] if web_config else [])]
 
 
-def alertmanager(binary: str, paths: Paths, listen: str) -> list[str]:
+def alertmanager(binary: str, paths: Paths, listen: str, web_config: str = "") -> list[str]:
     return [binary, f"--config.file={paths.etc}/alertmanager.yml", f"--storage.path={paths.data}/alertmanager",
-            f"--web.listen-address={listen}", "--cluster.listen-address="]   # empty: no gossip port, one Alertmanager
+            f"--web.listen-address={listen}", "--cluster.listen-address=",   # empty: no gossip port, one Alertmanager
+            *([f"--web.config.file={web_config}"] if web_config else [])]
 
 
 def node_exporter(binary: str, listen: str, textfiles: str = "", rootfs: str = "", web_config: str = "") -> list[str]:

@@ -1,11 +1,6 @@
 """Prometheus' size for a stack: the targets it scrapes, the series they export, the memory its
-head block holds and the disk its retention needs. Pure.
-
-Sources: Prometheus docs, "Storage" → "Operational aspects": needed disk = retention seconds ×
-samples ingested per second × bytes per sample, "on average only around 1-2 bytes per sample";
-the write-ahead log keeps at least three 128 MB segments and two hours of raw data. Robust
-Perception, "Why does Prometheus use so much RAM" (Prometheus 2.20 on): about 3 kB per series in
-the head block.
+head block holds and the disk its retention needs (the formulas and their sources: promstorage.py),
+where each monitoring server runs and how it is reached. Pure.
 
 The series per target are estimates until the monitoring tests count each exporter's live output
 (issue #29); each carries that in its reason."""
@@ -14,20 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import Problem, StackError
-from ..units import KIB, MIB, format_bytes_human
+from ..units import MIB, format_bytes_human
 from .alerts import METRICS_PATH
 from .placement import container_name
 from .rollout import running
+from .promstorage import BASE_MEMORY, BYTES_PER_SAMPLE, HEAD_BYTES_PER_SERIES, disk_needed, longest_retention_ms
 from .setting import Setting, policy
 
-BYTES_PER_SAMPLE = 2            # the docs' upper figure: the disk is planned for the worst of 1-2
-HEAD_BYTES_PER_SERIES = 3 * KIB
-BASE_MEMORY = 128 * MIB         # Prometheus itself, its rule evaluation and a few queries
-WAL_SEGMENT = 128 * MIB
-WAL_SEGMENTS_MIN = 3
-WAL_HOURS = 3                   # two hours of raw data, and up to one more until the head is compacted
-WAL_BYTES_PER_SAMPLE = 16       # raw in the log: an 8-byte value, its series reference and timestamp
-INDEX_SHARE = 0.1               # blocks hold indexes and metadata beside their chunks
 # Series each kind of target exports, an upper bound. Measured on the local stack (2 cores, one
 # database, samples per scrape; tests/monitoring checks each bound against the live count): node
 # 512 on a quiet machine, 1,053 with a dozen containers' network interfaces beside it (about 40
@@ -193,7 +181,7 @@ def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
             for r in running(plan.replicas)]
     home = host_address(monitoring_host(spec))
     at = {k: monitoring_name(plan.stack, k) if docker else home for k in ("prometheus", "alertmanager")}
-    out += [ScrapeTarget(k, k, f"{at[k]}:{port(k)}") for k in ("prometheus", "alertmanager")]
+    out += [ScrapeTarget(k, k, f"{at[k]}:{port(k)}", tls=serves_https(plan)) for k in ("prometheus", "alertmanager")]
     out += [ScrapeTarget("other", t, t) for t in spec.monitoring.targets]
     return tuple(out)
 
@@ -212,22 +200,6 @@ def api_address(plan, kind: str) -> str:
     """Where an operator's tools (status, verify, advise, the rollout gates) reach Prometheus or
     Alertmanager: the monitoring host's address (on Docker, where the port is published)."""
     return f"{plan.monitoring['host address'].value}:{plan.spec.monitoring.port(kind)}"
-
-
-def disk_needed(series: int, interval_ms: int, retention_ms: int) -> int:
-    """The docs' formula for the blocks, with indexes on top, plus the write-ahead log."""
-    per_second = series * 1000 / interval_ms
-    blocks = retention_ms / 1000 * per_second * BYTES_PER_SAMPLE * (1 + INDEX_SHARE)
-    wal = max(WAL_SEGMENTS_MIN * WAL_SEGMENT, WAL_HOURS * 3600 * per_second * WAL_BYTES_PER_SAMPLE)
-    return int(blocks + wal)
-
-
-def longest_retention_ms(series: int, interval_ms: int, disk: int) -> int:
-    """The longest retention whose blocks and log fit on `disk` (0 when the log alone does not)."""
-    per_second = series * 1000 / interval_ms
-    wal = max(WAL_SEGMENTS_MIN * WAL_SEGMENT, WAL_HOURS * 3600 * per_second * WAL_BYTES_PER_SAMPLE)
-    room = disk - wal
-    return max(0, int(room / (per_second * BYTES_PER_SAMPLE * (1 + INDEX_SHARE)) * 1000))
 
 
 def sized_series(plan, targets) -> int:
@@ -340,6 +312,30 @@ def monitoring_limits(plan, memory: dict[str, list[tuple[str, int]]]) -> dict[st
     return out
 
 
+def serves_https(plan) -> bool:
+    """Prometheus and Alertmanager answer HTTPS only where the stack spans machines (on Docker): the
+    operators' tools reach them at the monitoring host's published address from elsewhere, as
+    Prometheus does the node exporters away from it. On one machine their traffic stays there."""
+    return plan.placement.docker and on_containers(plan.spec, True) and any(e.publish for e in docker_exporters(plan))
+
+
+def api_url(plan, kind: str) -> str:
+    """api_address with its scheme: https where serves_https."""
+    return f"{'https' if serves_https(plan) else 'http'}://{api_address(plan, kind)}"
+
+
+def web_tls(plan) -> dict:
+    """Prometheus' and Alertmanager's certificates where they serve HTTPS: the names they are reached
+    by (their alias, inside their container localhost, the published address)."""
+    from .tls import ServerTls
+
+    if not serves_https(plan):
+        return {}
+    published = host_address(monitoring_host(plan.spec))
+    return {f"monitoring-{k}": ServerTls(f"monitoring-{k}", (monitoring_name(plan.stack, k), "localhost"),
+                                         ("127.0.0.1", published)) for k in ("prometheus", "alertmanager")}
+
+
 def node_exporter_tls(plan) -> dict:
     """A certificate for each node exporter Prometheus scrapes from another host (HTTPS: the
     exporter-toolkit web config), with the names Prometheus connects to."""
@@ -375,4 +371,4 @@ def with_monitoring(plan):
     limits = monitoring_limits(plan, extra)
     return replace(plan, monitoring=settings, hosts=hosts, budgets=budgets,
                    containers={h: [*c, *limits.get(h, [])] for h, c in plan.containers.items()},
-                   tls={**plan.tls, **node_exporter_tls(plan)})
+                   tls={**plan.tls, **node_exporter_tls(plan), **web_tls(plan)})
