@@ -39,13 +39,6 @@ BASE = 14932   # its own ports: 14932-14937, monitoring 14942-14947, the canary 
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
 def mon(receiver):
     def monitored(c):
         c["tunestack:monitoring"].update(scrape_interval="1s", receiver=receiver.url)

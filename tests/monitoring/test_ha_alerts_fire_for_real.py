@@ -27,7 +27,7 @@ import pytest
 
 from bench.failover import ha_ports
 from bench.queuefault import JobClient, queue_master_lost
-from tests.monitoring.alerting import Monitored, Receiver
+from tests.monitoring.alerting import Monitored
 from tests.monitoring.test_alerts_fire_for_real import Scenario, run_phase
 from tunestack.choices import MONITORING_PORTS
 from tunestack.poll import wait_until
@@ -36,13 +36,6 @@ from tunestack.throwaway import ThrowawayStack
 pytestmark = pytest.mark.servers
 BASE = 23432   # 23432-23437; primary service 23442, nodes 23443-4; Patroni 23452-3; etcd 23462-3;
                # queue 23472-3; Sentinels 23482-4; monitoring 23492-23497; the canary 23536
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")
