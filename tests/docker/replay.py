@@ -140,7 +140,8 @@ class Replay:
                              capture_output=True, text=True, env=env, timeout=300)
         self.steps.append(f"run {r.name}" if phase == "create" else f"run {r.name} ({phase})")
         if res.returncode:
-            raise CommandFailed(f"{r.name}: exit {res.returncode}\n{res.stderr[-2000:]}")
+            # what pulumi-command reports: both streams (pgBackRest, for one, logs its errors to stdout)
+            raise CommandFailed(f"{r.name}: exit {res.returncode}\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
         self.say(f"  {r.name}: {res.stdout.strip()}")
         return res.stdout
 
