@@ -9,7 +9,7 @@ from shlex import quote
 
 import pytest
 
-from tunestack.plan.monitoring import address_of, api_url, runs, serves_https
+from tunestack.plan.monitoring import address_of, api_url, runs, scheme
 from tunestack.plan.tls import CA_FILE
 
 SERVICE = "monitoring"
@@ -55,7 +55,7 @@ def test_prometheus_evaluates_the_plans_rules(host, plan, prometheus, record):
 def test_alertmanager_is_ready_where_prometheus_sends_alerts(host, plan, prometheus, record):
     """Asked at the address Prometheus' configuration names (from its host or container), and
     Prometheus itself lists it among its active Alertmanagers."""
-    address = f"{'https' if serves_https(plan) else 'http'}://{address_of(plan, 'alertmanager')}"
+    address = f"{scheme(plan)}://{address_of(plan, 'alertmanager')}"
     out = host.run(curl(f"{address}/-/ready"))
     record(0, out.rc)
     deadline = time.monotonic() + FIRST_SCRAPES_S

@@ -181,7 +181,8 @@ def scrape_targets(plan) -> tuple[ScrapeTarget, ...]:
             for r in running(plan.replicas)]
     home = host_address(monitoring_host(spec))
     at = {k: monitoring_name(plan.stack, k) if docker else home for k in ("prometheus", "alertmanager")}
-    out += [ScrapeTarget(k, k, f"{at[k]}:{port(k)}", tls=serves_https(plan)) for k in ("prometheus", "alertmanager")]
+    https = serves_https(plan)
+    out += [ScrapeTarget(k, k, f"{at[k]}:{port(k)}", tls=https) for k in ("prometheus", "alertmanager")]
     out += [ScrapeTarget("other", t, t) for t in spec.monitoring.targets]
     return tuple(out)
 
@@ -316,12 +317,17 @@ def serves_https(plan) -> bool:
     """Prometheus and Alertmanager answer HTTPS only where the stack spans machines (on Docker): the
     operators' tools reach them at the monitoring host's published address from elsewhere, as
     Prometheus does the node exporters away from it. On one machine their traffic stays there."""
-    return plan.placement.docker and on_containers(plan.spec, True) and any(e.publish for e in docker_exporters(plan))
+    return on_containers(plan.spec, plan.placement.docker) and any(e.publish for e in docker_exporters(plan))
+
+
+def scheme(plan) -> str:
+    """How Prometheus and Alertmanager are asked: https where serves_https, else http."""
+    return "https" if serves_https(plan) else "http"
 
 
 def api_url(plan, kind: str) -> str:
-    """api_address with its scheme: https where serves_https."""
-    return f"{'https' if serves_https(plan) else 'http'}://{api_address(plan, kind)}"
+    """api_address with its scheme."""
+    return f"{scheme(plan)}://{api_address(plan, kind)}"
 
 
 def web_tls(plan) -> dict:

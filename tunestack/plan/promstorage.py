@@ -20,17 +20,20 @@ WAL_BYTES_PER_SAMPLE = 16       # raw in the log: an 8-byte value, its series re
 INDEX_SHARE = 0.1               # blocks hold indexes and metadata beside their chunks
 
 
+def _wal_bytes(per_second: float) -> float:
+    """The write-ahead log: its minimum segments, or the raw samples of WAL_HOURS if more."""
+    return max(WAL_SEGMENTS_MIN * WAL_SEGMENT, WAL_HOURS * 3600 * per_second * WAL_BYTES_PER_SAMPLE)
+
+
 def disk_needed(series: int, interval_ms: int, retention_ms: int) -> int:
     """The docs' formula for the blocks, with indexes on top, plus the write-ahead log."""
     per_second = series * 1000 / interval_ms
     blocks = retention_ms / 1000 * per_second * BYTES_PER_SAMPLE * (1 + INDEX_SHARE)
-    wal = max(WAL_SEGMENTS_MIN * WAL_SEGMENT, WAL_HOURS * 3600 * per_second * WAL_BYTES_PER_SAMPLE)
-    return int(blocks + wal)
+    return int(blocks + _wal_bytes(per_second))
 
 
 def longest_retention_ms(series: int, interval_ms: int, disk: int) -> int:
     """The longest retention whose blocks and log fit on `disk` (0 when the log alone does not)."""
     per_second = series * 1000 / interval_ms
-    wal = max(WAL_SEGMENTS_MIN * WAL_SEGMENT, WAL_HOURS * 3600 * per_second * WAL_BYTES_PER_SAMPLE)
-    room = disk - wal
+    room = disk - _wal_bytes(per_second)
     return max(0, int(room / (per_second * BYTES_PER_SAMPLE * (1 + INDEX_SHARE)) * 1000))
