@@ -272,7 +272,13 @@ function worker() {
     return reply(res, 200, body);
   }
 
+  let stopping = false;
+  const answering = new Set();   // responses not yet sent: a stop closes their connections too
   const server = http.createServer(async (req, res) => {
+    // Stopping: this answer closes its connection, so the proxy sends nothing more on it (below).
+    if (stopping) res.setHeader('Connection', 'close');
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
     const url = new URL(req.url, 'http://app');
     const probe = url.pathname === '/health' || url.pathname.startsWith('/_tunestack/');
     const stop = probe ? null : m.latency.startTimer();
@@ -305,8 +311,18 @@ function worker() {
   const bind = env('BIND', `127.0.0.1:${env('PORT', '8000')}`);
   const at = bind.lastIndexOf(':');
   server.listen(Number(bind.slice(at + 1)), bind.slice(0, at));
-  process.on('SIGTERM', () => server.close(() => Promise.all([pool.end(), cache.quit(), queue.quit()])
-    .finally(() => process.exit(0))));
+  // A graceful stop. close() ends only the keep-alive connections idle at that moment: one whose
+  // request was in flight stayed open, took the proxy's next requests and kept the worker alive
+  // until keepAliveTimeout, past the container's stop timeout, whose SIGKILL then failed a request
+  // (seen in CI). Every answer not yet sent says Connection: close; what is still open after the
+  // request timeout is closed.
+  process.on('SIGTERM', () => {
+    stopping = true;
+    for (const res of answering) if (!res.headersSent) res.setHeader('Connection', 'close');
+    server.close(() => Promise.all([pool.end(), cache.quit(), queue.quit()]).finally(() => process.exit(0)));
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), server.requestTimeout + 1000).unref();
+  });
 }
 
 function primary() {

@@ -5,6 +5,7 @@ through HAProxy from the migrated table; then a new version that adds a column m
 replica starts, with requests counted during the change. The Python image's own run of this is
 tests/docker/test_dev_day2.py."""
 import json
+from collections import Counter
 import urllib.request
 
 import pytest
@@ -81,4 +82,18 @@ def test_a_version_that_adds_a_column_migrates_before_its_replica_with_no_failed
         "001_hits,002_hits_note"
     assert engine.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'hits' "
                        "AND column_name = 'note'") == "1"
-    assert load.results and load.failed == 0, f"{load.failed} of {len(load.results)} requests failed"
+    assert load.results and load.failed == 0, (
+        f"{load.failed} of {len(load.results)} requests failed: {failed_statuses(load)}; "
+        f"HAProxy logged: {unanswered(engine)}")
+
+
+def failed_statuses(load) -> dict:
+    """How the failed requests ended (0: the connection itself failed)."""
+    return dict(Counter(status for status, _ in load.results if status != 200))
+
+
+def unanswered(engine) -> list[str]:
+    """HAProxy's log lines of requests it did not answer 200 (their termination state says which side
+    ended them: HAProxy docs, "Session state at disconnection")."""
+    lines = engine.client.containers.get("dev-lb").logs(tail=20000).decode(errors="replace").splitlines()
+    return [line for line in lines if " HTTP/1.1\"" in line and '" 200 ' not in line and " 200 " not in line][-10:]
