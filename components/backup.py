@@ -14,7 +14,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from tunestack.backup.pgbackrest import DEFAULT_CONFIG, LOCK_HELD_EXIT
+from tunestack.backup.pgbackrest import DB_CONNECT_EXIT, DEFAULT_CONFIG, LOCK_HELD_EXIT
 from tunestack.plan.backupserver import KEY_FILE
 from tunestack.plan.memory import ContainerLimit
 from tunestack.render import CONTAINER_BACKUP
@@ -26,11 +26,14 @@ CRON_FILE = "/etc/cron.d/tunestack-backup"   # the schedule (render: backup.cron
 # The stanza (idempotent) and a first full backup when the repository holds none. As postgres in
 # the container that runs backups ($CONTAINER on $DOCKER_HOST); inputs as environment only.
 # A primary's archive-push can hold the stanza's lock when stanza-create starts (exit 50, the same
-# case as PgBackRest.ensure_stanza): retried once a second, for at most 60 tries; any other exit ends it.
+# case as PgBackRest.ensure_stanza), and a server can refuse a connection for a moment (exit 56: CI
+# saw it once in a full run, never alone): both retried once a second, for at most 60 tries; any
+# other exit ends it with pgBackRest's code and words.
 BACKUP_STANZA = (
     'set -e; run() { docker exec -u postgres "$CONTAINER" pgbackrest --stanza="$STANZA" --log-level-console=warn "$@"; }; '
     f'tries=0; until run stanza-create; do rc=$?; tries=$((tries + 1)); '
-    f'if [ "$rc" -ne {LOCK_HELD_EXIT} ] || [ "$tries" -ge 60 ]; then exit "$rc"; fi; sleep 1; done; '
+    f'case "$rc" in {LOCK_HELD_EXIT}|{DB_CONNECT_EXIT}) ;; *) exit "$rc" ;; esac; '
+    f'if [ "$tries" -ge 60 ]; then exit "$rc"; fi; echo "stanza-create: exit $rc, again in 1 s" >&2; sleep 1; done; '
     'if run --output=json info | grep -q \'"label"\'; then echo "stanza $STANZA: a backup is there"; '
     'else run --type=full backup; echo "stanza $STANZA: first full backup taken"; fi')
 

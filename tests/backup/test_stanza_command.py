@@ -43,6 +43,14 @@ def test_a_held_lock_is_waited_for_and_the_command_goes_on(tmp_path):
     assert "a backup is there" in proc.stdout
 
 
+def test_a_refused_database_connection_is_tried_again_and_each_retry_said(tmp_path):
+    # exit 56, DbConnectError (pgBackRest's error.yaml): both multihost beds once failed on it in a full CI run
+    proc, creates = run_stanza(tmp_path, [56, 0])
+    assert proc.returncode == 0, proc.stderr
+    assert len(creates) == 2
+    assert "stanza-create: exit 56, again in 1 s" in proc.stderr
+
+
 @pytest.mark.parametrize("code", [1, 28, 55])
 def test_any_other_failure_ends_it_at_once_with_pgbackrests_code(tmp_path, code):
     proc, creates = run_stanza(tmp_path, [code, 0])

@@ -23,6 +23,7 @@ CLUSTER_COMMANDS = ("stanza-create", "stanza-upgrade", "check", "backup")   # th
 # database mismatch) sends `ensure_stanza` to stanza-create, which makes the stanza or says why not.
 STANZA_THERE = (0, 2)
 LOCK_HELD_EXIT = 50   # LockAcquireError: another pgBackRest process (an archive-push) holds the stanza's lock
+DB_CONNECT_EXIT = 56  # DbConnectError: the server refused the connection (pgBackRest's src/build/error/error.yaml)
 
 
 class PgBackRestError(Exception):
