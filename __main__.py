@@ -86,7 +86,8 @@ if plan.ha:   # standbys: Patroni on every db machine, etcd, and the proxy to th
         backup_files={k: v for k, v in {"/etc/pgbackrest/pgbackrest.conf": starts.get("pgbackrest.conf")}.items() if v}
         | certs.files("backup-agent", BACKUP_CERT, BACKUP_KEY),
         hosts=dict([(repo_server.name, repo_server.address)]) if repo_server else {},
-        backup_agent_port=agent.port if agent else None, dynamic_config=dynamic_config(plan)),
+        backup_agent_port=agent.port if agent else None, dynamic_config=dynamic_config(plan),
+        monitor_password=secrets.monitor.get("postgres"), monitor_connections=MONITOR_CONNECTIONS),
         opts=pulumi.ResourceOptions(depends_on=[stack_images]))
     postgres = None
     database_ready = [cluster.proxy, *cluster.proxy_live]   # what PgBouncer and the migrations connect through
@@ -147,7 +148,8 @@ if plan.queue_ha:   # the queue's replicas and its Sentinels (components/queue.p
         files, plan.queue_ha["master name"].text, plan.container(cache.name, "redis-queue"),
         plan.container(plan.queue_ha["sentinels"].value[0].host, "sentinel"),
         QueuePasswords(secrets.redis_password, secrets.redis_sentinel_password),
-        node_tls_files=certs.files("redis-queue"), sentinel_tls_files=certs.files("redis-sentinel")),
+        node_tls_files=certs.files("redis-queue"), sentinel_tls_files=certs.files("redis-sentinel"),
+        monitor_password=secrets.monitor.get("redis")),
         opts=pulumi.ResourceOptions(depends_on=[stack_images]))
 
 rollout_guard = RolloutGuard(f"{stack}-rollout-guard", RolloutGuardArgs(
@@ -185,7 +187,8 @@ monitoring = Monitoring(f"{stack}-monitoring", MonitoringArgs(
     {(c.host, c.service): plan.container(c.host, c.service) for c in watch}, files,
     pulumi.Output.all(**secrets.monitor).apply(lambda pw: credentials(plan, {f"monitor-{k}": v for k, v in pw.items()})),
     {c.tls: certs.files(c.tls) for c in watch if c.tls}, certs.client_files()),
-    opts=pulumi.ResourceOptions(depends_on=[stack_images, pgbouncer, *database_ready, *redis.values(), app, lb])) \
+    opts=pulumi.ResourceOptions(depends_on=[stack_images, pgbouncer, *database_ready, *redis.values(), app, lb,
+                                            *(cluster.live if plan.ha else [])])) \
     if watch else None
 
 pulumi.export("endpoints", {

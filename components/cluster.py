@@ -119,6 +119,10 @@ class PostgresClusterArgs:
     hosts: dict[str, str] = field(default_factory=dict)   # name → address (the repository server)
     backup_agent_port: int | None = None   # each node's pgBackRest agent, published beside PostgreSQL
     dynamic_config: dict = field(default_factory=dict)   # hafiles.dynamic_config(plan), PATCHed on every change
+    # tunestack:monitoring: postgres_exporter's role (pg_monitor), made by the primary (post_bootstrap,
+    # then tunestack-live with roles.sql), its password and CONNECTION LIMIT
+    monitor_password: pulumi.Output[str] | None = None
+    monitor_connections: int = 0
 
 
 class PostgresCluster(pulumi.ComponentResource):
@@ -167,7 +171,8 @@ class PostgresCluster(pulumi.ComponentResource):
         secrets = {f"{SECRETS}/postgres-password": pw.superuser, f"{SECRETS}/migrator-password": pw.migrator,
                    f"{SECRETS}/jobs-password": pw.jobs, f"{SECRETS}/replication-password": pw.replication,
                    f"{SECRETS}/rewind-password": pw.rewind, f"{SECRETS}/patroni-api-password": pw.restapi,
-                   f"{SECRETS}/etcd-patroni-password": pw.etcd_patroni}
+                   f"{SECRETS}/etcd-patroni-password": pw.etcd_patroni,
+                   **({f"{SECRETS}/monitor-password": args.monitor_password} if args.monitor_password else {})}
         volume = data_volume(self, machine.provider, f"{node.name}-data")
         live = live_volume(self, machine.provider, node.name)
         return service_container(self, machine.provider, machine.network, ContainerSpec(
@@ -180,7 +185,8 @@ class PostgresCluster(pulumi.ComponentResource):
             # Patroni reads etcd's user from its environment only beside the hosts there
             envs=[f"PGDATA={DATA_DIR}/pgdata",
                   "PATRONI_ETCD3_HOSTS=" + ",".join(f"{m.address}:{m.client_port}" for m, _ in args.members),
-                  *([f"SSL_CERT_FILE={CA_FILE}"] if node.tls else [])],
+                  *([f"SSL_CERT_FILE={CA_FILE}"] if node.tls else []),
+                  *([f"TUNESTACK_MONITOR_CONNECTIONS={args.monitor_connections}"] if args.monitor_password else [])],
             volumes=[(volume, DATA_DIR), (live, LIVE_DIR)],
             # Patroni running PostgreSQL in a cluster with a leader (images/postgres/patroni-ready.py):
             # pg_isready would answer while a new cluster's post_bootstrap still makes the roles

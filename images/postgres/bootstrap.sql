@@ -22,7 +22,7 @@ ALTER ROLE migrator PASSWORD :'migrator_password';
 \unset migrator_password
 -- postgres_exporter's own login (tunestack:monitoring), when its password file was uploaded:
 -- pg_monitor reads statistics and settings, never table data; its CONNECTION LIMIT is what
--- max_connections counts for it (the entrypoint passes TUNESTACK_MONITOR_CONNECTIONS).
+-- max_connections counts for it (the entrypoint, post_bootstrap and tunestack-live pass TUNESTACK_MONITOR_CONNECTIONS).
 \set monitor_password `cat /etc/tunestack/secrets/monitor-password 2>/dev/null || true`
 SELECT :'monitor_password' <> '' AS monitoring \gset
 \if :monitoring

@@ -4,7 +4,8 @@
 #   postgresql.conf  every planned setting; the server's postgresql.conf includes it first and then
 #                    restates the settings that need a restart, so a reload never half-applies one.
 #                    A file PostgreSQL rejects (pg_file_settings.error) is put back and never loaded.
-#   roles.sql        per-role timeouts (ALTER ROLE, idempotent), run at once and at every start.
+#   roles.sql        per-role timeouts (ALTER ROLE, idempotent), run at once and at every start;
+#                    with monitoring, the monitoring login too (monitor-role.sql).
 #   app-password     the app role's password (a rotation: see the Pulumi program's DatabasePassword),
 #                    kept 0600 for postgres on the live volume, so a replaced container starts with
 #                    it, and set at once with ALTER ROLE: sessions already open stay open.
@@ -58,6 +59,12 @@ if [ "$file" = roles.sql ]; then
   if standby; then echo "roles.sql kept (a standby: the primary applies it)"; exit 0; fi
   sql -f "$live/roles.sql"
   echo "roles.sql applied"
+  # the monitoring login where its password file was uploaded (a cluster's primary: Patroni's
+  # post_bootstrap made the roles once, before monitoring may have been turned on)
+  if [ -s /etc/tunestack/secrets/monitor-password ]; then
+    sql -v monitor_connections="${TUNESTACK_MONITOR_CONNECTIONS:-0}" -f /usr/local/share/tunestack/monitor-role.sql
+    echo "monitoring login ensured"
+  fi
   exit 0
 fi
 old=$(mktemp "$live/.previous.XXXXXX")

@@ -14,11 +14,17 @@ umask 077
 # sentinel RENDERED SECRETS: Sentinel rewrites its file (what it learns: replicas, Sentinels,
 # epochs), so it runs from its own copy on the data volume, made once from the rendered file and
 # the passwords; later starts keep what it learned.
+# The monitoring user's line alone follows the secrets at every start (monitoring turned on, or its
+# password changed, after the Sentinel first ran); an ACL user line is Sentinel's to keep, like the rest.
 if [ "${1:-}" = sentinel ]; then
   if [ ! -s "$data/sentinel.conf" ]; then
     cat "$2" "$3" > "$data/sentinel.conf"
-    chown redis:redis "$data/sentinel.conf"
+  else
+    { grep -v '^user tunestack-monitor ' "$data/sentinel.conf" || true; grep '^user tunestack-monitor ' "$3" || true; } \
+      > "$data/sentinel.conf.new"
+    mv "$data/sentinel.conf.new" "$data/sentinel.conf"
   fi
+  chown redis:redis "$data/sentinel.conf"
   exec setpriv --reuid=redis --regid=redis --init-groups redis-server "$data/sentinel.conf" --sentinel --daemonize no
 fi
 exec setpriv --reuid=redis --regid=redis --init-groups "$@"

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from tests.multihost.bed import Bed
 from tests.multihost.staging import IMAGES, replay_stack
+from tunestack.recipes import RECIPES
 
 HOSTS = ("db1", "db2", "cache", "cache2", "app1")
 # Debian 12's PostgreSQL: Patroni needs pg_controldata, pg_basebackup and pg_rewind, which the
 # server builds from npm (the staging image's major) do not have.
 PG_IMAGE = "tunestack/postgres:15"
+MONITORING_IMAGE = next(r.tag for r in RECIPES if r.tag.startswith("tunestack/monitoring:"))
 
 
 def stack_document(bed: Bed, rto: str = "30s") -> dict:
@@ -35,17 +37,20 @@ def stack_document(bed: Bed, rto: str = "30s") -> dict:
                           "jobs": {"concurrency": 2, "processes": 1, "memory_per_process": "128MiB"}},
         "tunestack:traffic": {"peak_rps": 5, "tracing_budget": {"per_month": 100000, "unit": "transactions"}},
         "tunestack:rollout": {"steps": [100], "bake": "5s", "max_surge": 100},
-        "tunestack:images": {**{k: v for k, v in IMAGES.items() if k != "canary_app"}, "postgres": PG_IMAGE},
+        # Prometheus on the cache host reads Patroni, etcd, each queue node and Sentinel across machines
+        "tunestack:monitoring": {"scrape_interval": "5s", "retention": "1d"},
+        "tunestack:images": {**{k: v for k, v in IMAGES.items() if k != "canary_app"}, "postgres": PG_IMAGE,
+                             "monitoring": MONITORING_IMAGE},
     }}
 
 
 def deploy(bed: Bed, source_engine_url: str, stacks: Path, say=lambda m: print(m, flush=True)):
     """Copy the images, run the program for the bed's HA stack file under the mocks and replay it
     on the hosts' engines over SSH. Returns (replay, plan, stack file)."""
-    pg, app, redis = PG_IMAGE, IMAGES["app"], IMAGES["redis"]
-    bed.load_images(source_engine_url, {"db1": [pg, redis], "db2": [pg, redis],
-                                        "cache": [pg, redis, IMAGES["haproxy"], IMAGES["pgbouncer"], app],
-                                        "cache2": [redis], "app1": [app]})
+    pg, app, redis, watch = PG_IMAGE, IMAGES["app"], IMAGES["redis"], MONITORING_IMAGE   # a node exporter on each
+    bed.load_images(source_engine_url, {"db1": [pg, redis, watch], "db2": [pg, redis, watch],
+                                        "cache": [pg, redis, IMAGES["haproxy"], IMAGES["pgbouncer"], app, watch],
+                                        "cache2": [redis, watch], "app1": [app, watch]})
     return replay_stack(bed, "ha", stack_document(bed), stacks, say)
 
 

@@ -23,7 +23,7 @@ import pytest
 from tests.multihost.bed import Bed, sh
 from tests.multihost.ha import HOSTS, HaBed, answers, deploy
 from tunestack.etcdauth import auth_enabled
-from tunestack.poll import wait_until
+from tunestack.poll import poll, wait_until
 
 pytestmark = pytest.mark.multihost
 
@@ -71,6 +71,41 @@ def test_the_cluster_forms_with_a_synchronous_standby_and_etcd_locked(ha):
     # the standby streams over TLS (pg_hba: hostssl replication)
     rows = ha.direct(leader, "SELECT ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)", user="migrator")
     assert rows == [(True,)], rows
+
+
+def test_prometheus_reads_every_node_member_and_sentinel_across_machines_with_least_rights(ha):
+    """Issue #29 with standbys on containers: Prometheus (HTTPS on the cache host, verified with the
+    stack's CA) scrapes every target the plan names and each is up: each Patroni's and etcd
+    member's /metrics over HTTPS on its machine, PostgreSQL through the proxy to the primary as
+    tunestack_monitor (made by the primary, pg_monitor, no superuser), each queue node and Sentinel
+    over TLS as redis_exporter's ACL user, and a node exporter on each of the five machines."""
+    from tunestack.monitoring.api import Prometheus
+    from tunestack.plan.monitoring import MONITOR_CONNECTIONS, api_url
+
+    prometheus = Prometheus(api_url(ha.plan, "prometheus"), ha.ca.read_text())
+    planned = {(t.kind, t.name) for t in ha.plan.monitoring["targets"].value}
+
+    last: list = []
+
+    def all_up():
+        targets = prometheus.targets()
+        last[:] = [(t.job, t.name, t.health, t.error) for t in targets if t.health != "up"]
+        seen = {(t.job, t.name): t.health for t in targets}
+        return seen if set(seen) == planned and set(seen.values()) == {"up"} else None
+    seen = poll(all_up, 120, 1)
+    assert seen, f"not every planned target up within 120 s; not up: {last}"
+    assert {kind for kind, _ in seen} >= {"patroni", "etcd", "sentinel", "redis", "postgres", "node"}
+    assert sum(kind == "node" for kind, _ in seen) == len(HOSTS)
+    # the servers answer their exporters, not only the exporters Prometheus
+    assert [v for _, v in prometheus.query("pg_up")] == [1]
+    queue_and_sentinels = len(ha.plan.queue_ha["nodes"].value) + len(ha.plan.queue_ha["sentinels"].value)
+    redis_up = prometheus.query("redis_up")
+    assert len(redis_up) == 1 + queue_and_sentinels and {v for _, v in redis_up} == {1}, redis_up
+    assert [v for _, v in prometheus.query("min(redis_sentinel_master_ckquorum_status)")] == [1]
+    assert [v for _, v in prometheus.query("sum(patroni_primary)")] == [1]   # Patroni's own view, one leader
+    role = ha.direct(ha.leader(), "SELECT rolsuper, rolconnlimit, pg_has_role('tunestack_monitor', 'pg_monitor', "
+                                  "'member') FROM pg_roles WHERE rolname = 'tunestack_monitor'")
+    assert role == [(False, MONITOR_CONNECTIONS, True)]
 
 
 def test_failover_on_containers_behind_pgbouncer_fails_no_write(ha):

@@ -93,15 +93,38 @@ def test_the_monitoring_containers_are_in_the_hosts_memory_and_limits():
             assert "Prometheus" not in items and "postgres-exporter" not in limits
 
 
-def test_monitoring_on_containers_with_standbys_is_said_not_to_run_there_yet():
+def test_with_standbys_on_containers_the_exporter_follows_the_primary_and_every_node_member_and_sentinel_is_read():
+    """staging with a standby and a queue replica: postgres_exporter reads through the proxy to the
+    primary (its alias beside Prometheus, as PgBouncer does) over TLS; each Patroni's and etcd
+    member's /metrics over HTTPS at its machine's address; each queue node and Sentinel over TLS
+    (rediss://) at the address it announces; and every machine has a node exporter."""
     from tunestack.monitoring.containers import monitoring_containers
+    from tunestack.plan.monitoring import docker_exporters
 
     from .test_ha import staging_ha
+    from .test_queueha import staging_queue
 
-    plan = build_plan(replace(staging_ha(), monitoring=MonitoringSpec(enabled=True)), target="docker")
-    assert any(w.startswith("tunestack:monitoring: on containers with standbys") for w in plan.warnings)
-    assert "Prometheus" not in dict(plan.hosts[1].memory_items)   # nothing planned that does not run
-    assert monitoring_containers(plan) == () and "monitoring" not in plan.spec.missing_images()
+    ha, queue = staging_ha(replicas=1), staging_queue()
+    cache = next(h for h in queue.hosts if "cache" in h.roles)
+    both = replace(ha, hosts=tuple(cache if "cache" in h.roles else h for h in ha.hosts), queue_ha=queue.queue_ha,
+                   app=replace(ha.app, framework="python"), monitoring=MonitoringSpec(enabled=True))
+    plan = build_plan(both, target="docker")
+    assert not [w for w in plan.warnings if w.startswith("tunestack:monitoring")]
+    exporter = next(e for e in docker_exporters(plan) if e.program == "postgres_exporter")
+    assert (exporter.reads, exporter.reads_tls) == ("staging-postgres:5432", True)
+    assert "staging-postgres" in plan.tls["postgres"].dns_names   # verify-full checks the name it dials
+    targets = {(t.kind, t.name): t for t in plan.monitoring["targets"].value}
+    for n in plan.ha["nodes"].value:
+        assert (targets[("patroni", n.name)].address, targets[("patroni", n.name)].tls) == (f"{n.address}:{n.rest_port}", True)
+    for m in plan.ha["etcd members"].value:
+        assert (targets[("etcd", m.name)].address, targets[("etcd", m.name)].tls) == (f"{m.address}:{m.client_port}", True)
+    for n in plan.queue_ha["nodes"].value:
+        assert targets[("redis", n.name)].target == f"rediss://{n.address}:{n.port}"
+    for m in plan.queue_ha["sentinels"].value:
+        assert targets[("sentinel", m.name)].target == f"rediss://{m.address}:{m.port}"
+    machines = {(h.name, i) for h in plan.spec.hosts for i in range(h.count)}
+    assert {(c.host, c.machine) for c in monitoring_containers(plan) if c.service == "node-exporter"} == machines
+    assert "Prometheus" in dict(next(h for h in plan.hosts if h.name == "cache").memory_items)
 
 
 def test_the_monitoring_servers_are_in_the_hosts_memory_and_the_exporters_login_in_max_connections():

@@ -88,9 +88,11 @@ def exporter_hosts(spec, docker: bool = False) -> dict[str, object]:
 
 def reach_from_monitoring(plan, service: str) -> str:
     """How a client beside Prometheus reaches `service`: its alias on the same host's private
-    network, else the address its host publishes it on."""
+    network, else the address its host publishes it on. With standbys PostgreSQL is reached as
+    PgBouncer reaches it, through the proxy to the primary on the cache host (Prometheus' host, by
+    the alias <stack>-postgres), so its exporter follows the primary across failovers."""
     spot = plan.placement[service]
-    if spot.host.name == monitoring_host(plan.spec).name:
+    if spot.host.name == monitoring_host(plan.spec).name or (service == "postgres" and plan.ha):
         return container_name(plan.stack, service)
     return spot.publish or spot.reach
 
@@ -117,9 +119,14 @@ def docker_exporters(plan) -> tuple[Exporter, ...]:
             ("pgbouncer_exporter", "pgbouncer", plan.pgbouncer["listen_port"].value),
             ("redis_exporter", "redis-cache", 0)):   # redis_exporter reads both Redis: its targets say which
         reads = f"{reach_from_monitoring(plan, service)}:{server_port}" if server_port else ""
+        # redis_exporter: TLS (the stack's CA) for whichever of its Redis and Sentinels serve it
+        reads_tls = service in tls if server_port else any(k in tls for k in REDIS_TLS_KEYS)
         out.append(Exporter(program, monitoring_name(plan.stack, program.replace("_", "-")), home, 0, port(program),
-                            reads, reads_tls=service in tls))
+                            reads, reads_tls=reads_tls))
     return tuple(out)
+
+
+REDIS_TLS_KEYS = ("redis-cache", "redis-queue", "redis-sentinel")   # plan.tls: the Redis servers' certificates
 
 
 def _redis_targets(plan, at: str) -> list[ScrapeTarget]:
@@ -128,19 +135,24 @@ def _redis_targets(plan, at: str) -> list[ScrapeTarget]:
     queue = plan.queue_ha["nodes"].value if plan.queue_ha else ()
     cache_role, queue_role = (("role", "cache"),), (("role", "queue"),)
 
+    def scheme(service: str) -> str:
+        return "rediss" if plan.placement.docker and service in plan.tls else "redis"
+
     def uri(service: str, port: int) -> str:
         if not plan.placement.docker:
             return f"redis://{plan.placement[service].reach}:{port}"
-        return f"{'rediss' if service in plan.tls else 'redis'}://{reach_from_monitoring(plan, service)}:{port}"
+        return f"{scheme(service)}://{reach_from_monitoring(plan, service)}:{port}"
     out = [ScrapeTarget("redis", "redis-cache", at, "/scrape", uri("redis-cache", plan.spec.redis_cache.port), cache_role)]
-    out += [ScrapeTarget("redis", n.name, at, "/scrape", f"redis://{n.address}:{n.port}", queue_role)
+    # each queue node and Sentinel at the address it announces (on containers: its machine's,
+    # over TLS across machines, as the apps reach them)
+    out += [ScrapeTarget("redis", n.name, at, "/scrape", f"{scheme('redis-queue')}://{n.address}:{n.port}", queue_role)
             for n in queue] or \
         [ScrapeTarget("redis", "redis-queue", at, "/scrape", uri("redis-queue", plan.spec.redis_queue.port), queue_role)]
     # redis_exporter reads a Sentinel as it does a Redis (INFO, SENTINEL MASTERS, CKQUORUM, …): its
     # redis_sentinel_* series, as the monitoring user Sentinel's ACL allows (queuefiles.py)
     sentinels = plan.queue_ha["sentinels"].value if plan.queue_ha else ()
-    return out + [ScrapeTarget("sentinel", s.name, at, "/scrape", f"redis://{s.address}:{s.port}", (("role", "sentinel"),))
-                  for s in sentinels]
+    return out + [ScrapeTarget("sentinel", s.name, at, "/scrape", f"{scheme('redis-sentinel')}://{s.address}:{s.port}",
+                               (("role", "sentinel"),)) for s in sentinels]
 
 
 def _exporter_targets(plan) -> list[ScrapeTarget]:
@@ -281,8 +293,8 @@ EXPORTER_CPUS = 0.1   # an exporter or Alertmanager: a scrape or a notification 
 
 
 def on_containers(spec, docker: bool) -> bool:
-    """Monitoring runs in containers of its own: on Docker, so far without standbys."""
-    return docker and spec.monitoring.enabled and not (spec.ha.enabled or spec.queue_ha.enabled)
+    """Monitoring runs in containers of its own: on Docker, where the stack file turns it on."""
+    return docker and spec.monitoring.enabled
 
 
 def monitoring_cpus(spec, host, docker: bool) -> dict[str, float]:
@@ -363,11 +375,6 @@ def with_monitoring(plan):
     if not plan.spec.monitoring.enabled:
         return replace(plan, monitoring=settings)
     docker = plan.placement.docker
-    if docker and not on_containers(plan.spec, docker):   # said plainly rather than planned as if it ran
-        return replace(plan, monitoring=settings, warnings=plan.warnings + [
-            "tunestack:monitoring: on containers with standbys (postgres.replicas, redis.queue.replicas) no "
-            "monitoring is deployed yet (the exporter per node, Patroni's, etcd's and Sentinel's targets); "
-            "alerts.yml and prometheus.yml are rendered for a Prometheus of your own"])
     extra = memory_items(plan.spec, settings["memory"].value, docker)
     hosts = [replace(h, memory_items=h.memory_items + extra.get(h.name, [])) for h in plan.hosts]
     recounted = {f"memory on {h.name}": memory_budget(h.name, h.memory_items, h.memory_bytes) for h in hosts}
