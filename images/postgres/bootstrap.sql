@@ -20,17 +20,9 @@ ALTER ROLE migrator PASSWORD :'migrator_password';
 \unset app_password
 \unset jobs_password
 \unset migrator_password
--- postgres_exporter's own login (tunestack:monitoring), when its password file was uploaded:
--- pg_monitor reads statistics and settings, never table data; its CONNECTION LIMIT is what
--- max_connections counts for it (the entrypoint, post_bootstrap and tunestack-live pass TUNESTACK_MONITOR_CONNECTIONS).
-\set monitor_password `cat /etc/tunestack/secrets/monitor-password 2>/dev/null || true`
-SELECT :'monitor_password' <> '' AS monitoring \gset
-\if :monitoring
-SELECT 'CREATE ROLE tunestack_monitor LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tunestack_monitor') \gexec
-ALTER ROLE tunestack_monitor CONNECTION LIMIT :monitor_connections PASSWORD :'monitor_password';
-GRANT pg_monitor TO tunestack_monitor;
-\endif
-\unset monitor_password
+-- postgres_exporter's login (tunestack:monitoring): its own file beside this one, which
+-- tunestack-live also runs on a cluster's primary (configs/monitor-role.sql.j2)
+\ir monitor-role.sql
 GRANT pg_read_all_settings, pg_read_all_stats TO migrator;
 SELECT 'CREATE DATABASE app OWNER migrator' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \gexec
 \connect app

@@ -1,6 +1,7 @@
--- The monitoring login alone, on a cluster's primary at every delivery of roles.sql (tunestack-live):
--- Patroni's post_bootstrap runs bootstrap.sql only when a cluster is made, and monitoring may be
--- turned on later. The password is read with psql's backticks, statistics and logging off.
+-- The monitoring login: run by bootstrap.sql (\ir), and alone on a cluster's primary at every
+-- delivery of roles.sql (tunestack-live): Patroni's post_bootstrap runs bootstrap.sql only when a
+-- cluster is made, and monitoring may be turned on later. The password is read with psql's
+-- backticks, statistics and logging off.
 SET pg_stat_statements.track = 'none';
 SET log_statement = 'none';
 SET log_min_duration_statement = -1;
