@@ -15,6 +15,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from .dockerengine import engine_client
 from .monitoring.containers import monitoring_containers
 from .paths import ROOT
 from .plan.rollout import running
@@ -76,9 +77,7 @@ def images_by_machine(plan) -> dict[Machine, set[str]]:
 
 
 def _connect(url: str):
-    import docker
-
-    return docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=30)
+    return engine_client(url, timeout=30)   # a check asks each machine once: an engine slower than this is unreachable
 
 
 def check(plan, connect=None, only: dict[Machine, set[str]] | None = None) -> list[dict]:

@@ -18,6 +18,7 @@ import subprocess
 import tarfile
 import time
 
+from ..dockerengine import engine_client
 from ..errors import UsageError
 from ..plan.backupserver import CERT_FILE, KEY_FILE, REPOSITORY_SERVICE
 from ..plan.placement import container_name
@@ -31,10 +32,8 @@ REPOSITORY = CONTAINER_BACKUP.backup_dir     # the repository volume in the cont
 
 
 def connect(url: str):
-    """A docker SDK client of the engine at `url` (unix://… or ssh://…, through the ssh client)."""
-    import docker
-
-    return docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
+    """A docker SDK client of the engine at `url` (dockerengine.engine_client: a backup runs long)."""
+    return engine_client(url, timeout=600)
 
 
 def read_file(container, path: str) -> bytes:

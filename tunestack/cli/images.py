@@ -42,9 +42,8 @@ def run(args) -> int:
 
 def build(args) -> int:
     """The project's images on one engine."""
-    import docker
-
     from .. import images
+    from ..dockerengine import engine_client
     from ..console import say, waiting
 
     url = args.docker_host or os.environ.get("DOCKER_HOST") or images.LOCAL_SOCKET
@@ -65,7 +64,7 @@ def build(args) -> int:
             print(f"stack {plan.stack} runs no image this project builds: nothing to do")
             return 0
     try:
-        client = docker.DockerClient(base_url=url, use_ssh_client=url.startswith("ssh://"), timeout=600)
+        client = engine_client(url, timeout=600)   # a build takes minutes
         client.ping()
     except Exception as exc:  # the SDK raises several kinds for an unreachable engine
         print(f"error: no Docker engine at {url}: {str(exc).splitlines()[0]}", file=sys.stderr)
