@@ -115,9 +115,11 @@ def test_with_standbys_on_containers_the_exporter_follows_the_primary_and_every_
     assert "staging-postgres" in plan.tls["postgres"].dns_names   # verify-full checks the name it dials
     targets = {(t.kind, t.name): t for t in plan.monitoring["targets"].value}
     for n in plan.ha["nodes"].value:
-        assert (targets[("patroni", n.name)].address, targets[("patroni", n.name)].tls) == (f"{n.address}:{n.rest_port}", True)
+        patroni = targets[("patroni", n.name)]
+        assert (patroni.address, patroni.tls) == (f"{n.address}:{n.rest_port}", True)
     for m in plan.ha["etcd members"].value:
-        assert (targets[("etcd", m.name)].address, targets[("etcd", m.name)].tls) == (f"{m.address}:{m.client_port}", True)
+        etcd = targets[("etcd", m.name)]
+        assert (etcd.address, etcd.tls) == (f"{m.address}:{m.client_port}", True)
     for n in plan.queue_ha["nodes"].value:
         assert targets[("redis", n.name)].target == f"rediss://{n.address}:{n.port}"
     for m in plan.queue_ha["sentinels"].value:
