@@ -120,7 +120,10 @@ def queue_master_lost(stack, rate: float = 40, seconds_after: float = 3, heal: b
         acknowledged = client.acknowledged()
         have = queued_jobs(local, plan)
         lost = acknowledged - have
+        first_ok = min((t for t, status, _ in client.outcomes if t > elected and status == 200), default=elected)
         result = {"rto_s": round(client.longest_gap_s(at), 2), "acknowledged": len(acknowledged),
+                  # the Sentinels' part (seen through `status`) and the app's part after it
+                  "elected_s": round(elected - at, 2), "first_ok_after_election_s": round(first_ok - elected, 2),
                   "lost": len(lost), "failed_requests": sum(1 for _, s, _ in client.outcomes if s != 200),
                   # when each lost job was answered, in seconds from the fault: what went wrong, and when
                   "lost_at_s": sorted(round(t - at, 2) for t, _, job in client.outcomes if job in lost)}

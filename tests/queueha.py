@@ -19,7 +19,8 @@ def queue_master_lost_trial(stack, heal: bool = True) -> dict:
     # Sentinel's down-after-milliseconds, its election (a second or two) and the clients' retries
     bound = qha["down-after-milliseconds"].value / 1000 + 10
     print(f"\n{stack.plan().spec.app.framework}: queue master lost: RTO {result['rto_s']}s (bound {bound:g}s), "
-          f"{result['lost']} of {result['acknowledged']} acknowledged jobs lost, {result['failed_requests']} failed")
+          f"{result['lost']} of {result['acknowledged']} acknowledged jobs lost, {result['failed_requests']} failed; "
+          f"Sentinel elected at {result['elected_s']}s, the app answered {result['first_ok_after_election_s']}s later")
     assert result["lost"] == 0 and result["acknowledged"] >= 50, result
     assert result["rto_s"] <= bound, result
     return result
