@@ -113,6 +113,11 @@ function redisClient(urlVar, passwordVar, blockMs = 0, connectVar = 'REDIS_CONNE
       name: process.env.REDIS_SENTINEL_MASTER,
       sentinelPassword: secret('REDIS_SENTINEL_PASSWORD'),
       failoverDetector: true,
+      // A frozen master answers nothing, and ioredis ends a connection gracefully (a FIN it never
+      // answers) for 2 s before it destroys it: the switch came 6-7 s after the election. A socket
+      // with no reply within the command's time is destroyed at once, and the reconnect asks the
+      // Sentinels again, as the Go app's read timeout does.
+      socketTimeout: options.commandTimeout,
       db: Number(new URL(process.env.REDIS_URL).pathname.slice(1) || 0),
     });
   }
