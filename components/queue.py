@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_command as command
 
-from tunestack.monitoring.servers import redis_password_hash
+from tunestack.monitoring.servers import monitor_hash
 from tunestack.plan.memory import ContainerLimit
 from tunestack.plan.queueha import RedisNode, SentinelMember
 from tunestack.plan.tls import KEY_FILE
@@ -84,7 +84,7 @@ class QueueCluster(pulumi.ComponentResource):
         conf, data = f"{ETC}/redis-{instance}.conf", f"{DATA}/redis-{instance}"
         secrets = {f"{SECRETS}/redis-queue.conf": pulumi.Output.all(args.passwords.queue, args.monitor_password).apply(
                        lambda pw: render_text("redis-secrets.conf.j2", password=pw[0], masterauth=True,
-                                              monitor_hash=redis_password_hash(pw[1]) if pw[1] else "")),
+                                              monitor_hash=monitor_hash(pw[1]))),
                    f"{SECRETS}/redis-queue-password": args.passwords.queue,
                    f"{SECRETS}/redis-sentinel-password": args.passwords.sentinel}
         sentinels = [m.endpoint for m, _ in args.sentinels]
@@ -105,7 +105,7 @@ class QueueCluster(pulumi.ComponentResource):
     def _sentinel(self, index: int, member: SentinelMember, machine: Machine, args: QueueClusterArgs):
         data, secret = f"{DATA}/sentinel-{index}", f"{SECRETS}/sentinel-secrets.conf"
         pw = pulumi.Output.all(args.passwords.sentinel, args.passwords.queue, args.monitor_password).apply(
-            lambda p: sentinel_secrets(args.master_name, p[0], p[1], redis_password_hash(p[2]) if p[2] else ""))
+            lambda p: sentinel_secrets(args.master_name, p[0], p[1], monitor_hash(p[2])))
         volume = data_volume(self, machine.provider, f"{member.name}-data", protect=False)
         return service_container(self, machine.provider, machine.network, ContainerSpec(
             name=member.name, image=machine.image, limit=args.sentinel_limit,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from tunestack.monitoring.servers import redis_password_hash
+from tunestack.monitoring.servers import monitor_hash
 from tunestack.plan.memory import ContainerLimit
 from tunestack.plan.tls import KEY_FILE
 from tunestack.probes import redis_tls_flags
@@ -45,7 +45,7 @@ class Redis(pulumi.ComponentResource):
             files={f"/etc/tunestack/redis-{args.role}.conf": args.files[f"redis-{args.role}.conf"],
                    secret_path: pulumi.Output.all(args.password, args.monitor_password).apply(
                        lambda pw: render_text("redis-secrets.conf.j2", password=pw[0],
-                                              monitor_hash=redis_password_hash(pw[1]) if pw[1] else "")),
+                                              monitor_hash=monitor_hash(pw[1]))),
                    password_path: args.password,    # what `tunestack verify` authenticates with
                    **args.tls_files},
             secret_files={secret_path, password_path, KEY_FILE},

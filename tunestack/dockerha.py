@@ -179,14 +179,14 @@ def stack_containers(plan, url_of) -> list[dict]:
     """The stack's containers on every machine: name, machine, state and health (the engine's view)."""
     import docker
 
-    from .backup.docker import connect
+    from .dockerengine import engine_client
 
     rows = []
     for host in plan.spec.hosts:
         for machine in range(host.count):
             url = url_of(host.name, machine)
             try:
-                found = connect(url).containers.list(all=True)
+                found = engine_client(url).containers.list(all=True)
             except docker.errors.DockerException as exc:
                 rows.append({"machine": url, "name": "-", "state": f"unreachable: {str(exc)[:120]}", "health": ""})
                 continue

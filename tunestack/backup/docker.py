@@ -18,7 +18,7 @@ import subprocess
 import tarfile
 import time
 
-from ..dockerengine import engine_client
+from ..dockerengine import engine_client, read_file
 from ..errors import UsageError
 from ..plan.backupserver import CERT_FILE, KEY_FILE, REPOSITORY_SERVICE
 from ..plan.placement import container_name
@@ -31,18 +31,6 @@ from .target import Backup, choose_backup, parse_target, restore_options
 REPOSITORY = CONTAINER_BACKUP.backup_dir     # the repository volume in the container (components/postgres.py)
 
 
-def connect(url: str):
-    """A docker SDK client of the engine at `url` (dockerengine.engine_client: a backup runs long)."""
-    return engine_client(url, timeout=600)
-
-
-def read_file(container, path: str) -> bytes:
-    """One file's bytes out of a container (the engine's archive API: no exec, no shell)."""
-    stream, _ = container.get_archive(path)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        return tar.extractfile(tar.getmembers()[0]).read()
-
-
 class DockerBackups:
     def __init__(self, stack: str, db_url: str, repository_url: str | None = None, queue=None):
         """`db_url`: the db host's engine; `repository_url`: the repository host's, when the stack
@@ -50,9 +38,9 @@ class DockerBackups:
         whose snapshots go beside the backups. docker.errors.NotFound when a container is not there."""
         from .dockerqueue import DockerQueue
 
-        self.stack, self.client = stack, connect(db_url)
+        self.stack, self.client = stack, engine_client(db_url)
         self.container = self.client.containers.get(container_name(stack, "postgres"))
-        self.runner = connect(repository_url).containers.get(container_name(stack, REPOSITORY_SERVICE)) \
+        self.runner = engine_client(repository_url).containers.get(container_name(stack, REPOSITORY_SERVICE)) \
             if repository_url else self.container
         self.urls = {self.container.name: db_url, self.runner.name: repository_url or db_url}
         self.queue = DockerQueue(self, queue) if queue else None

@@ -13,11 +13,11 @@ import io
 import tarfile
 from dataclasses import dataclass
 
+from ..dockerengine import engine_client, read_file
 from ..errors import UsageError
 from ..plan.placement import container_name
 from ..probes import redis_tls_flags
 from ..render import CONTAINER_BACKUP
-from .docker import connect, read_file
 from .pgbackrest import PgBackRestError
 
 SNAPSHOTS = f"{CONTAINER_BACKUP.backup_dir}/redis-queue"
@@ -63,7 +63,7 @@ class DockerQueue:
     def __init__(self, backups, access: QueueAccess):
         """`backups`: the stack's DockerBackups (its runner keeps the repository)."""
         self.backups, self.access = backups, access
-        self.engine = connect(access.url)
+        self.engine = engine_client(access.url)
         self.container = self.engine.containers.get(container_name(backups.stack, "redis-queue"))
         backups.urls[self.container.name] = access.url
 

@@ -32,14 +32,14 @@ def stack_ca(plan, url_of) -> str | None:
     Prometheus serves plain HTTP, or its container cannot be read."""
     import docker
 
-    from ..backup.docker import connect, read_file
+    from ..dockerengine import engine_client, read_file
     from ..plan.monitoring import monitoring_host, monitoring_name, serves_https
     from ..plan.tls import CA_FILE
 
     if not serves_https(plan):
         return None
     try:
-        container = connect(url_of(monitoring_host(plan.spec).name, 0)).containers.get(
+        container = engine_client(url_of(monitoring_host(plan.spec).name, 0)).containers.get(
             monitoring_name(plan.stack, "prometheus"))
         return read_file(container, CA_FILE).decode()
     except (docker.errors.DockerException, OSError, KeyError):

@@ -90,6 +90,12 @@ def redis_password_hash(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
 
+def monitor_hash(password: str | None) -> str:
+    """redis_exporter's ACL user's password hash for a Redis or Sentinel secret file; "" where the
+    stack runs no monitoring (no password), which leaves the user out."""
+    return redis_password_hash(password) if password else ""
+
+
 def redis_uris(plan) -> list[str]:
     return [t.target for t in plan.monitoring["targets"].value if t.kind in ("redis", "sentinel")]
 
